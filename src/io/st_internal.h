@@ -1,0 +1,40 @@
+/*
+ * st_internal.h — private layout of ltx_st_file shared by safetensors.c (parsing, queries),
+ * st_dir.c (sharded folders), st_writer.c and st_tensor.c. Not for use outside src/io/st*.
+ */
+#ifndef LTX_IO_ST_INTERNAL_H
+#define LTX_IO_ST_INTERNAL_H
+
+#include "io/safetensors.h"
+
+typedef struct st_shard {
+    char *path;  /* file path, or the label of an in-memory buffer */
+    void *map;   /* start of the file bytes */
+    size_t size; /* bytes */
+    bool mapped; /* true: munmap on close (false for ltx_st_open_memory) */
+} st_shard;
+
+struct ltx_st_file {
+    char *path;            /* file, folder or label as given to open */
+    st_shard *shards;
+    int nshards;
+    ltx_st_entry *entries; /* sorted by name after st_finalize; names are owned */
+    int n, cap;
+    char **mkeys, **mvals; /* metadata in file order (first shard wins on repeated keys) */
+    int nmeta;
+};
+
+/* Empty file object with `nshards` zeroed shard slots; NULL on OOM (no error text). */
+ltx_st_file *st_file_new(const char *path, int nshards);
+/* Maps `path` read-only into slot `shard` and parses it (appends entries). */
+ltx_status st_map_shard(ltx_st_file *f, int shard, const char *path);
+/* Validates the header of one shard's bytes and appends its entries and metadata. */
+ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
+                          int shard);
+/* Sorts entries by name and rejects duplicate names. */
+ltx_status st_finalize(ltx_st_file *f);
+/* Writer: adds a tensor taking ownership of malloc'd `data` (freed on failure too). */
+ltx_status st_writer_add_owned(ltx_st_writer *w, const char *name, ltx_dtype dt, int ndim,
+                               const int64_t *shape, void *data, size_t nbytes);
+
+#endif
