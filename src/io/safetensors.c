@@ -132,12 +132,13 @@ static ltx_status parse_tensor(const char *label, const cJSON *item, const uint8
                            "%s: tensor '%.200s': shape[%d] is not a non-negative integer", label,
                            name, d);
         if (v != 0 && numel > UINT64_MAX / v)
-            return ltx_err(LTX_ERR_FORMAT, "%s: tensor '%.200s': element count overflows",
-                           label, name);
+            return ltx_err(LTX_ERR_FORMAT, "%s: tensor '%.200s': element count overflows", label,
+                           name);
         numel *= v;
         e->shape[d++] = (int64_t)v;
     }
-    for (; d < LTX_MAX_DIMS; d++) e->shape[d] = 0;
+    for (; d < LTX_MAX_DIMS; d++)
+        e->shape[d] = 0;
     size_t esz = ltx_dtype_size(e->dtype);
     if (numel > UINT64_MAX / esz)
         return ltx_err(LTX_ERR_FORMAT, "%s: tensor '%.200s': byte size overflows", label, name);
@@ -147,8 +148,8 @@ static ltx_status parse_tensor(const char *label, const cJSON *item, const uint8
     if (cJSON_GetArraySize(jo) != 2 || !json_uint(cJSON_GetArrayItem(jo, 0), &b) ||
         !json_uint(cJSON_GetArrayItem(jo, 1), &en))
         return ltx_err(LTX_ERR_FORMAT,
-                       "%s: tensor '%.200s': data_offsets must be two non-negative integers",
-                       label, name);
+                       "%s: tensor '%.200s': data_offsets must be two non-negative integers", label,
+                       name);
     if (b > en || en > dsize)
         return ltx_err(LTX_ERR_FORMAT,
                        "%s: tensor '%.200s': data_offsets [%llu, %llu] outside the data section "
@@ -205,7 +206,8 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
         return ltx_err(LTX_ERR_FORMAT, "%s: file too small (%zu bytes) for a safetensors header",
                        label, size);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i]; /* u64 little-endian */
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | p[i]; /* u64 little-endian */
     if (hlen > ST_MAX_HEADER)
         return ltx_err(LTX_ERR_FORMAT, "%s: header length %llu exceeds the 100 MB limit", label,
                        (unsigned long long)hlen);
@@ -375,8 +377,7 @@ ltx_status ltx_st_open(const char *path, ltx_st_file **out)
     return LTX_OK;
 }
 
-ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label,
-                              ltx_st_file **out)
+ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label, ltx_st_file **out)
 {
     *out = NULL;
     if (!label) label = "<memory>";
@@ -400,7 +401,8 @@ ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label,
 void ltx_st_close(ltx_st_file *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n; i++) free((char *)f->entries[i].name);
+    for (int i = 0; i < f->n; i++)
+        free((char *)f->entries[i].name);
     free(f->entries);
     for (int i = 0; i < f->nmeta; i++) {
         free(f->mkeys[i]);
@@ -419,8 +421,14 @@ void ltx_st_close(ltx_st_file *f)
 
 /* ---- queries ------------------------------------------------------------------------------ */
 
-const char *ltx_st_path(const ltx_st_file *f) { return f ? f->path : NULL; }
-int ltx_st_count(const ltx_st_file *f) { return f ? f->n : 0; }
+const char *ltx_st_path(const ltx_st_file *f)
+{
+    return f ? f->path : NULL;
+}
+int ltx_st_count(const ltx_st_file *f)
+{
+    return f ? f->n : 0;
+}
 
 const ltx_st_entry *ltx_st_at(const ltx_st_file *f, int i)
 {
@@ -451,7 +459,10 @@ const char *ltx_st_metadata(const ltx_st_file *f, const char *key)
     return NULL;
 }
 
-int ltx_st_metadata_count(const ltx_st_file *f) { return f ? f->nmeta : 0; }
+int ltx_st_metadata_count(const ltx_st_file *f)
+{
+    return f ? f->nmeta : 0;
+}
 
 void ltx_st_metadata_at(const ltx_st_file *f, int i, const char **key, const char **value)
 {
@@ -465,7 +476,10 @@ const char *ltx_st_shard_path(const ltx_st_file *f, int shard)
     return (f && shard >= 0 && shard < f->nshards) ? f->shards[shard].path : NULL;
 }
 
-int ltx_st_shard_count(const ltx_st_file *f) { return f ? f->nshards : 0; }
+int ltx_st_shard_count(const ltx_st_file *f)
+{
+    return f ? f->nshards : 0;
+}
 
 float *ltx_st_read_f32(const ltx_st_file *f, const char *name, int64_t *numel)
 {

@@ -95,8 +95,8 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
     cJSON_ArrayForEach(it, wm)
     {
         if (!cJSON_IsString(it) || !it->valuestring[0] || strchr(it->valuestring, '/')) {
-            st = ltx_err(LTX_ERR_FORMAT, "%s: weight_map['%.200s'] is not a shard file name",
-                         ipath, it->string ? it->string : "?");
+            st = ltx_err(LTX_ERR_FORMAT, "%s: weight_map['%.200s'] is not a shard file name", ipath,
+                         it->string ? it->string : "?");
             goto fail;
         }
         names[nnames++] = it->valuestring; /* borrowed from the cJSON tree */
@@ -135,8 +135,9 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
         const ltx_st_entry *e = ltx_st_find(f, it->string);
         int s = shard_index(names, nnames, it->valuestring);
         if (!e || e->shard != s) {
-            st = ltx_err(LTX_ERR_FORMAT, "%s: tensor '%.200s' listed in the index is missing from %s",
-                         ipath, it->string, f->shards[s].path);
+            st = ltx_err(LTX_ERR_FORMAT,
+                         "%s: tensor '%.200s' listed in the index is missing from %s", ipath,
+                         it->string, f->shards[s].path);
             goto fail;
         }
     }

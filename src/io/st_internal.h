@@ -15,7 +15,7 @@ typedef struct st_shard {
 } st_shard;
 
 struct ltx_st_file {
-    char *path;            /* file, folder or label as given to open */
+    char *path; /* file, folder or label as given to open */
     st_shard *shards;
     int nshards;
     ltx_st_entry *entries; /* sorted by name after st_finalize; names are owned */

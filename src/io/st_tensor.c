@@ -65,8 +65,7 @@ ltx_tensor *ltx_st_tensor(const ltx_st_file *f, ltx_backend *be, const char *nam
     return t;
 }
 
-ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *name,
-                             ltx_dtype dt)
+ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *name, ltx_dtype dt)
 {
     const ltx_st_entry *e = find_or_err(f, name);
     if (!e) return NULL;
@@ -103,8 +102,7 @@ ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *
 
 ltx_status ltx_st_writer_add_tensor(ltx_st_writer *w, const char *name, const ltx_tensor *t)
 {
-    if (!w || !name || !t)
-        return ltx_err(LTX_ERR_INVALID_ARG, "safetensors writer: NULL argument");
+    if (!w || !name || !t) return ltx_err(LTX_ERR_INVALID_ARG, "safetensors writer: NULL argument");
     size_t nbytes = ltx_tensor_nbytes(t);
     void *data = malloc(nbytes ? nbytes : 1);
     if (!data) return ltx_err(LTX_ERR_OOM, "safetensors writer: out of memory for '%s'", name);

@@ -48,7 +48,8 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *np = realloc(b->p, cap);
         if (!np) {
             b->oom = true;
@@ -62,7 +63,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 /* A JSON string literal (quotes, backslash and control bytes escaped; UTF-8 passes). */
 static void sb_json_str(sbuf *b, const char *s)
@@ -84,7 +88,10 @@ static void sb_json_str(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
-ltx_st_writer *ltx_st_writer_new(void) { return calloc(1, sizeof(ltx_st_writer)); }
+ltx_st_writer *ltx_st_writer_new(void)
+{
+    return calloc(1, sizeof(ltx_st_writer));
+}
 
 void ltx_st_writer_free(ltx_st_writer *w)
 {
@@ -134,7 +141,8 @@ ltx_status st_writer_add_owned(ltx_st_writer *w, const char *name, ltx_dtype dt,
     memcpy(t->name, name, nl);
     t->dtype = dt;
     t->ndim = ndim;
-    for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+    for (int d = 0; d < ndim; d++)
+        t->shape[d] = shape[d];
     t->data = data;
     t->nbytes = nbytes;
     w->n++;
@@ -144,8 +152,8 @@ ltx_status st_writer_add_owned(ltx_st_writer *w, const char *name, ltx_dtype dt,
 ltx_status ltx_st_writer_add(ltx_st_writer *w, const char *name, ltx_dtype dt, int ndim,
                              const int64_t *shape, const void *data)
 {
-    if (!w || !name || ndim < 0 || ndim > LTX_MAX_DIMS || (ndim > 0 && !shape) ||
-        (int)dt < 0 || dt >= LTX_DTYPE_COUNT)
+    if (!w || !name || ndim < 0 || ndim > LTX_MAX_DIMS || (ndim > 0 && !shape) || (int)dt < 0 ||
+        dt >= LTX_DTYPE_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "safetensors writer: bad arguments for '%s'",
                        name ? name : "(null)");
     size_t numel = 1;
@@ -242,7 +250,8 @@ static ltx_status build_header(const ltx_st_writer *w, wt **order, sbuf *b)
         off += t->nbytes;
     }
     sb_str(b, "}");
-    while (b->len % 8) sb_str(b, " "); /* data section starts 8-aligned */
+    while (b->len % 8)
+        sb_str(b, " "); /* data section starts 8-aligned */
     if (b->oom) return ltx_err(LTX_ERR_OOM, "safetensors writer: out of memory for the header");
     return LTX_OK;
 }
@@ -261,7 +270,8 @@ ltx_status ltx_st_writer_save(ltx_st_writer *w, const char *path)
         goto done;
     }
     snprintf(tmp, tl, "%s.tmp", path);
-    for (int i = 0; i < w->n; i++) order[i] = &w->t[i];
+    for (int i = 0; i < w->n; i++)
+        order[i] = &w->t[i];
     qsort(order, (size_t)w->n, sizeof *order, cmp_storage);
     LTX_CHECK_GOTO(st, build_header(w, order, &hdr), done);
 
@@ -271,7 +281,8 @@ ltx_status ltx_st_writer_save(ltx_st_writer *w, const char *path)
         goto done;
     }
     unsigned char lenb[8];
-    for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
     bool ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(hdr.p, 1, hdr.len, fp) == hdr.len;
     for (int i = 0; ok && i < w->n; i++)
         ok = order[i]->nbytes == 0 ||

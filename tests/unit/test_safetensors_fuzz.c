@@ -30,7 +30,10 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
-static size_t rndn(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
+static size_t rndn(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
 
 /* ---- the seed file ------------------------------------------------------------------------ */
 static const char *SEED_HEADER =
@@ -59,17 +62,20 @@ static void build_seed(void)
     g_seed_hlen = hp;
     g_seed_size = 8 + hp + SEED_DATA;
     g_seed = malloc(g_seed_size);
-    for (int i = 0; i < 8; i++) g_seed[i] = (unsigned char)((uint64_t)hp >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        g_seed[i] = (unsigned char)((uint64_t)hp >> (8 * i));
     memcpy(g_seed + 8, SEED_HEADER, h);
     memset(g_seed + 8 + h, ' ', hp - h);
-    for (size_t i = 0; i < SEED_DATA; i++) g_seed[8 + hp + i] = (unsigned char)(i * 37 + 11);
+    for (size_t i = 0; i < SEED_DATA; i++)
+        g_seed[8 + hp + i] = (unsigned char)(i * 37 + 11);
 }
 
 /* ---- mutations (each returns a malloc'd buffer of exactly *n bytes) ----------------------- */
 
 static void set_len(unsigned char *b, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
 }
 
 /* Rebuilds a file from header text `h` (length hl) and the seed's data section. */
@@ -83,15 +89,41 @@ static unsigned char *from_header(const char *h, size_t hl, size_t *n)
     return b;
 }
 
-static const char *const EDGE_NUMS[] = {
-    "0", "1", "-1", "2", "3", "7", "8", "23", "24", "25", "64", "88", "89", "255", "4096",
-    "1.5", "-0", "1e3", "1e300", "-1e300", "4294967296", "9007199254740992",
-    "9007199254740993", "18446744073709551615", "18446744073709551616", "2147483648", "nan",
-    "\"3\"", "null", "[]", "true"};
+static const char *const EDGE_NUMS[] = {"0",
+                                        "1",
+                                        "-1",
+                                        "2",
+                                        "3",
+                                        "7",
+                                        "8",
+                                        "23",
+                                        "24",
+                                        "25",
+                                        "64",
+                                        "88",
+                                        "89",
+                                        "255",
+                                        "4096",
+                                        "1.5",
+                                        "-0",
+                                        "1e3",
+                                        "1e300",
+                                        "-1e300",
+                                        "4294967296",
+                                        "9007199254740992",
+                                        "9007199254740993",
+                                        "18446744073709551615",
+                                        "18446744073709551616",
+                                        "2147483648",
+                                        "nan",
+                                        "\"3\"",
+                                        "null",
+                                        "[]",
+                                        "true"};
 
-static const char *const DTYPES[] = {"F32", "BF16", "F16", "F64", "I64", "I32", "U8", "BOOL",
-                                     "F8_E4M3", "F8_E5M2", "I8", "U16", "F4", "", "f32",
-                                     "F8_E8M0", "F32 "};
+static const char *const DTYPES[] = {"F32", "BF16", "F16",     "F64",     "I64", "I32",
+                                     "U8",  "BOOL", "F8_E4M3", "F8_E5M2", "I8",  "U16",
+                                     "F4",  "",     "f32",     "F8_E8M0", "F32 "};
 
 /* Replaces the text [s, e) of the seed header by `rep`. */
 static unsigned char *splice_header(size_t s, size_t e, const char *rep, size_t *n)
@@ -115,8 +147,10 @@ static unsigned char *mut_number(size_t *n)
         size_t p = rndn(g_seed_hlen);
         if (h[p] < '0' || h[p] > '9') continue;
         size_t s = p, e = p;
-        while (s > 0 && h[s - 1] >= '0' && h[s - 1] <= '9') s--;
-        while (e < g_seed_hlen && h[e] >= '0' && h[e] <= '9') e++;
+        while (s > 0 && h[s - 1] >= '0' && h[s - 1] <= '9')
+            s--;
+        while (e < g_seed_hlen && h[e] >= '0' && h[e] <= '9')
+            e++;
         char rep[48];
         if (rnd() & 1)
             snprintf(rep, sizeof rep, "%s", EDGE_NUMS[rndn(sizeof EDGE_NUMS / sizeof *EDGE_NUMS)]);
@@ -142,7 +176,8 @@ static unsigned char *mut_dtype(size_t *n)
         p++;
     }
     size_t s = (size_t)(hit - h) + 9, e = s;
-    while (h[e] != '"') e++;
+    while (h[e] != '"')
+        e++;
     return splice_header(s, e, DTYPES[rndn(sizeof DTYPES / sizeof *DTYPES)], n);
 }
 
@@ -168,12 +203,24 @@ static unsigned char *mut_length(size_t *n)
     memcpy(b, g_seed, *n);
     uint64_t v;
     switch (rndn(6)) {
-    case 0: v = g_seed_hlen + rndn(17) - 8; break;
-    case 1: v = rndn(g_seed_size + 16); break;
-    case 2: v = (uint64_t)1 << rndn(64); break;
-    case 3: v = UINT64_MAX - rndn(16); break;
-    case 4: v = 100000000ull + rndn(3) - 1; break;
-    default: v = rnd(); break;
+    case 0:
+        v = g_seed_hlen + rndn(17) - 8;
+        break;
+    case 1:
+        v = rndn(g_seed_size + 16);
+        break;
+    case 2:
+        v = (uint64_t)1 << rndn(64);
+        break;
+    case 3:
+        v = UINT64_MAX - rndn(16);
+        break;
+    case 4:
+        v = 100000000ull + rndn(3) - 1;
+        break;
+    default:
+        v = rnd();
+        break;
     }
     set_len(b, v);
     return b;
@@ -228,7 +275,8 @@ static void check_one(unsigned char *b, size_t n)
         float *x = ltx_st_read_f32(f, e->name, &cnt);
         CHECK(x != NULL && cnt >= 0 && (size_t)cnt * ltx_dtype_size(e->dtype) == e->nbytes);
         volatile float acc = 0;
-        for (int64_t j = 0; x && j < cnt; j++) acc += x[j];
+        for (int64_t j = 0; x && j < cnt; j++)
+            acc += x[j];
         (void)acc;
         free(x);
     }
@@ -255,7 +303,7 @@ TEST(seed_is_valid)
 TEST(fuzz_mutants)
 {
     build_seed();
-    unsigned char *(*const muts[])(size_t *) = {mut_number, mut_dtype, mut_bytes,
+    unsigned char *(*const muts[])(size_t *) = {mut_number, mut_dtype,    mut_bytes,
                                                 mut_length, mut_truncate, mut_insdel};
     const int nm = (int)(sizeof muts / sizeof *muts);
     int before = g_failures;

@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 
 typedef struct group {
-    char name[96];   /* component ("video VAE") */
-    char part[96];   /* sub-part ("decoder"), "" for the component total */
-    int order;       /* display order of the component */
+    char name[96]; /* component ("video VAE") */
+    char part[96]; /* sub-part ("decoder"), "" for the component total */
+    int order;     /* display order of the component */
     int count;
     uint64_t numel, bytes;
     int dt[LTX_DTYPE_COUNT];
@@ -38,11 +38,14 @@ typedef struct groups {
 } groups;
 
 /* ref: ltx-core model/upsampler/model.py LatentUpsampler attribute names */
-static const char *const UPSAMPLER_ROOTS[] = {"initial_conv", "initial_norm", "res_blocks",
-                                              "upsampler", "post_upsample_res_blocks",
-                                              "final_conv"};
+static const char *const UPSAMPLER_ROOTS[] = {
+    "initial_conv", "initial_norm", "res_blocks", "upsampler", "post_upsample_res_blocks",
+    "final_conv"};
 
-static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
 
 /* First dotted component of s into buf. */
 static const char *first_comp(const char *s, char *buf, size_t cap)
@@ -113,8 +116,7 @@ static void classify(const char *name, bool upsampler_file, char *comp, char *pa
 static group *group_get(groups *gs, const char *name, const char *part, int order)
 {
     for (int i = 0; i < gs->n; i++)
-        if (strcmp(gs->g[i].name, name) == 0 && strcmp(gs->g[i].part, part) == 0)
-            return &gs->g[i];
+        if (strcmp(gs->g[i].name, name) == 0 && strcmp(gs->g[i].part, part) == 0) return &gs->g[i];
     if (gs->n == gs->cap) {
         int cap = gs->cap ? gs->cap * 2 : 16;
         group *ng = realloc(gs->g, (size_t)cap * sizeof *ng);
@@ -144,7 +146,8 @@ static int group_cmp(const void *a, const void *b)
 static uint64_t entry_numel(const ltx_st_entry *e)
 {
     uint64_t n = 1;
-    for (int d = 0; d < e->ndim; d++) n *= (uint64_t)e->shape[d];
+    for (int d = 0; d < e->ndim; d++)
+        n *= (uint64_t)e->shape[d];
     return n;
 }
 
@@ -165,7 +168,8 @@ static void group_add(group *g, const ltx_st_entry *e)
 static int build_groups(const ltx_st_file *f, groups *gs)
 {
     int n = ltx_st_count(f), ups = 0;
-    for (int i = 0; i < n; i++) ups += is_upsampler_key(ltx_st_at(f, i)->name);
+    for (int i = 0; i < n; i++)
+        ups += is_upsampler_key(ltx_st_at(f, i)->name);
     bool upsampler_file = n > 0 && ups * 2 >= n; /* mostly upsampler roots */
     for (int i = 0; i < n; i++) {
         const ltx_st_entry *e = ltx_st_at(f, i);
@@ -309,8 +313,8 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
                      g->name, g->rank_min, g->rank_max, g->modules);
         else
             snprintf(label, sizeof label, "  %s", g->name);
-        printf("%-34s %5d tensors %15s elements %11s  %s\n", label, g->count,
-               commas(g->numel, a), human_bytes(g->bytes, c), dts);
+        printf("%-34s %5d tensors %15s elements %11s  %s\n", label, g->count, commas(g->numel, a),
+               human_bytes(g->bytes, c), dts);
     }
 
     int nm = ltx_st_metadata_count(f);
