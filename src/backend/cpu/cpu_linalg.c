@@ -1,0 +1,453 @@
+/*
+ * cpu_linalg.c — linear (y = x @ w^T + b, weights in f32/bf16/f16/fp8) and batched matmul on the
+ * CPU, both on OpenBLAS cblas_sgemm with f32 accumulation like PyTorch's CPU addmm/bmm.
+ *
+ * linear with a low-precision (or scaled, or strided) weight never widens the whole weight:
+ * the N rows of w are cut into panels of `nb` rows (nb*K f32 <= LINEAR_PANEL_BYTES), a panel is
+ * widened to f32 once and used by one sgemm over all M rows of x, so the conversion cost
+ * (nb*K) is amortised over M*nb*K*2 flops. Panels are shared out dynamically among the pool's
+ * workers; each converts its panel into its own scratch and runs a single-threaded sgemm on it
+ * (OpenBLAS is set to one thread for the duration, so pool workers and OpenBLAS threads never
+ * compete for the cores). Scratch per call: workers * nb * K floats (<= workers * 4 MiB), plus a
+ * contiguous copy of x when x's rows are not evenly strided.
+ * An f32 weight with scale 1 and unit column stride goes straight to one threaded sgemm.
+ *
+ * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
+ * Not here: f64 matmul (no caller needs it), integer weights.
+ */
+#include "backend/cpu/cpu_internal.h"
+
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of f32 panel per worker (see file comment). 4 MiB: 256 rows at K=4096, 512 at 1024. */
+#define LINEAR_PANEL_BYTES (4u << 20)
+#define LINEAR_PANEL_MAX 512
+#define LINEAR_PANEL_MIN 16
+
+/* ---- helpers shared by linear and matmul ---------------------------------------------------- */
+
+/* Runs OpenBLAS single-threaded while our pool's workers call it; returns the count to restore. */
+static int blas_single_begin(void)
+{
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int n)
+{
+    if (n != 1) openblas_set_num_threads(n);
+}
+
+/* True when the dims of t before the last flatten into rows with one row stride: row r of the
+ * (rows, cols) matrix starts at element r * *ld. Needs unit stride in the last dim and rows that
+ * do not overlap (so *ld >= cols is a valid BLAS leading dimension). */
+static bool flat_rows(const ltx_tensor *t, int64_t *ld)
+{
+    int last = t->ndim - 1;
+    int64_t cols = t->shape[last];
+    if (cols > 1 && t->stride[last] != 1) return false;
+    bool have = false;
+    int64_t row = 0, expect = 0;
+    for (int i = last - 1; i >= 0; i--) {
+        if (t->shape[i] == 1) continue;
+        if (!have) {
+            row = t->stride[i];
+            expect = row * t->shape[i];
+            have = true;
+        } else {
+            if (t->stride[i] != expect) return false;
+            expect *= t->shape[i];
+        }
+    }
+    if (have && row < cols) return false;
+    *ld = have ? row : (cols > 0 ? cols : 1);
+    return true;
+}
+
+/* Copies the f32 tensor t (any strides) into contiguous dst, row by row over the last dim. */
+static void gather_f32(float *dst, const ltx_tensor *t)
+{
+    const float *src = cpu_ptr(t);
+    int nd = t->ndim;
+    int64_t inner = t->shape[nd - 1], is = t->stride[nd - 1];
+    int64_t rows = inner ? ltx_tensor_numel(t) / inner : 0;
+    int64_t idx[LTX_MAX_DIMS] = {0}, off = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *s = src + off;
+        if (is == 1) memcpy(dst, s, (size_t)inner * sizeof *dst);
+        else
+            for (int64_t i = 0; i < inner; i++) dst[i] = s[i * is];
+        dst += inner;
+        for (int d = nd - 2; d >= 0; d--) { /* odometer over the leading dims */
+            off += t->stride[d];
+            if (++idx[d] < t->shape[d]) break;
+            off -= t->stride[d] * t->shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static bool shape_eq(const ltx_tensor *t, int i, int64_t v) { return t->shape[i] == v; }
+
+/* ---- linear ----------------------------------------------------------------------------------- */
+
+/* Where weight rows come from and how they widen to f32. */
+typedef struct wsource {
+    const char *base;  /* element [0, 0] */
+    ltx_dtype dt;
+    int64_t rs, cs;    /* element strides of rows / columns */
+    int64_t K;
+    float scale;
+    const float *lut;  /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
+} wsource;
+
+/* dst (n1 - n0, K) contiguous f32 = w[n0:n1, :] * scale. */
+static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1)
+{
+    size_t esz = ltx_dtype_size(w->dt);
+    int64_t K = w->K;
+    for (int64_t n = n0; n < n1; n++, dst += K) {
+        const char *row = w->base + (size_t)(n * w->rs) * esz;
+        if (w->cs == 1 && w->dt == LTX_BF16) {
+            ltx_bf16_to_f32_row(dst, (const uint16_t *)row, (size_t)K);
+        } else if (w->cs == 1 && w->dt == LTX_F16) {
+            ltx_f16_to_f32_row(dst, (const uint16_t *)row, (size_t)K);
+        } else if (w->lut) {
+            const uint8_t *r8 = (const uint8_t *)row;
+            for (int64_t k = 0; k < K; k++) dst[k] = w->lut[r8[k * w->cs]];
+            continue; /* scale already in the table */
+        } else if (w->dt == LTX_F32) {
+            const float *rf = (const float *)row;
+            for (int64_t k = 0; k < K; k++) dst[k] = rf[k * w->cs];
+        } else { /* strided bf16 / f16 */
+            const uint16_t *rh = (const uint16_t *)row;
+            for (int64_t k = 0; k < K; k++)
+                dst[k] = w->dt == LTX_BF16 ? ltx_bf16_to_f32(rh[k * w->cs])
+                                           : ltx_f16_to_f32(rh[k * w->cs]);
+        }
+        if (w->scale != 1.0f)
+            for (int64_t k = 0; k < K; k++) dst[k] *= w->scale;
+    }
+}
+
+typedef struct linear_job {
+    const float *x;       /* (M, K), row stride ldx */
+    int64_t ldx, M, N, K;
+    wsource w;
+    float *y;             /* (M, N) contiguous */
+    float beta;           /* 1 when y holds the bias already */
+    int64_t nb, npanels;
+    float *scratch;       /* per worker: nb * K floats */
+    atomic_llong next;    /* next panel to take */
+} linear_job;
+
+static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)begin;
+    (void)end;
+    linear_job *j = ctx;
+    float *pan = j->scratch + (size_t)worker * (size_t)(j->nb * j->K);
+    for (;;) {
+        int64_t p = atomic_fetch_add(&j->next, 1);
+        if (p >= j->npanels) break;
+        int64_t n0 = p * j->nb, n1 = n0 + j->nb < j->N ? n0 + j->nb : j->N;
+        widen_rows(pan, &j->w, n0, n1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->M, (int)(n1 - n0),
+                    (int)j->K, 1.0f, j->x, (int)j->ldx, pan, (int)j->K, j->beta, j->y + n0,
+                    (int)j->N);
+    }
+}
+
+typedef struct bias_job {
+    float *y;
+    const float *bias;
+    int64_t N;
+} bias_job;
+
+static void bias_rows(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    bias_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) memcpy(j->y + r * j->N, j->bias, (size_t)j->N * 4);
+}
+
+static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                               const ltx_tensor *bias)
+{
+    char b1[96], b2[96], b3[96];
+    if (x->dtype != LTX_F32 || y->dtype != LTX_F32)
+        return ltx_err(LTX_ERR_INVALID_ARG, "linear: x and y must be F32 (x %s, y %s)",
+                       ltx_dtype_name(x->dtype), ltx_dtype_name(y->dtype));
+    if (w->dtype != LTX_F32 && w->dtype != LTX_BF16 && w->dtype != LTX_F16 &&
+        w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2)
+        return ltx_err(LTX_ERR_INVALID_ARG, "linear: weight %s has dtype %s (want F32/BF16/F16/"
+                       "F8_E4M3/F8_E5M2)", w->name, ltx_dtype_name(w->dtype));
+    if (!ltx_tensor_is_contiguous(y))
+        return ltx_err(LTX_ERR_INVALID_ARG, "linear: output must be contiguous");
+    bool ok = w->ndim == 2 && x->ndim >= 1 && y->ndim == x->ndim &&
+              x->shape[x->ndim - 1] == w->shape[1] && y->shape[y->ndim - 1] == w->shape[0];
+    for (int i = 0; ok && i < x->ndim - 1; i++) ok = shape_eq(y, i, x->shape[i]);
+    if (ok && bias) ok = ltx_tensor_numel(bias) == w->shape[0] && ltx_dtype_is_float(bias->dtype);
+    if (!ok)
+        return ltx_err(LTX_ERR_INVALID_ARG, "linear: shapes x %s, w %s (%s), y %s do not match%s",
+                       ltx_tensor_shape_str(x, b1, sizeof b1), ltx_tensor_shape_str(w, b2, sizeof b2),
+                       w->name, ltx_tensor_shape_str(y, b3, sizeof b3),
+                       bias ? " (or bias is not N floats)" : "");
+    return LTX_OK;
+}
+
+/* Bias (any float dtype, strided) as N f32 values into out. */
+static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
+{
+    /* Its elements lie along the one non-unit dim (numel == N); find that stride. */
+    int64_t st = 1;
+    for (int i = 0; i < bias->ndim; i++)
+        if (bias->shape[i] > 1) st = bias->stride[i];
+    size_t esz = ltx_dtype_size(bias->dtype);
+    const char *b = cpu_ptr(bias);
+    for (int64_t n = 0; n < N; n++)
+        ltx_convert(out + n, LTX_F32, b + (size_t)(n * st) * esz, bias->dtype, 1);
+}
+
+ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                      const ltx_tensor *bias, float w_scale)
+{
+    LTX_TRY(linear_check(y, x, w, bias));
+    int64_t N = w->shape[0], K = w->shape[1];
+    int64_t M = ltx_tensor_numel(y) / (N ? N : 1);
+    float *yp = cpu_ptr(y);
+    if (M == 0 || N == 0) return LTX_OK;
+
+    float *xcopy = NULL, *bias32 = NULL, *scratch = NULL;
+    ltx_status s = LTX_OK;
+    const float *xp = cpu_ptr(x);
+    int64_t ldx;
+    if (!flat_rows(x, &ldx)) { /* unevenly strided x: one contiguous copy */
+        xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
+        if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
+        gather_f32(xcopy, x);
+        xp = xcopy;
+        ldx = K ? K : 1;
+    }
+    if (bias) {
+        bias32 = malloc((size_t)N * sizeof *bias32);
+        if (!bias32) {
+            s = ltx_err(LTX_ERR_OOM, "linear: no memory for the bias");
+            goto done;
+        }
+        bias_to_f32(bias32, bias, N);
+        bias_job bj = {yp, bias32, N}; /* y = bias, then gemm with beta 1, as torch addmm */
+        ltx_threadpool_for(be->pool, M, 64, bias_rows, &bj);
+    }
+    float beta = bias ? 1.0f : 0.0f;
+    if (K == 0) { /* empty sum */
+        if (!bias) memset(yp, 0, (size_t)(M * N) * sizeof *yp);
+        goto done;
+    }
+
+    int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
+    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xp,
+                    (int)ldx, cpu_ptr(w), (int)ldw, beta, yp, (int)N);
+        goto done;
+    }
+
+    /* Panel path. nb: within the byte budget, and small enough that every worker gets one. */
+    int nw = ltx_threadpool_size(be->pool);
+    int64_t nb = (int64_t)(LINEAR_PANEL_BYTES / ((size_t)K * sizeof(float)));
+    if (nb > LINEAR_PANEL_MAX) nb = LINEAR_PANEL_MAX;
+    if (nb < LINEAR_PANEL_MIN) nb = LINEAR_PANEL_MIN;
+    int64_t fair = ((N + nw - 1) / nw + 15) / 16 * 16;
+    if (nb > fair) nb = fair;
+    scratch = malloc((size_t)nw * (size_t)(nb * K) * sizeof *scratch);
+    if (!scratch) {
+        s = ltx_err(LTX_ERR_OOM, "linear: no memory for %d weight panels of %lld x %lld", nw,
+                    (long long)nb, (long long)K);
+        goto done;
+    }
+    float lut[256];
+    linear_job j = {
+        .x = xp, .ldx = ldx, .M = M, .N = N, .K = K,
+        .w = {.base = cpu_ptr(w), .dt = w->dtype, .rs = w->stride[0],
+              .cs = K > 1 ? w->stride[1] : 1, .K = K, .scale = w_scale, .lut = NULL},
+        .y = yp, .beta = beta, .nb = nb, .npanels = (N + nb - 1) / nb, .scratch = scratch};
+    if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
+        for (int v = 0; v < 256; v++)
+            lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
+                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) * w_scale;
+        j.w.lut = lut;
+    }
+    atomic_init(&j.next, 0);
+    if (nw > 1) {
+        int saved = blas_single_begin();
+        ltx_threadpool_for(be->pool, nw, 1, linear_panels, &j);
+        blas_single_end(saved);
+    } else {
+        linear_panels(&j, 0, 1, 0);
+    }
+
+done:
+    free(xcopy);
+    free(bias32);
+    free(scratch);
+    return s;
+}
+
+/* ---- matmul ----------------------------------------------------------------------------------- */
+
+/* How one stored matrix (rows, cols) with strides (rs, cs) is handed to BLAS. */
+typedef struct blas_mat {
+    bool trans;   /* after folding in the caller's trans flag */
+    int64_t ld;
+    bool copy;    /* neither layout fits: gather into scratch (contiguous, ld = cols) */
+} blas_mat;
+
+static blas_mat blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool trans)
+{
+    blas_mat m = {trans, 0, false};
+    if ((cs == 1 || cols == 1) && (rows == 1 || rs >= cols)) {
+        m.ld = rows == 1 ? (cols > 0 ? cols : 1) : rs;
+        if (m.ld < 1) m.ld = 1;
+    } else if ((rs == 1 || rows == 1) && (cols == 1 || cs >= rows)) {
+        m.trans = !trans; /* column-major storage = row-major storage of the transpose */
+        m.ld = cols == 1 ? (rows > 0 ? rows : 1) : cs;
+    } else {
+        m.copy = true;
+        m.ld = cols > 0 ? cols : 1;
+    }
+    return m;
+}
+
+typedef struct mm_job {
+    const float *a, *b;
+    float *c;
+    int nb_dims;                   /* batch dims of c */
+    int64_t bshape[LTX_MAX_DIMS];  /* c's batch shape */
+    int64_t sa[LTX_MAX_DIMS], sb[LTX_MAX_DIMS]; /* broadcast batch strides of a, b */
+    int64_t M, N, K;
+    int64_t ar, ac, ars, acs, br, bc, brs, bcs; /* stored (rows, cols, strides) of a and b */
+    blas_mat la, lb;
+    float alpha;
+    float *scratch;                /* per worker: copies for a and/or b */
+    int64_t scratch_per;
+} mm_job;
+
+static void gather_mat(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,
+                       int64_t cs)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = src[r * rs + c * cs];
+}
+
+static void mm_batches(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    mm_job *j = ctx;
+    float *sa = j->scratch ? j->scratch + (size_t)worker * (size_t)j->scratch_per : NULL;
+    float *sb = sa && j->la.copy ? sa + j->ar * j->ac : sa;
+    for (int64_t bi = begin; bi < end; bi++) {
+        int64_t oa = 0, ob = 0, rem = bi;
+        for (int d = j->nb_dims - 1; d >= 0; d--) {
+            int64_t i = rem % j->bshape[d];
+            rem /= j->bshape[d];
+            oa += i * j->sa[d];
+            ob += i * j->sb[d];
+        }
+        const float *pa = j->a + oa, *pb = j->b + ob;
+        if (j->la.copy) {
+            gather_mat(sa, pa, j->ar, j->ac, j->ars, j->acs);
+            pa = sa;
+        }
+        if (j->lb.copy) {
+            gather_mat(sb, pb, j->br, j->bc, j->brs, j->bcs);
+            pb = sb;
+        }
+        cblas_sgemm(CblasRowMajor, j->la.trans ? CblasTrans : CblasNoTrans,
+                    j->lb.trans ? CblasTrans : CblasNoTrans, (int)j->M, (int)j->N, (int)j->K,
+                    j->alpha, pa, (int)j->la.ld, pb, (int)j->lb.ld, 0.0f,
+                    j->c + bi * j->M * j->N, (int)j->N);
+    }
+}
+
+/* Fills the broadcast batch strides of t (batch dims right-aligned to c's nb dims). */
+static bool batch_strides(const ltx_tensor *t, const ltx_tensor *c, int nb, int64_t *st)
+{
+    int tb = t->ndim - 2;
+    if (tb > nb) return false;
+    for (int d = 0; d < nb; d++) {
+        int td = d - (nb - tb);
+        if (td < 0 || t->shape[td] == 1) {
+            st[d] = 0;
+        } else {
+            if (t->shape[td] != c->shape[d]) return false;
+            st[d] = t->stride[td];
+        }
+    }
+    return true;
+}
+
+ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                      bool trans_a, bool trans_b, float alpha)
+{
+    char s1[96], s2[96], s3[96];
+    if (a->dtype != LTX_F32 || b->dtype != LTX_F32 || c->dtype != LTX_F32)
+        return ltx_err(LTX_ERR_INVALID_ARG, "matmul: a, b, c must be F32 (%s, %s, %s)",
+                       ltx_dtype_name(a->dtype), ltx_dtype_name(b->dtype),
+                       ltx_dtype_name(c->dtype));
+    if (!ltx_tensor_is_contiguous(c))
+        return ltx_err(LTX_ERR_INVALID_ARG, "matmul: output must be contiguous");
+    mm_job j = {.a = cpu_ptr(a), .b = cpu_ptr(b), .c = cpu_ptr(c), .alpha = alpha};
+    bool ok = a->ndim >= 2 && b->ndim >= 2 && c->ndim >= 2;
+    if (ok) {
+        int la = a->ndim, lb = b->ndim, lc = c->ndim;
+        j.ar = a->shape[la - 2], j.ac = a->shape[la - 1];
+        j.ars = a->stride[la - 2], j.acs = a->stride[la - 1];
+        j.br = b->shape[lb - 2], j.bc = b->shape[lb - 1];
+        j.brs = b->stride[lb - 2], j.bcs = b->stride[lb - 1];
+        j.M = c->shape[lc - 2], j.N = c->shape[lc - 1];
+        j.K = trans_a ? j.ar : j.ac;
+        ok = (trans_a ? j.ac : j.ar) == j.M && (trans_b ? j.bc : j.br) == j.K &&
+             (trans_b ? j.br : j.bc) == j.N;
+        j.nb_dims = lc - 2;
+        for (int d = 0; d < j.nb_dims; d++) j.bshape[d] = c->shape[d];
+        ok = ok && batch_strides(a, c, j.nb_dims, j.sa) && batch_strides(b, c, j.nb_dims, j.sb);
+    }
+    if (!ok)
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "matmul: a %s%s @ b %s%s does not give c %s (batch dims broadcast)",
+                       ltx_tensor_shape_str(a, s1, sizeof s1), trans_a ? "^T" : "",
+                       ltx_tensor_shape_str(b, s2, sizeof s2), trans_b ? "^T" : "",
+                       ltx_tensor_shape_str(c, s3, sizeof s3));
+    int64_t nbatch = 1;
+    for (int d = 0; d < j.nb_dims; d++) nbatch *= j.bshape[d];
+    if (nbatch == 0 || j.M == 0 || j.N == 0) return LTX_OK;
+    if (j.K == 0) {
+        memset(j.c, 0, (size_t)(nbatch * j.M * j.N) * sizeof(float));
+        return LTX_OK;
+    }
+    j.la = blas_layout(j.ar, j.ac, j.ars, j.acs, trans_a);
+    j.lb = blas_layout(j.br, j.bc, j.brs, j.bcs, trans_b);
+
+    /* Many small products: one per worker, BLAS single-threaded. Else BLAS threads each. */
+    int nw = ltx_threadpool_size(be->pool);
+    double flops = 2.0 * (double)j.M * (double)j.N * (double)j.K;
+    bool by_batch = nw > 1 && nbatch >= nw && flops < 2e8;
+    int ws = by_batch ? nw : 1;
+    j.scratch_per = (j.la.copy ? j.ar * j.ac : 0) + (j.lb.copy ? j.br * j.bc : 0);
+    if (j.scratch_per) {
+        j.scratch = malloc((size_t)ws * (size_t)j.scratch_per * sizeof(float));
+        if (!j.scratch) return ltx_err(LTX_ERR_OOM, "matmul: no memory for operand copies");
+    }
+    if (by_batch) {
+        int saved = blas_single_begin();
+        ltx_threadpool_for(be->pool, nbatch, 1, mm_batches, &j);
+        blas_single_end(saved);
+    } else {
+        mm_batches(&j, 0, nbatch, 0);
+    }
+    free(j.scratch);
+    return LTX_OK;
+}
