@@ -207,26 +207,23 @@ uint8_t ltx_f32_to_fp8e5m2(float f)
 
 void ltx_bf16_to_f32_row(float *dst, const uint16_t *src, size_t n)
 {
-    uint32_t *d = (uint32_t *)(void *)dst; /* same size; memcpy-free so the loop vectorises */
-    for (size_t i = 0; i < n; i++) d[i] = (uint32_t)src[i] << 16;
+    /* u2f/f2u are 4-byte memcpys: no aliasing games, and the loop still vectorises */
+    for (size_t i = 0; i < n; i++) dst[i] = u2f((uint32_t)src[i] << 16);
 }
 
 void ltx_f32_to_bf16_row(uint16_t *dst, const float *src, size_t n)
 {
-    const uint32_t *s = (const uint32_t *)(const void *)src;
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_from_bits(s[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_from_bits(f2u(src[i]));
 }
 
 void ltx_f32_to_f16_row(uint16_t *dst, const float *src, size_t n)
 {
-    const uint32_t *s = (const uint32_t *)(const void *)src;
-    for (size_t i = 0; i < n; i++) dst[i] = f16_from_bits(s[i]);
+    for (size_t i = 0; i < n; i++) dst[i] = f16_from_bits(f2u(src[i]));
 }
 
 void ltx_f16_to_f32_row(float *dst, const uint16_t *src, size_t n)
 {
-    uint32_t *d = (uint32_t *)(void *)dst;
-    for (size_t i = 0; i < n; i++) d[i] = half_bits_to_f32_bits(src[i], 1);
+    for (size_t i = 0; i < n; i++) dst[i] = u2f(half_bits_to_f32_bits(src[i], 1));
 }
 
 /* ---- generic conversion --------------------------------------------------------------------- */
