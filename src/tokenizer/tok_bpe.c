@@ -51,10 +51,11 @@ static uint32_t pow2_cap(size_t n)
 bool tok_strmap_init(tok_strmap *m, size_t n)
 {
     uint32_t cap = pow2_cap(n);
-    m->slots = malloc(sizeof(int32_t) * cap);
+    m->slots = malloc(sizeof(tok_strslot) * cap);
     m->mask = cap - 1;
     if (!m->slots) return false;
-    memset(m->slots, 0xff, sizeof(int32_t) * cap); /* all -1 */
+    for (uint32_t i = 0; i < cap; i++)
+        m->slots[i].id = -1;
     return true;
 }
 
@@ -67,72 +68,67 @@ void tok_strmap_free(tok_strmap *m)
 int32_t tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id)
 {
     const char *s = tok_str(t, id);
-    size_t n = t->str_len[id];
-    uint32_t i = (uint32_t)tok_hash_bytes(s, n) & m->mask;
-    for (;; i = (i + 1) & m->mask) {
-        int32_t o = m->slots[i];
-        if (o < 0) {
-            m->slots[i] = id;
+    uint32_t n = t->str_len[id];
+    uint64_t h = tok_hash_bytes(s, n);
+    for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+        tok_strslot *e = &m->slots[i];
+        if (e->id < 0) {
+            *e = (tok_strslot){(uint32_t)(h >> 32), n, t->str_off[id], id};
             return -1;
         }
-        if (t->str_len[o] == n && memcmp(tok_str(t, o), s, n) == 0) return o;
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && !memcmp(t->arena + e->off, s, n))
+            return e->id;
     }
 }
 
 int32_t tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const char *s, size_t n)
 {
-    uint32_t i = (uint32_t)tok_hash_bytes(s, n) & m->mask;
-    for (;; i = (i + 1) & m->mask) {
-        int32_t o = m->slots[i];
-        if (o < 0) return -1;
-        if (t->str_len[o] == n && memcmp(tok_str(t, o), s, n) == 0) return o;
+    uint64_t h = tok_hash_bytes(s, n);
+    for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
+        const tok_strslot *e = &m->slots[i];
+        if (e->id < 0) return -1;
+        if (e->hash == (uint32_t)(h >> 32) && e->len == n && !memcmp(t->arena + e->off, s, n))
+            return e->id;
     }
 }
 
 bool tok_mergemap_init(tok_mergemap *m, size_t n)
 {
     uint32_t cap = pow2_cap(n);
-    m->keys = malloc(sizeof(uint64_t) * cap);
-    m->rank = malloc(sizeof(uint32_t) * cap);
-    m->new_id = malloc(sizeof(int32_t) * cap);
+    m->slots = malloc(sizeof(tok_mergeslot) * cap);
     m->mask = cap - 1;
-    if (!m->keys || !m->rank || !m->new_id) return false;
-    memset(m->keys, 0xff, sizeof(uint64_t) * cap); /* all TOK_EMPTY_PAIR */
+    if (!m->slots) return false;
+    for (uint32_t i = 0; i < cap; i++)
+        m->slots[i].key = TOK_EMPTY_PAIR;
     return true;
 }
 
 void tok_mergemap_free(tok_mergemap *m)
 {
-    free(m->keys);
-    free(m->rank);
-    free(m->new_id);
-    m->keys = NULL;
-    m->rank = NULL;
-    m->new_id = NULL;
+    free(m->slots);
+    m->slots = NULL;
 }
 
 void tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
 {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     uint32_t i = (uint32_t)hash_u64(key) & m->mask;
-    while (m->keys[i] != TOK_EMPTY_PAIR && m->keys[i] != key)
+    while (m->slots[i].key != TOK_EMPTY_PAIR && m->slots[i].key != key)
         i = (i + 1) & m->mask;
-    m->keys[i] = key;
-    m->rank[i] = rank;
-    m->new_id[i] = new_id;
+    m->slots[i] = (tok_mergeslot){key, rank, new_id};
 }
 
 bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *rank, int32_t *new_id)
 {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    uint32_t i = (uint32_t)hash_u64(key) & m->mask;
-    for (;; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) {
-            *rank = m->rank[i];
-            *new_id = m->new_id[i];
+    for (uint32_t i = (uint32_t)hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
+        const tok_mergeslot *e = &m->slots[i];
+        if (e->key == key) {
+            *rank = e->rank;
+            *new_id = e->new_id;
             return true;
         }
-        if (m->keys[i] == TOK_EMPTY_PAIR) return false;
+        if (e->key == TOK_EMPTY_PAIR) return false;
     }
 }
 

@@ -12,18 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Open-addressing map from a token string to its id. Slots hold ids (-1 = empty); the key of a
- * slot is the string of that id in the tokenizer's string table, so the map stores no keys. */
+/* Open-addressing map from a token string to its id. A slot caches the string's hash, length
+ * and arena offset, so a probe touches the slot and (on a likely hit) the string only. */
+typedef struct tok_strslot {
+    uint32_t hash; /* high 32 bits of tok_hash_bytes */
+    uint32_t len;
+    uint32_t off; /* into the tokenizer's arena */
+    int32_t id;   /* -1 = empty */
+} tok_strslot;
 typedef struct tok_strmap {
-    int32_t *slots;
+    tok_strslot *slots;
     uint32_t mask; /* capacity - 1, capacity a power of two */
 } tok_strmap;
 
 /* Open-addressing map from an id pair (a << 32 | b) to (merge rank, merged id). */
+typedef struct tok_mergeslot {
+    uint64_t key; /* TOK_EMPTY_PAIR = empty */
+    uint32_t rank;
+    int32_t new_id;
+} tok_mergeslot;
 typedef struct tok_mergemap {
-    uint64_t *keys; /* TOK_EMPTY_PAIR = empty */
-    uint32_t *rank;
-    int32_t *new_id;
+    tok_mergeslot *slots;
     uint32_t mask;
 } tok_mergemap;
 #define TOK_EMPTY_PAIR UINT64_MAX

@@ -57,7 +57,13 @@ static void tokenizer_path(char *out, size_t cap)
 
 static int setup(void)
 {
+    static int tried;
     if (g_tok && g_gold) return 1;
+    if (tried) {
+        CHECK_MSG(0, "tokenizer or golden not loaded (see the first failure)");
+        return 0;
+    }
+    tried = 1;
     char path[4096];
     tokenizer_path(path, sizeof path);
     double t0 = now_s();
@@ -270,7 +276,15 @@ TEST(tokenizer_policies)
     CHECK(s == 6 && n == 4); /* U+0085, U+3000 stripped; U+200B kept, U+001F stripped */
     int32_t id[4], m[4];
     CHECK(ltx_gemma_tokenize_ltx(g_tok, "hi", 2, 0, id, m) == LTX_ERR_INVALID_ARG);
+    /* A folder holding tokenizer.json (a Gemma root) loads the same file. */
+    char dir[4096];
+    tokenizer_path(dir, sizeof dir);
+    *strrchr(dir, '/') = 0;
     ltx_gemma_tokenizer *t = NULL;
+    CHECK(ltx_gemma_tokenizer_load(dir, &t) == LTX_OK && t);
+    if (t) CHECK(ltx_gemma_tokenizer_vocab_size(t) == 262145);
+    ltx_gemma_tokenizer_free(t);
+    t = NULL;
     CHECK(ltx_gemma_tokenizer_load("/nonexistent/tokenizer.json", &t) == LTX_ERR_IO && !t);
     CHECK(strstr(ltx_err_message(), "/nonexistent/tokenizer.json") != NULL);
     ltx_gemma_tokenizer_free(NULL);
