@@ -69,6 +69,25 @@ static bool json_true(const cJSON *o, const char *key)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
+/* True for the decoder that ltx_gemma_tokenizer_decode implements (Gemma 3's):
+ * Sequence[Replace(String "▁" -> " "), ByteFallback, Fuse]. */
+static bool decoder_supported(const cJSON *dec)
+{
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dec, "type"));
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(dec, "decoders");
+    if (!type || strcmp(type, "Sequence") || cJSON_GetArraySize(list) != 3) return false;
+    const char *want[3] = {"Replace", "ByteFallback", "Fuse"};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *d = cJSON_GetArrayItem(list, i);
+        const char *ty = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "type"));
+        if (!ty || strcmp(ty, want[i])) return false;
+    }
+    const cJSON *rep = cJSON_GetArrayItem(list, 0);
+    const char *pat = pattern_string(cJSON_GetObjectItemCaseSensitive(rep, "pattern"));
+    const char *con = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rep, "content"));
+    return pat && con && !strcmp(pat, "\xE2\x96\x81") && !strcmp(con, " ");
+}
+
 /* normalizer / pre_tokenizer / model options: what this port implements, else UNSUPPORTED. */
 static ltx_status load_pipeline(ltx_gemma_tokenizer *t, const cJSON *root)
 {
@@ -113,6 +132,7 @@ static ltx_status load_pipeline(ltx_gemma_tokenizer *t, const cJSON *root)
                        p);
     t->byte_fallback = json_true(model, "byte_fallback");
     t->fuse_unk = json_true(model, "fuse_unk");
+    t->decoder_ok = decoder_supported(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
     return LTX_OK;
 }
 
@@ -607,6 +627,11 @@ ltx_status ltx_gemma_tokenizer_decode(const ltx_gemma_tokenizer *t, const int32_
 {
     *text = NULL;
     if (len) *len = 0;
+    if (!t->decoder_ok)
+        return ltx_err(LTX_ERR_UNSUPPORTED,
+                       "tokenizer %s: decoder is not Sequence[Replace(\"\xE2\x96\x81\" -> \" \"), "
+                       "ByteFallback, Fuse]; decode not supported",
+                       t->path);
     size_t cap = 1;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_ids)

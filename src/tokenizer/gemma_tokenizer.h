@@ -66,7 +66,8 @@ ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *tok, const char *te
 /* Decodes ids to UTF-8 like HF decode(): tokens joined after the file's decoder (▁ -> " ",
  * <0xXX> runs -> bytes, U+FFFD per byte of an invalid run). skip_special drops special tokens.
  * *text is malloc'd, NUL-terminated, owned by the caller; *len (may be NULL) gets its length.
- * Ids outside the vocabulary fail with LTX_ERR_INVALID_ARG. */
+ * Ids outside the vocabulary fail with LTX_ERR_INVALID_ARG; a file whose decoder is not that
+ * sequence fails with LTX_ERR_UNSUPPORTED. */
 ltx_status ltx_gemma_tokenizer_decode(const ltx_gemma_tokenizer *tok, const int32_t *ids, int n,
                                       int skip_special, char **text, size_t *len);
 

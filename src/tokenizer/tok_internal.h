@@ -72,6 +72,8 @@ struct ltx_gemma_tokenizer {
     char *norm_pat, *norm_rep;
     /* Pre-tokenizer Split(pattern, MergedWithPrevious); empty pattern = none. */
     char *split_pat;
+    /* The decoder is Sequence[Replace("▁" -> " "), ByteFallback, Fuse] (else decode refuses). */
+    bool decoder_ok;
 
     /* Post-processor template for a single sequence: ids before and after it. */
     int32_t pre_ids[8], post_ids[8];
