@@ -1,0 +1,121 @@
+/*
+ * ltx_transformer.h — the LTX-2 audio-video diffusion transformer (`LTXModel`, checkpoint prefix
+ * `model.diffusion_model.`, the two embeddings connectors excluded) and its X0 wrapper.
+ *
+ * Mirrors ltx_core/model/transformer/{model.py, transformer.py, transformer_args.py,
+ * attention.py, adaln.py, timestep_embedding.py, feed_forward.py, text_projection.py,
+ * model_configurator.py} @ a2c3f24. Files: ltx_transformer.c (config, weights, preprocessing,
+ * output heads, forward), ltx_block.c (one BasicAVTransformerBlock + Attention),
+ * src/nn/rope.c (RoPE tables).
+ *
+ * Numerics: activations are f32; weights stay in the checkpoint dtype (bf16) and are converted
+ * per panel by the backend's linear op. 1-D parameters (biases, norm weights) and the AdaLN
+ * tables are small and kept as f32 copies. Video positions in bf16 reproduce the reference's
+ * bf16 rounding of the RoPE position math (see rope.h).
+ *
+ * Lifetime: the model borrows the safetensors file (weights are zero-copy views of the mapping
+ * on host-visible backends): keep the file open until ltx_transformer_free. A model may be used
+ * by one forward at a time.
+ */
+#ifndef LTX_MODELS_LTX_TRANSFORMER_H
+#define LTX_MODELS_LTX_TRANSFORMER_H
+
+#include "backend/backend.h"
+#include "core/tap.h"
+#include "io/safetensors.h"
+#include "nn/rope.h"
+
+typedef struct ltx_transformer_config {
+    bool has_video, has_audio;      /* AudioVideo: both; VideoOnly: video */
+    int num_layers;
+    int heads, head_dim;            /* video */
+    int audio_heads, audio_head_dim;
+    int in_channels, out_channels;
+    int audio_in_channels, audio_out_channels;
+    int cross_attention_dim, audio_cross_attention_dim;
+    int caption_channels;
+    double norm_eps;
+    double theta;
+    double max_pos[3];
+    double audio_max_pos;
+    double timestep_scale;          /* timestep_scale_multiplier */
+    double av_ca_timestep_scale;    /* av_ca_timestep_scale_multiplier */
+    ltx_rope_mode rope_type;
+    bool f64_rope;                  /* frequencies_precision == "float64" */
+    bool gated_attention;           /* apply_gated_attention */
+    bool cross_attention_adaln;
+    bool caption_projection;        /* !caption_proj_before_connector (19B): DiT projects text */
+} ltx_transformer_config;
+
+/* Parses config["transformer"] from the JSON text of the checkpoint metadata "config".
+ * video_only selects LTXVideoOnlyModelConfigurator semantics. Fails with LTX_ERR_UNSUPPORTED
+ * naming the key on any value the reference configurator rejects. */
+ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
+                                        ltx_transformer_config *cfg);
+
+typedef struct ltx_transformer ltx_transformer;
+
+/* Loads from the checkpoint (prefix "model.diffusion_model."); config from its metadata.
+ * video_only: build the VideoOnly model (audio weights then count as unexpected only if
+ * present and not ignored — they are ignored like the reference's strict=False).
+ * Fails listing every missing weight and every unexpected one (names outside the model,
+ * connectors excluded) in one message. */
+ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool video_only,
+                                ltx_transformer **out);
+void ltx_transformer_free(ltx_transformer *m);
+const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m);
+
+/* One modality's inputs (ref: Modality). Tensors are borrowed. */
+typedef struct ltx_modality {
+    const ltx_tensor *latent;         /* (B, T, C_in) */
+    const ltx_tensor *sigma;          /* (B) or () */
+    const ltx_tensor *timesteps;      /* (B, T, 1) or (B, T): denoise_mask * sigma */
+    const ltx_tensor *positions;      /* (B, 3, T, 2) video / (B, 1, T, 2) audio; f32 or bf16 */
+    const ltx_tensor *context;        /* (B, L, ctx_dim) */
+    const ltx_tensor *context_mask;   /* NULL or (B, L) 0/1 */
+    const ltx_tensor *attention_mask; /* NULL or (B, T, T) in [0, 1] (self-attention strength) */
+    bool enabled;                     /* false: stream not updated (still serves as K/V) */
+} ltx_modality;
+
+/* Perturbations (ref: ltx_core/guidance/perturbations.py). */
+typedef enum ltx_ptb_type {
+    LTX_PTB_SKIP_A2V_CROSS_ATTN,
+    LTX_PTB_SKIP_V2A_CROSS_ATTN,
+    LTX_PTB_SKIP_VIDEO_SELF_ATTN,
+    LTX_PTB_SKIP_AUDIO_SELF_ATTN,
+    LTX_PTB_COUNT
+} ltx_ptb_type;
+
+typedef struct ltx_perturbation {
+    ltx_ptb_type type;
+    const int *blocks; /* NULL = all blocks */
+    int n_blocks;
+} ltx_perturbation;
+
+/* Perturbations of one batch item. */
+typedef struct ltx_ptb_item {
+    const ltx_perturbation *list;
+    int n;
+} ltx_ptb_item;
+
+/* Perturbation parse helper: "SKIP_VIDEO_SELF_ATTN" etc. (also lower-case "skip_..."). */
+bool ltx_ptb_type_parse(const char *name, ltx_ptb_type *out);
+/* True when batch item `item` perturbs `type` at block `block`. */
+bool ltx_ptb_is_perturbed(const ltx_ptb_item *item, ltx_ptb_type type, int block);
+
+/* Velocity forward. video/audio may be NULL (absent modality). ptb: NULL or one entry per batch
+ * item. taps: NULL or named intermediates (golden names: "video_args.x", "block0.video_x",
+ * "block0.attn1.out", ...). Outputs are new f32 tensors (B, T, C_out) the caller frees;
+ * *_out gets NULL for an absent modality. */
+ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video,
+                                   const ltx_modality *audio, const ltx_ptb_item *ptb,
+                                   const ltx_taps *taps, ltx_tensor **video_out,
+                                   ltx_tensor **audio_out);
+
+/* X0Model: denoised = latent - velocity * timesteps (f32), per modality. */
+ltx_status ltx_transformer_forward_x0(ltx_transformer *m, const ltx_modality *video,
+                                      const ltx_modality *audio, const ltx_ptb_item *ptb,
+                                      const ltx_taps *taps, ltx_tensor **video_out,
+                                      ltx_tensor **audio_out);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * ltx_transformer_internal.h — weights and per-forward state shared by ltx_transformer.c
+ * (loading, preprocessing, heads) and ltx_block.c (blocks and attention). Not a public API.
+ */
+#ifndef LTX_MODELS_LTX_TRANSFORMER_INTERNAL_H
+#define LTX_MODELS_LTX_TRANSFORMER_INTERNAL_H
+
+#include "models/ltx_transformer.h"
+
+/* Linear layer: w (out, in) in the stored dtype, b (out) f32 or NULL. */
+typedef struct tf_lin {
+    ltx_tensor *w, *b;
+} tf_lin;
+
+/* ref: attention.py Attention */
+typedef struct tf_attn {
+    tf_lin q, k, v, out, gate; /* gate.w NULL without gated attention */
+    ltx_tensor *q_norm, *k_norm; /* (inner) f32 */
+    int heads, d_head;
+} tf_attn;
+
+/* ref: transformer.py BasicAVTransformerBlock */
+typedef struct tf_block {
+    tf_attn attn1, attn2, audio_attn1, audio_attn2, a2v, v2a;
+    tf_lin ff1, ff2, audio_ff1, audio_ff2;
+    ltx_tensor *sst, *audio_sst;               /* (9 or 6, D) f32 */
+    ltx_tensor *prompt_sst, *audio_prompt_sst; /* (2, D) f32, cross_attention_adaln only */
+    ltx_tensor *sst_a2v_video, *sst_a2v_audio; /* (5, D) f32 */
+} tf_block;
+
+/* ref: adaln.py AdaLayerNormSingle (+ PixArtAlphaCombinedTimestepSizeEmbeddings) */
+typedef struct tf_adaln {
+    tf_lin l1, l2, linear;
+    int k; /* embedding coefficient */
+} tf_adaln;
+
+struct ltx_transformer {
+    ltx_transformer_config cfg;
+    ltx_backend *be;
+    tf_lin patchify, audio_patchify, proj_out, audio_proj_out;
+    tf_lin cap1, cap2, audio_cap1, audio_cap2; /* caption projection (19B only) */
+    tf_adaln adaln, audio_adaln, prompt_adaln, audio_prompt_adaln;
+    tf_adaln av_video_ss, av_audio_ss, av_a2v_gate, av_v2a_gate;
+    ltx_tensor *sst_out, *audio_sst_out; /* (2, D) f32 */
+    tf_block *blocks;
+    ltx_tensor **owned; /* every tensor above, freed at the end */
+    int n_owned, cap_owned;
+};
+
+/* Prepared per-modality arguments (ref: transformer_args.py TransformerArgs). */
+typedef struct tf_args {
+    ltx_tensor *x;                  /* (B, T, D) residual stream */
+    ltx_tensor *context;            /* (B, L, D_ctx) */
+    ltx_tensor *context_mask;       /* NULL or additive (B, 1, 1, L) */
+    ltx_tensor *timesteps;          /* (B, 1 or T, k*D) AdaLN modulation */
+    ltx_tensor *embedded;           /* (B, 1 or T, D) embedded timestep (output head) */
+    ltx_tensor *pe_cos, *pe_sin;    /* (B, H, T, d/2) */
+    ltx_tensor *cross_cos, *cross_sin;
+    ltx_tensor *cross_ss;           /* (B, 1, 4*D) */
+    ltx_tensor *cross_gate;         /* (B, 1, D) */
+    ltx_tensor *prompt_ts;          /* (B, 1, 2*D) */
+    ltx_tensor *self_mask;          /* NULL or additive (B, 1, T, T) */
+    bool enabled;
+    int64_t B, T;
+    int dim;
+} tf_args;
+
+void tf_args_clear(tf_args *a);
+
+/* Per-forward context for the blocks. */
+typedef struct tf_ctx {
+    ltx_transformer *m;
+    ltx_backend *be;
+    const ltx_ptb_item *ptb; /* NULL or B entries */
+    int64_t B;
+    const ltx_taps *taps;
+} tf_ctx;
+
+/* Runs block `idx` on the prepared args (either may be NULL); updates v->x / a->x. */
+ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
+
+/* rms_norm(x) * (1 + scale) + shift with scale/shift broadcast (B, 1|T, D); new tensor. */
+ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
+                        const ltx_tensor *scale, const ltx_tensor *shift, float eps);
+/* table[row] + mod[..., mrow*D:(mrow+1)*D] as a new (B, S, D) tensor; `plus1` adds 1. */
+ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
+                   int mrow, bool plus1);
+/* dst = dst op b in place. */
+ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *b);
+
+#endif

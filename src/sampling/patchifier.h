@@ -1,0 +1,95 @@
+/*
+ * patchifier.h — latent <-> token layouts, token positions, initial latent states, the Gaussian
+ * noiser formula and image conditioning by latent index.
+ *
+ * Mirrors ltx_core/components/patchifiers.py (VideoLatentPatchifier, AudioPatchifier,
+ * get_pixel_coords), ltx_core/tools.py (VideoLatentTools / AudioLatentTools
+ * .create_initial_state), ltx_core/model/video_vae/ops.py (patchify / unpatchify),
+ * ltx_core/components/noisers.py (GaussianNoiser, with the noise given instead of drawn) and
+ * ltx_core/conditioning/types/latent_cond.py (VideoConditionByLatentIndex.apply_to).
+ *
+ * Layouts are strided views + one backend copy (no host access to device memory); positions
+ * are integer/affine host math uploaded as tensors. Every function returns new tensors the
+ * caller frees (NULL + error on failure); inputs are never modified unless stated.
+ * Not here: keyframe / reference-video conditioning (pipelines own those).
+ */
+#ifndef LTX_SAMPLING_PATCHIFIER_H
+#define LTX_SAMPLING_PATCHIFIER_H
+
+#include "backend/backend.h"
+
+/* A patchified latent state (ref: ltx_core.types.LatentState). All (B, T, ...) tensors. */
+typedef struct ltx_latent_state {
+    ltx_tensor *latent;       /* (B, T, C) */
+    ltx_tensor *denoise_mask; /* (B, T, 1) f32 */
+    ltx_tensor *positions;    /* (B, 3, T, 2) video / (B, 1, T, 2) audio */
+    ltx_tensor *clean_latent; /* (B, T, C) */
+} ltx_latent_state;
+
+/* Frees the four tensors (NULL fields fine) and zeroes the struct. */
+void ltx_latent_state_clear(ltx_latent_state *s);
+
+/* ---- video ---- */
+/* (B, C, F, H, W) -> (B, (F/1)(H/p)(W/p), C*p*p); ref "b c (f p1) (h p2) (w p3) -> b (f h w)
+ * (c p1 p2 p3)" with p1 = 1. */
+ltx_tensor *ltx_video_patchify(ltx_backend *be, const ltx_tensor *latent, int patch);
+/* Inverse: tokens (B, F*H'*W', C*p*p) -> (B, C, F, H'*p, W'*p). */
+ltx_tensor *ltx_video_unpatchify(ltx_backend *be, const ltx_tensor *tokens, int64_t frames,
+                                 int64_t height, int64_t width, int patch);
+/* Host int64 bounds (B, 3, T, 2) of each patch in latent cells (f, h, w) [start, end);
+ * *out malloc'd, caller frees. shape = (B, C, F, H, W). */
+ltx_status ltx_video_patch_grid_bounds_host(const int64_t *shape, int patch, int64_t **out);
+/* In place on host int64 (B, 3, T, 2): scale by (st, sh, sw) and, with causal_fix, time
+ * t <- max(t + 1 - st, 0). ref: get_pixel_coords. */
+void ltx_video_pixel_coords_host(int64_t *coords, int64_t B, int64_t T, const int scale[3],
+                                 bool causal_fix);
+/* Video initial state for a latent shape (B, C, F, H, W): latent (tokens of `initial` or zeros),
+ * denoise_mask ones, positions = pixel coords with time / fps, cast to `pos_dtype` (F32 or BF16:
+ * the pipeline dtype; ref: positions.to(dtype)), clean_latent = latent. */
+ltx_status ltx_video_initial_state(ltx_backend *be, const int64_t *shape, int patch,
+                                   const int scale[3], bool causal_fix, double fps,
+                                   const ltx_tensor *initial, ltx_dtype pos_dtype,
+                                   ltx_latent_state *out);
+
+/* ---- audio ---- */
+/* (B, C, T, M) -> (B, T, C*M). */
+ltx_tensor *ltx_audio_patchify(ltx_backend *be, const ltx_tensor *latent);
+/* (B, T, C*M) -> (B, C, T, M). */
+ltx_tensor *ltx_audio_unpatchify(ltx_backend *be, const ltx_tensor *tokens, int64_t channels,
+                                 int64_t mel_bins);
+typedef struct ltx_audio_timing {
+    int sample_rate;       /* 16000 */
+    int hop_length;        /* 160 */
+    int downsample;        /* audio_latent_downsample_factor, 4 */
+    bool is_causal;        /* true */
+    int shift;             /* 0 */
+} ltx_audio_timing;
+void ltx_audio_timing_default(ltx_audio_timing *t);
+/* Host f32 (B, 1, T, 2) seconds [start, end) per latent frame; *out malloc'd, caller frees. */
+ltx_status ltx_audio_patch_grid_bounds_host(const ltx_audio_timing *tm, int64_t B, int64_t T,
+                                            float **out);
+/* Audio initial state for latent shape (B, C, T, M). */
+ltx_status ltx_audio_initial_state(ltx_backend *be, const int64_t *shape,
+                                   const ltx_audio_timing *tm, const ltx_tensor *initial,
+                                   ltx_latent_state *out);
+
+/* ---- VAE space-to-depth (ref: video_vae/ops.py patchify) ---- */
+/* 5-D (B, C, F*pt, H*p, W*p) -> (B, C*pt*p*p, F, H, W) with channel order (c, pt, r=w, q=h);
+ * 4-D (B, C, H*p, W*p) -> (B, C*p*p, H, W) (c, r, q). */
+ltx_tensor *ltx_vae_patchify(ltx_backend *be, const ltx_tensor *x, int patch_hw, int patch_t);
+ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int patch_hw, int patch_t);
+
+/* ---- noiser and conditioning ---- */
+/* latent' = noise * (mask * s) + latent * (1 - mask * s); ref: GaussianNoiser.__call__ with
+ * the draw given. latent/noise (B, T, C), mask (B, T, 1). */
+ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent, const ltx_tensor *mask,
+                                const ltx_tensor *noise, double noise_scale);
+/* VideoConditionByLatentIndex: writes the patchified `cond` (B, C, f, H, W) into tokens of
+ * latent frame latent_idx.. of `state` (latent and clean_latent) and sets their denoise mask to
+ * 1 - strength. `state` is modified in place (its tensors must be contiguous). */
+ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state *state,
+                                               const int64_t *target_shape, int patch,
+                                               const ltx_tensor *cond, double strength,
+                                               int latent_idx);
+
+#endif
