@@ -151,6 +151,14 @@ void ltx_media_cover_size(int src_h, int src_w, int h, int w, int *new_h, int *n
 ltx_status ltx_media_preprocess(const uint8_t *rgb, int n, int src_h, int src_w, int h, int w,
                                 bool round_bf16, float *out);
 
+/* ref: media_io.resize_aspect_ratio_preserving as used for the prompt-enhancement image
+ * (helpers.generate_enhanced_prompt, long side 896): target = int(side * long_side / max(h, w)),
+ * cover resize + center crop, truncated to uint8. Runs the float kernel above; the reference
+ * interpolates the uint8 tensor directly (torch 2.x's fixed-point uint8 path rounds), so values
+ * may differ by one level. out is (1, th, tw, 3). */
+ltx_status ltx_media_resize_long_side(const uint8_t *rgb, int h, int w, int long_side,
+                                      ltx_frames *out);
+
 /* The float resize alone (for callers that keep other layouts): src (src_h, src_w, c) float
  * channel-last -> dst (h, w, c) with torch's bilinear align_corners=False weights. */
 void ltx_media_resize_bilinear(const float *src, int src_h, int src_w, int c, float *dst, int h,

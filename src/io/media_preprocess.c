@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void ltx_media_cover_size(int src_h, int src_w, int h, int w, int *new_h, int *new_w)
 {
@@ -125,5 +126,50 @@ ltx_status ltx_media_preprocess(const uint8_t *rgb, int n, int src_h, int src_w,
     }
     free(srcf);
     free(big);
+    return LTX_OK;
+}
+
+ltx_status ltx_media_resize_long_side(const uint8_t *rgb, int h, int w, int long_side,
+                                      ltx_frames *out)
+{
+    if (!out) return ltx_err(LTX_ERR_INVALID_ARG, "resize long side: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!rgb || h <= 0 || w <= 0 || long_side <= 0)
+        return ltx_err(LTX_ERR_INVALID_ARG, "resize long side: bad arguments (%dx%d -> %d)", h, w,
+                       long_side);
+    /* ref: resize_aspect_ratio_preserving: scale = long_side / float(max(h, w)),
+     * target = int(side * scale), then resize_and_center_crop to the target */
+    const double scale = (double)long_side / (double)(h > w ? h : w);
+    const int th = (int)(h * scale), tw = (int)(w * scale);
+    if (th <= 0 || tw <= 0)
+        return ltx_err(LTX_ERR_INVALID_ARG, "resize long side: %dx%d -> %dx%d is empty", h, w, th,
+                       tw);
+    int nh, nw;
+    ltx_media_cover_size(h, w, th, tw, &nh, &nw);
+    float *src = malloc(sizeof(float) * (size_t)h * w * 3);
+    float *big = malloc(sizeof(float) * (size_t)nh * nw * 3);
+    uint8_t *dst = malloc((size_t)th * tw * 3);
+    if (!src || !big || !dst) {
+        free(src);
+        free(big);
+        free(dst);
+        return ltx_err(LTX_ERR_OOM, "resize long side: out of memory (%dx%d)", nh, nw);
+    }
+    for (size_t i = 0; i < (size_t)h * w * 3; i++)
+        src[i] = (float)rgb[i];
+    ltx_media_resize_bilinear(src, h, w, 3, big, nh, nw);
+    const int top = (nh - th) / 2, left = (nw - tw) / 2;
+    for (int y = 0; y < th; y++)
+        for (int x = 0; x < tw * 3; x++) {
+            float v = big[(size_t)(y + top) * nw * 3 + (size_t)left * 3 + x];
+            v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);
+            dst[(size_t)y * tw * 3 + x] = (uint8_t)v; /* .to(torch.uint8) truncates */
+        }
+    free(src);
+    free(big);
+    out->n = 1;
+    out->h = th;
+    out->w = tw;
+    out->rgb = dst;
     return LTX_OK;
 }

@@ -429,6 +429,24 @@ TEST(audio_channel_handling)
     }
     ltx_audio_free(&a);
     ltx_audio_free(&raw);
+    /* compressed formats: mp3 and AAC in m4a */
+    char mp3[256], m4a[256];
+    snprintf(mp3, sizeof mp3, "%s/tone.mp3", dir);
+    snprintf(m4a, sizeof m4a, "%s/tone.m4a", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -f lavfi -i 'sine=f=440:r=44100:d=0.5' -ac 2 '%s' && "
+             "ffmpeg -v error -y -f lavfi -i 'sine=f=440:r=24000:d=0.5' -ac 1 -c:a aac '%s'",
+             mp3, m4a);
+    CHECK(system(cmd) == 0);
+    CHECK(ltx_audio_decode(mp3, 0, 0, true, &a) == LTX_OK);
+    printf("measure: mp3 0.5 s @44.1k -> %lld samples, %d ch\n", (long long)a.n, a.channels);
+    CHECK(a.sample_rate == 44100 && a.channels == 2 && llabs(a.n - 22050) < 2400);
+    ltx_audio_free(&a);
+    CHECK(ltx_audio_decode(m4a, 0.1, 0.25, true, &a) == LTX_OK);
+    CHECK(a.sample_rate == 24000 && a.src_channels == 1 && a.channels == 2 && a.n == 6000);
+    ltx_audio_free(&a);
+    unlink(mp3);
+    unlink(m4a);
     /* video without audio: not an error, empty result */
     CHECK(ltx_audio_decode(MEDIA "/ic_reference.mp4", 0, 0, true, &a) == LTX_OK);
     CHECK(a.src_channels == 0 && a.n == 0 && a.data == NULL);
@@ -512,6 +530,50 @@ TEST(video_preprocess_matches_golden)
     int nh, nw;
     ltx_media_cover_size(40, 96, 32, 64, &nh, &nw); /* 40*0.8 must stay 32 */
     CHECK(nh == 32 && nw == 77);
+    /* prompt-enhancement resize: 75x113 -> long side 896: int(75 * 896/113) = 594 */
+    uint8_t img[75 * 113 * 3];
+    for (int i = 0; i < 75 * 113 * 3; i++)
+        img[i] = (uint8_t)(i * 31 % 251);
+    ltx_frames fr;
+    CHECK(ltx_media_resize_long_side(img, 75, 113, 896, &fr) == LTX_OK);
+    CHECK(fr.n == 1 && fr.h == 594 && fr.w == 896);
+    ltx_frames_free(&fr);
+    /* identity size copies */
+    CHECK(ltx_media_resize_long_side(img, 75, 113, 113, &fr) == LTX_OK);
+    CHECK(fr.h == 75 && fr.w == 113 && memcmp(fr.rgb, img, sizeof img) == 0);
+    ltx_frames_free(&fr);
+}
+
+/* _load_mask_video (ic_lora.py): video_preprocess in bfloat16, mean over RGB, (x + 1) / 2,
+ * clamp — exercises the bf16 path of the preprocessing on upscaled video frames. */
+TEST(mask_video_preprocess_matches_golden)
+{
+    ltx_st_file *g = open_golden("pipelines/pipeline_ic_lora.safetensors");
+    const ltx_st_entry *in = entry(g, "in.mask_video.frames_uint8");
+    const ltx_st_entry *want = entry(g, "in.conditioning_attention_mask");
+    if (in && want) {
+        const int F = (int)want->shape[2], H = (int)want->shape[3], W = (int)want->shape[4];
+        const size_t plane = (size_t)F * H * W;
+        float *o = malloc(sizeof(float) * 3 * plane);
+        CHECK(ltx_media_preprocess(in->data, F, (int)in->shape[1], (int)in->shape[2], H, W, true,
+                                   o) == LTX_OK);
+        const float *w = want->data;
+        size_t bad = 0;
+        for (size_t i = 0; i < plane; i++) {
+            /* torch 1.13 CPU mean = sum (float accumulation, rounded to bf16) then div_ by 3
+             * in bf16; then bf16 (x + 1) / 2 */
+            float m = ltx_round_bf16(o[i] + o[plane + i] + o[2 * plane + i]);
+            m = ltx_round_bf16(m / 3.0f);
+            float v = ltx_round_bf16(ltx_round_bf16(m + 1.0f) / 2.0f);
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            if (v != w[i]) bad++;
+        }
+        printf("measure: ic_lora in.conditioning_attention_mask: %zu/%zu values differ\n", bad,
+               plane);
+        CHECK(bad == 0);
+        free(o);
+    }
+    ltx_st_close(g);
 }
 
 /* ---- resampling ---- */
