@@ -139,6 +139,13 @@ ltx_status ltx_audio_decode(const char *path, double start_s, double max_duratio
  * (no crop), like the reference. rgb is (h, w, 3); out is (1, h & ~1, w & ~1, 3). */
 ltx_status ltx_image_crf_roundtrip(const uint8_t *rgb, int h, int w, double crf, ltx_frames *out);
 
+/* The whole of ref media_io.load_image_and_preprocess: ltx_image_load, then the CRF round trip
+ * when crf != 0 (the CLI default is 33, ref: DEFAULT_IMAGE_CRF), then ltx_media_preprocess to
+ * (3, 1, h, w). *out is malloc'd (3*h*w floats, caller frees). round_bf16 as in
+ * ltx_media_preprocess (true for the real pipelines). */
+ltx_status ltx_media_load_image_and_preprocess(const char *path, int h, int w, double crf,
+                                               bool round_bf16, float **out);
+
 /* Size after the cover resize of resize_and_center_crop: scale = max(H/h, W/w) in double,
  * new = ceil(src * scale). */
 void ltx_media_cover_size(int src_h, int src_w, int h, int w, int *new_h, int *new_w);

@@ -471,3 +471,25 @@ done:
     if (s != LTX_OK) ltx_frames_free(out);
     return s;
 }
+
+ltx_status ltx_media_load_image_and_preprocess(const char *path, int h, int w, double crf,
+                                               bool round_bf16, float **out)
+{
+    if (!out) return ltx_err(LTX_ERR_INVALID_ARG, "image preprocess: NULL output");
+    *out = NULL;
+    ltx_frames img, rt;
+    LTX_TRY(ltx_image_load(path, &img));
+    ltx_status s = ltx_image_crf_roundtrip(img.rgb, img.h, img.w, crf, &rt);
+    ltx_frames_free(&img);
+    if (s != LTX_OK) return ltx_err_context(s, "'%s': ", path);
+    float *o = malloc(sizeof(float) * 3 * (size_t)h * (size_t)w);
+    if (!o) s = ltx_err(LTX_ERR_OOM, "'%s': out of memory", path);
+    if (s == LTX_OK) s = ltx_media_preprocess(rt.rgb, 1, rt.h, rt.w, h, w, round_bf16, o);
+    ltx_frames_free(&rt);
+    if (s != LTX_OK) {
+        free(o);
+        return s;
+    }
+    *out = o;
+    return LTX_OK;
+}

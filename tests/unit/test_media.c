@@ -499,6 +499,21 @@ TEST(crf_roundtrip_and_preprocess_match_golden)
     check_crf("pipelines/pipeline_distilled_i2v.safetensors", 0);
     check_crf("pipelines/pipeline_keyframe_interpolation.safetensors", 0);
     check_crf("pipelines/pipeline_keyframe_interpolation.safetensors", 1);
+    /* the whole chain from the PNG file */
+    ltx_st_file *g = open_golden("pipelines/pipeline_distilled_i2v.safetensors");
+    const ltx_st_entry *pre = entry(g, "stage1.image0.preprocessed");
+    float *o = NULL;
+    CHECK(ltx_media_load_image_and_preprocess(MEDIA "/i2v_image.png", 64, 96, 33, true, &o) ==
+          LTX_OK);
+    if (o && pre) {
+        double mx = f32_maxdiff(o, pre->data, (size_t)3 * 64 * 96);
+        printf("measure: i2v_image.png -> load+crf33+preprocess vs stage1.image0.preprocessed: "
+               "max|d| %.3g\n",
+               mx);
+        CHECK(mx == 0);
+    }
+    free(o);
+    ltx_st_close(g);
     /* crf 0: unchanged, no crop */
     uint8_t px[3 * 3 * 3];
     for (int i = 0; i < 27; i++)
