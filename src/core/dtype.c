@@ -109,8 +109,8 @@ static inline uint32_t half_bits_to_f32_bits(uint16_t h, int quiet)
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t em = (uint32_t)(h & 0x7FFFu);
     uint32_t normal = (em << 13) + ((127u - 15u) << 23);
-    /* subnormal: m * 2^-24 computed exactly in float as (2^-14 | m) - 2^-14 via the magic
-     * exponent 113 (= 127 - 14) */
+    /* subnormal: m * 2^-24 computed exactly in float as 2^-14 * (1 + m/1024) - 2^-14 (the
+     * mantissa placed under the exponent 113 = 127 - 14, then the implicit 1 subtracted) */
     uint32_t sub = f2u(u2f((113u << 23) | (em << 13)) - u2f(113u << 23));
     uint32_t infnan = 0x7F800000u | ((em & 0x3FFu) << 13) |
                       ((quiet && (em & 0x3FFu)) ? 0x00400000u : 0u);
