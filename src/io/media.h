@@ -22,7 +22,9 @@
  * VAE code), subtitle/data streams, hardware codecs. libswresample is deliberately not used for
  * rate conversion (the reference resamples with torchaudio's sinc kernel).
  *
- * Conventions: all functions are reentrant (no global state); errors return an ltx_status with
+ * Conventions: all functions are reentrant (no state of ours; the one process-wide effect is
+ * that the first call silences FFmpeg's av_log if the program left it at its default level —
+ * failures are reported through ltx_err instead); errors return an ltx_status with
  * a message (ltx_err) that names the path at fault. Output structs are owned by the caller and
  * released with their *_free function (NULL-safe, idempotent); on failure they are left
  * zeroed. Frame rates are rationals so 24000/1001 stays exact (the reference truncates the
