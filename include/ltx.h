@@ -1,0 +1,185 @@
+/*
+ * ltx.h — the public contract of libltx, a C11 inference engine for LTX-2.3 (audio + video
+ * generation). This is the only header an embedding program includes.
+ *
+ * Objects and lifetimes
+ *   ltx_engine   Owns the compute backend (CPU, CPU-restricted, CUDA, ...), its thread pool, the
+ *                log/progress callbacks and the last-error text. Open one per process and device;
+ *                it outlives every session made from it. Weights are mapped per pipeline run and
+ *                released when their stage ends (see docs/ARCHITECTURE.md).
+ *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
+ *                engine, used by one job at a time, closed before its engine.
+ *
+ * Thread-safety
+ *   - Different engines are independent and may be used from different threads.
+ *   - One engine may be shared by threads only for read-only queries (ltx_engine_info,
+ *     ltx_engine_caps_string). Calls that run work (verify, generate) take the engine's lock
+ *     for their duration; concurrent callers are serialised, not raced.
+ *   - A session is used by one thread at a time.
+ *   - Callbacks are invoked on the thread that made the call, never concurrently.
+ *   - ltx_engine_last_error() text is valid until the next call on that engine from any thread.
+ *
+ * Errors
+ *   Every fallible call returns ltx_status. LTX_OK is 0. On failure a human-readable message
+ *   naming the file, flag, tensor or value at fault is kept in the engine
+ *   (ltx_engine_last_error). The library never calls exit() and never prints unless a log
+ *   callback is installed (the default callback of ltx_engine_params_init writes to stderr).
+ *
+ * Versioned structs
+ *   Every params struct starts with `struct_size`. Fill it with the matching *_params_init()
+ *   and then change fields; fields are only ever appended, so a program built against an
+ *   older header keeps working with a newer library.
+ *
+ * Destructors accept NULL.
+ */
+#ifndef LTX_H
+#define LTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LTX_VERSION_MAJOR 0
+#define LTX_VERSION_MINOR 1
+#define LTX_VERSION_PATCH 0
+
+/* ---- status codes (one table: names via ltx_status_name) -------------------------------- */
+#define LTX_STATUS_LIST(X)                                                                      \
+    X(LTX_OK, "ok")                                                                             \
+    X(LTX_ERR_INVALID_ARG, "invalid argument")                                                  \
+    X(LTX_ERR_IO, "i/o error")                                                                  \
+    X(LTX_ERR_FORMAT, "malformed file")                                                         \
+    X(LTX_ERR_OOM, "out of memory")                                                             \
+    X(LTX_ERR_UNSUPPORTED, "unsupported")                                                       \
+    X(LTX_ERR_MISMATCH, "mismatch against reference")                                           \
+    X(LTX_ERR_NOT_BUILT, "not built yet")                                                       \
+    X(LTX_ERR_DEVICE, "device error")                                                           \
+    X(LTX_ERR_ABORTED, "aborted")                                                               \
+    X(LTX_ERR_INTERNAL, "internal error")
+
+typedef enum ltx_status {
+#define LTX_X_ENUM(name, text) name,
+    LTX_STATUS_LIST(LTX_X_ENUM)
+#undef LTX_X_ENUM
+        LTX_STATUS_COUNT
+} ltx_status;
+
+/* Short English text for a status ("invalid argument"); never NULL. */
+const char *ltx_status_name(ltx_status s);
+
+/* ---- element types ------------------------------------------------------------------------ */
+/* Names are the safetensors dtype strings (F32, BF16, F8_E4M3, ...). */
+#define LTX_DTYPE_LIST(X)                                                                       \
+    X(LTX_F32, "F32", 4)                                                                        \
+    X(LTX_F16, "F16", 2)                                                                        \
+    X(LTX_BF16, "BF16", 2)                                                                      \
+    X(LTX_F64, "F64", 8)                                                                        \
+    X(LTX_F8E4M3, "F8_E4M3", 1)                                                                 \
+    X(LTX_F8E5M2, "F8_E5M2", 1)                                                                 \
+    X(LTX_I64, "I64", 8)                                                                        \
+    X(LTX_I32, "I32", 4)                                                                        \
+    X(LTX_U8, "U8", 1)                                                                          \
+    X(LTX_BOOL, "BOOL", 1)
+
+typedef enum ltx_dtype {
+#define LTX_X_ENUM(name, text, size) name,
+    LTX_DTYPE_LIST(LTX_X_ENUM)
+#undef LTX_X_ENUM
+        LTX_DTYPE_COUNT
+} ltx_dtype;
+
+/* ---- logging and progress ------------------------------------------------------------------ */
+typedef enum ltx_log_level {
+    LTX_LOG_DEBUG = 0,
+    LTX_LOG_INFO = 1,
+    LTX_LOG_WARN = 2,
+    LTX_LOG_ERROR = 3,
+    LTX_LOG_NONE = 4
+} ltx_log_level;
+
+/* Receives one complete line without trailing newline. */
+typedef void (*ltx_log_fn)(void *user, ltx_log_level level, const char *line);
+
+/* Long work reports here: `stage` names the stage ("stage1", "vae_decode"), step counts from 1
+ * to total, elapsed_s is wall time since the stage began. Return non-zero to request abort
+ * (the call then fails with LTX_ERR_ABORTED at the next step boundary). */
+typedef int (*ltx_progress_fn)(void *user, const char *stage, int step, int total,
+                               double elapsed_s);
+
+/* ---- engine -------------------------------------------------------------------------------- */
+typedef struct ltx_engine ltx_engine;
+typedef struct ltx_session ltx_session;
+
+typedef struct ltx_engine_params {
+    size_t struct_size;     /* = sizeof(ltx_engine_params), set by _init */
+    const char *device;     /* "auto" (default), "cpu", "cpu-restricted", "cuda", "cuda:N" */
+    int n_threads;          /* 0 = number of online CPUs */
+    int strict;             /* non-zero: any capability fallback fails with LTX_ERR_UNSUPPORTED */
+    ltx_log_level log_level; /* default LTX_LOG_INFO */
+    ltx_log_fn log;         /* default: write to stderr; NULL after _init = silent */
+    void *log_user;
+    ltx_progress_fn progress; /* may be NULL */
+    void *progress_user;
+} ltx_engine_params;
+
+void ltx_engine_params_init(ltx_engine_params *p);
+
+/* Opens the device named in p->device. On failure *out is NULL and the message is available
+ * through ltx_last_error_global() (there is no engine yet to hold it). */
+ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out);
+void ltx_engine_close(ltx_engine *e);
+
+/* Last error text of this engine ("" when none). Valid until the next call on the engine. */
+const char *ltx_engine_last_error(const ltx_engine *e);
+/* Last error of the calling thread, for failures before an engine exists. */
+const char *ltx_last_error_global(void);
+
+/* Writes a multi-line description of the backend, device, capabilities and memory into buf
+ * (always NUL-terminated, truncated to cap). Returns the length that was needed. */
+size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap);
+
+/* Number of capability fallbacks taken so far (each also logged once). */
+int ltx_engine_fallback_count(const ltx_engine *e);
+
+/* ---- session ------------------------------------------------------------------------------- */
+typedef struct ltx_session_params {
+    size_t struct_size;
+    uint64_t seed; /* default 10 (the reference's --seed default) */
+} ltx_session_params;
+
+void ltx_session_params_init(ltx_session_params *p);
+ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out);
+void ltx_session_close(ltx_session *s);
+
+/* ---- golden verification ------------------------------------------------------------------- */
+/* Replays a golden file of the ltx2-golden-extra/1 format (see docs/GOLDEN.md): feeds its
+ * in.* tensors to the port, compares every out.* tensor (and every tapped intermediate the file
+ * holds) at the file's tolerances. One line per compared tensor goes to the log callback at
+ * INFO level. */
+typedef struct ltx_verify_params {
+    size_t struct_size;
+    const char *golden_root;  /* folder holding tiny_ckpt/ and media/; NULL = derived from path */
+    int noise_from_seed;      /* pipelines: draw noise from the seed instead of in.*noise* */
+    int verbose;              /* also print passing intermediates */
+    double tolerance_scale;   /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
+} ltx_verify_params;
+
+typedef struct ltx_verify_result {
+    int passed;      /* tensors within tolerance */
+    int failed;      /* tensors outside tolerance or missing */
+    int unsupported; /* cases whose function the port does not implement yet */
+} ltx_verify_result;
+
+void ltx_verify_params_init(ltx_verify_params *p);
+/* Returns LTX_OK only when every compared tensor passed and no case was unsupported;
+ * LTX_ERR_MISMATCH on any failure; LTX_ERR_UNSUPPORTED when a case could not be run. */
+ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
+                           ltx_verify_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LTX_H */

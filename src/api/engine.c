@@ -1,0 +1,138 @@
+/*
+ * engine.c — ltx_engine / ltx_session lifetimes, error text, info, and the public verify entry.
+ */
+#include "api/engine.h"
+
+#include "golden/golden.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ltx_engine_params_init(ltx_engine_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->device = "auto";
+    p->log_level = LTX_LOG_INFO;
+    p->log = ltx_log_stderr;
+}
+
+ltx_status ltx_engine_set_error(ltx_engine *e, ltx_status s)
+{
+    if (e && s != LTX_OK) snprintf(e->last_error, sizeof e->last_error, "%s", ltx_err_message());
+    return s;
+}
+
+ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out)
+{
+    *out = NULL;
+    ltx_err_clear();
+    if (!p || p->struct_size < offsetof(ltx_engine_params, progress_user) + sizeof(void *))
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "ltx_engine_open: params not initialised with ltx_engine_params_init");
+    ltx_engine *e = calloc(1, sizeof *e);
+    if (!e) return ltx_err(LTX_ERR_OOM, "out of memory");
+    e->log = (ltx_log){.level = p->log_level, .fn = p->log, .user = p->log_user};
+    e->progress = p->progress;
+    e->progress_user = p->progress_user;
+    pthread_mutex_init(&e->lock, NULL);
+    e->pool = ltx_threadpool_create(p->n_threads);
+    if (!e->pool) {
+        ltx_engine_close(e);
+        return ltx_err(LTX_ERR_OOM, "cannot start the thread pool");
+    }
+    ltx_status s = ltx_backend_create(p->device, &e->log, e->pool, p->strict != 0, &e->be);
+    if (s != LTX_OK) {
+        ltx_engine_close(e);
+        return s;
+    }
+    *out = e;
+    return LTX_OK;
+}
+
+void ltx_engine_close(ltx_engine *e)
+{
+    if (!e) return;
+    ltx_backend_destroy(e->be);
+    ltx_threadpool_destroy(e->pool);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+const char *ltx_engine_last_error(const ltx_engine *e) { return e ? e->last_error : ""; }
+
+int ltx_engine_fallback_count(const ltx_engine *e) { return e ? e->be->n_fallbacks : 0; }
+
+size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
+{
+    char caps[512];
+    size_t fr = 0, tot = 0;
+    e->be->ops->memory_info(e->be, &fr, &tot);
+    int n = snprintf(buf, cap,
+                     "libltx %d.%d.%d\n"
+                     "device: %s (backend %s, ABI %d)\n"
+                     "threads: %d\n"
+                     "capabilities: %s\n"
+                     "memory: %.1f GiB free of %.1f GiB\n"
+                     "strict fallbacks: %s\n",
+                     LTX_VERSION_MAJOR, LTX_VERSION_MINOR, LTX_VERSION_PATCH, e->be->device_name,
+                     e->be->ops->name, e->be->ops->abi_version, ltx_threadpool_size(e->pool),
+                     ltx_backend_caps_str(e->be, caps, sizeof caps), (double)fr / (1 << 30),
+                     (double)tot / (1 << 30), e->be->strict ? "on" : "off");
+    return n < 0 ? 0 : (size_t)n;
+}
+
+void ltx_session_params_init(ltx_session_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->seed = 10; /* ref: ltx_pipelines/utils/args.py --seed default */
+}
+
+ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out)
+{
+    *out = NULL;
+    if (!e || !p || p->struct_size < sizeof(size_t))
+        return ltx_err(LTX_ERR_INVALID_ARG, "ltx_session_open: bad arguments");
+    ltx_session *s = calloc(1, sizeof *s);
+    if (!s) return ltx_engine_set_error(e, ltx_err(LTX_ERR_OOM, "out of memory"));
+    s->engine = e;
+    s->seed = p->seed;
+    *out = s;
+    return LTX_OK;
+}
+
+void ltx_session_close(ltx_session *s) { free(s); }
+
+void ltx_verify_params_init(ltx_verify_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->tolerance_scale = 1.0;
+}
+
+ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
+                           ltx_verify_result *res)
+{
+    ltx_verify_result dummy;
+    if (!res) res = &dummy;
+    memset(res, 0, sizeof *res);
+    if (!e || !path || !p) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_verify_file: NULL argument");
+    ltx_golden_opts o = {
+        .root = p->golden_root,
+        .noise_from_seed = p->noise_from_seed != 0,
+        .verbose = p->verbose != 0,
+        .tolerance_scale = p->tolerance_scale,
+    };
+    pthread_mutex_lock(&e->lock);
+    ltx_err_clear();
+    ltx_status s = ltx_golden_verify(e->be, &e->log, path, &o, &res->passed, &res->failed,
+                                     &res->unsupported);
+    pthread_mutex_unlock(&e->lock);
+    if (s == LTX_ERR_MISMATCH)
+        ltx_err(s, "%s: %d tensor(s) outside tolerance", path, res->failed);
+    else if (s == LTX_ERR_UNSUPPORTED && !res->failed)
+        ltx_err(s, "%s: %d case(s) not supported yet", path, res->unsupported);
+    return ltx_engine_set_error(e, s);
+}

@@ -1,0 +1,31 @@
+/*
+ * engine.h — the internal shape of ltx_engine / ltx_session (public handles in ltx.h), for the
+ * pipeline code that runs inside the library.
+ */
+#ifndef LTX_API_ENGINE_H
+#define LTX_API_ENGINE_H
+
+#include "backend/backend.h"
+#include "core/threadpool.h"
+
+#include <pthread.h>
+
+struct ltx_engine {
+    ltx_log log;
+    ltx_threadpool *pool;
+    ltx_backend *be;
+    ltx_progress_fn progress;
+    void *progress_user;
+    pthread_mutex_t lock; /* serialises work calls */
+    char last_error[2048];
+};
+
+struct ltx_session {
+    ltx_engine *engine;
+    uint64_t seed;
+};
+
+/* Copies the calling thread's error text into the engine and returns s. */
+ltx_status ltx_engine_set_error(ltx_engine *e, ltx_status s);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * backend.c — backend selection by device name, capability fallbacks, caps text.
+ * ref: the Ascend port's lesson — every missing capability takes an explicit, logged, counted
+ * fallback, and strict mode refuses it.
+ */
+#include "backend/backend.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef LTX_HAVE_CUDA
+ltx_status ltx_cuda_backend_create(int device_index, ltx_log *log, ltx_threadpool *pool,
+                                   ltx_backend **out);
+#endif
+
+ltx_status ltx_backend_create(const char *device, ltx_log *log, ltx_threadpool *pool,
+                              bool strict, ltx_backend **out)
+{
+    *out = NULL;
+    if (!device || !*device) device = "auto";
+    ltx_status s;
+    if (!strcmp(device, "cpu")) {
+        s = ltx_cpu_backend_create(false, log, pool, out);
+    } else if (!strcmp(device, "cpu-restricted")) {
+        s = ltx_cpu_backend_create(true, log, pool, out);
+    } else if (!strncmp(device, "cuda", 4) && (device[4] == 0 || device[4] == ':')) {
+#ifdef LTX_HAVE_CUDA
+        int idx = device[4] == ':' ? atoi(device + 5) : 0;
+        s = ltx_cuda_backend_create(idx, log, pool, out);
+#else
+        return ltx_err(LTX_ERR_UNSUPPORTED,
+                       "--device %s: this build has no CUDA backend (nvcc was not found at "
+                       "configure time); use --device cpu",
+                       device);
+#endif
+    } else if (!strcmp(device, "auto")) {
+        s = LTX_ERR_UNSUPPORTED;
+#ifdef LTX_HAVE_CUDA
+        s = ltx_cuda_backend_create(0, log, pool, out);
+        if (s != LTX_OK) LTX_INFO(log, "device auto: no usable CUDA device (%s); using cpu",
+                                  ltx_err_message());
+#endif
+        if (s != LTX_OK) s = ltx_cpu_backend_create(false, log, pool, out);
+    } else {
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--device '%s' is not a device; use auto, cpu, cpu-restricted, cuda or "
+                       "cuda:N",
+                       device);
+    }
+    if (s == LTX_OK) (*out)->strict = strict;
+    return s;
+}
+
+void ltx_backend_destroy(ltx_backend *be)
+{
+    if (be) be->ops->destroy(be);
+}
+
+ltx_status ltx_backend_fallback(ltx_backend *be, const char *key, const char *what)
+{
+    be->n_fallbacks++;
+    int i = 0;
+    for (; i < be->n_fallback_keys; i++)
+        if (!strcmp(be->fallback_keys[i], key)) break;
+    if (i == be->n_fallback_keys && i < LTX_MAX_FALLBACKS) {
+        be->fallback_keys[i] = key;
+        be->fallback_hits[i] = 0;
+        be->n_fallback_keys++;
+        if (!be->strict)
+            LTX_WARN(be->log, "fallback [%s] on %s: %s", key, be->device_name, what);
+    }
+    if (i < LTX_MAX_FALLBACKS) be->fallback_hits[i]++;
+    if (be->strict)
+        return ltx_err(LTX_ERR_UNSUPPORTED, "strict mode: device %s needs fallback [%s] (%s)",
+                       be->device_name, key, what);
+    return LTX_OK;
+}
+
+const char *ltx_backend_caps_str(const ltx_backend *be, char *buf, size_t cap)
+{
+    const ltx_backend_caps *c = &be->caps;
+    size_t n = (size_t)snprintf(
+        buf, cap,
+        "f64=%s complex=%s fp32_autocast=%s fused_attention=%s conv3d=%s async=%s "
+        "host_visible=%s storage=",
+        c->f64 ? "yes" : "no", c->complex ? "yes" : "no", c->fp32_autocast ? "yes" : "no",
+        c->fused_attention ? "yes" : "no", c->conv3d ? "yes" : "no", c->async ? "yes" : "no",
+        c->host_visible ? "yes" : "no");
+    int first = 1;
+    for (int t = 0; t < LTX_DTYPE_COUNT && n < cap; t++) {
+        if (!((c->storage_dtypes >> t) & 1u)) continue;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", first ? "" : ",",
+                              ltx_dtype_name((ltx_dtype)t));
+        first = 0;
+    }
+    return buf;
+}

@@ -1,0 +1,207 @@
+/*
+ * cpu_backend.c — the CPU backends: function table, memory, synchronisation.
+ *
+ * "cpu" exposes host memory and every capability. "cpu-restricted" runs the same kernels but
+ * declares the limits of the Ascend port (no float64, no complex, no fp32 autocast) and hides
+ * its memory from host code (ltx_tensor_host() is NULL), so model and pipeline code is forced
+ * through upload/download and through every capability fallback, exactly as on an accelerator.
+ */
+#include "backend/cpu/cpu_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void cpu_destroy(ltx_backend *be)
+{
+    if (!be) return;
+    free(be->impl);
+    free(be);
+}
+
+static ltx_status cpu_buffer_alloc(ltx_backend *be, size_t bytes, void **handle)
+{
+    (void)be;
+    /* 64-byte alignment for vector loads; round the size up as aligned_alloc requires. */
+    size_t sz = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (!p)
+        return ltx_err(LTX_ERR_OOM, "cannot allocate %.1f MiB on %s",
+                       (double)bytes / (1024.0 * 1024.0), be->device_name);
+    *handle = p;
+    return LTX_OK;
+}
+
+static void cpu_buffer_free(ltx_backend *be, void *handle)
+{
+    (void)be;
+    free(handle);
+}
+
+static void *cpu_buffer_host_ptr(ltx_backend *be, void *handle)
+{
+    return be->caps.host_visible ? handle : NULL;
+}
+
+static ltx_status cpu_upload(ltx_backend *be, void *handle, size_t offset, const void *src,
+                             size_t bytes)
+{
+    (void)be;
+    memcpy((char *)handle + offset, src, bytes);
+    return LTX_OK;
+}
+
+static ltx_status cpu_download(ltx_backend *be, const void *handle, size_t offset, void *dst,
+                               size_t bytes)
+{
+    (void)be;
+    memcpy(dst, (const char *)handle + offset, bytes);
+    return LTX_OK;
+}
+
+static ltx_status cpu_wrap_host(ltx_backend *be, const void *host, size_t bytes, void **handle,
+                                bool *borrowed)
+{
+    if (be->caps.host_visible) {
+        *handle = (void *)host; /* zero-copy alias of e.g. an mmap'd weight */
+        *borrowed = true;
+        return LTX_OK;
+    }
+    /* Restricted: behave like a discrete device and copy. */
+    LTX_TRY(cpu_buffer_alloc(be, bytes, handle));
+    memcpy(*handle, host, bytes);
+    *borrowed = false;
+    return LTX_OK;
+}
+
+static ltx_status cpu_synchronize(ltx_backend *be)
+{
+    (void)be;
+    return LTX_OK;
+}
+
+static ltx_status cpu_event_record(ltx_backend *be, void **event)
+{
+    (void)be;
+    *event = NULL; /* CPU work is synchronous: events are already complete */
+    return LTX_OK;
+}
+
+static ltx_status cpu_event_wait(ltx_backend *be, void *event)
+{
+    (void)be;
+    (void)event;
+    return LTX_OK;
+}
+
+static void cpu_event_free(ltx_backend *be, void *event)
+{
+    (void)be;
+    (void)event;
+}
+
+static ltx_status cpu_memory_cleanup(ltx_backend *be)
+{
+    (void)be;
+    return LTX_OK;
+}
+
+static ltx_status cpu_memory_info(ltx_backend *be, size_t *free_bytes, size_t *total_bytes)
+{
+    (void)be;
+    long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
+    long psz = sysconf(_SC_PAGESIZE);
+    *total_bytes = pages > 0 ? (size_t)pages * (size_t)psz : 0;
+    *free_bytes = avail > 0 ? (size_t)avail * (size_t)psz : 0;
+    return LTX_OK;
+}
+
+ltx_status cpu_check_dtype(ltx_backend *be, ltx_dtype dt, const char *op)
+{
+    if (!ltx_backend_has_dtype(be, dt))
+        return ltx_err(LTX_ERR_UNSUPPORTED, "%s: device %s does not support %s", op,
+                       be->device_name, ltx_dtype_name(dt));
+    return LTX_OK;
+}
+
+static const ltx_backend_ops cpu_ops = {
+    .abi_version = LTX_BACKEND_ABI_VERSION,
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .buffer_host_ptr = cpu_buffer_host_ptr,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .buffer_wrap_host = cpu_wrap_host,
+    .synchronize = cpu_synchronize,
+    .event_record = cpu_event_record,
+    .event_wait = cpu_event_wait,
+    .event_free = cpu_event_free,
+    .memory_cleanup = cpu_memory_cleanup,
+    .memory_info = cpu_memory_info,
+    .copy = cpu_copy,
+    .fill = cpu_fill,
+    .unary = cpu_unary,
+    .binary = cpu_binary,
+    .axpby = cpu_axpby,
+    .linear = cpu_linear,
+    .matmul = cpu_matmul,
+    .softmax = cpu_softmax,
+    .norm = cpu_norm,
+    .attention = cpu_attention,
+    .rope = cpu_rope,
+    .conv = cpu_conv,
+    .pad = cpu_pad,
+    .reduce = cpu_reduce,
+    .interpolate = cpu_interpolate,
+    .snake = cpu_snake,
+};
+
+ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool *pool,
+                                  ltx_backend **out)
+{
+    ltx_backend *be = calloc(1, sizeof *be);
+    cpu_state *st = calloc(1, sizeof *st);
+    if (!be || !st) {
+        free(be);
+        free(st);
+        return ltx_err(LTX_ERR_OOM, "out of memory creating the cpu backend");
+    }
+    st->restricted = restricted;
+    be->ops = &cpu_ops;
+    be->impl = st;
+    be->log = log;
+    be->pool = pool;
+    be->device_name = restricted ? "cpu-restricted" : "cpu";
+    uint32_t all = 0;
+    for (int t = 0; t < LTX_DTYPE_COUNT; t++) all |= 1u << t;
+    if (restricted) {
+        /* ref: Ascend limits — no float64 storage or math, no complex, no fp32 autocast. */
+        be->caps = (ltx_backend_caps){
+            .storage_dtypes = all & ~(1u << LTX_F64),
+            .compute_dtypes = (1u << LTX_F32),
+            .f64 = false,
+            .complex = false,
+            .fp32_autocast = false,
+            .fused_attention = true,
+            .conv3d = true,
+            .async = false,
+            .host_visible = false,
+        };
+    } else {
+        be->caps = (ltx_backend_caps){
+            .storage_dtypes = all,
+            .compute_dtypes = (1u << LTX_F32) | (1u << LTX_F64),
+            .f64 = true,
+            .complex = true,
+            .fp32_autocast = true,
+            .fused_attention = true,
+            .conv3d = true,
+            .async = false,
+            .host_visible = true,
+        };
+    }
+    *out = be;
+    return LTX_OK;
+}

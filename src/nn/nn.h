@@ -1,0 +1,36 @@
+/*
+ * nn.h — model-agnostic layer helpers over the backend ops. Each helper allocates its
+ * contiguous f32 result on the input's backend, runs the op, and returns the new tensor (caller
+ * frees), or NULL with the error set. They keep model code short: `h = nn_linear(be, x, w, b)`.
+ * Weight dtypes are whatever the checkpoint stores (the linear op converts per panel).
+ */
+#ifndef LTX_NN_H
+#define LTX_NN_H
+
+#include "backend/backend.h"
+
+/* y = x @ w^T + b; x (..., K), w (N, K), b (N) or NULL -> (..., N) */
+ltx_tensor *nn_linear(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
+                      const ltx_tensor *b);
+ltx_tensor *nn_unary(ltx_backend *be, ltx_unary_op op, const ltx_tensor *x, double p0, double p1);
+/* a op b with broadcasting; result shape = broadcast shape */
+ltx_tensor *nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a,
+                      const ltx_tensor *b);
+ltx_tensor *nn_norm(ltx_backend *be, ltx_norm_op op, const ltx_tensor *x, const ltx_tensor *w,
+                    const ltx_tensor *b, int groups, float eps);
+ltx_tensor *nn_softmax(ltx_backend *be, const ltx_tensor *x);
+/* Contiguous f32 (or `dt`) copy of any view. */
+ltx_tensor *nn_contiguous(ltx_backend *be, const ltx_tensor *x, ltx_dtype dt);
+/* Concatenate along dim (all same rank, equal other dims). */
+ltx_tensor *nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim);
+ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
+                    const ltx_tensor *b, const ltx_conv_params *p);
+ltx_tensor *nn_pad(ltx_backend *be, const ltx_tensor *x, const int *pads, ltx_pad_mode mode,
+                   double value);
+/* q (B,H,Tq,D), k/v (B,Hk,Tk,D) -> (B,H,Tq,D) */
+ltx_tensor *nn_attention(ltx_backend *be, const ltx_tensor *q, const ltx_tensor *k,
+                         const ltx_tensor *v, const ltx_tensor *mask, float scale);
+/* Broadcast result shape of a and b into out; false when not broadcastable. */
+bool nn_broadcast_shape(const ltx_tensor *a, const ltx_tensor *b, int *ndim, int64_t *shape);
+
+#endif

@@ -1,0 +1,33 @@
+/* cli.c — helpers shared by the subcommands. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+bool cli_is_help(const char *s) { return !strcmp(s, "-h") || !strcmp(s, "--help"); }
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ltx2c %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level)
+{
+    ltx_engine_params p;
+    ltx_engine_params_init(&p);
+    p.device = device ? device : "auto";
+    p.n_threads = n_threads;
+    p.strict = strict;
+    p.log_level = level;
+    ltx_engine *e = NULL;
+    if (ltx_engine_open(&p, &e) != LTX_OK) {
+        fprintf(stderr, "ltx2c: cannot open device '%s': %s\n", p.device, ltx_last_error_global());
+        return NULL;
+    }
+    return e;
+}

@@ -1,0 +1,33 @@
+/*
+ * cli.h — shared pieces of the ltx2c command-line tool. The CLI is a thin client of libltx:
+ * each subcommand lives in cmd_<name>.c as `int cmd_<name>(int argc, char **argv)` (argv[0] is
+ * the subcommand name) and is listed in commands.def. Exit codes: 0 success, 1 failure
+ * (including verify mismatches), 2 usage errors.
+ */
+#ifndef LTX2C_CLI_H
+#define LTX2C_CLI_H
+
+#include "ltx.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+#define LTX2C_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
+#include "commands.def"
+#undef LTX2C_COMMAND
+
+/* Opens an engine for `device` ("auto" when NULL) with stderr logging at `level`; prints the
+ * error and returns NULL on failure. */
+ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level);
+
+/* Error helper: "ltx2c <cmd>: <message>" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when s is "-h" or "--help". */
+bool cli_is_help(const char *s);
+
+#endif

@@ -1,0 +1,87 @@
+/* cmd_verify.c — `ltx2c verify FILE...`: replay golden files (docs/GOLDEN.md). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: ltx2c verify [options] FILE.safetensors...\n\n"
+           "Replays golden files written by the reference implementation (format\n"
+           "ltx2-golden-extra/1): feeds each case's in.* tensors to the port, compares every\n"
+           "out.* tensor and every intermediate the port taps, at the tolerances stored in the\n"
+           "file. Prints one line per tensor and a final 'N passed, M failed' line; exits 1 on\n"
+           "any mismatch or unsupported case.\n\n"
+           "options:\n"
+           "  --device D          auto|cpu|cpu-restricted|cuda[:N] (default auto)\n"
+           "  --threads N         worker threads (default: all cores)\n"
+           "  --strict            fail instead of taking capability fallbacks\n"
+           "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
+           "                      (default: the parent of the file's folder)\n"
+           "  --noise-from-seed   pipelines: draw noise from the seed instead of in.*noise*\n"
+           "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
+           "  --verbose           also print passing intermediates\n"
+           "  --quiet             only the summary line\n");
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    const char *device = "auto";
+    int threads = 0, strict = 0, quiet = 0;
+    ltx_verify_params vp;
+    ltx_verify_params_init(&vp);
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int nfiles = 0;
+    if (!files) return CLI_EXIT_FAIL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (cli_is_help(a)) {
+            help();
+            free(files);
+            return CLI_EXIT_OK;
+        } else if (!strcmp(a, "--device") && has) device = argv[++i];
+        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--strict")) strict = 1;
+        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
+        else if (!strcmp(a, "--verbose")) vp.verbose = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (a[0] == '-' && a[1] == '-') {
+            cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
+            free(files);
+            return CLI_EXIT_USAGE;
+        } else files[nfiles++] = a;
+    }
+    if (!nfiles) {
+        cli_error("verify", "no golden file given (see ltx2c verify --help)");
+        free(files);
+        return CLI_EXIT_USAGE;
+    }
+    ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
+    if (!e) {
+        free(files);
+        return CLI_EXIT_FAIL;
+    }
+    int passed = 0, failed = 0, unsupported = 0, errors = 0;
+    for (int f = 0; f < nfiles; f++) {
+        if (!quiet) fprintf(stderr, "== %s (device %s)\n", files[f], device);
+        ltx_verify_result r;
+        ltx_status s = ltx_verify_file(e, files[f], &vp, &r);
+        passed += r.passed;
+        failed += r.failed;
+        unsupported += r.unsupported;
+        if (s != LTX_OK && s != LTX_ERR_MISMATCH && s != LTX_ERR_UNSUPPORTED) {
+            errors++;
+            fprintf(stderr, "ltx2c verify: %s\n", ltx_engine_last_error(e));
+        }
+    }
+    int fallbacks = ltx_engine_fallback_count(e);
+    ltx_engine_close(e);
+    free(files);
+    if (fallbacks && !quiet) fprintf(stderr, "capability fallbacks taken: %d\n", fallbacks);
+    if (unsupported) printf("%d case(s) unsupported\n", unsupported);
+    printf("%d passed, %d failed\n", passed, failed + errors);
+    return (failed || errors || unsupported || passed == 0) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
