@@ -413,6 +413,18 @@ TEST(pad_all_modes)
                     }
                     CHECK_MSG(bad == 0, "%s mode %d pads %zu lay %d: %d bad", c.name, mode, pc,
                               lay, bad);
+                    /* bf16 source into an f32 destination: same values */
+                    ltx_tensor *ab = ltx_tensor_to(a.t, c.be, LTX_BF16);
+                    ltx_tensor *d2 = ltx_tensor_new(c.be, LTX_F32, 3, ds);
+                    CHECK(c.be->ops->pad(c.be, d2, ab, p, mode, 0.75) == LTX_OK);
+                    double *o2 = tdown(d2);
+                    bad = 0;
+                    for (int64_t i = 0; i < n; i++)
+                        bad += o2[i] != (o[i] == 0.75 ? 0.75 : ltx_round_bf16((float)o[i]));
+                    CHECK(bad == 0);
+                    free(o2);
+                    ltx_tensor_free(d2);
+                    ltx_tensor_free(ab);
                     free(o);
                     ltx_tensor_free(d);
                     tin_free(&a);

@@ -207,15 +207,24 @@ static int64_t pad_index(ltx_pad_mode mode, int64_t j, int64_t n)
     }
 }
 
-/* dst = pad(src); dst contiguous, same dtype as src (any dtype), shape src + before + after per
- * dim (negative pads crop). Reflect needs pads < size, circular pads <= size (as torch).
- * Scratch: one int64 index map per dim (sum of dst sizes). */
+/* dst = pad(src); dst contiguous, shape src + before + after per dim (negative pads crop). Any
+ * dtypes; when dst's differs from src's the pad runs in src's dtype and is converted by copy.
+ * Reflect needs pads < size, circular pads <= size (as torch). Scratch: one int64 index map per
+ * dim (sum of dst sizes), plus a dst-sized tensor when the dtypes differ. */
 ltx_status cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
                    ltx_pad_mode mode, double value)
 {
     LTX_TRY(cpu_check_dtype(be, dst->dtype, "pad"));
-    if (dst->dtype != src->dtype || dst->ndim != src->ndim || !ltx_tensor_is_contiguous(dst))
-        return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's dtype/rank");
+    if (dst->ndim != src->ndim || !ltx_tensor_is_contiguous(dst))
+        return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's rank");
+    if (dst->dtype != src->dtype) { /* pad in src's dtype, then convert (scratch: dst-sized) */
+        ltx_tensor *tmp = ltx_tensor_new(be, src->dtype, dst->ndim, dst->shape);
+        if (!tmp) return LTX_ERR_OOM;
+        ltx_status s = cpu_pad(be, tmp, src, pads, mode, value);
+        if (s == LTX_OK) s = cpu_copy(be, dst, tmp);
+        ltx_tensor_free(tmp);
+        return s;
+    }
     if (src->ndim == 0) return cpu_copy(be, dst, src);
     int64_t total = 0;
     for (int d = 0; d < src->ndim; d++) {
