@@ -249,7 +249,7 @@ static void tap_args(const ltx_taps *taps, const char *pre, const char *field,
 }
 
 /* ref: TransformerArgsPreprocessor.prepare + MultiModalTransformerArgsPreprocessor.prepare */
-static ltx_status prepare(tf_ctx *c, bool video, const ltx_modality *md,
+ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
                           const ltx_modality *cross, tf_args *a)
 {
     ltx_transformer *m = c->m;
@@ -408,8 +408,8 @@ ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video
     tf_ctx c = {.m = m, .be = m->be, .ptb = ptb, .taps = taps};
     tf_args va = {0}, aa = {0};
     ltx_status s = LTX_OK;
-    if (video) s = prepare(&c, true, video, audio, &va);
-    if (s == LTX_OK && audio) s = prepare(&c, false, audio, video, &aa);
+    if (video) s = tf_prepare(&c, true, video, audio, &va);
+    if (s == LTX_OK && audio) s = tf_prepare(&c, false, audio, video, &aa);
     if (s == LTX_OK && video && audio && va.B != aa.B)
         s = ltx_err(LTX_ERR_INVALID_ARG, "video batch %lld != audio batch %lld", (long long)va.B,
                     (long long)aa.B);

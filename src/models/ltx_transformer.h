@@ -64,6 +64,13 @@ ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool vide
                                 ltx_transformer **out);
 void ltx_transformer_free(ltx_transformer *m);
 const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m);
+/* Calls fn(user, name, ndim, shape) for every parameter the config implies (names without the
+ * "model.diffusion_model." prefix, in binding order). Used by tests and benchmarks to build
+ * synthetic checkpoints. */
+ltx_status ltx_transformer_list_params(const ltx_transformer_config *cfg,
+                                       void (*fn)(void *user, const char *name, int ndim,
+                                                  const int64_t *shape),
+                                       void *user);
 
 /* One modality's inputs (ref: Modality). Tensors are borrowed. */
 typedef struct ltx_modality {

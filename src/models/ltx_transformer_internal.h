@@ -76,6 +76,11 @@ typedef struct tf_ctx {
     const ltx_taps *taps;
 } tf_ctx;
 
+/* Prepares one modality's args (cross = the other modality or NULL); taps "video_args.*" /
+ * "audio_args.*". On failure `a` may hold partial tensors: tf_args_clear it. */
+ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
+                      tf_args *a);
+
 /* Runs block `idx` on the prepared args (either may be NULL); updates v->x / a->x. */
 ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
 

@@ -188,6 +188,9 @@ typedef struct loader {
     size_t missing_len;
     int n_missing;
     bool oom;
+    /* enumeration mode: report names/shapes instead of binding */
+    void (*enum_fn)(void *user, const char *name, int ndim, const int64_t *shape);
+    void *enum_user;
 } loader;
 
 static void note_missing(loader *L, const char *fmt, ...) LTX_PRINTF(2, 3);
@@ -242,6 +245,11 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
+    if (L->enum_fn) {
+        int64_t shape[2] = {d0, d1};
+        L->enum_fn(L->enum_user, name, ndim, shape);
+        return NULL;
+    }
     snprintf(full, sizeof full, PREFIX "%s", name);
     const ltx_st_entry *e = ltx_st_find(L->f, full);
     if (!e) {
@@ -489,6 +497,20 @@ void ltx_transformer_free(ltx_transformer *m)
     free(m->owned);
     free(m->blocks);
     free(m);
+}
+
+ltx_status ltx_transformer_list_params(const ltx_transformer_config *cfg,
+                                       void (*fn)(void *user, const char *name, int ndim,
+                                                  const int64_t *shape),
+                                       void *user)
+{
+    ltx_transformer m = {.cfg = *cfg};
+    m.blocks = calloc((size_t)(cfg->num_layers ? cfg->num_layers : 1), sizeof *m.blocks);
+    if (!m.blocks) return ltx_err(LTX_ERR_OOM, "out of memory");
+    loader L = {.m = &m, .enum_fn = fn, .enum_user = user};
+    bind_all(&L);
+    free(m.blocks);
+    return LTX_OK;
 }
 
 const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m)
