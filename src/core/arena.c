@@ -1,0 +1,62 @@
+/* arena.c — bump allocation of tensors inside one backend buffer (see arena.h). */
+#include "core/arena.h"
+
+#include <stdlib.h>
+
+#define ARENA_ALIGN 64
+
+struct ltx_arena {
+    ltx_buffer *buf;
+    size_t used, peak;
+};
+
+ltx_arena *ltx_arena_new(ltx_backend *be, size_t capacity)
+{
+    ltx_arena *a = calloc(1, sizeof *a);
+    if (!a) {
+        ltx_err(LTX_ERR_OOM, "out of memory");
+        return NULL;
+    }
+    a->buf = ltx_buffer_new(be, capacity);
+    if (!a->buf) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void ltx_arena_free(ltx_arena *a)
+{
+    if (!a) return;
+    ltx_buffer_release(a->buf);
+    free(a);
+}
+
+size_t ltx_arena_bytes_for(ltx_dtype dt, int ndim, const int64_t *shape)
+{
+    size_t n = ltx_dtype_size(dt);
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+}
+
+ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t *shape)
+{
+    size_t need = ltx_arena_bytes_for(dt, ndim, shape);
+    if (a->used + need > a->buf->size) {
+        ltx_err(LTX_ERR_OOM, "arena of %zu bytes is full: %zu used, %zu more needed",
+                a->buf->size, a->used, need);
+        return NULL;
+    }
+    size_t esz = ltx_dtype_size(dt);
+    /* offsets are in elements of the tensor's dtype; ARENA_ALIGN is a multiple of every size */
+    ltx_tensor *t = ltx_tensor_on_buffer(a->buf, dt, ndim, shape, (int64_t)(a->used / esz));
+    if (!t) return NULL;
+    a->used += need;
+    if (a->used > a->peak) a->peak = a->used;
+    return t;
+}
+
+void ltx_arena_reset(ltx_arena *a) { a->used = 0; }
+size_t ltx_arena_used(const ltx_arena *a) { return a->used; }
+size_t ltx_arena_peak(const ltx_arena *a) { return a->peak; }
+size_t ltx_arena_capacity(const ltx_arena *a) { return a->buf->size; }
