@@ -169,6 +169,83 @@ static void copy_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *i
     }
 }
 
+/* Transposing copies (same dtype; src contiguous along a dim j other than the iterator's
+ * innermost dim L): 32x32 tiles over (j, L) so both sides stay in cache. */
+#define TILE 16
+typedef struct tcopy_ctx {
+    const cpu_iter *it;
+    char *d;
+    const char *s;
+    size_t esz;
+    int j, L, nouter;
+    int outer[LTX_MAX_DIMS];
+    int64_t ntile_j;
+} tcopy_ctx;
+
+static void tcopy_items(void *vctx, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    tcopy_ctx *c = vctx;
+    const cpu_iter *it = c->it;
+    int j = c->j, L = c->L;
+    int64_t dj = it->stride[0][j], dl = it->stride[0][L], sj = it->stride[1][j],
+            sl = it->stride[1][L];
+    int64_t nj = it->shape[j], nl = it->shape[L];
+    for (int64_t item = begin; item < end; item++) {
+        int64_t o = item / c->ntile_j, j0 = (item % c->ntile_j) * TILE;
+        int64_t j1 = j0 + TILE < nj ? j0 + TILE : nj, od = 0, os = 0;
+        for (int k = c->nouter - 1; k >= 0; k--) {
+            int dim = c->outer[k];
+            int64_t i = o % it->shape[dim];
+            o /= it->shape[dim];
+            od += i * it->stride[0][dim];
+            os += i * it->stride[1][dim];
+        }
+        for (int64_t l0 = 0; l0 < nl; l0 += TILE) {
+            int64_t l1 = l0 + TILE < nl ? l0 + TILE : nl;
+            switch (c->esz) {
+#define TCOPY_CASE(SZ, TY)                                                                      \
+    case SZ: {                                                                                  \
+        TY *dp = (TY *)c->d + od;                                                               \
+        const TY *sp = (const TY *)c->s + os;                                                   \
+        for (int64_t a = j0; a < j1; a++)                                                       \
+            for (int64_t b = l0; b < l1; b++) dp[a * dj + b * dl] = sp[a * sj + b * sl];        \
+        break;                                                                                  \
+    }
+                TCOPY_CASE(1, uint8_t)
+                TCOPY_CASE(2, uint16_t)
+                TCOPY_CASE(4, uint32_t)
+                TCOPY_CASE(8, uint64_t)
+#undef TCOPY_CASE
+            default: LTX_ASSERT(!"bad element size");
+            }
+        }
+    }
+}
+
+/* Returns true when the tiled transposing copy applies (and ran). */
+static bool try_tiled_copy(ltx_backend *be, const cpu_iter *it, ltx_tensor *dst,
+                           const ltx_tensor *src)
+{
+    int L = it->ndim - 1;
+    if (dst->dtype != src->dtype || it->ndim < 2 || it->stride[1][L] == 1 || it->shape[L] < 8)
+        return false;
+    int j = -1;
+    for (int d = 0; d < L; d++)
+        if (it->stride[1][d] == 1 && it->shape[d] >= 8) j = d;
+    if (j < 0) return false;
+    tcopy_ctx c = {it, cpu_ptr(dst), cpu_ptr(src), ltx_dtype_size(dst->dtype), j, L, 0, {0},
+                   (it->shape[j] + TILE - 1) / TILE};
+    int64_t nout = 1;
+    for (int d = 0; d < L; d++)
+        if (d != j) {
+            c.outer[c.nouter++] = d;
+            nout *= it->shape[d];
+        }
+    cpu_parallel(be, nout * c.ntile_j, TILE * it->shape[L], tcopy_items, &c);
+    return true;
+}
+
 /* Any dtype to any dtype (ltx_convert rules); src broadcastable to dst; dst may be strided
  * but not broadcast. Overlapping src/dst memory is not supported. */
 ltx_status cpu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
@@ -178,6 +255,7 @@ ltx_status cpu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
     cpu_iter it;
     const ltx_tensor *ts[2] = {dst, src};
     LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "copy"));
+    if (try_tiled_copy(be, &it, dst, src)) return LTX_OK;
     copy_ctx c = {dst, src};
     cpu_iter_run(be, &it, dst->dtype == src->dtype ? 1 : 2, copy_seg, &c);
     return LTX_OK;

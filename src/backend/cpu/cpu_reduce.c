@@ -75,7 +75,28 @@ static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t 
         double out[CHUNK];
         int64_t m = n - i0 < CHUNK ? n - i0 : CHUNK;
         int64_t p0 = off[1] + i0 * inner[1];
-        if (c->rstride == 1 || m == 1 || c->op == LTX_REDUCE_VAR) {
+        if (!f64 && c->rstride == 1 && (c->op == LTX_REDUCE_SUM || c->op == LTX_REDUCE_MEAN)) {
+            /* contiguous f32 rows: 8 independent double accumulators (vectorisable) */
+            for (int64_t j = 0; j < m; j++) {
+                const float *x = (const float *)base + p0 + j * inner[1];
+                double a[8] = {0};
+                int64_t r = 0;
+                for (; r + 8 <= c->len; r += 8)
+                    for (int k = 0; k < 8; k++) a[k] += (double)x[r + k];
+                for (; r < c->len; r++) a[0] += (double)x[r];
+                double t = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+                out[j] = c->op == LTX_REDUCE_MEAN ? t / (double)c->len : t;
+            }
+        } else if (!f64 && inner[1] == 1 && m > 1 &&
+                   (c->op == LTX_REDUCE_SUM || c->op == LTX_REDUCE_MEAN)) {
+            /* reduced dim outer, contiguous f32 segment inner */
+            const float *x = (const float *)base + p0;
+            for (int64_t j = 0; j < m; j++) out[j] = 0;
+            for (int64_t r = 0; r < c->len; r++, x += c->rstride)
+                for (int64_t j = 0; j < m; j++) out[j] += (double)x[j];
+            if (c->op == LTX_REDUCE_MEAN)
+                for (int64_t j = 0; j < m; j++) out[j] /= (double)c->len;
+        } else if (c->rstride == 1 || m == 1 || c->op == LTX_REDUCE_VAR) {
             for (int64_t j = 0; j < m; j++)
                 out[j] = reduce_one(c->op, base, f64, p0 + j * inner[1], c->rstride, c->len);
         } else {
