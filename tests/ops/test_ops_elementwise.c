@@ -433,6 +433,36 @@ TEST(pad_all_modes)
     }
 }
 
+TEST(tiled_transpose_copy)
+{
+    for (int ci = 0; ci < NCFG; ci++) {
+        tcfg c = tcfg_open(ci);
+        uint64_t rng = 23;
+        ltx_dtype dts[3] = {LTX_F32, LTX_BF16, LTX_F16};
+        for (int k = 0; k < 6; k++) {
+            int64_t sh[3] = {3, 245, 167};
+            tin a = tin_make(c.be, dts[k % 3], 3, sh, k < 3 ? LAY_CONTIG : LAY_SLICED, -2, 2, &rng);
+            /* (3, 245, 167) -> transposed last two dims: src contiguous along dst's dim 1 */
+            ltx_tensor *t = ltx_tensor_transpose(a.t, 1, 2);
+            int64_t ds[3] = {3, 167, 245};
+            ltx_tensor *d = ltx_tensor_new(c.be, dts[k % 3], 3, ds);
+            CHECK(c.be->ops->copy(c.be, d, t) == LTX_OK);
+            double *o = tdown(d);
+            int bad = 0;
+            for (int b = 0; b < 3; b++)
+                for (int i = 0; i < 167; i++)
+                    for (int j = 0; j < 245; j++)
+                        bad += o[(b * 167 + i) * 245 + j] != a.v[(b * 245 + j) * 167 + i];
+            CHECK_MSG(bad == 0, "%s dtype %d: %d bad", c.name, k, bad);
+            free(o);
+            ltx_tensor_free(d);
+            ltx_tensor_free(t);
+            tin_free(&a);
+        }
+        tcfg_close(&c);
+    }
+}
+
 TEST(large_threaded_matches_serial)
 {
     /* A big contiguous unary/binary on the pool must equal the serial result bit for bit. */
