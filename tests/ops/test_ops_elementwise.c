@@ -308,7 +308,22 @@ TEST(axpby_and_f64_refused_on_restricted)
             ltx_err_clear();
             CHECK(ltx_tensor_new(c.be, LTX_F64, 3, sh) == NULL);
             CHECK(strstr(ltx_err_message(), "F64") != NULL);
-            /* a wrapped f64 tensor can't even be made; the op-level check is in compute_dtype */
+            /* smuggle an f64 tensor onto the device through a raw buffer: every op refuses */
+            ltx_buffer *buf = ltx_buffer_new(c.be, 8 * 3 * 65 * 31);
+            ltx_tensor *f = ltx_tensor_on_buffer(buf, LTX_F64, 3, sh, 0);
+            ltx_buffer_release(buf);
+            ltx_tensor *g = ltx_tensor_new(c.be, LTX_F32, 3, sh);
+            int64_t rs[3] = {3, 65, 1};
+            ltx_tensor *r = ltx_tensor_new(c.be, LTX_F32, 3, rs);
+            CHECK(c.be->ops->unary(c.be, LTX_UNARY_EXP, g, f, 0, 0) == LTX_ERR_UNSUPPORTED);
+            CHECK(c.be->ops->binary(c.be, LTX_BINARY_ADD, g, g, f) == LTX_ERR_UNSUPPORTED);
+            CHECK(c.be->ops->axpby(c.be, g, 1, g, 1, f) == LTX_ERR_UNSUPPORTED);
+            CHECK(c.be->ops->copy(c.be, g, f) == LTX_ERR_UNSUPPORTED);
+            CHECK(c.be->ops->fill(c.be, f, 1.0) == LTX_ERR_UNSUPPORTED);
+            CHECK(c.be->ops->reduce(c.be, LTX_REDUCE_SUM, r, f, 2) == LTX_ERR_UNSUPPORTED);
+            ltx_tensor_free(r);
+            ltx_tensor_free(g);
+            ltx_tensor_free(f);
         }
         tcfg_close(&c);
     }
