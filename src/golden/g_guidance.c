@@ -1,0 +1,152 @@
+/*
+ * g_guidance.c — golden handlers for guidance and LoRA: the guider combinations
+ * (modules/guiders), LoRA weight fusion (modules/lora_fusion) and one guided denoising
+ * evaluation (modules/transformer_guided_batch, case guided_denoise). Parameters come from
+ * case.params; tensors from case.inputs in order.
+ */
+#include "golden/golden.h"
+
+#include "sampling/guiders.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ltx_status g_multimodal_guider(ltx_golden_ctx *g);
+ltx_status g_cfg_guider(ltx_golden_ctx *g);
+ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g);
+ltx_status g_stg_guider(ltx_golden_ctx *g);
+ltx_status g_apg_guider(ltx_golden_ctx *g);
+ltx_status g_projection_coef(ltx_golden_ctx *g);
+
+static const char *out_name(ltx_golden_ctx *g, int i)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
+    const cJSON *it = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, i) : NULL;
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* Emits t as output i, then frees it. */
+static ltx_status emit_free(ltx_golden_ctx *g, int i, ltx_tensor *t)
+{
+    const char *name = out_name(g, i);
+    ltx_status s = !t     ? LTX_ERR_OOM
+                   : name ? ltx_golden_emit(g, name, t)
+                          : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
+    ltx_tensor_free(t);
+    return s;
+}
+
+/* Reads case inputs 0..n-1 as f32 tensors on the context's backend. */
+static ltx_status inputs_f32(ltx_golden_ctx *g, int n, ltx_tensor **t)
+{
+    ltx_backend *be = ltx_golden_backend(g);
+    for (int i = 0; i < n; i++) t[i] = NULL;
+    for (int i = 0; i < n; i++) {
+        ltx_tensor *raw = ltx_golden_input(g, i);
+        if (!raw) return LTX_ERR_FORMAT;
+        t[i] = ltx_tensor_to(raw, be, LTX_F32);
+        ltx_tensor_free(raw);
+        if (!t[i]) return LTX_ERR_OOM;
+    }
+    return LTX_OK;
+}
+
+static void free_all(int n, ltx_tensor **t)
+{
+    for (int i = 0; i < n; i++) ltx_tensor_free(t[i]);
+}
+
+/* ---- guiders ---- */
+
+static void guider_params_from(const cJSON *p, ltx_guider_params *gp)
+{
+    ltx_guider_params_init(gp);
+    gp->cfg_scale = ltx_json_num(p, "cfg_scale", gp->cfg_scale);
+    gp->stg_scale = ltx_json_num(p, "stg_scale", gp->stg_scale);
+    gp->rescale_scale = ltx_json_num(p, "rescale_scale", gp->rescale_scale);
+    gp->modality_scale = ltx_json_num(p, "modality_scale", gp->modality_scale);
+    gp->skip_step = (int)ltx_json_int(p, "skip_step", 0);
+    int64_t bl[LTX_MAX_STG_BLOCKS];
+    int nb = ltx_json_int_array(p, "stg_blocks", bl, LTX_MAX_STG_BLOCKS);
+    gp->n_stg_blocks = nb > 0 ? nb : 0;
+    for (int i = 0; i < gp->n_stg_blocks; i++) gp->stg_blocks[i] = (int)bl[i];
+}
+
+ltx_status g_multimodal_guider(ltx_golden_ctx *g)
+{
+    ltx_guider_params gp;
+    guider_params_from(ltx_golden_params(g), &gp);
+    ltx_tensor *in[4];
+    ltx_status s = inputs_f32(g, 4, in);
+    ltx_tensor *out = NULL;
+    if (s == LTX_OK) {
+        ltx_backend *be = ltx_golden_backend(g);
+        out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
+        s = out ? ltx_multimodal_guider_calculate(be, &gp, out, in[0], in[1], in[2], in[3],
+                                                  LTX_F32)
+                : LTX_ERR_OOM;
+    }
+    if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
+    ltx_tensor_free(out);
+    free_all(4, in);
+    return s;
+}
+
+typedef enum { GD_CFG, GD_CFG_STAR, GD_STG, GD_APG } delta_kind;
+
+static ltx_status run_delta(ltx_golden_ctx *g, delta_kind k)
+{
+    const cJSON *p = ltx_golden_params(g);
+    const char *method = ltx_json_str(p, "method", "delta");
+    if (strcmp(method, "delta"))
+        return ltx_err(LTX_ERR_NOT_BUILT, "guider method \"%s\" (only delta)", method);
+    double scale = ltx_json_num(p, "scale", 1.0);
+    ltx_tensor *in[2];
+    ltx_status s = inputs_f32(g, 2, in);
+    ltx_tensor *out = NULL;
+    ltx_backend *be = ltx_golden_backend(g);
+    if (s == LTX_OK) {
+        out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
+        if (!out) s = LTX_ERR_OOM;
+    }
+    if (s == LTX_OK) {
+        switch (k) {
+        case GD_CFG: s = ltx_cfg_guider_delta(be, scale, out, in[0], in[1]); break;
+        case GD_CFG_STAR: s = ltx_cfg_star_guider_delta(be, scale, out, in[0], in[1]); break;
+        case GD_STG: s = ltx_stg_guider_delta(be, scale, out, in[0], in[1]); break;
+        case GD_APG:
+            s = ltx_apg_guider_delta(be, scale, ltx_json_num(p, "eta", 1.0),
+                                     ltx_json_num(p, "norm_threshold", 0.0), out, in[0], in[1]);
+            break;
+        }
+    }
+    if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
+    ltx_tensor_free(out);
+    free_all(2, in);
+    return s;
+}
+
+ltx_status g_cfg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_CFG); }
+ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g) { return run_delta(g, GD_CFG_STAR); }
+ltx_status g_stg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_STG); }
+ltx_status g_apg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_APG); }
+
+ltx_status g_projection_coef(ltx_golden_ctx *g)
+{
+    ltx_tensor *in[2];
+    ltx_status s = inputs_f32(g, 2, in);
+    float *coef = NULL;
+    if (s == LTX_OK) {
+        int64_t B = in[0]->shape[0];
+        coef = malloc(sizeof(float) * (size_t)B);
+        s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef) : LTX_ERR_OOM;
+        int64_t shp[2] = {B, 1};
+        const char *name = out_name(g, 0);
+        if (s == LTX_OK)
+            s = name ? ltx_golden_emit_host(g, name, LTX_F32, 2, shp, coef)
+                     : ltx_err(LTX_ERR_FORMAT, "case has no outputs");
+    }
+    free(coef);
+    free_all(2, in);
+    return s;
+}
