@@ -244,14 +244,38 @@ static ltx_tensor *token_major(ltx_backend *be, const ltx_tensor *t)
 
 typedef struct gemm {
     int64_t count, M, N, K;
+    int module;
 } gemm;
+
+/* Modules in block order; a tap named "block0.<module>.out" ends each one's segment. */
+#define N_MOD 8
+static const char *MODS[N_MOD] = {"attn1", "attn2", "audio_attn1", "audio_attn2",
+                                  "audio_to_video_attn", "video_to_audio_attn", "ff", "audio_ff"};
+static int cur_mod;
+static double mod_gemm[N_MOD], mod_block[N_MOD], seg_t0;
 
 static int n_g;
 static gemm G[64];
 
 static void add_g(int64_t count, int64_t M, int64_t N, int64_t K)
 {
-    G[n_g++] = (gemm){count, M, N, K};
+    G[n_g++] = (gemm){count, M, N, K, cur_mod};
+}
+
+/* Tap callback: time from the previous module's output to this module's output (modulation,
+ * projections, attention, gate and the previous residual update all land in that segment). */
+static void seg_tap(void *user, const char *name, const ltx_tensor *t)
+{
+    (void)user, (void)t;
+    for (int i = 0; i < N_MOD; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "block0.%s.out", MODS[i]);
+        if (!strcmp(name, want)) {
+            double tn = now();
+            mod_block[i] += tn - seg_t0;
+            seg_t0 = tn;
+        }
+    }
 }
 
 /* one attention module's products: q from Tq x qd, k/v from Tk x cd, inner = H*d */
@@ -290,9 +314,11 @@ static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int6
 {
     double t0 = now();
     for (int i = 0; i < n_g; i++) {
+        double tg0 = now();
         if (G[i].count == 1) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G[i].M, (int)G[i].N,
                         (int)G[i].K, 1.0f, a, (int)G[i].K, b, (int)G[i].K, 0.0f, c, (int)G[i].N);
+            mod_gemm[G[i].module] += now() - tg0;
             continue;
         }
         int saved = openblas_get_num_threads();
@@ -300,6 +326,7 @@ static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int6
         gemm_task t = {&G[i], a, b, c, cstride};
         ltx_threadpool_for(pool, G[i].count, 1, gemm_worker, &t);
         openblas_set_num_threads(saved);
+        mod_gemm[G[i].module] += now() - tg0;
     }
     return now() - t0;
 }
@@ -398,14 +425,16 @@ int main(int argc, char **argv)
     /* matmul-only baseline with the same shapes */
     bool g = cfg.gated_attention;
     int H = cfg.heads, d = cfg.head_dim, Ha = cfg.audio_heads, dA = cfg.audio_head_dim;
-    attn_gemms(Tv, D, Tv, D, H, d, g);                                /* attn1 */
-    attn_gemms(Tv, D, Lt, cfg.cross_attention_dim, H, d, g);          /* attn2 */
-    attn_gemms(Ta, Da, Ta, Da, Ha, dA, g);                            /* audio_attn1 */
-    attn_gemms(Ta, Da, Lt, cfg.audio_cross_attention_dim, Ha, dA, g); /* audio_attn2 */
-    attn_gemms(Tv, D, Ta, Da, Ha, dA, g);                             /* audio_to_video_attn */
-    attn_gemms(Ta, Da, Tv, D, Ha, dA, g);                             /* video_to_audio_attn */
+    cur_mod = 0, attn_gemms(Tv, D, Tv, D, H, d, g);                                /* attn1 */
+    cur_mod = 1, attn_gemms(Tv, D, Lt, cfg.cross_attention_dim, H, d, g);          /* attn2 */
+    cur_mod = 2, attn_gemms(Ta, Da, Ta, Da, Ha, dA, g);                            /* audio_attn1 */
+    cur_mod = 3, attn_gemms(Ta, Da, Lt, cfg.audio_cross_attention_dim, Ha, dA, g); /* audio_attn2 */
+    cur_mod = 4, attn_gemms(Tv, D, Ta, Da, Ha, dA, g);                 /* audio_to_video_attn */
+    cur_mod = 5, attn_gemms(Ta, Da, Tv, D, Ha, dA, g);                 /* video_to_audio_attn */
+    cur_mod = 6;
     add_g(1, Tv, 4 * (int64_t)D, D);
     add_g(1, Tv, D, 4 * (int64_t)D); /* ff */
+    cur_mod = 7;
     add_g(1, Ta, 4 * (int64_t)Da, Da);
     add_g(1, Ta, Da, 4 * (int64_t)Da); /* audio_ff */
     double flops = 0;
@@ -421,6 +450,8 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < maxa; i++) ga[i] = stream_u((uint64_t)i) * 0.1f;
     for (int64_t i = 0; i < maxb; i++) gb[i] = stream_u((uint64_t)i + 7) * 0.1f;
     run_gemms(pool, ga, gb, gc, maxc); /* warm-up */
+    memset(mod_gemm, 0, sizeof mod_gemm);
+    ltx_taps seg = {.fn = seg_tap};
     /* block and matmuls alternate in every repetition, so load from other processes hits both
      * alike; the block's first (warm-up) run is the checked one */
     double *tb = malloc(sizeof(double) * (size_t)reps), *tmm = malloc(sizeof(double) * (size_t)reps);
@@ -428,12 +459,15 @@ int main(int argc, char **argv)
     for (int r = -1; r < reps; r++) {
         be->ops->copy(be, va.x, vx0);
         be->ops->copy(be, aa.x, ax0);
+        c.taps = r >= 0 ? &seg : NULL;
         double t0 = now();
+        seg_t0 = t0;
         if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
             fprintf(stderr, "block: %s\n", ltx_err_message());
             return 1;
         }
         double dt = now() - t0;
+        if (r >= 0) mod_block[N_MOD - 1] += now() - seg_t0; /* tail: last residual */
         if (r < 0) {
             check(gf, "out.block.video_x", va.x, D);
             check(gf, "out.block.audio_x", aa.x, Da);
@@ -460,6 +494,10 @@ int main(int argc, char **argv)
     printf("block median %.3f s (min %.3f, max %.3f)\n", med, tb[0], tb[reps - 1]);
     printf("matmuls alone median %.3f s for %.1f GFLOP (%.1f GFLOP/s)\n", mm, flops * 1e-9,
            flops * 1e-9 / mm);
+    printf("per module (sum over reps; block segment ends at the module's output tap):\n");
+    for (int i = 0; i < N_MOD; i++)
+        printf("  %-20s block %7.3f s  matmuls %7.3f s  ratio %.2f\n", MODS[i], mod_block[i],
+               mod_gemm[i], mod_block[i] / mod_gemm[i]);
     printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians %.3f "
            "(goal <= 1.25)\n", mrat, med / mm);
     printf("vs PyTorch CPU reference 0.963 s (README anchor): %.2fx faster (goal 1.5x)\n",

@@ -87,14 +87,33 @@ ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_
     return out;
 }
 
+ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
+                      const tf_runs *runs)
+{
+    if (!runs || runs->n == 0) return tf_inplace(be, op, dst, rows);
+    for (int i = 0; i < runs->n; i++) {
+        const tf_run *r = &runs->r[i];
+        ltx_tensor *db = ltx_tensor_slice(dst, 0, r->b, r->b + 1, 1);
+        ltx_tensor *d = db ? ltx_tensor_slice(db, 1, r->t0, r->t1, 1) : NULL;
+        ltx_tensor *w = ltx_tensor_slice(rows, 0, r->u, r->u + 1, 1);
+        ltx_status s = (d && w) ? tf_inplace(be, op, d, w) : LTX_ERR_OOM;
+        ltx_tensor_free(db);
+        ltx_tensor_free(d);
+        ltx_tensor_free(w);
+        if (s != LTX_OK) return s;
+    }
+    return LTX_OK;
+}
+
 ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
-                        const ltx_tensor *scale, const ltx_tensor *shift, float eps)
+                        const ltx_tensor *scale, const ltx_tensor *shift, float eps,
+                        const tf_runs *runs)
 {
     /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod */
     ltx_tensor *s1 = nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
     ltx_tensor *n = s1 ? nn_norm(be, norm, x, NULL, NULL, 0, eps) : NULL;
-    ltx_status s = n ? tf_inplace(be, LTX_BINARY_MUL, n, s1) : LTX_ERR_INVALID_ARG;
-    if (s == LTX_OK) s = tf_inplace(be, LTX_BINARY_ADD, n, shift);
+    ltx_status s = n ? tf_rows_op(be, LTX_BINARY_MUL, n, s1, runs) : LTX_ERR_INVALID_ARG;
+    if (s == LTX_OK) s = tf_rows_op(be, LTX_BINARY_ADD, n, shift, runs);
     ltx_tensor_free(s1);
     if (s != LTX_OK) {
         ltx_tensor_free(n);
@@ -272,12 +291,12 @@ static void tap_block(tf_ctx *c, int idx, const char *what, const ltx_tensor *t)
     ltx_tap(c->taps, name, t);
 }
 
-/* x += t * gate (gate broadcast); keep: per item add (NULL = all). Frees t. */
+/* x += t * gate (gate broadcast, or rows per run); keep: per item add (NULL = all). Frees t. */
 static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const ltx_tensor *gate,
-                           const bool *keep, int64_t B)
+                           const tf_runs *runs, const bool *keep, int64_t B)
 {
     ltx_status s = t ? LTX_OK : LTX_ERR_INVALID_ARG;
-    if (s == LTX_OK && gate) s = tf_inplace(be, LTX_BINARY_MUL, t, gate);
+    if (s == LTX_OK && gate) s = tf_rows_op(be, LTX_BINARY_MUL, t, gate, runs);
     if (s == LTX_OK && !keep) s = tf_inplace(be, LTX_BINARY_ADD, x, t);
     for (int64_t b = 0; s == LTX_OK && keep && b < B; b++) {
         if (!keep[b]) continue; /* ref: * mask (0) -> no update */
@@ -307,7 +326,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     ltx_tensor *shift = tf_ada(be, sst, 0, a->timesteps, 0, false);
     ltx_tensor *scale = shift ? tf_ada(be, sst, 1, a->timesteps, 1, false) : NULL;
     ltx_tensor *gate = scale ? tf_ada(be, sst, 2, a->timesteps, 2, false) : NULL;
-    ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift, eps) : NULL;
+    ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift, eps, &a->runs) : NULL;
     ltx_tensor_free(shift);
     ltx_tensor_free(scale);
     ltx_status s = LTX_ERR_INVALID_ARG;
@@ -316,7 +335,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
                         .keep = kp, .all_perturbed = np == c->B};
         ltx_tensor *o = attention(c, a1, &ac);
         if (o) tap_block(c, idx, n1, o);
-        s = residual(be, a->x, o, gate, NULL, c->B);
+        s = residual(be, a->x, o, gate, &a->runs, NULL, c->B);
     }
     ltx_tensor_free(nx);
     ltx_tensor_free(gate);
@@ -330,7 +349,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
         ltx_tensor *gq = cq ? tf_ada(be, sst, 8, a->timesteps, 8, false) : NULL;
         ltx_tensor *skv = gq ? tf_ada(be, psst, 0, a->prompt_ts, 0, false) : NULL;
         ltx_tensor *ckv = skv ? tf_ada(be, psst, 1, a->prompt_ts, 1, true) : NULL;
-        ltx_tensor *qin = ckv ? tf_modulate(be, LTX_NORM_RMS, a->x, cq, sq, eps) : NULL;
+        ltx_tensor *qin = ckv ? tf_modulate(be, LTX_NORM_RMS, a->x, cq, sq, eps, &a->runs) : NULL;
         ltx_tensor *kv = qin ? nn_binary(be, LTX_BINARY_MUL, a->context, ckv) : NULL;
         s = kv ? tf_inplace(be, LTX_BINARY_ADD, kv, skv) : LTX_ERR_INVALID_ARG;
         ltx_tensor *o = NULL;
@@ -338,7 +357,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
             attn_call ac = {.x = qin, .ctx = kv, .mask = a->context_mask};
             o = attention(c, a2, &ac);
             if (o) tap_block(c, idx, n2, o);
-            s = residual(be, a->x, o, gq, NULL, c->B);
+            s = residual(be, a->x, o, gq, &a->runs, NULL, c->B);
         }
         ltx_tensor *fr[] = {sq, cq, gq, skv, ckv, qin, kv};
         for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
@@ -350,7 +369,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
             attn_call ac = {.x = nq, .ctx = a->context, .mask = a->context_mask};
             ltx_tensor *o = attention(c, a2, &ac);
             if (o) tap_block(c, idx, n2, o);
-            s = residual(be, a->x, o, NULL, NULL, c->B);
+            s = residual(be, a->x, o, NULL, NULL, NULL, c->B);
         }
         ltx_tensor_free(nq);
     }
@@ -400,7 +419,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
             o = attention(c, &b->a2v, &ac);
             if (o) tap_block(c, idx, "audio_to_video_attn", o);
         }
-        s = g ? residual(be, v->x, o, g, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
+        s = g ? residual(be, v->x, o, g, NULL, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
         ltx_tensor_free(vq);
         ltx_tensor_free(ak);
         ltx_tensor_free(g);
@@ -417,7 +436,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
             o = attention(c, &b->v2a, &ac);
             if (o) tap_block(c, idx, "video_to_audio_attn", o);
         }
-        s = g ? residual(be, a->x, o, g, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
+        s = g ? residual(be, a->x, o, g, NULL, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
         ltx_tensor_free(aq);
         ltx_tensor_free(vk);
         ltx_tensor_free(g);
@@ -436,13 +455,13 @@ static ltx_status stream_ff(tf_ctx *c, int idx, tf_args *a, const tf_lin *l1, co
     ltx_tensor *scale = shift ? tf_ada(be, sst, 4, a->timesteps, 4, false) : NULL;
     ltx_tensor *gate = scale ? tf_ada(be, sst, 5, a->timesteps, 5, false) : NULL;
     ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift,
-                                        (float)c->m->cfg.norm_eps)
+                                        (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
     ltx_status s = LTX_ERR_INVALID_ARG;
     if (nx) {
         ltx_tensor *o = feed_forward(c, l1, l2, nx);
         if (o) tap_block(c, idx, name, o);
-        s = residual(be, a->x, o, gate, NULL, c->B);
+        s = residual(be, a->x, o, gate, &a->runs, NULL, c->B);
     }
     ltx_tensor_free(shift);
     ltx_tensor_free(scale);

@@ -9,8 +9,9 @@
  * blocks in ltx_block.c.
  *
  * Timestep embeddings: the reference runs the AdaLN MLP on every token's timestep. Here the MLP
- * runs once per distinct value and the rows are gathered with copies (identical values); when
- * every batch item has one value the tables stay (B, 1, k*D) and broadcast over tokens.
+ * runs once per distinct value (identical results); when every batch item has one value the
+ * tables are (B, 1, k*D) and broadcast over tokens, otherwise they stay (U, 1, k*D) rows and the
+ * modulation is applied per run of equal timesteps (tf_runs), so no (B, T, k*D) table exists.
  */
 #include "models/ltx_transformer_internal.h"
 
@@ -29,6 +30,7 @@ void tf_args_clear(tf_args *a)
                         a->pe_cos,   a->pe_sin,   a->cross_cos,    a->cross_sin, a->cross_ss,
                         a->cross_gate, a->prompt_ts, a->self_mask};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) ltx_tensor_free(ts[i]);
+    free(a->runs.r);
     memset(a, 0, sizeof *a);
 }
 
@@ -113,11 +115,21 @@ static ltx_tensor *gather_rows(ltx_backend *be, const ltx_tensor *rows, const in
     return out;
 }
 
-/* AdaLN of per-(b, s) timestep values t[B*S] (already scaled): mod (B, S', k*D) and optionally
- * emb (B, S', D), S' = 1 when every item's values are equal. ref: AdaLayerNormSingle.forward on
- * the flattened timesteps, viewed (B, -1, .). */
+/* Rows (U, W) as (U, 1, W) (a view). */
+static ltx_tensor *as_rows3(ltx_tensor *rows)
+{
+    int64_t s3[3] = {rows->shape[0], 1, rows->shape[1]};
+    ltx_tensor *r = ltx_tensor_reshape(rows, 3, s3);
+    ltx_tensor_free(rows);
+    return r;
+}
+
+/* AdaLN of per-(b, s) timestep values t[B*S] (already scaled). ref: AdaLayerNormSingle.forward
+ * on the flattened timesteps, viewed (B, -1, .). Every item uniform: mod (B, 1, k*D), emb
+ * (B, 1, D). Otherwise with `runs`: mod (U, 1, k*D) / emb (U, 1, D) rows and the token runs
+ * filled in; without `runs`: gathered per token, (B, S, .). */
 static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t, int64_t B,
-                             int64_t S, ltx_tensor **mod, ltx_tensor **emb)
+                             int64_t S, ltx_tensor **mod, ltx_tensor **emb, tf_runs *runs)
 {
     *mod = NULL;
     if (emb) *emb = NULL;
@@ -149,19 +161,40 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
                 uniform = false;
                 break;
             }
-    int *gidx = idx;
-    int64_t GS = S;
-    if (uniform) {
-        for (int64_t b = 0; b < B; b++) idx[b] = idx[b * S];
-        GS = 1;
-    }
     ltx_tensor *m_rows = NULL, *e_rows = NULL;
     ltx_status st = adaln_rows(be, a, uv, U, &m_rows, &e_rows);
-    if (st == LTX_OK) {
-        *mod = gather_rows(be, m_rows, gidx, B, GS);
+    if (st == LTX_OK && !uniform && runs) {
+        int n = 0;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t s = 0; s < S; s++) n += s == 0 || idx[b * S + s] != idx[b * S + s - 1];
+        runs->r = malloc(sizeof(tf_run) * (size_t)n);
+        runs->n = 0;
+        if (!runs->r) st = ltx_err(LTX_ERR_OOM, "adaln runs");
+        for (int64_t b = 0; st == LTX_OK && b < B; b++)
+            for (int64_t s = 0; s < S; s++) {
+                if (s == 0 || idx[b * S + s] != idx[b * S + s - 1])
+                    runs->r[runs->n++] = (tf_run){b, s, s + 1, idx[b * S + s]};
+                else
+                    runs->r[runs->n - 1].t1 = s + 1;
+            }
+        if (st == LTX_OK) {
+            *mod = as_rows3(m_rows);
+            m_rows = NULL;
+            if (emb) {
+                *emb = as_rows3(e_rows);
+                e_rows = NULL;
+            }
+            if (!*mod || (emb && !*emb)) st = ltx_err(LTX_ERR_OOM, "adaln rows");
+        }
+    } else if (st == LTX_OK) {
+        if (uniform) {
+            for (int64_t b = 0; b < B; b++) idx[b] = idx[b * S];
+            S = 1;
+        }
+        *mod = gather_rows(be, m_rows, idx, B, S);
         if (!*mod) st = LTX_ERR_INVALID_ARG;
         if (st == LTX_OK && emb) {
-            *emb = gather_rows(be, e_rows, gidx, B, GS);
+            *emb = gather_rows(be, e_rows, idx, B, S);
             if (!*emb) st = LTX_ERR_INVALID_ARG;
         }
     }
@@ -178,6 +211,23 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
         }
     }
     return st;
+}
+
+/* Per-token (B, T, W) tensor of run rows (U, 1, W), for taps only. */
+static ltx_tensor *expand_runs(ltx_backend *be, const ltx_tensor *rows, const tf_runs *runs,
+                               int64_t B, int64_t T)
+{
+    int64_t W = rows->shape[2];
+    int *idx = malloc(sizeof(int) * (size_t)(B * T));
+    if (!idx) return NULL;
+    for (int i = 0; i < runs->n; i++)
+        for (int64_t t = runs->r[i].t0; t < runs->r[i].t1; t++) idx[runs->r[i].b * T + t] = runs->r[i].u;
+    int64_t s2[2] = {rows->shape[0], W};
+    ltx_tensor *r2 = ltx_tensor_reshape(rows, 2, s2);
+    ltx_tensor *out = r2 ? gather_rows(be, r2, idx, B, T) : NULL;
+    ltx_tensor_free(r2);
+    free(idx);
+    return out;
 }
 
 /* Host copy of sigma broadcast to B values, times `scale` in f32 (ref: sigma * multiplier). */
@@ -287,16 +337,25 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     float *tv = ltx_tensor_to_host_f32(md->timesteps);
     if (!tv) return ltx_err_context(LTX_ERR_OOM, "timesteps: ");
     for (int64_t i = 0; i < B * T; i++) tv[i] = tv[i] * (float)cfg->timestep_scale;
-    s = adaln_eval(be, ad, tv, B, T, &a->timesteps, &a->embedded);
+    s = adaln_eval(be, ad, tv, B, T, &a->timesteps, &a->embedded, &a->runs);
     free(tv);
     if (s != LTX_OK) return s;
-    tap_args(c->taps, pre, "timesteps", a->timesteps, T);
-    tap_args(c->taps, pre, "embedded_timestep", a->embedded, T);
+    if (c->taps && a->runs.n) {
+        ltx_tensor *et = expand_runs(be, a->timesteps, &a->runs, B, T);
+        ltx_tensor *ee = expand_runs(be, a->embedded, &a->runs, B, T);
+        tap_args(c->taps, pre, "timesteps", et, T);
+        tap_args(c->taps, pre, "embedded_timestep", ee, T);
+        ltx_tensor_free(et);
+        ltx_tensor_free(ee);
+    } else {
+        tap_args(c->taps, pre, "timesteps", a->timesteps, T);
+        tap_args(c->taps, pre, "embedded_timestep", a->embedded, T);
+    }
     float *sg = malloc(sizeof(float) * (size_t)B * 2);
     if (!sg) return ltx_err(LTX_ERR_OOM, "out of memory");
     if (cfg->cross_attention_adaln) {
         s = sigma_host(md->sigma, B, cfg->timestep_scale, sg);
-        if (s == LTX_OK) s = adaln_eval(be, pad, sg, B, 1, &a->prompt_ts, NULL);
+        if (s == LTX_OK) s = adaln_eval(be, pad, sg, B, 1, &a->prompt_ts, NULL, NULL);
         if (s == LTX_OK) tap_args(c->taps, pre, "prompt_timestep", a->prompt_ts, 1);
     }
     /* context (+ caption projection for 19B-style configs) */
@@ -361,11 +420,11 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
         if (s == LTX_OK) s = sigma_host(cross->sigma, B, cfg->timestep_scale, sg);
         const tf_adaln *ss = video ? &m->av_video_ss : &m->av_audio_ss;
         const tf_adaln *gt = video ? &m->av_a2v_gate : &m->av_v2a_gate;
-        if (s == LTX_OK) s = adaln_eval(be, ss, sg, B, 1, &a->cross_ss, NULL);
+        if (s == LTX_OK) s = adaln_eval(be, ss, sg, B, 1, &a->cross_ss, NULL, NULL);
         /* ref: gate timestep * (av_ca_timestep_scale_multiplier / timestep_scale_multiplier) */
         float fac = (float)(cfg->av_ca_timestep_scale / cfg->timestep_scale);
         for (int64_t b = 0; b < B; b++) sg[B + b] = sg[b] * fac;
-        if (s == LTX_OK) s = adaln_eval(be, gt, sg + B, B, 1, &a->cross_gate, NULL);
+        if (s == LTX_OK) s = adaln_eval(be, gt, sg + B, B, 1, &a->cross_gate, NULL, NULL);
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "cross_scale_shift_timestep", a->cross_ss, 1);
             tap_args(c->taps, pre, "cross_gate_timestep", a->cross_gate, 1);
@@ -385,7 +444,7 @@ static ltx_tensor *process_output(tf_ctx *c, const ltx_tensor *table, const tf_l
     ltx_tensor *scale = tf_ada(be, table, 1, a->embedded, 0, false);
     ltx_tensor *shift = scale ? tf_ada(be, table, 0, a->embedded, 0, false) : NULL;
     ltx_tensor *y = shift ? tf_modulate(be, LTX_NORM_LAYER, a->x, scale, shift,
-                                        (float)c->m->cfg.norm_eps)
+                                        (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
     ltx_tensor *out = y ? nn_linear(be, y, proj->w, proj->b) : NULL;
     ltx_tensor_free(scale);

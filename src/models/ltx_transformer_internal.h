@@ -47,13 +47,27 @@ struct ltx_transformer {
     int n_owned, cap_owned;
 };
 
+/* Token runs with one timestep value: tokens [t0, t1) of item b use row u of the AdaLN rows.
+ * Used when timesteps differ inside an item (conditioning tokens at t = 0): the modulation is
+ * applied run by run with (1, 1, D) rows instead of materialising (B, T, k*D) tables. */
+typedef struct tf_run {
+    int64_t b, t0, t1;
+    int u;
+} tf_run;
+
+typedef struct tf_runs {
+    tf_run *r; /* NULL / n == 0: uniform per item, tables are (B, 1, .) */
+    int n;
+} tf_runs;
+
 /* Prepared per-modality arguments (ref: transformer_args.py TransformerArgs). */
 typedef struct tf_args {
     ltx_tensor *x;                  /* (B, T, D) residual stream */
     ltx_tensor *context;            /* (B, L, D_ctx) */
     ltx_tensor *context_mask;       /* NULL or additive (B, 1, 1, L) */
-    ltx_tensor *timesteps;          /* (B, 1 or T, k*D) AdaLN modulation */
-    ltx_tensor *embedded;           /* (B, 1 or T, D) embedded timestep (output head) */
+    ltx_tensor *timesteps;          /* (B, 1, k*D) AdaLN modulation, or (U, 1, k*D) rows + runs */
+    ltx_tensor *embedded;           /* (B, 1, D) embedded timestep (output head), or (U, 1, D) */
+    tf_runs runs;                   /* per-token timestep runs (n == 0: uniform) */
     ltx_tensor *pe_cos, *pe_sin;    /* (B, H, T, d/2) */
     ltx_tensor *cross_cos, *cross_sin;
     ltx_tensor *cross_ss;           /* (B, 1, 4*D) */
@@ -84,9 +98,14 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
 /* Runs block `idx` on the prepared args (either may be NULL); updates v->x / a->x. */
 ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
 
-/* rms_norm(x) * (1 + scale) + shift with scale/shift broadcast (B, 1|T, D); new tensor. */
+/* norm(x) * (1 + scale) + shift; new tensor. scale/shift are (B, 1, D) broadcast, or with
+ * runs (n > 0) (U, 1, D) rows applied run by run. */
 ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
-                        const ltx_tensor *scale, const ltx_tensor *shift, float eps);
+                        const ltx_tensor *scale, const ltx_tensor *shift, float eps,
+                        const tf_runs *runs);
+/* dst op= rows per run (dst (B, T, D), rows (U, 1, D)); runs NULL/empty: dst op= rows. */
+ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
+                      const tf_runs *runs);
 /* table[row] + mod[..., mrow*D:(mrow+1)*D] as a new (B, S, D) tensor; `plus1` adds 1. */
 ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
                    int mrow, bool plus1);

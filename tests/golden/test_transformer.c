@@ -279,7 +279,12 @@ TEST(batched_passes_equal_separate_passes)
     ltx_tensor *actx2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.context, 1.5, 0.0);
     ltx_tensor *vs2 = nn_unary(be(), LTX_UNARY_SCALE, in.v.sigma, 0.5, 0.0);
     ltx_tensor *as2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.sigma, 0.5, 0.0);
-    ltx_tensor *vt2 = nn_unary(be(), LTX_UNARY_SCALE, in.v.timesteps, 0.5, 0.0);
+    /* item 1's video timesteps: first frame clean (t = 0), the rest 0.5 sigma -> token runs */
+    float *tv = ltx_tensor_to_host_f32(in.v.timesteps);
+    int64_t Tv = in.v.latent->shape[1];
+    for (int64_t i = 0; i < Tv; i++) tv[i] = i < Tv / 2 ? 0.0f : tv[i] * 0.5f;
+    ltx_tensor *vt2 = ltx_tensor_from_host(be(), LTX_F32, 3, in.v.timesteps->shape, tv);
+    free(tv);
     ltx_tensor *at2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.timesteps, 0.5, 0.0);
     const ltx_tensor *p[][2] = {{in.v.latent, in.v.latent}, {in.v.sigma, vs2},
                                 {in.v.timesteps, vt2},     {in.v.positions, in.v.positions},
