@@ -134,22 +134,6 @@ static ltx_tensor *heads_view(const ltx_tensor *x, int heads)
     return p;
 }
 
-/* Per-batch-item copy of src into dst for items with keep[b] == false (both (B, ...)). */
-static ltx_status copy_items(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src,
-                             const bool *keep, int64_t B)
-{
-    for (int64_t b = 0; b < B; b++) {
-        if (keep[b]) continue;
-        ltx_tensor *d = ltx_tensor_slice(dst, 0, b, b + 1, 1);
-        ltx_tensor *s = ltx_tensor_slice(src, 0, b, b + 1, 1);
-        ltx_status st = (d && s) ? be->ops->copy(be, d, s) : LTX_ERR_OOM;
-        ltx_tensor_free(d);
-        ltx_tensor_free(s);
-        if (st != LTX_OK) return st;
-    }
-    return LTX_OK;
-}
-
 /* ---- attention ---- */
 
 typedef struct attn_call {
@@ -196,39 +180,45 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
         if (!vh) goto done;
         oh = nn_attention(be, qh, kh, vh, a->mask, 1.0f / sqrtf((float)w->d_head));
         if (!oh) goto done;
-        /* (B, H, Tq, D) -> (B, Tq, H*D) */
-        int64_t B = oh->shape[0], H = oh->shape[1], Tq = oh->shape[2], D = oh->shape[3];
-        static const int perm[4] = {0, 2, 1, 3};
-        ltx_tensor *ov = ltx_tensor_permute(oh, perm);
-        ltx_tensor *oc = ov ? nn_contiguous(be, ov, LTX_F32) : NULL;
-        ltx_tensor_free(ov);
-        int64_t s3[3] = {B, Tq, H * D};
-        o = oc ? ltx_tensor_reshape(oc, 3, s3) : NULL;
-        ltx_tensor_free(oc);
-        if (!o) goto done;
-        /* ref: out * m + v * (1 - m) per item; m in {0, 1} -> copy v into skipped items */
-        if (a->keep && copy_items(be, o, v, a->keep, c->B) != LTX_OK) {
-            ltx_tensor_free(o);
-            o = NULL;
-            goto done;
+        /* ref: out * m + v * (1 - m) per item; m in {0, 1} -> v for the skipped items,
+         * copied in the heads-first layout of oh */
+        for (int64_t bi = 0; a->keep && bi < c->B; bi++) {
+            if (a->keep[bi]) continue;
+            ltx_tensor *d = ltx_tensor_slice(oh, 0, bi, bi + 1, 1);
+            ltx_tensor *sv = ltx_tensor_slice(vh, 0, bi, bi + 1, 1);
+            ltx_status st = (d && sv) ? be->ops->copy(be, d, sv) : LTX_ERR_OOM;
+            ltx_tensor_free(d);
+            ltx_tensor_free(sv);
+            if (st != LTX_OK) goto done;
         }
     }
+    /* (B, H, Tq, D) -> (B, Tq, H, D): a view; the gate multiply (or a copy) makes it
+     * contiguous in one pass */
+    static const int perm[4] = {0, 2, 1, 3};
+    ltx_tensor *src4 = NULL;
+    int64_t B = a->x->shape[0], Tq = a->x->shape[1];
+    int64_t o4s[4] = {B, Tq, w->heads, w->d_head}, s3[3] = {B, Tq, (int64_t)w->heads * w->d_head};
+    src4 = oh ? ltx_tensor_permute(oh, perm) : ltx_tensor_reshape(o, 4, o4s);
+    if (!src4) goto done;
+    ltx_tensor *o4 = NULL;
     if (w->gate.w) {
         /* ref: gates = 2 * sigmoid(to_gate_logits(x)) per head, (B, T, H, 1) broadcast */
         ltx_tensor *gl = nn_linear(be, a->x, w->gate.w, w->gate.b);
         ltx_status s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : LTX_ERR_OOM;
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
-        int64_t B = o->shape[0], T = o->shape[1];
-        int64_t g4[4] = {B, T, w->heads, 1}, o4[4] = {B, T, w->heads, w->d_head};
+        int64_t g4[4] = {B, Tq, w->heads, 1};
         ltx_tensor *g = s == LTX_OK ? ltx_tensor_reshape(gl, 4, g4) : NULL;
-        ltx_tensor *ov = g ? ltx_tensor_reshape(o, 4, o4) : NULL;
-        if (ov) s = tf_inplace(be, LTX_BINARY_MUL, ov, g);
-        else s = LTX_ERR_INVALID_ARG;
+        o4 = g ? nn_binary(be, LTX_BINARY_MUL, src4, g) : NULL;
         ltx_tensor_free(gl);
         ltx_tensor_free(g);
-        ltx_tensor_free(ov);
-        if (s != LTX_OK) goto done;
+    } else {
+        o4 = nn_contiguous(be, src4, LTX_F32);
     }
+    ltx_tensor_free(src4);
+    ltx_tensor_free(o);
+    o = o4 ? ltx_tensor_reshape(o4, 3, s3) : NULL;
+    ltx_tensor_free(o4);
+    if (!o) goto done;
     out = nn_linear(be, o, w->out.w, w->out.b);
 done:
     ltx_tensor_free(v);
