@@ -252,4 +252,39 @@ TEST(snake_beta)
     }
 }
 
+TEST(snake_large_arguments_nan_and_in_place)
+{
+    for (int ci = 0; ci < NCFG; ci++) {
+        tcfg c = tcfg_open(ci);
+        uint64_t rng = 62;
+        int64_t sh[3] = {1, 3, 4000};
+        tin x = tin_make(c.be, LTX_F32, 3, sh, LAY_CONTIG, -60, 60, &rng);
+        /* channel 0: alpha 1 (|arg| <= 60, fast path over many periods); channel 1: alpha 500
+         * (|arg| up to 30000: libm path); channel 2: a NaN in the row */
+        double av[3] = {1.0, 500.0, 0.7}, bv[3] = {0.5, 2.0, 1.0};
+        x.v[2 * 4000 + 17] = NAN;
+        ltx_tensor *xt = ltx_tensor_new(c.be, LTX_F32, 3, sh);
+        CHECK(ltx_tensor_upload(xt, x.v, LTX_F64) == LTX_OK);
+        int64_t n3 = 3;
+        ltx_tensor *a = ltx_tensor_new(c.be, LTX_F32, 1, &n3), *b = ltx_tensor_new(c.be, LTX_F32, 1, &n3);
+        CHECK(ltx_tensor_upload(a, av, LTX_F64) == LTX_OK && ltx_tensor_upload(b, bv, LTX_F64) == LTX_OK);
+        CHECK(c.be->ops->snake(c.be, xt, xt, a, b, false) == LTX_OK); /* in place */
+        double *o = tdown(xt), ref[3 * 4000];
+        for (int i = 0; i < 3 * 4000; i++) {
+            int ch = i / 4000;
+            double arg = (double)(float)((float)x.v[i] * (float)av[ch]); /* f32 product, as torch */
+            double s = sin(arg);
+            ref[i] = x.v[i] + 1 / (bv[ch] + 1e-9) * s * s;
+        }
+        double e = err_ratio(o, ref, 3 * 4000, 4e-6, 2e-6);
+        CHECK_MSG(e <= 1, "%s: err %g", c.name, e);
+        free(o);
+        ltx_tensor_free(a);
+        ltx_tensor_free(b);
+        ltx_tensor_free(xt);
+        tin_free(&x);
+        tcfg_close(&c);
+    }
+}
+
 TEST_MAIN()

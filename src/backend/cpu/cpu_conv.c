@@ -57,14 +57,81 @@ static void valid_range(int64_t a, int64_t s, int64_t n, int64_t count, int64_t 
     *j1 = hi;
 }
 
+/* 1-D depthwise with stride S > 1, one (n, channel) row. The strided side is split into S
+ * phases (element i*S + ph at phase ph, position i) in `buf`, so every tap is a contiguous,
+ * vectorisable multiply-add: forward reads x by phase, transposed accumulates y by phase.
+ * buf holds max(in, out) + S floats. */
+static void dw_row_phased(const geom *g, bool transposed, float *y, const float *x,
+                          const float *w, float b0, float *buf)
+{
+    int64_t S = g->s[2], xs = g->xs[4];
+    int64_t Lp = transposed ? g->out[2] : g->in[2]; /* length of the phased side */
+    int64_t off_ph[64];
+    for (int64_t ph = 0, o = 0; ph < S; ph++) {
+        off_ph[ph] = o;
+        o += ph < Lp ? (Lp - ph + S - 1) / S : 0;
+    }
+    if (!transposed)
+        for (int64_t ph = 0; ph < S && ph < Lp; ph++) {
+            float *bp = buf + off_ph[ph];
+            const float *xp = x + ph * xs;
+            int64_t n = (Lp - ph + S - 1) / S;
+            for (int64_t j = 0; j < n; j++) bp[j] = xp[j * S * xs];
+        }
+    else
+        memset(buf, 0, sizeof(float) * (size_t)Lp);
+    if (!transposed)
+        for (int64_t i = 0; i < g->out[2]; i++) y[i] = b0;
+    /* blocks of 2048 positions keep the rows L1-resident across the taps */
+    int64_t nj = transposed ? g->in[2] : g->out[2];
+    for (int64_t b0 = 0; b0 < nj; b0 += 2048) {
+        int64_t b1 = b0 + 2048 < nj ? b0 + 2048 : nj;
+        for (int64_t k = 0; k < g->k[2]; k++) {
+            float wv = w[k];
+            int64_t a = k * g->dl[2] - g->p[2], j0, j1;
+            /* strided index a + j*S lies in the phased side */
+            valid_range(a, S, Lp, nj, &j0, &j1);
+            if (j0 < b0) j0 = b0;
+            if (j1 > b1) j1 = b1;
+            int64_t ph = ((a % S) + S) % S, sh = (a - ph) / S;
+            float *bp = buf + off_ph[ph];
+            if (!transposed)
+                for (int64_t j = j0; j < j1; j++) y[j] += wv * bp[j + sh];
+            else if (xs == 1)
+                for (int64_t j = j0; j < j1; j++) bp[j + sh] += wv * x[j];
+            else
+                for (int64_t j = j0; j < j1; j++) bp[j + sh] += wv * x[j * xs];
+        }
+    }
+    if (transposed)
+        for (int64_t ph = 0; ph < S && ph < Lp; ph++) {
+            const float *bp = buf + off_ph[ph];
+            int64_t n = (Lp - ph + S - 1) / S;
+            for (int64_t j = 0; j < n; j++) y[j * S + ph] = bp[j] + b0;
+        }
+}
+
 static void dw_items(void *vctx, int64_t begin, int64_t end, int worker)
 {
     (void)worker;
     dw_ctx *c = vctx;
     const geom *g = c->g;
     const int64_t *xs = g->xs;
+    bool phased = g->in[0] == 1 && g->in[1] == 1 && g->out[0] == 1 && g->out[1] == 1 &&
+                  g->s[2] > 1 && g->s[2] <= 64;
+    float *buf = NULL;
+    if (phased) {
+        int64_t L = g->in[2] > g->out[2] ? g->in[2] : g->out[2];
+        buf = malloc(sizeof(float) * (size_t)(L + g->s[2] + 1));
+        if (!buf) phased = false; /* fall back to the plain loops */
+    }
     for (int64_t it = begin; it < end; it++) {
         int64_t n = it / g->Cout, ch = it % g->Cout;
+        if (phased) {
+            dw_row_phased(g, c->transposed, c->y + it * g->Sout, c->x + n * xs[0] + ch * xs[1],
+                          c->w + ch * g->Kvol, c->bias ? c->bias[ch] : 0.0f, buf);
+            continue;
+        }
         float *y = c->y + it * g->Sout;
         const float *x = c->x + n * xs[0] + ch * xs[1];
         const float *w = c->w + ch * g->Kvol;
@@ -108,6 +175,7 @@ static void dw_items(void *vctx, int64_t begin, int64_t end, int worker)
                     }
                 }
     }
+    free(buf);
 }
 
 /* ---- im2col / col2im --------------------------------------------------------------------- */
