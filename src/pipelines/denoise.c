@@ -1,0 +1,178 @@
+/*
+ * denoise.c — the pipelines' denoisers: SimpleDenoiser (one positive pass) and the guided
+ * denoiser (cond / uncond / STG / modality-isolated passes combined by the multi-modal guider).
+ *
+ * ref: ltx_pipelines/utils/denoisers.py (SimpleDenoiser, GuidedDenoiser,
+ * FactoryGuidedDenoiser with constant params, _guided_denoise), ltx_core/model/transformer/
+ * model.py (X0Model) @ a2c3f24; spec pipelines.md §2.1, §2.7, §3.
+ *
+ * Passes run one at a time (batch 1), which is the reference's default --max-batch-size 1; the
+ * reference's batched call gives the same values in exact arithmetic. A modality whose guider
+ * skips this step is passed as disabled and keeps its previous output.
+ */
+#include "pipelines/stages.h"
+
+#include "nn/nn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ltx_denoiser_reset(ltx_denoiser *d)
+{
+    if (!d) return;
+    ltx_tensor_free(d->prev_v);
+    ltx_tensor_free(d->prev_a);
+    d->prev_v = d->prev_a = NULL;
+}
+
+typedef struct pass_io {
+    ltx_tensor *sigma;             /* (1) */
+    ltx_tensor *tv, *ta;           /* timesteps (1, T, 1) = mask * sigma */
+} pass_io;
+
+static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_latent_state *as,
+                          double sigma, pass_io *io)
+{
+    memset(io, 0, sizeof *io);
+    float s32 = (float)sigma;
+    int64_t one = 1;
+    io->sigma = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &s32);
+    /* ref: timesteps = denoise_mask * sigma (f32) */
+    io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, s32, 0.0);
+    io->ta = nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, s32, 0.0);
+    return io->sigma && io->tv && io->ta ? LTX_OK : LTX_ERR_OOM;
+}
+
+static void free_io(pass_io *io)
+{
+    ltx_tensor_free(io->sigma);
+    ltx_tensor_free(io->tv);
+    ltx_tensor_free(io->ta);
+}
+
+/* One X0Model call with the given contexts and perturbations. */
+static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_state *vs,
+                           const ltx_latent_state *as, const pass_io *io, const ltx_tensor *vctx,
+                           const ltx_tensor *actx, bool v_on, bool a_on, const ltx_ptb_item *ptb,
+                           ltx_tensor **ov, ltx_tensor **oa)
+{
+    ltx_modality v = {.latent = vs->latent, .sigma = io->sigma, .timesteps = io->tv,
+                      .positions = vs->positions, .context = vctx, .enabled = v_on};
+    ltx_modality a = {.latent = as->latent, .sigma = io->sigma, .timesteps = io->ta,
+                      .positions = as->positions, .context = actx, .enabled = a_on};
+    LTX_TRY(ltx_transformer_forward_x0(m, &v, &a, ptb, NULL, ov, oa));
+    if (p->state_dtype == LTX_BF16) {
+        /* ref: X0Model returns (latent - v * t).to(bf16) */
+        ltx_status s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, *ov, *ov, 0, 0);
+        if (s == LTX_OK) s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, *oa, *oa, 0, 0);
+        if (s != LTX_OK) {
+            ltx_tensor_free(*ov);
+            ltx_tensor_free(*oa);
+            *ov = *oa = NULL;
+            return s;
+        }
+    }
+    return LTX_OK;
+}
+
+enum { P_COND, P_UNCOND, P_PTB, P_MOD, P_COUNT };
+
+static bool is_guided(const ltx_guider_params *g)
+{
+    return g && (ltx_guider_do_uncond(g) || ltx_guider_do_perturbed(g) ||
+                 ltx_guider_do_modality(g) || g->rescale_scale != 0.0);
+}
+
+static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
+                         const ltx_latent_state *vs, const ltx_latent_state *as,
+                         const pass_io *io, int step, ltx_tensor **x0v, ltx_tensor **x0a)
+{
+    ltx_guider_params neutral;
+    ltx_guider_params_init(&neutral);
+    const ltx_guider_params *vg = d->vg ? d->vg : &neutral, *ag = d->ag ? d->ag : &neutral;
+    bool v_skip = ltx_guider_should_skip_step(vg, step) && d->prev_v;
+    bool a_skip = ltx_guider_should_skip_step(ag, step) && d->prev_a;
+    if (v_skip && a_skip) {
+        *x0v = nn_contiguous(p->be, d->prev_v, LTX_F32);
+        *x0a = nn_contiguous(p->be, d->prev_a, LTX_F32);
+        return *x0v && *x0a ? LTX_OK : LTX_ERR_OOM;
+    }
+    bool want[P_COUNT] = {
+        true,
+        ltx_guider_do_uncond(vg) || ltx_guider_do_uncond(ag),
+        ltx_guider_do_perturbed(vg) || ltx_guider_do_perturbed(ag),
+        ltx_guider_do_modality(vg) || ltx_guider_do_modality(ag),
+    };
+    /* perturbation lists (ref: _guided_denoise pass construction) */
+    ltx_perturbation ptb_stg[2];
+    int n_stg = 0;
+    if (ltx_guider_do_perturbed(vg))
+        ptb_stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks,
+                                              vg->n_stg_blocks};
+    if (ltx_guider_do_perturbed(ag))
+        ptb_stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks,
+                                              ag->n_stg_blocks};
+    ltx_perturbation ptb_mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0},
+                                   {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
+    ltx_ptb_item item_stg = {ptb_stg, n_stg}, item_mod = {ptb_mod, 2};
+
+    ltx_tensor *ov[P_COUNT] = {0}, *oa[P_COUNT] = {0};
+    ltx_status s = LTX_OK;
+    for (int k = 0; k < P_COUNT && s == LTX_OK; k++) {
+        if (!want[k]) continue;
+        const ltx_tensor *vc = d->v_ctx, *ac = d->a_ctx;
+        if (k == P_UNCOND) {
+            if (d->v_neg) vc = d->v_neg;
+            if (d->a_neg) ac = d->a_neg;
+        }
+        const ltx_ptb_item *it = k == P_PTB ? &item_stg : k == P_MOD ? &item_mod : NULL;
+        s = run_pass(p, m, vs, as, io, vc, ac, !v_skip, !a_skip, it, &ov[k], &oa[k]);
+    }
+    if (s == LTX_OK) {
+        *x0v = v_skip ? nn_contiguous(p->be, d->prev_v, LTX_F32)
+                      : nn_contiguous(p->be, ov[P_COND], LTX_F32);
+        *x0a = a_skip ? nn_contiguous(p->be, d->prev_a, LTX_F32)
+                      : nn_contiguous(p->be, oa[P_COND], LTX_F32);
+        if (!*x0v || !*x0a) s = LTX_ERR_OOM;
+    }
+    if (s == LTX_OK && !v_skip && d->vg)
+        s = ltx_multimodal_guider_calculate(p->be, vg, *x0v, ov[P_COND], ov[P_UNCOND], ov[P_PTB],
+                                            ov[P_MOD], p->state_dtype);
+    if (s == LTX_OK && !a_skip && d->ag)
+        s = ltx_multimodal_guider_calculate(p->be, ag, *x0a, oa[P_COND], oa[P_UNCOND], oa[P_PTB],
+                                            oa[P_MOD], p->state_dtype);
+    for (int k = 0; k < P_COUNT; k++) {
+        ltx_tensor_free(ov[k]);
+        ltx_tensor_free(oa[k]);
+    }
+    if (s == LTX_OK) {
+        ltx_denoiser_reset(d);
+        /* copies: the caller post-processes *x0v / *x0a in place */
+        d->prev_v = nn_contiguous(p->be, *x0v, LTX_F32);
+        d->prev_a = nn_contiguous(p->be, *x0a, LTX_F32);
+        if (!d->prev_v || !d->prev_a) s = LTX_ERR_OOM;
+    }
+    return s;
+}
+
+ltx_status ltx_denoise_step(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
+                            const ltx_latent_state *vs, const ltx_latent_state *as, double sigma,
+                            int step, ltx_tensor **x0v, ltx_tensor **x0a)
+{
+    *x0v = *x0a = NULL;
+    pass_io io;
+    ltx_status s = make_io(p, vs, as, sigma, &io);
+    if (s == LTX_OK) {
+        if (is_guided(d->vg) || is_guided(d->ag))
+            s = guided(p, m, d, vs, as, &io, step, x0v, x0a);
+        else
+            s = run_pass(p, m, vs, as, &io, d->v_ctx, d->a_ctx, true, true, NULL, x0v, x0a);
+    }
+    free_io(&io);
+    if (s != LTX_OK) {
+        ltx_tensor_free(*x0v);
+        ltx_tensor_free(*x0a);
+        *x0v = *x0a = NULL;
+    }
+    return s;
+}

@@ -1,0 +1,98 @@
+/*
+ * distilled.c — the distilled two-stage pipeline: no guidance, 8 + 3 fixed sigmas.
+ *
+ * ref: ltx_pipelines/distilled.py (DistilledPipeline.__call__) @ a2c3f24; spec pipelines.md
+ * §6.4. Order of work (= RNG order): stage-1 image encode, stage 1 (video noise, audio noise),
+ * upsample, stage-2 image encode, stage 2 (video noise, audio noise), video decode, audio
+ * decode. One transformer config serves both stages; it is loaded per stage and freed after.
+ */
+#include "pipelines/pipelines.h"
+
+#include "sampling/schedulers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ltx_gen_output_free(ltx_gen_output *o)
+{
+    if (!o) return;
+    free(o->frames);
+    free(o->audio);
+    memset(o, 0, sizeof *o);
+}
+
+ltx_status ltx_pipeline_decode(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tensor *video,
+                               const ltx_tensor *audio, ltx_gen_output *out)
+{
+    LTX_TRY(ltx_stage_decode_video(p, in->ckpt, video, &out->frames, &out->n_frames, &out->h,
+                                   &out->w, NULL));
+    double t0 = ltx_pipe_now();
+    out->audio_status = ltx_stage_decode_audio(p, in->ckpt, audio, &out->audio, &out->n_samples,
+                                               &out->sample_rate);
+    if (out->audio_status == LTX_OK) ltx_pipe_add_time(p, "audio_decode", ltx_pipe_now() - t0);
+    return LTX_OK;
+}
+
+/* One stage on a freshly loaded transformer, freed afterwards. */
+static ltx_status run_stage(ltx_pipe *p, const ltx_gen_inputs *in, ltx_stage_spec *s,
+                            ltx_tensor **v, ltx_tensor **a)
+{
+    ltx_transformer *m = NULL;
+    LTX_TRY(ltx_stage_load_transformer(p, in->ckpt, &m));
+    ltx_status st = ltx_stage_run(p, m, s, v, a);
+    ltx_transformer_free(m);
+    return st;
+}
+
+ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out)
+{
+    memset(out, 0, sizeof *out);
+    if (in->height % 64 || in->width % 64)
+        return ltx_err(LTX_ERR_INVALID_ARG, "distilled: height/width must be multiples of 64 "
+                       "(got %dx%d)", in->height, in->width);
+    const float *s1, *s2;
+    int n1 = ltx_sched_distilled(1, &s1), n2 = ltx_sched_distilled(2, &s2);
+    int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
+    ltx_denoiser den = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
+    ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
+    if (in->n_images > LTX_PIPE_MAX_IMAGES)
+        return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
+
+    /* stage 1: half resolution */
+    int h1 = in->height / 2, w1 = in->width / 2;
+    LTX_TRY(ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im));
+    ltx_stage_spec s = {
+        .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+        .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_noise_scale = 1.0,
+        .audio_noise_scale = 1.0, .images = im, .n_images = in->n_images, .sigmas = s1,
+        .n_sigmas = n1, .denoiser = &den};
+    ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
+    ltx_status st = run_stage(p, in, &s, &v1, &a1);
+    ltx_image_latents_free(im, in->n_images);
+
+    /* x2 latent upsampling */
+    if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
+    ltx_tensor_free(v1);
+
+    /* stage 2: full resolution, re-noised at the first stage-2 sigma */
+    if (st == LTX_OK)
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
+                                     in->height, in->width, im);
+    if (st == LTX_OK) {
+        double ns = s2[0]; /* ref: stage_2_sigmas[0].item() */
+        s = (ltx_stage_spec){
+            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up, .audio_init = a1,
+            .video_noise_scale = ns, .audio_noise_scale = ns, .images = im,
+            .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2, .denoiser = &den};
+        st = run_stage(p, in, &s, &v2, &a2);
+        ltx_image_latents_free(im, in->n_images);
+    }
+    ltx_tensor_free(up);
+    ltx_tensor_free(a1);
+    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
+    ltx_tensor_free(v2);
+    ltx_tensor_free(a2);
+    if (st != LTX_OK) ltx_gen_output_free(out);
+    return st;
+}

@@ -1,0 +1,51 @@
+/*
+ * pipelines.h — the text/image-to-video pipelines as functions of already-encoded prompts:
+ * distilled, ti2vid_one_stage, ti2vid_two_stages, ti2vid_two_stages_hq (one short file each,
+ * named like the reference module). Prompt encoding, validation and file output live in
+ * src/api/generate.c; golden replays call these directly with injected contexts and noise.
+ *
+ * ref: ltx_pipelines/{distilled,ti2vid_one_stage,ti2vid_two_stages,ti2vid_two_stages_hq}.py
+ * @ a2c3f24 (their __call__ bodies); spec pipelines.md §5-6.
+ */
+#ifndef LTX_PIPELINES_PIPELINES_H
+#define LTX_PIPELINES_PIPELINES_H
+
+#include "pipelines/stages.h"
+
+/* Everything a pipeline run needs once the prompts are encoded. Borrowed pointers. */
+typedef struct ltx_gen_inputs {
+    const ltx_st_file *ckpt;       /* LTX checkpoint (dev or distilled) */
+    const ltx_st_file *upsampler;  /* spatial x2 upsampler (two-stage pipelines) */
+    const ltx_tensor *v_ctx, *a_ctx; /* positive contexts (1, L, D) */
+    const ltx_tensor *v_neg, *a_neg; /* negative contexts (guided pipelines) */
+    int height, width, num_frames;
+    double fps;
+    const ltx_pipe_image *images;
+    int n_images;
+    int steps;                     /* non-distilled stage-1 step count */
+    const ltx_guider_params *vg, *ag; /* guided pipelines: stage-1 guidance */
+} ltx_gen_inputs;
+
+/* What a run produces (host memory, owned; release with ltx_gen_output_free). */
+typedef struct ltx_gen_output {
+    uint8_t *frames; /* (n_frames, h, w, 3) RGB */
+    int n_frames, h, w;
+    float *audio;    /* (2, n_samples) planar, NULL when the audio could not be decoded */
+    int64_t n_samples;
+    int sample_rate;
+    ltx_status audio_status; /* why audio is NULL (LTX_ERR_NOT_BUILT without a vocoder) */
+} ltx_gen_output;
+
+void ltx_gen_output_free(ltx_gen_output *o);
+
+/* Decodes the final latents: video (1,128,F,H,W) -> out->frames, audio (1,8,T_a,16) ->
+ * out->audio (failure kept in out->audio_status). Shared by the pipeline files. */
+ltx_status ltx_pipeline_decode(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tensor *video,
+                               const ltx_tensor *audio, ltx_gen_output *out);
+
+/* DistilledPipeline.__call__: stage 1 at half size (8 distilled sigmas), x2 upsample, stage 2
+ * (3 sigmas, re-noise 0.909375), decode. Audio decode failure is reported in
+ * out->audio_status, not as the return value (callers that need audio check it). */
+ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+#endif

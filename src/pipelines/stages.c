@@ -1,0 +1,344 @@
+/*
+ * stages.c — one diffusion stage (state, conditioning, noising, Euler loop, cleanup), image
+ * conditioning and the run context. The denoisers are in denoise.c, the model blocks around
+ * the stages (upsampler, decoders) in blocks.c.
+ *
+ * ref: ltx_pipelines/utils/blocks.py (DiffusionStage), utils/samplers.py
+ * (euler_denoising_loop), utils/helpers.py (combined_image_conditionings, post_process_latent),
+ * ltx_core/tools.py (create_initial_state), ltx_core/components/noisers.py @ a2c3f24.
+ */
+#include "pipelines/stages.h"
+
+#include "core/dtype.h"
+#include "io/media.h"
+#include "models/video_vae.h"
+#include "nn/nn.h"
+#include "sampling/diffusion_steps.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void ltx_pipe_init(ltx_pipe *p, ltx_backend *be)
+{
+    memset(p, 0, sizeof *p);
+    p->be = be;
+    p->state_dtype = LTX_BF16;
+    p->pos_dtype = LTX_BF16;
+    p->tiled_decode = true;
+}
+
+double ltx_pipe_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ltx_pipe_add_time(ltx_pipe *p, const char *name, double seconds)
+{
+    if (p->n_times >= LTX_PIPE_MAX_TIMES) return;
+    ltx_stage_time *t = &p->times[p->n_times++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->seconds = seconds;
+}
+
+void ltx_pipe_rec(const ltx_pipe *p, const char *name, const ltx_tensor *t)
+{
+    if (p->record && t) ltx_tap(p->record, name, t);
+}
+
+static void rec_fmt(const ltx_pipe *p, const ltx_tensor *t, const char *fmt, const char *a,
+                    int i, const char *b)
+{
+    if (!p->record || !t) return;
+    char name[128];
+    snprintf(name, sizeof name, fmt, a, i, b);
+    ltx_tap(p->record, name, t);
+}
+
+ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, ltx_tensor **out)
+{
+    *out = NULL;
+    if (p->noise_fn) {
+        LTX_TRY(p->noise_fn(p->noise_user, name, T, C, out));
+        if ((*out)->ndim != 3 || (*out)->shape[1] != T || (*out)->shape[2] != C) {
+            ltx_tensor_free(*out);
+            *out = NULL;
+            return ltx_err(LTX_ERR_FORMAT, "injected noise %s has the wrong shape (want (1, %lld, "
+                           "%lld))", name, (long long)T, (long long)C);
+        }
+        return LTX_OK;
+    }
+    if (!p->rng) return ltx_err(LTX_ERR_INVALID_ARG, "pipeline has no generator for %s", name);
+    size_t n = (size_t)(T * C);
+    float *h = malloc(sizeof(float) * (n ? n : 1));
+    if (!h) return ltx_err(LTX_ERR_OOM, "noise %s: out of memory", name);
+    ltx_status s = ltx_rng_randn_f32(p->rng, h, (int64_t)n);
+    /* The reference draws bf16 noise for its bf16 latents; our stream is torch's f32 CPU one,
+     * rounded to bf16 (spec §1.5, §11). */
+    if (s == LTX_OK && p->state_dtype == LTX_BF16)
+        for (size_t i = 0; i < n; i++) h[i] = ltx_round_bf16(h[i]);
+    if (s == LTX_OK) {
+        int64_t shape[3] = {1, T, C};
+        *out = ltx_tensor_from_host(p->be, LTX_F32, 3, shape, h);
+        if (!*out) s = LTX_ERR_OOM;
+    }
+    free(h);
+    return s;
+}
+
+int64_t ltx_audio_latent_frames(int num_frames, double fps)
+{
+    /* ref: AudioLatentShape.from_video_pixel_shape: round(float(frames) / float(fps) * 25.0) */
+    double x = (double)num_frames / fps * 25.0;
+    double r = nearbyint(x); /* default rounding mode: half to even, like Python round() */
+    return (int64_t)r;
+}
+
+/* ---- image conditioning ---- */
+
+void ltx_image_latents_free(ltx_image_latent *l, int n)
+{
+    for (int i = 0; l && i < n; i++) {
+        ltx_tensor_free(l[i].latent);
+        l[i].latent = NULL;
+    }
+}
+
+/* Pixels of one image after the optional CRF round trip: (h, w, 3), malloc'd in *rgb. */
+static ltx_status image_pixels(const ltx_pipe_image *im, uint8_t **rgb, int *h, int *w)
+{
+    if (im->rgb) {
+        size_t n = (size_t)im->h * im->w * 3;
+        *rgb = malloc(n);
+        if (!*rgb) return ltx_err(LTX_ERR_OOM, "out of memory");
+        memcpy(*rgb, im->rgb, n);
+        *h = im->h;
+        *w = im->w;
+        return LTX_OK;
+    }
+    ltx_frames f = {0};
+    LTX_TRY(ltx_image_load(im->path, &f));
+    if (im->crf != 0) {
+        ltx_frames r = {0};
+        ltx_status s = ltx_image_crf_roundtrip(f.rgb, f.h, f.w, im->crf, &r);
+        ltx_frames_free(&f);
+        if (s != LTX_OK) return s;
+        f = r;
+    }
+    *rgb = f.rgb;
+    *h = f.h;
+    *w = f.w;
+    return LTX_OK;
+}
+
+ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const char *name,
+                                   const ltx_pipe_image *imgs, int n, int height, int width,
+                                   ltx_image_latent *out)
+{
+    memset(out, 0, sizeof *out * (size_t)(n > 0 ? n : 0));
+    if (n <= 0) return LTX_OK;
+    double t0 = ltx_pipe_now();
+    ltx_video_encoder *enc = NULL;
+    LTX_TRY(ltx_video_encoder_load(p->be, ckpt, &enc));
+    ltx_status s = LTX_OK;
+    float *pix = malloc(sizeof(float) * 3 * (size_t)height * width);
+    if (!pix) s = ltx_err(LTX_ERR_OOM, "out of memory");
+    for (int i = 0; s == LTX_OK && i < n; i++) {
+        uint8_t *rgb = NULL;
+        int h = 0, w = 0;
+        s = image_pixels(&imgs[i], &rgb, &h, &w);
+        /* (3, 1, H, W) bf16-rounded: the reference's hard-coded bfloat16 preprocessing */
+        if (s == LTX_OK) s = ltx_media_preprocess(rgb, 1, h, w, height, width, true, pix);
+        free(rgb);
+        ltx_tensor *x = NULL;
+        if (s == LTX_OK) {
+            int64_t shape[5] = {1, 3, 1, height, width};
+            x = ltx_tensor_from_host(p->be, LTX_F32, 5, shape, pix);
+            if (!x) s = LTX_ERR_OOM;
+        }
+        rec_fmt(p, x, "%s.image%d.%s", name, i, "preprocessed");
+        if (s == LTX_OK) s = ltx_video_encoder_forward(enc, x, NULL, &out[i].latent);
+        ltx_tensor_free(x);
+        if (s == LTX_OK && p->state_dtype == LTX_BF16) {
+            ltx_tensor *r = nn_unary(p->be, LTX_UNARY_ROUND_BF16, out[i].latent, 0, 0);
+            ltx_tensor_free(out[i].latent);
+            out[i].latent = r;
+            if (!r) s = LTX_ERR_OOM;
+        }
+        rec_fmt(p, out[i].latent, "%s.image%d.%s", name, i, "latent");
+        out[i].frame_idx = imgs[i].frame_idx;
+        out[i].strength = imgs[i].strength;
+    }
+    free(pix);
+    ltx_video_encoder_free(enc);
+    if (s != LTX_OK) ltx_image_latents_free(out, n);
+    char tn[40];
+    snprintf(tn, sizeof tn, "%.24s.image_encode", name);
+    ltx_pipe_add_time(p, tn, ltx_pipe_now() - t0);
+    return s;
+}
+
+/* ---- the stage ---- */
+
+static ltx_status round_state(ltx_pipe *p, ltx_tensor *t)
+{
+    if (p->state_dtype != LTX_BF16) return LTX_OK;
+    return p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, t, t, 0, 0);
+}
+
+static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod,
+                              ltx_latent_state *st, double scale)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.noise.%s", stage, mod);
+    ltx_tensor *noise = NULL;
+    LTX_TRY(ltx_pipe_noise(p, name, st->latent->shape[1], st->latent->shape[2], &noise));
+    /* the draw happens even when scale is 0 (RNG consumed regardless, spec §1.5) */
+    ltx_tensor *x = ltx_gaussian_noiser(p->be, st->latent, st->denoise_mask, noise, scale);
+    ltx_tensor_free(noise);
+    if (!x) return LTX_ERR_OOM;
+    ltx_tensor_free(st->latent);
+    st->latent = x;
+    return round_state(p, x);
+}
+
+static ltx_status apply_images(ltx_pipe *p, const ltx_stage_spec *s, ltx_latent_state *vs)
+{
+    for (int i = 0; i < s->n_images; i++) {
+        const ltx_image_latent *im = &s->images[i];
+        if (im->frame_idx != 0)
+            /* combined_image_conditionings appends keyframe tokens for frame_idx != 0 */
+            return ltx_err(LTX_ERR_NOT_BUILT, "image conditioning at frame %d (keyframe tokens) "
+                           "is not built yet; only frame 0 is", im->frame_idx);
+        LTX_TRY(ltx_video_condition_by_latent_index(p->be, vs, s->video_shape, 1, im->latent,
+                                                    im->strength, 0));
+    }
+    (void)p;
+    return LTX_OK;
+}
+
+static void rec_state(ltx_pipe *p, const char *stage, const char *what, const char *mod,
+                      const ltx_tensor *t)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s.%s", stage, what, mod);
+    ltx_pipe_rec(p, name, t);
+}
+
+/* ref: the end of DiffusionStage: keep the first T tokens, unpatchify. */
+static ltx_status finish_video(ltx_pipe *p, const ltx_stage_spec *s, const ltx_latent_state *vs,
+                               ltx_tensor **out)
+{
+    int64_t T = s->video_shape[2] * s->video_shape[3] * s->video_shape[4];
+    ltx_tensor *tok = ltx_tensor_slice(vs->latent, 1, 0, T, 1);
+    if (!tok) return LTX_ERR_OOM;
+    *out = ltx_video_unpatchify(p->be, tok, s->video_shape[2], s->video_shape[3],
+                                s->video_shape[4], 1);
+    ltx_tensor_free(tok);
+    return *out ? LTX_OK : LTX_ERR_OOM;
+}
+
+ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
+                         ltx_tensor **video_out, ltx_tensor **audio_out)
+{
+    *video_out = *audio_out = NULL;
+    const char *nm = s->name;
+    double t0 = ltx_pipe_now();
+    ltx_latent_state vs = {0}, as = {0};
+    static const int scale[3] = {8, 32, 32}; /* ref: VideoLatentTools scale factors */
+    ltx_audio_timing tm;
+    ltx_audio_timing_default(&tm);
+    ltx_status st = ltx_video_initial_state(p->be, s->video_shape, 1, scale, true, s->fps,
+                                            s->video_init, p->pos_dtype, &vs);
+    if (st == LTX_OK) st = apply_images(p, s, &vs);
+    if (st == LTX_OK) {
+        rec_state(p, nm, "pre_noise", "video", vs.latent);
+        rec_state(p, nm, "denoise_mask", "video", vs.denoise_mask);
+        rec_state(p, nm, "positions", "video", vs.positions);
+        st = noise_state(p, nm, "video", &vs, s->video_noise_scale);
+    }
+    if (st == LTX_OK)
+        st = ltx_audio_initial_state(p->be, s->audio_shape, &tm, s->audio_init, &as);
+    if (st == LTX_OK) {
+        rec_state(p, nm, "pre_noise", "audio", as.latent);
+        rec_state(p, nm, "denoise_mask", "audio", as.denoise_mask);
+        rec_state(p, nm, "positions", "audio", as.positions);
+        st = noise_state(p, nm, "audio", &as, s->audio_noise_scale);
+    }
+    if (st == LTX_OK) {
+        rec_state(p, nm, "noised", "video", vs.latent);
+        rec_state(p, nm, "noised", "audio", as.latent);
+        if (p->record) {
+            int64_t n = s->n_sigmas;
+            ltx_tensor *sg = ltx_tensor_from_host(p->be, LTX_F32, 1, &n, s->sigmas);
+            char name[64];
+            snprintf(name, sizeof name, "%s.sigmas", nm);
+            ltx_pipe_rec(p, name, sg);
+            ltx_tensor_free(sg);
+        }
+    }
+    int steps = s->n_sigmas - 1;
+    double tl = ltx_pipe_now();
+    for (int i = 0; st == LTX_OK && i < steps; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "step%d", i);
+        rec_fmt(p, vs.latent, "%s.step%d.%s", nm, i, "video_latent");
+        rec_fmt(p, as.latent, "%s.step%d.%s", nm, i, "audio_latent");
+        ltx_tensor *x0v = NULL, *x0a = NULL;
+        st = ltx_denoise_step(p, model, s->denoiser, &vs, &as, s->sigmas[i], i, &x0v, &x0a);
+        if (st == LTX_OK) {
+            rec_fmt(p, x0v, "%s.step%d.%s", nm, i, "video_denoised");
+            rec_fmt(p, x0a, "%s.step%d.%s", nm, i, "audio_denoised");
+            st = ltx_post_process_latent(p->be, x0v, vs.denoise_mask, vs.clean_latent,
+                                         p->state_dtype);
+        }
+        if (st == LTX_OK)
+            st = ltx_post_process_latent(p->be, x0a, as.denoise_mask, as.clean_latent,
+                                         p->state_dtype);
+        if (st == LTX_OK)
+            st = ltx_euler_step(p->be, vs.latent, x0v, s->sigmas[i], s->sigmas[i + 1],
+                                p->state_dtype);
+        if (st == LTX_OK)
+            st = ltx_euler_step(p->be, as.latent, x0a, s->sigmas[i], s->sigmas[i + 1],
+                                p->state_dtype);
+        ltx_tensor_free(x0v);
+        ltx_tensor_free(x0a);
+        if (st == LTX_OK && p->progress &&
+            p->progress(p->progress_user, nm, i + 1, steps, ltx_pipe_now() - tl))
+            st = ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
+    }
+    ltx_denoiser_reset(s->denoiser);
+    if (st == LTX_OK) {
+        rec_state(p, nm, "final_tokens", "video", vs.latent);
+        rec_state(p, nm, "final_tokens", "audio", as.latent);
+        st = finish_video(p, s, &vs, video_out);
+    }
+    if (st == LTX_OK) {
+        *audio_out = ltx_audio_unpatchify(p->be, as.latent, s->audio_shape[1], s->audio_shape[3]);
+        if (!*audio_out) st = LTX_ERR_OOM;
+    }
+    ltx_latent_state_clear(&vs);
+    ltx_latent_state_clear(&as);
+    if (st != LTX_OK) {
+        ltx_tensor_free(*video_out);
+        ltx_tensor_free(*audio_out);
+        *video_out = *audio_out = NULL;
+        return st;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "out.%s.video_latent", nm);
+    ltx_pipe_rec(p, name, *video_out);
+    snprintf(name, sizeof name, "out.%s.audio_latent", nm);
+    ltx_pipe_rec(p, name, *audio_out);
+    ltx_pipe_add_time(p, nm, ltx_pipe_now() - t0);
+    return LTX_OK;
+}
+
+ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_transformer **out)
+{
+    return ltx_transformer_load(ckpt, p->be, false, out);
+}

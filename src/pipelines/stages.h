@@ -1,0 +1,185 @@
+/*
+ * stages.h — the building blocks every generation pipeline is scripted from: one diffusion
+ * stage (initial state, conditioning, noising, denoising loop, end-of-stage cleanup), the
+ * simple and the guided denoiser, latent x2 upsampling, image conditioning, video decode and
+ * audio decode, plus the per-run context that carries the noise source, the intermediate
+ * recorder (golden replay), progress and per-stage timings.
+ *
+ * Mirrors ltx_pipelines/utils/blocks.py (DiffusionStage, VideoUpsampler, ImageConditioner,
+ * VideoDecoder, AudioDecoder), utils/denoisers.py (SimpleDenoiser, GuidedDenoiser,
+ * FactoryGuidedDenoiser with constant params), utils/samplers.py (euler_denoising_loop) and
+ * utils/helpers.py (combined_image_conditionings, post_process_latent) at a2c3f24; spec
+ * pipelines.md §1, §2.4, §2.7, §4.1-4.3, §5.
+ *
+ * What it deliberately does not do: prompt encoding (src/api/generate.c drives the text
+ * encoder and hands the contexts in — the goldens inject theirs), file output, argument
+ * validation (src/api/generate.c, before any weight is loaded).
+ *
+ * Numerics: tensors are f32 on the run's backend. `state_dtype` says what the reference's
+ * latent state was: BF16 in real runs (every update is rounded to bf16, spec §13), F32 when
+ * replaying the float32 goldens. `pos_dtype` likewise for the video positions.
+ *
+ * Memory: each stage loads its transformer from the checkpoint when it starts and frees it
+ * when it ends (spec §10.2); decoders/upsampler likewise. Nothing is cached between stages.
+ *
+ * Thread-safety: a ltx_pipe is used by one thread.
+ */
+#ifndef LTX_PIPELINES_STAGES_H
+#define LTX_PIPELINES_STAGES_H
+
+#include "backend/backend.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/tap.h"
+#include "io/safetensors.h"
+#include "models/ltx_transformer.h"
+#include "sampling/guiders.h"
+#include "sampling/patchifier.h"
+
+#define LTX_PIPE_MAX_TIMES 16
+#define LTX_PIPE_MAX_IMAGES 16
+
+/* Supplies one noise draw (ref: GaussianNoiser's torch.randn) named `name`
+ * ("stage1.noise.video") as a new (1, T, C) f32 tensor. Used by golden replays to inject the
+ * stored draws. */
+typedef ltx_status (*ltx_pipe_noise_fn)(void *user, const char *name, int64_t T, int64_t C,
+                                        ltx_tensor **out);
+
+typedef struct ltx_stage_time {
+    char name[48];
+    double seconds;
+} ltx_stage_time;
+
+/* Per-run context. Fill with ltx_pipe_init, then set what applies. Borrowed pointers. */
+typedef struct ltx_pipe {
+    ltx_backend *be;
+    const ltx_log *log;
+    ltx_dtype state_dtype; /* BF16 (real runs, default) or F32 (float32 golden replay) */
+    ltx_dtype pos_dtype;   /* BF16 (default) or F32 */
+    ltx_rng *rng;          /* the pipeline generator (seeded with --seed); used when noise_fn NULL */
+    ltx_pipe_noise_fn noise_fn;
+    void *noise_user;
+    const ltx_taps *record; /* receives named intermediates ("stage1.step0.video_latent"); NULL */
+    ltx_progress_fn progress; /* may be NULL */
+    void *progress_user;
+    bool tiled_decode;      /* VAE decode with TilingConfig.default() (all but one-stage) */
+    /* out: wall time per finished stage, in order */
+    ltx_stage_time times[LTX_PIPE_MAX_TIMES];
+    int n_times;
+} ltx_pipe;
+
+void ltx_pipe_init(ltx_pipe *p, ltx_backend *be);
+/* Appends a timing entry (silently drops past LTX_PIPE_MAX_TIMES). */
+void ltx_pipe_add_time(ltx_pipe *p, const char *name, double seconds);
+/* Monotonic seconds. */
+double ltx_pipe_now(void);
+/* Records `t` under `name` if a recorder is installed. */
+void ltx_pipe_rec(const ltx_pipe *p, const char *name, const ltx_tensor *t);
+/* One noise draw of (1, T, C): injected (noise_fn) or from p->rng (torch.randn order; rounded
+ * to bf16 when state_dtype is BF16, the reference's bf16 noise). */
+ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, ltx_tensor **out);
+
+/* ---- image conditioning (ref: helpers.combined_image_conditionings) ---- */
+
+/* One --image: the file, its pixel frame index, strength and CRF, or (golden replay) the
+ * pixels after the CRF round trip (then `path`/`crf` are not used). */
+typedef struct ltx_pipe_image {
+    const char *path;
+    int frame_idx;
+    double strength;
+    double crf;              /* 0 = no round trip; the CLI default is 33 */
+    const uint8_t *rgb;      /* optional (h, w, 3) pixels after the round trip */
+    int h, w;
+} ltx_pipe_image;
+
+/* An image encoded at a stage's resolution. */
+typedef struct ltx_image_latent {
+    ltx_tensor *latent; /* (1, 128, 1, H/32, W/32) */
+    int frame_idx;
+    double strength;
+} ltx_image_latent;
+
+/* Loads + preprocesses every image at (height, width) and encodes it with the checkpoint's
+ * video encoder (loaded for this call and freed). `name` prefixes recorded intermediates
+ * ("stage1" -> "stage1.image0.preprocessed", "stage1.image0.latent"). out[] receives n
+ * entries the caller releases with ltx_image_latents_free. */
+ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const char *name,
+                                   const ltx_pipe_image *imgs, int n, int height, int width,
+                                   ltx_image_latent *out);
+void ltx_image_latents_free(ltx_image_latent *l, int n);
+
+/* ---- denoisers (ref: utils/denoisers.py) ---- */
+
+/* Contexts and guidance of one stage. vg/ag NULL (or neutral params) = SimpleDenoiser: one
+ * positive pass. Otherwise the guided denoiser: passes cond, uncond (negative contexts),
+ * ptb (STG: self-attention skipped in the guider's stg_blocks), mod (A2V/V2A cross-attention
+ * skipped) as needed by either modality's params, run one by one (the reference's
+ * --max-batch-size 1; larger batches give the same values in exact arithmetic), combined with
+ * ltx_multimodal_guider_calculate per modality. */
+typedef struct ltx_denoiser {
+    const ltx_tensor *v_ctx, *a_ctx;   /* (1, L, D) positive */
+    const ltx_tensor *v_neg, *a_neg;   /* negative (NULL = positive) */
+    const ltx_guider_params *vg, *ag;  /* NULL = no guidance for that modality */
+    /* state for skip_step: previous outputs (owned, freed by ltx_denoiser_reset) */
+    ltx_tensor *prev_v, *prev_a;
+} ltx_denoiser;
+
+void ltx_denoiser_reset(ltx_denoiser *d);
+
+/* One denoiser evaluation at `sigma` (step index `step`, for skip_step) on the current states:
+ * *x0v / *x0a new (1, T, 128) x0 predictions (rounded to p->state_dtype), before
+ * post-processing. */
+ltx_status ltx_denoise_step(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
+                            const ltx_latent_state *vs, const ltx_latent_state *as, double sigma,
+                            int step, ltx_tensor **x0v, ltx_tensor **x0a);
+
+/* ---- one diffusion stage (ref: blocks.DiffusionStage + euler_denoising_loop) ---- */
+
+typedef struct ltx_stage_spec {
+    const char *name;           /* "stage1": names progress, timings and recorded tensors */
+    int64_t video_shape[5];     /* (1, 128, F, H, W) */
+    int64_t audio_shape[4];     /* (1, 8, T_a, 16) */
+    double fps;
+    const ltx_tensor *video_init; /* (1,128,F,H,W) or NULL = zeros */
+    const ltx_tensor *audio_init; /* (1,8,T_a,16) or NULL = zeros */
+    double video_noise_scale, audio_noise_scale;
+    const ltx_image_latent *images; /* conditionings at this stage's resolution */
+    int n_images;
+    const float *sigmas;
+    int n_sigmas;
+    ltx_denoiser *denoiser;
+} ltx_stage_spec;
+
+/* Builds the states (video then audio noise draw), runs len(sigmas)-1 Euler steps with the
+ * denoiser on `model`, drops appended tokens and unpatchifies: *video_out (1,128,F,H,W),
+ * *audio_out (1,8,T_a,16), new tensors the caller frees. */
+ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
+                         ltx_tensor **video_out, ltx_tensor **audio_out);
+
+/* Loads the transformer of `ckpt` (LoRAs: see ltx_stage_load_transformer_loras when built). */
+ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_transformer **out);
+
+/* ---- inter-stage and output blocks ---- */
+
+/* VideoUpsampler: normalize(upsampler(un_normalize(latent))) with the checkpoint's video
+ * encoder statistics; refuses an upsampler that is not an exact spatial x2 (spec §6.3).
+ * Records "upsampler.in"/"upsampler.out". */
+ltx_status ltx_stage_upsample(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_st_file *ups,
+                              const ltx_tensor *latent, ltx_tensor **out);
+
+/* VideoDecoder: latent (1,128,F,H,W) -> uint8 frames (F*, H*, W*, 3) on the host (malloc'd,
+ * caller frees) and, when video_float is non-NULL, the float decoder output (untiled only).
+ * Tiled with TilingConfig.default() when p->tiled_decode. Records "out.video_frames_uint8". */
+ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_tensor *latent,
+                                  uint8_t **frames, int *n, int *h, int *w,
+                                  ltx_tensor **video_float);
+
+/* AudioDecoder: latent (1,8,T_a,16) -> waveform (2, N) f32 host (malloc'd) at *rate Hz via the
+ * audio VAE decoder and the vocoder. LTX_ERR_NOT_BUILT while the vocoder is not in this build. */
+ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_tensor *latent,
+                                  float **wave, int64_t *n, int *rate);
+
+/* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even. */
+int64_t ltx_audio_latent_frames(int num_frames, double fps);
+
+#endif
