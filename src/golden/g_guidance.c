@@ -6,6 +6,7 @@
  */
 #include "golden/golden.h"
 
+#include "models/lora.h"
 #include "sampling/guiders.h"
 
 #include <stdlib.h>
@@ -148,5 +149,43 @@ ltx_status g_projection_coef(ltx_golden_ctx *g)
     }
     free(coef);
     free_all(2, in);
+    return s;
+}
+
+/* ---- LoRA fusion ---- */
+
+ltx_status g_lora_fuse(ltx_golden_ctx *g);
+ltx_status g_lora_fuse(ltx_golden_ctx *g)
+{
+    const cJSON *p = ltx_golden_params(g);
+    const cJSON *loras = cJSON_GetObjectItemCaseSensitive(p, "loras");
+    int n = cJSON_GetArraySize(loras);
+    if (n < 1 || n > LTX_MAX_LORAS) return ltx_err(LTX_ERR_FORMAT, "lora_fuse: %d LoRAs", n);
+    ltx_backend *be = ltx_golden_backend(g);
+    ltx_tensor *base = ltx_golden_tensor(g, ltx_json_str(p, "base", ""));
+    ltx_tensor *A[LTX_MAX_LORAS] = {0}, *B[LTX_MAX_LORAS] = {0};
+    double str[LTX_MAX_LORAS];
+    ltx_status s = base ? LTX_OK : LTX_ERR_FORMAT;
+    for (int i = 0; i < n && s == LTX_OK; i++) {
+        const cJSON *it = cJSON_GetArrayItem(loras, i);
+        A[i] = ltx_golden_tensor(g, ltx_json_str(it, "A", ""));
+        B[i] = ltx_golden_tensor(g, ltx_json_str(it, "B", ""));
+        str[i] = ltx_json_num(it, "strength", 1.0);
+        if (!A[i] || !B[i]) s = LTX_ERR_FORMAT;
+    }
+    /* The golden stores the bf16 LoRA tensors as float32; the reference multiplied them in
+     * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32. */
+    const char *pd = ltx_json_str(p, "product_dtype", "bfloat16");
+    ltx_dtype pdt = !strcmp(pd, "float32") ? LTX_F32 : LTX_BF16;
+    ltx_tensor *out = NULL;
+    if (s == LTX_OK)
+        s = ltx_lora_fuse(be, ltx_json_str(p, "key", NULL), base, n,
+                          (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str, pdt,
+                          LTX_F32, &out);
+    if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
+    ltx_tensor_free(out);
+    ltx_tensor_free(base);
+    free_all(n, A);
+    free_all(n, B);
     return s;
 }

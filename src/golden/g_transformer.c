@@ -3,11 +3,12 @@
  * layouts/positions/initial states (patchify_and_positions) and the LTXModel / X0Model forward
  * (transformer_forward_uniform / _masked, the STG case of transformer_guided_batch).
  *
- * Not here: guided_denoise (guiders) and LoRA-fused forwards (LoRA fusion) — those handlers
- * report LTX_ERR_NOT_BUILT through the missing registration / the loras check.
+ * LoRA-fused forwards (transformer_forward_lora) fuse params.loras through src/models/lora.h.
+ * Not here: guided_denoise (src/golden/g_guidance.c).
  */
 #include "golden/golden.h"
 
+#include "models/lora.h"
 #include "models/ltx_transformer.h"
 #include "nn/nn.h"
 #include "nn/rope.h"
@@ -356,6 +357,7 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
 typedef struct tf_cache {
     ltx_st_file *f;
     ltx_transformer *m;
+    ltx_lora *loras[LTX_MAX_LORAS];
 } tf_cache;
 
 static void tf_cache_free(void *p)
@@ -363,7 +365,31 @@ static void tf_cache_free(void *p)
     tf_cache *c = p;
     ltx_transformer_free(c->m);
     ltx_st_close(c->f);
+    for (int i = 0; i < LTX_MAX_LORAS; i++) ltx_lora_close(c->loras[i]);
     free(c);
+}
+
+/* Opens params.loras [{file, strength}] into c->loras and set (fused in float32 like the
+ * golden's float32 model; products in params.lora_product_dtype, default the LoRA dtype). */
+static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache *c,
+                                ltx_lora_set *set)
+{
+    ltx_lora_set_init(set);
+    set->target_dtype = LTX_F32;
+    if (!strcmp(ltx_json_str(ltx_golden_params(g), "lora_product_dtype", ""), "float32"))
+        set->product_dtype = LTX_F32;
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, loras)
+    {
+        if (i == LTX_MAX_LORAS) return ltx_err(LTX_ERR_FORMAT, "too many LoRAs");
+        char path[1024];
+        ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
+        LTX_TRY(ltx_lora_open(path, &c->loras[i]));
+        LTX_TRY(ltx_lora_set_add(set, c->loras[i], ltx_json_num(it, "strength", 1.0)));
+        i++;
+    }
+    return LTX_OK;
 }
 
 static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
@@ -371,13 +397,22 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
     char path[1024], key[1100];
     if (!ltx_golden_ckpt_path(g, "checkpoint", path, sizeof path))
         return ltx_err(LTX_ERR_FORMAT, "case has no checkpoint");
-    snprintf(key, sizeof key, "transformer:%s", path);
+    const cJSON *loras = cJSON_GetObjectItemCaseSensitive(ltx_golden_params(g), "loras");
+    char *lj = cJSON_GetArraySize(loras) > 0 ? cJSON_PrintUnformatted(loras) : NULL;
+    uint32_t h = 2166136261u; /* FNV-1a of the LoRA list: one cached model per list */
+    for (const char *q = lj ? lj : ""; *q; q++) h = (h ^ (uint8_t)*q) * 16777619u;
+    snprintf(key, sizeof key, "transformer:%s:%08x", path, (unsigned)h);
+    free(lj);
     tf_cache *c = ltx_golden_cache_get(g, key);
     if (!c) {
         c = calloc(1, sizeof *c);
         if (!c) return ltx_err(LTX_ERR_OOM, "out of memory");
-        ltx_status s = ltx_st_open(path, &c->f);
-        if (s == LTX_OK) s = ltx_transformer_load(c->f, ltx_golden_backend(g), false, &c->m);
+        ltx_lora_set set;
+        ltx_status s = lora_set_from(g, loras, c, &set);
+        if (s == LTX_OK) s = ltx_st_open(path, &c->f);
+        if (s == LTX_OK)
+            s = ltx_transformer_load_ex(c->f, ltx_golden_backend(g), false,
+                                        set.n ? ltx_lora_weight_hook : NULL, &set, &c->m);
         if (s != LTX_OK) {
             tf_cache_free(c);
             return s;
@@ -393,9 +428,6 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
 static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
 {
     const cJSON *p = ltx_golden_params(g);
-    const cJSON *loras = cJSON_GetObjectItemCaseSensitive(p, "loras");
-    if (cJSON_GetArraySize(loras) > 0)
-        return ltx_err(LTX_ERR_NOT_BUILT, "LoRA-fused forward needs the LoRA fusion (pipelines)");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(p, "context_mask");
     if (cm && !cJSON_IsNull(cm))
         return ltx_err(LTX_ERR_NOT_BUILT, "context_mask parameter other than null");

@@ -63,6 +63,18 @@ typedef struct ltx_transformer ltx_transformer;
 ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool video_only,
                                 ltx_transformer **out);
 void ltx_transformer_free(ltx_transformer *m);
+
+/* Weight hook (appended for LoRA fusion, src/models/lora.h): called once per parameter while
+ * binding, with its name without "model.diffusion_model." and the stored tensor (a view of the
+ * mapping, or an f32 copy for 1-D parameters and tables). Setting *replacement to a new tensor
+ * on `be` (same shape; ownership passes to the model) makes the model use it instead — the
+ * mapping itself is never written. A failing status aborts the load with that status. */
+typedef ltx_status (*ltx_weight_hook)(void *user, ltx_backend *be, const char *name,
+                                      const ltx_tensor *stored, ltx_tensor **replacement);
+/* ltx_transformer_load with a weight hook (hook NULL = ltx_transformer_load). */
+ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool video_only,
+                                   ltx_weight_hook hook, void *hook_user,
+                                   ltx_transformer **out);
 const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m);
 /* Calls fn(user, name, ndim, shape) for every parameter the config implies (names without the
  * "model.diffusion_model." prefix, in binding order). Used by tests and benchmarks to build

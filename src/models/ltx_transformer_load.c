@@ -191,6 +191,10 @@ typedef struct loader {
     /* enumeration mode: report names/shapes instead of binding */
     void (*enum_fn)(void *user, const char *name, int ndim, const int64_t *shape);
     void *enum_user;
+    /* weight hook (ltx_transformer_load_ex); the first failure is kept in hook_status */
+    ltx_weight_hook hook;
+    void *hook_user;
+    ltx_status hook_status;
 } loader;
 
 static void note_missing(loader *L, const char *fmt, ...) LTX_PRINTF(2, 3);
@@ -280,6 +284,20 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     if (!t) {
         L->oom = true;
         return NULL;
+    }
+    if (L->hook && L->hook_status == LTX_OK) {
+        ltx_tensor *r = NULL;
+        L->hook_status = L->hook(L->hook_user, L->m->be, name, t, &r);
+        if (r && f32 && r->dtype != LTX_F32) {
+            ltx_tensor *c = ltx_tensor_to(r, L->m->be, LTX_F32);
+            ltx_tensor_free(r);
+            r = c;
+            if (!r) L->oom = true;
+        }
+        if (r) {
+            ltx_tensor_free(t);
+            t = r;
+        }
     }
     snprintf(t->name, sizeof t->name, "%.63s", name);
     own(L, t);
@@ -424,6 +442,13 @@ static bool is_connector(const char *name)
 ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool video_only,
                                 ltx_transformer **out)
 {
+    return ltx_transformer_load_ex(f, be, video_only, NULL, NULL, out);
+}
+
+ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool video_only,
+                                   ltx_weight_hook hook, void *hook_user,
+                                   ltx_transformer **out)
+{
     *out = NULL;
     ltx_transformer *m = calloc(1, sizeof *m);
     if (!m) return ltx_err(LTX_ERR_OOM, "transformer: out of memory");
@@ -438,7 +463,7 @@ ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool vide
         free(m);
         return ltx_err(LTX_ERR_OOM, "transformer: out of memory");
     }
-    loader L = {.f = f, .m = m};
+    loader L = {.f = f, .m = m, .hook = hook, .hook_user = hook_user};
     bind_all(&L);
     /* unexpected: names under the prefix that no module parameter consumed */
     qsort(L.used, (size_t)L.n_used, sizeof *L.used, cmp_str);
@@ -465,7 +490,9 @@ ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool vide
         ulen += n;
         n_unexp++;
     }
-    if (L.oom)
+    if (L.hook_status != LTX_OK)
+        s = L.hook_status; /* message set by the hook */
+    else if (L.oom)
         s = ltx_err(LTX_ERR_OOM, "transformer: out of memory while binding weights");
     else if (L.n_missing || n_unexp) {
         LTX_ERROR(be->log, "transformer weights in %s: %d missing/misshaped: %s; %d unexpected: %s",

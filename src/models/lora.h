@@ -1,0 +1,86 @@
+/*
+ * lora.h — LoRA files and their fusion into the transformer's linear weights.
+ *
+ * ref: ltx_core/loader/fuse_loras.py (apply_loras, _prepare_deltas, _fuse_delta_with_*),
+ *      ltx_core/loader/sd_ops.py (LTXV_LORA_COMFY_RENAMING_MAP),
+ *      ltx_core/loader/single_gpu_model_builder.py (fusion at build time) @ a2c3f24;
+ *      spec pipelines.md §7.
+ *
+ * File format: safetensors with `<prefix><module>.lora_A.weight` (r, in) and
+ * `<module>.lora_B.weight` (out, r). Every occurrence of "diffusion_model." in a key is removed
+ * (the ComfyUI renaming map), so keys name transformer modules as the checkpoint does without
+ * "model.diffusion_model.". `.alpha` tensors and lora_down/lora_up names are not recognised (as
+ * in the reference). A file without a single lora_A/lora_B pair is refused.
+ *
+ * Fusion of a weight W (out, in) with the LoRAs that cover it (both A and B present), in list
+ * order, each with strength s_i:
+ *   P_i = round_p( round_p(B_i * s_i) @ A_i )     p = product dtype (the LoRA file's dtype)
+ *   Δ   = P_1 if one LoRA, else round_d( Σ_i round_d(P_i) )   (sum in f32)
+ *   W'  = round_t( round_d( f32(W) + Δ ) )
+ * d = "deltas dtype" = the target dtype (bf16 for fp8 targets), t = target dtype = W's stored
+ * dtype (the real pipelines: bf16 everywhere) or float32 when the caller mirrors the reference's
+ * float32 model (the goldens). Biases are never touched.
+ *
+ * The mmap'd checkpoint is never modified: fusion produces new tensors that the transformer
+ * binds instead (ltx_transformer_load_ex + ltx_lora_weight_hook). Per-stage LoRA sets are
+ * simply different ltx_lora_set values used for different loads.
+ *
+ * Not implemented: scaled-fp8 weights (`.weight_scale`), fused through dequantize/requantize
+ * in the reference (LTX_ERR_UNSUPPORTED); the CUDA stochastic rounding of fp8-cast fusion.
+ */
+#ifndef LTX_MODELS_LORA_H
+#define LTX_MODELS_LORA_H
+
+#include "backend/backend.h"
+#include "io/safetensors.h"
+
+typedef struct ltx_lora ltx_lora;
+
+/* Opens a LoRA file (mmap) and indexes its pairs. Fails (LTX_ERR_IO / LTX_ERR_FORMAT, message
+ * naming the file) when unreadable or when no lora_A/lora_B pair exists, or when a pair's
+ * ranks disagree. */
+ltx_status ltx_lora_open(const char *path, ltx_lora **out);
+/* Accepts NULL. */
+void ltx_lora_close(ltx_lora *l);
+const char *ltx_lora_path(const ltx_lora *l);
+/* Number of (A, B) pairs; metadata value (e.g. "reference_downscale_factor") or NULL. */
+int ltx_lora_pair_count(const ltx_lora *l);
+const char *ltx_lora_metadata(const ltx_lora *l, const char *key);
+/* The pair for a model weight key ("transformer_blocks.0.attn1.to_q.weight"); false when the
+ * LoRA does not cover it. Entries point into the open file. */
+bool ltx_lora_find(const ltx_lora *l, const char *weight_key, const ltx_st_entry **a,
+                   const ltx_st_entry **b);
+
+/* One stage's LoRA list (order = the reference's: user LoRAs, then distilled ones). */
+#define LTX_MAX_LORAS 16
+typedef struct ltx_lora_set {
+    const ltx_lora *lora[LTX_MAX_LORAS]; /* borrowed: keep open while loading */
+    double strength[LTX_MAX_LORAS];
+    int n;
+    ltx_dtype target_dtype;   /* LTX_DTYPE_COUNT (ltx_lora_set_init): the weight's own dtype */
+    ltx_dtype product_dtype;  /* LTX_DTYPE_COUNT: the LoRA tensors' dtype (the reference) */
+    int fused;                /* out: weights replaced so far */
+    int matched[LTX_MAX_LORAS]; /* out: pairs of each LoRA used so far */
+} ltx_lora_set;
+
+void ltx_lora_set_init(ltx_lora_set *s);
+/* Appends (lora, strength); a strength of 0 contributes nothing and is dropped, like the
+ * reference's zero delta. LTX_ERR_INVALID_ARG when full. */
+ltx_status ltx_lora_set_add(ltx_lora_set *s, const ltx_lora *l, double strength);
+
+/* Fuses n (A_i, B_i, s_i) into `base` (2-D, any float dtype) as above; *out is a new tensor on
+ * `be` of dtype target_dtype (LTX_DTYPE_COUNT = base's dtype). A/B of any float dtype on any
+ * backend; product_dtype LTX_DTYPE_COUNT = each B's dtype. Shape mismatch -> LTX_ERR_FORMAT
+ * naming `key` (may be NULL). */
+ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
+                         const ltx_tensor *const *A, const ltx_tensor *const *B,
+                         const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
+                         ltx_tensor **out);
+
+/* Weight hook for ltx_transformer_load_ex (user = ltx_lora_set *): for a weight key covered
+ * by at least one LoRA of the set, *replacement = the fused tensor (owned by the caller, the
+ * transformer); else NULL. Updates set->fused / matched. */
+ltx_status ltx_lora_weight_hook(void *user, ltx_backend *be, const char *name,
+                                const ltx_tensor *stored, ltx_tensor **replacement);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * test_lora.c — src/models/lora.c: refusing a non-LoRA file, the ComfyUI key renaming and pair
+ * lookup, bf16 fusion (the real pipelines' rounding W' = bf16(W + bf16(Σ bf16(bf16(B s) @ A))))
+ * against a host re-computation, strength-0 entries dropped, and a LoRA-fused transformer load
+ * that leaves the mmap'd checkpoint untouched while the model binds new tensors — on "cpu" and
+ * "cpu-restricted".
+ */
+#include "harness.h"
+
+#include "backend/backend.h"
+#include "models/lora.h"
+#include "models/ltx_transformer.h"
+
+#include <math.h>
+
+#define CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define LORA4 LTX_TEST_DATA "/golden/tiny_ckpt/tiny-lora-r4.safetensors"
+#define LORA8 LTX_TEST_DATA "/golden/tiny_ckpt/tiny-distilled-lora-r8.safetensors"
+
+static ltx_backend *mk(bool restricted)
+{
+    ltx_backend *be = NULL;
+    if (ltx_cpu_backend_create(restricted, NULL, NULL, &be) != LTX_OK) abort();
+    return be;
+}
+
+static float rb(float v) { return ltx_round_bf16(v); }
+
+TEST(open_refuses_non_lora)
+{
+    ltx_lora *l = NULL;
+    CHECK(ltx_lora_open(CKPT, &l) == LTX_ERR_FORMAT && l == NULL);
+    CHECK(strstr(ltx_err_message(), "is not a LoRA") != NULL);
+    CHECK(ltx_lora_open(LTX_TEST_DATA "/golden/tiny_ckpt/missing.safetensors", &l) != LTX_OK);
+}
+
+TEST(pairs_and_renaming)
+{
+    ltx_lora *l = NULL;
+    CHECK(ltx_lora_open(LORA4, &l) == LTX_OK);
+    if (!l) return;
+    CHECK(ltx_lora_pair_count(l) == 40);
+    const ltx_st_entry *a, *b;
+    CHECK(ltx_lora_find(l, "transformer_blocks.0.attn1.to_q.weight", &a, &b));
+    CHECK(a->shape[0] == 4 && b->shape[1] == 4 && a->shape[1] == 64 && b->shape[0] == 64);
+    CHECK(!ltx_lora_find(l, "diffusion_model.transformer_blocks.0.attn1.to_q.weight", &a, &b));
+    CHECK(!ltx_lora_find(l, "transformer_blocks.0.attn1.to_q.bias", &a, &b));
+    CHECK(ltx_lora_metadata(l, "rank") && !strcmp(ltx_lora_metadata(l, "rank"), "4"));
+    ltx_lora_set s;
+    ltx_lora_set_init(&s);
+    CHECK(ltx_lora_set_add(&s, l, 0.0) == LTX_OK && s.n == 0); /* strength 0: nothing */
+    CHECK(ltx_lora_set_add(&s, l, 0.5) == LTX_OK && s.n == 1);
+    ltx_lora_close(l);
+}
+
+TEST(fuse_bf16_matches_host)
+{
+    enum { O = 6, I = 5, R1 = 2, R2 = 3 };
+    float w[O * I], a1[R1 * I], b1[O * R1], a2[R2 * I], b2[O * R2];
+    unsigned x = 7;
+    float *all[5] = {w, a1, b1, a2, b2};
+    int cnt[5] = {O * I, R1 * I, O * R1, R2 * I, O * R2};
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < cnt[k]; i++) {
+            x = x * 1664525u + 1013904223u;
+            all[k][i] = rb(((float)(x >> 8) / 16777216.0f - 0.5f) * (k ? 0.7f : 0.2f));
+        }
+    float want[O * I];
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++) {
+            float p1 = 0, p2 = 0;
+            for (int r = 0; r < R1; r++) p1 += rb(b1[o * R1 + r] * 0.8f) * a1[r * I + i];
+            for (int r = 0; r < R2; r++) p2 += rb(b2[o * R2 + r] * 1.0f) * a2[r * I + i];
+            want[o * I + i] = rb(w[o * I + i] + rb(rb(p1) + rb(p2)));
+        }
+    for (int r = 0; r < 2; r++) {
+        ltx_backend *be = mk(r);
+        int64_t sw[2] = {O, I}, sa1[2] = {R1, I}, sb1[2] = {O, R1}, sa2[2] = {R2, I},
+                sb2[2] = {O, R2};
+        ltx_tensor *tw = ltx_tensor_to(ltx_tensor_from_host(be, LTX_F32, 2, sw, w), be, LTX_BF16);
+        ltx_tensor *A[2] = {ltx_tensor_from_host(be, LTX_F32, 2, sa1, a1),
+                            ltx_tensor_from_host(be, LTX_F32, 2, sa2, a2)};
+        ltx_tensor *B[2] = {ltx_tensor_from_host(be, LTX_F32, 2, sb1, b1),
+                            ltx_tensor_from_host(be, LTX_F32, 2, sb2, b2)};
+        ltx_tensor *Ab[2] = {ltx_tensor_to(A[0], be, LTX_BF16), ltx_tensor_to(A[1], be, LTX_BF16)};
+        ltx_tensor *Bb[2] = {ltx_tensor_to(B[0], be, LTX_BF16), ltx_tensor_to(B[1], be, LTX_BF16)};
+        double st[2] = {0.8, 1.0};
+        ltx_tensor *out = NULL;
+        CHECK(ltx_lora_fuse(be, "w", tw, 2, (const ltx_tensor *const *)Ab,
+                            (const ltx_tensor *const *)Bb, st, LTX_DTYPE_COUNT, LTX_DTYPE_COUNT,
+                            &out) == LTX_OK);
+        CHECK(out && out->dtype == LTX_BF16);
+        float got[O * I];
+        CHECK(out && ltx_tensor_download(out, got, LTX_F32) == LTX_OK);
+        int bad = 0;
+        for (int i = 0; i < O * I; i++) bad += got[i] != want[i];
+        CHECK_MSG(bad == 0, "%d of %d differ", bad, O * I);
+        ltx_tensor_free(out);
+        /* wrong shape is refused with the key in the message */
+        CHECK(ltx_lora_fuse(be, "blk.w", tw, 1, (const ltx_tensor *const *)&Ab[0],
+                            (const ltx_tensor *const *)&Bb[1], st, LTX_DTYPE_COUNT,
+                            LTX_DTYPE_COUNT, &out) == LTX_ERR_FORMAT);
+        CHECK(strstr(ltx_err_message(), "blk.w") != NULL);
+        ltx_tensor_free(tw);
+        for (int k = 0; k < 2; k++) {
+            ltx_tensor_free(A[k]), ltx_tensor_free(B[k]);
+            ltx_tensor_free(Ab[k]), ltx_tensor_free(Bb[k]);
+        }
+        ltx_backend_destroy(be);
+    }
+}
+
+TEST(fused_load_keeps_checkpoint)
+{
+    for (int r = 0; r < 2; r++) {
+        ltx_backend *be = mk(r);
+        ltx_st_file *f = NULL;
+        ltx_lora *l4 = NULL, *l8 = NULL;
+        CHECK(ltx_st_open(CKPT, &f) == LTX_OK);
+        CHECK(ltx_lora_open(LORA4, &l4) == LTX_OK && ltx_lora_open(LORA8, &l8) == LTX_OK);
+        if (!f || !l4 || !l8) return;
+        const char *k = "model.diffusion_model.transformer_blocks.0.attn1.to_q.weight";
+        const ltx_st_entry *e = ltx_st_find(f, k);
+        uint16_t before[8];
+        memcpy(before, e->data, sizeof before);
+        /* per-stage sets: stage 1 user LoRA only, stage 2 both */
+        ltx_lora_set s1, s2;
+        ltx_lora_set_init(&s1), ltx_lora_set_init(&s2);
+        ltx_lora_set_add(&s1, l4, 0.8);
+        ltx_lora_set_add(&s2, l4, 0.8), ltx_lora_set_add(&s2, l8, 1.0);
+        ltx_transformer *m1 = NULL, *m2 = NULL;
+        CHECK(ltx_transformer_load_ex(f, be, false, ltx_lora_weight_hook, &s1, &m1) == LTX_OK);
+        CHECK(ltx_transformer_load_ex(f, be, false, ltx_lora_weight_hook, &s2, &m2) == LTX_OK);
+        CHECK(s1.fused == 40 && s1.matched[0] == 40);
+        CHECK(s2.matched[0] == 40 && s2.matched[1] == ltx_lora_pair_count(l8));
+        CHECK(s2.fused == ltx_lora_pair_count(l8)); /* r8 covers every linear incl. r4's */
+        CHECK(memcmp(before, e->data, sizeof before) == 0);
+        ltx_transformer_free(m1);
+        ltx_transformer_free(m2);
+        ltx_lora_close(l4);
+        ltx_lora_close(l8);
+        ltx_st_close(f);
+        ltx_backend_destroy(be);
+    }
+}
+
+TEST_MAIN()
