@@ -159,26 +159,31 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
         o = v; /* ref: all items skip: out = v (q/k path skipped) */
         v = NULL;
     } else {
+        /* q and k each: projection -> RMSNorm over the inner dim -> RoPE (heads first); the
+         * intermediates are released as soon as the next one exists (views keep buffers) */
+        ltx_rope_mode mode = c->m->cfg.rope_type;
         q = nn_linear(be, a->x, w->q.w, w->q.b);
         qn = q ? nn_norm(be, LTX_NORM_RMS, q, w->q_norm, NULL, 0, eps) : NULL;
         ltx_tensor_free(q);
-        k = qn ? nn_linear(be, ctx, w->k.w, w->k.b) : NULL;
+        if (qn) qh = a->q_cos ? ltx_rope_apply(be, mode, qn, w->heads, a->q_cos, a->q_sin)
+                              : heads_view(qn, w->heads);
+        ltx_tensor_free(qn);
+        qn = NULL;
+        k = qh ? nn_linear(be, ctx, w->k.w, w->k.b) : NULL;
         kn = k ? nn_norm(be, LTX_NORM_RMS, k, w->k_norm, NULL, 0, eps) : NULL;
         ltx_tensor_free(k);
-        if (!kn) goto done;
-        ltx_rope_mode mode = c->m->cfg.rope_type;
-        if (a->q_cos) {
-            qh = ltx_rope_apply(be, mode, qn, w->heads, a->q_cos, a->q_sin);
-            kh = qh ? ltx_rope_apply(be, mode, kn, w->heads, a->k_cos ? a->k_cos : a->q_cos,
-                                     a->k_sin ? a->k_sin : a->q_sin)
-                    : NULL;
-        } else {
-            qh = heads_view(qn, w->heads);
-            kh = qh ? heads_view(kn, w->heads) : NULL;
-        }
+        if (kn) kh = a->q_cos ? ltx_rope_apply(be, mode, kn, w->heads,
+                                               a->k_cos ? a->k_cos : a->q_cos,
+                                               a->k_sin ? a->k_sin : a->q_sin)
+                              : heads_view(kn, w->heads);
+        ltx_tensor_free(kn);
+        kn = NULL;
         vh = kh ? heads_view(v, w->heads) : NULL;
         if (!vh) goto done;
         oh = nn_attention(be, qh, kh, vh, a->mask, 1.0f / sqrtf((float)w->d_head));
+        ltx_tensor_free(qh);
+        ltx_tensor_free(kh);
+        qh = kh = NULL;
         if (!oh) goto done;
         /* ref: out * m + v * (1 - m) per item; m in {0, 1} -> v for the skipped items,
          * copied in the heads-first layout of oh */
@@ -192,6 +197,9 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
             if (st != LTX_OK) goto done;
         }
     }
+    ltx_tensor_free(vh);
+    ltx_tensor_free(v);
+    vh = v = NULL;
     /* (B, H, Tq, D) -> (B, Tq, H, D): a view; the gate multiply (or a copy) makes it
      * contiguous in one pass */
     static const int perm[4] = {0, 2, 1, 3};
