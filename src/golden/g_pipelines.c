@@ -177,15 +177,10 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
     return LTX_OK;
 }
 
-/* Emits the waveform (audio decode may not be built yet: then out.audio_waveform is reported
- * missing by the verifier, never faked). */
+/* Emits the waveform (a failed audio decode fails the case with its message). */
 static ltx_status emit_output(ltx_golden_ctx *g, const ltx_gen_output *o)
 {
-    if (!o->audio) {
-        ltx_logf(ltx_golden_log(g), LTX_LOG_WARN, "audio decode: %s",
-                 ltx_status_name(o->audio_status));
-        return LTX_OK;
-    }
+    if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
     int64_t shape[2] = {2, o->n_samples};
     return ltx_golden_emit_host(g, "out.audio_waveform", LTX_F32, 2, shape, o->audio);
 }

@@ -9,7 +9,9 @@
  */
 #include "pipelines/stages.h"
 
+#include "models/audio_vae.h"
 #include "models/upsampler.h"
+#include "models/vocoder.h"
 #include "models/video_vae.h"
 
 #include <stdlib.h>
@@ -123,12 +125,26 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
 ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_tensor *latent,
                                   float **wave, int64_t *n, int *rate)
 {
-    (void)p;
-    (void)ckpt;
-    (void)latent;
     *wave = NULL;
     *n = 0;
     *rate = 0;
-    return ltx_err(LTX_ERR_NOT_BUILT, "audio decode needs the vocoder (src/models/vocoder.h), "
-                   "not in this build yet");
+    ltx_audio_decoder *dec = NULL;
+    ltx_vocoder *voc = NULL;
+    ltx_tensor *w = NULL;
+    ltx_status s = ltx_audio_decoder_load(p->be, ckpt, &dec);
+    if (s == LTX_OK) s = ltx_vocoder_load(p->be, ckpt, &voc);
+    /* (2, N) at the vocoder's output rate (48 kHz with the LTX-2.3 bandwidth extension) */
+    if (s == LTX_OK) s = ltx_audio_decode_full(dec, voc, latent, NULL, &w);
+    if (s == LTX_OK && (w->ndim != 2 || w->shape[0] != 2))
+        s = ltx_err(LTX_ERR_INTERNAL, "audio decode: expected a (2, N) waveform");
+    if (s == LTX_OK) {
+        *rate = ltx_vocoder_output_rate(voc);
+        *n = w->shape[1];
+        *wave = ltx_tensor_to_host_f32(w);
+        if (!*wave) s = LTX_ERR_OOM;
+    }
+    ltx_tensor_free(w);
+    ltx_vocoder_free(voc);
+    ltx_audio_decoder_free(dec);
+    return s;
 }

@@ -175,7 +175,7 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
                                   ltx_tensor **video_float);
 
 /* AudioDecoder: latent (1,8,T_a,16) -> waveform (2, N) f32 host (malloc'd) at *rate Hz via the
- * audio VAE decoder and the vocoder. LTX_ERR_NOT_BUILT while the vocoder is not in this build. */
+ * audio VAE decoder and the vocoder (both loaded for the call and freed). */
 ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_tensor *latent,
                                   float **wave, int64_t *n, int *rate);
 
