@@ -84,8 +84,8 @@ int main(int argc, char **argv)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, KD, 1.0f, A, KD, B, N, 0.0f, C, N);
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, KD, 1.0f, A, KD, B, N, 0.0f,
-                    C, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, KD, 1.0f, A, KD, B, N, 0.0f, C,
+                    N);
         t[r] = now() - t0;
     }
     double t_gemm = median(t, reps);
@@ -104,8 +104,8 @@ int main(int argc, char **argv)
         }
         t_op[v] = median(t, reps);
     }
-    printf("conv3d 3x3x3 %d->%d on (1,%d,%d,%d,%d), %d threads, median of %d\n", CIN, COUT, CIN,
-           D, H, W, ltx_threadpool_size(pool), reps);
+    printf("conv3d 3x3x3 %d->%d on (1,%d,%d,%d,%d), %d threads, median of %d\n", CIN, COUT, CIN, D,
+           H, W, ltx_threadpool_size(pool), reps);
     printf("  sgemm %dx%dx%d (baseline) : %8.2f ms  %6.1f GFLOP/s\n", M, N, KD, 1e3 * t_gemm,
            flops / t_gemm * 1e-9);
     printf("  conv op, f32 weights      : %8.2f ms  %6.1f GFLOP/s  ratio %.2f\n", 1e3 * t_op[0],

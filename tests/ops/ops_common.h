@@ -54,7 +54,8 @@ static inline double trand(uint64_t *s)
 static inline int64_t numel_of(int nd, const int64_t *sh)
 {
     int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= sh[i];
+    for (int i = 0; i < nd; i++)
+        n *= sh[i];
     return n;
 }
 
@@ -73,7 +74,8 @@ static inline void view_values(const ltx_tensor *t, const double *base, double *
     int64_t n = ltx_tensor_numel(t), idx[LTX_MAX_DIMS] = {0};
     for (int64_t e = 0; e < n; e++) {
         int64_t off = t->offset;
-        for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
+        for (int d = 0; d < t->ndim; d++)
+            off += idx[d] * t->stride[d];
         out[e] = base[off];
         for (int d = t->ndim - 1; d >= 0; d--) {
             if (++idx[d] < t->shape[d]) break;
@@ -89,7 +91,8 @@ static inline tin tin_make(ltx_backend *be, ltx_dtype dt, int nd, const int64_t 
 {
     int64_t bs[LTX_MAX_DIMS];
     int perm[LTX_MAX_DIMS];
-    for (int i = 0; i < nd; i++) bs[i] = sh[i];
+    for (int i = 0; i < nd; i++)
+        bs[i] = sh[i];
     bool sliced = (lay == LAY_SLICED || lay == LAY_BOTH) && nd > 0;
     bool permuted = (lay == LAY_PERMUTED || lay == LAY_BOTH) && nd > 1;
     if (sliced) {
@@ -108,10 +111,19 @@ static inline tin tin_make(ltx_backend *be, ltx_dtype dt, int nd, const int64_t 
         float f;
         uint16_t h;
         switch (dt) {
-        case LTX_F64: break;
-        case LTX_BF16: h = ltx_f32_to_bf16((float)x); x = ltx_bf16_to_f32(h); break;
-        case LTX_F16: h = ltx_f32_to_f16((float)x); x = ltx_f16_to_f32(h); break;
-        default: f = (float)x; x = f;
+        case LTX_F64:
+            break;
+        case LTX_BF16:
+            h = ltx_f32_to_bf16((float)x);
+            x = ltx_bf16_to_f32(h);
+            break;
+        case LTX_F16:
+            h = ltx_f32_to_f16((float)x);
+            x = ltx_f16_to_f32(h);
+            break;
+        default:
+            f = (float)x;
+            x = f;
         }
         base[i] = x;
     }

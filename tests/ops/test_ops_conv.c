@@ -20,21 +20,82 @@ static const ccase CASES[] = {
     {1, {2, 6, 37}, {4, 3, 5}, {2}, {2}, {2}, {0}, 2, false, true, LTX_F32},
     {2, {1, 5, 9, 11}, {7, 5, 3, 3}, {1, 1}, {1, 1}, {1, 1}, {0}, 1, false, true, LTX_F32},
     {2, {2, 4, 8, 7}, {6, 2, 3, 2}, {2, 1}, {1, 0}, {1, 2}, {0}, 2, false, false, LTX_BF16},
-    {3, {1, 8, 5, 9, 10}, {6, 8, 3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 1, false, true, LTX_BF16},
-    {3, {2, 16, 3, 4, 5}, {8, 16, 1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, {0}, 1, false, true, LTX_F32},
-    {3, {1, 6, 4, 6, 5}, {6, 2, 3, 1, 3}, {1, 2, 1}, {1, 0, 1}, {1, 1, 1}, {0}, 3, false, true, LTX_F16},
-    {1, {1, 6, 50}, {6, 1, 12}, {2}, {5}, {1}, {0}, 6, false, true, LTX_F32},            /* depthwise */
-    {1, {2, 6, 30}, {6, 1, 12}, {2}, {5}, {1}, {0}, 6, true, false, LTX_F32},            /* dw transposed */
-    {2, {1, 3, 7, 9}, {3, 1, 3, 3}, {2, 1}, {1, 1}, {2, 1}, {0}, 3, false, true, LTX_F32}, /* dw 2-D */
-    {1, {2, 5, 61}, {5, 1, 7}, {3}, {4}, {2}, {0}, 5, false, true, LTX_F32},   /* dw phased s3 */
-    {1, {1, 4, 29}, {4, 1, 43}, {3}, {2}, {1}, {1}, 4, true, true, LTX_F32},   /* resampler-like */
+    {3,
+     {1, 8, 5, 9, 10},
+     {6, 8, 3, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0},
+     1,
+     false,
+     true,
+     LTX_BF16},
+    {3,
+     {2, 16, 3, 4, 5},
+     {8, 16, 1, 1, 1},
+     {1, 1, 1},
+     {0, 0, 0},
+     {1, 1, 1},
+     {0},
+     1,
+     false,
+     true,
+     LTX_F32},
+    {3,
+     {1, 6, 4, 6, 5},
+     {6, 2, 3, 1, 3},
+     {1, 2, 1},
+     {1, 0, 1},
+     {1, 1, 1},
+     {0},
+     3,
+     false,
+     true,
+     LTX_F16},
+    {1, {1, 6, 50}, {6, 1, 12}, {2}, {5}, {1}, {0}, 6, false, true, LTX_F32}, /* depthwise */
+    {1, {2, 6, 30}, {6, 1, 12}, {2}, {5}, {1}, {0}, 6, true, false, LTX_F32}, /* dw transposed */
+    {2, {1, 3, 7, 9}, {3, 1, 3, 3}, {2, 1}, {1, 1}, {2, 1}, {0}, 3, false, true, LTX_F32}, /* dw 2-D
+                                                                                            */
+    {1, {2, 5, 61}, {5, 1, 7}, {3}, {4}, {2}, {0}, 5, false, true, LTX_F32}, /* dw phased s3 */
+    {1, {1, 4, 29}, {4, 1, 43}, {3}, {2}, {1}, {1}, 4, true, true, LTX_F32}, /* resampler-like */
     {1, {1, 4, 29}, {4, 1, 5}, {4}, {0}, {3}, {2}, 4, true, false, LTX_BF16},
     {1, {1, 8, 20}, {8, 4, 11}, {5}, {3}, {1}, {1}, 1, true, true, LTX_F32},
     {2, {1, 4, 5, 6}, {4, 3, 3, 3}, {2, 2}, {1, 0}, {1, 2}, {1, 0}, 2, true, true, LTX_BF16},
-    {3, {1, 4, 3, 4, 5}, {4, 3, 3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1, true, true, LTX_F32},
+    {3,
+     {1, 4, 3, 4, 5},
+     {4, 3, 3, 3, 3},
+     {2, 2, 2},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     1,
+     true,
+     true,
+     LTX_F32},
     /* multi-tile: im2col rows of 1728 x 5120 positions exceed the 32 MiB tile */
-    {3, {1, 64, 4, 32, 40}, {8, 64, 3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 1, false, true, LTX_F32},
-    {3, {1, 8, 4, 32, 40}, {8, 64, 3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 1, true, false, LTX_F32},
+    {3,
+     {1, 64, 4, 32, 40},
+     {8, 64, 3, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0},
+     1,
+     false,
+     true,
+     LTX_F32},
+    {3,
+     {1, 8, 4, 32, 40},
+     {8, 64, 3, 3, 3},
+     {1, 1, 1},
+     {1, 1, 1},
+     {1, 1, 1},
+     {0},
+     1,
+     true,
+     false,
+     LTX_F32},
 };
 #define NCASES (int)(sizeof CASES / sizeof CASES[0])
 
@@ -72,21 +133,28 @@ static void ref_conv(const ccase *cc, const double *x, const double *w, const do
                                                : w[(co * cig + ci % cig) * K + kk];
                     if (!cc->transposed) {
                         for (int64_t o = 0; o < Sout; o++) {
-                            int64_t od = o / (out[1] * out[2]), oh = (o / out[2]) % out[1], ow = o % out[2];
-                            int64_t id = od * s[0] - p[0] + kd * d[0], ih = oh * s[1] - p[1] + kh * d[1];
+                            int64_t od = o / (out[1] * out[2]), oh = (o / out[2]) % out[1],
+                                    ow = o % out[2];
+                            int64_t id = od * s[0] - p[0] + kd * d[0],
+                                    ih = oh * s[1] - p[1] + kh * d[1];
                             int64_t iw = ow * s[2] - p[2] + kw * d[2];
-                            if (id < 0 || id >= in[0] || ih < 0 || ih >= in[1] || iw < 0 || iw >= in[2])
+                            if (id < 0 || id >= in[0] || ih < 0 || ih >= in[1] || iw < 0 ||
+                                iw >= in[2])
                                 continue;
-                            double t = wv * x[(n * Cin + ci) * Sin + (id * in[1] + ih) * in[2] + iw];
+                            double t =
+                                wv * x[(n * Cin + ci) * Sin + (id * in[1] + ih) * in[2] + iw];
                             y[(n * Cout + co) * Sout + o] += t;
                             mag[(n * Cout + co) * Sout + o] += fabs(t);
                         }
                     } else {
                         for (int64_t q = 0; q < Sin; q++) {
-                            int64_t id = q / (in[1] * in[2]), ih = (q / in[2]) % in[1], iw = q % in[2];
-                            int64_t od = id * s[0] - p[0] + kd * d[0], oh = ih * s[1] - p[1] + kh * d[1];
+                            int64_t id = q / (in[1] * in[2]), ih = (q / in[2]) % in[1],
+                                    iw = q % in[2];
+                            int64_t od = id * s[0] - p[0] + kd * d[0],
+                                    oh = ih * s[1] - p[1] + kh * d[1];
                             int64_t ow = iw * s[2] - p[2] + kw * d[2];
-                            if (od < 0 || od >= out[0] || oh < 0 || oh >= out[1] || ow < 0 || ow >= out[2])
+                            if (od < 0 || od >= out[0] || oh < 0 || oh >= out[1] || ow < 0 ||
+                                ow >= out[2])
                                 continue;
                             double t = wv * x[(n * Cin + ci) * Sin + q];
                             int64_t o = (od * out[1] + oh) * out[2] + ow;
@@ -109,7 +177,8 @@ TEST(conv_all_cases)
             int nd = cc->ns + 2;
             bool big = k >= NCASES - 2;
             for (int lay = 0; lay < LAY_COUNT; lay += big ? 3 : 1) {
-                ltx_conv_params p = {cc->ns, {1, 1, 1}, {0}, {1, 1, 1}, {0}, cc->groups, cc->transposed};
+                ltx_conv_params p = {cc->ns, {1, 1, 1},  {0},           {1, 1, 1},
+                                     {0},    cc->groups, cc->transposed};
                 for (int i = 0; i < cc->ns; i++) {
                     p.stride[i] = cc->s[i];
                     p.padding[i] = cc->p[i];
@@ -165,8 +234,8 @@ TEST(conv_all_cases)
 }
 
 /* torch index rules, written independently of the op */
-static void ref_taps(int mode, bool align, int64_t in, int64_t out, int64_t i, int *n,
-                     int64_t *idx, double *w)
+static void ref_taps(int mode, bool align, int64_t in, int64_t out, int64_t i, int *n, int64_t *idx,
+                     double *w)
 {
     if (mode == LTX_INTERP_NEAREST) {
         float sc = (float)in / (float)out;
@@ -176,7 +245,8 @@ static void ref_taps(int mode, bool align, int64_t in, int64_t out, int64_t i, i
         w[0] = 1;
         return;
     }
-    double scale = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0) : (double)in / (double)out;
+    double scale =
+        align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0) : (double)in / (double)out;
     double r = align ? scale * (double)i : scale * ((double)i + 0.5) - 0.5;
     if (mode == LTX_INTERP_LINEAR) {
         if (r < 0) r = 0;
@@ -207,8 +277,14 @@ TEST(interpolate_modes)
         int64_t in[3], out[3];
     } icase;
     static const icase IC[] = {
-        {1, {7}, {12}}, {1, {12}, {7}}, {1, {5}, {10}}, {2, {5, 7}, {10, 14}}, {2, {9, 6}, {4, 11}},
-        {2, {3, 3}, {3, 5}}, {3, {3, 4, 5}, {6, 8, 10}}, {3, {4, 5, 3}, {2, 7, 3}},
+        {1, {7}, {12}},
+        {1, {12}, {7}},
+        {1, {5}, {10}},
+        {2, {5, 7}, {10, 14}},
+        {2, {9, 6}, {4, 11}},
+        {2, {3, 3}, {3, 5}},
+        {3, {3, 4, 5}, {6, 8, 10}},
+        {3, {4, 5, 3}, {2, 7, 3}},
     };
     for (int ci = 0; ci < NCFG; ci++) {
         tcfg c = tcfg_open(ci);
@@ -237,7 +313,8 @@ TEST(interpolate_modes)
                     double *o = tdown(y), *ref = malloc(sizeof(double) * (size_t)n);
                     for (int64_t e = 0; e < n; e++) {
                         int64_t nc = e / Sout, q = e % Sout;
-                        int64_t oi[3] = {q / (out3[1] * out3[2]), (q / out3[2]) % out3[1], q % out3[2]};
+                        int64_t oi[3] = {q / (out3[1] * out3[2]), (q / out3[2]) % out3[1],
+                                         q % out3[2]};
                         int nt[3];
                         int64_t id[3][4];
                         double wt[3][4];
@@ -247,7 +324,8 @@ TEST(interpolate_modes)
                                 id[dd][0] = 0;
                                 wt[dd][0] = 1;
                             } else {
-                                ref_taps(mode, align, in3[dd], out3[dd], oi[dd], &nt[dd], id[dd], wt[dd]);
+                                ref_taps(mode, align, in3[dd], out3[dd], oi[dd], &nt[dd], id[dd],
+                                         wt[dd]);
                             }
                         }
                         double acc = 0;
@@ -255,7 +333,8 @@ TEST(interpolate_modes)
                             for (int b = 0; b < nt[1]; b++)
                                 for (int cc = 0; cc < nt[2]; cc++)
                                     acc += wt[0][a] * wt[1][b] * wt[2][cc] *
-                                           x.v[nc * Sin + (id[0][a] * in3[1] + id[1][b]) * in3[2] + id[2][cc]];
+                                           x.v[nc * Sin + (id[0][a] * in3[1] + id[1][b]) * in3[2] +
+                                               id[2][cc]];
                         ref[e] = acc;
                     }
                     double err = err_ratio(o, ref, n, 1e-6, 1e-5);

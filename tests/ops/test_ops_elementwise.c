@@ -33,11 +33,13 @@ TEST(copy_layouts_and_dtypes)
                     int bad = 0;
                     for (int64_t i = 0; i < n; i++) {
                         double want = a.v[i];
-                        if (dts[k] == LTX_BF16) want = ltx_bf16_to_f32(ltx_f32_to_bf16((float)want));
+                        if (dts[k] == LTX_BF16)
+                            want = ltx_bf16_to_f32(ltx_f32_to_bf16((float)want));
                         if (dts[k] == LTX_F16) want = ltx_f16_to_f32(ltx_f32_to_f16((float)want));
                         if (o[i] != want) bad++;
                     }
-                    CHECK_MSG(bad == 0, "%s shape %d lay %d dtype %d: %d bad", c.name, s, lay, k, bad);
+                    CHECK_MSG(bad == 0, "%s shape %d lay %d dtype %d: %d bad", c.name, s, lay, k,
+                              bad);
                     free(o);
                     ltx_tensor_free(d);
                 }
@@ -47,7 +49,8 @@ TEST(copy_layouts_and_dtypes)
                 CHECK(c.be->ops->copy(c.be, d, b.t) == LTX_OK);
                 double *o = tdown(d);
                 int bad = 0;
-                for (int64_t i = 0; i < n; i++) bad += o[i] != b.v[i];
+                for (int64_t i = 0; i < n; i++)
+                    bad += o[i] != b.v[i];
                 CHECK(bad == 0);
                 free(o);
                 ltx_tensor_free(d);
@@ -86,7 +89,8 @@ TEST(copy_into_strided_dst_and_broadcast)
         CHECK(c.be->ops->copy(c.be, d, r.t) == LTX_OK);
         o = tdown(d);
         bad = 0;
-        for (int i = 0; i < 36; i++) bad += o[i] != r.v[i % 9];
+        for (int i = 0; i < 36; i++)
+            bad += o[i] != r.v[i % 9];
         CHECK(bad == 0);
         /* writing into a broadcast view is refused */
         ltx_tensor *e = ltx_tensor_expand(r.t, 2, dsh);
@@ -117,29 +121,50 @@ TEST(copy_into_strided_dst_and_broadcast)
 static double ref_unary(ltx_unary_op op, double x, double p0, double p1)
 {
     switch (op) {
-    case LTX_UNARY_NEG: return -x;
-    case LTX_UNARY_EXP: return exp(x);
-    case LTX_UNARY_LOG: return log(x);
-    case LTX_UNARY_SQRT: return sqrt(x);
-    case LTX_UNARY_RSQRT: return 1 / sqrt(x);
-    case LTX_UNARY_SIN: return sin(x);
-    case LTX_UNARY_COS: return cos(x);
-    case LTX_UNARY_TANH: return tanh(x);
-    case LTX_UNARY_SIGMOID: return 1 / (1 + exp(-x));
-    case LTX_UNARY_SILU: return x / (1 + exp(-x));
+    case LTX_UNARY_NEG:
+        return -x;
+    case LTX_UNARY_EXP:
+        return exp(x);
+    case LTX_UNARY_LOG:
+        return log(x);
+    case LTX_UNARY_SQRT:
+        return sqrt(x);
+    case LTX_UNARY_RSQRT:
+        return 1 / sqrt(x);
+    case LTX_UNARY_SIN:
+        return sin(x);
+    case LTX_UNARY_COS:
+        return cos(x);
+    case LTX_UNARY_TANH:
+        return tanh(x);
+    case LTX_UNARY_SIGMOID:
+        return 1 / (1 + exp(-x));
+    case LTX_UNARY_SILU:
+        return x / (1 + exp(-x));
     case LTX_UNARY_GELU_TANH:
         return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    case LTX_UNARY_GELU_ERF: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    case LTX_UNARY_RELU: return x > 0 ? x : 0;
-    case LTX_UNARY_LEAKY_RELU: return x > 0 ? x : x * p0;
-    case LTX_UNARY_ABS: return fabs(x);
-    case LTX_UNARY_SQUARE: return x * x;
-    case LTX_UNARY_SCALE: return x * p0 + p1;
-    case LTX_UNARY_DIVS: return x / p0;
-    case LTX_UNARY_RECIP: return 1 / x;
-    case LTX_UNARY_CLAMP: return x < p0 ? p0 : x > p1 ? p1 : x;
-    case LTX_UNARY_ROUND_BF16: return ltx_round_bf16((float)x);
-    default: return NAN;
+    case LTX_UNARY_GELU_ERF:
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case LTX_UNARY_RELU:
+        return x > 0 ? x : 0;
+    case LTX_UNARY_LEAKY_RELU:
+        return x > 0 ? x : x * p0;
+    case LTX_UNARY_ABS:
+        return fabs(x);
+    case LTX_UNARY_SQUARE:
+        return x * x;
+    case LTX_UNARY_SCALE:
+        return x * p0 + p1;
+    case LTX_UNARY_DIVS:
+        return x / p0;
+    case LTX_UNARY_RECIP:
+        return 1 / x;
+    case LTX_UNARY_CLAMP:
+        return x < p0 ? p0 : x > p1 ? p1 : x;
+    case LTX_UNARY_ROUND_BF16:
+        return ltx_round_bf16((float)x);
+    default:
+        return NAN;
     }
 }
 
@@ -151,7 +176,8 @@ TEST(unary_all_ops)
         for (int op = 0; op < LTX_UNARY_COUNT; op++) {
             bool pos = op == LTX_UNARY_LOG || op == LTX_UNARY_SQRT || op == LTX_UNARY_RSQRT ||
                        op == LTX_UNARY_RECIP;
-            double p0 = op == LTX_UNARY_CLAMP ? -0.7 : 0.37, p1 = op == LTX_UNARY_CLAMP ? 1.3 : -1.1;
+            double p0 = op == LTX_UNARY_CLAMP ? -0.7 : 0.37,
+                   p1 = op == LTX_UNARY_CLAMP ? 1.3 : -1.1;
             for (int s = 0; s < NSHAPES; s++)
                 for (int lay = 0; lay < LAY_COUNT; lay++)
                     for (int f64 = 0; f64 < 2; f64++) {
@@ -163,7 +189,8 @@ TEST(unary_all_ops)
                         double *o = tdown(d);
                         int64_t n = ltx_tensor_numel(d);
                         double *w = malloc(sizeof(double) * (size_t)n);
-                        for (int64_t i = 0; i < n; i++) w[i] = ref_unary(op, a.v[i], p0, p1);
+                        for (int64_t i = 0; i < n; i++)
+                            w[i] = ref_unary(op, a.v[i], p0, p1);
                         double tol = f64 ? 1e-12 : 2e-6;
                         if (op == LTX_UNARY_ROUND_BF16) tol = 0;
                         double atol = op == LTX_UNARY_ROUND_BF16 ? 1e-300 : (f64 ? 1e-14 : 1e-6);
@@ -207,7 +234,8 @@ TEST(unary_scale_two_roundings_bitexact)
     free(o);
     o = ltx_tensor_to_host_f32(d);
     bad = 0;
-    for (int i = 0; i < 4099; i++) bad += o[i] != (float)a.v[i] / 3.0f;
+    for (int i = 0; i < 4099; i++)
+        bad += o[i] != (float)a.v[i] / 3.0f;
     CHECK(bad == 0);
     free(o);
     ltx_tensor_free(d);
@@ -218,14 +246,22 @@ TEST(unary_scale_two_roundings_bitexact)
 static double ref_binary(int op, double x, double y)
 {
     switch (op) {
-    case LTX_BINARY_ADD: return x + y;
-    case LTX_BINARY_SUB: return x - y;
-    case LTX_BINARY_MUL: return x * y;
-    case LTX_BINARY_DIV: return x / y;
-    case LTX_BINARY_MAX: return x > y ? x : y;
-    case LTX_BINARY_MIN: return x < y ? x : y;
-    case LTX_BINARY_POW: return pow(x, y);
-    default: return NAN;
+    case LTX_BINARY_ADD:
+        return x + y;
+    case LTX_BINARY_SUB:
+        return x - y;
+    case LTX_BINARY_MUL:
+        return x * y;
+    case LTX_BINARY_DIV:
+        return x / y;
+    case LTX_BINARY_MAX:
+        return x > y ? x : y;
+    case LTX_BINARY_MIN:
+        return x < y ? x : y;
+    case LTX_BINARY_POW:
+        return pow(x, y);
+    default:
+        return NAN;
     }
 }
 
@@ -235,10 +271,8 @@ typedef struct bcase {
     int64_t d[4], a[4], b[4];
 } bcase;
 static const bcase BCASES[] = {
-    {3, 3, 3, {5, 7, 33}, {5, 7, 33}, {5, 7, 33}},
-    {3, 3, 1, {5, 7, 33}, {5, 7, 33}, {33}},
-    {3, 3, 3, {4, 6, 17}, {4, 1, 17}, {1, 6, 1}},
-    {4, 2, 4, {2, 3, 5, 9}, {5, 1}, {2, 3, 1, 9}},
+    {3, 3, 3, {5, 7, 33}, {5, 7, 33}, {5, 7, 33}}, {3, 3, 1, {5, 7, 33}, {5, 7, 33}, {33}},
+    {3, 3, 3, {4, 6, 17}, {4, 1, 17}, {1, 6, 1}},  {4, 2, 4, {2, 3, 5, 9}, {5, 1}, {2, 3, 1, 9}},
     {2, 2, 2, {257, 130}, {257, 130}, {1, 1}},
 };
 
@@ -269,8 +303,8 @@ TEST(binary_broadcast_all_ops)
                             w[i] = ref_binary(op, a.v[bcast_off(B->nd, idx, B->na, B->a)],
                                               b.v[bcast_off(B->nd, idx, B->nb, B->b)]);
                         double e = err_ratio(o, w, n, mix ? 1e-14 : 1e-6, mix ? 1e-13 : 1e-6);
-                        CHECK_MSG(e <= 1, "%s op %d case %zu lay %d mix %d: err %g", c.name, op,
-                                  bc, lay, mix, e);
+                        CHECK_MSG(e <= 1, "%s op %d case %zu lay %d mix %d: err %g", c.name, op, bc,
+                                  lay, mix, e);
                         free(w);
                         free(o);
                         ltx_tensor_free(d);
@@ -334,14 +368,18 @@ static double ref_reduce(ltx_reduce_op op, const double *v, int64_t n, int64_t s
     double acc = op == LTX_REDUCE_MAX ? -INFINITY : op == LTX_REDUCE_MIN ? INFINITY : 0;
     for (int64_t r = 0; r < n; r++) {
         double x = v[r * s];
-        if (op == LTX_REDUCE_MAX) acc = x > acc ? x : acc;
-        else if (op == LTX_REDUCE_MIN) acc = x < acc ? x : acc;
-        else acc += x;
+        if (op == LTX_REDUCE_MAX)
+            acc = x > acc ? x : acc;
+        else if (op == LTX_REDUCE_MIN)
+            acc = x < acc ? x : acc;
+        else
+            acc += x;
     }
     if (op == LTX_REDUCE_MEAN) acc /= (double)n;
     if (op == LTX_REDUCE_VAR) {
         double m = acc / (double)n, q = 0;
-        for (int64_t r = 0; r < n; r++) q += (v[r * s] - m) * (v[r * s] - m);
+        for (int64_t r = 0; r < n; r++)
+            q += (v[r * s] - m) * (v[r * s] - m);
         acc = q / (double)(n - 1);
     }
     return acc;
@@ -372,11 +410,12 @@ TEST(reduce_all_ops_all_dims)
                             int64_t st = dim == 2 ? 1 : dim == 1 ? sh[2] : sh[1] * sh[2];
                             double *w = malloc(sizeof(double) * (size_t)n);
                             for (int64_t i = 0; i < n; i++, next_idx(3, ds, idx))
-                                w[i] = ref_reduce(op, a.v + (idx[0] * sh[1] + idx[1]) * sh[2] + idx[2],
-                                                  sh[dim], st);
+                                w[i] =
+                                    ref_reduce(op, a.v + (idx[0] * sh[1] + idx[1]) * sh[2] + idx[2],
+                                               sh[dim], st);
                             double e = err_ratio(o, w, n, f64 ? 1e-13 : 1e-6, f64 ? 1e-12 : 1e-6);
-                            CHECK_MSG(e <= 1, "%s op %d shape %d lay %d dim %d: err %g", c.name,
-                                      op, s, lay, dim, e);
+                            CHECK_MSG(e <= 1, "%s op %d shape %d lay %d dim %d: err %g", c.name, op,
+                                      s, lay, dim, e);
                             free(w);
                             free(o);
                             ltx_tensor_free(d);
@@ -398,7 +437,10 @@ static int64_t ref_pad_index(ltx_pad_mode m, int64_t j, int64_t n)
 TEST(pad_all_modes)
 {
     static const int PADS[][6] = {
-        {0, 0, 1, 2, 3, 1}, {1, 1, 0, 0, 2, 2}, {0, 1, 2, 0, 0, 0}, {2, 0, 1, 1, -1, 2},
+        {0, 0, 1, 2, 3, 1},
+        {1, 1, 0, 0, 2, 2},
+        {0, 1, 2, 0, 0, 0},
+        {2, 0, 1, 1, -1, 2},
     };
     for (int ci = 0; ci < NCFG; ci++) {
         tcfg c = tcfg_open(ci);
@@ -410,7 +452,8 @@ TEST(pad_all_modes)
                     const int *p = PADS[pc];
                     tin a = tin_make(c.be, LTX_F32, 3, sh, lay, -1, 1, &rng);
                     int64_t ds[3];
-                    for (int d = 0; d < 3; d++) ds[d] = sh[d] + p[2 * d] + p[2 * d + 1];
+                    for (int d = 0; d < 3; d++)
+                        ds[d] = sh[d] + p[2 * d] + p[2 * d + 1];
                     ltx_tensor *d = ltx_tensor_new(c.be, LTX_F32, 3, ds);
                     CHECK(c.be->ops->pad(c.be, d, a.t, p, mode, 0.75) == LTX_OK);
                     double *o = tdown(d);
@@ -426,8 +469,8 @@ TEST(pad_all_modes)
                         double want = cst ? 0.75 : a.v[(si[0] * sh[1] + si[1]) * sh[2] + si[2]];
                         bad += o[i] != want;
                     }
-                    CHECK_MSG(bad == 0, "%s mode %d pads %zu lay %d: %d bad", c.name, mode, pc,
-                              lay, bad);
+                    CHECK_MSG(bad == 0, "%s mode %d pads %zu lay %d: %d bad", c.name, mode, pc, lay,
+                              bad);
                     /* bf16 source into an f32 destination: same values */
                     ltx_tensor *ab = ltx_tensor_to(a.t, c.be, LTX_BF16);
                     ltx_tensor *d2 = ltx_tensor_new(c.be, LTX_F32, 3, ds);

@@ -37,21 +37,22 @@ TEST(rms_and_layer_norm)
                         ltx_tensor *w = wk ? host_vec(c.be, wk == 2 ? LTX_BF16 : LTX_F32, D, wv,
                                                       &rng, -1.5, 1.5)
                                            : NULL;
-                        ltx_tensor *b = (wk && op == 1) ? host_vec(c.be, LTX_F32, D, bv, &rng,
-                                                                   -1, 1)
-                                                        : NULL;
+                        ltx_tensor *b =
+                            (wk && op == 1) ? host_vec(c.be, LTX_F32, D, bv, &rng, -1, 1) : NULL;
                         ltx_tensor *d = ltx_tensor_new(c.be, LTX_F32, 3, sh);
                         float eps = op ? 1e-6f : 1e-5f;
-                        CHECK(c.be->ops->norm(c.be, op ? LTX_NORM_LAYER : LTX_NORM_RMS, d, x.t,
-                                              w, b, 0, eps) == LTX_OK);
+                        CHECK(c.be->ops->norm(c.be, op ? LTX_NORM_LAYER : LTX_NORM_RMS, d, x.t, w,
+                                              b, 0, eps) == LTX_OK);
                         double *o = tdown(d), *ref = malloc(sizeof(double) * (size_t)n);
                         for (int64_t r = 0; r < n / D; r++) {
                             const double *xr = x.v + r * D;
                             double m = 0, q = 0;
-                            for (int64_t i = 0; i < D; i++) m += op ? xr[i] : xr[i] * xr[i];
+                            for (int64_t i = 0; i < D; i++)
+                                m += op ? xr[i] : xr[i] * xr[i];
                             m /= (double)D;
                             if (op)
-                                for (int64_t i = 0; i < D; i++) q += (xr[i] - m) * (xr[i] - m);
+                                for (int64_t i = 0; i < D; i++)
+                                    q += (xr[i] - m) * (xr[i] - m);
                             double rs = op ? 1 / sqrt(q / (double)D + eps) : 1 / sqrt(m + eps);
                             for (int64_t i = 0; i < D; i++) {
                                 double y = (op ? xr[i] - m : xr[i]) * rs;
@@ -61,8 +62,8 @@ TEST(rms_and_layer_norm)
                             }
                         }
                         double e = err_ratio(o, ref, n, 1e-5, 2e-6);
-                        CHECK_MSG(e <= 1, "%s shape %d lay %d op %d wk %d: err %g", c.name, s,
-                                  lay, op, wk, e);
+                        CHECK_MSG(e <= 1, "%s shape %d lay %d op %d wk %d: err %g", c.name, s, lay,
+                                  op, wk, e);
                         free(o);
                         free(ref);
                         free(wv);
@@ -104,13 +105,16 @@ TEST(group_and_pixel_norm)
                             for (int64_t g = 0; g < G; g++) {
                                 const double *xg = x.v + (bi * C + g * cpg) * S;
                                 double m = 0, q = 0;
-                                for (int64_t i = 0; i < cpg * S; i++) m += xg[i];
+                                for (int64_t i = 0; i < cpg * S; i++)
+                                    m += xg[i];
                                 m /= (double)(cpg * S);
-                                for (int64_t i = 0; i < cpg * S; i++) q += (xg[i] - m) * (xg[i] - m);
+                                for (int64_t i = 0; i < cpg * S; i++)
+                                    q += (xg[i] - m) * (xg[i] - m);
                                 double rs = 1 / sqrt(q / (double)(cpg * S) + eps);
                                 for (int64_t i = 0; i < cpg * S; i++) {
                                     int64_t ch = g * cpg + i / S;
-                                    ref[(bi * C + g * cpg) * S + i] = (xg[i] - m) * rs * wv[ch] + bv[ch];
+                                    ref[(bi * C + g * cpg) * S + i] =
+                                        (xg[i] - m) * rs * wv[ch] + bv[ch];
                                 }
                             }
                     } else {
@@ -149,7 +153,8 @@ TEST(rope_split_and_interleaved)
         const int64_t B = 2, H = 3, T = 5, D = 8;
         for (int mode = 0; mode < 2; mode++)
             for (int view = 0; view < 2; view++)
-                for (int bc = 0; bc < 3; bc++) { /* cos table: 0 (B,H,T,D/2) 1 (1,H,T,D/2) 2 (T,D/2) */
+                for (int bc = 0; bc < 3;
+                     bc++) { /* cos table: 0 (B,H,T,D/2) 1 (1,H,T,D/2) 2 (T,D/2) */
                     /* x: contiguous (B,H,T,D) or a (B,T,H*D) activation viewed as (B,H,T,D) */
                     int64_t xs[3] = {B, T, H * D};
                     tin xa = tin_make(c.be, LTX_F32, 3, xs, LAY_CONTIG, -2, 2, &rng);
@@ -185,8 +190,9 @@ TEST(rope_split_and_interleaved)
                         for (int64_t h = 0; h < H; h++)
                             for (int64_t t = 0; t < T; t++) {
                                 const double *xr = xv + ((b * H + h) * T + t) * D;
-                                int64_t cr = bc == 2 ? t * (D / 2)
-                                                     : (((bc == 0 ? b : 0) * H + h) * T + t) * (D / 2);
+                                int64_t cr = bc == 2
+                                                 ? t * (D / 2)
+                                                 : (((bc == 0 ? b : 0) * H + h) * T + t) * (D / 2);
                                 double *rr = ref + ((b * H + h) * T + t) * D;
                                 for (int64_t i = 0; i < D / 2; i++) {
                                     double cc = co.v[cr + i], ss = sn.v[cr + i];
@@ -200,7 +206,8 @@ TEST(rope_split_and_interleaved)
                                 }
                             }
                     double e = err_ratio(o, ref, B * H * T * D, 1e-6, 2e-6);
-                    CHECK_MSG(e <= 1, "%s mode %d view %d bc %d: err %g", c.name, mode, view, bc, e);
+                    CHECK_MSG(e <= 1, "%s mode %d view %d bc %d: err %g", c.name, mode, view, bc,
+                              e);
                     /* in place on the strided view itself */
                     CHECK(c.be->ops->rope(c.be, mode, x, x, co.t, sn.t) == LTX_OK);
                     double *o2 = tdown(x);
@@ -266,8 +273,10 @@ TEST(snake_large_arguments_nan_and_in_place)
         ltx_tensor *xt = ltx_tensor_new(c.be, LTX_F32, 3, sh);
         CHECK(ltx_tensor_upload(xt, x.v, LTX_F64) == LTX_OK);
         int64_t n3 = 3;
-        ltx_tensor *a = ltx_tensor_new(c.be, LTX_F32, 1, &n3), *b = ltx_tensor_new(c.be, LTX_F32, 1, &n3);
-        CHECK(ltx_tensor_upload(a, av, LTX_F64) == LTX_OK && ltx_tensor_upload(b, bv, LTX_F64) == LTX_OK);
+        ltx_tensor *a = ltx_tensor_new(c.be, LTX_F32, 1, &n3),
+                   *b = ltx_tensor_new(c.be, LTX_F32, 1, &n3);
+        CHECK(ltx_tensor_upload(a, av, LTX_F64) == LTX_OK &&
+              ltx_tensor_upload(b, bv, LTX_F64) == LTX_OK);
         CHECK(c.be->ops->snake(c.be, xt, xt, a, b, false) == LTX_OK); /* in place */
         double *o = tdown(xt), ref[3 * 4000];
         for (int i = 0; i < 3 * 4000; i++) {

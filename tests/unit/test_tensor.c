@@ -21,7 +21,8 @@ static ltx_backend *mk(bool restricted)
 static ltx_tensor *iota(ltx_backend *be)
 {
     float v[24];
-    for (int i = 0; i < 24; i++) v[i] = (float)i;
+    for (int i = 0; i < 24; i++)
+        v[i] = (float)i;
     int64_t sh[3] = {2, 3, 4};
     return ltx_tensor_from_host(be, LTX_F32, 3, sh, v);
 }
@@ -37,7 +38,8 @@ TEST(construction_and_roundtrip)
         CHECK((ltx_tensor_host(t) != NULL) == !r);
         float *h = ltx_tensor_to_host_f32(t);
         int bad = 0;
-        for (int i = 0; i < 24; i++) bad += h[i] != (float)i;
+        for (int i = 0; i < 24; i++)
+            bad += h[i] != (float)i;
         CHECK(bad == 0);
         free(h);
         double *hd = ltx_tensor_to_host_f64(t);
@@ -56,7 +58,8 @@ TEST(construction_and_roundtrip)
         ltx_tensor *z = ltx_tensor_zeros(be, LTX_F32, 3, t->shape);
         h = ltx_tensor_to_host_f32(z);
         bad = 0;
-        for (int i = 0; i < 24; i++) bad += h[i] != 0.0f;
+        for (int i = 0; i < 24; i++)
+            bad += h[i] != 0.0f;
         CHECK(bad == 0);
         free(h);
         ltx_tensor_free(z);
@@ -104,7 +107,8 @@ TEST(slice_permute_reshape)
         int bad = 0;
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 2; j++)
-                for (int k = 0; k < 3; k++) bad += pv[(i * 2 + j) * 3 + k] != (float)(j * 12 + k * 4 + i);
+                for (int k = 0; k < 3; k++)
+                    bad += pv[(i * 2 + j) * 3 + k] != (float)(j * 12 + k * 4 + i);
         CHECK(bad == 0);
         int badperm[3] = {0, 0, 1};
         CHECK(ltx_tensor_permute(t, badperm) == NULL);
@@ -145,7 +149,7 @@ TEST(unsqueeze_expand_and_views_outlive_parent)
         CHECK(u0->ndim == 4 && u0->shape[0] == 1 && u0->shape[1] == 2);
         CHECK(u2->ndim == 4 && u2->shape[3] == 1 && ltx_tensor_is_contiguous(u2));
         /* (3, 1) -> expand (2, 3, 4) */
-        ltx_tensor *col = ltx_tensor_slice(t, 2, 1, 2, 1); /* (2, 3, 1) */
+        ltx_tensor *col = ltx_tensor_slice(t, 2, 1, 2, 1);  /* (2, 3, 1) */
         ltx_tensor *c0 = ltx_tensor_slice(col, 0, 0, 1, 1); /* (1, 3, 1) */
         int64_t es[3] = {2, 3, 4};
         ltx_tensor *e = ltx_tensor_expand(c0, 3, es);
@@ -155,7 +159,8 @@ TEST(unsqueeze_expand_and_views_outlive_parent)
         ltx_tensor_free(col);
         CHECK(ltx_tensor_download(e, v, LTX_F32) == LTX_OK);
         int bad = 0;
-        for (int i = 0; i < 24; i++) bad += v[i] != (float)(((i / 4) % 3) * 4 + 1);
+        for (int i = 0; i < 24; i++)
+            bad += v[i] != (float)(((i / 4) % 3) * 4 + 1);
         CHECK(bad == 0);
         int64_t es_bad[3] = {2, 5, 4};
         CHECK(ltx_tensor_expand(c0, 3, es_bad) == NULL);

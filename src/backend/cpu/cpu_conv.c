@@ -61,8 +61,8 @@ static void valid_range(int64_t a, int64_t s, int64_t n, int64_t count, int64_t 
  * phases (element i*S + ph at phase ph, position i) in `buf`, so every tap is a contiguous,
  * vectorisable multiply-add: forward reads x by phase, transposed accumulates y by phase.
  * buf holds max(in, out) + S floats. */
-static void dw_row_phased(const geom *g, bool transposed, float *y, const float *x,
-                          const float *w, float b0, float *buf)
+static void dw_row_phased(const geom *g, bool transposed, float *y, const float *x, const float *w,
+                          float b0, float *buf)
 {
     int64_t S = g->s[2], xs = g->xs[4];
     int64_t Lp = transposed ? g->out[2] : g->in[2]; /* length of the phased side */
@@ -76,12 +76,14 @@ static void dw_row_phased(const geom *g, bool transposed, float *y, const float 
             float *bp = buf + off_ph[ph];
             const float *xp = x + ph * xs;
             int64_t n = (Lp - ph + S - 1) / S;
-            for (int64_t j = 0; j < n; j++) bp[j] = xp[j * S * xs];
+            for (int64_t j = 0; j < n; j++)
+                bp[j] = xp[j * S * xs];
         }
     else
         memset(buf, 0, sizeof(float) * (size_t)Lp);
     if (!transposed)
-        for (int64_t i = 0; i < g->out[2]; i++) y[i] = b0;
+        for (int64_t i = 0; i < g->out[2]; i++)
+            y[i] = b0;
     /* blocks of 2048 positions keep the rows L1-resident across the taps */
     int64_t nj = transposed ? g->in[2] : g->out[2];
     for (int64_t b0 = 0; b0 < nj; b0 += 2048) {
@@ -96,18 +98,22 @@ static void dw_row_phased(const geom *g, bool transposed, float *y, const float 
             int64_t ph = ((a % S) + S) % S, sh = (a - ph) / S;
             float *bp = buf + off_ph[ph];
             if (!transposed)
-                for (int64_t j = j0; j < j1; j++) y[j] += wv * bp[j + sh];
+                for (int64_t j = j0; j < j1; j++)
+                    y[j] += wv * bp[j + sh];
             else if (xs == 1)
-                for (int64_t j = j0; j < j1; j++) bp[j + sh] += wv * x[j];
+                for (int64_t j = j0; j < j1; j++)
+                    bp[j + sh] += wv * x[j];
             else
-                for (int64_t j = j0; j < j1; j++) bp[j + sh] += wv * x[j * xs];
+                for (int64_t j = j0; j < j1; j++)
+                    bp[j + sh] += wv * x[j * xs];
         }
     }
     if (transposed)
         for (int64_t ph = 0; ph < S && ph < Lp; ph++) {
             const float *bp = buf + off_ph[ph];
             int64_t n = (Lp - ph + S - 1) / S;
-            for (int64_t j = 0; j < n; j++) y[j * S + ph] = bp[j] + b0;
+            for (int64_t j = 0; j < n; j++)
+                y[j * S + ph] = bp[j] + b0;
         }
 }
 
@@ -136,7 +142,8 @@ static void dw_items(void *vctx, int64_t begin, int64_t end, int worker)
         const float *x = c->x + n * xs[0] + ch * xs[1];
         const float *w = c->w + ch * g->Kvol;
         float b0 = c->bias ? c->bias[ch] : 0.0f;
-        for (int64_t i = 0; i < g->Sout; i++) y[i] = b0;
+        for (int64_t i = 0; i < g->Sout; i++)
+            y[i] = b0;
         for (int64_t kd = 0; kd < g->k[0]; kd++)
             for (int64_t kh = 0; kh < g->k[1]; kh++)
                 for (int64_t kw = 0; kw < g->k[2]; kw++) {
@@ -196,12 +203,14 @@ static void im2col_rows(void *vctx, int64_t begin, int64_t end, int worker)
     const geom *g = c->g;
     const int64_t *xs = g->xs;
     for (int64_t r = begin; r < end; r++) {
-        int64_t kw = r % g->k[2], kh = (r / g->k[2]) % g->k[1], kd = (r / (g->k[2] * g->k[1])) % g->k[0];
+        int64_t kw = r % g->k[2], kh = (r / g->k[2]) % g->k[1],
+                kd = (r / (g->k[2] * g->k[1])) % g->k[0];
         int64_t ci = r / g->Kvol;
         float *dst = c->col + r * c->P;
         const float *xc = c->x + ci * xs[1];
         int64_t p = c->p0, pend = c->p0 + c->P;
-        int64_t ow = p % g->out[2], oh = (p / g->out[2]) % g->out[1], od = p / (g->out[2] * g->out[1]);
+        int64_t ow = p % g->out[2], oh = (p / g->out[2]) % g->out[1],
+                od = p / (g->out[2] * g->out[1]);
         while (p < pend) {
             int64_t seg = g->out[2] - ow < pend - p ? g->out[2] - ow : pend - p;
             int64_t id = od * g->s[0] - g->p[0] + kd * g->dl[0];
@@ -212,12 +221,15 @@ static void im2col_rows(void *vctx, int64_t begin, int64_t end, int worker)
                 const float *xr = xc + id * xs[2] + ih * xs[3];
                 int64_t a = ow * g->s[2] - g->p[2] + kw * g->dl[2], j0, j1;
                 valid_range(a, g->s[2], g->in[2], seg, &j0, &j1);
-                for (int64_t j = 0; j < j0; j++) dst[j] = 0;
+                for (int64_t j = 0; j < j0; j++)
+                    dst[j] = 0;
                 if (g->s[2] == 1 && xs[4] == 1)
                     memcpy(dst + j0, xr + a + j0, sizeof(float) * (size_t)(j1 - j0));
                 else
-                    for (int64_t j = j0; j < j1; j++) dst[j] = xr[(a + j * g->s[2]) * xs[4]];
-                for (int64_t j = j1; j < seg; j++) dst[j] = 0;
+                    for (int64_t j = j0; j < j1; j++)
+                        dst[j] = xr[(a + j * g->s[2]) * xs[4]];
+                for (int64_t j = j1; j < seg; j++)
+                    dst[j] = 0;
             }
             dst += seg;
             p += seg;
@@ -245,7 +257,8 @@ static void col2im_chans(void *vctx, int64_t begin, int64_t end, int worker)
             int64_t kw = kk % g->k[2], kh = (kk / g->k[2]) % g->k[1], kd = kk / (g->k[2] * g->k[1]);
             const float *src = c->col + (co * g->Kvol + kk) * c->P;
             int64_t q = c->p0, qend = c->p0 + c->P;
-            int64_t iw = q % g->in[2], ih = (q / g->in[2]) % g->in[1], id = q / (g->in[2] * g->in[1]);
+            int64_t iw = q % g->in[2], ih = (q / g->in[2]) % g->in[1],
+                    id = q / (g->in[2] * g->in[1]);
             while (q < qend) {
                 int64_t seg = g->in[2] - iw < qend - q ? g->in[2] - iw : qend - q;
                 int64_t od = id * g->s[0] - g->p[0] + kd * g->dl[0];
@@ -254,7 +267,8 @@ static void col2im_chans(void *vctx, int64_t begin, int64_t end, int worker)
                     float *yr = yc + (od * g->out[1] + oh) * g->out[2];
                     int64_t a = iw * g->s[2] - g->p[2] + kw * g->dl[2], j0, j1;
                     valid_range(a, g->s[2], g->out[2], seg, &j0, &j1);
-                    for (int64_t j = j0; j < j1; j++) yr[a + j * g->s[2]] += src[j];
+                    for (int64_t j = j0; j < j1; j++)
+                        yr[a + j * g->s[2]] += src[j];
                 }
                 src += seg;
                 q += seg;
@@ -296,8 +310,7 @@ static ltx_status conv_geom(const ltx_tensor *y, const ltx_tensor *x, const ltx_
         g->cog = g->Cout / g->G;
         if (g->cig * g->G != g->Cin) goto bad;
     }
-    if (g->Cin % g->G || g->Cout % g->G || y->shape[0] != g->N || y->shape[1] != g->Cout)
-        goto bad;
+    if (g->Cin % g->G || g->Cout % g->G || y->shape[0] != g->N || y->shape[1] != g->Cout) goto bad;
     g->Sin = g->Sout = g->Kvol = 1;
     for (int i = 0; i < 3; i++) {
         int si = i - (3 - ns);
@@ -310,9 +323,9 @@ static ltx_status conv_geom(const ltx_tensor *y, const ltx_tensor *x, const ltx_
         g->xs[2 + i] = real ? x->stride[2 + si] : 0;
         if (g->s[i] < 1 || g->dl[i] < 1 || g->p[i] < 0) goto bad;
         int64_t eff = g->dl[i] * (g->k[i] - 1) + 1;
-        int64_t o = p->transposed
-                        ? (g->in[i] - 1) * g->s[i] - 2 * g->p[i] + eff + (real ? p->output_padding[si] : 0)
-                        : (g->in[i] + 2 * g->p[i] - eff) / g->s[i] + 1;
+        int64_t o = p->transposed ? (g->in[i] - 1) * g->s[i] - 2 * g->p[i] + eff +
+                                        (real ? p->output_padding[si] : 0)
+                                  : (g->in[i] + 2 * g->p[i] - eff) / g->s[i] + 1;
         g->out[i] = o;
         if (o < 1 || (real && y->shape[2 + si] != o)) goto bad;
         g->Sin *= g->in[i];
@@ -348,11 +361,13 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
                   g->p[1] == 0 && g->p[2] == 0 && x_block_contiguous(g, xt);
     int64_t P = direct ? g->Sout : (int64_t)(CONV_TILE_BYTES / sizeof(float)) / Kdim;
     if (P < g->out[2]) P = g->out[2]; /* at least one output row */
-    if (P >= g->Sout) P = g->Sout;
-    else if (P > 64) P -= P % 64;
+    if (P >= g->Sout)
+        P = g->Sout;
+    else if (P > 64)
+        P -= P % 64;
     float *col = direct ? NULL : malloc(sizeof(float) * (size_t)(Kdim * P));
-    if (!direct && !col) return ltx_err(LTX_ERR_OOM, "conv: im2col tile of %lld floats",
-                                        (long long)(Kdim * P));
+    if (!direct && !col)
+        return ltx_err(LTX_ERR_OOM, "conv: im2col tile of %lld floats", (long long)(Kdim * P));
     for (int64_t n = 0; n < g->N; n++)
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *xg = x + n * g->xs[0] + gi * g->cig * g->xs[1];
@@ -362,8 +377,8 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
                 int64_t np = g->Sout - p0 < P ? g->Sout - p0 : P;
                 if (direct) {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cog, (int)np,
-                                (int)Kdim, 1.0f, wg, (int)Kdim, xg + p0, (int)g->Sin, 1.0f,
-                                yg + p0, (int)g->Sout);
+                                (int)Kdim, 1.0f, wg, (int)Kdim, xg + p0, (int)g->Sin, 1.0f, yg + p0,
+                                (int)g->Sout);
                     continue;
                 }
                 col_ctx c = {g, col, xg, NULL, p0, np};
@@ -384,8 +399,10 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
     bool xcontig = x_block_contiguous(g, xt);
     int64_t Q = (int64_t)(CONV_TILE_BYTES / sizeof(float)) / (M + (xcontig ? 0 : g->cig));
     if (Q < g->in[2]) Q = g->in[2];
-    if (Q >= g->Sin) Q = g->Sin;
-    else if (Q > 64) Q -= Q % 64;
+    if (Q >= g->Sin)
+        Q = g->Sin;
+    else if (Q > 64)
+        Q -= Q % 64;
     float *col = malloc(sizeof(float) * (size_t)(M * Q));
     float *xt_tile = xcontig ? NULL : malloc(sizeof(float) * (size_t)(g->cig * Q));
     if (!col || (!xcontig && !xt_tile)) {
@@ -407,14 +424,14 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
                         for (int64_t j = 0; j < nq; j++) {
                             int64_t q = q0 + j, iw = q % g->in[2], ih = (q / g->in[2]) % g->in[1];
                             int64_t id = q / (g->in[2] * g->in[1]);
-                            xt_tile[ci * nq + j] = xg[ci * g->xs[1] + id * g->xs[2] +
-                                                      ih * g->xs[3] + iw * g->xs[4]];
+                            xt_tile[ci * nq + j] =
+                                xg[ci * g->xs[1] + id * g->xs[2] + ih * g->xs[3] + iw * g->xs[4]];
                         }
                     b = xt_tile;
                     ldb = nq;
                 }
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)nq,
-                            (int)g->cig, 1.0f, wg, (int)M, b, (int)ldb, 0.0f, col, (int)nq);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)nq, (int)g->cig,
+                            1.0f, wg, (int)M, b, (int)ldb, 0.0f, col, (int)nq);
                 col_ctx c = {g, col, NULL, yg, q0, nq};
                 cpu_parallel(be, g->cog, g->Kvol * nq, col2im_chans, &c);
             }
@@ -456,8 +473,10 @@ ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const l
     }
     if (s == LTX_OK && bias) {
         bbuf = malloc(sizeof(float) * (size_t)(g.Cout + 1));
-        if (!bbuf) s = ltx_err(LTX_ERR_OOM, "conv: bias scratch");
-        else ltx_convert(bbuf, LTX_F32, cpu_ptr(bias), bias->dtype, (size_t)g.Cout);
+        if (!bbuf)
+            s = ltx_err(LTX_ERR_OOM, "conv: bias scratch");
+        else
+            ltx_convert(bbuf, LTX_F32, cpu_ptr(bias), bias->dtype, (size_t)g.Cout);
     }
     float *yp = cpu_ptr(y);
     const float *xp = cpu_ptr(x);
@@ -469,7 +488,8 @@ ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const l
         for (int64_t r = 0; r < g.N * g.Cout; r++) {
             float b0 = bbuf ? bbuf[r % g.Cout] : 0.0f;
             float *yr = yp + r * g.Sout;
-            for (int64_t i = 0; i < g.Sout; i++) yr[i] = b0;
+            for (int64_t i = 0; i < g.Sout; i++)
+                yr[i] = b0;
         }
         s = p->transposed ? conv_transposed(be, &g, yp, xp, wf, x)
                           : conv_forward(be, &g, yp, xp, wf, x);
@@ -500,8 +520,8 @@ static float src_index(float scale, int64_t i, bool align, bool cubic)
 static void build_dim(ltx_interp_mode mode, bool align, int64_t in, int64_t out, int64_t stride,
                       interp_dim *d)
 {
-    float scale = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
-                        : (float)in / (float)out;
+    float scale =
+        align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f) : (float)in / (float)out;
     for (int64_t i = 0; i < out; i++) {
         int64_t *ix = d->idx + i * d->taps;
         float *w = d->wt + i * d->taps;
@@ -595,7 +615,7 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
         ns < 1 || ns > 3 || dst->ndim != src->ndim || dst->shape[0] != src->shape[0] ||
         dst->shape[1] != src->shape[1])
         return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: need f32 (N, C, 1-3 spatial dims) "
-                       "and a contiguous f32 dst of the same N, C");
+                                            "and a contiguous f32 dst of the same N, C");
     if (mode == LTX_INTERP_BICUBIC && ns != 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: bicubic needs 2 spatial dims");
     if ((unsigned)mode > LTX_INTERP_BICUBIC)
@@ -603,8 +623,11 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
     for (int i = 2; i < src->ndim; i++)
         if (src->shape[i] < 1 || dst->shape[i] < 1)
             return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: empty spatial dim %d", i);
-    interp_ctx c = {.C = src->shape[1], .x = cpu_ptr(src), .xs0 = src->stride[0],
-                    .xs1 = src->stride[1], .y = cpu_ptr(dst)};
+    interp_ctx c = {.C = src->shape[1],
+                    .x = cpu_ptr(src),
+                    .xs0 = src->stride[0],
+                    .xs1 = src->stride[1],
+                    .y = cpu_ptr(dst)};
     int taps = mode == LTX_INTERP_NEAREST ? 1 : mode == LTX_INTERP_LINEAR ? 2 : 4;
     int64_t total = 0, in[3], st[3];
     for (int i = 0; i < 3; i++) {

@@ -34,16 +34,20 @@ static void gather(void *dst, const char *src, size_t esz, int64_t stride, int64
     }
     switch (esz) {
     case 4:
-        for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i] = *(const uint32_t *)(src + 4 * i * stride);
+        for (int64_t i = 0; i < n; i++)
+            ((uint32_t *)dst)[i] = *(const uint32_t *)(src + 4 * i * stride);
         break;
     case 2:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = *(const uint16_t *)(src + 2 * i * stride);
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = *(const uint16_t *)(src + 2 * i * stride);
         break;
     case 8:
-        for (int64_t i = 0; i < n; i++) ((uint64_t *)dst)[i] = *(const uint64_t *)(src + 8 * i * stride);
+        for (int64_t i = 0; i < n; i++)
+            ((uint64_t *)dst)[i] = *(const uint64_t *)(src + 8 * i * stride);
         break;
     default:
-        for (int64_t i = 0; i < n; i++) memcpy((char *)dst + i * (int64_t)esz, src + (int64_t)esz * i * stride, esz);
+        for (int64_t i = 0; i < n; i++)
+            memcpy((char *)dst + i * (int64_t)esz, src + (int64_t)esz * i * stride, esz);
     }
 }
 
@@ -56,16 +60,20 @@ static void scatter(char *dst, int64_t stride, const void *src, size_t esz, int6
     }
     switch (esz) {
     case 4:
-        for (int64_t i = 0; i < n; i++) *(uint32_t *)(dst + 4 * i * stride) = ((const uint32_t *)src)[i];
+        for (int64_t i = 0; i < n; i++)
+            *(uint32_t *)(dst + 4 * i * stride) = ((const uint32_t *)src)[i];
         break;
     case 2:
-        for (int64_t i = 0; i < n; i++) *(uint16_t *)(dst + 2 * i * stride) = ((const uint16_t *)src)[i];
+        for (int64_t i = 0; i < n; i++)
+            *(uint16_t *)(dst + 2 * i * stride) = ((const uint16_t *)src)[i];
         break;
     case 8:
-        for (int64_t i = 0; i < n; i++) *(uint64_t *)(dst + 8 * i * stride) = ((const uint64_t *)src)[i];
+        for (int64_t i = 0; i < n; i++)
+            *(uint64_t *)(dst + 8 * i * stride) = ((const uint64_t *)src)[i];
         break;
     default:
-        for (int64_t i = 0; i < n; i++) memcpy(dst + (int64_t)esz * i * stride, (const char *)src + i * (int64_t)esz, esz);
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dst + (int64_t)esz * i * stride, (const char *)src + i * (int64_t)esz, esz);
     }
 }
 
@@ -106,8 +114,8 @@ static bool is_float_dt(ltx_dtype t)
 }
 
 /* Picks the compute dtype for float operands ts[0..n) and checks the device supports it. */
-static ltx_status compute_dtype(ltx_backend *be, const ltx_tensor *const *ts, int n,
-                                const char *op, ltx_dtype *ct)
+static ltx_status compute_dtype(ltx_backend *be, const ltx_tensor *const *ts, int n, const char *op,
+                                ltx_dtype *ct)
 {
     *ct = LTX_F32;
     for (int k = 0; k < n; k++) {
@@ -204,20 +212,22 @@ static void tcopy_items(void *vctx, int64_t begin, int64_t end, int worker)
         for (int64_t l0 = 0; l0 < nl; l0 += TILE) {
             int64_t l1 = l0 + TILE < nl ? l0 + TILE : nl;
             switch (c->esz) {
-#define TCOPY_CASE(SZ, TY)                                                                      \
-    case SZ: {                                                                                  \
-        TY *dp = (TY *)c->d + od;                                                               \
-        const TY *sp = (const TY *)c->s + os;                                                   \
-        for (int64_t a = j0; a < j1; a++)                                                       \
-            for (int64_t b = l0; b < l1; b++) dp[a * dj + b * dl] = sp[a * sj + b * sl];        \
-        break;                                                                                  \
+#define TCOPY_CASE(SZ, TY)                                                                         \
+    case SZ: {                                                                                     \
+        TY *dp = (TY *)c->d + od;                                                                  \
+        const TY *sp = (const TY *)c->s + os;                                                      \
+        for (int64_t a = j0; a < j1; a++)                                                          \
+            for (int64_t b = l0; b < l1; b++)                                                      \
+                dp[a * dj + b * dl] = sp[a * sj + b * sl];                                         \
+        break;                                                                                     \
     }
                 TCOPY_CASE(1, uint8_t)
                 TCOPY_CASE(2, uint16_t)
                 TCOPY_CASE(4, uint32_t)
                 TCOPY_CASE(8, uint64_t)
 #undef TCOPY_CASE
-            default: LTX_ASSERT(!"bad element size");
+            default:
+                LTX_ASSERT(!"bad element size");
             }
         }
     }
@@ -234,7 +244,14 @@ static bool try_tiled_copy(ltx_backend *be, const cpu_iter *it, ltx_tensor *dst,
     for (int d = 0; d < L; d++)
         if (it->stride[1][d] == 1 && it->shape[d] >= 8) j = d;
     if (j < 0) return false;
-    tcopy_ctx c = {it, cpu_ptr(dst), cpu_ptr(src), ltx_dtype_size(dst->dtype), j, L, 0, {0},
+    tcopy_ctx c = {it,
+                   cpu_ptr(dst),
+                   cpu_ptr(src),
+                   ltx_dtype_size(dst->dtype),
+                   j,
+                   L,
+                   0,
+                   {0},
                    (it->shape[j] + TILE - 1) / TILE};
     int64_t nout = 1;
     for (int d = 0; d < L; d++)
@@ -277,17 +294,20 @@ static void fill_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *i
     case 4: {
         uint32_t v;
         memcpy(&v, c->val, 4);
-        for (int64_t i = 0; i < n; i++) *(uint32_t *)(d + 4 * i * s) = v;
+        for (int64_t i = 0; i < n; i++)
+            *(uint32_t *)(d + 4 * i * s) = v;
         break;
     }
     case 8: {
         uint64_t v;
         memcpy(&v, c->val, 8);
-        for (int64_t i = 0; i < n; i++) *(uint64_t *)(d + 8 * i * s) = v;
+        for (int64_t i = 0; i < n; i++)
+            *(uint64_t *)(d + 8 * i * s) = v;
         break;
     }
     default:
-        for (int64_t i = 0; i < n; i++) memcpy(d + (int64_t)esz * i * s, c->val, esz);
+        for (int64_t i = 0; i < n; i++)
+            memcpy(d + (int64_t)esz * i * s, c->val, esz);
     }
 }
 
@@ -307,57 +327,78 @@ ltx_status cpu_fill(ltx_backend *be, ltx_tensor *dst, double value)
 /* ---- unary ------------------------------------------------------------------------------- */
 
 /* ref: Activation.cpp GeluKernelImpl (tanh): kBeta = sqrt(2) * (2/sqrt(pi)) * 0.5 */
-#define GELU_BETA 0.7978845608028654
+#define GELU_BETA  0.7978845608028654
 #define GELU_KAPPA 0.044715
 
 /* UN(T, M): the unary kernel over type T, with M(f) naming the libm function for T. The loop
  * body is repeated for the contiguous case so the compiler can vectorise it. */
-#define UN_LOOP(EXPR)                                                                           \
-    if (ds == 1 && as == 1) {                                                                   \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            num x = a[i];                                                                       \
-            d[i] = (EXPR);                                                                      \
-        }                                                                                       \
-    } else {                                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            num x = a[i * as];                                                                  \
-            d[i * ds] = (EXPR);                                                                 \
-        }                                                                                       \
-    }                                                                                           \
+#define UN_LOOP(EXPR)                                                                              \
+    if (ds == 1 && as == 1) {                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            num x = a[i];                                                                          \
+            d[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } else {                                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            num x = a[i * as];                                                                     \
+            d[i * ds] = (EXPR);                                                                    \
+        }                                                                                          \
+    }                                                                                              \
     break
 
-#define DEFINE_UNARY(NAME, T, M)                                                                \
-    static void NAME(ltx_unary_op op, double p0, double p1, T *d, int64_t ds, const T *a,       \
-                     int64_t as, int64_t n)                                                     \
-    {                                                                                           \
-        typedef T num;                                                                          \
-        const T c0 = (T)p0, c1 = (T)p1, one = 1, half = (T)0.5;                                 \
-        const T beta = (T)GELU_BETA, kappa = (T)GELU_KAPPA, rsq2 = (T)0.70710678118654752440;   \
-        switch (op) {                                                                           \
-        case LTX_UNARY_NEG: UN_LOOP(-x);                                                        \
-        case LTX_UNARY_EXP: UN_LOOP(M(exp)(x));                                                 \
-        case LTX_UNARY_LOG: UN_LOOP(M(log)(x));                                                 \
-        case LTX_UNARY_SQRT: UN_LOOP(M(sqrt)(x));                                               \
-        case LTX_UNARY_RSQRT: UN_LOOP(one / M(sqrt)(x));                                        \
-        case LTX_UNARY_SIN: UN_LOOP(M(sin)(x));                                                 \
-        case LTX_UNARY_COS: UN_LOOP(M(cos)(x));                                                 \
-        case LTX_UNARY_TANH: UN_LOOP(M(tanh)(x));                                               \
-        case LTX_UNARY_SIGMOID: UN_LOOP(one / (one + M(exp)(-x)));                              \
-        case LTX_UNARY_SILU: UN_LOOP(x / (one + M(exp)(-x)));                                   \
-        case LTX_UNARY_GELU_TANH:                                                               \
-            UN_LOOP(half * x * (one + M(tanh)(beta * (x + kappa * (x * x * x)))));              \
-        case LTX_UNARY_GELU_ERF: UN_LOOP(x * half * (one + M(erf)(x * rsq2)));                  \
-        case LTX_UNARY_RELU: UN_LOOP(x > 0 ? x : (x != x ? x : 0));                            \
-        case LTX_UNARY_LEAKY_RELU: UN_LOOP(x > 0 ? x : x * c0);                                 \
-        case LTX_UNARY_ABS: UN_LOOP(M(fabs)(x));                                                \
-        case LTX_UNARY_SQUARE: UN_LOOP(x * x);                                                  \
-        case LTX_UNARY_SCALE: UN_LOOP((x * c0) + c1);                                           \
-        case LTX_UNARY_DIVS: UN_LOOP(x / c0);                                                   \
-        case LTX_UNARY_RECIP: UN_LOOP(one / x);                                                 \
-        case LTX_UNARY_CLAMP: UN_LOOP(x < c0 ? c0 : (x > c1 ? c1 : x));                         \
-        case LTX_UNARY_ROUND_BF16: UN_LOOP((num)ltx_round_bf16((float)x));                      \
-        default: LTX_ASSERT(!"unary op out of range");                                          \
-        }                                                                                       \
+#define DEFINE_UNARY(NAME, T, M)                                                                   \
+    static void NAME(ltx_unary_op op, double p0, double p1, T *d, int64_t ds, const T *a,          \
+                     int64_t as, int64_t n)                                                        \
+    {                                                                                              \
+        typedef T num;                                                                             \
+        const T c0 = (T)p0, c1 = (T)p1, one = 1, half = (T)0.5;                                    \
+        const T beta = (T)GELU_BETA, kappa = (T)GELU_KAPPA, rsq2 = (T)0.70710678118654752440;      \
+        switch (op) {                                                                              \
+        case LTX_UNARY_NEG:                                                                        \
+            UN_LOOP(-x);                                                                           \
+        case LTX_UNARY_EXP:                                                                        \
+            UN_LOOP(M(exp)(x));                                                                    \
+        case LTX_UNARY_LOG:                                                                        \
+            UN_LOOP(M(log)(x));                                                                    \
+        case LTX_UNARY_SQRT:                                                                       \
+            UN_LOOP(M(sqrt)(x));                                                                   \
+        case LTX_UNARY_RSQRT:                                                                      \
+            UN_LOOP(one / M(sqrt)(x));                                                             \
+        case LTX_UNARY_SIN:                                                                        \
+            UN_LOOP(M(sin)(x));                                                                    \
+        case LTX_UNARY_COS:                                                                        \
+            UN_LOOP(M(cos)(x));                                                                    \
+        case LTX_UNARY_TANH:                                                                       \
+            UN_LOOP(M(tanh)(x));                                                                   \
+        case LTX_UNARY_SIGMOID:                                                                    \
+            UN_LOOP(one / (one + M(exp)(-x)));                                                     \
+        case LTX_UNARY_SILU:                                                                       \
+            UN_LOOP(x / (one + M(exp)(-x)));                                                       \
+        case LTX_UNARY_GELU_TANH:                                                                  \
+            UN_LOOP((half * x) * (one + M(tanh)(beta * (x + kappa * (x * x * x)))));               \
+        case LTX_UNARY_GELU_ERF:                                                                   \
+            UN_LOOP((x * half) * (one + M(erf)(x * rsq2)));                                        \
+        case LTX_UNARY_RELU:                                                                       \
+            UN_LOOP(x > 0 ? x : (x != x ? x : 0));                                                 \
+        case LTX_UNARY_LEAKY_RELU:                                                                 \
+            UN_LOOP(x > 0 ? x : x * c0);                                                           \
+        case LTX_UNARY_ABS:                                                                        \
+            UN_LOOP(M(fabs)(x));                                                                   \
+        case LTX_UNARY_SQUARE:                                                                     \
+            UN_LOOP((x * x));                                                                      \
+        case LTX_UNARY_SCALE:                                                                      \
+            UN_LOOP((x * c0) + c1);                                                                \
+        case LTX_UNARY_DIVS:                                                                       \
+            UN_LOOP(x / c0);                                                                       \
+        case LTX_UNARY_RECIP:                                                                      \
+            UN_LOOP(one / x);                                                                      \
+        case LTX_UNARY_CLAMP:                                                                      \
+            UN_LOOP(x < c0 ? c0 : (x > c1 ? c1 : x));                                              \
+        case LTX_UNARY_ROUND_BF16:                                                                 \
+            UN_LOOP((num)ltx_round_bf16((float)x));                                                \
+        default:                                                                                   \
+            LTX_ASSERT(!"unary op out of range");                                                  \
+        }                                                                                          \
     }
 
 #define MF(fn) fn##f
@@ -418,45 +459,53 @@ ltx_status cpu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const lt
 
 /* ---- binary / axpby ---------------------------------------------------------------------- */
 
-#define BIN_LOOP(EXPR)                                                                          \
-    if (ds == 1 && as == 1 && bs == 1) {                                                        \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            num x = a[i], y = b[i];                                                             \
-            d[i] = (EXPR);                                                                      \
-        }                                                                                       \
-    } else if (ds == 1 && as == 1 && bs == 0) {                                                 \
-        const num y = b[0];                                                                     \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            num x = a[i];                                                                       \
-            d[i] = (EXPR);                                                                      \
-        }                                                                                       \
-    } else {                                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                                       \
-            num x = a[i * as], y = b[i * bs];                                                   \
-            d[i * ds] = (EXPR);                                                                 \
-        }                                                                                       \
-    }                                                                                           \
+#define BIN_LOOP(EXPR)                                                                             \
+    if (ds == 1 && as == 1 && bs == 1) {                                                           \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            num x = a[i], y = b[i];                                                                \
+            d[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } else if (ds == 1 && as == 1 && bs == 0) {                                                    \
+        const num y = b[0];                                                                        \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            num x = a[i];                                                                          \
+            d[i] = (EXPR);                                                                         \
+        }                                                                                          \
+    } else {                                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            num x = a[i * as], y = b[i * bs];                                                      \
+            d[i * ds] = (EXPR);                                                                    \
+        }                                                                                          \
+    }                                                                                              \
     break
 
 /* ref: BinaryOpsKernel.cpp — maximum/minimum propagate NaN; pow is std::pow in the dtype. */
-#define DEFINE_BINARY(NAME, T, M)                                                               \
-    static void NAME(int op, double ca, double cb, T *d, int64_t ds, const T *a, int64_t as,    \
-                     const T *b, int64_t bs, int64_t n)                                         \
-    {                                                                                           \
-        typedef T num;                                                                          \
-        const T pa = (T)ca, pb = (T)cb;                                                         \
-        switch (op) {                                                                           \
-        case LTX_BINARY_ADD: BIN_LOOP(x + y);                                                   \
-        case LTX_BINARY_SUB: BIN_LOOP(x - y);                                                   \
-        case LTX_BINARY_MUL: BIN_LOOP(x * y);                                                   \
-        case LTX_BINARY_DIV: BIN_LOOP(x / y);                                                   \
-        case LTX_BINARY_MAX: BIN_LOOP((x != x || y != y) ? x + y : (x > y ? x : y));           \
-        case LTX_BINARY_MIN: BIN_LOOP((x != x || y != y) ? x + y : (x < y ? x : y));           \
-        case LTX_BINARY_POW: BIN_LOOP(M(pow)(x, y));                                            \
-        case LTX_BINARY_COUNT: /* axpby: two products, then one add */                         \
-            BIN_LOOP((pa * x) + (pb * y));                                                      \
-        default: LTX_ASSERT(!"binary op out of range");                                         \
-        }                                                                                       \
+#define DEFINE_BINARY(NAME, T, M)                                                                  \
+    static void NAME(int op, double ca, double cb, T *d, int64_t ds, const T *a, int64_t as,       \
+                     const T *b, int64_t bs, int64_t n)                                            \
+    {                                                                                              \
+        typedef T num;                                                                             \
+        const T pa = (T)ca, pb = (T)cb;                                                            \
+        switch (op) {                                                                              \
+        case LTX_BINARY_ADD:                                                                       \
+            BIN_LOOP(x + y);                                                                       \
+        case LTX_BINARY_SUB:                                                                       \
+            BIN_LOOP(x - y);                                                                       \
+        case LTX_BINARY_MUL:                                                                       \
+            BIN_LOOP(x *y);                                                                        \
+        case LTX_BINARY_DIV:                                                                       \
+            BIN_LOOP(x / y);                                                                       \
+        case LTX_BINARY_MAX:                                                                       \
+            BIN_LOOP((x != x || y != y) ? x + y : (x > y ? x : y));                                \
+        case LTX_BINARY_MIN:                                                                       \
+            BIN_LOOP((x != x || y != y) ? x + y : (x < y ? x : y));                                \
+        case LTX_BINARY_POW:                                                                       \
+            BIN_LOOP(M(pow)(x, y));                                                                \
+        case LTX_BINARY_COUNT: /* axpby: two products, then one add */                             \
+            BIN_LOOP((pa * x) + (pb * y));                                                         \
+        default:                                                                                   \
+            LTX_ASSERT(!"binary op out of range");                                                 \
+        }                                                                                          \
     }
 
 DEFINE_BINARY(binary_f32, float, MF)
@@ -471,8 +520,7 @@ typedef struct binary_ctx {
     bool direct;
 } binary_ctx;
 
-static void binary_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner,
-                       int worker)
+static void binary_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner, int worker)
 {
     (void)worker;
     binary_ctx *c = vctx;
@@ -493,8 +541,8 @@ static void binary_seg(void *vctx, const int64_t *off, int64_t n, const int64_t 
         load_as(ta, c->ct, c->a, off[1] + i0 * inner[1], inner[1], m);
         load_as(tb, c->ct, c->b, off[2] + i0 * inner[2], inner[2], m);
         if (c->ct == LTX_F32)
-            binary_f32(c->op, c->ca, c->cb, (float *)td, 1, (const float *)ta, 1,
-                       (const float *)tb, 1, m);
+            binary_f32(c->op, c->ca, c->cb, (float *)td, 1, (const float *)ta, 1, (const float *)tb,
+                       1, m);
         else
             binary_f64(c->op, c->ca, c->cb, td, 1, ta, 1, tb, 1, m);
         store_from(c->dst, off[0] + i0 * inner[0], inner[0], td, c->ct, m);

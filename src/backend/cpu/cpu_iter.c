@@ -25,7 +25,8 @@ void cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nop
         if (shape[d] == 0) empty = true;
         if (shape[d] == 1) continue;
         it->shape[n] = shape[d];
-        for (int k = 0; k < nops; k++) it->stride[k][n] = stride[k][d];
+        for (int k = 0; k < nops; k++)
+            it->stride[k][n] = stride[k][d];
         n++;
     }
     if (empty) {
@@ -37,7 +38,8 @@ void cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nop
     }
     if (n == 0) {
         it->shape[0] = 1;
-        for (int k = 0; k < nops; k++) it->stride[k][0] = 1;
+        for (int k = 0; k < nops; k++)
+            it->stride[k][0] = 1;
         n = 1;
     }
     /* Merge dim d into d+1 when every operand steps through them as one dim. */
@@ -48,17 +50,20 @@ void cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nop
             if (it->stride[k][m] != it->stride[k][d] * it->shape[d]) merge = false;
         if (merge) {
             it->shape[m] *= it->shape[d];
-            for (int k = 0; k < nops; k++) it->stride[k][m] = it->stride[k][d];
+            for (int k = 0; k < nops; k++)
+                it->stride[k][m] = it->stride[k][d];
         } else {
             m++;
             it->shape[m] = it->shape[d];
-            for (int k = 0; k < nops; k++) it->stride[k][m] = it->stride[k][d];
+            for (int k = 0; k < nops; k++)
+                it->stride[k][m] = it->stride[k][d];
         }
     }
     it->ndim = m + 1;
     it->inner = it->shape[m];
     it->rows = 1;
-    for (int d = 0; d < m; d++) it->rows *= it->shape[d];
+    for (int d = 0; d < m; d++)
+        it->rows *= it->shape[d];
 }
 
 ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
@@ -69,8 +74,8 @@ ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
         const ltx_tensor *t = ts[k];
         if (t->ndim > ndim) {
             char b[96];
-            return ltx_err(LTX_ERR_INVALID_ARG, "%s: operand %d %s has more dims than %d", op,
-                           k, ltx_tensor_shape_str(t, b, sizeof b), ndim);
+            return ltx_err(LTX_ERR_INVALID_ARG, "%s: operand %d %s has more dims than %d", op, k,
+                           ltx_tensor_shape_str(t, b, sizeof b), ndim);
         }
         int off = ndim - t->ndim;
         for (int d = 0; d < ndim; d++) {
@@ -86,13 +91,14 @@ ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
             } else {
                 char b[96];
                 return ltx_err(LTX_ERR_INVALID_ARG,
-                               "%s: operand %d %s does not broadcast to dim %d of size %lld", op,
-                               k, ltx_tensor_shape_str(t, b, sizeof b), d, (long long)shape[d]);
+                               "%s: operand %d %s does not broadcast to dim %d of size %lld", op, k,
+                               ltx_tensor_shape_str(t, b, sizeof b), d, (long long)shape[d]);
             }
             if (k == 0 && write0 && st[k][d] == 0 && shape[d] > 1)
                 return ltx_err(LTX_ERR_INVALID_ARG,
                                "%s: output has stride 0 at dim %d (broadcast views cannot be "
-                               "written)", op, d);
+                               "written)",
+                               op, d);
         }
     }
     cpu_iter_init_strides(it, ndim, shape, nops, (const int64_t(*)[LTX_MAX_DIMS])st);
@@ -101,11 +107,13 @@ ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
 
 void cpu_iter_row(const cpu_iter *it, int64_t r, int64_t *off)
 {
-    for (int k = 0; k < it->nops; k++) off[k] = 0;
+    for (int k = 0; k < it->nops; k++)
+        off[k] = 0;
     for (int d = it->ndim - 2; d >= 0; d--) {
         int64_t i = r % it->shape[d];
         r /= it->shape[d];
-        for (int k = 0; k < it->nops; k++) off[k] += i * it->stride[k][d];
+        for (int k = 0; k < it->nops; k++)
+            off[k] += i * it->stride[k][d];
     }
 }
 
@@ -121,7 +129,8 @@ static void run_items(void *vctx, int64_t begin, int64_t end, int worker)
     run_ctx *rc = vctx;
     const cpu_iter *it = rc->it;
     int64_t inner[CPU_ITER_MAX_OPS], off[CPU_ITER_MAX_OPS], o[CPU_ITER_MAX_OPS];
-    for (int k = 0; k < it->nops; k++) inner[k] = it->stride[k][it->ndim - 1];
+    for (int k = 0; k < it->nops; k++)
+        inner[k] = it->stride[k][it->ndim - 1];
     int64_t cur_row = -1;
     for (int64_t item = begin; item < end; item++) {
         int64_t r = item / rc->nblk, b = item % rc->nblk;
@@ -130,7 +139,8 @@ static void run_items(void *vctx, int64_t begin, int64_t end, int worker)
             cur_row = r;
         }
         int64_t s = b * rc->blk, n = it->inner - s < rc->blk ? it->inner - s : rc->blk;
-        for (int k = 0; k < it->nops; k++) o[k] = off[k] + s * inner[k];
+        for (int k = 0; k < it->nops; k++)
+            o[k] = off[k] + s * inner[k];
         rc->fn(rc->ctx, o, n, inner, worker);
     }
 }
@@ -162,8 +172,7 @@ void cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, 
     ltx_threadpool_for(be->pool, items, grain < 1 ? 1 : grain, run_items, &rc);
 }
 
-void cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn,
-                  void *ctx)
+void cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn, void *ctx)
 {
     if (n <= 0) return;
     if (work_per_item < 1) work_per_item = 1;

@@ -50,7 +50,6 @@ void cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, 
 
 /* Parallel for over [0, n) with a grain chosen from `work_per_item` (elements of work per
  * item): serial when the total is small. */
-void cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn,
-                  void *ctx);
+void cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn, void *ctx);
 
 #endif

@@ -48,11 +48,14 @@ static double sum_sq_dev(const float *x, int64_t n, double m, bool square_dev)
                 double e = (double)x[i + k] - m;
                 a[k] += e * e;
             }
-        for (; i < n; i++) a[0] += ((double)x[i] - m) * ((double)x[i] - m);
+        for (; i < n; i++)
+            a[0] += ((double)x[i] - m) * ((double)x[i] - m);
     } else {
         for (; i + 8 <= n; i += 8)
-            for (int k = 0; k < 8; k++) a[k] += (double)x[i + k];
-        for (; i < n; i++) a[0] += (double)x[i];
+            for (int k = 0; k < 8; k++)
+                a[k] += (double)x[i + k];
+        for (; i < n; i++)
+            a[0] += (double)x[i];
     }
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
@@ -66,8 +69,7 @@ typedef struct lastdim_ctx {
     float eps;
 } lastdim_ctx;
 
-static void lastdim_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner,
-                        int worker)
+static void lastdim_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner, int worker)
 {
     (void)worker;
     lastdim_ctx *c = vctx;
@@ -80,19 +82,23 @@ static void lastdim_seg(void *vctx, const int64_t *off, int64_t n, const int64_t
             if (xs == 1)
                 ss = sum_sq_dev(x, D, 0.0, true);
             else
-                for (int64_t i = 0; i < D; i++) ss += (double)x[i * xs] * x[i * xs];
+                for (int64_t i = 0; i < D; i++)
+                    ss += (double)x[i * xs] * x[i * xs];
             float rs = (float)(1.0 / sqrt(ss / (double)D + (double)c->eps));
             if (c->w)
-                for (int64_t i = 0; i < D; i++) d[i * ds] = (x[i * xs] * rs) * c->w[i];
+                for (int64_t i = 0; i < D; i++)
+                    d[i * ds] = (x[i * xs] * rs) * c->w[i];
             else
-                for (int64_t i = 0; i < D; i++) d[i * ds] = x[i * xs] * rs;
+                for (int64_t i = 0; i < D; i++)
+                    d[i * ds] = x[i * xs] * rs;
         } else {
             double m = 0, q = 0;
             if (xs == 1) {
                 m = sum_sq_dev(x, D, 0.0, false) / (double)D;
                 q = sum_sq_dev(x, D, m, true);
             } else {
-                for (int64_t i = 0; i < D; i++) m += x[i * xs];
+                for (int64_t i = 0; i < D; i++)
+                    m += x[i * xs];
                 m /= (double)D;
                 for (int64_t i = 0; i < D; i++) {
                     double e = x[i * xs] - m;
@@ -137,7 +143,8 @@ static void group_items(void *vctx, int64_t begin, int64_t end, int worker)
             float w = c->w ? c->w[g * cpg + ch] : 1.0f, bb = c->b ? c->b[g * cpg + ch] : 0.0f;
             const float *xr = x + ch * c->S;
             float *dr = d + ch * c->S;
-            for (int64_t s = 0; s < c->S; s++) dr[s] = ((xr[s] - mf) * rs) * w + bb;
+            for (int64_t s = 0; s < c->S; s++)
+                dr[s] = ((xr[s] - mf) * rs) * w + bb;
         }
     }
 }
@@ -154,15 +161,18 @@ static void pixel_items(void *vctx, int64_t begin, int64_t end, int worker)
         int64_t m = c->S - s0 < PIX_BLK ? c->S - s0 : PIX_BLK;
         double acc[PIX_BLK];
         float rs[PIX_BLK];
-        for (int64_t s = 0; s < m; s++) acc[s] = 0;
+        for (int64_t s = 0; s < m; s++)
+            acc[s] = 0;
         const float *x = c->x + n * c->C * c->S + s0;
         float *d = c->d + n * c->C * c->S + s0;
         for (int64_t ch = 0; ch < c->C; ch++)
-            for (int64_t s = 0; s < m; s++) acc[s] += (double)x[ch * c->S + s] * x[ch * c->S + s];
+            for (int64_t s = 0; s < m; s++)
+                acc[s] += (double)x[ch * c->S + s] * x[ch * c->S + s];
         for (int64_t s = 0; s < m; s++)
             rs[s] = (float)(1.0 / sqrt(acc[s] / (double)c->C + (double)c->eps));
         for (int64_t ch = 0; ch < c->C; ch++)
-            for (int64_t s = 0; s < m; s++) d[ch * c->S + s] = x[ch * c->S + s] * rs[s];
+            for (int64_t s = 0; s < m; s++)
+                d[ch * c->S + s] = x[ch * c->S + s] * rs[s];
     }
 }
 
@@ -199,7 +209,7 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
         return ltx_err(LTX_ERR_INVALID_ARG, "norm: op %d out of range", (int)op);
     if (nd < 2 || !ltx_tensor_is_contiguous(dst))
         return ltx_err(LTX_ERR_INVALID_ARG, "norm: group/pixel norm need (N, C, ...) and a "
-                       "contiguous dst");
+                                            "contiguous dst");
     int64_t N = x->shape[0], C = x->shape[1], S = ltx_tensor_numel(x) / (N * C > 0 ? N * C : 1);
     if (op == LTX_NORM_GROUP && (groups <= 0 || C % groups))
         return ltx_err(LTX_ERR_INVALID_ARG, "norm: %lld channels in %d groups", (long long)C,
@@ -246,14 +256,14 @@ static void rope_rows(void *vctx, int64_t begin, int64_t end, int worker)
     int64_t half = c->D / 2, xs = x->stride[3], ds = dst->stride[3];
     for (int64_t r = begin; r < end; r++) {
         int64_t t = r % c->T, h = (r / c->T) % c->H, b = r / (c->T * c->H);
-        const float *xr = (const float *)cpu_ptr(x) + b * x->stride[0] + h * x->stride[1] +
-                          t * x->stride[2];
-        float *dr = (float *)cpu_ptr(dst) + b * dst->stride[0] + h * dst->stride[1] +
-                    t * dst->stride[2];
-        const float *cr = (const float *)cpu_ptr(c->cos) + b * c->cst[0] + h * c->cst[1] +
-                          t * c->cst[2];
-        const float *sr = (const float *)cpu_ptr(c->sin) + b * c->sst[0] + h * c->sst[1] +
-                          t * c->sst[2];
+        const float *xr =
+            (const float *)cpu_ptr(x) + b * x->stride[0] + h * x->stride[1] + t * x->stride[2];
+        float *dr =
+            (float *)cpu_ptr(dst) + b * dst->stride[0] + h * dst->stride[1] + t * dst->stride[2];
+        const float *cr =
+            (const float *)cpu_ptr(c->cos) + b * c->cst[0] + h * c->cst[1] + t * c->cst[2];
+        const float *sr =
+            (const float *)cpu_ptr(c->sin) + b * c->sst[0] + h * c->sst[1] + t * c->sst[2];
         int64_t ci = c->cst[3], si = c->sst[3];
         if (c->mode == LTX_ROPE_SPLIT) {
             for (int64_t i = 0; i < half; i++) {
@@ -284,10 +294,11 @@ static ltx_status table_strides(const ltx_tensor *t, const int64_t *want, int64_
         int64_t sz = sd >= 0 ? t->shape[sd] : 1;
         if (sz != want[d] && !(sz == 1 && d < 2)) {
             char b[96];
-            return ltx_err(LTX_ERR_INVALID_ARG, "rope: %s %s does not broadcast to (%lld, %lld, "
-                           "%lld, %lld)", what, ltx_tensor_shape_str(t, b, sizeof b),
-                           (long long)want[0], (long long)want[1], (long long)want[2],
-                           (long long)want[3]);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "rope: %s %s does not broadcast to (%lld, %lld, "
+                           "%lld, %lld)",
+                           what, ltx_tensor_shape_str(t, b, sizeof b), (long long)want[0],
+                           (long long)want[1], (long long)want[2], (long long)want[3]);
         }
         st[d] = (sd >= 0 && sz == want[d]) ? t->stride[sd] : 0;
     }
@@ -304,8 +315,8 @@ ltx_status cpu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const 
         return ltx_err(LTX_ERR_INVALID_ARG, "rope: x and dst must be f32 (B, H, T, D), D even");
     if (mode != LTX_ROPE_SPLIT && mode != LTX_ROPE_INTERLEAVED)
         return ltx_err(LTX_ERR_INVALID_ARG, "rope: mode %d out of range", (int)mode);
-    rope_ctx c = {mode, dst, x, cos, sin, x->shape[0], x->shape[1], x->shape[2], x->shape[3],
-                  {0}, {0}};
+    rope_ctx c = {mode,        dst,         x,           cos, sin, x->shape[0],
+                  x->shape[1], x->shape[2], x->shape[3], {0}, {0}};
     int64_t want[4] = {c.B, c.H, c.T, c.D / 2};
     LTX_TRY(table_strides(cos, want, c.cst, "cos"));
     LTX_TRY(table_strides(sin, want, c.sst, "sin"));
@@ -334,8 +345,10 @@ static inline float sin_fast(float x)
     float r = ((x - kf * 1.5703125f) - kf * 4.837512969970703125e-4f) - kf * 7.5497899548918822e-8f;
     float r2 = r * r;
     float sn = r + r * r2 * (-1.6666654611e-1f + r2 * (8.3321608736e-3f + r2 * -1.9515295891e-4f));
-    float cs = (1.0f - 0.5f * r2) +
-               r2 * r2 * (4.166664568298827e-2f + r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+    float cs =
+        (1.0f - 0.5f * r2) +
+        r2 * r2 *
+            (4.166664568298827e-2f + r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
     float v = (k & 1) ? cs : sn;
     return (k & 2) ? -v : v;
 }
@@ -354,7 +367,8 @@ static void snake_rows(void *vctx, int64_t begin, int64_t end, int worker)
         float a = c->a[ch], inv = c->inv[ch];
         /* rows with far-out arguments (or NaN/Inf) use libm sinf (rare; also safe in place) */
         int nbig = 0;
-        for (int64_t t = 0; t < c->T; t++) nbig += !(fabsf(xr[t * xs] * a) <= SIN_FAST_MAX);
+        for (int64_t t = 0; t < c->T; t++)
+            nbig += !(fabsf(xr[t * xs] * a) <= SIN_FAST_MAX);
         if (nbig) {
             for (int64_t t = 0; t < c->T; t++) {
                 float v = xr[t * xs], s = sinf(v * a);
@@ -377,8 +391,8 @@ static void snake_rows(void *vctx, int64_t begin, int64_t end, int worker)
 /* SnakeBeta: x, dst f32 (B, C, T) any strides; alpha, beta (C) any float dtype.
  * ref: vocoder.py SnakeBeta.forward: x + 1/(beta + 1e-9) * sin(x * alpha)^2, alpha = exp(alpha),
  * beta = exp(beta) when log_scale. */
-ltx_status cpu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
-                     const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale)
+ltx_status cpu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
+                     const ltx_tensor *beta, bool log_scale)
 {
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x))

@@ -39,7 +39,8 @@ static double reduce_one(ltx_reduce_op op, const void *base, bool f64, int64_t p
     case LTX_REDUCE_SUM:
     case LTX_REDUCE_MEAN:
         acc = 0;
-        for (int64_t r = 0; r < len; r++) acc += ld(base, f64, p + r * rs);
+        for (int64_t r = 0; r < len; r++)
+            acc += ld(base, f64, p + r * rs);
         return op == LTX_REDUCE_MEAN ? acc / (double)len : acc;
     case LTX_REDUCE_MAX:
     case LTX_REDUCE_MIN:
@@ -51,7 +52,8 @@ static double reduce_one(ltx_reduce_op op, const void *base, bool f64, int64_t p
         return acc;
     case LTX_REDUCE_VAR: {
         double m = 0, q = 0;
-        for (int64_t r = 0; r < len; r++) m += ld(base, f64, p + r * rs);
+        for (int64_t r = 0; r < len; r++)
+            m += ld(base, f64, p + r * rs);
         m /= (double)len;
         for (int64_t r = 0; r < len; r++) {
             double e = ld(base, f64, p + r * rs) - m;
@@ -59,13 +61,13 @@ static double reduce_one(ltx_reduce_op op, const void *base, bool f64, int64_t p
         }
         return len > 1 ? q / (double)(len - 1) : NAN;
     }
-    default: LTX_ASSERT(!"reduce op out of range");
+    default:
+        LTX_ASSERT(!"reduce op out of range");
     }
     return 0;
 }
 
-static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner,
-                       int worker)
+static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner, int worker)
 {
     (void)worker;
     reduce_ctx *c = vctx;
@@ -82,8 +84,10 @@ static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t 
                 double a[8] = {0};
                 int64_t r = 0;
                 for (; r + 8 <= c->len; r += 8)
-                    for (int k = 0; k < 8; k++) a[k] += (double)x[r + k];
-                for (; r < c->len; r++) a[0] += (double)x[r];
+                    for (int k = 0; k < 8; k++)
+                        a[k] += (double)x[r + k];
+                for (; r < c->len; r++)
+                    a[0] += (double)x[r];
                 double t = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
                 out[j] = c->op == LTX_REDUCE_MEAN ? t / (double)c->len : t;
             }
@@ -91,34 +95,45 @@ static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t 
                    (c->op == LTX_REDUCE_SUM || c->op == LTX_REDUCE_MEAN)) {
             /* reduced dim outer, contiguous f32 segment inner */
             const float *x = (const float *)base + p0;
-            for (int64_t j = 0; j < m; j++) out[j] = 0;
+            for (int64_t j = 0; j < m; j++)
+                out[j] = 0;
             for (int64_t r = 0; r < c->len; r++, x += c->rstride)
-                for (int64_t j = 0; j < m; j++) out[j] += (double)x[j];
+                for (int64_t j = 0; j < m; j++)
+                    out[j] += (double)x[j];
             if (c->op == LTX_REDUCE_MEAN)
-                for (int64_t j = 0; j < m; j++) out[j] /= (double)c->len;
+                for (int64_t j = 0; j < m; j++)
+                    out[j] /= (double)c->len;
         } else if (c->rstride == 1 || m == 1 || c->op == LTX_REDUCE_VAR) {
             for (int64_t j = 0; j < m; j++)
                 out[j] = reduce_one(c->op, base, f64, p0 + j * inner[1], c->rstride, c->len);
         } else {
             /* Reduced dim is not the fastest: sweep rows of the segment (vectorisable). */
-            for (int64_t j = 0; j < m; j++) out[j] = ld(base, f64, p0 + j * inner[1]);
+            for (int64_t j = 0; j < m; j++)
+                out[j] = ld(base, f64, p0 + j * inner[1]);
             for (int64_t r = 1; r < c->len; r++) {
                 int64_t pr = p0 + r * c->rstride;
                 for (int64_t j = 0; j < m; j++) {
                     double v = ld(base, f64, pr + j * inner[1]);
                     switch (c->op) {
-                    case LTX_REDUCE_MAX: out[j] = (v != v || v > out[j]) && out[j] == out[j] ? v : out[j]; break;
-                    case LTX_REDUCE_MIN: out[j] = (v != v || v < out[j]) && out[j] == out[j] ? v : out[j]; break;
-                    default: out[j] += v;
+                    case LTX_REDUCE_MAX:
+                        out[j] = (v != v || v > out[j]) && out[j] == out[j] ? v : out[j];
+                        break;
+                    case LTX_REDUCE_MIN:
+                        out[j] = (v != v || v < out[j]) && out[j] == out[j] ? v : out[j];
+                        break;
+                    default:
+                        out[j] += v;
                     }
                 }
             }
             if (c->op == LTX_REDUCE_MEAN)
-                for (int64_t j = 0; j < m; j++) out[j] /= (double)c->len;
+                for (int64_t j = 0; j < m; j++)
+                    out[j] /= (double)c->len;
         }
         char *d = (char *)cpu_ptr(c->dst);
         if (c->dst->dtype == LTX_F64)
-            for (int64_t j = 0; j < m; j++) ((double *)d)[off[0] + (i0 + j) * inner[0]] = out[j];
+            for (int64_t j = 0; j < m; j++)
+                ((double *)d)[off[0] + (i0 + j) * inner[0]] = out[j];
         else
             for (int64_t j = 0; j < m; j++)
                 ((float *)d)[off[0] + (i0 + j) * inner[0]] = (float)out[j];
@@ -148,8 +163,8 @@ ltx_status cpu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const 
     if (!ok) {
         char a[96], b[96];
         return ltx_err(LTX_ERR_INVALID_ARG, "reduce: dst %s is not src %s with 1 at dim %d",
-                       ltx_tensor_shape_str(dst, a, sizeof a), ltx_tensor_shape_str(src, b, sizeof b),
-                       dim);
+                       ltx_tensor_shape_str(dst, a, sizeof a),
+                       ltx_tensor_shape_str(src, b, sizeof b), dim);
     }
     int64_t len = src->shape[dim];
     if (len == 0 && (op == LTX_REDUCE_MAX || op == LTX_REDUCE_MIN))
@@ -221,10 +236,14 @@ static int64_t pad_index(ltx_pad_mode mode, int64_t j, int64_t n)
 {
     if (j >= 0 && j < n) return j;
     switch (mode) {
-    case LTX_PAD_REFLECT: return j < 0 ? -j : 2 * (n - 1) - j;
-    case LTX_PAD_REPLICATE: return j < 0 ? 0 : n - 1;
-    case LTX_PAD_CIRCULAR: return ((j % n) + n) % n;
-    default: return -1;
+    case LTX_PAD_REFLECT:
+        return j < 0 ? -j : 2 * (n - 1) - j;
+    case LTX_PAD_REPLICATE:
+        return j < 0 ? 0 : n - 1;
+    case LTX_PAD_CIRCULAR:
+        return ((j % n) + n) % n;
+    default:
+        return -1;
     }
 }
 
@@ -257,9 +276,10 @@ ltx_status cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, cons
                    (mode == LTX_PAD_CIRCULAR && (b > n || a > n)) ||
                    (mode != LTX_PAD_CONSTANT && n == 0 && (a > 0 || b > 0));
         if (bad)
-            return ltx_err(LTX_ERR_INVALID_ARG, "pad: dim %d of size %lld cannot take pads "
-                           "(%lld, %lld) in mode %d", d, (long long)n, (long long)b,
-                           (long long)a, (int)mode);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "pad: dim %d of size %lld cannot take pads "
+                           "(%lld, %lld) in mode %d",
+                           d, (long long)n, (long long)b, (long long)a, (int)mode);
         total += dst->shape[d];
     }
     if (ltx_tensor_numel(dst) == 0) return LTX_OK;
