@@ -36,7 +36,7 @@ static inline ltx_tensor *audio_param(audio_loader *L, bool to_f32, int ndim, co
         ltx_tensor *c = ltx_tensor_to(t, L->be, LTX_F32);
         ltx_tensor_free(t);
         t = c;
-        if (t) snprintf(t->name, sizeof t->name, "%s", name);
+        if (t) snprintf(t->name, sizeof t->name, "%.63s", name);
     }
     if (!t) L->status = ltx_err_context(LTX_ERR_FORMAT, "loading \"%s\": ", name);
     return t;

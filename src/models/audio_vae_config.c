@@ -47,7 +47,7 @@ static ltx_tensor *st_get(void *user, ltx_backend *be, const char *name, int ndi
         return NULL;
     }
     ltx_tensor *t = ltx_st_tensor(s->st, be, full);
-    if (t) snprintf(t->name, sizeof t->name, "%s", name);
+    if (t) snprintf(t->name, sizeof t->name, "%.63s", name);
     return t;
 }
 
