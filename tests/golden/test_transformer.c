@@ -16,6 +16,7 @@
 #include "io/json.h"
 #include "models/ltx_transformer.h"
 #include "nn/nn.h"
+#include "sampling/patchifier.h"
 
 #define GOLDEN LTX_TEST_DATA "/golden/modules/transformer_forward_uniform.safetensors"
 #define CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
@@ -507,6 +508,44 @@ TEST(bf16_positions_round_like_the_reference)
         float x32 = (pos[0] + pos[1]) / 2.0f / 20.0f * 2.0f - 1.0f;
         CHECK_CLOSE(c32[j], cos((double)(grid[j] * x32)), 1e-7, 0);
     }
+}
+
+TEST(bf16_video_positions_feed_rope_in_bf16)
+{
+    /* pipelines.md 1.4: the grid positions are cast to the model dtype (bf16); RoPE then
+     * rounds its position math to bf16. Compare device tables with a host evaluation. */
+    int64_t shape[5] = {1, 128, 3, 2, 2};
+    int scale[3] = {8, 32, 32};
+    ltx_latent_state s32, s16;
+    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_F32, &s32) == LTX_OK);
+    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_BF16, &s16) == LTX_OK);
+    CHECK(s16.positions->dtype == LTX_BF16);
+    float *p32 = ltx_tensor_to_host_f32(s32.positions), *p16 = ltx_tensor_to_host_f32(s16.positions);
+    int64_t n = ltx_tensor_numel(s32.positions);
+    bool rounded = true, differs = false;
+    for (int64_t i = 0; i < n; i++) {
+        rounded = rounded && p16[i] == ltx_round_bf16(p32[i]);
+        differs = differs || p16[i] != p32[i];
+    }
+    CHECK(rounded && differs); /* (8f+1)/24 is not a bf16 number */
+    ltx_rope_params rp = {.dim = 64, .heads = 2, .n_axes = 3, .max_pos = {20, 2048, 2048},
+                          .theta = 10000, .use_middle = true, .mode = LTX_ROPE_SPLIT,
+                          .f64_grid = true};
+    ltx_tensor *c = NULL, *sn = NULL;
+    CHECK(ltx_rope_tables(be(), &rp, s16.positions, &c, &sn) == LTX_OK);
+    int64_t T = s16.positions->shape[2];
+    float *hc = malloc(sizeof(float) * (size_t)(2 * T * 16)), *hs = malloc(sizeof(float) * (size_t)(2 * T * 16));
+    CHECK(ltx_rope_tables_host(&rp, p16, 1, 3, T, 2, LTX_BF16, hc, hs) == LTX_OK);
+    float *dc = ltx_tensor_to_host_f32(c);
+    CHECK(dc && !memcmp(dc, hc, sizeof(float) * (size_t)(2 * T * 16)));
+    /* and they differ from the f32 path */
+    float *fc = malloc(sizeof(float) * (size_t)(2 * T * 16));
+    CHECK(ltx_rope_tables_host(&rp, p16, 1, 3, T, 2, LTX_F32, fc, hs) == LTX_OK);
+    CHECK(memcmp(fc, hc, sizeof(float) * (size_t)(2 * T * 16)) != 0);
+    free(fc), free(dc), free(hc), free(hs), free(p32), free(p16);
+    ltx_tensor_free(c), ltx_tensor_free(sn);
+    ltx_latent_state_clear(&s32);
+    ltx_latent_state_clear(&s16);
 }
 
 TEST_MAIN()
