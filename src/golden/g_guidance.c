@@ -7,6 +7,7 @@
 #include "golden/golden.h"
 
 #include "models/lora.h"
+#include "models/ltx_transformer.h"
 #include "sampling/guiders.h"
 
 #include <stdlib.h>
@@ -18,6 +19,8 @@ ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g);
 ltx_status g_stg_guider(ltx_golden_ctx *g);
 ltx_status g_apg_guider(ltx_golden_ctx *g);
 ltx_status g_projection_coef(ltx_golden_ctx *g);
+/* g_transformer.c: the cached (LoRA-fused) transformer of the case's checkpoint */
+ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out);
 
 static const char *out_name(ltx_golden_ctx *g, int i)
 {
@@ -187,5 +190,113 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
     ltx_tensor_free(base);
     free_all(n, A);
     free_all(n, B);
+    return s;
+}
+
+/* ---- one guided denoising evaluation (transformer_guided_batch) ---- */
+
+#define GD_MAX_PASSES 8
+#define GD_MAX_PTB 4
+
+/* Parses one pass's perturbation list ({type, blocks|null}) into list/blocks. */
+static ltx_status parse_ptb(const cJSON *arr, ltx_perturbation *list, int (*blocks)[64], int *n)
+{
+    *n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (*n == GD_MAX_PTB) return ltx_err(LTX_ERR_FORMAT, "too many perturbations");
+        ltx_perturbation *q = &list[*n];
+        if (!ltx_ptb_type_parse(ltx_json_str(it, "type", ""), &q->type))
+            return ltx_err(LTX_ERR_FORMAT, "unknown perturbation %s", ltx_json_str(it, "type", ""));
+        int64_t bl[64];
+        int nb = ltx_json_int_array(it, "blocks", bl, 64); /* null -> all blocks */
+        q->blocks = NULL;
+        q->n_blocks = 0;
+        if (nb >= 0) {
+            for (int i = 0; i < nb; i++) blocks[*n][i] = (int)bl[i];
+            q->blocks = blocks[*n];
+            q->n_blocks = nb;
+        }
+        (*n)++;
+    }
+    return LTX_OK;
+}
+
+/* Row range [i, i+1) of a (P, T, C) batch output: pass i's x0. */
+static ltx_tensor *pass_rows(const ltx_tensor *t, int i)
+{
+    return ltx_tensor_slice(t, 0, i, i + 1, 1);
+}
+
+ltx_status g_guided_denoise(ltx_golden_ctx *g);
+ltx_status g_guided_denoise(ltx_golden_ctx *g)
+{
+    const cJSON *p = ltx_golden_params(g);
+    const cJSON *passes = cJSON_GetObjectItemCaseSensitive(p, "passes");
+    int P = cJSON_GetArraySize(passes);
+    if (P < 1 || P > GD_MAX_PASSES) return ltx_err(LTX_ERR_FORMAT, "guided_denoise: %d passes", P);
+    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "loras")) > 0)
+        return ltx_err(LTX_ERR_NOT_BUILT, "guided_denoise with LoRAs");
+    /* pass kinds by position in the reference's order: cond, then uncond / ptb / mod as the
+     * perturbations and contexts say */
+    ltx_perturbation list[GD_MAX_PASSES][GD_MAX_PTB];
+    int blocks[GD_MAX_PASSES][GD_MAX_PTB][64];
+    ltx_ptb_item items[GD_MAX_PASSES];
+    int kind[GD_MAX_PASSES]; /* 0 cond, 1 uncond, 2 ptb, 3 mod */
+    for (int i = 0; i < P; i++) {
+        const cJSON *ps = cJSON_GetArrayItem(passes, i);
+        int n;
+        LTX_TRY(parse_ptb(cJSON_GetObjectItemCaseSensitive(ps, "perturbations"), list[i],
+                          blocks[i], &n));
+        items[i] = (ltx_ptb_item){list[i], n};
+        bool neg = !strcmp(ltx_json_str(ps, "context", "positive"), "negative");
+        kind[i] = neg ? 1 : n == 0 ? 0 : list[i][0].type == LTX_PTB_SKIP_VIDEO_SELF_ATTN ||
+                                                 list[i][0].type == LTX_PTB_SKIP_AUDIO_SELF_ATTN
+                                             ? 2
+                                             : 3;
+    }
+    ltx_guider_params vg, ag;
+    guider_params_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &vg);
+    guider_params_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &ag);
+
+    ltx_transformer *m = NULL;
+    LTX_TRY(ltx_golden_get_transformer(g, &m));
+    ltx_backend *be = ltx_golden_backend(g);
+    ltx_tensor *in[10] = {0};
+    ltx_status s = LTX_OK;
+    for (int i = 0; i < 10 && s == LTX_OK; i++)
+        if (!(in[i] = ltx_golden_input(g, i))) s = LTX_ERR_FORMAT;
+    if (s == LTX_OK && in[0]->shape[0] != P)
+        s = ltx_err(LTX_ERR_FORMAT, "batch %lld != %d passes", (long long)in[0]->shape[0], P);
+    /* one batched X0Model call: the passes are the batch rows (ref: _guided_denoise) */
+    ltx_tensor *ov = NULL, *oa = NULL;
+    if (s == LTX_OK) {
+        ltx_modality v = {.latent = in[0], .sigma = in[1], .timesteps = in[2],
+                          .positions = in[3], .context = in[4], .enabled = true};
+        ltx_modality a = {.latent = in[5], .sigma = in[6], .timesteps = in[7],
+                          .positions = in[8], .context = in[9], .enabled = true};
+        s = ltx_transformer_forward_x0(m, &v, &a, items, ltx_golden_taps(g), &ov, &oa);
+    }
+    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), ov);
+    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 1), oa);
+    for (int mod = 0; mod < 2 && s == LTX_OK; mod++) {
+        const ltx_tensor *all = mod ? oa : ov;
+        ltx_tensor *part[4] = {0};
+        for (int i = 0; i < P; i++) {
+            ltx_tensor_free(part[kind[i]]);
+            part[kind[i]] = pass_rows(all, i);
+        }
+        ltx_tensor *out = part[0] ? ltx_tensor_new(be, LTX_F32, 3, part[0]->shape) : NULL;
+        s = out ? ltx_multimodal_guider_calculate(be, mod ? &ag : &vg, out, part[0], part[1],
+                                                  part[2], part[3], LTX_F32)
+                : ltx_err(LTX_ERR_FORMAT, "no cond pass");
+        if (s == LTX_OK) s = emit_free(g, 2 + mod, out), out = NULL;
+        ltx_tensor_free(out);
+        for (int k = 0; k < 4; k++) ltx_tensor_free(part[k]);
+    }
+    ltx_tensor_free(ov);
+    ltx_tensor_free(oa);
+    for (int i = 0; i < 10; i++) ltx_tensor_free(in[i]);
     return s;
 }

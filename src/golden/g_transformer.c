@@ -423,6 +423,14 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
     return LTX_OK;
 }
 
+/* The checkpoint's transformer (fused with params.loras), cached per file: shared with
+ * g_guidance.c (guided_denoise). */
+ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out);
+ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out)
+{
+    return get_model(g, out);
+}
+
 #define MAX_PTB 16
 
 static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
