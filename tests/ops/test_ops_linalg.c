@@ -220,6 +220,16 @@ TEST(linear_strided_and_panels)
         htensor xkb = make(be, LTX_F32, 2, xk), wkb = make(be, LTX_F16, 2, wk);
         htensor bkb = make(be, LTX_F16, 1, bk);
         check_linear(be, dev, "linear panels f16", &xkb, xkb.t, &wkb, wkb.t, &bkb, 1.0f);
+        /* Enough rows to be tiled over the pool (f32 weight in place, and a bf16 panel). */
+        int64_t xm[3] = {2, 350, 130}, wm[2] = {90, 130}, bm[1] = {90};
+        htensor xmh = make(be, LTX_F32, 3, xm), wmf = make(be, LTX_F32, 2, wm),
+                wmb = make(be, LTX_BF16, 2, wm), bmh = make(be, LTX_F32, 1, bm);
+        check_linear(be, dev, "linear tiled f32", &xmh, xmh.t, &wmf, wmf.t, &bmh, 1.0f);
+        check_linear(be, dev, "linear tiled bf16", &xmh, xmh.t, &wmb, wmb.t, &bmh, 1.0f);
+        hfree(&xmh);
+        hfree(&wmf);
+        hfree(&wmb);
+        hfree(&bmh);
         /* M = 1 (a single token). */
         ltx_tensor *x1 = ltx_tensor_slice(xkb.t, 0, 2, 3, 1);
         check_linear(be, dev, "linear M=1", &xkb, x1, &wkb, wkb.t, &bkb, 1.0f);
@@ -318,6 +328,22 @@ TEST(matmul_layouts_and_broadcast)
         check_matmul(be, dev, "matmul (a^T view)^T", &a, at_, &b, b.t, true, false, 2.0f, 2, cs);
         ltx_tensor_free(bt);
         ltx_tensor_free(at_);
+        /* big enough to be tiled over the pool, with both trans flags and a transposed view */
+        int64_t ak[2] = {50, 300}, bn[2] = {50, 200}, cmn[2] = {300, 200};
+        htensor akh = make(be, LTX_F32, 2, ak), bnh = make(be, LTX_F32, 2, bn);
+        ltx_tensor *bnv = ltx_tensor_transpose(bnh.t, 0, 1); /* (200, 50) */
+        check_matmul(be, dev, "matmul tiled a^T b", &akh, akh.t, &bnh, bnh.t, true, false, 1.5f,
+                     2, cmn);
+        check_matmul(be, dev, "matmul tiled a^T (b view)^T", &akh, akh.t, &bnh, bnv, true, true,
+                     1.0f, 2, cmn);
+        int64_t c1n[2] = {1, 200};
+        ltx_tensor *a1 = ltx_tensor_slice(akh.t, 1, 7, 8, 1); /* (50, 1): M = 1 */
+        check_matmul(be, dev, "matmul tiled M=1", &akh, a1, &bnh, bnh.t, true, false, 1.0f, 2,
+                     c1n);
+        ltx_tensor_free(a1);
+        ltx_tensor_free(bnv);
+        hfree(&akh);
+        hfree(&bnh);
         /* batch broadcast: a (2, 1, 9, 11), b (3, 11, 7) -> c (2, 3, 9, 7) */
         int64_t a4[4] = {2, 1, 9, 11}, b3[3] = {3, 11, 7}, c4[4] = {2, 3, 9, 7};
         htensor a4h = make(be, LTX_F32, 4, a4), b3h = make(be, LTX_F32, 3, b3);

@@ -25,13 +25,15 @@
 
 #include <cblas.h>
 #include <math.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ATTN_BQ 128         /* query rows per task (fewer when that leaves workers idle) */
-#define ATTN_BK 512         /* keys per block when Tk > ATTN_BK_SINGLE */
-#define ATTN_BK_SINGLE 1024 /* up to this many keys: one block, no rescaling */
+#define ATTN_BQ 256 /* query rows per task (fewer when that leaves workers idle) */
+#define ATTN_BK 512 /* keys per block */
 #define LANES 16            /* accumulator lanes for vectorisable reductions */
 
 /* ---- vectorisable exp ------------------------------------------------------------------------ */
@@ -59,16 +61,24 @@ static inline float exp_fast(float x)
     return x < -87.33654f ? 0.0f : y;
 }
 
+/* Largest of s[0..n) (-inf for n = 0). GCC does not vectorise a float max reduction without
+ * -ffast-math, hence the intrinsics. */
 static float row_max(const float *s, int64_t n)
 {
-    float acc[LANES];
-    for (int l = 0; l < LANES; l++) acc[l] = -INFINITY;
     int64_t j = 0;
-    for (; j + LANES <= n; j += LANES)
-        for (int l = 0; l < LANES; l++) acc[l] = acc[l] > s[j + l] ? acc[l] : s[j + l];
     float m = -INFINITY;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_set1_ps(-INFINITY);
+    for (; j + 16 <= n; j += 16) acc = _mm512_max_ps(acc, _mm512_loadu_ps(s + j));
+    m = _mm512_reduce_max_ps(acc);
+#elif defined(__AVX__)
+    __m256 acc = _mm256_set1_ps(-INFINITY);
+    for (; j + 8 <= n; j += 8) acc = _mm256_max_ps(acc, _mm256_loadu_ps(s + j));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    for (int l = 0; l < 8; l++) m = m > lanes[l] ? m : lanes[l];
+#endif
     for (; j < n; j++) m = m > s[j] ? m : s[j];
-    for (int l = 0; l < LANES; l++) m = m > acc[l] ? m : acc[l];
     return m;
 }
 
@@ -332,7 +342,7 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
         return LTX_OK;
     }
     int nw = ltx_threadpool_size(be->pool);
-    j.bk = j.Tk <= ATTN_BK_SINGLE ? j.Tk : ATTN_BK;
+    j.bk = j.Tk < ATTN_BK ? j.Tk : ATTN_BK;
     j.bq = j.Tq < ATTN_BQ ? j.Tq : ATTN_BQ;
     /* Keep every worker busy: at least 4 tasks per worker while blocks stay >= 32 rows. */
     while (j.bq > 32 && j.B * j.H * ((j.Tq + j.bq - 1) / j.bq) < 4 * nw) j.bq /= 2;
@@ -346,14 +356,12 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
         return ltx_err(LTX_ERR_OOM, "attention: no memory for %d x %lld scratch floats", nw,
                        (long long)j.scratch_per);
     atomic_init(&j.next, 0);
-    if (nw > 1) {
-        int saved = openblas_get_num_threads();
-        if (saved != 1) openblas_set_num_threads(1);
-        ltx_threadpool_for(be->pool, nw, 1, attn_worker, &j);
-        if (saved != 1) openblas_set_num_threads(saved);
-    } else {
-        attn_worker(&j, 0, 1, 0);
-    }
+    /* Blocks are small: OpenBLAS single-threaded even without a pool (its threads would cost
+     * more in wake-ups than they save). */
+    int saved = openblas_get_num_threads();
+    if (saved != 1) openblas_set_num_threads(1);
+    ltx_threadpool_for(be->pool, nw, 1, attn_worker, &j);
+    if (saved != 1) openblas_set_num_threads(saved);
     free(j.scratch);
     return LTX_OK;
 }

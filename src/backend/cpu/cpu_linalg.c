@@ -2,15 +2,28 @@
  * cpu_linalg.c — linear (y = x @ w^T + b, weights in f32/bf16/f16/fp8) and batched matmul on the
  * CPU, both on OpenBLAS cblas_sgemm with f32 accumulation like PyTorch's CPU addmm/bmm.
  *
+ * Threading: with a pool of more than one thread, the pool's workers run single-threaded sgemm
+ * calls (OpenBLAS is set to one thread for the duration of the op and restored after), so one
+ * set of threads owns the cores: OpenBLAS's own workers keep polling for ~2^28 cycles after
+ * each threaded call, and measured on 2 cores that slowed the next pool-parallel op by ~13 %.
+ * Without a pool (or a pool of 1) each product is one sgemm call on OpenBLAS's threads.
+ * Each sgemm call packs (copies) the rows of A it uses once per column block and the columns
+ * of B once per row block, so work is split into as few, as large calls as the workers allow.
+ *
  * linear with a low-precision (or scaled, or strided) weight never widens the whole weight:
- * the N rows of w are cut into panels of `nb` rows (nb*K f32 <= LINEAR_PANEL_BYTES), a panel is
- * widened to f32 once and used by one sgemm over all M rows of x, so the conversion cost
- * (nb*K) is amortised over M*nb*K*2 flops. Panels are shared out dynamically among the pool's
- * workers; each converts its panel into its own scratch and runs a single-threaded sgemm on it
- * (OpenBLAS is set to one thread for the duration, so pool workers and OpenBLAS threads never
- * compete for the cores). Scratch per call: workers * nb * K floats (<= workers * 4 MiB), plus a
- * contiguous copy of x when x's rows are not evenly strided.
- * An f32 weight with scale 1 and unit column stride goes straight to one threaded sgemm.
+ * w (N, K) is cut into row panels of nb rows (nb <= 1024 and <= N / workers), taken dynamically
+ * by the workers; a worker widens its panel, kb <= 4096 columns at a time, into its own f32
+ * scratch and runs one sgemm over all M rows of x with it: the conversion (nb*kb values) is
+ * amortised over 2*M*nb*kb flops, and K chunks accumulate into y (beta 1). Why big panels
+ * (bench/matmul_attention.c, 2 cores, CPU-time ratio vs one threaded f32 sgemm at
+ * (M,K,N) = (6144,4096,4096)): nb = 256 / 512 / 1024 gave 0.88 / 0.94 / 0.98 — a narrow panel
+ * re-packs all of x for little work. Widening each panel on the pool and then running one
+ * OpenBLAS-threaded sgemm per panel measured the same at equal panel size, but leaves OpenBLAS
+ * threads polling (above); cutting each panel's sgemm into row tiles re-packs the panel per tile
+ * and measured ~0.88.
+ * Scratch per call: workers * nb * kb floats (per worker 64 MiB / workers, within [4, 16] MiB),
+ * plus a contiguous copy of x when x's rows are not evenly strided. An f32 weight with scale 1
+ * and unit column stride is used in place (no scratch).
  *
  * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
  * Not here: f64 matmul (no caller needs it), integer weights.
@@ -22,10 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of f32 panel per worker (see file comment). 4 MiB: 256 rows at K=4096, 512 at 1024. */
-#define LINEAR_PANEL_BYTES (4u << 20)
-#define LINEAR_PANEL_MAX 512
-#define LINEAR_PANEL_MIN 16
+/* Weight panels (see file comment): f32 bytes per worker = 64 MiB / workers, within [4, 16] MiB;
+ * rows and columns per panel capped. */
+#define LINEAR_SCRATCH_BYTES ((size_t)64 << 20)
+#define LINEAR_PANEL_MIN_BYTES ((size_t)4 << 20)
+#define LINEAR_PANEL_MAX_BYTES ((size_t)16 << 20)
+#define LINEAR_PANEL_ROWS 1024
+#define LINEAR_PANEL_COLS 4096
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
 
@@ -93,6 +109,83 @@ static void gather_f32(float *dst, const ltx_tensor *t)
 
 static bool shape_eq(const ltx_tensor *t, int i, int64_t v) { return t->shape[i] == v; }
 
+static int64_t round_up16(int64_t v) { return (v + 15) / 16 * 16; }
+
+/* One row-major sgemm: C (M, N) = alpha * op(A) @ op(B) + beta * C. */
+typedef struct gemm_args {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb;
+    float *C;
+    int64_t ldc;
+} gemm_args;
+
+static void gemm_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1)
+{
+    const float *a = g->A + (g->ta ? m0 : m0 * g->lda);
+    const float *b = g->B + (g->tb ? n0 * g->ldb : n0);
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+                g->tb ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)(n1 - n0), (int)g->K,
+                g->alpha, a, (int)g->lda, b, (int)g->ldb, g->beta, g->C + m0 * g->ldc + n0,
+                (int)g->ldc);
+}
+
+typedef struct tile_job {
+    const gemm_args *g;
+    int64_t mb, nt, ntm, ntn;  /* tile rows / cols, tiles along M / N */
+    atomic_llong next;
+} tile_job;
+
+static void gemm_tiles(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)begin;
+    (void)end;
+    (void)worker;
+    tile_job *j = ctx;
+    const gemm_args *g = j->g;
+    for (;;) {
+        int64_t t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->ntm * j->ntn) break;
+        int64_t m0 = (t / j->ntn) * j->mb, n0 = (t % j->ntn) * j->nt;
+        gemm_block(g, m0, m0 + j->mb < g->M ? m0 + j->mb : g->M, n0,
+                   n0 + j->nt < g->N ? n0 + j->nt : g->N);
+    }
+}
+
+/* Runs g on the pool as nw tiles (one per worker; the caller has set OpenBLAS single-threaded
+ * when the pool has more than one thread). Each sgemm call packs its rows of A once per tile
+ * column and its columns of B once per tile row, so the grid (tm x tn = nw) is the one that
+ * packs least: tn * M + tm * N smallest. Tiny products and no pool: one call. */
+static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
+{
+    int nw = ltx_threadpool_size(pool);
+    if (nw == 1 || (double)g->M * (double)g->N * (double)g->K < 262144.0) {
+        gemm_block(g, 0, g->M, 0, g->N);
+        return;
+    }
+    int64_t best_tm = nw, best = -1;
+    for (int64_t tm = 1; tm <= nw; tm++) {
+        if (nw % tm) continue;
+        int64_t tn = nw / tm, cost = tn * g->M + tm * g->N;
+        if (tm > g->M || tn > g->N) continue;
+        if (best < 0 || cost < best) best = cost, best_tm = tm;
+    }
+    if (best < 0) { /* fewer rows and columns than workers */
+        gemm_block(g, 0, g->M, 0, g->N);
+        return;
+    }
+    int64_t tn = nw / best_tm;
+    tile_job j = {.g = g, .mb = (g->M + best_tm - 1) / best_tm, .nt = (g->N + tn - 1) / tn};
+    if (j.nt < g->N) j.nt = round_up16(j.nt);
+    if (j.nt > g->N) j.nt = g->N;
+    j.ntm = (g->M + j.mb - 1) / j.mb;
+    j.ntn = (g->N + j.nt - 1) / j.nt;
+    atomic_init(&j.next, 0);
+    ltx_threadpool_for(pool, nw, 1, gemm_tiles, &j);
+}
+
 /* ---- linear ----------------------------------------------------------------------------------- */
 
 /* Where weight rows come from and how they widen to f32. */
@@ -100,18 +193,18 @@ typedef struct wsource {
     const char *base;  /* element [0, 0] */
     ltx_dtype dt;
     int64_t rs, cs;    /* element strides of rows / columns */
-    int64_t K;
     float scale;
     const float *lut;  /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
 } wsource;
 
-/* dst (n1 - n0, K) contiguous f32 = w[n0:n1, :] * scale. */
-static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1)
+/* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
+static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0,
+                       int64_t k1)
 {
     size_t esz = ltx_dtype_size(w->dt);
-    int64_t K = w->K;
+    int64_t K = k1 - k0;
     for (int64_t n = n0; n < n1; n++, dst += K) {
-        const char *row = w->base + (size_t)(n * w->rs) * esz;
+        const char *row = w->base + (size_t)(n * w->rs + k0 * w->cs) * esz;
         if (w->cs == 1 && w->dt == LTX_BF16) {
             ltx_bf16_to_f32_row(dst, (const uint16_t *)row, (size_t)K);
         } else if (w->cs == 1 && w->dt == LTX_F16) {
@@ -134,31 +227,36 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1)
     }
 }
 
-typedef struct linear_job {
-    const float *x;       /* (M, K), row stride ldx */
+typedef struct panel_job {
+    const float *x;        /* (M, K), row stride ldx */
     int64_t ldx, M, N, K;
     wsource w;
-    float *y;             /* (M, N) contiguous */
-    float beta;           /* 1 when y holds the bias already */
-    int64_t nb, npanels;
-    float *scratch;       /* per worker: nb * K floats */
-    atomic_llong next;    /* next panel to take */
-} linear_job;
+    float *y;              /* (M, N) contiguous */
+    float beta;            /* 1 when y holds the bias already */
+    int64_t nb, kb, npanels;
+    float *scratch;        /* per worker: nb * kb floats */
+    atomic_llong next;     /* next row panel to take */
+} panel_job;
 
+/* Takes row panels until none is left: widen w[n0:n1, k0:k1] into this worker's scratch, then
+ * y[:, n0:n1] (+)= x[:, k0:k1] @ panel^T over all M rows in one single-threaded sgemm. */
 static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
 {
     (void)begin;
     (void)end;
-    linear_job *j = ctx;
-    float *pan = j->scratch + (size_t)worker * (size_t)(j->nb * j->K);
+    panel_job *j = ctx;
+    float *pan = j->scratch + (size_t)worker * (size_t)(j->nb * j->kb);
     for (;;) {
         int64_t p = atomic_fetch_add(&j->next, 1);
         if (p >= j->npanels) break;
         int64_t n0 = p * j->nb, n1 = n0 + j->nb < j->N ? n0 + j->nb : j->N;
-        widen_rows(pan, &j->w, n0, n1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->M, (int)(n1 - n0),
-                    (int)j->K, 1.0f, j->x, (int)j->ldx, pan, (int)j->K, j->beta, j->y + n0,
-                    (int)j->N);
+        for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
+            int64_t k1 = k0 + j->kb < j->K ? k0 + j->kb : j->K;
+            widen_rows(pan, &j->w, n0, n1, k0, k1);
+            gemm_args g = {false, true, j->M, n1 - n0, k1 - k0, 1.0f, k0 ? 1.0f : j->beta,
+                           j->x + k0, pan, j->ldx, k1 - k0, j->y + n0, j->N};
+            gemm_block(&g, 0, g.M, 0, g.N);
+        }
     }
 }
 
@@ -249,32 +347,37 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         goto done;
     }
 
+    int nw = ltx_threadpool_size(be->pool);
+    int saved = nw > 1 ? blas_single_begin() : 1;
     int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
     if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xp,
-                    (int)ldx, cpu_ptr(w), (int)ldw, beta, yp, (int)N);
-        goto done;
+        gemm_args g = {false, true, M, N, K, 1.0f, beta, xp, cpu_ptr(w), ldx, ldw, yp, N};
+        gemm_tiled(be->pool, &g);
+        goto unset;
     }
 
-    /* Panel path. nb: within the byte budget, and small enough that every worker gets one. */
-    int nw = ltx_threadpool_size(be->pool);
-    int64_t nb = (int64_t)(LINEAR_PANEL_BYTES / ((size_t)K * sizeof(float)));
-    if (nb > LINEAR_PANEL_MAX) nb = LINEAR_PANEL_MAX;
-    if (nb < LINEAR_PANEL_MIN) nb = LINEAR_PANEL_MIN;
-    int64_t fair = ((N + nw - 1) / nw + 15) / 16 * 16;
+    /* Panels: within the per-worker budget, and no wider than an even share of N. */
+    size_t budget = LINEAR_SCRATCH_BYTES / (size_t)nw;
+    if (budget < LINEAR_PANEL_MIN_BYTES) budget = LINEAR_PANEL_MIN_BYTES;
+    if (budget > LINEAR_PANEL_MAX_BYTES) budget = LINEAR_PANEL_MAX_BYTES;
+    int64_t kb = K < LINEAR_PANEL_COLS ? K : LINEAR_PANEL_COLS;
+    int64_t nb = (int64_t)(budget / ((size_t)kb * sizeof(float)));
+    if (nb > LINEAR_PANEL_ROWS) nb = LINEAR_PANEL_ROWS;
+    int64_t fair = round_up16((N + nw - 1) / nw);
     if (nb > fair) nb = fair;
-    scratch = malloc((size_t)nw * (size_t)(nb * K) * sizeof *scratch);
+    if (nb < 1) nb = 1;
+    scratch = malloc((size_t)nw * (size_t)(nb * kb) * sizeof *scratch);
     if (!scratch) {
         s = ltx_err(LTX_ERR_OOM, "linear: no memory for %d weight panels of %lld x %lld", nw,
-                    (long long)nb, (long long)K);
-        goto done;
+                    (long long)nb, (long long)kb);
+        goto unset;
     }
     float lut[256];
-    linear_job j = {
-        .x = xp, .ldx = ldx, .M = M, .N = N, .K = K,
-        .w = {.base = cpu_ptr(w), .dt = w->dtype, .rs = w->stride[0],
-              .cs = K > 1 ? w->stride[1] : 1, .K = K, .scale = w_scale, .lut = NULL},
-        .y = yp, .beta = beta, .nb = nb, .npanels = (N + nb - 1) / nb, .scratch = scratch};
+    panel_job j = {.x = xp, .ldx = ldx, .M = M, .N = N, .K = K,
+                   .w = {.base = cpu_ptr(w), .dt = w->dtype, .rs = w->stride[0],
+                         .cs = K > 1 ? w->stride[1] : 1, .scale = w_scale, .lut = NULL},
+                   .y = yp, .beta = beta, .nb = nb, .kb = kb, .npanels = (N + nb - 1) / nb,
+                   .scratch = scratch};
     if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
         for (int v = 0; v < 256; v++)
             lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
@@ -282,14 +385,10 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         j.w.lut = lut;
     }
     atomic_init(&j.next, 0);
-    if (nw > 1) {
-        int saved = blas_single_begin();
-        ltx_threadpool_for(be->pool, nw, 1, linear_panels, &j);
-        blas_single_end(saved);
-    } else {
-        linear_panels(&j, 0, 1, 0);
-    }
+    ltx_threadpool_for(be->pool, nw, 1, linear_panels, &j);
 
+unset:
+    if (nw > 1) blas_single_end(saved);
 done:
     free(xcopy);
     free(bias32);
@@ -334,6 +433,7 @@ typedef struct mm_job {
     float alpha;
     float *scratch;                /* per worker: copies for a and/or b */
     int64_t scratch_per;
+    ltx_threadpool *tile_pool;     /* set: each product tiled over this pool */
 } mm_job;
 
 static void gather_mat(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,
@@ -365,10 +465,10 @@ static void mm_batches(void *ctx, int64_t begin, int64_t end, int worker)
             gather_mat(sb, pb, j->br, j->bc, j->brs, j->bcs);
             pb = sb;
         }
-        cblas_sgemm(CblasRowMajor, j->la.trans ? CblasTrans : CblasNoTrans,
-                    j->lb.trans ? CblasTrans : CblasNoTrans, (int)j->M, (int)j->N, (int)j->K,
-                    j->alpha, pa, (int)j->la.ld, pb, (int)j->lb.ld, 0.0f,
-                    j->c + bi * j->M * j->N, (int)j->N);
+        gemm_args g = {j->la.trans, j->lb.trans, j->M, j->N, j->K, j->alpha, 0.0f, pa, pb,
+                       j->la.ld, j->lb.ld, j->c + bi * j->M * j->N, j->N};
+        if (j->tile_pool) gemm_tiled(j->tile_pool, &g);
+        else gemm_block(&g, 0, j->M, 0, j->N);
     }
 }
 
@@ -431,23 +531,25 @@ ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const
     j.la = blas_layout(j.ar, j.ac, j.ars, j.acs, trans_a);
     j.lb = blas_layout(j.br, j.bc, j.brs, j.bcs, trans_b);
 
-    /* Many small products: one per worker, BLAS single-threaded. Else BLAS threads each. */
+    /* Many small products: whole products shared out among the workers; else each product is
+     * tiled over the pool. OpenBLAS single-threaded either way (see file comment). */
     int nw = ltx_threadpool_size(be->pool);
     double flops = 2.0 * (double)j.M * (double)j.N * (double)j.K;
-    bool by_batch = nw > 1 && nbatch >= nw && flops < 2e8;
+    bool by_batch = nw > 1 && nbatch >= 2 * nw && flops < 5e7;
     int ws = by_batch ? nw : 1;
     j.scratch_per = (j.la.copy ? j.ar * j.ac : 0) + (j.lb.copy ? j.br * j.bc : 0);
     if (j.scratch_per) {
         j.scratch = malloc((size_t)ws * (size_t)j.scratch_per * sizeof(float));
         if (!j.scratch) return ltx_err(LTX_ERR_OOM, "matmul: no memory for operand copies");
     }
+    int saved = nw > 1 ? blas_single_begin() : 1;
     if (by_batch) {
-        int saved = blas_single_begin();
         ltx_threadpool_for(be->pool, nbatch, 1, mm_batches, &j);
-        blas_single_end(saved);
     } else {
+        j.tile_pool = be->pool;
         mm_batches(&j, 0, nbatch, 0);
     }
+    if (nw > 1) blas_single_end(saved);
     free(j.scratch);
     return LTX_OK;
 }
