@@ -19,7 +19,7 @@
  * Interpolation follows torch.nn.functional.interpolate (ref: aten/src/ATen/native/UpSample.h,
  * cpu/UpSampleKernel.cpp): index/weight math in f32 (torch's opmath for f32), scale = in/out
  * (torch's rule when `size=` is given, identical for integer scale factors), the taps of the
- * outermost spatial dim summed last. No antialias, no "area" mode.
+ * outermost spatial dim summed last. "area" = adaptive average pooling windows. No antialias.
  */
 #include "backend/cpu/cpu_iter.h"
 
@@ -525,6 +525,18 @@ static void build_dim(ltx_interp_mode mode, bool align, int64_t in, int64_t out,
     for (int64_t i = 0; i < out; i++) {
         int64_t *ix = d->idx + i * d->taps;
         float *w = d->wt + i * d->taps;
+        if (mode == LTX_INTERP_AREA && d->taps > 1) {
+            /* ref: AdaptiveAveragePooling.cpp start_index / end_index */
+            int64_t s0 = (int64_t)floorf((float)(i * in) / (float)out);
+            int64_t s1 = (int64_t)ceilf((float)((i + 1) * in) / (float)out);
+            float inv = 1.0f / (float)(s1 - s0);
+            for (int k = 0; k < d->taps; k++) {
+                bool on = s0 + k < s1;
+                ix[k] = (on ? s0 + k : s0) * stride;
+                w[k] = on ? inv : 0.0f;
+            }
+            continue;
+        }
         if (d->taps == 1) { /* nearest (or a padded size-1 dim) */
             float ns = (float)in / (float)out;
             int64_t s = in == out ? i : (int64_t)floorf((float)i * ns);
@@ -560,7 +572,6 @@ static void build_dim(ltx_interp_mode mode, bool align, int64_t in, int64_t out,
             }
         }
     }
-    (void)mode;
 }
 
 typedef struct interp_ctx {
@@ -618,7 +629,7 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
                                             "and a contiguous f32 dst of the same N, C");
     if (mode == LTX_INTERP_BICUBIC && ns != 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: bicubic needs 2 spatial dims");
-    if ((unsigned)mode > LTX_INTERP_BICUBIC)
+    if ((unsigned)mode > LTX_INTERP_AREA)
         return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: mode %d out of range", (int)mode);
     for (int i = 2; i < src->ndim; i++)
         if (src->shape[i] < 1 || dst->shape[i] < 1)
@@ -636,6 +647,15 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
         c.out[i] = si >= 0 ? dst->shape[2 + si] : 1;
         st[i] = si >= 0 ? src->stride[2 + si] : 0;
         c.dim[i].taps = si >= 0 ? taps : 1;
+        if (mode == LTX_INTERP_AREA && si >= 0) { /* widest pooling window of this dim */
+            int64_t mx = 1;
+            for (int64_t o = 0; o < c.out[i]; o++) {
+                int64_t s0 = (int64_t)floorf((float)(o * in[i]) / (float)c.out[i]);
+                int64_t s1 = (int64_t)ceilf((float)((o + 1) * in[i]) / (float)c.out[i]);
+                if (s1 - s0 > mx) mx = s1 - s0;
+            }
+            c.dim[i].taps = (int)mx;
+        }
         total += c.out[i] * c.dim[i].taps;
     }
     int64_t *ib = malloc(sizeof(int64_t) * (size_t)total);
