@@ -24,6 +24,8 @@
 #include <string.h>
 
 ltx_status g_pipeline_distilled(ltx_golden_ctx *g);
+ltx_status g_pipeline_one_stage(ltx_golden_ctx *g);
+ltx_status g_pipeline_two_stage(ltx_golden_ctx *g);
 
 typedef struct noise_src {
     ltx_golden_ctx *g;
@@ -67,6 +69,9 @@ typedef struct replay {
     int n_img;
     noise_src ns;
     ltx_guider_params vg, ag;
+    ltx_lora *lora[LTX_MAX_LORAS];
+    double lora_s[LTX_MAX_LORAS];
+    int n_lora, n_user; /* lora[0..n_user) user LoRAs, the rest distilled */
     ltx_gen_inputs in;
     ltx_pipe p;
 } replay;
@@ -78,6 +83,47 @@ static void replay_free(replay *r)
     for (int i = 0; i < 4; i++) ltx_tensor_free(r->ctx[i]);
     for (int i = 0; i < r->n_img; i++) free(r->img_rgb[i]);
     ltx_rng_free(r->ns.rng);
+    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+}
+
+static ltx_status open_loras(ltx_golden_ctx *g, replay *r, const cJSON *list)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+    {
+        if (r->n_lora == LTX_MAX_LORAS) return ltx_err(LTX_ERR_FORMAT, "too many LoRAs");
+        char path[1024];
+        ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
+        LTX_TRY(ltx_lora_open(path, &r->lora[r->n_lora]));
+        r->lora_s[r->n_lora++] = ltx_json_num(it, "strength", 1.0);
+    }
+    return LTX_OK;
+}
+
+/* params.stage_loras: stage 1 = the user LoRAs; stage 2's extra entries = the distilled ones
+ * (the reference's per-stage sets, spec §7). */
+static ltx_status setup_loras(ltx_golden_ctx *g, replay *r)
+{
+    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(ltx_golden_params(g), "stage_loras");
+    const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(sl, "stage1");
+    const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(sl, "stage2");
+    LTX_TRY(open_loras(g, r, l1));
+    r->n_user = r->n_lora;
+    int n2 = cJSON_GetArraySize(l2);
+    for (int i = r->n_user; i < n2; i++) {
+        cJSON *one = cJSON_CreateArray();
+        cJSON_AddItemReferenceToArray(one, cJSON_GetArrayItem(l2, i));
+        ltx_status s = open_loras(g, r, one);
+        cJSON_Delete(one);
+        LTX_TRY(s);
+    }
+    r->in.loras = (const ltx_lora *const *)r->lora;
+    r->in.lora_strength = r->lora_s;
+    r->in.n_loras = r->n_user;
+    r->in.dloras = (const ltx_lora *const *)r->lora + r->n_user;
+    r->in.dlora_strength = r->lora_s + r->n_user;
+    r->in.n_dloras = r->n_lora - r->n_user;
+    return LTX_OK;
 }
 
 static void guider_from(const cJSON *j, ltx_guider_params *gp)
@@ -174,7 +220,9 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
     r->p.noise_user = &r->ns;
     r->p.record = ltx_golden_taps(g);
     r->p.tiled_decode = false;
-    return LTX_OK;
+    /* LoRAs: the reference fuses into the bf16 state dict before copying it into its float32
+     * modules, so the fused weights are bf16 there too: the pipe's defaults */
+    return setup_loras(g, r);
 }
 
 /* Emits the waveform (a failed audio decode fails the case with its message). */
@@ -196,3 +244,20 @@ ltx_status g_pipeline_distilled(ltx_golden_ctx *g)
     replay_free(&r);
     return s;
 }
+
+typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+static ltx_status run_guided(ltx_golden_ctx *g, pipeline_fn fn)
+{
+    replay r = {0};
+    ltx_gen_output o = {0};
+    ltx_status s = replay_setup(g, &r, true);
+    if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
+    if (s == LTX_OK) s = emit_output(g, &o);
+    ltx_gen_output_free(&o);
+    replay_free(&r);
+    return s;
+}
+
+ltx_status g_pipeline_one_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_one_stage); }
+ltx_status g_pipeline_two_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_two_stages); }

@@ -93,6 +93,7 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
         s = ltx_video_decoder_forward(dec, latent, &opts, NULL, &x);
         if (s == LTX_OK && p->state_dtype == LTX_BF16)
             s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, x, x, 0, 0);
+        if (s == LTX_OK) ltx_pipe_rec(p, "out.video_float", x);
         if (s == LTX_OK) s = on_chunk(&k, x, 0);
         if (s == LTX_OK && video_float)
             *video_float = x;

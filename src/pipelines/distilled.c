@@ -33,15 +33,26 @@ ltx_status ltx_pipeline_decode(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     return LTX_OK;
 }
 
-/* One stage on a freshly loaded transformer, freed afterwards. */
+ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled,
+                                 double dl_strength, ltx_lora_set *set)
+{
+    ltx_lora_set_init(set);
+    for (int i = 0; i < in->n_loras; i++)
+        LTX_TRY(ltx_lora_set_add(set, in->loras[i], in->lora_strength[i]));
+    int nd = !with_distilled ? 0 : dl_strength >= 0 ? (in->n_dloras > 0) : in->n_dloras;
+    for (int i = 0; i < nd; i++)
+        LTX_TRY(ltx_lora_set_add(set, in->dloras[i],
+                                 dl_strength >= 0 ? dl_strength : in->dlora_strength[i]));
+    return LTX_OK;
+}
+
+/* One stage on a freshly loaded transformer with the given LoRA set. */
 static ltx_status run_stage(ltx_pipe *p, const ltx_gen_inputs *in, ltx_stage_spec *s,
                             ltx_tensor **v, ltx_tensor **a)
 {
-    ltx_transformer *m = NULL;
-    LTX_TRY(ltx_stage_load_transformer(p, in->ckpt, &m));
-    ltx_status st = ltx_stage_run(p, m, s, v, a);
-    ltx_transformer_free(m);
-    return st;
+    ltx_lora_set set;
+    LTX_TRY(ltx_pipeline_lora_set(in, false, -1, &set));
+    return ltx_stage_run_fresh(p, in->ckpt, &set, s, v, a);
 }
 
 ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out)

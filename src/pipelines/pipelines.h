@@ -24,6 +24,14 @@ typedef struct ltx_gen_inputs {
     int n_images;
     int steps;                     /* non-distilled stage-1 step count */
     const ltx_guider_params *vg, *ag; /* guided pipelines: stage-1 guidance */
+    /* --lora (user) and --distilled-lora files with their strengths; opened by the caller */
+    const ltx_lora *const *loras;
+    const double *lora_strength;
+    int n_loras;
+    const ltx_lora *const *dloras;
+    const double *dlora_strength;
+    int n_dloras;
+    double hq_dlora_s1, hq_dlora_s2; /* HQ: distilled-LoRA strength per stage (0.25 / 0.5) */
 } ltx_gen_inputs;
 
 /* What a run produces (host memory, owned; release with ltx_gen_output_free). */
@@ -47,5 +55,18 @@ ltx_status ltx_pipeline_decode(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
  * (3 sigmas, re-noise 0.909375), decode. Audio decode failure is reported in
  * out->audio_status, not as the return value (callers that need audio check it). */
 ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+/* TI2VidOneStagePipeline.__call__: one guided stage at full size (LTX2 schedule, `steps`),
+ * user LoRAs, untiled decode (the caller sets p->tiled_decode = false like the reference). */
+ltx_status ltx_pipeline_one_stage(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+/* TI2VidTwoStagesPipeline.__call__: guided stage 1 at half size (user LoRAs), x2 upsample,
+ * stage 2 with user + distilled LoRAs and the 3 stage-2 sigmas (no guidance). */
+ltx_status ltx_pipeline_two_stages(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+/* Stage LoRA set: user LoRAs, then the distilled ones (strength override when dl_strength >= 0,
+ * the HQ pipeline's per-stage strength applied to the first distilled LoRA only). */
+ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled,
+                                 double dl_strength, ltx_lora_set *set);
 
 #endif

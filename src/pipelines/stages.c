@@ -28,6 +28,8 @@ void ltx_pipe_init(ltx_pipe *p, ltx_backend *be)
     p->state_dtype = LTX_BF16;
     p->pos_dtype = LTX_BF16;
     p->tiled_decode = true;
+    p->lora_target = LTX_DTYPE_COUNT;
+    p->lora_product = LTX_DTYPE_COUNT;
 }
 
 double ltx_pipe_now(void)
@@ -338,7 +340,57 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     return LTX_OK;
 }
 
-ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_transformer **out)
+/* LoRA weight hook that also records the fused weights (golden probes
+ * "<stage>.fused.<weight name>"; the recorder ignores names its file lacks). */
+typedef struct rec_hook {
+    ltx_pipe *p;
+    ltx_lora_set *set;
+    const char *stage;
+} rec_hook;
+
+static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
+                                 const ltx_tensor *stored, ltx_tensor **replacement)
 {
-    return ltx_transformer_load(ckpt, p->be, false, out);
+    rec_hook *h = user;
+    LTX_TRY(ltx_lora_weight_hook(h->set, be, name, stored, replacement));
+    if (*replacement && h->p->record) {
+        char full[160];
+        snprintf(full, sizeof full, "%s.fused.%s", h->stage, name);
+        ltx_pipe_rec(h->p, full, *replacement);
+    }
+    return LTX_OK;
+}
+
+static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                                   const char *stage, ltx_transformer **out)
+{
+    if (!loras || loras->n == 0) return ltx_transformer_load(ckpt, p->be, false, out);
+    loras->target_dtype = p->lora_target;
+    loras->product_dtype = p->lora_product;
+    loras->fused = 0;
+    rec_hook h = {p, loras, stage ? stage : "stage"};
+    LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
+    for (int i = 0; i < loras->n; i++)
+        if (loras->matched[i] == 0)
+            LTX_WARN(p->log, "LoRA %s matched no weight of the transformer",
+                     ltx_lora_path(loras->lora[i]));
+    return LTX_OK;
+}
+
+ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                                      ltx_transformer **out)
+{
+    return load_transformer(p, ckpt, loras, NULL, out);
+}
+
+ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                               const ltx_stage_spec *s, ltx_tensor **video_out,
+                               ltx_tensor **audio_out)
+{
+    ltx_transformer *m = NULL;
+    *video_out = *audio_out = NULL;
+    LTX_TRY(load_transformer(p, ckpt, loras, s->name, &m));
+    ltx_status st = ltx_stage_run(p, m, s, video_out, audio_out);
+    ltx_transformer_free(m);
+    return st;
 }

@@ -32,6 +32,7 @@
 #include "core/rng.h"
 #include "core/tap.h"
 #include "io/safetensors.h"
+#include "models/lora.h"
 #include "models/ltx_transformer.h"
 #include "sampling/guiders.h"
 #include "sampling/patchifier.h"
@@ -63,6 +64,8 @@ typedef struct ltx_pipe {
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
     bool tiled_decode;      /* VAE decode with TilingConfig.default() (all but one-stage) */
+    ltx_dtype lora_target;  /* fused weight dtype: LTX_DTYPE_COUNT = stored (bf16); F32 goldens */
+    ltx_dtype lora_product; /* LoRA product dtype: LTX_DTYPE_COUNT = the LoRA file's (bf16) */
     /* out: wall time per finished stage, in order */
     ltx_stage_time times[LTX_PIPE_MAX_TIMES];
     int n_times;
@@ -156,8 +159,14 @@ typedef struct ltx_stage_spec {
 ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
                          ltx_tensor **video_out, ltx_tensor **audio_out);
 
-/* Loads the transformer of `ckpt` (LoRAs: see ltx_stage_load_transformer_loras when built). */
-ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_transformer **out);
+/* Loads the transformer of `ckpt` with the stage's LoRAs fused (set NULL or empty = none; its
+ * target dtype is taken from p->lora_target). */
+ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                                      ltx_transformer **out);
+/* ltx_stage_load_transformer + ltx_stage_run + free: one complete stage (spec §10.2). */
+ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                               const ltx_stage_spec *s, ltx_tensor **video_out,
+                               ltx_tensor **audio_out);
 
 /* ---- inter-stage and output blocks ---- */
 
