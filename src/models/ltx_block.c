@@ -105,21 +105,59 @@ ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
     return LTX_OK;
 }
 
+/* One segment of tf_modulate: dst = norm(x) * w (+ b for layer norm; RMS adds b after). */
+static ltx_status modulate_seg(ltx_backend *be, ltx_norm_op norm, ltx_tensor *out,
+                               const ltx_tensor *x, const ltx_tensor *s1,
+                               const ltx_tensor *shift, int64_t b, int64_t t0, int64_t t1,
+                               int64_t row, float eps)
+{
+    int64_t D = x->shape[2];
+    ltx_tensor *ob = ltx_tensor_slice(out, 0, b, b + 1, 1);
+    ltx_tensor *xb = ltx_tensor_slice(x, 0, b, b + 1, 1);
+    ltx_tensor *od = ob ? ltx_tensor_slice(ob, 1, t0, t1, 1) : NULL;
+    ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, t0, t1, 1) : NULL;
+    ltx_tensor *wr = ltx_tensor_slice(s1, 0, row, row + 1, 1);
+    ltx_tensor *br = ltx_tensor_slice(shift, 0, row, row + 1, 1);
+    ltx_tensor *w1 = wr ? ltx_tensor_reshape(wr, 1, &D) : NULL;
+    ltx_tensor *b1 = br ? ltx_tensor_reshape(br, 1, &D) : NULL;
+    ltx_status s = (od && xd && w1 && b1) ? LTX_OK : LTX_ERR_OOM;
+    if (s == LTX_OK)
+        s = be->ops->norm(be, norm, od, xd, w1, norm == LTX_NORM_LAYER ? b1 : NULL, 0, eps);
+    if (s == LTX_OK && norm != LTX_NORM_LAYER) s = tf_inplace(be, LTX_BINARY_ADD, od, br);
+    ltx_tensor *fr[] = {ob, xb, od, xd, wr, br, w1, b1};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    return s;
+}
+
 ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
                         const ltx_tensor *scale, const ltx_tensor *shift, float eps,
                         const tf_runs *runs)
 {
-    /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod */
+    /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod. (1 + scale) goes in as the
+     * norm's weight (one rounding, as the reference's multiply), the shift as the layer norm's
+     * bias or a following add: one or two passes over x. scale/shift: (B or 1, 1, D) per
+     * item, or (U, 1, D) rows per run. */
     ltx_tensor *s1 = nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
-    ltx_tensor *n = s1 ? nn_norm(be, norm, x, NULL, NULL, 0, eps) : NULL;
-    ltx_status s = n ? tf_rows_op(be, LTX_BINARY_MUL, n, s1, runs) : LTX_ERR_INVALID_ARG;
-    if (s == LTX_OK) s = tf_rows_op(be, LTX_BINARY_ADD, n, shift, runs);
+    ltx_tensor *out = s1 ? ltx_tensor_new(be, LTX_F32, x->ndim, x->shape) : NULL;
+    ltx_status s = out ? LTX_OK : LTX_ERR_OOM;
+    if (s == LTX_OK && (x->ndim != 3 || s1->ndim != 3 || shift->ndim != 3 ||
+                        !ltx_tensor_is_contiguous(x) || !ltx_tensor_is_contiguous(shift)))
+        s = ltx_err(LTX_ERR_INVALID_ARG, "modulate: x (B, T, D) and (., 1, D) tables expected");
+    if (s == LTX_OK && runs && runs->n > 0) {
+        for (int i = 0; s == LTX_OK && i < runs->n; i++)
+            s = modulate_seg(be, norm, out, x, s1, shift, runs->r[i].b, runs->r[i].t0,
+                             runs->r[i].t1, runs->r[i].u, eps);
+    } else {
+        for (int64_t b = 0; s == LTX_OK && b < x->shape[0]; b++)
+            s = modulate_seg(be, norm, out, x, s1, shift, b, 0, x->shape[1],
+                             s1->shape[0] == 1 ? 0 : b, eps);
+    }
     ltx_tensor_free(s1);
     if (s != LTX_OK) {
-        ltx_tensor_free(n);
+        ltx_tensor_free(out);
         return NULL;
     }
-    return n;
+    return out;
 }
 
 /* (B, T, H*D) contiguous -> (B, H, T, D) strided view. */
