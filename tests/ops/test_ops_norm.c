@@ -21,11 +21,12 @@ static ltx_tensor *host_vec(ltx_backend *be, ltx_dtype dt, int64_t n, double *v,
 
 TEST(rms_and_layer_norm)
 {
-    static const int64_t SH[][3] = {{2, 3, 64}, {1, 7, 129}, {3, 5, 1}, {4, 33, 255}};
+    static const int64_t SH[][3] = {
+        {2, 3, 64}, {1, 7, 129}, {3, 5, 1}, {4, 33, 255}, {1, 3, 20001}};
     for (int ci = 0; ci < NCFG; ci++) {
         tcfg c = tcfg_open(ci);
         uint64_t rng = 31;
-        for (int s = 0; s < 4; s++)
+        for (int s = 0; s < 5; s++)
             for (int lay = 0; lay < LAY_COUNT; lay++)
                 for (int op = 0; op < 2; op++)
                     for (int wk = 0; wk < 3; wk++) { /* 0: no weight, 1: f32, 2: bf16 */

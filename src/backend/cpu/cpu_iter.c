@@ -159,8 +159,10 @@ void cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, 
     if (it->rows < 4 * (int64_t)nth) {
         int64_t want = 4 * (int64_t)nth / it->rows + 1;
         int64_t blk = (it->inner + want - 1) / want;
-        if (blk < 1024) blk = 1024;
-        blk = (blk + 15) & ~(int64_t)15;
+        /* at least ~1024 elements of plain work per block (fewer when each costs more) */
+        int64_t minblk = 1024 / (cost > 0 ? cost : 1);
+        if (blk < minblk) blk = minblk;
+        if (blk >= 16) blk = (blk + 15) & ~(int64_t)15;
         if (blk < it->inner) {
             rc.blk = blk;
             rc.nblk = (it->inner + blk - 1) / blk;
