@@ -1,0 +1,249 @@
+/*
+ * video_vae_config.c — the "vae" section of the checkpoint config, read as the reference's
+ * VideoEncoderConfigurator / VideoDecoderConfigurator do (same keys, same defaults), plus the
+ * per-channel statistics helpers.
+ *
+ * ref: ltx_core/model/video_vae/model_configurator.py, enums.py, video_vae.py
+ *      (_make_encoder_block, _make_decoder_block), ops.py (PerChannelStatistics).
+ * Defaults worth knowing: spatial_padding_mode is "zeros" for the encoder but "reflect" for
+ * the decoder when the key is absent; timestep_conditioning defaults to TRUE when absent.
+ */
+#include "io/json.h"
+#include "models/video_vae_internal.h"
+#include "nn/nn.h"
+
+#include <string.h>
+
+static ltx_status parse_pad(const cJSON *v, const char *def, ltx_pad_mode *out)
+{
+    const char *s = ltx_json_str(v, "spatial_padding_mode", def);
+    if (!strcmp(s, "zeros"))
+        *out = LTX_PAD_CONSTANT;
+    else if (!strcmp(s, "reflect"))
+        *out = LTX_PAD_REFLECT;
+    else if (!strcmp(s, "replicate"))
+        *out = LTX_PAD_REPLICATE;
+    else if (!strcmp(s, "circular"))
+        *out = LTX_PAD_CIRCULAR;
+    else
+        return ltx_err(LTX_ERR_FORMAT,
+                       "vae.spatial_padding_mode '%s' is not one of zeros, "
+                       "reflect, replicate, circular",
+                       s);
+    return LTX_OK;
+}
+
+/* One [name, params] entry; `decoder` selects the allowed names and multiplier defaults. */
+static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_block_cfg *b)
+{
+    const char *list = decoder ? "vae.decoder_blocks" : "vae.encoder_blocks";
+    const cJSON *nm = cJSON_GetArrayItem(item, 0), *pr = cJSON_GetArrayItem(item, 1);
+    if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) != 2 || !cJSON_IsString(nm))
+        return ltx_err(LTX_ERR_FORMAT, "%s[%d]: expected [name, params]", list, idx);
+    const char *name = nm->valuestring;
+    memset(b, 0, sizeof *b);
+    bool has_layers = false;
+    if (cJSON_IsNumber(pr)) {
+        b->num_layers = pr->valueint; /* ref: int params mean {"num_layers": n} */
+        has_layers = true;
+    } else if (cJSON_IsObject(pr)) {
+        has_layers = ltx_json_has(pr, "num_layers");
+        b->num_layers = (int)ltx_json_int(pr, "num_layers", 0);
+    } else {
+        return ltx_err(LTX_ERR_FORMAT, "%s[%d] (%s): params must be an int or an object", list, idx,
+                       name);
+    }
+    const cJSON *po = cJSON_IsObject(pr) ? pr : NULL;
+    static const struct {
+        const char *name;
+        ltx_vae_block_kind kind;
+        int enc_mult, dec_mult;
+    } names[] = {
+        {"res_x", LTX_VAE_RES_X, 0, 0},
+        {"res_x_y", LTX_VAE_RES_X_Y, 2, 2},
+        {"compress_time", LTX_VAE_COMPRESS_TIME, 1, 1}, /* encoder: multiplier unused */
+        {"compress_space", LTX_VAE_COMPRESS_SPACE, 1, 1},
+        {"compress_all", LTX_VAE_COMPRESS_ALL, 1, 1},
+        {"compress_all_x_y", LTX_VAE_COMPRESS_ALL_X_Y, 2, -1},
+        {"compress_time_res", LTX_VAE_COMPRESS_TIME_RES, 2, -1},
+        {"compress_space_res", LTX_VAE_COMPRESS_SPACE_RES, 2, -1},
+        {"compress_all_res", LTX_VAE_COMPRESS_ALL_RES, 2, -1},
+    };
+    int found = -1;
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (!strcmp(names[i].name, name)) found = i;
+    if (decoder && !strcmp(name, "attn_res_x"))
+        return ltx_err(LTX_ERR_UNSUPPORTED,
+                       "%s[%d]: 'attn_res_x' cannot be built by the "
+                       "reference (UNetMidBlock3D takes no attention_head_dim)",
+                       list, idx);
+    if (found < 0 || (decoder && names[found].dec_mult < 0))
+        return ltx_err(LTX_ERR_FORMAT, "%s[%d]: unknown block '%s'", list, idx, name);
+    b->kind = names[found].kind;
+    int def_mult = decoder ? names[found].dec_mult : names[found].enc_mult;
+    b->multiplier = (int)ltx_json_int(po, "multiplier", def_mult);
+    if (b->kind == LTX_VAE_RES_X) {
+        if (!has_layers)
+            return ltx_err(LTX_ERR_FORMAT, "%s[%d]: res_x needs num_layers", list, idx);
+        if (b->num_layers < 0 || b->num_layers > 64)
+            return ltx_err(LTX_ERR_FORMAT, "%s[%d]: num_layers %d", list, idx, b->num_layers);
+    } else if (b->multiplier < 1) {
+        return ltx_err(LTX_ERR_FORMAT, "%s[%d] (%s): multiplier %d < 1", list, idx, name,
+                       b->multiplier);
+    }
+    if (decoder) {
+        /* ref: inject_noise read for res_x / res_x_y, residual only for compress_all */
+        if (b->kind == LTX_VAE_RES_X || b->kind == LTX_VAE_RES_X_Y)
+            b->inject_noise = ltx_json_bool(po, "inject_noise", false);
+        if (b->kind == LTX_VAE_COMPRESS_ALL) b->residual = ltx_json_bool(po, "residual", false);
+        if (b->kind == LTX_VAE_RES_X_Y && b->inject_noise)
+            return ltx_err(LTX_ERR_UNSUPPORTED,
+                           "%s[%d]: res_x_y with inject_noise fails in the "
+                           "reference (per_channel_scale has the input width)",
+                           list, idx);
+    }
+    return LTX_OK;
+}
+
+static ltx_status parse_blocks(const cJSON *v, const char *key, bool decoder,
+                               ltx_vae_block_cfg *out, int *n)
+{
+    *n = 0;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(v, key);
+    if (!arr) return LTX_OK; /* ref: config.get(key, []) */
+    if (!cJSON_IsArray(arr)) return ltx_err(LTX_ERR_FORMAT, "vae.%s is not a list", key);
+    int count = cJSON_GetArraySize(arr);
+    if (count > LTX_VAE_MAX_BLOCKS)
+        return ltx_err(LTX_ERR_UNSUPPORTED, "vae.%s: %d blocks (max %d)", key, count,
+                       LTX_VAE_MAX_BLOCKS);
+    for (int i = 0; i < count; i++)
+        LTX_TRY(parse_block(cJSON_GetArrayItem(arr, i), decoder, i, &out[i]));
+    *n = count;
+    return LTX_OK;
+}
+
+ltx_status ltx_video_vae_config_parse(const char *config_json, ltx_video_vae_config *c)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_Parse(config_json ? config_json : "{}");
+    if (!root) return ltx_err(LTX_ERR_FORMAT, "checkpoint config is not valid JSON");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "vae"); /* absent -> defaults */
+    ltx_status s = LTX_OK;
+    const cJSON *dims = cJSON_GetObjectItemCaseSensitive(v, "dims");
+    if (dims && !(cJSON_IsNumber(dims) && dims->valuedouble == 3.0)) {
+        s = ltx_err(LTX_ERR_UNSUPPORTED, "vae.dims must be 3: the reference's 2-D and (2, 1) "
+                                         "convolutions cannot run its causal blocks");
+        goto done;
+    }
+    c->in_channels = (int)ltx_json_int(v, "in_channels", 3);
+    c->out_channels = (int)ltx_json_int(v, "out_channels", 3);
+    c->latent_channels = (int)ltx_json_int(v, "latent_channels", 128);
+    c->patch_size = (int)ltx_json_int(v, "patch_size", 4);
+    c->decoder_base_channels = (int)ltx_json_int(v, "decoder_base_channels", 128);
+    if (c->in_channels < 1 || c->out_channels < 1 || c->latent_channels < 1 || c->patch_size < 1 ||
+        c->patch_size > 16 || c->decoder_base_channels < 1) {
+        s = ltx_err(LTX_ERR_FORMAT, "vae: bad channel counts or patch_size");
+        goto done;
+    }
+    const char *norm = ltx_json_str(v, "norm_layer", "pixel_norm");
+    if (!strcmp(norm, "pixel_norm"))
+        c->norm_layer = LTX_VAE_PIXEL_NORM;
+    else if (!strcmp(norm, "group_norm"))
+        c->norm_layer = LTX_VAE_GROUP_NORM;
+    else {
+        s = ltx_err(LTX_ERR_FORMAT, "vae.norm_layer '%s' is not pixel_norm or group_norm", norm);
+        goto done;
+    }
+    const char *lv = ltx_json_str(v, "latent_log_var", "uniform");
+    if (!strcmp(lv, "uniform"))
+        c->latent_log_var = LTX_VAE_LOGVAR_UNIFORM;
+    else if (!strcmp(lv, "per_channel"))
+        c->latent_log_var = LTX_VAE_LOGVAR_PER_CHANNEL;
+    else if (!strcmp(lv, "constant"))
+        c->latent_log_var = LTX_VAE_LOGVAR_CONSTANT;
+    else if (!strcmp(lv, "none")) {
+        s = ltx_err(LTX_ERR_UNSUPPORTED,
+                    "vae.latent_log_var 'none' fails in the reference "
+                    "(chunking %d channels in two halves breaks the "
+                    "per-channel normalisation)",
+                    c->latent_channels);
+        goto done;
+    } else {
+        s = ltx_err(LTX_ERR_FORMAT, "vae.latent_log_var '%s' unknown", lv);
+        goto done;
+    }
+    if ((s = parse_pad(v, "zeros", &c->enc_padding)) != LTX_OK) goto done;
+    if ((s = parse_pad(v, "reflect", &c->dec_padding)) != LTX_OK) goto done;
+    c->causal_decoder = ltx_json_bool(v, "causal_decoder", false);
+    c->timestep_conditioning = ltx_json_bool(v, "timestep_conditioning", true);
+    if ((s = parse_blocks(v, "encoder_blocks", false, c->enc, &c->n_enc)) != LTX_OK) goto done;
+    s = parse_blocks(v, "decoder_blocks", true, c->dec, &c->n_dec);
+done:
+    cJSON_Delete(root);
+    return s;
+}
+
+/* ---- per-channel statistics --------------------------------------------------------------- */
+
+ltx_status ltx_vae_stats_load(ltx_vae_stats *st, ltx_backend *be, const ltx_weight_src *src,
+                              int channels)
+{
+    st->mean = vae_weight(src, be, "per_channel_statistics.mean-of-means", 1, channels);
+    st->std =
+        st->mean ? vae_weight(src, be, "per_channel_statistics.std-of-means", 1, channels) : NULL;
+    if (!st->std) {
+        ltx_vae_stats_release(st);
+        return LTX_ERR_FORMAT;
+    }
+    return LTX_OK;
+}
+
+void ltx_vae_stats_release(ltx_vae_stats *st)
+{
+    if (!st) return;
+    ltx_tensor_free(st->mean);
+    ltx_tensor_free(st->std);
+    st->mean = st->std = NULL;
+}
+
+/* (C) vector viewed (1, C, 1, ..., 1) for x's rank. */
+static ltx_tensor *chan_view(const ltx_tensor *v, const ltx_tensor *x)
+{
+    int64_t shape[LTX_MAX_DIMS], stride[LTX_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) {
+        shape[i] = i == 1 ? v->shape[0] : 1;
+        stride[i] = i == 1 ? v->stride[0] : 0;
+    }
+    return vae_view(v, x->ndim, shape, stride, 0);
+}
+
+static ltx_tensor *stats_apply(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x,
+                               bool normalize)
+{
+    if (x->ndim < 2 || x->shape[1] != st->mean->shape[0]) {
+        ltx_err(LTX_ERR_INVALID_ARG, "latent has %lld channels, statistics have %lld",
+                x->ndim < 2 ? 0LL : (long long)x->shape[1], (long long)st->mean->shape[0]);
+        return NULL;
+    }
+    ltx_tensor *m = chan_view(st->mean, x), *sd = chan_view(st->std, x), *t = NULL, *y = NULL;
+    if (m && sd) {
+        /* ref: ops.py — (x - mean) / std and x * std + mean */
+        t = nn_binary(be, normalize ? LTX_BINARY_SUB : LTX_BINARY_MUL, x, normalize ? m : sd);
+        if (t)
+            y = nn_binary(be, normalize ? LTX_BINARY_DIV : LTX_BINARY_ADD, t, normalize ? sd : m);
+    }
+    ltx_tensor_free(m);
+    ltx_tensor_free(sd);
+    ltx_tensor_free(t);
+    return y;
+}
+
+ltx_tensor *ltx_vae_normalize(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x)
+{
+    return stats_apply(be, st, x, true);
+}
+
+ltx_tensor *ltx_vae_un_normalize(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x)
+{
+    return stats_apply(be, st, x, false);
+}
