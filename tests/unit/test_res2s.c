@@ -161,4 +161,36 @@ TEST(default_noise_standardised)
     ltx_rng_free(g);
 }
 
+/* The default generators reproduce the reference's SDE draws (torch CPU generators seeded 9999
+ * for sub-steps and -1 for steps, float64 randn, then standardised): first RK step of stage 1
+ * = substep video, substep audio, step video, step audio. */
+TEST(default_noise_matches_reference_draws)
+{
+    ltx_st_file *f = NULL;
+    CHECK(ltx_st_open(HQ, &f) == LTX_OK);
+    if (!f) return;
+    ltx_res2s_params p;
+    ltx_res2s_params_init(&p);
+    ltx_rng *sub = ltx_rng_new_torch_cpu(p.substep_seed), *step = ltx_rng_new_torch_cpu(p.noise_seed);
+    ltx_rng *order[4] = {sub, sub, step, step};
+    double worst = 0;
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "in.stage1.sde_noise%d", i);
+        int64_t n;
+        float *ref = ltx_st_read_f32(f, name, &n);
+        const ltx_st_entry *e = ltx_st_find(f, name);
+        double *z = malloc(sizeof(double) * (size_t)n);
+        CHECK(ref && z && ltx_res2s_new_noise_host(order[i], e->ndim, e->shape, z) == LTX_OK);
+        for (int64_t j = 0; ref && z && j < n; j++) worst = fmax(worst, fabs(z[j] - ref[j]));
+        free(ref);
+        free(z);
+    }
+    printf("  default SDE noise vs stored draws: max |err| %.3g\n", worst);
+    CHECK(worst <= 1e-6); /* stored as float32 */
+    ltx_rng_free(sub);
+    ltx_rng_free(step);
+    ltx_st_close(f);
+}
+
 TEST_MAIN()
