@@ -179,6 +179,89 @@ void ltx_verify_params_init(ltx_verify_params *p);
 ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
                            ltx_verify_result *res);
 
+/* ---- generation (src/api/generate.c) -------------------------------------------------------
+ * One call runs a whole pipeline: validation of every argument and input file (before any
+ * weight is loaded; errors name the flag and the value), prompt encoding (Gemma is freed
+ * before the transformer is loaded), the diffusion stages (each model freed when its stage
+ * ends), decoding, and the mp4 (H.264 yuv420p + AAC stereo) written to a temporary file that
+ * is renamed onto output_path on success. Progress goes to the engine's progress callback
+ * (stage names "stage1", "stage2"), per-stage times and peak memory to its log at INFO.
+ * Randomness: the pipeline generator is torch's CPU generator seeded with `seed` (the
+ * reference runs on CUDA, whose Philox stream differs; pipelines.md §11). */
+
+typedef struct ltx_image_input {
+    const char *path;
+    int frame_idx;   /* pixel frame, 0 .. num_frames-1 */
+    double strength; /* [0, 1] */
+    double crf;      /* H.264 round trip of the image, 0 = none; the CLI default is 33 */
+} ltx_image_input;
+
+typedef struct ltx_lora_input {
+    const char *path;
+    double strength; /* default 1.0 */
+} ltx_lora_input;
+
+/* Parameters every generation pipeline shares. */
+typedef struct ltx_generate_params {
+    size_t struct_size;
+    const char *prompt;          /* required */
+    const char *gemma_root;      /* required: Gemma 3 folder */
+    const char *tokenizer;       /* tokenizer.json (or its folder); NULL = inside gemma_root */
+    const char *output_path;     /* required, .mp4; never one of the inputs */
+    uint64_t seed;               /* default 10 */
+    int height, width;           /* 0 = the pipeline's default */
+    int num_frames;              /* default 121; must be 8k+1 */
+    int round_frames;            /* non-zero: round num_frames down to 8k+1 with a warning */
+    double frame_rate;           /* default 24; fractional rates stay exact in the file */
+    const ltx_image_input *images;
+    int n_images;
+    const ltx_lora_input *loras; /* --lora */
+    int n_loras;
+} ltx_generate_params;
+
+void ltx_generate_params_init(ltx_generate_params *p);
+
+/* distilled (DistilledPipeline). */
+typedef struct ltx_distilled_params {
+    size_t struct_size;
+    const char *distilled_checkpoint_path; /* required */
+    const char *spatial_upsampler_path;    /* required, x2 */
+} ltx_distilled_params;
+void ltx_distilled_params_init(ltx_distilled_params *p);
+ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_distilled_params *p);
+
+/* Guidance of one modality (MultiModalGuiderParams). */
+typedef struct ltx_guidance {
+    double cfg_scale, stg_scale, rescale_scale, modality_scale;
+    int skip_step;
+    int stg_blocks[64];
+    int n_stg_blocks;
+} ltx_guidance;
+
+/* ti2vid_one_stage, ti2vid_two_stages, ti2vid_two_stages_hq. _init fills the LTX-2.3 defaults
+ * (30 steps, video 3/1/0.7/3 blocks [28], audio 7/1/0.7/3 blocks [28]); _init_hq the HQ ones
+ * (15 steps, video 3/0/0.45/3, audio 7/0/1/3, distilled LoRA 0.25 / 0.5). */
+typedef struct ltx_guided_params {
+    size_t struct_size;
+    const char *checkpoint_path;        /* required (dev checkpoint) */
+    const char *negative_prompt;        /* NULL = the reference's default negative prompt */
+    int num_inference_steps;
+    ltx_guidance video, audio;
+    const char *spatial_upsampler_path; /* two-stage: required */
+    const ltx_lora_input *distilled_loras; /* two-stage: required (>= 1) */
+    int n_distilled_loras;
+    double distilled_lora_strength_stage_1, distilled_lora_strength_stage_2; /* HQ */
+} ltx_guided_params;
+void ltx_guided_params_init(ltx_guided_params *p);
+void ltx_guided_params_init_hq(ltx_guided_params *p);
+ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_guided_params *p);
+ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
+                                   const ltx_guided_params *p);
+ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
+                                      const ltx_guided_params *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -64,6 +64,9 @@ ltx_status ltx_pipeline_one_stage(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
  * stage 2 with user + distilled LoRAs and the 3 stage-2 sigmas (no guidance). */
 ltx_status ltx_pipeline_two_stages(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
 
+/* TI2VidTwoStagesHQPipeline.__call__ (res_2s sampler both stages). */
+ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
 /* Stage LoRA set: user LoRAs, then the distilled ones (strength override when dl_strength >= 0,
  * the HQ pipeline's per-stage strength applied to the first distilled LoRA only). */
 ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled,

@@ -1,11 +1,300 @@
 /*
- * cmd_pipelines.c — the eight generation subcommands, by reference name. Until a pipeline is
- * built, its subcommand explains itself under --help and otherwise exits non-zero with
- * "not built yet" — it never fakes output.
+ * cmd_pipelines.c — the generation subcommands, named like the reference modules, with the
+ * reference's flags and defaults (ltx_pipelines/utils/args.py @ a2c3f24, spec pipelines.md
+ * §6): distilled, ti2vid_one_stage, ti2vid_two_stages, ti2vid_two_stages_hq. Each is a table of
+ * options (cli_args.h) filled into ltx_generate_params + the pipeline's params struct, then one
+ * libltx call. The conditioning pipelines (keyframe_interpolation, a2vid_two_stage, retake,
+ * ic_lora) explain themselves under --help and otherwise exit non-zero with "not built yet".
+ *
+ * ltx2c extensions (not in the reference): --device, --threads, --quiet, --tokenizer (a
+ * tokenizer.json when the Gemma folder has none), --round-frames (accept non-8k+1 frame counts
+ * by rounding down, with a warning; without it they are refused).
  */
 #include "cli.h"
+#include "cli_args.h"
 
 #include <string.h>
+
+/* ---- progress on stderr: stage, step i/N, s/step, ETA ---- */
+
+typedef struct progress {
+    int quiet;
+} progress;
+
+static int on_progress(void *user, const char *stage, int step, int total, double elapsed)
+{
+    progress *p = user;
+    if (p->quiet) return 0;
+    double per = step > 0 ? elapsed / step : 0;
+    fprintf(stderr, "\r%-8s step %3d/%-3d %7.2f s/step  ETA %7.1f s", stage, step, total, per,
+            per * (total - step));
+    if (step == total) fputc('\n', stderr);
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- shared flags ---- */
+
+typedef struct gen_args {
+    ltx_generate_params g;
+    cli_images images;
+    cli_loras loras;
+    const char *device;
+    int threads;
+    int quiet;
+} gen_args;
+
+#define MAX_OPTS 48
+
+/* Flags of every generation parser (args.py basic + generation parsers). */
+static int common_opts(cli_opt *o, gen_args *a)
+{
+    int n = 0;
+    o[n++] = (cli_opt){"--gemma-root", CLI_STR, &a->g.gemma_root, "DIR",
+                       "Gemma 3 text-encoder folder (safetensors + config.json)", 1};
+    o[n++] = (cli_opt){"--tokenizer", CLI_STR, &a->g.tokenizer, "PATH",
+                       "[ltx2c] tokenizer.json (default: inside --gemma-root)", 0};
+    o[n++] = (cli_opt){"--prompt", CLI_STR, &a->g.prompt, "TEXT", "what to generate", 1};
+    o[n++] = (cli_opt){"--output-path", CLI_STR, &a->g.output_path, "OUT.mp4",
+                       "H.264 + AAC mp4, written to a temp file then renamed", 1};
+    o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
+    o[n++] = (cli_opt){"--height", CLI_INT, &a->g.height, "PX", "output height", 0};
+    o[n++] = (cli_opt){"--width", CLI_INT, &a->g.width, "PX", "output width", 0};
+    o[n++] = (cli_opt){"--num-frames", CLI_INT, &a->g.num_frames, "N",
+                       "frames, 8k+1 (default 121)", 0};
+    o[n++] = (cli_opt){"--round-frames", CLI_FLAG, &a->g.round_frames, NULL,
+                       "[ltx2c] round --num-frames down to 8k+1 instead of refusing", 0};
+    o[n++] = (cli_opt){"--frame-rate", CLI_DOUBLE, &a->g.frame_rate, "FPS",
+                       "default 24.0; fractional rates (23.976) are kept exact in the file "
+                       "(the reference truncates to an integer)", 0};
+    o[n++] = (cli_opt){"--image", CLI_IMAGE, &a->images, "PATH FRAME_IDX STRENGTH [CRF]",
+                       "condition on an image (repeatable; CRF default 33, 0 = none)", 0};
+    o[n++] = (cli_opt){"--lora", CLI_LORA, &a->loras, "PATH [STRENGTH]",
+                       "LoRA fused into the transformer (repeatable; strength 1.0)", 0};
+    o[n++] = (cli_opt){"--device", CLI_STR, &a->device, "D",
+                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0};
+    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
+    o[n++] = (cli_opt){"--quiet", CLI_FLAG, &a->quiet, NULL,
+                       "[ltx2c] no progress or summary on stderr", 0};
+    return n;
+}
+
+static void gen_args_init(gen_args *a, int h, int w)
+{
+    memset(a, 0, sizeof *a);
+    ltx_generate_params_init(&a->g);
+    a->g.height = h;
+    a->g.width = w;
+}
+
+static void usage(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o,
+                  int n)
+{
+    printf("usage: ltx2c %s %s PATH --gemma-root DIR --prompt TEXT --output-path OUT.mp4 "
+           "[options]\n\n%s\n\noptions:\n", cmd, ckpt_flag, what);
+    cli_print_opts(stdout, o, n);
+    printf("\nEvery argument and input file is checked before any weight is loaded. Progress "
+           "and a per-stage summary go to stderr (--quiet: errors only).\n");
+}
+
+/* Opens the engine, runs `fn`, reports. */
+typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
+
+static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
+{
+    a->g.images = a->images.v;
+    a->g.n_images = a->images.n;
+    a->g.loras = a->loras.v;
+    a->g.n_loras = a->loras.n;
+    progress prog = {a->quiet};
+    ltx_engine_params ep;
+    ltx_engine_params_init(&ep);
+    ep.device = a->device ? a->device : "auto";
+    ep.n_threads = a->threads;
+    ep.log_level = a->quiet ? LTX_LOG_ERROR : LTX_LOG_INFO;
+    ep.progress = on_progress;
+    ep.progress_user = &prog;
+    ltx_engine *e = NULL;
+    if (ltx_engine_open(&ep, &e) != LTX_OK) {
+        cli_error(cmd, "cannot open device '%s': %s", ep.device, ltx_last_error_global());
+        return CLI_EXIT_FAIL;
+    }
+    ltx_status s = fn(e, a, pp);
+    if (s != LTX_OK) cli_error(cmd, "%s", ltx_engine_last_error(e));
+    ltx_engine_close(e);
+    return s == LTX_OK ? CLI_EXIT_OK : s == LTX_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+/* ---- distilled ---- */
+
+static ltx_status run_distilled(ltx_engine *e, gen_args *a, void *pp)
+{
+    return ltx_generate_distilled(e, &a->g, pp);
+}
+
+int cmd_distilled(int argc, char **argv)
+{
+    gen_args a;
+    gen_args_init(&a, 1024, 1536);
+    ltx_distilled_params dp;
+    ltx_distilled_params_init(&dp);
+    int enhance = 0, prefetch = 0, max_batch = 1;
+    cli_opt o[MAX_OPTS];
+    int n = 0;
+    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &dp.distilled_checkpoint_path,
+                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
+    o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &dp.spatial_upsampler_path, "PATH",
+                       "spatial x2 latent upsampler", 1};
+    n += common_opts(o + n, &a);
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
+                       "prompt enhancement (not built yet: refused)", 0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
+                       "layer streaming (accepted; all layers stay mapped)", 0};
+    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
+                       "parsed and unused, as in the reference", 0};
+    static const char what[] =
+        "Distilled pipeline: stage 1 at half size (8 fixed sigmas), x2 latent upsampling, "
+        "stage 2 at full size (3 sigmas), no guidance. Defaults 1024x1536, 121 frames @ 24 fps.";
+    int r = cli_parse("distilled", o, n, argc, argv);
+    if (r < 0) {
+        usage("distilled", "--distilled-checkpoint-path", what, o, n);
+        return CLI_EXIT_OK;
+    }
+    if (r) return r;
+    if (enhance) {
+        cli_error("distilled", "--enhance-prompt: prompt enhancement is not built yet");
+        return CLI_EXIT_USAGE;
+    }
+    return run("distilled", &a, run_distilled, &dp);
+}
+
+/* ---- guided pipelines ---- */
+
+typedef struct guided_args {
+    ltx_guided_params p;
+    cli_ints vblocks, ablocks;
+    cli_loras dloras;
+    int kind; /* 0 one-stage, 1 two-stage, 2 HQ */
+} guided_args;
+
+static ltx_status run_guided(ltx_engine *e, gen_args *a, void *pp)
+{
+    guided_args *ga = pp;
+    if (ga->vblocks.given) {
+        memcpy(ga->p.video.stg_blocks, ga->vblocks.v, sizeof(int) * (size_t)ga->vblocks.n);
+        ga->p.video.n_stg_blocks = ga->vblocks.n;
+    }
+    if (ga->ablocks.given) {
+        memcpy(ga->p.audio.stg_blocks, ga->ablocks.v, sizeof(int) * (size_t)ga->ablocks.n);
+        ga->p.audio.n_stg_blocks = ga->ablocks.n;
+    }
+    ga->p.distilled_loras = ga->dloras.v;
+    ga->p.n_distilled_loras = ga->dloras.n;
+    return ga->kind == 0   ? ltx_generate_one_stage(e, &a->g, &ga->p)
+           : ga->kind == 1 ? ltx_generate_two_stages(e, &a->g, &ga->p)
+                           : ltx_generate_two_stages_hq(e, &a->g, &ga->p);
+}
+
+static int guided_cmd(const char *cmd, int kind, const char *what, int argc, char **argv)
+{
+    gen_args a;
+    guided_args ga;
+    memset(&ga, 0, sizeof ga);
+    ga.kind = kind;
+    if (kind == 2) {
+        gen_args_init(&a, 1088, 1920);
+        ltx_guided_params_init_hq(&ga.p);
+    } else {
+        gen_args_init(&a, kind == 0 ? 512 : 1024, kind == 0 ? 768 : 1536);
+        ltx_guided_params_init(&ga.p);
+    }
+    int enhance = 0, prefetch = 0, max_batch = 1;
+    ltx_guided_params *p = &ga.p;
+    cli_opt o[MAX_OPTS];
+    int n = 0;
+    o[n++] = (cli_opt){"--checkpoint-path", CLI_STR, &p->checkpoint_path, "PATH",
+                       "LTX-2.3 dev checkpoint (.safetensors)", 1};
+    if (kind) {
+        o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &p->spatial_upsampler_path,
+                           "PATH", "spatial x2 latent upsampler", 1};
+        o[n++] = (cli_opt){"--distilled-lora", CLI_LORA, &ga.dloras, "PATH [STRENGTH]",
+                           kind == 2 ? "distilled LoRA (first one only; strengths below)"
+                                     : "distilled LoRA for stage 2 (repeatable)", 1};
+    }
+    if (kind == 2) {
+        o[n++] = (cli_opt){"--distilled-lora-strength-stage-1", CLI_DOUBLE,
+                           &p->distilled_lora_strength_stage_1, "S", "default 0.25", 0};
+        o[n++] = (cli_opt){"--distilled-lora-strength-stage-2", CLI_DOUBLE,
+                           &p->distilled_lora_strength_stage_2, "S", "default 0.5", 0};
+    }
+    n += common_opts(o + n, &a);
+    o[n++] = (cli_opt){"--negative-prompt", CLI_STR, &p->negative_prompt, "TEXT",
+                       "default: ltx2c's list of quality terms", 0};
+    o[n++] = (cli_opt){"--num-inference-steps", CLI_INT, &p->num_inference_steps, "N",
+                       kind == 2 ? "stage-1 steps (default 15)" : "stage-1 steps (default 30)", 0};
+    o[n++] = (cli_opt){"--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X",
+                       "default 3.0", 0};
+    o[n++] = (cli_opt){"--video-stg-guidance-scale", CLI_DOUBLE, &p->video.stg_scale, "X",
+                       kind == 2 ? "default 0.0" : "default 1.0", 0};
+    o[n++] = (cli_opt){"--video-rescale-scale", CLI_DOUBLE, &p->video.rescale_scale, "X",
+                       kind == 2 ? "default 0.45" : "default 0.7", 0};
+    o[n++] = (cli_opt){"--video-stg-blocks", CLI_INTS, &ga.vblocks, "[I...]",
+                       kind == 2 ? "default none" : "default 28", 0};
+    o[n++] = (cli_opt){"--a2v-guidance-scale", CLI_DOUBLE, &p->video.modality_scale, "X",
+                       "video modality guidance, default 3.0", 0};
+    o[n++] = (cli_opt){"--video-skip-step", CLI_INT, &p->video.skip_step, "N", "default 0", 0};
+    o[n++] = (cli_opt){"--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X",
+                       "default 7.0", 0};
+    o[n++] = (cli_opt){"--audio-stg-guidance-scale", CLI_DOUBLE, &p->audio.stg_scale, "X",
+                       kind == 2 ? "default 0.0" : "default 1.0", 0};
+    o[n++] = (cli_opt){"--audio-rescale-scale", CLI_DOUBLE, &p->audio.rescale_scale, "X",
+                       kind == 2 ? "default 1.0" : "default 0.7", 0};
+    o[n++] = (cli_opt){"--audio-stg-blocks", CLI_INTS, &ga.ablocks, "[I...]",
+                       kind == 2 ? "default none" : "default 28", 0};
+    o[n++] = (cli_opt){"--v2a-guidance-scale", CLI_DOUBLE, &p->audio.modality_scale, "X",
+                       "audio modality guidance, default 3.0", 0};
+    o[n++] = (cli_opt){"--audio-skip-step", CLI_INT, &p->audio.skip_step, "N", "default 0", 0};
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
+                       "parsed; ignored by this pipeline, as in the reference", 0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
+                       "layer streaming (accepted; all layers stay mapped)", 0};
+    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
+                       "guidance passes per transformer call (passes run one by one)", 0};
+    int r = cli_parse(cmd, o, n, argc, argv);
+    if (r < 0) {
+        usage(cmd, "--checkpoint-path", what, o, n);
+        return CLI_EXIT_OK;
+    }
+    if (r) return r;
+    return run(cmd, &a, run_guided, &ga);
+}
+
+int cmd_ti2vid_one_stage(int argc, char **argv)
+{
+    return guided_cmd("ti2vid_one_stage", 0,
+                      "Text/image-to-video in one guided stage at full resolution (LTX2 "
+                      "schedule, CFG + STG + modality guidance + rescale). Defaults 512x768, "
+                      "121 frames @ 24 fps; sizes must be multiples of 32.", argc, argv);
+}
+
+int cmd_ti2vid_two_stages(int argc, char **argv)
+{
+    return guided_cmd("ti2vid_two_stages", 1,
+                      "Text/image-to-video in two stages: guided stage 1 at half size, x2 "
+                      "latent upsampling, stage 2 refined with the distilled LoRA. Defaults "
+                      "1024x1536, 121 frames @ 24 fps; sizes must be multiples of 64.",
+                      argc, argv);
+}
+
+int cmd_ti2vid_two_stages_hq(int argc, char **argv)
+{
+    return guided_cmd("ti2vid_two_stages_hq", 2,
+                      "Two stages with the res_2s second-order sampler, distilled LoRA at 0.25 "
+                      "(stage 1) and 0.5 (stage 2). Defaults 1088x1920, 121 frames @ 24 fps, "
+                      "15 steps.", argc, argv);
+}
+
+/* ---- not built yet (issue 8) ---- */
 
 typedef struct pipeline_stub {
     const char *name;
@@ -36,11 +325,6 @@ static int not_built(const pipeline_stub *p, int argc, char **argv)
         return not_built(&p, argc, argv);                                                       \
     }
 
-STUB(ti2vid_two_stages, "Text/image-to-video in two stages: half resolution, x2 latent upsampling, "
-     "distilled-LoRA refinement.", "--checkpoint-path")
-STUB(ti2vid_two_stages_hq, "Two stages with the second-order res_2s sampler.", "--checkpoint-path")
-STUB(ti2vid_one_stage, "Text/image-to-video in one stage at full resolution.", "--checkpoint-path")
-STUB(distilled, "Distilled model: 8 + 3 steps, no guidance.", "--distilled-checkpoint-path")
 STUB(keyframe_interpolation, "Video between keyframe images.", "--checkpoint-path")
 STUB(a2vid_two_stage, "Audio-to-video in two stages.", "--checkpoint-path")
 STUB(retake, "Regenerate a time window of an existing video.", "--distilled-checkpoint-path")

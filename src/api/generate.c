@@ -1,0 +1,478 @@
+/*
+ * generate.c — the public generation calls (ltx.h "generation"): argument and input-file
+ * validation before any weight is loaded, prompt encoding, the pipeline run, the mp4 output,
+ * progress and the per-stage summary.
+ *
+ * ref: the `main()` functions of ltx_pipelines/{distilled,ti2vid_one_stage,ti2vid_two_stages,
+ * ti2vid_two_stages_hq}.py and ltx_pipelines/utils/args.py (flags, defaults), helpers.py
+ * (assert_resolution), utils/blocks.py (PromptEncoder) @ a2c3f24; spec pipelines.md §6.
+ *
+ * Deliberate differences from the reference (all refusals happen before any weight loads):
+ *   - --num-frames must be 8k+1 (the reference silently floors); round_frames rounds down
+ *     with a warning instead.
+ *   - the output frame rate is kept exact (24000/1001 stays NTSC), the reference truncates.
+ *   - files are checked to be the component their flag names (an upsampler passed as the
+ *     checkpoint, a x1.5 upsampler in a two-stage pipeline, a missing transformer ...).
+ *   - image frame indices must lie inside the video, strengths in [0, 1].
+ *   - the default negative prompt is ltx2c's own list of quality terms (not the reference's
+ *     text); pass --negative-prompt to use any other.
+ * The pipeline generator is torch's CPU mt19937 stream, not CUDA Philox (pipelines.md §11).
+ */
+#include "ltx.h"
+
+#include "api/engine.h"
+#include "io/media.h"
+#include "io/safetensors.h"
+#include "models/lora.h"
+#include "models/text_encoder.h"
+#include "models/upsampler.h"
+#include "pipelines/pipelines.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ltx2c's own default negative prompt (quality terms; see the file comment). */
+static const char default_negative[] =
+    "low quality, worst quality, blurry, out of focus, distorted, deformed, disfigured, "
+    "jittery motion, flickering, stuttering, frozen frames, compression artifacts, noise, "
+    "oversaturated, washed out colors, watermark, text, subtitles, logo, cropped, bad anatomy, "
+    "extra limbs, unnatural movement, muffled audio, distorted sound, static, clipping, "
+    "out-of-sync audio";
+
+void ltx_generate_params_init(ltx_generate_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->seed = 10;
+    p->num_frames = 121;
+    p->frame_rate = 24.0;
+}
+
+void ltx_distilled_params_init(ltx_distilled_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+}
+
+static void guidance(ltx_guidance *g, double cfg, double stg, double rescale, double mod,
+                     int block)
+{
+    memset(g, 0, sizeof *g);
+    g->cfg_scale = cfg;
+    g->stg_scale = stg;
+    g->rescale_scale = rescale;
+    g->modality_scale = mod;
+    if (block >= 0) g->stg_blocks[g->n_stg_blocks++] = block;
+}
+
+void ltx_guided_params_init(ltx_guided_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->num_inference_steps = 30; /* ref: LTX_2_3_PARAMS */
+    guidance(&p->video, 3.0, 1.0, 0.7, 3.0, 28);
+    guidance(&p->audio, 7.0, 1.0, 0.7, 3.0, 28);
+    p->distilled_lora_strength_stage_1 = 0.25;
+    p->distilled_lora_strength_stage_2 = 0.5;
+}
+
+void ltx_guided_params_init_hq(ltx_guided_params *p)
+{
+    ltx_guided_params_init(p);
+    p->num_inference_steps = 15; /* ref: LTX_2_3_HQ_PARAMS */
+    guidance(&p->video, 3.0, 0.0, 0.45, 3.0, -1);
+    guidance(&p->audio, 7.0, 0.0, 1.0, 3.0, -1);
+}
+
+/* ---- validation (no weights touched) ---- */
+
+static ltx_status check_file(const char *flag, const char *path)
+{
+    if (!path || !*path) return ltx_err(LTX_ERR_INVALID_ARG, "%s is required", flag);
+    struct stat st;
+    if (stat(path, &st) != 0) return ltx_err(LTX_ERR_IO, "%s %s: no such file", flag, path);
+    if (S_ISDIR(st.st_mode)) return ltx_err(LTX_ERR_IO, "%s %s: is a directory", flag, path);
+    if (access(path, R_OK) != 0) return ltx_err(LTX_ERR_IO, "%s %s: not readable", flag, path);
+    return LTX_OK;
+}
+
+static bool has_prefix(const ltx_st_file *f, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (int i = 0; i < ltx_st_count(f); i++)
+        if (!strncmp(ltx_st_at(f, i)->name, prefix, n)) return true;
+    return false;
+}
+
+/* Opens (header + mapping only) and checks an LTX checkpoint: transformer, video VAE, audio
+ * VAE, vocoder and text projection must all be there. */
+static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+{
+    LTX_TRY(check_file(flag, path));
+    ltx_status s = ltx_st_open(path, out);
+    if (s != LTX_OK) return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
+                                    ltx_err_message());
+    static const char *need[] = {"model.diffusion_model.", "vae.decoder.", "vae.encoder.",
+                                 "audio_vae.decoder.", "vocoder.", "text_embedding_projection."};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (!has_prefix(*out, need[i])) {
+            bool ups = ltx_st_find(*out, "initial_conv.weight") != NULL;
+            bool lora = has_prefix(*out, "diffusion_model.") || has_prefix(*out, "lora_");
+            ltx_st_close(*out);
+            *out = NULL;
+            return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: not an LTX checkpoint (no %s* tensors)%s",
+                           flag, path, need[i],
+                           ups ? "; this is a latent upsampler (--spatial-upsampler-path)"
+                           : lora ? "; this looks like a LoRA (--lora)" : "");
+        }
+    if (!ltx_st_metadata(*out, "config")) {
+        ltx_st_close(*out);
+        *out = NULL;
+        return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: no metadata \"config\"", flag, path);
+    }
+    return LTX_OK;
+}
+
+static ltx_status open_upsampler(const char *flag, const char *path, ltx_st_file **out)
+{
+    LTX_TRY(check_file(flag, path));
+    ltx_status s = ltx_st_open(path, out);
+    if (s != LTX_OK) return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
+                                    ltx_err_message());
+    const char *cj = ltx_st_metadata(*out, "config");
+    ltx_upsampler_config c;
+    if (!ltx_st_find(*out, "initial_conv.weight") || !cj ||
+        ltx_upsampler_config_parse(cj, &c) != LTX_OK) {
+        bool ckpt = has_prefix(*out, "model.diffusion_model.");
+        ltx_st_close(*out);
+        *out = NULL;
+        return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: not a latent upsampler%s", flag, path,
+                       ckpt ? " (this is an LTX checkpoint)" : "");
+    }
+    /* the two-stage pipelines need an exact spatial x2 (spec §6.3): the classic layout always
+     * doubles, the rational one follows spatial_scale */
+    double scale = c.rational_resampler ? c.spatial_scale : 2.0;
+    if (!c.spatial_upsample || c.temporal_upsample || scale != 2.0) {
+        ltx_st_close(*out);
+        *out = NULL;
+        return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: a x%g%s upsampler; the two-stage pipelines "
+                       "need the spatial x2 one", flag, path, scale,
+                       c.temporal_upsample ? " temporal" : "");
+    }
+    return LTX_OK;
+}
+
+static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)
+{
+    if (!g || g->struct_size < sizeof *g)
+        return ltx_err(LTX_ERR_INVALID_ARG, "generate params: struct_size too small");
+    if (!g->prompt) return ltx_err(LTX_ERR_INVALID_ARG, "--prompt is required");
+    if (!g->output_path || !*g->output_path)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
+    if (g->height <= 0 || g->height % multiple)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--height %d: must be a positive multiple of %d for "
+                       "this pipeline", g->height, multiple);
+    if (g->width <= 0 || g->width % multiple)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--width %d: must be a positive multiple of %d for "
+                       "this pipeline", g->width, multiple);
+    int n = g->num_frames;
+    if (n < 1) return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be >= 1", n);
+    if ((n - 1) % 8) {
+        int lo = (n - 1) / 8 * 8 + 1;
+        if (!g->round_frames)
+            return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be 8k+1 (e.g. %d or %d); "
+                           "--round-frames rounds down", n, lo, lo + 8);
+        n = lo;
+    }
+    *frames = n;
+    if (!(g->frame_rate > 0) || g->frame_rate > 1000)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--frame-rate %g: must be in (0, 1000]", g->frame_rate);
+    if (!g->gemma_root || !*g->gemma_root)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--gemma-root is required");
+    struct stat st;
+    if (stat(g->gemma_root, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ltx_err(LTX_ERR_IO, "--gemma-root %s: not a directory", g->gemma_root);
+    if (g->tokenizer && stat(g->tokenizer, &st) != 0)
+        return ltx_err(LTX_ERR_IO, "--tokenizer %s: no such file", g->tokenizer);
+    if (g->n_images > LTX_PIPE_MAX_IMAGES)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--image: at most %d images", LTX_PIPE_MAX_IMAGES);
+    for (int i = 0; i < g->n_images; i++) {
+        const ltx_image_input *im = &g->images[i];
+        LTX_TRY(check_file("--image", im->path));
+        if (im->frame_idx < 0 || im->frame_idx >= n)
+            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: frame index %d is outside the video "
+                           "(0..%d)", im->path, im->frame_idx, n - 1);
+        if (!(im->strength >= 0 && im->strength <= 1))
+            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: strength %g is outside [0, 1]",
+                           im->path, im->strength);
+        if (!(im->crf >= 0 && im->crf <= 51))
+            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: CRF %g is outside [0, 51]", im->path,
+                           im->crf);
+    }
+    if (g->n_loras > LTX_MAX_LORAS / 2)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);
+    for (int i = 0; i < g->n_loras; i++) LTX_TRY(check_file("--lora", g->loras[i].path));
+    const char *ext = strrchr(g->output_path, '.');
+    if (!ext || strcmp(ext, ".mp4"))
+        return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
+    return LTX_OK;
+}
+
+static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
+{
+    if (!p || p->struct_size < sizeof *p)
+        return ltx_err(LTX_ERR_INVALID_ARG, "guided params: struct_size too small");
+    if (p->num_inference_steps < 1 || p->num_inference_steps > 1000)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--num-inference-steps %d: must be in 1..1000",
+                       p->num_inference_steps);
+    const ltx_guidance *gs[2] = {&p->video, &p->audio};
+    for (int k = 0; k < 2; k++) {
+        if (gs[k]->skip_step < 0)
+            return ltx_err(LTX_ERR_INVALID_ARG, "--%s-skip-step %d: must be >= 0",
+                           k ? "audio" : "video", gs[k]->skip_step);
+        for (int i = 0; i < gs[k]->n_stg_blocks; i++)
+            if (gs[k]->stg_blocks[i] < 0)
+                return ltx_err(LTX_ERR_INVALID_ARG, "--%s-stg-blocks %d: must be >= 0",
+                               k ? "audio" : "video", gs[k]->stg_blocks[i]);
+    }
+    if (two_stage) {
+        if (p->n_distilled_loras < 1)
+            return ltx_err(LTX_ERR_INVALID_ARG, "--distilled-lora is required");
+        for (int i = 0; i < p->n_distilled_loras; i++)
+            LTX_TRY(check_file("--distilled-lora", p->distilled_loras[i].path));
+    }
+    return LTX_OK;
+}
+
+/* ---- the run ---- */
+
+typedef struct run {
+    ltx_engine *e;
+    ltx_st_file *ckpt, *ups;
+    ltx_lora *lora[LTX_MAX_LORAS];
+    double lora_s[LTX_MAX_LORAS];
+    int n_user, n_lora;
+    ltx_text_context ctx[2];
+    ltx_pipe_image img[LTX_PIPE_MAX_IMAGES];
+    ltx_guider_params vg, ag;
+    ltx_gen_inputs in;
+    ltx_rng *rng;
+} run;
+
+static void run_free(run *r)
+{
+    ltx_st_close(r->ckpt);
+    ltx_st_close(r->ups);
+    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+    ltx_text_context_clear(&r->ctx[0]);
+    ltx_text_context_clear(&r->ctx[1]);
+    ltx_rng_free(r->rng);
+}
+
+static ltx_status open_loras(run *r, const char *flag, const ltx_lora_input *l, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (r->n_lora == LTX_MAX_LORAS) return ltx_err(LTX_ERR_INVALID_ARG, "too many LoRAs");
+        ltx_status s = ltx_lora_open(l[i].path, &r->lora[r->n_lora]);
+        if (s != LTX_OK) return ltx_err(s, "%s %s: %s", flag, l[i].path, ltx_err_message());
+        r->lora_s[r->n_lora++] = l[i].strength;
+    }
+    return LTX_OK;
+}
+
+static void to_guider(const ltx_guidance *g, ltx_guider_params *o)
+{
+    ltx_guider_params_init(o);
+    o->cfg_scale = g->cfg_scale;
+    o->stg_scale = g->stg_scale;
+    o->rescale_scale = g->rescale_scale;
+    o->modality_scale = g->modality_scale;
+    o->skip_step = g->skip_step;
+    o->n_stg_blocks = g->n_stg_blocks < LTX_MAX_STG_BLOCKS ? g->n_stg_blocks : LTX_MAX_STG_BLOCKS;
+    memcpy(o->stg_blocks, g->stg_blocks, sizeof(int) * (size_t)o->n_stg_blocks);
+}
+
+static ltx_status encode_prompts(run *r, const ltx_generate_params *g, const char *negative)
+{
+    double t0 = ltx_pipe_now();
+    ltx_text_processor *proc = NULL;
+    LTX_TRY(ltx_text_processor_load(r->e->be, r->ckpt, 0, &proc));
+    ltx_text_encode_params prm = {.gemma_root = g->gemma_root, .tokenizer = g->tokenizer};
+    const char *prompts[2] = {g->prompt, negative};
+    ltx_status s = ltx_text_encode_prompts(r->e->be, &prm, proc, prompts, negative ? 2 : 1, r->ctx);
+    ltx_text_processor_free(proc);
+    LTX_TRY(s);
+    r->in.v_ctx = r->ctx[0].video;
+    r->in.a_ctx = r->ctx[0].audio;
+    if (negative) {
+        r->in.v_neg = r->ctx[1].video;
+        r->in.a_neg = r->ctx[1].audio;
+    }
+    LTX_INFO(&r->e->log, "prompt encoding: %.2f s", ltx_pipe_now() - t0);
+    return LTX_OK;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+static ltx_status write_output(run *r, const ltx_generate_params *g, ltx_pipe *p,
+                               const ltx_gen_output *o)
+{
+    if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
+    double t0 = ltx_pipe_now();
+    ltx_mp4_params mp;
+    ltx_mp4_params_init(&mp);
+    mp.fps = ltx_rational_from_fps(g->frame_rate);
+    LTX_TRY(ltx_mp4_write(g->output_path, o->frames, o->n_frames, o->h, o->w, o->audio,
+                          o->n_samples, o->sample_rate, &mp));
+    ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
+    double total = 0;
+    for (int i = 0; i < p->n_times; i++) {
+        LTX_INFO(&r->e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
+        total += p->times[i].seconds;
+    }
+    LTX_INFO(&r->e->log, "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
+             "stages %.2f s, peak RSS %.0f MB", g->output_path, o->n_frames, o->w, o->h,
+             mp.fps.num, mp.fps.den, (long long)o->n_samples, o->sample_rate, total,
+             peak_rss_mb());
+    return LTX_OK;
+}
+
+typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
+
+/* Common driver once validation passed and the files are open. */
+static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const char *negative,
+                        pipeline_fn fn, bool tiled)
+{
+    const char *inputs[4 + LTX_PIPE_MAX_IMAGES + LTX_MAX_LORAS];
+    int ni = 0;
+    inputs[ni++] = ltx_st_path(r->ckpt);
+    if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
+    inputs[ni++] = g->tokenizer;
+    for (int i = 0; i < g->n_images; i++) inputs[ni++] = g->images[i].path;
+    for (int i = 0; i < r->n_lora; i++) inputs[ni++] = ltx_lora_path(r->lora[i]);
+    LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    for (int i = 0; i < g->n_images; i++)
+        r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
+                                     .frame_idx = g->images[i].frame_idx,
+                                     .strength = g->images[i].strength, .crf = g->images[i].crf};
+    r->in.ckpt = r->ckpt;
+    r->in.upsampler = r->ups;
+    r->in.height = g->height;
+    r->in.width = g->width;
+    r->in.num_frames = frames;
+    r->in.fps = g->frame_rate;
+    r->in.images = r->img;
+    r->in.n_images = g->n_images;
+    r->in.loras = (const ltx_lora *const *)r->lora;
+    r->in.lora_strength = r->lora_s;
+    r->in.n_loras = r->n_user;
+    r->in.dloras = (const ltx_lora *const *)r->lora + r->n_user;
+    r->in.dlora_strength = r->lora_s + r->n_user;
+    r->in.n_dloras = r->n_lora - r->n_user;
+    if (frames != g->num_frames)
+        LTX_WARN(&r->e->log, "--num-frames %d rounded down to %d (8k+1)", g->num_frames, frames);
+
+    LTX_TRY(encode_prompts(r, g, negative));
+    r->rng = ltx_rng_new_torch_cpu(g->seed);
+    if (!r->rng) return LTX_ERR_OOM;
+    ltx_pipe p;
+    ltx_pipe_init(&p, r->e->be);
+    p.log = &r->e->log;
+    p.rng = r->rng;
+    p.progress = r->e->progress;
+    p.progress_user = r->e->progress_user;
+    p.tiled_decode = tiled;
+    ltx_gen_output o = {0};
+    ltx_status s = fn(&p, &r->in, &o);
+    if (s == LTX_OK) s = write_output(r, g, &p, &o);
+    ltx_gen_output_free(&o);
+    return s;
+}
+
+static ltx_status finish(ltx_engine *e, run *r, ltx_status s)
+{
+    run_free(r);
+    pthread_mutex_unlock(&e->lock);
+    return ltx_engine_set_error(e, s);
+}
+
+ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_distilled_params *p)
+{
+    if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
+    pthread_mutex_lock(&e->lock);
+    run r = {.e = e};
+    int frames = 0;
+    ltx_status s = check_common(g, 64, &frames);
+    if (s == LTX_OK && (!p || p->struct_size < sizeof *p))
+        s = ltx_err(LTX_ERR_INVALID_ARG, "distilled params: struct_size too small");
+    if (s == LTX_OK)
+        s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
+    if (s == LTX_OK) s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
+    if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
+    r.n_user = r.n_lora;
+    if (s == LTX_OK) s = drive(&r, g, frames, NULL, ltx_pipeline_distilled, true);
+    return finish(e, &r, s);
+}
+
+static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_guided_params *p, int kind)
+{
+    if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
+    pthread_mutex_lock(&e->lock);
+    run r = {.e = e};
+    int frames = 0;
+    bool two = kind != 0;
+    ltx_status s = check_common(g, two ? 64 : 32, &frames);
+    if (s == LTX_OK) s = check_guided(p, two);
+    if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, &r.ckpt);
+    if (s == LTX_OK && two)
+        s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
+    if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
+    r.n_user = r.n_lora;
+    /* HQ: only the first --distilled-lora is used, at the per-stage strengths (spec §6.2) */
+    if (s == LTX_OK && two)
+        s = open_loras(&r, "--distilled-lora", p->distilled_loras,
+                       kind == 2 ? 1 : p->n_distilled_loras);
+    if (s == LTX_OK) {
+        to_guider(&p->video, &r.vg);
+        to_guider(&p->audio, &r.ag);
+        r.in.vg = &r.vg;
+        r.in.ag = &r.ag;
+        r.in.steps = p->num_inference_steps;
+        r.in.hq_dlora_s1 = p->distilled_lora_strength_stage_1;
+        r.in.hq_dlora_s2 = p->distilled_lora_strength_stage_2;
+        pipeline_fn fn = kind == 0 ? ltx_pipeline_one_stage
+                         : kind == 1 ? ltx_pipeline_two_stages : ltx_pipeline_two_stages_hq;
+        s = drive(&r, g, frames, p->negative_prompt ? p->negative_prompt : default_negative, fn,
+                  kind != 0 /* one-stage decodes untiled, like the reference */);
+    }
+    return finish(e, &r, s);
+}
+
+ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_guided_params *p)
+{
+    return generate_guided(e, g, p, 0);
+}
+
+ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
+                                   const ltx_guided_params *p)
+{
+    return generate_guided(e, g, p, 1);
+}
+
+ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
+                                      const ltx_guided_params *p)
+{
+    return generate_guided(e, g, p, 2);
+}
