@@ -291,6 +291,33 @@ ltx_status ltx_audio_encode_waveform(const ltx_audio_encoder *e, const ltx_tenso
     return s;
 }
 
+ltx_status ltx_audio_encode_file(const ltx_audio_encoder *e, const char *path, double start_s,
+                                 double max_duration_s, ltx_log *log, ltx_tensor **latent,
+                                 ltx_audio *audio)
+{
+    *latent = NULL;
+    ltx_audio a = {0};
+    LTX_TRY(ltx_audio_decode(path, start_s, max_duration_s, true, &a));
+    ltx_status s = LTX_OK;
+    if (a.src_channels == 0) {
+        LTX_INFO(log, "audio: %s has no audio stream", path);
+    } else {
+        if (a.src_channels != 2)
+            LTX_WARN(log, "audio: %s has %d channel%s: %s (the audio VAE takes stereo)", path,
+                     a.src_channels, a.src_channels == 1 ? "" : "s", a.mix);
+        const int64_t shape[3] = {1, a.channels, a.n};
+        ltx_tensor *w = ltx_tensor_from_host(e->be, LTX_F32, 3, shape, a.data);
+        s = w ? ltx_audio_encode_waveform(e, w, a.sample_rate, NULL, latent) : LTX_ERR_OOM;
+        ltx_tensor_free(w);
+        if (s != LTX_OK) s = ltx_err_context(s, "encoding the audio of %s: ", path);
+    }
+    if (audio && s == LTX_OK)
+        *audio = a;
+    else
+        ltx_audio_free(&a);
+    return s;
+}
+
 const ltx_audio_vae_config *ltx_audio_encoder_config(const ltx_audio_encoder *e)
 {
     return &e->cfg;

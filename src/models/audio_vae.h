@@ -40,7 +40,9 @@
 #define LTX_MODELS_AUDIO_VAE_H
 
 #include "backend/backend.h"
+#include "core/log.h"
 #include "core/tap.h"
+#include "io/media.h"
 #include "io/safetensors.h"
 #include "models/mel.h"
 
@@ -146,6 +148,20 @@ ltx_status ltx_audio_encoder_forward(const ltx_audio_encoder *e, const ltx_tenso
  * (callers up-mix mono first: io/media.h ltx_audio_decode(to_stereo)). */
 ltx_status ltx_audio_encode_waveform(const ltx_audio_encoder *e, const ltx_tensor *wave,
                                      int sample_rate, const ltx_taps *taps, ltx_tensor **out);
+
+/* The pipelines' audio input (a2vid, retake): decode the first audio stream of `path` from
+ * start_s for max_duration_s seconds (<= 0: to the end) like the reference's
+ * decode_audio_from_file (io/media.h ltx_audio_decode), convert to stereo — mono is duplicated,
+ * more than two channels are down-mixed, logged at WARN on `log` (the reference fails there with
+ * an opaque channel error) — then encode_audio (resample to 16 kHz, log-mel, encoder).
+ * *latent = (1, 8, T', 16) on the encoder's backend, or NULL with LTX_OK when the file has no
+ * audio stream (the reference's None). `audio` may be NULL; otherwise it receives the decoded
+ * stereo waveform at the file's rate (a2vid writes it back unchanged; free with
+ * ltx_audio_free). Errors (unreadable file, no samples in the window, too short for the STFT)
+ * name the path. */
+ltx_status ltx_audio_encode_file(const ltx_audio_encoder *e, const char *path, double start_s,
+                                 double max_duration_s, ltx_log *log, ltx_tensor **latent,
+                                 ltx_audio *audio);
 
 /* AudioDecoder.forward: latent (B, z_channels, T', M') normalised -> *out log-mel
  * (B, out_ch, max(4T'-3, 1) (4T' without causality), mel_bins). Taps "dec.denormalized",

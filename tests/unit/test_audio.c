@@ -32,23 +32,30 @@ static void put32(FILE *f, unsigned v)
     put16(f, v & 0xffff), put16(f, v >> 16);
 }
 
-/* Stereo s16 PCM WAV: left sweeps f0 -> f1, right f1 -> f0 (linear chirps), amplitude 0.5. */
-static void write_sweep_wav(const char *path, int rate, int n, double f0, double f1)
+/* s16 PCM WAV with 1 or 2 channels: left sweeps f0 -> f1, right f1 -> f0 (linear chirps),
+ * amplitude 0.5. */
+static void write_wav(const char *path, int channels, int rate, int n, double f0, double f1)
 {
     FILE *f = fopen(path, "wb");
-    const unsigned data = (unsigned)n * 4;
+    const unsigned data = (unsigned)n * 2u * (unsigned)channels;
     fwrite("RIFF", 1, 4, f), put32(f, 36 + data), fwrite("WAVEfmt ", 1, 8, f);
-    put32(f, 16), put16(f, 1), put16(f, 2), put32(f, (unsigned)rate), put32(f, (unsigned)rate * 4);
-    put16(f, 4), put16(f, 16), fwrite("data", 1, 4, f), put32(f, data);
+    put32(f, 16), put16(f, 1), put16(f, (unsigned)channels), put32(f, (unsigned)rate);
+    put32(f, (unsigned)(rate * 2 * channels)), put16(f, (unsigned)(2 * channels)), put16(f, 16);
+    fwrite("data", 1, 4, f), put32(f, data);
     const double T = (double)n / rate;
     for (int i = 0; i < n; i++) {
         const double t = (double)i / rate;
         const double pl = 2 * M_PI * (f0 * t + (f1 - f0) * t * t / (2 * T));
         const double pr = 2 * M_PI * (f1 * t + (f0 - f1) * t * t / (2 * T));
         put16(f, (unsigned)(int16_t)lrint(0.5 * sin(pl) * 32767));
-        put16(f, (unsigned)(int16_t)lrint(0.5 * sin(pr) * 32767));
+        if (channels == 2) put16(f, (unsigned)(int16_t)lrint(0.5 * sin(pr) * 32767));
     }
     fclose(f);
+}
+
+static void write_sweep_wav(const char *path, int rate, int n, double f0, double f1)
+{
+    write_wav(path, 2, rate, n, f0, f1);
 }
 
 static bool all_finite_in(const ltx_tensor *t, float lo, float hi)
@@ -257,6 +264,79 @@ TEST(error_paths)
     ltx_tensor_free(bad);
     ltx_audio_encoder_free(enc);
     ltx_vocoder_free(voc);
+    ltx_st_close(st);
+    ltx_backend_destroy(be);
+}
+
+typedef struct log_capture {
+    char text[2048];
+} log_capture;
+
+static void capture(void *user, ltx_log_level level, const char *line)
+{
+    (void)level;
+    log_capture *c = user;
+    strncat(c->text, line, sizeof c->text - strlen(c->text) - 2);
+    strcat(c->text, "\n");
+}
+
+/* ltx_audio_encode_file: the pipelines' entry (decode, stereo, resample, mel, encode) */
+TEST(encode_file_stereo_mono_none)
+{
+    ltx_backend *be = NULL;
+    CHECK(ltx_cpu_backend_create(false, NULL, NULL, &be) == LTX_OK);
+    ltx_st_file *st = NULL;
+    ltx_audio_encoder *enc = NULL;
+    CHECK(ltx_st_open(CKPT, &st) == LTX_OK);
+    CHECK(ltx_audio_encoder_load(be, st, &enc) == LTX_OK);
+    log_capture cap = {{0}};
+    ltx_log log = {LTX_LOG_DEBUG, capture, &cap};
+    char st_path[] = "/tmp/ltx_audio_st_XXXXXX.wav", mono[] = "/tmp/ltx_audio_mono_XXXXXX.wav";
+    close(mkstemps(st_path, 4));
+    close(mkstemps(mono, 4));
+    write_wav(st_path, 2, 24000, 24000, 200, 3000);
+    write_wav(mono, 1, 24000, 24000, 200, 3000);
+    ltx_tensor *lat = NULL, *ref = NULL, *lm = NULL, *none = NULL;
+    ltx_audio a = {0};
+    /* stereo file, window [0.1 s, 0.1 + 0.6 s): same latent as decode + encode_waveform */
+    CHECK(enc && ltx_audio_encode_file(enc, st_path, 0.1, 0.6, &log, &lat, &a) == LTX_OK);
+    CHECK(lat && lat->shape[1] == 8 && lat->shape[2] == (1 + 9600 / 160 - 1) / 4 + 1);
+    CHECK(a.channels == 2 && a.n == 14400 && a.sample_rate == 24000 && cap.text[0] == 0);
+    if (lat && a.data) {
+        const int64_t sh[3] = {1, 2, a.n};
+        ltx_tensor *w = ltx_tensor_from_host(be, LTX_F32, 3, sh, a.data);
+        CHECK(ltx_audio_encode_waveform(enc, w, 24000, NULL, &ref) == LTX_OK);
+        float *x = ltx_tensor_to_host_f32(lat), *y = ltx_tensor_to_host_f32(ref);
+        bool same = true;
+        for (int64_t i = 0; i < ltx_tensor_numel(lat); i++)
+            same = same && x[i] == y[i];
+        CHECK(same);
+        free(x), free(y);
+        ltx_tensor_free(w);
+    }
+    /* mono: duplicated to stereo and logged (the reference fails on mono) */
+    CHECK(enc && ltx_audio_encode_file(enc, mono, 0, 0, &log, &lm, NULL) == LTX_OK);
+    CHECK(lm && lm->shape[2] == 26);
+    CHECK_MSG(strstr(cap.text, "1 channel") && strstr(cap.text, "mono"), "log: %s", cap.text);
+    printf("measure: mono file log: %s", cap.text);
+    /* a file without an audio stream: no latent, no error (the reference's None) */
+    CHECK(enc &&
+          ltx_audio_encode_file(enc, LTX_TEST_DATA "/golden/media/ic_reference.mp4", 0, 0, &log,
+                                &none, NULL) == LTX_OK &&
+          none == NULL);
+    /* unreadable */
+    ltx_status s =
+        enc ? ltx_audio_encode_file(enc, "/tmp/ltx_no_such.wav", 0, 0, &log, &none, NULL) : LTX_OK;
+    CHECK(s == LTX_ERR_IO && strstr(ltx_err_message(), "/tmp/ltx_no_such.wav"));
+    /* a window too short for the STFT names the file */
+    s = enc ? ltx_audio_encode_file(enc, st_path, 0, 0.01, &log, &none, NULL) : LTX_OK;
+    CHECK(s == LTX_ERR_INVALID_ARG && strstr(ltx_err_message(), st_path) &&
+          strstr(ltx_err_message(), "too short"));
+    printf("measure: 10 ms window -> %s: %s\n", ltx_status_name(s), ltx_err_message());
+    ltx_tensor_free(lat), ltx_tensor_free(ref), ltx_tensor_free(lm);
+    ltx_audio_free(&a);
+    unlink(st_path), unlink(mono);
+    ltx_audio_encoder_free(enc);
     ltx_st_close(st);
     ltx_backend_destroy(be);
 }
