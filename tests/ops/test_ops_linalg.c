@@ -460,8 +460,9 @@ static void check_attention(ltx_backend *be, const char *dev, const char *what, 
                             mi[dd] = mask->shape[dd] == 1 ? 0 : full[fd];
                         }
                         double mv = at(mh, mask, mi);
+                        /* the sum rounds to f32 as in any f32 SDPA (matters for -FLT_MAX) */
                         if (mbool) acc = mv != 0 ? acc : -INFINITY;
-                        else acc += mv;
+                        else acc = (double)((float)acc + (float)mv);
                     }
                     p[j] = acc;
                     m = fmax(m, acc);
@@ -592,6 +593,25 @@ TEST(attention_masks_long_keys)
         htensor bmh = {ltx_tensor_from_host(be, LTX_U8, 2, bm, mb), mbf};
         check_attention(be, dev, "attn bool mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t, &bmh,
                         bmh.t, true, 0.4f);
+        /* Tk > 4096: ten key blocks, the last partial */
+        int64_t lq[4] = {1, 1, 3, 8}, lk[4] = {1, 1, 5000, 8};
+        htensor lqh = make(be, LTX_F32, 4, lq), lkh = make(be, LTX_F32, 4, lk),
+                lvh = make(be, LTX_F32, 4, lk);
+        check_attention(be, dev, "attn Tk=5000", &lqh, lqh.t, &lkh, lkh.t, &lvh, lvh.t, NULL,
+                        NULL, false, 3.0f);
+        hfree(&lqh);
+        hfree(&lkh);
+        hfree(&lvh);
+        /* finite "-finfo.max" masks as the reference builds them: a fully masked row becomes a
+         * uniform average, like torch in f32 */
+        int64_t fm[4] = {1, 2, 20, 25};
+        float *fmh = malloc(2 * 20 * 25 * 4);
+        for (int i = 0; i < 2 * 20 * 25; i++)
+            fmh[i] = ((i / 25) % 20 == 3 || (i % 25) > 20) ? -3.4028235e38f : 0.0f;
+        htensor fmt = {ltx_tensor_from_host(be, LTX_F32, 4, fm, fmh), fmh};
+        check_attention(be, dev, "attn -FLT_MAX mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t,
+                        &fmt, fmt.t, false, 0.4f);
+        hfree(&fmt);
         hfree(&q);
         hfree(&k);
         hfree(&v);
