@@ -341,4 +341,103 @@ TEST(encode_file_stereo_mono_none)
     ltx_backend_destroy(be);
 }
 
+/* max |got - want| over want's elements, and whether |d| <= atol + rtol |want| everywhere */
+static double cmp_golden(const ltx_tensor *got, const ltx_st_file *g, const char *name, double atol,
+                         double rtol, bool *ok)
+{
+    int64_t n = 0;
+    float *want = ltx_st_read_f32(g, name, &n);
+    float *x = got ? ltx_tensor_to_host_f32(got) : NULL;
+    double md = 0;
+    *ok = want && x && n == ltx_tensor_numel(got);
+    for (int64_t i = 0; *ok && i < n; i++) {
+        double d = fabs((double)x[i] - want[i]);
+        md = fmax(md, d);
+        *ok = *ok && d <= atol + rtol * fabs(want[i]);
+    }
+    free(want), free(x);
+    return md;
+}
+
+static ltx_tensor *golden_in(ltx_backend *be, const ltx_st_file *g, const char *name)
+{
+    const ltx_st_entry *e = ltx_st_find(g, name);
+    int64_t n = 0;
+    float *v = e ? ltx_st_read_f32(g, name, &n) : NULL;
+    ltx_tensor *t = v ? ltx_tensor_from_host(be, LTX_F32, e->ndim, e->shape, v) : NULL;
+    free(v);
+    return t;
+}
+
+/* The audio sub-paths of the pipeline goldens: input audio -> resample -> mel -> latent (a2vid
+ * at 44.1 kHz, retake at 48 kHz) and final latent -> decode_audio (distilled, retake). */
+TEST(pipeline_golden_audio_paths)
+{
+    ltx_backend *be = NULL;
+    CHECK(ltx_cpu_backend_create(true, NULL, NULL, &be) == LTX_OK); /* cpu-restricted */
+    ltx_st_file *st = NULL;
+    ltx_audio_encoder *enc = NULL;
+    ltx_audio_decoder *dec = NULL;
+    ltx_vocoder *voc = NULL;
+    CHECK(ltx_st_open(CKPT, &st) == LTX_OK);
+    CHECK(ltx_audio_encoder_load(be, st, &enc) == LTX_OK);
+    CHECK(ltx_audio_decoder_load(be, st, &dec) == LTX_OK);
+    CHECK(ltx_vocoder_load(be, st, &voc) == LTX_OK);
+    static const struct {
+        const char *file, *wave, *mel, *lat;
+        int rate;
+    } enc_cases[] = {
+        {"pipeline_a2vid_two_stage", "in.audio.waveform", "audio.mel", "audio.encoded_latent",
+         44100},
+        {"pipeline_retake", "in.source.audio_waveform", "source.audio_mel", "source.audio_latent",
+         48000},
+    };
+    for (size_t i = 0; i < 2 && enc; i++) {
+        char path[512];
+        snprintf(path, sizeof path, LTX_TEST_DATA "/golden/pipelines/%s.safetensors",
+                 enc_cases[i].file);
+        ltx_st_file *g = NULL;
+        CHECK(ltx_st_open(path, &g) == LTX_OK);
+        ltx_tensor *w = golden_in(be, g, enc_cases[i].wave), *mel = NULL, *lat = NULL;
+        ltx_audio_processor ap;
+        CHECK(ltx_audio_processor_init(&ap, 16000, 64, 160, 1024) == LTX_OK);
+        CHECK(w &&
+              ltx_audio_processor_waveform_to_mel(&ap, be, w, enc_cases[i].rate, &mel) == LTX_OK);
+        CHECK(mel && ltx_audio_encoder_forward(enc, mel, NULL, &lat) == LTX_OK);
+        bool ok1, ok2;
+        double d1 = cmp_golden(mel, g, enc_cases[i].mel, 1e-4, 0, &ok1);
+        double d2 = cmp_golden(lat, g, enc_cases[i].lat, 2e-4, 1e-4, &ok2);
+        CHECK_MSG(ok1 && ok2, "%s: mel %g latent %g", enc_cases[i].file, d1, d2);
+        printf("measure: %s: %s max |diff| %.3g, %s %.3g\n", enc_cases[i].file, enc_cases[i].mel,
+               d1, enc_cases[i].lat, d2);
+        ltx_audio_processor_release(&ap);
+        ltx_tensor_free(w), ltx_tensor_free(mel), ltx_tensor_free(lat);
+        ltx_st_close(g);
+    }
+    static const struct {
+        const char *file, *lat;
+    } dec_cases[] = {{"pipeline_distilled", "out.stage2.audio_latent"},
+                     {"pipeline_retake", "out.stage1.audio_latent"}};
+    for (size_t i = 0; i < 2 && dec && voc; i++) {
+        char path[512];
+        snprintf(path, sizeof path, LTX_TEST_DATA "/golden/pipelines/%s.safetensors",
+                 dec_cases[i].file);
+        ltx_st_file *g = NULL;
+        CHECK(ltx_st_open(path, &g) == LTX_OK);
+        ltx_tensor *lat = golden_in(be, g, dec_cases[i].lat), *w = NULL;
+        CHECK(lat && ltx_audio_decode_full(dec, voc, lat, NULL, &w) == LTX_OK);
+        bool ok;
+        double d = cmp_golden(w, g, "out.audio_waveform", 2e-4, 0, &ok);
+        CHECK_MSG(ok, "%s: waveform %g", dec_cases[i].file, d);
+        printf("measure: %s: out.audio_waveform max |diff| %.3g\n", dec_cases[i].file, d);
+        ltx_tensor_free(lat), ltx_tensor_free(w);
+        ltx_st_close(g);
+    }
+    ltx_audio_encoder_free(enc);
+    ltx_audio_decoder_free(dec);
+    ltx_vocoder_free(voc);
+    ltx_st_close(st);
+    ltx_backend_destroy(be);
+}
+
 TEST_MAIN()
