@@ -10,10 +10,12 @@
  * Transposed: per tile of *input* positions, col (C_out/g·K, Q) = W_gᵀ @ x_tile, then col2im
  * scatter-adds col into y (parallel over output channels, so without races).
  * Pure depthwise convs (one input and one output channel per group, the vocoder's anti-alias
- * filters) use direct loops instead of degenerate 1-row GEMMs.
+ * filters) use direct loops instead of degenerate 1-row GEMMs; 1-D ones with stride > 1 split
+ * the strided side into stride phases so every tap is a contiguous multiply-add.
  * Scratch (bounded, per call): the im2col tile (≤ CONV_TILE_BYTES, at least one output row),
  * an f32 copy of the weights when they are not contiguous f32 (weight-sized), a contiguous copy
- * of a non-contiguous transposed-conv input tile, the bias as f32.
+ * of a non-contiguous transposed-conv input tile, the bias as f32, one phased row per worker
+ * chunk (depthwise 1-D).
  * Threads: im2col/col2im/direct loops run on be->pool; sgemm uses OpenBLAS's own threads.
  *
  * Interpolation follows torch.nn.functional.interpolate (ref: aten/src/ATen/native/UpSample.h,
@@ -46,7 +48,7 @@ typedef struct dw_ctx {
     bool transposed;
 } dw_ctx;
 
-/* Number of j >= 0 with 0 <= a + j*s < n, and the first such j. */
+/* [j0, j1) = the j in [0, count) with 0 <= a + j*s < n (s >= 1). */
 static void valid_range(int64_t a, int64_t s, int64_t n, int64_t count, int64_t *j0, int64_t *j1)
 {
     int64_t lo = a >= 0 ? 0 : (-a + s - 1) / s;
