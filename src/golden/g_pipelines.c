@@ -26,11 +26,39 @@
 ltx_status g_pipeline_distilled(ltx_golden_ctx *g);
 ltx_status g_pipeline_one_stage(ltx_golden_ctx *g);
 ltx_status g_pipeline_two_stage(ltx_golden_ctx *g);
+ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g);
 
 typedef struct noise_src {
     ltx_golden_ctx *g;
     ltx_rng *rng; /* --noise-from-seed */
+    const ltx_pipe *p;
+    char stage[32];
+    int sde_count; /* res_2s draws so far in `stage` */
 } noise_src;
+
+/* res_2s SDE draws: in.<stage>.sde_noise<i> in call order (the file stores them per stage). */
+static ltx_status golden_sde_noise(void *user, ltx_backend *be, bool substep,
+                                   const ltx_tensor *like, ltx_tensor **out)
+{
+    noise_src *ns = user;
+    (void)substep;
+    const char *st = ns->p->cur_stage ? ns->p->cur_stage : "";
+    if (strcmp(ns->stage, st)) {
+        snprintf(ns->stage, sizeof ns->stage, "%s", st);
+        ns->sde_count = 0;
+    }
+    char key[96];
+    snprintf(key, sizeof key, "in.%s.sde_noise%d", st, ns->sde_count++);
+    ltx_tensor *t = ltx_golden_tensor(ns->g, key);
+    if (!t) return LTX_ERR_FORMAT;
+    if (!ltx_tensor_same_shape(t, like)) {
+        ltx_tensor_free(t);
+        return ltx_err(LTX_ERR_FORMAT, "%s: shape differs from the state", key);
+    }
+    *out = nn_contiguous(be, t, LTX_F32);
+    ltx_tensor_free(t);
+    return *out ? LTX_OK : LTX_ERR_OOM;
+}
 
 static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C,
                                ltx_tensor **out)
@@ -109,8 +137,11 @@ static ltx_status setup_loras(ltx_golden_ctx *g, replay *r)
     const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(sl, "stage2");
     LTX_TRY(open_loras(g, r, l1));
     r->n_user = r->n_lora;
+    /* HQ: the distilled LoRA is in both stages at per-stage strengths: the last stage-1 entry */
+    if (ltx_json_has(ltx_golden_params(g), "distilled_lora_strengths") && r->n_user > 0)
+        r->n_user--;
     int n2 = cJSON_GetArraySize(l2);
-    for (int i = r->n_user; i < n2; i++) {
+    for (int i = r->n_lora; i < n2; i++) {
         cJSON *one = cJSON_CreateArray();
         cJSON_AddItemReferenceToArray(one, cJSON_GetArrayItem(l2, i));
         ltx_status s = open_loras(g, r, one);
@@ -220,6 +251,16 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
     r->p.noise_user = &r->ns;
     r->p.record = ltx_golden_taps(g);
     r->p.tiled_decode = false;
+    r->ns.p = &r->p;
+    if (!r->ns.rng) { /* with --noise-from-seed the reference's own SDE generators are used */
+        r->p.sde_noise = golden_sde_noise;
+        r->p.sde_user = &r->ns;
+    }
+    const cJSON *dls = cJSON_GetObjectItemCaseSensitive(p, "distilled_lora_strengths");
+    r->in.hq_dlora_s1 = cJSON_GetArraySize(dls) == 2
+                            ? cJSON_GetArrayItem(dls, 0)->valuedouble : 0.25;
+    r->in.hq_dlora_s2 = cJSON_GetArraySize(dls) == 2
+                            ? cJSON_GetArrayItem(dls, 1)->valuedouble : 0.5;
     /* LoRAs: the reference fuses into the bf16 state dict before copying it into its float32
      * modules, so the fused weights are bf16 there too: the pipe's defaults */
     return setup_loras(g, r);
@@ -261,3 +302,7 @@ static ltx_status run_guided(ltx_golden_ctx *g, pipeline_fn fn)
 
 ltx_status g_pipeline_one_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_one_stage); }
 ltx_status g_pipeline_two_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_two_stages); }
+ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g)
+{
+    return run_guided(g, ltx_pipeline_two_stages_hq);
+}

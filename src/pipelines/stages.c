@@ -244,6 +244,58 @@ static ltx_status finish_video(ltx_pipe *p, const ltx_stage_spec *s, const ltx_l
     return *out ? LTX_OK : LTX_ERR_OOM;
 }
 
+/* ---- res_2s: the loop calls back into the stage's denoiser ---- */
+
+typedef struct res2s_ctx {
+    ltx_pipe *p;
+    ltx_transformer *m;
+    const ltx_stage_spec *s;
+    const ltx_latent_state *vs, *as;
+    int calls;
+    double t0;
+} res2s_ctx;
+
+static ltx_status res2s_denoise(void *user, const ltx_tensor *vl, const ltx_tensor *al,
+                                double sigma, bool sigma_f64, int step, ltx_tensor **x0v,
+                                ltx_tensor **x0a)
+{
+    res2s_ctx *c = user;
+    (void)sigma_f64; /* f64 timesteps differ by <= 1 f32 ulp (spec §2.6 note) */
+    ltx_latent_state v = *c->vs, a = *c->as;
+    v.latent = (ltx_tensor *)vl;
+    a.latent = (ltx_tensor *)al;
+    const char *nm = c->s->name;
+    int j = c->calls++;
+    rec_fmt(c->p, vl, "%s.call%d.%s", nm, j, "video_latent");
+    rec_fmt(c->p, al, "%s.call%d.%s", nm, j, "audio_latent");
+    if (c->p->record) {
+        float sg = (float)sigma;
+        int64_t one = 1;
+        ltx_tensor *t = ltx_tensor_from_host(c->p->be, LTX_F32, 1, &one, &sg);
+        rec_fmt(c->p, t, "%s.call%d.%s", nm, j, "sigma");
+        ltx_tensor_free(t);
+    }
+    LTX_TRY(ltx_denoise_step(c->p, c->m, c->s->denoiser, &v, &a, sigma, step, x0v, x0a));
+    rec_fmt(c->p, *x0v, "%s.call%d.%s", nm, j, "video_denoised");
+    rec_fmt(c->p, *x0a, "%s.call%d.%s", nm, j, "audio_denoised");
+    if (c->p->progress &&
+        c->p->progress(c->p->progress_user, nm, j + 1, 2 * (c->s->n_sigmas - 1) + 1,
+                       ltx_pipe_now() - c->t0))
+        return ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
+    return LTX_OK;
+}
+
+static ltx_status run_res2s(ltx_pipe *p, ltx_transformer *m, const ltx_stage_spec *s,
+                            ltx_latent_state *vs, ltx_latent_state *as)
+{
+    ltx_res2s_params rp;
+    ltx_res2s_params_init(&rp);
+    rp.model_dtype = p->state_dtype;
+    res2s_ctx c = {p, m, s, vs, as, 0, ltx_pipe_now()};
+    return ltx_res2s_loop(p->be, s->sigmas, s->n_sigmas, vs, as, &rp, res2s_denoise, &c,
+                          p->sde_noise, p->sde_user);
+}
+
 ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
                          ltx_tensor **video_out, ltx_tensor **audio_out)
 {
@@ -285,6 +337,13 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     }
     int steps = s->n_sigmas - 1;
     double tl = ltx_pipe_now();
+    p->cur_stage = nm;
+    if (st == LTX_OK && s->res2s) {
+        rec_state(p, nm, "init", "video", vs.latent);
+        rec_state(p, nm, "init", "audio", as.latent);
+        st = run_res2s(p, model, s, &vs, &as);
+        steps = 0;
+    }
     for (int i = 0; st == LTX_OK && i < steps; i++) {
         char what[32];
         snprintf(what, sizeof what, "step%d", i);

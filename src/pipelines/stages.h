@@ -36,6 +36,7 @@
 #include "models/ltx_transformer.h"
 #include "sampling/guiders.h"
 #include "sampling/patchifier.h"
+#include "sampling/res2s.h"
 
 #define LTX_PIPE_MAX_TIMES 16
 #define LTX_PIPE_MAX_IMAGES 16
@@ -66,6 +67,11 @@ typedef struct ltx_pipe {
     bool tiled_decode;      /* VAE decode with TilingConfig.default() (all but one-stage) */
     ltx_dtype lora_target;  /* fused weight dtype: LTX_DTYPE_COUNT = stored (bf16); F32 goldens */
     ltx_dtype lora_product; /* LoRA product dtype: LTX_DTYPE_COUNT = the LoRA file's (bf16) */
+    /* res_2s SDE noise source (NULL = the reference's fixed-seed generators); cur_stage is
+     * the name of the stage running (for injected draws) */
+    ltx_res2s_noise_fn sde_noise;
+    void *sde_user;
+    const char *cur_stage;
     /* out: wall time per finished stage, in order */
     ltx_stage_time times[LTX_PIPE_MAX_TIMES];
     int n_times;
@@ -151,10 +157,11 @@ typedef struct ltx_stage_spec {
     const float *sigmas;
     int n_sigmas;
     ltx_denoiser *denoiser;
+    bool res2s;                 /* res_2s sampler (HQ) instead of Euler */
 } ltx_stage_spec;
 
-/* Builds the states (video then audio noise draw), runs len(sigmas)-1 Euler steps with the
- * denoiser on `model`, drops appended tokens and unpatchifies: *video_out (1,128,F,H,W),
+/* Builds the states (video then audio noise draw), runs len(sigmas)-1 Euler steps (or the
+ * res_2s loop, recording every denoiser call as "<stage>.call<J>.*") with the denoiser on `model`, drops appended tokens and unpatchifies: *video_out (1,128,F,H,W),
  * *audio_out (1,8,T_a,16), new tensors the caller frees. */
 ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
                          ltx_tensor **video_out, ltx_tensor **audio_out);
