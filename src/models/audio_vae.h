@@ -137,9 +137,11 @@ void ltx_audio_decoder_free(ltx_audio_decoder *d);
 const ltx_audio_vae_config *ltx_audio_encoder_config(const ltx_audio_encoder *e);
 const ltx_audio_vae_config *ltx_audio_decoder_config(const ltx_audio_decoder *d);
 
-/* AudioEncoder.forward: mel (B, in_channels, T, mel_bins) f32 -> *out normalised latent means
- * (B, ceil(zc/2)... see double_z, T', M'). Taps "enc.conv_in.first8rows", "enc.down_path",
- * "enc.mid", "enc.conv_out" (names of the golden's intermediates). */
+/* AudioEncoder.forward: mel (B, in_channels, T, M) f32 -> *out normalised latent means
+ * (B, ceil(C/2), T', M') with C = 2·z_channels (double_z) or z_channels — the reference's
+ * torch.chunk(·, 2, dim=1)[0] — i.e. (B, 8, ⌊⌊(T−1)/2⌋/2⌋ + 1, 16) for LTX-2.3. Taps
+ * "enc.conv_in.first8rows", "enc.down_path", "enc.mid", "enc.conv_out" (the golden's
+ * intermediate names). */
 ltx_status ltx_audio_encoder_forward(const ltx_audio_encoder *e, const ltx_tensor *mel,
                                      const ltx_taps *taps, ltx_tensor **out);
 

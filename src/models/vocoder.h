@@ -24,6 +24,10 @@
  * padding loses a sample and x + xt fails), channel widths that halve to 0, an output/input
  * rate ratio below 1, and at forward time BWE residual/skip lengths that differ.
  *
+ * Not implemented because no accepted config reaches them: Snake (non-beta) activations and the
+ * "2" resblock (the configurator only lets "1" and "AMP1" through), mono 3-D mel input (every
+ * caller passes (B, 2, T, 64)).
+ *
  * Dtype policy (the reference runs this under torch.autocast(float32) with fp32 input): every
  * activation is float32; weights stay in the stored dtype (bf16) and are upcast exactly per op
  * — the same numbers as autocast's per-op upcast. The Kaiser filters, STFT bases and mel basis

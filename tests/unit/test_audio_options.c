@@ -335,6 +335,34 @@ TEST(audio_vae_causal_width)
     causal_case(LTX_CAUSAL_WIDTH);
 }
 
+/* width-compatibility: width-causal convs, Downsample pads (1, 0 | 0, 1), no crop after the
+ * decoder's upsampling (so the decoded time axis is cropped to 4T' - 3). */
+TEST(audio_vae_width_compat_shapes)
+{
+    ltx_backend *be = cpu();
+    ltx_audio_wsrc src = {rnd_get, NULL};
+    ltx_audio_vae_config c;
+    CHECK(parse_dd("{\"ch\": 32, \"ch_mult\": [1, 1, 1], \"num_res_blocks\": 1, "
+                   "\"z_channels\": 4, \"causality_axis\": \"width-compatibility\", "
+                   "\"mid_block_add_attention\": false, \"attn_resolutions\": [], "
+                   "\"mel_bins\": 32}",
+                   &c) == LTX_OK);
+    ltx_audio_encoder *e = NULL;
+    ltx_audio_decoder *d = NULL;
+    CHECK(ltx_audio_encoder_create(be, &c, &src, &e) == LTX_OK);
+    CHECK(ltx_audio_decoder_create(be, &c, &src, &d) == LTX_OK);
+    const int64_t ms[4] = {1, 2, 9, 32};
+    ltx_tensor *mel = rand_tensor(be, 4, ms, 21), *lat = NULL, *out = NULL;
+    CHECK(e && ltx_audio_encoder_forward(e, mel, NULL, &lat) == LTX_OK);
+    CHECK(lat && lat->shape[1] == 4 && lat->shape[2] == 2 && lat->shape[3] == 8);
+    CHECK(d && lat && ltx_audio_decoder_forward(d, lat, NULL, &out) == LTX_OK);
+    CHECK(out && out->shape[1] == 2 && out->shape[2] == 5 && out->shape[3] == 32);
+    ltx_tensor_free(mel), ltx_tensor_free(lat), ltx_tensor_free(out);
+    ltx_audio_encoder_free(e);
+    ltx_audio_decoder_free(d);
+    ltx_backend_destroy(be);
+}
+
 /* ---- AttnBlock against a host reference ------------------------------------------------ */
 
 static void attn_case(ltx_audio_norm norm)
