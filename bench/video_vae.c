@@ -112,24 +112,27 @@ static int bench_small(ltx_backend *be, int reps)
     ltx_st_close(st);
     int64_t vs[5] = {1, 3, 17, 128, 192};
     ltx_tensor *video = uniform(be, 5, vs, 1);
-    double te[64], td[64], fl_e = 0, fl_d = 0, ct_e = 0, ct_d = 0;
+    /* per stage: conv flops of one forward, conv time and wall time summed over the reps */
+    double te[64], td[64], fl_e = 0, fl_d = 0, ct_e = 0, ct_d = 0, se = 0, sd = 0;
     ltx_tensor *lat = NULL, *out = NULL;
     for (int r = -1; r < reps; r++) {
         g_conv_flops = g_conv_time = 0;
         double t0 = now();
         if (ltx_video_encoder_forward(enc, video, NULL, &lat) != LTX_OK) return die("encode");
-        double t1 = now();
-        fl_e = g_conv_flops;
-        ct_e = g_conv_time;
+        double t1 = now(), fe = g_conv_flops, ce = g_conv_time;
         g_conv_flops = g_conv_time = 0;
         double t2 = now();
         if (ltx_video_decoder_forward(dec, lat, NULL, NULL, &out) != LTX_OK) return die("decode");
         double t3 = now();
-        fl_d = g_conv_flops;
-        ct_d = g_conv_time;
         if (r >= 0) {
             te[r] = t1 - t0;
             td[r] = t3 - t2;
+            se += te[r];
+            sd += td[r];
+            ct_e += ce;
+            ct_d += g_conv_time;
+            fl_e = fe;
+            fl_d = g_conv_flops;
         }
         ltx_tensor_free(lat);
         ltx_tensor_free(out);
@@ -156,9 +159,10 @@ static int bench_small(ltx_backend *be, int reps)
     printf("clip (1,3,17,128,192) <-> latent (1,128,3,4,6), tiny checkpoint, %d reps, median\n",
            reps);
     printf("encode: %.3f s  (conv %.2f GFLOP, %.0f%% of time in conv, %.1f GFLOP/s)\n", me,
-           fl_e / 1e9, 100 * ct_e / me, fl_e / ct_e / 1e9);
+           fl_e / 1e9, 100 * ct_e / se, fl_e * reps / ct_e / 1e9);
     printf("decode: %.3f s  (conv %.2f GFLOP, %.0f%% of time in conv, %.1f GFLOP/s)\n", md,
-           fl_d / 1e9, 100 * ct_d / md, fl_d / ct_d / 1e9);
+           fl_d / 1e9, 100 * ct_d / sd, fl_d * reps / ct_d / 1e9);
+    ct_d /= reps; /* per decode, for the ratio below */
     printf("baseline sgemm %dx%dx%d (decoder conv flops): %.3f s = %.1f GFLOP/s; decoder conv "
            "time / sgemm = %.2f, decode total / sgemm = %.2f\n",
            M, N, K, mg, 2.0 * M * N * K / mg / 1e9, ct_d / mg, md / mg);
@@ -194,27 +198,62 @@ static ltx_status on_chunk(void *user, const ltx_tensor *c, int64_t f0)
     return s;
 }
 
-static int run_child(ltx_backend *be, const ltx_video_decoder *d, const ltx_tensor *lat, bool tiled,
-                     long *rss_mb)
+/* Everything a decode needs; built after fork (a thread pool does not survive fork). */
+typedef struct setup {
+    ltx_threadpool *pool;
+    ltx_backend *be;
+    ltx_video_decoder *dec;
+    ltx_tensor *lat;
+} setup;
+
+static int setup_open(setup *u)
 {
+    long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+    u->pool = ltx_threadpool_create((int)(nthreads > 0 ? nthreads : 1));
+    if (ltx_cpu_backend_create(false, NULL, u->pool, &u->be) != LTX_OK) return die("backend");
+    ltx_st_file *st;
+    if (ltx_st_open(CKPT, &st) != LTX_OK) return die("open");
+    if (ltx_video_decoder_load(u->be, st, &u->dec) != LTX_OK) return die("decoder");
+    ltx_st_close(st);
+    int64_t ls[5] = {1, 128, 16, 16, 24};
+    u->lat = uniform(u->be, 5, ls, 7);
+    return u->lat ? 0 : die("latent");
+}
+
+static void setup_close(setup *u)
+{
+    ltx_tensor_free(u->lat);
+    ltx_video_decoder_free(u->dec);
+    ltx_backend_destroy(u->be);
+    ltx_threadpool_destroy(u->pool);
+}
+
+static int run_child(bool tiled, long *rss_mb)
+{
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        sink k = {be, malloc((size_t)121 * 512 * 768 * 3), NULL, 121, 512, 768};
+        setup u;
+        if (setup_open(&u)) _exit(1);
+        sink k = {u.be, malloc((size_t)121 * 512 * 768 * 3), NULL, 121, 512, 768};
         double t0 = now();
         ltx_status s;
         if (tiled) {
             ltx_vae_tiling t = ltx_vae_tiling_default();
-            s = ltx_video_decoder_tiled(d, lat, &t, NULL, on_chunk, &k);
+            s = ltx_video_decoder_tiled(u.dec, u.lat, &t, NULL, on_chunk, &k);
         } else {
             ltx_tensor *y = NULL;
-            s = ltx_video_decoder_forward(d, lat, NULL, NULL, &y);
+            s = ltx_video_decoder_forward(u.dec, u.lat, NULL, NULL, &y);
             if (s == LTX_OK) s = on_chunk(&k, y, 0);
             ltx_tensor_free(y);
         }
-        printf("%s decode 121x512x768: %.1f s, peak RSS %ld MB (process total, incl. the 136 MB "
-               "uint8 frame store)\n",
+        if (s != LTX_OK) fprintf(stderr, "decode: %s\n", ltx_err_message());
+        printf("%s decode 121x512x768: %.1f s wall, peak RSS %ld MB (whole process, incl. the "
+               "136 MB uint8 frame store)\n",
                tiled ? "tiled  " : "untiled", now() - t0, peak_rss_mb());
         fflush(stdout);
+        free(k.u8);
+        setup_close(&u);
         _exit(s == LTX_OK ? 0 : 1);
     }
     int status = 0;
@@ -225,34 +264,26 @@ static int run_child(ltx_backend *be, const ltx_video_decoder *d, const ltx_tens
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-static int bench_large(ltx_backend *be, long budget_mb)
+static int bench_large(long budget_mb)
 {
-    ltx_st_file *st;
-    ltx_video_decoder *dec;
-    if (ltx_st_open(CKPT, &st) != LTX_OK) return die("open");
-    if (ltx_video_decoder_load(be, st, &dec) != LTX_OK) return die("decoder");
-    ltx_st_close(st);
-    int64_t ls[5] = {1, 128, 16, 16, 24};
-    ltx_tensor *lat = uniform(be, 5, ls, 7);
-    printf("latent (1,128,16,16,24) -> video (1,3,121,512,768); baseline RSS before decoding "
-           "%ld MB\n",
-           peak_rss_mb());
-    fflush(stdout);
-    /* a forked child's ru_maxrss starts from the parent's RSS at fork (small here) */
+    printf("latent (1,128,16,16,24) -> video (1,3,121,512,768), tiny checkpoint\n");
     long tiled_mb = 0, untiled_mb = 0;
-    int rc = run_child(be, dec, lat, true, &tiled_mb);
-    rc |= run_child(be, dec, lat, false, &untiled_mb);
+    int rc = run_child(true, &tiled_mb);
+    rc |= run_child(false, &untiled_mb);
     printf("peak RSS: tiled %ld MB (budget %ld MB: %s), untiled %ld MB\n", tiled_mb, budget_mb,
            tiled_mb <= budget_mb ? "within" : "EXCEEDED", untiled_mb);
     if (tiled_mb > budget_mb) rc = 1;
-    /* comparison in the parent */
+    /* comparison in the parent (its pool is created after the forks) */
+    setup u;
+    if (setup_open(&u)) return 1;
     size_t nf = (size_t)3 * 121 * 512 * 768;
-    sink a = {be, malloc(nf), malloc(nf * 4), 121, 512, 768};
-    sink b = {be, malloc(nf), malloc(nf * 4), 121, 512, 768};
+    sink a = {u.be, malloc(nf), malloc(nf * 4), 121, 512, 768};
+    sink b = {u.be, malloc(nf), malloc(nf * 4), 121, 512, 768};
     ltx_vae_tiling t = ltx_vae_tiling_default();
-    if (ltx_video_decoder_tiled(dec, lat, &t, NULL, on_chunk, &a) != LTX_OK) return die("tiled");
+    if (ltx_video_decoder_tiled(u.dec, u.lat, &t, NULL, on_chunk, &a) != LTX_OK)
+        return die("tiled");
     ltx_tensor *y = NULL;
-    if (ltx_video_decoder_forward(dec, lat, NULL, NULL, &y) != LTX_OK) return die("untiled");
+    if (ltx_video_decoder_forward(u.dec, u.lat, NULL, NULL, &y) != LTX_OK) return die("untiled");
     if (on_chunk(&b, y, 0) != LTX_OK) return die("download");
     ltx_tensor_free(y);
     double mx = 0, sum = 0, ref = 0;
@@ -273,8 +304,7 @@ static int bench_large(ltx_backend *be, long budget_mb)
     free(a.f32);
     free(b.u8);
     free(b.f32);
-    ltx_tensor_free(lat);
-    ltx_video_decoder_free(dec);
+    setup_close(&u);
     return rc;
 }
 
@@ -286,6 +316,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--budget-mb")) budget = atol(argv[i + 1]);
     int reps = (!large && argc > 1) ? atoi(argv[1]) : 3;
     if (reps < 1 || reps > 64) reps = 3;
+    if (large) return bench_large(budget);
     long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
     ltx_threadpool *pool = ltx_threadpool_create((int)(nthreads > 0 ? nthreads : 1));
     ltx_backend *be;
@@ -295,7 +326,7 @@ int main(int argc, char **argv)
     ops = *be->ops;
     ops.conv = counting_conv;
     be->ops = &ops;
-    int rc = large ? bench_large(be, budget) : bench_small(be, reps);
+    int rc = bench_small(be, reps);
     be->ops = g_inner;
     ltx_backend_destroy(be);
     ltx_threadpool_destroy(pool);

@@ -9,7 +9,7 @@
  *   blocks    encoder: res_x, res_x_y, compress_time, compress_space, compress_all,
  *                      compress_all_x_y, compress_time_res, compress_space_res,
  *                      compress_all_res
- *             decoder: res_x (inject_noise), res_x_y (multiplier), compress_time,
+ *             decoder: res_x (inject_noise), res_x_y (multiplier, inject_noise), compress_time,
  *                      compress_space, compress_all (multiplier, residual)
  *   norm_layer pixel_norm | group_norm (32 groups, eps 1e-6)
  *   latent_log_var uniform | per_channel | constant
@@ -21,8 +21,8 @@
  * LTX_ERR_UNSUPPORTED / LTX_ERR_FORMAT and a message naming the key: dims other than 3
  * (the 2-D / (2,1) paths cannot run the causal convs), "attn_res_x" (the reference passes an
  * argument UNetMidBlock3D does not take), latent_log_var "none" (its 128->64 chunk cannot be
- * normalised), inject_noise on res_x_y (per_channel_scale has the input width), widths that
- * GroupNorm(32) or the (de)shuffles cannot divide.
+ * normalised), inject_noise on a width-changing res_x_y (per_channel_scale has the input width),
+ * widths that GroupNorm(32) or the (de)shuffles cannot divide.
  *
  * Randomness (decoder only): with timestep_conditioning the decoder draws
  * randn(latent.shape) once per forward (x <- 0.025·ε + 0.975·x before un-normalising), and every

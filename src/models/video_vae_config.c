@@ -96,11 +96,11 @@ static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_
         if (b->kind == LTX_VAE_RES_X || b->kind == LTX_VAE_RES_X_Y)
             b->inject_noise = ltx_json_bool(po, "inject_noise", false);
         if (b->kind == LTX_VAE_COMPRESS_ALL) b->residual = ltx_json_bool(po, "residual", false);
-        if (b->kind == LTX_VAE_RES_X_Y && b->inject_noise)
+        if (b->kind == LTX_VAE_RES_X_Y && b->inject_noise && b->multiplier != 1)
             return ltx_err(LTX_ERR_UNSUPPORTED,
-                           "%s[%d]: res_x_y with inject_noise fails in the "
+                           "%s[%d]: res_x_y with inject_noise and multiplier %d fails in the "
                            "reference (per_channel_scale has the input width)",
-                           list, idx);
+                           list, idx, b->multiplier);
     }
     return LTX_OK;
 }

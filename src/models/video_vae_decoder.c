@@ -72,7 +72,8 @@ static ltx_status dec_block_load(ltx_video_decoder *d, int i, const ltx_vae_bloc
         b->res = calloc(1, sizeof *b->res);
         if (!b->res) return ltx_err(LTX_ERR_OOM, "decoder blocks");
         LTX_TRY(vae_resblock_load(&b->res[0], src, d->be, name, b->cin, b->cout, d->cfg.norm_layer,
-                                  false, false));
+                                  bc->inject_noise, false));
+        if (bc->inject_noise) d->needs_rng = true;
         break;
     default: { /* compress_time / compress_space / compress_all: DepthToSpaceUpsample */
         b->s[0] = bc->kind == LTX_VAE_COMPRESS_SPACE ? 1 : 2;
