@@ -29,10 +29,10 @@
  *   Optional 4. `--full N`: N layers with a 1024-token prompt (no padding), per-layer time.
  * Usage: text_encoder [--keep DIR] [--full N] [--prompt TEXT]; threads = online CPUs.
  */
+#include "models/text_encoder.h"
 #include "core/threadpool.h"
 #include "models/gemma3.h"
 #include "models/text_connector.h"
-#include "models/text_encoder.h"
 #include "nn/nn.h"
 #include "tokenizer/gemma_tokenizer.h"
 
@@ -105,19 +105,26 @@ typedef struct tdesc {
     int shard;
 } tdesc;
 
-static const char *const LW[13] = {
-    "input_layernorm.weight", "self_attn.q_proj.weight", "self_attn.k_proj.weight",
-    "self_attn.v_proj.weight", "self_attn.o_proj.weight", "self_attn.q_norm.weight",
-    "self_attn.k_norm.weight", "post_attention_layernorm.weight",
-    "pre_feedforward_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-    "mlp.down_proj.weight", "post_feedforward_layernorm.weight"};
+static const char *const LW[13] = {"input_layernorm.weight",
+                                   "self_attn.q_proj.weight",
+                                   "self_attn.k_proj.weight",
+                                   "self_attn.v_proj.weight",
+                                   "self_attn.o_proj.weight",
+                                   "self_attn.q_norm.weight",
+                                   "self_attn.k_norm.weight",
+                                   "post_attention_layernorm.weight",
+                                   "pre_feedforward_layernorm.weight",
+                                   "mlp.gate_proj.weight",
+                                   "mlp.up_proj.weight",
+                                   "mlp.down_proj.weight",
+                                   "post_feedforward_layernorm.weight"};
 
 /* Shapes per spec/keys/gemma3_12b_text.tsv. */
 static int list_tensors(tdesc *t)
 {
     const int64_t D = 3840, Q = 4096, KV = 2048, I = 15360, HD = 256;
     const int64_t shp[13][2] = {{D, 0}, {Q, D}, {KV, D}, {KV, D}, {D, Q}, {HD, 0}, {HD, 0},
-                                {D, 0}, {D, 0}, {I, D}, {I, D}, {D, I}, {D, 0}};
+                                {D, 0}, {D, 0}, {I, D},  {I, D},  {D, I}, {D, 0}};
     int n = 0;
     t[n++] = (tdesc){"language_model.model.embed_tokens.weight", 2, {262208, D}, 0};
     for (int l = 0; l < 48; l++)
@@ -133,7 +140,10 @@ static int list_tensors(tdesc *t)
     return n;
 }
 
-static int64_t numel_of(const tdesc *t) { return t->d[0] * (t->ndim == 2 ? t->d[1] : 1); }
+static int64_t numel_of(const tdesc *t)
+{
+    return t->d[0] * (t->ndim == 2 ? t->d[1] : 1);
+}
 
 static int write_text(const char *path, const char *text)
 {
@@ -186,17 +196,18 @@ static int make_sparse_model(const char *dir, int64_t *total_numel)
                                      (long long)(off + bytes));
             ilen += (size_t)snprintf(index + ilen, icap - ilen,
                                      "%s\"%s\": \"model-%05d-of-%05d.safetensors\"",
-                                     index[ilen - 1] == '{' ? "" : ", ", t[i].name, s + 1,
-                                     NSHARDS);
+                                     index[ilen - 1] == '{' ? "" : ", ", t[i].name, s + 1, NSHARDS);
             off += bytes;
         }
         hlen += (size_t)snprintf(h + hlen, hcap - hlen, "}");
-        while ((hlen + 8) % 8) h[hlen++] = ' '; /* data section 8-byte aligned */
+        while ((hlen + 8) % 8)
+            h[hlen++] = ' '; /* data section 8-byte aligned */
         snprintf(path, sizeof path, "%s/model-%05d-of-%05d.safetensors", dir, s + 1, NSHARDS);
         int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
         uint64_t hl = hlen;
         unsigned char le[8];
-        for (int b = 0; b < 8; b++) le[b] = (unsigned char)(hl >> (8 * b));
+        for (int b = 0; b < 8; b++)
+            le[b] = (unsigned char)(hl >> (8 * b));
         int ok = fd >= 0 && write(fd, le, 8) == 8 && write(fd, h, hlen) == (ssize_t)hlen &&
                  ftruncate(fd, (off_t)(8 + hlen + (size_t)off)) == 0;
         if (fd >= 0) close(fd);
@@ -267,7 +278,8 @@ static ltx_status gemma_stage(ltx_backend *be, ltx_gemma3 *gm, const int32_t *id
                               const int32_t *mask, int64_t T, run *r, double *total_s)
 {
     int64_t n = 0;
-    for (int64_t t = 0; t < T; t++) n += mask[t] != 0;
+    for (int64_t t = 0; t < T; t++)
+        n += mask[t] != 0;
     int64_t shape[3] = {1, n, 3840 * 49};
     r->normed = ltx_tensor_new(be, LTX_F32, 3, shape);
     if (!r->normed) return LTX_ERR_OOM;
@@ -289,7 +301,8 @@ static void report_layers(const run *r, const char *what)
     memcpy(v, r->layer_s, sizeof(double) * (size_t)n);
     qsort(v, (size_t)n, sizeof v[0], cmp_d);
     double sum = 0;
-    for (int i = 0; i < n; i++) sum += v[i];
+    for (int i = 0; i < n; i++)
+        sum += v[i];
     printf("%s: %d layers, per layer median %.3f s, min %.3f, max %.3f, sum %.2f s\n", what, n,
            v[n / 2], v[0], v[n - 1], sum);
 }
@@ -299,8 +312,8 @@ static double linears_alone(ltx_backend *be, const char *dir, int64_t n)
 {
     ltx_st_file *st = NULL;
     if (ltx_st_open_dir(dir, &st) != LTX_OK) return -1;
-    static const char *const w[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                     "up_proj", "down_proj"};
+    static const char *const w[7] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                     "gate_proj", "up_proj", "down_proj"};
     double t = 0;
     for (int i = 0; i < 7; i++) {
         char name[128];
@@ -309,7 +322,8 @@ static double linears_alone(ltx_backend *be, const char *dir, int64_t n)
         ltx_tensor *wt = ltx_st_tensor(st, be, name);
         if (!wt) continue;
         int64_t xs[3] = {1, n, wt->shape[1]}, ys[3] = {1, n, wt->shape[0]};
-        ltx_tensor *x = ltx_tensor_zeros(be, LTX_F32, 3, xs), *y = ltx_tensor_new(be, LTX_F32, 3, ys);
+        ltx_tensor *x = ltx_tensor_zeros(be, LTX_F32, 3, xs),
+                   *y = ltx_tensor_new(be, LTX_F32, 3, ys);
         double t0 = now_s();
         if (x && y) be->ops->linear(be, y, x, wt, NULL, 1.0f);
         t += now_s() - t0;
@@ -344,7 +358,8 @@ static int bench_tiny(ltx_backend *be, const char *tok, const char *prompt)
                                   .tokenizer = tok};
     enum { MANY = 21 };
     const char *prompts[MANY];
-    for (int i = 0; i < MANY; i++) prompts[i] = prompt;
+    for (int i = 0; i < MANY; i++)
+        prompts[i] = prompt;
     ltx_text_context c[MANY];
     double t[2] = {1e30, 1e30};
     int counts[2] = {1, MANY}, rc = 0;
@@ -358,12 +373,14 @@ static int bench_tiny(ltx_backend *be, const char *tok, const char *prompt)
             }
             double dt = now_s() - t0;
             if (dt < t[k]) t[k] = dt;
-            for (int i = 0; i < counts[k]; i++) ltx_text_context_clear(&c[i]);
+            for (int i = 0; i < counts[k]; i++)
+                ltx_text_context_clear(&c[i]);
         }
     if (!rc)
         printf("tiny text path (tiny_gemma + tiny checkpoint, T=1024), best of 3: 1 prompt "
                "%.3f s (tokenizer load + Gemma map + encode); %d prompts %.3f s -> %.4f s per "
-               "prompt\n", t[0], MANY, t[1], (t[1] - t[0]) / (MANY - 1));
+               "prompt\n",
+               t[0], MANY, t[1], (t[1] - t[0]) / (MANY - 1));
     ltx_text_processor_free(p);
     ltx_st_close(st);
     return rc;
@@ -371,13 +388,17 @@ static int bench_tiny(ltx_backend *be, const char *tok, const char *prompt)
 
 int main(int argc, char **argv)
 {
-    const char *keep = NULL, *prompt =
-        "A red fox runs through fresh snow at dawn, its breath visible in the cold air.";
+    const char *keep = NULL,
+               *prompt =
+                   "A red fox runs through fresh snow at dawn, its breath visible in the cold air.";
     int full = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
-        else if (!strcmp(argv[i], "--full") && i + 1 < argc) full = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--prompt") && i + 1 < argc) prompt = argv[++i];
+        if (!strcmp(argv[i], "--keep") && i + 1 < argc)
+            keep = argv[++i];
+        else if (!strcmp(argv[i], "--full") && i + 1 < argc)
+            full = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--prompt") && i + 1 < argc)
+            prompt = argv[++i];
         else {
             fprintf(stderr, "usage: text_encoder [--keep DIR] [--full N] [--prompt TEXT]\n");
             return 2;
@@ -410,7 +431,8 @@ int main(int argc, char **argv)
     }
     ltx_gemma_tokenizer_free(tk);
     int n = 0;
-    for (int t = 0; t < 1024; t++) n += mask[t];
+    for (int t = 0; t < 1024; t++)
+        n += mask[t];
 
     malloc_trim(0); /* return the tiny stage's freed heap, so the baseline below is honest */
     sampler smp = {0};
@@ -434,20 +456,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "forward: %s\n", ltx_err_message());
         return 1;
     }
-    printf("12B Gemma stage, prompt of %d tokens (1024 slots, %d left pads skipped): %.2f s\n",
-           n, 1024 - n, total_s);
+    printf("12B Gemma stage, prompt of %d tokens (1024 slots, %d left pads skipped): %.2f s\n", n,
+           1024 - n, total_s);
     report_layers(&r, "  12B shapes");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double layer_mib = (double)(total - 262208LL * 3840 - 3840) / 48 * 2 / (1 << 20);
     double act_mib = (double)n * 3840 * 49 * 4 / (1 << 20);
     printf("  memory: RssAnon before %.1f MiB, peak RssAnon %.1f MiB, peak RssAnon+RssFile "
-           "%.1f MiB, ru_maxrss %.1f MiB\n", a0 / 1024.0,
-           atomic_load(&smp.peak_anon_kb) / 1024.0, atomic_load(&smp.peak_total_kb) / 1024.0,
-           ru.ru_maxrss / 1024.0);
+           "%.1f MiB, ru_maxrss %.1f MiB\n",
+           a0 / 1024.0, atomic_load(&smp.peak_anon_kb) / 1024.0,
+           atomic_load(&smp.peak_total_kb) / 1024.0, ru.ru_maxrss / 1024.0);
     printf("  budget: 2 layers' bf16 weights %.1f MiB + activations (feature matrix %.1f MiB)"
-           " = %.1f MiB -> peak RssAnon %s, ru_maxrss %s\n", 2 * layer_mib, act_mib,
-           2 * layer_mib + act_mib,
+           " = %.1f MiB -> peak RssAnon %s, ru_maxrss %s\n",
+           2 * layer_mib, act_mib, 2 * layer_mib + act_mib,
            atomic_load(&smp.peak_anon_kb) / 1024.0 < 2 * layer_mib + act_mib ? "below" : "ABOVE",
            ru.ru_maxrss / 1024.0 < 2 * layer_mib + act_mib ? "below" : "ABOVE");
     double lin = linears_alone(be, dir, n);
@@ -455,10 +477,12 @@ int main(int argc, char **argv)
     memcpy(v, r.layer_s, sizeof v);
     qsort(v, 48, sizeof v[0], cmp_d);
     printf("  baseline: layer 0's 7 linears alone on %d tokens %.3f s; layer median / linears "
-           "= %.2f\n", n, lin, v[24] / lin);
+           "= %.2f\n",
+           n, lin, v[24] / lin);
 
     if (full > 0) {
-        for (int t = 0; t < 1024; t++) ids[t] = t == 0 ? 2 : 1000 + t, mask[t] = 1;
+        for (int t = 0; t < 1024; t++)
+            ids[t] = t == 0 ? 2 : 1000 + t, mask[t] = 1;
         run rf = {.be = be, .L = 49, .dir = dir, .smp = &smp, .stop_after = full};
         s = gemma_stage(be, gm, ids, mask, 1024, &rf, &total_s);
         if (s != LTX_OK) fprintf(stderr, "full: %s\n", ltx_err_message());

@@ -80,8 +80,8 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
 {
     /* extra.files.gemma_root ("tiny_gemma/") is relative to the golden set root. */
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(ltx_golden_extra(g), "files");
-    const char *rel = ltx_json_str(files, "gemma_root",
-                                   ltx_json_str(ltx_golden_params(g), "gemma_root", NULL));
+    const char *rel =
+        ltx_json_str(files, "gemma_root", ltx_json_str(ltx_golden_params(g), "gemma_root", NULL));
     if (!rel) return ltx_err(LTX_ERR_FORMAT, "gemma3 golden: no gemma_root");
     char dir[4096], up[512];
     snprintf(up, sizeof up, "../%s", rel);
@@ -107,14 +107,21 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
 
 /* ---- embeddings_processor ---- */
 
-static void free_processor(void *p) { ltx_text_processor_free(p); }
-static void free_st(void *f) { ltx_st_close(f); }
+static void free_processor(void *p)
+{
+    ltx_text_processor_free(p);
+}
+static void free_st(void *f)
+{
+    ltx_st_close(f);
+}
 
 /* Rows of x (1, T, C) where mask != 0, in order, as a new (1, n, C) tensor. */
 static ltx_tensor *valid_rows(ltx_backend *be, const ltx_tensor *x, const int32_t *mask)
 {
     int64_t T = x->shape[1], n = 0;
-    for (int64_t t = 0; t < T; t++) n += mask[t] != 0;
+    for (int64_t t = 0; t < T; t++)
+        n += mask[t] != 0;
     int64_t shape[3] = {1, n, x->shape[2]};
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 3, shape);
     ltx_status s = y ? LTX_OK : LTX_ERR_OOM;
@@ -124,7 +131,8 @@ static ltx_tensor *valid_rows(ltx_backend *be, const ltx_tensor *x, const int32_
             continue;
         }
         int64_t len = 1;
-        while (t + len < T && mask[t + len]) len++;
+        while (t + len < T && mask[t + len])
+            len++;
         ltx_tensor *d = ltx_tensor_slice(y, 1, k, k + len, 1);
         ltx_tensor *src = ltx_tensor_slice(x, 1, t, t + len, 1);
         s = d && src ? be->ops->copy(be, d, src) : LTX_ERR_OOM;
@@ -179,18 +187,20 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
     if (s == LTX_OK) nv = valid_rows(be, normed, mask); /* (1, n, D*L) */
     if (s == LTX_OK) s = nv ? ltx_text_processor_features(p, nv, &fv, &fa) : LTX_ERR_OOM;
     int32_t *bin = s == LTX_OK ? malloc(sizeof *bin * (size_t)T) : NULL;
-    if (s == LTX_OK) s = bin ? ltx_text_processor_connect(p, fv, fa, mask, T, &vc, &ac, bin)
-                             : LTX_ERR_OOM;
+    if (s == LTX_OK)
+        s = bin ? ltx_text_processor_connect(p, fv, fa, mask, T, &vc, &ac, bin) : LTX_ERR_OOM;
     if (s == LTX_OK) s = ltx_golden_emit(g, "out.video_encoding", vc);
     if (s == LTX_OK) s = ltx_golden_emit(g, "out.audio_encoding", ac);
     if (s == LTX_OK) {
         int64_t *b64 = malloc(sizeof *b64 * (size_t)T), ms[2] = {1, T};
-        for (int64_t t = 0; b64 && t < T; t++) b64[t] = bin[t];
+        for (int64_t t = 0; b64 && t < T; t++)
+            b64[t] = bin[t];
         s = b64 ? ltx_golden_emit_host(g, "out.attention_mask", LTX_I64, 2, ms, b64) : LTX_ERR_OOM;
         free(b64);
     }
     ltx_tensor *fr[] = {normed, nv, fv, fa, vc, ac};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     free(bin);
     free(mask);
     return s;

@@ -33,15 +33,35 @@ struct ltx_gemma3 {
 /* ---- weight names and checks ---- */
 
 static const char *const LAYER_W[] = {
-    "input_layernorm.weight",      "self_attn.q_proj.weight",  "self_attn.k_proj.weight",
-    "self_attn.v_proj.weight",     "self_attn.o_proj.weight",  "self_attn.q_norm.weight",
-    "self_attn.k_norm.weight",     "post_attention_layernorm.weight",
-    "pre_feedforward_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-    "mlp.down_proj.weight",        "post_feedforward_layernorm.weight",
+    "input_layernorm.weight",
+    "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight",
+    "self_attn.q_norm.weight",
+    "self_attn.k_norm.weight",
+    "post_attention_layernorm.weight",
+    "pre_feedforward_layernorm.weight",
+    "mlp.gate_proj.weight",
+    "mlp.up_proj.weight",
+    "mlp.down_proj.weight",
+    "post_feedforward_layernorm.weight",
 };
 enum {
-    W_IN_NORM, W_Q, W_K, W_V, W_O, W_QN, W_KN, W_POST_ATTN, W_PRE_FF, W_GATE, W_UP, W_DOWN,
-    W_POST_FF, W_COUNT
+    W_IN_NORM,
+    W_Q,
+    W_K,
+    W_V,
+    W_O,
+    W_QN,
+    W_KN,
+    W_POST_ATTN,
+    W_PRE_FF,
+    W_GATE,
+    W_UP,
+    W_DOWN,
+    W_POST_FF,
+    W_COUNT
 };
 
 static void layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap)
@@ -55,13 +75,30 @@ static int layer_shape(const ltx_gemma3_config *c, int w, int64_t *d)
     int64_t D = c->hidden_size, q = (int64_t)c->num_heads * c->head_dim,
             kv = (int64_t)c->num_kv_heads * c->head_dim, I = c->intermediate_size;
     switch (w) {
-    case W_Q: d[0] = q, d[1] = D; return 2;
-    case W_K: case W_V: d[0] = kv, d[1] = D; return 2;
-    case W_O: d[0] = D, d[1] = q; return 2;
-    case W_QN: case W_KN: d[0] = c->head_dim; return 1;
-    case W_GATE: case W_UP: d[0] = I, d[1] = D; return 2;
-    case W_DOWN: d[0] = D, d[1] = I; return 2;
-    default: d[0] = D; return 1;
+    case W_Q:
+        d[0] = q, d[1] = D;
+        return 2;
+    case W_K:
+    case W_V:
+        d[0] = kv, d[1] = D;
+        return 2;
+    case W_O:
+        d[0] = D, d[1] = q;
+        return 2;
+    case W_QN:
+    case W_KN:
+        d[0] = c->head_dim;
+        return 1;
+    case W_GATE:
+    case W_UP:
+        d[0] = I, d[1] = D;
+        return 2;
+    case W_DOWN:
+        d[0] = D, d[1] = I;
+        return 2;
+    default:
+        d[0] = D;
+        return 1;
     }
 }
 
@@ -71,12 +108,14 @@ static ltx_status check_entry(const ltx_gemma3 *m, const char *name, int ndim, c
     if (!e)
         return ltx_err(LTX_ERR_FORMAT, "gemma3 %s: tensor %s missing", ltx_st_path(m->st), name);
     bool ok = e->ndim == ndim && ltx_dtype_is_float(e->dtype);
-    for (int i = 0; ok && i < ndim; i++) ok = e->shape[i] == d[i];
+    for (int i = 0; ok && i < ndim; i++)
+        ok = e->shape[i] == d[i];
     if (!ok)
-        return ltx_err(LTX_ERR_FORMAT, "gemma3 %s: tensor %s has dtype %s / rank %d (want float, "
-                       "shape [%lld%s%lld])", ltx_st_path(m->st), name, ltx_dtype_name(e->dtype),
-                       e->ndim, (long long)d[0], ndim > 1 ? ", " : "",
-                       ndim > 1 ? (long long)d[1] : 0LL);
+        return ltx_err(LTX_ERR_FORMAT,
+                       "gemma3 %s: tensor %s has dtype %s / rank %d (want float, "
+                       "shape [%lld%s%lld])",
+                       ltx_st_path(m->st), name, ltx_dtype_name(e->dtype), e->ndim, (long long)d[0],
+                       ndim > 1 ? ", " : "", ndim > 1 ? (long long)d[1] : 0LL);
     return LTX_OK;
 }
 
@@ -90,7 +129,8 @@ ltx_status ltx_gemma3_open(ltx_backend *be, const char *dir, ltx_gemma3 **out)
     if (s == LTX_OK) s = ltx_st_open_dir(dir, &m->st);
     if (s != LTX_OK) goto fail;
     m->prefix = ltx_st_find(m->st, "language_model.model.embed_tokens.weight")
-                    ? "language_model.model." : "model.";
+                    ? "language_model.model."
+                    : "model.";
     const ltx_gemma3_config *c = &m->cfg;
     char name[160];
     int64_t d[2] = {c->vocab_size, c->hidden_size};
@@ -119,7 +159,10 @@ void ltx_gemma3_close(ltx_gemma3 *m)
     free(m);
 }
 
-const ltx_gemma3_config *ltx_gemma3_get_config(const ltx_gemma3 *m) { return &m->cfg; }
+const ltx_gemma3_config *ltx_gemma3_get_config(const ltx_gemma3 *m)
+{
+    return &m->cfg;
+}
 
 /* ---- helpers ---- */
 
@@ -141,7 +184,8 @@ static ltx_tensor *norm_weight(const ltx_gemma3 *m, const char *name)
     int64_t n = 0;
     float *w = ltx_st_read_f32(m->st, name, &n);
     if (!w) return NULL;
-    for (int64_t i = 0; i < n; i++) w[i] = 1.0f + w[i];
+    for (int64_t i = 0; i < n; i++)
+        w[i] = 1.0f + w[i];
     ltx_tensor *t = ltx_tensor_from_host(m->be, LTX_F32, 1, &n, w);
     free(w);
     return t;
@@ -162,9 +206,9 @@ static ltx_status add_into(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *b
 
 /* Per-forward state. */
 typedef struct fwd {
-    ltx_tensor *cos[2], *sin[2];  /* [0] local, [1] global: (1, 1, n, head_dim/2) */
-    ltx_tensor *mask[2];          /* additive (1, 1, n, n) */
-    float scale;                  /* query_pre_attn_scalar^-0.5 */
+    ltx_tensor *cos[2], *sin[2]; /* [0] local, [1] global: (1, 1, n, head_dim/2) */
+    ltx_tensor *mask[2];         /* additive (1, 1, n, n) */
+    float scale;                 /* query_pre_attn_scalar^-0.5 */
 } fwd;
 
 /* RoPE tables for positions row0..row0+n-1. ref: Gemma3RotaryEmbedding.forward: freqs =
@@ -254,13 +298,13 @@ static ltx_tensor *norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx
 
 /* ref: Gemma3Attention.forward (eager): softmax(q k^T * scale + mask) v, GQA by repeat_kv. */
 static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global,
-                                  const ltx_tensor *a, ltx_tensor *const *w,
-                                  const ltx_tensor *qn1, const ltx_tensor *kn1)
+                                  const ltx_tensor *a, ltx_tensor *const *w, const ltx_tensor *qn1,
+                                  const ltx_tensor *kn1)
 {
     ltx_backend *be = m->be;
     const ltx_gemma3_config *c = &m->cfg;
     int g = global ? 1 : 0;
-    ltx_tensor *q = nn_linear(be, a, w[W_Q], NULL); /* (1, n, H*hd) */
+    ltx_tensor *q = nn_linear(be, a, w[W_Q], NULL);            /* (1, n, H*hd) */
     ltx_tensor *k = q ? nn_linear(be, a, w[W_K], NULL) : NULL; /* (1, n, Hk*hd) */
     ltx_tensor *v = k ? nn_linear(be, a, w[W_V], NULL) : NULL;
     ltx_tensor *qh = v ? norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
@@ -376,7 +420,8 @@ static ltx_tensor *embed(const ltx_gemma3 *m, const int32_t *ids, int64_t n)
         float *row = buf + t * D;
         ltx_convert(row, LTX_F32, (const char *)e->data + (size_t)ids[t] * (size_t)D * esz,
                     e->dtype, (size_t)D);
-        for (int64_t d = 0; d < D; d++) row[d] *= scale;
+        for (int64_t d = 0; d < D; d++)
+            row[d] *= scale;
     }
     int64_t shape[3] = {1, n, D};
     ltx_tensor *h = ltx_tensor_from_host(m->be, LTX_F32, 3, shape, buf);
@@ -385,19 +430,22 @@ static ltx_tensor *embed(const ltx_gemma3 *m, const int32_t *ids, int64_t n)
 }
 
 ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *mask, int64_t T,
-                              ltx_gemma3_hidden_fn hidden, ltx_gemma3_layer_fn on_layer,
-                              void *user)
+                              ltx_gemma3_hidden_fn hidden, ltx_gemma3_layer_fn on_layer, void *user)
 {
     const ltx_gemma3_config *c = &m->cfg;
+    if (!ids || !hidden || T <= 0)
+        return ltx_err(LTX_ERR_INVALID_ARG, "gemma3 forward: no ids / hidden-state callback");
     int64_t row0 = 0;
-    while (mask && row0 < T && mask[row0] == 0) row0++;
+    while (mask && row0 < T && mask[row0] == 0)
+        row0++;
     int64_t n = T - row0;
     if (n <= 0) return ltx_err(LTX_ERR_INVALID_ARG, "gemma3: no valid token in %lld", (long long)T);
     fwd f = {.scale = (float)(1.0 / sqrt(c->query_pre_attn_scalar))};
     ltx_tensor *h = NULL, *fin = NULL, *wn = NULL;
     ltx_status s = LTX_OK;
     bool any[2] = {false, false};
-    for (int l = 0; l < c->num_layers; l++) any[c->sliding[l] ? 0 : 1] = true;
+    for (int l = 0; l < c->num_layers; l++)
+        any[c->sliding[l] ? 0 : 1] = true;
     for (int g = 0; g < 2 && s == LTX_OK; g++) {
         if (!any[g]) continue;
         s = rope_tables(m, row0, n, g == 1, &f.cos[g], &f.sin[g]);

@@ -16,8 +16,10 @@
  * widens bf16 weights panel by panel; the layer's mapped pages are then dropped from the
  * process with madvise, so resident memory stays about one layer plus activations).
  *
- * Compute: float32 activations (weights widened exactly), as the golden's reference ran.
- * Differences from the bf16 reference run are documented at the functions.
+ * Compute: float32 activations (weights widened exactly), as the golden's reference ran
+ * (transformers' eager path in float32). The production reference runs Gemma in bf16; this
+ * port does not emulate that: activations, RoPE cos/sin and embed_scale (sqrt(3840) instead of
+ * bf16's 62.0) stay float32 — more precise, not bit-equal to a bf16 run.
  *
  * Only the rows that can reach LTX's output are computed: the left pads are skipped (a valid
  * token never attends to a pad, and the feature extractor zeroes pad rows), so a short prompt
@@ -38,19 +40,19 @@
 
 /* ref: config.py Gemma3TextConfig (LTX's hard-coded 12B values are the defaults). */
 typedef struct ltx_gemma3_config {
-    int hidden_size;          /* 3840 */
-    int num_layers;           /* 48 */
-    int num_heads;            /* 16 */
-    int num_kv_heads;         /* 8 */
-    int head_dim;             /* 256 */
-    int intermediate_size;    /* 15360 */
-    int vocab_size;           /* 262208 */
-    int sliding_window;       /* 1024 */
-    double rms_norm_eps;      /* 1e-6 */
-    double query_pre_attn_scalar; /* 256: attention scale = scalar^-0.5 */
-    double rope_theta;        /* 1e6, global layers */
-    double rope_local_base;   /* 1e4, sliding layers */
-    double rope_linear_factor; /* 8 (rope_scaling linear) for global layers; 1 = none */
+    int hidden_size;                     /* 3840 */
+    int num_layers;                      /* 48 */
+    int num_heads;                       /* 16 */
+    int num_kv_heads;                    /* 8 */
+    int head_dim;                        /* 256 */
+    int intermediate_size;               /* 15360 */
+    int vocab_size;                      /* 262208 */
+    int sliding_window;                  /* 1024 */
+    double rms_norm_eps;                 /* 1e-6 */
+    double query_pre_attn_scalar;        /* 256: attention scale = scalar^-0.5 */
+    double rope_theta;                   /* 1e6, global layers */
+    double rope_local_base;              /* 1e4, sliding layers */
+    double rope_linear_factor;           /* 8 (rope_scaling linear) for global layers; 1 = none */
     bool sliding[LTX_GEMMA3_MAX_LAYERS]; /* layer i uses the sliding-window mask + local RoPE */
 } ltx_gemma3_config;
 

@@ -60,9 +60,10 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
         c->num_heads < 1 || c->num_kv_heads < 1 || c->num_heads % c->num_kv_heads ||
         c->head_dim < 2 || c->head_dim % 2 || c->head_dim > 2048 || c->vocab_size < 1 ||
         c->intermediate_size < 1 || c->query_pre_attn_scalar <= 0)
-        return ltx_err(LTX_ERR_FORMAT, "gemma3 config: bad sizes (layers %d, hidden %d, heads "
-                       "%d/%d, head_dim %d)", c->num_layers, c->hidden_size, c->num_heads,
-                       c->num_kv_heads, c->head_dim);
+        return ltx_err(LTX_ERR_FORMAT,
+                       "gemma3 config: bad sizes (layers %d, hidden %d, heads "
+                       "%d/%d, head_dim %d)",
+                       c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim);
 
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(t, "rope_scaling");
     if (rs && !cJSON_IsNull(rs)) {
@@ -79,8 +80,8 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "attn_logit_softcapping");
     if (sc && !cJSON_IsNull(sc))
         return ltx_err(LTX_ERR_UNSUPPORTED, "gemma3 config: attn_logit_softcapping is set");
-    const char *act = ltx_json_str(t, "hidden_activation",
-                                   ltx_json_str(t, "hidden_act", "gelu_pytorch_tanh"));
+    const char *act =
+        ltx_json_str(t, "hidden_activation", ltx_json_str(t, "hidden_act", "gelu_pytorch_tanh"));
     if (strcmp(act, "gelu_pytorch_tanh"))
         return ltx_err(LTX_ERR_UNSUPPORTED, "gemma3 config: hidden activation '%s'", act);
 
@@ -91,7 +92,8 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
                            cJSON_GetArraySize(lt), c->num_layers);
         int i = 0;
         const cJSON *it;
-        cJSON_ArrayForEach(it, lt) {
+        cJSON_ArrayForEach(it, lt)
+        {
             const char *v = cJSON_IsString(it) ? it->valuestring : "";
             if (!strcmp(v, "sliding_attention"))
                 c->sliding[i] = true;

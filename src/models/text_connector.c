@@ -128,7 +128,8 @@ static void free_conn(tc_conn *c)
     for (int i = 0; c->blocks && i < c->layers; i++) {
         tc_block *b = &c->blocks[i];
         tc_lin *ls[] = {&b->q, &b->k, &b->v, &b->out, &b->gate, &b->ff1, &b->ff2};
-        for (size_t j = 0; j < sizeof ls / sizeof ls[0]; j++) free_lin(ls[j]);
+        for (size_t j = 0; j < sizeof ls / sizeof ls[0]; j++)
+            free_lin(ls[j]);
         ltx_tensor_free(b->q_norm);
         ltx_tensor_free(b->k_norm);
     }
@@ -148,17 +149,17 @@ void ltx_text_processor_free(ltx_text_processor *p)
 /* ref: _V2_EXPECTED_CONFIG — all four keys with exactly these values selects V2. */
 static ltx_status check_v2(const cJSON *tc)
 {
-    static const char *const keys[4] = {"caption_proj_before_connector",
-                                        "caption_projection_first_linear",
-                                        "caption_proj_input_norm",
-                                        "caption_projection_second_linear"};
+    static const char *const keys[4] = {
+        "caption_proj_before_connector", "caption_projection_first_linear",
+        "caption_proj_input_norm", "caption_projection_second_linear"};
     static const bool want[4] = {true, false, false, false};
     for (int i = 0; i < 4; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, keys[i]);
         if (!cJSON_IsBool(v) || (bool)cJSON_IsTrue(v) != want[i])
-            return ltx_err(LTX_ERR_UNSUPPORTED, "text processor: config %s is not %s: only "
-                           "FeatureExtractorV2 (LTX-2.3) is ported", keys[i],
-                           want[i] ? "true" : "false");
+            return ltx_err(LTX_ERR_UNSUPPORTED,
+                           "text processor: config %s is not %s: only "
+                           "FeatureExtractorV2 (LTX-2.3) is ported",
+                           keys[i], want[i] ? "true" : "false");
     }
     return LTX_OK;
 }
@@ -213,12 +214,13 @@ ltx_status ltx_text_processor_load(ltx_backend *be, const ltx_st_file *ckpt, int
     int ad = (int)ltx_json_int(tc, "audio_connector_attention_head_dim", vd);
     int al = (int)ltx_json_int(tc, "audio_connector_num_layers", vl);
     /* ref: _create_feature_extractor: aggregate embeds to the transformer widths */
-    int64_t nv = ltx_json_int(tc, "num_attention_heads", 32) *
-                 ltx_json_int(tc, "attention_head_dim", 128);
+    int64_t nv =
+        ltx_json_int(tc, "num_attention_heads", 32) * ltx_json_int(tc, "attention_head_dim", 128);
     int64_t na = ltx_json_int(tc, "audio_num_attention_heads", 32) *
                  ltx_json_int(tc, "audio_attention_head_dim", 64);
     p->D = embedding_dim > 0 ? embedding_dim : default_embedding_dim(ckpt);
-    const ltx_st_entry *ve = ltx_st_find(ckpt, "text_embedding_projection.video_aggregate_embed.weight");
+    const ltx_st_entry *ve =
+        ltx_st_find(ckpt, "text_embedding_projection.video_aggregate_embed.weight");
     if (!ve || ve->ndim != 2 || ve->shape[1] % p->D != 0) {
         s = ltx_err(LTX_ERR_FORMAT, "text processor: video_aggregate_embed.weight %s (D = %d)",
                     ve ? "width is not a multiple of D" : "missing", p->D);
@@ -226,14 +228,16 @@ ltx_status ltx_text_processor_load(ltx_backend *be, const ltx_st_file *ckpt, int
     }
     p->L = (int)(ve->shape[1] / p->D);
     int64_t K = ve->shape[1];
-    if ((s = get_lin(p, "text_embedding_projection.video_aggregate_embed", nv, K,
-                     &p->video_agg)) != LTX_OK ||
-        (s = get_lin(p, "text_embedding_projection.audio_aggregate_embed", na, K,
-                     &p->audio_agg)) != LTX_OK)
+    if ((s = get_lin(p, "text_embedding_projection.video_aggregate_embed", nv, K, &p->video_agg)) !=
+            LTX_OK ||
+        (s = get_lin(p, "text_embedding_projection.audio_aggregate_embed", na, K, &p->audio_agg)) !=
+            LTX_OK)
         goto done;
     if (vh * vd != nv || ah * ad != na) {
-        s = ltx_err(LTX_ERR_FORMAT, "text processor: connector widths %d/%d vs transformer "
-                    "%lld/%lld", vh * vd, ah * ad, (long long)nv, (long long)na);
+        s = ltx_err(LTX_ERR_FORMAT,
+                    "text processor: connector widths %d/%d vs transformer "
+                    "%lld/%lld",
+                    vh * vd, ah * ad, (long long)nv, (long long)na);
         goto done;
     }
     s = load_conn(p, "model.diffusion_model.video_embeddings_connector", vh, vd, vl, gated, &p->vc);
@@ -250,10 +254,22 @@ done:
     return LTX_OK;
 }
 
-int ltx_text_processor_embedding_dim(const ltx_text_processor *p) { return p->D; }
-int ltx_text_processor_num_states(const ltx_text_processor *p) { return p->L; }
-int ltx_text_processor_video_dim(const ltx_text_processor *p) { return p->vc.width; }
-int ltx_text_processor_audio_dim(const ltx_text_processor *p) { return p->ac.width; }
+int ltx_text_processor_embedding_dim(const ltx_text_processor *p)
+{
+    return p->D;
+}
+int ltx_text_processor_num_states(const ltx_text_processor *p)
+{
+    return p->L;
+}
+int ltx_text_processor_video_dim(const ltx_text_processor *p)
+{
+    return p->vc.width;
+}
+int ltx_text_processor_audio_dim(const ltx_text_processor *p)
+{
+    return p->ac.width;
+}
 
 /* ---- feature extractor ---- */
 
@@ -261,8 +277,7 @@ ltx_status ltx_text_norm_state(ltx_backend *be, ltx_tensor *normed, int l, int L
                                const ltx_tensor *h)
 {
     int64_t n = h->shape[1], D = h->shape[2];
-    if (normed->ndim != 3 || normed->shape[1] != n || normed->shape[2] != D * L || l < 0 ||
-        l >= L)
+    if (normed->ndim != 3 || normed->shape[1] != n || normed->shape[2] != D * L || l < 0 || l >= L)
         return ltx_err(LTX_ERR_INVALID_ARG, "text norm: state %d of %d does not fit", l, L);
     /* (1, n, D*L) -> (1, n, D, L)[..., l] as (1, n, 1, D) with stride L along D */
     int64_t s4[4] = {1, n, D, L};
@@ -272,8 +287,8 @@ ltx_status ltx_text_norm_state(ltx_backend *be, ltx_tensor *normed, int l, int L
     ltx_tensor *dst = col ? ltx_tensor_permute(col, perm) : NULL;
     ltx_tensor *src = dst ? ltx_tensor_unsqueeze(h, 2) : NULL;
     /* ref: encoded * rsqrt(mean(encoded^2 over D) + 1e-6) */
-    ltx_status s = src ? be->ops->norm(be, LTX_NORM_RMS, dst, src, NULL, NULL, 0, 1e-6f)
-                       : LTX_ERR_OOM;
+    ltx_status s =
+        src ? be->ops->norm(be, LTX_NORM_RMS, dst, src, NULL, NULL, 0, 1e-6f) : LTX_ERR_OOM;
     ltx_tensor_free(v4);
     ltx_tensor_free(col);
     ltx_tensor_free(dst);
@@ -321,8 +336,7 @@ ltx_status ltx_text_processor_features(const ltx_text_processor *p, const ltx_te
                        (long long)normed->shape[normed->ndim - 1], p->D, p->L);
     /* ref: _rescale_norm: x * math.sqrt(target_dim / source_dim) (Python double -> f32 op) */
     *video = scaled_linear(p->be, normed, &p->video_agg, sqrt((double)p->vc.width / p->D));
-    *audio = *video ? scaled_linear(p->be, normed, &p->audio_agg,
-                                    sqrt((double)p->ac.width / p->D))
+    *audio = *video ? scaled_linear(p->be, normed, &p->audio_agg, sqrt((double)p->ac.width / p->D))
                     : NULL;
     if (!*audio) {
         ltx_tensor_free(*video);
@@ -368,9 +382,9 @@ static ltx_tensor *qk(const ltx_text_processor *p, const tc_conn *c, const ltx_t
 
 /* ref: Attention.forward (self-attention, no mask: the connector's mask is all zeros after the
  * register substitution) with per-head gates 2*sigmoid(to_gate_logits(x)). */
-static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
-                                  const tc_block *b, const ltx_tensor *nx,
-                                  const ltx_tensor *cos, const ltx_tensor *sin)
+static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c, const tc_block *b,
+                                  const ltx_tensor *nx, const ltx_tensor *cos,
+                                  const ltx_tensor *sin)
 {
     ltx_backend *be = p->be;
     int64_t T = nx->shape[1];
@@ -378,8 +392,8 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
     ltx_tensor *qh = v ? qk(p, c, nx, &b->q, b->q_norm, cos, sin) : NULL;
     ltx_tensor *kh = qh ? qk(p, c, nx, &b->k, b->k_norm, cos, sin) : NULL;
     ltx_tensor *vh = kh ? heads_view(v, c->heads) : NULL;
-    ltx_tensor *oh = vh ? nn_attention(be, qh, kh, vh, NULL,
-                                       (float)(1.0 / sqrt((double)c->d_head))) : NULL;
+    ltx_tensor *oh =
+        vh ? nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)c->d_head))) : NULL;
     ltx_tensor *o = NULL, *out = NULL, *ov = NULL, *gl = NULL;
     ltx_status s = oh ? LTX_OK : LTX_ERR_OOM;
     if (s == LTX_OK) {
@@ -403,7 +417,8 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
         ltx_tensor_free(o3);
     }
     ltx_tensor *fr[] = {v, qh, kh, vh, oh, ov, o, gl};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     return out;
 }
 
@@ -461,8 +476,10 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
 {
     ltx_backend *be = p->be;
     if (T % c->registers->shape[0] != 0) {
-        ltx_err(LTX_ERR_INVALID_ARG, "connector: sequence length %lld is not a multiple of "
-                "%lld registers", (long long)T, (long long)c->registers->shape[0]);
+        ltx_err(LTX_ERR_INVALID_ARG,
+                "connector: sequence length %lld is not a multiple of "
+                "%lld registers",
+                (long long)T, (long long)c->registers->shape[0]);
         return NULL;
     }
     ltx_tensor *x = with_registers(p, c, feats, mask, T); /* (1, T, W) */
@@ -471,12 +488,19 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
     ltx_tensor *pt = NULL, *cos = NULL, *sin = NULL;
     ltx_status s = x && pos ? LTX_OK : LTX_ERR_OOM;
     if (s == LTX_OK) {
-        for (int64_t t = 0; t < T; t++) pos[t] = (float)t;
+        for (int64_t t = 0; t < T; t++)
+            pos[t] = (float)t;
         int64_t ps[3] = {1, 1, T};
         pt = ltx_tensor_from_host(be, LTX_F32, 3, ps, pos);
-        ltx_rope_params rp = {.dim = c->width, .heads = c->heads, .n_axes = 1,
-                              .max_pos = {p->max_pos}, .theta = p->theta, .use_middle = false,
-                              .mode = p->rope, .f64_grid = p->f64_grid, .axes = NULL};
+        ltx_rope_params rp = {.dim = c->width,
+                              .heads = c->heads,
+                              .n_axes = 1,
+                              .max_pos = {p->max_pos},
+                              .theta = p->theta,
+                              .use_middle = false,
+                              .mode = p->rope,
+                              .f64_grid = p->f64_grid,
+                              .axes = NULL};
         s = pt ? ltx_rope_tables(be, &rp, pt, &cos, &sin) : LTX_ERR_OOM;
     }
     for (int i = 0; s == LTX_OK && i < c->layers; i++) {
@@ -503,11 +527,14 @@ ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_ten
 {
     *v_ctx = *a_ctx = NULL;
     int64_t n = 0;
-    for (int64_t t = 0; t < T; t++) n += mask[t] != 0;
+    for (int64_t t = 0; t < T; t++)
+        n += mask[t] != 0;
     if (video->ndim != 3 || video->shape[1] != n || video->shape[2] != p->vc.width ||
         audio->ndim != 3 || audio->shape[1] != n || audio->shape[2] != p->ac.width)
-        return ltx_err(LTX_ERR_INVALID_ARG, "text connect: features must be (1, %lld valid "
-                       "tokens, %d / %d)", (long long)n, p->vc.width, p->ac.width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "text connect: features must be (1, %lld valid "
+                       "tokens, %d / %d)",
+                       (long long)n, p->vc.width, p->ac.width);
     *v_ctx = run_connector(p, &p->vc, video, mask, T);
     *a_ctx = *v_ctx ? run_connector(p, &p->ac, audio, mask, T) : NULL;
     if (!*a_ctx) {
@@ -517,6 +544,7 @@ ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_ten
     }
     /* ref: _to_binary_mask: the connector's returned additive mask is all zeros -> binary
      * mask of ones; `encoded * binary_mask` is then the identity and is skipped. */
-    for (int64_t t = 0; bin_mask && t < T; t++) bin_mask[t] = 1;
+    for (int64_t t = 0; bin_mask && t < T; t++)
+        bin_mask[t] = 1;
     return LTX_OK;
 }

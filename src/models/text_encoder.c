@@ -54,19 +54,22 @@ static ltx_status encode_one(ltx_backend *be, const ltx_text_encode_params *prm,
     int32_t *ids = malloc(sizeof *ids * (size_t)T), *mask = malloc(sizeof *mask * (size_t)T);
     ltx_tensor *normed = NULL, *fv = NULL, *fa = NULL;
     ltx_status s = ids && mask ? LTX_OK : ltx_err(LTX_ERR_OOM, "text encoder: out of memory");
-    if (s == LTX_OK)
-        s = ltx_gemma_tokenize_ltx(tok, prompt, strlen(prompt), T, ids, mask);
+    if (s == LTX_OK) s = ltx_gemma_tokenize_ltx(tok, prompt, strlen(prompt), T, ids, mask);
     /* Valid tokens are the tail after the left pads (the LTX tokenizer convention). */
     int64_t row0 = 0, n = 0;
-    while (s == LTX_OK && row0 < T && mask[row0] == 0) row0++;
-    for (int64_t t = row0; s == LTX_OK && t < T; t++) n += mask[t] != 0;
+    while (s == LTX_OK && row0 < T && mask[row0] == 0)
+        row0++;
+    for (int64_t t = row0; s == LTX_OK && t < T; t++)
+        n += mask[t] != 0;
     if (s == LTX_OK && (n == 0 || n != T - row0))
         s = ltx_err(LTX_ERR_INTERNAL, "text encoder: mask is not left-padded");
     const ltx_gemma3_config *gc = ltx_gemma3_get_config(gm);
     int D = ltx_text_processor_embedding_dim(proc), L = ltx_text_processor_num_states(proc);
     if (s == LTX_OK && (gc->hidden_size != D || gc->num_layers + 1 != L))
-        s = ltx_err(LTX_ERR_FORMAT, "text encoder: Gemma gives %d states of %d, the checkpoint's "
-                    "feature extractor takes %d of %d", gc->num_layers + 1, gc->hidden_size, L, D);
+        s = ltx_err(LTX_ERR_FORMAT,
+                    "text encoder: Gemma gives %d states of %d, the checkpoint's "
+                    "feature extractor takes %d of %d",
+                    gc->num_layers + 1, gc->hidden_size, L, D);
     if (s == LTX_OK) {
         int64_t shape[3] = {1, n, (int64_t)D * L};
         normed = ltx_tensor_new(be, LTX_F32, 3, shape); /* (1, n, D*L) */
@@ -96,13 +99,14 @@ ltx_status ltx_text_encode_prompts(ltx_backend *be, const ltx_text_encode_params
                                    const ltx_text_processor *proc, const char *const *prompts,
                                    int n, ltx_text_context *out)
 {
-    for (int i = 0; i < n; i++) memset(&out[i], 0, sizeof out[i]);
+    for (int i = 0; i < n; i++)
+        memset(&out[i], 0, sizeof out[i]);
     if (!prm || !prm->gemma_root)
         return ltx_err(LTX_ERR_INVALID_ARG, "text encoder: no Gemma root");
     ltx_gemma_tokenizer *tok = NULL;
     ltx_gemma3 *gm = NULL;
-    ltx_status s = ltx_gemma_tokenizer_load(prm->tokenizer ? prm->tokenizer : prm->gemma_root,
-                                            &tok);
+    ltx_status s =
+        ltx_gemma_tokenizer_load(prm->tokenizer ? prm->tokenizer : prm->gemma_root, &tok);
     if (s == LTX_OK) s = ltx_gemma3_open(be, prm->gemma_root, &gm);
     for (int i = 0; i < n && s == LTX_OK; i++)
         s = encode_one(be, prm, tok, gm, proc, prompts[i] ? prompts[i] : "", &out[i]);
@@ -110,6 +114,7 @@ ltx_status ltx_text_encode_prompts(ltx_backend *be, const ltx_text_encode_params
     ltx_gemma3_close(gm);
     ltx_gemma_tokenizer_free(tok);
     if (s != LTX_OK)
-        for (int i = 0; i < n; i++) ltx_text_context_clear(&out[i]);
+        for (int i = 0; i < n; i++)
+            ltx_text_context_clear(&out[i]);
     return s;
 }

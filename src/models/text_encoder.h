@@ -21,16 +21,16 @@
 #include "models/text_connector.h"
 
 typedef struct ltx_text_context {
-    ltx_tensor *video;   /* (1, T, Nv) f32: valid tokens first, then registers */
-    ltx_tensor *audio;   /* (1, T, Na) f32 */
-    int64_t T;           /* sequence length (max_len) */
-    int n_tokens;        /* valid tokens (BOS included) */
+    ltx_tensor *video; /* (1, T, Nv) f32: valid tokens first, then registers */
+    ltx_tensor *audio; /* (1, T, Na) f32 */
+    int64_t T;         /* sequence length (max_len) */
+    int n_tokens;      /* valid tokens (BOS included) */
 } ltx_text_context;
 
 typedef struct ltx_text_encode_params {
-    const char *gemma_root;     /* Hugging Face Gemma 3 folder (config.json optional) */
-    const char *tokenizer;      /* tokenizer.json or a folder holding it; NULL = gemma_root */
-    int max_len;                /* 0 = 1024 (ref: LTXVGemmaTokenizer(..., 1024)) */
+    const char *gemma_root;       /* Hugging Face Gemma 3 folder (config.json optional) */
+    const char *tokenizer;        /* tokenizer.json or a folder holding it; NULL = gemma_root */
+    int max_len;                  /* 0 = 1024 (ref: LTXVGemmaTokenizer(..., 1024)) */
     ltx_gemma3_layer_fn on_layer; /* optional per-layer hook (benchmarks, progress) */
     void *user;
 } ltx_text_encode_params;

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #define TINY_GEMMA LTX_TEST_DATA "/golden/tiny_gemma"
-#define TINY_CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define TINY_CKPT  LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
 
 static double now_s(void)
 {
@@ -42,22 +42,32 @@ TEST(gemma3_config)
     ltx_gemma3_config_default(&c);
     CHECK(c.hidden_size == 3840 && c.num_layers == 48 && c.head_dim == 256);
     int globals = 0;
-    for (int i = 0; i < c.num_layers; i++) globals += !c.sliding[i];
+    for (int i = 0; i < c.num_layers; i++)
+        globals += !c.sliding[i];
     CHECK(globals == 8 && !c.sliding[5] && !c.sliding[47] && c.sliding[0]);
     CHECK(ltx_gemma3_config_parse("{\"text_config\": {\"num_hidden_layers\": 4, "
                                   "\"sliding_window_pattern\": 2, \"rope_scaling\": null}}",
                                   &c) == LTX_OK);
     CHECK(c.num_layers == 4 && c.sliding[0] && !c.sliding[1] && c.rope_linear_factor == 1.0);
-    CHECK(ltx_gemma3_config_parse("{\"attn_logit_softcapping\": 50.0}", &c) ==
-          LTX_ERR_UNSUPPORTED);
+    CHECK(ltx_gemma3_config_parse("{\"attn_logit_softcapping\": 50.0}", &c) == LTX_ERR_UNSUPPORTED);
     CHECK(ltx_gemma3_config_parse("{\"rope_scaling\": {\"rope_type\": \"yarn\"}}", &c) ==
           LTX_ERR_UNSUPPORTED);
     CHECK(ltx_gemma3_config_parse("{\"num_hidden_layers\": 2, \"layer_types\": "
-                                  "[\"full_attention\"]}", &c) == LTX_ERR_FORMAT);
+                                  "[\"full_attention\"]}",
+                                  &c) == LTX_ERR_FORMAT);
+}
+
+static ltx_status count_hidden(void *user, int index, const ltx_tensor *h, int64_t row0)
+{
+    int *calls = user;
+    (void)h;
+    (void)row0;
+    return index == (*calls)++ ? LTX_OK : LTX_ERR_INTERNAL;
 }
 
 TEST(gemma3_open_tiny)
 {
+    int calls = 0;
     ltx_backend *be = NULL;
     CHECK(ltx_cpu_backend_create(false, NULL, NULL, &be) == LTX_OK);
     ltx_gemma3 *m = NULL;
@@ -69,7 +79,13 @@ TEST(gemma3_open_tiny)
               c->sliding[2] && c->query_pre_attn_scalar == 16 && c->rope_linear_factor == 8);
         /* out-of-vocabulary id is refused */
         int32_t ids[2] = {2, 262208}, mask[2] = {1, 1};
+        CHECK(ltx_gemma3_forward(m, ids, mask, 2, count_hidden, NULL, &calls) ==
+              LTX_ERR_INVALID_ARG);
+        CHECK(calls == 0);
         CHECK(ltx_gemma3_forward(m, ids, mask, 2, NULL, NULL, NULL) == LTX_ERR_INVALID_ARG);
+        ids[1] = 3;
+        CHECK(ltx_gemma3_forward(m, ids, mask, 2, count_hidden, NULL, &calls) == LTX_OK);
+        CHECK(calls == 4);
     }
     ltx_gemma3_close(m);
     /* a folder without the model fails cleanly */
@@ -82,7 +98,8 @@ static bool all_finite(const ltx_tensor *t)
     float *v = ltx_tensor_to_host_f32(t);
     if (!v) return false;
     bool ok = true;
-    for (int64_t i = 0; i < ltx_tensor_numel(t); i++) ok = ok && isfinite(v[i]);
+    for (int64_t i = 0; i < ltx_tensor_numel(t); i++)
+        ok = ok && isfinite(v[i]);
     free(v);
     return ok;
 }
@@ -129,15 +146,16 @@ static bool encode(bool restricted, const char *const *prompts, int n, ltx_text_
 TEST(text_path_tiny)
 {
     const char *prompts[3] = {
-        "  A red fox runs through fresh snow at dawn, its breath visible in the cold air.  ",
-        "", "worst quality, blurry, jittery, distorted"};
+        "  A red fox runs through fresh snow at dawn, its breath visible in the cold air.  ", "",
+        "worst quality, blurry, jittery, distorted"};
     ltx_text_context c[2][3];
     ltx_backend *be[2] = {0};
     ltx_st_file *st[2] = {0};
     ltx_text_processor *p[2] = {0};
     bool ok[2];
     memset(c, 0, sizeof c);
-    for (int r = 0; r < 2; r++) ok[r] = encode(r == 1, prompts, 3, c[r], &be[r], &st[r], &p[r]);
+    for (int r = 0; r < 2; r++)
+        ok[r] = encode(r == 1, prompts, 3, c[r], &be[r], &st[r], &p[r]);
     for (int r = 0; r < 2; r++) {
         if (!ok[r]) continue;
         for (int i = 0; i < 3; i++) {
@@ -149,20 +167,21 @@ TEST(text_path_tiny)
             CHECK(x->audio->ndim == 3 && x->audio->shape[1] == 1024 && x->audio->shape[2] == 32);
             CHECK(all_finite(x->video) && all_finite(x->audio));
         }
-        CHECK(c[r][1].n_tokens == 1);        /* "" -> BOS only */
+        CHECK(c[r][1].n_tokens == 1); /* "" -> BOS only */
         CHECK(c[r][0].n_tokens > 10 && c[r][0].n_tokens < 40);
     }
     if (ok[0] && ok[1])
         for (int i = 0; i < 3; i++) {
             double dv = max_diff(c[0][i].video, c[1][i].video);
             double da = max_diff(c[0][i].audio, c[1][i].audio);
-            CHECK_MSG(dv <= 1e-6 && da <= 1e-6, "prompt %d: cpu vs cpu-restricted %g / %g", i,
-                      dv, da);
+            CHECK_MSG(dv <= 1e-6 && da <= 1e-6, "prompt %d: cpu vs cpu-restricted %g / %g", i, dv,
+                      da);
         }
     /* different prompts give different contexts */
     if (ok[0]) CHECK(max_diff(c[0][0].video, c[0][2].video) > 1e-3);
     for (int r = 0; r < 2; r++) {
-        for (int i = 0; i < 3; i++) ltx_text_context_clear(&c[r][i]);
+        for (int i = 0; i < 3; i++)
+            ltx_text_context_clear(&c[r][i]);
         ltx_text_processor_free(p[r]);
         ltx_st_close(st[r]);
         ltx_backend_destroy(be[r]);

@@ -65,18 +65,27 @@ static void *sampler_main(void *arg)
 /* model.safetensors: header of every tensor (bf16), data section left as a hole. */
 static int write_sparse(const char *dir, int64_t *layer_bytes)
 {
-    static const char *const lw[13] = {
-        "input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-        "self_attn.o_proj", "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm",
-        "pre_feedforward_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-        "post_feedforward_layernorm"};
-    const int64_t D = 3840, sh[13][2] = {{D, 0}, {4096, D}, {2048, D}, {2048, D}, {D, 4096},
-                                         {256, 0}, {256, 0}, {D, 0}, {D, 0}, {15360, D},
+    static const char *const lw[13] = {"input_layernorm",
+                                       "self_attn.q_proj",
+                                       "self_attn.k_proj",
+                                       "self_attn.v_proj",
+                                       "self_attn.o_proj",
+                                       "self_attn.q_norm",
+                                       "self_attn.k_norm",
+                                       "post_attention_layernorm",
+                                       "pre_feedforward_layernorm",
+                                       "mlp.gate_proj",
+                                       "mlp.up_proj",
+                                       "mlp.down_proj",
+                                       "post_feedforward_layernorm"};
+    const int64_t D = 3840, sh[13][2] = {{D, 0},     {4096, D},  {2048, D}, {2048, D}, {D, 4096},
+                                         {256, 0},   {256, 0},   {D, 0},    {D, 0},    {15360, D},
                                          {15360, D}, {D, 15360}, {D, 0}};
     size_t cap = 1 << 16, len = 0;
     char *h = malloc(cap);
     int64_t off = 262208 * D * 2;
-    len += (size_t)snprintf(h, cap, "{\"model.embed_tokens.weight\": {\"dtype\": \"BF16\", "
+    len += (size_t)snprintf(h, cap,
+                            "{\"model.embed_tokens.weight\": {\"dtype\": \"BF16\", "
                             "\"shape\": [262208, 3840], \"data_offsets\": [0, %lld]}",
                             (long long)off);
     *layer_bytes = 0;
@@ -89,23 +98,27 @@ static int write_sparse(const char *dir, int64_t *layer_bytes)
                          (long long)sh[w][1]);
             else
                 snprintf(shape, sizeof shape, "[%lld]", (long long)sh[w][0]);
-            len += (size_t)snprintf(h + len, cap - len, ", \"model.layers.%d.%s.weight\": "
+            len += (size_t)snprintf(h + len, cap - len,
+                                    ", \"model.layers.%d.%s.weight\": "
                                     "{\"dtype\": \"BF16\", \"shape\": %s, \"data_offsets\": "
-                                    "[%lld, %lld]}", l, lw[w], shape, (long long)off,
-                                    (long long)(off + b));
+                                    "[%lld, %lld]}",
+                                    l, lw[w], shape, (long long)off, (long long)(off + b));
             off += b;
             if (l == 0) *layer_bytes += b;
         }
-    len += (size_t)snprintf(h + len, cap - len, ", \"model.norm.weight\": {\"dtype\": \"BF16\", "
+    len += (size_t)snprintf(h + len, cap - len,
+                            ", \"model.norm.weight\": {\"dtype\": \"BF16\", "
                             "\"shape\": [3840], \"data_offsets\": [%lld, %lld]}}",
                             (long long)off, (long long)(off + D * 2));
     off += D * 2;
-    while ((len + 8) % 8) h[len++] = ' ';
+    while ((len + 8) % 8)
+        h[len++] = ' ';
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
     unsigned char le[8];
-    for (int i = 0; i < 8; i++) le[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)len >> (8 * i));
     int ok = fd >= 0 && write(fd, le, 8) == 8 && write(fd, h, len) == (ssize_t)len &&
              ftruncate(fd, (off_t)(8 + len + (size_t)off)) == 0;
     if (fd >= 0) close(fd);
@@ -113,8 +126,10 @@ static int write_sparse(const char *dir, int64_t *layer_bytes)
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    fprintf(f, "{\"text_config\": {\"num_hidden_layers\": %d, \"layer_types\": "
-               "[\"sliding_attention\", \"full_attention\", \"sliding_attention\"]}}\n", NL);
+    fprintf(f,
+            "{\"text_config\": {\"num_hidden_layers\": %d, \"layer_types\": "
+            "[\"sliding_attention\", \"full_attention\", \"sliding_attention\"]}}\n",
+            NL);
     fclose(f);
     return ok ? 0 : -1;
 }
@@ -162,7 +177,8 @@ TEST(gemma3_12b_layer_shapes_memory)
     if (st == LTX_OK) {
         const int T = 1024, n = 20;
         int32_t *ids = calloc(T, sizeof *ids), *mask = calloc(T, sizeof *mask);
-        for (int t = T - n; t < T; t++) ids[t] = t == T - n ? 2 : 236000 + t, mask[t] = 1;
+        for (int t = T - n; t < T; t++)
+            ids[t] = t == T - n ? 2 : 236000 + t, mask[t] = 1;
         int64_t shape[3] = {1, n, 3840 * (NL + 1)};
         sink sk = {be, ltx_tensor_new(be, LTX_F32, 3, shape), 0};
         sampler smp = {0};
@@ -181,8 +197,8 @@ TEST(gemma3_12b_layer_shapes_memory)
         double act_mib = (double)n * 3840 * (NL + 1) * 4 / (1 << 20) + 32.0; /* + temporaries */
         double budget = 2.0 * (double)layer_bytes / (1 << 20) + act_mib;
         printf("  %d layers at 12B shapes, %d tokens: %.2f s; peak RSS increase %.1f MiB "
-               "(budget %.1f MiB; one layer %.1f MiB, embeddings 1920 MiB)\n", NL, n, dt,
-               inc_mib, budget, (double)layer_bytes / (1 << 20));
+               "(budget %.1f MiB; one layer %.1f MiB, embeddings 1920 MiB)\n",
+               NL, n, dt, inc_mib, budget, (double)layer_bytes / (1 << 20));
         CHECK_MSG(inc_mib < budget, "peak RSS increase %.1f MiB >= %.1f MiB", inc_mib, budget);
         float *v = sk.normed ? ltx_tensor_to_host_f32(sk.normed) : NULL;
         bool finite = v != NULL;
