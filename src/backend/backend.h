@@ -118,7 +118,8 @@ typedef enum ltx_rope_mode {
 typedef enum ltx_interp_mode {
     LTX_INTERP_NEAREST,
     LTX_INTERP_LINEAR,   /* (bi/tri)linear, align_corners per params */
-    LTX_INTERP_BICUBIC
+    LTX_INTERP_BICUBIC,
+    LTX_INTERP_AREA      /* adaptive average pooling (torch mode="area"), any 1-3 dims */
 } ltx_interp_mode;
 
 /* Convolution over 1, 2 or 3 spatial dims; x (N, C_in, *S), w (C_out, C_in/groups, *K) — or
@@ -227,8 +228,9 @@ typedef struct ltx_backend_ops {
                          int dim);
     /* Resize the spatial dims (1 to 3 dims after N, C) of f32 src (any strides) to contiguous
      * f32 dst's shape, as torch.nn.functional.interpolate(size=dst spatial shape): nearest
-     * (floor(i * in/out)), (bi/tri)linear, bicubic (2-D only, A = -0.75, borders clamped);
-     * align_corners as torch (ignored by nearest). No antialias, no "area". */
+     * (floor(i * in/out)), (bi/tri)linear, bicubic (2-D only, A = -0.75, borders clamped),
+     * area (mean over [floor(i*in/out), ceil((i+1)*in/out)) per dim); align_corners as torch
+     * (ignored by nearest and area). No antialias. */
     ltx_status (*interpolate)(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
                               const ltx_tensor *src, bool align_corners);
     /* SnakeBeta per channel: x (B, C, T); alpha/beta (C) in log scale when log_scale:

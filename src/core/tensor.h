@@ -52,7 +52,9 @@ typedef struct ltx_tensor {
 ltx_tensor *ltx_tensor_new(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape);
 /* Contiguous, zero-filled. */
 ltx_tensor *ltx_tensor_zeros(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape);
-/* Convenience for small ranks: ltx_tensor_new_v(be, LTX_F32, 3, B, T, D). */
+/* Convenience for small ranks: ltx_tensor_new_v(be, LTX_F32, 3, B, T, D). The sizes are read
+ * with va_arg(int64_t): every one must be an int64_t expression (an `int` argument is undefined
+ * behaviour and yields garbage sizes), e.g. (int64_t)3. */
 ltx_tensor *ltx_tensor_new_v(ltx_backend *be, ltx_dtype dt, int ndim, ...);
 /* New tensor on `be` holding a copy of `n` host elements of type `dt` (shape as given). */
 ltx_tensor *ltx_tensor_from_host(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape,

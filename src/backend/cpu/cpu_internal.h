@@ -4,8 +4,9 @@
  * Both flavours run the same kernels on host memory; they differ in capabilities (restricted:
  * no f64/complex/autocast, memory not host-visible to callers). Kernels reach data through
  * cpu_ptr(), which is legal only inside src/backend/cpu/.
- * Files: cpu_backend.c (table, memory), cpu_elementwise.c (copy, fill, unary, binary, axpby,
- * reduce, pad), cpu_linalg.c (linear, matmul), cpu_attention.c (softmax, attention),
+ * Files: cpu_backend.c (table, memory), cpu_elementwise.c (copy, fill, unary, binary, axpby),
+ * cpu_reduce.c (reduce, pad), cpu_iter.h/.c (strided/broadcast iterator, work splitting),
+ * cpu_linalg.c (linear, matmul), cpu_attention.c (softmax, attention),
  * cpu_norm.c (norm, rope, snake), cpu_conv.c (conv, interpolate).
  */
 #ifndef LTX_CPU_INTERNAL_H
