@@ -14,11 +14,13 @@
 #include "cli_args.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* ---- progress on stderr: stage, step i/N, s/step, ETA ---- */
 
 typedef struct progress {
     int quiet;
+    int tty; /* stderr is a terminal: rewrite one line; else one line per step */
 } progress;
 
 static int on_progress(void *user, const char *stage, int step, int total, double elapsed)
@@ -26,9 +28,9 @@ static int on_progress(void *user, const char *stage, int step, int total, doubl
     progress *p = user;
     if (p->quiet) return 0;
     double per = step > 0 ? elapsed / step : 0;
-    fprintf(stderr, "\r%-8s step %3d/%-3d %7.2f s/step  ETA %7.1f s", stage, step, total, per,
-            per * (total - step));
-    if (step == total) fputc('\n', stderr);
+    fprintf(stderr, "%s%-8s step %3d/%-3d %7.2f s/step  ETA %7.1f s", p->tty ? "\r" : "", stage,
+            step, total, per, per * (total - step));
+    if (step == total || !p->tty) fputc('\n', stderr);
     fflush(stderr);
     return 0;
 }
@@ -106,7 +108,7 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;
     a->g.n_loras = a->loras.n;
-    progress prog = {a->quiet};
+    progress prog = {a->quiet, isatty(fileno(stderr))};
     ltx_engine_params ep;
     ltx_engine_params_init(&ep);
     ep.device = a->device ? a->device : "auto";
