@@ -66,6 +66,20 @@ static int64_t ptb_count(const tf_ctx *c, ltx_ptb_type type, int block, bool *ke
 
 /* ---- small helpers ---- */
 
+ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l)
+{
+    if (l->w_scale == 1.0f) return nn_linear(be, x, l->w, l->b);
+    int64_t shape[LTX_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    shape[x->ndim - 1] = l->w->shape[0];
+    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, shape);
+    if (y && be->ops->linear(be, y, x, l->w, l->b, l->w_scale) != LTX_OK) {
+        ltx_tensor_free(y);
+        y = NULL;
+    }
+    return y;
+}
+
 ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *b)
 {
     return be->ops->binary(be, op, dst, dst, b);
@@ -189,7 +203,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     ltx_backend *be = c->be;
     const ltx_tensor *ctx = a->ctx ? a->ctx : a->x;
     float eps = (float)c->m->cfg.norm_eps;
-    ltx_tensor *v = nn_linear(be, ctx, w->v.w, w->v.b); /* (B, Tk, inner) */
+    ltx_tensor *v = tf_linear(be, ctx, &w->v); /* (B, Tk, inner) */
     ltx_tensor *o = NULL, *q = NULL, *k = NULL, *qn = NULL, *kn = NULL, *qh = NULL, *kh = NULL,
                *vh = NULL, *oh = NULL, *out = NULL;
     if (!v) return NULL;
@@ -200,14 +214,14 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
         /* q and k each: projection -> RMSNorm over the inner dim -> RoPE (heads first); the
          * intermediates are released as soon as the next one exists (views keep buffers) */
         ltx_rope_mode mode = c->m->cfg.rope_type;
-        q = nn_linear(be, a->x, w->q.w, w->q.b);
+        q = tf_linear(be, a->x, &w->q);
         qn = q ? nn_norm(be, LTX_NORM_RMS, q, w->q_norm, NULL, 0, eps) : NULL;
         ltx_tensor_free(q);
         if (qn) qh = a->q_cos ? ltx_rope_apply(be, mode, qn, w->heads, a->q_cos, a->q_sin)
                               : heads_view(qn, w->heads);
         ltx_tensor_free(qn);
         qn = NULL;
-        k = qh ? nn_linear(be, ctx, w->k.w, w->k.b) : NULL;
+        k = qh ? tf_linear(be, ctx, &w->k) : NULL;
         kn = k ? nn_norm(be, LTX_NORM_RMS, k, w->k_norm, NULL, 0, eps) : NULL;
         ltx_tensor_free(k);
         if (kn) kh = a->q_cos ? ltx_rope_apply(be, mode, kn, w->heads,
@@ -249,7 +263,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     ltx_tensor *o4 = NULL;
     if (w->gate.w) {
         /* ref: gates = 2 * sigmoid(to_gate_logits(x)) per head, (B, T, H, 1) broadcast */
-        ltx_tensor *gl = nn_linear(be, a->x, w->gate.w, w->gate.b);
+        ltx_tensor *gl = tf_linear(be, a->x, &w->gate);
         ltx_status s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : LTX_ERR_OOM;
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
         int64_t g4[4] = {B, Tq, w->heads, 1};
@@ -265,7 +279,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     o = o4 ? ltx_tensor_reshape(o4, 3, s3) : NULL;
     ltx_tensor_free(o4);
     if (!o) goto done;
-    out = nn_linear(be, o, w->out.w, w->out.b);
+    out = tf_linear(be, o, &w->out);
 done:
     ltx_tensor_free(v);
     ltx_tensor_free(o);
@@ -299,9 +313,9 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2,
         ltx_tensor *xs = ltx_tensor_slice(x2, 0, r0, r1, 1);
         ltx_tensor *hsl = ltx_tensor_slice(h, 0, 0, r1 - r0, 1);
         ltx_tensor *ys = ltx_tensor_slice(y2, 0, r0, r1, 1);
-        s = (xs && hsl && ys) ? be->ops->linear(be, hsl, xs, l1->w, l1->b, 1.0f) : LTX_ERR_OOM;
+        s = (xs && hsl && ys) ? be->ops->linear(be, hsl, xs, l1->w, l1->b, l1->w_scale) : LTX_ERR_OOM;
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_GELU_TANH, hsl, hsl, 0, 0);
-        if (s == LTX_OK) s = be->ops->linear(be, ys, hsl, l2->w, l2->b, 1.0f);
+        if (s == LTX_OK) s = be->ops->linear(be, ys, hsl, l2->w, l2->b, l2->w_scale);
         ltx_tensor_free(xs);
         ltx_tensor_free(hsl);
         ltx_tensor_free(ys);

@@ -62,11 +62,11 @@ static ltx_status adaln_rows(ltx_backend *be, const tf_adaln *a, const float *va
     int64_t shape[2] = {U, 256};
     ltx_tensor *s = ltx_tensor_from_host(be, LTX_F32, 2, shape, sin_);
     free(sin_);
-    ltx_tensor *h = s ? nn_linear(be, s, a->l1.w, a->l1.b) : NULL;
+    ltx_tensor *h = s ? tf_linear(be, s, &a->l1) : NULL;
     ltx_tensor *hs = h ? nn_unary(be, LTX_UNARY_SILU, h, 0, 0) : NULL;
-    ltx_tensor *e = hs ? nn_linear(be, hs, a->l2.w, a->l2.b) : NULL;
+    ltx_tensor *e = hs ? tf_linear(be, hs, &a->l2) : NULL;
     ltx_tensor *es = e ? nn_unary(be, LTX_UNARY_SILU, e, 0, 0) : NULL;
-    ltx_tensor *md = es ? nn_linear(be, es, a->linear.w, a->linear.b) : NULL;
+    ltx_tensor *md = es ? tf_linear(be, es, &a->linear) : NULL;
     ltx_tensor_free(s);
     ltx_tensor_free(h);
     ltx_tensor_free(hs);
@@ -325,7 +325,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     /* x = patchify_proj(latent) */
     ltx_tensor *lat = md->latent->dtype == LTX_F32 ? ltx_tensor_view(md->latent)
                                                    : nn_contiguous(be, md->latent, LTX_F32);
-    a->x = lat ? nn_linear(be, lat, proj->w, proj->b) : NULL;
+    a->x = lat ? tf_linear(be, lat, proj) : NULL;
     ltx_tensor_free(lat);
     if (!a->x) return LTX_ERR_INVALID_ARG;
     tap_args(c->taps, pre, "x", a->x, T);
@@ -365,10 +365,10 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
         ltx_tensor *ctx = md->context->dtype == LTX_F32 ? ltx_tensor_view(md->context)
                                                         : nn_contiguous(be, md->context, LTX_F32);
         if (ctx && cfg->caption_projection) {
-            ltx_tensor *h = nn_linear(be, ctx, c1->w, c1->b);
+            ltx_tensor *h = tf_linear(be, ctx, c1);
             ltx_tensor *g = h ? nn_unary(be, LTX_UNARY_GELU_TANH, h, 0, 0) : NULL;
             ltx_tensor_free(ctx);
-            ctx = g ? nn_linear(be, g, c2->w, c2->b) : NULL;
+            ctx = g ? tf_linear(be, g, c2) : NULL;
             ltx_tensor_free(h);
             ltx_tensor_free(g);
         }
@@ -446,7 +446,7 @@ static ltx_tensor *process_output(tf_ctx *c, const ltx_tensor *table, const tf_l
     ltx_tensor *y = shift ? tf_modulate(be, LTX_NORM_LAYER, a->x, scale, shift,
                                         (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
-    ltx_tensor *out = y ? nn_linear(be, y, proj->w, proj->b) : NULL;
+    ltx_tensor *out = y ? tf_linear(be, y, proj) : NULL;
     ltx_tensor_free(scale);
     ltx_tensor_free(shift);
     ltx_tensor_free(y);

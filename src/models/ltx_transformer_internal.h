@@ -7,10 +7,15 @@
 
 #include "models/ltx_transformer.h"
 
-/* Linear layer: w (out, in) in the stored dtype, b (out) f32 or NULL. */
+/* Linear layer: w (out, in) in the stored dtype, b (out) f32 or NULL; w_scale multiplies w
+ * (scaled-fp8 checkpoints store a per-tensor "<name>.weight_scale"; else 1). */
 typedef struct tf_lin {
     ltx_tensor *w, *b;
+    float w_scale;
 } tf_lin;
+
+/* y = x @ (w_scale * w)^T + b as a new f32 tensor (NULL + error on failure). */
+ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l);
 
 /* ref: attention.py Attention */
 typedef struct tf_attn {

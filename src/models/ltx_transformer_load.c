@@ -304,10 +304,45 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     return t;
 }
 
+static void mark_used(loader *L, const char *full)
+{
+    if (L->n_used == L->cap_used) {
+        int cap = L->cap_used ? 2 * L->cap_used : 512;
+        char **p = realloc(L->used, sizeof *p * (size_t)cap);
+        if (!p) {
+            L->oom = true;
+            return;
+        }
+        L->used = p;
+        L->cap_used = cap;
+    }
+    L->used[L->n_used++] = strdup(full);
+}
+
 static void bind_lin(loader *L, tf_lin *l, int64_t out, int64_t in, const char *prefix)
 {
     l->w = bind(L, false, 2, out, in, "%s.weight", prefix);
     l->b = bind(L, true, 1, out, 0, "%s.bias", prefix);
+    l->w_scale = 1.0f;
+    if (L->enum_fn) return;
+    /* Scaled-fp8 files (ref: ltx_core/quantization/fp8_scaled_mm.py FP8Linear): a scalar
+     * "<name>.weight_scale" multiplies the fp8 weight. "<name>.input_scale" drives the
+     * reference's static fp8 quantisation of the activations on the GPU; activations stay f32
+     * here, so it is accepted and not used. */
+    char full[300];
+    snprintf(full, sizeof full, PREFIX "%s.weight_scale", prefix);
+    if (ltx_st_find(L->f, full)) {
+        int64_t n = 0;
+        float *v = ltx_st_read_f32(L->f, full, &n);
+        if (!v || n != 1)
+            note_missing(L, "%s.weight_scale (one value expected)", prefix);
+        else
+            l->w_scale = v[0];
+        free(v);
+        mark_used(L, full);
+    }
+    snprintf(full, sizeof full, PREFIX "%s.input_scale", prefix);
+    if (ltx_st_find(L->f, full)) mark_used(L, full);
 }
 
 static void bind_attn(loader *L, tf_attn *a, const char *p, int qdim, int cdim, int heads,

@@ -106,11 +106,32 @@ static uint64_t mix(uint64_t z)
 
 typedef struct synth {
     cJSON *header;
-    float *data;
-    size_t n, cap;
+    uint8_t *data;
+    size_t n, cap; /* bytes */
     bool zero_gates; /* to_gate_logits weights/biases = 0 */
     bool drop_some;  /* leave two weights out and add an unexpected one */
+    int fp8;         /* 2-D weights: 0 f32, 1 F8_E4M3 / 64 + weight_scale 1/64, 2 f32 of that */
 } synth;
+
+static void add_entry(synth *S, const char *name, const char *dtype, int ndim,
+                      const int64_t *shape, const void *bytes, size_t nbytes)
+{
+    if (S->n + nbytes > S->cap) {
+        S->cap = (S->n + nbytes) * 2;
+        S->data = realloc(S->data, S->cap);
+    }
+    memcpy(S->data + S->n, bytes, nbytes);
+    char full[300];
+    snprintf(full, sizeof full, "model.diffusion_model.%s", name);
+    cJSON *e = cJSON_AddObjectToObject(S->header, full);
+    cJSON_AddStringToObject(e, "dtype", dtype);
+    cJSON *sh = cJSON_AddArrayToObject(e, "shape");
+    for (int d = 0; d < ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)shape[d]));
+    cJSON *of = cJSON_AddArrayToObject(e, "data_offsets");
+    cJSON_AddItemToArray(of, cJSON_CreateNumber((double)S->n));
+    cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(S->n + nbytes)));
+    S->n += nbytes;
+}
 
 static void synth_param(void *user, const char *name, int ndim, const int64_t *shape)
 {
@@ -119,10 +140,7 @@ static void synth_param(void *user, const char *name, int ndim, const int64_t *s
                          !strcmp(name, "audio_scale_shift_table")))
         return;
     int64_t numel = shape[0] * (ndim == 2 ? shape[1] : 1);
-    if (S->n + (size_t)numel > S->cap) {
-        S->cap = (S->n + (size_t)numel) * 2;
-        S->data = realloc(S->data, S->cap * sizeof(float));
-    }
+    float *v = malloc(sizeof(float) * (size_t)numel);
     uint64_t h = 1469598103934665603ull;
     for (const char *p = name; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
     size_t nl = strlen(name);
@@ -131,23 +149,33 @@ static void synth_param(void *user, const char *name, int ndim, const int64_t *s
     bool gate = strstr(name, "to_gate_logits") != NULL;
     for (int64_t j = 0; j < numel; j++) {
         float u = (float)((double)(mix(h + (uint64_t)j) >> 40) / 8388608.0 - 1.0);
-        float v = weight && ndim == 2 ? u / sqrtf((float)shape[1])
-                  : weight            ? 1.0f + u / 8
-                  : bias              ? u / 32
-                                      : u / 8;
-        if (gate && S->zero_gates) v = 0;
-        S->data[S->n + (size_t)j] = v;
+        v[j] = weight && ndim == 2 ? u / sqrtf((float)shape[1])
+               : weight            ? 1.0f + u / 8
+               : bias              ? u / 32
+                                   : u / 8;
+        if (gate && S->zero_gates) v[j] = 0;
     }
-    char full[256];
-    snprintf(full, sizeof full, "model.diffusion_model.%s", name);
-    cJSON *e = cJSON_AddObjectToObject(S->header, full);
-    cJSON_AddStringToObject(e, "dtype", "F32");
-    cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-    for (int d = 0; d < ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)shape[d]));
-    cJSON *of = cJSON_AddArrayToObject(e, "data_offsets");
-    cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(S->n * 4)));
-    cJSON_AddItemToArray(of, cJSON_CreateNumber((double)((S->n + (size_t)numel) * 4)));
-    S->n += (size_t)numel;
+    if (weight && ndim == 2 && S->fp8) {
+        /* q = fp8(w * 64), scale 1/64 (a power of two: q * scale is exact in f32) */
+        uint8_t *q = malloc((size_t)numel);
+        for (int64_t j = 0; j < numel; j++) q[j] = ltx_f32_to_fp8e4m3(v[j] * 64.0f);
+        if (S->fp8 == 1) {
+            add_entry(S, name, "F8_E4M3", ndim, shape, q, (size_t)numel);
+            char sn[256];
+            snprintf(sn, sizeof sn, "%.*s.weight_scale", (int)(nl - 7), name);
+            float sc = 1.0f / 64.0f;
+            add_entry(S, sn, "F32", 0, shape, &sc, 4);
+            snprintf(sn, sizeof sn, "%.*s.input_scale", (int)(nl - 7), name);
+            add_entry(S, sn, "F32", 0, shape, &sc, 4);
+        } else {
+            for (int64_t j = 0; j < numel; j++) v[j] = ltx_fp8e4m3_to_f32(q[j]) / 64.0f;
+            add_entry(S, name, "F32", ndim, shape, v, sizeof(float) * (size_t)numel);
+        }
+        free(q);
+    } else {
+        add_entry(S, name, "F32", ndim, shape, v, sizeof(float) * (size_t)numel);
+    }
+    free(v);
 }
 
 /* The tiny checkpoint's config with `edits` (JSON object) merged into "transformer". */
@@ -169,12 +197,13 @@ static char *edited_config(const char *edits)
 }
 
 /* In-memory checkpoint for config text; *buf must outlive the file. */
-static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_gates,
-                               bool drop_some, void **buf)
+static ltx_st_file *synth_file_ex(const char *config, bool video_only, bool zero_gates,
+                                  bool drop_some, int fp8, void **buf)
 {
     ltx_transformer_config cfg;
     if (ltx_transformer_config_parse(config, video_only, &cfg) != LTX_OK) return NULL;
-    synth S = {.header = cJSON_CreateObject(), .zero_gates = zero_gates, .drop_some = drop_some};
+    synth S = {.header = cJSON_CreateObject(), .zero_gates = zero_gates, .drop_some = drop_some,
+               .fp8 = fp8};
     ltx_transformer_list_params(&cfg, synth_param, &S);
     if (drop_some) {
         int64_t one = 4;
@@ -184,13 +213,13 @@ static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_ga
     cJSON_AddStringToObject(md, "config", config);
     char *txt = cJSON_PrintUnformatted(S.header);
     cJSON_Delete(S.header);
-    size_t hl = strlen(txt), hp = (hl + 7) / 8 * 8, size = 8 + hp + S.n * 4;
+    size_t hl = strlen(txt), hp = (hl + 7) / 8 * 8, size = 8 + hp + S.n;
     uint8_t *b = malloc(size);
     uint64_t h64 = hp;
     memcpy(b, &h64, 8);
     memcpy(b + 8, txt, hl);
     memset(b + 8 + hl, ' ', hp - hl);
-    memcpy(b + 8 + hp, S.data, S.n * 4);
+    memcpy(b + 8 + hp, S.data, S.n);
     free(txt);
     free(S.data);
     ltx_st_file *f = NULL;
@@ -200,6 +229,12 @@ static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_ga
     }
     *buf = b;
     return f;
+}
+
+static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_gates,
+                               bool drop_some, void **buf)
+{
+    return synth_file_ex(config, video_only, zero_gates, drop_some, 0, buf);
 }
 
 /* ---- tests ---- */
@@ -508,6 +543,38 @@ TEST(bf16_positions_round_like_the_reference)
         float x32 = (pos[0] + pos[1]) / 2.0f / 20.0f * 2.0f - 1.0f;
         CHECK_CLOSE(c32[j], cos((double)(grid[j] * x32)), 1e-7, 0);
     }
+}
+
+TEST(scaled_fp8_weights)
+{
+    /* F8_E4M3 weights with a per-tensor weight_scale (and an unused input_scale) == f32
+     * weights holding the dequantised values */
+    be();
+    char *c = edited_config("{}");
+    void *b1 = NULL, *b2 = NULL;
+    ltx_st_file *f1 = synth_file_ex(c, false, false, false, 1, &b1);
+    ltx_st_file *f2 = synth_file_ex(c, false, false, false, 2, &b2);
+    free(c);
+    ltx_transformer *m1 = NULL, *m2 = NULL;
+    CHECK(f1 && ltx_transformer_load(f1, be(), false, &m1) == LTX_OK);
+    CHECK(f2 && ltx_transformer_load(f2, be(), false, &m2) == LTX_OK);
+    if (m1 && m2) {
+        inputs in;
+        load_inputs(&in);
+        ltx_tensor *v1 = NULL, *a1 = NULL, *v2 = NULL, *a2 = NULL;
+        CHECK(ltx_transformer_forward(m1, &in.v, &in.a, NULL, NULL, &v1, &a1) == LTX_OK);
+        CHECK(ltx_transformer_forward(m2, &in.v, &in.a, NULL, NULL, &v2, &a2) == LTX_OK);
+        double d = fmax(max_diff(v1, v2), max_diff(a1, a2));
+        CHECK_MSG(d <= 1e-6 && all_finite(v1), "fp8 vs dequantised f32: %g", d);
+        ltx_tensor_free(v1), ltx_tensor_free(a1), ltx_tensor_free(v2), ltx_tensor_free(a2);
+        free_inputs(&in);
+    }
+    ltx_transformer_free(m1);
+    ltx_transformer_free(m2);
+    ltx_st_close(f1);
+    ltx_st_close(f2);
+    free(b1);
+    free(b2);
 }
 
 TEST(bf16_video_positions_feed_rope_in_bf16)
