@@ -212,6 +212,42 @@ TEST(unary_all_ops)
     }
 }
 
+TEST(activations_wide_range_and_specials)
+{
+    /* sigmoid / SiLU / GELU-tanh use a vectorised exp: check far tails, Inf and NaN */
+    tcfg c = tcfg_open(0);
+    int64_t n = 4003;
+    double *v = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n - 3; i++)
+        v[i] = -120.0 + 240.0 * (double)i / (double)(n - 4);
+    v[n - 3] = INFINITY;
+    v[n - 2] = -INFINITY;
+    v[n - 1] = NAN;
+    ltx_tensor *x = ltx_tensor_new(c.be, LTX_F32, 1, &n), *d = ltx_tensor_new(c.be, LTX_F32, 1, &n);
+    CHECK(ltx_tensor_upload(x, v, LTX_F64) == LTX_OK);
+    ltx_unary_op ops[3] = {LTX_UNARY_SIGMOID, LTX_UNARY_SILU, LTX_UNARY_GELU_TANH};
+    for (int k = 0; k < 3; k++) {
+        CHECK(c.be->ops->unary(c.be, ops[k], d, x, 0, 0) == LTX_OK);
+        double *o = tdown(d), *w = malloc(sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            double xv = (float)v[i];
+            w[i] = ref_unary(ops[k], xv, 0, 0);
+            if (isinf(xv))
+                w[i] = xv > 0 ? (ops[k] == LTX_UNARY_SIGMOID ? 1 : INFINITY)
+                              : (ops[k] == LTX_UNARY_SIGMOID ? 0 : NAN);
+        }
+        /* x * 0 at -Inf: torch gives NaN for SiLU/GELU too (-inf * 0) */
+        double e = err_ratio(o, w, n, 1e-6, 2e-6);
+        CHECK_MSG(e <= 1, "op %d: err %g", (int)ops[k], e);
+        free(o);
+        free(w);
+    }
+    free(v);
+    ltx_tensor_free(x);
+    ltx_tensor_free(d);
+    tcfg_close(&c);
+}
+
 TEST(unary_scale_two_roundings_bitexact)
 {
     tcfg c = tcfg_open(0);
