@@ -8,8 +8,9 @@
  * output heads, forward), ltx_block.c (one BasicAVTransformerBlock + Attention),
  * src/nn/rope.c (RoPE tables).
  *
- * Numerics: activations are f32; weights stay in the checkpoint dtype (bf16) and are converted
- * per panel by the backend's linear op. 1-D parameters (biases, norm weights) and the AdaLN
+ * Numerics: activations are f32; weights stay in the checkpoint dtype (bf16; fp8 with an
+ * optional per-tensor "<name>.weight_scale") and are converted per panel by the backend's
+ * linear op. 1-D parameters (biases, norm weights) and the AdaLN
  * tables are small and kept as f32 copies. Video positions in bf16 reproduce the reference's
  * bf16 rounding of the RoPE position math (see rope.h).
  *
