@@ -54,30 +54,28 @@ static int32_t *read_ints(ltx_golden_ctx *g, const char *name, int64_t *n)
 
 /* ---- gemma3_text_hidden_states ---- */
 
-typedef struct gemma_emit {
-    ltx_golden_ctx *g;
-    int64_t T;
-} gemma_emit;
+typedef struct gemma_collect {
+    ltx_backend *be;
+    ltx_tensor **full; /* num_layers + 1 tensors (B, T, D), zero in pad rows */
+    int64_t b, T;
+} gemma_collect;
 
-/* Scatters rows [row0, T) into a zero (1, T, D) tensor and emits it as case output `index`. */
+/* Copies rows [row0, T) of hidden state `index` into full[index][b]. */
 static ltx_status gemma_hidden(void *user, int index, const ltx_tensor *h, int64_t row0)
 {
-    gemma_emit *ge = user;
-    ltx_backend *be = ltx_golden_backend(ge->g);
-    const char *name = out_name(ge->g, index);
-    if (!name) return ltx_err(LTX_ERR_FORMAT, "gemma3 golden: no output #%d", index);
-    int64_t shape[3] = {1, ge->T, h->shape[2]};
-    ltx_tensor *full = ltx_tensor_zeros(be, LTX_F32, 3, shape);
-    ltx_tensor *rows = full ? ltx_tensor_slice(full, 1, row0, ge->T, 1) : NULL;
+    gemma_collect *gc = user;
+    ltx_backend *be = gc->be;
+    ltx_tensor *item = ltx_tensor_slice(gc->full[index], 0, gc->b, gc->b + 1, 1);
+    ltx_tensor *rows = item ? ltx_tensor_slice(item, 1, row0, gc->T, 1) : NULL;
     ltx_status s = rows ? be->ops->copy(be, rows, h) : LTX_ERR_OOM;
-    if (s == LTX_OK) s = ltx_golden_emit(ge->g, name, full);
     ltx_tensor_free(rows);
-    ltx_tensor_free(full);
+    ltx_tensor_free(item);
     return s;
 }
 
 ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
 {
+    ltx_backend *be = ltx_golden_backend(g);
     /* extra.files.gemma_root ("tiny_gemma/") is relative to the golden set root. */
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(ltx_golden_extra(g), "files");
     const char *rel =
@@ -86,19 +84,43 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
     char dir[4096], up[512];
     snprintf(up, sizeof up, "../%s", rel);
     ltx_golden_resolve(g, "ckpt", up, dir, sizeof dir); /* <root>/tiny_ckpt/../<rel> */
+    const ltx_st_entry *ie = ltx_st_find(ltx_golden_file(g), ltx_golden_input_name(g, 0));
+    if (!ie || ie->ndim < 1 || ie->ndim > 2)
+        return ltx_err(LTX_ERR_FORMAT, "gemma3 golden: input ids must be (B, T)");
+    int64_t B = ie->ndim == 2 ? ie->shape[0] : 1, T = ie->shape[ie->ndim - 1];
     int64_t n_ids = 0, n_mask = 0;
     int32_t *ids = read_ints(g, ltx_golden_input_name(g, 0), &n_ids);
     int32_t *mask = ids ? read_ints(g, ltx_golden_input_name(g, 1), &n_mask) : NULL;
     ltx_gemma3 *m = NULL;
+    ltx_tensor **full = NULL;
+    int nh = 0;
     ltx_status s = mask ? LTX_OK : LTX_ERR_FORMAT;
-    if (s == LTX_OK && n_ids != n_mask)
+    if (s == LTX_OK && (n_ids != n_mask || n_ids != B * T))
         s = ltx_err(LTX_ERR_FORMAT, "gemma3 golden: %lld ids vs %lld mask entries",
                     (long long)n_ids, (long long)n_mask);
-    if (s == LTX_OK) s = ltx_gemma3_open(ltx_golden_backend(g), dir, &m);
+    if (s == LTX_OK) s = ltx_gemma3_open(be, dir, &m);
     if (s == LTX_OK) {
-        gemma_emit ge = {g, n_ids};
-        s = ltx_gemma3_forward(m, ids, mask, n_ids, gemma_hidden, NULL, &ge);
+        const ltx_gemma3_config *c = ltx_gemma3_get_config(m);
+        nh = c->num_layers + 1;
+        full = calloc((size_t)nh, sizeof *full);
+        int64_t shape[3] = {B, T, c->hidden_size};
+        for (int i = 0; full && i < nh; i++)
+            full[i] = ltx_tensor_zeros(be, LTX_F32, 3, shape);
+        s = full && full[nh - 1] ? LTX_OK : LTX_ERR_OOM;
     }
+    /* ref: batch items are independent in Gemma (per-item masks and positions) */
+    for (int64_t b = 0; b < B && s == LTX_OK; b++) {
+        gemma_collect gc = {be, full, b, T};
+        s = ltx_gemma3_forward(m, ids + b * T, mask + b * T, T, gemma_hidden, NULL, &gc);
+    }
+    for (int i = 0; i < nh && s == LTX_OK; i++) {
+        const char *name = out_name(g, i);
+        s = name ? ltx_golden_emit(g, name, full[i])
+                 : ltx_err(LTX_ERR_FORMAT, "gemma3 golden: no output #%d", i);
+    }
+    for (int i = 0; full && i < nh; i++)
+        ltx_tensor_free(full[i]);
+    free(full);
     ltx_gemma3_close(m);
     free(ids);
     free(mask);
@@ -116,37 +138,6 @@ static void free_st(void *f)
     ltx_st_close(f);
 }
 
-/* Rows of x (1, T, C) where mask != 0, in order, as a new (1, n, C) tensor. */
-static ltx_tensor *valid_rows(ltx_backend *be, const ltx_tensor *x, const int32_t *mask)
-{
-    int64_t T = x->shape[1], n = 0;
-    for (int64_t t = 0; t < T; t++)
-        n += mask[t] != 0;
-    int64_t shape[3] = {1, n, x->shape[2]};
-    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 3, shape);
-    ltx_status s = y ? LTX_OK : LTX_ERR_OOM;
-    for (int64_t t = 0, k = 0; s == LTX_OK && t < T;) {
-        if (!mask[t]) {
-            t++;
-            continue;
-        }
-        int64_t len = 1;
-        while (t + len < T && mask[t + len])
-            len++;
-        ltx_tensor *d = ltx_tensor_slice(y, 1, k, k + len, 1);
-        ltx_tensor *src = ltx_tensor_slice(x, 1, t, t + len, 1);
-        s = d && src ? be->ops->copy(be, d, src) : LTX_ERR_OOM;
-        ltx_tensor_free(d);
-        ltx_tensor_free(src);
-        t += len, k += len;
-    }
-    if (s != LTX_OK) {
-        ltx_tensor_free(y);
-        return NULL;
-    }
-    return y;
-}
-
 ltx_status g_embeddings_processor(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
@@ -154,8 +145,8 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
     int L = (int)ltx_json_int(prm, "num_hidden_states", 0);
     int D = (int)ltx_json_int(prm, "hidden_size", 0);
     if (L < 1 || D < 1) return ltx_err(LTX_ERR_FORMAT, "embeddings_processor: sizes missing");
-    if (strcmp(ltx_json_str(prm, "padding_side", "left"), "left"))
-        return ltx_err(LTX_ERR_UNSUPPORTED, "embeddings_processor: only left padding");
+    /* padding_side only matters to V1's normalisation; V2 and the register substitution
+     * follow the mask itself (any padding, as the reference). */
     char path[4096];
     if (!ltx_golden_ckpt_path(g, "checkpoint", path, sizeof path))
         return ltx_err(LTX_ERR_FORMAT, "embeddings_processor: no checkpoint");
@@ -175,33 +166,31 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
     int64_t T = 0;
     int32_t *mask = read_ints(g, ltx_golden_input_name(g, L), &T);
     if (!mask) return LTX_ERR_FORMAT;
-    int64_t ns[3] = {1, T, (int64_t)D * L};
-    ltx_tensor *normed = ltx_tensor_new(be, LTX_F32, 3, ns), *nv = NULL, *fv = NULL, *fa = NULL,
-               *vc = NULL, *ac = NULL;
-    ltx_status s = normed ? LTX_OK : LTX_ERR_OOM;
+    ltx_tensor **hs = calloc((size_t)L, sizeof *hs), *vc = NULL, *ac = NULL;
+    ltx_status s = hs ? LTX_OK : LTX_ERR_OOM;
     for (int l = 0; l < L && s == LTX_OK; l++) {
-        ltx_tensor *h = ltx_golden_input(g, l);
-        s = h ? ltx_text_norm_state(be, normed, l, L, h) : LTX_ERR_FORMAT;
-        ltx_tensor_free(h);
+        hs[l] = ltx_golden_input(g, l); /* (1, T, D) */
+        if (!hs[l]) s = LTX_ERR_FORMAT;
     }
-    if (s == LTX_OK) nv = valid_rows(be, normed, mask); /* (1, n, D*L) */
-    if (s == LTX_OK) s = nv ? ltx_text_processor_features(p, nv, &fv, &fa) : LTX_ERR_OOM;
-    int32_t *bin = s == LTX_OK ? malloc(sizeof *bin * (size_t)T) : NULL;
     if (s == LTX_OK)
-        s = bin ? ltx_text_processor_connect(p, fv, fa, mask, T, &vc, &ac, bin) : LTX_ERR_OOM;
+        s = ltx_text_processor_process(p, (const ltx_tensor *const *)hs, L, mask, T,
+                                       ltx_golden_taps(g), &vc, &ac);
     if (s == LTX_OK) s = ltx_golden_emit(g, "out.video_encoding", vc);
     if (s == LTX_OK) s = ltx_golden_emit(g, "out.audio_encoding", ac);
     if (s == LTX_OK) {
-        int64_t *b64 = malloc(sizeof *b64 * (size_t)T), ms[2] = {1, T};
-        for (int64_t t = 0; b64 && t < T; t++)
-            b64[t] = bin[t];
-        s = b64 ? ltx_golden_emit_host(g, "out.attention_mask", LTX_I64, 2, ms, b64) : LTX_ERR_OOM;
-        free(b64);
+        /* ref: _to_binary_mask of the connector's all-zero additive mask: all ones */
+        int64_t *ones = malloc(sizeof *ones * (size_t)T), ms[2] = {1, T};
+        for (int64_t t = 0; ones && t < T; t++)
+            ones[t] = 1;
+        s = ones ? ltx_golden_emit_host(g, "out.attention_mask", LTX_I64, 2, ms, ones)
+                 : LTX_ERR_OOM;
+        free(ones);
     }
-    ltx_tensor *fr[] = {normed, nv, fv, fa, vc, ac};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
-        ltx_tensor_free(fr[i]);
-    free(bin);
+    for (int l = 0; hs && l < L; l++)
+        ltx_tensor_free(hs[l]);
+    free(hs);
+    ltx_tensor_free(vc);
+    ltx_tensor_free(ac);
     free(mask);
     return s;
 }

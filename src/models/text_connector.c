@@ -472,7 +472,8 @@ static ltx_tensor *with_registers(const ltx_text_processor *p, const tc_conn *c,
 
 /* ref: Embeddings1DConnector.forward. */
 static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
-                                 const ltx_tensor *feats, const int32_t *mask, int64_t T)
+                                 const ltx_tensor *feats, const int32_t *mask, int64_t T,
+                                 const ltx_taps *taps, const char *tap_prefix)
 {
     ltx_backend *be = p->be;
     if (T % c->registers->shape[0] != 0) {
@@ -510,6 +511,11 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
         ltx_tensor_free(nx);
         nx = s == LTX_OK ? nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
         if (s == LTX_OK) s = add_free(be, x, nx ? conn_ff(be, b, nx) : NULL);
+        if (s == LTX_OK && taps) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.block%d", tap_prefix, i);
+            ltx_tap(taps, name, x);
+        }
         ltx_tensor_free(nx);
     }
     ltx_tensor *y = s == LTX_OK ? nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
@@ -521,9 +527,10 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
     return y;
 }
 
-ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_tensor *video,
-                                      const ltx_tensor *audio, const int32_t *mask, int64_t T,
-                                      ltx_tensor **v_ctx, ltx_tensor **a_ctx, int32_t *bin_mask)
+static ltx_status connect_taps(const ltx_text_processor *p, const ltx_tensor *video,
+                               const ltx_tensor *audio, const int32_t *mask, int64_t T,
+                               const ltx_taps *taps, ltx_tensor **v_ctx, ltx_tensor **a_ctx,
+                               int32_t *bin_mask)
 {
     *v_ctx = *a_ctx = NULL;
     int64_t n = 0;
@@ -535,8 +542,8 @@ ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_ten
                        "text connect: features must be (1, %lld valid "
                        "tokens, %d / %d)",
                        (long long)n, p->vc.width, p->ac.width);
-    *v_ctx = run_connector(p, &p->vc, video, mask, T);
-    *a_ctx = *v_ctx ? run_connector(p, &p->ac, audio, mask, T) : NULL;
+    *v_ctx = run_connector(p, &p->vc, video, mask, T, taps, "video_connector");
+    *a_ctx = *v_ctx ? run_connector(p, &p->ac, audio, mask, T, taps, "audio_connector") : NULL;
     if (!*a_ctx) {
         ltx_tensor_free(*v_ctx);
         *v_ctx = NULL;
@@ -547,4 +554,82 @@ ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_ten
     for (int64_t t = 0; bin_mask && t < T; t++)
         bin_mask[t] = 1;
     return LTX_OK;
+}
+
+ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_tensor *video,
+                                      const ltx_tensor *audio, const int32_t *mask, int64_t T,
+                                      ltx_tensor **v_ctx, ltx_tensor **a_ctx, int32_t *bin_mask)
+{
+    return connect_taps(p, video, audio, mask, T, NULL, v_ctx, a_ctx, bin_mask);
+}
+
+/* Runs of rows of x (1, T, C): copies rows with mask != 0 (in order) into y (1, n, C) when
+ * `gather`, else fills the rows with mask == 0 with zeros. */
+static ltx_status mask_rows(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                            const int32_t *mask, bool gather)
+{
+    int64_t T = x->shape[1];
+    ltx_status s = LTX_OK;
+    for (int64_t t = 0, k = 0; s == LTX_OK && t < T;) {
+        bool on = mask[t] != 0;
+        int64_t len = 1;
+        while (t + len < T && (mask[t + len] != 0) == on)
+            len++;
+        if (on == gather) {
+            ltx_tensor *d = gather ? ltx_tensor_slice(y, 1, k, k + len, 1)
+                                   : ltx_tensor_slice(y, 1, t, t + len, 1);
+            ltx_tensor *src = gather ? ltx_tensor_slice(x, 1, t, t + len, 1) : NULL;
+            if (!d || (gather && !src))
+                s = LTX_ERR_OOM;
+            else
+                s = gather ? be->ops->copy(be, d, src) : be->ops->fill(be, d, 0.0);
+            ltx_tensor_free(d);
+            ltx_tensor_free(src);
+        }
+        if (on) k += len;
+        t += len;
+    }
+    return s;
+}
+
+ltx_status ltx_text_processor_process(const ltx_text_processor *p, const ltx_tensor *const *hidden,
+                                      int n_hidden, const int32_t *mask, int64_t T,
+                                      const ltx_taps *taps, ltx_tensor **v_ctx, ltx_tensor **a_ctx)
+{
+    *v_ctx = *a_ctx = NULL;
+    ltx_backend *be = p->be;
+    if (n_hidden != p->L)
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "text process: %d hidden states, the checkpoint's "
+                       "feature extractor takes %d",
+                       n_hidden, p->L);
+    int64_t n = 0;
+    for (int64_t t = 0; t < T; t++)
+        n += mask[t] != 0;
+    int64_t ns[3] = {1, T, (int64_t)p->D * p->L}, vs[3] = {1, n, ns[2]};
+    ltx_tensor *normed = ltx_tensor_new(be, LTX_F32, 3, ns);             /* (1, T, D*L) */
+    ltx_tensor *nv = normed ? ltx_tensor_new(be, LTX_F32, 3, vs) : NULL; /* (1, n, D*L) */
+    ltx_tensor *fv = NULL, *fa = NULL;
+    ltx_status s = nv ? LTX_OK : LTX_ERR_OOM;
+    for (int l = 0; l < p->L && s == LTX_OK; l++) {
+        const ltx_tensor *h = hidden[l];
+        if (h->ndim != 3 || h->shape[0] != 1 || h->shape[1] != T || h->shape[2] != p->D)
+            s = ltx_err(LTX_ERR_INVALID_ARG, "text process: hidden state %d is not (1, %lld, %d)",
+                        l, (long long)T, p->D);
+        else
+            s = ltx_text_norm_state(be, normed, l, p->L, h);
+    }
+    /* ref: torch.where(mask, normed, 0) */
+    if (s == LTX_OK) s = mask_rows(be, normed, normed, mask, false);
+    if (s == LTX_OK) ltx_tap(taps, "feature_extractor.normed", normed);
+    if (s == LTX_OK) s = mask_rows(be, nv, normed, mask, true);
+    ltx_tensor_free(normed);
+    /* Only valid rows go through the aggregate linears: pad rows (= the bias) are replaced
+     * by registers in the connectors anyway. */
+    if (s == LTX_OK) s = ltx_text_processor_features(p, nv, &fv, &fa);
+    if (s == LTX_OK) s = connect_taps(p, fv, fa, mask, T, taps, v_ctx, a_ctx, NULL);
+    ltx_tensor_free(nv);
+    ltx_tensor_free(fv);
+    ltx_tensor_free(fa);
+    return s;
 }

@@ -21,6 +21,7 @@
 #define LTX_MODELS_TEXT_CONNECTOR_H
 
 #include "backend/backend.h"
+#include "core/tap.h"
 #include "io/safetensors.h"
 
 #include <stdint.h>
@@ -65,5 +66,15 @@ ltx_status ltx_text_processor_features(const ltx_text_processor *p, const ltx_te
 ltx_status ltx_text_processor_connect(const ltx_text_processor *p, const ltx_tensor *video,
                                       const ltx_tensor *audio, const int32_t *mask, int64_t T,
                                       ltx_tensor **v_ctx, ltx_tensor **a_ctx, int32_t *bin_mask);
+
+/* The whole ref: EmbeddingsProcessor.process_hidden_states for full-length hidden states
+ * (goldens, pipelines fed with stand-in Gemma outputs): hidden[l] (1, T, D) for l < L
+ * (n_hidden must equal L), `mask` T entries 0/1. Normalises, zeroes pad rows, runs the
+ * aggregate linears on the valid rows and both connectors; output as connect(). Taps (NULL =
+ * none): "feature_extractor.normed" (1, T, D*L), "video_connector.block<i>" and
+ * "audio_connector.block<i>" (block outputs). Caller frees *v_ctx / *a_ctx. */
+ltx_status ltx_text_processor_process(const ltx_text_processor *p, const ltx_tensor *const *hidden,
+                                      int n_hidden, const int32_t *mask, int64_t T,
+                                      const ltx_taps *taps, ltx_tensor **v_ctx, ltx_tensor **a_ctx);
 
 #endif
