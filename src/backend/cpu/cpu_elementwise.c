@@ -409,7 +409,7 @@ ltx_status cpu_fill(ltx_backend *be, ltx_tensor *dst, double value)
  * SLEEF's 1-ulp vector expf here, so results agree to ~1 ulp as with libm. */
 static inline float exp_fast(float x)
 {
-    float xc = x > 88.7f ? 88.7f : (x < -87.3f ? -87.3f : x);
+    float xc = (x >= -87.3f && x <= 88.7f) ? x : (x > 0 ? 88.7f : -87.3f); /* NaN -> -87.3 */
     float n = rintf(xc * 1.44269504088896341f);
     float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
     float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
@@ -423,7 +423,7 @@ static inline float exp_fast(float x)
         int32_t i;
         float f;
     } u;
-    u.i = ((int32_t)n + 127) << 23;
+    u.i = (int32_t)((uint32_t)((int32_t)n + 127) << 23); /* n + 127 in [1, 255] */
     float y = p * u.f;
     y = x > 88.7f ? INFINITY : (x < -87.3f ? 0.0f : y);
     return x != x ? x : y;
