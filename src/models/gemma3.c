@@ -309,6 +309,8 @@ static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global
     ltx_tensor *v = k ? nn_linear(be, a, w[W_V], NULL) : NULL;
     ltx_tensor *qh = v ? norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
     ltx_tensor *kh = qh ? norm_rope(m, k, kn1, c->num_kv_heads, f->cos[g], f->sin[g]) : NULL;
+    /* GQA: k/v keep their num_kv_heads heads; the attention op shares each among
+     * num_heads / num_kv_heads query heads (ref: repeat_kv), without copying. */
     ltx_tensor *vh = kh ? heads_view(v, c->num_kv_heads) : NULL;
     /* (1, H, n, hd) */
     ltx_tensor *oh = vh ? nn_attention(be, qh, kh, vh, f->mask[g], f->scale) : NULL;
@@ -435,6 +437,11 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
     const ltx_gemma3_config *c = &m->cfg;
     if (!ids || !hidden || T <= 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "gemma3 forward: no ids / hidden-state callback");
+    /* Skip the leading pads. Why this is exact for every row LTX uses: a valid query row never
+     * sees a pad key (the padding mask), so its values do not depend on the pad rows; the pad
+     * rows themselves are zeroed by the feature extractor (torch.where) and never reach the
+     * output. Positions stay those of the padded sequence (ref: cache_position = arange(T)),
+     * so the first valid token keeps position row0, not 0. */
     int64_t row0 = 0;
     while (mask && row0 < T && mask[row0] == 0)
         row0++;
@@ -443,6 +450,8 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
     fwd f = {.scale = (float)(1.0 / sqrt(c->query_pre_attn_scalar))};
     ltx_tensor *h = NULL, *fin = NULL, *wn = NULL;
     ltx_status s = LTX_OK;
+    /* RoPE tables and masks per attention type, built once per forward and shared by the
+     * layers of that type ([0] sliding/local, [1] full/global). */
     bool any[2] = {false, false};
     for (int l = 0; l < c->num_layers; l++)
         any[c->sliding[l] ? 0 : 1] = true;
@@ -456,6 +465,8 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
         h = embed(m, ids + row0, n); /* (1, n, D) */
         s = h ? hidden(user, 0, h, row0) : LTX_ERR_INVALID_ARG;
     }
+    /* Layer by layer: each layer maps its weights, runs, and lets them go (layer_forward), so
+     * only one layer is resident at a time. h is updated in place. */
     for (int l = 0; l < c->num_layers && s == LTX_OK; l++) {
         s = layer_forward(m, l, h, &f);
         if (s == LTX_OK && on_layer) on_layer(user, l);

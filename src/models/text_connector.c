@@ -82,10 +82,8 @@ static ltx_status load_conn(ltx_text_processor *p, const char *prefix, int heads
     int64_t W = c->width;
     char name[256];
     snprintf(name, sizeof name, "%s.learnable_registers", prefix);
-    const ltx_st_entry *e = ltx_st_find(p->st, name);
     /* ref: num_learnable_registers = 128 (the config key is not read) */
     LTX_TRY(get(p, name, 128, W, &c->registers));
-    (void)e;
     c->blocks = calloc((size_t)(layers > 0 ? layers : 1), sizeof *c->blocks);
     if (!c->blocks) return ltx_err(LTX_ERR_OOM, "text processor: out of memory");
     for (int i = 0; i < layers; i++) {
