@@ -46,7 +46,10 @@ typedef struct stamp {
     double wall, cpu;
 } stamp;
 
-static stamp now(void) { return (stamp){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)}; }
+static stamp now(void)
+{
+    return (stamp){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+}
 
 static void pause_s(double s)
 {
@@ -89,7 +92,8 @@ static int bench_linear(ltx_backend *be, int64_t M, int64_t K, int64_t N, int re
     ltx_tensor *yt = ltx_tensor_new(be, LTX_F32, 2, ys);
     /* [0] wall, [1] cpu of baseline; [2] wall, [3] cpu of candidate */
     double *t[4];
-    for (int i = 0; i < 4; i++) t[i] = malloc(sizeof(double) * (size_t)reps);
+    for (int i = 0; i < 4; i++)
+        t[i] = malloc(sizeof(double) * (size_t)reps);
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
         stamp t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x,
@@ -109,7 +113,8 @@ static int bench_linear(ltx_backend *be, int64_t M, int64_t K, int64_t N, int re
         }
     }
     double flops = 2.0 * (double)M * (double)N * (double)K, m[4];
-    for (int i = 0; i < 4; i++) m[i] = median(t[i], reps);
+    for (int i = 0; i < 4; i++)
+        m[i] = median(t[i], reps);
     printf("linear M=%-5lld K=%-5lld N=%-5lld sgemm f32 %6.1f GFLOP/s (%7.1f ms) | linear bf16-W "
            "%6.1f GFLOP/s (%7.1f ms) | ratio %.3f wall, %.3f cpu-time\n",
            (long long)M, (long long)K, (long long)N, flops / m[0] * 1e-9, m[0] * 1e3,
@@ -121,7 +126,8 @@ static int bench_linear(ltx_backend *be, int64_t M, int64_t K, int64_t N, int re
     free(w);
     free(wb);
     free(y);
-    for (int i = 0; i < 4; i++) free(t[i]);
+    for (int i = 0; i < 4; i++)
+        free(t[i]);
     return 0;
 }
 
@@ -146,16 +152,17 @@ static int bench_attention(ltx_backend *be, int reps)
     ltx_tensor *ot = ltx_tensor_new(be, LTX_F32, 4, sh);
     /* wall / cpu of: baseline, attention, attention on permuted views */
     double *t[6];
-    for (int i = 0; i < 6; i++) t[i] = malloc(sizeof(double) * (size_t)reps);
+    for (int i = 0; i < 6; i++)
+        t[i] = malloc(sizeof(double) * (size_t)reps);
     float scale = 0.125f;
     for (int r = -1; r < reps; r++) {
         stamp t0 = now();
         for (int64_t h = 0; h < B * H; h++) {
             const float *qh = q + h * T * D, *kh = k + h * T * D, *vh = v + h * T * D;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, scale,
-                        qh, (int)D, kh, (int)D, 0.0f, s, (int)T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f,
-                        s, (int)T, vh, (int)D, 0.0f, ob + h * T * D, (int)D);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)D, scale, qh,
+                        (int)D, kh, (int)D, 0.0f, s, (int)T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)T, 1.0f, s,
+                        (int)T, vh, (int)D, 0.0f, ob + h * T * D, (int)D);
         }
         stamp t1 = now();
         pause_s(0.3);
@@ -176,22 +183,24 @@ static int bench_attention(ltx_backend *be, int reps)
         }
     }
     double flops = 4.0 * (double)(B * H) * (double)T * (double)T * (double)D, m[6];
-    for (int i = 0; i < 6; i++) m[i] = median(t[i], reps);
+    for (int i = 0; i < 6; i++)
+        m[i] = median(t[i], reps);
     printf("attention B=1 H=16 T=2304 D=64 (%.1f GFLOP)\n", flops * 1e-9);
-    printf("  sgemm QK^T+PV only     %6.1f GFLOP/s (%7.1f ms)\n", flops / m[0] * 1e-9,
-           m[0] * 1e3);
+    printf("  sgemm QK^T+PV only     %6.1f GFLOP/s (%7.1f ms)\n", flops / m[0] * 1e-9, m[0] * 1e3);
     printf("  attention (B,H,T,D)    %6.1f GFLOP/s (%7.1f ms) | ratio %.3f wall, %.3f cpu-time\n",
            flops / m[2] * 1e-9, m[2] * 1e3, m[0] / m[2], m[1] / m[3]);
     printf("  attention (B,T,H,D)^P  %6.1f GFLOP/s (%7.1f ms) | ratio %.3f wall, %.3f cpu-time\n",
            flops / m[4] * 1e-9, m[4] * 1e3, m[0] / m[4], m[1] / m[5]);
     ltx_tensor *ts[] = {qt, kt, vt, q2, k2, v2, qp, kp, vp, ot};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) ltx_tensor_free(ts[i]);
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++)
+        ltx_tensor_free(ts[i]);
     free(q);
     free(k);
     free(v);
     free(s);
     free(ob);
-    for (int i = 0; i < 6; i++) free(t[i]);
+    for (int i = 0; i < 6; i++)
+        free(t[i]);
     return 0;
 }
 

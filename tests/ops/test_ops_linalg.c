@@ -18,7 +18,8 @@
 
 #include <stdint.h>
 
-/* ---- fixtures --------------------------------------------------------------------------------- */
+/* ---- fixtures ---------------------------------------------------------------------------------
+ */
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) /* uniform in [-1, 1) */
@@ -39,7 +40,8 @@ typedef struct htensor {
 static htensor make(ltx_backend *be, ltx_dtype dt, int nd, const int64_t *shape)
 {
     int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= shape[i];
+    for (int i = 0; i < nd; i++)
+        n *= shape[i];
     htensor r = {NULL, malloc((size_t)n * sizeof(float) + 4)};
     unsigned char *raw = malloc((size_t)n * 8 + 8);
     for (int64_t i = 0; i < n; i++) {
@@ -62,7 +64,8 @@ static void hfree(htensor *h)
 static double at(const htensor *h, const ltx_tensor *v, const int64_t *idx)
 {
     int64_t off = v->offset;
-    for (int i = 0; i < v->ndim; i++) off += idx[i] * v->stride[i];
+    for (int i = 0; i < v->ndim; i++)
+        off += idx[i] * v->stride[i];
     return h->h[off];
 }
 
@@ -96,7 +99,8 @@ static env env_open(void)
 
 static void env_close(env *e)
 {
-    for (int i = 0; i < 3; i++) ltx_backend_destroy(e->be[i]);
+    for (int i = 0; i < 3; i++)
+        ltx_backend_destroy(e->be[i]);
     ltx_threadpool_destroy(e->pool);
 }
 
@@ -113,12 +117,15 @@ static void compare(const char *what, const char *dev, const float *got, const d
         double r = isnan(err) ? 1e30 : err / tol;
         if (r > wr) wr = r, worst = i;
     }
-    CHECK_MSG(bad == 0, "%s on %s: %lld of %lld elements off; worst [%lld] got %.9g ref %.9g "
-              "(err/tol %.3g)", what, dev, (long long)bad, (long long)n, (long long)worst,
-              got[worst], ref[worst], wr);
+    CHECK_MSG(bad == 0,
+              "%s on %s: %lld of %lld elements off; worst [%lld] got %.9g ref %.9g "
+              "(err/tol %.3g)",
+              what, dev, (long long)bad, (long long)n, (long long)worst, got[worst], ref[worst],
+              wr);
 }
 
-/* ---- linear ----------------------------------------------------------------------------------- */
+/* ---- linear -----------------------------------------------------------------------------------
+ */
 
 /* x: f32 (lead..., K) view; w: (N, K) view over wh; bias over bh (or NULL). */
 static void check_linear(ltx_backend *be, const char *dev, const char *what, const htensor *xh,
@@ -128,7 +135,8 @@ static void check_linear(ltx_backend *be, const char *dev, const char *what, con
     int64_t N = w->shape[0], K = w->shape[1];
     int64_t M = ltx_tensor_numel(x) / K;
     int64_t ys[LTX_MAX_DIMS];
-    for (int i = 0; i < x->ndim - 1; i++) ys[i] = x->shape[i];
+    for (int i = 0; i < x->ndim - 1; i++)
+        ys[i] = x->shape[i];
     ys[x->ndim - 1] = N;
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, ys);
     ltx_status s = be->ops->linear(be, y, x, w, bh ? bh->t : NULL, scale);
@@ -138,7 +146,8 @@ static void check_linear(ltx_backend *be, const char *dev, const char *what, con
     int64_t idx[LTX_MAX_DIMS] = {0};
     for (int64_t m = 0; m < M; m++) {
         int64_t rem = m;
-        for (int d = x->ndim - 2; d >= 0; d--) idx[d] = rem % x->shape[d], rem /= x->shape[d];
+        for (int d = x->ndim - 2; d >= 0; d--)
+            idx[d] = rem % x->shape[d], rem /= x->shape[d];
         for (int64_t n = 0; n < N; n++) {
             double acc = bh ? bh->h[bh->t->offset + n] : 0.0, ab = fabs(acc);
             for (int64_t k = 0; k < K; k++) {
@@ -208,7 +217,8 @@ TEST(linear_strided_and_panels)
         /* w transposed storage (K, N) -> (N, K), f32 and bf16; f32 with a scale. */
         int64_t wt[2] = {51, 29};
         htensor wtf = make(be, LTX_F32, 2, wt), wtb = make(be, LTX_BF16, 2, wt);
-        ltx_tensor *wtfv = ltx_tensor_transpose(wtf.t, 0, 1), *wtbv = ltx_tensor_transpose(wtb.t, 0, 1);
+        ltx_tensor *wtfv = ltx_tensor_transpose(wtf.t, 0, 1),
+                   *wtbv = ltx_tensor_transpose(wtb.t, 0, 1);
         check_linear(be, dev, "linear w^T f32", &x3b, x3v, &wtf, wtfv, NULL, 1.0f);
         check_linear(be, dev, "linear w^T bf16", &x3b, x3v, &wtb, wtbv, NULL, 1.0f);
         check_linear(be, dev, "linear w f32 scaled", &x3b, x3v, &wtf, wtfv, NULL, 0.5f);
@@ -261,7 +271,8 @@ TEST(linear_rejects_bad_shapes)
     env_close(&e);
 }
 
-/* ---- matmul ----------------------------------------------------------------------------------- */
+/* ---- matmul -----------------------------------------------------------------------------------
+ */
 
 static void check_matmul(ltx_backend *be, const char *dev, const char *what, const htensor *ah,
                          const ltx_tensor *a, const htensor *bh, const ltx_tensor *b, bool ta,
@@ -276,7 +287,8 @@ static void check_matmul(ltx_backend *be, const char *dev, const char *what, con
     double *ref = malloc((size_t)n * 8), *mag = malloc((size_t)n * 8);
     for (int64_t e = 0; e < n; e++) {
         int64_t ci[LTX_MAX_DIMS], rem = e;
-        for (int d = nd - 1; d >= 0; d--) ci[d] = rem % cshape[d], rem /= cshape[d];
+        for (int d = nd - 1; d >= 0; d--)
+            ci[d] = rem % cshape[d], rem /= cshape[d];
         int64_t ai[LTX_MAX_DIMS] = {0}, bi[LTX_MAX_DIMS] = {0};
         for (int d = 0; d < a->ndim - 2; d++) {
             int cd = d + (nd - a->ndim);
@@ -332,14 +344,13 @@ TEST(matmul_layouts_and_broadcast)
         int64_t ak[2] = {50, 300}, bn[2] = {50, 200}, cmn[2] = {300, 200};
         htensor akh = make(be, LTX_F32, 2, ak), bnh = make(be, LTX_F32, 2, bn);
         ltx_tensor *bnv = ltx_tensor_transpose(bnh.t, 0, 1); /* (200, 50) */
-        check_matmul(be, dev, "matmul tiled a^T b", &akh, akh.t, &bnh, bnh.t, true, false, 1.5f,
-                     2, cmn);
+        check_matmul(be, dev, "matmul tiled a^T b", &akh, akh.t, &bnh, bnh.t, true, false, 1.5f, 2,
+                     cmn);
         check_matmul(be, dev, "matmul tiled a^T (b view)^T", &akh, akh.t, &bnh, bnv, true, true,
                      1.0f, 2, cmn);
         int64_t c1n[2] = {1, 200};
         ltx_tensor *a1 = ltx_tensor_slice(akh.t, 1, 7, 8, 1); /* (50, 1): M = 1 */
-        check_matmul(be, dev, "matmul tiled M=1", &akh, a1, &bnh, bnh.t, true, false, 1.0f, 2,
-                     c1n);
+        check_matmul(be, dev, "matmul tiled M=1", &akh, a1, &bnh, bnh.t, true, false, 1.0f, 2, c1n);
         ltx_tensor_free(a1);
         ltx_tensor_free(bnv);
         hfree(&akh);
@@ -347,21 +358,20 @@ TEST(matmul_layouts_and_broadcast)
         /* batch broadcast: a (2, 1, 9, 11), b (3, 11, 7) -> c (2, 3, 9, 7) */
         int64_t a4[4] = {2, 1, 9, 11}, b3[3] = {3, 11, 7}, c4[4] = {2, 3, 9, 7};
         htensor a4h = make(be, LTX_F32, 4, a4), b3h = make(be, LTX_F32, 3, b3);
-        check_matmul(be, dev, "matmul broadcast", &a4h, a4h.t, &b3h, b3h.t, false, false, 1.0f,
-                     4, c4);
+        check_matmul(be, dev, "matmul broadcast", &a4h, a4h.t, &b3h, b3h.t, false, false, 1.0f, 4,
+                     c4);
         /* many small batches (pool path) with a strided (copy) operand: stride-2 slices */
         int64_t ab[3] = {40, 12, 2 * 10}, bb[3] = {40, 2 * 10, 6}, cb[3] = {40, 12, 6};
         htensor abh = make(be, LTX_F32, 3, ab), bbh = make(be, LTX_F32, 3, bb);
-        ltx_tensor *av = ltx_tensor_slice(abh.t, 2, 0, 20, 2);   /* (40, 12, 10), col stride 2 */
-        ltx_tensor *bv0 = ltx_tensor_slice(bbh.t, 1, 1, 20, 2);  /* (40, 10, 6), row stride 12 */
-        check_matmul(be, dev, "matmul strided batches", &abh, av, &bbh, bv0, false, false, 1.0f,
-                     3, cb);
+        ltx_tensor *av = ltx_tensor_slice(abh.t, 2, 0, 20, 2);  /* (40, 12, 10), col stride 2 */
+        ltx_tensor *bv0 = ltx_tensor_slice(bbh.t, 1, 1, 20, 2); /* (40, 10, 6), row stride 12 */
+        check_matmul(be, dev, "matmul strided batches", &abh, av, &bbh, bv0, false, false, 1.0f, 3,
+                     cb);
         /* b broadcast via expand (stride 0 batch) */
         int64_t eb[3] = {40, 10, 6};
         ltx_tensor *b1 = ltx_tensor_slice(bv0, 0, 3, 4, 1);
         ltx_tensor *bexp = ltx_tensor_expand(b1, 3, eb);
-        check_matmul(be, dev, "matmul expanded b", &abh, av, &bbh, bexp, false, false, 1.0f, 3,
-                     cb);
+        check_matmul(be, dev, "matmul expanded b", &abh, av, &bbh, bexp, false, false, 1.0f, 3, cb);
         ltx_tensor_free(av);
         ltx_tensor_free(bv0);
         ltx_tensor_free(b1);
@@ -376,7 +386,8 @@ TEST(matmul_layouts_and_broadcast)
     env_close(&e);
 }
 
-/* ---- softmax ---------------------------------------------------------------------------------- */
+/* ---- softmax ----------------------------------------------------------------------------------
+ */
 
 TEST(softmax_rows)
 {
@@ -387,9 +398,12 @@ TEST(softmax_rows)
         /* values x 8 with some -inf and one all -inf row (NaN like torch.softmax) */
         int64_t n = 3 * 29 * 41;
         float *h = malloc((size_t)n * 4);
-        for (int64_t i = 0; i < n; i++) h[i] = 8.0f * frand();
-        for (int64_t i = 0; i < n; i += 7) h[i] = -INFINITY;
-        for (int64_t i = 0; i < 41; i++) h[41 * 5 + i] = -INFINITY; /* row 5 of batch 0 */
+        for (int64_t i = 0; i < n; i++)
+            h[i] = 8.0f * frand();
+        for (int64_t i = 0; i < n; i += 7)
+            h[i] = -INFINITY;
+        for (int64_t i = 0; i < 41; i++)
+            h[41 * 5 + i] = -INFINITY; /* row 5 of batch 0 */
         htensor src = {ltx_tensor_from_host(be, LTX_F32, 3, s, h), h};
         int perm[3] = {0, 2, 1}; /* strided: softmax over dim of stride 41 */
         ltx_tensor *views[2] = {ltx_tensor_view(src.t), ltx_tensor_permute(src.t, perm)};
@@ -403,8 +417,10 @@ TEST(softmax_rows)
             for (int64_t r = 0; r < rows; r++) {
                 int64_t idx[LTX_MAX_DIMS] = {r / sv->shape[1], r % sv->shape[1], 0};
                 double m = -INFINITY, sum = 0;
-                for (idx[2] = 0; idx[2] < L; idx[2]++) m = fmax(m, at(&src, sv, idx));
-                for (idx[2] = 0; idx[2] < L; idx[2]++) sum += exp(at(&src, sv, idx) - m);
+                for (idx[2] = 0; idx[2] < L; idx[2]++)
+                    m = fmax(m, at(&src, sv, idx));
+                for (idx[2] = 0; idx[2] < L; idx[2]++)
+                    sum += exp(at(&src, sv, idx) - m);
                 for (idx[2] = 0; idx[2] < L; idx[2]++) {
                     ref[r * L + idx[2]] = exp(at(&src, sv, idx) - m) / sum;
                     mag[r * L + idx[2]] = ref[r * L + idx[2]];
@@ -423,7 +439,8 @@ TEST(softmax_rows)
     env_close(&e);
 }
 
-/* ---- attention -------------------------------------------------------------------------------- */
+/* ---- attention --------------------------------------------------------------------------------
+ */
 
 /* Reference SDPA in double; mask (view over mh, broadcast to (B,H,Tq,Tk)) additive f32 or
  * 0/1 boolean (ismask_bool). Fully masked rows -> 0. */
@@ -461,14 +478,17 @@ static void check_attention(ltx_backend *be, const char *dev, const char *what, 
                         }
                         double mv = at(mh, mask, mi);
                         /* the sum rounds to f32 as in any f32 SDPA (matters for -FLT_MAX) */
-                        if (mbool) acc = mv != 0 ? acc : -INFINITY;
-                        else acc = (double)((float)acc + (float)mv);
+                        if (mbool)
+                            acc = mv != 0 ? acc : -INFINITY;
+                        else
+                            acc = (double)((float)acc + (float)mv);
                     }
                     p[j] = acc;
                     m = fmax(m, acc);
                 }
                 double sum = 0;
-                for (int64_t j = 0; j < Tk; j++) sum += (p[j] = m == -INFINITY ? 0 : exp(p[j] - m));
+                for (int64_t j = 0; j < Tk; j++)
+                    sum += (p[j] = m == -INFINITY ? 0 : exp(p[j] - m));
                 for (int64_t d = 0; d < Dv; d++) {
                     double acc = 0, ab = 0;
                     for (int64_t j = 0; j < Tk; j++) {
@@ -499,8 +519,7 @@ TEST(attention_plain_gqa_views)
         int64_t qs[4] = {2, 6, 37, 16}, ks[4] = {2, 6, 53, 16};
         htensor q = make(be, LTX_F32, 4, qs), k = make(be, LTX_F32, 4, ks),
                 v = make(be, LTX_F32, 4, ks);
-        check_attention(be, dev, "attn plain", &q, q.t, &k, k.t, &v, v.t, NULL, NULL, false,
-                        0.25f);
+        check_attention(be, dev, "attn plain", &q, q.t, &k, k.t, &v, v.t, NULL, NULL, false, 0.25f);
         /* GQA: 6 query heads on 2 kv heads (slices of k/v along heads, stride kept) */
         ltx_tensor *k2 = ltx_tensor_slice(k.t, 1, 1, 3, 1), *v2 = ltx_tensor_slice(v.t, 1, 3, 5, 1);
         check_attention(be, dev, "attn gqa", &q, q.t, &k, k2, &v, v2, NULL, NULL, false, 0.25f);
@@ -522,8 +541,8 @@ TEST(attention_plain_gqa_views)
         int pt[4] = {0, 1, 3, 2};
         ltx_tensor *qx = ltx_tensor_permute(qdh.t, pt), *kx = ltx_tensor_permute(kdh.t, pt),
                    *vx = ltx_tensor_permute(vdh.t, pt);
-        check_attention(be, dev, "attn D-strided", &qdh, qx, &kdh, kx, &vdh, vx, NULL, NULL,
-                        false, 0.35f);
+        check_attention(be, dev, "attn D-strided", &qdh, qx, &kdh, kx, &vdh, vx, NULL, NULL, false,
+                        0.35f);
         ltx_tensor_free(qx);
         ltx_tensor_free(kx);
         ltx_tensor_free(vx);
@@ -563,14 +582,13 @@ TEST(attention_masks_long_keys)
             mh[i] = (b == 1 && (j < 600 || j % 5 == 0)) ? -INFINITY : 0.5f * frand();
         }
         htensor m = {ltx_tensor_from_host(be, LTX_F32, 4, mshape, mh), mh};
-        check_attention(be, dev, "attn key mask", &q, q.t, &k, k.t, &v, v.t, &m, m.t, false,
-                        2.0f);
+        check_attention(be, dev, "attn key mask", &q, q.t, &k, k.t, &v, v.t, &m, m.t, false, 2.0f);
         /* one batch's row expanded over Tq with stride 0 (1, 1, Tq, Tk) */
         ltx_tensor *row = ltx_tensor_slice(m.t, 0, 1, 2, 1); /* (1,1,1,Tk) */
         int64_t ex[4] = {1, 1, 70, 1300};
         ltx_tensor *mex = ltx_tensor_expand(row, 4, ex);
-        check_attention(be, dev, "attn expanded mask", &q, q.t, &k, k.t, &v, v.t, &m, mex,
-                        false, 2.0f);
+        check_attention(be, dev, "attn expanded mask", &q, q.t, &k, k.t, &v, v.t, &m, mex, false,
+                        2.0f);
         ltx_tensor_free(row);
         ltx_tensor_free(mex);
         /* full additive (Tq, Tk) mask, Tq = 1 */
@@ -597,8 +615,8 @@ TEST(attention_masks_long_keys)
         int64_t lq[4] = {1, 1, 3, 8}, lk[4] = {1, 1, 5000, 8};
         htensor lqh = make(be, LTX_F32, 4, lq), lkh = make(be, LTX_F32, 4, lk),
                 lvh = make(be, LTX_F32, 4, lk);
-        check_attention(be, dev, "attn Tk=5000", &lqh, lqh.t, &lkh, lkh.t, &lvh, lvh.t, NULL,
-                        NULL, false, 3.0f);
+        check_attention(be, dev, "attn Tk=5000", &lqh, lqh.t, &lkh, lkh.t, &lvh, lvh.t, NULL, NULL,
+                        false, 3.0f);
         hfree(&lqh);
         hfree(&lkh);
         hfree(&lvh);
@@ -609,8 +627,8 @@ TEST(attention_masks_long_keys)
         for (int i = 0; i < 2 * 20 * 25; i++)
             fmh[i] = ((i / 25) % 20 == 3 || (i % 25) > 20) ? -3.4028235e38f : 0.0f;
         htensor fmt = {ltx_tensor_from_host(be, LTX_F32, 4, fm, fmh), fmh};
-        check_attention(be, dev, "attn -FLT_MAX mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t,
-                        &fmt, fmt.t, false, 0.4f);
+        check_attention(be, dev, "attn -FLT_MAX mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t, &fmt,
+                        fmt.t, false, 0.4f);
         hfree(&fmt);
         hfree(&q);
         hfree(&k);

@@ -40,7 +40,7 @@
 
 #define ATTN_BQ 256 /* query rows per task (fewer when that leaves workers idle) */
 #define ATTN_BK 512 /* keys per block */
-#define LANES 16    /* accumulator lanes for vectorisable reductions */
+#define LANES   16  /* accumulator lanes for vectorisable reductions */
 
 /* ---- vectorisable exp ------------------------------------------------------------------------ */
 
@@ -62,7 +62,10 @@ static inline float exp_fast(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { uint32_t u; float f; } sc;
+    union {
+        uint32_t u;
+        float f;
+    } sc;
     sc.u = (uint32_t)((int32_t)n + 127) << 23;
     float y = p * sc.f;
     return x < -87.33654f ? 0.0f : y;
@@ -76,16 +79,20 @@ static float row_max(const float *s, int64_t n)
     float m = -INFINITY;
 #if defined(__AVX512F__)
     __m512 acc = _mm512_set1_ps(-INFINITY);
-    for (; j + 16 <= n; j += 16) acc = _mm512_max_ps(acc, _mm512_loadu_ps(s + j));
+    for (; j + 16 <= n; j += 16)
+        acc = _mm512_max_ps(acc, _mm512_loadu_ps(s + j));
     m = _mm512_reduce_max_ps(acc);
 #elif defined(__AVX__)
     __m256 acc = _mm256_set1_ps(-INFINITY);
-    for (; j + 8 <= n; j += 8) acc = _mm256_max_ps(acc, _mm256_loadu_ps(s + j));
+    for (; j + 8 <= n; j += 8)
+        acc = _mm256_max_ps(acc, _mm256_loadu_ps(s + j));
     float lanes[8];
     _mm256_storeu_ps(lanes, acc);
-    for (int l = 0; l < 8; l++) m = m > lanes[l] ? m : lanes[l];
+    for (int l = 0; l < 8; l++)
+        m = m > lanes[l] ? m : lanes[l];
 #endif
-    for (; j < n; j++) m = m > s[j] ? m : s[j];
+    for (; j < n; j++)
+        m = m > s[j] ? m : s[j];
     return m;
 }
 
@@ -105,7 +112,8 @@ static float row_exp_sum(float *s, int64_t n, float m)
         s[j] = exp_fast(s[j] - m);
         sum += s[j];
     }
-    for (int l = 0; l < LANES; l++) sum += acc[l];
+    for (int l = 0; l < LANES; l++)
+        sum += acc[l];
     return sum;
 }
 
@@ -114,7 +122,7 @@ static float row_exp_sum(float *s, int64_t n, float m)
 typedef struct softmax_job {
     const float *src;
     float *dst;
-    const ltx_tensor *t;  /* src descriptor (shape, strides) */
+    const ltx_tensor *t; /* src descriptor (shape, strides) */
     int64_t L;
 } softmax_job;
 
@@ -143,10 +151,12 @@ static void softmax_rows(void *ctx, int64_t begin, int64_t end, int worker)
             o[i] = expf(o[i] - m);
             sum += o[i];
         }
-        for (int64_t i = 0; i < L; i++) o[i] /= sum;
+        for (int64_t i = 0; i < L; i++)
+            o[i] /= sum;
     }
 }
 
+/* ltx_backend_ops.softmax. src may be strided (any dims); dst contiguous of src's shape. */
 ltx_status cpu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
     char b1[96], b2[96];
@@ -171,14 +181,14 @@ typedef struct attn_job {
     const float *q, *k, *v;
     float *o;
     int64_t B, H, Hk, Tq, Tk, D, Dv;
-    int64_t qs[4], ks[4], vs[4];  /* element strides */
-    const char *mask;             /* NULL: none */
+    int64_t qs[4], ks[4], vs[4]; /* element strides */
+    const char *mask;            /* NULL: none */
     ltx_dtype mdt;
-    int64_t ms[4];                /* broadcast strides (0 where the mask has size 1) */
+    int64_t ms[4]; /* broadcast strides (0 where the mask has size 1) */
     float scale;
     int64_t bq, bk, nqb, ntasks;
     float *scratch;
-    int64_t scratch_per;          /* floats per worker */
+    int64_t scratch_per; /* floats per worker */
     atomic_llong next;
 } attn_job;
 
@@ -192,7 +202,8 @@ static const float *blas_rows(const float *p, int64_t rows, int64_t D, int64_t r
         return p;
     }
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t d = 0; d < D; d++) buf[r * D + d] = p[r * rs + d * cs];
+        for (int64_t d = 0; d < D; d++)
+            buf[r * D + d] = p[r * rs + d * cs];
     *ld = D;
     return buf;
 }
@@ -204,15 +215,17 @@ static void add_mask(const attn_job *j, float *S, int64_t nq, int64_t nk, int64_
     size_t esz = ltx_dtype_size(j->mdt);
     int64_t m3 = j->ms[3];
     for (int64_t r = 0; r < nq; r++) {
-        const char *row = j->mask + (size_t)(b * j->ms[0] + h * j->ms[1] + (i0 + r) * j->ms[2] +
-                                             j0 * m3) * esz;
+        const char *row =
+            j->mask + (size_t)(b * j->ms[0] + h * j->ms[1] + (i0 + r) * j->ms[2] + j0 * m3) * esz;
         float *s = S + r * nk;
         if (j->mdt == LTX_F32) {
             const float *mf = (const float *)row;
             if (m3 == 1)
-                for (int64_t c = 0; c < nk; c++) s[c] += mf[c];
+                for (int64_t c = 0; c < nk; c++)
+                    s[c] += mf[c];
             else
-                for (int64_t c = 0; c < nk; c++) s[c] += mf[c * m3];
+                for (int64_t c = 0; c < nk; c++)
+                    s[c] += mf[c * m3];
         } else { /* BOOL / U8: 0 = masked */
             const uint8_t *mb = (const uint8_t *)row;
             for (int64_t c = 0; c < nk; c++)
@@ -232,8 +245,8 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     float *qbuf = lrow + bq, *kbuf = qbuf + bq * D, *vbuf = kbuf + bk * D;
 
     int64_t ldq, ldk, ldv;
-    const float *Q = blas_rows(j->q + b * j->qs[0] + h * j->qs[1] + i0 * j->qs[2], nq, D,
-                               j->qs[2], j->qs[3], qbuf, &ldq);
+    const float *Q = blas_rows(j->q + b * j->qs[0] + h * j->qs[1] + i0 * j->qs[2], nq, D, j->qs[2],
+                               j->qs[3], qbuf, &ldq);
     memset(O, 0, (size_t)(nq * Dv) * sizeof *O);
     for (int64_t r = 0; r < nq; r++) {
         mrow[r] = -INFINITY;
@@ -244,8 +257,8 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
         const float *Kp = blas_rows(j->k + b * j->ks[0] + hk * j->ks[1] + j0 * j->ks[2], nk, D,
                                     j->ks[2], j->ks[3], kbuf, &ldk);
         /* (nq, nk) = scale * Q (nq, D) @ K^T (D, nk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale,
-                    Q, (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale, Q,
+                    (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
         if (j->mask) add_mask(j, S, nq, nk, b, h, i0, j0);
         for (int64_t r = 0; r < nq; r++) {
             float *s = S + r * nk;
@@ -259,7 +272,8 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
             lrow[r] = lrow[r] * corr + row_exp_sum(s, nk, mnew);
             mrow[r] = mnew;
             if (corr != 1.0f)
-                for (int64_t d = 0; d < Dv; d++) O[r * Dv + d] *= corr;
+                for (int64_t d = 0; d < Dv; d++)
+                    O[r * Dv + d] *= corr;
         }
         const float *Vp = blas_rows(j->v + b * j->vs[0] + hk * j->vs[1] + j0 * j->vs[2], nk, Dv,
                                     j->vs[2], j->vs[3], vbuf, &ldv);
@@ -270,7 +284,8 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     float *out = j->o + ((b * j->H + h) * j->Tq + i0) * Dv; /* o contiguous (B, H, Tq, Dv) */
     for (int64_t r = 0; r < nq; r++) {
         float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f; /* fully masked row -> 0 */
-        for (int64_t d = 0; d < Dv; d++) out[r * Dv + d] = O[r * Dv + d] * inv;
+        for (int64_t d = 0; d < Dv; d++)
+            out[r * Dv + d] = O[r * Dv + d] * inv;
     }
 }
 
@@ -292,9 +307,9 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
                              const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask)
 {
     char b1[96], b2[96], b3[96], b4[96];
-    bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && o->ndim == 4 &&
-              q->dtype == LTX_F32 && k->dtype == LTX_F32 && v->dtype == LTX_F32 &&
-              o->dtype == LTX_F32 && ltx_tensor_is_contiguous(o);
+    bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && o->ndim == 4 && q->dtype == LTX_F32 &&
+              k->dtype == LTX_F32 && v->dtype == LTX_F32 && o->dtype == LTX_F32 &&
+              ltx_tensor_is_contiguous(o);
     if (ok) {
         j->B = q->shape[0], j->H = q->shape[1], j->Tq = q->shape[2], j->D = q->shape[3];
         j->Hk = k->shape[1], j->Tk = k->shape[2], j->Dv = v->shape[3];
@@ -304,11 +319,12 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
              o->shape[3] == j->Dv;
     }
     if (!ok)
-        return ltx_err(LTX_ERR_INVALID_ARG,
-                       "attention: want F32 q (B,H,Tq,D), k (B,Hk,Tk,D), v (B,Hk,Tk,Dv), "
-                       "contiguous o (B,H,Tq,Dv), H %% Hk == 0; got q %s k %s v %s o %s",
-                       ltx_tensor_shape_str(q, b1, sizeof b1), ltx_tensor_shape_str(k, b2, sizeof b2),
-                       ltx_tensor_shape_str(v, b3, sizeof b3), ltx_tensor_shape_str(o, b4, sizeof b4));
+        return ltx_err(
+            LTX_ERR_INVALID_ARG,
+            "attention: want F32 q (B,H,Tq,D), k (B,Hk,Tk,D), v (B,Hk,Tk,Dv), "
+            "contiguous o (B,H,Tq,Dv), H %% Hk == 0; got q %s k %s v %s o %s",
+            ltx_tensor_shape_str(q, b1, sizeof b1), ltx_tensor_shape_str(k, b2, sizeof b2),
+            ltx_tensor_shape_str(v, b3, sizeof b3), ltx_tensor_shape_str(o, b4, sizeof b4));
     for (int d = 0; d < 4; d++) {
         j->qs[d] = q->stride[d];
         j->ks[d] = k->stride[d];
@@ -317,8 +333,8 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
     }
     if (!mask) return LTX_OK;
     const int64_t full[4] = {j->B, j->H, j->Tq, j->Tk};
-    ok = mask->ndim <= 4 && (mask->dtype == LTX_F32 || mask->dtype == LTX_BOOL ||
-                             mask->dtype == LTX_U8);
+    ok = mask->ndim <= 4 &&
+         (mask->dtype == LTX_F32 || mask->dtype == LTX_BOOL || mask->dtype == LTX_U8);
     for (int d = 0; ok && d < mask->ndim; d++) {
         int fd = d + 4 - mask->ndim;
         if (mask->shape[d] == 1) continue;
@@ -328,19 +344,21 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
     if (!ok)
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "attention: mask %s is not F32/BOOL/U8 broadcastable to (%lld, %lld, %lld, "
-                       "%lld)", ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B,
-                       (long long)j->H, (long long)j->Tq, (long long)j->Tk);
+                       "%lld)",
+                       ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B, (long long)j->H,
+                       (long long)j->Tq, (long long)j->Tk);
     j->mask = cpu_ptr(mask);
     j->mdt = mask->dtype;
     return LTX_OK;
 }
 
-ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
-                         const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
-                         float scale)
+/* ltx_backend_ops.attention. mask may be NULL. Writes all of o; q, k, v, mask are only read.
+ * Per-call scratch (see top of file) is freed before returning. */
+ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
+                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
 {
-    attn_job j = {.q = cpu_ptr(q), .k = cpu_ptr(k), .v = cpu_ptr(v), .o = cpu_ptr(o),
-                  .scale = scale};
+    attn_job j = {
+        .q = cpu_ptr(q), .k = cpu_ptr(k), .v = cpu_ptr(v), .o = cpu_ptr(o), .scale = scale};
     LTX_TRY(attn_check(&j, o, q, k, v, mask));
     if (ltx_tensor_numel(o) == 0) return LTX_OK;
     if (j.Tk == 0 || j.D == 0) { /* no keys (all weights 0) or empty dot products */
@@ -352,7 +370,8 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
     j.bk = j.Tk < ATTN_BK ? j.Tk : ATTN_BK;
     j.bq = j.Tq < ATTN_BQ ? j.Tq : ATTN_BQ;
     /* Keep every worker busy: at least 4 tasks per worker while blocks stay >= 32 rows. */
-    while (j.bq > 32 && j.B * j.H * ((j.Tq + j.bq - 1) / j.bq) < 4 * nw) j.bq /= 2;
+    while (j.bq > 32 && j.B * j.H * ((j.Tq + j.bq - 1) / j.bq) < 4 * nw)
+        j.bq /= 2;
     j.nqb = (j.Tq + j.bq - 1) / j.bq;
     j.ntasks = j.B * j.H * j.nqb;
     /* S, O, m, l, Q copy, K copy, V copy */

@@ -37,11 +37,11 @@
 
 /* Weight panels (see file comment): f32 bytes per worker = 64 MiB / workers, within [4, 16] MiB;
  * rows and columns per panel capped. */
-#define LINEAR_SCRATCH_BYTES ((size_t)64 << 20)
+#define LINEAR_SCRATCH_BYTES   ((size_t)64 << 20)
 #define LINEAR_PANEL_MIN_BYTES ((size_t)4 << 20)
 #define LINEAR_PANEL_MAX_BYTES ((size_t)16 << 20)
-#define LINEAR_PANEL_ROWS 1024
-#define LINEAR_PANEL_COLS 4096
+#define LINEAR_PANEL_ROWS      1024
+#define LINEAR_PANEL_COLS      4096
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
 
@@ -94,9 +94,11 @@ static void gather_f32(float *dst, const ltx_tensor *t)
     int64_t idx[LTX_MAX_DIMS] = {0}, off = 0;
     for (int64_t r = 0; r < rows; r++) {
         const float *s = src + off;
-        if (is == 1) memcpy(dst, s, (size_t)inner * sizeof *dst);
+        if (is == 1)
+            memcpy(dst, s, (size_t)inner * sizeof *dst);
         else
-            for (int64_t i = 0; i < inner; i++) dst[i] = s[i * is];
+            for (int64_t i = 0; i < inner; i++)
+                dst[i] = s[i * is];
         dst += inner;
         for (int d = nd - 2; d >= 0; d--) { /* odometer over the leading dims */
             off += t->stride[d];
@@ -107,9 +109,15 @@ static void gather_f32(float *dst, const ltx_tensor *t)
     }
 }
 
-static bool shape_eq(const ltx_tensor *t, int i, int64_t v) { return t->shape[i] == v; }
+static bool shape_eq(const ltx_tensor *t, int i, int64_t v)
+{
+    return t->shape[i] == v;
+}
 
-static int64_t round_up16(int64_t v) { return (v + 15) / 16 * 16; }
+static int64_t round_up16(int64_t v)
+{
+    return (v + 15) / 16 * 16;
+}
 
 /* One row-major sgemm: C (M, N) = alpha * op(A) @ op(B) + beta * C. */
 typedef struct gemm_args {
@@ -126,15 +134,14 @@ static void gemm_block(const gemm_args *g, int64_t m0, int64_t m1, int64_t n0, i
 {
     const float *a = g->A + (g->ta ? m0 : m0 * g->lda);
     const float *b = g->B + (g->tb ? n0 * g->ldb : n0);
-    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                g->tb ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)(n1 - n0), (int)g->K,
-                g->alpha, a, (int)g->lda, b, (int)g->ldb, g->beta, g->C + m0 * g->ldc + n0,
-                (int)g->ldc);
+    cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
+                (int)(m1 - m0), (int)(n1 - n0), (int)g->K, g->alpha, a, (int)g->lda, b, (int)g->ldb,
+                g->beta, g->C + m0 * g->ldc + n0, (int)g->ldc);
 }
 
 typedef struct tile_job {
     const gemm_args *g;
-    int64_t mb, nt, ntm, ntn;  /* tile rows / cols, tiles along M / N */
+    int64_t mb, nt, ntm, ntn; /* tile rows / cols, tiles along M / N */
     atomic_llong next;
 } tile_job;
 
@@ -186,20 +193,20 @@ static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
     ltx_threadpool_for(pool, nw, 1, gemm_tiles, &j);
 }
 
-/* ---- linear ----------------------------------------------------------------------------------- */
+/* ---- linear -----------------------------------------------------------------------------------
+ */
 
 /* Where weight rows come from and how they widen to f32. */
 typedef struct wsource {
-    const char *base;  /* element [0, 0] */
+    const char *base; /* element [0, 0] */
     ltx_dtype dt;
-    int64_t rs, cs;    /* element strides of rows / columns */
+    int64_t rs, cs; /* element strides of rows / columns */
     float scale;
-    const float *lut;  /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
+    const float *lut; /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
 } wsource;
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
-static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0,
-                       int64_t k1)
+static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
 {
     size_t esz = ltx_dtype_size(w->dt);
     int64_t K = k1 - k0;
@@ -211,11 +218,13 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
             ltx_f16_to_f32_row(dst, (const uint16_t *)row, (size_t)K);
         } else if (w->lut) {
             const uint8_t *r8 = (const uint8_t *)row;
-            for (int64_t k = 0; k < K; k++) dst[k] = w->lut[r8[k * w->cs]];
+            for (int64_t k = 0; k < K; k++)
+                dst[k] = w->lut[r8[k * w->cs]];
             continue; /* scale already in the table */
         } else if (w->dt == LTX_F32) {
             const float *rf = (const float *)row;
-            for (int64_t k = 0; k < K; k++) dst[k] = rf[k * w->cs];
+            for (int64_t k = 0; k < K; k++)
+                dst[k] = rf[k * w->cs];
         } else { /* strided bf16 / f16 */
             const uint16_t *rh = (const uint16_t *)row;
             for (int64_t k = 0; k < K; k++)
@@ -223,19 +232,20 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
                                            : ltx_f16_to_f32(rh[k * w->cs]);
         }
         if (w->scale != 1.0f)
-            for (int64_t k = 0; k < K; k++) dst[k] *= w->scale;
+            for (int64_t k = 0; k < K; k++)
+                dst[k] *= w->scale;
     }
 }
 
 typedef struct panel_job {
-    const float *x;        /* (M, K), row stride ldx */
+    const float *x; /* (M, K), row stride ldx */
     int64_t ldx, M, N, K;
     wsource w;
-    float *y;              /* (M, N) contiguous */
-    float beta;            /* 1 when y holds the bias already */
+    float *y;   /* (M, N) contiguous */
+    float beta; /* 1 when y holds the bias already */
     int64_t nb, kb, npanels;
-    float *scratch;        /* per worker: nb * kb floats */
-    atomic_llong next;     /* next row panel to take */
+    float *scratch;    /* per worker: nb * kb floats */
+    atomic_llong next; /* next row panel to take */
 } panel_job;
 
 /* Takes row panels until none is left: widen w[n0:n1, k0:k1] into this worker's scratch, then
@@ -253,8 +263,8 @@ static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
         for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
             int64_t k1 = k0 + j->kb < j->K ? k0 + j->kb : j->K;
             widen_rows(pan, &j->w, n0, n1, k0, k1);
-            gemm_args g = {false, true, j->M, n1 - n0, k1 - k0, 1.0f, k0 ? 1.0f : j->beta,
-                           j->x + k0, pan, j->ldx, k1 - k0, j->y + n0, j->N};
+            gemm_args g = {false,     true, j->M,   n1 - n0, k1 - k0,   1.0f, k0 ? 1.0f : j->beta,
+                           j->x + k0, pan,  j->ldx, k1 - k0, j->y + n0, j->N};
             gemm_block(&g, 0, g.M, 0, g.N);
         }
     }
@@ -270,7 +280,8 @@ static void bias_rows(void *ctx, int64_t begin, int64_t end, int worker)
 {
     (void)worker;
     bias_job *j = ctx;
-    for (int64_t r = begin; r < end; r++) memcpy(j->y + r * j->N, j->bias, (size_t)j->N * 4);
+    for (int64_t r = begin; r < end; r++)
+        memcpy(j->y + r * j->N, j->bias, (size_t)j->N * 4);
 }
 
 static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
@@ -282,19 +293,22 @@ static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const l
                        ltx_dtype_name(x->dtype), ltx_dtype_name(y->dtype));
     if (w->dtype != LTX_F32 && w->dtype != LTX_BF16 && w->dtype != LTX_F16 &&
         w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2)
-        return ltx_err(LTX_ERR_INVALID_ARG, "linear: weight %s has dtype %s (want F32/BF16/F16/"
-                       "F8_E4M3/F8_E5M2)", w->name, ltx_dtype_name(w->dtype));
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "linear: weight %s has dtype %s (want F32/BF16/F16/"
+                       "F8_E4M3/F8_E5M2)",
+                       w->name, ltx_dtype_name(w->dtype));
     if (!ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: output must be contiguous");
     bool ok = w->ndim == 2 && x->ndim >= 1 && y->ndim == x->ndim &&
               x->shape[x->ndim - 1] == w->shape[1] && y->shape[y->ndim - 1] == w->shape[0];
-    for (int i = 0; ok && i < x->ndim - 1; i++) ok = shape_eq(y, i, x->shape[i]);
+    for (int i = 0; ok && i < x->ndim - 1; i++)
+        ok = shape_eq(y, i, x->shape[i]);
     if (ok && bias) ok = ltx_tensor_numel(bias) == w->shape[0] && ltx_dtype_is_float(bias->dtype);
     if (!ok)
-        return ltx_err(LTX_ERR_INVALID_ARG, "linear: shapes x %s, w %s (%s), y %s do not match%s",
-                       ltx_tensor_shape_str(x, b1, sizeof b1), ltx_tensor_shape_str(w, b2, sizeof b2),
-                       w->name, ltx_tensor_shape_str(y, b3, sizeof b3),
-                       bias ? " (or bias is not N floats)" : "");
+        return ltx_err(
+            LTX_ERR_INVALID_ARG, "linear: shapes x %s, w %s (%s), y %s do not match%s",
+            ltx_tensor_shape_str(x, b1, sizeof b1), ltx_tensor_shape_str(w, b2, sizeof b2), w->name,
+            ltx_tensor_shape_str(y, b3, sizeof b3), bias ? " (or bias is not N floats)" : "");
     return LTX_OK;
 }
 
@@ -311,6 +325,9 @@ static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
         ltx_convert(out + n, LTX_F32, b + (size_t)(n * st) * esz, bias->dtype, 1);
 }
 
+/* ltx_backend_ops.linear. bias may be NULL; w_scale multiplies the widened weight (fp8: folded
+ * into the lookup table). Writes all of y; inputs are not modified or retained. Allocates only
+ * the per-call scratch described at the top of the file (freed before returning). */
 ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
                       const ltx_tensor *bias, float w_scale)
 {
@@ -373,15 +390,28 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         goto unset;
     }
     float lut[256];
-    panel_job j = {.x = xp, .ldx = ldx, .M = M, .N = N, .K = K,
-                   .w = {.base = cpu_ptr(w), .dt = w->dtype, .rs = w->stride[0],
-                         .cs = K > 1 ? w->stride[1] : 1, .scale = w_scale, .lut = NULL},
-                   .y = yp, .beta = beta, .nb = nb, .kb = kb, .npanels = (N + nb - 1) / nb,
+    panel_job j = {.x = xp,
+                   .ldx = ldx,
+                   .M = M,
+                   .N = N,
+                   .K = K,
+                   .w = {.base = cpu_ptr(w),
+                         .dt = w->dtype,
+                         .rs = w->stride[0],
+                         .cs = K > 1 ? w->stride[1] : 1,
+                         .scale = w_scale,
+                         .lut = NULL},
+                   .y = yp,
+                   .beta = beta,
+                   .nb = nb,
+                   .kb = kb,
+                   .npanels = (N + nb - 1) / nb,
                    .scratch = scratch};
     if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
         for (int v = 0; v < 256; v++)
             lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
-                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) * w_scale;
+                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) *
+                     w_scale;
         j.w.lut = lut;
     }
     atomic_init(&j.next, 0);
@@ -396,13 +426,14 @@ done:
     return s;
 }
 
-/* ---- matmul ----------------------------------------------------------------------------------- */
+/* ---- matmul -----------------------------------------------------------------------------------
+ */
 
 /* How one stored matrix (rows, cols) with strides (rs, cs) is handed to BLAS. */
 typedef struct blas_mat {
-    bool trans;   /* after folding in the caller's trans flag */
+    bool trans; /* after folding in the caller's trans flag */
     int64_t ld;
-    bool copy;    /* neither layout fits: gather into scratch (contiguous, ld = cols) */
+    bool copy; /* neither layout fits: gather into scratch (contiguous, ld = cols) */
 } blas_mat;
 
 static blas_mat blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool trans)
@@ -424,23 +455,24 @@ static blas_mat blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, 
 typedef struct mm_job {
     const float *a, *b;
     float *c;
-    int nb_dims;                   /* batch dims of c */
-    int64_t bshape[LTX_MAX_DIMS];  /* c's batch shape */
+    int nb_dims;                                /* batch dims of c */
+    int64_t bshape[LTX_MAX_DIMS];               /* c's batch shape */
     int64_t sa[LTX_MAX_DIMS], sb[LTX_MAX_DIMS]; /* broadcast batch strides of a, b */
     int64_t M, N, K;
     int64_t ar, ac, ars, acs, br, bc, brs, bcs; /* stored (rows, cols, strides) of a and b */
     blas_mat la, lb;
     float alpha;
-    float *scratch;                /* per worker: copies for a and/or b */
+    float *scratch; /* per worker: copies for a and/or b */
     int64_t scratch_per;
-    ltx_threadpool *tile_pool;     /* set: each product tiled over this pool */
+    ltx_threadpool *tile_pool; /* set: each product tiled over this pool */
 } mm_job;
 
 static void gather_mat(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,
                        int64_t cs)
 {
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = src[r * rs + c * cs];
+        for (int64_t c = 0; c < cols; c++)
+            dst[r * cols + c] = src[r * rs + c * cs];
 }
 
 static void mm_batches(void *ctx, int64_t begin, int64_t end, int worker)
@@ -465,10 +497,13 @@ static void mm_batches(void *ctx, int64_t begin, int64_t end, int worker)
             gather_mat(sb, pb, j->br, j->bc, j->brs, j->bcs);
             pb = sb;
         }
-        gemm_args g = {j->la.trans, j->lb.trans, j->M, j->N, j->K, j->alpha, 0.0f, pa, pb,
-                       j->la.ld, j->lb.ld, j->c + bi * j->M * j->N, j->N};
-        if (j->tile_pool) gemm_tiled(j->tile_pool, &g);
-        else gemm_block(&g, 0, j->M, 0, j->N);
+        gemm_args g = {j->la.trans, j->lb.trans, j->M, j->N,     j->K,     j->alpha,
+                       0.0f,        pa,          pb,   j->la.ld, j->lb.ld, j->c + bi * j->M * j->N,
+                       j->N};
+        if (j->tile_pool)
+            gemm_tiled(j->tile_pool, &g);
+        else
+            gemm_block(&g, 0, j->M, 0, j->N);
     }
 }
 
@@ -489,6 +524,8 @@ static bool batch_strides(const ltx_tensor *t, const ltx_tensor *c, int nb, int6
     return true;
 }
 
+/* ltx_backend_ops.matmul. Writes all of c (zeros when K = 0); a and b are read through their
+ * strides, operands BLAS cannot take in place are copied per product into per-worker scratch. */
 ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
                       bool trans_a, bool trans_b, float alpha)
 {
@@ -512,7 +549,8 @@ ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const
         ok = (trans_a ? j.ac : j.ar) == j.M && (trans_b ? j.bc : j.br) == j.K &&
              (trans_b ? j.br : j.bc) == j.N;
         j.nb_dims = lc - 2;
-        for (int d = 0; d < j.nb_dims; d++) j.bshape[d] = c->shape[d];
+        for (int d = 0; d < j.nb_dims; d++)
+            j.bshape[d] = c->shape[d];
         ok = ok && batch_strides(a, c, j.nb_dims, j.sa) && batch_strides(b, c, j.nb_dims, j.sb);
     }
     if (!ok)
@@ -522,7 +560,8 @@ ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const
                        ltx_tensor_shape_str(b, s2, sizeof s2), trans_b ? "^T" : "",
                        ltx_tensor_shape_str(c, s3, sizeof s3));
     int64_t nbatch = 1;
-    for (int d = 0; d < j.nb_dims; d++) nbatch *= j.bshape[d];
+    for (int d = 0; d < j.nb_dims; d++)
+        nbatch *= j.bshape[d];
     if (nbatch == 0 || j.M == 0 || j.N == 0) return LTX_OK;
     if (j.K == 0) {
         memset(j.c, 0, (size_t)(nbatch * j.M * j.N) * sizeof(float));
