@@ -264,7 +264,7 @@ typedef struct gemm {
 static const char *MODS[N_MOD] = {"attn1", "attn2", "audio_attn1", "audio_attn2",
                                   "audio_to_video_attn", "video_to_audio_attn", "ff", "audio_ff"};
 static int cur_mod;
-static double mod_gemm[N_MOD], mod_block[N_MOD], seg_t0;
+static double mod_gemm[N_MOD], mod_block[N_MOD], seg_t0, mod_t0;
 
 static int n_g;
 static gemm G[64];
@@ -274,20 +274,36 @@ static void add_g(int64_t count, int64_t M, int64_t N, int64_t K)
     G[n_g++] = (gemm){count, M, N, K, cur_mod};
 }
 
-/* Tap callback: time from the previous module's output to this module's output (modulation,
- * projections, attention, gate and the previous residual update all land in that segment). */
+/* Tap callback: wall time between consecutive taps, accumulated per tap name. The
+ * "block0.<m>.in" taps end the modulation segments, "block0.<m>.out" the module's own work
+ * (projections, attention, gate); the time after the last tap is the final residual. */
+#define MAX_SEG 32
+static char seg_name[MAX_SEG][64];
+static double seg_time[MAX_SEG];
+static int n_seg;
+
+static void seg_add(const char *name, double dt)
+{
+    int i = 0;
+    while (i < n_seg && strcmp(seg_name[i], name)) i++;
+    if (i == n_seg) {
+        if (n_seg == MAX_SEG) return;
+        snprintf(seg_name[n_seg++], sizeof seg_name[0], "%s", name);
+    }
+    seg_time[i] += dt;
+}
+
 static void seg_tap(void *user, const char *name, const ltx_tensor *t)
 {
     (void)user, (void)t;
+    double tn = now();
+    seg_add(name, tn - seg_t0);
     for (int i = 0; i < N_MOD; i++) {
         char want[64];
         snprintf(want, sizeof want, "block0.%s.out", MODS[i]);
-        if (!strcmp(name, want)) {
-            double tn = now();
-            mod_block[i] += tn - seg_t0;
-            seg_t0 = tn;
-        }
+        if (!strcmp(name, want)) mod_block[i] += tn - mod_t0, mod_t0 = tn;
     }
+    seg_t0 = tn;
 }
 
 /* one attention module's products: q from Tq x qd, k/v from Tk x cd, inner = H*d */
@@ -479,13 +495,16 @@ int main(int argc, char **argv)
         be->ops->copy(be, aa.x, ax0);
         c.taps = r >= 0 ? &seg : NULL;
         double c0 = cpu_now(), t0 = now();
-        seg_t0 = t0;
+        seg_t0 = mod_t0 = t0;
         if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
             fprintf(stderr, "block: %s\n", ltx_err_message());
             return 1;
         }
         double dt = now() - t0;
-        if (r >= 0) mod_block[N_MOD - 1] += now() - seg_t0; /* tail: last residual */
+        if (r >= 0) { /* tail: last residual */
+            mod_block[N_MOD - 1] += now() - mod_t0;
+            seg_add("(final residual)", now() - seg_t0);
+        }
         if (r < 0) {
             check(gf, "out.block.video_x", va.x, D);
             check(gf, "out.block.audio_x", aa.x, Da);
@@ -520,6 +539,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_MOD; i++)
         printf("  %-20s block %7.3f s  matmuls %7.3f s  ratio %.2f\n", MODS[i], mod_block[i],
                mod_gemm[i], mod_block[i] / mod_gemm[i]);
+    printf("block segments (sum over reps, each ends at the named tap):\n");
+    for (int i = 0; i < n_seg; i++) printf("  %-36s %7.3f s\n", seg_name[i], seg_time[i]);
     printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians %.3f "
            "(goal <= 1.25)\n", mrat, med / mm);
     printf("cpu time (all threads): block %.3f s, matmuls %.3f s, ratio %.3f (less sensitive to "

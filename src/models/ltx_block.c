@@ -333,12 +333,20 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2,
 
 /* ---- block ---- */
 
-static void tap_block(tf_ctx *c, int idx, const char *what, const ltx_tensor *t)
+/* "block<idx>.<module>.out" (module output, before gate/residual; golden names) and
+ * "block<idx>.<module>.in" (its modulated query input). */
+static void tap_block_io(tf_ctx *c, int idx, const char *what, const char *io,
+                         const ltx_tensor *t)
 {
     if (!c->taps) return;
     char name[96];
-    snprintf(name, sizeof name, "block%d.%s.out", idx, what);
+    snprintf(name, sizeof name, "block%d.%s.%s", idx, what, io);
     ltx_tap(c->taps, name, t);
+}
+
+static void tap_block(tf_ctx *c, int idx, const char *what, const ltx_tensor *t)
+{
+    tap_block_io(c, idx, what, "out", t);
 }
 
 /* x += t * gate (gate broadcast, or rows per run); keep: per item add (NULL = all). Frees t. */
@@ -381,6 +389,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     ltx_tensor_free(scale);
     ltx_status s = LTX_ERR_INVALID_ARG;
     if (nx) {
+        tap_block_io(c, idx, n1, "in", nx);
         attn_call ac = {.x = nx, .mask = a->self_mask, .q_cos = a->pe_cos, .q_sin = a->pe_sin,
                         .keep = kp, .all_perturbed = np == c->B};
         ltx_tensor *o = attention(c, a1, &ac);
@@ -404,6 +413,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
         s = kv ? tf_inplace(be, LTX_BINARY_ADD, kv, skv) : LTX_ERR_INVALID_ARG;
         ltx_tensor *o = NULL;
         if (s == LTX_OK) {
+            tap_block_io(c, idx, n2, "in", qin);
             attn_call ac = {.x = qin, .ctx = kv, .mask = a->context_mask};
             o = attention(c, a2, &ac);
             if (o) tap_block(c, idx, n2, o);
@@ -464,6 +474,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
         ltx_tensor *g = ak ? tf_ada(be, b->sst_a2v_video, 4, v->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {
+            tap_block_io(c, idx, "audio_to_video_attn", "in", vq);
             attn_call ac = {.x = vq, .ctx = ak, .q_cos = v->cross_cos, .q_sin = v->cross_sin,
                             .k_cos = a->cross_cos, .k_sin = a->cross_sin};
             o = attention(c, &b->a2v, &ac);
@@ -481,6 +492,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
         ltx_tensor *g = vk ? tf_ada(be, b->sst_a2v_audio, 4, a->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {
+            tap_block_io(c, idx, "video_to_audio_attn", "in", aq);
             attn_call ac = {.x = aq, .ctx = vk, .q_cos = a->cross_cos, .q_sin = a->cross_sin,
                             .k_cos = v->cross_cos, .k_sin = v->cross_sin};
             o = attention(c, &b->v2a, &ac);
@@ -509,6 +521,7 @@ static ltx_status stream_ff(tf_ctx *c, int idx, tf_args *a, const tf_lin *l1, co
                           : NULL;
     ltx_status s = LTX_ERR_INVALID_ARG;
     if (nx) {
+        tap_block_io(c, idx, name, "in", nx);
         ltx_tensor *o = feed_forward(c, l1, l2, nx);
         if (o) tap_block(c, idx, name, o);
         s = residual(be, a->x, o, gate, &a->runs, NULL, c->B);
