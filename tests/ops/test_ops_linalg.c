@@ -629,6 +629,18 @@ TEST(attention_masks_long_keys)
         htensor fmt = {ltx_tensor_from_host(be, LTX_F32, 4, fm, fmh), fmh};
         check_attention(be, dev, "attn -FLT_MAX mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t, &fmt,
                         fmt.t, false, 0.4f);
+        /* the same kind of mask in bf16 (the reference's x_dtype), values widened exactly */
+        htensor bfm = make(be, LTX_BF16, 4, fm);
+        for (int i = 0; i < 2 * 20 * 25; i++)
+            if ((i / 25) % 20 == 3) bfm.h[i] = -3.3895314e38f; /* bf16 finfo.max */
+        uint16_t *bfraw = malloc(2 * 20 * 25 * 2);
+        ltx_f32_to_bf16_row(bfraw, bfm.h, 2 * 20 * 25);
+        ltx_tensor_free(bfm.t);
+        bfm.t = ltx_tensor_from_host(be, LTX_BF16, 4, fm, bfraw);
+        free(bfraw);
+        check_attention(be, dev, "attn bf16 mask", &bqh, bqh.t, &bkh, bkh.t, &bvh, bvh.t, &bfm,
+                        bfm.t, false, 0.4f);
+        hfree(&bfm);
         hfree(&fmt);
         hfree(&q);
         hfree(&k);

@@ -13,12 +13,13 @@
  *   Inputs are read through their strides: the reference's (B, T, H, D) tensors transposed to
  *   (B, H, T, D) go to sgemm with leading dimension H*D, no copy. Only a non-unit stride in the
  *   last dim (or overlapping rows) makes a per-block copy.
- *   Masks: additive F32, or BOOL/U8 where 0 = masked out (-inf) and non-zero = attend (PyTorch's
- *   boolean attn_mask convention); any shape broadcastable to (B, H, Tq, Tk), stride 0 allowed.
- *   The reference builds finite masks (-finfo.max), which behave exactly as in PyTorch (a row
- *   masked everywhere averages V uniformly). Rows whose scores are all -inf give zeros, as
- *   PyTorch >= 2.5's math SDPA (_safe_softmax); PyTorch's CPU flash kernel gives NaN there. A
- *   row with at least one finite score never sees NaN.
+ *   Masks: additive F32 (BF16/F16 too — the reference's x_dtype masks — widened exactly), or
+ *   BOOL/U8 where 0 = masked out (-inf) and non-zero = attend (PyTorch's boolean attn_mask
+ *   convention); any shape broadcastable to (B, H, Tq, Tk), stride 0 allowed. The reference
+ *   builds finite masks (-finfo.max), which behave exactly as in PyTorch (a row masked
+ *   everywhere averages V uniformly). Rows whose scores are all -inf give zeros, as PyTorch
+ *   >= 2.5's math SDPA (_safe_softmax); PyTorch's CPU flash kernel gives NaN there. A row with
+ *   at least one finite score never sees NaN.
  *   exp is a vectorisable Cephes-style polynomial: relative error < 9e-8 (~1.5 ulp) on
  *   [-87.3, 0], results below FLT_MIN flush to 0.
  * softmax: max-subtracted, f32, libm expf; all -inf rows give NaN like torch.softmax.
@@ -226,6 +227,11 @@ static void add_mask(const attn_job *j, float *S, int64_t nq, int64_t nk, int64_
             else
                 for (int64_t c = 0; c < nk; c++)
                     s[c] += mf[c * m3];
+        } else if (j->mdt == LTX_BF16 || j->mdt == LTX_F16) { /* widened exactly */
+            const uint16_t *mh = (const uint16_t *)row;
+            for (int64_t c = 0; c < nk; c++)
+                s[c] +=
+                    j->mdt == LTX_BF16 ? ltx_bf16_to_f32(mh[c * m3]) : ltx_f16_to_f32(mh[c * m3]);
         } else { /* BOOL / U8: 0 = masked */
             const uint8_t *mb = (const uint8_t *)row;
             for (int64_t c = 0; c < nk; c++)
@@ -334,7 +340,8 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
     if (!mask) return LTX_OK;
     const int64_t full[4] = {j->B, j->H, j->Tq, j->Tk};
     ok = mask->ndim <= 4 &&
-         (mask->dtype == LTX_F32 || mask->dtype == LTX_BOOL || mask->dtype == LTX_U8);
+         (mask->dtype == LTX_F32 || mask->dtype == LTX_BF16 || mask->dtype == LTX_F16 ||
+          mask->dtype == LTX_BOOL || mask->dtype == LTX_U8);
     for (int d = 0; ok && d < mask->ndim; d++) {
         int fd = d + 4 - mask->ndim;
         if (mask->shape[d] == 1) continue;
@@ -342,11 +349,12 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
         j->ms[fd] = mask->stride[d];
     }
     if (!ok)
-        return ltx_err(LTX_ERR_INVALID_ARG,
-                       "attention: mask %s is not F32/BOOL/U8 broadcastable to (%lld, %lld, %lld, "
-                       "%lld)",
-                       ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B, (long long)j->H,
-                       (long long)j->Tq, (long long)j->Tk);
+        return ltx_err(
+            LTX_ERR_INVALID_ARG,
+            "attention: mask %s is not F32/BF16/F16/BOOL/U8 broadcastable to (%lld, %lld, %lld, "
+            "%lld)",
+            ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B, (long long)j->H,
+            (long long)j->Tq, (long long)j->Tk);
     j->mask = cpu_ptr(mask);
     j->mdt = mask->dtype;
     return LTX_OK;
