@@ -524,16 +524,21 @@ ltx_status ltx_transformer_forward_x0(ltx_transformer *m, const ltx_modality *vi
                                       const ltx_taps *taps, ltx_tensor **video_out,
                                       ltx_tensor **audio_out)
 {
-    ltx_tensor *vv = NULL, *av = NULL;
-    LTX_TRY(ltx_transformer_forward(m, video, audio, ptb, taps, &vv, &av));
+    ltx_tensor *vv = NULL, *av = NULL, *vd = NULL, *ad = NULL;
+    if (video_out) *video_out = NULL;
+    if (audio_out) *audio_out = NULL;
+    LTX_TRY(ltx_transformer_forward(m, video, audio, ptb, taps, video_out ? &vv : NULL,
+                                    audio_out ? &av : NULL));
     ltx_status s = LTX_OK;
-    *video_out = vv ? to_denoised(m->be, video, vv) : NULL;
-    *audio_out = av ? to_denoised(m->be, audio, av) : NULL;
-    if ((vv && !*video_out) || (av && !*audio_out)) {
+    vd = vv ? to_denoised(m->be, video, vv) : NULL;
+    ad = av ? to_denoised(m->be, audio, av) : NULL;
+    if ((vv && !vd) || (av && !ad)) {
         s = ltx_err_context(LTX_ERR_INVALID_ARG, "x0: ");
-        ltx_tensor_free(*video_out);
-        ltx_tensor_free(*audio_out);
-        *video_out = *audio_out = NULL;
+        ltx_tensor_free(vd);
+        ltx_tensor_free(ad);
+    } else {
+        if (video_out) *video_out = vd;
+        if (audio_out) *audio_out = ad;
     }
     ltx_tensor_free(vv);
     ltx_tensor_free(av);

@@ -63,7 +63,7 @@ typedef struct ltx_transformer ltx_transformer;
  * connectors excluded) in one message. */
 ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool video_only,
                                 ltx_transformer **out);
-void ltx_transformer_free(ltx_transformer *m);
+void ltx_transformer_free(ltx_transformer *m); /* NULL is fine */
 
 /* Weight hook (appended for LoRA fusion, src/models/lora.h): called once per parameter while
  * binding, with its name without "model.diffusion_model." and the stored tensor (a view of the
@@ -125,14 +125,15 @@ bool ltx_ptb_is_perturbed(const ltx_ptb_item *item, ltx_ptb_type type, int block
 
 /* Velocity forward. video/audio may be NULL (absent modality). ptb: NULL or one entry per batch
  * item. taps: NULL or named intermediates (golden names: "video_args.x", "block0.video_x",
- * "block0.attn1.out", ...). Outputs are new f32 tensors (B, T, C_out) the caller frees;
- * *_out gets NULL for an absent modality. */
+ * "block0.attn1.out", "block0.attn1.in", ...). Outputs are new f32 tensors (B, T, C_out) the
+ * caller frees; *_out gets NULL for an absent modality; a NULL output pointer skips that head. */
 ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video,
                                    const ltx_modality *audio, const ltx_ptb_item *ptb,
                                    const ltx_taps *taps, ltx_tensor **video_out,
                                    ltx_tensor **audio_out);
 
-/* X0Model: denoised = latent - velocity * timesteps (f32), per modality. */
+/* X0Model: denoised = latent - velocity * timesteps (f32), per modality. Same contract as
+ * ltx_transformer_forward (a NULL output pointer skips that modality's head). */
 ltx_status ltx_transformer_forward_x0(ltx_transformer *m, const ltx_modality *video,
                                       const ltx_modality *audio, const ltx_ptb_item *ptb,
                                       const ltx_taps *taps, ltx_tensor **video_out,
