@@ -9,7 +9,6 @@
 
 #include "backend/backend.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,20 +120,6 @@ ltx_tensor *ltx_tensor_zeros(ltx_backend *be, ltx_dtype dt, int ndim, const int6
         return NULL;
     }
     return t;
-}
-
-ltx_tensor *ltx_tensor_new_v(ltx_backend *be, ltx_dtype dt, int ndim, ...)
-{
-    int64_t shape[LTX_MAX_DIMS] = {0};
-    if (ndim < 0 || ndim > LTX_MAX_DIMS) {
-        ltx_err(LTX_ERR_INVALID_ARG, "tensor rank %d outside [0, %d]", ndim, LTX_MAX_DIMS);
-        return NULL;
-    }
-    va_list ap;
-    va_start(ap, ndim);
-    for (int i = 0; i < ndim; i++) shape[i] = va_arg(ap, int64_t);
-    va_end(ap);
-    return ltx_tensor_new(be, dt, ndim, shape);
 }
 
 ltx_tensor *ltx_tensor_from_host(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape,

@@ -52,10 +52,11 @@ typedef struct ltx_tensor {
 ltx_tensor *ltx_tensor_new(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape);
 /* Contiguous, zero-filled. */
 ltx_tensor *ltx_tensor_zeros(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape);
-/* Convenience for small ranks: ltx_tensor_new_v(be, LTX_F32, 3, B, T, D). The sizes are read
- * with va_arg(int64_t): every one must be an int64_t expression (an `int` argument is undefined
- * behaviour and yields garbage sizes), e.g. (int64_t)3. */
-ltx_tensor *ltx_tensor_new_v(ltx_backend *be, ltx_dtype dt, int ndim, ...);
+/* Convenience for small ranks: LTX_TENSOR_NEW(be, LTX_F32, B, T, D). Each size is converted to
+ * int64_t by the compound literal, so plain int arguments are fine. */
+#define LTX_TENSOR_NEW(be, dt, ...)                                                             \
+    ltx_tensor_new((be), (dt), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),      \
+                   (const int64_t[]){__VA_ARGS__})
 /* New tensor on `be` holding a copy of `n` host elements of type `dt` (shape as given). */
 ltx_tensor *ltx_tensor_from_host(ltx_backend *be, ltx_dtype dt, int ndim, const int64_t *shape,
                                  const void *host);
