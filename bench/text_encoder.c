@@ -404,6 +404,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible when redirected */
     ltx_threadpool *pool = ltx_threadpool_create(0);
     ltx_backend *be = NULL;
     if (!pool || ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
