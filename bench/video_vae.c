@@ -19,7 +19,10 @@
  *      against the budget (argv: --budget-mb N, default 1500);
  *   2. in another child, the untiled decode, for its peak RSS;
  *   3. in the parent, tiled (float chunks kept) and untiled decodes compared: max |diff|,
- *      mean |diff|, fraction of elements with |diff| > 0.05, and uint8 frame agreement.
+ *      mean |diff|, fraction of elements with |diff| > 0.05, and uint8 frame agreement;
+ *      fails above the bound in docs/NUMERICS.md (mean |diff| <= 0.25, max <= 4: the seams of
+ *      the random tiny decoder are large, as the reference's own tiled golden shows).
+ * Exit status non-zero when the budget or the bound is exceeded.
  * Usage: video_vae [reps] | video_vae --large [--budget-mb N]
  */
 #include "models/video_vae.h"
@@ -300,6 +303,12 @@ static int bench_large(long budget_mb)
            "|diff| > 0.05 on %.3f%% of elements; uint8 |diff| > 1 on %.3f%%\n",
            mx, ref, sum / (double)nf, 100.0 * (double)over / (double)nf,
            100.0 * (double)u8bad / (double)nf);
+    /* documented bound (docs/NUMERICS.md): the random tiny decoder's seams are not small, so
+     * the check is statistical; the exact checks live in tests/golden/test_video_vae.c */
+    if (!(sum / (double)nf <= 0.25 && mx <= 4.0)) {
+        printf("tiled vs untiled outside the documented bound (mean <= 0.25, max <= 4)\n");
+        rc = 1;
+    }
     free(a.u8);
     free(a.f32);
     free(b.u8);

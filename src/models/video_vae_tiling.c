@@ -286,7 +286,7 @@ static ltx_status decode_group(const ltx_video_decoder *d, const ltx_tensor *lat
         for (int wi = 0; wi < ax[2].n && s == LTX_OK; wi++) {
             ltx_tensor *lt = box(latent, ax[0].in[ti].start, ax[0].in[ti].end, ax[1].in[hi].start,
                                  ax[1].in[hi].end, ax[2].in[wi].start, ax[2].in[wi].end);
-            ltx_tensor *dec = NULL, *mask = NULL, *dv = NULL, *mv = NULL, *prod = NULL;
+            ltx_tensor *dec = NULL, *mask = NULL, *dv = NULL, *mv = NULL;
             ltx_tensor *bv = NULL, *wv = NULL;
             if (!lt) return vae_failed_status();
             s = ltx_video_decoder_forward(d, lt, opts, NULL, &dec);
@@ -305,16 +305,17 @@ static ltx_status decode_group(const ltx_video_decoder *d, const ltx_tensor *lat
                               w1 - w0);
             dv = ltx_tensor_slice(dec, 2, 0, len, 1);
             mv = mask ? ltx_tensor_slice(mask, 2, 0, len, 1) : NULL;
-            prod = (dv && mv) ? nn_binary(be, LTX_BINARY_MUL, dv, mv) : NULL;
             bv = box(buf, 0, len, h0, h1, w0, w1);
             wv = box(wts, 0, len, h0, h1, w0, w1);
-            s = (prod && bv && wv) ? add_into(be, bv, prod) : vae_failed_status();
+            /* decoded tile · mask in place (the tile is ours), then accumulate */
+            s = (dv && mv && bv && wv) ? be->ops->binary(be, LTX_BINARY_MUL, dv, dv, mv)
+                                       : vae_failed_status();
+            if (s == LTX_OK) s = add_into(be, bv, dv);
             if (s == LTX_OK) s = add_into(be, wv, mv);
             ltx_tensor_free(dec);
             ltx_tensor_free(mask);
             ltx_tensor_free(dv);
             ltx_tensor_free(mv);
-            ltx_tensor_free(prod);
             ltx_tensor_free(bv);
             ltx_tensor_free(wv);
         }
@@ -529,17 +530,27 @@ ltx_tensor *ltx_video_to_uint8(ltx_backend *be, const ltx_tensor *video)
         return NULL;
     }
     /* ref: decode_video.convert_to_uint8 — (((x + 1) / 2).clamp(0, 1) · 255).to(uint8) */
-    ltx_tensor *v0 = ltx_tensor_slice(video, 0, 0, 1, 1);
-    ltx_tensor *a = v0 ? nn_unary(be, LTX_UNARY_SCALE, v0, 1.0, 1.0) : NULL;
-    ltx_tensor *b = a ? nn_unary(be, LTX_UNARY_DIVS, a, 2.0, 0.0) : NULL;
-    ltx_tensor *c = b ? nn_unary(be, LTX_UNARY_CLAMP, b, 0.0, 1.0) : NULL;
-    ltx_tensor *e = c ? nn_unary(be, LTX_UNARY_SCALE, c, 255.0, 0.0) : NULL;
-    ltx_tensor *y = NULL;
-    if (e) {
-        const int64_t *n = e->shape, *st = e->stride;
-        /* (F, H, W, C) view of item 0 */
-        int64_t shape[4] = {n[2], n[3], n[4], n[1]}, stride[4] = {st[2], st[3], st[4], st[1]};
-        ltx_tensor *pv = vae_view(e, 4, shape, stride, 0);
+    ltx_tensor *x = ltx_tensor_slice(video, 0, 0, 1, 1), *n = NULL, *y = NULL;
+    /* one op at a time, freeing as we go: at most two full-size float temporaries */
+    static const struct {
+        ltx_unary_op op;
+        double p0, p1;
+    } steps[4] = {
+        {LTX_UNARY_SCALE, 1.0, 1.0},   /* x + 1 */
+        {LTX_UNARY_DIVS, 2.0, 0.0},    /* / 2 */
+        {LTX_UNARY_CLAMP, 0.0, 1.0},   /* clamp(0, 1) */
+        {LTX_UNARY_SCALE, 255.0, 0.0}, /* · 255 */
+    };
+    for (int i = 0; x && i < 4; i++) {
+        n = nn_unary(be, steps[i].op, x, steps[i].p0, steps[i].p1);
+        ltx_tensor_free(x);
+        x = n;
+    }
+    if (x) {
+        const int64_t *sh = x->shape, *st = x->stride;
+        /* (F, H, W, C) view of item 0; the U8 copy truncates like .to(torch.uint8) */
+        int64_t shape[4] = {sh[2], sh[3], sh[4], sh[1]}, stride[4] = {st[2], st[3], st[4], st[1]};
+        ltx_tensor *pv = vae_view(x, 4, shape, stride, 0);
         y = pv ? ltx_tensor_new(be, LTX_U8, 4, shape) : NULL;
         if (y && be->ops->copy(be, y, pv) != LTX_OK) {
             ltx_tensor_free(y);
@@ -547,10 +558,6 @@ ltx_tensor *ltx_video_to_uint8(ltx_backend *be, const ltx_tensor *video)
         }
         ltx_tensor_free(pv);
     }
-    ltx_tensor_free(v0);
-    ltx_tensor_free(a);
-    ltx_tensor_free(b);
-    ltx_tensor_free(c);
-    ltx_tensor_free(e);
+    ltx_tensor_free(x);
     return y;
 }
