@@ -88,15 +88,15 @@ static void dw_row_phased(const geom *g, bool transposed, float *y, const float 
             y[i] = b0;
     /* blocks of 2048 positions keep the rows L1-resident across the taps */
     int64_t nj = transposed ? g->in[2] : g->out[2];
-    for (int64_t b0 = 0; b0 < nj; b0 += 2048) {
-        int64_t b1 = b0 + 2048 < nj ? b0 + 2048 : nj;
+    for (int64_t c0 = 0; c0 < nj; c0 += 2048) {
+        int64_t c1 = c0 + 2048 < nj ? c0 + 2048 : nj;
         for (int64_t k = 0; k < g->k[2]; k++) {
             float wv = w[k];
             int64_t a = k * g->dl[2] - g->p[2], j0, j1;
             /* strided index a + j*S lies in the phased side */
             valid_range(a, S, Lp, nj, &j0, &j1);
-            if (j0 < b0) j0 = b0;
-            if (j1 > b1) j1 = b1;
+            if (j0 < c0) j0 = c0;
+            if (j1 > c1) j1 = c1;
             int64_t ph = ((a % S) + S) % S, sh = (a - ph) / S;
             float *bp = buf + off_ph[ph];
             if (!transposed)
