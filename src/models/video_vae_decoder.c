@@ -260,6 +260,26 @@ static ltx_tensor *decode_noise(const vae_run *run, const ltx_tensor *x)
     return y;
 }
 
+/* x·(1 + scale) + shift after conv_norm_out, from the last time embedder
+ * (ref: ada = last_scale_shift_table + emb.reshape(B, 2, C)). */
+static ltx_tensor *last_adaln(const ltx_video_decoder *d, const ltx_tensor *x, const float *ts,
+                              int B)
+{
+    ltx_backend *be = d->be;
+    ltx_tensor *e = vae_temb_fwd(be, &d->last_temb, ts, B), *ada = NULL, *y = NULL;
+    if (e) {
+        int64_t C = d->last_sst->shape[1];
+        int64_t sh[3] = {B, 2, C}, st[3] = {2 * C, C, 1};
+        ltx_tensor *ev = vae_view(e, 3, sh, st, 0);
+        ada = ev ? nn_binary(be, LTX_BINARY_ADD, ev, d->last_sst) : NULL;
+        ltx_tensor_free(ev);
+    }
+    y = ada ? vae_modulate(be, x, ada, 0) : NULL;
+    ltx_tensor_free(e);
+    ltx_tensor_free(ada);
+    return y;
+}
+
 ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tensor *latent,
                                      const ltx_vae_decode_opts *opts, const ltx_taps *taps,
                                      ltx_tensor **out)
@@ -321,18 +341,7 @@ ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tenso
     ltx_tensor_free(x);
     if (!(x = n)) goto fail;
     if (c->timestep_conditioning) {
-        /* ref: ada = last_scale_shift_table + emb.reshape(B, 2, C); x·(1 + scale) + shift */
-        ltx_tensor *e = vae_temb_fwd(be, &d->last_temb, ts, B), *ada = NULL;
-        if (e) {
-            int64_t C = d->last_sst->shape[1];
-            int64_t sh[3] = {B, 2, C}, st[3] = {2 * C, C, 1};
-            ltx_tensor *ev = vae_view(e, 3, sh, st, 0);
-            ada = ev ? nn_binary(be, LTX_BINARY_ADD, ev, d->last_sst) : NULL;
-            ltx_tensor_free(ev);
-        }
-        n = ada ? vae_modulate(be, x, ada, 0) : NULL;
-        ltx_tensor_free(e);
-        ltx_tensor_free(ada);
+        n = last_adaln(d, x, ts, B);
         ltx_tensor_free(x);
         if (!(x = n)) goto fail;
     }

@@ -78,11 +78,16 @@ static ltx_tensor *rand_get(void *user, ltx_backend *be, const char *name, int n
     return t;
 }
 
+/* The backend the tests run on: "cpu", or "cpu-restricted" (no host pointers) while
+ * restricted_backend re-runs the option tests. */
+static bool g_restricted;
+
 static ltx_backend *cpu(void)
 {
-    static ltx_backend *be;
-    if (!be && ltx_cpu_backend_create(false, NULL, NULL, &be) != LTX_OK) abort();
-    return be;
+    static ltx_backend *be[2];
+    int i = g_restricted ? 1 : 0;
+    if (!be[i] && ltx_cpu_backend_create(g_restricted, NULL, NULL, &be[i]) != LTX_OK) abort();
+    return be[i];
 }
 
 static ltx_tensor *rand_tensor(ltx_backend *be, int64_t a, int64_t b, int64_t c, int64_t d,
@@ -654,6 +659,19 @@ TEST(upsampler_variants)
         CHECK_MSG(s == LTX_ERR_UNSUPPORTED && !y, "%s accepted", bad[i]);
     }
     ltx_tensor_free(x);
+}
+
+TEST(restricted_backend)
+{
+    /* the option paths (group norm, res_x_y, residual d2s, decode noise, inject_noise, AdaLN,
+     * upsampler variants) on a backend whose memory host code may not touch */
+    g_restricted = true;
+    test_encoder_all_blocks();
+    test_decoder_all_options();
+    test_decoder_timestep_conditioning_wiring();
+    test_decoder_causal();
+    test_upsampler_variants();
+    g_restricted = false;
 }
 
 TEST_MAIN()
