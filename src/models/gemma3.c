@@ -20,9 +20,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Implemented in gemma3_config.c. */
-ltx_status gemma3_read_config_file(const char *dir, ltx_gemma3_config *c);
-
 struct ltx_gemma3 {
     ltx_gemma3_config cfg;
     ltx_backend *be;
@@ -125,7 +122,7 @@ ltx_status ltx_gemma3_open(ltx_backend *be, const char *dir, ltx_gemma3 **out)
     ltx_gemma3 *m = calloc(1, sizeof *m);
     if (!m) return ltx_err(LTX_ERR_OOM, "gemma3: out of memory");
     m->be = be;
-    ltx_status s = gemma3_read_config_file(dir, &m->cfg);
+    ltx_status s = ltx_gemma3_config_read(dir, &m->cfg);
     if (s == LTX_OK) s = ltx_st_open_dir(dir, &m->st);
     if (s != LTX_OK) goto fail;
     m->prefix = ltx_st_find(m->st, "language_model.model.embed_tokens.weight")

@@ -67,6 +67,10 @@ void ltx_gemma3_config_default(ltx_gemma3_config *c);
  * (logit soft-capping, rope_scaling other than linear, another hidden activation). */
 ltx_status ltx_gemma3_config_parse(const char *json, ltx_gemma3_config *c);
 
+/* Reads <dir>/config.json with ltx_gemma3_config_parse; without that file, LTX's defaults
+ * (the reference builds Gemma from its hard-coded config and never reads the folder's). */
+ltx_status ltx_gemma3_config_read(const char *dir, ltx_gemma3_config *c);
+
 /* Opens a Gemma 3 model folder: config.json (optional) + safetensors (index or single file).
  * Checks every tensor the forward needs (names, shapes, float dtypes) without reading data.
  * On success *out owns the mapping; close with ltx_gemma3_close. `be` must outlive it. */

@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Declared here for gemma3.c (not a public API). */
-ltx_status gemma3_read_config_file(const char *dir, ltx_gemma3_config *c);
-
 static void set_pattern(ltx_gemma3_config *c, int pattern)
 {
     for (int i = 0; i < LTX_GEMMA3_MAX_LAYERS; i++)
@@ -123,7 +120,7 @@ ltx_status ltx_gemma3_config_parse(const char *json, ltx_gemma3_config *c)
     return s;
 }
 
-ltx_status gemma3_read_config_file(const char *dir, ltx_gemma3_config *c)
+ltx_status ltx_gemma3_config_read(const char *dir, ltx_gemma3_config *c)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
