@@ -12,7 +12,7 @@
  *   - tiling: a single-tile config equals the plain forward; chunk order and frame coverage;
  *   - input validation (frames, sizes, channels) and the upsampler's x1.5 refusal for the
  *     two-stage pipelines, temporal and dims=2 variants;
- *   - the real 2.3 configurations: parameter inventory (counts pinned from spec/keys/*.tsv);
+ *   - the real 2.3 configurations: parameter inventory (counts pinned from the spec key lists);
  *   - the option paths again on "cpu-restricted".
  * Goldens (tests/golden/goldens.txt) cover the tiny 2.3 configuration itself.
  */
