@@ -175,8 +175,7 @@ ltx_status ltx_video_decoder_load(ltx_backend *be, const ltx_st_file *st, ltx_vi
     return ltx_video_decoder_create(be, &cfg, &src, out);
 }
 
-/* Internal accessors for the tiling code. */
-void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch);
+/* Internal accessor for the tiling code (video_vae_internal.h). */
 void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch)
 {
     *time = d->ft;

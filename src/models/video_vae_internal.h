@@ -1,6 +1,7 @@
 /*
  * video_vae_internal.h — building blocks shared by the video VAE encoder, decoder and tiling
- * (video_vae_blocks.c). Not a public header: only src/models/video_vae_*.c include it.
+ * (video_vae_blocks.c). Not a public header: only src/models/video_vae_*.c and upsampler.c
+ * include it.
  *
  * Every helper returns a NEW contiguous f32 tensor on the input's backend (caller frees) or
  * NULL with the error message set; inputs are never modified or freed.
@@ -84,6 +85,9 @@ ltx_status vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_bac
                              bool inject_noise, bool tc);
 void vae_resblock_release(vae_resblock *r);
 void vae_block_release(vae_block *b);
+
+/* Decoder compression factors and output channels (for the tiling code). */
+void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch);
 
 /* Status to return after a helper gave NULL (derived from the message the op set). */
 ltx_status vae_failed_status(void);

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch);
 
 ltx_vae_tiling ltx_vae_tiling_default(void)
 {
