@@ -577,6 +577,45 @@ TEST(decoder_tiled_far_from_seams)
     ltx_video_decoder_free(d);
 }
 
+TEST(batch_of_two)
+{
+    /* batch items are independent: decode/encode of (2, ...) equals item-wise runs */
+    ltx_video_decoder *d = NULL;
+    ltx_video_encoder *e = NULL;
+    CHECK(tiny() && ltx_video_decoder_load(cpu(), tiny(), &d) == LTX_OK);
+    CHECK(tiny() && ltx_video_encoder_load(cpu(), tiny(), &e) == LTX_OK);
+    if (!d || !e) return;
+    ltx_tensor *lat = rand_tensor(cpu(), 2, 128, 2, 2, 2, 12), *both = NULL;
+    ltx_tensor *vid = rand_tensor(cpu(), 2, 3, 9, 32, 64, 13), *lboth = NULL;
+    CHECK(ltx_video_decoder_forward(d, lat, NULL, NULL, &both) == LTX_OK);
+    CHECK(ltx_video_encoder_forward(e, vid, NULL, &lboth) == LTX_OK);
+    for (int b = 0; b < 2 && both && lboth; b++) {
+        ltx_tensor *li = ltx_tensor_slice(lat, 0, b, b + 1, 1), *yi = NULL;
+        ltx_tensor *vi = ltx_tensor_slice(vid, 0, b, b + 1, 1), *zi = NULL;
+        ltx_tensor *bi = ltx_tensor_slice(both, 0, b, b + 1, 1);
+        ltx_tensor *ci = ltx_tensor_slice(lboth, 0, b, b + 1, 1);
+        CHECK(ltx_video_decoder_forward(d, li, NULL, NULL, &yi) == LTX_OK);
+        CHECK(ltx_video_encoder_forward(e, vi, NULL, &zi) == LTX_OK);
+        CHECK(yi && maxdiff(yi, bi, 0) >= 0 && maxdiff(yi, bi, 0) < 1e-5);
+        CHECK(zi && maxdiff(zi, ci, 0) >= 0 && maxdiff(zi, ci, 0) < 1e-5);
+        ltx_tensor_free(li);
+        ltx_tensor_free(yi);
+        ltx_tensor_free(vi);
+        ltx_tensor_free(zi);
+        ltx_tensor_free(bi);
+        ltx_tensor_free(ci);
+    }
+    ltx_tensor *u8 = both ? ltx_video_to_uint8(cpu(), both) : NULL; /* item 0, (F, H, W, C) */
+    CHECK(u8 && u8->dtype == LTX_U8 && u8->shape[0] == 9 && u8->shape[3] == 3);
+    ltx_tensor_free(u8);
+    ltx_tensor_free(both);
+    ltx_tensor_free(lboth);
+    ltx_tensor_free(lat);
+    ltx_tensor_free(vid);
+    ltx_video_decoder_free(d);
+    ltx_video_encoder_free(e);
+}
+
 /* ---- upsamplers -------------------------------------------------------------------------- */
 
 TEST(upsampler_x1_5_two_stage_refusal)
