@@ -15,6 +15,7 @@
  */
 #include "golden/golden.h"
 
+#include "core/dtype.h"
 #include "io/media.h"
 #include "nn/nn.h"
 #include "pipelines/pipelines.h"
@@ -123,7 +124,9 @@ static ltx_status open_loras(ltx_golden_ctx *g, replay *r, const cJSON *list)
         char path[1024];
         ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
         LTX_TRY(ltx_lora_open(path, &r->lora[r->n_lora]));
-        r->lora_s[r->n_lora++] = ltx_json_num(it, "strength", 1.0);
+        /* The goldens ran torch 1.13, whose `bf16_tensor * python_float` first rounds the
+         * scalar to bf16 (torch 2.x keeps it float): B * bf16(s). Strength 0.8 -> 0.80078125. */
+        r->lora_s[r->n_lora++] = ltx_round_bf16((float)ltx_json_num(it, "strength", 1.0));
     }
     return LTX_OK;
 }

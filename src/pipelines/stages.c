@@ -405,12 +405,21 @@ typedef struct rec_hook {
     ltx_pipe *p;
     ltx_lora_set *set;
     const char *stage;
+    const ltx_st_file *ckpt;
 } rec_hook;
 
 static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
                                  const ltx_tensor *stored, ltx_tensor **replacement)
 {
     rec_hook *h = user;
+    /* The fused weight takes the checkpoint's dtype (ref: deltas in the weight's dtype), also
+     * for the weights the model keeps as f32 copies (AdaLN linears, ...). */
+    if (h->p->lora_target == LTX_DTYPE_COUNT) {
+        char key[256];
+        snprintf(key, sizeof key, "model.diffusion_model.%s", name);
+        const ltx_st_entry *e = ltx_st_find(h->ckpt, key);
+        h->set->target_dtype = e ? e->dtype : LTX_DTYPE_COUNT;
+    }
     LTX_TRY(ltx_lora_weight_hook(h->set, be, name, stored, replacement));
     if (*replacement && h->p->record) {
         char full[160];
@@ -427,7 +436,7 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
     loras->target_dtype = p->lora_target;
     loras->product_dtype = p->lora_product;
     loras->fused = 0;
-    rec_hook h = {p, loras, stage ? stage : "stage"};
+    rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
     for (int i = 0; i < loras->n; i++)
         if (loras->matched[i] == 0)
