@@ -57,7 +57,8 @@ static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_sta
                            ltx_tensor **ov, ltx_tensor **oa)
 {
     ltx_modality v = {.latent = vs->latent, .sigma = io->sigma, .timesteps = io->tv,
-                      .positions = vs->positions, .context = vctx, .enabled = v_on};
+                      .positions = vs->positions, .context = vctx, .enabled = v_on,
+                      .attention_mask = vs->attention_mask};
     ltx_modality a = {.latent = as->latent, .sigma = io->sigma, .timesteps = io->ta,
                       .positions = as->positions, .context = actx, .enabled = a_on};
     LTX_TRY(ltx_transformer_forward_x0(m, &v, &a, ptb, NULL, ov, oa));

@@ -13,6 +13,7 @@
 #include "io/media.h"
 #include "models/video_vae.h"
 #include "nn/nn.h"
+#include "sampling/conditioning.h"
 #include "sampling/diffusion_steps.h"
 
 #include <math.h>
@@ -210,16 +211,27 @@ static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod,
 
 static ltx_status apply_images(ltx_pipe *p, const ltx_stage_spec *s, ltx_latent_state *vs)
 {
+    int64_t T = s->video_shape[2] * s->video_shape[3] * s->video_shape[4];
     for (int i = 0; i < s->n_images; i++) {
         const ltx_image_latent *im = &s->images[i];
-        if (im->frame_idx != 0)
-            /* combined_image_conditionings appends keyframe tokens for frame_idx != 0 */
-            return ltx_err(LTX_ERR_NOT_BUILT, "image conditioning at frame %d (keyframe tokens) "
-                           "is not built yet; only frame 0 is", im->frame_idx);
-        LTX_TRY(ltx_video_condition_by_latent_index(p->be, vs, s->video_shape, 1, im->latent,
-                                                    im->strength, 0));
+        if (im->frame_idx != 0 || s->images_as_keyframes)
+            /* keyframe tokens appended at pixel frame frame_idx (spec §4.2, §4.3) */
+            LTX_TRY(ltx_cond_keyframe(p->be, vs, T, im->latent, im->frame_idx, im->strength,
+                                      s->fps, p->state_dtype));
+        else
+            LTX_TRY(ltx_video_condition_by_latent_index(p->be, vs, s->video_shape, 1, im->latent,
+                                                        im->strength, 0));
     }
-    (void)p;
+    return LTX_OK;
+}
+
+/* ref: DiffusionStage._build_state: frozen -> denoise_mask zeros after noising. */
+static ltx_status freeze(ltx_pipe *p, const char *stage, const char *mod, ltx_latent_state *st)
+{
+    LTX_TRY(p->be->ops->fill(p->be, st->denoise_mask, 0.0));
+    char name[96];
+    snprintf(name, sizeof name, "%s.loop_denoise_mask.%s", stage, mod);
+    ltx_pipe_rec(p, name, st->denoise_mask);
     return LTX_OK;
 }
 
@@ -309,20 +321,25 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     ltx_status st = ltx_video_initial_state(p->be, s->video_shape, 1, scale, true, s->fps,
                                             s->video_init, p->pos_dtype, &vs);
     if (st == LTX_OK) st = apply_images(p, s, &vs);
+    if (st == LTX_OK && s->cond) st = s->cond(s->cond_user, p, s, false, &vs);
     if (st == LTX_OK) {
         rec_state(p, nm, "pre_noise", "video", vs.latent);
         rec_state(p, nm, "denoise_mask", "video", vs.denoise_mask);
         rec_state(p, nm, "positions", "video", vs.positions);
+        if (vs.attention_mask) rec_state(p, nm, "attention_mask", "video", vs.attention_mask);
         st = noise_state(p, nm, "video", &vs, s->video_noise_scale);
     }
+    if (st == LTX_OK && s->video_frozen) st = freeze(p, nm, "video", &vs);
     if (st == LTX_OK)
         st = ltx_audio_initial_state(p->be, s->audio_shape, &tm, s->audio_init, &as);
+    if (st == LTX_OK && s->cond) st = s->cond(s->cond_user, p, s, true, &as);
     if (st == LTX_OK) {
         rec_state(p, nm, "pre_noise", "audio", as.latent);
         rec_state(p, nm, "denoise_mask", "audio", as.denoise_mask);
         rec_state(p, nm, "positions", "audio", as.positions);
         st = noise_state(p, nm, "audio", &as, s->audio_noise_scale);
     }
+    if (st == LTX_OK && s->audio_frozen) st = freeze(p, nm, "audio", &as);
     if (st == LTX_OK) {
         rec_state(p, nm, "noised", "video", vs.latent);
         rec_state(p, nm, "noised", "audio", as.latent);

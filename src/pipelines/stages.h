@@ -144,6 +144,13 @@ ltx_status ltx_denoise_step(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
 
 /* ---- one diffusion stage (ref: blocks.DiffusionStage + euler_denoising_loop) ---- */
 
+struct ltx_stage_spec;
+/* Extra conditioning of one modality's state (audio false: video), called after the image
+ * conditionings and before noising (ref: ModalitySpec.conditionings); see
+ * src/sampling/conditioning.h for the items. */
+typedef ltx_status (*ltx_stage_cond_fn)(void *user, ltx_pipe *p, const struct ltx_stage_spec *s,
+                                        bool audio, ltx_latent_state *st);
+
 typedef struct ltx_stage_spec {
     const char *name;           /* "stage1": names progress, timings and recorded tensors */
     int64_t video_shape[5];     /* (1, 128, F, H, W) */
@@ -158,6 +165,12 @@ typedef struct ltx_stage_spec {
     int n_sigmas;
     ltx_denoiser *denoiser;
     bool res2s;                 /* res_2s sampler (HQ) instead of Euler */
+    /* conditioning pipelines (appended; zero = off) */
+    bool images_as_keyframes;   /* every image as keyframe tokens, frame 0 too (ref:
+                                   image_conditionings_by_adding_guiding_latent) */
+    bool video_frozen, audio_frozen; /* ref: ModalitySpec.frozen: mask 0 after noising */
+    ltx_stage_cond_fn cond;     /* extra conditioning or NULL */
+    void *cond_user;
 } ltx_stage_spec;
 
 /* Builds the states (video then audio noise draw), runs len(sigmas)-1 Euler steps (or the

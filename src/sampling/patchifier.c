@@ -21,6 +21,7 @@ void ltx_latent_state_clear(ltx_latent_state *s)
     ltx_tensor_free(s->denoise_mask);
     ltx_tensor_free(s->positions);
     ltx_tensor_free(s->clean_latent);
+    ltx_tensor_free(s->attention_mask);
     memset(s, 0, sizeof *s);
 }
 

@@ -24,9 +24,13 @@ typedef struct ltx_latent_state {
     ltx_tensor *denoise_mask; /* (B, T, 1) f32 */
     ltx_tensor *positions;    /* (B, 3, T, 2) video / (B, 1, T, 2) audio */
     ltx_tensor *clean_latent; /* (B, T, C) */
+    /* (B, T, T) self-attention weights in [0, 1] or NULL = full attention; set only by
+     * attention-strength conditioning (src/sampling/conditioning.h; ref:
+     * LatentState.attention_mask) */
+    ltx_tensor *attention_mask;
 } ltx_latent_state;
 
-/* Frees the four tensors (NULL fields fine) and zeroes the struct. */
+/* Frees the tensors (NULL fields fine) and zeroes the struct. */
 void ltx_latent_state_clear(ltx_latent_state *s);
 
 /* ---- video ---- */

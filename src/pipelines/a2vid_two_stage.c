@@ -1,0 +1,141 @@
+/*
+ * a2vid_two_stage.c — audio-to-video in two stages: the input audio is encoded once by the
+ * audio VAE and kept frozen (noise scale 0, denoise mask 0) in both stages while the video is
+ * generated around it; the output carries the input waveform unchanged.
+ *
+ * ref: ltx_pipelines/a2vid_two_stage.py (A2VidPipelineTwoStage.__call__) @ a2c3f24; spec
+ * pipelines.md §4.7, §6.6. Order of work (= RNG order): audio encode, stage-1 image encode,
+ * stage 1 (video noise, audio noise — drawn although scaled by 0), upsample, stage-2 image
+ * encode, stage 2, video decode. Stage 1 uses the static guided denoiser with the video
+ * guider only: the audio guider has the library defaults (no guidance) and no negative audio
+ * context, so the uncond pass reuses the positive audio context. Audio shorter than the video
+ * is refused here (the reference dies on a shape assertion); callers may pad beforehand.
+ */
+#include "pipelines/pipelines_cond.h"
+
+#include "models/audio_vae.h"
+#include "nn/nn.h"
+#include "sampling/conditioning.h"
+#include "sampling/schedulers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* encode_audio + [:, :, :T_a] (ref: vae_encode_audio in __call__). */
+static ltx_status encode_audio(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_cond_inputs *c,
+                               int64_t Ta, ltx_tensor **out)
+{
+    *out = NULL;
+    double t0 = ltx_pipe_now();
+    ltx_audio_encoder *enc = NULL;
+    LTX_TRY(ltx_audio_encoder_load(p->be, in->ckpt, &enc));
+    int64_t ws[3] = {1, 2, c->audio_n};
+    ltx_tensor *w = ltx_tensor_from_host(p->be, LTX_F32, 3, ws, c->audio);
+    ltx_tensor *lat = NULL;
+    ltx_status s = w ? ltx_audio_encode_waveform(enc, w, c->audio_rate, NULL, &lat)
+                     : ltx_err(LTX_ERR_OOM, "audio: out of memory");
+    ltx_tensor_free(w);
+    ltx_audio_encoder_free(enc);
+    if (s == LTX_OK && p->state_dtype == LTX_BF16)
+        s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, lat, lat, 0, 0);
+    if (s == LTX_OK) ltx_pipe_rec(p, "audio.encoded_latent", lat);
+    if (s == LTX_OK && lat->shape[2] < Ta)
+        s = ltx_err(LTX_ERR_INVALID_ARG, "a2vid: the audio (%.3f s) encodes to %lld latent "
+                    "frames, the video needs %lld: give at least %.3f s of audio or pad it "
+                    "with silence", (double)c->audio_n / c->audio_rate,
+                    (long long)lat->shape[2], (long long)Ta, in->num_frames / in->fps);
+    if (s == LTX_OK) {
+        *out = ltx_cond_conform_frames(p->be, lat, Ta);
+        if (!*out) s = LTX_ERR_OOM;
+    }
+    ltx_tensor_free(lat);
+    if (s == LTX_OK) ltx_pipe_rec(p, "audio.frozen_latent", *out);
+    ltx_pipe_add_time(p, "audio_encode", ltx_pipe_now() - t0);
+    return s;
+}
+
+ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
+                                        const ltx_cond_inputs *c, ltx_gen_output *out)
+{
+    memset(out, 0, sizeof *out);
+    if (in->height % 64 || in->width % 64)
+        return ltx_err(LTX_ERR_INVALID_ARG, "a2vid_two_stage: height/width must be multiples "
+                       "of 64 (got %dx%d)", in->height, in->width);
+    if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
+    if (in->n_images > LTX_PIPE_MAX_IMAGES)
+        return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
+    if (!c->audio || c->audio_n <= 0 || c->audio_rate <= 0)
+        return ltx_err(LTX_ERR_INVALID_ARG, "a2vid_two_stage: no input audio");
+    int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
+    ltx_tensor *alat = NULL;
+    LTX_TRY(encode_audio(p, in, c, Ta, &alat));
+
+    float *sig = malloc(sizeof(float) * (size_t)(in->steps + 1));
+    ltx_status st = sig ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
+    ltx_ltx2_sched_params sp;
+    ltx_ltx2_sched_params_init(&sp);
+    if (st == LTX_OK) st = ltx_sched_ltx2(in->steps, &sp, sig);
+    const float *s2;
+    int n2 = ltx_sched_distilled(2, &s2);
+    /* video guidance only; a_neg NULL = the positive audio context in the uncond pass */
+    ltx_denoiser guided = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg,
+                           .vg = in->vg};
+    ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
+    ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
+    ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
+    ltx_lora_set set;
+    int h1 = in->height / 2, w1 = in->width / 2;
+
+    if (st == LTX_OK)
+        st = ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
+    if (st == LTX_OK) {
+        ltx_stage_spec s = {
+            .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .audio_init = alat,
+            .video_noise_scale = 1.0, .audio_noise_scale = 0.0, .images = im,
+            .n_images = in->n_images, .sigmas = sig, .n_sigmas = in->steps + 1,
+            .denoiser = &guided, .audio_frozen = true};
+        st = ltx_pipeline_lora_set(in, false, -1, &set);
+        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
+        ltx_image_latents_free(im, in->n_images);
+    }
+    free(sig);
+    ltx_tensor_free(a1);
+    if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
+    ltx_tensor_free(v1);
+    if (st == LTX_OK)
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
+                                     in->height, in->width, im);
+    if (st == LTX_OK) {
+        ltx_stage_spec s = {
+            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up,
+            .audio_init = alat, .video_noise_scale = s2[0], .audio_noise_scale = 0.0,
+            .images = im, .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2,
+            .denoiser = &simple, .audio_frozen = true};
+        st = ltx_pipeline_lora_set(in, true, -1, &set);
+        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v2, &a2);
+        ltx_image_latents_free(im, in->n_images);
+    }
+    ltx_tensor_free(up);
+    ltx_tensor_free(alat);
+    ltx_tensor_free(a2);
+    if (st == LTX_OK)
+        st = ltx_stage_decode_video(p, in->ckpt, v2, &out->frames, &out->n_frames, &out->h,
+                                    &out->w, NULL);
+    ltx_tensor_free(v2);
+    /* ref: the original decoded waveform is returned, not a VAE decode */
+    if (st == LTX_OK) {
+        size_t n = (size_t)(2 * c->audio_n);
+        out->audio = malloc(sizeof(float) * n);
+        if (!out->audio) st = ltx_err(LTX_ERR_OOM, "out of memory");
+        else {
+            memcpy(out->audio, c->audio, sizeof(float) * n);
+            out->n_samples = c->audio_n;
+            out->sample_rate = c->audio_rate;
+            out->audio_status = LTX_OK;
+        }
+    }
+    if (st != LTX_OK) ltx_gen_output_free(out);
+    return st;
+}
