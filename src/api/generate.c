@@ -166,6 +166,20 @@ static ltx_status open_upsampler(const char *flag, const char *path, ltx_st_file
     return LTX_OK;
 }
 
+/* A Gemma folder: safetensors weights (single file or index) must be there. */
+static ltx_status check_gemma_root(const char *dir)
+{
+    static const char *names[] = {"model.safetensors.index.json", "model.safetensors"};
+    char path[4096];
+    struct stat st;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (stat(path, &st) == 0) return LTX_OK;
+    }
+    return ltx_err(LTX_ERR_INVALID_ARG, "--gemma-root %s: no Gemma weights "
+                   "(model.safetensors.index.json or model.safetensors)", dir);
+}
+
 static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)
 {
     if (!g || g->struct_size < sizeof *g)
@@ -196,8 +210,16 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     struct stat st;
     if (stat(g->gemma_root, &st) != 0 || !S_ISDIR(st.st_mode))
         return ltx_err(LTX_ERR_IO, "--gemma-root %s: not a directory", g->gemma_root);
+    LTX_TRY(check_gemma_root(g->gemma_root));
     if (g->tokenizer && stat(g->tokenizer, &st) != 0)
         return ltx_err(LTX_ERR_IO, "--tokenizer %s: no such file", g->tokenizer);
+    if (!g->tokenizer) {
+        char tj[4096];
+        snprintf(tj, sizeof tj, "%s/tokenizer.json", g->gemma_root);
+        if (stat(tj, &st) != 0)
+            return ltx_err(LTX_ERR_IO, "--gemma-root %s: no tokenizer.json (pass --tokenizer "
+                           "PATH)", g->gemma_root);
+    }
     if (g->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "--image: at most %d images", LTX_PIPE_MAX_IMAGES);
     for (int i = 0; i < g->n_images; i++) {
@@ -212,6 +234,12 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         if (!(im->crf >= 0 && im->crf <= 51))
             return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: CRF %g is outside [0, 51]", im->path,
                            im->crf);
+        ltx_frames fr = {0}; /* decodable? (small next to any weight) */
+        ltx_status s = ltx_image_load(im->path, &fr);
+        ltx_frames_free(&fr);
+        if (s != LTX_OK)
+            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: not a readable image (%s)", im->path,
+                           ltx_err_message());
     }
     if (g->n_loras > LTX_MAX_LORAS / 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);

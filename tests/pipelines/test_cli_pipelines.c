@@ -225,6 +225,12 @@ TEST(validation_errors)
     snprintf(a, sizeof a, "--checkpoint-path %s", junk);
     refused("ti2vid_one_stage", a, "not a readable safetensors file");
     refused("distilled", "--gemma-root /nonexistent", "--gemma-root /nonexistent: not a directory");
+    snprintf(a, sizeof a, "--gemma-root %s", g_dir);
+    refused("distilled", a, "no Gemma weights");
+    snprintf(a, sizeof a, "--image %s 0 1.0", junk);
+    refused("ti2vid_one_stage", a, "not a readable image");
+    refused("distilled", "--lora " CKPT, "--lora " CKPT);
+    refused("ti2vid_two_stages", "--distilled-lora " UPS, "--distilled-lora " UPS);
     refused("ti2vid_two_stages", "--distilled-lora /nonexistent.safetensors",
             "--distilled-lora /nonexistent.safetensors: no such file");
     refused("distilled", "--lora /nonexistent.safetensors", "--lora /nonexistent.safetensors");
