@@ -392,21 +392,24 @@ static ltx_tensor *unfold_time(ltx_backend *be, const ltx_tensor *x, int64_t B)
     return c;
 }
 
-/* 2-D pixel shuffle "b (c p1 p2) h w -> b c (h p1) (w p2)" with p1 = p2 = p. */
+/* 2-D pixel shuffle "b (c p1 p2) h w -> b c (h p1) (w p2)" with p1 = p2 = p, iterating in the
+ * source's order (contiguous rows) and scattering with stride p. */
 static ltx_tensor *shuffle2d(ltx_backend *be, const ltx_tensor *x, int p)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t C = n[1] / (p * p);
-    int64_t vs[6] = {n[0], C, n[2], p, n[3], p};
-    int64_t vst[6] = {st[0], p * p * st[1], st[2], p * st[1], st[3], st[1]};
-    ltx_tensor *v = vae_view(x, 6, vs, vst, 0);
-    ltx_tensor *c = v ? nn_contiguous(be, v, LTX_F32) : NULL;
-    ltx_tensor_free(v);
-    if (!c) return NULL;
-    int64_t s4[4] = {n[0], C, n[2] * p, n[3] * p};
-    ltx_tensor *r = ltx_tensor_reshape(c, 4, s4);
-    ltx_tensor_free(c);
-    return r;
+    int64_t out[4] = {n[0], C, n[2] * p, n[3] * p};
+    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 4, out);
+    if (!y) return NULL;
+    const int64_t *yt = y->stride;
+    int64_t vs[6] = {n[0], C, p, p, n[2], n[3]};
+    int64_t xs[6] = {st[0], p * p * st[1], p * st[1], st[1], st[2], st[3]};
+    int64_t ys[6] = {yt[0], yt[1], yt[2], yt[3], p * yt[2], p * yt[3]};
+    if (vae_scatter(be, y, x, 6, vs, xs, 0, ys, 0) != LTX_OK) {
+        ltx_tensor_free(y);
+        return NULL;
+    }
+    return y;
 }
 
 /* The upsampler stage on a 5-D x (dims 3 body); taps "ups.upsampler". */

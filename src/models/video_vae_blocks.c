@@ -456,27 +456,49 @@ ltx_tensor *vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s)
     return materialise(be, vae_view(x, 8, vs, vst, 0), 5, out);
 }
 
+ltx_status vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
+                       const int64_t *shape, const int64_t *xst, int64_t xoff, const int64_t *yst,
+                       int64_t yoff)
+{
+    ltx_tensor *xv = vae_view(x, ndim, shape, xst, xoff);
+    ltx_tensor *yv = xv ? vae_view(y, ndim, shape, yst, yoff) : NULL;
+    ltx_status s = yv ? be->ops->copy(be, yv, xv) : vae_failed_status();
+    ltx_tensor_free(xv);
+    ltx_tensor_free(yv);
+    return s;
+}
+
 ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t P = (int64_t)s[0] * s[1] * s[2], C = n[1] / P;
-    if (C * P != n[1]) {
+    int drop = drop_first ? 1 : 0;
+    if (C * P != n[1] || n[2] * s[0] - drop < 1) {
         ltx_err(LTX_ERR_INVALID_ARG, "depth-to-space: %lld channels not divisible by %lld",
                 (long long)n[1], (long long)P);
         return NULL;
     }
-    /* view (B, C, D, p1, H, p2, W, p3) of x: channel = c·P + i1·p2·p3 + i2·p3 + i3 */
-    int64_t vs[8] = {n[0], C, n[2], s[0], n[3], s[1], n[4], s[2]};
-    int64_t vst[8] = {st[0], P * st[1],    st[2], (int64_t)s[1] * s[2] * st[1],
-                      st[3], s[2] * st[1], st[4], st[1]};
-    int64_t out[5] = {n[0], C, n[2] * s[0], n[3] * s[1], n[4] * s[2]};
-    ltx_tensor *y = materialise(be, vae_view(x, 8, vs, vst, 0), 5, out);
-    if (!y || !drop_first) return y;
-    ltx_tensor *v = ltx_tensor_slice(y, 2, 1, out[2], 1);
-    ltx_tensor *z = v ? nn_contiguous(be, v, LTX_F32) : NULL;
-    ltx_tensor_free(v);
-    ltx_tensor_free(y);
-    return z;
+    int64_t out[5] = {n[0], C, n[2] * s[0] - drop, n[3] * s[1], n[4] * s[2]};
+    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 5, out);
+    if (!y) return NULL;
+    const int64_t *yt = y->stride;
+    /* channel = c·P + i1·p2·p3 + i2·p3 + i3 -> (t = d·p1 + i1 - drop, h·p2 + i2, w·p3 + i3).
+     * One copy per temporal phase i1, iterating in the source's order (rows of W contiguous)
+     * and scattering with stride p3: far faster than gathering 2-element rows. */
+    for (int i1 = 0; i1 < s[0]; i1++) {
+        int64_t d0 = i1 < drop ? 1 : 0; /* output frame -1 does not exist */
+        if (n[2] - d0 < 1) continue;
+        int64_t vs[7] = {n[0], C, s[1], s[2], n[2] - d0, n[3], n[4]};
+        int64_t xs[7] = {st[0], P * st[1], s[2] * st[1], st[1], st[2], st[3], st[4]};
+        int64_t ys[7] = {yt[0], yt[1], yt[3], yt[4], s[0] * yt[2], s[1] * yt[3], s[2] * yt[4]};
+        int64_t xoff = (int64_t)i1 * s[1] * s[2] * st[1] + d0 * st[2];
+        int64_t yoff = (d0 * s[0] + i1 - drop) * yt[2];
+        if (vae_scatter(be, y, x, 7, vs, xs, xoff, ys, yoff) != LTX_OK) {
+            ltx_tensor_free(y);
+            return NULL;
+        }
+    }
+    return y;
 }
 
 ltx_tensor *vae_patchify(ltx_backend *be, const ltx_tensor *x, int p)
@@ -494,9 +516,18 @@ ltx_tensor *vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t C = n[1] / (p * p);
-    /* ref: "b (c p r q) f h w -> b c (f p) (h q) (w r)": view (B, C, F, H, q, W, r) */
-    int64_t vs[7] = {n[0], C, n[2], n[3], p, n[4], p};
-    int64_t vst[7] = {st[0], p * p * st[1], st[2], st[3], st[1], st[4], p * st[1]};
     int64_t out[5] = {n[0], C, n[2], n[3] * p, n[4] * p};
-    return materialise(be, vae_view(x, 7, vs, vst, 0), 5, out);
+    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 5, out);
+    if (!y) return NULL;
+    const int64_t *yt = y->stride;
+    /* ref: "b (c p r q) f h w -> b c (f p) (h q) (w r)": source order (B, C, r, q, F, H, W),
+     * scattered to (f, h·p + q, w·p + r) */
+    int64_t vs[7] = {n[0], C, p, p, n[2], n[3], n[4]};
+    int64_t xs[7] = {st[0], p * p * st[1], p * st[1], st[1], st[2], st[3], st[4]};
+    int64_t ys[7] = {yt[0], yt[1], yt[4], yt[3], yt[2], p * yt[3], p * yt[4]};
+    if (vae_scatter(be, y, x, 7, vs, xs, 0, ys, 0) != LTX_OK) {
+        ltx_tensor_free(y);
+        return NULL;
+    }
+    return y;
 }

@@ -111,6 +111,10 @@ ltx_tensor *vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s);
 /* Depth-to-space "b (c p1 p2 p3) d h w -> b c (d p1) (h p2) (w p3)", then drop the first frame
  * when drop_first. */
 ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first);
+/* Copies x viewed as (shape, xst, xoff) into y viewed as (shape, yst, yoff) (element strides). */
+ltx_status vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
+                       const int64_t *shape, const int64_t *xst, int64_t xoff, const int64_t *yst,
+                       int64_t yoff);
 /* patchify / unpatchify with patch p (channel = c·p² + w_off·p + h_off). */
 ltx_tensor *vae_patchify(ltx_backend *be, const ltx_tensor *x, int p);
 ltx_tensor *vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p);
