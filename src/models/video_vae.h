@@ -211,7 +211,11 @@ typedef ltx_status (*ltx_vae_chunk_fn)(void *user, const ltx_tensor *chunk, int6
  * scaled by aspect, causal temporal split), trapezoid blend masks, temporal groups streamed
  * — chunk k is emitted as soon as group k+1 has been blended into its overlap, so memory is
  * bounded by two temporal groups of full-width output plus one decoded tile. A config without
- * temporal tiling decodes all frames as one group (the reference crashes on that case). */
+ * temporal tiling decodes all frames as one group (the reference crashes on that case); the
+ * empty chunk the reference yields when two causal tiles start on the same frame (overlap of
+ * size-1 latents) is not passed to `fn`. The seams are model dependent and NOT small for random
+ * weights (docs/NUMERICS.md); tiled decode matches the reference's tiled decode, not an untiled
+ * one. Decode draws (opts.rng) happen tile by tile, as in the reference. */
 ltx_status ltx_video_decoder_tiled(const ltx_video_decoder *d, const ltx_tensor *latent,
                                    const ltx_vae_tiling *tiling, const ltx_vae_decode_opts *opts,
                                    ltx_vae_chunk_fn fn, void *user);
