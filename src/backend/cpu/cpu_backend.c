@@ -12,30 +12,89 @@
 #include <string.h>
 #include <unistd.h>
 
+static void cache_drop_all(cpu_state *st)
+{
+    for (int i = 0; i < st->n_cached; i++) free((char *)st->cache[i].ptr - 64);
+    st->n_cached = 0;
+    st->cached_bytes = 0;
+}
+
 static void cpu_destroy(ltx_backend *be)
 {
     if (!be) return;
-    free(be->impl);
+    cpu_state *st = be->impl;
+    if (st) {
+        cache_drop_all(st);
+        pthread_mutex_destroy(&st->cache_lock);
+    }
+    free(st);
     free(be);
 }
 
+/* Blocks below this size go straight to malloc/free (glibc serves them well). */
+#define CACHE_MIN_BYTES ((size_t)1 << 20)
+
 static ltx_status cpu_buffer_alloc(ltx_backend *be, size_t bytes, void **handle)
 {
-    (void)be;
+    cpu_state *st = be->impl;
     /* 64-byte alignment for vector loads; round the size up as aligned_alloc requires. */
     size_t sz = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (!sz) sz = 64;
+    if (sz >= CACHE_MIN_BYTES) {
+        /* Best fit among cached blocks no more than 25% larger than asked. */
+        pthread_mutex_lock(&st->cache_lock);
+        int best = -1;
+        for (int i = 0; i < st->n_cached; i++) {
+            size_t c = st->cache[i].size;
+            if (c >= sz && c - sz <= sz / 4 && (best < 0 || c < st->cache[best].size)) best = i;
+        }
+        if (best >= 0) {
+            *handle = st->cache[best].ptr;
+            st->cached_bytes -= st->cache[best].size;
+            st->cache[best] = st->cache[--st->n_cached];
+            pthread_mutex_unlock(&st->cache_lock);
+            return LTX_OK;
+        }
+        pthread_mutex_unlock(&st->cache_lock);
+        /* Keep the block's real size in front of it so free can cache it by size. */
+    }
+    void *p = aligned_alloc(64, sz + 64);
+    if (!p && st->n_cached) {
+        /* Out of memory with blocks cached: give them back and retry once. */
+        pthread_mutex_lock(&st->cache_lock);
+        cache_drop_all(st);
+        pthread_mutex_unlock(&st->cache_lock);
+        p = aligned_alloc(64, sz + 64);
+    }
     if (!p)
         return ltx_err(LTX_ERR_OOM, "cannot allocate %.1f MiB on %s",
                        (double)bytes / (1024.0 * 1024.0), be->device_name);
-    *handle = p;
+    *(size_t *)p = sz;
+    *handle = (char *)p + 64;
     return LTX_OK;
 }
 
 static void cpu_buffer_free(ltx_backend *be, void *handle)
 {
-    (void)be;
-    free(handle);
+    if (!handle) return;
+    cpu_state *st = be->impl;
+    void *base = (char *)handle - 64;
+    size_t sz = *(size_t *)base;
+    if (sz >= CACHE_MIN_BYTES && sz <= st->cache_limit) {
+        pthread_mutex_lock(&st->cache_lock);
+        /* Evict (free) arbitrary cached blocks until this one fits under the limit. */
+        while (st->n_cached && (st->n_cached == CPU_CACHE_SLOTS ||
+                                st->cached_bytes + sz > st->cache_limit)) {
+            st->n_cached--;
+            st->cached_bytes -= st->cache[st->n_cached].size;
+            free((char *)st->cache[st->n_cached].ptr - 64);
+        }
+        st->cache[st->n_cached++] = (cpu_cached_block){handle, sz};
+        st->cached_bytes += sz;
+        pthread_mutex_unlock(&st->cache_lock);
+        return;
+    }
+    free(base);
 }
 
 static void *cpu_buffer_host_ptr(ltx_backend *be, void *handle)
@@ -102,7 +161,11 @@ static void cpu_event_free(ltx_backend *be, void *event)
 
 static ltx_status cpu_memory_cleanup(ltx_backend *be)
 {
-    (void)be;
+    /* cf. torch.cuda.empty_cache(): return every cached block to the system */
+    cpu_state *st = be->impl;
+    pthread_mutex_lock(&st->cache_lock);
+    cache_drop_all(st);
+    pthread_mutex_unlock(&st->cache_lock);
     return LTX_OK;
 }
 
@@ -169,6 +232,13 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
         return ltx_err(LTX_ERR_OOM, "out of memory creating the cpu backend");
     }
     st->restricted = restricted;
+    pthread_mutex_init(&st->cache_lock, NULL);
+    /* Cache up to 1/8 of physical memory (at most 4 GiB); LTX_CPU_CACHE_MB overrides. */
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : ((size_t)8 << 30);
+    st->cache_limit = phys / 8 < ((size_t)4 << 30) ? phys / 8 : ((size_t)4 << 30);
+    const char *env = getenv("LTX_CPU_CACHE_MB");
+    if (env) st->cache_limit = (size_t)strtoull(env, NULL, 10) << 20;
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;

@@ -15,8 +15,23 @@
 #include "backend/backend.h"
 #include "core/threadpool.h"
 
+#include <pthread.h>
+
+/* Freed large blocks kept for reuse (cf. PyTorch's caching allocator): re-faulting hundreds of
+ * MB of fresh pages per transformer block cost ~20% of its time. */
+#define CPU_CACHE_SLOTS 64
+typedef struct cpu_cached_block {
+    void *ptr;
+    size_t size; /* rounded allocation size */
+} cpu_cached_block;
+
 typedef struct cpu_state {
     bool restricted;
+    pthread_mutex_t cache_lock;
+    cpu_cached_block cache[CPU_CACHE_SLOTS];
+    int n_cached;
+    size_t cached_bytes;
+    size_t cache_limit; /* bytes kept at most; LTX_CPU_CACHE_MB overrides, 0 disables */
 } cpu_state;
 
 /* Host address of element [0,...,0] of t (offset applied). */
