@@ -255,12 +255,82 @@ typedef struct ltx_guided_params {
 } ltx_guided_params;
 void ltx_guided_params_init(ltx_guided_params *p);
 void ltx_guided_params_init_hq(ltx_guided_params *p);
+/* ref detect_params: _init, then the LTX-2.0 defaults (40 steps, STG block 29) unless the
+ * checkpoint's metadata "model_version" starts with "2.3" (also when it cannot be read, like the
+ * reference). Reads only the file header. */
+void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p, const char *checkpoint_path);
 ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
                                   const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
                                    const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
                                       const ltx_guided_params *p);
+
+
+/* ---- conditioning pipelines (src/api/generate_cond.c) ------------------------------------- */
+
+/* keyframe_interpolation (KeyframeInterpolationPipeline): the two-stage guided pipeline
+ * (ltx_guided_params_init defaults, spatial upsampler + distilled LoRA required) in which
+ * every image, frame 0 included, becomes keyframe tokens. A negative frame_idx counts from
+ * the end (-1 = the last frame); indices outside the video are refused. */
+ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate_params *g,
+                                               const ltx_guided_params *p);
+
+/* a2vid_two_stage (A2VidPipelineTwoStage). The audio file is decoded (any FFmpeg format; mono
+ * duplicated, > 2 channels down-mixed, rate converted for the encoder — all logged), encoded
+ * once and kept frozen; the output carries the decoded input audio at its own sample rate.
+ * The audio is frozen, so only the video guidance of ltx_guided_params is used: its `audio`
+ * member must be left at the ltx_guided_params_init values (anything else is refused, the
+ * reference silently ignores those flags). Audio shorter than the video is refused before any
+ * weight loads unless pad_audio is set (then it is padded with silence). */
+typedef struct ltx_a2vid_params {
+    size_t struct_size;
+    const char *audio_path;    /* required */
+    double audio_start_time;   /* seconds, default 0 */
+    double audio_max_duration; /* seconds; <= 0 (default): num_frames / frame_rate */
+    int pad_audio;             /* non-zero: pad audio shorter than the video with silence */
+} ltx_a2vid_params;
+void ltx_a2vid_params_init(ltx_a2vid_params *p);
+ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params *g,
+                                        const ltx_guided_params *p, const ltx_a2vid_params *a);
+
+/* retake (RetakePipeline, distilled mode). Uses prompt, gemma_root, tokenizer, output_path,
+ * seed and loras of ltx_generate_params; the size, frame count and rate come from the source
+ * video (height/width/num_frames/frame_rate/images must be left at their defaults). The source
+ * must have 8k+1 frames and sides that are multiples of 32, unless `fit` is set: then it is
+ * trimmed to the nearest 8k+1 frames below and center-cropped to multiples of 32 (logged). The
+ * window [start_time, end_time) must lie inside the source. */
+typedef struct ltx_retake_params {
+    size_t struct_size;
+    const char *distilled_checkpoint_path; /* required */
+    const char *video_path;                /* required */
+    double start_time, end_time;           /* required, seconds, start < end */
+    int fit;
+} ltx_retake_params;
+void ltx_retake_params_init(ltx_retake_params *p);
+ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
+                               const ltx_retake_params *p);
+
+/* ic_lora (ICLoraPipeline): distilled two-stage pipeline with reference (control) videos as
+ * extra stage-1 tokens; the --lora files are the IC-LoRA(s), fused in stage 1 only, their
+ * metadata reference_downscale_factor sets the reference size (conflicting values refused). */
+typedef struct ltx_video_cond_input {
+    const char *path;
+    double strength;
+} ltx_video_cond_input;
+typedef struct ltx_ic_lora_params {
+    size_t struct_size;
+    const char *distilled_checkpoint_path; /* required */
+    const char *spatial_upsampler_path;    /* required unless skip_stage_2 */
+    const ltx_video_cond_input *video_conditioning; /* required, >= 1 */
+    int n_video_conditioning;
+    const char *attention_mask_path;  /* NULL = none; grayscale mask video */
+    double attention_mask_strength;   /* [0, 1], default 1 */
+    int skip_stage_2;                 /* output at half size */
+} ltx_ic_lora_params;
+void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
+ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
+                                const ltx_ic_lora_params *p);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,21 @@ void ltx_guided_params_init(ltx_guided_params *p)
     p->distilled_lora_strength_stage_2 = 0.5;
 }
 
+void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p, const char *checkpoint_path)
+{
+    ltx_guided_params_init(p);
+    ltx_st_file *f = NULL;
+    const char *ver = NULL;
+    if (checkpoint_path && ltx_st_open(checkpoint_path, &f) == LTX_OK)
+        ver = ltx_st_metadata(f, "model_version");
+    bool v23 = ver && !strncmp(ver, "2.3", 3);
+    ltx_st_close(f);
+    if (v23) return;
+    p->num_inference_steps = 40; /* ref: LTX_2_PARAMS */
+    p->video.stg_blocks[0] = 29;
+    p->audio.stg_blocks[0] = 29;
+}
+
 void ltx_guided_params_init_hq(ltx_guided_params *p)
 {
     ltx_guided_params_init(p);
@@ -504,3 +519,4 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
 {
     return generate_guided(e, g, p, 2);
 }
+

@@ -167,6 +167,23 @@ TEST(two_stages_hq_writes_mp4)
              128, 192, 9, "24", 24, 1);
 }
 
+TEST(round_frames_on_request)
+{
+    setup();
+    char out[300], args[16384], err[8192];
+    snprintf(out, sizeof out, "%s/round.mp4", g_dir);
+    snprintf(args, sizeof args,
+             "distilled --distilled-checkpoint-path %s --spatial-upsampler-path %s --gemma-root %s "
+             "--tokenizer %s --prompt x --output-path %s --height 128 --width 192 "
+             "--num-frames 12 --round-frames",
+             CKPT, UPS, D "/tiny_gemma", g_tok, out);
+    CHECK(ltx2c(args, err, sizeof err) == 0);
+    CHECK_MSG(strstr(err, "--num-frames 12 rounded down to 9") != NULL, "%s", err);
+    probe p;
+    CHECK(ffprobe(out, &p) && p.frames == 9);
+    remove(out);
+}
+
 /* ---- validation: message names flag and value; no output file ---- */
 
 static void refused(const char *cmd, const char *bad, const char *want)

@@ -176,7 +176,8 @@ typedef struct guided_args {
     ltx_guided_params p;
     cli_ints vblocks, ablocks;
     cli_loras dloras;
-    int kind; /* 0 one-stage, 1 two-stage, 2 HQ */
+    int kind; /* 0 one-stage, 1 two-stage, 2 HQ, 3 keyframe_interpolation, 4 a2vid_two_stage */
+    ltx_a2vid_params a2; /* kind 4 */
 } guided_args;
 
 static ltx_status run_guided(ltx_engine *e, gen_args *a, void *pp)
@@ -192,6 +193,8 @@ static ltx_status run_guided(ltx_engine *e, gen_args *a, void *pp)
     }
     ga->p.distilled_loras = ga->dloras.v;
     ga->p.n_distilled_loras = ga->dloras.n;
+    if (ga->kind == 3) return ltx_generate_keyframe_interpolation(e, &a->g, &ga->p);
+    if (ga->kind == 4) return ltx_generate_a2vid_two_stage(e, &a->g, &ga->p, &ga->a2);
     return ga->kind == 0   ? ltx_generate_one_stage(e, &a->g, &ga->p)
            : ga->kind == 1 ? ltx_generate_two_stages(e, &a->g, &ga->p)
                            : ltx_generate_two_stages_hq(e, &a->g, &ga->p);
@@ -208,7 +211,12 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
         ltx_guided_params_init_hq(&ga.p);
     } else {
         gen_args_init(&a, kind == 0 ? 512 : 1024, kind == 0 ? 768 : 1536);
-        ltx_guided_params_init(&ga.p);
+        /* ref: detect_checkpoint_path + detect_params pick the defaults from the checkpoint's
+         * model_version before parsing (2.3: 30 steps, STG block 28; else 40, block 29) */
+        const char *ck = NULL;
+        for (int i = 1; i + 1 < argc; i++)
+            if (!strcmp(argv[i], "--checkpoint-path")) ck = argv[i + 1];
+        ltx_guided_params_init_for_checkpoint(&ga.p, ck);
     }
     int enhance = 0, prefetch = 0, max_batch = 1;
     ltx_guided_params *p = &ga.p;
@@ -230,10 +238,31 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                            &p->distilled_lora_strength_stage_2, "S", "default 0.5", 0};
     }
     n += common_opts(o + n, &a);
+    if (kind == 3) /* keyframes: negative frame indices count from the end */
+        for (int i = 0; i < n; i++)
+            if (!strcmp(o[i].name, "--image"))
+                o[i].help = "keyframe image (repeatable; every one, frame 0 too, becomes "
+                            "keyframe tokens); FRAME_IDX < 0 counts from the end (-1 = last "
+                            "frame); CRF default 33, 0 = none";
+    if (kind == 4) {
+        ltx_a2vid_params_init(&ga.a2);
+        o[n++] = (cli_opt){"--audio-path", CLI_STR, &ga.a2.audio_path, "PATH",
+                           "audio to generate the video for (any format FFmpeg reads; mono / "
+                           "multichannel converted to stereo; kept as the output's audio)", 1};
+        o[n++] = (cli_opt){"--audio-start-time", CLI_DOUBLE, &ga.a2.audio_start_time, "S",
+                           "seconds into the audio file (default 0)", 0};
+        o[n++] = (cli_opt){"--audio-max-duration", CLI_DOUBLE, &ga.a2.audio_max_duration, "S",
+                           "seconds of audio (default: num_frames / frame_rate)", 0};
+        o[n++] = (cli_opt){"--pad-audio", CLI_FLAG, &ga.a2.pad_audio, NULL,
+                           "[ltx2c] pad audio shorter than the video with silence (default: "
+                           "refuse it before loading anything)", 0};
+    }
     o[n++] = (cli_opt){"--negative-prompt", CLI_STR, &p->negative_prompt, "TEXT",
                        "default: ltx2c's list of quality terms", 0};
     o[n++] = (cli_opt){"--num-inference-steps", CLI_INT, &p->num_inference_steps, "N",
-                       kind == 2 ? "stage-1 steps (default 15)" : "stage-1 steps (default 30)", 0};
+                       kind == 2 ? "stage-1 steps (default 15)"
+                                 : "stage-1 steps (default 30 for LTX-2.3 checkpoints, else 40)",
+                       0};
     o[n++] = (cli_opt){"--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X",
                        "default 3.0", 0};
     o[n++] = (cli_opt){"--video-stg-guidance-scale", CLI_DOUBLE, &p->video.stg_scale, "X",
@@ -241,10 +270,11 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
     o[n++] = (cli_opt){"--video-rescale-scale", CLI_DOUBLE, &p->video.rescale_scale, "X",
                        kind == 2 ? "default 0.45" : "default 0.7", 0};
     o[n++] = (cli_opt){"--video-stg-blocks", CLI_INTS, &ga.vblocks, "[I...]",
-                       kind == 2 ? "default none" : "default 28", 0};
+                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)", 0};
     o[n++] = (cli_opt){"--a2v-guidance-scale", CLI_DOUBLE, &p->video.modality_scale, "X",
                        "video modality guidance, default 3.0", 0};
     o[n++] = (cli_opt){"--video-skip-step", CLI_INT, &p->video.skip_step, "N", "default 0", 0};
+    const int first_audio_opt = n;
     o[n++] = (cli_opt){"--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X",
                        "default 7.0", 0};
     o[n++] = (cli_opt){"--audio-stg-guidance-scale", CLI_DOUBLE, &p->audio.stg_scale, "X",
@@ -252,10 +282,15 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
     o[n++] = (cli_opt){"--audio-rescale-scale", CLI_DOUBLE, &p->audio.rescale_scale, "X",
                        kind == 2 ? "default 1.0" : "default 0.7", 0};
     o[n++] = (cli_opt){"--audio-stg-blocks", CLI_INTS, &ga.ablocks, "[I...]",
-                       kind == 2 ? "default none" : "default 28", 0};
+                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)", 0};
     o[n++] = (cli_opt){"--v2a-guidance-scale", CLI_DOUBLE, &p->audio.modality_scale, "X",
                        "audio modality guidance, default 3.0", 0};
     o[n++] = (cli_opt){"--audio-skip-step", CLI_INT, &p->audio.skip_step, "N", "default 0", 0};
+    if (kind == 4) /* the audio is frozen: these are refused when changed (spec §14 item 5) */
+        for (int i = first_audio_opt; i < n; i++)
+            if (strstr(o[i].name, "audio") || strstr(o[i].name, "v2a"))
+                o[i].help = "refused: the given audio stays fixed, audio guidance has no "
+                            "effect (the reference parses and ignores it)";
     o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
                        "parsed; ignored by this pipeline, as in the reference", 0};
     o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
@@ -296,38 +331,172 @@ int cmd_ti2vid_two_stages_hq(int argc, char **argv)
                       "15 steps.", argc, argv);
 }
 
-/* ---- not built yet (issue 8) ---- */
+/* ---- conditioning pipelines ---- */
 
-typedef struct pipeline_stub {
-    const char *name;
-    const char *what;
-    const char *ckpt_flag;
-} pipeline_stub;
-
-static int not_built(const pipeline_stub *p, int argc, char **argv)
+int cmd_keyframe_interpolation(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            printf("usage: ltx2c %s %s PATH --gemma-root DIR --prompt TEXT --output-path OUT.mp4 "
-                   "[options]\n\n%s\n\n"
-                   "status: not built yet — this subcommand exits non-zero until its pipeline "
-                   "lands.\n",
-                   p->name, p->ckpt_flag, p->what);
-            return CLI_EXIT_OK;
-        }
-    }
-    cli_error(p->name, "not built yet: the %s pipeline is not implemented in this build", p->name);
-    return CLI_EXIT_FAIL;
+    return guided_cmd("keyframe_interpolation", 3,
+                      "Video between keyframe images: the two-stage guided pipeline (stage 1 at "
+                      "half size, x2 upsampling, stage 2 with the distilled LoRA) in which every "
+                      "--image becomes keyframe tokens at its frame, e.g. --image first.png 0 1.0 "
+                      "--image last.png -1 0.8. Defaults 1024x1536, 121 frames @ 24 fps.",
+                      argc, argv);
 }
 
-#define STUB(fn, what, flag)                                                                    \
-    int cmd_##fn(int argc, char **argv)                                                         \
-    {                                                                                           \
-        static const pipeline_stub p = {#fn, what, flag};                                       \
-        return not_built(&p, argc, argv);                                                       \
-    }
+int cmd_a2vid_two_stage(int argc, char **argv)
+{
+    return guided_cmd("a2vid_two_stage", 4,
+                      "Audio-to-video in two stages: the audio is encoded once and kept fixed "
+                      "while the video is generated around it (video guidance only); the output "
+                      "carries the input audio unchanged, at its own sample rate. Defaults "
+                      "1024x1536, 121 frames @ 24 fps.", argc, argv);
+}
 
-STUB(keyframe_interpolation, "Video between keyframe images.", "--checkpoint-path")
-STUB(a2vid_two_stage, "Audio-to-video in two stages.", "--checkpoint-path")
-STUB(retake, "Regenerate a time window of an existing video.", "--distilled-checkpoint-path")
-STUB(ic_lora, "In-context LoRA with a reference/control video.", "--distilled-checkpoint-path")
+/* Flags every conditioning subcommand without size flags shares (retake). */
+static int basic_opts(cli_opt *o, gen_args *a)
+{
+    int n = 0;
+    o[n++] = (cli_opt){"--gemma-root", CLI_STR, &a->g.gemma_root, "DIR",
+                       "Gemma 3 text-encoder folder (safetensors + config.json)", 1};
+    o[n++] = (cli_opt){"--tokenizer", CLI_STR, &a->g.tokenizer, "PATH",
+                       "[ltx2c] tokenizer.json (default: inside --gemma-root)", 0};
+    o[n++] = (cli_opt){"--prompt", CLI_STR, &a->g.prompt, "TEXT", "what to generate", 1};
+    o[n++] = (cli_opt){"--output-path", CLI_STR, &a->g.output_path, "OUT.mp4",
+                       "H.264 + AAC mp4, written to a temp file then renamed", 1};
+    o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
+    o[n++] = (cli_opt){"--lora", CLI_LORA, &a->loras, "PATH [STRENGTH]",
+                       "LoRA fused into the transformer (repeatable; strength 1.0)", 0};
+    o[n++] = (cli_opt){"--device", CLI_STR, &a->device, "D",
+                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0};
+    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
+    o[n++] = (cli_opt){"--quiet", CLI_FLAG, &a->quiet, NULL,
+                       "[ltx2c] no progress or summary on stderr", 0};
+    return n;
+}
+
+static ltx_status run_retake(ltx_engine *e, gen_args *a, void *pp)
+{
+    return ltx_generate_retake(e, &a->g, pp);
+}
+
+int cmd_retake(int argc, char **argv)
+{
+    gen_args a;
+    gen_args_init(&a, 0, 0);
+    ltx_retake_params rp;
+    ltx_retake_params_init(&rp);
+    int enhance = 0, prefetch = 0, max_batch = 1;
+    cli_opt o[MAX_OPTS];
+    int n = 0;
+    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &rp.distilled_checkpoint_path,
+                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
+    o[n++] = (cli_opt){"--video-path", CLI_STR, &rp.video_path, "PATH",
+                       "source video: 8k+1 frames, sides multiples of 32 (audio optional)", 1};
+    o[n++] = (cli_opt){"--start-time", CLI_DOUBLE, &rp.start_time, "S",
+                       "start of the window to regenerate, seconds (inclusive)", 1};
+    o[n++] = (cli_opt){"--end-time", CLI_DOUBLE, &rp.end_time, "S",
+                       "end of the window, seconds (exclusive, > start, inside the video)", 1};
+    o[n++] = (cli_opt){"--fit", CLI_FLAG, &rp.fit, NULL,
+                       "[ltx2c] trim the source to 8k+1 frames and center-crop it to multiples "
+                       "of 32 instead of refusing it", 0};
+    n += basic_opts(o + n, &a);
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
+                       "prompt enhancement (not built yet: refused)", 0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
+                       "layer streaming (accepted; all layers stay mapped)", 0};
+    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
+                       "parsed and unused (one pass per step)", 0};
+    static const char what[] =
+        "Regenerate a time window of an existing video: the source video and audio become "
+        "the initial latents of one distilled stage (8 sigmas) at the source size and rate; "
+        "only the tokens overlapping [--start-time, --end-time) are regenerated, the rest is "
+        "kept (the whole audio track is re-synthesised by the vocoder). A source without "
+        "audio gets a new audio track. (The reference CLI crashes on args.distilled; this is "
+        "the distilled mode its parser implies.)";
+    int r = cli_parse("retake", o, n, argc, argv);
+    if (r < 0) {
+        printf("usage: ltx2c retake --distilled-checkpoint-path PATH --video-path PATH "
+               "--start-time S --end-time S --gemma-root DIR --prompt TEXT --output-path "
+               "OUT.mp4 [options]\n\n%s\n\noptions:\n", what);
+        cli_print_opts(stdout, o, n);
+        return CLI_EXIT_OK;
+    }
+    if (r) return r;
+    if (enhance) {
+        cli_error("retake", "--enhance-prompt: prompt enhancement is not built yet");
+        return CLI_EXIT_USAGE;
+    }
+    return run("retake", &a, run_retake, &rp);
+}
+
+typedef struct ic_args {
+    ltx_ic_lora_params p;
+    cli_loras refs, mask;
+} ic_args;
+
+static ltx_status run_ic_lora(ltx_engine *e, gen_args *a, void *pp)
+{
+    ic_args *ia = pp;
+    ia->p.video_conditioning = (const ltx_video_cond_input *)ia->refs.v;
+    ia->p.n_video_conditioning = ia->refs.n;
+    if (ia->mask.n) {
+        ia->p.attention_mask_path = ia->mask.v[0].path;
+        ia->p.attention_mask_strength = ia->mask.v[0].strength;
+    }
+    return ltx_generate_ic_lora(e, &a->g, &ia->p);
+}
+
+int cmd_ic_lora(int argc, char **argv)
+{
+    gen_args a;
+    gen_args_init(&a, 1024, 1536);
+    ic_args ia;
+    memset(&ia, 0, sizeof ia);
+    ltx_ic_lora_params_init(&ia.p);
+    int enhance = 0, prefetch = 0, max_batch = 1;
+    cli_opt o[MAX_OPTS];
+    int n = 0;
+    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &ia.p.distilled_checkpoint_path,
+                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
+    o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &ia.p.spatial_upsampler_path,
+                       "PATH", "spatial x2 latent upsampler (not needed with --skip-stage-2)", 0};
+    o[n++] = (cli_opt){"--video-conditioning", CLI_LORA, &ia.refs, "PATH STRENGTH",
+                       "reference (control) video and its strength in [0, 1] (repeatable)", 1};
+    o[n++] = (cli_opt){"--conditioning-attention-mask", CLI_LORA, &ia.mask, "PATH STRENGTH",
+                       "grayscale mask video: per-region attention to the reference, times "
+                       "STRENGTH in [0, 1]", 0};
+    o[n++] = (cli_opt){"--skip-stage-2", CLI_FLAG, &ia.p.skip_stage_2, NULL,
+                       "decode stage 1: output at half size", 0};
+    n += common_opts(o + n, &a);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(o[i].name, "--lora"))
+            o[i].help = "IC-LoRA (repeatable; its metadata reference_downscale_factor sets the "
+                        "reference size), fused into stage 1 only";
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
+                       "prompt enhancement (not built yet: refused)", 0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
+                       "layer streaming (accepted; all layers stay mapped)", 0};
+    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
+                       "parsed and unused, as in the reference", 0};
+    static const char what[] =
+        "In-context LoRA: the distilled two-stage pipeline with reference (control) videos "
+        "appended as extra tokens in stage 1 (at half size / the IC-LoRA's "
+        "reference_downscale_factor), the IC-LoRA fused in stage 1; stage 2 without LoRA. "
+        "Defaults 1024x1536, 121 frames @ 24 fps.";
+    int r = cli_parse("ic_lora", o, n, argc, argv);
+    if (r < 0) {
+        usage("ic_lora", "--distilled-checkpoint-path", what, o, n);
+        return CLI_EXIT_OK;
+    }
+    if (r) return r;
+    if (enhance) {
+        cli_error("ic_lora", "--enhance-prompt: prompt enhancement is not built yet");
+        return CLI_EXIT_USAGE;
+    }
+    if (ia.mask.n > 1) {
+        cli_error("ic_lora", "--conditioning-attention-mask given %d times (once at most)",
+                  ia.mask.n);
+        return CLI_EXIT_USAGE;
+    }
+    return run("ic_lora", &a, run_ic_lora, &ia);
+}
