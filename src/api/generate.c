@@ -21,6 +21,7 @@
 #include "ltx.h"
 
 #include "api/engine.h"
+#include "api/generate_internal.h"
 #include "io/media.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
@@ -520,3 +521,39 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
     return generate_guided(e, g, p, 2);
 }
 
+/* ---- shared with src/api/generate_cond.c (declared in src/api/generate_internal.h) ---- */
+
+ltx_status ltx_gen_check_file(const char *flag, const char *path)
+{
+    return check_file(flag, path);
+}
+
+ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+{
+    return open_checkpoint(flag, path, out);
+}
+
+ltx_status ltx_gen_open_upsampler(const char *flag, const char *path, ltx_st_file **out)
+{
+    return open_upsampler(flag, path, out);
+}
+
+ltx_status ltx_gen_check_common(const ltx_generate_params *g, int multiple, int *frames)
+{
+    return check_common(g, multiple, frames);
+}
+
+ltx_status ltx_gen_check_guided(const ltx_guided_params *p, bool two_stage)
+{
+    return check_guided(p, two_stage);
+}
+
+void ltx_gen_to_guider(const ltx_guidance *g, ltx_guider_params *o)
+{
+    to_guider(g, o);
+}
+
+const char *ltx_gen_default_negative(void)
+{
+    return default_negative;
+}
