@@ -305,6 +305,7 @@ typedef struct run {
     ltx_guider_params vg, ag;
     ltx_gen_inputs in;
     ltx_rng *rng;
+    double t_text; /* prompt encoding seconds */
 } run;
 
 static void run_free(run *r)
@@ -356,7 +357,8 @@ static ltx_status encode_prompts(run *r, const ltx_generate_params *g, const cha
         r->in.v_neg = r->ctx[1].video;
         r->in.a_neg = r->ctx[1].audio;
     }
-    LTX_INFO(&r->e->log, "prompt encoding: %.2f s", ltx_pipe_now() - t0);
+    r->t_text = ltx_pipe_now() - t0;
+    LTX_INFO(&r->e->log, "prompt encoding: %.2f s", r->t_text);
     return LTX_OK;
 }
 
@@ -430,6 +432,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     if (!r->rng) return LTX_ERR_OOM;
     ltx_pipe p;
     ltx_pipe_init(&p, r->e->be);
+    ltx_pipe_add_time(&p, "prompt_encoding", r->t_text);
     p.log = &r->e->log;
     p.rng = r->rng;
     p.progress = r->e->progress;
