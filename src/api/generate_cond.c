@@ -338,7 +338,9 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
                            "start time, fewer --num-frames, or --pad-audio to pad with silence",
                            a->audio_path, have, a->audio_start_time, frames, fps, video_s,
                            (long long)got, (long long)Ta);
-        int64_t n = r->audio.n;
+        /* pad to the video's duration, and further if the encoder still comes up short */
+        int64_t n = (int64_t)ceil(video_s * r->audio.sample_rate);
+        if (n < r->audio.n) n = r->audio.n;
         while (audio_latent_len(n, r->audio.sample_rate) < Ta) n += r->audio.sample_rate / 100 + 1;
         float *d = calloc((size_t)(2 * n), sizeof(float));
         if (!d) return ltx_err(LTX_ERR_OOM, "audio padding: out of memory");
