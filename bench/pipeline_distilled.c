@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define D LTX_TEST_DATA "/golden"
+#define D    LTX_TEST_DATA "/golden"
 #define MAXN 16
 
 static int cmp_d(const void *a, const void *b)
@@ -47,7 +47,8 @@ typedef struct timing {
 static void add(timing *tm, int run, const char *name, double s)
 {
     int k = 0;
-    while (k < tm->n && strcmp(tm->name[k], name)) k++;
+    while (k < tm->n && strcmp(tm->name[k], name))
+        k++;
     if (k == tm->n) {
         if (tm->n == MAXN) return;
         snprintf(tm->name[tm->n++], 48, "%s", name);
@@ -92,8 +93,13 @@ int main(int argc, char **argv)
         ltx_pipe p;
         ltx_pipe_init(&p, be);
         p.rng = rng;
-        ltx_gen_inputs in = {.ckpt = ckpt, .upsampler = ups, .v_ctx = ctx.video,
-                             .a_ctx = ctx.audio, .height = H, .width = W, .num_frames = F,
+        ltx_gen_inputs in = {.ckpt = ckpt,
+                             .upsampler = ups,
+                             .v_ctx = ctx.video,
+                             .a_ctx = ctx.audio,
+                             .height = H,
+                             .width = W,
+                             .num_frames = F,
                              .fps = 24.0};
         ltx_gen_output o = {0};
         if (s == LTX_OK) s = ltx_pipeline_distilled(&p, &in, &o);
@@ -101,8 +107,8 @@ int main(int argc, char **argv)
         if (s == LTX_OK && o.audio) {
             ltx_mp4_params mp;
             ltx_mp4_params_init(&mp);
-            s = ltx_mp4_write("/tmp/bench_pipeline_distilled.mp4", o.frames, o.n_frames, o.h,
-                              o.w, o.audio, o.n_samples, o.sample_rate, &mp);
+            s = ltx_mp4_write("/tmp/bench_pipeline_distilled.mp4", o.frames, o.n_frames, o.h, o.w,
+                              o.audio, o.n_samples, o.sample_rate, &mp);
         }
         double t_mp4 = ltx_pipe_now() - t1, total = ltx_pipe_now() - t0;
         if (s != LTX_OK) {
@@ -110,7 +116,8 @@ int main(int argc, char **argv)
             return 1;
         }
         add(&tm, slot, "prompt_encoding", t_text);
-        for (int i = 0; i < p.n_times; i++) add(&tm, slot, p.times[i].name, p.times[i].seconds);
+        for (int i = 0; i < p.n_times; i++)
+            add(&tm, slot, p.times[i].name, p.times[i].seconds);
         add(&tm, slot, "mp4_write", t_mp4);
         add(&tm, slot, "total", total);
         ltx_gen_output_free(&o);

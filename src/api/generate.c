@@ -59,8 +59,7 @@ void ltx_distilled_params_init(ltx_distilled_params *p)
     p->struct_size = sizeof *p;
 }
 
-static void guidance(ltx_guidance *g, double cfg, double stg, double rescale, double mod,
-                     int block)
+static void guidance(ltx_guidance *g, double cfg, double stg, double rescale, double mod, int block)
 {
     memset(g, 0, sizeof *g);
     g->cfg_scale = cfg;
@@ -130,10 +129,12 @@ static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_fil
 {
     LTX_TRY(check_file(flag, path));
     ltx_status s = ltx_st_open(path, out);
-    if (s != LTX_OK) return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
-                                    ltx_err_message());
-    static const char *need[] = {"model.diffusion_model.", "vae.decoder.", "vae.encoder.",
-                                 "audio_vae.decoder.", "vocoder.", "text_embedding_projection."};
+    if (s != LTX_OK)
+        return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
+                       ltx_err_message());
+    static const char *need[] = {
+        "model.diffusion_model.", "vae.decoder.", "vae.encoder.",
+        "audio_vae.decoder.",     "vocoder.",     "text_embedding_projection."};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!has_prefix(*out, need[i])) {
             bool ups = ltx_st_find(*out, "initial_conv.weight") != NULL;
@@ -142,8 +143,9 @@ static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_fil
             *out = NULL;
             return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: not an LTX checkpoint (no %s* tensors)%s",
                            flag, path, need[i],
-                           ups ? "; this is a latent upsampler (--spatial-upsampler-path)"
-                           : lora ? "; this looks like a LoRA (--lora)" : "");
+                           ups    ? "; this is a latent upsampler (--spatial-upsampler-path)"
+                           : lora ? "; this looks like a LoRA (--lora)"
+                                  : "");
         }
     if (!ltx_st_metadata(*out, "config")) {
         ltx_st_close(*out);
@@ -157,8 +159,9 @@ static ltx_status open_upsampler(const char *flag, const char *path, ltx_st_file
 {
     LTX_TRY(check_file(flag, path));
     ltx_status s = ltx_st_open(path, out);
-    if (s != LTX_OK) return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
-                                    ltx_err_message());
+    if (s != LTX_OK)
+        return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
+                       ltx_err_message());
     const char *cj = ltx_st_metadata(*out, "config");
     ltx_upsampler_config c;
     if (!ltx_st_find(*out, "initial_conv.weight") || !cj ||
@@ -175,9 +178,10 @@ static ltx_status open_upsampler(const char *flag, const char *path, ltx_st_file
     if (!c.spatial_upsample || c.temporal_upsample || scale != 2.0) {
         ltx_st_close(*out);
         *out = NULL;
-        return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: a x%g%s upsampler; the two-stage pipelines "
-                       "need the spatial x2 one", flag, path, scale,
-                       c.temporal_upsample ? " temporal" : "");
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "%s %s: a x%g%s upsampler; the two-stage pipelines "
+                       "need the spatial x2 one",
+                       flag, path, scale, c.temporal_upsample ? " temporal" : "");
     }
     return LTX_OK;
 }
@@ -192,8 +196,10 @@ static ltx_status check_gemma_root(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (stat(path, &st) == 0) return LTX_OK;
     }
-    return ltx_err(LTX_ERR_INVALID_ARG, "--gemma-root %s: no Gemma weights "
-                   "(model.safetensors.index.json or model.safetensors)", dir);
+    return ltx_err(LTX_ERR_INVALID_ARG,
+                   "--gemma-root %s: no Gemma weights "
+                   "(model.safetensors.index.json or model.safetensors)",
+                   dir);
 }
 
 static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)
@@ -204,18 +210,24 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     if (g->height <= 0 || g->height % multiple)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--height %d: must be a positive multiple of %d for "
-                       "this pipeline", g->height, multiple);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--height %d: must be a positive multiple of %d for "
+                       "this pipeline",
+                       g->height, multiple);
     if (g->width <= 0 || g->width % multiple)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--width %d: must be a positive multiple of %d for "
-                       "this pipeline", g->width, multiple);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--width %d: must be a positive multiple of %d for "
+                       "this pipeline",
+                       g->width, multiple);
     int n = g->num_frames;
     if (n < 1) return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be >= 1", n);
     if ((n - 1) % 8) {
         int lo = (n - 1) / 8 * 8 + 1;
         if (!g->round_frames)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be 8k+1 (e.g. %d or %d); "
-                           "--round-frames rounds down", n, lo, lo + 8);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--num-frames %d: must be 8k+1 (e.g. %d or %d); "
+                           "--round-frames rounds down",
+                           n, lo, lo + 8);
         n = lo;
     }
     *frames = n;
@@ -233,8 +245,10 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         char tj[4096];
         snprintf(tj, sizeof tj, "%s/tokenizer.json", g->gemma_root);
         if (stat(tj, &st) != 0)
-            return ltx_err(LTX_ERR_IO, "--gemma-root %s: no tokenizer.json (pass --tokenizer "
-                           "PATH)", g->gemma_root);
+            return ltx_err(LTX_ERR_IO,
+                           "--gemma-root %s: no tokenizer.json (pass --tokenizer "
+                           "PATH)",
+                           g->gemma_root);
     }
     if (g->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "--image: at most %d images", LTX_PIPE_MAX_IMAGES);
@@ -242,8 +256,10 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         const ltx_image_input *im = &g->images[i];
         LTX_TRY(check_file("--image", im->path));
         if (im->frame_idx < 0 || im->frame_idx >= n)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: frame index %d is outside the video "
-                           "(0..%d)", im->path, im->frame_idx, n - 1);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--image %s: frame index %d is outside the video "
+                           "(0..%d)",
+                           im->path, im->frame_idx, n - 1);
         if (!(im->strength >= 0 && im->strength <= 1))
             return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: strength %g is outside [0, 1]",
                            im->path, im->strength);
@@ -259,7 +275,8 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     }
     if (g->n_loras > LTX_MAX_LORAS / 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);
-    for (int i = 0; i < g->n_loras; i++) LTX_TRY(check_file("--lora", g->loras[i].path));
+    for (int i = 0; i < g->n_loras; i++)
+        LTX_TRY(check_file("--lora", g->loras[i].path));
     const char *ext = strrchr(g->output_path, '.');
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
@@ -312,7 +329,8 @@ static void run_free(run *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
-    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+    for (int i = 0; i < r->n_lora; i++)
+        ltx_lora_close(r->lora[i]);
     ltx_text_context_clear(&r->ctx[0]);
     ltx_text_context_clear(&r->ctx[1]);
     ltx_rng_free(r->rng);
@@ -385,10 +403,11 @@ static ltx_status write_output(run *r, const ltx_generate_params *g, ltx_pipe *p
         LTX_INFO(&r->e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
         total += p->times[i].seconds;
     }
-    LTX_INFO(&r->e->log, "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
-             "stages %.2f s, peak RSS %.0f MB", g->output_path, o->n_frames, o->w, o->h,
-             mp.fps.num, mp.fps.den, (long long)o->n_samples, o->sample_rate, total,
-             peak_rss_mb());
+    LTX_INFO(&r->e->log,
+             "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
+             "stages %.2f s, peak RSS %.0f MB",
+             g->output_path, o->n_frames, o->w, o->h, mp.fps.num, mp.fps.den,
+             (long long)o->n_samples, o->sample_rate, total, peak_rss_mb());
     return LTX_OK;
 }
 
@@ -403,13 +422,16 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     inputs[ni++] = ltx_st_path(r->ckpt);
     if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
     inputs[ni++] = g->tokenizer;
-    for (int i = 0; i < g->n_images; i++) inputs[ni++] = g->images[i].path;
-    for (int i = 0; i < r->n_lora; i++) inputs[ni++] = ltx_lora_path(r->lora[i]);
+    for (int i = 0; i < g->n_images; i++)
+        inputs[ni++] = g->images[i].path;
+    for (int i = 0; i < r->n_lora; i++)
+        inputs[ni++] = ltx_lora_path(r->lora[i]);
     LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
                                      .frame_idx = g->images[i].frame_idx,
-                                     .strength = g->images[i].strength, .crf = g->images[i].crf};
+                                     .strength = g->images[i].strength,
+                                     .crf = g->images[i].crf};
     r->in.ckpt = r->ckpt;
     r->in.upsampler = r->ups;
     r->in.height = g->height;
@@ -464,7 +486,8 @@ ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
         s = ltx_err(LTX_ERR_INVALID_ARG, "distilled params: struct_size too small");
     if (s == LTX_OK)
         s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
-    if (s == LTX_OK) s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
+    if (s == LTX_OK)
+        s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
     r.n_user = r.n_lora;
     if (s == LTX_OK) s = drive(&r, g, frames, NULL, ltx_pipeline_distilled, true);
@@ -498,8 +521,9 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
         r.in.steps = p->num_inference_steps;
         r.in.hq_dlora_s1 = p->distilled_lora_strength_stage_1;
         r.in.hq_dlora_s2 = p->distilled_lora_strength_stage_2;
-        pipeline_fn fn = kind == 0 ? ltx_pipeline_one_stage
-                         : kind == 1 ? ltx_pipeline_two_stages : ltx_pipeline_two_stages_hq;
+        pipeline_fn fn = kind == 0   ? ltx_pipeline_one_stage
+                         : kind == 1 ? ltx_pipeline_two_stages
+                                     : ltx_pipeline_two_stages_hq;
         s = drive(&r, g, frames, p->negative_prompt ? p->negative_prompt : default_negative, fn,
                   kind != 0 /* one-stage decodes untiled, like the reference */);
     }

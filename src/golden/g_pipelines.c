@@ -61,8 +61,7 @@ static ltx_status golden_sde_noise(void *user, ltx_backend *be, bool substep,
     return *out ? LTX_OK : LTX_ERR_OOM;
 }
 
-static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C,
-                               ltx_tensor **out)
+static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C, ltx_tensor **out)
 {
     noise_src *ns = user;
     char key[96];
@@ -109,10 +108,13 @@ static void replay_free(replay *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
-    for (int i = 0; i < 4; i++) ltx_tensor_free(r->ctx[i]);
-    for (int i = 0; i < r->n_img; i++) free(r->img_rgb[i]);
+    for (int i = 0; i < 4; i++)
+        ltx_tensor_free(r->ctx[i]);
+    for (int i = 0; i < r->n_img; i++)
+        free(r->img_rgb[i]);
     ltx_rng_free(r->ns.rng);
-    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+    for (int i = 0; i < r->n_lora; i++)
+        ltx_lora_close(r->lora[i]);
 }
 
 static ltx_status open_loras(ltx_golden_ctx *g, replay *r, const cJSON *list)
@@ -170,7 +172,8 @@ static void guider_from(const cJSON *j, ltx_guider_params *gp)
     gp->skip_step = (int)ltx_json_int(j, "skip_step", 0);
     int64_t b[LTX_MAX_STG_BLOCKS];
     int n = ltx_json_int_array(j, "stg_blocks", b, LTX_MAX_STG_BLOCKS);
-    for (int i = 0; i < n; i++) gp->stg_blocks[i] = (int)b[i];
+    for (int i = 0; i < n; i++)
+        gp->stg_blocks[i] = (int)b[i];
     gp->n_stg_blocks = n > 0 ? n : 0;
 }
 
@@ -192,7 +195,9 @@ static ltx_status load_image(ltx_golden_ctx *g, replay *r, const cJSON *it, int 
                                  .frame_idx = (int)ltx_json_int(it, "frame_idx", 0),
                                  .strength = ltx_json_num(it, "strength", 1.0),
                                  .crf = ltx_json_num(it, "crf", 33),
-                                 .rgb = r->img_rgb[i], .h = h, .w = w};
+                                 .rgb = r->img_rgb[i],
+                                 .h = h,
+                                 .w = w};
     /* the codec step on its own: our libx264 round trip of the stored source pixels */
     snprintf(name, sizeof name, "in.image%d.pixels_uint8", i);
     ltx_tensor *src = ltx_golden_tensor(g, name);
@@ -230,7 +235,8 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
     int n = cJSON_GetArraySize(imgs);
     if (n > LTX_PIPE_MAX_IMAGES) return ltx_err(LTX_ERR_FORMAT, "too many images");
-    for (int i = 0; i < n; i++) LTX_TRY(load_image(g, r, cJSON_GetArrayItem(imgs, i), i));
+    for (int i = 0; i < n; i++)
+        LTX_TRY(load_image(g, r, cJSON_GetArrayItem(imgs, i), i));
     r->ns.g = g;
     if (ltx_golden_noise_from_seed(g)) {
         r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
@@ -238,14 +244,21 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
     }
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &r->vg);
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &r->ag);
-    r->in = (ltx_gen_inputs){
-        .ckpt = r->ckpt, .upsampler = r->ups, .v_ctx = r->ctx[0], .a_ctx = r->ctx[1],
-        .v_neg = r->ctx[2], .a_neg = r->ctx[3], .height = (int)ltx_json_int(p, "height", 0),
-        .width = (int)ltx_json_int(p, "width", 0),
-        .num_frames = (int)ltx_json_int(p, "num_frames", 0),
-        .fps = ltx_json_num(p, "frame_rate", 24.0), .images = r->img, .n_images = n,
-        .steps = (int)ltx_json_int(p, "num_inference_steps", 0),
-        .vg = guided ? &r->vg : NULL, .ag = guided ? &r->ag : NULL};
+    r->in = (ltx_gen_inputs){.ckpt = r->ckpt,
+                             .upsampler = r->ups,
+                             .v_ctx = r->ctx[0],
+                             .a_ctx = r->ctx[1],
+                             .v_neg = r->ctx[2],
+                             .a_neg = r->ctx[3],
+                             .height = (int)ltx_json_int(p, "height", 0),
+                             .width = (int)ltx_json_int(p, "width", 0),
+                             .num_frames = (int)ltx_json_int(p, "num_frames", 0),
+                             .fps = ltx_json_num(p, "frame_rate", 24.0),
+                             .images = r->img,
+                             .n_images = n,
+                             .steps = (int)ltx_json_int(p, "num_inference_steps", 0),
+                             .vg = guided ? &r->vg : NULL,
+                             .ag = guided ? &r->ag : NULL};
     /* the goldens ran the reference in float32 on CPU, untiled decode */
     ltx_pipe_init(&r->p, be);
     r->p.state_dtype = LTX_F32;
@@ -260,10 +273,10 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
         r->p.sde_user = &r->ns;
     }
     const cJSON *dls = cJSON_GetObjectItemCaseSensitive(p, "distilled_lora_strengths");
-    r->in.hq_dlora_s1 = cJSON_GetArraySize(dls) == 2
-                            ? cJSON_GetArrayItem(dls, 0)->valuedouble : 0.25;
-    r->in.hq_dlora_s2 = cJSON_GetArraySize(dls) == 2
-                            ? cJSON_GetArrayItem(dls, 1)->valuedouble : 0.5;
+    r->in.hq_dlora_s1 =
+        cJSON_GetArraySize(dls) == 2 ? cJSON_GetArrayItem(dls, 0)->valuedouble : 0.25;
+    r->in.hq_dlora_s2 =
+        cJSON_GetArraySize(dls) == 2 ? cJSON_GetArrayItem(dls, 1)->valuedouble : 0.5;
     /* LoRAs: the reference fuses into the bf16 state dict before copying it into its float32
      * modules, so the fused weights are bf16 there too: the pipe's defaults */
     return setup_loras(g, r);
@@ -303,8 +316,14 @@ static ltx_status run_guided(ltx_golden_ctx *g, pipeline_fn fn)
     return s;
 }
 
-ltx_status g_pipeline_one_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_one_stage); }
-ltx_status g_pipeline_two_stage(ltx_golden_ctx *g) { return run_guided(g, ltx_pipeline_two_stages); }
+ltx_status g_pipeline_one_stage(ltx_golden_ctx *g)
+{
+    return run_guided(g, ltx_pipeline_one_stage);
+}
+ltx_status g_pipeline_two_stage(ltx_golden_ctx *g)
+{
+    return run_guided(g, ltx_pipeline_two_stages);
+}
 ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g)
 {
     return run_guided(g, ltx_pipeline_two_stages_hq);

@@ -11,8 +11,8 @@
 
 #include "models/audio_vae.h"
 #include "models/upsampler.h"
-#include "models/vocoder.h"
 #include "models/video_vae.h"
+#include "models/vocoder.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +29,7 @@ ltx_status ltx_stage_upsample(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_st
     ltx_st_weight_src ws;
     ltx_weight_src src = ltx_st_weight_src_init(&ws, ckpt, "vae.");
     ltx_vae_stats stats = {0};
-    if (s == LTX_OK)
-        s = ltx_vae_stats_load(&stats, p->be, &src, (int)latent->shape[1]);
+    if (s == LTX_OK) s = ltx_vae_stats_load(&stats, p->be, &src, (int)latent->shape[1]);
     ltx_pipe_rec(p, "upsampler.in", latent);
     if (s == LTX_OK) s = ltx_upsample_video(u, &stats, latent, NULL, out);
     if (s == LTX_OK && p->state_dtype == LTX_BF16)

@@ -26,8 +26,8 @@ void ltx_denoiser_reset(ltx_denoiser *d)
 }
 
 typedef struct pass_io {
-    ltx_tensor *sigma;             /* (1) */
-    ltx_tensor *tv, *ta;           /* timesteps (1, T, 1) = mask * sigma */
+    ltx_tensor *sigma;   /* (1) */
+    ltx_tensor *tv, *ta; /* timesteps (1, T, 1) = mask * sigma */
 } pass_io;
 
 static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_latent_state *as,
@@ -56,11 +56,19 @@ static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_sta
                            const ltx_tensor *actx, bool v_on, bool a_on, const ltx_ptb_item *ptb,
                            ltx_tensor **ov, ltx_tensor **oa)
 {
-    ltx_modality v = {.latent = vs->latent, .sigma = io->sigma, .timesteps = io->tv,
-                      .positions = vs->positions, .context = vctx, .enabled = v_on,
+    ltx_modality v = {.latent = vs->latent,
+                      .sigma = io->sigma,
+                      .timesteps = io->tv,
+                      .positions = vs->positions,
+                      .context = vctx,
+                      .enabled = v_on,
                       .attention_mask = vs->attention_mask};
-    ltx_modality a = {.latent = as->latent, .sigma = io->sigma, .timesteps = io->ta,
-                      .positions = as->positions, .context = actx, .enabled = a_on};
+    ltx_modality a = {.latent = as->latent,
+                      .sigma = io->sigma,
+                      .timesteps = io->ta,
+                      .positions = as->positions,
+                      .context = actx,
+                      .enabled = a_on};
     LTX_TRY(ltx_transformer_forward_x0(m, &v, &a, ptb, NULL, ov, oa));
     if (p->state_dtype == LTX_BF16) {
         /* ref: X0Model returns (latent - v * t).to(bf16) */
@@ -85,8 +93,8 @@ static bool is_guided(const ltx_guider_params *g)
 }
 
 static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
-                         const ltx_latent_state *vs, const ltx_latent_state *as,
-                         const pass_io *io, int step, ltx_tensor **x0v, ltx_tensor **x0a)
+                         const ltx_latent_state *vs, const ltx_latent_state *as, const pass_io *io,
+                         int step, ltx_tensor **x0v, ltx_tensor **x0a)
 {
     ltx_guider_params neutral;
     ltx_guider_params_init(&neutral);
@@ -108,11 +116,11 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
     ltx_perturbation ptb_stg[2];
     int n_stg = 0;
     if (ltx_guider_do_perturbed(vg))
-        ptb_stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks,
-                                              vg->n_stg_blocks};
+        ptb_stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks, vg->n_stg_blocks};
     if (ltx_guider_do_perturbed(ag))
-        ptb_stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks,
-                                              ag->n_stg_blocks};
+        ptb_stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks, ag->n_stg_blocks};
     ltx_perturbation ptb_mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0},
                                    {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
     ltx_ptb_item item_stg = {ptb_stg, n_stg}, item_mod = {ptb_mod, 2};

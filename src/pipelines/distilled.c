@@ -27,14 +27,14 @@ ltx_status ltx_pipeline_decode(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     LTX_TRY(ltx_stage_decode_video(p, in->ckpt, video, &out->frames, &out->n_frames, &out->h,
                                    &out->w, NULL));
     double t0 = ltx_pipe_now();
-    out->audio_status = ltx_stage_decode_audio(p, in->ckpt, audio, &out->audio, &out->n_samples,
-                                               &out->sample_rate);
+    out->audio_status =
+        ltx_stage_decode_audio(p, in->ckpt, audio, &out->audio, &out->n_samples, &out->sample_rate);
     if (out->audio_status == LTX_OK) ltx_pipe_add_time(p, "audio_decode", ltx_pipe_now() - t0);
     return LTX_OK;
 }
 
-ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled,
-                                 double dl_strength, ltx_lora_set *set)
+ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, double dl_strength,
+                                 ltx_lora_set *set)
 {
     ltx_lora_set_init(set);
     for (int i = 0; i < in->n_loras; i++)
@@ -59,8 +59,10 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
 {
     memset(out, 0, sizeof *out);
     if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG, "distilled: height/width must be multiples of 64 "
-                       "(got %dx%d)", in->height, in->width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "distilled: height/width must be multiples of 64 "
+                       "(got %dx%d)",
+                       in->height, in->width);
     const float *s1, *s2;
     int n1 = ltx_sched_distilled(1, &s1), n2 = ltx_sched_distilled(2, &s2);
     int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
@@ -72,11 +74,17 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
     /* stage 1: half resolution */
     int h1 = in->height / 2, w1 = in->width / 2;
     LTX_TRY(ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im));
-    ltx_stage_spec s = {
-        .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-        .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_noise_scale = 1.0,
-        .audio_noise_scale = 1.0, .images = im, .n_images = in->n_images, .sigmas = s1,
-        .n_sigmas = n1, .denoiser = &den};
+    ltx_stage_spec s = {.name = "stage1",
+                        .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+                        .audio_shape = {1, 8, Ta, 16},
+                        .fps = in->fps,
+                        .video_noise_scale = 1.0,
+                        .audio_noise_scale = 1.0,
+                        .images = im,
+                        .n_images = in->n_images,
+                        .sigmas = s1,
+                        .n_sigmas = n1,
+                        .denoiser = &den};
     ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
     ltx_status st = run_stage(p, in, &s, &v1, &a1);
     ltx_image_latents_free(im, in->n_images);
@@ -87,15 +95,23 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
 
     /* stage 2: full resolution, re-noised at the first stage-2 sigma */
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
-                                     in->height, in->width, im);
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
+                                     in->width, im);
     if (st == LTX_OK) {
         double ns = s2[0]; /* ref: stage_2_sigmas[0].item() */
-        s = (ltx_stage_spec){
-            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up, .audio_init = a1,
-            .video_noise_scale = ns, .audio_noise_scale = ns, .images = im,
-            .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2, .denoiser = &den};
+        s = (ltx_stage_spec){.name = "stage2",
+                             .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                             .audio_shape = {1, 8, Ta, 16},
+                             .fps = in->fps,
+                             .video_init = up,
+                             .audio_init = a1,
+                             .video_noise_scale = ns,
+                             .audio_noise_scale = ns,
+                             .images = im,
+                             .n_images = in->n_images,
+                             .sigmas = s2,
+                             .n_sigmas = n2,
+                             .denoiser = &den};
         st = run_stage(p, in, &s, &v2, &a2);
         ltx_image_latents_free(im, in->n_images);
     }

@@ -14,15 +14,15 @@
 
 /* Everything a pipeline run needs once the prompts are encoded. Borrowed pointers. */
 typedef struct ltx_gen_inputs {
-    const ltx_st_file *ckpt;       /* LTX checkpoint (dev or distilled) */
-    const ltx_st_file *upsampler;  /* spatial x2 upsampler (two-stage pipelines) */
+    const ltx_st_file *ckpt;         /* LTX checkpoint (dev or distilled) */
+    const ltx_st_file *upsampler;    /* spatial x2 upsampler (two-stage pipelines) */
     const ltx_tensor *v_ctx, *a_ctx; /* positive contexts (1, L, D) */
     const ltx_tensor *v_neg, *a_neg; /* negative contexts (guided pipelines) */
     int height, width, num_frames;
     double fps;
     const ltx_pipe_image *images;
     int n_images;
-    int steps;                     /* non-distilled stage-1 step count */
+    int steps;                        /* non-distilled stage-1 step count */
     const ltx_guider_params *vg, *ag; /* guided pipelines: stage-1 guidance */
     /* --lora (user) and --distilled-lora files with their strengths; opened by the caller */
     const ltx_lora *const *loras;
@@ -38,7 +38,7 @@ typedef struct ltx_gen_inputs {
 typedef struct ltx_gen_output {
     uint8_t *frames; /* (n_frames, h, w, 3) RGB */
     int n_frames, h, w;
-    float *audio;    /* (2, n_samples) planar, NULL when the audio could not be decoded */
+    float *audio; /* (2, n_samples) planar, NULL when the audio could not be decoded */
     int64_t n_samples;
     int sample_rate;
     ltx_status audio_status; /* why audio is NULL (LTX_ERR_NOT_BUILT without a vocoder) */
@@ -69,7 +69,7 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
 
 /* Stage LoRA set: user LoRAs, then the distilled ones (strength override when dl_strength >= 0,
  * the HQ pipeline's per-stage strength applied to the first distilled LoRA only). */
-ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled,
-                                 double dl_strength, ltx_lora_set *set);
+ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, double dl_strength,
+                                 ltx_lora_set *set);
 
 #endif

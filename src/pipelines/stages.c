@@ -53,8 +53,8 @@ void ltx_pipe_rec(const ltx_pipe *p, const char *name, const ltx_tensor *t)
     if (p->record && t) ltx_tap(p->record, name, t);
 }
 
-static void rec_fmt(const ltx_pipe *p, const ltx_tensor *t, const char *fmt, const char *a,
-                    int i, const char *b)
+static void rec_fmt(const ltx_pipe *p, const ltx_tensor *t, const char *fmt, const char *a, int i,
+                    const char *b)
 {
     if (!p->record || !t) return;
     char name[128];
@@ -70,8 +70,10 @@ ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, l
         if ((*out)->ndim != 3 || (*out)->shape[1] != T || (*out)->shape[2] != C) {
             ltx_tensor_free(*out);
             *out = NULL;
-            return ltx_err(LTX_ERR_FORMAT, "injected noise %s has the wrong shape (want (1, %lld, "
-                           "%lld))", name, (long long)T, (long long)C);
+            return ltx_err(LTX_ERR_FORMAT,
+                           "injected noise %s has the wrong shape (want (1, %lld, "
+                           "%lld))",
+                           name, (long long)T, (long long)C);
         }
         return LTX_OK;
     }
@@ -83,7 +85,8 @@ ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, l
     /* The reference draws bf16 noise for its bf16 latents; our stream is torch's f32 CPU one,
      * rounded to bf16 (spec §1.5, §11). */
     if (s == LTX_OK && p->state_dtype == LTX_BF16)
-        for (size_t i = 0; i < n; i++) h[i] = ltx_round_bf16(h[i]);
+        for (size_t i = 0; i < n; i++)
+            h[i] = ltx_round_bf16(h[i]);
     if (s == LTX_OK) {
         int64_t shape[3] = {1, T, C};
         *out = ltx_tensor_from_host(p->be, LTX_F32, 3, shape, h);
@@ -193,8 +196,8 @@ static ltx_status round_state(ltx_pipe *p, ltx_tensor *t)
     return p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, t, t, 0, 0);
 }
 
-static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod,
-                              ltx_latent_state *st, double scale)
+static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod, ltx_latent_state *st,
+                              double scale)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.noise.%s", stage, mod);
@@ -216,8 +219,8 @@ static ltx_status apply_images(ltx_pipe *p, const ltx_stage_spec *s, ltx_latent_
         const ltx_image_latent *im = &s->images[i];
         if (im->frame_idx != 0 || s->images_as_keyframes)
             /* keyframe tokens appended at pixel frame frame_idx (spec §4.2, §4.3) */
-            LTX_TRY(ltx_cond_keyframe(p->be, vs, T, im->latent, im->frame_idx, im->strength,
-                                      s->fps, p->state_dtype));
+            LTX_TRY(ltx_cond_keyframe(p->be, vs, T, im->latent, im->frame_idx, im->strength, s->fps,
+                                      p->state_dtype));
         else
             LTX_TRY(ltx_video_condition_by_latent_index(p->be, vs, s->video_shape, 1, im->latent,
                                                         im->strength, 0));
@@ -250,8 +253,8 @@ static ltx_status finish_video(ltx_pipe *p, const ltx_stage_spec *s, const ltx_l
     int64_t T = s->video_shape[2] * s->video_shape[3] * s->video_shape[4];
     ltx_tensor *tok = ltx_tensor_slice(vs->latent, 1, 0, T, 1);
     if (!tok) return LTX_ERR_OOM;
-    *out = ltx_video_unpatchify(p->be, tok, s->video_shape[2], s->video_shape[3],
-                                s->video_shape[4], 1);
+    *out = ltx_video_unpatchify(p->be, tok, s->video_shape[2], s->video_shape[3], s->video_shape[4],
+                                1);
     ltx_tensor_free(tok);
     return *out ? LTX_OK : LTX_ERR_OOM;
 }
@@ -290,9 +293,8 @@ static ltx_status res2s_denoise(void *user, const ltx_tensor *vl, const ltx_tens
     LTX_TRY(ltx_denoise_step(c->p, c->m, c->s->denoiser, &v, &a, sigma, step, x0v, x0a));
     rec_fmt(c->p, *x0v, "%s.call%d.%s", nm, j, "video_denoised");
     rec_fmt(c->p, *x0a, "%s.call%d.%s", nm, j, "audio_denoised");
-    if (c->p->progress &&
-        c->p->progress(c->p->progress_user, nm, j + 1, 2 * (c->s->n_sigmas - 1) + 1,
-                       ltx_pipe_now() - c->t0))
+    if (c->p->progress && c->p->progress(c->p->progress_user, nm, j + 1,
+                                         2 * (c->s->n_sigmas - 1) + 1, ltx_pipe_now() - c->t0))
         return ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
     return LTX_OK;
 }
@@ -330,8 +332,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
         st = noise_state(p, nm, "video", &vs, s->video_noise_scale);
     }
     if (st == LTX_OK && s->video_frozen) st = freeze(p, nm, "video", &vs);
-    if (st == LTX_OK)
-        st = ltx_audio_initial_state(p->be, s->audio_shape, &tm, s->audio_init, &as);
+    if (st == LTX_OK) st = ltx_audio_initial_state(p->be, s->audio_shape, &tm, s->audio_init, &as);
     if (st == LTX_OK && s->cond) st = s->cond(s->cond_user, p, s, true, &as);
     if (st == LTX_OK) {
         rec_state(p, nm, "pre_noise", "audio", as.latent);

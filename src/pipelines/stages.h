@@ -38,7 +38,7 @@
 #include "sampling/patchifier.h"
 #include "sampling/res2s.h"
 
-#define LTX_PIPE_MAX_TIMES 16
+#define LTX_PIPE_MAX_TIMES  16
 #define LTX_PIPE_MAX_IMAGES 16
 
 /* Supplies one noise draw (ref: GaussianNoiser's torch.randn) named `name`
@@ -58,10 +58,10 @@ typedef struct ltx_pipe {
     const ltx_log *log;
     ltx_dtype state_dtype; /* BF16 (real runs, default) or F32 (float32 golden replay) */
     ltx_dtype pos_dtype;   /* BF16 (default) or F32 */
-    ltx_rng *rng;          /* the pipeline generator (seeded with --seed); used when noise_fn NULL */
+    ltx_rng *rng; /* the pipeline generator (seeded with --seed); used when noise_fn NULL */
     ltx_pipe_noise_fn noise_fn;
     void *noise_user;
-    const ltx_taps *record; /* receives named intermediates ("stage1.step0.video_latent"); NULL */
+    const ltx_taps *record;   /* receives named intermediates ("stage1.step0.video_latent"); NULL */
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
     bool tiled_decode;      /* VAE decode with TilingConfig.default() (all but one-stage) */
@@ -96,8 +96,8 @@ typedef struct ltx_pipe_image {
     const char *path;
     int frame_idx;
     double strength;
-    double crf;              /* 0 = no round trip; the CLI default is 33 */
-    const uint8_t *rgb;      /* optional (h, w, 3) pixels after the round trip */
+    double crf;         /* 0 = no round trip; the CLI default is 33 */
+    const uint8_t *rgb; /* optional (h, w, 3) pixels after the round trip */
     int h, w;
 } ltx_pipe_image;
 
@@ -126,9 +126,9 @@ void ltx_image_latents_free(ltx_image_latent *l, int n);
  * --max-batch-size 1; larger batches give the same values in exact arithmetic), combined with
  * ltx_multimodal_guider_calculate per modality. */
 typedef struct ltx_denoiser {
-    const ltx_tensor *v_ctx, *a_ctx;   /* (1, L, D) positive */
-    const ltx_tensor *v_neg, *a_neg;   /* negative (NULL = positive) */
-    const ltx_guider_params *vg, *ag;  /* NULL = no guidance for that modality */
+    const ltx_tensor *v_ctx, *a_ctx;  /* (1, L, D) positive */
+    const ltx_tensor *v_neg, *a_neg;  /* negative (NULL = positive) */
+    const ltx_guider_params *vg, *ag; /* NULL = no guidance for that modality */
     /* state for skip_step: previous outputs (owned, freed by ltx_denoiser_reset) */
     ltx_tensor *prev_v, *prev_a;
 } ltx_denoiser;
@@ -152,9 +152,9 @@ typedef ltx_status (*ltx_stage_cond_fn)(void *user, ltx_pipe *p, const struct lt
                                         bool audio, ltx_latent_state *st);
 
 typedef struct ltx_stage_spec {
-    const char *name;           /* "stage1": names progress, timings and recorded tensors */
-    int64_t video_shape[5];     /* (1, 128, F, H, W) */
-    int64_t audio_shape[4];     /* (1, 8, T_a, 16) */
+    const char *name;       /* "stage1": names progress, timings and recorded tensors */
+    int64_t video_shape[5]; /* (1, 128, F, H, W) */
+    int64_t audio_shape[4]; /* (1, 8, T_a, 16) */
     double fps;
     const ltx_tensor *video_init; /* (1,128,F,H,W) or NULL = zeros */
     const ltx_tensor *audio_init; /* (1,8,T_a,16) or NULL = zeros */
@@ -164,18 +164,19 @@ typedef struct ltx_stage_spec {
     const float *sigmas;
     int n_sigmas;
     ltx_denoiser *denoiser;
-    bool res2s;                 /* res_2s sampler (HQ) instead of Euler */
+    bool res2s; /* res_2s sampler (HQ) instead of Euler */
     /* conditioning pipelines (appended; zero = off) */
-    bool images_as_keyframes;   /* every image as keyframe tokens, frame 0 too (ref:
-                                   image_conditionings_by_adding_guiding_latent) */
+    bool images_as_keyframes;        /* every image as keyframe tokens, frame 0 too (ref:
+                                        image_conditionings_by_adding_guiding_latent) */
     bool video_frozen, audio_frozen; /* ref: ModalitySpec.frozen: mask 0 after noising */
-    ltx_stage_cond_fn cond;     /* extra conditioning or NULL */
+    ltx_stage_cond_fn cond;          /* extra conditioning or NULL */
     void *cond_user;
 } ltx_stage_spec;
 
 /* Builds the states (video then audio noise draw), runs len(sigmas)-1 Euler steps (or the
- * res_2s loop, recording every denoiser call as "<stage>.call<J>.*") with the denoiser on `model`, drops appended tokens and unpatchifies: *video_out (1,128,F,H,W),
- * *audio_out (1,8,T_a,16), new tensors the caller frees. */
+ * res_2s loop, recording every denoiser call as "<stage>.call<J>.*") with the denoiser on `model`,
+ * drops appended tokens and unpatchifies: *video_out (1,128,F,H,W), *audio_out (1,8,T_a,16), new
+ * tensors the caller frees. */
 ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_spec *s,
                          ltx_tensor **video_out, ltx_tensor **audio_out);
 

@@ -20,8 +20,10 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
 {
     memset(out, 0, sizeof *out);
     if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG, "two-stage HQ: height/width must be multiples of 64 "
-                       "(got %dx%d)", in->height, in->width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "two-stage HQ: height/width must be multiples of 64 "
+                       "(got %dx%d)",
+                       in->height, in->width);
     if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
     if (in->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
@@ -35,8 +37,12 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
     ltx_status st = ltx_sched_ltx2(in->steps, &sp, sig);
     const float *s2;
     int n2 = ltx_sched_distilled(2, &s2);
-    ltx_denoiser guided = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg,
-                           .a_neg = in->a_neg, .vg = in->vg, .ag = in->ag};
+    ltx_denoiser guided = {.v_ctx = in->v_ctx,
+                           .a_ctx = in->a_ctx,
+                           .v_neg = in->v_neg,
+                           .a_neg = in->a_neg,
+                           .vg = in->vg,
+                           .ag = in->ag};
     ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
     ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
@@ -45,11 +51,18 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
     if (st == LTX_OK)
         st = ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_noise_scale = 1.0,
-            .audio_noise_scale = 1.0, .images = im, .n_images = in->n_images, .sigmas = sig,
-            .n_sigmas = in->steps + 1, .denoiser = &guided, .res2s = true};
+        ltx_stage_spec s = {.name = "stage1",
+                            .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_noise_scale = 1.0,
+                            .audio_noise_scale = 1.0,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = sig,
+                            .n_sigmas = in->steps + 1,
+                            .denoiser = &guided,
+                            .res2s = true};
         st = ltx_pipeline_lora_set(in, true, in->hq_dlora_s1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
         ltx_image_latents_free(im, in->n_images);
@@ -58,15 +71,23 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
     if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
     ltx_tensor_free(v1);
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
-                                     in->height, in->width, im);
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
+                                     in->width, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up, .audio_init = a1,
-            .video_noise_scale = s2[0], .audio_noise_scale = s2[0], .images = im,
-            .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2, .denoiser = &simple,
-            .res2s = true};
+        ltx_stage_spec s = {.name = "stage2",
+                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_init = up,
+                            .audio_init = a1,
+                            .video_noise_scale = s2[0],
+                            .audio_noise_scale = s2[0],
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = s2,
+                            .n_sigmas = n2,
+                            .denoiser = &simple,
+                            .res2s = true};
         st = ltx_pipeline_lora_set(in, true, in->hq_dlora_s2, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v2, &a2);
         ltx_image_latents_free(im, in->n_images);

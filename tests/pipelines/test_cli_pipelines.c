@@ -16,13 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define D LTX_TEST_DATA "/golden"
-#define CKPT D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
-#define UPS D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors"
+#define D     LTX_TEST_DATA "/golden"
+#define CKPT  D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define UPS   D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors"
 #define UPS15 D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x1.5.safetensors"
 #define DLORA D "/tiny_ckpt/tiny-distilled-lora-r8.safetensors"
 #define ULORA D "/tiny_ckpt/tiny-lora-r4.safetensors"
-#define IMG D "/media/i2v_image.png"
+#define IMG   D "/media/i2v_image.png"
 
 static char g_tok[4096], g_dir[256];
 
@@ -73,7 +73,8 @@ static bool ffprobe(const char *path, probe *p)
     snprintf(cmd, sizeof cmd,
              "ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,"
              "height,r_frame_rate,nb_read_frames,sample_rate,channels,duration -of "
-             "compact=p=0 '%s'", path);
+             "compact=p=0 '%s'",
+             path);
     FILE *f = popen(cmd, "r");
     if (!f) return false;
     char line[1024];
@@ -89,7 +90,8 @@ static bool ffprobe(const char *path, probe *p)
             if (!strcmp(k, "width")) p->w = atoi(v);
             if (!strcmp(k, "height")) p->h = atoi(v);
             if (!strcmp(k, "nb_read_frames") && !audio) p->frames = atoi(v);
-            if (!strcmp(k, "r_frame_rate") && !audio) sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
+            if (!strcmp(k, "r_frame_rate") && !audio)
+                sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
             if (!strcmp(k, "sample_rate")) p->sample_rate = atoi(v);
             if (!strcmp(k, "channels")) p->channels = atoi(v);
             if (!strcmp(k, "duration")) *(audio ? &p->adur : &p->vdur) = atof(v);
@@ -100,8 +102,8 @@ static bool ffprobe(const char *path, probe *p)
 }
 
 /* One generation + the ffprobe checks. */
-static void generate(const char *cmd, const char *extra, int h, int w, int frames,
-                     const char *rate, int rn, int rd)
+static void generate(const char *cmd, const char *extra, int h, int w, int frames, const char *rate,
+                     int rn, int rd)
 {
     setup();
     char out[300], args[16384], err[8192];
@@ -128,8 +130,8 @@ static void generate(const char *cmd, const char *extra, int h, int w, int frame
     double vdur = (double)frames * rd / rn;
     double ta = nearbyint((double)frames * rd / rn * 25.0), want = (4 * ta - 3) * 0.01;
     CHECK_MSG(fabs(p.adur - want) <= 0.001, "%s: audio %.4f s, want %.4f s", cmd, p.adur, want);
-    CHECK_MSG(fabs(p.adur - vdur) <= 0.05 + 1e-9, "%s: audio %.4f s vs video %.4f s", cmd,
-              p.adur, vdur);
+    CHECK_MSG(fabs(p.adur - vdur) <= 0.05 + 1e-9, "%s: audio %.4f s vs video %.4f s", cmd, p.adur,
+              vdur);
     printf("  %s: %dx%d %d frames %d/%d fps, audio %.3f s (video %.3f s)\n", cmd, p.w, p.h,
            p.frames, p.rate_num, p.rate_den, p.adur, vdur);
     remove(out);
@@ -137,9 +139,8 @@ static void generate(const char *cmd, const char *extra, int h, int w, int frame
 
 TEST(distilled_writes_mp4)
 {
-    generate("distilled",
-             "--distilled-checkpoint-path " CKPT " --spatial-upsampler-path " UPS, 128, 192, 17,
-             "23.976", 24000, 1001);
+    generate("distilled", "--distilled-checkpoint-path " CKPT " --spatial-upsampler-path " UPS, 128,
+             192, 17, "23.976", 24000, 1001);
 }
 
 TEST(one_stage_writes_mp4)
@@ -200,8 +201,10 @@ static void refused(const char *cmd, const char *bad, const char *want)
     else if (one)
         snprintf(base, sizeof base, "--checkpoint-path %s", CKPT);
     else
-        snprintf(base, sizeof base, "--checkpoint-path %s --spatial-upsampler-path %s "
-                 "--distilled-lora %s", CKPT, UPS, DLORA);
+        snprintf(base, sizeof base,
+                 "--checkpoint-path %s --spatial-upsampler-path %s "
+                 "--distilled-lora %s",
+                 CKPT, UPS, DLORA);
     /* flags given later override earlier ones (last wins) */
     snprintf(args, sizeof args,
              "%s %s --gemma-root %s --tokenizer %s --prompt x --output-path %s --height 128 "
@@ -251,7 +254,8 @@ TEST(validation_errors)
     refused("ti2vid_two_stages", "--distilled-lora /nonexistent.safetensors",
             "--distilled-lora /nonexistent.safetensors: no such file");
     refused("distilled", "--lora /nonexistent.safetensors", "--lora /nonexistent.safetensors");
-    refused("distilled", "--image /nonexistent.png 0 1.0", "--image /nonexistent.png: no such file");
+    refused("distilled", "--image /nonexistent.png 0 1.0",
+            "--image /nonexistent.png: no such file");
     /* wrong component for the flag */
     refused("distilled", "--distilled-checkpoint-path " UPS, "this is a latent upsampler");
     refused("ti2vid_two_stages", "--spatial-upsampler-path " CKPT,

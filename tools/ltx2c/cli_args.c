@@ -46,7 +46,8 @@ static bool parse_double(const char *s, double *out)
 static int count_values(int argc, char **argv, int i)
 {
     int n = 0;
-    while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0) n++;
+    while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0)
+        n++;
     return n;
 }
 
@@ -73,8 +74,8 @@ static int parse_one(const char *cmd, const cli_opt *o, const char *inl, int arg
     case CLI_U64:
     case CLI_DOUBLE:
         if (nv != 1)
-            return bad(cmd, flag, nv ? vals[1] : "", nv ? "takes exactly one value"
-                                                        : "needs a value");
+            return bad(cmd, flag, nv ? vals[1] : "",
+                       nv ? "takes exactly one value" : "needs a value");
         if (o->kind == CLI_STR) *(const char **)o->dst = vals[0];
         if (o->kind == CLI_INT && !parse_int(vals[0], o->dst))
             return bad(cmd, flag, vals[0], "not an integer");
@@ -89,7 +90,8 @@ static int parse_one(const char *cmd, const cli_opt *o, const char *inl, int arg
         l->n = 0;
         for (int k = 0; k < nv; k++) {
             if (l->n == CLI_MAX_INTS) return bad(cmd, flag, vals[k], "too many values");
-            if (!parse_int(vals[k], &l->v[l->n++])) return bad(cmd, flag, vals[k], "not an integer");
+            if (!parse_int(vals[k], &l->v[l->n++]))
+                return bad(cmd, flag, vals[k], "not an integer");
         }
         return 0;
     }
@@ -101,9 +103,12 @@ static int parse_one(const char *cmd, const cli_opt *o, const char *inl, int arg
         ltx_image_input *im = &l->v[l->n++];
         im->path = vals[0];
         im->crf = 33; /* ref: DEFAULT_IMAGE_CRF */
-        if (!parse_int(vals[1], &im->frame_idx)) return bad(cmd, flag, vals[1], "frame index is not an integer");
-        if (!parse_double(vals[2], &im->strength)) return bad(cmd, flag, vals[2], "strength is not a number");
-        if (nv == 4 && !parse_double(vals[3], &im->crf)) return bad(cmd, flag, vals[3], "CRF is not a number");
+        if (!parse_int(vals[1], &im->frame_idx))
+            return bad(cmd, flag, vals[1], "frame index is not an integer");
+        if (!parse_double(vals[2], &im->strength))
+            return bad(cmd, flag, vals[2], "strength is not a number");
+        if (nv == 4 && !parse_double(vals[3], &im->crf))
+            return bad(cmd, flag, vals[3], "CRF is not a number");
         return 0;
     }
     case CLI_LORA: {
@@ -131,7 +136,8 @@ int cli_parse(const char *cmd, const cli_opt *opts, int n, int argc, char **argv
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         int k = 0;
-        while (k < n && !(strlen(opts[k].name) == len && !strncmp(opts[k].name, a, len))) k++;
+        while (k < n && !(strlen(opts[k].name) == len && !strncmp(opts[k].name, a, len)))
+            k++;
         if (k == n) return bad(cmd, a, NULL, "unknown option");
         int r = parse_one(cmd, &opts[k], eq ? eq + 1 : NULL, argc, argv, &i);
         if (r) return r;

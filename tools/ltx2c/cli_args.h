@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #define CLI_MAX_IMAGES 16
-#define CLI_MAX_LORAS 8
-#define CLI_MAX_INTS 64
+#define CLI_MAX_LORAS  8
+#define CLI_MAX_INTS   64
 
 typedef enum cli_kind {
     CLI_STR,    /* const char ** */

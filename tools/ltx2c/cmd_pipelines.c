@@ -52,32 +52,64 @@ typedef struct gen_args {
 static int common_opts(cli_opt *o, gen_args *a)
 {
     int n = 0;
-    o[n++] = (cli_opt){"--gemma-root", CLI_STR, &a->g.gemma_root, "DIR",
-                       "Gemma 3 text-encoder folder (safetensors + config.json)", 1};
-    o[n++] = (cli_opt){"--tokenizer", CLI_STR, &a->g.tokenizer, "PATH",
-                       "[ltx2c] tokenizer.json (default: inside --gemma-root)", 0};
+    o[n++] = (cli_opt){"--gemma-root",
+                       CLI_STR,
+                       &a->g.gemma_root,
+                       "DIR",
+                       "Gemma 3 text-encoder folder (safetensors + config.json)",
+                       1};
+    o[n++] = (cli_opt){"--tokenizer",
+                       CLI_STR,
+                       &a->g.tokenizer,
+                       "PATH",
+                       "[ltx2c] tokenizer.json (default: inside --gemma-root)",
+                       0};
     o[n++] = (cli_opt){"--prompt", CLI_STR, &a->g.prompt, "TEXT", "what to generate", 1};
-    o[n++] = (cli_opt){"--output-path", CLI_STR, &a->g.output_path, "OUT.mp4",
-                       "H.264 + AAC mp4, written to a temp file then renamed", 1};
+    o[n++] = (cli_opt){"--output-path",
+                       CLI_STR,
+                       &a->g.output_path,
+                       "OUT.mp4",
+                       "H.264 + AAC mp4, written to a temp file then renamed",
+                       1};
     o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
     o[n++] = (cli_opt){"--height", CLI_INT, &a->g.height, "PX", "output height", 0};
     o[n++] = (cli_opt){"--width", CLI_INT, &a->g.width, "PX", "output width", 0};
-    o[n++] = (cli_opt){"--num-frames", CLI_INT, &a->g.num_frames, "N",
-                       "frames, 8k+1 (default 121)", 0};
-    o[n++] = (cli_opt){"--round-frames", CLI_FLAG, &a->g.round_frames, NULL,
-                       "[ltx2c] round --num-frames down to 8k+1 instead of refusing", 0};
-    o[n++] = (cli_opt){"--frame-rate", CLI_DOUBLE, &a->g.frame_rate, "FPS",
+    o[n++] =
+        (cli_opt){"--num-frames", CLI_INT, &a->g.num_frames, "N", "frames, 8k+1 (default 121)", 0};
+    o[n++] = (cli_opt){"--round-frames",
+                       CLI_FLAG,
+                       &a->g.round_frames,
+                       NULL,
+                       "[ltx2c] round --num-frames down to 8k+1 instead of refusing",
+                       0};
+    o[n++] = (cli_opt){"--frame-rate",
+                       CLI_DOUBLE,
+                       &a->g.frame_rate,
+                       "FPS",
                        "default 24.0; fractional rates (23.976) are kept exact in the file "
-                       "(the reference truncates to an integer)", 0};
-    o[n++] = (cli_opt){"--image", CLI_IMAGE, &a->images, "PATH FRAME_IDX STRENGTH [CRF]",
-                       "condition on an image (repeatable; CRF default 33, 0 = none)", 0};
-    o[n++] = (cli_opt){"--lora", CLI_LORA, &a->loras, "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)", 0};
-    o[n++] = (cli_opt){"--device", CLI_STR, &a->device, "D",
-                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0};
+                       "(the reference truncates to an integer)",
+                       0};
+    o[n++] = (cli_opt){"--image",
+                       CLI_IMAGE,
+                       &a->images,
+                       "PATH FRAME_IDX STRENGTH [CRF]",
+                       "condition on an image (repeatable; CRF default 33, 0 = none)",
+                       0};
+    o[n++] = (cli_opt){"--lora",
+                       CLI_LORA,
+                       &a->loras,
+                       "PATH [STRENGTH]",
+                       "LoRA fused into the transformer (repeatable; strength 1.0)",
+                       0};
+    o[n++] = (cli_opt){"--device",
+                       CLI_STR,
+                       &a->device,
+                       "D",
+                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
+                       0};
     o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
-    o[n++] = (cli_opt){"--quiet", CLI_FLAG, &a->quiet, NULL,
-                       "[ltx2c] no progress or summary on stderr", 0};
+    o[n++] = (cli_opt){
+        "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
     return n;
 }
 
@@ -89,11 +121,11 @@ static void gen_args_init(gen_args *a, int h, int w)
     a->g.width = w;
 }
 
-static void usage(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o,
-                  int n)
+static void usage(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o, int n)
 {
     printf("usage: ltx2c %s %s PATH --gemma-root DIR --prompt TEXT --output-path OUT.mp4 "
-           "[options]\n\n%s\n\noptions:\n", cmd, ckpt_flag, what);
+           "[options]\n\n%s\n\noptions:\n",
+           cmd, ckpt_flag, what);
     cli_print_opts(stdout, o, n);
     printf("\nEvery argument and input file is checked before any weight is loaded. Progress "
            "and a per-stage summary go to stderr (--quiet: errors only).\n");
@@ -143,17 +175,29 @@ int cmd_distilled(int argc, char **argv)
     int enhance = 0, prefetch = 0, max_batch = 1;
     cli_opt o[MAX_OPTS];
     int n = 0;
-    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &dp.distilled_checkpoint_path,
-                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
-    o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &dp.spatial_upsampler_path, "PATH",
+    o[n++] = (cli_opt){"--distilled-checkpoint-path",
+                       CLI_STR,
+                       &dp.distilled_checkpoint_path,
+                       "PATH",
+                       "distilled LTX-2.3 checkpoint (.safetensors)",
+                       1};
+    o[n++] = (cli_opt){"--spatial-upsampler-path",    CLI_STR, &dp.spatial_upsampler_path, "PATH",
                        "spatial x2 latent upsampler", 1};
     n += common_opts(o + n, &a);
-    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
-                       "prompt enhancement (not built yet: refused)", 0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
-                       "layer streaming (accepted; all layers stay mapped)", 0};
-    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
-                       "parsed and unused, as in the reference", 0};
+    o[n++] = (cli_opt){"--enhance-prompt",
+                       CLI_FLAG,
+                       &enhance,
+                       NULL,
+                       "prompt enhancement (not built yet: refused)",
+                       0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count",
+                       CLI_INT,
+                       &prefetch,
+                       "N",
+                       "layer streaming (accepted; all layers stay mapped)",
+                       0};
+    o[n++] = (cli_opt){
+        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused, as in the reference", 0};
     static const char what[] =
         "Distilled pipeline: stage 1 at half size (8 fixed sigmas), x2 latent upsampling, "
         "stage 2 at full size (3 sigmas), no guidance. Defaults 1024x1536, 121 frames @ 24 fps.";
@@ -222,20 +266,37 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
     ltx_guided_params *p = &ga.p;
     cli_opt o[MAX_OPTS];
     int n = 0;
-    o[n++] = (cli_opt){"--checkpoint-path", CLI_STR, &p->checkpoint_path, "PATH",
-                       "LTX-2.3 dev checkpoint (.safetensors)", 1};
+    o[n++] = (cli_opt){"--checkpoint-path",
+                       CLI_STR,
+                       &p->checkpoint_path,
+                       "PATH",
+                       "LTX-2.3 dev checkpoint (.safetensors)",
+                       1};
     if (kind) {
-        o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &p->spatial_upsampler_path,
-                           "PATH", "spatial x2 latent upsampler", 1};
-        o[n++] = (cli_opt){"--distilled-lora", CLI_LORA, &ga.dloras, "PATH [STRENGTH]",
+        o[n++] =
+            (cli_opt){"--spatial-upsampler-path",    CLI_STR, &p->spatial_upsampler_path, "PATH",
+                      "spatial x2 latent upsampler", 1};
+        o[n++] = (cli_opt){"--distilled-lora",
+                           CLI_LORA,
+                           &ga.dloras,
+                           "PATH [STRENGTH]",
                            kind == 2 ? "distilled LoRA (first one only; strengths below)"
-                                     : "distilled LoRA for stage 2 (repeatable)", 1};
+                                     : "distilled LoRA for stage 2 (repeatable)",
+                           1};
     }
     if (kind == 2) {
-        o[n++] = (cli_opt){"--distilled-lora-strength-stage-1", CLI_DOUBLE,
-                           &p->distilled_lora_strength_stage_1, "S", "default 0.25", 0};
-        o[n++] = (cli_opt){"--distilled-lora-strength-stage-2", CLI_DOUBLE,
-                           &p->distilled_lora_strength_stage_2, "S", "default 0.5", 0};
+        o[n++] = (cli_opt){"--distilled-lora-strength-stage-1",
+                           CLI_DOUBLE,
+                           &p->distilled_lora_strength_stage_1,
+                           "S",
+                           "default 0.25",
+                           0};
+        o[n++] = (cli_opt){"--distilled-lora-strength-stage-2",
+                           CLI_DOUBLE,
+                           &p->distilled_lora_strength_stage_2,
+                           "S",
+                           "default 0.5",
+                           0};
     }
     n += common_opts(o + n, &a);
     if (kind == 3) /* keyframes: negative frame indices count from the end */
@@ -246,57 +307,124 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                             "frame); CRF default 33, 0 = none";
     if (kind == 4) {
         ltx_a2vid_params_init(&ga.a2);
-        o[n++] = (cli_opt){"--audio-path", CLI_STR, &ga.a2.audio_path, "PATH",
+        o[n++] = (cli_opt){"--audio-path",
+                           CLI_STR,
+                           &ga.a2.audio_path,
+                           "PATH",
                            "audio to generate the video for (any format FFmpeg reads; mono / "
-                           "multichannel converted to stereo; kept as the output's audio)", 1};
-        o[n++] = (cli_opt){"--audio-start-time", CLI_DOUBLE, &ga.a2.audio_start_time, "S",
-                           "seconds into the audio file (default 0)", 0};
-        o[n++] = (cli_opt){"--audio-max-duration", CLI_DOUBLE, &ga.a2.audio_max_duration, "S",
-                           "seconds of audio (default: num_frames / frame_rate)", 0};
-        o[n++] = (cli_opt){"--pad-audio", CLI_FLAG, &ga.a2.pad_audio, NULL,
+                           "multichannel converted to stereo; kept as the output's audio)",
+                           1};
+        o[n++] = (cli_opt){"--audio-start-time",
+                           CLI_DOUBLE,
+                           &ga.a2.audio_start_time,
+                           "S",
+                           "seconds into the audio file (default 0)",
+                           0};
+        o[n++] = (cli_opt){"--audio-max-duration",
+                           CLI_DOUBLE,
+                           &ga.a2.audio_max_duration,
+                           "S",
+                           "seconds of audio (default: num_frames / frame_rate)",
+                           0};
+        o[n++] = (cli_opt){"--pad-audio",
+                           CLI_FLAG,
+                           &ga.a2.pad_audio,
+                           NULL,
                            "[ltx2c] pad audio shorter than the video with silence (default: "
-                           "refuse it before loading anything)", 0};
+                           "refuse it before loading anything)",
+                           0};
     }
-    o[n++] = (cli_opt){"--negative-prompt", CLI_STR, &p->negative_prompt, "TEXT",
-                       "default: ltx2c's list of quality terms", 0};
-    o[n++] = (cli_opt){"--num-inference-steps", CLI_INT, &p->num_inference_steps, "N",
+    o[n++] = (cli_opt){"--negative-prompt",
+                       CLI_STR,
+                       &p->negative_prompt,
+                       "TEXT",
+                       "default: ltx2c's list of quality terms",
+                       0};
+    o[n++] = (cli_opt){"--num-inference-steps",
+                       CLI_INT,
+                       &p->num_inference_steps,
+                       "N",
                        kind == 2 ? "stage-1 steps (default 15)"
                                  : "stage-1 steps (default 30 for LTX-2.3 checkpoints, else 40)",
                        0};
-    o[n++] = (cli_opt){"--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X",
-                       "default 3.0", 0};
-    o[n++] = (cli_opt){"--video-stg-guidance-scale", CLI_DOUBLE, &p->video.stg_scale, "X",
-                       kind == 2 ? "default 0.0" : "default 1.0", 0};
-    o[n++] = (cli_opt){"--video-rescale-scale", CLI_DOUBLE, &p->video.rescale_scale, "X",
-                       kind == 2 ? "default 0.45" : "default 0.7", 0};
-    o[n++] = (cli_opt){"--video-stg-blocks", CLI_INTS, &ga.vblocks, "[I...]",
-                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)", 0};
-    o[n++] = (cli_opt){"--a2v-guidance-scale", CLI_DOUBLE, &p->video.modality_scale, "X",
-                       "video modality guidance, default 3.0", 0};
+    o[n++] = (cli_opt){
+        "--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X", "default 3.0", 0};
+    o[n++] = (cli_opt){"--video-stg-guidance-scale",
+                       CLI_DOUBLE,
+                       &p->video.stg_scale,
+                       "X",
+                       kind == 2 ? "default 0.0" : "default 1.0",
+                       0};
+    o[n++] = (cli_opt){"--video-rescale-scale",
+                       CLI_DOUBLE,
+                       &p->video.rescale_scale,
+                       "X",
+                       kind == 2 ? "default 0.45" : "default 0.7",
+                       0};
+    o[n++] = (cli_opt){"--video-stg-blocks",
+                       CLI_INTS,
+                       &ga.vblocks,
+                       "[I...]",
+                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)",
+                       0};
+    o[n++] = (cli_opt){"--a2v-guidance-scale",
+                       CLI_DOUBLE,
+                       &p->video.modality_scale,
+                       "X",
+                       "video modality guidance, default 3.0",
+                       0};
     o[n++] = (cli_opt){"--video-skip-step", CLI_INT, &p->video.skip_step, "N", "default 0", 0};
     const int first_audio_opt = n;
-    o[n++] = (cli_opt){"--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X",
-                       "default 7.0", 0};
-    o[n++] = (cli_opt){"--audio-stg-guidance-scale", CLI_DOUBLE, &p->audio.stg_scale, "X",
-                       kind == 2 ? "default 0.0" : "default 1.0", 0};
-    o[n++] = (cli_opt){"--audio-rescale-scale", CLI_DOUBLE, &p->audio.rescale_scale, "X",
-                       kind == 2 ? "default 1.0" : "default 0.7", 0};
-    o[n++] = (cli_opt){"--audio-stg-blocks", CLI_INTS, &ga.ablocks, "[I...]",
-                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)", 0};
-    o[n++] = (cli_opt){"--v2a-guidance-scale", CLI_DOUBLE, &p->audio.modality_scale, "X",
-                       "audio modality guidance, default 3.0", 0};
+    o[n++] = (cli_opt){
+        "--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X", "default 7.0", 0};
+    o[n++] = (cli_opt){"--audio-stg-guidance-scale",
+                       CLI_DOUBLE,
+                       &p->audio.stg_scale,
+                       "X",
+                       kind == 2 ? "default 0.0" : "default 1.0",
+                       0};
+    o[n++] = (cli_opt){"--audio-rescale-scale",
+                       CLI_DOUBLE,
+                       &p->audio.rescale_scale,
+                       "X",
+                       kind == 2 ? "default 1.0" : "default 0.7",
+                       0};
+    o[n++] = (cli_opt){"--audio-stg-blocks",
+                       CLI_INTS,
+                       &ga.ablocks,
+                       "[I...]",
+                       kind == 2 ? "default none" : "default 28 (LTX-2.0: 29)",
+                       0};
+    o[n++] = (cli_opt){"--v2a-guidance-scale",
+                       CLI_DOUBLE,
+                       &p->audio.modality_scale,
+                       "X",
+                       "audio modality guidance, default 3.0",
+                       0};
     o[n++] = (cli_opt){"--audio-skip-step", CLI_INT, &p->audio.skip_step, "N", "default 0", 0};
     if (kind == 4) /* the audio is frozen: these are refused when changed (spec §14 item 5) */
         for (int i = first_audio_opt; i < n; i++)
             if (strstr(o[i].name, "audio") || strstr(o[i].name, "v2a"))
                 o[i].help = "refused: the given audio stays fixed, audio guidance has no "
                             "effect (the reference parses and ignores it)";
-    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
-                       "parsed; ignored by this pipeline, as in the reference", 0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
-                       "layer streaming (accepted; all layers stay mapped)", 0};
-    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
-                       "guidance passes per transformer call (passes run one by one)", 0};
+    o[n++] = (cli_opt){"--enhance-prompt",
+                       CLI_FLAG,
+                       &enhance,
+                       NULL,
+                       "parsed; ignored by this pipeline, as in the reference",
+                       0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count",
+                       CLI_INT,
+                       &prefetch,
+                       "N",
+                       "layer streaming (accepted; all layers stay mapped)",
+                       0};
+    o[n++] = (cli_opt){"--max-batch-size",
+                       CLI_INT,
+                       &max_batch,
+                       "N",
+                       "guidance passes per transformer call (passes run one by one)",
+                       0};
     int r = cli_parse(cmd, o, n, argc, argv);
     if (r < 0) {
         usage(cmd, "--checkpoint-path", what, o, n);
@@ -311,7 +439,8 @@ int cmd_ti2vid_one_stage(int argc, char **argv)
     return guided_cmd("ti2vid_one_stage", 0,
                       "Text/image-to-video in one guided stage at full resolution (LTX2 "
                       "schedule, CFG + STG + modality guidance + rescale). Defaults 512x768, "
-                      "121 frames @ 24 fps; sizes must be multiples of 32.", argc, argv);
+                      "121 frames @ 24 fps; sizes must be multiples of 32.",
+                      argc, argv);
 }
 
 int cmd_ti2vid_two_stages(int argc, char **argv)
@@ -328,7 +457,8 @@ int cmd_ti2vid_two_stages_hq(int argc, char **argv)
     return guided_cmd("ti2vid_two_stages_hq", 2,
                       "Two stages with the res_2s second-order sampler, distilled LoRA at 0.25 "
                       "(stage 1) and 0.5 (stage 2). Defaults 1088x1920, 121 frames @ 24 fps, "
-                      "15 steps.", argc, argv);
+                      "15 steps.",
+                      argc, argv);
 }
 
 /* ---- conditioning pipelines ---- */
@@ -349,28 +479,49 @@ int cmd_a2vid_two_stage(int argc, char **argv)
                       "Audio-to-video in two stages: the audio is encoded once and kept fixed "
                       "while the video is generated around it (video guidance only); the output "
                       "carries the input audio unchanged, at its own sample rate. Defaults "
-                      "1024x1536, 121 frames @ 24 fps.", argc, argv);
+                      "1024x1536, 121 frames @ 24 fps.",
+                      argc, argv);
 }
 
 /* Flags every conditioning subcommand without size flags shares (retake). */
 static int basic_opts(cli_opt *o, gen_args *a)
 {
     int n = 0;
-    o[n++] = (cli_opt){"--gemma-root", CLI_STR, &a->g.gemma_root, "DIR",
-                       "Gemma 3 text-encoder folder (safetensors + config.json)", 1};
-    o[n++] = (cli_opt){"--tokenizer", CLI_STR, &a->g.tokenizer, "PATH",
-                       "[ltx2c] tokenizer.json (default: inside --gemma-root)", 0};
+    o[n++] = (cli_opt){"--gemma-root",
+                       CLI_STR,
+                       &a->g.gemma_root,
+                       "DIR",
+                       "Gemma 3 text-encoder folder (safetensors + config.json)",
+                       1};
+    o[n++] = (cli_opt){"--tokenizer",
+                       CLI_STR,
+                       &a->g.tokenizer,
+                       "PATH",
+                       "[ltx2c] tokenizer.json (default: inside --gemma-root)",
+                       0};
     o[n++] = (cli_opt){"--prompt", CLI_STR, &a->g.prompt, "TEXT", "what to generate", 1};
-    o[n++] = (cli_opt){"--output-path", CLI_STR, &a->g.output_path, "OUT.mp4",
-                       "H.264 + AAC mp4, written to a temp file then renamed", 1};
+    o[n++] = (cli_opt){"--output-path",
+                       CLI_STR,
+                       &a->g.output_path,
+                       "OUT.mp4",
+                       "H.264 + AAC mp4, written to a temp file then renamed",
+                       1};
     o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
-    o[n++] = (cli_opt){"--lora", CLI_LORA, &a->loras, "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)", 0};
-    o[n++] = (cli_opt){"--device", CLI_STR, &a->device, "D",
-                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0};
+    o[n++] = (cli_opt){"--lora",
+                       CLI_LORA,
+                       &a->loras,
+                       "PATH [STRENGTH]",
+                       "LoRA fused into the transformer (repeatable; strength 1.0)",
+                       0};
+    o[n++] = (cli_opt){"--device",
+                       CLI_STR,
+                       &a->device,
+                       "D",
+                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
+                       0};
     o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
-    o[n++] = (cli_opt){"--quiet", CLI_FLAG, &a->quiet, NULL,
-                       "[ltx2c] no progress or summary on stderr", 0};
+    o[n++] = (cli_opt){
+        "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
     return n;
 }
 
@@ -388,24 +539,52 @@ int cmd_retake(int argc, char **argv)
     int enhance = 0, prefetch = 0, max_batch = 1;
     cli_opt o[MAX_OPTS];
     int n = 0;
-    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &rp.distilled_checkpoint_path,
-                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
-    o[n++] = (cli_opt){"--video-path", CLI_STR, &rp.video_path, "PATH",
-                       "source video: 8k+1 frames, sides multiples of 32 (audio optional)", 1};
-    o[n++] = (cli_opt){"--start-time", CLI_DOUBLE, &rp.start_time, "S",
-                       "start of the window to regenerate, seconds (inclusive)", 1};
-    o[n++] = (cli_opt){"--end-time", CLI_DOUBLE, &rp.end_time, "S",
-                       "end of the window, seconds (exclusive, > start, inside the video)", 1};
-    o[n++] = (cli_opt){"--fit", CLI_FLAG, &rp.fit, NULL,
+    o[n++] = (cli_opt){"--distilled-checkpoint-path",
+                       CLI_STR,
+                       &rp.distilled_checkpoint_path,
+                       "PATH",
+                       "distilled LTX-2.3 checkpoint (.safetensors)",
+                       1};
+    o[n++] = (cli_opt){"--video-path",
+                       CLI_STR,
+                       &rp.video_path,
+                       "PATH",
+                       "source video: 8k+1 frames, sides multiples of 32 (audio optional)",
+                       1};
+    o[n++] = (cli_opt){"--start-time",
+                       CLI_DOUBLE,
+                       &rp.start_time,
+                       "S",
+                       "start of the window to regenerate, seconds (inclusive)",
+                       1};
+    o[n++] = (cli_opt){"--end-time",
+                       CLI_DOUBLE,
+                       &rp.end_time,
+                       "S",
+                       "end of the window, seconds (exclusive, > start, inside the video)",
+                       1};
+    o[n++] = (cli_opt){"--fit",
+                       CLI_FLAG,
+                       &rp.fit,
+                       NULL,
                        "[ltx2c] trim the source to 8k+1 frames and center-crop it to multiples "
-                       "of 32 instead of refusing it", 0};
+                       "of 32 instead of refusing it",
+                       0};
     n += basic_opts(o + n, &a);
-    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
-                       "prompt enhancement (not built yet: refused)", 0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
-                       "layer streaming (accepted; all layers stay mapped)", 0};
-    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
-                       "parsed and unused (one pass per step)", 0};
+    o[n++] = (cli_opt){"--enhance-prompt",
+                       CLI_FLAG,
+                       &enhance,
+                       NULL,
+                       "prompt enhancement (not built yet: refused)",
+                       0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count",
+                       CLI_INT,
+                       &prefetch,
+                       "N",
+                       "layer streaming (accepted; all layers stay mapped)",
+                       0};
+    o[n++] = (cli_opt){
+        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused (one pass per step)", 0};
     static const char what[] =
         "Regenerate a time window of an existing video: the source video and audio become "
         "the initial latents of one distilled stage (8 sigmas) at the source size and rate; "
@@ -417,7 +596,8 @@ int cmd_retake(int argc, char **argv)
     if (r < 0) {
         printf("usage: ltx2c retake --distilled-checkpoint-path PATH --video-path PATH "
                "--start-time S --end-time S --gemma-root DIR --prompt TEXT --output-path "
-               "OUT.mp4 [options]\n\n%s\n\noptions:\n", what);
+               "OUT.mp4 [options]\n\n%s\n\noptions:\n",
+               what);
         cli_print_opts(stdout, o, n);
         return CLI_EXIT_OK;
     }
@@ -456,28 +636,56 @@ int cmd_ic_lora(int argc, char **argv)
     int enhance = 0, prefetch = 0, max_batch = 1;
     cli_opt o[MAX_OPTS];
     int n = 0;
-    o[n++] = (cli_opt){"--distilled-checkpoint-path", CLI_STR, &ia.p.distilled_checkpoint_path,
-                       "PATH", "distilled LTX-2.3 checkpoint (.safetensors)", 1};
-    o[n++] = (cli_opt){"--spatial-upsampler-path", CLI_STR, &ia.p.spatial_upsampler_path,
-                       "PATH", "spatial x2 latent upsampler (not needed with --skip-stage-2)", 0};
-    o[n++] = (cli_opt){"--video-conditioning", CLI_LORA, &ia.refs, "PATH STRENGTH",
-                       "reference (control) video and its strength in [0, 1] (repeatable)", 1};
-    o[n++] = (cli_opt){"--conditioning-attention-mask", CLI_LORA, &ia.mask, "PATH STRENGTH",
+    o[n++] = (cli_opt){"--distilled-checkpoint-path",
+                       CLI_STR,
+                       &ia.p.distilled_checkpoint_path,
+                       "PATH",
+                       "distilled LTX-2.3 checkpoint (.safetensors)",
+                       1};
+    o[n++] = (cli_opt){"--spatial-upsampler-path",
+                       CLI_STR,
+                       &ia.p.spatial_upsampler_path,
+                       "PATH",
+                       "spatial x2 latent upsampler (not needed with --skip-stage-2)",
+                       0};
+    o[n++] = (cli_opt){"--video-conditioning",
+                       CLI_LORA,
+                       &ia.refs,
+                       "PATH STRENGTH",
+                       "reference (control) video and its strength in [0, 1] (repeatable)",
+                       1};
+    o[n++] = (cli_opt){"--conditioning-attention-mask",
+                       CLI_LORA,
+                       &ia.mask,
+                       "PATH STRENGTH",
                        "grayscale mask video: per-region attention to the reference, times "
-                       "STRENGTH in [0, 1]", 0};
-    o[n++] = (cli_opt){"--skip-stage-2", CLI_FLAG, &ia.p.skip_stage_2, NULL,
-                       "decode stage 1: output at half size", 0};
+                       "STRENGTH in [0, 1]",
+                       0};
+    o[n++] = (cli_opt){"--skip-stage-2",
+                       CLI_FLAG,
+                       &ia.p.skip_stage_2,
+                       NULL,
+                       "decode stage 1: output at half size",
+                       0};
     n += common_opts(o + n, &a);
     for (int i = 0; i < n; i++)
         if (!strcmp(o[i].name, "--lora"))
             o[i].help = "IC-LoRA (repeatable; its metadata reference_downscale_factor sets the "
                         "reference size), fused into stage 1 only";
-    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &enhance, NULL,
-                       "prompt enhancement (not built yet: refused)", 0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count", CLI_INT, &prefetch, "N",
-                       "layer streaming (accepted; all layers stay mapped)", 0};
-    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &max_batch, "N",
-                       "parsed and unused, as in the reference", 0};
+    o[n++] = (cli_opt){"--enhance-prompt",
+                       CLI_FLAG,
+                       &enhance,
+                       NULL,
+                       "prompt enhancement (not built yet: refused)",
+                       0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count",
+                       CLI_INT,
+                       &prefetch,
+                       "N",
+                       "layer streaming (accepted; all layers stay mapped)",
+                       0};
+    o[n++] = (cli_opt){
+        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused, as in the reference", 0};
     static const char what[] =
         "In-context LoRA: the distilled two-stage pipeline with reference (control) videos "
         "appended as extra tokens in stage 1 (at half size / the IC-LoRA's "
