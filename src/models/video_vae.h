@@ -168,9 +168,18 @@ void ltx_video_encoder_factors(const ltx_video_encoder *e, int *time, int *space
 /* Encoder forward: video (B, in_channels, F, H, W) f32 in [-1, 1], F = 1 + k·time, H and W
  * multiples of `space` -> *out = normalised latent means (B, latent, F', H', W'). Taps
  * "enc.conv_in.first2frames", "enc.down_blocks.<i>", "enc.conv_out". Clear
- * LTX_ERR_INVALID_ARG on a bad shape (the reference silently crops F to 8k+1; we refuse). */
+ * LTX_ERR_INVALID_ARG on a bad shape (the reference silently crops F to 8k+1; we refuse:
+ * use ltx_video_encoder_crop_frames for its rule). */
 ltx_status ltx_video_encoder_forward(const ltx_video_encoder *e, const ltx_tensor *video,
                                      const ltx_taps *taps, ltx_tensor **out);
+
+/* The reference's frame rule for encoding (VideoEncoder.forward / tiled_encode crop the last
+ * (F - 1) % time frames with a warning instead of failing): a view of video's first
+ * 1 + time·floor((F - 1) / time) frames; *dropped (may be NULL) gets the count. Pipelines that
+ * feed arbitrary clips (video conditioning) call this before encoding. NULL + error when the
+ * video is not 5-D or has no frame. The caller frees the view. */
+ltx_tensor *ltx_video_encoder_crop_frames(const ltx_video_encoder *e, const ltx_tensor *video,
+                                          int64_t *dropped);
 
 typedef struct ltx_vae_decode_opts {
     /* Decode timestep per batch item for timestep conditioning; NULL = the reference's default

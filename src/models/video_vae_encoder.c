@@ -177,6 +177,18 @@ ltx_status ltx_video_encoder_load(ltx_backend *be, const ltx_st_file *st, ltx_vi
     return ltx_video_encoder_create(be, &cfg, &src, out);
 }
 
+ltx_tensor *ltx_video_encoder_crop_frames(const ltx_video_encoder *e, const ltx_tensor *video,
+                                          int64_t *dropped)
+{
+    if (video->ndim != 5 || video->shape[2] < 1) {
+        ltx_err(LTX_ERR_INVALID_ARG, "crop: video must be (B, C, F, H, W) with F >= 1");
+        return NULL;
+    }
+    int64_t F = video->shape[2], drop = (F - 1) % e->ft; /* ref: frames_to_crop */
+    if (dropped) *dropped = drop;
+    return ltx_tensor_slice(video, 2, 0, F - drop, 1);
+}
+
 /* SpaceToDepthDownsample.forward (ref: sampling.py). */
 static ltx_tensor *s2d_block(const vae_run *run, const vae_block *b, const ltx_tensor *x)
 {

@@ -373,6 +373,13 @@ TEST(encoder_causal_first_frame)
     CHECK(ltx_video_encoder_forward(e, v4, NULL, &bad) == LTX_ERR_INVALID_ARG);
     CHECK(strstr(ltx_err_message(), "channels") != NULL);
     CHECK(bad == NULL);
+    /* the reference's crop rule, offered explicitly: 10 frames -> 9 */
+    int64_t dropped = -1;
+    ltx_tensor *v9 = ltx_video_encoder_crop_frames(e, v10, &dropped);
+    CHECK(v9 && v9->shape[2] == 9 && dropped == 1);
+    CHECK(v9 && ltx_video_encoder_forward(e, v9, NULL, &bad) == LTX_OK && bad);
+    ltx_tensor_free(bad);
+    ltx_tensor_free(v9);
     /* single-tile tiled encode equals the plain forward */
     ltx_vae_tiling t = {.spatial_tile_px = 128,
                         .spatial_overlap_px = 0,
