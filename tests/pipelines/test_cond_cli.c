@@ -231,8 +231,8 @@ static void write_garbage(const char *path)
     fclose(f);
 }
 
-/* A test video with audio: n frames of w x h at 24 fps. */
-static bool write_video(const char *path, int n, int w, int h)
+/* A test video with audio (or without): n frames of w x h at 24 fps. */
+static bool write_video_a(const char *path, int n, int w, int h, bool audio)
 {
     uint8_t *rgb = malloc((size_t)n * w * h * 3);
     int64_t ns = (int64_t)n * 48000 / 24;
@@ -241,10 +241,16 @@ static bool write_video(const char *path, int n, int w, int h)
     for (int64_t i = 0; i < 2 * ns; i++) a[i] = 0.2f * (float)sin(0.01 * (double)i);
     ltx_mp4_params mp;
     ltx_mp4_params_init(&mp);
-    bool ok = ltx_mp4_write(path, rgb, n, h, w, a, ns, 48000, &mp) == LTX_OK;
+    bool ok = ltx_mp4_write(path, rgb, n, h, w, audio ? a : NULL, audio ? ns : 0, 48000, &mp) ==
+              LTX_OK;
     free(rgb);
     free(a);
     return ok;
+}
+
+static bool write_video(const char *path, int n, int w, int h)
+{
+    return write_video_a(path, n, w, h, true);
 }
 
 /* ---- successful runs ---- */
@@ -289,6 +295,17 @@ TEST(retake_fit_trims_and_crops)
              tmp("f42.mp4"));
     generate("retake", extra, 96, 96, 41, 24, 48000, 0.05, "--fit: using the first 41 of 42",
              "center-cropped from 100x100 to 96x96");
+}
+
+TEST(retake_source_without_audio_gets_a_new_track)
+{
+    setup();
+    CHECK(write_video_a(tmp("silent.mp4"), 17, 64, 64, false));
+    char extra[1024];
+    snprintf(extra, sizeof extra, "--video-path %s --start-time 0.2 --end-time 0.5",
+             tmp("silent.mp4"));
+    generate("retake", extra, 64, 64, 17, 24, 48000, 0.05, "has no audio: a new audio track",
+             NULL);
 }
 
 TEST(ic_lora_writes_mp4)
@@ -368,6 +385,8 @@ TEST(a2vid_audio_refusals)
             "audio guidance");
     refused("a2vid_two_stage", "--num-frames 9 --audio-path " WAV " --v2a-guidance-scale 1",
             "audio guidance");
+    refused("a2vid_two_stage", "--num-frames 9 --audio-path " WAV " --enhance-prompt",
+            "--enhance-prompt");
 }
 
 TEST(not_a_lora_refused)

@@ -425,12 +425,20 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        "N",
                        "guidance passes per transformer call (passes run one by one)",
                        0};
+    if (kind == 4)
+        for (int i = 0; i < n; i++)
+            if (!strcmp(o[i].name, "--enhance-prompt"))
+                o[i].help = "prompt enhancement (wired in the reference; not built yet: refused)";
     int r = cli_parse(cmd, o, n, argc, argv);
     if (r < 0) {
         usage(cmd, "--checkpoint-path", what, o, n);
         return CLI_EXIT_OK;
     }
     if (r) return r;
+    if (kind == 4 && enhance) {
+        cli_error(cmd, "--enhance-prompt: prompt enhancement is not built yet");
+        return CLI_EXIT_USAGE;
+    }
     return run(cmd, &a, run_guided, &ga);
 }
 
