@@ -4,6 +4,7 @@
  * evaluation (modules/transformer_guided_batch, case guided_denoise). Parameters come from
  * case.params; tensors from case.inputs in order.
  */
+#include "core/dtype.h"
 #include "golden/golden.h"
 
 #include "models/lora.h"
@@ -176,6 +177,10 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
         str[i] = ltx_json_num(it, "strength", 1.0);
         if (!A[i] || !B[i]) s = LTX_ERR_FORMAT;
     }
+    /* torch 1.13 (which wrote the goldens) casts the Python strength to the bf16 tensor's dtype
+     * before `b * coef` (0.8 -> 0.80078125); torch 2.x keeps it in float. Mirror the golden. */
+    if (strcmp(ltx_json_str(p, "product_dtype", "bfloat16"), "float32") != 0)
+        for (int i = 0; i < n; i++) str[i] = ltx_round_bf16((float)str[i]);
     /* The golden stores the bf16 LoRA tensors as float32; the reference multiplied them in
      * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32. */
     const char *pd = ltx_json_str(p, "product_dtype", "bfloat16");

@@ -6,6 +6,7 @@
  * LoRA-fused forwards (transformer_forward_lora) fuse params.loras through src/models/lora.h.
  * Not here: guided_denoise (src/golden/g_guidance.c).
  */
+#include "core/dtype.h"
 #include "golden/golden.h"
 
 #include "models/lora.h"
@@ -386,7 +387,11 @@ static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache 
         char path[1024];
         ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
         LTX_TRY(ltx_lora_open(path, &c->loras[i]));
-        LTX_TRY(ltx_lora_set_add(set, c->loras[i], ltx_json_num(it, "strength", 1.0)));
+        /* torch 1.13 (the goldens' runtime) rounds the strength to bf16 in `b * coef` when the
+         * product runs in bf16 (0.8 -> 0.80078125); torch 2.x keeps the float. */
+        double st = ltx_json_num(it, "strength", 1.0);
+        if (set->product_dtype != LTX_F32) st = ltx_round_bf16((float)st);
+        LTX_TRY(ltx_lora_set_add(set, c->loras[i], st));
         i++;
     }
     return LTX_OK;

@@ -100,6 +100,7 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
             ltx_tensor_free(x);
     }
     ltx_video_decoder_free(dec);
+    p->be->ops->memory_cleanup(p->be); /* end of the decode stage */
     if (s == LTX_OK && p->record) {
         int64_t shape[4] = {k.n, k.h, k.w, 3};
         ltx_tensor *t = ltx_tensor_from_host(p->be, LTX_U8, 4, shape, k.frames);
@@ -146,5 +147,6 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     ltx_tensor_free(w);
     ltx_vocoder_free(voc);
     ltx_audio_decoder_free(dec);
+    p->be->ops->memory_cleanup(p->be); /* end of the audio decode stage */
     return s;
 }

@@ -478,5 +478,7 @@ ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_se
     LTX_TRY(load_transformer(p, ckpt, loras, s->name, &m));
     ltx_status st = ltx_stage_run(p, m, s, video_out, audio_out);
     ltx_transformer_free(m);
+    /* End of stage: give cached device blocks back (cf. the reference's cleanup_memory()). */
+    p->be->ops->memory_cleanup(p->be);
     return st;
 }

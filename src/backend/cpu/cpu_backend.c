@@ -233,10 +233,12 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     }
     st->restricted = restricted;
     pthread_mutex_init(&st->cache_lock, NULL);
-    /* Cache up to 1/8 of physical memory (at most 4 GiB); LTX_CPU_CACHE_MB overrides. */
+    /* Cache up to 1/16 of physical memory, at most 1 GiB (one transformer block's activations
+     * at 22B sizes fit; a VAE decode's peak grows by at most that much — stages call
+     * memory_cleanup when they end). LTX_CPU_CACHE_MB overrides, 0 disables. */
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : ((size_t)8 << 30);
-    st->cache_limit = phys / 8 < ((size_t)4 << 30) ? phys / 8 : ((size_t)4 << 30);
+    st->cache_limit = phys / 16 < ((size_t)1 << 30) ? phys / 16 : ((size_t)1 << 30);
     const char *env = getenv("LTX_CPU_CACHE_MB");
     if (env) st->cache_limit = (size_t)strtoull(env, NULL, 10) << 20;
     be->ops = &cpu_ops;
