@@ -74,11 +74,11 @@ typedef struct crun {
     ltx_gen_inputs in;
     ltx_cond_inputs c;
     ltx_rng *rng;
-    ltx_audio audio;                          /* a2vid input / retake source audio */
-    uint8_t *source;                          /* retake frames (fitted) */
-    ltx_frames refs[LTX_COND_MAX_REFS];       /* ic_lora reference videos */
-    float *mask;                              /* ic_lora attention mask (n, h/2, w/2) */
-    ltx_rational fps;                         /* output rate */
+    ltx_audio audio;                    /* a2vid input / retake source audio */
+    uint8_t *source;                    /* retake frames (fitted) */
+    ltx_frames refs[LTX_COND_MAX_REFS]; /* ic_lora reference videos */
+    float *mask;                        /* ic_lora attention mask (n, h/2, w/2) */
+    ltx_rational fps;                   /* output rate */
     const char *extra_inputs[LTX_COND_MAX_REFS + 2];
     int n_extra;
 } crun;
@@ -87,13 +87,15 @@ static void crun_free(crun *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
-    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+    for (int i = 0; i < r->n_lora; i++)
+        ltx_lora_close(r->lora[i]);
     ltx_text_context_clear(&r->ctx[0]);
     ltx_text_context_clear(&r->ctx[1]);
     ltx_rng_free(r->rng);
     ltx_audio_free(&r->audio);
     free(r->source);
-    for (int i = 0; i < LTX_COND_MAX_REFS; i++) ltx_frames_free(&r->refs[i]);
+    for (int i = 0; i < LTX_COND_MAX_REFS; i++)
+        ltx_frames_free(&r->refs[i]);
     free(r->mask);
 }
 
@@ -148,10 +150,11 @@ static ltx_status write_output(crun *r, const ltx_generate_params *g, ltx_pipe *
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    LTX_INFO(&r->e->log, "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
-             "stages %.2f s, peak RSS %.0f MB", g->output_path, o->n_frames, o->w, o->h,
-             mp.fps.num, mp.fps.den, (long long)o->n_samples, o->sample_rate, total,
-             (double)ru.ru_maxrss / 1024.0);
+    LTX_INFO(&r->e->log,
+             "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
+             "stages %.2f s, peak RSS %.0f MB",
+             g->output_path, o->n_frames, o->w, o->h, mp.fps.num, mp.fps.den,
+             (long long)o->n_samples, o->sample_rate, total, (double)ru.ru_maxrss / 1024.0);
     return LTX_OK;
 }
 
@@ -164,9 +167,12 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
     inputs[ni++] = ltx_st_path(r->ckpt);
     if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
     inputs[ni++] = g->tokenizer;
-    for (int i = 0; i < g->n_images; i++) inputs[ni++] = g->images[i].path;
-    for (int i = 0; i < r->n_lora; i++) inputs[ni++] = ltx_lora_path(r->lora[i]);
-    for (int i = 0; i < r->n_extra; i++) inputs[ni++] = r->extra_inputs[i];
+    for (int i = 0; i < g->n_images; i++)
+        inputs[ni++] = g->images[i].path;
+    for (int i = 0; i < r->n_lora; i++)
+        inputs[ni++] = ltx_lora_path(r->lora[i]);
+    for (int i = 0; i < r->n_extra; i++)
+        inputs[ni++] = r->extra_inputs[i];
     LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = r->images[i].path,
@@ -198,10 +204,18 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
     ltx_gen_output o = {0};
     ltx_status s;
     switch (r->k) {
-    case K_KEYFRAME: s = ltx_pipeline_keyframe_interpolation(&p, &r->in, &o); break;
-    case K_A2VID: s = ltx_pipeline_a2vid_two_stage(&p, &r->in, &r->c, &o); break;
-    case K_RETAKE: s = ltx_pipeline_retake(&p, &r->in, &r->c, &o); break;
-    default: s = ltx_pipeline_ic_lora(&p, &r->in, &r->c, &o); break;
+    case K_KEYFRAME:
+        s = ltx_pipeline_keyframe_interpolation(&p, &r->in, &o);
+        break;
+    case K_A2VID:
+        s = ltx_pipeline_a2vid_two_stage(&p, &r->in, &r->c, &o);
+        break;
+    case K_RETAKE:
+        s = ltx_pipeline_retake(&p, &r->in, &r->c, &o);
+        break;
+    default:
+        s = ltx_pipeline_ic_lora(&p, &r->in, &r->c, &o);
+        break;
     }
     if (s == LTX_OK) s = write_output(r, g, &p, &o);
     ltx_gen_output_free(&o);
@@ -228,8 +242,7 @@ static ltx_status open_guided(crun *r, const ltx_generate_params *g, const ltx_g
 {
     LTX_TRY(ltx_gen_check_guided(p, true));
     LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, &r->ckpt));
-    LTX_TRY(ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path,
-                                   &r->ups));
+    LTX_TRY(ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r->ups));
     LTX_TRY(open_loras(r, "--lora", g->loras, g->n_loras));
     r->n_user = r->n_lora;
     LTX_TRY(open_loras(r, "--distilled-lora", p->distilled_loras, p->n_distilled_loras));
@@ -259,12 +272,12 @@ static ltx_status resolve_images(crun *r, const ltx_generate_params *g, int fram
         int k = g->images[i].frame_idx;
         int f = k < 0 ? frames + k : k;
         if (f < 0 || f >= frames)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: frame index %d is outside the video "
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--image %s: frame index %d is outside the video "
                            "(%d frames: 0..%d, or -1..-%d counted from the end)",
                            g->images[i].path, k, frames, frames - 1, frames);
         if (k < 0)
-            LTX_INFO(&r->e->log, "--image %s: frame index %d is frame %d", g->images[i].path, k,
-                     f);
+            LTX_INFO(&r->e->log, "--image %s: frame index %d is frame %d", g->images[i].path, k, f);
         r->images[i].frame_idx = f;
     }
     g2->images = r->images;
@@ -287,8 +300,8 @@ ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate
         LTX_WARN(&e->log, "keyframe_interpolation without --image: plain text-to-video");
     if (s == LTX_OK) s = open_guided(&r, &g2, p);
     if (s == LTX_OK)
-        s = drive(&r, &g2, frames, p->negative_prompt ? p->negative_prompt
-                                                       : ltx_gen_default_negative(), true);
+        s = drive(&r, &g2, frames,
+                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(), true);
     return finish(e, &r, s);
 }
 
@@ -313,8 +326,10 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
     double dur = a->audio_max_duration > 0 ? a->audio_max_duration : video_s;
     ltx_status s = ltx_audio_decode(a->audio_path, a->audio_start_time, dur, true, &r->audio);
     if (s != LTX_OK)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--audio-path %s: no audio could be decoded from "
-                       "%.3f s (%s)", a->audio_path, a->audio_start_time, ltx_err_message());
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--audio-path %s: no audio could be decoded from "
+                       "%.3f s (%s)",
+                       a->audio_path, a->audio_start_time, ltx_err_message());
     if (r->audio.src_channels == 0 || r->audio.n == 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "--audio-path %s: %s", a->audio_path,
                        r->audio.src_channels == 0 ? "the file has no audio stream"
@@ -324,15 +339,17 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
                  a->audio_path, r->audio.src_channels, r->audio.src_channels == 1 ? "" : "s",
                  r->audio.mix);
     if (r->audio.sample_rate != 16000)
-        LTX_INFO(&r->e->log, "--audio-path %s: %d Hz, resampled to 16 kHz for the audio encoder "
-                 "(the output keeps %d Hz)", a->audio_path, r->audio.sample_rate,
-                 r->audio.sample_rate);
-    int64_t Ta = ltx_audio_latent_frames(frames, fps), got = audio_latent_len(r->audio.n,
-                                                                            r->audio.sample_rate);
+        LTX_INFO(&r->e->log,
+                 "--audio-path %s: %d Hz, resampled to 16 kHz for the audio encoder "
+                 "(the output keeps %d Hz)",
+                 a->audio_path, r->audio.sample_rate, r->audio.sample_rate);
+    int64_t Ta = ltx_audio_latent_frames(frames, fps),
+            got = audio_latent_len(r->audio.n, r->audio.sample_rate);
     if (got < Ta) {
         double have = (double)r->audio.n / r->audio.sample_rate;
         if (!a->pad_audio)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--audio-path %s: %.3f s of audio from %.3f s is "
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--audio-path %s: %.3f s of audio from %.3f s is "
                            "shorter than the video (%d frames at %g fps = %.3f s; it encodes to "
                            "%lld of the %lld audio latent frames needed); use a longer file or "
                            "start time, fewer --num-frames, or --pad-audio to pad with silence",
@@ -341,13 +358,14 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
         /* pad to the video's duration, and further if the encoder still comes up short */
         int64_t n = (int64_t)ceil(video_s * r->audio.sample_rate);
         if (n < r->audio.n) n = r->audio.n;
-        while (audio_latent_len(n, r->audio.sample_rate) < Ta) n += r->audio.sample_rate / 100 + 1;
+        while (audio_latent_len(n, r->audio.sample_rate) < Ta)
+            n += r->audio.sample_rate / 100 + 1;
         float *d = calloc((size_t)(2 * n), sizeof(float));
         if (!d) return ltx_err(LTX_ERR_OOM, "audio padding: out of memory");
         for (int c = 0; c < 2; c++)
             memcpy(d + c * n, r->audio.data + c * r->audio.n, sizeof(float) * (size_t)r->audio.n);
-        LTX_WARN(&r->e->log, "--pad-audio: %.3f s of audio padded with %.3f s of silence",
-                 have, (double)(n - r->audio.n) / r->audio.sample_rate);
+        LTX_WARN(&r->e->log, "--pad-audio: %.3f s of audio padded with %.3f s of silence", have,
+                 (double)(n - r->audio.n) / r->audio.sample_rate);
         free(r->audio.data);
         r->audio.data = d;
         r->audio.n = n;
@@ -369,7 +387,8 @@ static ltx_status check_no_audio_guidance(const ltx_guided_params *p)
                 a->skip_step == b->skip_step && a->n_stg_blocks == b->n_stg_blocks &&
                 !memcmp(a->stg_blocks, b->stg_blocks, sizeof(int) * (size_t)a->n_stg_blocks);
     if (!same)
-        return ltx_err(LTX_ERR_INVALID_ARG, "a2vid_two_stage: the audio is given and stays fixed, "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "a2vid_two_stage: the audio is given and stays fixed, "
                        "so audio guidance (--audio-cfg-guidance-scale, --audio-stg-guidance-scale, "
                        "--audio-rescale-scale, --audio-stg-blocks, --audio-skip-step, "
                        "--v2a-guidance-scale) has no effect; remove those flags");
@@ -394,8 +413,8 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
     if (s == LTX_OK) s = open_guided(&r, g, p);
     if (s == LTX_OK) {
         r.extra_inputs[r.n_extra++] = a->audio_path;
-        s = drive(&r, g, frames, p->negative_prompt ? p->negative_prompt
-                                                     : ltx_gen_default_negative(), true);
+        s = drive(&r, g, frames,
+                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(), true);
     }
     return finish(e, &r, s);
 }
@@ -404,8 +423,7 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
 
 /* Probes, fits and decodes the source video and its audio. Sets the clip's size/frames/rate
  * on r->in and *g2. */
-static ltx_status load_retake_source(crun *r, const ltx_retake_params *p,
-                                     ltx_generate_params *g2)
+static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_generate_params *g2)
 {
     const char *path = p->video_path;
     LTX_TRY(ltx_gen_check_file("--video-path", path));
@@ -418,26 +436,32 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p,
     int64_t n = vi.frames, nf = (n - 1) / 8 * 8 + 1;
     int h = vi.height, w = vi.width, hf = h / 32 * 32, wf = w / 32 * 32;
     if (!p->fit && nf != n)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: %lld frames; retake needs 8k+1 "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--video-path %s: %lld frames; retake needs 8k+1 "
                        "frames (e.g. %lld or %lld): trim the video, or pass --fit to use the "
-                       "first %lld", path, (long long)n, (long long)nf, (long long)nf + 8,
-                       (long long)nf);
+                       "first %lld",
+                       path, (long long)n, (long long)nf, (long long)nf + 8, (long long)nf);
     if (!p->fit && (hf != h || wf != w))
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: %dx%d; retake needs a width and "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--video-path %s: %dx%d; retake needs a width and "
                        "height that are multiples of 32 (e.g. %dx%d): crop the video, or pass "
-                       "--fit to center-crop it", path, w, h, wf > 0 ? wf : 32, hf > 0 ? hf : 32);
+                       "--fit to center-crop it",
+                       path, w, h, wf > 0 ? wf : 32, hf > 0 ? hf : 32);
     if (hf < 32 || wf < 32)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: %dx%d is smaller than 32x32", path,
-                       w, h);
+        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: %dx%d is smaller than 32x32", path, w,
+                       h);
     if (nf != n || hf != h || wf != w)
-        LTX_WARN(&r->e->log, "--fit: using the first %lld of %lld frames, center-cropped from "
-                 "%dx%d to %dx%d", (long long)nf, (long long)n, w, h, wf, hf);
+        LTX_WARN(&r->e->log,
+                 "--fit: using the first %lld of %lld frames, center-cropped from "
+                 "%dx%d to %dx%d",
+                 (long long)nf, (long long)n, w, h, wf, hf);
     double dur = (double)nf / vi.fps;
     if (!(p->start_time < p->end_time))
         return ltx_err(LTX_ERR_INVALID_ARG, "--start-time %g must be less than --end-time %g",
                        p->start_time, p->end_time);
     if (p->start_time < 0 || p->start_time >= dur || p->end_time > dur + 1e-6)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--start-time %g --end-time %g: the window must lie "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--start-time %g --end-time %g: the window must lie "
                        "inside the source video (0 .. %.3f s, %lld frames at %g fps)",
                        p->start_time, p->end_time, dur, (long long)nf, vi.fps);
     /* ref: decode_video_from_file(0, frames / fps) — by timestamp */
@@ -448,8 +472,10 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p,
                        ltx_err_message());
     if (f.n < nf || f.h != h || f.w != w) {
         ltx_frames_free(&f);
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: decoded %d frames of %dx%d, the "
-                       "container says %lld of %dx%d", path, f.n, f.w, f.h, (long long)nf, w, h);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--video-path %s: decoded %d frames of %dx%d, the "
+                       "container says %lld of %dx%d",
+                       path, f.n, f.w, f.h, (long long)nf, w, h);
     }
     r->source = malloc((size_t)(nf * hf * wf * 3));
     if (!r->source) {
@@ -459,19 +485,20 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p,
     int top = (h - hf) / 2, left = (w - wf) / 2;
     for (int64_t k = 0; k < nf; k++)
         for (int y = 0; y < hf; y++)
-            memcpy(r->source + ((k * hf + y) * wf) * 3,
-                   f.rgb + ((k * h + y + top) * w + left) * 3, (size_t)wf * 3);
+            memcpy(r->source + ((k * hf + y) * wf) * 3, f.rgb + ((k * h + y + top) * w + left) * 3,
+                   (size_t)wf * 3);
     ltx_frames_free(&f);
     s = ltx_audio_decode(path, 0.0, dur, true, &r->audio);
     if (s != LTX_OK)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: its audio could not be decoded "
-                       "(%s)", path, ltx_err_message());
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--video-path %s: its audio could not be decoded "
+                       "(%s)",
+                       path, ltx_err_message());
     if (r->audio.src_channels == 0)
-        LTX_INFO(&r->e->log, "--video-path %s has no audio: a new audio track is generated",
-                 path);
+        LTX_INFO(&r->e->log, "--video-path %s has no audio: a new audio track is generated", path);
     else if (r->audio.src_channels != 2)
-        LTX_WARN(&r->e->log, "--video-path %s: %d audio channels, %s", path,
-                 r->audio.src_channels, r->audio.mix);
+        LTX_WARN(&r->e->log, "--video-path %s: %d audio channels, %s", path, r->audio.src_channels,
+                 r->audio.mix);
     r->c.source = (ltx_cond_video){r->source, (int)nf, hf, wf, 1.0};
     r->c.audio = r->audio.src_channels ? r->audio.data : NULL;
     r->c.audio_n = r->audio.src_channels ? r->audio.n : 0;
@@ -500,8 +527,7 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
     ltx_status s = LTX_OK;
     if (!g || g->struct_size < sizeof *g || !p || p->struct_size < sizeof *p)
         s = ltx_err(LTX_ERR_INVALID_ARG, "retake params: struct_size too small");
-    if (s == LTX_OK && g->n_images)
-        s = ltx_err(LTX_ERR_INVALID_ARG, "retake takes no --image");
+    if (s == LTX_OK && g->n_images) s = ltx_err(LTX_ERR_INVALID_ARG, "retake takes no --image");
     if (s == LTX_OK) {
         g2 = *g;
         s = load_retake_source(&r, p, &g2);
@@ -529,46 +555,54 @@ static ltx_status downscale_factor(crun *r, int *out)
         const char *md = ltx_lora_metadata(r->lora[i], "reference_downscale_factor");
         int k = md ? atoi(md) : 1;
         if (k < 1) {
-            LTX_WARN(&r->e->log, "--lora %s: reference_downscale_factor \"%s\" unreadable, using "
-                     "1", ltx_lora_path(r->lora[i]), md);
+            LTX_WARN(&r->e->log,
+                     "--lora %s: reference_downscale_factor \"%s\" unreadable, using "
+                     "1",
+                     ltx_lora_path(r->lora[i]), md);
             k = 1;
         }
         if (k != 1 && *out != 1 && *out != k)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--lora %s: reference_downscale_factor %d "
-                           "conflicts with %d of an earlier --lora", ltx_lora_path(r->lora[i]),
-                           k, *out);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--lora %s: reference_downscale_factor %d "
+                           "conflicts with %d of an earlier --lora",
+                           ltx_lora_path(r->lora[i]), k, *out);
         if (k != 1) *out = k;
     }
     return LTX_OK;
 }
 
-static ltx_status load_ic_media(crun *r, const ltx_generate_params *g,
-                                const ltx_ic_lora_params *p, int frames)
+static ltx_status load_ic_media(crun *r, const ltx_generate_params *g, const ltx_ic_lora_params *p,
+                                int frames)
 {
     int h1 = g->height / 2, w1 = g->width / 2, ds = r->c.downscale;
     if (h1 % ds || w1 % ds || (h1 / ds) % 32 || (w1 / ds) % 32)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--height %d --width %d: the reference video is "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--height %d --width %d: the reference video is "
                        "encoded at half that size divided by the IC-LoRA's "
                        "reference_downscale_factor %d, which must give multiples of 32 (use "
-                       "multiples of %d)", g->height, g->width, ds, 64 * ds);
+                       "multiples of %d)",
+                       g->height, g->width, ds, 64 * ds);
     if (p->n_video_conditioning < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "--video-conditioning is required");
     if (p->n_video_conditioning > LTX_COND_MAX_REFS)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--video-conditioning: at most %d",
-                       LTX_COND_MAX_REFS);
+        return ltx_err(LTX_ERR_INVALID_ARG, "--video-conditioning: at most %d", LTX_COND_MAX_REFS);
     for (int i = 0; i < p->n_video_conditioning; i++) {
         const ltx_video_cond_input *v = &p->video_conditioning[i];
         LTX_TRY(ltx_gen_check_file("--video-conditioning", v->path));
         if (!(v->strength >= 0 && v->strength <= 1))
-            return ltx_err(LTX_ERR_INVALID_ARG, "--video-conditioning %s: strength %g is outside "
-                           "[0, 1]", v->path, v->strength);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--video-conditioning %s: strength %g is outside "
+                           "[0, 1]",
+                           v->path, v->strength);
         /* ref: decode_video_by_frame(frame_cap = num_frames) */
         ltx_status dst = ltx_video_decode_frames(v->path, 0, frames, &r->refs[i]);
         if (dst != LTX_OK || r->refs[i].n < 1)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--video-conditioning %s: not a readable video "
-                           "(%s)", v->path, dst != LTX_OK ? ltx_err_message() : "no frames");
-        r->c.refs[i] = (ltx_cond_video){r->refs[i].rgb, r->refs[i].n, r->refs[i].h,
-                                        r->refs[i].w, v->strength};
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--video-conditioning %s: not a readable video "
+                           "(%s)",
+                           v->path, dst != LTX_OK ? ltx_err_message() : "no frames");
+        r->c.refs[i] =
+            (ltx_cond_video){r->refs[i].rgb, r->refs[i].n, r->refs[i].h, r->refs[i].w, v->strength};
         r->extra_inputs[r->n_extra++] = v->path;
     }
     r->c.n_refs = p->n_video_conditioning;
@@ -577,25 +611,31 @@ static ltx_status load_ic_media(crun *r, const ltx_generate_params *g,
     const char *mp = p->attention_mask_path;
     LTX_TRY(ltx_gen_check_file("--conditioning-attention-mask", mp));
     if (!(p->attention_mask_strength >= 0 && p->attention_mask_strength <= 1))
-        return ltx_err(LTX_ERR_INVALID_ARG, "--conditioning-attention-mask %s: strength %g is "
-                       "outside [0, 1]", mp, p->attention_mask_strength);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--conditioning-attention-mask %s: strength %g is "
+                       "outside [0, 1]",
+                       mp, p->attention_mask_strength);
     ltx_frames m = {0};
     ltx_status mst = ltx_video_decode_frames(mp, 0, frames, &m);
     if (mst != LTX_OK || m.n < 1) {
         ltx_frames_free(&m);
-        return ltx_err(LTX_ERR_INVALID_ARG, "--conditioning-attention-mask %s: not a readable "
-                       "video (%s)", mp, mst != LTX_OK ? ltx_err_message() : "no frames");
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--conditioning-attention-mask %s: not a readable "
+                       "video (%s)",
+                       mp, mst != LTX_OK ? ltx_err_message() : "no frames");
     }
     for (int i = 0; i < r->c.n_refs; i++) {
         int64_t fl = ((r->refs[i].n - 1) / 8 * 8) / 8 + 1;
         if ((m.n > 1 && fl > 1 && (m.n - 1) % (fl - 1)) || (m.n == 1 && fl > 1) ||
             (fl == 1 && m.n > 1)) {
             ltx_frames_free(&m);
-            return ltx_err(LTX_ERR_INVALID_ARG, "--conditioning-attention-mask %s: %d frames "
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--conditioning-attention-mask %s: %d frames "
                            "cannot be averaged onto the %lld latent frames of reference %s "
                            "((frames - 1) must be a multiple of %lld); give the mask as many "
-                           "frames as the reference", mp, m.n, (long long)fl,
-                           p->video_conditioning[i].path, (long long)(fl > 1 ? fl - 1 : 1));
+                           "frames as the reference",
+                           mp, m.n, (long long)fl, p->video_conditioning[i].path,
+                           (long long)(fl > 1 ? fl - 1 : 1));
         }
     }
     r->mask = malloc(sizeof(float) * (size_t)m.n * h1 * w1);
@@ -623,15 +663,14 @@ ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
     r.n_user = r.n_lora;
     if (s == LTX_OK && r.n_lora == 0)
         LTX_WARN(&e->log, "ic_lora without --lora: the reference video is appended without an "
-                 "IC-LoRA trained to use it");
+                          "IC-LoRA trained to use it");
     if (s == LTX_OK) s = downscale_factor(&r, &r.c.downscale);
     if (s == LTX_OK) s = load_ic_media(&r, g, p, frames);
     if (s == LTX_OK)
         s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
                                     &r.ckpt);
     if (s == LTX_OK && (!p->skip_stage_2 || p->spatial_upsampler_path))
-        s = ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path,
-                                   &r.ups);
+        s = ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) {
         memcpy(r.images, g->images, sizeof(ltx_image_input) * (size_t)g->n_images);
         r.c.skip_stage_2 = p->skip_stage_2 != 0;

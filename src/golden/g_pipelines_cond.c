@@ -30,8 +30,7 @@ typedef struct noise_src {
     ltx_rng *rng; /* --noise-from-seed */
 } noise_src;
 
-static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C,
-                               ltx_tensor **out)
+static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C, ltx_tensor **out)
 {
     noise_src *ns = user;
     char key[96];
@@ -81,10 +80,13 @@ static void replay_free(replay *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
-    for (int i = 0; i < 4; i++) ltx_tensor_free(r->ctx[i]);
-    for (int i = 0; i < r->n_host; i++) free(r->host[i]);
+    for (int i = 0; i < 4; i++)
+        ltx_tensor_free(r->ctx[i]);
+    for (int i = 0; i < r->n_host; i++)
+        free(r->host[i]);
     ltx_rng_free(r->ns.rng);
-    for (int i = 0; i < r->n_lora; i++) ltx_lora_close(r->lora[i]);
+    for (int i = 0; i < r->n_lora; i++)
+        ltx_lora_close(r->lora[i]);
 }
 
 /* Host copy of a stored tensor in `dt`; kept until replay_free. shape[] receives its dims. */
@@ -96,7 +98,8 @@ static void *stored(replay *r, const char *name, ltx_dtype dt, int64_t *shape, i
     }
     ltx_tensor *t = ltx_golden_tensor(r->g, name);
     if (!t) return NULL;
-    for (int i = 0; i < cap; i++) shape[i] = i < t->ndim ? t->shape[i] : 1;
+    for (int i = 0; i < cap; i++)
+        shape[i] = i < t->ndim ? t->shape[i] : 1;
     size_t es = dt == LTX_U8 ? 1 : sizeof(float);
     void *h = malloc(es * (size_t)(ltx_tensor_numel(t) + 1));
     ltx_status s = h ? ltx_tensor_download(t, h, dt) : ltx_err(LTX_ERR_OOM, "out of memory");
@@ -124,7 +127,8 @@ static void guider_from(const cJSON *j, ltx_guider_params *gp)
     gp->skip_step = (int)ltx_json_int(j, "skip_step", 0);
     int64_t b[LTX_MAX_STG_BLOCKS];
     int n = ltx_json_int_array(j, "stg_blocks", b, LTX_MAX_STG_BLOCKS);
-    for (int i = 0; i < n; i++) gp->stg_blocks[i] = (int)b[i];
+    for (int i = 0; i < n; i++)
+        gp->stg_blocks[i] = (int)b[i];
     gp->n_stg_blocks = n > 0 ? n : 0;
 }
 
@@ -178,8 +182,10 @@ static ltx_status load_image(replay *r, const cJSON *it, int i)
     r->img[i] = (ltx_pipe_image){.path = ltx_json_str(it, "file", ""),
                                  .frame_idx = (int)ltx_json_int(it, "frame_idx", 0),
                                  .strength = ltx_json_num(it, "strength", 1.0),
-                                 .crf = ltx_json_num(it, "crf", 33), .rgb = rgb,
-                                 .h = (int)sh[0], .w = (int)sh[1]};
+                                 .crf = ltx_json_num(it, "crf", 33),
+                                 .rgb = rgb,
+                                 .h = (int)sh[0],
+                                 .w = (int)sh[1]};
     snprintf(name, sizeof name, "in.image%d.pixels_uint8", i);
     if (!has_tensor(r, name)) return LTX_OK;
     uint8_t *src = stored(r, name, LTX_U8, sh, 3);
@@ -209,12 +215,14 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r)
     static const char *ctx_names[4] = {"in.positive.video_context", "in.positive.audio_context",
                                        "in.negative.video_context", "in.negative.audio_context"};
     for (int i = 0; i < 4; i++)
-        if ((i < 2 || has_tensor(r, ctx_names[i])) && !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i])))
+        if ((i < 2 || has_tensor(r, ctx_names[i])) &&
+            !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i])))
             return LTX_ERR_FORMAT;
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
     int n = cJSON_GetArraySize(imgs);
     if (n > LTX_PIPE_MAX_IMAGES) return ltx_err(LTX_ERR_FORMAT, "too many images");
-    for (int i = 0; i < n; i++) LTX_TRY(load_image(r, cJSON_GetArrayItem(imgs, i), i));
+    for (int i = 0; i < n; i++)
+        LTX_TRY(load_image(r, cJSON_GetArrayItem(imgs, i), i));
     r->ns.g = g;
     if (ltx_golden_noise_from_seed(g)) {
         r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
@@ -223,14 +231,21 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r)
     bool guided = ltx_json_has(p, "video_guider");
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &r->vg);
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &r->ag);
-    r->in = (ltx_gen_inputs){
-        .ckpt = r->ckpt, .upsampler = r->ups, .v_ctx = r->ctx[0], .a_ctx = r->ctx[1],
-        .v_neg = r->ctx[2], .a_neg = r->ctx[3], .height = (int)ltx_json_int(p, "height", 0),
-        .width = (int)ltx_json_int(p, "width", 0),
-        .num_frames = (int)ltx_json_int(p, "num_frames", 0),
-        .fps = ltx_json_num(p, "frame_rate", 24.0), .images = r->img, .n_images = n,
-        .steps = (int)ltx_json_int(p, "num_inference_steps", 0),
-        .vg = guided ? &r->vg : NULL, .ag = guided ? &r->ag : NULL};
+    r->in = (ltx_gen_inputs){.ckpt = r->ckpt,
+                             .upsampler = r->ups,
+                             .v_ctx = r->ctx[0],
+                             .a_ctx = r->ctx[1],
+                             .v_neg = r->ctx[2],
+                             .a_neg = r->ctx[3],
+                             .height = (int)ltx_json_int(p, "height", 0),
+                             .width = (int)ltx_json_int(p, "width", 0),
+                             .num_frames = (int)ltx_json_int(p, "num_frames", 0),
+                             .fps = ltx_json_num(p, "frame_rate", 24.0),
+                             .images = r->img,
+                             .n_images = n,
+                             .steps = (int)ltx_json_int(p, "num_inference_steps", 0),
+                             .vg = guided ? &r->vg : NULL,
+                             .ag = guided ? &r->ag : NULL};
     /* the goldens ran the reference in float32 on CPU, untiled decode */
     ltx_pipe_init(&r->p, be);
     r->p.state_dtype = LTX_F32;
@@ -375,11 +390,13 @@ ltx_status g_pipeline_ic_lora(ltx_golden_ctx *g)
         r.c.attn_strength = ltx_json_num(p, "conditioning_attention_strength", 1.0);
         r.c.downscale = (int)ltx_json_int(p, "reference_downscale_factor", 1);
         /* the factor comes from the IC-LoRA's metadata (ref: __init__) */
-        const char *md = r.n_lora ? ltx_lora_metadata(r.lora[0], "reference_downscale_factor")
-                                  : NULL;
+        const char *md =
+            r.n_lora ? ltx_lora_metadata(r.lora[0], "reference_downscale_factor") : NULL;
         if (!md || atoi(md) != r.c.downscale)
-            s = ltx_err(LTX_ERR_FORMAT, "IC-LoRA metadata reference_downscale_factor %s, the "
-                        "case says %d", md ? md : "(none)", r.c.downscale);
+            s = ltx_err(LTX_ERR_FORMAT,
+                        "IC-LoRA metadata reference_downscale_factor %s, the "
+                        "case says %d",
+                        md ? md : "(none)", r.c.downscale);
     }
     if (s == LTX_OK) { /* _load_mask_video on the stored frames */
         size_t n = (size_t)(ms[2] * ms[3] * ms[4]);

@@ -40,10 +40,12 @@ static ltx_status encode_audio(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
         s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, lat, lat, 0, 0);
     if (s == LTX_OK) ltx_pipe_rec(p, "audio.encoded_latent", lat);
     if (s == LTX_OK && lat->shape[2] < Ta)
-        s = ltx_err(LTX_ERR_INVALID_ARG, "a2vid: the audio (%.3f s) encodes to %lld latent "
+        s = ltx_err(LTX_ERR_INVALID_ARG,
+                    "a2vid: the audio (%.3f s) encodes to %lld latent "
                     "frames, the video needs %lld: give at least %.3f s of audio or pad it "
-                    "with silence", (double)c->audio_n / c->audio_rate,
-                    (long long)lat->shape[2], (long long)Ta, in->num_frames / in->fps);
+                    "with silence",
+                    (double)c->audio_n / c->audio_rate, (long long)lat->shape[2], (long long)Ta,
+                    in->num_frames / in->fps);
     if (s == LTX_OK) {
         *out = ltx_cond_conform_frames(p->be, lat, Ta);
         if (!*out) s = LTX_ERR_OOM;
@@ -59,8 +61,10 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
 {
     memset(out, 0, sizeof *out);
     if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG, "a2vid_two_stage: height/width must be multiples "
-                       "of 64 (got %dx%d)", in->height, in->width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "a2vid_two_stage: height/width must be multiples "
+                       "of 64 (got %dx%d)",
+                       in->height, in->width);
     if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
     if (in->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
@@ -78,8 +82,8 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
     const float *s2;
     int n2 = ltx_sched_distilled(2, &s2);
     /* video guidance only; a_neg NULL = the positive audio context in the uncond pass */
-    ltx_denoiser guided = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg,
-                           .vg = in->vg};
+    ltx_denoiser guided = {
+        .v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg, .vg = in->vg};
     ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
     ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
@@ -89,12 +93,19 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
     if (st == LTX_OK)
         st = ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .audio_init = alat,
-            .video_noise_scale = 1.0, .audio_noise_scale = 0.0, .images = im,
-            .n_images = in->n_images, .sigmas = sig, .n_sigmas = in->steps + 1,
-            .denoiser = &guided, .audio_frozen = true};
+        ltx_stage_spec s = {.name = "stage1",
+                            .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .audio_init = alat,
+                            .video_noise_scale = 1.0,
+                            .audio_noise_scale = 0.0,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = sig,
+                            .n_sigmas = in->steps + 1,
+                            .denoiser = &guided,
+                            .audio_frozen = true};
         st = ltx_pipeline_lora_set(in, false, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
         ltx_image_latents_free(im, in->n_images);
@@ -104,15 +115,23 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
     if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
     ltx_tensor_free(v1);
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
-                                     in->height, in->width, im);
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
+                                     in->width, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up,
-            .audio_init = alat, .video_noise_scale = s2[0], .audio_noise_scale = 0.0,
-            .images = im, .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2,
-            .denoiser = &simple, .audio_frozen = true};
+        ltx_stage_spec s = {.name = "stage2",
+                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_init = up,
+                            .audio_init = alat,
+                            .video_noise_scale = s2[0],
+                            .audio_noise_scale = 0.0,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = s2,
+                            .n_sigmas = n2,
+                            .denoiser = &simple,
+                            .audio_frozen = true};
         st = ltx_pipeline_lora_set(in, true, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v2, &a2);
         ltx_image_latents_free(im, in->n_images);
@@ -121,14 +140,15 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
     ltx_tensor_free(alat);
     ltx_tensor_free(a2);
     if (st == LTX_OK)
-        st = ltx_stage_decode_video(p, in->ckpt, v2, &out->frames, &out->n_frames, &out->h,
-                                    &out->w, NULL);
+        st = ltx_stage_decode_video(p, in->ckpt, v2, &out->frames, &out->n_frames, &out->h, &out->w,
+                                    NULL);
     ltx_tensor_free(v2);
     /* ref: the original decoded waveform is returned, not a VAE decode */
     if (st == LTX_OK) {
         size_t n = (size_t)(2 * c->audio_n);
         out->audio = malloc(sizeof(float) * n);
-        if (!out->audio) st = ltx_err(LTX_ERR_OOM, "out of memory");
+        if (!out->audio)
+            st = ltx_err(LTX_ERR_OOM, "out of memory");
         else {
             memcpy(out->audio, c->audio, sizeof(float) * n);
             out->n_samples = c->audio_n;

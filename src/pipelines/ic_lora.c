@@ -47,19 +47,19 @@ static ltx_status append_refs(void *user, ltx_pipe *p, const ltx_stage_spec *s, 
     int64_t T = s->video_shape[2] * s->video_shape[3] * s->video_shape[4];
     for (int i = 0; i < r->c->n_refs; i++)
         LTX_TRY(ltx_cond_reference(p->be, st, T, r->latent[i], r->c->downscale,
-                                   r->c->refs[i].strength, s->fps, r->weights[i],
-                                   r->n_weights[i], p->state_dtype));
+                                   r->c->refs[i].strength, s->fps, r->weights[i], r->n_weights[i],
+                                   p->state_dtype));
     return LTX_OK;
 }
 
 /* Attention weights of one reference (ref: _create_conditionings step c). */
-static ltx_status ref_weights(ltx_pipe *p, const ltx_cond_inputs *c, const ltx_tensor *lat,
-                              int h1, int w1, float **w, int64_t *n)
+static ltx_status ref_weights(ltx_pipe *p, const ltx_cond_inputs *c, const ltx_tensor *lat, int h1,
+                              int w1, float **w, int64_t *n)
 {
     *w = NULL;
     *n = 0;
     if (!c->attn_mask && !(c->attn_strength < 1.0)) return LTX_OK; /* no wrapper */
-    if (!c->attn_mask) { /* scalar strength */
+    if (!c->attn_mask) {                                           /* scalar strength */
         *w = malloc(sizeof(float));
         if (!*w) return ltx_err(LTX_ERR_OOM, "out of memory");
         **w = (float)c->attn_strength;
@@ -79,7 +79,8 @@ static ltx_status ref_weights(ltx_pipe *p, const ltx_cond_inputs *c, const ltx_t
     /* ref: latent_mask * conditioning_attention_strength on the bf16 mask: the scalar is
      * taken as bf16 too (checked against the golden: 0.8 acts as 0.80078125) */
     float sb = ltx_round_bf16((float)c->attn_strength);
-    for (int64_t j = 0; s == LTX_OK && j < M; j++) (*w)[j] = ltx_round_bf16((*w)[j] * sb);
+    for (int64_t j = 0; s == LTX_OK && j < M; j++)
+        (*w)[j] = ltx_round_bf16((*w)[j] * sb);
     if (s != LTX_OK) {
         free(*w);
         *w = NULL;
@@ -95,8 +96,10 @@ static ltx_status encode_refs(ltx_pipe *p, const ltx_gen_inputs *in, refs *r, in
     const ltx_cond_inputs *c = r->c;
     int ds = c->downscale;
     if (ds != 1 && (h1 % ds || w1 % ds))
-        return ltx_err(LTX_ERR_INVALID_ARG, "ic_lora: stage-1 size %dx%d is not divisible by the "
-                       "reference_downscale_factor %d", w1, h1, ds);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "ic_lora: stage-1 size %dx%d is not divisible by the "
+                       "reference_downscale_factor %d",
+                       w1, h1, ds);
     int rh = h1 / ds, rw = w1 / ds;
     double t0 = ltx_pipe_now();
     ltx_video_encoder *enc = NULL;
@@ -139,11 +142,15 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
 {
     memset(out, 0, sizeof *out);
     if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG, "ic_lora: height/width must be multiples of 64 (got "
-                       "%dx%d)", in->height, in->width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "ic_lora: height/width must be multiples of 64 (got "
+                       "%dx%d)",
+                       in->height, in->width);
     if (!(c->attn_strength >= 0.0 && c->attn_strength <= 1.0))
-        return ltx_err(LTX_ERR_INVALID_ARG, "ic_lora: conditioning attention strength %g is "
-                       "outside [0, 1]", c->attn_strength);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "ic_lora: conditioning attention strength %g is "
+                       "outside [0, 1]",
+                       c->attn_strength);
     if (c->n_refs > LTX_COND_MAX_REFS || in->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "ic_lora: too many conditionings");
     const float *s1, *s2;
@@ -161,11 +168,19 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
         ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
     if (st == LTX_OK) st = encode_refs(p, in, &r, h1, w1);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_noise_scale = 1.0,
-            .audio_noise_scale = 1.0, .images = im, .n_images = in->n_images, .sigmas = s1,
-            .n_sigmas = n1, .denoiser = &den, .cond = append_refs, .cond_user = &r};
+        ltx_stage_spec s = {.name = "stage1",
+                            .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_noise_scale = 1.0,
+                            .audio_noise_scale = 1.0,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = s1,
+                            .n_sigmas = n1,
+                            .denoiser = &den,
+                            .cond = append_refs,
+                            .cond_user = &r};
         st = ltx_pipeline_lora_set(in, false, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
     }
@@ -183,15 +198,23 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
 
     /* stage 2: full size, images only, the distilled checkpoint without any LoRA */
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
-                                     in->height, in->width, im);
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
+                                     in->width, im);
     if (st == LTX_OK) {
         double ns = s2[0];
-        ltx_stage_spec s = {
-            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up, .audio_init = a1,
-            .video_noise_scale = ns, .audio_noise_scale = ns, .images = im,
-            .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2, .denoiser = &den};
+        ltx_stage_spec s = {.name = "stage2",
+                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_init = up,
+                            .audio_init = a1,
+                            .video_noise_scale = ns,
+                            .audio_noise_scale = ns,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = s2,
+                            .n_sigmas = n2,
+                            .denoiser = &den};
         st = ltx_stage_run_fresh(p, in->ckpt, NULL, &s, &v2, &a2);
         ltx_image_latents_free(im, in->n_images);
     }

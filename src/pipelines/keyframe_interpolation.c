@@ -20,8 +20,10 @@ ltx_status ltx_pipeline_keyframe_interpolation(ltx_pipe *p, const ltx_gen_inputs
 {
     memset(out, 0, sizeof *out);
     if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG, "keyframe_interpolation: height/width must be "
-                       "multiples of 64 (got %dx%d)", in->height, in->width);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "keyframe_interpolation: height/width must be "
+                       "multiples of 64 (got %dx%d)",
+                       in->height, in->width);
     if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
     if (in->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
@@ -33,8 +35,12 @@ ltx_status ltx_pipeline_keyframe_interpolation(ltx_pipe *p, const ltx_gen_inputs
     const float *s2;
     int n2 = ltx_sched_distilled(2, &s2);
     int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
-    ltx_denoiser guided = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg,
-                           .a_neg = in->a_neg, .vg = in->vg, .ag = in->ag};
+    ltx_denoiser guided = {.v_ctx = in->v_ctx,
+                           .a_ctx = in->a_ctx,
+                           .v_neg = in->v_neg,
+                           .a_neg = in->a_neg,
+                           .vg = in->vg,
+                           .ag = in->ag};
     ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
     ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
@@ -46,11 +52,18 @@ ltx_status ltx_pipeline_keyframe_interpolation(ltx_pipe *p, const ltx_gen_inputs
     if (st == LTX_OK)
         st = ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage1", .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_noise_scale = 1.0,
-            .audio_noise_scale = 1.0, .images = im, .n_images = in->n_images, .sigmas = sig,
-            .n_sigmas = in->steps + 1, .denoiser = &guided, .images_as_keyframes = true};
+        ltx_stage_spec s = {.name = "stage1",
+                            .video_shape = {1, 128, F, h1 / 32, w1 / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_noise_scale = 1.0,
+                            .audio_noise_scale = 1.0,
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = sig,
+                            .n_sigmas = in->steps + 1,
+                            .denoiser = &guided,
+                            .images_as_keyframes = true};
         st = ltx_pipeline_lora_set(in, false, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
         ltx_image_latents_free(im, in->n_images);
@@ -61,15 +74,23 @@ ltx_status ltx_pipeline_keyframe_interpolation(ltx_pipe *p, const ltx_gen_inputs
 
     /* stage 2: full size, user + distilled LoRAs, keyframes re-encoded at full size */
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images,
-                                     in->height, in->width, im);
+        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
+                                     in->width, im);
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage2", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = up, .audio_init = a1,
-            .video_noise_scale = s2[0], .audio_noise_scale = s2[0], .images = im,
-            .n_images = in->n_images, .sigmas = s2, .n_sigmas = n2, .denoiser = &simple,
-            .images_as_keyframes = true};
+        ltx_stage_spec s = {.name = "stage2",
+                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_init = up,
+                            .audio_init = a1,
+                            .video_noise_scale = s2[0],
+                            .audio_noise_scale = s2[0],
+                            .images = im,
+                            .n_images = in->n_images,
+                            .sigmas = s2,
+                            .n_sigmas = n2,
+                            .denoiser = &simple,
+                            .images_as_keyframes = true};
         st = ltx_pipeline_lora_set(in, true, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v2, &a2);
         ltx_image_latents_free(im, in->n_images);

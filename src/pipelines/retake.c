@@ -39,8 +39,7 @@ static ltx_status apply_region(void *user, ltx_pipe *p, const ltx_stage_spec *s,
         return LTX_OK;
     }
     if (!r->audio) return LTX_OK; /* no source audio: a new track from zeros, mask 1 */
-    LTX_TRY(ltx_cond_region_audio(p->be, st, s->audio_shape[2], r->c->start_time,
-                                  r->c->end_time));
+    LTX_TRY(ltx_cond_region_audio(p->be, st, s->audio_shape[2], r->c->start_time, r->c->end_time));
     ltx_pipe_rec(p, "region_mask.audio", st->denoise_mask);
     return LTX_OK;
 }
@@ -119,13 +118,16 @@ ltx_status ltx_pipeline_retake(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
 {
     memset(out, 0, sizeof *out);
     if (!(c->start_time < c->end_time))
-        return ltx_err(LTX_ERR_INVALID_ARG, "retake: start_time (%g) must be less than end_time "
-                       "(%g)", c->start_time, c->end_time);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "retake: start_time (%g) must be less than end_time "
+                       "(%g)",
+                       c->start_time, c->end_time);
     const ltx_cond_video *v = &c->source;
     if (!v->rgb || v->n < 1 || (v->n - 1) % 8 || in->height % 32 || in->width % 32)
-        return ltx_err(LTX_ERR_INVALID_ARG, "retake: the source must have 8k+1 frames and sides "
-                       "that are multiples of 32 (got %d frames, %dx%d)", v->n, in->width,
-                       in->height);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "retake: the source must have 8k+1 frames and sides "
+                       "that are multiples of 32 (got %d frames, %dx%d)",
+                       v->n, in->width, in->height);
     int64_t F = (v->n - 1) / 8 + 1, Ta = ltx_audio_latent_frames(v->n, in->fps);
     ltx_tensor *vlat = NULL, *alat = NULL, *vo = NULL, *ao = NULL;
     ltx_status st = encode_video(p, in, v, F, &vlat);
@@ -136,12 +138,19 @@ ltx_status ltx_pipeline_retake(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     region r = {c, has_audio};
     if (st == LTX_OK) {
-        ltx_stage_spec s = {
-            .name = "stage1", .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-            .audio_shape = {1, 8, Ta, 16}, .fps = in->fps, .video_init = vlat,
-            .audio_init = alat, .video_noise_scale = 1.0, .audio_noise_scale = 1.0,
-            .sigmas = sig, .n_sigmas = ns, .denoiser = &simple, .cond = apply_region,
-            .cond_user = &r};
+        ltx_stage_spec s = {.name = "stage1",
+                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
+                            .audio_shape = {1, 8, Ta, 16},
+                            .fps = in->fps,
+                            .video_init = vlat,
+                            .audio_init = alat,
+                            .video_noise_scale = 1.0,
+                            .audio_noise_scale = 1.0,
+                            .sigmas = sig,
+                            .n_sigmas = ns,
+                            .denoiser = &simple,
+                            .cond = apply_region,
+                            .cond_user = &r};
         ltx_lora_set set;
         st = ltx_pipeline_lora_set(in, false, -1, &set);
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &vo, &ao);

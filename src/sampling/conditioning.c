@@ -26,8 +26,8 @@ static float value_round(float v, ltx_dtype dt)
 /* Float32 positions (1, 3, M, 2) of the tokens of a latent (1, C, F, H, W): pixel bounds
  * (optionally causal-fixed), time + time_shift, time / fps, spatial x spatial_mul.
  * ref: get_pixel_coords + the items' own adjustments. *out malloc'd. */
-static ltx_status token_positions(const int64_t *shape, bool causal_fix, int time_shift,
-                                  double fps, int spatial_mul, float **out)
+static ltx_status token_positions(const int64_t *shape, bool causal_fix, int time_shift, double fps,
+                                  int spatial_mul, float **out)
 {
     *out = NULL;
     int64_t *c = NULL;
@@ -61,13 +61,17 @@ static float *build_mask(const float *prev, int64_t N, int64_t n_noisy, int64_t 
     float *m = calloc((size_t)(T * T), sizeof(float));
     if (!m) return NULL;
     for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < N; j++) m[i * T + j] = prev ? prev[i * N + j] : 1.0f;
+        for (int64_t j = 0; j < N; j++)
+            m[i * T + j] = prev ? prev[i * N + j] : 1.0f;
     for (int64_t i = N; i < T; i++)
-        for (int64_t j = N; j < T; j++) m[i * T + j] = 1.0f;
+        for (int64_t j = N; j < T; j++)
+            m[i * T + j] = 1.0f;
     for (int64_t i = 0; i < n_noisy; i++)
-        for (int64_t j = 0; j < M; j++) m[i * T + N + j] = cross[j]; /* noisy -> new */
+        for (int64_t j = 0; j < M; j++)
+            m[i * T + N + j] = cross[j]; /* noisy -> new */
     for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < n_noisy; j++) m[(N + i) * T + j] = cross[i]; /* new -> noisy */
+        for (int64_t j = 0; j < n_noisy; j++)
+            m[(N + i) * T + j] = cross[i]; /* new -> noisy */
     return m;
 }
 
@@ -100,7 +104,8 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
     /* mask: the new tokens' 1 - strength (bf16 value in real runs), promoted onto f32 */
     mh = malloc(sizeof(float) * (size_t)M);
     if (mh)
-        for (int64_t i = 0; i < M; i++) mh[i] = mval;
+        for (int64_t i = 0; i < M; i++)
+            mh[i] = mval;
     int64_t ms[3] = {1, M, 1};
     if (mh) madd = ltx_tensor_from_host(be, LTX_F32, 3, ms, mh);
     if (madd) {
@@ -126,7 +131,8 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
                 s = ltx_err(LTX_ERR_OOM, "attention mask: out of memory");
                 goto done;
             }
-            for (int64_t i = 0; i < M; i++) ones[i] = 1.0f;
+            for (int64_t i = 0; i < M; i++)
+                ones[i] = 1.0f;
             cross = ones;
         }
         if (st->attention_mask && !(prev = ltx_tensor_to_host_f32(st->attention_mask))) {
@@ -194,9 +200,8 @@ ltx_status ltx_cond_keyframe(ltx_backend *be, ltx_latent_state *st, int64_t n_no
 }
 
 ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
-                              const ltx_tensor *latent, int downscale, double strength,
-                              double fps, const float *attn, int64_t n_attn,
-                              ltx_dtype value_dtype)
+                              const ltx_tensor *latent, int downscale, double strength, double fps,
+                              const float *attn, int64_t n_attn, ltx_dtype value_dtype)
 {
     if (latent->ndim != 5) return ltx_err(LTX_ERR_INVALID_ARG, "reference latent must be 5-D");
     if (downscale < 1)
@@ -204,8 +209,10 @@ ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_n
                        downscale);
     int64_t M = latent->shape[2] * latent->shape[3] * latent->shape[4];
     if (attn && n_attn != 1 && n_attn != M)
-        return ltx_err(LTX_ERR_INVALID_ARG, "attention weights: %lld values for %lld reference "
-                       "tokens (want 1 or %lld)", (long long)n_attn, (long long)M, (long long)M);
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "attention weights: %lld values for %lld reference "
+                       "tokens (want 1 or %lld)",
+                       (long long)n_attn, (long long)M, (long long)M);
     float *pos = NULL, *cross = NULL;
     LTX_TRY(token_positions(latent->shape, true, 0, fps, downscale, &pos));
     if (attn) { /* ref: resolve_cross_mask(.., dtype = latent dtype) */
@@ -232,8 +239,7 @@ static float in_region(float t0, float t1, double start_s, double end_s)
     return (t1 > (float)start_s && t0 < (float)end_s) ? 1.0f : 0.0f;
 }
 
-void ltx_cond_region_video_frames(int64_t F, double fps, double start_s, double end_s,
-                                  float *out)
+void ltx_cond_region_video_frames(int64_t F, double fps, double start_s, double end_s, float *out)
 {
     for (int64_t f = 0; f < F; f++) {
         int64_t p0 = 8 * f - 7 > 0 ? 8 * f - 7 : 0, p1 = 8 * f + 1; /* causal pixel bounds */
@@ -254,15 +260,16 @@ void ltx_cond_region_audio_frames(int64_t T, double start_s, double end_s, float
         }
         return;
     }
-    for (int64_t t = 0; t < T; t++) out[t] = in_region(b[2 * t], b[2 * t + 1], start_s, end_s);
+    for (int64_t t = 0; t < T; t++)
+        out[t] = in_region(b[2 * t], b[2 * t + 1], start_s, end_s);
     free(b);
 }
 
-static ltx_status set_mask(ltx_backend *be, ltx_latent_state *st, const float *per_token,
-                           int64_t T)
+static ltx_status set_mask(ltx_backend *be, ltx_latent_state *st, const float *per_token, int64_t T)
 {
     if (!st->denoise_mask || st->denoise_mask->ndim != 3 || st->denoise_mask->shape[1] != T)
-        return ltx_err(LTX_ERR_INVALID_ARG, "region mask: the state has %lld tokens, the grid "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "region mask: the state has %lld tokens, the grid "
                        "%lld (apply it before any appended tokens)",
                        (long long)(st->denoise_mask ? st->denoise_mask->shape[1] : 0),
                        (long long)T);
@@ -284,7 +291,8 @@ ltx_status ltx_cond_region_video(ltx_backend *be, ltx_latent_state *st, const in
     if (s == LTX_OK) {
         ltx_cond_region_video_frames(F, fps, start_s, end_s, fr);
         for (int64_t f = 0; f < F; f++)
-            for (int64_t i = 0; i < HW; i++) m[f * HW + i] = fr[f];
+            for (int64_t i = 0; i < HW; i++)
+                m[f * HW + i] = fr[f];
         s = set_mask(be, st, m, F * HW);
     }
     free(fr);
@@ -292,8 +300,8 @@ ltx_status ltx_cond_region_video(ltx_backend *be, ltx_latent_state *st, const in
     return s;
 }
 
-ltx_status ltx_cond_region_audio(ltx_backend *be, ltx_latent_state *st, int64_t T,
-                                 double start_s, double end_s)
+ltx_status ltx_cond_region_audio(ltx_backend *be, ltx_latent_state *st, int64_t T, double start_s,
+                                 double end_s)
 {
     float *m = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1));
     if (!m) return ltx_err(LTX_ERR_OOM, "region mask: out of memory");
@@ -327,14 +335,15 @@ ltx_status ltx_cond_mask_from_frames(const uint8_t *rgb, int n, int sh, int sw, 
     return s;
 }
 
-ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int64_t W,
-                                   int64_t Fl, int64_t Hl, int64_t Wl, float *out)
+ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int64_t W, int64_t Fl,
+                                   int64_t Hl, int64_t Wl, float *out)
 {
     const ltx_dtype dt = LTX_BF16; /* ref: the mask from _load_mask_video is bfloat16 */
     if (F < 1 || Fl < 1 || Hl < 1 || Wl < 1 || H < 1 || W < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "attention mask: empty shape");
     if (F > 1 && Fl > 1 && (F - 1) % (Fl - 1))
-        return ltx_err(LTX_ERR_INVALID_ARG, "attention mask: %lld pixel frames do not map onto "
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "attention mask: %lld pixel frames do not map onto "
                        "%lld latent frames ((frames - 1) must be a multiple of %lld)",
                        (long long)F, (long long)Fl, (long long)(Fl - 1));
     /* step 1: per frame adaptive average pooling (F.interpolate mode="area") */
@@ -347,7 +356,8 @@ ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int6
                 int64_t w0 = j * W / Wl, w1 = ((j + 1) * W + Wl - 1) / Wl;
                 float sum = 0.0f;
                 for (int64_t y = h0; y < h1; y++)
-                    for (int64_t x = w0; x < w1; x++) sum += mask[(f * H + y) * W + x];
+                    for (int64_t x = w0; x < w1; x++)
+                        sum += mask[(f * H + y) * W + x];
                 /* ref: adaptive_avg_pool: sum / kh / kw; the reference's mask is bf16 */
                 sp[(f * Hl + i) * Wl + j] =
                     value_round(sum / (float)(h1 - h0) / (float)(w1 - w0), dt);
@@ -361,7 +371,8 @@ ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int6
         for (int64_t g = 0; g < Fl - 1; g++)
             for (int64_t k = 0; k < HW; k++) {
                 float sum = 0.0f;
-                for (int64_t u = 0; u < t; u++) sum += sp[(1 + g * t + u) * HW + k];
+                for (int64_t u = 0; u < t; u++)
+                    sum += sp[(1 + g * t + u) * HW + k];
                 /* ref: mean on bf16 = bf16 sum, then div_ in bf16 (see mask_from_frames) */
                 out[(1 + g) * HW + k] = value_round(value_round(sum, dt) / (float)t, dt);
             }
@@ -370,8 +381,10 @@ ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int6
          * the reference would then fail on a token-count mismatch; mirror it as an error */
         if (Fl > 1) {
             free(sp);
-            return ltx_err(LTX_ERR_INVALID_ARG, "attention mask: 1 pixel frame cannot cover "
-                           "%lld latent frames", (long long)Fl);
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "attention mask: 1 pixel frame cannot cover "
+                           "%lld latent frames",
+                           (long long)Fl);
         }
     }
     free(sp);

@@ -45,9 +45,8 @@ ltx_status ltx_cond_keyframe(ltx_backend *be, ltx_latent_state *st, int64_t n_no
  * attention mask becomes (1, N+M, N+M): previous mask (or ones) top-left, grid <-> new tokens
  * the weights, earlier conditioning <-> new tokens 0, new x new 1 (ref: build_attention_mask). */
 ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
-                              const ltx_tensor *latent, int downscale, double strength,
-                              double fps, const float *attn, int64_t n_attn,
-                              ltx_dtype value_dtype);
+                              const ltx_tensor *latent, int downscale, double strength, double fps,
+                              const float *attn, int64_t n_attn, ltx_dtype value_dtype);
 
 /* TemporalRegionMask: denoise_mask = 1 for tokens whose time span [t0, t1) overlaps
  * [start_s, end_s) (t1 > start and t0 < end, in float32 like the reference), else 0 —
@@ -56,11 +55,10 @@ ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_n
  * Only the first (grid) tokens are covered; the state must have no appended tokens. */
 ltx_status ltx_cond_region_video(ltx_backend *be, ltx_latent_state *st, const int64_t *shape,
                                  double fps, double start_s, double end_s);
-ltx_status ltx_cond_region_audio(ltx_backend *be, ltx_latent_state *st, int64_t T,
-                                 double start_s, double end_s);
+ltx_status ltx_cond_region_audio(ltx_backend *be, ltx_latent_state *st, int64_t T, double start_s,
+                                 double end_s);
 /* The masks themselves on the host: out[f] for each video latent frame / audio latent frame. */
-void ltx_cond_region_video_frames(int64_t F, double fps, double start_s, double end_s,
-                                  float *out);
+void ltx_cond_region_video_frames(int64_t F, double fps, double start_s, double end_s, float *out);
 void ltx_cond_region_audio_frames(int64_t T, double start_s, double end_s, float *out);
 
 /* ic_lora._load_mask_video after decoding: RGB frames (n, sh, sw, 3) -> resize + center crop
@@ -73,8 +71,8 @@ ltx_status ltx_cond_mask_from_frames(const uint8_t *rgb, int n, int sh, int sw, 
  * (Fl, Hl, Wl) in token order: per frame "area" interpolation (adaptive average pooling) to
  * (Hl, Wl); frame 0 kept; frames 1.. averaged in consecutive groups of (F-1)/(Fl-1), which must
  * divide exactly (LTX_ERR_INVALID_ARG otherwise, naming the counts). out: Fl*Hl*Wl floats. */
-ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int64_t W,
-                                   int64_t Fl, int64_t Hl, int64_t Wl, float *out);
+ltx_status ltx_cond_mask_to_latent(const float *mask, int64_t F, int64_t H, int64_t W, int64_t Fl,
+                                   int64_t Hl, int64_t Wl, float *out);
 
 /* _conform_latent_length: `latent` (B, C, T, ...) truncated or zero-padded along dim 2 to
  * `frames`. Returns a new tensor (NULL + error on failure). */

@@ -27,17 +27,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define D LTX_TEST_DATA "/golden"
-#define CKPT D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
-#define UPS D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors"
-#define DLORA D "/tiny_ckpt/tiny-distilled-lora-r8.safetensors"
+#define D      LTX_TEST_DATA "/golden"
+#define CKPT   D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define UPS    D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors"
+#define DLORA  D "/tiny_ckpt/tiny-distilled-lora-r8.safetensors"
 #define ICLORA D "/tiny_ckpt/tiny-ic-lora-r4.safetensors"
-#define KF0 D "/media/keyframe_first.png"
-#define KF1 D "/media/keyframe_last.png"
-#define WAV D "/media/a2vid_input.wav" /* 0.6 s stereo 44.1 kHz */
-#define SRC D "/media/retake_source.mp4" /* 25 frames 96x64 @ 24, AAC stereo 48 kHz */
-#define REF D "/media/ic_reference.mp4"
-#define MASK D "/media/ic_attention_mask.mp4"
+#define KF0    D "/media/keyframe_first.png"
+#define KF1    D "/media/keyframe_last.png"
+#define WAV    D "/media/a2vid_input.wav"   /* 0.6 s stereo 44.1 kHz */
+#define SRC    D "/media/retake_source.mp4" /* 25 frames 96x64 @ 24, AAC stereo 48 kHz */
+#define REF    D "/media/ic_reference.mp4"
+#define MASK   D "/media/ic_attention_mask.mp4"
 
 static char g_tok[4096], g_dir[256];
 
@@ -96,7 +96,8 @@ static bool ffprobe(const char *path, probe *p)
     snprintf(cmd, sizeof cmd,
              "ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,"
              "height,r_frame_rate,nb_read_frames,sample_rate,channels,duration -of "
-             "compact=p=0 '%s'", path);
+             "compact=p=0 '%s'",
+             path);
     FILE *f = popen(cmd, "r");
     if (!f) return false;
     char line[1024];
@@ -112,7 +113,8 @@ static bool ffprobe(const char *path, probe *p)
             if (!strcmp(k, "width")) p->w = atoi(v);
             if (!strcmp(k, "height")) p->h = atoi(v);
             if (!strcmp(k, "nb_read_frames") && !audio) p->frames = atoi(v);
-            if (!strcmp(k, "r_frame_rate") && !audio) sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
+            if (!strcmp(k, "r_frame_rate") && !audio)
+                sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
             if (!strcmp(k, "sample_rate")) p->sample_rate = atoi(v);
             if (!strcmp(k, "channels")) p->channels = atoi(v);
             if (!strcmp(k, "duration")) *(audio ? &p->adur : &p->vdur) = atof(v);
@@ -126,12 +128,12 @@ static bool ffprobe(const char *path, probe *p)
 static const char *base_args(const char *cmd)
 {
     if (!strcmp(cmd, "keyframe_interpolation"))
-        return "--checkpoint-path " CKPT " --spatial-upsampler-path " UPS " --distilled-lora "
-               DLORA " --num-inference-steps 2 --video-stg-blocks 1 --audio-stg-blocks 1 "
+        return "--checkpoint-path " CKPT " --spatial-upsampler-path " UPS " --distilled-lora " DLORA
+               " --num-inference-steps 2 --video-stg-blocks 1 --audio-stg-blocks 1 "
                "--height 128 --width 192";
     if (!strcmp(cmd, "a2vid_two_stage"))
-        return "--checkpoint-path " CKPT " --spatial-upsampler-path " UPS " --distilled-lora "
-               DLORA " --num-inference-steps 2 --video-stg-blocks 1 --height 128 --width 192";
+        return "--checkpoint-path " CKPT " --spatial-upsampler-path " UPS " --distilled-lora " DLORA
+               " --num-inference-steps 2 --video-stg-blocks 1 --height 128 --width 192";
     if (!strcmp(cmd, "retake")) return "--distilled-checkpoint-path " CKPT;
     return "--distilled-checkpoint-path " CKPT " --spatial-upsampler-path " UPS
            " --height 128 --width 256";
@@ -160,7 +162,8 @@ static void generate(const char *cmd, const char *extra, int w, int h, int frame
     int rc = run_cmd(cmd, extra, out, err, sizeof err);
     CHECK_MSG(rc == 0, "%s %s exited %d: %s", cmd, extra, rc, err);
     CHECK_MSG(strstr(err, "peak RSS") != NULL, "%s: no summary on stderr", cmd);
-    if (want_log) CHECK_MSG(strstr(err, want_log) != NULL, "%s: no '%s' in: %s", cmd, want_log, err);
+    if (want_log)
+        CHECK_MSG(strstr(err, want_log) != NULL, "%s: no '%s' in: %s", cmd, want_log, err);
     if (want_log2)
         CHECK_MSG(strstr(err, want_log2) != NULL, "%s: no '%s' in: %s", cmd, want_log2, err);
     probe p;
@@ -168,8 +171,7 @@ static void generate(const char *cmd, const char *extra, int w, int h, int frame
     CHECK(!strcmp(p.vcodec, "h264"));
     CHECK_MSG(p.w == w && p.h == h, "%s: %dx%d", cmd, p.w, p.h);
     CHECK_MSG(p.frames == frames, "%s: %d frames", cmd, p.frames);
-    CHECK_MSG(p.rate_num == fps && p.rate_den == 1, "%s: rate %d/%d", cmd, p.rate_num,
-              p.rate_den);
+    CHECK_MSG(p.rate_num == fps && p.rate_den == 1, "%s: rate %d/%d", cmd, p.rate_num, p.rate_den);
     CHECK(!strcmp(p.acodec, "aac"));
     CHECK_MSG(p.sample_rate == rate && p.channels == 2, "%s: %d Hz %d ch", cmd, p.sample_rate,
               p.channels);
@@ -190,8 +192,8 @@ static void refused(const char *cmd, const char *extra, const char *want)
     int rc = run_cmd(cmd, extra, out, err, sizeof err);
     CHECK_MSG(rc != 0, "%s %s: accepted", cmd, extra);
     CHECK_MSG(strstr(err, want) != NULL, "%s %s: want '%s' in: %s", cmd, extra, want, err);
-    CHECK_MSG(strstr(err, "prompt encoding") == NULL, "%s %s: refused only after loading: %s",
-              cmd, extra, err);
+    CHECK_MSG(strstr(err, "prompt encoding") == NULL, "%s %s: refused only after loading: %s", cmd,
+              extra, err);
     CHECK_MSG(!exists(out), "%s %s: left %s behind", cmd, extra, out);
     char tmpf[512];
     snprintf(tmpf, sizeof tmpf, "%s.tmp.mp4", out);
@@ -227,7 +229,8 @@ static void write_wav(const char *path, int rate, int ch, int n)
 static void write_garbage(const char *path)
 {
     FILE *f = fopen(path, "wb");
-    for (int i = 0; i < 4096; i++) fputc((i * 7919) & 0xff, f);
+    for (int i = 0; i < 4096; i++)
+        fputc((i * 7919) & 0xff, f);
     fclose(f);
 }
 
@@ -237,12 +240,14 @@ static bool write_video_a(const char *path, int n, int w, int h, bool audio)
     uint8_t *rgb = malloc((size_t)n * w * h * 3);
     int64_t ns = (int64_t)n * 48000 / 24;
     float *a = malloc(sizeof(float) * 2 * (size_t)ns);
-    for (size_t i = 0; i < (size_t)n * w * h * 3; i++) rgb[i] = (uint8_t)((i * 31) >> 4);
-    for (int64_t i = 0; i < 2 * ns; i++) a[i] = 0.2f * (float)sin(0.01 * (double)i);
+    for (size_t i = 0; i < (size_t)n * w * h * 3; i++)
+        rgb[i] = (uint8_t)((i * 31) >> 4);
+    for (int64_t i = 0; i < 2 * ns; i++)
+        a[i] = 0.2f * (float)sin(0.01 * (double)i);
     ltx_mp4_params mp;
     ltx_mp4_params_init(&mp);
-    bool ok = ltx_mp4_write(path, rgb, n, h, w, audio ? a : NULL, audio ? ns : 0, 48000, &mp) ==
-              LTX_OK;
+    bool ok =
+        ltx_mp4_write(path, rgb, n, h, w, audio ? a : NULL, audio ? ns : 0, 48000, &mp) == LTX_OK;
     free(rgb);
     free(a);
     return ok;
@@ -266,8 +271,8 @@ TEST(keyframe_interpolation_writes_mp4)
 TEST(a2vid_writes_mp4_with_the_input_audio)
 {
     /* 9 frames = 0.375 s of the 0.6 s file; the output audio is the input at 44.1 kHz */
-    generate("a2vid_two_stage", "--num-frames 9 --audio-path " WAV, 192, 128, 9, 24, 44100,
-             0.002, NULL, NULL);
+    generate("a2vid_two_stage", "--num-frames 9 --audio-path " WAV, 192, 128, 9, 24, 44100, 0.002,
+             NULL, NULL);
 }
 
 TEST(a2vid_mono_is_upmixed_and_short_audio_padded_on_request)
@@ -304,8 +309,7 @@ TEST(retake_source_without_audio_gets_a_new_track)
     char extra[1024];
     snprintf(extra, sizeof extra, "--video-path %s --start-time 0.2 --end-time 0.5",
              tmp("silent.mp4"));
-    generate("retake", extra, 64, 64, 17, 24, 48000, 0.05, "has no audio: a new audio track",
-             NULL);
+    generate("retake", extra, 64, 64, 17, 24, 48000, 0.05, "has no audio: a new audio track", NULL);
 }
 
 TEST(ic_lora_writes_mp4)
@@ -325,7 +329,8 @@ TEST(missing_and_corrupt_media_refused)
     write_garbage(tmp("bad.wav"));
     write_garbage(tmp("bad.mp4"));
     char extra[1024];
-    refused("keyframe_interpolation", "--num-frames 9 --image /nonexistent.png 0 1", "/nonexistent.png");
+    refused("keyframe_interpolation", "--num-frames 9 --image /nonexistent.png 0 1",
+            "/nonexistent.png");
     snprintf(extra, sizeof extra, "--num-frames 9 --image %s 0 1", tmp("bad.png"));
     refused("keyframe_interpolation", extra, "bad.png");
     refused("a2vid_two_stage", "--num-frames 9 --audio-path /nonexistent.wav", "/nonexistent.wav");

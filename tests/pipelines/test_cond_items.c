@@ -57,7 +57,8 @@ static void items(bool restricted)
     CHECK(st.latent->shape[1] == N1 && st.clean_latent->shape[1] == N1);
     CHECK(st.positions->dtype == LTX_F32 && st.positions->shape[2] == N1);
     CHECK(st.attention_mask == NULL);
-    float *pos = ltx_tensor_to_host_f32(st.positions), *mask = ltx_tensor_to_host_f32(st.denoise_mask);
+    float *pos = ltx_tensor_to_host_f32(st.positions),
+          *mask = ltx_tensor_to_host_f32(st.denoise_mask);
     float *lat = ltx_tensor_to_host_f32(st.latent);
     /* grid token of frame 1: time [1, 9) / 24 rounded to bf16 (kept); keyframe token j: time
      * [8, 16) / 24 in f32 (no causal fix), h/w bounds as the grid's */
@@ -70,9 +71,11 @@ static void items(bool restricted)
         CHECK(pos[(1 * N1 + t) * 2 + 0] == (float)(32 * (j / W)));
         CHECK(pos[(2 * N1 + t) * 2 + 1] == (float)(32 * (j % W + 1)));
         CHECK(mask[t] == 0.2001953125f); /* bf16(1 - 0.8) */
-        for (int c = 0; c < C; c++) CHECK(lat[t * C + c] == (float)(c + 10 * (j / W) + j % W));
+        for (int c = 0; c < C; c++)
+            CHECK(lat[t * C + c] == (float)(c + 10 * (j / W) + j % W));
     }
-    for (int t = 0; t < T; t++) CHECK(mask[t] == 1.0f);
+    for (int t = 0; t < T; t++)
+        CHECK(mask[t] == 1.0f);
     free(pos);
     free(mask);
     free(lat);
@@ -93,8 +96,8 @@ static void items(bool restricted)
     CHECK(ltx_cond_reference(be, &st, T, ref, 2, 1.0, 24.0, &half, 1, LTX_BF16) == LTX_OK);
     CHECK(st.attention_mask && st.attention_mask->shape[1] == N2);
     pos = ltx_tensor_to_host_f32(st.positions);
-    CHECK(pos[(1 * N2 + N1 + 1) * 2 + 1] == 64.0f);  /* h end 32 x 2 */
-    CHECK(pos[(2 * N2 + N1 + 1) * 2 + 0] == 64.0f);  /* w start 32 x 2 */
+    CHECK(pos[(1 * N2 + N1 + 1) * 2 + 1] == 64.0f); /* h end 32 x 2 */
+    CHECK(pos[(2 * N2 + N1 + 1) * 2 + 0] == 64.0f); /* w start 32 x 2 */
     free(pos);
     /* second reference with per-token weights */
     float wts[2] = {0.25f, 0.75f};
@@ -105,16 +108,16 @@ static void items(bool restricted)
     const int N4 = N3 + M1;
     CHECK(st.attention_mask->shape[1] == N4 && st.attention_mask->shape[2] == N4);
     float *am = ltx_tensor_to_host_f32(st.attention_mask);
-#define A(i, j) am[(i) * N4 + (j)]
+#define A(i, j) am[(i)*N4 + (j)]
     CHECK(A(0, 0) == 1.0f && A(T - 1, N1 - 1) == 1.0f && A(T, 0) == 1.0f); /* grid + keyframe 1 */
-    CHECK(A(0, N1) == 0.5f && A(N1 + 1, T - 1) == 0.5f);     /* grid <-> reference 1 */
-    CHECK(A(T, N1) == 0.0f && A(N1, T) == 0.0f);             /* keyframe 1 x reference 1 */
-    CHECK(A(N1, N1 + 1) == 1.0f);                            /* reference 1 x itself */
-    CHECK(A(3, N2) == 0.25f && A(3, N2 + 1) == 0.75f);       /* grid -> reference 2 */
-    CHECK(A(N2 + 1, 5) == 0.75f);                            /* reference 2 -> grid */
-    CHECK(A(N1, N2) == 0.0f && A(N2, N1 + 1) == 0.0f);       /* reference 1 x reference 2 */
-    CHECK(A(0, N3) == 1.0f && A(N3 + 2, T - 1) == 1.0f);     /* grid <-> keyframe 2 */
-    CHECK(A(N2, N3) == 0.0f && A(N3, T) == 0.0f);            /* earlier items x keyframe 2 */
+    CHECK(A(0, N1) == 0.5f && A(N1 + 1, T - 1) == 0.5f); /* grid <-> reference 1 */
+    CHECK(A(T, N1) == 0.0f && A(N1, T) == 0.0f);         /* keyframe 1 x reference 1 */
+    CHECK(A(N1, N1 + 1) == 1.0f);                        /* reference 1 x itself */
+    CHECK(A(3, N2) == 0.25f && A(3, N2 + 1) == 0.75f);   /* grid -> reference 2 */
+    CHECK(A(N2 + 1, 5) == 0.75f);                        /* reference 2 -> grid */
+    CHECK(A(N1, N2) == 0.0f && A(N2, N1 + 1) == 0.0f);   /* reference 1 x reference 2 */
+    CHECK(A(0, N3) == 1.0f && A(N3 + 2, T - 1) == 1.0f); /* grid <-> keyframe 2 */
+    CHECK(A(N2, N3) == 0.0f && A(N3, T) == 0.0f);        /* earlier items x keyframe 2 */
     CHECK(A(N3 + 1, N3 + 4) == 1.0f);
 #undef A
     free(am);
@@ -147,18 +150,26 @@ static void items(bool restricted)
     ltx_backend_destroy(be);
 }
 
-TEST(items_cpu) { items(false); }
-TEST(items_cpu_restricted) { items(true); }
+TEST(items_cpu)
+{
+    items(false);
+}
+TEST(items_cpu_restricted)
+{
+    items(true);
+}
 
 TEST(mask_to_latent)
 {
     /* 9 frames of 4x4 -> 2 latent frames of 2x2: frame 0 alone, frames 1..8 averaged */
     float m[9 * 16], out[8];
     for (int f = 0; f < 9; f++)
-        for (int i = 0; i < 16; i++) m[f * 16 + i] = f == 0 ? (i < 8 ? 1.0f : 0.0f) : 0.25f * (f % 2);
+        for (int i = 0; i < 16; i++)
+            m[f * 16 + i] = f == 0 ? (i < 8 ? 1.0f : 0.0f) : 0.25f * (f % 2);
     CHECK(ltx_cond_mask_to_latent(m, 9, 4, 4, 2, 2, 2, out) == LTX_OK);
     CHECK(out[0] == 1.0f && out[1] == 1.0f && out[2] == 0.0f && out[3] == 0.0f);
-    for (int k = 4; k < 8; k++) CHECK(out[k] == 0.125f);
+    for (int k = 4; k < 8; k++)
+        CHECK(out[k] == 0.125f);
     /* 10 pixel frames do not group onto 3 latent frames */
     float big[10 * 16] = {0}, o3[12];
     CHECK(ltx_cond_mask_to_latent(big, 10, 4, 4, 3, 2, 2, o3) == LTX_ERR_INVALID_ARG);
