@@ -320,6 +320,13 @@ TEST(ic_lora_writes_mp4)
              256, 128, 9, 24, 48000, 0.05, NULL, NULL);
 }
 
+TEST(ic_lora_skip_stage_2_writes_half_size)
+{
+    generate("ic_lora",
+             "--num-frames 9 --lora " ICLORA " --video-conditioning " REF " 0.9 --skip-stage-2",
+             128, 64, 9, 24, 48000, 0.05, NULL, NULL);
+}
+
 /* ---- refusals ---- */
 
 TEST(missing_and_corrupt_media_refused)

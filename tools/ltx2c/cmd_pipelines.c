@@ -260,7 +260,10 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
         const char *ck = NULL;
         for (int i = 1; i + 1 < argc; i++)
             if (!strcmp(argv[i], "--checkpoint-path")) ck = argv[i + 1];
-        ltx_guided_params_init_for_checkpoint(&ga.p, ck);
+        if (kind == 4) /* ref: a2vid's parser takes LTX_2_3_PARAMS directly (spec §6.6) */
+            ltx_guided_params_init(&ga.p);
+        else
+            ltx_guided_params_init_for_checkpoint(&ga.p, ck);
     }
     int enhance = 0, prefetch = 0, max_batch = 1;
     ltx_guided_params *p = &ga.p;
