@@ -23,6 +23,7 @@
 #include "backend/backend.h"
 #include "core/threadpool.h"
 #include "models/vocoder.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -32,25 +33,6 @@
 #include <time.h>
 
 #define CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return t[n / 2];
-}
 
 static void fill_rand(float *p, size_t n, unsigned seed, float scale)
 {
@@ -136,11 +118,11 @@ static void on_tap(void *user, const char *name, const ltx_tensor *t)
     (void)t;
     phase_clock *c = user;
     if (!strcmp(name, "vocoder.out"))
-        c->t_voc = now();
+        c->t_voc = bench_now();
     else if (!strcmp(name, "bwe.mel"))
-        c->t_mel = now();
+        c->t_mel = bench_now();
     else if (!strcmp(name, "bwe.residual"))
-        c->t_res = now();
+        c->t_res = bench_now();
 }
 
 int main(int argc, char **argv)
@@ -197,12 +179,12 @@ int main(int argc, char **argv)
     fill_rand(A, GM * GK, 1, 0.1f), fill_rand(B, (size_t)GK * GN, 2, 0.1f);
     double tg[16];
     for (int r = 0; r <= 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, GM, GN, GK, 1.0f, A, GK, B, GN, 0.0f,
                     Cm, GN);
-        if (r) tg[r - 1] = now() - t0;
+        if (r) tg[r - 1] = bench_now() - t0;
     }
-    const double gemm_gflops = 2.0 * GM * GN * GK / median(tg, 5) * 1e-9;
+    const double gemm_gflops = 2.0 * GM * GN * GK / bench_median(tg, 5) * 1e-9;
     const double voc_flops =
         gen_flops(&vc->gen, (double)Tm) +
         (vc->bwe ? gen_flops(&vc->bwe_gen, (double)Tm * 160 / vc->hop_length) : 0.0);
@@ -213,11 +195,11 @@ int main(int argc, char **argv)
     ltx_taps taps = {on_tap, &pc};
     for (int r = 0; r <= reps; r++) {
         ltx_tensor *mel = NULL, *w = NULL;
-        double t0 = now();
+        double t0 = bench_now();
         s = ltx_audio_decoder_forward(dec, lat, NULL, &mel);
-        double t1 = now();
+        double t1 = bench_now();
         if (s == LTX_OK) s = ltx_vocoder_forward(voc, mel, &taps, &w);
-        double t2 = now();
+        double t2 = bench_now();
         if (s != LTX_OK) {
             fprintf(stderr, "audio bench: %s\n", ltx_err_message());
             return 1;
@@ -232,16 +214,16 @@ int main(int argc, char **argv)
         }
         ltx_tensor_free(mel), ltx_tensor_free(w);
     }
-    const double all = median(t_all, reps), voc_t = all - median(t_dec, reps);
+    const double all = bench_median(t_all, reps), voc_t = all - bench_median(t_dec, reps);
     printf("audio decode + vocode, %s models, T_a = %d latent frames -> %lld mel frames -> "
            "%.2f s of 48 kHz stereo; %d threads, median of %d\n",
            real ? "LTX-2.3 22B-size (random weights)" : "tiny checkpoint", Ta, (long long)Tm,
            audio_s, ltx_threadpool_size(pool), reps);
-    printf("  audio VAE decoder      %8.3f s\n", median(t_dec, reps));
-    printf("  vocoder main generator %8.3f s\n", median(t_gen, reps));
-    printf("  BWE causal STFT mel    %8.3f s\n", median(t_mel, reps));
-    printf("  BWE generator          %8.3f s\n", median(t_bwe, reps));
-    printf("  resampler skip + sum   %8.3f s\n", median(t_skip, reps));
+    printf("  audio VAE decoder      %8.3f s\n", bench_median(t_dec, reps));
+    printf("  vocoder main generator %8.3f s\n", bench_median(t_gen, reps));
+    printf("  BWE causal STFT mel    %8.3f s\n", bench_median(t_mel, reps));
+    printf("  BWE generator          %8.3f s\n", bench_median(t_bwe, reps));
+    printf("  resampler skip + sum   %8.3f s\n", bench_median(t_skip, reps));
     printf("  total                  %8.3f s   real-time factor %.2fx (audio s / compute s)\n", all,
            audio_s / all);
     printf("  baseline: bare sgemm %d x %d x %d at %.1f GFLOP/s; vocoder convs %.1f GFLOP -> "

@@ -13,31 +13,13 @@
  */
 #include "backend/backend.h"
 #include "core/threadpool.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return t[n / 2];
-}
 
 static void fill_rand(float *p, size_t n, unsigned seed)
 {
@@ -83,12 +65,12 @@ int main(int argc, char **argv)
     fill_rand(B, (size_t)KD * N, 5);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, KD, 1.0f, A, KD, B, N, 0.0f, C, N);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, KD, 1.0f, A, KD, B, N, 0.0f, C,
                     N);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double t_gemm = median(t, reps);
+    double t_gemm = bench_median(t, reps);
 
     double t_op[2];
     for (int v = 0; v < 2; v++) {
@@ -98,11 +80,11 @@ int main(int argc, char **argv)
             return 1;
         }
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             be->ops->conv(be, y, x, wt, b, &p);
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
         }
-        t_op[v] = median(t, reps);
+        t_op[v] = bench_median(t, reps);
     }
     printf("conv3d 3x3x3 %d->%d on (1,%d,%d,%d,%d), %d threads, median of %d\n", CIN, COUT, CIN, D,
            H, W, ltx_threadpool_size(pool), reps);

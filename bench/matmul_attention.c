@@ -27,19 +27,13 @@
  */
 #include "backend/backend.h"
 #include "core/threadpool.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* A wall-clock and a process-CPU-time reading. */
 typedef struct stamp {
@@ -48,25 +42,13 @@ typedef struct stamp {
 
 static stamp now(void)
 {
-    return (stamp){clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_PROCESS_CPUTIME_ID)};
+    return (stamp){bench_clock(CLOCK_MONOTONIC), bench_clock(CLOCK_PROCESS_CPUTIME_ID)};
 }
 
 static void pause_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static float *random_f32(int64_t n, uint32_t seed)
@@ -114,7 +96,7 @@ static int bench_linear(ltx_backend *be, int64_t M, int64_t K, int64_t N, int re
     }
     double flops = 2.0 * (double)M * (double)N * (double)K, m[4];
     for (int i = 0; i < 4; i++)
-        m[i] = median(t[i], reps);
+        m[i] = bench_median(t[i], reps);
     printf("linear M=%-5lld K=%-5lld N=%-5lld sgemm f32 %6.1f GFLOP/s (%7.1f ms) | linear bf16-W "
            "%6.1f GFLOP/s (%7.1f ms) | ratio %.3f wall, %.3f cpu-time\n",
            (long long)M, (long long)K, (long long)N, flops / m[0] * 1e-9, m[0] * 1e3,
@@ -184,7 +166,7 @@ static int bench_attention(ltx_backend *be, int reps)
     }
     double flops = 4.0 * (double)(B * H) * (double)T * (double)T * (double)D, m[6];
     for (int i = 0; i < 6; i++)
-        m[i] = median(t[i], reps);
+        m[i] = bench_median(t[i], reps);
     printf("attention B=1 H=16 T=2304 D=64 (%.1f GFLOP)\n", flops * 1e-9);
     printf("  sgemm QK^T+PV only     %6.1f GFLOP/s (%7.1f ms)\n", flops / m[0] * 1e-9, m[0] * 1e3);
     printf("  attention (B,H,T,D)    %6.1f GFLOP/s (%7.1f ms) | ratio %.3f wall, %.3f cpu-time\n",

@@ -18,6 +18,7 @@
 #include "io/media.h"
 #include "models/text_encoder.h"
 #include "pipelines/pipelines.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +26,6 @@
 
 #define D    LTX_TEST_DATA "/golden"
 #define MAXN 16
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return t[n / 2];
-}
 
 typedef struct timing {
     char name[MAXN][48];
@@ -129,9 +118,9 @@ int main(int argc, char **argv)
            reps);
     double tot = 0;
     for (int k = 0; k < tm.n; k++)
-        if (!strcmp(tm.name[k], "total")) tot = median(tm.t[k], reps);
+        if (!strcmp(tm.name[k], "total")) tot = bench_median(tm.t[k], reps);
     for (int k = 0; k < tm.n; k++) {
-        double m = median(tm.t[k], reps);
+        double m = bench_median(tm.t[k], reps);
         printf("  %-20s %8.3f s  %5.1f%%\n", tm.name[k], m, tot > 0 ? 100.0 * m / tot : 0);
     }
     ltx_st_close(ckpt);

@@ -37,6 +37,7 @@
 #include "models/text_connector.h"
 #include "nn/nn.h"
 #include "tokenizer/gemma_tokenizer.h"
+#include "bench_util.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -51,13 +52,6 @@
 #include <unistd.h>
 
 #define NSHARDS 5
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- memory sampler ---- */
 
@@ -295,18 +289,12 @@ static ltx_status run_hidden(void *user, int index, const ltx_tensor *h, int64_t
 static void run_layer(void *user, int layer)
 {
     run *r = user;
-    double t = now_s();
+    double t = bench_now();
     if (layer < 48) r->layer_s[layer] = t - r->t_prev;
     r->layers_done = layer + 1;
     sample_once(r->smp);
     drop_layer_cache(r->dir, layer); /* not timed; the next layer's prefetch is kept */
-    r->t_prev = now_s();
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    r->t_prev = bench_now();
 }
 
 /* Runs the Gemma stage on ids/mask (T entries); fills r->layer_s. */
@@ -319,10 +307,10 @@ static ltx_status gemma_stage(ltx_backend *be, ltx_gemma3 *gm, const int32_t *id
     int64_t shape[3] = {1, n, 3840 * 49};
     r->normed = ltx_tensor_new(be, LTX_F32, 3, shape);
     if (!r->normed) return LTX_ERR_OOM;
-    double t0 = now_s();
+    double t0 = bench_now();
     r->t_prev = t0;
     ltx_status s = ltx_gemma3_forward(gm, ids, mask, T, run_hidden, run_layer, r);
-    *total_s = now_s() - t0;
+    *total_s = bench_now() - t0;
     ltx_tensor_free(r->normed);
     r->normed = NULL;
     if (s == LTX_ERR_ABORTED && r->stop_after > 0) s = LTX_OK;
@@ -335,7 +323,7 @@ static void report_layers(const run *r, const char *what)
     int n = r->layers_done < 48 ? r->layers_done : 48;
     if (n == 0) return;
     memcpy(v, r->layer_s, sizeof(double) * (size_t)n);
-    qsort(v, (size_t)n, sizeof v[0], cmp_d);
+    qsort(v, (size_t)n, sizeof v[0], bench_cmp_double);
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += v[i];
@@ -361,9 +349,9 @@ static double linears_alone(ltx_backend *be, const char *dir, int64_t n)
         ltx_tensor *x = ltx_tensor_zeros(be, LTX_F32, 3, xs),
                    *y = ltx_tensor_new(be, LTX_F32, 3, ys);
         if (x && y) be->ops->linear(be, y, x, wt, NULL, 1.0f); /* pages the weight in */
-        double t0 = now_s();
+        double t0 = bench_now();
         if (x && y) be->ops->linear(be, y, x, wt, NULL, 1.0f);
-        t += now_s() - t0;
+        t += bench_now() - t0;
         ltx_tensor_free(x);
         ltx_tensor_free(y);
         ltx_tensor_free(wt);
@@ -402,13 +390,13 @@ static int bench_tiny(ltx_backend *be, const char *tok, const char *prompt)
     int counts[2] = {1, MANY}, rc = 0;
     for (int rep = 0; rep < 3 && !rc; rep++) /* best of 3 */
         for (int k = 0; k < 2 && !rc; k++) {
-            double t0 = now_s();
+            double t0 = bench_now();
             if (ltx_text_encode_prompts(be, &prm, p, prompts, counts[k], c) != LTX_OK) {
                 fprintf(stderr, "tiny encode: %s\n", ltx_err_message());
                 rc = 1;
                 break;
             }
-            double dt = now_s() - t0;
+            double dt = bench_now() - t0;
             if (dt < t[k]) t[k] = dt;
             for (int i = 0; i < counts[k]; i++)
                 ltx_text_context_clear(&c[i]);
@@ -479,12 +467,12 @@ int main(int argc, char **argv)
     pthread_t th;
     pthread_create(&th, NULL, sampler_main, &smp);
     ltx_gemma3 *gm = NULL;
-    double t0 = now_s();
+    double t0 = bench_now();
     if (ltx_gemma3_open(be, dir, &gm) != LTX_OK) {
         fprintf(stderr, "open: %s\n", ltx_err_message());
         return 1;
     }
-    printf("open (map + check 626 tensors): %.3f s\n", now_s() - t0);
+    printf("open (map + check 626 tensors): %.3f s\n", bench_now() - t0);
     run r = {.be = be, .L = 49, .dir = dir, .smp = &smp};
     double total_s = 0;
     ltx_status s = gemma_stage(be, gm, ids, mask, 1024, &r, &total_s);
@@ -513,7 +501,7 @@ int main(int argc, char **argv)
     double lin = linears_alone(be, dir, n);
     double v[48];
     memcpy(v, r.layer_s, sizeof v);
-    qsort(v, 48, sizeof v[0], cmp_d);
+    qsort(v, 48, sizeof v[0], bench_cmp_double);
     printf("  baseline: layer 0's 7 linears alone on %d tokens %.3f s; layer median / linears "
            "= %.2f\n",
            n, lin, v[24] / lin);

@@ -37,6 +37,7 @@
 #include "models/ltx_transformer_internal.h"
 #include "nn/nn.h"
 #include "sampling/patchifier.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <malloc.h>
@@ -47,32 +48,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- the README's parameter stream ---- */
 
@@ -296,7 +271,7 @@ static void seg_add(const char *name, double dt)
 static void seg_tap(void *user, const char *name, const ltx_tensor *t)
 {
     (void)user, (void)t;
-    double tn = now();
+    double tn = bench_now();
     seg_add(name, tn - seg_t0);
     for (int i = 0; i < N_MOD; i++) {
         char want[64];
@@ -340,13 +315,13 @@ static void gemm_worker(void *ctx, int64_t begin, int64_t end, int worker)
  * small product). */
 static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int64_t cstride)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < n_g; i++) {
-        double tg0 = now();
+        double tg0 = bench_now();
         if (G[i].count == 1) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G[i].M, (int)G[i].N,
                         (int)G[i].K, 1.0f, a, (int)G[i].K, b, (int)G[i].K, 0.0f, c, (int)G[i].N);
-            mod_gemm[G[i].module] += now() - tg0;
+            mod_gemm[G[i].module] += bench_now() - tg0;
             continue;
         }
         int saved = openblas_get_num_threads();
@@ -354,9 +329,9 @@ static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int6
         gemm_task t = {&G[i], a, b, c, cstride};
         ltx_threadpool_for(pool, G[i].count, 1, gemm_worker, &t);
         openblas_set_num_threads(saved);
-        mod_gemm[G[i].module] += now() - tg0;
+        mod_gemm[G[i].module] += bench_now() - tg0;
     }
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 int main(int argc, char **argv)
@@ -396,7 +371,7 @@ int main(int argc, char **argv)
     qsort(L.p, (size_t)L.n, sizeof *L.p, cmp_param);
     uint64_t counter = 0;
     size_t ck_size = 0;
-    double tg = now();
+    double tg = bench_now();
     uint8_t *ck = build_checkpoint(&L, config, &counter, &ck_size);
     int64_t Tv = 4 * 24 * 24, Ta = 126, Lt = 512;
     int D = cfg.heads * cfg.head_dim, Da = cfg.audio_heads * cfg.audio_head_dim;
@@ -405,7 +380,7 @@ int main(int argc, char **argv)
     ltx_tensor *v_ctx = stream_tensor(be, &counter, 1, Lt, cfg.cross_attention_dim);
     ltx_tensor *v_lat = stream_tensor(be, &counter, 1, Tv, 128);
     printf("generated %llu stream values (file says %lld) in %.1f s; %d parameter tensors\n",
-           (unsigned long long)counter, (long long)stream_len, now() - tg, L.n);
+           (unsigned long long)counter, (long long)stream_len, bench_now() - tg, L.n);
     if ((int64_t)counter != stream_len) n_fail++;
     ltx_st_file *mf = NULL;
     ltx_transformer *m = NULL;
@@ -494,31 +469,31 @@ int main(int argc, char **argv)
         be->ops->copy(be, va.x, vx0);
         be->ops->copy(be, aa.x, ax0);
         c.taps = r >= 0 ? &seg : NULL;
-        double c0 = cpu_now(), t0 = now();
+        double c0 = bench_cpu_now(), t0 = bench_now();
         seg_t0 = mod_t0 = t0;
         if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
             fprintf(stderr, "block: %s\n", ltx_err_message());
             return 1;
         }
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (r >= 0) { /* tail: last residual */
-            mod_block[N_MOD - 1] += now() - mod_t0;
-            seg_add("(final residual)", now() - seg_t0);
+            mod_block[N_MOD - 1] += bench_now() - mod_t0;
+            seg_add("(final residual)", bench_now() - seg_t0);
         }
         if (r < 0) {
             check(gf, "out.block.video_x", va.x, D);
             check(gf, "out.block.audio_x", aa.x, Da);
         } else {
             tb[r] = dt;
-            cb[r] = cpu_now() - c0;
-            double c1 = cpu_now();
+            cb[r] = bench_cpu_now() - c0;
+            double c1 = bench_cpu_now();
             tmm[r] = run_gemms(pool, ga, gb, gc, maxc);
-            cm[r] = cpu_now() - c1;
+            cm[r] = bench_cpu_now() - c1;
             rat[r] = tb[r] / tmm[r];
         }
     }
-    double med = median(tb, reps), mm = median(tmm, reps), mrat = median(rat, reps);
-    double cpu_b = median(cb, reps), cpu_m = median(cm, reps);
+    double med = bench_median(tb, reps), mm = bench_median(tmm, reps), mrat = bench_median(rat, reps);
+    double cpu_b = bench_median(cb, reps), cpu_m = bench_median(cm, reps);
     /* full 1-layer model (untimed): velocities */
     be->ops->copy(be, va.x, vx0);
     ltx_tensor *vo = NULL, *ao = NULL;

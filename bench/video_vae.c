@@ -34,6 +34,7 @@
 #include "models/video_vae.h"
 #include "backend/backend.h"
 #include "core/threadpool.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -44,19 +45,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ---- conv accounting wrapper ---- */
 static const ltx_backend_ops *g_inner;
@@ -70,9 +58,9 @@ static ltx_status counting_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor
     for (int i = 2; i < w->ndim; i++)
         k *= (double)w->shape[i];
     g_conv_flops += 2.0 * (double)ltx_tensor_numel(y) * (double)w->shape[1] * k;
-    double t0 = now();
+    double t0 = bench_now();
     ltx_status s = g_inner->conv(be, y, x, w, bias, p);
-    g_conv_time += now() - t0;
+    g_conv_time += bench_now() - t0;
     return s;
 }
 
@@ -126,13 +114,13 @@ static int bench_small(ltx_backend *be, int reps)
     ltx_tensor *lat = NULL, *out = NULL;
     for (int r = -1; r < reps; r++) {
         g_conv_flops = g_conv_time = 0;
-        double t0 = now();
+        double t0 = bench_now();
         if (ltx_video_encoder_forward(enc, video, NULL, &lat) != LTX_OK) return die("encode");
-        double t1 = now(), fe = g_conv_flops, ce = g_conv_time;
+        double t1 = bench_now(), fe = g_conv_flops, ce = g_conv_time;
         g_conv_flops = g_conv_time = 0;
-        double t2 = now();
+        double t2 = bench_now();
         if (ltx_video_decoder_forward(dec, lat, NULL, NULL, &out) != LTX_OK) return die("decode");
-        double t3 = now();
+        double t3 = bench_now();
         if (r >= 0) {
             te[r] = t1 - t0;
             td[r] = t3 - t2;
@@ -146,8 +134,8 @@ static int bench_small(ltx_backend *be, int reps)
         ltx_tensor_free(lat);
         ltx_tensor_free(out);
     }
-    qsort(te, (size_t)reps, sizeof *te, cmp_d);
-    qsort(td, (size_t)reps, sizeof *td, cmp_d);
+    qsort(te, (size_t)reps, sizeof *te, bench_cmp_double);
+    qsort(td, (size_t)reps, sizeof *td, bench_cmp_double);
     double me = te[reps / 2], md = td[reps / 2];
     /* baseline: sgemm with the decoder's conv flop count */
     int M = 256, K = 1728, N = (int)(fl_d / (2.0 * M * K)) + 1;
@@ -155,12 +143,12 @@ static int bench_small(ltx_backend *be, int reps)
           *C = calloc((size_t)M * N, 4);
     double tg[64];
     for (int r = -1; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C,
                     N);
-        if (r >= 0) tg[r] = now() - t0;
+        if (r >= 0) tg[r] = bench_now() - t0;
     }
-    qsort(tg, (size_t)reps, sizeof *tg, cmp_d);
+    qsort(tg, (size_t)reps, sizeof *tg, bench_cmp_double);
     double mg = tg[reps / 2];
     free(A);
     free(B);
@@ -246,7 +234,7 @@ static int run_child(bool tiled, bool no_cache, long *rss_mb)
         setup u;
         if (setup_open(&u)) _exit(1);
         sink k = {u.be, malloc((size_t)121 * 512 * 768 * 3), NULL, 121, 512, 768};
-        double t0 = now();
+        double t0 = bench_now();
         ltx_status s;
         if (tiled) {
             ltx_vae_tiling t = ltx_vae_tiling_default();
@@ -261,7 +249,7 @@ static int run_child(bool tiled, bool no_cache, long *rss_mb)
         printf("%s decode 121x512x768%s: %.1f s wall, peak RSS %ld MB (whole process, incl. the "
                "136 MB uint8 frame store)\n",
                tiled ? "tiled  " : "untiled", no_cache ? " (allocator cache off)" : " (default)",
-               now() - t0, peak_rss_mb());
+               bench_now() - t0, peak_rss_mb());
         fflush(stdout);
         free(k.u8);
         setup_close(&u);
@@ -376,9 +364,9 @@ static int bench_real(ltx_backend *be)
     int64_t ls[5] = {1, 128, 2, 4, 4};
     ltx_tensor *lat = uniform(be, 5, ls, 3), *out = NULL;
     g_conv_flops = g_conv_time = 0;
-    double t0 = now();
+    double t0 = bench_now();
     if (ltx_video_decoder_forward(dec, lat, NULL, NULL, &out) != LTX_OK) return die("decode");
-    double t = now() - t0;
+    double t = bench_now() - t0;
     double px = 9.0 * 128 * 128, big = 121.0 * 1024 * 1536;
     printf("LTX-2.3 decoder widths (base 128, constant weights read through stride-0 views, so "
            "each conv also copies its weights):\nlatent (1,128,2,4,4) -> video (1,3,9,128,128): "
