@@ -16,13 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *o = cJSON_GetArrayItem(outs, i);
-    return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
 static void st_close_v(void *p)
 {
     ltx_st_close(p);
@@ -99,7 +92,7 @@ typedef ltx_status (*run_fn)(ltx_golden_ctx *g, const ltx_tensor *in, ltx_tensor
 
 static ltx_status run_case(ltx_golden_ctx *g, run_fn fn)
 {
-    const char *name = out_name(g, 0);
+    const char *name = ltx_golden_output_name(g, 0);
     if (!name) return ltx_err(LTX_ERR_FORMAT, "audio golden: case has no output");
     ltx_tensor *x = ltx_golden_input(g, 0), *y = NULL;
     if (!x) return LTX_ERR_FORMAT;

@@ -23,17 +23,10 @@ ltx_status g_projection_coef(ltx_golden_ctx *g);
 /* g_transformer.c: the cached (LoRA-fused) transformer of the case's checkpoint */
 ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out);
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *it = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, i) : NULL;
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 /* Emits t as output i, then frees it. */
 static ltx_status emit_free(ltx_golden_ctx *g, int i, ltx_tensor *t)
 {
-    const char *name = out_name(g, i);
+    const char *name = ltx_golden_output_name(g, i);
     ltx_status s = !t     ? LTX_ERR_OOM
                    : name ? ltx_golden_emit(g, name, t)
                           : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
@@ -146,7 +139,7 @@ ltx_status g_projection_coef(ltx_golden_ctx *g)
         coef = malloc(sizeof(float) * (size_t)B);
         s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef) : LTX_ERR_OOM;
         int64_t shp[2] = {B, 1};
-        const char *name = out_name(g, 0);
+        const char *name = ltx_golden_output_name(g, 0);
         if (s == LTX_OK)
             s = name ? ltx_golden_emit_host(g, name, LTX_F32, 2, shp, coef)
                      : ltx_err(LTX_ERR_FORMAT, "case has no outputs");
@@ -187,9 +180,9 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
     ltx_dtype pdt = !strcmp(pd, "float32") ? LTX_F32 : LTX_BF16;
     ltx_tensor *out = NULL;
     if (s == LTX_OK)
-        s = ltx_lora_fuse(be, ltx_json_str(p, "key", NULL), base, n,
-                          (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str, pdt,
-                          LTX_F32, &out);
+        s = ltx_lora_fuse_ex(be, ltx_json_str(p, "key", NULL), base, n,
+                             (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str,
+                             pdt, LTX_F32, LTX_LORA_TORCH113_CPU_MATMUL, &out);
     if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
     ltx_tensor_free(out);
     ltx_tensor_free(base);
@@ -283,8 +276,8 @@ ltx_status g_guided_denoise(ltx_golden_ctx *g)
                           .positions = in[8], .context = in[9], .enabled = true};
         s = ltx_transformer_forward_x0(m, &v, &a, items, ltx_golden_taps(g), &ov, &oa);
     }
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), ov);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 1), oa);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), ov);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 1), oa);
     for (int mod = 0; mod < 2 && s == LTX_OK; mod++) {
         const ltx_tensor *all = mod ? oa : ov;
         ltx_tensor *part[4] = {0};

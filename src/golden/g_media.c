@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *o = cJSON_GetArrayItem(outs, i);
-    return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
 /* params: input_sample_rate, target_sample_rate; input (..., N) float32 waveform;
  * output (..., ceil(N * target / input)). */
 ltx_status g_audio_resample(ltx_golden_ctx *g)
@@ -25,7 +18,7 @@ ltx_status g_audio_resample(ltx_golden_ctx *g)
     const cJSON *p = ltx_golden_params(g);
     const int sr_in = (int)ltx_json_int(p, "input_sample_rate", 0);
     const int sr_out = (int)ltx_json_int(p, "target_sample_rate", 0);
-    const char *name = out_name(g, 0);
+    const char *name = ltx_golden_output_name(g, 0);
     if (sr_in <= 0 || sr_out <= 0 || !name)
         return ltx_err(LTX_ERR_FORMAT,
                        "audio_resample: needs input/target_sample_rate and an output");

@@ -10,17 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Name of the first expected output of the case. */
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *o = cJSON_GetArrayItem(outs, i);
-    return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
 static ltx_status emit_f32(ltx_golden_ctx *g, const float *v, int64_t n)
 {
-    const char *name = out_name(g, 0);
+    const char *name = ltx_golden_output_name(g, 0);
     if (!name) return ltx_err(LTX_ERR_FORMAT, "case has no outputs");
     return ltx_golden_emit_host(g, name, LTX_F32, 1, &n, v);
 }
@@ -134,7 +126,7 @@ ltx_status g_euler_step(ltx_golden_ctx *g)
         goto done;
     }
     s = ltx_euler_step(be, x, in[1], sig[i], sig[i + 1], in[0]->dtype);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), x);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), x);
 done:
     free(sig);
     ltx_tensor_free(x);
@@ -154,7 +146,7 @@ static ltx_status velocity_or_denoised(ltx_golden_ctx *g, bool velocity)
     if (s == LTX_OK)
         s = velocity ? ltx_to_velocity(be, y, in[0], in[1], sigma, in[0]->dtype)
                      : ltx_to_denoised(be, y, in[0], in[1], sigma, in[0]->dtype);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), y);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), y);
     ltx_tensor_free(y);
     free_all(in, 2);
     return s;
@@ -173,7 +165,7 @@ ltx_status g_post_process_latent(ltx_golden_ctx *g)
     ltx_status s = load_inputs(g, 3, in);
     if (s == LTX_OK && !(x0 = ltx_tensor_to(in[0], be, LTX_F32))) s = LTX_ERR_OOM;
     if (s == LTX_OK) s = ltx_post_process_latent(be, x0, in[1], in[2], in[0]->dtype);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), x0);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), x0);
     ltx_tensor_free(x0);
     free_all(in, 3);
     return s;
@@ -198,7 +190,7 @@ ltx_status g_res2s_step(ltx_golden_ctx *g)
     if (s == LTX_OK)
         s = ltx_res2s_step(be, out, in[0], in[1], in[3], (double)sig[i], (double)sig[i + 1],
                            ltx_json_num(p, "eta", 0.5));
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), out);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), out);
     free(sig);
     ltx_tensor_free(out);
     free_all(in, 4);
@@ -223,7 +215,7 @@ ltx_status g_res2s_sde_coeff(ltx_golden_ctx *g)
     free(sig);
     double v[3] = {c.alpha_ratio, c.sigma_down, c.sigma_up};
     int64_t n = 3;
-    return ltx_golden_emit_host(g, out_name(g, 0), LTX_F64, 1, &n, v);
+    return ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 1, &n, v);
 }
 
 /* h_k = -ln(sigma_{k+1} / sigma_k) for the steps of the res2s-modified schedule that precede
@@ -253,7 +245,7 @@ ltx_status g_res2s_h(ltx_golden_ctx *g)
     int64_t n;
     double *h = res2s_h(g, &n);
     if (!h) return LTX_ERR_FORMAT;
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_F64, 1, &n, h);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 1, &n, h);
     free(h);
     return s;
 }
@@ -284,7 +276,7 @@ ltx_status g_res2s_coefficients(ltx_golden_ctx *g)
     for (int64_t i = 0; i < n; i++)
         ltx_res2s_coefficients(h[i], c2, &out[3 * i], &out[3 * i + 1], &out[3 * i + 2]);
     int64_t shape[2] = {n, 3};
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_F64, 2, shape, out);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 2, shape, out);
     free(h);
     free(out);
     return s;
@@ -310,7 +302,7 @@ ltx_status g_res2s_phi(ltx_golden_ctx *g)
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < nj; k++) out[i * nj + k] = ltx_res2s_phi((int)js[k], -h[i]);
     int64_t shape[2] = {n, nj};
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_F64, 2, shape, out);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 2, shape, out);
     free(h);
     free(out);
     return s;

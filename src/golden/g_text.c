@@ -21,13 +21,6 @@
 ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g);
 ltx_status g_embeddings_processor(ltx_golden_ctx *g);
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *it = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, i) : NULL;
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 /* Integer golden input (I64 or I32, any shape) read straight from the mapped file (host
  * memory, no device access) as int32; malloc'd, caller frees. */
 static int32_t *read_ints(ltx_golden_ctx *g, const char *name, int64_t *n)
@@ -114,7 +107,7 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
         s = ltx_gemma3_forward(m, ids + b * T, mask + b * T, T, gemma_hidden, NULL, &gc);
     }
     for (int i = 0; i < nh && s == LTX_OK; i++) {
-        const char *name = out_name(g, i);
+        const char *name = ltx_golden_output_name(g, i);
         s = name ? ltx_golden_emit(g, name, full[i])
                  : ltx_err(LTX_ERR_FORMAT, "gemma3 golden: no output #%d", i);
     }

@@ -36,13 +36,6 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g);
 ltx_status g_ltx_model_forward(ltx_golden_ctx *g);
 ltx_status g_x0_model_forward(ltx_golden_ctx *g);
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *it = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, i) : NULL;
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
 static ltx_status emit_free(ltx_golden_ctx *g, const char *name, ltx_tensor *t)
 {
     if (!t) return LTX_ERR_INVALID_ARG;
@@ -108,8 +101,8 @@ ltx_status g_rope_freqs(ltx_golden_ctx *g)
     ltx_tensor *c = NULL, *s = NULL;
     ltx_status st = ltx_rope_tables(ltx_golden_backend(g), &rp, pos, &c, &s);
     ltx_tensor_free(pos);
-    if (st == LTX_OK) st = emit_free(g, out_name(g, 0), ref_layout(g, &rp, c));
-    if (st == LTX_OK) st = emit_free(g, out_name(g, 1), ref_layout(g, &rp, s));
+    if (st == LTX_OK) st = emit_free(g, ltx_golden_output_name(g, 0), ref_layout(g, &rp, c));
+    if (st == LTX_OK) st = emit_free(g, ltx_golden_output_name(g, 1), ref_layout(g, &rp, s));
     ltx_tensor_free(c);
     ltx_tensor_free(s);
     return st;
@@ -130,7 +123,7 @@ ltx_status g_rope_freq_grid(ltx_golden_ctx *g)
     if (!v) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_rope_freq_grid(ltx_json_num(p, "theta", 10000.0), n, dim, f64, v);
     int64_t shape[1] = {F};
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_F32, 1, shape, v);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F32, 1, shape, v);
     free(v);
     return s;
 }
@@ -149,7 +142,7 @@ ltx_status g_rope_apply(ltx_golden_ctx *g)
     if (y) yp = ltx_tensor_permute(y, perm);
     if (yp) yc = nn_contiguous(be, yp, LTX_F32);
     if (st == LTX_OK && !yc) st = LTX_ERR_INVALID_ARG;
-    if (st == LTX_OK) st = emit_free(g, out_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
+    if (st == LTX_OK) st = emit_free(g, ltx_golden_output_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
     ltx_tensor *fr[] = {x, pos, c, s, y, yp, yc};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
     return st;
@@ -169,7 +162,7 @@ ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
     ltx_status s = LTX_ERR_FORMAT;
     if (noise && lat && mask) {
         double sc = ltx_json_num(ltx_golden_params(g), "noise_scale", 1.0);
-        s = emit_free(g, out_name(g, 0),
+        s = emit_free(g, ltx_golden_output_name(g, 0),
                       ltx_gaussian_noiser(ltx_golden_backend(g), lat, mask, noise, sc));
     }
     ltx_tensor_free(noise);
@@ -183,7 +176,7 @@ ltx_status g_video_patchify(ltx_golden_ctx *g)
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
     int p = (int)ltx_json_int(ltx_golden_params(g), "patch_size", 1);
-    ltx_status s = emit_free(g, out_name(g, 0), ltx_video_patchify(ltx_golden_backend(g), x, p));
+    ltx_status s = emit_free(g, ltx_golden_output_name(g, 0), ltx_video_patchify(ltx_golden_backend(g), x, p));
     ltx_tensor_free(x);
     return s;
 }
@@ -197,7 +190,7 @@ ltx_status g_video_patch_grid_bounds(ltx_golden_ctx *g)
     int64_t *c = NULL;
     LTX_TRY(ltx_video_patch_grid_bounds_host(shape, p, &c));
     int64_t os[4] = {shape[0], 3, shape[2] * (shape[3] / p) * (shape[4] / p), 2};
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_I64, 4, os, c);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_I64, 4, os, c);
     free(c);
     return s;
 }
@@ -216,7 +209,7 @@ ltx_status g_video_pixel_coords(ltx_golden_ctx *g)
     if (s == LTX_OK) {
         ltx_video_pixel_coords_host(c, b->shape[0], b->shape[2], scale,
                                     ltx_json_bool(ltx_golden_params(g), "causal_fix", true));
-        s = ltx_golden_emit_host(g, out_name(g, 0), LTX_I64, 4, b->shape, c);
+        s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_I64, 4, b->shape, c);
     }
     free(c);
     ltx_tensor_free(b);
@@ -225,10 +218,10 @@ ltx_status g_video_pixel_coords(ltx_golden_ctx *g)
 
 static ltx_status emit_state(ltx_golden_ctx *g, ltx_latent_state *st)
 {
-    ltx_status s = ltx_golden_emit(g, out_name(g, 0), st->latent);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 1), st->denoise_mask);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 2), st->positions);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 3), st->clean_latent);
+    ltx_status s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), st->latent);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 1), st->denoise_mask);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 2), st->positions);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 3), st->clean_latent);
     ltx_latent_state_clear(st);
     return s;
 }
@@ -258,7 +251,7 @@ ltx_status g_audio_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
-    ltx_status s = emit_free(g, out_name(g, 0), ltx_audio_patchify(ltx_golden_backend(g), x));
+    ltx_status s = emit_free(g, ltx_golden_output_name(g, 0), ltx_audio_patchify(ltx_golden_backend(g), x));
     ltx_tensor_free(x);
     return s;
 }
@@ -284,7 +277,7 @@ ltx_status g_audio_patch_grid_bounds(ltx_golden_ctx *g)
     float *c = NULL;
     LTX_TRY(ltx_audio_patch_grid_bounds_host(&tm, shape[0], shape[2], &c));
     int64_t os[4] = {shape[0], 1, shape[2], 2};
-    ltx_status s = ltx_golden_emit_host(g, out_name(g, 0), LTX_F32, 4, os, c);
+    ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F32, 4, os, c);
     free(c);
     return s;
 }
@@ -310,7 +303,7 @@ ltx_status g_vae_patchify(ltx_golden_ctx *g)
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
     const cJSON *p = ltx_golden_params(g);
-    ltx_status s = emit_free(g, out_name(g, 0),
+    ltx_status s = emit_free(g, ltx_golden_output_name(g, 0),
                              ltx_vae_patchify(ltx_golden_backend(g), x,
                                               (int)ltx_json_int(p, "patch_size_hw", 1),
                                               (int)ltx_json_int(p, "patch_size_t", 1)));
@@ -377,6 +370,7 @@ static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache 
 {
     ltx_lora_set_init(set);
     set->target_dtype = LTX_F32;
+    set->flags = LTX_LORA_TORCH113_CPU_MATMUL; /* small bf16 products as torch 1.13 CPU */
     if (!strcmp(ltx_json_str(ltx_golden_params(g), "lora_product_dtype", ""), "float32"))
         set->product_dtype = LTX_F32;
     int i = 0;
@@ -486,8 +480,8 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
             s = (x0 ? ltx_transformer_forward_x0 : ltx_transformer_forward)(
                 m, &v, &a, n ? items : NULL, ltx_golden_taps(g), &vo, &ao);
     }
-    if (s == LTX_OK) s = emit_free(g, out_name(g, 0), vo), vo = NULL;
-    if (s == LTX_OK) s = emit_free(g, out_name(g, 1), ao), ao = NULL;
+    if (s == LTX_OK) s = emit_free(g, ltx_golden_output_name(g, 0), vo), vo = NULL;
+    if (s == LTX_OK) s = emit_free(g, ltx_golden_output_name(g, 1), ao), ao = NULL;
     ltx_tensor_free(vo);
     ltx_tensor_free(ao);
     for (int i = 0; i < 10; i++) ltx_tensor_free(in[i]);

@@ -15,13 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *out_name(ltx_golden_ctx *g, int i)
-{
-    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(ltx_golden_case(g), "outputs");
-    const cJSON *o = cJSON_GetArrayItem(outs, i);
-    return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
 static ltx_status open_file(ltx_golden_ctx *g, const char *key, ltx_st_file **st)
 {
     char path[2048];
@@ -103,7 +96,7 @@ ltx_status g_video_vae_decode(ltx_golden_ctx *g)
     ltx_tensor *lat = ltx_golden_input(g, 0), *video = NULL;
     if (!lat) return LTX_ERR_FORMAT;
     ltx_status s = ltx_video_decoder_forward(d, lat, NULL, ltx_golden_taps(g), &video);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), video);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), video);
     ltx_tensor_free(lat);
     ltx_tensor_free(video);
     return s;
@@ -123,7 +116,7 @@ static ltx_status on_chunk(void *user, const ltx_tensor *chunk, int64_t frame0)
     chunk_sink *k = user;
     ltx_backend *be = ltx_golden_backend(k->g);
     if (!k->to_uint8) {
-        const char *name = out_name(k->g, k->index++);
+        const char *name = ltx_golden_output_name(k->g, k->index++);
         if (!name) return ltx_err(LTX_ERR_FORMAT, "more decoded chunks than case outputs");
         return ltx_golden_emit(k->g, name, chunk);
     }
@@ -162,7 +155,7 @@ ltx_status g_video_vae_decode_uint8(ltx_golden_ctx *g)
         ltx_tensor_free(video);
     }
     (void)be;
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), k.frames);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), k.frames);
     ltx_tensor_free(k.frames);
     ltx_tensor_free(lat);
     return s;
@@ -194,7 +187,7 @@ ltx_status g_video_vae_encode(ltx_golden_ctx *g)
     ltx_status s = parse_tiling(g, &t)
                        ? ltx_video_encoder_tiled(e, video, &t, &lat)
                        : ltx_video_encoder_forward(e, video, ltx_golden_taps(g), &lat);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), lat);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), lat);
     ltx_tensor_free(video);
     ltx_tensor_free(lat);
     return s;
@@ -210,7 +203,7 @@ ltx_status g_latent_upsampler(ltx_golden_ctx *g)
     /* The file's ups.* intermediates were recorded during the upsample_video case (its
      * un-normalised input), so only that case taps them. */
     ltx_status s = ltx_latent_upsampler_forward(u, lat, NULL, &y);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), y);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), y);
     ltx_tensor_free(lat);
     ltx_tensor_free(y);
     return s;
@@ -248,7 +241,7 @@ ltx_status g_upsample_video(ltx_golden_ctx *g)
     ltx_tensor *lat = ltx_golden_input(g, 0), *y = NULL;
     if (!lat) return LTX_ERR_FORMAT;
     ltx_status s = ltx_upsample_video(u, st, lat, ltx_golden_taps(g), &y);
-    if (s == LTX_OK) s = ltx_golden_emit(g, out_name(g, 0), y);
+    if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), y);
     ltx_tensor_free(lat);
     ltx_tensor_free(y);
     return s;

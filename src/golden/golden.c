@@ -87,6 +87,13 @@ const char *ltx_golden_input_name(ltx_golden_ctx *g, int i)
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+const char *ltx_golden_output_name(ltx_golden_ctx *g, int i)
+{
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(g->kase, "outputs");
+    const cJSON *it = cJSON_IsArray(out) ? cJSON_GetArrayItem(out, i) : NULL;
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
 ltx_tensor *ltx_golden_tensor(ltx_golden_ctx *g, const char *name)
 {
     return ltx_st_tensor(g->file, g->be, name);

@@ -37,6 +37,9 @@ const cJSON *ltx_golden_extra(ltx_golden_ctx *g);    /* the whole extra object *
 const ltx_st_file *ltx_golden_file(ltx_golden_ctx *g);
 /* The i-th name of case.inputs (NULL past the end). */
 const char *ltx_golden_input_name(ltx_golden_ctx *g, int i);
+/* The i-th name of case.outputs (NULL past the end or when the case has none). The string is
+ * owned by the case JSON and lives as long as the context. */
+const char *ltx_golden_output_name(ltx_golden_ctx *g, int i);
 /* Tensor named `name` from the golden (an in.* tensor, or an out.* of an earlier case used as
  * input) on the context's backend, in the stored dtype. NULL + error when absent. */
 ltx_tensor *ltx_golden_tensor(ltx_golden_ctx *g, const char *name);
@@ -78,6 +81,12 @@ typedef struct ltx_golden_opts {
     double tolerance_scale;  /* 0 or 1 = as written */
 } ltx_golden_opts;
 
+/* Replays every case of the golden file at `path` on `be`, logging one line per compared
+ * tensor to `log`. Writes the counts to *passed / *failed / *unsupported (all required).
+ * Returns LTX_OK only when nothing failed and every case ran; LTX_ERR_MISMATCH when a tensor
+ * failed, LTX_ERR_UNSUPPORTED when a case has no handler or a handler is not built, or the
+ * error of a case that could not run (message set). Models cached by handlers are freed
+ * before it returns; opts and path are only borrowed. */
 ltx_status ltx_golden_verify(ltx_backend *be, ltx_log *log, const char *path,
                              const ltx_golden_opts *opts, int *passed, int *failed,
                              int *unsupported);
