@@ -10,6 +10,7 @@
  * name, so two configs share the values of the parameters they have in common.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "backend/backend.h"
 #include "core/threadpool.h"
@@ -59,30 +60,6 @@ static void load_inputs(inputs *in)
 static void free_inputs(inputs *in)
 {
     for (int i = 0; i < 10; i++) ltx_tensor_free(in->t[i]);
-}
-
-static double max_diff(const ltx_tensor *a, const ltx_tensor *b)
-{
-    if (!a || !b || ltx_tensor_numel(a) != ltx_tensor_numel(b)) return INFINITY;
-    float *x = ltx_tensor_to_host_f32(a), *y = ltx_tensor_to_host_f32(b);
-    double m = 0;
-    for (int64_t i = 0; i < ltx_tensor_numel(a); i++) {
-        double d = fabs((double)x[i] - y[i]);
-        if (!(d <= m)) m = d; /* NaN propagates */
-    }
-    free(x);
-    free(y);
-    return m;
-}
-
-static bool all_finite(const ltx_tensor *t)
-{
-    if (!t) return false;
-    float *x = ltx_tensor_to_host_f32(t);
-    bool ok = true;
-    for (int64_t i = 0; i < ltx_tensor_numel(t); i++) ok = ok && isfinite(x[i]);
-    free(x);
-    return ok;
 }
 
 /* Rows [b0, b1) of a batch tensor as a contiguous copy. */
@@ -351,14 +328,14 @@ TEST(batched_passes_equal_separate_passes)
         CHECK(ltx_transformer_forward(m, &v1b, &a1b, &cases[k][1], NULL, &v1, &a1) == LTX_OK);
         ltx_tensor *vb0 = rows(vb, 0, 1), *vb1 = rows(vb, 1, 2), *ab0 = rows(ab, 0, 1),
                    *ab1 = rows(ab, 1, 2);
-        double d = fmax(fmax(max_diff(vb0, v0), max_diff(vb1, v1)),
-                        fmax(max_diff(ab0, a0), max_diff(ab1, a1)));
+        double d = fmax(fmax(tu_max_abs_diff(vb0, v0), tu_max_abs_diff(vb1, v1)),
+                        fmax(tu_max_abs_diff(ab0, a0), tu_max_abs_diff(ab1, a1)));
         CHECK_MSG(d <= 1e-5, "case %d: batched vs separate max diff %g", k, d);
         /* the perturbation changes item 1 */
         if (k > 0) {
             ltx_tensor *vn = NULL, *an = NULL;
             ltx_transformer_forward(m, &v1b, &a1b, NULL, NULL, &vn, &an);
-            CHECK_MSG(max_diff(vn, v1) > 1e-4, "case %d: perturbation had no effect", k);
+            CHECK_MSG(tu_max_abs_diff(vn, v1) > 1e-4, "case %d: perturbation had no effect", k);
             ltx_tensor_free(vn);
             ltx_tensor_free(an);
         }
@@ -385,8 +362,8 @@ TEST(video_only_model_equals_av_model_without_audio)
     CHECK(ltx_transformer_forward(av, &in.v, NULL, NULL, NULL, &x, &dummy) == LTX_OK);
     CHECK(dummy == NULL);
     CHECK(ltx_transformer_forward(vo, &in.v, NULL, NULL, NULL, &y, NULL) == LTX_OK);
-    CHECK(max_diff(x, y) == 0.0);
-    CHECK(all_finite(y));
+    CHECK(tu_max_abs_diff(x, y) == 0.0);
+    CHECK(tu_all_finite(y));
     /* the video-only model refuses audio */
     ltx_tensor *z = NULL, *w = NULL;
     CHECK(ltx_transformer_forward(vo, &in.v, &in.a, NULL, NULL, &z, &w) == LTX_ERR_INVALID_ARG);
@@ -395,7 +372,7 @@ TEST(video_only_model_equals_av_model_without_audio)
     ltx_modality ad = in.a;
     ad.enabled = false;
     CHECK(ltx_transformer_forward(av, &in.v, &ad, NULL, NULL, &full, &fa) == LTX_OK);
-    CHECK(max_diff(full, x) > 1e-4); /* audio -> video attention ran */
+    CHECK(tu_max_abs_diff(full, x) > 1e-4); /* audio -> video attention ran */
     ltx_tensor_free(full);
     ltx_tensor_free(fa);
     ltx_tensor_free(x);
@@ -428,8 +405,8 @@ TEST(attention_masks)
         v.attention_mask = mask;
         ltx_tensor *o = NULL, *oa = NULL;
         CHECK(ltx_transformer_forward(m, &v, &in.a, NULL, NULL, &o, &oa) == LTX_OK);
-        diffs[k] = max_diff(o, ref);
-        CHECK(all_finite(o));
+        diffs[k] = tu_max_abs_diff(o, ref);
+        CHECK(tu_all_finite(o));
         ltx_tensor_free(o);
         ltx_tensor_free(oa);
         ltx_tensor_free(mask);
@@ -447,11 +424,11 @@ TEST(attention_masks)
         v.context_mask = mask;
         ltx_tensor *o = NULL, *oa = NULL;
         CHECK(ltx_transformer_forward(m, &v, &in.a, NULL, NULL, &o, &oa) == LTX_OK);
-        double d = max_diff(o, ref);
+        double d = tu_max_abs_diff(o, ref);
         if (k == 0)
             CHECK_MSG(d <= 1e-6, "ones context mask diff %g", d);
         else
-            CHECK_MSG(d > 1e-4 && all_finite(o), "half context mask diff %g", d);
+            CHECK_MSG(d > 1e-4 && tu_all_finite(o), "half context mask diff %g", d);
         ltx_tensor_free(o);
         ltx_tensor_free(oa);
         ltx_tensor_free(mask);
@@ -494,8 +471,8 @@ TEST(zero_gates_equal_ungated_attention)
     CHECK(run_synth("{}", true, NULL, NULL, &gv, &ga) == LTX_OK);
     CHECK(run_synth("{\"apply_gated_attention\": false}", false, NULL, NULL, &uv, &ua) == LTX_OK);
     /* 2 * sigmoid(0) = 1 exactly */
-    CHECK(max_diff(gv, uv) == 0.0 && max_diff(ga, ua) == 0.0);
-    CHECK(all_finite(gv) && all_finite(ga));
+    CHECK(tu_max_abs_diff(gv, uv) == 0.0 && tu_max_abs_diff(ga, ua) == 0.0);
+    CHECK(tu_all_finite(gv) && tu_all_finite(ga));
     ltx_tensor_free(gv), ltx_tensor_free(ga), ltx_tensor_free(uv), ltx_tensor_free(ua);
 }
 
@@ -508,9 +485,9 @@ TEST(other_block_variants_run)
     CHECK(run_synth("{\"cross_attention_adaln\": false, \"rope_type\": \"interleaved\", "
                     "\"frequencies_precision\": \"float32\", \"av_ca_timestep_scale_multiplier\": 1}",
                     false, NULL, NULL, &v, &a) == LTX_OK);
-    CHECK(all_finite(v) && all_finite(a));
+    CHECK(tu_all_finite(v) && tu_all_finite(a));
     CHECK(run_synth("{\"rope_type\": \"interleaved\"}", false, NULL, NULL, &v2, &a2) == LTX_OK);
-    CHECK(all_finite(v2) && max_diff(v, v2) > 1e-4);
+    CHECK(tu_all_finite(v2) && tu_max_abs_diff(v, v2) > 1e-4);
     ltx_tensor_free(v), ltx_tensor_free(a), ltx_tensor_free(v2), ltx_tensor_free(a2);
     /* caption projection in the DiT: contexts arrive with caption_channels (32) features */
     inputs in;
@@ -518,7 +495,7 @@ TEST(other_block_variants_run)
     const ltx_tensor *ctx = in.a.context; /* (1, 32, 32) */
     CHECK(run_synth("{\"caption_proj_before_connector\": false}", false, ctx, ctx, &v,
                     &a) == LTX_OK);
-    CHECK(all_finite(v) && all_finite(a));
+    CHECK(tu_all_finite(v) && tu_all_finite(a));
     ltx_tensor_free(v), ltx_tensor_free(a);
     free_inputs(&in);
 }
@@ -564,8 +541,8 @@ TEST(scaled_fp8_weights)
         ltx_tensor *v1 = NULL, *a1 = NULL, *v2 = NULL, *a2 = NULL;
         CHECK(ltx_transformer_forward(m1, &in.v, &in.a, NULL, NULL, &v1, &a1) == LTX_OK);
         CHECK(ltx_transformer_forward(m2, &in.v, &in.a, NULL, NULL, &v2, &a2) == LTX_OK);
-        double d = fmax(max_diff(v1, v2), max_diff(a1, a2));
-        CHECK_MSG(d <= 1e-6 && all_finite(v1), "fp8 vs dequantised f32: %g", d);
+        double d = fmax(tu_max_abs_diff(v1, v2), tu_max_abs_diff(a1, a2));
+        CHECK_MSG(d <= 1e-6 && tu_all_finite(v1), "fp8 vs dequantised f32: %g", d);
         ltx_tensor_free(v1), ltx_tensor_free(a1), ltx_tensor_free(v2), ltx_tensor_free(a2);
         free_inputs(&in);
     }

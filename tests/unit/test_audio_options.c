@@ -9,6 +9,7 @@
  * host reference, and VocoderWithBWE with another rate ratio and a non-multiple-of-hop length.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "backend/backend.h"
 #include "models/audio_vae_internal.h"
@@ -110,16 +111,6 @@ static ltx_tensor *rand_tensor(ltx_backend *be, int ndim, const int64_t *shape, 
     ltx_tensor *t = ltx_tensor_from_host(be, LTX_F32, ndim, shape, v);
     free(v);
     return t;
-}
-
-static double max_diff(const ltx_tensor *a, const ltx_tensor *b)
-{
-    float *x = ltx_tensor_to_host_f32(a), *y = ltx_tensor_to_host_f32(b);
-    double m = 0;
-    for (int64_t i = 0; i < ltx_tensor_numel(a); i++)
-        m = fmax(m, fabs((double)x[i] - y[i]));
-    free(x), free(y);
-    return m;
 }
 
 /* ---- audio VAE config ------------------------------------------------------------------- */
@@ -287,9 +278,9 @@ static void causal_case(ltx_causality_axis ax)
                    *eb = ltx_tensor_slice(lb, dim, 0, k + 1, 1);
         ltx_tensor *fa = ltx_tensor_slice(la, dim, k + 1, la->shape[dim], 1);
         ltx_tensor *fb = ltx_tensor_slice(lb, dim, k + 1, lb->shape[dim], 1);
-        CHECK_MSG(max_diff(ea, eb) == 0.0, "axis %d: early outputs changed by %g", dim,
-                  max_diff(ea, eb));
-        CHECK(max_diff(fa, fb) > 1e-4);
+        CHECK_MSG(tu_max_abs_diff(ea, eb) == 0.0, "axis %d: early outputs changed by %g", dim,
+                  tu_max_abs_diff(ea, eb));
+        CHECK(tu_max_abs_diff(fa, fb) > 1e-4);
         ltx_tensor_free(ea), ltx_tensor_free(eb), ltx_tensor_free(fa), ltx_tensor_free(fb);
     }
     /* decoder: latent rows >= k change -> output rows/columns < 4k - 3 do not */
@@ -312,9 +303,9 @@ static void causal_case(ltx_causality_axis ax)
             if (dim == 2) CHECK(oa->shape[2] == 4 * s[2] - 3);
             ltx_tensor *ea = ltx_tensor_slice(oa, dim, 0, 4 * k - 3, 1),
                        *ec = ltx_tensor_slice(oc, dim, 0, 4 * k - 3, 1);
-            CHECK_MSG(max_diff(ea, ec) == 0.0, "decoder axis %d: early outputs changed by %g", dim,
-                      max_diff(ea, ec));
-            CHECK(max_diff(oa, oc) > 1e-4);
+            CHECK_MSG(tu_max_abs_diff(ea, ec) == 0.0, "decoder axis %d: early outputs changed by %g", dim,
+                      tu_max_abs_diff(ea, ec));
+            CHECK(tu_max_abs_diff(oa, oc) > 1e-4);
             ltx_tensor_free(ea), ltx_tensor_free(ec);
         }
         ltx_tensor_free(lc), ltx_tensor_free(oa), ltx_tensor_free(oc);

@@ -7,6 +7,7 @@
  * "cpu-restricted" (float32 fallback). Also: the default noise draw is standardised.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "backend/backend.h"
 #include "io/safetensors.h"
@@ -49,16 +50,6 @@ static ltx_tensor *get(replay *r, const char *fmt, const char *stage, int i, con
     return t;
 }
 
-static double max_diff(const ltx_tensor *a, const ltx_tensor *b)
-{
-    float *x = ltx_tensor_to_host_f32(a), *y = ltx_tensor_to_host_f32(b);
-    double m = 0;
-    for (int64_t i = 0; x && y && i < ltx_tensor_numel(a); i++) m = fmax(m, fabs(x[i] - y[i]));
-    free(x);
-    free(y);
-    return m;
-}
-
 static ltx_status den(void *user, const ltx_tensor *vl, const ltx_tensor *al, double sigma,
                       bool f64, int step, ltx_tensor **x0v, ltx_tensor **x0a)
 {
@@ -70,7 +61,7 @@ static ltx_status den(void *user, const ltx_tensor *vl, const ltx_tensor *al, do
         char what[32];
         snprintf(what, sizeof what, "%s_latent", mods[m]);
         ltx_tensor *ref = get(r, "%s.call%d.%s", r->stage, r->call, what);
-        if (ref) r->max_in_err = fmax(r->max_in_err, max_diff(in[m], ref));
+        if (ref) r->max_in_err = fmax(r->max_in_err, tu_max_abs_diff(in[m], ref));
         ltx_tensor_free(ref);
     }
     ltx_tensor *sg = get(r, "%s.call%d.%s", r->stage, r->call, "sigma");
@@ -130,7 +121,7 @@ TEST(replay_hq_stages)
             double fe = 0;
             for (int m = 0; m < 2; m++) {
                 ltx_tensor *ref = get2(&r, stages[k], "final_tokens", mods[m]);
-                if (ref) fe = fmax(fe, max_diff(st[m].latent, ref));
+                if (ref) fe = fmax(fe, tu_max_abs_diff(st[m].latent, ref));
                 ltx_tensor_free(ref);
                 ltx_latent_state_clear(&st[m]);
             }

@@ -8,6 +8,7 @@
  * goldens (ltx2c verify).
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "backend/backend.h"
 #include "models/gemma3.h"
@@ -19,22 +20,6 @@
 
 #define TINY_GEMMA LTX_TEST_DATA "/golden/tiny_gemma"
 #define TINY_CKPT  LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* <repo>/.cache/tokenizer-gemma3/tokenizer.json, <repo> = LTX_TEST_DATA minus "/tests/data". */
-static void tokenizer_path(char *out, size_t cap)
-{
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data), suf = strlen("/tests/data");
-    if (n >= suf && strcmp(data + n - suf, "/tests/data") == 0) n -= suf;
-    snprintf(out, cap, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
-}
 
 TEST(gemma3_config)
 {
@@ -93,36 +78,12 @@ TEST(gemma3_open_tiny)
     ltx_backend_destroy(be);
 }
 
-static bool all_finite(const ltx_tensor *t)
-{
-    float *v = ltx_tensor_to_host_f32(t);
-    if (!v) return false;
-    bool ok = true;
-    for (int64_t i = 0; i < ltx_tensor_numel(t); i++)
-        ok = ok && isfinite(v[i]);
-    free(v);
-    return ok;
-}
-
-static double max_diff(const ltx_tensor *a, const ltx_tensor *b)
-{
-    float *x = ltx_tensor_to_host_f32(a), *y = ltx_tensor_to_host_f32(b);
-    double m = x && y ? 0.0 : INFINITY;
-    for (int64_t i = 0; x && y && i < ltx_tensor_numel(a); i++) {
-        double d = fabs((double)x[i] - y[i]);
-        if (!(d <= m)) m = d; /* NaN propagates */
-    }
-    free(x);
-    free(y);
-    return m;
-}
-
 /* Encodes the prompts on one device; returns false when anything could not run. */
 static bool encode(bool restricted, const char *const *prompts, int n, ltx_text_context *out,
                    ltx_backend **be_out, ltx_st_file **st_out, ltx_text_processor **p_out)
 {
     char tok[4096];
-    tokenizer_path(tok, sizeof tok);
+    tu_tokenizer_path(tok, sizeof tok);
     FILE *f = fopen(tok, "rb");
     CHECK_MSG(f != NULL, "real tokenizer missing at %s (the setup step fetches it)", tok);
     if (!f) return false;
@@ -135,11 +96,11 @@ static bool encode(bool restricted, const char *const *prompts, int n, ltx_text_
     CHECK(ltx_text_processor_embedding_dim(*p_out) == 32);
     CHECK(ltx_text_processor_num_states(*p_out) == 4);
     ltx_text_encode_params prm = {.gemma_root = TINY_GEMMA, .tokenizer = tok};
-    double t0 = now_s();
+    double t0 = tu_now_s();
     s = ltx_text_encode_prompts(*be_out, &prm, *p_out, prompts, n, out);
     CHECK_MSG(s == LTX_OK, "%s", ltx_err_message());
     printf("  %s: %d prompts encoded in %.3f s\n", restricted ? "cpu-restricted" : "cpu", n,
-           now_s() - t0);
+           tu_now_s() - t0);
     return s == LTX_OK;
 }
 
@@ -165,20 +126,20 @@ TEST(text_path_tiny)
             CHECK(x->video->ndim == 3 && x->video->shape[0] == 1 && x->video->shape[1] == 1024 &&
                   x->video->shape[2] == 64);
             CHECK(x->audio->ndim == 3 && x->audio->shape[1] == 1024 && x->audio->shape[2] == 32);
-            CHECK(all_finite(x->video) && all_finite(x->audio));
+            CHECK(tu_all_finite(x->video) && tu_all_finite(x->audio));
         }
         CHECK(c[r][1].n_tokens == 1); /* "" -> BOS only */
         CHECK(c[r][0].n_tokens > 10 && c[r][0].n_tokens < 40);
     }
     if (ok[0] && ok[1])
         for (int i = 0; i < 3; i++) {
-            double dv = max_diff(c[0][i].video, c[1][i].video);
-            double da = max_diff(c[0][i].audio, c[1][i].audio);
+            double dv = tu_max_abs_diff(c[0][i].video, c[1][i].video);
+            double da = tu_max_abs_diff(c[0][i].audio, c[1][i].audio);
             CHECK_MSG(dv <= 1e-6 && da <= 1e-6, "prompt %d: cpu vs cpu-restricted %g / %g", i, dv,
                       da);
         }
     /* different prompts give different contexts */
-    if (ok[0]) CHECK(max_diff(c[0][0].video, c[0][2].video) > 1e-3);
+    if (ok[0]) CHECK(tu_max_abs_diff(c[0][0].video, c[0][2].video) > 1e-3);
     for (int r = 0; r < 2; r++) {
         for (int i = 0; i < 3; i++)
             ltx_text_context_clear(&c[r][i]);

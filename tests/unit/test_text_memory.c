@@ -10,6 +10,7 @@
  * The full 48-layer run is bench/text_encoder (about a minute on 2 cores).
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "backend/backend.h"
 #include "models/gemma3.h"
@@ -24,13 +25,6 @@
 #include <unistd.h>
 
 #define NL 3
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static long rss_kb(void)
 {
@@ -186,9 +180,9 @@ TEST(gemma3_12b_layer_shapes_memory)
         atomic_store(&smp.peak, base);
         pthread_t th;
         pthread_create(&th, NULL, sampler_main, &smp);
-        double t0 = now_s();
+        double t0 = tu_now_s();
         st = ltx_gemma3_forward(m, ids, mask, T, on_hidden, NULL, &sk);
-        double dt = now_s() - t0;
+        double dt = tu_now_s() - t0;
         atomic_store(&smp.stop, 1);
         pthread_join(th, NULL);
         CHECK_MSG(st == LTX_OK, "%s", ltx_err_message());

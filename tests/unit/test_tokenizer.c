@@ -9,6 +9,7 @@
  * scripts/setup.sh): without it the test FAILS, it never skips.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "core/error.h"
 #include "tokenizer/gemma_tokenizer.h"
@@ -38,23 +39,6 @@ static char *slurp(const char *path, size_t *n)
     return b;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* <repo>/.cache/tokenizer-gemma3/tokenizer.json, with <repo> = LTX_TEST_DATA minus "/tests/data".
- */
-static void tokenizer_path(char *out, size_t cap)
-{
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data), suf = strlen("/tests/data");
-    if (n >= suf && strcmp(data + n - suf, "/tests/data") == 0) n -= suf;
-    snprintf(out, cap, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
-}
-
 static int setup(void)
 {
     static int tried;
@@ -65,10 +49,10 @@ static int setup(void)
     }
     tried = 1;
     char path[4096];
-    tokenizer_path(path, sizeof path);
-    double t0 = now_s();
+    tu_tokenizer_path(path, sizeof path);
+    double t0 = tu_now_s();
     ltx_status st = ltx_gemma_tokenizer_load(path, &g_tok);
-    double dt = now_s() - t0;
+    double dt = tu_now_s() - t0;
     CHECK_MSG(st == LTX_OK,
               "cannot load %s (%s) — run scripts/setup.sh to fetch the real Gemma 3 tokenizer",
               path, ltx_err_message());
@@ -135,9 +119,9 @@ TEST(tokenizer_golden_ids)
         bytes += n;
         int32_t *ids = NULL;
         int nid = 0;
-        double t0 = now_s();
+        double t0 = tu_now_s();
         ltx_status st = ltx_gemma_tokenizer_encode(g_tok, text, n, 0, &ids, &nid);
-        t_enc += now_s() - t0;
+        t_enc += tu_now_s() - t0;
         const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "ids");
         int good = st == LTX_OK && same_ids(ids, nid, want, -1);
         ok_ids += good;
@@ -278,7 +262,7 @@ TEST(tokenizer_policies)
     CHECK(ltx_gemma_tokenize_ltx(g_tok, "hi", 2, 0, id, m) == LTX_ERR_INVALID_ARG);
     /* A folder holding tokenizer.json (a Gemma root) loads the same file. */
     char dir[4096];
-    tokenizer_path(dir, sizeof dir);
+    tu_tokenizer_path(dir, sizeof dir);
     *strrchr(dir, '/') = 0;
     ltx_gemma_tokenizer *t = NULL;
     CHECK(ltx_gemma_tokenizer_load(dir, &t) == LTX_OK && t);
