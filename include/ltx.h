@@ -125,11 +125,13 @@ typedef struct ltx_engine_params {
     void *progress_user;
 } ltx_engine_params;
 
+/* Zeroes *p, sets struct_size and the defaults written on each field above. */
 void ltx_engine_params_init(ltx_engine_params *p);
 
 /* Opens the device named in p->device. On failure *out is NULL and the message is available
  * through ltx_last_error_global() (there is no engine yet to hold it). */
 ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out);
+/* Releases the backend and thread pool. Close every session first; e may be NULL. */
 void ltx_engine_close(ltx_engine *e);
 
 /* Last error text of this engine ("" when none). Valid until the next call on the engine. */
@@ -150,8 +152,11 @@ typedef struct ltx_session_params {
     uint64_t seed; /* default 10 (the reference's --seed default) */
 } ltx_session_params;
 
+/* Zeroes *p, sets struct_size and seed 10. */
 void ltx_session_params_init(ltx_session_params *p);
+/* New session on e (borrowed: must outlive the session). *out is NULL on failure. */
 ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out);
+/* s may be NULL. */
 void ltx_session_close(ltx_session *s);
 
 /* ---- golden verification ------------------------------------------------------------------- */
@@ -173,9 +178,11 @@ typedef struct ltx_verify_result {
     int unsupported; /* cases whose function the port does not implement yet */
 } ltx_verify_result;
 
+/* Zeroes *p, sets struct_size and tolerance_scale 1. */
 void ltx_verify_params_init(ltx_verify_params *p);
-/* Returns LTX_OK only when every compared tensor passed and no case was unsupported;
- * LTX_ERR_MISMATCH on any failure; LTX_ERR_UNSUPPORTED when a case could not be run. */
+/* e, path and p are required (NULL: LTX_ERR_INVALID_ARG); res may be NULL. Returns LTX_OK
+ * only when every compared tensor passed and no case was unsupported; LTX_ERR_MISMATCH on any
+ * failure; LTX_ERR_UNSUPPORTED when a case could not be run. */
 ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
                            ltx_verify_result *res);
 
@@ -222,6 +229,10 @@ typedef struct ltx_generate_params {
 void ltx_generate_params_init(ltx_generate_params *p);
 
 /* distilled (DistilledPipeline). */
+/* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at
+ * 24 fps); the required fields stay NULL. Every generate call borrows its params (strings and
+ * arrays included) only for the duration of the call; it fails with LTX_ERR_INVALID_ARG when a
+ * struct_size is too small. */
 typedef struct ltx_distilled_params {
     size_t struct_size;
     const char *distilled_checkpoint_path; /* required */
@@ -230,7 +241,10 @@ typedef struct ltx_distilled_params {
 void ltx_distilled_params_init(ltx_distilled_params *p);
 ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
                                   const ltx_distilled_params *p);
+/* Zeroes *p and sets struct_size (both paths stay NULL = required). */
 
+/* Runs DistilledPipeline (8 + 3 steps, x2 spatial upsampling between the stages) and writes
+ * g->output_path. */
 /* Guidance of one modality (MultiModalGuiderParams). */
 typedef struct ltx_guidance {
     double cfg_scale, stg_scale, rescale_scale, modality_scale;
@@ -262,6 +276,10 @@ void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p, const char *che
 ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
                                   const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
+/* TI2VidOneStagePipeline, TI2VidTwoStagesPipeline and TI2VidTwoStagesHQPipeline: guided
+ * denoising with p's schedule and guidance at full size (one stage) or at half size, then x2
+ * upsampling and a distilled-LoRA refinement (two stages; HQ also fuses the distilled LoRA in
+ * stage 1 and samples with res_2s). Each writes g->output_path. */
                                    const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
                                       const ltx_guided_params *p);
@@ -293,6 +311,7 @@ typedef struct ltx_a2vid_params {
 void ltx_a2vid_params_init(ltx_a2vid_params *p);
 ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params *g,
                                         const ltx_guided_params *p, const ltx_a2vid_params *a);
+/* Zeroes *p and sets struct_size (audio_path stays NULL = required). */
 
 /* retake (RetakePipeline, distilled mode). Uses prompt, gemma_root, tokenizer, output_path,
  * seed and loras of ltx_generate_params; the size, frame count and rate come from the source
@@ -310,6 +329,7 @@ typedef struct ltx_retake_params {
 void ltx_retake_params_init(ltx_retake_params *p);
 ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
                                const ltx_retake_params *p);
+/* Zeroes *p and sets struct_size (paths and times are required). */
 
 /* ic_lora (ICLoraPipeline): distilled two-stage pipeline with reference (control) videos as
  * extra stage-1 tokens; the --lora files are the IC-LoRA(s), fused in stage 1 only, their
@@ -331,6 +351,7 @@ typedef struct ltx_ic_lora_params {
 void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
 ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
                                 const ltx_ic_lora_params *p);
+/* Zeroes *p, sets struct_size and attention_mask_strength 1. */
 
 #ifdef __cplusplus
 }

@@ -71,6 +71,7 @@ typedef struct ltx_audio {
                          "downmix N->2 (libswresample matrix, ...)"; static text */
 } ltx_audio;
 
+/* Frees a->data and zeroes *a; a may be NULL. */
 void ltx_audio_free(ltx_audio *a);
 
 /* ---- probing -------------------------------------------------------------------------------- */
@@ -198,6 +199,7 @@ typedef struct ltx_mp4_params {
     int64_t audio_bitrate; /* AAC bits/s; default 128000 (PyAV's default) */
 } ltx_mp4_params;
 
+/* Zeroes *p, sets struct_size and the defaults written on each field above. */
 void ltx_mp4_params_init(ltx_mp4_params *p);
 
 /* Writes `path` (container from its extension, normally .mp4): video rgb (n_frames, h, w, 3)

@@ -68,6 +68,7 @@ float *ltx_st_read_f32(const ltx_st_file *f, const char *name, int64_t *numel);
 
 /* ---- writer ---- */
 typedef struct ltx_st_writer ltx_st_writer;
+/* Empty writer (NULL on OOM); free with ltx_st_writer_free. */
 ltx_st_writer *ltx_st_writer_new(void);
 /* Copies the data. Names must be unique. */
 ltx_status ltx_st_writer_add(ltx_st_writer *w, const char *name, ltx_dtype dt, int ndim,

@@ -57,6 +57,15 @@ typedef struct avae_mid {
     avae_attn attn_1;
 } avae_mid;
 
+/* Block functions, one load / release / fwd trio per struct above (ref: the modules of
+ * ltx_core/model/audio_vae/).
+ *   *_load    zeroes the struct, then fetches its weights named under `name` through L; a
+ *             failure is kept in L->status (the first one wins) and later loads are skipped,
+ *             so a caller checks L->status once after loading a whole model.
+ *   *_release frees the struct's tensors and zeroes it; safe on a zeroed or partly loaded
+ *             struct (never on NULL).
+ *   *_fwd     returns a NEW f32 tensor on be (caller frees) or NULL with the error set; x is
+ *             not modified. */
 void avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, int cout, int k,
                     int stride, ltx_causality_axis ax, bool causal_wrapper);
 void avae_conv_release(avae_conv *c);

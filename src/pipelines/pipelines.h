@@ -44,6 +44,7 @@ typedef struct ltx_gen_output {
     ltx_status audio_status; /* why audio is NULL (LTX_ERR_NOT_BUILT without a vocoder) */
 } ltx_gen_output;
 
+/* Frees frames and audio and zeroes *o; o may be NULL. */
 void ltx_gen_output_free(ltx_gen_output *o);
 
 /* Decodes the final latents: video (1,128,F,H,W) -> out->frames, audio (1,8,T_a,16) ->

@@ -102,6 +102,9 @@ typedef struct ltx_legacy_apg {
     double scale, eta, norm_threshold, momentum; /* ref defaults: nt 5.0, momentum 0.0 */
     ltx_tensor *running_avg;                     /* owned; NULL until the first call */
 } ltx_legacy_apg;
+/* Writes the APG delta for (cond, uncond) into out (preallocated, cond's shape; cond and uncond
+ * are not modified). With momentum != 0 it updates g->running_avg, allocating it on the first
+ * call (owned by g; free with ltx_legacy_apg_reset). */
 ltx_status ltx_legacy_apg_delta(ltx_backend *be, ltx_legacy_apg *g, ltx_tensor *out,
                                 const ltx_tensor *cond, const ltx_tensor *uncond);
 /* Frees the running average (g may be NULL). */

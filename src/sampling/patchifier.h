@@ -68,6 +68,7 @@ typedef struct ltx_audio_timing {
     bool is_causal;        /* true */
     int shift;             /* 0 */
 } ltx_audio_timing;
+/* Fills *t with the defaults written on each field above (LTX-2 audio VAE timing). */
 void ltx_audio_timing_default(ltx_audio_timing *t);
 /* Host f32 (B, 1, T, 2) seconds [start, end) per latent frame; *out malloc'd, caller frees. */
 ltx_status ltx_audio_patch_grid_bounds_host(const ltx_audio_timing *tm, int64_t B, int64_t T,

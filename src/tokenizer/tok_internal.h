@@ -88,6 +88,7 @@ static inline const char *tok_str(const ltx_gemma_tokenizer *t, int32_t id)
     return t->arena + t->str_off[id];
 }
 
+/* 64-bit hash of s[0..n) (FNV-1a with a splitmix64 finalizer); s need not be NUL-terminated. */
 uint64_t tok_hash_bytes(const char *s, size_t n);
 
 /* Creates a map with room for `n` entries at load factor <= 1/2; false on OOM. */
