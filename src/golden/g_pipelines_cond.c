@@ -250,6 +250,7 @@ static ltx_status replay_setup(ltx_golden_ctx *g, replay *r)
     ltx_pipe_init(&r->p, be);
     r->p.state_dtype = LTX_F32;
     r->p.pos_dtype = LTX_F32;
+    r->p.lora_flags = LTX_LORA_TORCH113_CPU_MATMUL; /* small bf16 products as torch 1.13 CPU */
     r->p.noise_fn = golden_noise;
     r->p.noise_user = &r->ns;
     r->p.record = ltx_golden_taps(g);

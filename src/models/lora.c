@@ -184,18 +184,50 @@ static ltx_tensor *f32_copy(ltx_backend *be, const ltx_tensor *t)
     return r;
 }
 
-/* P = round_p(round_p(B * s) @ A) into `prod` (out, in) f32. */
+/* torch 1.13 CPU's native bf16 gemm (LTX_LORA_TORCH113_CPU_MATMUL, see lora.h): prod =
+ * bf16(... bf16(bf16(b[:, 0] a[0, :]) + bf16(b[:, 1] a[1, :])) ...), rank index in order.
+ * b (out, r), a (r, in) f32 holding bf16 values; prod (out, in) f32. */
+static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b,
+                                          const ltx_tensor *a, ltx_tensor *prod)
+{
+    ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, prod->shape);
+    ltx_status s = t ? be->ops->fill(be, prod, 0.0) : LTX_ERR_OOM;
+    for (int64_t l = 0; s == LTX_OK && l < a->shape[0]; l++) {
+        ltx_tensor *col = ltx_tensor_slice(b, 1, l, l + 1, 1); /* (out, 1) */
+        ltx_tensor *row = ltx_tensor_slice(a, 0, l, l + 1, 1); /* (1, in) */
+        s = col && row ? LTX_OK : LTX_ERR_OOM;
+        /* a product of two bf16 values is exact in f32; rounded like torch's bf16 mul */
+        if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, t, col, row);
+        if (s == LTX_OK) s = round_to(be, t, LTX_BF16);
+        if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, prod, prod, t);
+        if (s == LTX_OK) s = round_to(be, prod, LTX_BF16);
+        ltx_tensor_free(col);
+        ltx_tensor_free(row);
+    }
+    ltx_tensor_free(t);
+    return s;
+}
+
+/* P = round_p(round_p(B * s) @ A) into `prod` (out, in) f32 (flags: see lora.h). */
 static ltx_status lora_product(ltx_backend *be, const ltx_tensor *A, const ltx_tensor *B,
-                               double strength, ltx_dtype pdt, ltx_tensor *prod)
+                               double strength, ltx_dtype pdt, unsigned flags, ltx_tensor *prod)
 {
     ltx_tensor *a = f32_copy(be, A), *b = f32_copy(be, B);
     ltx_status s = a && b ? LTX_OK : LTX_ERR_OOM;
     /* ref: b * coef — a Python float times a tensor of the LoRA dtype, rounded to it */
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, b, b, strength, 0);
     if (s == LTX_OK) s = round_to(be, b, pdt);
-    /* (out, r) @ (r, in), f32 accumulation, result in the LoRA dtype */
-    if (s == LTX_OK) s = be->ops->matmul(be, prod, b, a, false, false, 1.0f);
-    if (s == LTX_OK) s = round_to(be, prod, pdt);
+    /* torch 1.13 CPU: native gemm when out * r * in <= 16^3, else oneDNN */
+    bool native = (flags & LTX_LORA_TORCH113_CPU_MATMUL) && pdt == LTX_BF16 &&
+                  B->shape[0] * B->shape[1] * A->shape[1] <= 16 * 16 * 16;
+    if (s == LTX_OK && native) {
+        if (A->dtype != LTX_BF16) s = round_to(be, a, LTX_BF16);
+        if (s == LTX_OK) s = product_bf16_sequential(be, b, a, prod);
+    } else if (s == LTX_OK) {
+        /* (out, r) @ (r, in), f32 accumulation, result in the LoRA dtype */
+        s = be->ops->matmul(be, prod, b, a, false, false, 1.0f);
+        if (s == LTX_OK) s = round_to(be, prod, pdt);
+    }
     ltx_tensor_free(a);
     ltx_tensor_free(b);
     return s;
@@ -205,6 +237,15 @@ ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *bas
                          const ltx_tensor *const *A, const ltx_tensor *const *B,
                          const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
                          ltx_tensor **out)
+{
+    return ltx_lora_fuse_ex(be, key, base, n, A, B, strength, product_dtype, target_dtype, 0,
+                            out);
+}
+
+ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
+                            const ltx_tensor *const *A, const ltx_tensor *const *B,
+                            const double *strength, ltx_dtype product_dtype,
+                            ltx_dtype target_dtype, unsigned flags, ltx_tensor **out)
 {
     *out = NULL;
     if (!key) key = "(weight)";
@@ -235,7 +276,7 @@ ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *bas
     ltx_status s = prod && w && (n == 1 || acc) ? LTX_OK : LTX_ERR_OOM;
     for (int i = 0; s == LTX_OK && i < n; i++) {
         ltx_dtype pdt = product_dtype == LTX_DTYPE_COUNT ? B[i]->dtype : product_dtype;
-        s = lora_product(be, A[i], B[i], strength[i], pdt, prod);
+        s = lora_product(be, A[i], B[i], strength[i], pdt, flags, prod);
         if (s == LTX_OK) s = round_to(be, prod, ddt); /* product.to(dtype=deltas dtype) */
         if (s == LTX_OK && acc) s = be->ops->binary(be, LTX_BINARY_ADD, acc, acc, prod);
     }
@@ -288,8 +329,8 @@ ltx_status ltx_lora_weight_hook(void *user, ltx_backend *be, const char *name,
         set->matched[i]++;
     }
     if (s == LTX_OK && n > 0) {
-        s = ltx_lora_fuse(be, name, stored, n, A, B, str, set->product_dtype,
-                          set->target_dtype, replacement);
+        s = ltx_lora_fuse_ex(be, name, stored, n, A, B, str, set->product_dtype,
+                             set->target_dtype, set->flags, replacement);
         if (s == LTX_OK) set->fused++;
     }
     for (int i = 0; i < n_own; i++) ltx_tensor_free(own[i]);

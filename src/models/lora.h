@@ -21,6 +21,14 @@
  * dtype (the real pipelines: bf16 everywhere) or float32 when the caller mirrors the reference's
  * float32 model (the goldens). Biases are never touched.
  *
+ * The goldens' runtime, torch 1.13 on CPU, multiplies bf16 matrices in two ways (ATen
+ * addmm_impl_cpu_ / cpublas::gemm): with out*r*in > 16^3 through oneDNN (f32 accumulation,
+ * one rounding: the formula above), otherwise through its native gemm, which rounds every
+ * partial product and partial sum to bf16: P = bf16(...bf16(bf16(b_0 a_0) + bf16(b_1 a_1))...)
+ * over the rank index in order (b_l = column l of round_p(B s), a_l = row l of A). Flag
+ * LTX_LORA_TORCH113_CPU_MATMUL selects that for bf16 products (golden replay only; torch 2.x
+ * and CUDA accumulate in f32).
+ *
  * The mmap'd checkpoint is never modified: fusion produces new tensors that the transformer
  * binds instead (ltx_transformer_load_ex + ltx_lora_weight_hook). Per-stage LoRA sets are
  * simply different ltx_lora_set values used for different loads.
@@ -61,7 +69,11 @@ typedef struct ltx_lora_set {
     ltx_dtype product_dtype;  /* LTX_DTYPE_COUNT: the LoRA tensors' dtype (the reference) */
     int fused;                /* out: weights replaced so far */
     int matched[LTX_MAX_LORAS]; /* out: pairs of each LoRA used so far */
+    unsigned flags;           /* LTX_LORA_* (ltx_lora_set_init: 0) */
 } ltx_lora_set;
+
+/* Flags of ltx_lora_set / ltx_lora_fuse_ex: see the header comment. */
+#define LTX_LORA_TORCH113_CPU_MATMUL 1u
 
 void ltx_lora_set_init(ltx_lora_set *s);
 /* Appends (lora, strength); a strength of 0 contributes nothing and is dropped, like the
@@ -76,6 +88,11 @@ ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *bas
                          const ltx_tensor *const *A, const ltx_tensor *const *B,
                          const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
                          ltx_tensor **out);
+/* ltx_lora_fuse with LTX_LORA_* flags (0 = ltx_lora_fuse). */
+ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
+                            const ltx_tensor *const *A, const ltx_tensor *const *B,
+                            const double *strength, ltx_dtype product_dtype,
+                            ltx_dtype target_dtype, unsigned flags, ltx_tensor **out);
 
 /* Weight hook for ltx_transformer_load_ex (user = ltx_lora_set *): for a weight key covered
  * by at least one LoRA of the set, *replacement = the fused tensor (owned by the caller, the

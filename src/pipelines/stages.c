@@ -453,6 +453,7 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
     if (!loras || loras->n == 0) return ltx_transformer_load(ckpt, p->be, false, out);
     loras->target_dtype = p->lora_target;
     loras->product_dtype = p->lora_product;
+    loras->flags = p->lora_flags;
     loras->fused = 0;
     rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));

@@ -67,6 +67,7 @@ typedef struct ltx_pipe {
     bool tiled_decode;      /* VAE decode with TilingConfig.default() (all but one-stage) */
     ltx_dtype lora_target;  /* fused weight dtype: LTX_DTYPE_COUNT = stored (bf16); F32 goldens */
     ltx_dtype lora_product; /* LoRA product dtype: LTX_DTYPE_COUNT = the LoRA file's (bf16) */
+    unsigned lora_flags;    /* LTX_LORA_* of the stage LoRA sets (models/lora.h); 0 default */
     /* res_2s SDE noise source (NULL = the reference's fixed-seed generators); cur_stage is
      * the name of the stage running (for injected draws) */
     ltx_res2s_noise_fn sde_noise;

@@ -1,7 +1,8 @@
 /*
  * test_lora.c — src/models/lora.c: refusing a non-LoRA file, the ComfyUI key renaming and pair
  * lookup, bf16 fusion (the real pipelines' rounding W' = bf16(W + bf16(Σ bf16(bf16(B s) @ A))))
- * against a host re-computation, strength-0 entries dropped, and a LoRA-fused transformer load
+ * against a host re-computation, torch 1.13 CPU's small-product bf16 gemm
+ * (LTX_LORA_TORCH113_CPU_MATMUL), strength-0 entries dropped, and a LoRA-fused transformer load
  * that leaves the mmap'd checkpoint untouched while the model binds new tensors — on "cpu" and
  * "cpu-restricted".
  */
@@ -105,6 +106,65 @@ TEST(fuse_bf16_matches_host)
         for (int k = 0; k < 2; k++) {
             ltx_tensor_free(A[k]), ltx_tensor_free(B[k]);
             ltx_tensor_free(Ab[k]), ltx_tensor_free(Bb[k]);
+        }
+        ltx_backend_destroy(be);
+    }
+}
+
+/* LTX_LORA_TORCH113_CPU_MATMUL: products with out*r*in <= 16^3 round every partial product and
+ * sum to bf16 in rank order (torch 1.13 CPU's native gemm); larger ones are unchanged. */
+static float lcg_bf16(unsigned *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return rb(((float)(*x >> 8) / 16777216.0f - 0.5f) * 0.7f);
+}
+
+TEST(fuse_torch113_cpu_matmul)
+{
+    enum { R = 8, I = 32 };
+    static const int outs[2] = {2, 24}; /* 2*8*32 = 512 (native), 24*8*32 = 6144 (oneDNN) */
+    for (int r = 0; r < 2; r++) {
+        ltx_backend *be = mk(r);
+        for (int c = 0; c < 2; c++) {
+            int O = outs[c];
+            float w[24 * I], a[R * I], b[24 * R], want[24 * I], got[24 * I], plain[24 * I];
+            unsigned x = 11;
+            for (int i = 0; i < O * I; i++) w[i] = lcg_bf16(&x);
+            for (int i = 0; i < R * I; i++) a[i] = lcg_bf16(&x);
+            for (int i = 0; i < O * R; i++) b[i] = lcg_bf16(&x);
+            for (int o = 0; o < O; o++)
+                for (int i = 0; i < I; i++) {
+                    float p = 0;
+                    for (int l = 0; l < R; l++)
+                        p = rb(p + rb(rb(b[o * R + l] * 0.8f) * a[l * I + i]));
+                    want[o * I + i] = w[o * I + i] + p; /* target f32 */
+                }
+            int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
+            ltx_tensor *tw = ltx_tensor_from_host(be, LTX_F32, 2, sw, w);
+            ltx_tensor *ta = ltx_tensor_from_host(be, LTX_F32, 2, sa, a);
+            ltx_tensor *tb = ltx_tensor_from_host(be, LTX_F32, 2, sb, b);
+            const ltx_tensor *A[1] = {ta}, *B[1] = {tb};
+            double st[1] = {0.8};
+            ltx_tensor *o1 = NULL, *o0 = NULL;
+            CHECK(ltx_lora_fuse_ex(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32,
+                                   LTX_LORA_TORCH113_CPU_MATMUL, &o1) == LTX_OK);
+            CHECK(ltx_lora_fuse(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32, &o0) == LTX_OK);
+            CHECK(o1 && ltx_tensor_download(o1, got, LTX_F32) == LTX_OK);
+            CHECK(o0 && ltx_tensor_download(o0, plain, LTX_F32) == LTX_OK);
+            int bad = 0, diff = 0;
+            for (int i = 0; i < O * I; i++) {
+                bad += got[i] != want[i];
+                diff += got[i] != plain[i];
+            }
+            if (c == 0) {
+                CHECK_MSG(bad == 0, "native: %d of %d differ from the sequential bf16 sum", bad,
+                          O * I);
+                CHECK_MSG(diff > 0, "test data does not separate the two products");
+            } else {
+                CHECK_MSG(diff == 0, "oneDNN-sized product changed by the flag (%d)", diff);
+            }
+            ltx_tensor_free(o1), ltx_tensor_free(o0);
+            ltx_tensor_free(tw), ltx_tensor_free(ta), ltx_tensor_free(tb);
         }
         ltx_backend_destroy(be);
     }
