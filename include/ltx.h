@@ -224,6 +224,9 @@ typedef struct ltx_generate_params {
     int n_images;
     const ltx_lora_input *loras; /* --lora */
     int n_loras;
+    /* appended */
+    int max_batch_size;           /* guidance passes per transformer call, >= 1 (default 1) */
+    int streaming_prefetch_count; /* layer streaming: blocks prefetched ahead, 0 = off (default) */
 } ltx_generate_params;
 
 void ltx_generate_params_init(ltx_generate_params *p);

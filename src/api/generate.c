@@ -51,6 +51,7 @@ void ltx_generate_params_init(ltx_generate_params *p)
     p->seed = 10;
     p->num_frames = 121;
     p->frame_rate = 24.0;
+    p->max_batch_size = 1;
 }
 
 void ltx_distilled_params_init(ltx_distilled_params *p)
@@ -207,6 +208,12 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (!g || g->struct_size < sizeof *g)
         return ltx_err(LTX_ERR_INVALID_ARG, "generate params: struct_size too small");
     if (!g->prompt) return ltx_err(LTX_ERR_INVALID_ARG, "--prompt is required");
+    if (g->max_batch_size < 1)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1",
+                       g->max_batch_size);
+    if (g->streaming_prefetch_count < 0)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
+                       g->streaming_prefetch_count);
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     if (g->height <= 0 || g->height % multiple)
@@ -460,6 +467,8 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     p.progress = r->e->progress;
     p.progress_user = r->e->progress_user;
     p.tiled_decode = tiled;
+    p.max_batch = g->max_batch_size;
+    p.stream_prefetch = g->streaming_prefetch_count;
     ltx_gen_output o = {0};
     ltx_status s = fn(&p, &r->in, &o);
     if (s == LTX_OK) s = write_output(r, g, &p, &o);

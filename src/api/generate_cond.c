@@ -201,6 +201,8 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
     p.progress = r->e->progress;
     p.progress_user = r->e->progress_user;
     p.tiled_decode = tiled;
+    p.max_batch = g->max_batch_size;                /* --max-batch-size */
+    p.stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
     ltx_gen_output o = {0};
     ltx_status s;
     switch (r->k) {

@@ -474,7 +474,9 @@ ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video
                     (long long)aa.B);
     c.B = video ? va.B : aa.B;
     for (int i = 0; s == LTX_OK && i < m->cfg.num_layers; i++) {
-        s = tf_block_forward(&c, i, video ? &va : NULL, audio ? &aa : NULL);
+        s = tf_stream_before(m, i); /* layer streaming: no-op when off */
+        if (s == LTX_OK) s = tf_block_forward(&c, i, video ? &va : NULL, audio ? &aa : NULL);
+        tf_stream_after(m, i);
         if (s != LTX_OK) {
             s = ltx_err_context(s, "transformer_blocks.%d: ", i);
             break;

@@ -139,4 +139,37 @@ ltx_status ltx_transformer_forward_x0(ltx_transformer *m, const ltx_modality *vi
                                       const ltx_taps *taps, ltx_tensor **video_out,
                                       ltx_tensor **audio_out);
 
+/* ---- appended: layer streaming (ref: ltx_core/layer_streaming.py; spec pipelines.md §10.3;
+ * src/models/ltx_streaming.c) ---- */
+
+/* How the coming blocks' mapped weights are brought in on host-visible backends (other
+ * backends upload them). */
+typedef enum ltx_prefetch_mode {
+    LTX_PREFETCH_ADVISE, /* madvise(MADV_WILLNEED): kernel readahead, no page mapped yet */
+    LTX_PREFETCH_TOUCH   /* a helper thread reads one byte per page (maps them in ahead) */
+} ltx_prefetch_mode;
+
+/* Per-block weight residency: with prefetch_count N >= 1, before block i runs blocks
+ * (i + j) mod L, j = 1..min(N, L - 1), are brought in, and after it block i's weights are
+ * evicted (CPU: the mapped pages leave the process with MADV_DONTNEED; devices: the device
+ * copy is freed and re-uploaded from the mapping when next needed), so at most 1 + min(N, L-1)
+ * blocks' weights are resident. Only block weights that still are the checkpoint's bytes are
+ * streamed (LoRA-fused replacements and f32 copies stay resident). Outputs are identical.
+ * `f` must be the file the model was loaded from and stay open while the model lives.
+ * prefetch_count 0 turns streaming off (device weights are uploaded back). Logs one INFO line. */
+ltx_status ltx_transformer_set_streaming(ltx_transformer *m, const ltx_st_file *f,
+                                         int prefetch_count, ltx_prefetch_mode mode);
+
+typedef struct ltx_stream_stats {
+    int prefetch;              /* P = min(N, L - 1); 0 = streaming off */
+    int streamed_tensors;      /* block weights streamed */
+    int resident_tensors;      /* block weights kept resident (replaced / copied) */
+    int64_t streamed_bytes;    /* their bytes, all blocks */
+    size_t block_bytes_max;    /* largest block's streamed bytes */
+    int64_t fetches, evictions; /* block fetch / evict events since enabled */
+    int64_t fetched_bytes;
+} ltx_stream_stats;
+/* Counters (all zero when streaming is off or m is NULL). */
+void ltx_transformer_stream_stats(const ltx_transformer *m, ltx_stream_stats *out);
+
 #endif

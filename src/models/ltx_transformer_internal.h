@@ -50,6 +50,7 @@ struct ltx_transformer {
     tf_block *blocks;
     ltx_tensor **owned; /* every tensor above, freed at the end */
     int n_owned, cap_owned;
+    struct tf_stream *stream; /* layer streaming state (ltx_streaming.c), NULL = off */
 };
 
 /* Token runs with one timestep value: tokens [t0, t1) of item b use row u of the AdaLN rows.
@@ -116,5 +117,12 @@ ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_
                    int mrow, bool plus1);
 /* dst = dst op b in place. */
 ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *b);
+
+/* Layer streaming hooks (ltx_streaming.c); no-ops when m->stream is NULL. Before block i:
+ * bring in blocks i..i+P (mod L); after it: evict block i. tf_stream_free drops the state. */
+typedef struct tf_stream tf_stream;
+ltx_status tf_stream_before(ltx_transformer *m, int block);
+void tf_stream_after(ltx_transformer *m, int block);
+void tf_stream_free(ltx_transformer *m);
 
 #endif

@@ -6,13 +6,16 @@
  * FactoryGuidedDenoiser with constant params, _guided_denoise), ltx_core/model/transformer/
  * model.py (X0Model) @ a2c3f24; spec pipelines.md §2.1, §2.7, §3.
  *
- * Passes run one at a time (batch 1), which is the reference's default --max-batch-size 1; the
- * reference's batched call gives the same values in exact arithmetic. A modality whose guider
- * skips this step is passed as disabled and keeps its previous output.
+ * Passes run one at a time (batch 1) by default, the reference's --max-batch-size 1. With
+ * p->max_batch > 1 they become batch rows of up to max_batch passes per transformer call
+ * (ltx_guided_denoise, src/sampling/denoiser.c; the reference's BatchSplitAdapter): the same
+ * values up to f32 summation order. A modality whose guider skips this step is passed as
+ * disabled and keeps its previous output.
  */
 #include "pipelines/stages.h"
 
 #include "nn/nn.h"
+#include "sampling/denoiser.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -92,6 +95,41 @@ static bool is_guided(const ltx_guider_params *g)
                  ltx_guider_do_modality(g) || g->rescale_scale != 0.0);
 }
 
+/* The guided step with the passes batched (p->max_batch rows per call): the same passes,
+ * rounding and guider as the loop in guided() below. */
+static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
+                                 const ltx_latent_state *vs, const ltx_latent_state *as,
+                                 const pass_io *io, bool v_skip, bool a_skip, ltx_tensor **x0v,
+                                 ltx_tensor **x0a)
+{
+    float sigma;
+    LTX_TRY(ltx_tensor_download(io->sigma, &sigma, LTX_F32));
+    ltx_guided_inputs in = {.be = p->be, .video = vs, .audio = as, .v_ctx = d->v_ctx,
+                            .a_ctx = d->a_ctx, .v_neg = d->v_neg, .a_neg = d->a_neg,
+                            .vg = d->vg, .ag = d->ag, .sigma = sigma, .v_skip = v_skip,
+                            .a_skip = a_skip, .max_batch = p->max_batch,
+                            .state_dtype = p->state_dtype};
+    ltx_tensor *gv = NULL, *ga = NULL, *pv = NULL, *pa = NULL;
+    ltx_status s = ltx_guided_denoise(m, &in, &gv, &ga, &pv, &pa, NULL);
+    if (s == LTX_OK) {
+        /* no guider for a modality: its cond pass (row 0), like the loop below */
+        ltx_tensor *cv = pv ? ltx_tensor_slice(pv, 0, 0, 1, 1) : NULL;
+        ltx_tensor *ca = pa ? ltx_tensor_slice(pa, 0, 0, 1, 1) : NULL;
+        *x0v = nn_contiguous(p->be, v_skip ? d->prev_v : d->vg ? gv : cv, LTX_F32);
+        *x0a = nn_contiguous(p->be, a_skip ? d->prev_a : d->ag ? ga : ca, LTX_F32);
+        ltx_tensor_free(cv), ltx_tensor_free(ca);
+        if (!*x0v || !*x0a) s = LTX_ERR_OOM;
+    }
+    ltx_tensor_free(gv), ltx_tensor_free(ga), ltx_tensor_free(pv), ltx_tensor_free(pa);
+    if (s == LTX_OK) {
+        ltx_denoiser_reset(d);
+        d->prev_v = nn_contiguous(p->be, *x0v, LTX_F32);
+        d->prev_a = nn_contiguous(p->be, *x0a, LTX_F32);
+        if (!d->prev_v || !d->prev_a) s = LTX_ERR_OOM;
+    }
+    return s;
+}
+
 static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
                          const ltx_latent_state *vs, const ltx_latent_state *as, const pass_io *io,
                          int step, ltx_tensor **x0v, ltx_tensor **x0a)
@@ -127,6 +165,8 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
 
     ltx_tensor *ov[P_COUNT] = {0}, *oa[P_COUNT] = {0};
     ltx_status s = LTX_OK;
+    if (p->max_batch > 1)
+        return guided_batched(p, m, d, vs, as, io, v_skip, a_skip, x0v, x0a);
     for (int k = 0; k < P_COUNT && s == LTX_OK; k++) {
         if (!want[k]) continue;
         const ltx_tensor *vc = d->v_ctx, *ac = d->a_ctx;

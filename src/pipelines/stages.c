@@ -31,6 +31,7 @@ void ltx_pipe_init(ltx_pipe *p, ltx_backend *be)
     p->tiled_decode = true;
     p->lora_target = LTX_DTYPE_COUNT;
     p->lora_product = LTX_DTYPE_COUNT;
+    p->max_batch = 1;
 }
 
 double ltx_pipe_now(void)
@@ -464,10 +465,25 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
     return LTX_OK;
 }
 
+/* load_transformer + layer streaming when p->stream_prefetch > 0 (spec §10.3). */
+static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                                const char *stage, ltx_transformer **out)
+{
+    LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
+    if (p->stream_prefetch <= 0) return LTX_OK;
+    ltx_status s = ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch,
+                                                 LTX_PREFETCH_ADVISE);
+    if (s != LTX_OK) {
+        ltx_transformer_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                       ltx_transformer **out)
 {
-    return load_transformer(p, ckpt, loras, NULL, out);
+    return load_streamed(p, ckpt, loras, NULL, out);
 }
 
 ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
@@ -476,7 +492,7 @@ ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_se
 {
     ltx_transformer *m = NULL;
     *video_out = *audio_out = NULL;
-    LTX_TRY(load_transformer(p, ckpt, loras, s->name, &m));
+    LTX_TRY(load_streamed(p, ckpt, loras, s->name, &m));
     ltx_status st = ltx_stage_run(p, m, s, video_out, audio_out);
     ltx_transformer_free(m);
     /* End of stage: give cached device blocks back (cf. the reference's cleanup_memory()). */

@@ -76,6 +76,10 @@ typedef struct ltx_pipe {
     /* out: wall time per finished stage, in order */
     ltx_stage_time times[LTX_PIPE_MAX_TIMES];
     int n_times;
+    /* appended: guidance passes per transformer call (--max-batch-size; <= 1: one pass per
+     * call, the default) and layer streaming (--streaming-prefetch-count; 0 = off) */
+    int max_batch;
+    int stream_prefetch;
 } ltx_pipe;
 
 void ltx_pipe_init(ltx_pipe *p, ltx_backend *be);
@@ -123,9 +127,10 @@ void ltx_image_latents_free(ltx_image_latent *l, int n);
 /* Contexts and guidance of one stage. vg/ag NULL (or neutral params) = SimpleDenoiser: one
  * positive pass. Otherwise the guided denoiser: passes cond, uncond (negative contexts),
  * ptb (STG: self-attention skipped in the guider's stg_blocks), mod (A2V/V2A cross-attention
- * skipped) as needed by either modality's params, run one by one (the reference's
- * --max-batch-size 1; larger batches give the same values in exact arithmetic), combined with
- * ltx_multimodal_guider_calculate per modality. */
+ * skipped) as needed by either modality's params, run one by one (p->max_batch <= 1, the
+ * reference's default --max-batch-size 1) or as batch rows of up to p->max_batch passes per
+ * transformer call (src/sampling/denoiser.h; same values up to f32 summation order), combined
+ * with ltx_multimodal_guider_calculate per modality. */
 typedef struct ltx_denoiser {
     const ltx_tensor *v_ctx, *a_ctx;  /* (1, L, D) positive */
     const ltx_tensor *v_neg, *a_neg;  /* negative (NULL = positive) */

@@ -23,12 +23,13 @@ static ltx_tensor *tile(ltx_backend *be, const ltx_tensor *t, int n)
 
 typedef struct batched {
     ltx_tensor *lat, *ts, *pos, *ctx, *sigma;
+    ltx_tensor *mask; /* tiled self-attention mask (P, T, T) or NULL */
 } batched;
 
 static void batched_free(batched *b)
 {
     ltx_tensor_free(b->lat), ltx_tensor_free(b->ts), ltx_tensor_free(b->pos);
-    ltx_tensor_free(b->ctx), ltx_tensor_free(b->sigma);
+    ltx_tensor_free(b->ctx), ltx_tensor_free(b->sigma), ltx_tensor_free(b->mask);
     memset(b, 0, sizeof *b);
 }
 
@@ -44,6 +45,10 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
     int64_t np = P;
     b->sigma = ltx_tensor_from_host(be, LTX_F32, 1, &np, sg);
     ltx_tensor_free(ts1);
+    if (st->attention_mask) { /* conditioning items' attention strengths */
+        b->mask = tile(be, st->attention_mask, P);
+        if (!b->mask) return LTX_ERR_OOM;
+    }
     return b->lat && b->pos && b->ts && b->ctx && b->sigma ? LTX_OK : LTX_ERR_OOM;
 }
 
@@ -102,7 +107,9 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
                             rows(bv.pos, r0, r1), rows(bv.ctx, r0, r1)};
         ltx_tensor *a[5] = {rows(ba.lat, r0, r1), rows(ba.sigma, r0, r1), rows(ba.ts, r0, r1),
                             rows(ba.pos, r0, r1), rows(ba.ctx, r0, r1)};
-        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, NULL, !in->v_skip};
+        /* the video state's attention mask rides along (as in the pipelines' per-pass calls) */
+        ltx_tensor *vmask = rows(bv.mask, r0, r1);
+        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip};
         ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip};
         ltx_tensor *cv = NULL, *ca = NULL;
         s = ltx_transformer_forward_x0(m, in->video ? &mv : NULL, in->audio ? &ma : NULL,
@@ -112,6 +119,7 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         if (s == LTX_OK && ca) s = be->ops->copy(be, da, ca);
         ltx_tensor_free(dv), ltx_tensor_free(da), ltx_tensor_free(cv), ltx_tensor_free(ca);
         for (int i = 0; i < 5; i++) ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
+        ltx_tensor_free(vmask);
     }
     /* ref: X0Model output in the state dtype */
     if (s == LTX_OK && ov && in->state_dtype == LTX_BF16)

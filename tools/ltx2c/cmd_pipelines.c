@@ -172,7 +172,7 @@ int cmd_distilled(int argc, char **argv)
     gen_args_init(&a, 1024, 1536);
     ltx_distilled_params dp;
     ltx_distilled_params_init(&dp);
-    int enhance = 0, prefetch = 0, max_batch = 1;
+    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -192,12 +192,12 @@ int cmd_distilled(int argc, char **argv)
                        0};
     o[n++] = (cli_opt){"--streaming-prefetch-count",
                        CLI_INT,
-                       &prefetch,
+                       &a.g.streaming_prefetch_count,
                        "N",
-                       "layer streaming (accepted; all layers stay mapped)",
+                       "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused, as in the reference", 0};
+        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused, as in the reference", 0};
     static const char what[] =
         "Distilled pipeline: stage 1 at half size (8 fixed sigmas), x2 latent upsampling, "
         "stage 2 at full size (3 sigmas), no guidance. Defaults 1024x1536, 121 frames @ 24 fps.";
@@ -265,7 +265,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
         else
             ltx_guided_params_init_for_checkpoint(&ga.p, ck);
     }
-    int enhance = 0, prefetch = 0, max_batch = 1;
+    int enhance = 0;
     ltx_guided_params *p = &ga.p;
     cli_opt o[MAX_OPTS];
     int n = 0;
@@ -418,15 +418,15 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        0};
     o[n++] = (cli_opt){"--streaming-prefetch-count",
                        CLI_INT,
-                       &prefetch,
+                       &a.g.streaming_prefetch_count,
                        "N",
-                       "layer streaming (accepted; all layers stay mapped)",
+                       "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){"--max-batch-size",
                        CLI_INT,
-                       &max_batch,
+                       &a.g.max_batch_size,
                        "N",
-                       "guidance passes per transformer call (passes run one by one)",
+                       "guidance passes per transformer call (default 1: one by one)",
                        0};
     if (kind == 4)
         for (int i = 0; i < n; i++)
@@ -547,7 +547,7 @@ int cmd_retake(int argc, char **argv)
     gen_args_init(&a, 0, 0);
     ltx_retake_params rp;
     ltx_retake_params_init(&rp);
-    int enhance = 0, prefetch = 0, max_batch = 1;
+    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -590,12 +590,12 @@ int cmd_retake(int argc, char **argv)
                        0};
     o[n++] = (cli_opt){"--streaming-prefetch-count",
                        CLI_INT,
-                       &prefetch,
+                       &a.g.streaming_prefetch_count,
                        "N",
-                       "layer streaming (accepted; all layers stay mapped)",
+                       "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused (one pass per step)", 0};
+        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused (one pass per step)", 0};
     static const char what[] =
         "Regenerate a time window of an existing video: the source video and audio become "
         "the initial latents of one distilled stage (8 sigmas) at the source size and rate; "
@@ -644,7 +644,7 @@ int cmd_ic_lora(int argc, char **argv)
     ic_args ia;
     memset(&ia, 0, sizeof ia);
     ltx_ic_lora_params_init(&ia.p);
-    int enhance = 0, prefetch = 0, max_batch = 1;
+    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -691,12 +691,12 @@ int cmd_ic_lora(int argc, char **argv)
                        0};
     o[n++] = (cli_opt){"--streaming-prefetch-count",
                        CLI_INT,
-                       &prefetch,
+                       &a.g.streaming_prefetch_count,
                        "N",
-                       "layer streaming (accepted; all layers stay mapped)",
+                       "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &max_batch, "N", "parsed and unused, as in the reference", 0};
+        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused, as in the reference", 0};
     static const char what[] =
         "In-context LoRA: the distilled two-stage pipeline with reference (control) videos "
         "appended as extra tokens in stage 1 (at half size / the IC-LoRA's "
