@@ -229,25 +229,25 @@ typedef struct ltx_generate_params {
     int streaming_prefetch_count; /* layer streaming: blocks prefetched ahead, 0 = off (default) */
 } ltx_generate_params;
 
-void ltx_generate_params_init(ltx_generate_params *p);
-
-/* distilled (DistilledPipeline). */
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at
  * 24 fps); the required fields stay NULL. Every generate call borrows its params (strings and
  * arrays included) only for the duration of the call; it fails with LTX_ERR_INVALID_ARG when a
  * struct_size is too small. */
+void ltx_generate_params_init(ltx_generate_params *p);
+
+/* distilled (DistilledPipeline). */
 typedef struct ltx_distilled_params {
     size_t struct_size;
     const char *distilled_checkpoint_path; /* required */
     const char *spatial_upsampler_path;    /* required, x2 */
 } ltx_distilled_params;
-void ltx_distilled_params_init(ltx_distilled_params *p);
-ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
-                                  const ltx_distilled_params *p);
 /* Zeroes *p and sets struct_size (both paths stay NULL = required). */
-
+void ltx_distilled_params_init(ltx_distilled_params *p);
 /* Runs DistilledPipeline (8 + 3 steps, x2 spatial upsampling between the stages) and writes
  * g->output_path. */
+ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_distilled_params *p);
+
 /* Guidance of one modality (MultiModalGuiderParams). */
 typedef struct ltx_guidance {
     double cfg_scale, stg_scale, rescale_scale, modality_scale;
@@ -276,13 +276,13 @@ void ltx_guided_params_init_hq(ltx_guided_params *p);
  * checkpoint's metadata "model_version" starts with "2.3" (also when it cannot be read, like the
  * reference). Reads only the file header. */
 void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p, const char *checkpoint_path);
-ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
-                                  const ltx_guided_params *p);
-ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
 /* TI2VidOneStagePipeline, TI2VidTwoStagesPipeline and TI2VidTwoStagesHQPipeline: guided
  * denoising with p's schedule and guidance at full size (one stage) or at half size, then x2
  * upsampling and a distilled-LoRA refinement (two stages; HQ also fuses the distilled LoRA in
  * stage 1 and samples with res_2s). Each writes g->output_path. */
+ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
+                                  const ltx_guided_params *p);
+ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
                                    const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
                                       const ltx_guided_params *p);
@@ -311,14 +311,14 @@ typedef struct ltx_a2vid_params {
     double audio_max_duration; /* seconds; <= 0 (default): num_frames / frame_rate */
     int pad_audio;             /* non-zero: pad audio shorter than the video with silence */
 } ltx_a2vid_params;
+/* Zeroes *p and sets struct_size (audio_path stays NULL = required). */
 void ltx_a2vid_params_init(ltx_a2vid_params *p);
 ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params *g,
                                         const ltx_guided_params *p, const ltx_a2vid_params *a);
-/* Zeroes *p and sets struct_size (audio_path stays NULL = required). */
 
 /* retake (RetakePipeline, distilled mode). Uses prompt, gemma_root, tokenizer, output_path,
  * seed and loras of ltx_generate_params; the size, frame count and rate come from the source
- * video (height/width/num_frames/frame_rate/images must be left at their defaults). The source
+ * video (height/width/num_frames/frame_rate are ignored, images are refused). The source
  * must have 8k+1 frames and sides that are multiples of 32, unless `fit` is set: then it is
  * trimmed to the nearest 8k+1 frames below and center-cropped to multiples of 32 (logged). The
  * window [start_time, end_time) must lie inside the source. */
@@ -329,10 +329,10 @@ typedef struct ltx_retake_params {
     double start_time, end_time;           /* required, seconds, start < end */
     int fit;
 } ltx_retake_params;
+/* Zeroes *p and sets struct_size (paths and times are required). */
 void ltx_retake_params_init(ltx_retake_params *p);
 ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
                                const ltx_retake_params *p);
-/* Zeroes *p and sets struct_size (paths and times are required). */
 
 /* ic_lora (ICLoraPipeline): distilled two-stage pipeline with reference (control) videos as
  * extra stage-1 tokens; the --lora files are the IC-LoRA(s), fused in stage 1 only, their
@@ -351,10 +351,10 @@ typedef struct ltx_ic_lora_params {
     double attention_mask_strength;   /* [0, 1], default 1 */
     int skip_stage_2;                 /* output at half size */
 } ltx_ic_lora_params;
+/* Zeroes *p, sets struct_size and attention_mask_strength 1. */
 void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
 ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
                                 const ltx_ic_lora_params *p);
-/* Zeroes *p, sets struct_size and attention_mask_strength 1. */
 
 #ifdef __cplusplus
 }
