@@ -1,4 +1,9 @@
-/* arena.c — bump allocation of tensors inside one backend buffer (see arena.h). */
+/*
+ * arena.c — bump allocation of tensors inside one backend buffer (contract in arena.h).
+ * Deliberately minimal: no free list, no per-tensor release and no growth — a full arena is an
+ * LTX_ERR_OOM naming the shortfall, so sizes are planned up front. No reference counterpart
+ * (torch's caching allocator plays this role there).
+ */
 #include "core/arena.h"
 
 #include <stdlib.h>

@@ -18,10 +18,13 @@ typedef struct ltx_arena ltx_arena;
 
 /* NULL + error on failure. `capacity` in bytes. */
 ltx_arena *ltx_arena_new(ltx_backend *be, size_t capacity);
+/* Drops the arena's buffer reference (tensors still holding it keep it alive); a may be NULL. */
 void ltx_arena_free(ltx_arena *a);
 /* Contiguous uninitialised tensor; 64-byte aligned start. NULL + LTX_ERR_OOM when full. */
 ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t *shape);
+/* Rewinds to empty; the peak is kept. Earlier tensors must no longer be used. */
 void ltx_arena_reset(ltx_arena *a);
+/* Bytes carved since the last reset, the most ever carved, and the buffer size (a non-NULL). */
 size_t ltx_arena_used(const ltx_arena *a);
 size_t ltx_arena_peak(const ltx_arena *a);
 size_t ltx_arena_capacity(const ltx_arena *a);

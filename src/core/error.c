@@ -1,4 +1,9 @@
-/* error.c — per-thread error text, status names, assertion failure. */
+/*
+ * error.c — per-thread error text (ltx_err and friends), status names from the one X-macro
+ * table in ltx.h, and the LTX_ASSERT failure path (prints and aborts: invariants only).
+ * Not here: the engine's copy of the message (src/api/engine.c keeps it per engine).
+ * No reference counterpart.
+ */
 #include "core/error.h"
 
 #include <stdio.h>

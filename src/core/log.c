@@ -1,4 +1,8 @@
-/* log.c — formatting front of the engine logger. */
+/*
+ * log.c — formatting front of the engine logger: level filter, one line formatted into a fixed
+ * buffer (longer lines are truncated), then the callback; plus the default stderr callback.
+ * Keeps no state of its own (the ltx_log hangs off the engine). No reference counterpart.
+ */
 #include "core/log.h"
 
 #include <stdio.h>

@@ -4,6 +4,8 @@
  * Storage goes through the owning backend's table (alloc/free/upload/download/wrap), so the
  * same code serves host-visible and device memory. Strided downloads use the backend's copy op
  * into a contiguous temporary on the device, then one download.
+ * Not here: arithmetic (backend ops, src/nn/), element conversions (dtype.c, used for
+ * host-side dtype changes) and planned allocation (arena.c).
  */
 #include "core/tensor.h"
 

@@ -1,4 +1,8 @@
-/* json.c — cJSON getters with defaults. */
+/*
+ * json.c — cJSON getters with defaults (contract in json.h). Parsing and ownership of the tree
+ * stay with the caller (cJSON_Parse / cJSON_Delete); nothing here allocates. No reference
+ * counterpart.
+ */
 #include "io/json.h"
 
 double ltx_json_num(const cJSON *obj, const char *key, double def)

@@ -5,6 +5,8 @@
  * ref (a2c3f24): ltx_core/model/audio_vae/audio_vae.py (AudioEncoder, AudioDecoder,
  * build_mid_block, encode_audio), downsample.py build_downsampling_path, upsample.py
  * build_upsampling_path, ops.py PerChannelStatistics; spec models.md §7.3–7.5.
+ * Not here: the blocks (audio_vae_blocks.c), config parsing (audio_vae_config.c), the log-mel
+ * front end (mel.c) and the mel -> waveform vocoder (vocoder.c).
  */
 #include "models/audio_vae_internal.h"
 

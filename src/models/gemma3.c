@@ -6,6 +6,9 @@
  * Gemma3DecoderLayer, Gemma3TextModel.forward; LTX's buffers: ltx_core/text_encoders/gemma/
  * encoders/encoder_configurator.py create_and_populate (embed_scale, both inv_freq tables).
  * Config parsing lives in gemma3_config.c.
+ * Not here: tokenization (src/tokenizer/), the LM head and any text generation (LTX only
+ * consumes the hidden states of one prompt pass: no logits, no KV cache), and the rows of
+ * left padding, which are skipped rather than computed.
  */
 #include "models/gemma3.h"
 

@@ -5,6 +5,8 @@
  * embeddings_processor}.py, encoders/encoder_configurator.py, model/transformer/attention.py
  * (Attention: q/k RMSNorm over the whole inner dim, RoPE, SDPA, 2*sigmoid per-head gates,
  * to_out), model/transformer/feed_forward.py (Linear -> GELU(tanh) -> Linear).
+ * Not here: the Gemma decoder that produces the hidden states (gemma3.c) and the per-prompt
+ * orchestration around both (text_encoder.c).
  */
 #include "models/text_connector.h"
 

@@ -6,7 +6,8 @@
  *      pixel_shuffle.py, spatial_rational_resampler.py (_rational_for_scale),
  *      blur_downsample.py (depthwise binomial blur, stride den, zero padding k/2).
  * Per-frame 2-D work folds time into the batch: (B, C, F, H, W) -> (B·F, C, H, W) by one
- * strided copy, and back.
+ * strided copy, and back. Not here: the VAE — upsample_video only borrows the caller's
+ * per-channel statistics (un-normalize, upsample, normalize), it loads no VAE weights.
  */
 #include "models/upsampler.h"
 #include "io/json.h"

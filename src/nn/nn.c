@@ -1,4 +1,9 @@
-/* nn.c — allocate-and-run wrappers over the backend ops (see nn.h). */
+/*
+ * nn.c — allocate-and-run wrappers over the backend ops (contract in nn.h): each allocates the
+ * contiguous result, calls one op and frees the result again when the op fails. No model
+ * knowledge and no weight handling here (src/models/); no reference counterpart beyond the
+ * torch.nn.functional calls each wrapper names.
+ */
 #include "nn/nn.h"
 
 #include <string.h>

@@ -1,4 +1,8 @@
-/* cli.c — helpers shared by the subcommands. */
+/*
+ * cli.c — helpers shared by the subcommands (see cli.h): help-flag test, "ltx2c CMD: error"
+ * messages, opening an engine from the common flags. The CLI is a thin client of ltx.h; option
+ * parsing lives in cli_args.c. No reference counterpart (the reference's CLIs are argparse).
+ */
 #include "cli.h"
 
 #include <stdarg.h>
