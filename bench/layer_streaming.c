@@ -12,8 +12,10 @@
  *   - Every configuration runs in its own forked child (so one run's mapped pages cannot
  *     count in another's peak): open + load + optional ltx_transformer_set_streaming, then
  *     `reps` forwards (video 256 tokens, audio 32, contexts 32), wall time of each; the child
- *     reports the median forward time, the peak RSS (VmHWM from /proc/self/status) and the RSS
- *     after the last forward.
+ *     reports the median forward time, the peak RSS (VmHWM from /proc/self/status), the RSS
+ *     after the last forward, and per forward after the first: process CPU time (all threads;
+ *     less sensitive to other processes' load than wall time on a shared machine), kernel
+ *     time and minor page faults (the cost of re-mapping evicted pages).
  *   - Page cache warm (the file is read once before the children run), and again "cold":
  *     posix_fadvise(POSIX_FADV_DONTNEED) drops the file's clean pages before each child.
  *   - Configurations: off, N=1 madvise(WILLNEED), N=1 touch thread, N=2 madvise.
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +181,8 @@ static int build(int layers, int width)
 
 typedef struct result {
     double median_s, first_s;
+    double cpu_s, sys_s, minflt; /* per forward after the first: process CPU (all threads),
+                                    of it kernel time, minor page faults */
     long hwm_kb, rss_kb;
     uint64_t hash;
     int ok;
@@ -222,7 +227,9 @@ static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
     ltx_modality a = {la, sg, tsa, qa, xa, NULL, NULL, true};
     double ts[32];
     if (reps > 32) reps = 32;
+    struct rusage u0 = {0}, u1;
     for (int r = 0; r < reps; r++) {
+        if (r == 1) getrusage(RUSAGE_SELF, &u0);
         ltx_tensor *ov = NULL, *oa = NULL;
         double t0 = now();
         if (ltx_transformer_forward(m, &v, &a, NULL, NULL, &ov, &oa) != LTX_OK) {
@@ -247,6 +254,16 @@ static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
             free(x), free(y);
         }
         ltx_tensor_free(ov), ltx_tensor_free(oa);
+    }
+    getrusage(RUSAGE_SELF, &u1);
+    if (reps > 1) {
+        double us = (double)(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) +
+                    1e-6 * (double)(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec);
+        double ss = (double)(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
+                    1e-6 * (double)(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec);
+        out->cpu_s = (us + ss) / (reps - 1);
+        out->sys_s = ss / (reps - 1);
+        out->minflt = (double)(u1.ru_minflt - u0.ru_minflt) / (reps - 1);
     }
     out->first_s = ts[0];
     for (int i = 1; i < reps; i++)
@@ -333,10 +350,12 @@ int main(int argc, char **argv)
             if (i == 0) base = r;
             bool same = r.hash == base.hash;
             fails += !same;
-            printf("  %-12s peak RSS %7.1f MiB (%.2fx of off), RSS after %7.1f MiB, forward "
-                   "first %.3f s, median %.3f s (%.2fx of off)%s\n",
+            printf("  %-12s peak RSS %6.1f MiB (%.2fx of off), RSS after %6.1f MiB | forward "
+                   "first %.3f s, median %.3f s (%.2fx) | per forward: CPU %.3f s (%.2fx), "
+                   "sys %.3f s, %.0f minor faults%s\n",
                    cf[i].name, r.hwm_kb / 1024.0, (double)r.hwm_kb / (double)base.hwm_kb,
                    r.rss_kb / 1024.0, r.first_s, r.median_s, r.median_s / base.median_s,
+                   r.cpu_s, r.cpu_s / base.cpu_s, r.sys_s, r.minflt,
                    same ? "" : "  OUTPUT DIFFERS");
         }
     }
