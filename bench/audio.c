@@ -21,9 +21,9 @@
  * Usage: audio [reps] [--real] [--frames T_a]
  */
 #include "backend/backend.h"
+#include "bench_util.h"
 #include "core/threadpool.h"
 #include "models/vocoder.h"
-#include "bench_util.h"
 
 #include <cblas.h>
 #include <math.h>

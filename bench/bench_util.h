@@ -3,8 +3,8 @@
  * clocks in seconds, and the median of a sample of timings.
  *
  * Header-only (static inline) so that each bench stays one translation unit (bench/CMakeLists.txt
- * builds every .c file in bench/ as its own program). Deliberately not here: workload generators and
- * baselines — each bench writes its own method at its top and keeps its inputs visible there.
+ * builds every .c file in bench/ as its own program). Deliberately not here: workload generators
+ * and baselines — each bench writes its own method at its top and keeps its inputs visible there.
  * No reference counterpart.
  */
 #ifndef LTX_BENCH_UTIL_H

@@ -12,8 +12,8 @@
  * Usage: conv3d [reps]
  */
 #include "backend/backend.h"
-#include "core/threadpool.h"
 #include "bench_util.h"
+#include "core/threadpool.h"
 
 #include <cblas.h>
 #include <stdio.h>

@@ -26,8 +26,8 @@
  * Usage: matmul_attention [reps]   (default 5; threads = all online CPUs for pool and OpenBLAS)
  */
 #include "backend/backend.h"
-#include "core/threadpool.h"
 #include "bench_util.h"
+#include "core/threadpool.h"
 
 #include <cblas.h>
 #include <stdio.h>

@@ -14,11 +14,11 @@
  * Usage: pipeline_distilled [reps] [height width frames]
  */
 #include "backend/backend.h"
+#include "bench_util.h"
 #include "core/threadpool.h"
 #include "io/media.h"
 #include "models/text_encoder.h"
 #include "pipelines/pipelines.h"
-#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

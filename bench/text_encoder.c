@@ -32,12 +32,12 @@
  * Usage: text_encoder [--keep DIR] [--full N] [--prompt TEXT]; threads = online CPUs.
  */
 #include "models/text_encoder.h"
+#include "bench_util.h"
 #include "core/threadpool.h"
 #include "models/gemma3.h"
 #include "models/text_connector.h"
 #include "nn/nn.h"
 #include "tokenizer/gemma_tokenizer.h"
-#include "bench_util.h"
 
 #include <fcntl.h>
 #include <malloc.h>

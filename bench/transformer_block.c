@@ -22,8 +22,8 @@
  *   - Matrix products alone: the same block's GEMMs (every linear as x (M,K) @ W^T, and per head
  *     Q K^T and P V of the six attentions with their real sizes) as plain cblas_sgemm calls on
  *     f32 buffers (single products with OpenBLAS's threads, the per-head groups spread over
- *     the thread pool with single-threaded OpenBLAS), `reps` times, median of the total. Reported with
- *     its GFLOP count (README: 109.3 GFLOP) and the ratio block / matmuls (goal <= 1.25).
+ *     the thread pool with single-threaded OpenBLAS), `reps` times, median of the total. Reported
+ * with its GFLOP count (README: 109.3 GFLOP) and the ratio block / matmuls (goal <= 1.25).
  *   - Also reported: process CPU time (all threads) of block and matmuls, whose ratio is less
  *     sensitive to other processes' load than wall time on a shared machine.
  *   - Peak RSS (getrusage) at the end. Last line: `median_s <seconds>` of the block.
@@ -32,12 +32,12 @@
  * Reference on this machine kind (README): PyTorch CPU median 0.963 s per block.
  * Usage: transformer_block [reps]   (threads = all online CPUs for the pool and OpenBLAS)
  */
+#include "bench_util.h"
 #include "core/threadpool.h"
 #include "io/json.h"
 #include "models/ltx_transformer_internal.h"
 #include "nn/nn.h"
 #include "sampling/patchifier.h"
-#include "bench_util.h"
 
 #include <cblas.h>
 #include <malloc.h>
@@ -109,8 +109,7 @@ static bool ends_with(const char *s, const char *suf)
 }
 
 /* Builds the in-memory safetensors bytes: all params (prefixed), f32. Returns malloc'd. */
-static uint8_t *build_checkpoint(plist *L, const char *config_json, uint64_t *counter,
-                                 size_t *size)
+static uint8_t *build_checkpoint(plist *L, const char *config_json, uint64_t *counter, size_t *size)
 {
     cJSON *h = cJSON_CreateObject();
     size_t off = 0;
@@ -121,7 +120,8 @@ static uint8_t *build_checkpoint(plist *L, const char *config_json, uint64_t *co
         cJSON *e = cJSON_AddObjectToObject(h, full);
         cJSON_AddStringToObject(e, "dtype", "F32");
         cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-        for (int d = 0; d < q->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)q->shape[d]));
+        for (int d = 0; d < q->ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)q->shape[d]));
         cJSON *of = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
         off += (size_t)q->numel * 4;
@@ -154,8 +154,10 @@ static uint8_t *build_checkpoint(plist *L, const char *config_json, uint64_t *co
         sc = kind == 0 ? ldexpf(1.0f, -(int)floor(log2((double)q->shape[1]) / 2)) : 0;
         for (int64_t j = 0; j < q->numel; j++) {
             float u = stream_u((*counter)++);
-            float v = kind == 0 ? u * sc : kind == 1 ? 1.0f + u / 8.0f : kind == 2 ? u / 32.0f
-                                                                                   : u / 8.0f;
+            float v = kind == 0   ? u * sc
+                      : kind == 1 ? 1.0f + u / 8.0f
+                      : kind == 2 ? u / 32.0f
+                                  : u / 8.0f;
             *data++ = v;
         }
     }
@@ -168,7 +170,8 @@ static ltx_tensor *stream_tensor(ltx_backend *be, uint64_t *counter, int64_t a, 
     int64_t n = a * b * c;
     float *v = malloc(sizeof(float) * (size_t)n);
     if (!v) abort();
-    for (int64_t i = 0; i < n; i++) v[i] = stream_u((*counter)++);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = stream_u((*counter)++);
     int64_t shape[3] = {a, b, c};
     ltx_tensor *t = ltx_tensor_from_host(be, LTX_F32, 3, shape, v);
     free(v);
@@ -198,11 +201,13 @@ static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, 
             continue;
         }
         int64_t r0 = part ? N - 8 : 0;
-        for (int64_t i = 0; i < 8 * W; i++) worst = fmax(worst, fabs(v[r0 * W + i] - ref[i]));
+        for (int64_t i = 0; i < 8 * W; i++)
+            worst = fmax(worst, fabs(v[r0 * W + i] - ref[i]));
         free(ref);
     }
     double st[4] = {0, 0, 0, (double)n};
-    for (int64_t i = 0; i < n; i++) st[0] += v[i], st[1] += fabs(v[i]), st[2] += (double)v[i] * v[i];
+    for (int64_t i = 0; i < n; i++)
+        st[0] += v[i], st[1] += fabs(v[i]), st[2] += (double)v[i] * v[i];
     snprintf(key, sizeof key, "%s.stats", name);
     int64_t cnt = 0;
     float *ref = ltx_st_read_f32(gf, key, &cnt);
@@ -236,8 +241,9 @@ typedef struct gemm {
 
 /* Modules in block order; a tap named "block0.<module>.out" ends each one's segment. */
 #define N_MOD 8
-static const char *MODS[N_MOD] = {"attn1", "attn2", "audio_attn1", "audio_attn2",
-                                  "audio_to_video_attn", "video_to_audio_attn", "ff", "audio_ff"};
+static const char *MODS[N_MOD] = {
+    "attn1", "attn2",   "audio_attn1", "audio_attn2", "audio_to_video_attn", "video_to_audio_attn",
+    "ff",    "audio_ff"};
 static int cur_mod;
 static double mod_gemm[N_MOD], mod_block[N_MOD], seg_t0, mod_t0;
 
@@ -260,7 +266,8 @@ static int n_seg;
 static void seg_add(const char *name, double dt)
 {
     int i = 0;
-    while (i < n_seg && strcmp(seg_name[i], name)) i++;
+    while (i < n_seg && strcmp(seg_name[i], name))
+        i++;
     if (i == n_seg) {
         if (n_seg == MAX_SEG) return;
         snprintf(seg_name[n_seg++], sizeof seg_name[0], "%s", name);
@@ -286,12 +293,12 @@ static void attn_gemms(int64_t Tq, int64_t qd, int64_t Tk, int64_t cd, int64_t H
                        bool gated)
 {
     int64_t inner = H * d;
-    add_g(1, Tq, inner, qd);      /* to_q */
-    add_g(2, Tk, inner, cd);      /* to_k, to_v */
-    add_g(1, Tq, qd, inner);      /* to_out */
+    add_g(1, Tq, inner, qd);        /* to_q */
+    add_g(2, Tk, inner, cd);        /* to_k, to_v */
+    add_g(1, Tq, qd, inner);        /* to_out */
     if (gated) add_g(1, Tq, H, qd); /* to_gate_logits */
-    add_g(H, Tq, Tk, d);          /* Q K^T per head */
-    add_g(H, Tq, d, Tk);          /* P V per head */
+    add_g(H, Tq, Tk, d);            /* Q K^T per head */
+    add_g(H, Tq, d, Tk);            /* P V per head */
 }
 
 typedef struct gemm_task {
@@ -407,10 +414,18 @@ int main(int argc, char **argv)
     ltx_tensor *sigma = ltx_tensor_from_host(be, LTX_F32, 1, &one, &sg);
     ltx_tensor *vts = nn_unary(be, LTX_UNARY_SCALE, vs.denoise_mask, 0.75, 0.0);
     ltx_tensor *ats = nn_unary(be, LTX_UNARY_SCALE, as.denoise_mask, 0.75, 0.0);
-    ltx_modality vm = {.latent = v_lat, .sigma = sigma, .timesteps = vts,
-                       .positions = vs.positions, .context = v_ctx, .enabled = true};
-    ltx_modality am = {.latent = a_lat, .sigma = sigma, .timesteps = ats,
-                       .positions = as.positions, .context = a_ctx, .enabled = true};
+    ltx_modality vm = {.latent = v_lat,
+                       .sigma = sigma,
+                       .timesteps = vts,
+                       .positions = vs.positions,
+                       .context = v_ctx,
+                       .enabled = true};
+    ltx_modality am = {.latent = a_lat,
+                       .sigma = sigma,
+                       .timesteps = ats,
+                       .positions = as.positions,
+                       .context = a_ctx,
+                       .enabled = true};
     tf_ctx c = {.m = m, .be = be, .B = 1};
     tf_args va, aa;
     if (tf_prepare(&c, true, &vm, &am, &va) != LTX_OK ||
@@ -437,8 +452,8 @@ int main(int argc, char **argv)
     cur_mod = 1, attn_gemms(Tv, D, Lt, cfg.cross_attention_dim, H, d, g);          /* attn2 */
     cur_mod = 2, attn_gemms(Ta, Da, Ta, Da, Ha, dA, g);                            /* audio_attn1 */
     cur_mod = 3, attn_gemms(Ta, Da, Lt, cfg.audio_cross_attention_dim, Ha, dA, g); /* audio_attn2 */
-    cur_mod = 4, attn_gemms(Tv, D, Ta, Da, Ha, dA, g);                 /* audio_to_video_attn */
-    cur_mod = 5, attn_gemms(Ta, Da, Tv, D, Ha, dA, g);                 /* video_to_audio_attn */
+    cur_mod = 4, attn_gemms(Tv, D, Ta, Da, Ha, dA, g); /* audio_to_video_attn */
+    cur_mod = 5, attn_gemms(Ta, Da, Tv, D, Ha, dA, g); /* video_to_audio_attn */
     cur_mod = 6;
     add_g(1, Tv, 4 * (int64_t)D, D);
     add_g(1, Tv, D, 4 * (int64_t)D); /* ff */
@@ -455,14 +470,17 @@ int main(int argc, char **argv)
     }
     float *ga = calloc((size_t)maxa, 4), *gb = calloc((size_t)maxb, 4);
     float *gc = calloc((size_t)(maxc * nth), 4);
-    for (int64_t i = 0; i < maxa; i++) ga[i] = stream_u((uint64_t)i) * 0.1f;
-    for (int64_t i = 0; i < maxb; i++) gb[i] = stream_u((uint64_t)i + 7) * 0.1f;
+    for (int64_t i = 0; i < maxa; i++)
+        ga[i] = stream_u((uint64_t)i) * 0.1f;
+    for (int64_t i = 0; i < maxb; i++)
+        gb[i] = stream_u((uint64_t)i + 7) * 0.1f;
     run_gemms(pool, ga, gb, gc, maxc); /* warm-up */
     memset(mod_gemm, 0, sizeof mod_gemm);
     ltx_taps seg = {.fn = seg_tap};
     /* block and matmuls alternate in every repetition, so load from other processes hits both
      * alike; the block's first (warm-up) run is the checked one */
-    double *tb = malloc(sizeof(double) * (size_t)reps), *tmm = malloc(sizeof(double) * (size_t)reps);
+    double *tb = malloc(sizeof(double) * (size_t)reps),
+           *tmm = malloc(sizeof(double) * (size_t)reps);
     double *rat = malloc(sizeof(double) * (size_t)reps);
     double *cb = malloc(sizeof(double) * (size_t)reps), *cm = malloc(sizeof(double) * (size_t)reps);
     for (int r = -1; r < reps; r++) {
@@ -492,7 +510,8 @@ int main(int argc, char **argv)
             rat[r] = tb[r] / tmm[r];
         }
     }
-    double med = bench_median(tb, reps), mm = bench_median(tmm, reps), mrat = bench_median(rat, reps);
+    double med = bench_median(tb, reps), mm = bench_median(tmm, reps),
+           mrat = bench_median(rat, reps);
     double cpu_b = bench_median(cb, reps), cpu_m = bench_median(cm, reps);
     /* full 1-layer model (untimed): velocities */
     be->ops->copy(be, va.x, vx0);
@@ -515,11 +534,14 @@ int main(int argc, char **argv)
         printf("  %-20s block %7.3f s  matmuls %7.3f s  ratio %.2f\n", MODS[i], mod_block[i],
                mod_gemm[i], mod_block[i] / mod_gemm[i]);
     printf("block segments (sum over reps, each ends at the named tap):\n");
-    for (int i = 0; i < n_seg; i++) printf("  %-36s %7.3f s\n", seg_name[i], seg_time[i]);
+    for (int i = 0; i < n_seg; i++)
+        printf("  %-36s %7.3f s\n", seg_name[i], seg_time[i]);
     printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians %.3f "
-           "(goal <= 1.25)\n", mrat, med / mm);
+           "(goal <= 1.25)\n",
+           mrat, med / mm);
     printf("cpu time (all threads): block %.3f s, matmuls %.3f s, ratio %.3f (less sensitive to "
-           "other processes' load)\n", cpu_b, cpu_m, cpu_b / cpu_m);
+           "other processes' load)\n",
+           cpu_b, cpu_m, cpu_b / cpu_m);
     printf("vs PyTorch CPU reference 0.963 s (README anchor): %.2fx faster (goal 1.5x)\n",
            0.963 / med);
     printf("peak RSS %.1f MiB (incl. the %.1f MiB in-memory f32 checkpoint)\n",
@@ -528,7 +550,8 @@ int main(int argc, char **argv)
     printf("median_s %.4f\n", med);
     /* cleanup */
     ltx_tensor *fr[] = {vo, ao, vx0, ax0, sigma, vts, ats, a_ctx, a_lat, v_ctx, v_lat};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     tf_args_clear(&va);
     tf_args_clear(&aa);
     ltx_latent_state_clear(&vs);
@@ -536,7 +559,8 @@ int main(int argc, char **argv)
     ltx_transformer_free(m);
     ltx_st_close(mf);
     free(ck);
-    free(ga), free(gb), free(gc), free(tb), free(tmm), free(rat), free(cb), free(cm), free(L.p), free(config);
+    free(ga), free(gb), free(gc), free(tb), free(tmm), free(rat), free(cb), free(cm), free(L.p),
+        free(config);
     cJSON_Delete(extra);
     ltx_st_close(gf);
     ltx_backend_destroy(be);

@@ -33,8 +33,8 @@
  */
 #include "models/video_vae.h"
 #include "backend/backend.h"
-#include "core/threadpool.h"
 #include "bench_util.h"
+#include "core/threadpool.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -40,7 +40,8 @@ void ltx_arena_free(ltx_arena *a)
 size_t ltx_arena_bytes_for(ltx_dtype dt, int ndim, const int64_t *shape)
 {
     size_t n = ltx_dtype_size(dt);
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
     return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
@@ -48,8 +49,8 @@ ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t
 {
     size_t need = ltx_arena_bytes_for(dt, ndim, shape);
     if (a->used + need > a->buf->size) {
-        ltx_err(LTX_ERR_OOM, "arena of %zu bytes is full: %zu used, %zu more needed",
-                a->buf->size, a->used, need);
+        ltx_err(LTX_ERR_OOM, "arena of %zu bytes is full: %zu used, %zu more needed", a->buf->size,
+                a->used, need);
         return NULL;
     }
     size_t esz = ltx_dtype_size(dt);
@@ -61,7 +62,19 @@ ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t
     return t;
 }
 
-void ltx_arena_reset(ltx_arena *a) { a->used = 0; }
-size_t ltx_arena_used(const ltx_arena *a) { return a->used; }
-size_t ltx_arena_peak(const ltx_arena *a) { return a->peak; }
-size_t ltx_arena_capacity(const ltx_arena *a) { return a->buf->size; }
+void ltx_arena_reset(ltx_arena *a)
+{
+    a->used = 0;
+}
+size_t ltx_arena_used(const ltx_arena *a)
+{
+    return a->used;
+}
+size_t ltx_arena_peak(const ltx_arena *a)
+{
+    return a->peak;
+}
+size_t ltx_arena_capacity(const ltx_arena *a)
+{
+    return a->buf->size;
+}

@@ -16,11 +16,13 @@ static _Thread_local char tl_msg[ERR_CAP];
 const char *ltx_status_name(ltx_status s)
 {
     switch (s) {
-#define X(name, text)                                                                           \
-    case name: return text;
+#define X(name, text)                                                                              \
+    case name:                                                                                     \
+        return text;
         LTX_STATUS_LIST(X)
 #undef X
-    default: return "unknown status";
+    default:
+        return "unknown status";
     }
 }
 
@@ -53,9 +55,18 @@ ltx_status ltx_err_context(ltx_status s, const char *fmt, ...)
     return s;
 }
 
-const char *ltx_err_message(void) { return tl_msg; }
-void ltx_err_clear(void) { tl_msg[0] = 0; }
-const char *ltx_last_error_global(void) { return tl_msg; }
+const char *ltx_err_message(void)
+{
+    return tl_msg;
+}
+void ltx_err_clear(void)
+{
+    tl_msg[0] = 0;
+}
+const char *ltx_last_error_global(void)
+{
+    return tl_msg;
+}
 
 void ltx_assert_fail(const char *file, int line, const char *expr)
 {

@@ -193,8 +193,7 @@ static int norm_dim(const ltx_tensor *t, int dim)
     return (dim >= 0 && dim < t->ndim) ? dim : -1;
 }
 
-ltx_tensor *ltx_tensor_slice(const ltx_tensor *t, int dim, int64_t start, int64_t end,
-                             int64_t step)
+ltx_tensor *ltx_tensor_slice(const ltx_tensor *t, int dim, int64_t start, int64_t end, int64_t step)
 {
     int d = norm_dim(t, dim);
     if (d < 0 || step <= 0) {
@@ -245,7 +244,8 @@ ltx_tensor *ltx_tensor_transpose(const ltx_tensor *t, int d0, int d1)
         return NULL;
     }
     int perm[LTX_MAX_DIMS];
-    for (int i = 0; i < t->ndim; i++) perm[i] = i;
+    for (int i = 0; i < t->ndim; i++)
+        perm[i] = i;
     perm[a] = b;
     perm[b] = a;
     return ltx_tensor_permute(t, perm);
@@ -276,7 +276,8 @@ ltx_tensor *ltx_tensor_reshape(const ltx_tensor *t, int ndim, const int64_t *sha
     }
     if (infer >= 0) s[infer] = known ? numel / known : 0;
     int64_t total = 1;
-    for (int i = 0; i < ndim; i++) total *= s[i];
+    for (int i = 0; i < ndim; i++)
+        total *= s[i];
     if (total != numel) {
         char buf[96];
         ltx_err(LTX_ERR_INVALID_ARG, "reshape: %s has %lld elements, new shape %lld",
@@ -345,7 +346,8 @@ ltx_tensor *ltx_tensor_expand(const ltx_tensor *t, int ndim, const int64_t *shap
 int64_t ltx_tensor_numel(const ltx_tensor *t)
 {
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->shape[i];
     return n;
 }
 
@@ -404,8 +406,8 @@ ltx_status ltx_tensor_download(const ltx_tensor *t, void *host, ltx_dtype dt)
     if (ltx_tensor_is_contiguous(t)) {
         /* Download raw, convert on the host (the host always has every dtype). */
         void *tmp = malloc((size_t)n * esz + 1);
-        if (!tmp) return ltx_err(LTX_ERR_OOM, "download: out of memory (%lld elements)",
-                                 (long long)n);
+        if (!tmp)
+            return ltx_err(LTX_ERR_OOM, "download: out of memory (%lld elements)", (long long)n);
         ltx_status s = be->ops->synchronize(be);
         if (s == LTX_OK)
             s = be->ops->download(be, t->buf->handle, (size_t)t->offset * esz, tmp,
@@ -431,8 +433,7 @@ ltx_status ltx_tensor_upload(ltx_tensor *t, const void *host, ltx_dtype dt)
     int64_t n = ltx_tensor_numel(t);
     size_t esz = ltx_dtype_size(t->dtype);
     if (dt == t->dtype)
-        return be->ops->upload(be, t->buf->handle, (size_t)t->offset * esz, host,
-                               (size_t)n * esz);
+        return be->ops->upload(be, t->buf->handle, (size_t)t->offset * esz, host, (size_t)n * esz);
     void *tmp = malloc((size_t)n * esz + 1);
     if (!tmp) return ltx_err(LTX_ERR_OOM, "upload: out of memory (%lld elements)", (long long)n);
     ltx_convert(tmp, t->dtype, host, dt, (size_t)n);

@@ -38,7 +38,8 @@ static ltx_status emit_free(ltx_golden_ctx *g, int i, ltx_tensor *t)
 static ltx_status inputs_f32(ltx_golden_ctx *g, int n, ltx_tensor **t)
 {
     ltx_backend *be = ltx_golden_backend(g);
-    for (int i = 0; i < n; i++) t[i] = NULL;
+    for (int i = 0; i < n; i++)
+        t[i] = NULL;
     for (int i = 0; i < n; i++) {
         ltx_tensor *raw = ltx_golden_input(g, i);
         if (!raw) return LTX_ERR_FORMAT;
@@ -51,7 +52,8 @@ static ltx_status inputs_f32(ltx_golden_ctx *g, int n, ltx_tensor **t)
 
 static void free_all(int n, ltx_tensor **t)
 {
-    for (int i = 0; i < n; i++) ltx_tensor_free(t[i]);
+    for (int i = 0; i < n; i++)
+        ltx_tensor_free(t[i]);
 }
 
 /* ---- guiders ---- */
@@ -67,7 +69,8 @@ static void guider_params_from(const cJSON *p, ltx_guider_params *gp)
     int64_t bl[LTX_MAX_STG_BLOCKS];
     int nb = ltx_json_int_array(p, "stg_blocks", bl, LTX_MAX_STG_BLOCKS);
     gp->n_stg_blocks = nb > 0 ? nb : 0;
-    for (int i = 0; i < gp->n_stg_blocks; i++) gp->stg_blocks[i] = (int)bl[i];
+    for (int i = 0; i < gp->n_stg_blocks; i++)
+        gp->stg_blocks[i] = (int)bl[i];
 }
 
 ltx_status g_multimodal_guider(ltx_golden_ctx *g)
@@ -80,8 +83,7 @@ ltx_status g_multimodal_guider(ltx_golden_ctx *g)
     if (s == LTX_OK) {
         ltx_backend *be = ltx_golden_backend(g);
         out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
-        s = out ? ltx_multimodal_guider_calculate(be, &gp, out, in[0], in[1], in[2], in[3],
-                                                  LTX_F32)
+        s = out ? ltx_multimodal_guider_calculate(be, &gp, out, in[0], in[1], in[2], in[3], LTX_F32)
                 : LTX_ERR_OOM;
     }
     if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
@@ -109,9 +111,15 @@ static ltx_status run_delta(ltx_golden_ctx *g, delta_kind k)
     }
     if (s == LTX_OK) {
         switch (k) {
-        case GD_CFG: s = ltx_cfg_guider_delta(be, scale, out, in[0], in[1]); break;
-        case GD_CFG_STAR: s = ltx_cfg_star_guider_delta(be, scale, out, in[0], in[1]); break;
-        case GD_STG: s = ltx_stg_guider_delta(be, scale, out, in[0], in[1]); break;
+        case GD_CFG:
+            s = ltx_cfg_guider_delta(be, scale, out, in[0], in[1]);
+            break;
+        case GD_CFG_STAR:
+            s = ltx_cfg_star_guider_delta(be, scale, out, in[0], in[1]);
+            break;
+        case GD_STG:
+            s = ltx_stg_guider_delta(be, scale, out, in[0], in[1]);
+            break;
         case GD_APG:
             s = ltx_apg_guider_delta(be, scale, ltx_json_num(p, "eta", 1.0),
                                      ltx_json_num(p, "norm_threshold", 0.0), out, in[0], in[1]);
@@ -124,10 +132,22 @@ static ltx_status run_delta(ltx_golden_ctx *g, delta_kind k)
     return s;
 }
 
-ltx_status g_cfg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_CFG); }
-ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g) { return run_delta(g, GD_CFG_STAR); }
-ltx_status g_stg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_STG); }
-ltx_status g_apg_guider(ltx_golden_ctx *g) { return run_delta(g, GD_APG); }
+ltx_status g_cfg_guider(ltx_golden_ctx *g)
+{
+    return run_delta(g, GD_CFG);
+}
+ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g)
+{
+    return run_delta(g, GD_CFG_STAR);
+}
+ltx_status g_stg_guider(ltx_golden_ctx *g)
+{
+    return run_delta(g, GD_STG);
+}
+ltx_status g_apg_guider(ltx_golden_ctx *g)
+{
+    return run_delta(g, GD_APG);
+}
 
 ltx_status g_projection_coef(ltx_golden_ctx *g)
 {
@@ -173,7 +193,8 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
     /* torch 1.13 (which wrote the goldens) casts the Python strength to the bf16 tensor's dtype
      * before `b * coef` (0.8 -> 0.80078125); torch 2.x keeps it in float. Mirror the golden. */
     if (strcmp(ltx_json_str(p, "product_dtype", "bfloat16"), "float32") != 0)
-        for (int i = 0; i < n; i++) str[i] = ltx_round_bf16((float)str[i]);
+        for (int i = 0; i < n; i++)
+            str[i] = ltx_round_bf16((float)str[i]);
     /* The golden stores the bf16 LoRA tensors as float32; the reference multiplied them in
      * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32. */
     const char *pd = ltx_json_str(p, "product_dtype", "bfloat16");
@@ -181,8 +202,8 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
     ltx_tensor *out = NULL;
     if (s == LTX_OK)
         s = ltx_lora_fuse_ex(be, ltx_json_str(p, "key", NULL), base, n,
-                             (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str,
-                             pdt, LTX_F32, LTX_LORA_TORCH113_CPU_MATMUL, &out);
+                             (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str, pdt,
+                             LTX_F32, LTX_LORA_TORCH113_CPU_MATMUL, &out);
     if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
     ltx_tensor_free(out);
     ltx_tensor_free(base);
@@ -194,7 +215,7 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
 /* ---- one guided denoising evaluation (transformer_guided_batch) ---- */
 
 #define GD_MAX_PASSES 8
-#define GD_MAX_PTB 4
+#define GD_MAX_PTB    4
 
 /* Parses one pass's perturbation list ({type, blocks|null}) into list/blocks. */
 static ltx_status parse_ptb(const cJSON *arr, ltx_perturbation *list, int (*blocks)[64], int *n)
@@ -212,7 +233,8 @@ static ltx_status parse_ptb(const cJSON *arr, ltx_perturbation *list, int (*bloc
         q->blocks = NULL;
         q->n_blocks = 0;
         if (nb >= 0) {
-            for (int i = 0; i < nb; i++) blocks[*n][i] = (int)bl[i];
+            for (int i = 0; i < nb; i++)
+                blocks[*n][i] = (int)bl[i];
             q->blocks = blocks[*n];
             q->n_blocks = nb;
         }
@@ -245,14 +267,16 @@ ltx_status g_guided_denoise(ltx_golden_ctx *g)
     for (int i = 0; i < P; i++) {
         const cJSON *ps = cJSON_GetArrayItem(passes, i);
         int n;
-        LTX_TRY(parse_ptb(cJSON_GetObjectItemCaseSensitive(ps, "perturbations"), list[i],
-                          blocks[i], &n));
+        LTX_TRY(parse_ptb(cJSON_GetObjectItemCaseSensitive(ps, "perturbations"), list[i], blocks[i],
+                          &n));
         items[i] = (ltx_ptb_item){list[i], n};
         bool neg = !strcmp(ltx_json_str(ps, "context", "positive"), "negative");
-        kind[i] = neg ? 1 : n == 0 ? 0 : list[i][0].type == LTX_PTB_SKIP_VIDEO_SELF_ATTN ||
-                                                 list[i][0].type == LTX_PTB_SKIP_AUDIO_SELF_ATTN
-                                             ? 2
-                                             : 3;
+        kind[i] = neg      ? 1
+                  : n == 0 ? 0
+                  : list[i][0].type == LTX_PTB_SKIP_VIDEO_SELF_ATTN ||
+                          list[i][0].type == LTX_PTB_SKIP_AUDIO_SELF_ATTN
+                      ? 2
+                      : 3;
     }
     ltx_guider_params vg, ag;
     guider_params_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &vg);
@@ -270,10 +294,18 @@ ltx_status g_guided_denoise(ltx_golden_ctx *g)
     /* one batched X0Model call: the passes are the batch rows (ref: _guided_denoise) */
     ltx_tensor *ov = NULL, *oa = NULL;
     if (s == LTX_OK) {
-        ltx_modality v = {.latent = in[0], .sigma = in[1], .timesteps = in[2],
-                          .positions = in[3], .context = in[4], .enabled = true};
-        ltx_modality a = {.latent = in[5], .sigma = in[6], .timesteps = in[7],
-                          .positions = in[8], .context = in[9], .enabled = true};
+        ltx_modality v = {.latent = in[0],
+                          .sigma = in[1],
+                          .timesteps = in[2],
+                          .positions = in[3],
+                          .context = in[4],
+                          .enabled = true};
+        ltx_modality a = {.latent = in[5],
+                          .sigma = in[6],
+                          .timesteps = in[7],
+                          .positions = in[8],
+                          .context = in[9],
+                          .enabled = true};
         s = ltx_transformer_forward_x0(m, &v, &a, items, ltx_golden_taps(g), &ov, &oa);
     }
     if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), ov);
@@ -291,10 +323,12 @@ ltx_status g_guided_denoise(ltx_golden_ctx *g)
                 : ltx_err(LTX_ERR_FORMAT, "no cond pass");
         if (s == LTX_OK) s = emit_free(g, 2 + mod, out), out = NULL;
         ltx_tensor_free(out);
-        for (int k = 0; k < 4; k++) ltx_tensor_free(part[k]);
+        for (int k = 0; k < 4; k++)
+            ltx_tensor_free(part[k]);
     }
     ltx_tensor_free(ov);
     ltx_tensor_free(oa);
-    for (int i = 0; i < 10; i++) ltx_tensor_free(in[i]);
+    for (int i = 0; i < 10; i++)
+        ltx_tensor_free(in[i]);
     return s;
 }

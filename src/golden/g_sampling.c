@@ -72,8 +72,8 @@ ltx_status g_beta_scheduler(ltx_golden_ctx *g)
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
     if (!out) return LTX_ERR_OOM;
     int n = 0;
-    ltx_status s = ltx_sched_beta(steps, ltx_json_num(p, "alpha", 0.6),
-                                  ltx_json_num(p, "beta", 0.6), out, &n);
+    ltx_status s =
+        ltx_sched_beta(steps, ltx_json_num(p, "alpha", 0.6), ltx_json_num(p, "beta", 0.6), out, &n);
     if (s == LTX_OK) s = emit_f32(g, out, n);
     free(out);
     return s;
@@ -93,7 +93,8 @@ static ltx_status load_inputs(ltx_golden_ctx *g, int n, ltx_tensor **t)
 
 static void free_all(ltx_tensor **t, int n)
 {
-    for (int i = 0; i < n; i++) ltx_tensor_free(t[i]);
+    for (int i = 0; i < n; i++)
+        ltx_tensor_free(t[i]);
 }
 
 /* Reads a 1-D float tensor input to host floats. */
@@ -153,9 +154,15 @@ static ltx_status velocity_or_denoised(ltx_golden_ctx *g, bool velocity)
 }
 
 ltx_status g_to_velocity(ltx_golden_ctx *g);
-ltx_status g_to_velocity(ltx_golden_ctx *g) { return velocity_or_denoised(g, true); }
+ltx_status g_to_velocity(ltx_golden_ctx *g)
+{
+    return velocity_or_denoised(g, true);
+}
 ltx_status g_to_denoised(ltx_golden_ctx *g);
-ltx_status g_to_denoised(ltx_golden_ctx *g) { return velocity_or_denoised(g, false); }
+ltx_status g_to_denoised(ltx_golden_ctx *g)
+{
+    return velocity_or_denoised(g, false);
+}
 
 ltx_status g_post_process_latent(ltx_golden_ctx *g);
 ltx_status g_post_process_latent(ltx_golden_ctx *g)
@@ -300,7 +307,8 @@ ltx_status g_res2s_phi(ltx_golden_ctx *g)
         return LTX_ERR_OOM;
     }
     for (int64_t i = 0; i < n; i++)
-        for (int k = 0; k < nj; k++) out[i * nj + k] = ltx_res2s_phi((int)js[k], -h[i]);
+        for (int k = 0; k < nj; k++)
+            out[i * nj + k] = ltx_res2s_phi((int)js[k], -h[i]);
     int64_t shape[2] = {n, nj};
     ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 2, shape, out);
     free(h);

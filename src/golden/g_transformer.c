@@ -39,8 +39,8 @@ ltx_status g_x0_model_forward(ltx_golden_ctx *g);
 static ltx_status emit_free(ltx_golden_ctx *g, const char *name, ltx_tensor *t)
 {
     if (!t) return LTX_ERR_INVALID_ARG;
-    ltx_status s = name ? ltx_golden_emit(g, name, t)
-                        : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
+    ltx_status s =
+        name ? ltx_golden_emit(g, name, t) : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
     ltx_tensor_free(t);
     return s;
 }
@@ -65,7 +65,8 @@ static ltx_status rope_params_from(ltx_golden_ctx *g, ltx_rope_params *rp, int *
     int na = ltx_json_int_array(p, "position_axes", ax, LTX_ROPE_MAX_AXES);
     if (na > 0) {
         if (na != n) return ltx_err(LTX_ERR_FORMAT, "rope case: position_axes vs max_pos");
-        for (int i = 0; i < na; i++) axes[i] = (int)ax[i];
+        for (int i = 0; i < na; i++)
+            axes[i] = (int)ax[i];
         rp->axes = axes;
     }
     return LTX_OK;
@@ -142,9 +143,11 @@ ltx_status g_rope_apply(ltx_golden_ctx *g)
     if (y) yp = ltx_tensor_permute(y, perm);
     if (yp) yc = nn_contiguous(be, yp, LTX_F32);
     if (st == LTX_OK && !yc) st = LTX_ERR_INVALID_ARG;
-    if (st == LTX_OK) st = emit_free(g, ltx_golden_output_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
+    if (st == LTX_OK)
+        st = emit_free(g, ltx_golden_output_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
     ltx_tensor *fr[] = {x, pos, c, s, y, yp, yc};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     return st;
 }
 
@@ -176,7 +179,8 @@ ltx_status g_video_patchify(ltx_golden_ctx *g)
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
     int p = (int)ltx_json_int(ltx_golden_params(g), "patch_size", 1);
-    ltx_status s = emit_free(g, ltx_golden_output_name(g, 0), ltx_video_patchify(ltx_golden_backend(g), x, p));
+    ltx_status s =
+        emit_free(g, ltx_golden_output_name(g, 0), ltx_video_patchify(ltx_golden_backend(g), x, p));
     ltx_tensor_free(x);
     return s;
 }
@@ -202,7 +206,8 @@ ltx_status g_video_pixel_coords(ltx_golden_ctx *g)
     int64_t sf[3];
     int scale[3] = {8, 32, 32};
     if (ltx_json_int_array(ltx_golden_params(g), "scale_factors", sf, 3) == 3)
-        for (int i = 0; i < 3; i++) scale[i] = (int)sf[i];
+        for (int i = 0; i < 3; i++)
+            scale[i] = (int)sf[i];
     int64_t n = ltx_tensor_numel(b);
     int64_t *c = malloc(sizeof(int64_t) * (size_t)n);
     ltx_status s = c ? ltx_tensor_download(b, c, LTX_I64) : ltx_err(LTX_ERR_OOM, "oom");
@@ -234,14 +239,14 @@ ltx_status g_video_initial_state(ltx_golden_ctx *g)
         return ltx_err(LTX_ERR_FORMAT, "latent_shape must have 5 entries");
     int scale[3] = {8, 32, 32};
     if (ltx_json_int_array(p, "scale_factors", sf, 3) == 3)
-        for (int i = 0; i < 3; i++) scale[i] = (int)sf[i];
+        for (int i = 0; i < 3; i++)
+            scale[i] = (int)sf[i];
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
     ltx_latent_state st;
-    ltx_status s = ltx_video_initial_state(ltx_golden_backend(g), shape,
-                                           (int)ltx_json_int(p, "patch_size", 1), scale,
-                                           ltx_json_bool(p, "causal_fix", true),
-                                           ltx_json_num(p, "fps", 24.0), x, LTX_F32, &st);
+    ltx_status s = ltx_video_initial_state(
+        ltx_golden_backend(g), shape, (int)ltx_json_int(p, "patch_size", 1), scale,
+        ltx_json_bool(p, "causal_fix", true), ltx_json_num(p, "fps", 24.0), x, LTX_F32, &st);
     ltx_tensor_free(x);
     if (s == LTX_OK) s = emit_state(g, &st);
     return s;
@@ -251,7 +256,8 @@ ltx_status g_audio_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return LTX_ERR_FORMAT;
-    ltx_status s = emit_free(g, ltx_golden_output_name(g, 0), ltx_audio_patchify(ltx_golden_backend(g), x));
+    ltx_status s =
+        emit_free(g, ltx_golden_output_name(g, 0), ltx_audio_patchify(ltx_golden_backend(g), x));
     ltx_tensor_free(x);
     return s;
 }
@@ -341,7 +347,8 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
                                                 (int)ltx_json_int(p, "latent_idx", 0));
     if (s == LTX_OK) s = emit_state(g, &st);
     ltx_latent_state_clear(&st);
-    for (int i = 0; i < 4; i++) ltx_tensor_free(in[i]);
+    for (int i = 0; i < 4; i++)
+        ltx_tensor_free(in[i]);
     ltx_tensor_free(cond);
     return s;
 }
@@ -359,7 +366,8 @@ static void tf_cache_free(void *p)
     tf_cache *c = p;
     ltx_transformer_free(c->m);
     ltx_st_close(c->f);
-    for (int i = 0; i < LTX_MAX_LORAS; i++) ltx_lora_close(c->loras[i]);
+    for (int i = 0; i < LTX_MAX_LORAS; i++)
+        ltx_lora_close(c->loras[i]);
     free(c);
 }
 
@@ -399,7 +407,8 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
     const cJSON *loras = cJSON_GetObjectItemCaseSensitive(ltx_golden_params(g), "loras");
     char *lj = cJSON_GetArraySize(loras) > 0 ? cJSON_PrintUnformatted(loras) : NULL;
     uint32_t h = 2166136261u; /* FNV-1a of the LoRA list: one cached model per list */
-    for (const char *q = lj ? lj : ""; *q; q++) h = (h ^ (uint8_t)*q) * 16777619u;
+    for (const char *q = lj ? lj : ""; *q; q++)
+        h = (h ^ (uint8_t)*q) * 16777619u;
     snprintf(key, sizeof key, "transformer:%s:%08x", path, (unsigned)h);
     free(lj);
     tf_cache *c = ltx_golden_cache_get(g, key);
@@ -456,7 +465,8 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
         q->blocks = NULL;
         q->n_blocks = 0;
         if (nb >= 0) {
-            for (int i = 0; i < nb; i++) blocks[n][i] = (int)bl[i];
+            for (int i = 0; i < nb; i++)
+                blocks[n][i] = (int)bl[i];
             q->blocks = blocks[n];
             q->n_blocks = nb;
         }
@@ -468,14 +478,23 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
         if (!(in[i] = ltx_golden_input(g, i))) s = LTX_ERR_FORMAT;
     ltx_tensor *vo = NULL, *ao = NULL;
     if (s == LTX_OK) {
-        ltx_modality v = {.latent = in[0], .sigma = in[1], .timesteps = in[2],
-                          .positions = in[3], .context = in[4], .enabled = true};
-        ltx_modality a = {.latent = in[5], .sigma = in[6], .timesteps = in[7],
-                          .positions = in[8], .context = in[9], .enabled = true};
+        ltx_modality v = {.latent = in[0],
+                          .sigma = in[1],
+                          .timesteps = in[2],
+                          .positions = in[3],
+                          .context = in[4],
+                          .enabled = true};
+        ltx_modality a = {.latent = in[5],
+                          .sigma = in[6],
+                          .timesteps = in[7],
+                          .positions = in[8],
+                          .context = in[9],
+                          .enabled = true};
         int64_t B = in[0]->shape[0];
         ltx_ptb_item items[64];
         if (B > 64) s = ltx_err(LTX_ERR_UNSUPPORTED, "batch > 64");
-        for (int64_t b = 0; b < B && b < 64; b++) items[b] = (ltx_ptb_item){list, n};
+        for (int64_t b = 0; b < B && b < 64; b++)
+            items[b] = (ltx_ptb_item){list, n};
         if (s == LTX_OK)
             s = (x0 ? ltx_transformer_forward_x0 : ltx_transformer_forward)(
                 m, &v, &a, n ? items : NULL, ltx_golden_taps(g), &vo, &ao);
@@ -484,9 +503,16 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
     if (s == LTX_OK) s = emit_free(g, ltx_golden_output_name(g, 1), ao), ao = NULL;
     ltx_tensor_free(vo);
     ltx_tensor_free(ao);
-    for (int i = 0; i < 10; i++) ltx_tensor_free(in[i]);
+    for (int i = 0; i < 10; i++)
+        ltx_tensor_free(in[i]);
     return s;
 }
 
-ltx_status g_ltx_model_forward(ltx_golden_ctx *g) { return run_forward(g, false); }
-ltx_status g_x0_model_forward(ltx_golden_ctx *g) { return run_forward(g, true); }
+ltx_status g_ltx_model_forward(ltx_golden_ctx *g)
+{
+    return run_forward(g, false);
+}
+ltx_status g_x0_model_forward(ltx_golden_ctx *g)
+{
+    return run_forward(g, true);
+}

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define MAX_EMITTED 512
-#define MAX_CACHE 16
+#define MAX_CACHE   16
 
 struct ltx_golden_ctx {
     ltx_backend *be;
@@ -71,14 +71,38 @@ ltx_golden_fn ltx_golden_lookup(const char *function)
 
 /* ---- accessors ---- */
 
-ltx_backend *ltx_golden_backend(ltx_golden_ctx *g) { return g->be; }
-ltx_log *ltx_golden_log(ltx_golden_ctx *g) { return g->log; }
-const cJSON *ltx_golden_params(ltx_golden_ctx *g) { return g->params; }
-const cJSON *ltx_golden_case(ltx_golden_ctx *g) { return g->kase; }
-const cJSON *ltx_golden_extra(ltx_golden_ctx *g) { return g->extra; }
-const ltx_st_file *ltx_golden_file(ltx_golden_ctx *g) { return g->file; }
-const ltx_taps *ltx_golden_taps(ltx_golden_ctx *g) { return &g->taps; }
-bool ltx_golden_noise_from_seed(ltx_golden_ctx *g) { return g->opts->noise_from_seed; }
+ltx_backend *ltx_golden_backend(ltx_golden_ctx *g)
+{
+    return g->be;
+}
+ltx_log *ltx_golden_log(ltx_golden_ctx *g)
+{
+    return g->log;
+}
+const cJSON *ltx_golden_params(ltx_golden_ctx *g)
+{
+    return g->params;
+}
+const cJSON *ltx_golden_case(ltx_golden_ctx *g)
+{
+    return g->kase;
+}
+const cJSON *ltx_golden_extra(ltx_golden_ctx *g)
+{
+    return g->extra;
+}
+const ltx_st_file *ltx_golden_file(ltx_golden_ctx *g)
+{
+    return g->file;
+}
+const ltx_taps *ltx_golden_taps(ltx_golden_ctx *g)
+{
+    return &g->taps;
+}
+bool ltx_golden_noise_from_seed(ltx_golden_ctx *g)
+{
+    return g->opts->noise_from_seed;
+}
 
 const char *ltx_golden_input_name(ltx_golden_ctx *g, int i)
 {
@@ -192,7 +216,8 @@ static const cJSON *tolerance_for(ltx_golden_ctx *g, const char *name)
 static double *read_golden_f64(ltx_golden_ctx *g, const ltx_st_entry *e, int64_t *numel)
 {
     int64_t n = 1;
-    for (int i = 0; i < e->ndim; i++) n *= e->shape[i];
+    for (int i = 0; i < e->ndim; i++)
+        n *= e->shape[i];
     double *out = malloc(sizeof(double) * (size_t)(n + 1));
     if (!out) {
         ltx_err(LTX_ERR_OOM, "%s: out of memory reading %s", g->path, e->name);
@@ -210,8 +235,8 @@ static void record(ltx_golden_ctx *g, bool ok, const char *name, const char *det
     else
         g->failed++;
     if (!ok || g->opts->verbose || !strncmp(name, "out.", 4))
-        ltx_logf(g->log, ok ? LTX_LOG_INFO : LTX_LOG_ERROR, "%s %s %s", ok ? "PASS" : "FAIL",
-                 name, detail);
+        ltx_logf(g->log, ok ? LTX_LOG_INFO : LTX_LOG_ERROR, "%s %s %s", ok ? "PASS" : "FAIL", name,
+                 detail);
 }
 
 static bool was_emitted(ltx_golden_ctx *g, const char *name)
@@ -232,7 +257,8 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
     if (g->n_emitted < MAX_EMITTED && !was_emitted(g, name)) g->emitted[g->n_emitted++] = e->name;
     char detail[512];
     bool shape_ok = e->ndim == ndim;
-    for (int i = 0; shape_ok && i < ndim; i++) shape_ok = e->shape[i] == shape[i];
+    for (int i = 0; shape_ok && i < ndim; i++)
+        shape_ok = e->shape[i] == shape[i];
     if (!shape_ok) {
         int n = snprintf(detail, sizeof detail, "shape mismatch: got (");
         for (int i = 0; i < ndim; i++)
@@ -285,7 +311,8 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
             record(g, false, name, "(rel_to reference tensor not in file)");
             return LTX_OK;
         }
-        for (int64_t i = 0; i < rn; i++) ref_max = fmax(ref_max, fabs(rv[i]));
+        for (int64_t i = 0; i < rn; i++)
+            ref_max = fmax(ref_max, fabs(rv[i]));
         free(rv);
     }
 
@@ -302,9 +329,15 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         ref2 += want[i] * want[i];
         bool bad;
         switch (tol.kind) {
-        case TOL_ALLCLOSE: bad = !(d <= tol.atol + tol.rtol * fabs(want[i])); break;
-        case TOL_UINT8_FRAC: bad = !(d <= tol.max_abs); break;
-        default: bad = !(d <= tol.factor * ref_max); break;
+        case TOL_ALLCLOSE:
+            bad = !(d <= tol.atol + tol.rtol * fabs(want[i]));
+            break;
+        case TOL_UINT8_FRAC:
+            bad = !(d <= tol.max_abs);
+            break;
+        default:
+            bad = !(d <= tol.factor * ref_max);
+            break;
         }
         if (bad) n_bad++;
         if (d > max_abs || worst < 0) {
@@ -331,8 +364,8 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         break;
     }
     double nmse = ref2 > 0 ? err2 / ref2 : err2;
-    int len = snprintf(detail, sizeof detail, "max_abs %.3g nmse %.3g bad %lld/%lld (%s)",
-                       max_abs, nmse, (long long)n_bad, (long long)n_cmp, tol_txt);
+    int len = snprintf(detail, sizeof detail, "max_abs %.3g nmse %.3g bad %lld/%lld (%s)", max_abs,
+                       nmse, (long long)n_bad, (long long)n_cmp, tol_txt);
     if (!ok && worst >= 0)
         snprintf(detail + len, sizeof detail - (size_t)len, " worst [%lld] got %.9g want %.9g",
                  (long long)worst, got[worst], want[worst]);
@@ -346,7 +379,8 @@ ltx_status ltx_golden_emit_host(ltx_golden_ctx *g, const char *name, ltx_dtype d
                                 const int64_t *shape, const void *data)
 {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
     double *got = malloc(sizeof(double) * (size_t)(n + 1));
     if (!got) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_convert(got, LTX_F64, data, dt, (size_t)n);
@@ -421,8 +455,7 @@ static ltx_status run_case(ltx_golden_ctx *g, int index, int *unsupported)
     }
     if (s != LTX_OK) {
         g->failed++;
-        ltx_logf(g->log, LTX_LOG_ERROR, "FAIL case %d (%s): %s", index, fn_name,
-                 ltx_err_message());
+        ltx_logf(g->log, LTX_LOG_ERROR, "FAIL case %d (%s): %s", index, fn_name, ltx_err_message());
         return LTX_OK;
     }
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(g->kase, "outputs");

@@ -31,9 +31,9 @@ typedef ltx_status (*ltx_golden_fn)(ltx_golden_ctx *g);
 /* ---- what a handler reads ---- */
 ltx_backend *ltx_golden_backend(ltx_golden_ctx *g);
 ltx_log *ltx_golden_log(ltx_golden_ctx *g);
-const cJSON *ltx_golden_params(ltx_golden_ctx *g);   /* case.params (an object, maybe empty) */
-const cJSON *ltx_golden_case(ltx_golden_ctx *g);     /* the whole case object */
-const cJSON *ltx_golden_extra(ltx_golden_ctx *g);    /* the whole extra object */
+const cJSON *ltx_golden_params(ltx_golden_ctx *g); /* case.params (an object, maybe empty) */
+const cJSON *ltx_golden_case(ltx_golden_ctx *g);   /* the whole case object */
+const cJSON *ltx_golden_extra(ltx_golden_ctx *g);  /* the whole extra object */
 const ltx_st_file *ltx_golden_file(ltx_golden_ctx *g);
 /* The i-th name of case.inputs (NULL past the end). */
 const char *ltx_golden_input_name(ltx_golden_ctx *g, int i);
@@ -75,10 +75,10 @@ ltx_golden_fn ltx_golden_lookup(const char *function);
 
 /* The verifier itself (used by ltx_verify_file). */
 typedef struct ltx_golden_opts {
-    const char *root;        /* golden set root; NULL = parent of the file's folder */
+    const char *root; /* golden set root; NULL = parent of the file's folder */
     bool noise_from_seed;
     bool verbose;
-    double tolerance_scale;  /* 0 or 1 = as written */
+    double tolerance_scale; /* 0 or 1 = as written */
 } ltx_golden_opts;
 
 /* Replays every case of the golden file at `path` on `be`, logging one line per compared

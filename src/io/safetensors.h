@@ -26,9 +26,9 @@ typedef struct ltx_st_entry {
     ltx_dtype dtype;
     int ndim;
     int64_t shape[LTX_MAX_DIMS];
-    const void *data;  /* inside the mapping */
+    const void *data; /* inside the mapping */
     size_t nbytes;
-    int shard;         /* index of the file in a sharded set (0 for single files) */
+    int shard; /* index of the file in a sharded set (0 for single files) */
 } ltx_st_entry;
 
 typedef struct ltx_st_file ltx_st_file;
@@ -40,8 +40,7 @@ ltx_status ltx_st_open(const char *path, ltx_st_file **out);
  * model.safetensors when no index exists); all shards appear as one file. */
 ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out);
 /* Opens from memory (tests, fuzzing): `data` must outlive the file; not copied. */
-ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label,
-                              ltx_st_file **out);
+ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label, ltx_st_file **out);
 void ltx_st_close(ltx_st_file *f); /* NULL is fine */
 
 /* Queries below accept NULL (-> NULL / 0). Returned strings and entries belong to the file. */
@@ -61,8 +60,7 @@ void ltx_st_metadata_at(const ltx_st_file *f, int i, const char **key, const cha
  * (message names the tensor and file). */
 ltx_tensor *ltx_st_tensor(const ltx_st_file *f, ltx_backend *be, const char *name);
 /* Same, converted to `dt` (always a new buffer). */
-ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *name,
-                             ltx_dtype dt);
+ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *name, ltx_dtype dt);
 /* Reads an entry into host memory as f32 (malloc'd, caller frees); NULL + error on failure. */
 float *ltx_st_read_f32(const ltx_st_file *f, const char *name, int64_t *numel);
 

@@ -55,8 +55,7 @@ bool nn_broadcast_shape(const ltx_tensor *a, const ltx_tensor *b, int *ndim, int
     return true;
 }
 
-ltx_tensor *nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a,
-                      const ltx_tensor *b)
+ltx_tensor *nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a, const ltx_tensor *b)
 {
     int n;
     int64_t shape[LTX_MAX_DIMS];
@@ -131,8 +130,8 @@ ltx_tensor *nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim)
     return y;
 }
 
-ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
-                    const ltx_tensor *b, const ltx_conv_params *p)
+ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w, const ltx_tensor *b,
+                    const ltx_conv_params *p)
 {
     int ns = p->nspatial;
     if (x->ndim != ns + 2 || w->ndim != ns + 2) {
@@ -146,12 +145,13 @@ ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
     for (int i = 0; i < ns; i++) {
         int64_t in = x->shape[2 + i], k = w->shape[2 + i];
         int64_t eff = (int64_t)p->dilation[i] * (k - 1) + 1;
-        shape[2 + i] = p->transposed
-                           ? (in - 1) * p->stride[i] - 2 * p->padding[i] + eff + p->output_padding[i]
-                           : (in + 2 * p->padding[i] - eff) / p->stride[i] + 1;
+        shape[2 + i] =
+            p->transposed ? (in - 1) * p->stride[i] - 2 * p->padding[i] + eff + p->output_padding[i]
+                          : (in + 2 * p->padding[i] - eff) / p->stride[i] + 1;
         if (shape[2 + i] <= 0) {
-            ltx_err(LTX_ERR_INVALID_ARG, "conv%dd: spatial dim %d of size %lld too small for kernel %lld",
-                    ns, i, (long long)in, (long long)k);
+            ltx_err(LTX_ERR_INVALID_ARG,
+                    "conv%dd: spatial dim %d of size %lld too small for kernel %lld", ns, i,
+                    (long long)in, (long long)k);
             return NULL;
         }
     }
@@ -164,7 +164,8 @@ ltx_tensor *nn_pad(ltx_backend *be, const ltx_tensor *x, const int *pads, ltx_pa
                    double value)
 {
     int64_t shape[LTX_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i] + pads[2 * i] + pads[2 * i + 1];
+    for (int i = 0; i < x->ndim; i++)
+        shape[i] = x->shape[i] + pads[2 * i] + pads[2 * i + 1];
     ltx_tensor *y = ltx_tensor_new(be, x->dtype == LTX_F64 ? LTX_F64 : LTX_F32, x->ndim, shape);
     if (!y) return NULL;
     return run_or_free(y, be->ops->pad(be, y, x, pads, mode, value));

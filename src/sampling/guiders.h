@@ -57,8 +57,8 @@ ltx_status ltx_multimodal_guider_calculate(ltx_backend *be, const ltx_guider_par
  * takes the smallest key >= sigma, or the largest key when sigma is above all of them. */
 #define LTX_MAX_GUIDER_BINS 16
 typedef struct ltx_guider_factory {
-    int n;                                       /* >= 1 */
-    double sigma_key[LTX_MAX_GUIDER_BINS];       /* sorted descending by ltx_guider_factory_add */
+    int n;                                 /* >= 1 */
+    double sigma_key[LTX_MAX_GUIDER_BINS]; /* sorted descending by ltx_guider_factory_add */
     ltx_guider_params params[LTX_MAX_GUIDER_BINS];
 } ltx_guider_factory;
 
@@ -92,8 +92,7 @@ ltx_status ltx_stg_guider_delta(ltx_backend *be, double scale, ltx_tensor *out,
  * the L2 norm over the last three dims; then p = projection_coef(g, cond) * cond and
  * delta = (p * eta + (g - p)) * (scale - 1). */
 ltx_status ltx_apg_guider_delta(ltx_backend *be, double scale, double eta, double norm_threshold,
-                                ltx_tensor *out, const ltx_tensor *cond,
-                                const ltx_tensor *uncond);
+                                ltx_tensor *out, const ltx_tensor *cond, const ltx_tensor *uncond);
 
 /* LegacyStatefulAPGGuider: like APG with an exponential moving average of the guidance
  * (running = momentum * running + g, the first call stores g) and delta = g_apg * scale.

@@ -62,11 +62,11 @@ ltx_tensor *ltx_audio_patchify(ltx_backend *be, const ltx_tensor *latent);
 ltx_tensor *ltx_audio_unpatchify(ltx_backend *be, const ltx_tensor *tokens, int64_t channels,
                                  int64_t mel_bins);
 typedef struct ltx_audio_timing {
-    int sample_rate;       /* 16000 */
-    int hop_length;        /* 160 */
-    int downsample;        /* audio_latent_downsample_factor, 4 */
-    bool is_causal;        /* true */
-    int shift;             /* 0 */
+    int sample_rate; /* 16000 */
+    int hop_length;  /* 160 */
+    int downsample;  /* audio_latent_downsample_factor, 4 */
+    bool is_causal;  /* true */
+    int shift;       /* 0 */
 } ltx_audio_timing;
 /* Fills *t with the defaults written on each field above (LTX-2 audio VAE timing). */
 void ltx_audio_timing_default(ltx_audio_timing *t);

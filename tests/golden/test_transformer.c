@@ -20,7 +20,7 @@
 #include "sampling/patchifier.h"
 
 #define GOLDEN LTX_TEST_DATA "/golden/modules/transformer_forward_uniform.safetensors"
-#define CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define CKPT   LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
 
 static ltx_backend *g_be;
 static ltx_st_file *g_golden, *g_ckpt;
@@ -46,20 +46,30 @@ typedef struct inputs {
 
 static void load_inputs(inputs *in)
 {
-    static const char *names[10] = {"in.video.latent",  "in.video.sigma",     "in.video.timesteps",
-                                    "in.video.positions", "in.video.context", "in.audio.latent",
-                                    "in.audio.sigma",   "in.audio.timesteps", "in.audio.positions",
-                                    "in.audio.context"};
-    for (int i = 0; i < 10; i++) in->t[i] = ltx_st_tensor(g_golden, be(), names[i]);
-    in->v = (ltx_modality){.latent = in->t[0], .sigma = in->t[1], .timesteps = in->t[2],
-                           .positions = in->t[3], .context = in->t[4], .enabled = true};
-    in->a = (ltx_modality){.latent = in->t[5], .sigma = in->t[6], .timesteps = in->t[7],
-                           .positions = in->t[8], .context = in->t[9], .enabled = true};
+    static const char *names[10] = {
+        "in.video.latent",    "in.video.sigma",  "in.video.timesteps", "in.video.positions",
+        "in.video.context",   "in.audio.latent", "in.audio.sigma",     "in.audio.timesteps",
+        "in.audio.positions", "in.audio.context"};
+    for (int i = 0; i < 10; i++)
+        in->t[i] = ltx_st_tensor(g_golden, be(), names[i]);
+    in->v = (ltx_modality){.latent = in->t[0],
+                           .sigma = in->t[1],
+                           .timesteps = in->t[2],
+                           .positions = in->t[3],
+                           .context = in->t[4],
+                           .enabled = true};
+    in->a = (ltx_modality){.latent = in->t[5],
+                           .sigma = in->t[6],
+                           .timesteps = in->t[7],
+                           .positions = in->t[8],
+                           .context = in->t[9],
+                           .enabled = true};
 }
 
 static void free_inputs(inputs *in)
 {
-    for (int i = 0; i < 10; i++) ltx_tensor_free(in->t[i]);
+    for (int i = 0; i < 10; i++)
+        ltx_tensor_free(in->t[i]);
 }
 
 /* Rows [b0, b1) of a batch tensor as a contiguous copy. */
@@ -84,14 +94,14 @@ static uint64_t mix(uint64_t z)
 typedef struct synth {
     cJSON *header;
     uint8_t *data;
-    size_t n, cap; /* bytes */
+    size_t n, cap;   /* bytes */
     bool zero_gates; /* to_gate_logits weights/biases = 0 */
     bool drop_some;  /* leave two weights out and add an unexpected one */
     int fp8;         /* 2-D weights: 0 f32, 1 F8_E4M3 / 64 + weight_scale 1/64, 2 f32 of that */
 } synth;
 
-static void add_entry(synth *S, const char *name, const char *dtype, int ndim,
-                      const int64_t *shape, const void *bytes, size_t nbytes)
+static void add_entry(synth *S, const char *name, const char *dtype, int ndim, const int64_t *shape,
+                      const void *bytes, size_t nbytes)
 {
     if (S->n + nbytes > S->cap) {
         S->cap = (S->n + nbytes) * 2;
@@ -103,7 +113,8 @@ static void add_entry(synth *S, const char *name, const char *dtype, int ndim,
     cJSON *e = cJSON_AddObjectToObject(S->header, full);
     cJSON_AddStringToObject(e, "dtype", dtype);
     cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-    for (int d = 0; d < ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)shape[d]));
+    for (int d = 0; d < ndim; d++)
+        cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)shape[d]));
     cJSON *of = cJSON_AddArrayToObject(e, "data_offsets");
     cJSON_AddItemToArray(of, cJSON_CreateNumber((double)S->n));
     cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(S->n + nbytes)));
@@ -119,7 +130,8 @@ static void synth_param(void *user, const char *name, int ndim, const int64_t *s
     int64_t numel = shape[0] * (ndim == 2 ? shape[1] : 1);
     float *v = malloc(sizeof(float) * (size_t)numel);
     uint64_t h = 1469598103934665603ull;
-    for (const char *p = name; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
     size_t nl = strlen(name);
     bool weight = nl > 7 && !strcmp(name + nl - 7, ".weight");
     bool bias = nl > 5 && !strcmp(name + nl - 5, ".bias");
@@ -135,7 +147,8 @@ static void synth_param(void *user, const char *name, int ndim, const int64_t *s
     if (weight && ndim == 2 && S->fp8) {
         /* q = fp8(w * 64), scale 1/64 (a power of two: q * scale is exact in f32) */
         uint8_t *q = malloc((size_t)numel);
-        for (int64_t j = 0; j < numel; j++) q[j] = ltx_f32_to_fp8e4m3(v[j] * 64.0f);
+        for (int64_t j = 0; j < numel; j++)
+            q[j] = ltx_f32_to_fp8e4m3(v[j] * 64.0f);
         if (S->fp8 == 1) {
             add_entry(S, name, "F8_E4M3", ndim, shape, q, (size_t)numel);
             char sn[256];
@@ -145,7 +158,8 @@ static void synth_param(void *user, const char *name, int ndim, const int64_t *s
             snprintf(sn, sizeof sn, "%.*s.input_scale", (int)(nl - 7), name);
             add_entry(S, sn, "F32", 0, shape, &sc, 4);
         } else {
-            for (int64_t j = 0; j < numel; j++) v[j] = ltx_fp8e4m3_to_f32(q[j]) / 64.0f;
+            for (int64_t j = 0; j < numel; j++)
+                v[j] = ltx_fp8e4m3_to_f32(q[j]) / 64.0f;
             add_entry(S, name, "F32", ndim, shape, v, sizeof(float) * (size_t)numel);
         }
         free(q);
@@ -179,7 +193,9 @@ static ltx_st_file *synth_file_ex(const char *config, bool video_only, bool zero
 {
     ltx_transformer_config cfg;
     if (ltx_transformer_config_parse(config, video_only, &cfg) != LTX_OK) return NULL;
-    synth S = {.header = cJSON_CreateObject(), .zero_gates = zero_gates, .drop_some = drop_some,
+    synth S = {.header = cJSON_CreateObject(),
+               .zero_gates = zero_gates,
+               .drop_some = drop_some,
                .fp8 = fp8};
     ltx_transformer_list_params(&cfg, synth_param, &S);
     if (drop_some) {
@@ -208,8 +224,8 @@ static ltx_st_file *synth_file_ex(const char *config, bool video_only, bool zero
     return f;
 }
 
-static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_gates,
-                               bool drop_some, void **buf)
+static ltx_st_file *synth_file(const char *config, bool video_only, bool zero_gates, bool drop_some,
+                               void **buf)
 {
     return synth_file_ex(config, video_only, zero_gates, drop_some, 0, buf);
 }
@@ -226,10 +242,13 @@ TEST(config_rejects_what_the_reference_rejects)
     CHECK(cfg.rope_type == LTX_ROPE_SPLIT && cfg.f64_rope && cfg.cross_attention_adaln);
     CHECK(cfg.gated_attention && !cfg.caption_projection && cfg.av_ca_timestep_scale == 1000.0);
     free(ok);
-    const char *bad[] = {"{\"dropout\": 0.1}", "{\"rope_type\": \"spiral\"}",
-                         "{\"qk_norm\": \"layer_norm\"}", "{\"attention_type\": \"magic\"}",
+    const char *bad[] = {"{\"dropout\": 0.1}",
+                         "{\"rope_type\": \"spiral\"}",
+                         "{\"qk_norm\": \"layer_norm\"}",
+                         "{\"attention_type\": \"magic\"}",
                          "{\"positional_embedding_max_pos\": [20, 2048]}",
-                         "{\"audio_num_attention_heads\": 4}", "{\"share_ff\": true}",
+                         "{\"audio_num_attention_heads\": 4}",
+                         "{\"share_ff\": true}",
                          "{\"caption_proj_before_connector\": false, \"caption_channels\": 0}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *c = edited_config(bad[i]);
@@ -295,32 +314,56 @@ TEST(batched_passes_equal_separate_passes)
     /* item 1's video timesteps: first frame clean (t = 0), the rest 0.5 sigma -> token runs */
     float *tv = ltx_tensor_to_host_f32(in.v.timesteps);
     int64_t Tv = in.v.latent->shape[1];
-    for (int64_t i = 0; i < Tv; i++) tv[i] = i < Tv / 2 ? 0.0f : tv[i] * 0.5f;
+    for (int64_t i = 0; i < Tv; i++)
+        tv[i] = i < Tv / 2 ? 0.0f : tv[i] * 0.5f;
     ltx_tensor *vt2 = ltx_tensor_from_host(be(), LTX_F32, 3, in.v.timesteps->shape, tv);
     free(tv);
     ltx_tensor *at2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.timesteps, 0.5, 0.0);
-    const ltx_tensor *p[][2] = {{in.v.latent, in.v.latent}, {in.v.sigma, vs2},
-                                {in.v.timesteps, vt2},     {in.v.positions, in.v.positions},
-                                {in.v.context, vctx2},     {in.a.latent, in.a.latent},
-                                {in.a.sigma, as2},         {in.a.timesteps, at2},
-                                {in.a.positions, in.a.positions}, {in.a.context, actx2}};
+    const ltx_tensor *p[][2] = {{in.v.latent, in.v.latent},
+                                {in.v.sigma, vs2},
+                                {in.v.timesteps, vt2},
+                                {in.v.positions, in.v.positions},
+                                {in.v.context, vctx2},
+                                {in.a.latent, in.a.latent},
+                                {in.a.sigma, as2},
+                                {in.a.timesteps, at2},
+                                {in.a.positions, in.a.positions},
+                                {in.a.context, actx2}};
     ltx_tensor *cat[10];
-    for (int i = 0; i < 10; i++) cat[i] = nn_cat(be(), p[i], 2, 0);
-    ltx_modality v2 = {.latent = cat[0], .sigma = cat[1], .timesteps = cat[2],
-                       .positions = cat[3], .context = cat[4], .enabled = true};
-    ltx_modality a2 = {.latent = cat[5], .sigma = cat[6], .timesteps = cat[7],
-                       .positions = cat[8], .context = cat[9], .enabled = true};
-    ltx_modality v1b = {.latent = in.v.latent, .sigma = vs2, .timesteps = vt2,
-                        .positions = in.v.positions, .context = vctx2, .enabled = true};
-    ltx_modality a1b = {.latent = in.a.latent, .sigma = as2, .timesteps = at2,
-                        .positions = in.a.positions, .context = actx2, .enabled = true};
+    for (int i = 0; i < 10; i++)
+        cat[i] = nn_cat(be(), p[i], 2, 0);
+    ltx_modality v2 = {.latent = cat[0],
+                       .sigma = cat[1],
+                       .timesteps = cat[2],
+                       .positions = cat[3],
+                       .context = cat[4],
+                       .enabled = true};
+    ltx_modality a2 = {.latent = cat[5],
+                       .sigma = cat[6],
+                       .timesteps = cat[7],
+                       .positions = cat[8],
+                       .context = cat[9],
+                       .enabled = true};
+    ltx_modality v1b = {.latent = in.v.latent,
+                        .sigma = vs2,
+                        .timesteps = vt2,
+                        .positions = in.v.positions,
+                        .context = vctx2,
+                        .enabled = true};
+    ltx_modality a1b = {.latent = in.a.latent,
+                        .sigma = as2,
+                        .timesteps = at2,
+                        .positions = in.a.positions,
+                        .context = actx2,
+                        .enabled = true};
     static const int blk1[1] = {1};
     /* per-case perturbation lists for item 1 (item 0 never perturbed) */
     ltx_perturbation stg[2] = {{LTX_PTB_SKIP_VIDEO_SELF_ATTN, blk1, 1},
                                {LTX_PTB_SKIP_AUDIO_SELF_ATTN, blk1, 1}};
     ltx_perturbation iso[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0},
                                {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
-    ltx_ptb_item cases[3][2] = {{{NULL, 0}, {NULL, 0}}, {{NULL, 0}, {stg, 2}}, {{NULL, 0}, {iso, 2}}};
+    ltx_ptb_item cases[3][2] = {
+        {{NULL, 0}, {NULL, 0}}, {{NULL, 0}, {stg, 2}}, {{NULL, 0}, {iso, 2}}};
     for (int k = 0; k < 3; k++) {
         ltx_tensor *vb = NULL, *ab = NULL, *v0 = NULL, *a0 = NULL, *v1 = NULL, *a1 = NULL;
         CHECK(ltx_transformer_forward(m, &v2, &a2, cases[k], NULL, &vb, &ab) == LTX_OK);
@@ -340,11 +383,14 @@ TEST(batched_passes_equal_separate_passes)
             ltx_tensor_free(an);
         }
         ltx_tensor *fr[] = {vb, ab, v0, a0, v1, a1, vb0, vb1, ab0, ab1};
-        for (size_t i = 0; i < 10; i++) ltx_tensor_free(fr[i]);
+        for (size_t i = 0; i < 10; i++)
+            ltx_tensor_free(fr[i]);
     }
-    for (int i = 0; i < 10; i++) ltx_tensor_free(cat[i]);
+    for (int i = 0; i < 10; i++)
+        ltx_tensor_free(cat[i]);
     ltx_tensor *fr[] = {vctx2, actx2, vs2, as2, vt2, at2};
-    for (size_t i = 0; i < 6; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < 6; i++)
+        ltx_tensor_free(fr[i]);
     free_inputs(&in);
     ltx_transformer_free(m);
 }
@@ -418,7 +464,8 @@ TEST(attention_masks)
     int64_t *cm = malloc(sizeof(int64_t) * (size_t)L);
     int64_t cs[2] = {1, L};
     for (int k = 0; k < 2; k++) {
-        for (int64_t i = 0; i < L; i++) cm[i] = k == 0 || i < L / 2;
+        for (int64_t i = 0; i < L; i++)
+            cm[i] = k == 0 || i < L / 2;
         ltx_tensor *mask = ltx_tensor_from_host(be(), LTX_I64, 2, cs, cm);
         ltx_modality v = in.v;
         v.context_mask = mask;
@@ -482,9 +529,10 @@ TEST(other_block_variants_run)
     /* 6-row tables without cross-attention AdaLN, interleaved RoPE, torch32 grid,
      * av_ca multiplier 1 (the 19B code defaults) */
     ltx_tensor *v = NULL, *a = NULL, *v2 = NULL, *a2 = NULL;
-    CHECK(run_synth("{\"cross_attention_adaln\": false, \"rope_type\": \"interleaved\", "
-                    "\"frequencies_precision\": \"float32\", \"av_ca_timestep_scale_multiplier\": 1}",
-                    false, NULL, NULL, &v, &a) == LTX_OK);
+    CHECK(
+        run_synth("{\"cross_attention_adaln\": false, \"rope_type\": \"interleaved\", "
+                  "\"frequencies_precision\": \"float32\", \"av_ca_timestep_scale_multiplier\": 1}",
+                  false, NULL, NULL, &v, &a) == LTX_OK);
     CHECK(tu_all_finite(v) && tu_all_finite(a));
     CHECK(run_synth("{\"rope_type\": \"interleaved\"}", false, NULL, NULL, &v2, &a2) == LTX_OK);
     CHECK(tu_all_finite(v2) && tu_max_abs_diff(v, v2) > 1e-4);
@@ -493,8 +541,8 @@ TEST(other_block_variants_run)
     inputs in;
     load_inputs(&in);
     const ltx_tensor *ctx = in.a.context; /* (1, 32, 32) */
-    CHECK(run_synth("{\"caption_proj_before_connector\": false}", false, ctx, ctx, &v,
-                    &a) == LTX_OK);
+    CHECK(run_synth("{\"caption_proj_before_connector\": false}", false, ctx, ctx, &v, &a) ==
+          LTX_OK);
     CHECK(tu_all_finite(v) && tu_all_finite(a));
     ltx_tensor_free(v), ltx_tensor_free(a);
     free_inputs(&in);
@@ -504,8 +552,14 @@ TEST(bf16_positions_round_like_the_reference)
 {
     /* ref: with bf16 positions the midpoint, /max_pos and 2p-1 are bf16 ops. One token, one
      * axis, dim 4 (F = 2, no pad), positions (1, 1, 1, 2) = [0.3, 0.7] -> bf16. */
-    ltx_rope_params rp = {.dim = 4, .heads = 1, .n_axes = 1, .max_pos = {20}, .theta = 10000,
-                          .use_middle = true, .mode = LTX_ROPE_SPLIT, .f64_grid = true};
+    ltx_rope_params rp = {.dim = 4,
+                          .heads = 1,
+                          .n_axes = 1,
+                          .max_pos = {20},
+                          .theta = 10000,
+                          .use_middle = true,
+                          .mode = LTX_ROPE_SPLIT,
+                          .f64_grid = true};
     float pos[2] = {ltx_round_bf16(0.3f), ltx_round_bf16(0.7f)};
     float c32[2], s32[2], c16[2], s16[2], grid[2];
     CHECK(ltx_rope_tables_host(&rp, pos, 1, 1, 1, 2, LTX_F32, c32, s32) == LTX_OK);
@@ -561,10 +615,13 @@ TEST(bf16_video_positions_feed_rope_in_bf16)
     int64_t shape[5] = {1, 128, 3, 2, 2};
     int scale[3] = {8, 32, 32};
     ltx_latent_state s32, s16;
-    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_F32, &s32) == LTX_OK);
-    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_BF16, &s16) == LTX_OK);
+    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_F32, &s32) ==
+          LTX_OK);
+    CHECK(ltx_video_initial_state(be(), shape, 1, scale, true, 24.0, NULL, LTX_BF16, &s16) ==
+          LTX_OK);
     CHECK(s16.positions->dtype == LTX_BF16);
-    float *p32 = ltx_tensor_to_host_f32(s32.positions), *p16 = ltx_tensor_to_host_f32(s16.positions);
+    float *p32 = ltx_tensor_to_host_f32(s32.positions),
+          *p16 = ltx_tensor_to_host_f32(s16.positions);
     int64_t n = ltx_tensor_numel(s32.positions);
     bool rounded = true, differs = false;
     for (int64_t i = 0; i < n; i++) {
@@ -572,13 +629,19 @@ TEST(bf16_video_positions_feed_rope_in_bf16)
         differs = differs || p16[i] != p32[i];
     }
     CHECK(rounded && differs); /* (8f+1)/24 is not a bf16 number */
-    ltx_rope_params rp = {.dim = 64, .heads = 2, .n_axes = 3, .max_pos = {20, 2048, 2048},
-                          .theta = 10000, .use_middle = true, .mode = LTX_ROPE_SPLIT,
+    ltx_rope_params rp = {.dim = 64,
+                          .heads = 2,
+                          .n_axes = 3,
+                          .max_pos = {20, 2048, 2048},
+                          .theta = 10000,
+                          .use_middle = true,
+                          .mode = LTX_ROPE_SPLIT,
                           .f64_grid = true};
     ltx_tensor *c = NULL, *sn = NULL;
     CHECK(ltx_rope_tables(be(), &rp, s16.positions, &c, &sn) == LTX_OK);
     int64_t T = s16.positions->shape[2];
-    float *hc = malloc(sizeof(float) * (size_t)(2 * T * 16)), *hs = malloc(sizeof(float) * (size_t)(2 * T * 16));
+    float *hc = malloc(sizeof(float) * (size_t)(2 * T * 16)),
+          *hs = malloc(sizeof(float) * (size_t)(2 * T * 16));
     CHECK(ltx_rope_tables_host(&rp, p16, 1, 3, T, 2, LTX_BF16, hc, hs) == LTX_OK);
     float *dc = ltx_tensor_to_host_f32(c);
     CHECK(dc && !memcmp(dc, hc, sizeof(float) * (size_t)(2 * T * 16)));

@@ -303,8 +303,8 @@ static void causal_case(ltx_causality_axis ax)
             if (dim == 2) CHECK(oa->shape[2] == 4 * s[2] - 3);
             ltx_tensor *ea = ltx_tensor_slice(oa, dim, 0, 4 * k - 3, 1),
                        *ec = ltx_tensor_slice(oc, dim, 0, 4 * k - 3, 1);
-            CHECK_MSG(tu_max_abs_diff(ea, ec) == 0.0, "decoder axis %d: early outputs changed by %g", dim,
-                      tu_max_abs_diff(ea, ec));
+            CHECK_MSG(tu_max_abs_diff(ea, ec) == 0.0,
+                      "decoder axis %d: early outputs changed by %g", dim, tu_max_abs_diff(ea, ec));
             CHECK(tu_max_abs_diff(oa, oc) > 1e-4);
             ltx_tensor_free(ea), ltx_tensor_free(ec);
         }

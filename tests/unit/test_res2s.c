@@ -144,9 +144,11 @@ TEST(default_noise_standardised)
     CHECK(ltx_res2s_new_noise_host(g, 3, sh, z) == LTX_OK);
     for (int b = 0; b < 2; b++) {
         double m = 0, q = 0;
-        for (int i = 0; i < 192; i++) m += z[b * 192 + i];
+        for (int i = 0; i < 192; i++)
+            m += z[b * 192 + i];
         m /= 192;
-        for (int i = 0; i < 192; i++) q += (z[b * 192 + i] - m) * (z[b * 192 + i] - m);
+        for (int i = 0; i < 192; i++)
+            q += (z[b * 192 + i] - m) * (z[b * 192 + i] - m);
         CHECK(fabs(m) < 1e-12 && fabs(q / 191 - 1) < 1e-12);
     }
     ltx_rng_free(g);
@@ -162,7 +164,8 @@ TEST(default_noise_matches_reference_draws)
     if (!f) return;
     ltx_res2s_params p;
     ltx_res2s_params_init(&p);
-    ltx_rng *sub = ltx_rng_new_torch_cpu(p.substep_seed), *step = ltx_rng_new_torch_cpu(p.noise_seed);
+    ltx_rng *sub = ltx_rng_new_torch_cpu(p.substep_seed),
+            *step = ltx_rng_new_torch_cpu(p.noise_seed);
     ltx_rng *order[4] = {sub, sub, step, step};
     double worst = 0;
     for (int i = 0; i < 4; i++) {
@@ -173,7 +176,8 @@ TEST(default_noise_matches_reference_draws)
         const ltx_st_entry *e = ltx_st_find(f, name);
         double *z = malloc(sizeof(double) * (size_t)n);
         CHECK(ref && z && ltx_res2s_new_noise_host(order[i], e->ndim, e->shape, z) == LTX_OK);
-        for (int64_t j = 0; ref && z && j < n; j++) worst = fmax(worst, fabs(z[j] - ref[j]));
+        for (int64_t j = 0; ref && z && j < n; j++)
+            worst = fmax(worst, fabs(z[j] - ref[j]));
         free(ref);
         free(z);
     }

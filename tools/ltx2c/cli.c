@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <string.h>
 
-bool cli_is_help(const char *s) { return !strcmp(s, "-h") || !strcmp(s, "--help"); }
+bool cli_is_help(const char *s)
+{
+    return !strcmp(s, "-h") || !strcmp(s, "--help");
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
