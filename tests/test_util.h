@@ -1,6 +1,7 @@
 /*
  * test_util.h — small helpers shared by tests/<label>/test_*.c: a monotonic clock, the path of
- * the Gemma 3 tokenizer cache, and whole-tensor checks (max |a - b|, all finite).
+ * the Gemma 3 tokenizer cache, a file-exists test, and whole-tensor checks (max |a - b|, all
+ * finite).
  *
  * Header-only (static inline): each test file is its own executable (tests/CMakeLists.txt).
  * Deliberately not here: the harness itself (harness.h) and the op-test layouts and backends
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* Wall-clock seconds (monotonic); only differences are meaningful. */
@@ -24,6 +26,13 @@ static inline double tu_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* True when path names an existing file or folder. */
+static inline bool tu_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 /* <repo>/.cache/tokenizer-gemma3/tokenizer.json, <repo> = LTX_TEST_DATA minus "/tests/data"

@@ -7,6 +7,8 @@
  * flag and value, and without creating the output file.
  */
 #include "harness.h"
+#include "pipelines/cli_util.h"
+#include "test_util.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,76 +31,9 @@ static char g_tok[4096], g_dir[256];
 static void setup(void)
 {
     if (g_dir[0]) return;
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data) - strlen("/tests/data");
-    snprintf(g_tok, sizeof g_tok, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
+    tu_tokenizer_path(g_tok, sizeof g_tok);
     snprintf(g_dir, sizeof g_dir, "/tmp/ltx_test_pipes_%d", (int)getpid());
     mkdir(g_dir, 0755);
-}
-
-static bool exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Runs ltx2c with args; stderr captured into err (cap bytes). Returns the exit status. */
-static int ltx2c(const char *args, char *err, size_t cap)
-{
-    char cmd[20000], ef[300];
-    snprintf(ef, sizeof ef, "%s/stderr.txt", g_dir);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", LTX2C_BIN, args, ef);
-    int st = system(cmd);
-    err[0] = 0;
-    FILE *f = fopen(ef, "rb");
-    if (f) {
-        size_t k = fread(err, 1, cap - 1, f);
-        err[k] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-typedef struct probe {
-    char vcodec[32], acodec[32];
-    int w, h, frames, rate_num, rate_den, sample_rate, channels;
-    double vdur, adur;
-} probe;
-
-/* One line per stream ("codec_type=video|codec_name=h264|..."), parsed per stream. */
-static bool ffprobe(const char *path, probe *p)
-{
-    memset(p, 0, sizeof *p);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,"
-             "height,r_frame_rate,nb_read_frames,sample_rate,channels,duration -of "
-             "compact=p=0 '%s'",
-             path);
-    FILE *f = popen(cmd, "r");
-    if (!f) return false;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        bool audio = strstr(line, "codec_type=audio") != NULL;
-        for (char *tok = strtok(line, "|"); tok; tok = strtok(NULL, "|")) {
-            char *eq = strchr(tok, '=');
-            if (!eq) continue;
-            *eq = 0;
-            const char *k = tok, *v = eq + 1;
-            if (!strcmp(k, "codec_name")) snprintf(audio ? p->acodec : p->vcodec, 32, "%s", v);
-            if (!strcmp(k, "width")) p->w = atoi(v);
-            if (!strcmp(k, "height")) p->h = atoi(v);
-            if (!strcmp(k, "nb_read_frames") && !audio) p->frames = atoi(v);
-            if (!strcmp(k, "r_frame_rate") && !audio)
-                sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
-            if (!strcmp(k, "sample_rate")) p->sample_rate = atoi(v);
-            if (!strcmp(k, "channels")) p->channels = atoi(v);
-            if (!strcmp(k, "duration")) *(audio ? &p->adur : &p->vdur) = atof(v);
-        }
-    }
-    pclose(f);
-    return p->vcodec[0] != 0;
 }
 
 /* One generation + the ffprobe checks. */
@@ -112,12 +47,12 @@ static void generate(const char *cmd, const char *extra, int h, int w, int frame
              "%s %s --gemma-root %s --tokenizer %s --prompt 'A red fox trots through snow' "
              "--output-path %s --height %d --width %d --num-frames %d --frame-rate %s --seed 7",
              cmd, extra, D "/tiny_gemma", g_tok, out, h, w, frames, rate);
-    int rc = ltx2c(args, err, sizeof err);
+    int rc = cli_run_ltx2c(g_dir, args, err, sizeof err);
     CHECK_MSG(rc == 0, "%s exited %d: %s", cmd, rc, err);
     CHECK_MSG(strstr(err, "peak RSS") != NULL, "%s: no summary on stderr", cmd);
     CHECK_MSG(strstr(err, "s/step") != NULL, "%s: no progress on stderr", cmd);
-    probe p;
-    CHECK_MSG(ffprobe(out, &p), "%s: ffprobe failed on %s", cmd, out);
+    cli_probe p;
+    CHECK_MSG(cli_ffprobe(out, &p), "%s: ffprobe failed on %s", cmd, out);
     CHECK(!strcmp(p.vcodec, "h264"));
     CHECK_MSG(p.w == w && p.h == h, "%s: %dx%d", cmd, p.w, p.h);
     CHECK_MSG(p.frames == frames, "%s: %d frames", cmd, p.frames);
@@ -178,10 +113,10 @@ TEST(round_frames_on_request)
              "--tokenizer %s --prompt x --output-path %s --height 128 --width 192 "
              "--num-frames 12 --round-frames",
              CKPT, UPS, D "/tiny_gemma", g_tok, out);
-    CHECK(ltx2c(args, err, sizeof err) == 0);
+    CHECK(cli_run_ltx2c(g_dir, args, err, sizeof err) == 0);
     CHECK_MSG(strstr(err, "--num-frames 12 rounded down to 9") != NULL, "%s", err);
-    probe p;
-    CHECK(ffprobe(out, &p) && p.frames == 9);
+    cli_probe p;
+    CHECK(cli_ffprobe(out, &p) && p.frames == 9);
     remove(out);
 }
 
@@ -210,10 +145,10 @@ static void refused(const char *cmd, const char *bad, const char *want)
              "%s %s --gemma-root %s --tokenizer %s --prompt x --output-path %s --height 128 "
              "--width 192 --num-frames 9 %s",
              cmd, base, D "/tiny_gemma", g_tok, out, bad);
-    int rc = ltx2c(args, err, sizeof err);
+    int rc = cli_run_ltx2c(g_dir, args, err, sizeof err);
     CHECK_MSG(rc != 0, "%s %s: accepted", cmd, bad);
     CHECK_MSG(strstr(err, want) != NULL, "%s %s: stderr lacks '%s': %s", cmd, bad, want, err);
-    CHECK_MSG(!exists(out), "%s %s: output file created", cmd, bad);
+    CHECK_MSG(!tu_exists(out), "%s %s: output file created", cmd, bad);
     CHECK_MSG(strstr(err, "peak RSS") == NULL && strstr(err, "s/step") == NULL,
               "%s %s: work started before the refusal", cmd, bad);
 }
@@ -290,7 +225,7 @@ TEST(validation_errors)
              "distilled --distilled-checkpoint-path %s --spatial-upsampler-path %s --gemma-root %s "
              "--tokenizer %s --prompt x --height 128 --width 192 --num-frames 9 %s",
              CKPT, UPS, D "/tiny_gemma", g_tok, out_is_input);
-    CHECK(ltx2c(args, err, sizeof err) != 0);
+    CHECK(cli_run_ltx2c(g_dir, args, err, sizeof err) != 0);
     CHECK_MSG(strstr(err, "in.mp4") != NULL, "%s", err);
     struct stat st;
     CHECK(stat(inpath, &st) == 0 && st.st_size == 1); /* untouched */

@@ -15,6 +15,8 @@
  * library's own mp4 writer.
  */
 #include "harness.h"
+#include "pipelines/cli_util.h"
+#include "test_util.h"
 
 #include "io/media.h"
 
@@ -44,17 +46,9 @@ static char g_tok[4096], g_dir[256];
 static void setup(void)
 {
     if (g_dir[0]) return;
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data) - strlen("/tests/data");
-    snprintf(g_tok, sizeof g_tok, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
+    tu_tokenizer_path(g_tok, sizeof g_tok);
     snprintf(g_dir, sizeof g_dir, "/tmp/ltx_test_cond_%d", (int)getpid());
     mkdir(g_dir, 0755);
-}
-
-static bool exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
 }
 
 static const char *tmp(const char *name)
@@ -64,64 +58,6 @@ static const char *tmp(const char *name)
     char *b = buf[k++ % 8];
     snprintf(b, 400, "%s/%s", g_dir, name);
     return b;
-}
-
-/* Runs ltx2c with args; stderr captured into err. Returns the exit status. */
-static int ltx2c(const char *args, char *err, size_t cap)
-{
-    char cmd[20000], ef[400];
-    snprintf(ef, sizeof ef, "%s/stderr.txt", g_dir);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", LTX2C_BIN, args, ef);
-    int st = system(cmd);
-    err[0] = 0;
-    FILE *f = fopen(ef, "rb");
-    if (f) {
-        size_t k = fread(err, 1, cap - 1, f);
-        err[k] = 0;
-        fclose(f);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-typedef struct probe {
-    char vcodec[32], acodec[32];
-    int w, h, frames, rate_num, rate_den, sample_rate, channels;
-    double vdur, adur;
-} probe;
-
-static bool ffprobe(const char *path, probe *p)
-{
-    memset(p, 0, sizeof *p);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,"
-             "height,r_frame_rate,nb_read_frames,sample_rate,channels,duration -of "
-             "compact=p=0 '%s'",
-             path);
-    FILE *f = popen(cmd, "r");
-    if (!f) return false;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        bool audio = strstr(line, "codec_type=audio") != NULL;
-        for (char *tok = strtok(line, "|"); tok; tok = strtok(NULL, "|")) {
-            char *eq = strchr(tok, '=');
-            if (!eq) continue;
-            *eq = 0;
-            const char *k = tok, *v = eq + 1;
-            if (!strcmp(k, "codec_name")) snprintf(audio ? p->acodec : p->vcodec, 32, "%s", v);
-            if (!strcmp(k, "width")) p->w = atoi(v);
-            if (!strcmp(k, "height")) p->h = atoi(v);
-            if (!strcmp(k, "nb_read_frames") && !audio) p->frames = atoi(v);
-            if (!strcmp(k, "r_frame_rate") && !audio)
-                sscanf(v, "%d/%d", &p->rate_num, &p->rate_den);
-            if (!strcmp(k, "sample_rate")) p->sample_rate = atoi(v);
-            if (!strcmp(k, "channels")) p->channels = atoi(v);
-            if (!strcmp(k, "duration")) *(audio ? &p->adur : &p->vdur) = atof(v);
-        }
-    }
-    pclose(f);
-    return p->vcodec[0] != 0;
 }
 
 /* Base arguments of each subcommand (checkpoints, size), before the per-test flags. */
@@ -148,7 +84,7 @@ static int run_cmd(const char *cmd, const char *extra, const char *out, char *er
              "%s %s %s --gemma-root %s --tokenizer %s --prompt 'A red fox trots through snow' "
              "--output-path %s --seed 7",
              cmd, base_args(cmd), extra, D "/tiny_gemma", g_tok, out);
-    return ltx2c(args, err, cap);
+    return cli_run_ltx2c(g_dir, args, err, cap);
 }
 
 /* A successful run + the ffprobe checks: frames, size, rate, AAC stereo at `rate` Hz lasting
@@ -166,8 +102,8 @@ static void generate(const char *cmd, const char *extra, int w, int h, int frame
         CHECK_MSG(strstr(err, want_log) != NULL, "%s: no '%s' in: %s", cmd, want_log, err);
     if (want_log2)
         CHECK_MSG(strstr(err, want_log2) != NULL, "%s: no '%s' in: %s", cmd, want_log2, err);
-    probe p;
-    CHECK_MSG(ffprobe(out, &p), "%s: ffprobe failed on %s", cmd, out);
+    cli_probe p;
+    CHECK_MSG(cli_ffprobe(out, &p), "%s: ffprobe failed on %s", cmd, out);
     CHECK(!strcmp(p.vcodec, "h264"));
     CHECK_MSG(p.w == w && p.h == h, "%s: %dx%d", cmd, p.w, p.h);
     CHECK_MSG(p.frames == frames, "%s: %d frames", cmd, p.frames);
@@ -194,10 +130,10 @@ static void refused(const char *cmd, const char *extra, const char *want)
     CHECK_MSG(strstr(err, want) != NULL, "%s %s: want '%s' in: %s", cmd, extra, want, err);
     CHECK_MSG(strstr(err, "prompt encoding") == NULL, "%s %s: refused only after loading: %s", cmd,
               extra, err);
-    CHECK_MSG(!exists(out), "%s %s: left %s behind", cmd, extra, out);
+    CHECK_MSG(!tu_exists(out), "%s %s: left %s behind", cmd, extra, out);
     char tmpf[512];
     snprintf(tmpf, sizeof tmpf, "%s.tmp.mp4", out);
-    CHECK_MSG(!exists(tmpf), "%s: left a temporary file", cmd);
+    CHECK_MSG(!tu_exists(tmpf), "%s: left a temporary file", cmd);
 }
 
 /* ---- test media ---- */

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "io/media.h"
 #include "io/safetensors.h"
+#include "test_util.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -70,12 +71,6 @@ static void make_tmpdir(char *dir, size_t cap)
 {
     snprintf(dir, cap, "/tmp/ltx_test_media_XXXXXX");
     if (!mkdtemp(dir)) dir[0] = 0;
-}
-
-static bool exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
 }
 
 /* Runs ffprobe on one stream and returns "key=value" lines in out. */
@@ -141,8 +136,8 @@ TEST(mp4_write_probe_readback)
     ltx_status s = ltx_mp4_write(path, rgb, F, H, W, aud, N, SR, &mp);
     CHECK_MSG(s == LTX_OK, "%s", ltx_err_message());
     snprintf(tmp, sizeof tmp, "%s.tmp.mp4", path);
-    CHECK(exists(path));
-    CHECK(!exists(tmp));
+    CHECK(tu_exists(path));
+    CHECK(!tu_exists(tmp));
 
     char out[4096];
     CHECK(ffprobe(path, "v:0", out, sizeof out));
@@ -226,7 +221,7 @@ TEST(mp4_write_failures_leave_nothing)
     CHECK(s != LTX_OK);
     CHECK(strstr(ltx_err_message(), path) != NULL);
     snprintf(tmp, sizeof tmp, "%s.tmp.mp4", path);
-    CHECK(!exists(tmp));
+    CHECK(!tu_exists(tmp));
     rmdir(path);
     /* missing directory */
     snprintf(path, sizeof path, "%s/no/such/dir/out.mp4", dir);
@@ -236,14 +231,14 @@ TEST(mp4_write_failures_leave_nothing)
     snprintf(path, sizeof path, "%s/odd.mp4", dir);
     s = ltx_mp4_write(path, rgb, 1, 3, 4, NULL, 0, 0, NULL);
     CHECK(s == LTX_ERR_INVALID_ARG && strstr(ltx_err_message(), path));
-    CHECK(!exists(path));
+    CHECK(!tu_exists(path));
     /* zero-length audio */
     float a[2] = {0};
     s = ltx_mp4_write(path, rgb, 1, 4, 4, a, 0, 48000, NULL);
     CHECK(s == LTX_ERR_INVALID_ARG && strstr(ltx_err_message(), path));
-    CHECK(!exists(path));
+    CHECK(!tu_exists(path));
     snprintf(tmp, sizeof tmp, "%s.tmp.mp4", path);
-    CHECK(!exists(tmp));
+    CHECK(!tu_exists(tmp));
     rmdir(dir);
 }
 
