@@ -30,6 +30,8 @@
  */
 #include "models/ltx_transformer_internal.h"
 
+#include "io/st_internal.h" /* st_shard.mapped: never madvise memory that is not a file map */
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,12 +243,17 @@ static int block_weights(tf_block *b, ltx_tensor **out)
 }
 
 /* True when tensor t still holds exactly the bytes of entry e. */
-static bool is_file_backed(ltx_transformer *m, const ltx_tensor *t, const ltx_st_entry *e)
+static bool is_file_backed(ltx_transformer *m, const ltx_st_file *f, const ltx_tensor *t,
+                           const ltx_st_entry *e)
 {
     if (!t->buf || t->dtype != e->dtype || ltx_tensor_nbytes(t) != e->nbytes ||
         !ltx_tensor_is_contiguous(t))
         return false;
-    if (m->be->caps.host_visible) return ltx_tensor_host(t) == e->data;
+    /* Host path: only views of a real file mapping (MADV_DONTNEED on the anonymous memory of
+     * ltx_st_open_memory would zero it). */
+    if (m->be->caps.host_visible)
+        return ltx_tensor_host(t) == e->data && e->shard >= 0 && e->shard < f->nshards &&
+               f->shards[e->shard].mapped;
     if (t->offset != 0 || t->buf->refs != 1 || t->buf->borrowed) return false;
     void *tmp = malloc(e->nbytes ? e->nbytes : 1);
     if (!tmp) return false;
@@ -296,7 +303,7 @@ ltx_status ltx_transformer_set_streaming(ltx_transformer *m, const ltx_st_file *
             char full[160];
             snprintf(full, sizeof full, PREFIX "%s", ws[k]->name);
             const ltx_st_entry *e = ltx_st_find(f, full);
-            if (e && is_file_backed(m, ws[k], e)) {
+            if (e && is_file_backed(m, f, ws[k], e)) {
                 b->w[b->n++] = (st_weight){ws[k], e};
                 b->bytes += e->nbytes;
                 s->stats.streamed_tensors++;
