@@ -341,24 +341,15 @@ static ltx_tensor *gn(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
     return nn_norm(be, LTX_NORM_GROUP, x, w, b, 32, 1e-5f); /* ref: GroupNorm(32, C) defaults */
 }
 
-/* Replaces var by expr's result, freeing the old value; jumps to fail on NULL. */
-#define STEP(var, expr)                                                                            \
-    do {                                                                                           \
-        ltx_tensor *step_new_ = (expr);                                                            \
-        ltx_tensor_free(var);                                                                      \
-        (var) = step_new_;                                                                         \
-        if (!(var)) goto fail;                                                                     \
-    } while (0)
-
 static ltx_tensor *res_fwd(ltx_backend *be, const ups_res *r, const ltx_tensor *x)
 {
     ltx_tensor *h = conv_fwd(be, &r->c1, x), *y = NULL;
     if (!h) return NULL;
-    STEP(h, gn(be, h, r->g1w, r->g1b));
-    STEP(h, vae_silu(be, h));
-    STEP(h, conv_fwd(be, &r->c2, h));
-    STEP(h, gn(be, h, r->g2w, r->g2b));
-    STEP(h, nn_binary(be, LTX_BINARY_ADD, h, x));
+    VAE_STEP(h, gn(be, h, r->g1w, r->g1b));
+    VAE_STEP(h, vae_silu(be, h));
+    VAE_STEP(h, conv_fwd(be, &r->c2, h));
+    VAE_STEP(h, gn(be, h, r->g2w, r->g2b));
+    VAE_STEP(h, nn_binary(be, LTX_BINARY_ADD, h, x));
     y = vae_silu(be, h);
 fail:
     ltx_tensor_free(h);
@@ -431,15 +422,15 @@ static ltx_tensor *upsample_stage(const ltx_latent_upsampler *u, const ltx_tenso
     }
     h = fold_time(be, x);
     if (!h) return NULL;
-    STEP(h, conv_fwd(be, &u->up, h));
-    STEP(h, shuffle2d(be, h, u->kind == UP_CLASSIC ? 2 : u->num));
+    VAE_STEP(h, conv_fwd(be, &u->up, h));
+    VAE_STEP(h, shuffle2d(be, h, u->kind == UP_CLASSIC ? 2 : u->num));
     if (u->kind == UP_RATIONAL && u->blur) {
         ltx_conv_params p = {.nspatial = 2,
                              .stride = {u->den, u->den, 1},
                              .padding = {u->blur_k / 2, u->blur_k / 2, 0},
                              .dilation = {1, 1, 1},
                              .groups = (int)h->shape[1]};
-        STEP(h, nn_conv(be, h, u->blur, NULL, &p));
+        VAE_STEP(h, nn_conv(be, h, u->blur, NULL, &p));
     }
     if (u->kind == UP_CLASSIC) ltx_tap(taps, "ups.upsampler", h); /* (B·F, C, H, W) */
     y = unfold_time(be, h, B);
@@ -465,23 +456,23 @@ ltx_status ltx_latent_upsampler_forward(const ltx_latent_upsampler *u, const ltx
     bool per_frame = u->body_nd == 2; /* ref: dims == 2 runs everything per frame */
     x = per_frame ? fold_time(be, latent) : ltx_tensor_view(latent);
     if (!x) goto fail;
-    STEP(x, conv_fwd(be, &u->initial, x));
+    VAE_STEP(x, conv_fwd(be, &u->initial, x));
     ltx_tap(taps, "ups.initial_conv", x);
-    STEP(x, gn(be, x, u->gi_w, u->gi_b));
-    STEP(x, vae_silu(be, x));
+    VAE_STEP(x, gn(be, x, u->gi_w, u->gi_b));
+    VAE_STEP(x, vae_silu(be, x));
     for (int i = 0; i < u->cfg.num_blocks_per_stage; i++)
-        STEP(x, res_fwd(be, &u->pre[i], x));
+        VAE_STEP(x, res_fwd(be, &u->pre[i], x));
     if (per_frame) {
-        STEP(x, conv_fwd(be, &u->up, x));
-        STEP(x, shuffle2d(be, x, 2));
+        VAE_STEP(x, conv_fwd(be, &u->up, x));
+        VAE_STEP(x, shuffle2d(be, x, 2));
         ltx_tap(taps, "ups.upsampler", x);
     } else {
-        STEP(x, upsample_stage(u, x, taps));
+        VAE_STEP(x, upsample_stage(u, x, taps));
     }
     for (int i = 0; i < u->cfg.num_blocks_per_stage; i++)
-        STEP(x, res_fwd(be, &u->post[i], x));
-    STEP(x, conv_fwd(be, &u->final, x));
-    if (per_frame) STEP(x, unfold_time(be, x, B));
+        VAE_STEP(x, res_fwd(be, &u->post[i], x));
+    VAE_STEP(x, conv_fwd(be, &u->final, x));
+    if (per_frame) VAE_STEP(x, unfold_time(be, x, B));
     *out = x;
     return LTX_OK;
 fail:

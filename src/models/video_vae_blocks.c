@@ -362,15 +362,6 @@ ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor 
     return s;
 }
 
-/* Replaces *x by f(*x) (frees the old one); false on error. */
-#define STEP(var, expr)                                                                            \
-    do {                                                                                           \
-        ltx_tensor *step_new_ = (expr);                                                            \
-        ltx_tensor_free(var);                                                                      \
-        (var) = step_new_;                                                                         \
-        if (!(var)) goto fail;                                                                     \
-    } while (0)
-
 ltx_tensor *vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const ltx_tensor *x,
                              const ltx_tensor *temb)
 {
@@ -391,21 +382,21 @@ ltx_tensor *vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const lt
     }
     h = vae_norm_fwd(be, &r->n1, x);
     if (!h) goto fail;
-    if (ada) STEP(h, vae_modulate(be, h, ada, 0)); /* shift1, scale1 */
-    STEP(h, vae_silu(be, h));
-    STEP(h, vae_causal_conv(run, &r->c1, h));
+    if (ada) VAE_STEP(h, vae_modulate(be, h, ada, 0)); /* shift1, scale1 */
+    VAE_STEP(h, vae_silu(be, h));
+    VAE_STEP(h, vae_causal_conv(run, &r->c1, h));
     if (r->pcs1 && vae_inject_noise(run, h, r->pcs1) != LTX_OK) goto fail;
-    STEP(h, vae_norm_fwd(be, &r->n2, h));
-    if (ada) STEP(h, vae_modulate(be, h, ada, 2)); /* shift2, scale2 */
-    STEP(h, vae_silu(be, h));
-    STEP(h, vae_causal_conv(run, &r->c2, h));
+    VAE_STEP(h, vae_norm_fwd(be, &r->n2, h));
+    if (ada) VAE_STEP(h, vae_modulate(be, h, ada, 2)); /* shift2, scale2 */
+    VAE_STEP(h, vae_silu(be, h));
+    VAE_STEP(h, vae_causal_conv(run, &r->c2, h));
     if (r->pcs2 && vae_inject_noise(run, h, r->pcs2) != LTX_OK) goto fail;
     if (r->sc_w) {
         res = vae_norm_fwd(be, &r->n3, x);
         if (!res) goto fail;
         ltx_conv_params p = {
             .nspatial = 3, .stride = {1, 1, 1}, .dilation = {1, 1, 1}, .groups = 1};
-        STEP(res, nn_conv(be, res, r->sc_w, r->sc_b, &p));
+        VAE_STEP(res, nn_conv(be, res, r->sc_w, r->sc_b, &p));
         y = nn_binary(be, LTX_BINARY_ADD, res, h);
     } else {
         y = nn_binary(be, LTX_BINARY_ADD, x, h);

@@ -124,4 +124,14 @@ ltx_tensor *vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const 
 /* Adds randn(H, W)·pcs (C,1,1) to h (B, C, F, H, W) in place, drawing from run->rng. */
 ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor *pcs);
 
+/* var <- expr (expr may read var); frees the old var; jumps to the caller's `fail` label when
+ * the result is NULL (the failing op has set the message). */
+#define VAE_STEP(var, expr)                                                                        \
+    do {                                                                                           \
+        ltx_tensor *step_new_ = (expr);                                                            \
+        ltx_tensor_free(var);                                                                      \
+        (var) = step_new_;                                                                         \
+        if (!(var)) goto fail;                                                                     \
+    } while (0)
+
 #endif
