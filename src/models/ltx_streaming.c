@@ -327,6 +327,12 @@ ltx_status ltx_transformer_set_streaming(ltx_transformer *m, const ltx_st_file *
     /* Start from nothing resident: pages touched while loading (e.g. by LoRA fusion) go. */
     for (int i = 0; i < L; i++) evict(m, i);
     s->stats.evictions = 0;
+    if (s->stats.streamed_tensors == 0) {
+        LTX_INFO(m->be->log, "layer streaming: none of the %d block weights is still the "
+                 "checkpoint's bytes (LoRA-fused or copied weights stay resident): no effect",
+                 s->stats.resident_tensors);
+        return LTX_OK;
+    }
     LTX_INFO(m->be->log,
              "layer streaming: %d of %d block weights streamed (%.1f MiB, at most %.1f MiB per "
              "block), %d kept resident; %d block(s) prefetched ahead (%s); %s",
