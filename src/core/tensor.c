@@ -443,32 +443,30 @@ ltx_status ltx_tensor_upload(ltx_tensor *t, const void *host, ltx_dtype dt)
     return s;
 }
 
-float *ltx_tensor_to_host_f32(const ltx_tensor *t)
+/* malloc'd host copy of t converted to dt (esz bytes per element; one spare element so that
+ * an empty tensor still gets a non-NULL buffer); NULL + error on failure. */
+static void *to_host(const ltx_tensor *t, ltx_dtype dt, size_t esz)
 {
-    float *out = malloc(sizeof(float) * (size_t)(ltx_tensor_numel(t) + 1));
+    void *out = malloc(esz * (size_t)(ltx_tensor_numel(t) + 1));
     if (!out) {
         ltx_err(LTX_ERR_OOM, "out of memory");
         return NULL;
     }
-    if (ltx_tensor_download(t, out, LTX_F32) != LTX_OK) {
+    if (ltx_tensor_download(t, out, dt) != LTX_OK) {
         free(out);
         return NULL;
     }
     return out;
 }
 
+float *ltx_tensor_to_host_f32(const ltx_tensor *t)
+{
+    return to_host(t, LTX_F32, sizeof(float));
+}
+
 double *ltx_tensor_to_host_f64(const ltx_tensor *t)
 {
-    double *out = malloc(sizeof(double) * (size_t)(ltx_tensor_numel(t) + 1));
-    if (!out) {
-        ltx_err(LTX_ERR_OOM, "out of memory");
-        return NULL;
-    }
-    if (ltx_tensor_download(t, out, LTX_F64) != LTX_OK) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return to_host(t, LTX_F64, sizeof(double));
 }
 
 ltx_tensor *ltx_tensor_to(const ltx_tensor *t, ltx_backend *be, ltx_dtype dt)

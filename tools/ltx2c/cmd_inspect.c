@@ -275,17 +275,23 @@ static void print_config(const char *cfg)
     cJSON_Delete(root);
 }
 
+/* Adds each tensor's dtype to dt[] and its elements and stored bytes to *numel / *bytes. */
+static void tally(const ltx_st_file *f, int *dt, uint64_t *numel, uint64_t *bytes)
+{
+    for (int i = 0; i < ltx_st_count(f); i++) {
+        const ltx_st_entry *e = ltx_st_at(f, i);
+        dt[e->dtype]++;
+        *numel += entry_numel(e);
+        *bytes += e->nbytes;
+    }
+}
+
 static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors)
 {
     char a[40], b[40], c[40], dts[256];
     int dt[LTX_DTYPE_COUNT] = {0};
     uint64_t numel = 0, bytes = 0;
-    for (int i = 0; i < ltx_st_count(f); i++) {
-        const ltx_st_entry *e = ltx_st_at(f, i);
-        dt[e->dtype]++;
-        numel += entry_numel(e);
-        bytes += e->nbytes;
-    }
+    tally(f, dt, &numel, &bytes);
     uint64_t size = total_size(f);
     printf("path:     %s\n", ltx_st_path(f));
     if (ltx_st_shard_count(f) > 1)
@@ -360,12 +366,7 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
     cJSON *root = cJSON_CreateObject();
     int dt[LTX_DTYPE_COUNT] = {0};
     uint64_t numel = 0, bytes = 0;
-    for (int i = 0; i < ltx_st_count(f); i++) {
-        const ltx_st_entry *e = ltx_st_at(f, i);
-        dt[e->dtype]++;
-        numel += entry_numel(e);
-        bytes += e->nbytes;
-    }
+    tally(f, dt, &numel, &bytes);
     cJSON_AddStringToObject(root, "path", ltx_st_path(f));
     cJSON *shards = cJSON_AddArrayToObject(root, "shards");
     for (int i = 0; i < ltx_st_shard_count(f); i++)
