@@ -1,5 +1,8 @@
 /*
  * engine.c — ltx_engine / ltx_session lifetimes, error text, info, and the public verify entry.
+ * Not here: the generation entry points (generate.c, generate_cond.c), the golden replay itself
+ * (src/golden/) and the devices (src/backend/: the engine only owns one backend and its pool).
+ * No reference counterpart (the reference has no engine object).
  */
 #include "api/engine.h"
 
@@ -60,9 +63,15 @@ void ltx_engine_close(ltx_engine *e)
     free(e);
 }
 
-const char *ltx_engine_last_error(const ltx_engine *e) { return e ? e->last_error : ""; }
+const char *ltx_engine_last_error(const ltx_engine *e)
+{
+    return e ? e->last_error : "";
+}
 
-int ltx_engine_fallback_count(const ltx_engine *e) { return e ? e->be->n_fallbacks : 0; }
+int ltx_engine_fallback_count(const ltx_engine *e)
+{
+    return e ? e->be->n_fallbacks : 0;
+}
 
 size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
 {
@@ -103,7 +112,10 @@ ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_sess
     return LTX_OK;
 }
 
-void ltx_session_close(ltx_session *s) { free(s); }
+void ltx_session_close(ltx_session *s)
+{
+    free(s);
+}
 
 void ltx_verify_params_init(ltx_verify_params *p)
 {
@@ -127,8 +139,8 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
     };
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();
-    ltx_status s = ltx_golden_verify(e->be, &e->log, path, &o, &res->passed, &res->failed,
-                                     &res->unsupported);
+    ltx_status s =
+        ltx_golden_verify(e->be, &e->log, path, &o, &res->passed, &res->failed, &res->unsupported);
     pthread_mutex_unlock(&e->lock);
     if (s == LTX_ERR_MISMATCH)
         ltx_err(s, "%s: %d tensor(s) outside tolerance", path, res->failed);

@@ -6,6 +6,8 @@
  * CPU linspace's two-sided formula, r = 1/s, d = f32(E) + (r - 1), sigma = (1/d) * f32(E), then
  * the stretch 1 - (1 - z)/q with q = (1 - z_last) / f32(1 - terminal). A vectorised torch
  * linspace can differ by 1 ulp on some CPUs (documented in the goldens); we use the scalar form.
+ * Not here: what a step does with the sigmas (diffusion_steps.c, res2s.c) and guidance
+ * (guiders.c).
  */
 #include "sampling/schedulers.h"
 
@@ -46,7 +48,8 @@ static void linspace_f32(float start, float end, int n, float *out)
 
 ltx_status ltx_sched_ltx2(int steps, const ltx_ltx2_sched_params *p, float *out)
 {
-    if (steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
+    if (steps < 1)
+        return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
     if (p->stretch && !(p->terminal < 1.0))
         return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: terminal must be < 1, got %g", p->terminal);
     const double x1 = 1024, x2 = 4096; /* ref: BASE_SHIFT_ANCHOR, MAX_SHIFT_ANCHOR */
@@ -88,7 +91,8 @@ ltx_status ltx_sched_ltx2(int steps, const ltx_ltx2_sched_params *p, float *out)
 ltx_status ltx_sched_linear_quadratic(int steps, double threshold_noise, int linear_steps,
                                       float *out)
 {
-    if (steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
+    if (steps < 1)
+        return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
     if (steps == 1) {
         out[0] = 1.0f;
         out[1] = 0.0f;
@@ -96,7 +100,8 @@ ltx_status ltx_sched_linear_quadratic(int steps, double threshold_noise, int lin
     }
     if (linear_steps <= 0) linear_steps = steps / 2;
     int k = 0;
-    for (int i = 0; i < linear_steps; i++) out[k++] = (float)(1.0 - i * threshold_noise / linear_steps);
+    for (int i = 0; i < linear_steps; i++)
+        out[k++] = (float)(1.0 - i * threshold_noise / linear_steps);
     double diff = linear_steps - threshold_noise * steps;
     int qsteps = steps - linear_steps;
     if (qsteps > 0) {
@@ -179,12 +184,13 @@ static double inv_inc_beta(double a, double b, double p)
 
 ltx_status ltx_sched_beta(int steps, double alpha, double beta, float *out, int *n_out)
 {
-    if (steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
+    if (steps < 1)
+        return ltx_err(LTX_ERR_INVALID_ARG, "scheduler: steps must be >= 1, got %d", steps);
     if (!(alpha > 0) || !(beta > 0))
         return ltx_err(LTX_ERR_INVALID_ARG, "beta scheduler: alpha and beta must be > 0");
-    const double shift = 2.37;     /* ref: BetaScheduler.shift */
-    const int length = 10000;      /* ref: BetaScheduler.timesteps_length */
-    const int total = length - 1;  /* len(model_sampling_sigmas) - 1 */
+    const double shift = 2.37;    /* ref: BetaScheduler.shift */
+    const int length = 10000;     /* ref: BetaScheduler.timesteps_length */
+    const int total = length - 1; /* len(model_sampling_sigmas) - 1 */
     float E = (float)exp(shift);
     int k = 0;
     double prev[2048];
@@ -215,8 +221,8 @@ ltx_status ltx_sched_beta(int steps, double alpha, double beta, float *out, int 
 int ltx_sched_distilled(int stage, const float **values)
 {
     /* ref: ltx_pipelines/utils/constants.py DISTILLED_SIGMA_VALUES / STAGE_2_... */
-    static const float s1[] = {1.0f, 0.99375f, 0.9875f, 0.98125f, 0.975f,
-                               0.909375f, 0.725f, 0.421875f, 0.0f};
+    static const float s1[] = {1.0f,      0.99375f, 0.9875f,   0.98125f, 0.975f,
+                               0.909375f, 0.725f,   0.421875f, 0.0f};
     static const float s2[] = {0.909375f, 0.725f, 0.421875f, 0.0f};
     if (stage == 2) {
         *values = s2;
