@@ -47,17 +47,17 @@ extern "C" {
 #define LTX_VERSION_PATCH 0
 
 /* ---- status codes (one table: names via ltx_status_name) -------------------------------- */
-#define LTX_STATUS_LIST(X)                                                                      \
-    X(LTX_OK, "ok")                                                                             \
-    X(LTX_ERR_INVALID_ARG, "invalid argument")                                                  \
-    X(LTX_ERR_IO, "i/o error")                                                                  \
-    X(LTX_ERR_FORMAT, "malformed file")                                                         \
-    X(LTX_ERR_OOM, "out of memory")                                                             \
-    X(LTX_ERR_UNSUPPORTED, "unsupported")                                                       \
-    X(LTX_ERR_MISMATCH, "mismatch against reference")                                           \
-    X(LTX_ERR_NOT_BUILT, "not built yet")                                                       \
-    X(LTX_ERR_DEVICE, "device error")                                                           \
-    X(LTX_ERR_ABORTED, "aborted")                                                               \
+#define LTX_STATUS_LIST(X)                                                                         \
+    X(LTX_OK, "ok")                                                                                \
+    X(LTX_ERR_INVALID_ARG, "invalid argument")                                                     \
+    X(LTX_ERR_IO, "i/o error")                                                                     \
+    X(LTX_ERR_FORMAT, "malformed file")                                                            \
+    X(LTX_ERR_OOM, "out of memory")                                                                \
+    X(LTX_ERR_UNSUPPORTED, "unsupported")                                                          \
+    X(LTX_ERR_MISMATCH, "mismatch against reference")                                              \
+    X(LTX_ERR_NOT_BUILT, "not built yet")                                                          \
+    X(LTX_ERR_DEVICE, "device error")                                                              \
+    X(LTX_ERR_ABORTED, "aborted")                                                                  \
     X(LTX_ERR_INTERNAL, "internal error")
 
 typedef enum ltx_status {
@@ -72,16 +72,16 @@ const char *ltx_status_name(ltx_status s);
 
 /* ---- element types ------------------------------------------------------------------------ */
 /* Names are the safetensors dtype strings (F32, BF16, F8_E4M3, ...). */
-#define LTX_DTYPE_LIST(X)                                                                       \
-    X(LTX_F32, "F32", 4)                                                                        \
-    X(LTX_F16, "F16", 2)                                                                        \
-    X(LTX_BF16, "BF16", 2)                                                                      \
-    X(LTX_F64, "F64", 8)                                                                        \
-    X(LTX_F8E4M3, "F8_E4M3", 1)                                                                 \
-    X(LTX_F8E5M2, "F8_E5M2", 1)                                                                 \
-    X(LTX_I64, "I64", 8)                                                                        \
-    X(LTX_I32, "I32", 4)                                                                        \
-    X(LTX_U8, "U8", 1)                                                                          \
+#define LTX_DTYPE_LIST(X)                                                                          \
+    X(LTX_F32, "F32", 4)                                                                           \
+    X(LTX_F16, "F16", 2)                                                                           \
+    X(LTX_BF16, "BF16", 2)                                                                         \
+    X(LTX_F64, "F64", 8)                                                                           \
+    X(LTX_F8E4M3, "F8_E4M3", 1)                                                                    \
+    X(LTX_F8E5M2, "F8_E5M2", 1)                                                                    \
+    X(LTX_I64, "I64", 8)                                                                           \
+    X(LTX_I32, "I32", 4)                                                                           \
+    X(LTX_U8, "U8", 1)                                                                             \
     X(LTX_BOOL, "BOOL", 1)
 
 typedef enum ltx_dtype {
@@ -114,12 +114,12 @@ typedef struct ltx_engine ltx_engine;
 typedef struct ltx_session ltx_session;
 
 typedef struct ltx_engine_params {
-    size_t struct_size;     /* = sizeof(ltx_engine_params), set by _init */
-    const char *device;     /* "auto" (default), "cpu", "cpu-restricted", "cuda", "cuda:N" */
-    int n_threads;          /* 0 = number of online CPUs */
-    int strict;             /* non-zero: any capability fallback fails with LTX_ERR_UNSUPPORTED */
+    size_t struct_size;      /* = sizeof(ltx_engine_params), set by _init */
+    const char *device;      /* "auto" (default), "cpu", "cpu-restricted", "cuda", "cuda:N" */
+    int n_threads;           /* 0 = number of online CPUs */
+    int strict;              /* non-zero: any capability fallback fails with LTX_ERR_UNSUPPORTED */
     ltx_log_level log_level; /* default LTX_LOG_INFO */
-    ltx_log_fn log;         /* default: write to stderr; NULL after _init = silent */
+    ltx_log_fn log;          /* default: write to stderr; NULL after _init = silent */
     void *log_user;
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
@@ -166,10 +166,10 @@ void ltx_session_close(ltx_session *s);
  * INFO level. */
 typedef struct ltx_verify_params {
     size_t struct_size;
-    const char *golden_root;  /* folder holding tiny_ckpt/ and media/; NULL = derived from path */
-    int noise_from_seed;      /* pipelines: draw noise from the seed instead of in.*noise* */
-    int verbose;              /* also print passing intermediates */
-    double tolerance_scale;   /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
+    const char *golden_root; /* folder holding tiny_ckpt/ and media/; NULL = derived from path */
+    int noise_from_seed;     /* pipelines: draw noise from the seed instead of in.*noise* */
+    int verbose;             /* also print passing intermediates */
+    double tolerance_scale;  /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
 } ltx_verify_params;
 
 typedef struct ltx_verify_result {
@@ -211,15 +211,15 @@ typedef struct ltx_lora_input {
 /* Parameters every generation pipeline shares. */
 typedef struct ltx_generate_params {
     size_t struct_size;
-    const char *prompt;          /* required */
-    const char *gemma_root;      /* required: Gemma 3 folder */
-    const char *tokenizer;       /* tokenizer.json (or its folder); NULL = inside gemma_root */
-    const char *output_path;     /* required, .mp4; never one of the inputs */
-    uint64_t seed;               /* default 10 */
-    int height, width;           /* 0 = the pipeline's default */
-    int num_frames;              /* default 121; must be 8k+1 */
-    int round_frames;            /* non-zero: round num_frames down to 8k+1 with a warning */
-    double frame_rate;           /* default 24; fractional rates stay exact in the file */
+    const char *prompt;      /* required */
+    const char *gemma_root;  /* required: Gemma 3 folder */
+    const char *tokenizer;   /* tokenizer.json (or its folder); NULL = inside gemma_root */
+    const char *output_path; /* required, .mp4; never one of the inputs */
+    uint64_t seed;           /* default 10 */
+    int height, width;       /* 0 = the pipeline's default */
+    int num_frames;          /* default 121; must be 8k+1 */
+    int round_frames;        /* non-zero: round num_frames down to 8k+1 with a warning */
+    double frame_rate;       /* default 24; fractional rates stay exact in the file */
     const ltx_image_input *images;
     int n_images;
     const ltx_lora_input *loras; /* --lora */
@@ -261,11 +261,11 @@ typedef struct ltx_guidance {
  * (15 steps, video 3/0/0.45/3, audio 7/0/1/3, distilled LoRA 0.25 / 0.5). */
 typedef struct ltx_guided_params {
     size_t struct_size;
-    const char *checkpoint_path;        /* required (dev checkpoint) */
-    const char *negative_prompt;        /* NULL = the reference's default negative prompt */
+    const char *checkpoint_path; /* required (dev checkpoint) */
+    const char *negative_prompt; /* NULL = the reference's default negative prompt */
     int num_inference_steps;
     ltx_guidance video, audio;
-    const char *spatial_upsampler_path; /* two-stage: required */
+    const char *spatial_upsampler_path;    /* two-stage: required */
     const ltx_lora_input *distilled_loras; /* two-stage: required (>= 1) */
     int n_distilled_loras;
     double distilled_lora_strength_stage_1, distilled_lora_strength_stage_2; /* HQ */
@@ -286,7 +286,6 @@ ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
                                    const ltx_guided_params *p);
 ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
                                       const ltx_guided_params *p);
-
 
 /* ---- conditioning pipelines (src/api/generate_cond.c) ------------------------------------- */
 
@@ -343,13 +342,13 @@ typedef struct ltx_video_cond_input {
 } ltx_video_cond_input;
 typedef struct ltx_ic_lora_params {
     size_t struct_size;
-    const char *distilled_checkpoint_path; /* required */
-    const char *spatial_upsampler_path;    /* required unless skip_stage_2 */
+    const char *distilled_checkpoint_path;          /* required */
+    const char *spatial_upsampler_path;             /* required unless skip_stage_2 */
     const ltx_video_cond_input *video_conditioning; /* required, >= 1 */
     int n_video_conditioning;
-    const char *attention_mask_path;  /* NULL = none; grayscale mask video */
-    double attention_mask_strength;   /* [0, 1], default 1 */
-    int skip_stage_2;                 /* output at half size */
+    const char *attention_mask_path; /* NULL = none; grayscale mask video */
+    double attention_mask_strength;  /* [0, 1], default 1 */
+    int skip_stage_2;                /* output at half size */
 } ltx_ic_lora_params;
 /* Zeroes *p, sets struct_size and attention_mask_strength 1. */
 void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
