@@ -317,6 +317,9 @@ static ltx_status decode_group(const ltx_video_decoder *d, const ltx_tensor *lat
             ltx_tensor_free(mv);
             ltx_tensor_free(bv);
             ltx_tensor_free(wv);
+            /* Tiles differ in size, so blocks cached for one rarely fit the next: hand them
+             * back so a tiled decode stays within its live-memory budget. */
+            be->ops->memory_cleanup(be);
         }
     return s;
 }

@@ -51,13 +51,25 @@ static ltx_status cpu_buffer_alloc(ltx_backend *be, size_t bytes, void **handle)
         if (best >= 0) {
             *handle = st->cache[best].ptr;
             st->cached_bytes -= st->cache[best].size;
-            st->cache[best] = st->cache[--st->n_cached];
+            memmove(st->cache + best, st->cache + best + 1,
+                    sizeof st->cache[0] * (size_t)(st->n_cached - best - 1));
+            st->n_cached--;
             pthread_mutex_unlock(&st->cache_lock);
             return LTX_OK;
         }
+        /* Miss: give back the oldest cached blocks worth at least this request before asking
+         * the system for more, so cached-but-unusable blocks never add to the footprint
+         * (resident memory stays near the live peak; repeated shapes still hit). */
+        size_t freed = 0;
+        int drop = 0;
+        while (drop < st->n_cached && freed < sz) freed += st->cache[drop++].size;
+        for (int i = 0; i < drop; i++) free((char *)st->cache[i].ptr - 64);
+        memmove(st->cache, st->cache + drop, sizeof st->cache[0] * (size_t)(st->n_cached - drop));
+        st->n_cached -= drop;
+        st->cached_bytes -= freed;
         pthread_mutex_unlock(&st->cache_lock);
-        /* Keep the block's real size in front of it so free can cache it by size. */
     }
+    /* The block's real size is kept in a 64-byte header so free can cache it by size. */
     void *p = aligned_alloc(64, sz + 64);
     if (!p && st->n_cached) {
         /* Out of memory with blocks cached: give them back and retry once. */
@@ -82,12 +94,12 @@ static void cpu_buffer_free(ltx_backend *be, void *handle)
     size_t sz = *(size_t *)base;
     if (sz >= CACHE_MIN_BYTES && sz <= st->cache_limit) {
         pthread_mutex_lock(&st->cache_lock);
-        /* Evict (free) arbitrary cached blocks until this one fits under the limit. */
         while (st->n_cached && (st->n_cached == CPU_CACHE_SLOTS ||
                                 st->cached_bytes + sz > st->cache_limit)) {
-            st->n_cached--;
-            st->cached_bytes -= st->cache[st->n_cached].size;
-            free((char *)st->cache[st->n_cached].ptr - 64);
+            /* evict the oldest (front of the array; entries are kept in age order) */
+            st->cached_bytes -= st->cache[0].size;
+            free((char *)st->cache[0].ptr - 64);
+            memmove(st->cache, st->cache + 1, sizeof st->cache[0] * (size_t)(--st->n_cached));
         }
         st->cache[st->n_cached++] = (cpu_cached_block){handle, sz};
         st->cached_bytes += sz;
