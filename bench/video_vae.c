@@ -18,7 +18,7 @@
  *      would); the child's peak RSS (ru_maxrss from wait4) is reported and checked against the
  *      budget (argv: --budget-mb N, default 1500). The CPU backend's block cache is switched
  *      off for this (LTX_CPU_CACHE_MB=0) so the number is live memory; with the default cache
- *      freed blocks stay resident (up to 1/8 of RAM), reported separately;
+ *      freed blocks may stay cached (at most min(RAM/16, 1 GiB), given back on a miss), reported separately;
  *   2. in another child, the untiled decode, for its peak RSS (both cache settings);
  *   3. in the parent, tiled (float chunks kept) and untiled decodes compared: max |diff|,
  *      mean |diff|, fraction of elements with |diff| > 0.05, and uint8 frame agreement;
