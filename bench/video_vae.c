@@ -274,8 +274,8 @@ static int bench_large(long budget_mb)
     printf("peak RSS, live memory (LTX_CPU_CACHE_MB=0): tiled %ld MB (budget %ld MB: %s), "
            "untiled %ld MB\n",
            tiled_mb, budget_mb, tiled_mb <= budget_mb ? "within" : "EXCEEDED", untiled_mb);
-    printf("peak RSS with the CPU backend's default block cache (keeps freed blocks, up to 1/8 "
-           "of RAM): tiled %ld MB, untiled %ld MB\n",
+    printf("peak RSS with the CPU backend's default (bounded) block cache: tiled %ld MB, "
+           "untiled %ld MB\n",
            tiled_cache_mb, untiled_cache_mb);
     if (tiled_mb > budget_mb) rc = 1;
     /* comparison in the parent (its pool is created after the forks) */
