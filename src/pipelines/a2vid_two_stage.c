@@ -16,7 +16,6 @@
 #include "models/audio_vae.h"
 #include "nn/nn.h"
 #include "sampling/conditioning.h"
-#include "sampling/schedulers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,83 +59,22 @@ ltx_status ltx_pipeline_a2vid_two_stage(ltx_pipe *p, const ltx_gen_inputs *in,
                                         const ltx_cond_inputs *c, ltx_gen_output *out)
 {
     memset(out, 0, sizeof *out);
-    if (in->height % 64 || in->width % 64)
-        return ltx_err(LTX_ERR_INVALID_ARG,
-                       "a2vid_two_stage: height/width must be multiples "
-                       "of 64 (got %dx%d)",
-                       in->height, in->width);
-    if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
-    if (in->n_images > LTX_PIPE_MAX_IMAGES)
-        return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
+    LTX_TRY(ltx_two_stage_check(in, "a2vid_two_stage"));
     if (!c->audio || c->audio_n <= 0 || c->audio_rate <= 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "a2vid_two_stage: no input audio");
-    int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
     ltx_tensor *alat = NULL;
-    LTX_TRY(encode_audio(p, in, c, Ta, &alat));
+    LTX_TRY(encode_audio(p, in, c, ltx_audio_latent_frames(in->num_frames, in->fps), &alat));
 
-    float *sig = malloc(sizeof(float) * (size_t)(in->steps + 1));
-    ltx_status st = sig ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
-    ltx_ltx2_sched_params sp;
-    ltx_ltx2_sched_params_init(&sp);
-    if (st == LTX_OK) st = ltx_sched_ltx2(in->steps, &sp, sig);
-    const float *s2;
-    int n2 = ltx_sched_distilled(2, &s2);
     /* video guidance only; a_neg NULL = the positive audio context in the uncond pass */
     ltx_denoiser guided = {
         .v_ctx = in->v_ctx, .a_ctx = in->a_ctx, .v_neg = in->v_neg, .vg = in->vg};
-    ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
-    ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
-    ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
-    ltx_lora_set set;
-    int h1 = in->height / 2, w1 = in->width / 2;
-
-    if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage1", in->images, in->n_images, h1, w1, im);
-    if (st == LTX_OK) {
-        ltx_stage_spec s = {.name = "stage1",
-                            .video_shape = {1, 128, F, h1 / 32, w1 / 32},
-                            .audio_shape = {1, 8, Ta, 16},
-                            .fps = in->fps,
-                            .audio_init = alat,
-                            .video_noise_scale = 1.0,
-                            .audio_noise_scale = 0.0,
-                            .images = im,
-                            .n_images = in->n_images,
-                            .sigmas = sig,
-                            .n_sigmas = in->steps + 1,
-                            .denoiser = &guided,
-                            .audio_frozen = true};
-        st = ltx_pipeline_lora_set(in, false, -1, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
-        ltx_image_latents_free(im, in->n_images);
-    }
-    free(sig);
-    ltx_tensor_free(a1);
-    if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
-    ltx_tensor_free(v1);
-    if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
-                                     in->width, im);
-    if (st == LTX_OK) {
-        ltx_stage_spec s = {.name = "stage2",
-                            .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-                            .audio_shape = {1, 8, Ta, 16},
-                            .fps = in->fps,
-                            .video_init = up,
-                            .audio_init = alat,
-                            .video_noise_scale = s2[0],
-                            .audio_noise_scale = 0.0,
-                            .images = im,
-                            .n_images = in->n_images,
-                            .sigmas = s2,
-                            .n_sigmas = n2,
-                            .denoiser = &simple,
-                            .audio_frozen = true};
-        st = ltx_pipeline_lora_set(in, true, -1, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v2, &a2);
-        ltx_image_latents_free(im, in->n_images);
-    }
-    ltx_tensor_free(up);
+    ltx_two_stage t = {.what = "a2vid_two_stage",
+                       .stage1_denoiser = &guided,
+                       .stage1_dlora = -1,
+                       .stage2_dlora = -1,
+                       .frozen_audio = alat};
+    ltx_tensor *v2 = NULL, *a2 = NULL;
+    ltx_status st = ltx_two_stage_run(p, in, &t, &v2, &a2);
     ltx_tensor_free(alat);
     ltx_tensor_free(a2);
     if (st == LTX_OK)

@@ -73,4 +73,34 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
 ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, double dl_strength,
                                  ltx_lora_set *set);
 
+/* ---- shared two-stage glue (two_stage.c) ---- */
+
+/* What one two-stage pipeline changes in the shared script. Borrowed pointers. */
+typedef struct ltx_two_stage {
+    const char *what;                  /* pipeline name for error messages ("two-stage") */
+    ltx_denoiser *stage1_denoiser;     /* stage 1; NULL = guided with all of in's contexts and
+                                          guiders (stage 2: the simple denoiser) */
+    bool shift_by_stage1_tokens;       /* LTX2 schedule shifted by the stage-1 token count (HQ) */
+    bool res2s;                        /* res_2s sampler in both stages (HQ) */
+    bool images_as_keyframes;          /* every --image as keyframe tokens in both stages */
+    bool stage1_distilled;             /* stage-1 LoRAs include the distilled ones (HQ) */
+    double stage1_dlora, stage2_dlora; /* distilled strength override per stage; < 0 = CLI's */
+    const ltx_tensor *frozen_audio;    /* (1,8,T_a,16) kept frozen in both stages, or NULL */
+} ltx_two_stage;
+
+/* Argument checks shared by the two-stage pipelines (sizes multiple of 64, steps >= 1, image
+ * count); `what` prefixes the size message. */
+ltx_status ltx_two_stage_check(const ltx_gen_inputs *in, const char *what);
+
+/* Stage-1 image encode, stage 1, x2 upsample, stage-2 image encode, stage 2: *video_out
+ * (1,128,F,H,W) and *audio_out (1,8,T_a,16), new tensors the caller frees (NULL on error).
+ * Does not validate `in` (see ltx_two_stage_check). */
+ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                             ltx_tensor **video_out, ltx_tensor **audio_out);
+
+/* Zeroes *out, ltx_two_stage_check, ltx_two_stage_run, ltx_pipeline_decode; on error *out is
+ * freed (zeroed). */
+ltx_status ltx_two_stage_generate(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                                  ltx_gen_output *out);
+
 #endif
