@@ -13,319 +13,40 @@
  * round trip feed the preprocessing; the round trip itself is re-run from the stored source
  * pixels and compared on its own (image0.crf_roundtrip_uint8).
  */
-#include "golden/golden.h"
-
-#include "core/dtype.h"
-#include "io/media.h"
-#include "nn/nn.h"
-#include "pipelines/pipelines.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "golden/g_pipelines_replay.h"
 
 ltx_status g_pipeline_distilled(ltx_golden_ctx *g);
 ltx_status g_pipeline_one_stage(ltx_golden_ctx *g);
 ltx_status g_pipeline_two_stage(ltx_golden_ctx *g);
 ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g);
 
-typedef struct noise_src {
-    ltx_golden_ctx *g;
-    ltx_rng *rng; /* --noise-from-seed */
-    const ltx_pipe *p;
-    char stage[32];
-    int sde_count; /* res_2s draws so far in `stage` */
-} noise_src;
+typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
 
-/* res_2s SDE draws: in.<stage>.sde_noise<i> in call order (the file stores them per stage). */
-static ltx_status golden_sde_noise(void *user, ltx_backend *be, bool substep,
-                                   const ltx_tensor *like, ltx_tensor **out)
+static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn, gp_guidance guidance)
 {
-    noise_src *ns = user;
-    (void)substep;
-    const char *st = ns->p->cur_stage ? ns->p->cur_stage : "";
-    if (strcmp(ns->stage, st)) {
-        snprintf(ns->stage, sizeof ns->stage, "%s", st);
-        ns->sde_count = 0;
-    }
-    char key[96];
-    snprintf(key, sizeof key, "in.%s.sde_noise%d", st, ns->sde_count++);
-    ltx_tensor *t = ltx_golden_tensor(ns->g, key);
-    if (!t) return LTX_ERR_FORMAT;
-    if (!ltx_tensor_same_shape(t, like)) {
-        ltx_tensor_free(t);
-        return ltx_err(LTX_ERR_FORMAT, "%s: shape differs from the state", key);
-    }
-    *out = nn_contiguous(be, t, LTX_F32);
-    ltx_tensor_free(t);
-    return *out ? LTX_OK : LTX_ERR_OOM;
-}
-
-static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C, ltx_tensor **out)
-{
-    noise_src *ns = user;
-    char key[96];
-    snprintf(key, sizeof key, "in.%s", name);
-    if (!ns->rng) {
-        ltx_tensor *t = ltx_golden_tensor(ns->g, key);
-        if (!t) return LTX_ERR_FORMAT;
-        *out = nn_contiguous(ltx_golden_backend(ns->g), t, LTX_F32);
-        ltx_tensor_free(t);
-        return *out ? LTX_OK : LTX_ERR_OOM;
-    }
-    size_t n = (size_t)(T * C);
-    float *h = malloc(sizeof(float) * (n ? n : 1));
-    if (!h) return ltx_err(LTX_ERR_OOM, "out of memory");
-    ltx_status s = ltx_rng_randn_f32(ns->rng, h, (int64_t)n);
-    int64_t shape[3] = {1, T, C};
-    if (s == LTX_OK) {
-        *out = ltx_tensor_from_host(ltx_golden_backend(ns->g), LTX_F32, 3, shape, h);
-        if (!*out) s = LTX_ERR_OOM;
-    }
-    free(h);
-    /* the generator checked end to end: the draw must equal the stored one */
-    if (s == LTX_OK) s = ltx_golden_emit(ns->g, key, *out);
+    gp_replay r = {0};
+    ltx_gen_output o = {0};
+    ltx_status s = gp_replay_setup(g, &r, guidance, true);
+    if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
+    if (s == LTX_OK) s = gp_emit_output(g, &o);
+    ltx_gen_output_free(&o);
+    gp_replay_free(&r);
     return s;
-}
-
-/* Everything a replay owns. */
-typedef struct replay {
-    ltx_st_file *ckpt, *ups;
-    ltx_tensor *ctx[4]; /* positive video, audio, negative video, audio */
-    ltx_pipe_image img[LTX_PIPE_MAX_IMAGES];
-    uint8_t *img_rgb[LTX_PIPE_MAX_IMAGES];
-    int n_img;
-    noise_src ns;
-    ltx_guider_params vg, ag;
-    ltx_lora *lora[LTX_MAX_LORAS];
-    double lora_s[LTX_MAX_LORAS];
-    int n_lora, n_user; /* lora[0..n_user) user LoRAs, the rest distilled */
-    ltx_gen_inputs in;
-    ltx_pipe p;
-} replay;
-
-static void replay_free(replay *r)
-{
-    ltx_st_close(r->ckpt);
-    ltx_st_close(r->ups);
-    for (int i = 0; i < 4; i++)
-        ltx_tensor_free(r->ctx[i]);
-    for (int i = 0; i < r->n_img; i++)
-        free(r->img_rgb[i]);
-    ltx_rng_free(r->ns.rng);
-    for (int i = 0; i < r->n_lora; i++)
-        ltx_lora_close(r->lora[i]);
-}
-
-static ltx_status open_loras(ltx_golden_ctx *g, replay *r, const cJSON *list)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list)
-    {
-        if (r->n_lora == LTX_MAX_LORAS) return ltx_err(LTX_ERR_FORMAT, "too many LoRAs");
-        char path[1024];
-        ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
-        LTX_TRY(ltx_lora_open(path, &r->lora[r->n_lora]));
-        /* The goldens ran torch 1.13, whose `bf16_tensor * python_float` first rounds the
-         * scalar to bf16 (torch 2.x keeps it float): B * bf16(s). Strength 0.8 -> 0.80078125. */
-        r->lora_s[r->n_lora++] = ltx_round_bf16((float)ltx_json_num(it, "strength", 1.0));
-    }
-    return LTX_OK;
-}
-
-/* params.stage_loras: stage 1 = the user LoRAs; stage 2's extra entries = the distilled ones
- * (the reference's per-stage sets, spec §7). */
-static ltx_status setup_loras(ltx_golden_ctx *g, replay *r)
-{
-    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(ltx_golden_params(g), "stage_loras");
-    const cJSON *l1 = cJSON_GetObjectItemCaseSensitive(sl, "stage1");
-    const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(sl, "stage2");
-    LTX_TRY(open_loras(g, r, l1));
-    r->n_user = r->n_lora;
-    /* HQ: the distilled LoRA is in both stages at per-stage strengths: the last stage-1 entry */
-    if (ltx_json_has(ltx_golden_params(g), "distilled_lora_strengths") && r->n_user > 0)
-        r->n_user--;
-    int n2 = cJSON_GetArraySize(l2);
-    for (int i = r->n_lora; i < n2; i++) {
-        cJSON *one = cJSON_CreateArray();
-        cJSON_AddItemReferenceToArray(one, cJSON_GetArrayItem(l2, i));
-        ltx_status s = open_loras(g, r, one);
-        cJSON_Delete(one);
-        LTX_TRY(s);
-    }
-    r->in.loras = (const ltx_lora *const *)r->lora;
-    r->in.lora_strength = r->lora_s;
-    r->in.n_loras = r->n_user;
-    r->in.dloras = (const ltx_lora *const *)r->lora + r->n_user;
-    r->in.dlora_strength = r->lora_s + r->n_user;
-    r->in.n_dloras = r->n_lora - r->n_user;
-    return LTX_OK;
-}
-
-static void guider_from(const cJSON *j, ltx_guider_params *gp)
-{
-    ltx_guider_params_init(gp);
-    gp->cfg_scale = ltx_json_num(j, "cfg_scale", 1.0);
-    gp->stg_scale = ltx_json_num(j, "stg_scale", 0.0);
-    gp->rescale_scale = ltx_json_num(j, "rescale_scale", 0.0);
-    gp->modality_scale = ltx_json_num(j, "modality_scale", 1.0);
-    gp->skip_step = (int)ltx_json_int(j, "skip_step", 0);
-    int64_t b[LTX_MAX_STG_BLOCKS];
-    int n = ltx_json_int_array(j, "stg_blocks", b, LTX_MAX_STG_BLOCKS);
-    for (int i = 0; i < n; i++)
-        gp->stg_blocks[i] = (int)b[i];
-    gp->n_stg_blocks = n > 0 ? n : 0;
-}
-
-/* Image i of params.images: stored round-trip pixels; the round trip is re-checked. */
-static ltx_status load_image(ltx_golden_ctx *g, replay *r, const cJSON *it, int i)
-{
-    char name[64];
-    snprintf(name, sizeof name, "image%d.crf_roundtrip_uint8", i);
-    ltx_tensor *t = ltx_golden_tensor(g, name);
-    if (!t) return LTX_ERR_FORMAT;
-    int h = (int)t->shape[0], w = (int)t->shape[1];
-    r->img_rgb[i] = malloc((size_t)h * w * 3);
-    ltx_status s = r->img_rgb[i] ? ltx_tensor_download(t, r->img_rgb[i], LTX_U8)
-                                 : ltx_err(LTX_ERR_OOM, "out of memory");
-    ltx_tensor_free(t);
-    r->n_img = i + 1;
-    LTX_TRY(s);
-    r->img[i] = (ltx_pipe_image){.path = ltx_json_str(it, "file", ""),
-                                 .frame_idx = (int)ltx_json_int(it, "frame_idx", 0),
-                                 .strength = ltx_json_num(it, "strength", 1.0),
-                                 .crf = ltx_json_num(it, "crf", 33),
-                                 .rgb = r->img_rgb[i],
-                                 .h = h,
-                                 .w = w};
-    /* the codec step on its own: our libx264 round trip of the stored source pixels */
-    snprintf(name, sizeof name, "in.image%d.pixels_uint8", i);
-    ltx_tensor *src = ltx_golden_tensor(g, name);
-    if (!src) return LTX_OK; /* optional */
-    int sh = (int)src->shape[0], sw = (int)src->shape[1];
-    uint8_t *px = malloc((size_t)sh * sw * 3);
-    ltx_frames rt = {0};
-    s = px ? ltx_tensor_download(src, px, LTX_U8) : ltx_err(LTX_ERR_OOM, "out of memory");
-    ltx_tensor_free(src);
-    if (s == LTX_OK) s = ltx_image_crf_roundtrip(px, sh, sw, r->img[i].crf, &rt);
-    free(px);
-    if (s == LTX_OK) {
-        int64_t shape[3] = {rt.h, rt.w, 3};
-        snprintf(name, sizeof name, "image%d.crf_roundtrip_uint8", i);
-        s = ltx_golden_emit_host(g, name, LTX_U8, 3, shape, rt.rgb);
-    }
-    ltx_frames_free(&rt);
-    return s;
-}
-
-static ltx_status replay_setup(ltx_golden_ctx *g, replay *r, bool guided)
-{
-    const cJSON *p = ltx_golden_params(g);
-    ltx_backend *be = ltx_golden_backend(g);
-    char path[1024];
-    if (!ltx_golden_ckpt_path(g, "checkpoint", path, sizeof path))
-        return ltx_err(LTX_ERR_FORMAT, "pipeline case has no checkpoint");
-    LTX_TRY(ltx_st_open(path, &r->ckpt));
-    if (ltx_golden_ckpt_path(g, "upsampler", path, sizeof path))
-        LTX_TRY(ltx_st_open(path, &r->ups));
-    static const char *ctx_names[4] = {"in.positive.video_context", "in.positive.audio_context",
-                                       "in.negative.video_context", "in.negative.audio_context"};
-    for (int i = 0; i < (guided ? 4 : 2); i++)
-        if (!(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i]))) return LTX_ERR_FORMAT;
-    const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
-    int n = cJSON_GetArraySize(imgs);
-    if (n > LTX_PIPE_MAX_IMAGES) return ltx_err(LTX_ERR_FORMAT, "too many images");
-    for (int i = 0; i < n; i++)
-        LTX_TRY(load_image(g, r, cJSON_GetArrayItem(imgs, i), i));
-    r->ns.g = g;
-    if (ltx_golden_noise_from_seed(g)) {
-        r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
-        if (!r->ns.rng) return LTX_ERR_OOM;
-    }
-    guider_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &r->vg);
-    guider_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &r->ag);
-    r->in = (ltx_gen_inputs){.ckpt = r->ckpt,
-                             .upsampler = r->ups,
-                             .v_ctx = r->ctx[0],
-                             .a_ctx = r->ctx[1],
-                             .v_neg = r->ctx[2],
-                             .a_neg = r->ctx[3],
-                             .height = (int)ltx_json_int(p, "height", 0),
-                             .width = (int)ltx_json_int(p, "width", 0),
-                             .num_frames = (int)ltx_json_int(p, "num_frames", 0),
-                             .fps = ltx_json_num(p, "frame_rate", 24.0),
-                             .images = r->img,
-                             .n_images = n,
-                             .steps = (int)ltx_json_int(p, "num_inference_steps", 0),
-                             .vg = guided ? &r->vg : NULL,
-                             .ag = guided ? &r->ag : NULL};
-    /* the goldens ran the reference in float32 on CPU, untiled decode */
-    ltx_pipe_init(&r->p, be);
-    r->p.state_dtype = LTX_F32;
-    r->p.pos_dtype = LTX_F32;
-    r->p.lora_flags = LTX_LORA_TORCH113_CPU_MATMUL; /* small bf16 products as torch 1.13 CPU */
-    r->p.noise_fn = golden_noise;
-    r->p.noise_user = &r->ns;
-    r->p.record = ltx_golden_taps(g);
-    r->p.tiled_decode = false;
-    r->ns.p = &r->p;
-    if (!r->ns.rng) { /* with --noise-from-seed the reference's own SDE generators are used */
-        r->p.sde_noise = golden_sde_noise;
-        r->p.sde_user = &r->ns;
-    }
-    const cJSON *dls = cJSON_GetObjectItemCaseSensitive(p, "distilled_lora_strengths");
-    r->in.hq_dlora_s1 =
-        cJSON_GetArraySize(dls) == 2 ? cJSON_GetArrayItem(dls, 0)->valuedouble : 0.25;
-    r->in.hq_dlora_s2 =
-        cJSON_GetArraySize(dls) == 2 ? cJSON_GetArrayItem(dls, 1)->valuedouble : 0.5;
-    /* LoRAs: the reference fuses into the bf16 state dict before copying it into its float32
-     * modules, so the fused weights are bf16 there too: the pipe's defaults */
-    return setup_loras(g, r);
-}
-
-/* Emits the waveform (a failed audio decode fails the case with its message). */
-static ltx_status emit_output(ltx_golden_ctx *g, const ltx_gen_output *o)
-{
-    if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
-    int64_t shape[2] = {2, o->n_samples};
-    return ltx_golden_emit_host(g, "out.audio_waveform", LTX_F32, 2, shape, o->audio);
 }
 
 ltx_status g_pipeline_distilled(ltx_golden_ctx *g)
 {
-    replay r = {0};
-    ltx_gen_output o = {0};
-    ltx_status s = replay_setup(g, &r, false);
-    if (s == LTX_OK) s = ltx_pipeline_distilled(&r.p, &r.in, &o);
-    if (s == LTX_OK) s = emit_output(g, &o);
-    ltx_gen_output_free(&o);
-    replay_free(&r);
-    return s;
+    return run(g, ltx_pipeline_distilled, GP_UNGUIDED);
 }
-
-typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
-
-static ltx_status run_guided(ltx_golden_ctx *g, pipeline_fn fn)
-{
-    replay r = {0};
-    ltx_gen_output o = {0};
-    ltx_status s = replay_setup(g, &r, true);
-    if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
-    if (s == LTX_OK) s = emit_output(g, &o);
-    ltx_gen_output_free(&o);
-    replay_free(&r);
-    return s;
-}
-
 ltx_status g_pipeline_one_stage(ltx_golden_ctx *g)
 {
-    return run_guided(g, ltx_pipeline_one_stage);
+    return run(g, ltx_pipeline_one_stage, GP_GUIDED);
 }
 ltx_status g_pipeline_two_stage(ltx_golden_ctx *g)
 {
-    return run_guided(g, ltx_pipeline_two_stages);
+    return run(g, ltx_pipeline_two_stages, GP_GUIDED);
 }
 ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g)
 {
-    return run_guided(g, ltx_pipeline_two_stages_hq);
+    return run(g, ltx_pipeline_two_stages_hq, GP_GUIDED);
 }
