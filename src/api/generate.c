@@ -209,8 +209,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         return ltx_err(LTX_ERR_INVALID_ARG, "generate params: struct_size too small");
     if (!g->prompt) return ltx_err(LTX_ERR_INVALID_ARG, "--prompt is required");
     if (g->max_batch_size < 1)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1",
-                       g->max_batch_size);
+        return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1", g->max_batch_size);
     if (g->streaming_prefetch_count < 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
                        g->streaming_prefetch_count);
@@ -366,24 +365,26 @@ static void to_guider(const ltx_guidance *g, ltx_guider_params *o)
     memcpy(o->stg_blocks, g->stg_blocks, sizeof(int) * (size_t)o->n_stg_blocks);
 }
 
-static ltx_status encode_prompts(run *r, const ltx_generate_params *g, const char *negative)
+ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
+                                  const ltx_generate_params *g, const char *negative,
+                                  ltx_text_context ctx[2], ltx_gen_inputs *in, double *seconds)
 {
     double t0 = ltx_pipe_now();
     ltx_text_processor *proc = NULL;
-    LTX_TRY(ltx_text_processor_load(r->e->be, r->ckpt, 0, &proc));
+    LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, &proc));
     ltx_text_encode_params prm = {.gemma_root = g->gemma_root, .tokenizer = g->tokenizer};
     const char *prompts[2] = {g->prompt, negative};
-    ltx_status s = ltx_text_encode_prompts(r->e->be, &prm, proc, prompts, negative ? 2 : 1, r->ctx);
+    ltx_status s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     ltx_text_processor_free(proc);
     LTX_TRY(s);
-    r->in.v_ctx = r->ctx[0].video;
-    r->in.a_ctx = r->ctx[0].audio;
+    in->v_ctx = ctx[0].video;
+    in->a_ctx = ctx[0].audio;
     if (negative) {
-        r->in.v_neg = r->ctx[1].video;
-        r->in.a_neg = r->ctx[1].audio;
+        in->v_neg = ctx[1].video;
+        in->a_neg = ctx[1].audio;
     }
-    r->t_text = ltx_pipe_now() - t0;
-    LTX_INFO(&r->e->log, "prompt encoding: %.2f s", r->t_text);
+    *seconds = ltx_pipe_now() - t0;
+    LTX_INFO(&e->log, "prompt encoding: %.2f s", *seconds);
     return LTX_OK;
 }
 
@@ -394,28 +395,52 @@ static double peak_rss_mb(void)
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
 }
 
-static ltx_status write_output(run *r, const ltx_generate_params *g, ltx_pipe *p,
-                               const ltx_gen_output *o)
+ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx_rational fps,
+                                ltx_pipe *p, const ltx_gen_output *o)
 {
     if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
     double t0 = ltx_pipe_now();
     ltx_mp4_params mp;
     ltx_mp4_params_init(&mp);
-    mp.fps = ltx_rational_from_fps(g->frame_rate);
+    mp.fps = fps;
     LTX_TRY(ltx_mp4_write(g->output_path, o->frames, o->n_frames, o->h, o->w, o->audio,
                           o->n_samples, o->sample_rate, &mp));
     ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
     double total = 0;
     for (int i = 0; i < p->n_times; i++) {
-        LTX_INFO(&r->e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
+        LTX_INFO(&e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
         total += p->times[i].seconds;
     }
-    LTX_INFO(&r->e->log,
+    LTX_INFO(&e->log,
              "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
              "stages %.2f s, peak RSS %.0f MB",
              g->output_path, o->n_frames, o->w, o->h, mp.fps.num, mp.fps.den,
              (long long)o->n_samples, o->sample_rate, total, peak_rss_mb());
     return LTX_OK;
+}
+
+void ltx_gen_set_loras(ltx_gen_inputs *in, ltx_lora *const *lora, const double *strength,
+                       int n_user, int n_lora)
+{
+    in->loras = (const ltx_lora *const *)lora;
+    in->lora_strength = strength;
+    in->n_loras = n_user;
+    in->dloras = (const ltx_lora *const *)lora + n_user;
+    in->dlora_strength = strength + n_user;
+    in->n_dloras = n_lora - n_user;
+}
+
+void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_generate_params *g,
+                       bool tiled)
+{
+    ltx_pipe_init(p, e->be);
+    p->log = &e->log;
+    p->rng = rng;
+    p->progress = e->progress;
+    p->progress_user = e->progress_user;
+    p->tiled_decode = tiled;
+    p->max_batch = g->max_batch_size;                 /* --max-batch-size */
+    p->stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
 }
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
@@ -447,31 +472,20 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     r->in.fps = g->frame_rate;
     r->in.images = r->img;
     r->in.n_images = g->n_images;
-    r->in.loras = (const ltx_lora *const *)r->lora;
-    r->in.lora_strength = r->lora_s;
-    r->in.n_loras = r->n_user;
-    r->in.dloras = (const ltx_lora *const *)r->lora + r->n_user;
-    r->in.dlora_strength = r->lora_s + r->n_user;
-    r->in.n_dloras = r->n_lora - r->n_user;
+    ltx_gen_set_loras(&r->in, r->lora, r->lora_s, r->n_user, r->n_lora);
     if (frames != g->num_frames)
         LTX_WARN(&r->e->log, "--num-frames %d rounded down to %d (8k+1)", g->num_frames, frames);
 
-    LTX_TRY(encode_prompts(r, g, negative));
+    LTX_TRY(ltx_gen_encode_prompts(r->e, r->ckpt, g, negative, r->ctx, &r->in, &r->t_text));
     r->rng = ltx_rng_new_torch_cpu(g->seed);
     if (!r->rng) return LTX_ERR_OOM;
     ltx_pipe p;
-    ltx_pipe_init(&p, r->e->be);
+    ltx_gen_pipe_init(&p, r->e, r->rng, g, tiled);
     ltx_pipe_add_time(&p, "prompt_encoding", r->t_text);
-    p.log = &r->e->log;
-    p.rng = r->rng;
-    p.progress = r->e->progress;
-    p.progress_user = r->e->progress_user;
-    p.tiled_decode = tiled;
-    p.max_batch = g->max_batch_size;
-    p.stream_prefetch = g->streaming_prefetch_count;
     ltx_gen_output o = {0};
     ltx_status s = fn(&p, &r->in, &o);
-    if (s == LTX_OK) s = write_output(r, g, &p, &o);
+    if (s == LTX_OK)
+        s = ltx_gen_write_output(r->e, g, ltx_rational_from_fps(g->frame_rate), &p, &o);
     ltx_gen_output_free(&o);
     return s;
 }

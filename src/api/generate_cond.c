@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 void ltx_a2vid_params_init(ltx_a2vid_params *p)
 {
@@ -112,52 +111,6 @@ static ltx_status open_loras(crun *r, const char *flag, const ltx_lora_input *l,
     return LTX_OK;
 }
 
-static ltx_status encode_prompts(crun *r, const ltx_generate_params *g, const char *negative)
-{
-    double t0 = ltx_pipe_now();
-    ltx_text_processor *proc = NULL;
-    LTX_TRY(ltx_text_processor_load(r->e->be, r->ckpt, 0, &proc));
-    ltx_text_encode_params prm = {.gemma_root = g->gemma_root, .tokenizer = g->tokenizer};
-    const char *prompts[2] = {g->prompt, negative};
-    ltx_status s = ltx_text_encode_prompts(r->e->be, &prm, proc, prompts, negative ? 2 : 1, r->ctx);
-    ltx_text_processor_free(proc);
-    LTX_TRY(s);
-    r->in.v_ctx = r->ctx[0].video;
-    r->in.a_ctx = r->ctx[0].audio;
-    if (negative) {
-        r->in.v_neg = r->ctx[1].video;
-        r->in.a_neg = r->ctx[1].audio;
-    }
-    LTX_INFO(&r->e->log, "prompt encoding: %.2f s", ltx_pipe_now() - t0);
-    return LTX_OK;
-}
-
-static ltx_status write_output(crun *r, const ltx_generate_params *g, ltx_pipe *p,
-                               const ltx_gen_output *o)
-{
-    if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
-    double t0 = ltx_pipe_now();
-    ltx_mp4_params mp;
-    ltx_mp4_params_init(&mp);
-    mp.fps = r->fps;
-    LTX_TRY(ltx_mp4_write(g->output_path, o->frames, o->n_frames, o->h, o->w, o->audio,
-                          o->n_samples, o->sample_rate, &mp));
-    ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
-    double total = 0;
-    for (int i = 0; i < p->n_times; i++) {
-        LTX_INFO(&r->e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
-        total += p->times[i].seconds;
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    LTX_INFO(&r->e->log,
-             "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
-             "stages %.2f s, peak RSS %.0f MB",
-             g->output_path, o->n_frames, o->w, o->h, mp.fps.num, mp.fps.den,
-             (long long)o->n_samples, o->sample_rate, total, (double)ru.ru_maxrss / 1024.0);
-    return LTX_OK;
-}
-
 /* Validation passed and inputs are decoded: prompts, pipeline, mp4. */
 static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const char *negative,
                         bool tiled)
@@ -184,25 +137,14 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
     r->in.num_frames = frames;
     r->in.images = r->img;
     r->in.n_images = g->n_images;
-    r->in.loras = (const ltx_lora *const *)r->lora;
-    r->in.lora_strength = r->lora_s;
-    r->in.n_loras = r->n_user;
-    r->in.dloras = (const ltx_lora *const *)r->lora + r->n_user;
-    r->in.dlora_strength = r->lora_s + r->n_user;
-    r->in.n_dloras = r->n_lora - r->n_user;
+    ltx_gen_set_loras(&r->in, r->lora, r->lora_s, r->n_user, r->n_lora);
 
-    LTX_TRY(encode_prompts(r, g, negative));
+    double t_text;
+    LTX_TRY(ltx_gen_encode_prompts(r->e, r->ckpt, g, negative, r->ctx, &r->in, &t_text));
     r->rng = ltx_rng_new_torch_cpu(g->seed);
     if (!r->rng) return LTX_ERR_OOM;
     ltx_pipe p;
-    ltx_pipe_init(&p, r->e->be);
-    p.log = &r->e->log;
-    p.rng = r->rng;
-    p.progress = r->e->progress;
-    p.progress_user = r->e->progress_user;
-    p.tiled_decode = tiled;
-    p.max_batch = g->max_batch_size;                /* --max-batch-size */
-    p.stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
+    ltx_gen_pipe_init(&p, r->e, r->rng, g, tiled);
     ltx_gen_output o = {0};
     ltx_status s;
     switch (r->k) {
@@ -219,7 +161,7 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
         s = ltx_pipeline_ic_lora(&p, &r->in, &r->c, &o);
         break;
     }
-    if (s == LTX_OK) s = write_output(r, g, &p, &o);
+    if (s == LTX_OK) s = ltx_gen_write_output(r->e, g, r->fps, &p, &o);
     ltx_gen_output_free(&o);
     return s;
 }

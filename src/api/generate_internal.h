@@ -1,6 +1,6 @@
 /*
- * generate_internal.h — validation helpers of src/api/generate.c shared with
- * src/api/generate_cond.c (the conditioning pipelines' generate calls). All run before any
+ * generate_internal.h — validation helpers and run plumbing of src/api/generate.c shared with
+ * src/api/generate_cond.c (the conditioning pipelines' generate calls). The checks run before any
  * weight is loaded; errors name the flag and the value (ltx_err).
  */
 #ifndef LTX_API_GENERATE_INTERNAL_H
@@ -8,7 +8,10 @@
 
 #include "ltx.h"
 
+#include "io/media.h"
 #include "io/safetensors.h"
+#include "models/text_encoder.h"
+#include "pipelines/pipelines.h"
 #include "sampling/guiders.h"
 
 /* The path exists, is a readable regular file. */
@@ -25,5 +28,26 @@ ltx_status ltx_gen_check_guided(const ltx_guided_params *p, bool two_stage);
 void ltx_gen_to_guider(const ltx_guidance *g, ltx_guider_params *o);
 /* ltx2c's default negative prompt (static text). */
 const char *ltx_gen_default_negative(void);
+
+/* ---- the run, after validation (shared by the generate calls) ---- */
+
+/* Encodes g->prompt (and `negative` when non-NULL) with the checkpoint's text processor into
+ * ctx[0] (ctx[1]; the caller clears them) and points in's contexts at them; *seconds receives
+ * the time taken (also logged). */
+ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
+                                  const ltx_generate_params *g, const char *negative,
+                                  ltx_text_context ctx[2], ltx_gen_inputs *in, double *seconds);
+/* in's LoRA lists: lora[0..n_user) the user LoRAs, lora[n_user..n_lora) the distilled ones
+ * (borrowed). */
+void ltx_gen_set_loras(ltx_gen_inputs *in, ltx_lora *const *lora, const double *strength,
+                       int n_user, int n_lora);
+/* ltx_pipe_init + the engine's log/progress, the run's generator (borrowed), tiled decode,
+ * --max-batch-size and --streaming-prefetch-count. */
+void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_generate_params *g,
+                       bool tiled);
+/* Writes the mp4 at `fps` (a missing audio track fails with o->audio_status) and logs the
+ * per-stage times, the total and the peak RSS. */
+ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx_rational fps,
+                                ltx_pipe *p, const ltx_gen_output *o);
 
 #endif
