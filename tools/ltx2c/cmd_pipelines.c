@@ -48,8 +48,8 @@ typedef struct gen_args {
 
 #define MAX_OPTS 48
 
-/* Flags of every generation parser (args.py basic + generation parsers). */
-static int common_opts(cli_opt *o, gen_args *a)
+/* Flags every generation parser starts with: text encoder, prompt, output, seed. */
+static int head_opts(cli_opt *o, gen_args *a)
 {
     int n = 0;
     o[n++] = (cli_opt){"--gemma-root",
@@ -72,6 +72,53 @@ static int common_opts(cli_opt *o, gen_args *a)
                        "H.264 + AAC mp4, written to a temp file then renamed",
                        1};
     o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
+    return n;
+}
+
+/* Flags every generation parser ends its shared part with: LoRAs and the ltx2c extensions. */
+static int tail_opts(cli_opt *o, gen_args *a)
+{
+    int n = 0;
+    o[n++] = (cli_opt){"--lora",
+                       CLI_LORA,
+                       &a->loras,
+                       "PATH [STRENGTH]",
+                       "LoRA fused into the transformer (repeatable; strength 1.0)",
+                       0};
+    o[n++] = (cli_opt){"--device",
+                       CLI_STR,
+                       &a->device,
+                       "D",
+                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
+                       0};
+    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
+    o[n++] = (cli_opt){
+        "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
+    return n;
+}
+
+/* --enhance-prompt (into *enhance), --streaming-prefetch-count, --max-batch-size, with the
+ * subcommand's help texts for the first and the last. */
+static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_help,
+                    const char *batch_help)
+{
+    int n = 0;
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, enhance, NULL, enhance_help, 0};
+    o[n++] = (cli_opt){"--streaming-prefetch-count",
+                       CLI_INT,
+                       &a->g.streaming_prefetch_count,
+                       "N",
+                       "layer streaming: 1+N transformer blocks resident (default off)",
+                       0};
+    o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
+    return n;
+}
+
+/* Flags of every generation parser (args.py basic + generation parsers). */
+static int common_opts(cli_opt *o, gen_args *a)
+{
+    int n = 0;
+    n += head_opts(o + n, a);
     o[n++] = (cli_opt){"--height", CLI_INT, &a->g.height, "PX", "output height", 0};
     o[n++] = (cli_opt){"--width", CLI_INT, &a->g.width, "PX", "output width", 0};
     o[n++] =
@@ -95,21 +142,7 @@ static int common_opts(cli_opt *o, gen_args *a)
                        "PATH FRAME_IDX STRENGTH [CRF]",
                        "condition on an image (repeatable; CRF default 33, 0 = none)",
                        0};
-    o[n++] = (cli_opt){"--lora",
-                       CLI_LORA,
-                       &a->loras,
-                       "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)",
-                       0};
-    o[n++] = (cli_opt){"--device",
-                       CLI_STR,
-                       &a->device,
-                       "D",
-                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
-                       0};
-    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
-    o[n++] = (cli_opt){
-        "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
+    n += tail_opts(o + n, a);
     return n;
 }
 
@@ -129,6 +162,24 @@ static void usage(const char *cmd, const char *ckpt_flag, const char *what, cons
     cli_print_opts(stdout, o, n);
     printf("\nEvery argument and input file is checked before any weight is loaded. Progress "
            "and a per-stage summary go to stderr (--quiet: errors only).\n");
+}
+
+/* cli_parse + --help (usage, exit 0) + the --enhance-prompt refusal (when refuse_enhance is
+ * non-NULL and set after parsing). Returns -1 to go on, else the exit code. */
+static int parse(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o, int n,
+                 int argc, char **argv, const int *refuse_enhance)
+{
+    int r = cli_parse(cmd, o, n, argc, argv);
+    if (r < 0) {
+        usage(cmd, ckpt_flag, what, o, n);
+        return CLI_EXIT_OK;
+    }
+    if (r) return r;
+    if (refuse_enhance && *refuse_enhance) {
+        cli_error(cmd, "--enhance-prompt: prompt enhancement is not built yet");
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
 }
 
 /* Opens the engine, runs `fn`, reports. */
@@ -184,33 +235,13 @@ int cmd_distilled(int argc, char **argv)
     o[n++] = (cli_opt){"--spatial-upsampler-path",    CLI_STR, &dp.spatial_upsampler_path, "PATH",
                        "spatial x2 latent upsampler", 1};
     n += common_opts(o + n, &a);
-    o[n++] = (cli_opt){"--enhance-prompt",
-                       CLI_FLAG,
-                       &enhance,
-                       NULL,
-                       "prompt enhancement (not built yet: refused)",
-                       0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count",
-                       CLI_INT,
-                       &a.g.streaming_prefetch_count,
-                       "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
-                       0};
-    o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused, as in the reference", 0};
+    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
+                  "parsed and unused, as in the reference");
     static const char what[] =
         "Distilled pipeline: stage 1 at half size (8 fixed sigmas), x2 latent upsampling, "
         "stage 2 at full size (3 sigmas), no guidance. Defaults 1024x1536, 121 frames @ 24 fps.";
-    int r = cli_parse("distilled", o, n, argc, argv);
-    if (r < 0) {
-        usage("distilled", "--distilled-checkpoint-path", what, o, n);
-        return CLI_EXIT_OK;
-    }
-    if (r) return r;
-    if (enhance) {
-        cli_error("distilled", "--enhance-prompt: prompt enhancement is not built yet");
-        return CLI_EXIT_USAGE;
-    }
+    int r = parse("distilled", "--distilled-checkpoint-path", what, o, n, argc, argv, &enhance);
+    if (r >= 0) return r;
     return run("distilled", &a, run_distilled, &dp);
 }
 
@@ -410,38 +441,14 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
             if (strstr(o[i].name, "audio") || strstr(o[i].name, "v2a"))
                 o[i].help = "refused: the given audio stays fixed, audio guidance has no "
                             "effect (the reference parses and ignores it)";
-    o[n++] = (cli_opt){"--enhance-prompt",
-                       CLI_FLAG,
-                       &enhance,
-                       NULL,
-                       "parsed; ignored by this pipeline, as in the reference",
-                       0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count",
-                       CLI_INT,
-                       &a.g.streaming_prefetch_count,
-                       "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
-                       0};
-    o[n++] = (cli_opt){"--max-batch-size",
-                       CLI_INT,
-                       &a.g.max_batch_size,
-                       "N",
-                       "guidance passes per transformer call (default 1: one by one)",
-                       0};
+    n += run_opts(o + n, &a, &enhance, "parsed; ignored by this pipeline, as in the reference",
+                  "guidance passes per transformer call (default 1: one by one)");
     if (kind == 4)
         for (int i = 0; i < n; i++)
             if (!strcmp(o[i].name, "--enhance-prompt"))
                 o[i].help = "prompt enhancement (wired in the reference; not built yet: refused)";
-    int r = cli_parse(cmd, o, n, argc, argv);
-    if (r < 0) {
-        usage(cmd, "--checkpoint-path", what, o, n);
-        return CLI_EXIT_OK;
-    }
-    if (r) return r;
-    if (kind == 4 && enhance) {
-        cli_error(cmd, "--enhance-prompt: prompt enhancement is not built yet");
-        return CLI_EXIT_USAGE;
-    }
+    int r = parse(cmd, "--checkpoint-path", what, o, n, argc, argv, kind == 4 ? &enhance : NULL);
+    if (r >= 0) return r;
     return run(cmd, &a, run_guided, &ga);
 }
 
@@ -498,41 +505,8 @@ int cmd_a2vid_two_stage(int argc, char **argv)
 static int basic_opts(cli_opt *o, gen_args *a)
 {
     int n = 0;
-    o[n++] = (cli_opt){"--gemma-root",
-                       CLI_STR,
-                       &a->g.gemma_root,
-                       "DIR",
-                       "Gemma 3 text-encoder folder (safetensors + config.json)",
-                       1};
-    o[n++] = (cli_opt){"--tokenizer",
-                       CLI_STR,
-                       &a->g.tokenizer,
-                       "PATH",
-                       "[ltx2c] tokenizer.json (default: inside --gemma-root)",
-                       0};
-    o[n++] = (cli_opt){"--prompt", CLI_STR, &a->g.prompt, "TEXT", "what to generate", 1};
-    o[n++] = (cli_opt){"--output-path",
-                       CLI_STR,
-                       &a->g.output_path,
-                       "OUT.mp4",
-                       "H.264 + AAC mp4, written to a temp file then renamed",
-                       1};
-    o[n++] = (cli_opt){"--seed", CLI_U64, &a->g.seed, "N", "noise seed (default 10)", 0};
-    o[n++] = (cli_opt){"--lora",
-                       CLI_LORA,
-                       &a->loras,
-                       "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)",
-                       0};
-    o[n++] = (cli_opt){"--device",
-                       CLI_STR,
-                       &a->device,
-                       "D",
-                       "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
-                       0};
-    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
-    o[n++] = (cli_opt){
-        "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
+    n += head_opts(o + n, a);
+    n += tail_opts(o + n, a);
     return n;
 }
 
@@ -582,20 +556,8 @@ int cmd_retake(int argc, char **argv)
                        "of 32 instead of refusing it",
                        0};
     n += basic_opts(o + n, &a);
-    o[n++] = (cli_opt){"--enhance-prompt",
-                       CLI_FLAG,
-                       &enhance,
-                       NULL,
-                       "prompt enhancement (not built yet: refused)",
-                       0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count",
-                       CLI_INT,
-                       &a.g.streaming_prefetch_count,
-                       "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
-                       0};
-    o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused (one pass per step)", 0};
+    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
+                  "parsed and unused (one pass per step)");
     static const char what[] =
         "Regenerate a time window of an existing video: the source video and audio become "
         "the initial latents of one distilled stage (8 sigmas) at the source size and rate; "
@@ -683,35 +645,15 @@ int cmd_ic_lora(int argc, char **argv)
         if (!strcmp(o[i].name, "--lora"))
             o[i].help = "IC-LoRA (repeatable; its metadata reference_downscale_factor sets the "
                         "reference size), fused into stage 1 only";
-    o[n++] = (cli_opt){"--enhance-prompt",
-                       CLI_FLAG,
-                       &enhance,
-                       NULL,
-                       "prompt enhancement (not built yet: refused)",
-                       0};
-    o[n++] = (cli_opt){"--streaming-prefetch-count",
-                       CLI_INT,
-                       &a.g.streaming_prefetch_count,
-                       "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
-                       0};
-    o[n++] = (cli_opt){
-        "--max-batch-size", CLI_INT, &a.g.max_batch_size, "N", "parsed and unused, as in the reference", 0};
+    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
+                  "parsed and unused, as in the reference");
     static const char what[] =
         "In-context LoRA: the distilled two-stage pipeline with reference (control) videos "
         "appended as extra tokens in stage 1 (at half size / the IC-LoRA's "
         "reference_downscale_factor), the IC-LoRA fused in stage 1; stage 2 without LoRA. "
         "Defaults 1024x1536, 121 frames @ 24 fps.";
-    int r = cli_parse("ic_lora", o, n, argc, argv);
-    if (r < 0) {
-        usage("ic_lora", "--distilled-checkpoint-path", what, o, n);
-        return CLI_EXIT_OK;
-    }
-    if (r) return r;
-    if (enhance) {
-        cli_error("ic_lora", "--enhance-prompt: prompt enhancement is not built yet");
-        return CLI_EXIT_USAGE;
-    }
+    int r = parse("ic_lora", "--distilled-checkpoint-path", what, o, n, argc, argv, &enhance);
+    if (r >= 0) return r;
     if (ia.mask.n > 1) {
         cli_error("ic_lora", "--conditioning-attention-mask given %d times (once at most)",
                   ia.mask.n);
