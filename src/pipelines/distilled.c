@@ -63,8 +63,8 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
                        "distilled: height/width must be multiples of 64 "
                        "(got %dx%d)",
                        in->height, in->width);
-    const float *s1, *s2;
-    int n1 = ltx_sched_distilled(1, &s1), n2 = ltx_sched_distilled(2, &s2);
+    const float *s1;
+    int n1 = ltx_sched_distilled(1, &s1);
     int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
     ltx_denoiser den = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
@@ -85,37 +85,16 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
                         .sigmas = s1,
                         .n_sigmas = n1,
                         .denoiser = &den};
-    ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL, *v2 = NULL, *a2 = NULL;
+    ltx_tensor *v1 = NULL, *a1 = NULL, *v2 = NULL, *a2 = NULL;
     ltx_status st = run_stage(p, in, &s, &v1, &a1);
     ltx_image_latents_free(im, in->n_images);
 
-    /* x2 latent upsampling */
-    if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
-    ltx_tensor_free(v1);
-
-    /* stage 2: full resolution, re-noised at the first stage-2 sigma */
+    /* x2 latent upsampling, stage 2 at full size re-noised at the first stage-2 sigma */
+    ltx_two_stage t = {.what = "distilled", .stage2_loras = LTX_STAGE2_USER_ONLY};
     if (st == LTX_OK)
-        st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
-                                     in->width, im);
-    if (st == LTX_OK) {
-        double ns = s2[0]; /* ref: stage_2_sigmas[0].item() */
-        s = (ltx_stage_spec){.name = "stage2",
-                             .video_shape = {1, 128, F, in->height / 32, in->width / 32},
-                             .audio_shape = {1, 8, Ta, 16},
-                             .fps = in->fps,
-                             .video_init = up,
-                             .audio_init = a1,
-                             .video_noise_scale = ns,
-                             .audio_noise_scale = ns,
-                             .images = im,
-                             .n_images = in->n_images,
-                             .sigmas = s2,
-                             .n_sigmas = n2,
-                             .denoiser = &den};
-        st = run_stage(p, in, &s, &v2, &a2);
-        ltx_image_latents_free(im, in->n_images);
-    }
-    ltx_tensor_free(up);
+        st = ltx_two_stage_refine(p, in, &t, v1, a1, &v2, &a2);
+    else
+        ltx_tensor_free(v1);
     ltx_tensor_free(a1);
     if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
     ltx_tensor_free(v2);

@@ -75,6 +75,13 @@ ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, 
 
 /* ---- shared two-stage glue (two_stage.c) ---- */
 
+/* Stage-2 LoRA set of a two-stage pipeline. */
+typedef enum ltx_stage2_loras {
+    LTX_STAGE2_USER_AND_DISTILLED = 0, /* user + distilled LoRAs (stage2_dlora override) */
+    LTX_STAGE2_USER_ONLY,              /* the user LoRAs (distilled pipeline) */
+    LTX_STAGE2_NO_LORAS,               /* none (IC-LoRA: the IC-LoRAs are stage-1 only) */
+} ltx_stage2_loras;
+
 /* What one two-stage pipeline changes in the shared script. Borrowed pointers. */
 typedef struct ltx_two_stage {
     const char *what;                  /* pipeline name for error messages ("two-stage") */
@@ -86,6 +93,7 @@ typedef struct ltx_two_stage {
     bool stage1_distilled;             /* stage-1 LoRAs include the distilled ones (HQ) */
     double stage1_dlora, stage2_dlora; /* distilled strength override per stage; < 0 = CLI's */
     const ltx_tensor *frozen_audio;    /* (1,8,T_a,16) kept frozen in both stages, or NULL */
+    ltx_stage2_loras stage2_loras;
 } ltx_two_stage;
 
 /* Argument checks shared by the two-stage pipelines (sizes multiple of 64, steps >= 1, image
@@ -97,6 +105,14 @@ ltx_status ltx_two_stage_check(const ltx_gen_inputs *in, const char *what);
  * Does not validate `in` (see ltx_two_stage_check). */
 ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
                              ltx_tensor **video_out, ltx_tensor **audio_out);
+
+/* The stage-2 half: x2 upsampling of v1 (consumed: freed, also on error), stage-2 image encode
+ * at full size, stage 2 on the distilled stage-2 sigmas re-noised at the first one, with the
+ * simple denoiser, t's sampler, keyframes, frozen audio and stage2_loras; a1 (borrowed) is the
+ * stage-2 audio init unless the audio is frozen. Outputs as ltx_two_stage_run. */
+ltx_status ltx_two_stage_refine(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                                ltx_tensor *v1, const ltx_tensor *a1, ltx_tensor **video_out,
+                                ltx_tensor **audio_out);
 
 /* Zeroes *out, ltx_two_stage_check, ltx_two_stage_run, ltx_pipeline_decode; on error *out is
  * freed (zeroed). */

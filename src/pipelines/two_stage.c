@@ -3,7 +3,8 @@
  * keyframe_interpolation, a2vid_two_stage): stage 1 at half size on the LTX2 schedule with the
  * caller's denoiser, x2 latent upsampling, stage 2 at full size on the distilled stage-2 sigmas
  * (re-noised at the first one) with the simple denoiser. Each pipeline file keeps only what
- * differs (sampler, LoRA strengths, keyframe tokens, frozen audio, decode).
+ * differs (sampler, LoRA strengths, keyframe tokens, frozen audio, decode). The stage-2 half
+ * (ltx_two_stage_refine) also serves distilled.c and ic_lora.c.
  *
  * ref: ltx_pipelines/ti2vid_two_stages.py, ti2vid_two_stages_hq.py, keyframe_interpolation.py,
  * a2vid_two_stage.py (__call__ bodies between prompt encoding and decode) @ a2c3f24; spec
@@ -42,17 +43,14 @@ ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tw
     /* ref (HQ): scheduler.execute(latent=stage-1 shape) */
     if (t->shift_by_stage1_tokens) sp.tokens = F * (h1 / 32) * (w1 / 32);
     ltx_status st = ltx_sched_ltx2(in->steps, &sp, sig);
-    const float *s2;
-    int n2 = ltx_sched_distilled(2, &s2);
     ltx_denoiser guided = {.v_ctx = in->v_ctx,
                            .a_ctx = in->a_ctx,
                            .v_neg = in->v_neg,
                            .a_neg = in->a_neg,
                            .vg = in->vg,
                            .ag = in->ag};
-    ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
-    ltx_tensor *v1 = NULL, *a1 = NULL, *up = NULL;
+    ltx_tensor *v1 = NULL, *a1 = NULL;
     ltx_lora_set set;
     /* frozen audio: kept in both stages, noise scale 0 (ref: a2vid ModalitySpec frozen) */
     bool frozen = t->frozen_audio != NULL;
@@ -81,10 +79,33 @@ ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tw
         ltx_image_latents_free(im, in->n_images);
     }
     free(sig);
-    if (st == LTX_OK) st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
+    if (st == LTX_OK)
+        st = ltx_two_stage_refine(p, in, t, v1, a1, video_out, audio_out);
+    else
+        ltx_tensor_free(v1);
+    ltx_tensor_free(a1);
+    return st;
+}
+
+ltx_status ltx_two_stage_refine(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                                ltx_tensor *v1, const ltx_tensor *a1, ltx_tensor **video_out,
+                                ltx_tensor **audio_out)
+{
+    *video_out = NULL;
+    *audio_out = NULL;
+    const float *s2;
+    int n2 = ltx_sched_distilled(2, &s2);
+    int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
+    ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
+    ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
+    ltx_tensor *up = NULL;
+    bool frozen = t->frozen_audio != NULL;
+
+    /* x2 latent upsampling */
+    ltx_status st = ltx_stage_upsample(p, in->ckpt, in->upsampler, v1, &up);
     ltx_tensor_free(v1);
 
-    /* stage 2: full size, user + distilled LoRAs, re-noised at the first stage-2 sigma */
+    /* stage 2: full size, re-noised at the first stage-2 sigma (ref: stage_2_sigmas[0]) */
     if (st == LTX_OK)
         st = ltx_stage_encode_images(p, in->ckpt, "stage2", in->images, in->n_images, in->height,
                                      in->width, im);
@@ -105,12 +126,17 @@ ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tw
                             .res2s = t->res2s,
                             .images_as_keyframes = t->images_as_keyframes,
                             .audio_frozen = frozen};
-        st = ltx_pipeline_lora_set(in, true, t->stage2_dlora, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, video_out, audio_out);
+        ltx_lora_set set, *loras = &set;
+        if (t->stage2_loras == LTX_STAGE2_NO_LORAS)
+            loras = NULL;
+        else
+            st = ltx_pipeline_lora_set(
+                in, t->stage2_loras == LTX_STAGE2_USER_AND_DISTILLED,
+                t->stage2_loras == LTX_STAGE2_USER_AND_DISTILLED ? t->stage2_dlora : -1, &set);
+        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, loras, &s, video_out, audio_out);
         ltx_image_latents_free(im, in->n_images);
     }
     ltx_tensor_free(up);
-    ltx_tensor_free(a1);
     if (st != LTX_OK) {
         ltx_tensor_free(*video_out);
         ltx_tensor_free(*audio_out);
