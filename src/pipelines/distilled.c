@@ -85,20 +85,11 @@ ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
                         .sigmas = s1,
                         .n_sigmas = n1,
                         .denoiser = &den};
-    ltx_tensor *v1 = NULL, *a1 = NULL, *v2 = NULL, *a2 = NULL;
+    ltx_tensor *v1 = NULL, *a1 = NULL;
     ltx_status st = run_stage(p, in, &s, &v1, &a1);
     ltx_image_latents_free(im, in->n_images);
 
     /* x2 latent upsampling, stage 2 at full size re-noised at the first stage-2 sigma */
     ltx_two_stage t = {.what = "distilled", .stage2_loras = LTX_STAGE2_USER_ONLY};
-    if (st == LTX_OK)
-        st = ltx_two_stage_refine(p, in, &t, v1, a1, &v2, &a2);
-    else
-        ltx_tensor_free(v1);
-    ltx_tensor_free(a1);
-    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
-    ltx_tensor_free(v2);
-    ltx_tensor_free(a2);
-    if (st != LTX_OK) ltx_gen_output_free(out);
-    return st;
+    return ltx_two_stage_finish(p, in, &t, st, v1, a1, out);
 }

@@ -160,7 +160,7 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
     int h1 = in->height / 2, w1 = in->width / 2;
     refs r = {.c = c};
-    ltx_tensor *v1 = NULL, *a1 = NULL, *v2 = NULL, *a2 = NULL;
+    ltx_tensor *v1 = NULL, *a1 = NULL;
     ltx_lora_set set;
 
     /* stage 1: images, then the reference tokens; IC-LoRA(s) fused */
@@ -195,14 +195,5 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
     }
     /* stage 2: full size, images only, the distilled checkpoint without any LoRA */
     ltx_two_stage t = {.what = "ic_lora", .stage2_loras = LTX_STAGE2_NO_LORAS};
-    if (st == LTX_OK)
-        st = ltx_two_stage_refine(p, in, &t, v1, a1, &v2, &a2);
-    else
-        ltx_tensor_free(v1);
-    ltx_tensor_free(a1);
-    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
-    ltx_tensor_free(v2);
-    ltx_tensor_free(a2);
-    if (st != LTX_OK) ltx_gen_output_free(out);
-    return st;
+    return ltx_two_stage_finish(p, in, &t, st, v1, a1, out);
 }

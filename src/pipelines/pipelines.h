@@ -114,6 +114,12 @@ ltx_status ltx_two_stage_refine(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
                                 ltx_tensor *v1, const ltx_tensor *a1, ltx_tensor **video_out,
                                 ltx_tensor **audio_out);
 
+/* When st is LTX_OK, ltx_two_stage_refine then ltx_pipeline_decode into *out (zeroed by the
+ * caller); v1 is consumed and a1 freed in any case; on error *out is freed. Returns the first
+ * error, st included. */
+ltx_status ltx_two_stage_finish(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                                ltx_status st, ltx_tensor *v1, ltx_tensor *a1, ltx_gen_output *out);
+
 /* Zeroes *out, ltx_two_stage_check, ltx_two_stage_run, ltx_pipeline_decode; on error *out is
  * freed (zeroed). */
 ltx_status ltx_two_stage_generate(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,

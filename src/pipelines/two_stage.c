@@ -29,11 +29,10 @@ ltx_status ltx_two_stage_check(const ltx_gen_inputs *in, const char *what)
     return LTX_OK;
 }
 
-ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
-                             ltx_tensor **video_out, ltx_tensor **audio_out)
+/* Stage-1 image encode + stage 1: *v1, *a1 new tensors (also on error: free them). */
+static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                         ltx_tensor **v1, ltx_tensor **a1)
 {
-    *video_out = NULL;
-    *audio_out = NULL;
     int h1 = in->height / 2, w1 = in->width / 2;
     int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
     float *sig = malloc(sizeof(float) * (size_t)(in->steps + 1));
@@ -50,7 +49,6 @@ ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tw
                            .vg = in->vg,
                            .ag = in->ag};
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
-    ltx_tensor *v1 = NULL, *a1 = NULL;
     ltx_lora_set set;
     /* frozen audio: kept in both stages, noise scale 0 (ref: a2vid ModalitySpec frozen) */
     bool frozen = t->frozen_audio != NULL;
@@ -75,15 +73,41 @@ ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_tw
                             .images_as_keyframes = t->images_as_keyframes,
                             .audio_frozen = frozen};
         st = ltx_pipeline_lora_set(in, t->stage1_distilled, t->stage1_dlora, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
+        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, v1, a1);
         ltx_image_latents_free(im, in->n_images);
     }
     free(sig);
+    return st;
+}
+
+ltx_status ltx_two_stage_run(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                             ltx_tensor **video_out, ltx_tensor **audio_out)
+{
+    *video_out = NULL;
+    *audio_out = NULL;
+    ltx_tensor *v1 = NULL, *a1 = NULL;
+    ltx_status st = stage1(p, in, t, &v1, &a1);
     if (st == LTX_OK)
         st = ltx_two_stage_refine(p, in, t, v1, a1, video_out, audio_out);
     else
         ltx_tensor_free(v1);
     ltx_tensor_free(a1);
+    return st;
+}
+
+ltx_status ltx_two_stage_finish(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
+                                ltx_status st, ltx_tensor *v1, ltx_tensor *a1, ltx_gen_output *out)
+{
+    ltx_tensor *v2 = NULL, *a2 = NULL;
+    if (st == LTX_OK)
+        st = ltx_two_stage_refine(p, in, t, v1, a1, &v2, &a2);
+    else
+        ltx_tensor_free(v1);
+    ltx_tensor_free(a1);
+    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
+    ltx_tensor_free(v2);
+    ltx_tensor_free(a2);
+    if (st != LTX_OK) ltx_gen_output_free(out);
     return st;
 }
 
@@ -150,11 +174,7 @@ ltx_status ltx_two_stage_generate(ltx_pipe *p, const ltx_gen_inputs *in, const l
 {
     memset(out, 0, sizeof *out);
     LTX_TRY(ltx_two_stage_check(in, t->what));
-    ltx_tensor *v2 = NULL, *a2 = NULL;
-    ltx_status st = ltx_two_stage_run(p, in, t, &v2, &a2);
-    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
-    ltx_tensor_free(v2);
-    ltx_tensor_free(a2);
-    if (st != LTX_OK) ltx_gen_output_free(out);
-    return st;
+    ltx_tensor *v1 = NULL, *a1 = NULL;
+    ltx_status st = stage1(p, in, t, &v1, &a1);
+    return ltx_two_stage_finish(p, in, t, st, v1, a1, out);
 }
