@@ -317,21 +317,9 @@ static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
 
 /* ---- the run ---- */
 
-typedef struct run {
-    ltx_engine *e;
-    ltx_st_file *ckpt, *ups;
-    ltx_lora *lora[LTX_MAX_LORAS];
-    double lora_s[LTX_MAX_LORAS];
-    int n_user, n_lora;
-    ltx_text_context ctx[2];
-    ltx_pipe_image img[LTX_PIPE_MAX_IMAGES];
-    ltx_guider_params vg, ag;
-    ltx_gen_inputs in;
-    ltx_rng *rng;
-    double t_text; /* prompt encoding seconds */
-} run;
+typedef ltx_gen_run run;
 
-static void run_free(run *r)
+void ltx_gen_run_free(ltx_gen_run *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
@@ -492,7 +480,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
 
 static ltx_status finish(ltx_engine *e, run *r, ltx_status s)
 {
-    run_free(r);
+    ltx_gen_run_free(r);
     pthread_mutex_unlock(&e->lock);
     return ltx_engine_set_error(e, s);
 }

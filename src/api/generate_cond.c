@@ -60,19 +60,10 @@ typedef enum kind { K_KEYFRAME, K_A2VID, K_RETAKE, K_IC_LORA } kind;
 
 /* Everything one call owns. */
 typedef struct crun {
-    ltx_engine *e;
+    ltx_gen_run b; /* what every generate call owns */
     kind k;
-    ltx_st_file *ckpt, *ups;
-    ltx_lora *lora[LTX_MAX_LORAS];
-    double lora_s[LTX_MAX_LORAS];
-    int n_user, n_lora;
-    ltx_text_context ctx[2];
     ltx_image_input images[LTX_PIPE_MAX_IMAGES]; /* resolved frame indices */
-    ltx_pipe_image img[LTX_PIPE_MAX_IMAGES];
-    ltx_guider_params vg, ag;
-    ltx_gen_inputs in;
     ltx_cond_inputs c;
-    ltx_rng *rng;
     ltx_audio audio;                    /* a2vid input / retake source audio */
     uint8_t *source;                    /* retake frames (fitted) */
     ltx_frames refs[LTX_COND_MAX_REFS]; /* ic_lora reference videos */
@@ -84,13 +75,7 @@ typedef struct crun {
 
 static void crun_free(crun *r)
 {
-    ltx_st_close(r->ckpt);
-    ltx_st_close(r->ups);
-    for (int i = 0; i < r->n_lora; i++)
-        ltx_lora_close(r->lora[i]);
-    ltx_text_context_clear(&r->ctx[0]);
-    ltx_text_context_clear(&r->ctx[1]);
-    ltx_rng_free(r->rng);
+    ltx_gen_run_free(&r->b);
     ltx_audio_free(&r->audio);
     free(r->source);
     for (int i = 0; i < LTX_COND_MAX_REFS; i++)
@@ -101,12 +86,12 @@ static void crun_free(crun *r)
 static ltx_status open_loras(crun *r, const char *flag, const ltx_lora_input *l, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (r->n_lora == LTX_MAX_LORAS) return ltx_err(LTX_ERR_INVALID_ARG, "too many LoRAs");
-        ltx_status s = ltx_lora_open(l[i].path, &r->lora[r->n_lora]);
+        if (r->b.n_lora == LTX_MAX_LORAS) return ltx_err(LTX_ERR_INVALID_ARG, "too many LoRAs");
+        ltx_status s = ltx_lora_open(l[i].path, &r->b.lora[r->b.n_lora]);
         if (s != LTX_OK)
             return ltx_err(LTX_ERR_INVALID_ARG, "%s %s: not a LoRA file (%s)", flag, l[i].path,
                            ltx_err_message());
-        r->lora_s[r->n_lora++] = l[i].strength;
+        r->b.lora_s[r->b.n_lora++] = l[i].strength;
     }
     return LTX_OK;
 }
@@ -117,51 +102,51 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
 {
     const char *inputs[4 + LTX_PIPE_MAX_IMAGES + LTX_MAX_LORAS + LTX_COND_MAX_REFS + 2];
     int ni = 0;
-    inputs[ni++] = ltx_st_path(r->ckpt);
-    if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
+    inputs[ni++] = ltx_st_path(r->b.ckpt);
+    if (r->b.ups) inputs[ni++] = ltx_st_path(r->b.ups);
     inputs[ni++] = g->tokenizer;
     for (int i = 0; i < g->n_images; i++)
         inputs[ni++] = g->images[i].path;
-    for (int i = 0; i < r->n_lora; i++)
-        inputs[ni++] = ltx_lora_path(r->lora[i]);
+    for (int i = 0; i < r->b.n_lora; i++)
+        inputs[ni++] = ltx_lora_path(r->b.lora[i]);
     for (int i = 0; i < r->n_extra; i++)
         inputs[ni++] = r->extra_inputs[i];
     LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     for (int i = 0; i < g->n_images; i++)
-        r->img[i] = (ltx_pipe_image){.path = r->images[i].path,
-                                     .frame_idx = r->images[i].frame_idx,
-                                     .strength = r->images[i].strength,
-                                     .crf = r->images[i].crf};
-    r->in.ckpt = r->ckpt;
-    r->in.upsampler = r->ups;
-    r->in.num_frames = frames;
-    r->in.images = r->img;
-    r->in.n_images = g->n_images;
-    ltx_gen_set_loras(&r->in, r->lora, r->lora_s, r->n_user, r->n_lora);
+        r->b.img[i] = (ltx_pipe_image){.path = r->images[i].path,
+                                       .frame_idx = r->images[i].frame_idx,
+                                       .strength = r->images[i].strength,
+                                       .crf = r->images[i].crf};
+    r->b.in.ckpt = r->b.ckpt;
+    r->b.in.upsampler = r->b.ups;
+    r->b.in.num_frames = frames;
+    r->b.in.images = r->b.img;
+    r->b.in.n_images = g->n_images;
+    ltx_gen_set_loras(&r->b.in, r->b.lora, r->b.lora_s, r->b.n_user, r->b.n_lora);
 
     double t_text;
-    LTX_TRY(ltx_gen_encode_prompts(r->e, r->ckpt, g, negative, r->ctx, &r->in, &t_text));
-    r->rng = ltx_rng_new_torch_cpu(g->seed);
-    if (!r->rng) return LTX_ERR_OOM;
+    LTX_TRY(ltx_gen_encode_prompts(r->b.e, r->b.ckpt, g, negative, r->b.ctx, &r->b.in, &t_text));
+    r->b.rng = ltx_rng_new_torch_cpu(g->seed);
+    if (!r->b.rng) return LTX_ERR_OOM;
     ltx_pipe p;
-    ltx_gen_pipe_init(&p, r->e, r->rng, g, tiled);
+    ltx_gen_pipe_init(&p, r->b.e, r->b.rng, g, tiled);
     ltx_gen_output o = {0};
     ltx_status s;
     switch (r->k) {
     case K_KEYFRAME:
-        s = ltx_pipeline_keyframe_interpolation(&p, &r->in, &o);
+        s = ltx_pipeline_keyframe_interpolation(&p, &r->b.in, &o);
         break;
     case K_A2VID:
-        s = ltx_pipeline_a2vid_two_stage(&p, &r->in, &r->c, &o);
+        s = ltx_pipeline_a2vid_two_stage(&p, &r->b.in, &r->c, &o);
         break;
     case K_RETAKE:
-        s = ltx_pipeline_retake(&p, &r->in, &r->c, &o);
+        s = ltx_pipeline_retake(&p, &r->b.in, &r->c, &o);
         break;
     default:
-        s = ltx_pipeline_ic_lora(&p, &r->in, &r->c, &o);
+        s = ltx_pipeline_ic_lora(&p, &r->b.in, &r->c, &o);
         break;
     }
-    if (s == LTX_OK) s = ltx_gen_write_output(r->e, g, r->fps, &p, &o);
+    if (s == LTX_OK) s = ltx_gen_write_output(r->b.e, g, r->fps, &p, &o);
     ltx_gen_output_free(&o);
     return s;
 }
@@ -185,19 +170,20 @@ static int frames_of(const ltx_generate_params *g)
 static ltx_status open_guided(crun *r, const ltx_generate_params *g, const ltx_guided_params *p)
 {
     LTX_TRY(ltx_gen_check_guided(p, true));
-    LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, &r->ckpt));
-    LTX_TRY(ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r->ups));
+    LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, &r->b.ckpt));
+    LTX_TRY(
+        ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r->b.ups));
     LTX_TRY(open_loras(r, "--lora", g->loras, g->n_loras));
-    r->n_user = r->n_lora;
+    r->b.n_user = r->b.n_lora;
     LTX_TRY(open_loras(r, "--distilled-lora", p->distilled_loras, p->n_distilled_loras));
-    ltx_gen_to_guider(&p->video, &r->vg);
-    ltx_gen_to_guider(&p->audio, &r->ag);
-    r->in.vg = &r->vg;
-    r->in.ag = &r->ag;
-    r->in.steps = p->num_inference_steps;
-    r->in.height = g->height;
-    r->in.width = g->width;
-    r->in.fps = g->frame_rate;
+    ltx_gen_to_guider(&p->video, &r->b.vg);
+    ltx_gen_to_guider(&p->audio, &r->b.ag);
+    r->b.in.vg = &r->b.vg;
+    r->b.in.ag = &r->b.ag;
+    r->b.in.steps = p->num_inference_steps;
+    r->b.in.height = g->height;
+    r->b.in.width = g->width;
+    r->b.in.fps = g->frame_rate;
     r->fps = ltx_rational_from_fps(g->frame_rate);
     return LTX_OK;
 }
@@ -221,7 +207,8 @@ static ltx_status resolve_images(crun *r, const ltx_generate_params *g, int fram
                            "(%d frames: 0..%d, or -1..-%d counted from the end)",
                            g->images[i].path, k, frames, frames - 1, frames);
         if (k < 0)
-            LTX_INFO(&r->e->log, "--image %s: frame index %d is frame %d", g->images[i].path, k, f);
+            LTX_INFO(&r->b.e->log, "--image %s: frame index %d is frame %d", g->images[i].path, k,
+                     f);
         r->images[i].frame_idx = f;
     }
     g2->images = r->images;
@@ -233,7 +220,7 @@ ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate
 {
     if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
     pthread_mutex_lock(&e->lock);
-    crun r = {.e = e, .k = K_KEYFRAME};
+    crun r = {.b.e = e, .k = K_KEYFRAME};
     int frames = 0;
     ltx_generate_params g2;
     ltx_status s = g && g->struct_size >= sizeof *g
@@ -279,11 +266,11 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
                        r->audio.src_channels == 0 ? "the file has no audio stream"
                                                   : "no audio samples in the window");
     if (r->audio.src_channels != 2)
-        LTX_WARN(&r->e->log, "--audio-path %s: %d channel%s, %s (the audio VAE takes stereo)",
+        LTX_WARN(&r->b.e->log, "--audio-path %s: %d channel%s, %s (the audio VAE takes stereo)",
                  a->audio_path, r->audio.src_channels, r->audio.src_channels == 1 ? "" : "s",
                  r->audio.mix);
     if (r->audio.sample_rate != 16000)
-        LTX_INFO(&r->e->log,
+        LTX_INFO(&r->b.e->log,
                  "--audio-path %s: %d Hz, resampled to 16 kHz for the audio encoder "
                  "(the output keeps %d Hz)",
                  a->audio_path, r->audio.sample_rate, r->audio.sample_rate);
@@ -308,7 +295,7 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
         if (!d) return ltx_err(LTX_ERR_OOM, "audio padding: out of memory");
         for (int c = 0; c < 2; c++)
             memcpy(d + c * n, r->audio.data + c * r->audio.n, sizeof(float) * (size_t)r->audio.n);
-        LTX_WARN(&r->e->log, "--pad-audio: %.3f s of audio padded with %.3f s of silence", have,
+        LTX_WARN(&r->b.e->log, "--pad-audio: %.3f s of audio padded with %.3f s of silence", have,
                  (double)(n - r->audio.n) / r->audio.sample_rate);
         free(r->audio.data);
         r->audio.data = d;
@@ -344,7 +331,7 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
 {
     if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
     pthread_mutex_lock(&e->lock);
-    crun r = {.e = e, .k = K_A2VID};
+    crun r = {.b.e = e, .k = K_A2VID};
     int frames = 0;
     ltx_status s = ltx_gen_check_common(g, 64, &frames);
     if (s == LTX_OK && (!p || p->struct_size < sizeof *p || !a || a->struct_size < sizeof *a))
@@ -366,7 +353,7 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
 /* ---- retake ---- */
 
 /* Probes, fits and decodes the source video and its audio. Sets the clip's size/frames/rate
- * on r->in and *g2. */
+ * on r->b.in and *g2. */
 static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_generate_params *g2)
 {
     const char *path = p->video_path;
@@ -395,7 +382,7 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_ge
         return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: %dx%d is smaller than 32x32", path, w,
                        h);
     if (nf != n || hf != h || wf != w)
-        LTX_WARN(&r->e->log,
+        LTX_WARN(&r->b.e->log,
                  "--fit: using the first %lld of %lld frames, center-cropped from "
                  "%dx%d to %dx%d",
                  (long long)nf, (long long)n, w, h, wf, hf);
@@ -439,19 +426,20 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_ge
                        "(%s)",
                        path, ltx_err_message());
     if (r->audio.src_channels == 0)
-        LTX_INFO(&r->e->log, "--video-path %s has no audio: a new audio track is generated", path);
+        LTX_INFO(&r->b.e->log, "--video-path %s has no audio: a new audio track is generated",
+                 path);
     else if (r->audio.src_channels != 2)
-        LTX_WARN(&r->e->log, "--video-path %s: %d audio channels, %s", path, r->audio.src_channels,
-                 r->audio.mix);
+        LTX_WARN(&r->b.e->log, "--video-path %s: %d audio channels, %s", path,
+                 r->audio.src_channels, r->audio.mix);
     r->c.source = (ltx_cond_video){r->source, (int)nf, hf, wf, 1.0};
     r->c.audio = r->audio.src_channels ? r->audio.data : NULL;
     r->c.audio_n = r->audio.src_channels ? r->audio.n : 0;
     r->c.audio_rate = r->audio.sample_rate;
     r->c.start_time = p->start_time;
     r->c.end_time = p->end_time;
-    r->in.height = hf;
-    r->in.width = wf;
-    r->in.fps = vi.fps;
+    r->b.in.height = hf;
+    r->b.in.width = wf;
+    r->b.in.fps = vi.fps;
     r->fps = vi.avg_rate; /* the source's exact rate (the reference truncates to int) */
     g2->height = hf;
     g2->width = wf;
@@ -465,7 +453,7 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
 {
     if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
     pthread_mutex_lock(&e->lock);
-    crun r = {.e = e, .k = K_RETAKE};
+    crun r = {.b.e = e, .k = K_RETAKE};
     int frames = 0;
     ltx_generate_params g2;
     ltx_status s = LTX_OK;
@@ -479,9 +467,9 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK) s = ltx_gen_check_common(&g2, 32, &frames);
     if (s == LTX_OK)
         s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
-                                    &r.ckpt);
+                                    &r.b.ckpt);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
-    r.n_user = r.n_lora;
+    r.b.n_user = r.b.n_lora;
     if (s == LTX_OK) {
         r.extra_inputs[r.n_extra++] = p->video_path;
         s = drive(&r, &g2, frames, NULL, true);
@@ -495,21 +483,21 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
 static ltx_status downscale_factor(crun *r, int *out)
 {
     *out = 1;
-    for (int i = 0; i < r->n_lora; i++) {
-        const char *md = ltx_lora_metadata(r->lora[i], "reference_downscale_factor");
+    for (int i = 0; i < r->b.n_lora; i++) {
+        const char *md = ltx_lora_metadata(r->b.lora[i], "reference_downscale_factor");
         int k = md ? atoi(md) : 1;
         if (k < 1) {
-            LTX_WARN(&r->e->log,
+            LTX_WARN(&r->b.e->log,
                      "--lora %s: reference_downscale_factor \"%s\" unreadable, using "
                      "1",
-                     ltx_lora_path(r->lora[i]), md);
+                     ltx_lora_path(r->b.lora[i]), md);
             k = 1;
         }
         if (k != 1 && *out != 1 && *out != k)
             return ltx_err(LTX_ERR_INVALID_ARG,
                            "--lora %s: reference_downscale_factor %d "
                            "conflicts with %d of an earlier --lora",
-                           ltx_lora_path(r->lora[i]), k, *out);
+                           ltx_lora_path(r->b.lora[i]), k, *out);
         if (k != 1) *out = k;
     }
     return LTX_OK;
@@ -598,29 +586,29 @@ ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
 {
     if (!e) return ltx_err(LTX_ERR_INVALID_ARG, "no engine");
     pthread_mutex_lock(&e->lock);
-    crun r = {.e = e, .k = K_IC_LORA};
+    crun r = {.b.e = e, .k = K_IC_LORA};
     int frames = 0;
     ltx_status s = ltx_gen_check_common(g, 64, &frames);
     if (s == LTX_OK && (!p || p->struct_size < sizeof *p))
         s = ltx_err(LTX_ERR_INVALID_ARG, "ic_lora params: struct_size too small");
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
-    r.n_user = r.n_lora;
-    if (s == LTX_OK && r.n_lora == 0)
+    r.b.n_user = r.b.n_lora;
+    if (s == LTX_OK && r.b.n_lora == 0)
         LTX_WARN(&e->log, "ic_lora without --lora: the reference video is appended without an "
                           "IC-LoRA trained to use it");
     if (s == LTX_OK) s = downscale_factor(&r, &r.c.downscale);
     if (s == LTX_OK) s = load_ic_media(&r, g, p, frames);
     if (s == LTX_OK)
         s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
-                                    &r.ckpt);
+                                    &r.b.ckpt);
     if (s == LTX_OK && (!p->skip_stage_2 || p->spatial_upsampler_path))
-        s = ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
+        s = ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.b.ups);
     if (s == LTX_OK) {
         memcpy(r.images, g->images, sizeof(ltx_image_input) * (size_t)g->n_images);
         r.c.skip_stage_2 = p->skip_stage_2 != 0;
-        r.in.height = g->height;
-        r.in.width = g->width;
-        r.in.fps = g->frame_rate;
+        r.b.in.height = g->height;
+        r.b.in.width = g->width;
+        r.b.in.fps = g->frame_rate;
         r.fps = ltx_rational_from_fps(g->frame_rate);
         s = drive(&r, g, frames, NULL, true);
     }

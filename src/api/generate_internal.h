@@ -31,6 +31,25 @@ const char *ltx_gen_default_negative(void);
 
 /* ---- the run, after validation (shared by the generate calls) ---- */
 
+/* What every generate call owns (zero-initialise with .e set; ltx_gen_run_free). */
+typedef struct ltx_gen_run {
+    ltx_engine *e;
+    ltx_st_file *ckpt, *ups;
+    ltx_lora *lora[LTX_MAX_LORAS];
+    double lora_s[LTX_MAX_LORAS];
+    int n_user, n_lora; /* lora[0..n_user) user LoRAs, the rest distilled */
+    ltx_text_context ctx[2];
+    ltx_pipe_image img[LTX_PIPE_MAX_IMAGES];
+    ltx_guider_params vg, ag;
+    ltx_gen_inputs in;
+    ltx_rng *rng;
+    double t_text; /* prompt encoding seconds */
+} ltx_gen_run;
+
+/* Closes the files and LoRAs, clears the contexts, frees the generator; r itself is the
+ * caller's. */
+void ltx_gen_run_free(ltx_gen_run *r);
+
 /* Encodes g->prompt (and `negative` when non-NULL) with the checkpoint's text processor into
  * ctx[0] (ctx[1]; the caller clears them) and points in's contexts at them; *seconds receives
  * the time taken (also logged). */
