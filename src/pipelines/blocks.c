@@ -1,6 +1,7 @@
 /*
  * blocks.c — the model blocks around the diffusion stages: latent x2 upsampling, video decode
- * (plain or tiled) to uint8 frames, audio decode (audio VAE decoder + vocoder) to a waveform.
+ * (plain or tiled) to uint8 frames, audio decode (audio VAE decoder + vocoder) to a waveform,
+ * and audio encode of an input waveform (a2vid, retake).
  * Each loads its model when called and frees it before returning (spec §10.2).
  *
  * ref: ltx_pipelines/utils/blocks.py (VideoUpsampler, VideoDecoder, AudioDecoder),
@@ -148,5 +149,26 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     ltx_vocoder_free(voc);
     ltx_audio_decoder_free(dec);
     p->be->ops->memory_cleanup(p->be); /* end of the audio decode stage */
+    return s;
+}
+
+ltx_status ltx_stage_encode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const float *wave,
+                                  int64_t n, int rate, const char *what, ltx_tensor **out)
+{
+    *out = NULL;
+    ltx_audio_encoder *enc = NULL;
+    LTX_TRY(ltx_audio_encoder_load(p->be, ckpt, &enc));
+    int64_t ws[3] = {1, 2, n};
+    ltx_tensor *w = ltx_tensor_from_host(p->be, LTX_F32, 3, ws, wave);
+    ltx_status s = w ? ltx_audio_encode_waveform(enc, w, rate, NULL, out)
+                     : ltx_err(LTX_ERR_OOM, "%s: out of memory", what);
+    ltx_tensor_free(w);
+    ltx_audio_encoder_free(enc);
+    if (s == LTX_OK && p->state_dtype == LTX_BF16)
+        s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, *out, *out, 0, 0);
+    if (s != LTX_OK) {
+        ltx_tensor_free(*out);
+        *out = NULL;
+    }
     return s;
 }

@@ -13,7 +13,6 @@
 #include "pipelines/pipelines_cond.h"
 
 #include "io/media.h"
-#include "models/audio_vae.h"
 #include "models/video_vae.h"
 #include "nn/nn.h"
 #include "sampling/conditioning.h"
@@ -93,15 +92,9 @@ static ltx_status encode_audio(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
 {
     *out = NULL;
     double t0 = ltx_pipe_now();
-    ltx_audio_encoder *enc = NULL;
-    LTX_TRY(ltx_audio_encoder_load(p->be, in->ckpt, &enc));
-    int64_t ws[3] = {1, 2, c->audio_n};
-    ltx_tensor *w = ltx_tensor_from_host(p->be, LTX_F32, 3, ws, c->audio), *lat = NULL;
-    ltx_status s = w ? ltx_audio_encode_waveform(enc, w, c->audio_rate, NULL, &lat)
-                     : ltx_err(LTX_ERR_OOM, "retake: out of memory");
-    ltx_tensor_free(w);
-    ltx_audio_encoder_free(enc);
-    if (s == LTX_OK) s = round_if_bf16(p, lat);
+    ltx_tensor *lat = NULL;
+    ltx_status s =
+        ltx_stage_encode_audio(p, in->ckpt, c->audio, c->audio_n, c->audio_rate, "retake", &lat);
     if (s == LTX_OK) {
         ltx_pipe_rec(p, "source.audio_latent", lat);
         *out = ltx_cond_conform_frames(p->be, lat, Ta);

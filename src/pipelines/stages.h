@@ -215,6 +215,12 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
 ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_tensor *latent,
                                   float **wave, int64_t *n, int *rate);
 
+/* AudioEncoder: waveform (2, n) f32 host at `rate` Hz -> *out (1,8,T,16), a new tensor (rounded
+ * to bf16 when p->state_dtype is BF16), via the checkpoint's audio VAE encoder (loaded for the
+ * call and freed). `what` prefixes the out-of-memory message. */
+ltx_status ltx_stage_encode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const float *wave,
+                                  int64_t n, int rate, const char *what, ltx_tensor **out);
+
 /* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even. */
 int64_t ltx_audio_latent_frames(int num_frames, double fps);
 
