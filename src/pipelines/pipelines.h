@@ -84,13 +84,15 @@ typedef enum ltx_stage2_loras {
 
 /* What one two-stage pipeline changes in the shared script. Borrowed pointers. */
 typedef struct ltx_two_stage {
-    const char *what;                  /* pipeline name for error messages ("two-stage") */
-    ltx_denoiser *stage1_denoiser;     /* stage 1; NULL = guided with all of in's contexts and
-                                          guiders (stage 2: the simple denoiser) */
-    bool shift_by_stage1_tokens;       /* LTX2 schedule shifted by the stage-1 token count (HQ) */
-    bool res2s;                        /* res_2s sampler in both stages (HQ) */
-    bool images_as_keyframes;          /* every --image as keyframe tokens in both stages */
-    bool stage1_distilled;             /* stage-1 LoRAs include the distilled ones (HQ) */
+    const char *what;              /* pipeline name for error messages ("two-stage") */
+    ltx_denoiser *stage1_denoiser; /* stage 1; NULL = guided with all of in's contexts and
+                                      guiders (stage 2: the simple denoiser) */
+    bool distilled_stage1;         /* stage 1 on the 8 distilled sigmas (in->steps unused), simple
+                                      denoiser unless stage1_denoiser (distilled pipeline) */
+    bool shift_by_stage1_tokens;   /* LTX2 schedule shifted by the stage-1 token count (HQ) */
+    bool res2s;                    /* res_2s sampler in both stages (HQ) */
+    bool images_as_keyframes;      /* every --image as keyframe tokens in both stages */
+    bool stage1_distilled;         /* stage-1 LoRAs include the distilled ones (HQ) */
     double stage1_dlora, stage2_dlora; /* distilled strength override per stage; < 0 = CLI's */
     const ltx_tensor *frozen_audio;    /* (1,8,T_a,16) kept frozen in both stages, or NULL */
     ltx_stage2_loras stage2_loras;
@@ -120,8 +122,8 @@ ltx_status ltx_two_stage_refine(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
 ltx_status ltx_two_stage_finish(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
                                 ltx_status st, ltx_tensor *v1, ltx_tensor *a1, ltx_gen_output *out);
 
-/* Zeroes *out, ltx_two_stage_check, ltx_two_stage_run, ltx_pipeline_decode; on error *out is
- * freed (zeroed). */
+/* Zeroes *out, ltx_two_stage_check (no steps check with distilled_stage1), ltx_two_stage_run,
+ * ltx_pipeline_decode; on error *out is freed (zeroed). */
 ltx_status ltx_two_stage_generate(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_stage *t,
                                   ltx_gen_output *out);
 

@@ -18,15 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-ltx_status ltx_two_stage_check(const ltx_gen_inputs *in, const char *what)
+static ltx_status check(const ltx_gen_inputs *in, const char *what, bool steps)
 {
     if (in->height % 64 || in->width % 64)
         return ltx_err(LTX_ERR_INVALID_ARG, "%s: height/width must be multiples of 64 (got %dx%d)",
                        what, in->height, in->width);
-    if (in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
+    if (steps && in->steps < 1) return ltx_err(LTX_ERR_INVALID_ARG, "steps must be >= 1");
     if (in->n_images > LTX_PIPE_MAX_IMAGES)
         return ltx_err(LTX_ERR_INVALID_ARG, "at most %d --image", LTX_PIPE_MAX_IMAGES);
     return LTX_OK;
+}
+
+ltx_status ltx_two_stage_check(const ltx_gen_inputs *in, const char *what)
+{
+    return check(in, what, true);
 }
 
 /* Stage-1 image encode + stage 1: *v1, *a1 new tensors (also on error: free them). */
@@ -35,19 +40,33 @@ static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_st
 {
     int h1 = in->height / 2, w1 = in->width / 2;
     int64_t F = (in->num_frames - 1) / 8 + 1, Ta = ltx_audio_latent_frames(in->num_frames, in->fps);
-    float *sig = malloc(sizeof(float) * (size_t)(in->steps + 1));
-    if (!sig) return ltx_err(LTX_ERR_OOM, "out of memory");
-    ltx_ltx2_sched_params sp;
-    ltx_ltx2_sched_params_init(&sp);
-    /* ref (HQ): scheduler.execute(latent=stage-1 shape) */
-    if (t->shift_by_stage1_tokens) sp.tokens = F * (h1 / 32) * (w1 / 32);
-    ltx_status st = ltx_sched_ltx2(in->steps, &sp, sig);
+    const float *sig;
+    float *owned = NULL; /* the LTX2 schedule */
+    int n_sig;
+    ltx_status st = LTX_OK;
+    if (t->distilled_stage1) {
+        n_sig = ltx_sched_distilled(1, &sig);
+    } else {
+        owned = malloc(sizeof(float) * (size_t)(in->steps + 1));
+        if (!owned) return ltx_err(LTX_ERR_OOM, "out of memory");
+        ltx_ltx2_sched_params sp;
+        ltx_ltx2_sched_params_init(&sp);
+        /* ref (HQ): scheduler.execute(latent=stage-1 shape) */
+        if (t->shift_by_stage1_tokens) sp.tokens = F * (h1 / 32) * (w1 / 32);
+        st = ltx_sched_ltx2(in->steps, &sp, owned);
+        sig = owned;
+        n_sig = in->steps + 1;
+    }
     ltx_denoiser guided = {.v_ctx = in->v_ctx,
                            .a_ctx = in->a_ctx,
                            .v_neg = in->v_neg,
                            .a_neg = in->a_neg,
                            .vg = in->vg,
                            .ag = in->ag};
+    ltx_denoiser simple = {.v_ctx = in->v_ctx, .a_ctx = in->a_ctx};
+    ltx_denoiser *den = t->stage1_denoiser    ? t->stage1_denoiser
+                        : t->distilled_stage1 ? &simple
+                                              : &guided;
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
     ltx_lora_set set;
     /* frozen audio: kept in both stages, noise scale 0 (ref: a2vid ModalitySpec frozen) */
@@ -67,8 +86,8 @@ static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_st
                             .images = im,
                             .n_images = in->n_images,
                             .sigmas = sig,
-                            .n_sigmas = in->steps + 1,
-                            .denoiser = t->stage1_denoiser ? t->stage1_denoiser : &guided,
+                            .n_sigmas = n_sig,
+                            .denoiser = den,
                             .res2s = t->res2s,
                             .images_as_keyframes = t->images_as_keyframes,
                             .audio_frozen = frozen};
@@ -76,7 +95,7 @@ static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_st
         if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, v1, a1);
         ltx_image_latents_free(im, in->n_images);
     }
-    free(sig);
+    free(owned);
     return st;
 }
 
@@ -173,7 +192,7 @@ ltx_status ltx_two_stage_generate(ltx_pipe *p, const ltx_gen_inputs *in, const l
                                   ltx_gen_output *out)
 {
     memset(out, 0, sizeof *out);
-    LTX_TRY(ltx_two_stage_check(in, t->what));
+    LTX_TRY(check(in, t->what, !t->distilled_stage1));
     ltx_tensor *v1 = NULL, *a1 = NULL;
     ltx_status st = stage1(p, in, t, &v1, &a1);
     return ltx_two_stage_finish(p, in, t, st, v1, a1, out);
