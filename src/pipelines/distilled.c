@@ -44,6 +44,15 @@ ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, 
     return LTX_OK;
 }
 
+ltx_status ltx_pipeline_run_stage(ltx_pipe *p, const ltx_gen_inputs *in, bool with_distilled,
+                                  double dl_strength, const ltx_stage_spec *s, ltx_tensor **video,
+                                  ltx_tensor **audio)
+{
+    ltx_lora_set set;
+    LTX_TRY(ltx_pipeline_lora_set(in, with_distilled, dl_strength, &set));
+    return ltx_stage_run_fresh(p, in->ckpt, &set, s, video, audio);
+}
+
 ltx_status ltx_pipeline_distilled(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out)
 {
     /* stage 1 at half size on the 8 distilled sigmas, x2 upsampling, stage 2 at full size

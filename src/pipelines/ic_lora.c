@@ -161,7 +161,6 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
     int h1 = in->height / 2, w1 = in->width / 2;
     refs r = {.c = c};
     ltx_tensor *v1 = NULL, *a1 = NULL;
-    ltx_lora_set set;
 
     /* stage 1: images, then the reference tokens; IC-LoRA(s) fused */
     ltx_status st =
@@ -181,8 +180,7 @@ ltx_status ltx_pipeline_ic_lora(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
                             .denoiser = &den,
                             .cond = append_refs,
                             .cond_user = &r};
-        st = ltx_pipeline_lora_set(in, false, -1, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v1, &a1);
+        st = ltx_pipeline_run_stage(p, in, false, -1, &s, &v1, &a1);
     }
     ltx_image_latents_free(im, in->n_images);
     refs_free(&r);

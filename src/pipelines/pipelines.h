@@ -72,6 +72,10 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
  * the HQ pipeline's per-stage strength applied to the first distilled LoRA only). */
 ltx_status ltx_pipeline_lora_set(const ltx_gen_inputs *in, bool with_distilled, double dl_strength,
                                  ltx_lora_set *set);
+/* ltx_pipeline_lora_set + ltx_stage_run_fresh: one stage with that LoRA set. */
+ltx_status ltx_pipeline_run_stage(ltx_pipe *p, const ltx_gen_inputs *in, bool with_distilled,
+                                  double dl_strength, const ltx_stage_spec *s, ltx_tensor **video,
+                                  ltx_tensor **audio);
 
 /* ---- shared two-stage glue (two_stage.c) ---- */
 

@@ -144,9 +144,7 @@ ltx_status ltx_pipeline_retake(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
                             .denoiser = &simple,
                             .cond = apply_region,
                             .cond_user = &r};
-        ltx_lora_set set;
-        st = ltx_pipeline_lora_set(in, false, -1, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &vo, &ao);
+        st = ltx_pipeline_run_stage(p, in, false, -1, &s, &vo, &ao);
     }
     ltx_tensor_free(vlat);
     ltx_tensor_free(alat);

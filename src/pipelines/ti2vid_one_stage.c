@@ -52,9 +52,7 @@ ltx_status ltx_pipeline_one_stage(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen
                             .sigmas = sig,
                             .n_sigmas = in->steps + 1,
                             .denoiser = &den};
-        ltx_lora_set set;
-        st = ltx_pipeline_lora_set(in, false, -1, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, &v, &a);
+        st = ltx_pipeline_run_stage(p, in, false, -1, &s, &v, &a);
         ltx_image_latents_free(im, in->n_images);
     }
     free(sig);

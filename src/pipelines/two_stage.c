@@ -68,7 +68,6 @@ static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_st
                         : t->distilled_stage1 ? &simple
                                               : &guided;
     ltx_image_latent im[LTX_PIPE_MAX_IMAGES];
-    ltx_lora_set set;
     /* frozen audio: kept in both stages, noise scale 0 (ref: a2vid ModalitySpec frozen) */
     bool frozen = t->frozen_audio != NULL;
 
@@ -91,8 +90,7 @@ static ltx_status stage1(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_two_st
                             .res2s = t->res2s,
                             .images_as_keyframes = t->images_as_keyframes,
                             .audio_frozen = frozen};
-        st = ltx_pipeline_lora_set(in, t->stage1_distilled, t->stage1_dlora, &set);
-        if (st == LTX_OK) st = ltx_stage_run_fresh(p, in->ckpt, &set, &s, v1, a1);
+        st = ltx_pipeline_run_stage(p, in, t->stage1_distilled, t->stage1_dlora, &s, v1, a1);
         ltx_image_latents_free(im, in->n_images);
     }
     free(owned);
