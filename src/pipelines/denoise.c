@@ -95,6 +95,17 @@ static bool is_guided(const ltx_guider_params *g)
                  ltx_guider_do_modality(g) || g->rescale_scale != 0.0);
 }
 
+/* Keeps copies of this call's outputs for skip_step (the caller post-processes *x0v / *x0a in
+ * place). */
+static ltx_status remember(ltx_pipe *p, ltx_denoiser *d, const ltx_tensor *x0v,
+                           const ltx_tensor *x0a)
+{
+    ltx_denoiser_reset(d);
+    d->prev_v = nn_contiguous(p->be, x0v, LTX_F32);
+    d->prev_a = nn_contiguous(p->be, x0a, LTX_F32);
+    return d->prev_v && d->prev_a ? LTX_OK : LTX_ERR_OOM;
+}
+
 /* The guided step with the passes batched (p->max_batch rows per call): the same passes,
  * rounding and guider as the loop in guided() below. */
 static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
@@ -104,10 +115,19 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
 {
     float sigma;
     LTX_TRY(ltx_tensor_download(io->sigma, &sigma, LTX_F32));
-    ltx_guided_inputs in = {.be = p->be, .video = vs, .audio = as, .v_ctx = d->v_ctx,
-                            .a_ctx = d->a_ctx, .v_neg = d->v_neg, .a_neg = d->a_neg,
-                            .vg = d->vg, .ag = d->ag, .sigma = sigma, .v_skip = v_skip,
-                            .a_skip = a_skip, .max_batch = p->max_batch,
+    ltx_guided_inputs in = {.be = p->be,
+                            .video = vs,
+                            .audio = as,
+                            .v_ctx = d->v_ctx,
+                            .a_ctx = d->a_ctx,
+                            .v_neg = d->v_neg,
+                            .a_neg = d->a_neg,
+                            .vg = d->vg,
+                            .ag = d->ag,
+                            .sigma = sigma,
+                            .v_skip = v_skip,
+                            .a_skip = a_skip,
+                            .max_batch = p->max_batch,
                             .state_dtype = p->state_dtype};
     ltx_tensor *gv = NULL, *ga = NULL, *pv = NULL, *pa = NULL;
     ltx_status s = ltx_guided_denoise(m, &in, &gv, &ga, &pv, &pa, NULL);
@@ -121,13 +141,7 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
         if (!*x0v || !*x0a) s = LTX_ERR_OOM;
     }
     ltx_tensor_free(gv), ltx_tensor_free(ga), ltx_tensor_free(pv), ltx_tensor_free(pa);
-    if (s == LTX_OK) {
-        ltx_denoiser_reset(d);
-        d->prev_v = nn_contiguous(p->be, *x0v, LTX_F32);
-        d->prev_a = nn_contiguous(p->be, *x0a, LTX_F32);
-        if (!d->prev_v || !d->prev_a) s = LTX_ERR_OOM;
-    }
-    return s;
+    return s == LTX_OK ? remember(p, d, *x0v, *x0a) : s;
 }
 
 static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
@@ -165,8 +179,7 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
 
     ltx_tensor *ov[P_COUNT] = {0}, *oa[P_COUNT] = {0};
     ltx_status s = LTX_OK;
-    if (p->max_batch > 1)
-        return guided_batched(p, m, d, vs, as, io, v_skip, a_skip, x0v, x0a);
+    if (p->max_batch > 1) return guided_batched(p, m, d, vs, as, io, v_skip, a_skip, x0v, x0a);
     for (int k = 0; k < P_COUNT && s == LTX_OK; k++) {
         if (!want[k]) continue;
         const ltx_tensor *vc = d->v_ctx, *ac = d->a_ctx;
@@ -194,14 +207,7 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
         ltx_tensor_free(ov[k]);
         ltx_tensor_free(oa[k]);
     }
-    if (s == LTX_OK) {
-        ltx_denoiser_reset(d);
-        /* copies: the caller post-processes *x0v / *x0a in place */
-        d->prev_v = nn_contiguous(p->be, *x0v, LTX_F32);
-        d->prev_a = nn_contiguous(p->be, *x0a, LTX_F32);
-        if (!d->prev_v || !d->prev_a) s = LTX_ERR_OOM;
-    }
-    return s;
+    return s == LTX_OK ? remember(p, d, *x0v, *x0a) : s;
 }
 
 ltx_status ltx_denoise_step(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
