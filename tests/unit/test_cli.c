@@ -59,6 +59,19 @@ TEST(usage_errors)
     CHECK(output_has("tpu"));
 }
 
+TEST(not_built_flags_refused)
+{
+    /* --quantization is recognised but not built: it says so, exits 1, writes nothing */
+    unlink("/tmp/ltx_test_cli_quant.mp4");
+    CHECK(run("distilled --quantization fp8-cast --distilled-checkpoint-path x "
+              "--spatial-upsampler-path y --gemma-root z --prompt p "
+              "--output-path /tmp/ltx_test_cli_quant.mp4") == 1);
+    CHECK(output_has("--quantization fp8-cast: fp8 quantization is not built yet"));
+    CHECK(access("/tmp/ltx_test_cli_quant.mp4", F_OK) != 0);
+    CHECK(run("ti2vid_two_stages --help") == 0);
+    CHECK(output_has("--compile"));
+}
+
 TEST(info_lists_devices)
 {
     CHECK(run("info") == 0);

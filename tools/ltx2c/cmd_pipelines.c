@@ -44,9 +44,11 @@ typedef struct gen_args {
     const char *device;
     int threads;
     int quiet;
+    const char *quantization; /* --quantization POLICY: not built yet, refused in run() */
+    int compile;              /* --compile: accepted, no effect (see its help) */
 } gen_args;
 
-#define MAX_OPTS 48
+#define MAX_OPTS 64
 
 /* Flags every generation parser starts with: text encoder, prompt, output, seed. */
 static int head_opts(cli_opt *o, gen_args *a)
@@ -111,6 +113,12 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
+    o[n++] = (cli_opt){"--quantization", CLI_STR, &a->quantization, "POLICY",
+                       "fp8-cast | fp8-scaled-mm (not built yet: refused)", 0};
+    o[n++] = (cli_opt){"--compile", CLI_FLAG, &a->compile, NULL,
+                       "accepted for compatibility: torch.compile has no counterpart here "
+                       "(no effect on results or speed)",
+                       0};
     return n;
 }
 
@@ -187,6 +195,10 @@ typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
 
 static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
 {
+    if (a->quantization) {
+        cli_error(cmd, "--quantization %s: fp8 quantization is not built yet", a->quantization);
+        return CLI_EXIT_FAIL;
+    }
     a->g.images = a->images.v;
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;
