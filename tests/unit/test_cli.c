@@ -31,10 +31,18 @@ static bool output_has(const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
-static const char *subcommands[] = {"info", "inspect", "verify", "tokenize",
-                                    "ti2vid_two_stages", "ti2vid_two_stages_hq",
-                                    "ti2vid_one_stage", "distilled", "keyframe_interpolation",
-                                    "a2vid_two_stage", "retake", "ic_lora"};
+static const char *subcommands[] = {"info",
+                                    "inspect",
+                                    "verify",
+                                    "tokenize",
+                                    "ti2vid_two_stages",
+                                    "ti2vid_two_stages_hq",
+                                    "ti2vid_one_stage",
+                                    "distilled",
+                                    "keyframe_interpolation",
+                                    "a2vid_two_stage",
+                                    "retake",
+                                    "ic_lora"};
 
 TEST(help_everywhere)
 {

@@ -113,9 +113,16 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
-    o[n++] = (cli_opt){"--quantization", CLI_STR, &a->quantization, "POLICY",
-                       "fp8-cast | fp8-scaled-mm (not built yet: refused)", 0};
-    o[n++] = (cli_opt){"--compile", CLI_FLAG, &a->compile, NULL,
+    o[n++] = (cli_opt){"--quantization",
+                       CLI_STR,
+                       &a->quantization,
+                       "POLICY",
+                       "fp8-cast | fp8-scaled-mm (not built yet: refused)",
+                       0};
+    o[n++] = (cli_opt){"--compile",
+                       CLI_FLAG,
+                       &a->compile,
+                       NULL,
                        "accepted for compatibility: torch.compile has no counterpart here "
                        "(no effect on results or speed)",
                        0};
