@@ -5,7 +5,7 @@
  * case.params; tensors from case.inputs in order.
  */
 #include "core/dtype.h"
-#include "golden/golden.h"
+#include "golden/g_transformer.h"
 
 #include "models/lora.h"
 #include "models/ltx_transformer.h"
@@ -21,7 +21,6 @@ ltx_status g_stg_guider(ltx_golden_ctx *g);
 ltx_status g_apg_guider(ltx_golden_ctx *g);
 ltx_status g_projection_coef(ltx_golden_ctx *g);
 /* g_transformer.c: the cached (LoRA-fused) transformer of the case's checkpoint */
-ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out);
 
 /* Emits t as output i, then frees it. */
 static ltx_status emit_free(ltx_golden_ctx *g, int i, ltx_tensor *t)
@@ -286,26 +285,13 @@ ltx_status g_guided_denoise(ltx_golden_ctx *g)
     LTX_TRY(ltx_golden_get_transformer(g, &m));
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *in[10] = {0};
-    ltx_status s = LTX_OK;
-    for (int i = 0; i < 10 && s == LTX_OK; i++)
-        if (!(in[i] = ltx_golden_input(g, i))) s = LTX_ERR_FORMAT;
+    ltx_modality v, a;
+    ltx_status s = ltx_golden_modality_inputs(g, in, &v, &a);
     if (s == LTX_OK && in[0]->shape[0] != P)
         s = ltx_err(LTX_ERR_FORMAT, "batch %lld != %d passes", (long long)in[0]->shape[0], P);
     /* one batched X0Model call: the passes are the batch rows (ref: _guided_denoise) */
     ltx_tensor *ov = NULL, *oa = NULL;
     if (s == LTX_OK) {
-        ltx_modality v = {.latent = in[0],
-                          .sigma = in[1],
-                          .timesteps = in[2],
-                          .positions = in[3],
-                          .context = in[4],
-                          .enabled = true};
-        ltx_modality a = {.latent = in[5],
-                          .sigma = in[6],
-                          .timesteps = in[7],
-                          .positions = in[8],
-                          .context = in[9],
-                          .enabled = true};
         s = ltx_transformer_forward_x0(m, &v, &a, items, ltx_golden_taps(g), &ov, &oa);
     }
     if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), ov);

@@ -6,8 +6,8 @@
  * LoRA-fused forwards (transformer_forward_lora) fuse params.loras through src/models/lora.h.
  * Not here: guided_denoise (src/golden/g_guidance.c).
  */
+#include "golden/g_transformer.h"
 #include "core/dtype.h"
-#include "golden/golden.h"
 
 #include "models/lora.h"
 #include "models/ltx_transformer.h"
@@ -433,7 +433,26 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
 
 /* The checkpoint's transformer (fused with params.loras), cached per file: shared with
  * g_guidance.c (guided_denoise). */
-ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out);
+ltx_status ltx_golden_modality_inputs(ltx_golden_ctx *g, ltx_tensor *in[10], ltx_modality *v,
+                                      ltx_modality *a)
+{
+    for (int i = 0; i < 10; i++)
+        if (!(in[i] = ltx_golden_input(g, i))) return LTX_ERR_FORMAT;
+    *v = (ltx_modality){.latent = in[0],
+                        .sigma = in[1],
+                        .timesteps = in[2],
+                        .positions = in[3],
+                        .context = in[4],
+                        .enabled = true};
+    *a = (ltx_modality){.latent = in[5],
+                        .sigma = in[6],
+                        .timesteps = in[7],
+                        .positions = in[8],
+                        .context = in[9],
+                        .enabled = true};
+    return LTX_OK;
+}
+
 ltx_status ltx_golden_get_transformer(ltx_golden_ctx *g, ltx_transformer **out)
 {
     return get_model(g, out);
@@ -473,23 +492,10 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
         n++;
     }
     ltx_tensor *in[10] = {0};
-    ltx_status s = LTX_OK;
-    for (int i = 0; i < 10 && s == LTX_OK; i++)
-        if (!(in[i] = ltx_golden_input(g, i))) s = LTX_ERR_FORMAT;
+    ltx_modality v, a;
+    ltx_status s = ltx_golden_modality_inputs(g, in, &v, &a);
     ltx_tensor *vo = NULL, *ao = NULL;
     if (s == LTX_OK) {
-        ltx_modality v = {.latent = in[0],
-                          .sigma = in[1],
-                          .timesteps = in[2],
-                          .positions = in[3],
-                          .context = in[4],
-                          .enabled = true};
-        ltx_modality a = {.latent = in[5],
-                          .sigma = in[6],
-                          .timesteps = in[7],
-                          .positions = in[8],
-                          .context = in[9],
-                          .enabled = true};
         int64_t B = in[0]->shape[0];
         ltx_ptb_item items[64];
         if (B > 64) s = ltx_err(LTX_ERR_UNSUPPORTED, "batch > 64");
