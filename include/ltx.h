@@ -170,6 +170,9 @@ typedef struct ltx_verify_params {
     int noise_from_seed;     /* pipelines: draw noise from the seed instead of in.*noise* */
     int verbose;             /* also print passing intermediates */
     double tolerance_scale;  /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
+    /* appended */
+    const char *tokenizer; /* tokenizer.json for goldens that need one (prompt enhancement);
+                              NULL = <gemma root>/tokenizer.json */
 } ltx_verify_params;
 
 typedef struct ltx_verify_result {

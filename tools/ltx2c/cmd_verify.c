@@ -19,6 +19,8 @@ static void help(void)
            "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
            "                      (default: the parent of the file's folder)\n"
            "  --noise-from-seed   pipelines: draw noise from the seed instead of in.*noise*\n"
+           "  --tokenizer PATH    Gemma 3 tokenizer.json for text goldens (default:\n"
+           "                      .cache/tokenizer-gemma3/tokenizer.json, as setup puts it)\n"
            "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
            "  --verbose           also print passing intermediates\n"
            "  --quiet             only the summary line\n");
@@ -40,25 +42,37 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
-        else if (!strcmp(a, "--verbose")) vp.verbose = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        } else if (!strcmp(a, "--device") && has)
+            device = argv[++i];
+        else if (!strcmp(a, "--threads") && has)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--strict"))
+            strict = 1;
+        else if (!strcmp(a, "--root") && has)
+            vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed"))
+            vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tokenizer") && has)
+            vp.tokenizer = argv[++i];
+        else if (!strcmp(a, "--tolerance-scale") && has)
+            vp.tolerance_scale = atof(argv[++i]);
+        else if (!strcmp(a, "--verbose"))
+            vp.verbose = 1;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
             return CLI_EXIT_USAGE;
-        } else files[nfiles++] = a;
+        } else
+            files[nfiles++] = a;
     }
     if (!nfiles) {
         cli_error("verify", "no golden file given (see ltx2c verify --help)");
         free(files);
         return CLI_EXIT_USAGE;
     }
+    if (!vp.tokenizer) vp.tokenizer = cli_default_tokenizer();
     ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) {
         free(files);
