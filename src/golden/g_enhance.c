@@ -123,7 +123,7 @@ static ltx_status open_vlm(ltx_golden_ctx *g, vlm **out)
     if (!x) return ltx_err(LTX_ERR_OOM, "golden: out of memory");
     ltx_status s = ltx_gemma3_vision_config_read(dir, &x->vc, &x->ip);
     if (s == LTX_OK) s = ltx_gemma3_open(ltx_golden_backend(g), dir, &x->m);
-    if (s == LTX_OK) s = ltx_gemma3_vision_open(x->m, dir, &x->vc, &x->v);
+    if (s == LTX_OK) s = ltx_gemma3_vision_open(x->m, dir, &x->vc, &x->ip, &x->v);
     if (s != LTX_OK) {
         vlm_free(x);
         return s;

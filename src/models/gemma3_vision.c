@@ -138,7 +138,22 @@ ltx_status ltx_gemma3_vision_config_read(const char *dir, ltx_gemma3_vision_conf
             parse_preproc(root, ip);
         cJSON_Delete(root);
     }
-    const ltx_gemma3_vision_config *c = vc;
+    return LTX_OK;
+}
+
+bool ltx_gemma3_has_vision(const ltx_gemma3 *m)
+{
+    return ltx_st_find(m->st, VT "embeddings.patch_embedding.weight") &&
+           ltx_st_find(m->st, MMP "mm_input_projection_weight");
+}
+
+/* ---- open ---- */
+
+/* The shapes this port supports: square images in whole patches, a square token grid that the
+ * patch grid pools to evenly, and a processor size equal to the tower's. */
+static ltx_status check_config(const char *dir, const ltx_gemma3_vision_config *c,
+                               const ltx_gemma3_image_proc *ip)
+{
     if (c->hidden_size <= 0 || c->num_heads <= 0 || c->hidden_size % c->num_heads ||
         c->patch_size <= 0 || c->image_size % c->patch_size || c->mm_tokens_per_image <= 0 ||
         ip->height != c->image_size || ip->width != c->image_size)
@@ -154,14 +169,6 @@ ltx_status ltx_gemma3_vision_config_read(const char *dir, ltx_gemma3_vision_conf
                        dir, side, c->mm_tokens_per_image);
     return LTX_OK;
 }
-
-bool ltx_gemma3_has_vision(const ltx_gemma3 *m)
-{
-    return ltx_st_find(m->st, VT "embeddings.patch_embedding.weight") &&
-           ltx_st_find(m->st, MMP "mm_input_projection_weight");
-}
-
-/* ---- open ---- */
 
 static ltx_status want(const ltx_gemma3_vision *v, const char *name, int nd, int64_t d0, int64_t d1)
 {
@@ -181,9 +188,11 @@ static const char *const LW[] = {"layer_norm1",      "layer_norm2",      "self_a
 enum { L_LN1, L_LN2, L_Q, L_K, L_V, L_O, L_FC1, L_FC2, L_COUNT };
 
 ltx_status ltx_gemma3_vision_open(ltx_gemma3 *m, const char *dir,
-                                  const ltx_gemma3_vision_config *vc, ltx_gemma3_vision **out)
+                                  const ltx_gemma3_vision_config *vc,
+                                  const ltx_gemma3_image_proc *ip, ltx_gemma3_vision **out)
 {
     *out = NULL;
+    LTX_TRY(check_config(dir, vc, ip));
     ltx_gemma3_vision *v = calloc(1, sizeof *v);
     if (!v) return ltx_err(LTX_ERR_OOM, "gemma3 vision: out of memory");
     v->m = m;

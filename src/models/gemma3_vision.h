@@ -51,10 +51,12 @@ bool ltx_gemma3_has_vision(const ltx_gemma3 *m);
 
 typedef struct ltx_gemma3_vision ltx_gemma3_vision;
 
-/* Checks every vision/projector tensor (name, shape) against `vc` and the text width of `m`;
- * LTX_ERR_FORMAT naming the folder when one is missing. `m` must outlive the result. */
+/* Checks the config (square patch grid pooling evenly to the token grid, processor size =
+ * image size) and every vision/projector tensor (name, shape) against `vc` and the text width
+ * of `m`; LTX_ERR_FORMAT naming the folder otherwise. `m` must outlive the result. */
 ltx_status ltx_gemma3_vision_open(ltx_gemma3 *m, const char *dir,
-                                  const ltx_gemma3_vision_config *vc, ltx_gemma3_vision **out);
+                                  const ltx_gemma3_vision_config *vc,
+                                  const ltx_gemma3_image_proc *ip, ltx_gemma3_vision **out);
 void ltx_gemma3_vision_close(ltx_gemma3_vision *v); /* NULL is fine */
 
 /* pixels: host (3, S, S) f32 normalised (S = image_size). Outputs (new, on the model's

@@ -141,7 +141,7 @@ static ltx_status image_features(const ltx_enhance_opts *o, ltx_gemma3 *m,
     ltx_gemma3_vision *v = NULL;
     ltx_tensor *feat = NULL;
     ltx_status s = image_pixels(o, ip, &px);
-    if (s == LTX_OK) s = ltx_gemma3_vision_open(m, o->gemma_root, vc, &v);
+    if (s == LTX_OK) s = ltx_gemma3_vision_open(m, o->gemma_root, vc, ip, &v);
     if (s == LTX_OK) s = ltx_gemma3_vision_forward(v, px, NULL, &feat);
     if (s == LTX_OK) {
         *rows = ltx_tensor_to_host_f32(feat);
