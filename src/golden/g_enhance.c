@@ -82,11 +82,31 @@ static void tok_free(void *p)
     ltx_gemma_tokenizer_free(p);
 }
 
+/* <root>/<gemma_root>: case params, then extra.files, then tiny_gemma_vlm/. */
+static void gemma_dir(ltx_golden_ctx *g, char *out, size_t cap)
+{
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(ltx_golden_extra(g), "files");
+    const char *rel = ltx_json_str(ltx_golden_params(g), "gemma_root",
+                                   ltx_json_str(files, "gemma_root", "tiny_gemma_vlm/"));
+    ltx_golden_resolve(g, "root", rel, out, cap);
+}
+
 static ltx_status tokenizer(ltx_golden_ctx *g, ltx_gemma_tokenizer **out)
 {
     *out = ltx_golden_cache_get(g, "tokenizer");
     if (*out) return LTX_OK;
     const char *path = ltx_golden_tokenizer(g);
+    char local[4096];
+    if (!path) { /* a tokenizer.json inside the golden's Gemma folder, when someone put it there */
+        char dir[3072];
+        gemma_dir(g, dir, sizeof dir);
+        snprintf(local, sizeof local, "%s/tokenizer.json", dir);
+        FILE *f = fopen(local, "rb");
+        if (f) {
+            fclose(f);
+            path = local;
+        }
+    }
     if (!path)
         return ltx_err(LTX_ERR_INVALID_ARG, "gemma3_enhance: no tokenizer (pass --tokenizer "
                                             "PATH to the real Gemma 3 tokenizer.json)");
@@ -116,9 +136,8 @@ static ltx_status open_vlm(ltx_golden_ctx *g, vlm **out)
 {
     *out = ltx_golden_cache_get(g, "vlm");
     if (*out) return LTX_OK;
-    const char *rel = ltx_json_str(ltx_golden_params(g), "gemma_root", "tiny_gemma_vlm/");
     char dir[4096];
-    ltx_golden_resolve(g, "root", rel, dir, sizeof dir);
+    gemma_dir(g, dir, sizeof dir);
     vlm *x = calloc(1, sizeof *x);
     if (!x) return ltx_err(LTX_ERR_OOM, "golden: out of memory");
     ltx_status s = ltx_gemma3_vision_config_read(dir, &x->vc, &x->ip);
@@ -179,12 +198,18 @@ ltx_status g_gemma3_chat_template(ltx_golden_ctx *g)
     int n_img = (int)ltx_json_int(p, "image_seq_length", 256);
     ltx_gemma_tokenizer *tok = NULL;
     LTX_TRY(tokenizer(g, &tok));
+    char dir[4096];
+    gemma_dir(g, dir, sizeof dir);
+    ltx_gemma3_vision_config vc; /* token ids from the folder's config.json */
+    ltx_gemma3_image_proc ip;
+    LTX_TRY(ltx_gemma3_vision_config_read(dir, &vc, &ip));
     char *text = NULL;
     size_t tl = 0;
     LTX_TRY(ltx_gemma3_chat_render(sys, sl, user, ul, image, &text, &tl));
     ltx_status s = emit_text(g, ltx_golden_output_name(g, 0), text, tl);
     ltx_gemma3_inputs in = {0};
-    if (s == LTX_OK) s = ltx_gemma3_processor_ids(tok, text, tl, image ? n_img : 0, 262144, &in);
+    if (s == LTX_OK)
+        s = ltx_gemma3_processor_ids(tok, text, tl, image ? n_img : 0, vc.image_token_id, &in);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 1), in.ids, in.n, 2);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 2), in.mask, in.n, 2);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 3), in.types, in.n, 2);

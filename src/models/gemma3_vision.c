@@ -149,10 +149,8 @@ bool ltx_gemma3_has_vision(const ltx_gemma3 *m)
 
 /* ---- open ---- */
 
-/* The shapes this port supports: square images in whole patches, a square token grid that the
- * patch grid pools to evenly, and a processor size equal to the tower's. */
-static ltx_status check_config(const char *dir, const ltx_gemma3_vision_config *c,
-                               const ltx_gemma3_image_proc *ip)
+ltx_status ltx_gemma3_vision_check(const char *dir, const ltx_gemma3_vision_config *c,
+                                   const ltx_gemma3_image_proc *ip)
 {
     if (c->hidden_size <= 0 || c->num_heads <= 0 || c->hidden_size % c->num_heads ||
         c->patch_size <= 0 || c->image_size % c->patch_size || c->mm_tokens_per_image <= 0 ||
@@ -192,7 +190,7 @@ ltx_status ltx_gemma3_vision_open(ltx_gemma3 *m, const char *dir,
                                   const ltx_gemma3_image_proc *ip, ltx_gemma3_vision **out)
 {
     *out = NULL;
-    LTX_TRY(check_config(dir, vc, ip));
+    LTX_TRY(ltx_gemma3_vision_check(dir, vc, ip));
     ltx_gemma3_vision *v = calloc(1, sizeof *v);
     if (!v) return ltx_err(LTX_ERR_OOM, "gemma3 vision: out of memory");
     v->m = m;

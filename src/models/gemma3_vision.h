@@ -46,6 +46,12 @@ typedef struct ltx_gemma3_image_proc {
 ltx_status ltx_gemma3_vision_config_read(const char *dir, ltx_gemma3_vision_config *vc,
                                          ltx_gemma3_image_proc *ip);
 
+/* The shapes this port supports: square images in whole patches, a square token grid that the
+ * patch grid pools to evenly, a processor size equal to the tower's. LTX_ERR_FORMAT naming
+ * `dir` otherwise. */
+ltx_status ltx_gemma3_vision_check(const char *dir, const ltx_gemma3_vision_config *vc,
+                                   const ltx_gemma3_image_proc *ip);
+
 /* True when the model's shards hold a vision tower and projector (checked by name). */
 bool ltx_gemma3_has_vision(const ltx_gemma3 *m);
 

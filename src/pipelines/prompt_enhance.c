@@ -69,6 +69,11 @@ ltx_status ltx_enhance_check(const ltx_enhance_opts *o)
                        "multi_modal_projector.* tensors), so it cannot enhance a prompt with "
                        "--image %s; use a Gemma3ForConditionalGeneration folder",
                        o->gemma_root, o->image_path);
+    ltx_gemma3_vision_config vc;
+    ltx_gemma3_image_proc ip;
+    s = ltx_gemma3_vision_config_read(o->gemma_root, &vc, &ip);
+    if (s == LTX_OK) s = ltx_gemma3_vision_check(o->gemma_root, &vc, &ip);
+    if (s != LTX_OK) return ltx_err_context(s, "--gemma-root %s: ", o->gemma_root);
     ltx_frames fr = {0};
     s = ltx_image_load(o->image_path, &fr);
     ltx_frames_free(&fr);
