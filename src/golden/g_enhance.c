@@ -147,6 +147,7 @@ static ltx_status open_vlm(ltx_golden_ctx *g, vlm **out)
         vlm_free(x);
         return s;
     }
+    ltx_gemma3_vision_set_taps(x->v, ltx_golden_taps(g));
     ltx_golden_cache_put(g, "vlm", x, vlm_free);
     *out = x;
     return LTX_OK;

@@ -336,7 +336,9 @@ static ltx_status embed_rows(const ltx_gemma3_gen *g, const ltx_gemma3_prefill *
     char name[160];
     snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
     const ltx_st_entry *e = ltx_st_find(m->st, name);
-    size_t esz = ltx_dtype_size(e->dtype);
+    /* bytes per row from the entry itself: element size x D for float tables, whole blocks for
+     * block-quantized ones (rows are block-aligned) */
+    size_t row_bytes = e->nbytes / (size_t)e->shape[0];
     float scale = sqrtf((float)D);
     for (int64_t t = 0; t < n; t++) {
         float *row = out + t * D;
@@ -351,7 +353,7 @@ static ltx_status embed_rows(const ltx_gemma3_gen *g, const ltx_gemma3_prefill *
                            "gemma3 generate: token id %d outside the "
                            "vocabulary (%lld)",
                            id, (long long)e->shape[0]);
-        ltx_convert(row, LTX_F32, (const char *)e->data + (size_t)id * (size_t)D * esz, e->dtype,
+        ltx_convert(row, LTX_F32, (const char *)e->data + (size_t)id * row_bytes, e->dtype,
                     (size_t)D);
         for (int64_t d = 0; d < D; d++)
             row[d] *= scale;

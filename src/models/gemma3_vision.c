@@ -27,6 +27,7 @@ struct ltx_gemma3_vision {
     ltx_gemma3 *m;
     ltx_gemma3_vision_config c;
     char dir[1024];
+    const ltx_taps *taps;
 };
 
 /* ---- config ---- */
@@ -227,6 +228,11 @@ void ltx_gemma3_vision_close(ltx_gemma3_vision *v)
     free(v);
 }
 
+void ltx_gemma3_vision_set_taps(ltx_gemma3_vision *v, const ltx_taps *taps)
+{
+    v->taps = taps;
+}
+
 /* ---- forward ---- */
 
 static ltx_tensor *wt(const ltx_gemma3_vision *v, const char *fmt, int l, const char *part)
@@ -365,6 +371,7 @@ static ltx_tensor *project(const ltx_gemma3_vision *v, const ltx_tensor *h)
     int64_t ps[3] = {1, (int64_t)T * T, D}, ws[2] = {Dt, D};
     pt = ltx_tensor_from_host(be, LTX_F32, 3, ps, pool);
     wproj = ltx_tensor_from_host(be, LTX_F32, 2, ws, wt2);
+    if (pt) ltx_tap(v->taps, "projector.pooled", pt);
     wn = gemma3_norm_weight(v->m, MMP "mm_soft_emb_norm.weight");
     nrm = pt && wn ? nn_norm(be, LTX_NORM_RMS, pt, wn, NULL, 0, (float)v->c.layer_norm_eps) : NULL;
     out = nrm && wproj ? nn_linear(be, nrm, wproj, NULL) : NULL;
@@ -389,6 +396,7 @@ ltx_status ltx_gemma3_vision_forward(ltx_gemma3_vision *v, const float *pixels,
     ltx_backend *be = v->m->be;
     ltx_tensor *h = embeddings(v, pixels);
     ltx_status s = h ? LTX_OK : ltx_err(LTX_ERR_OOM, "gemma3 vision: patch embedding");
+    if (h) ltx_tap(v->taps, "vision.embeddings", h);
     for (int l = 0; l < v->c.num_layers && s == LTX_OK; l++)
         s = encoder_layer(v, l, h);
     ltx_tensor *pw = NULL, *pb = NULL, *fin = NULL;

@@ -14,6 +14,7 @@
 #ifndef LTX_MODELS_GEMMA3_VISION_H
 #define LTX_MODELS_GEMMA3_VISION_H
 
+#include "core/tap.h"
 #include "models/gemma3.h"
 
 #include <stdbool.h>
@@ -71,5 +72,10 @@ void ltx_gemma3_vision_close(ltx_gemma3_vision *v); /* NULL is fine */
  * (1, mm_tokens_per_image, text hidden). */
 ltx_status ltx_gemma3_vision_forward(ltx_gemma3_vision *v, const float *pixels,
                                      ltx_tensor **last_hidden, ltx_tensor **features);
+
+/* Intermediates for golden replays (may be NULL, the default): "vision.embeddings" (1, P*P,
+ * hidden) after the patch + position embedding, "projector.pooled" (1, tokens, hidden) after
+ * the average pool. `taps` must outlive the forwards. */
+void ltx_gemma3_vision_set_taps(ltx_gemma3_vision *v, const ltx_taps *taps);
 
 #endif
