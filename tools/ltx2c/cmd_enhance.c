@@ -57,9 +57,9 @@ int cmd_enhance(int argc, char **argv)
         printf("usage: ltx2c enhance --gemma-root DIR --prompt TEXT [--image PATH] [options]\n\n"
                "Prompt enhancement as the reference pipelines' --enhance-prompt does it: Gemma 3 "
                "rewrites the prompt into one detailed paragraph (subject, action, camera, "
-               "lighting, sound). The text streams to stderr with a tokens/s line while it is "
-               "generated; the cleaned result is printed to stdout. Sampling: temperature 0.7, "
-               "top-k 50, seeded by --seed.\n\noptions:\n");
+               "lighting, sound). The text streams to stderr while it is "
+               "generated, then a closing tokens/s line; the cleaned result is printed to "
+               "stdout. Sampling: temperature 0.7, top-k 50, seeded by --seed.\n\noptions:\n");
         cli_print_opts(stdout, o, n);
         return CLI_EXIT_OK;
     }
@@ -78,7 +78,7 @@ int cmd_enhance(int argc, char **argv)
     if (!e) return CLI_EXIT_FAIL;
     char *text = NULL;
     ltx_status s = ltx_enhance_prompt(e, &p, &text);
-    if (!quiet)
+    if (!quiet && s == LTX_OK)
         fprintf(stderr, "\n[enhance] %d tokens, %.1f tokens/s\n", st.n_tokens,
                 st.seconds > 0 ? st.n_tokens / st.seconds : 0.0);
     if (s != LTX_OK) cli_error("enhance", "%s", ltx_engine_last_error(e));
