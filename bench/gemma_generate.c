@@ -256,9 +256,7 @@ static int run(const char *dir, int P, int threads, double bw)
         return 1;
     }
     double c_head = 0, t_step = bench_median(ts, steps), t_head = time_head(m, &c_head);
-    double c_step = bench_median(cs, steps);
     if (t_head > t_step) t_head = t_step; /* noise: keep t_layer >= 0 */
-    if (c_head > c_step) c_head = c_step;
     double t_layer = (t_step - t_head) / 2;
     double lb = (double)layer_bytes(), hb = (double)V_ * D_ * 2;
     double t12 = t_head + 48 * t_layer, b12 = 48 * lb + hb;
@@ -276,20 +274,14 @@ static int run(const char *dir, int P, int threads, double bw)
     printf("  decode step CPU time (all threads): median %.1f ms vs wall %.1f ms (wall > CPU / "
            "threads = time spent waiting for the shared cores or for page-ins)\n",
            bench_median(cs, steps) * 1e3, t_step * 1e3);
-    printf("  decode step (2 layers + head): median %.1f ms; head alone %.1f ms; one layer "
-           "%.1f ms\n",
-           t_step * 1e3, t_head * 1e3, t_layer * 1e3);
+    printf("  decode step (2 layers + head): median %.1f ms; head alone %.1f ms (CPU %.1f ms); "
+           "one layer %.1f ms\n",
+           t_step * 1e3, t_head * 1e3, c_head * 1e3, t_layer * 1e3);
     printf("  12B decode: %.2f s/token = %.3f tokens/s; weights read per token %.2f GB -> %.2f "
            "GB/s = %.0f%% of the measured bandwidth (goal >= 70%%)\n",
            t12, 1 / t12, b12 / 1e9, b12 / t12 / 1e9, 100 * b12 / t12 / 1e9 / bw);
     printf("  this run: layer %.2f GB/s, head %.2f GB/s of bf16 weights\n", lb / t_layer / 1e9,
            hb / t_head / 1e9);
-    /* the same from process CPU time spread over the threads: what the wall time would be on
-     * cores nobody else uses (an estimate, not a measurement) */
-    double c12 = (c_head + 48 * (c_step - c_head) / 2) / threads;
-    printf("  CPU-time estimate for unshared cores: 12B decode %.2f s/token = %.3f tokens/s -> "
-           "%.2f GB/s = %.0f%% of the measured bandwidth\n",
-           c12, 1 / c12, b12 / c12 / 1e9, 100 * b12 / c12 / 1e9 / bw);
     printf("  peak RSS %.0f MB (RssAnon %.0f MB, RssFile %.0f MB = mapped weights)\n",
            ru.ru_maxrss / 1024.0, anon / 1024.0, file / 1024.0);
     free(ids);
