@@ -26,7 +26,7 @@ static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn, gp_guidance guidance)
 {
     gp_replay r = {0};
     ltx_gen_output o = {0};
-    ltx_status s = gp_replay_setup(g, &r, guidance, true);
+    ltx_status s = gp_replay_setup(g, &r, guidance);
     if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
     if (s == LTX_OK) s = gp_emit_output(g, &o);
     ltx_gen_output_free(&o);

@@ -53,10 +53,11 @@ typedef enum gp_guidance {
 } gp_guidance;
 
 /* Opens the checkpoint/upsampler, loads contexts, images (re-checking each CRF round trip),
- * guiders, LoRAs (params.stage_loras; strengths rounded to bf16 first when lora_bf16, torch
- * 1.13's `bf16_tensor * python_float`) and fills r->in and r->p for a float32 replay.
+ * guiders, LoRAs (params.stage_loras, strengths as given) and fills r->in and r->p for a
+ * float32 replay under the file's reference version. One rule for every pipeline: torch 1.13's
+ * bf16 rounding of LoRA strengths is part of the fusion flags (models/lora.h), not a switch.
  * Whatever it acquired is released by gp_replay_free, also on error. */
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance, bool lora_bf16);
+ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance);
 /* Releases what r owns; r may be partly set up. */
 void gp_replay_free(gp_replay *r);
 

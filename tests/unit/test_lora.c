@@ -111,8 +111,10 @@ TEST(fuse_bf16_matches_host)
     }
 }
 
-/* LTX_LORA_TORCH113_CPU_MATMUL: products with out*r*in <= 16^3 round every partial product and
- * sum to bf16 in rank order (torch 1.13 CPU's native gemm); larger ones are unchanged. */
+/* LTX_LORA_TORCH113_CPU_MATMUL: the strength is rounded to bf16 first (torch 1.13's
+ * `bf16 * python_float`: 0.8 -> 0.80078125); products with out*r*in <= 16^3 round every partial
+ * product and sum to bf16 in rank order (torch 1.13 CPU's native gemm); larger ones are a plain
+ * fusion at the rounded strength. */
 static float lcg_bf16(unsigned *x)
 {
     *x = *x * 1664525u + 1013904223u;
@@ -136,7 +138,7 @@ TEST(fuse_torch113_cpu_matmul)
                 for (int i = 0; i < I; i++) {
                     float p = 0;
                     for (int l = 0; l < R; l++)
-                        p = rb(p + rb(rb(b[o * R + l] * 0.8f) * a[l * I + i]));
+                        p = rb(p + rb(rb(b[o * R + l] * 0.80078125f) * a[l * I + i]));
                     want[o * I + i] = w[o * I + i] + p; /* target f32 */
                 }
             int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
@@ -144,11 +146,12 @@ TEST(fuse_torch113_cpu_matmul)
             ltx_tensor *ta = ltx_tensor_from_host(be, LTX_F32, 2, sa, a);
             ltx_tensor *tb = ltx_tensor_from_host(be, LTX_F32, 2, sb, b);
             const ltx_tensor *A[1] = {ta}, *B[1] = {tb};
-            double st[1] = {0.8};
+            double st[1] = {0.8}, st_rounded[1] = {0.80078125};
             ltx_tensor *o1 = NULL, *o0 = NULL;
             CHECK(ltx_lora_fuse_ex(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32,
                                    LTX_LORA_TORCH113_CPU_MATMUL, &o1) == LTX_OK);
-            CHECK(ltx_lora_fuse(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32, &o0) == LTX_OK);
+            CHECK(ltx_lora_fuse(be, "w", tw, 1, A, B, st_rounded, LTX_BF16, LTX_F32, &o0) ==
+                  LTX_OK);
             CHECK(o1 && ltx_tensor_download(o1, got, LTX_F32) == LTX_OK);
             CHECK(o0 && ltx_tensor_download(o0, plain, LTX_F32) == LTX_OK);
             int bad = 0, diff = 0;
