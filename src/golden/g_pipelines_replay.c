@@ -193,7 +193,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     return s;
 }
 
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance)
+ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
 {
     r->g = g;
     const cJSON *p = ltx_golden_params(g);
@@ -207,8 +207,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
     static const char *ctx_names[4] = {"in.positive.video_context", "in.positive.audio_context",
                                        "in.negative.video_context", "in.negative.audio_context"};
     for (int i = 0; i < 4; i++) {
-        bool want = i < 2 || guidance == GP_GUIDED ||
-                    (guidance == GP_FROM_PARAMS && gp_has_tensor(r, ctx_names[i]));
+        bool want = i < 2 || gp_has_tensor(r, ctx_names[i]);
         if (want && !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i]))) return LTX_ERR_FORMAT;
     }
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
@@ -221,8 +220,11 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
         r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
         if (!r->ns.rng) return LTX_ERR_OOM;
     }
-    bool guided =
-        guidance == GP_GUIDED || (guidance == GP_FROM_PARAMS && ltx_json_has(p, "video_guider"));
+    /* one rule for every pipeline: guided when the case has guider params (then the video
+     * negative context is required; a modality without one uses its positive context) */
+    bool guided = ltx_json_has(p, "video_guider");
+    if (guided && !r->ctx[2])
+        return ltx_err(LTX_ERR_FORMAT, "guided pipeline case without in.negative.video_context");
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &r->vg);
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &r->ag);
     r->in = (ltx_gen_inputs){.ckpt = r->ckpt,
