@@ -446,10 +446,12 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     p->rng = rng;
     p->progress = e->progress;
     p->progress_user = e->progress_user;
-    p->tiled_decode = tiled;
     p->max_batch = g->max_batch_size;                 /* --max-batch-size */
     p->stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
     p->ref = ltx_gen_reference(g);                    /* --reference-version */
+    /* ref: 400fd31 (1.2): every pipeline decodes with AUTO_TILING (ltx_stage_decode_video);
+     * a2c3f24 (2026-04): TilingConfig.default(), one-stage untiled (`tiled` false) */
+    p->tiled_decode = tiled || ltx_refver_is_1_2(p->ref);
     LTX_INFO(p->log, "reference numerics %s (%s)", ltx_reference_version_name(p->ref),
              p->ref == LTX_REFERENCE_1_2 ? "v1.2.0, 400fd31" : "a2c3f24");
 }
