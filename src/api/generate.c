@@ -213,8 +213,8 @@ static ltx_status check_gemma_root(const char *dir)
 ltx_reference_version ltx_gen_reference(const ltx_generate_params *g)
 {
     /* appended field: a caller built against an older header gets the default (1.2) */
-    bool has = g->struct_size >= offsetof(ltx_generate_params, reference_version) +
-                                     sizeof g->reference_version;
+    bool has = g->struct_size >=
+               offsetof(ltx_generate_params, reference_version) + sizeof g->reference_version;
     return ltx_refver_resolve(has ? g->reference_version : LTX_REFERENCE_DEFAULT);
 }
 

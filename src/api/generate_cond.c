@@ -232,7 +232,8 @@ ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate
     if (s == LTX_OK) s = open_guided(&r, &g2, p);
     if (s == LTX_OK)
         s = drive(&r, &g2, frames,
-                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(ltx_gen_reference(g)),
+                  p->negative_prompt ? p->negative_prompt
+                                     : ltx_gen_default_negative(ltx_gen_reference(g)),
                   true);
     return finish(e, &r, s);
 }
@@ -346,7 +347,8 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
     if (s == LTX_OK) {
         r.extra_inputs[r.n_extra++] = a->audio_path;
         s = drive(&r, g, frames,
-                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(ltx_gen_reference(g)),
+                  p->negative_prompt ? p->negative_prompt
+                                     : ltx_gen_default_negative(ltx_gen_reference(g)),
                   true);
     }
     return finish(e, &r, s);

@@ -348,10 +348,9 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
             s = LTX_ERR_INVALID_ARG;
     }
     if (s == LTX_OK)
-        s = ltx_video_condition_by_latent_index(be, &st, shape, 1, cond,
-                                                ltx_json_num(p, "strength", 1.0),
-                                                (int)ltx_json_int(p, "latent_idx", 0),
-                                                ltx_golden_reference(g));
+        s = ltx_video_condition_by_latent_index(
+            be, &st, shape, 1, cond, ltx_json_num(p, "strength", 1.0),
+            (int)ltx_json_int(p, "latent_idx", 0), ltx_golden_reference(g));
     if (s == LTX_OK) s = emit_state(g, &st);
     ltx_latent_state_clear(&st);
     for (int i = 0; i < 4; i++)

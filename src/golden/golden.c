@@ -527,8 +527,7 @@ ltx_status ltx_golden_verify(ltx_backend *be, ltx_log *log, const char *path,
     }
     s = resolve_reference(g);
     if (s != LTX_OK) goto done;
-    if (opts->verbose)
-        LTX_INFO(log, "reference numerics %s", ltx_reference_version_name(g->ref));
+    if (opts->verbose) LTX_INFO(log, "reference numerics %s", ltx_reference_version_name(g->ref));
     g->extra = cJSON_Parse(extra);
     const char *schema = ltx_json_str(g->extra, "schema", "");
     if (!g->extra || strcmp(schema, "ltx2-golden-extra/1") != 0) {

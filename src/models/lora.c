@@ -215,8 +215,7 @@ static bool torch113_bf16(unsigned flags, ltx_dtype pdt)
 }
 
 /* torch 1.13 CPU takes its native bf16 gemm for out * r * in <= 16^3, oneDNN above. */
-static bool torch113_native(unsigned flags, ltx_dtype pdt, const ltx_tensor *A,
-                            const ltx_tensor *B)
+static bool torch113_native(unsigned flags, ltx_dtype pdt, const ltx_tensor *A, const ltx_tensor *B)
 {
     return torch113_bf16(flags, pdt) && B->shape[0] * B->shape[1] * A->shape[1] <= 16 * 16 * 16;
 }

@@ -304,8 +304,8 @@ static void tap_args(const ltx_taps *taps, const char *pre, const char *field,
  * ref: 400fd31 (1.2, commit 203d484): scale/shift from the modality's own per-token timesteps
  * (tv), gate from the other modality's scalar sigma; a2c3f24 (2026-04): both from the other
  * modality's sigma. Taps cross_scale_shift_timestep per token (1.2) or (B, 1, .) (2026-04). */
-static ltx_status cross_timesteps(tf_ctx *c, bool video, const float *tv,
-                                  const ltx_modality *cross, tf_args *a)
+static ltx_status cross_timesteps(tf_ctx *c, bool video, const float *tv, const ltx_modality *cross,
+                                  tf_args *a)
 {
     ltx_transformer *m = c->m;
     const ltx_transformer_config *cfg = &m->cfg;
@@ -323,7 +323,8 @@ static ltx_status cross_timesteps(tf_ctx *c, bool video, const float *tv,
         s = adaln_eval(c->be, ss, sg, B, 1, &a->cross_ss, NULL, NULL);
     /* ref: gate timestep * (av_ca_timestep_scale_multiplier / timestep_scale_multiplier) */
     float fac = (float)(cfg->av_ca_timestep_scale / cfg->timestep_scale);
-    for (int64_t b = 0; b < B; b++) sg[B + b] = sg[b] * fac;
+    for (int64_t b = 0; b < B; b++)
+        sg[B + b] = sg[b] * fac;
     if (s == LTX_OK) s = adaln_eval(c->be, gt, sg + B, B, 1, &a->cross_gate, NULL, NULL);
     if (s != LTX_OK || !c->taps) return s;
     if (a->cross_runs.n) {

@@ -29,9 +29,9 @@ void ltx_denoiser_reset(ltx_denoiser *d)
 }
 
 typedef struct pass_io {
-    float sigma;                 /* the step's sigma */
-    ltx_tensor *sig_v, *sig_a;   /* (1) Modality.sigma of each modality */
-    ltx_tensor *tv, *ta;         /* timesteps (1, T, 1) = mask * sigma */
+    float sigma;               /* the step's sigma */
+    ltx_tensor *sig_v, *sig_a; /* (1) Modality.sigma of each modality */
+    ltx_tensor *tv, *ta;       /* timesteps (1, T, 1) = mask * sigma */
 } pass_io;
 
 static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_latent_state *as,

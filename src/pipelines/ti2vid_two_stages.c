@@ -13,7 +13,7 @@ ltx_status ltx_pipeline_two_stages(ltx_pipe *p, const ltx_gen_inputs *in, ltx_ge
 {
     /* stage 1: half resolution, guided, user LoRAs; stage 2: full resolution, user + distilled
      * LoRAs, re-noised at 0.909375 */
-    ltx_two_stage t = {.what = "two-stage", .stage1_dlora = -1, .stage2_dlora = -1,
-                       .stage1_audio = true};
+    ltx_two_stage t = {
+        .what = "two-stage", .stage1_dlora = -1, .stage2_dlora = -1, .stage1_audio = true};
     return ltx_two_stage_generate(p, in, &t, out);
 }

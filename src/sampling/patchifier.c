@@ -367,7 +367,8 @@ static ltx_tensor *lerp(ltx_backend *be, const ltx_tensor *start, const ltx_tens
     float *wh = ltx_tensor_to_host_f32(w_t);
     int64_t n = ltx_tensor_numel(w_t);
     float *sel = wh ? malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)) : NULL;
-    for (int64_t i = 0; sel && i < n; i++) sel[i] = wh[i] < 0.5f ? 1.0f : 0.0f;
+    for (int64_t i = 0; sel && i < n; i++)
+        sel[i] = wh[i] < 0.5f ? 1.0f : 0.0f;
     ltx_tensor *small = sel ? ltx_tensor_from_host(be, LTX_F32, w_t->ndim, w_t->shape, sel) : NULL;
     ltx_tensor *large = small ? nn_unary(be, LTX_UNARY_SCALE, small, -1.0, 1.0) : NULL;
     ltx_tensor *om = large ? nn_unary(be, LTX_UNARY_SCALE, w_t, -1.0, 1.0) : NULL; /* 1 - w */
@@ -379,7 +380,8 @@ static ltx_tensor *lerp(ltx_backend *be, const ltx_tensor *start, const ltx_tens
     ltx_tensor *bs = as ? nn_binary(be, LTX_BINARY_MUL, b, large) : NULL;
     ltx_tensor *r = bs ? nn_binary(be, LTX_BINARY_ADD, as, bs) : NULL;
     ltx_tensor *fr[] = {d, small, large, om, t1, a, t2, b, as, bs};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     free(wh);
     free(sel);
     return r;
@@ -412,9 +414,9 @@ ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent,
 }
 
 ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state *state,
-                                               const int64_t *ts, int patch,
-                                               const ltx_tensor *cond, double strength,
-                                               int latent_idx, ltx_reference_version ref)
+                                               const int64_t *ts, int patch, const ltx_tensor *cond,
+                                               double strength, int latent_idx,
+                                               ltx_reference_version ref)
 {
     if (cond->ndim != 5 || cond->shape[0] != ts[0] || cond->shape[1] != ts[1] ||
         cond->shape[3] != ts[3] || cond->shape[4] != ts[4])

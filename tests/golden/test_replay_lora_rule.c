@@ -145,8 +145,7 @@ TEST(one_strength_rule_for_every_pipeline)
                   ltx_engine_last_error(e));
         if (p) unlink(p);
         p = write_variant(src, wrong, "wrong"); /* control: the unrounded strength must fail */
-        CHECK_MSG(p && !replay(e, p, &r) && r.failed == 1, "%s: control did not fail",
-                  goldens[i]);
+        CHECK_MSG(p && !replay(e, p, &r) && r.failed == 1, "%s: control did not fail", goldens[i]);
         if (p) unlink(p);
     }
     ltx_tensor_free(want);

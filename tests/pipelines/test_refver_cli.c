@@ -116,8 +116,7 @@ TEST(offload_spelling)
 {
     char err[16384];
     const char *which = "";
-    CHECK_MSG(two_stages("plain", "--reference-version 2026-04", err, sizeof err) == 0, "%s",
-              err);
+    CHECK_MSG(two_stages("plain", "--reference-version 2026-04", err, sizeof err) == 0, "%s", err);
     CHECK_MSG(two_stages("disk", "--reference-version 2026-04 --offload disk", err, sizeof err) ==
                   0,
               "%s", err);

@@ -188,9 +188,12 @@ TEST(fuse_bf16_rule_two_loras)
             float w[24 * I], a1[R * I], b1[24 * R], a2[R * I], b2[24 * R], want[24 * I],
                 got[24 * I];
             unsigned x = 5;
-            for (int i = 0; i < O * I; i++) w[i] = lcg_bf16(&x);
-            for (int i = 0; i < R * I; i++) a1[i] = lcg_bf16(&x), a2[i] = lcg_bf16(&x);
-            for (int i = 0; i < O * R; i++) b1[i] = lcg_bf16(&x), b2[i] = lcg_bf16(&x);
+            for (int i = 0; i < O * I; i++)
+                w[i] = lcg_bf16(&x);
+            for (int i = 0; i < R * I; i++)
+                a1[i] = lcg_bf16(&x), a2[i] = lcg_bf16(&x);
+            for (int i = 0; i < O * R; i++)
+                b1[i] = lcg_bf16(&x), b2[i] = lcg_bf16(&x);
             const float s1 = 0.80078125f, s2 = 0.3f; /* s1: bf16(0.8) under torch 1.13 */
             for (int o = 0; o < O; o++)
                 for (int i = 0; i < I; i++) {
@@ -201,10 +204,12 @@ TEST(fuse_bf16_rule_two_loras)
                         for (int l = 0; l < R; l++) /* addmm_: alpha bf16(0.3) */
                             d = rb(d + rb(rb(b2[o * R + l] * rb(s2)) * a2[l * I + i]));
                     } else {
-                        for (int l = 0; l < R; l++) d += rb(b1[o * R + l] * s1) * a1[l * I + i];
+                        for (int l = 0; l < R; l++)
+                            d += rb(b1[o * R + l] * s1) * a1[l * I + i];
                         d = rb(d);
                         float p = 0;
-                        for (int l = 0; l < R; l++) p += b2[o * R + l] * a2[l * I + i];
+                        for (int l = 0; l < R; l++)
+                            p += b2[o * R + l] * a2[l * I + i];
                         d = rb(d + p * s2);
                     }
                     want[o * I + i] = rb(w[o * I + i] + d);
@@ -233,7 +238,8 @@ TEST(fuse_bf16_rule_two_loras)
             CHECK_MSG(c == 0 ? bad == 0 : worst <= 0.0079f, "%s: %d of %d differ (max %g)",
                       c ? "oneDNN" : "native", bad, O * I, worst);
             ltx_tensor_free(o1), ltx_tensor_free(tw);
-            for (int k = 0; k < 2; k++) ltx_tensor_free(ta[k]), ltx_tensor_free(tb[k]);
+            for (int k = 0; k < 2; k++)
+                ltx_tensor_free(ta[k]), ltx_tensor_free(tb[k]);
         }
         ltx_backend_destroy(be);
     }

@@ -211,8 +211,10 @@ static int resolve_version_offload(const char *cmd, gen_args *a)
         a->g.streaming_prefetch_count = 0;
     } else if (!strcmp(a->offload, "cpu") || !strcmp(a->offload, "disk")) {
         if (given == 0) {
-            cli_error(cmd, "--offload %s needs layer streaming: --streaming-prefetch-count 0 "
-                      "turns it off", a->offload);
+            cli_error(cmd,
+                      "--offload %s needs layer streaming: --streaming-prefetch-count 0 "
+                      "turns it off",
+                      a->offload);
             return CLI_EXIT_USAGE;
         }
         if (given == NOT_GIVEN) a->g.streaming_prefetch_count = !strcmp(a->offload, "cpu") ? 2 : 1;
