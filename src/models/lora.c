@@ -1,7 +1,8 @@
 /*
  * lora.c — LoRA file index and weight fusion (see lora.h for the math and rounding).
  *
- * ref: ltx_core/loader/fuse_loras.py, sd_ops.py @ a2c3f24. Fusion runs through backend ops
+ * ref: ltx_core/loader/fuse_loras.py, sd_ops.py @ a2c3f24, and 400fd31 (v1.2) fuse_loras.py
+ * bf16_fuse_rule / aggregate_lora_products (LTX_LORA_BF16_FUSE_RULE). Fusion runs through backend ops
  * (copy, scale, matmul, add, rounding by dtype round trips), so it works on any device; it
  * allocates per weight: f32 copies of A, B, the product and W, freed before returning.
  */

@@ -5,7 +5,8 @@
  *
  * Mirrors ltx_core/model/transformer/model.py (LTXModel.forward, _process_output, X0Model),
  * transformer_args.py (TransformerArgsPreprocessor, MultiModalTransformerArgsPreprocessor),
- * adaln.py and timestep_embedding.py @ a2c3f24. Loading lives in ltx_transformer_load.c, the
+ * adaln.py and timestep_embedding.py @ a2c3f24 (400fd31 for the
+ * A/V cross-attention timesteps of reference 1.2, cross_timesteps). Loading lives in ltx_transformer_load.c, the
  * blocks in ltx_block.c.
  *
  * Timestep embeddings: the reference runs the AdaLN MLP on every token's timestep. Here the MLP

@@ -5,7 +5,8 @@
  *
  * ref: ltx_pipelines/utils/blocks.py (DiffusionStage), utils/samplers.py
  * (euler_denoising_loop), utils/helpers.py (combined_image_conditionings, post_process_latent),
- * ltx_core/tools.py (create_initial_state), ltx_core/components/noisers.py @ a2c3f24.
+ * ltx_core/tools.py (create_initial_state), ltx_core/components/noisers.py @ a2c3f24; the
+ * 400fd31 (v1.2) differences follow p->ref (core/refver.h).
  */
 #include "pipelines/stages.h"
 

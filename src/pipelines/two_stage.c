@@ -7,7 +7,8 @@
  * (ltx_two_stage_refine) also serves distilled.c and ic_lora.c.
  *
  * ref: ltx_pipelines/ti2vid_two_stages.py, ti2vid_two_stages_hq.py, keyframe_interpolation.py,
- * a2vid_two_stage.py (__call__ bodies between prompt encoding and decode) @ a2c3f24; spec
+ * a2vid_two_stage.py (__call__ bodies between prompt encoding and decode) @ a2c3f24 (and
+ * 400fd31 for the decoded audio under reference 1.2); spec
  * pipelines.md §6.1, §6.2, §6.5, §6.6. Order of work (= RNG order): stage-1 image encode,
  * stage 1, upsample, stage-2 image encode, stage 2.
  */
