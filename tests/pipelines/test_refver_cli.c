@@ -5,7 +5,8 @@
  * output (ti2vid_two_stages: the stage-2 audio instead of the stage-1 audio, A/V
  * cross-attention timesteps, LoRA rounding) that is reproducible run to run; unknown versions
  * and contradictory offload flags are refused before any weight loads, naming flag and value;
- * --offload disk/cpu (layer streaming) give the same output as no offload.
+ * --offload disk/none give the same output as no offload; `verify` replays each golden under
+ * its reference_commit's version unless --reference-version overrides it.
  *
  * Outputs are compared on their decoded frames (rgb24) and samples (f32le) via ffmpeg.
  */
@@ -147,6 +148,25 @@ TEST(bad_values_refused)
     refused("--offload none --streaming-prefetch-count 2",
             "--offload none contradicts --streaming-prefetch-count 2");
     refused("--offload cpu --streaming-prefetch-count 0", "--offload cpu needs layer streaming");
+}
+
+/* verify reads each file's reference_commit; --reference-version overrides it */
+TEST(verify_follows_reference_commit)
+{
+    setup();
+    char err[16384];
+    const char *v12 = LTX_TEST_DATA "/golden_v12/modules/transformer_forward_masked.safetensors";
+    const char *old = D "/modules/transformer_forward_masked.safetensors";
+    char args[4096];
+    snprintf(args, sizeof args, "verify --quiet --root %s %s %s", D, v12, old);
+    CHECK_MSG(cli_run_ltx2c(g_dir, args, err, sizeof err) == 0, "both sets: %s", err);
+    snprintf(args, sizeof args, "verify --quiet --root %s --reference-version 2026-04 %s", D, v12);
+    CHECK_MSG(cli_run_ltx2c(g_dir, args, err, sizeof err) == 1, "v12 under 2026-04 passed");
+    snprintf(args, sizeof args, "verify --quiet --reference-version 1.2 %s", old);
+    CHECK_MSG(cli_run_ltx2c(g_dir, args, err, sizeof err) == 1, "a2c3f24 under 1.2 passed");
+    snprintf(args, sizeof args, "verify --reference-version 1.1 %s", old);
+    CHECK(cli_run_ltx2c(g_dir, args, err, sizeof err) == 2);
+    CHECK_MSG(strstr(err, "--reference-version '1.1'") != NULL, "%s", err);
 }
 
 TEST(cleanup)
