@@ -158,20 +158,20 @@ static int shape_param(ltx_golden_ctx *g, const char *key, int64_t *shape)
     return ltx_json_int_array(ltx_golden_params(g), key, shape, LTX_MAX_DIMS);
 }
 
-/* Inputs: noise, latent, mask (2026-04 files); noise, latent, clean_latent, mask (1.2 files,
- * the noiser lerps towards the clean latent). */
+/* Inputs: noise, latent, [clean_latent,] mask — the 1.2 files give the clean latent the noiser
+ * lerps towards; without one the latent is its own clean latent (an unconditioned state). */
 ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
 {
-    ltx_reference_version ref = ltx_golden_reference(g);
-    bool v12 = ltx_refver_is_1_2(ref);
+    bool has_clean = ltx_golden_input_name(g, 3) != NULL;
     ltx_tensor *noise = ltx_golden_input(g, 0), *lat = ltx_golden_input(g, 1);
-    ltx_tensor *clean = v12 ? ltx_golden_input(g, 2) : NULL;
-    ltx_tensor *mask = ltx_golden_input(g, v12 ? 3 : 2);
+    ltx_tensor *clean = has_clean ? ltx_golden_input(g, 2) : NULL;
+    ltx_tensor *mask = ltx_golden_input(g, has_clean ? 3 : 2);
     ltx_status s = LTX_ERR_FORMAT;
-    if (noise && lat && mask && (clean || !v12)) {
+    if (noise && lat && mask && (clean || !has_clean)) {
         double sc = ltx_json_num(ltx_golden_params(g), "noise_scale", 1.0);
         s = emit_free(g, ltx_golden_output_name(g, 0),
-                      ltx_gaussian_noiser(ltx_golden_backend(g), lat, clean, mask, noise, sc, ref));
+                      ltx_gaussian_noiser(ltx_golden_backend(g), lat, clean ? clean : lat, mask,
+                                          noise, sc, ltx_golden_reference(g)));
     }
     ltx_tensor_free(noise);
     ltx_tensor_free(lat);
