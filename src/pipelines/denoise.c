@@ -4,7 +4,8 @@
  *
  * ref: ltx_pipelines/utils/denoisers.py (SimpleDenoiser, GuidedDenoiser,
  * FactoryGuidedDenoiser with constant params, _guided_denoise), ltx_core/model/transformer/
- * model.py (X0Model) @ a2c3f24, 400fd31 helpers.modality_from_latent_state (frozen sigma); spec pipelines.md §2.1, §2.7, §3.
+ * model.py (X0Model) @ a2c3f24, and 400fd31 helpers.modality_from_latent_state (the frozen
+ * modality's sigma under reference 1.2); spec pipelines.md §2.1, §2.7, §3.
  *
  * Passes run one at a time (batch 1) by default, the reference's --max-batch-size 1. With
  * p->max_batch > 1 they become batch rows of up to max_batch passes per transformer call
