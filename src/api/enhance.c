@@ -5,6 +5,7 @@
 #include "ltx.h"
 
 #include "api/engine.h"
+#include "core/refver.h"
 #include "pipelines/prompt_enhance.h"
 
 #include <stddef.h>
@@ -43,8 +44,8 @@ ltx_status ltx_enhance_prompt(ltx_engine *e, const ltx_enhance_params *p, char *
     o.on_piece = p->on_piece;
     o.user = p->user;
     o.log = &e->log;
-    /* ref version: the 2026-04 right padding (o.pad_left false) until the reference-version
-     * parameter is wired here (1.2 pads on the left) */
+    /* ref: 2026-04 (a2c3f24) appends the alignment pads, 1.2 (400fd31) prepends them */
+    o.pad_left = ltx_refver_resolve(p->reference_version) == LTX_REFERENCE_1_2;
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();
     ltx_status s = ltx_enhance_run(e->be, &o, out);

@@ -285,10 +285,11 @@ ltx_status g_ltx_pad_inputs_for_attention_alignment(ltx_golden_ctx *g)
                        ? LTX_OK
                        : ltx_err(LTX_ERR_FORMAT, "alignment: inputs missing");
     int pad = 0;
-    /* ref a2c3f24: pads on the right (this golden); pad_left is the 1.2 path */
+    /* ref: a2c3f24 appends the pads (this golden), 400fd31 prepends them */
+    bool left = ltx_golden_reference(g) == LTX_REFERENCE_1_2;
     if (s == LTX_OK)
         s = ltx_gemma3_pad_alignment(&in, (int)ltx_json_int(p, "alignment", 8),
-                                     (int32_t)ltx_json_int(p, "pad_token_id", 0), false, &pad);
+                                     (int32_t)ltx_json_int(p, "pad_token_id", 0), left, &pad);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 0), in.ids, in.n, 2);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 1), in.mask, in.n, 2);
     if (s == LTX_OK) s = emit_ints(g, ltx_golden_output_name(g, 2), in.types, in.n, 2);

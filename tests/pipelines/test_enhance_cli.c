@@ -67,6 +67,15 @@ TEST(enhance_same_seed_same_text)
     rc = enhance(args, b, sizeof b, err, sizeof err);
     CHECK(rc == 0);
     CHECK_MSG(!strcmp(a, b), "two runs differ:\n%s\n%s", a, b);
+    /* the 2026-04 padding (right, the golden's) is reproducible too */
+    rc = enhance("--gemma-root " VLM " --prompt 'A red fox trots through snow' --seed 5 "
+                 "--max-new-tokens 24 --device cpu --reference-version 2026-04",
+                 b, sizeof b, err, sizeof err);
+    CHECK_MSG(rc == 0, "enhance --reference-version 2026-04 exited %d: %s", rc, err);
+    rc = enhance("--gemma-root " VLM " --prompt 'A red fox trots through snow' --seed 5 "
+                 "--max-new-tokens 24 --device cpu --reference-version 2026-04",
+                 c, sizeof c, err, sizeof err);
+    CHECK(rc == 0 && !strcmp(b, c));
     /* the seed is used: another one draws another text */
     rc = enhance("--gemma-root " VLM " --prompt 'A red fox trots through snow' --seed 6 "
                  "--max-new-tokens 24 --device cpu",
@@ -109,6 +118,11 @@ TEST(enhance_bad_inputs)
                  sizeof err);
     CHECK(rc == 2);
     CHECK_MSG(strstr(err, "--max-new-tokens 0"), "message: %s", err);
+    /* an unknown reference version */
+    rc = enhance("--gemma-root " VLM " --prompt x --reference-version 9", out, sizeof out, err,
+                 sizeof err);
+    CHECK(rc == 2);
+    CHECK_MSG(strstr(err, "--reference-version '9'"), "message: %s", err);
     /* a folder with no weights */
     rc = enhance("--gemma-root " D "/media --prompt x", out, sizeof out, err, sizeof err);
     CHECK(rc != 0);

@@ -33,7 +33,7 @@ int cmd_enhance(int argc, char **argv)
 {
     ltx_enhance_params p;
     ltx_enhance_params_init(&p);
-    const char *device = NULL;
+    const char *device = NULL, *refver = NULL;
     int threads = 0, quiet = 0, greedy = 0;
     cli_opt o[] = {
         {"--gemma-root", CLI_STR, &p.gemma_root, "DIR",
@@ -47,6 +47,10 @@ int cmd_enhance(int argc, char **argv)
         {"--tokenizer", CLI_STR, &p.tokenizer, "PATH",
          "tokenizer.json (default: inside --gemma-root, else .cache/tokenizer-gemma3/)", 0},
         {"--greedy", CLI_FLAG, &greedy, NULL, "[ltx2c] argmax decoding instead of sampling", 0},
+        {"--reference-version", CLI_STR, &refver, "V",
+         "[ltx2c] 1.2 (default: alignment pads before the prompt) or 2026-04 (after it, as "
+         "a2c3f24 did)",
+         0},
         {"--device", CLI_STR, &device, "D", "auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0},
         {"--threads", CLI_INT, &threads, "N", "worker threads", 0},
         {"--quiet", CLI_FLAG, &quiet, NULL, "no streaming or progress on stderr", 0},
@@ -65,6 +69,10 @@ int cmd_enhance(int argc, char **argv)
     }
     if (r) return r;
     p.greedy = greedy;
+    if (refver && ltx_reference_version_parse(refver, &p.reference_version) != 0) {
+        cli_error("enhance", "--reference-version '%s': expected 1.2 or 2026-04", refver);
+        return CLI_EXIT_USAGE;
+    }
     if (!p.tokenizer) {
         char tj[4096];
         snprintf(tj, sizeof tj, "%s/tokenizer.json", p.gemma_root);
