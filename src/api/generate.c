@@ -211,7 +211,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (g->max_batch_size < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1", g->max_batch_size);
     if (g->streaming_prefetch_count < 0)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
+        return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 0 (0 = off)",
                        g->streaming_prefetch_count);
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
@@ -237,8 +237,9 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         n = lo;
     }
     *frames = n;
-    if (!(g->frame_rate > 0) || g->frame_rate > 1000)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--frame-rate %g: must be in (0, 1000]", g->frame_rate);
+    if (!(g->frame_rate >= LTX_GEN_MIN_FPS && g->frame_rate <= LTX_GEN_MAX_FPS))
+        return ltx_err(LTX_ERR_INVALID_ARG, "--frame-rate %g: must be in [%g, %g]", g->frame_rate,
+                       LTX_GEN_MIN_FPS, LTX_GEN_MAX_FPS);
     if (!g->gemma_root || !*g->gemma_root)
         return ltx_err(LTX_ERR_INVALID_ARG, "--gemma-root is required");
     struct stat st;
@@ -272,21 +273,17 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         if (!(im->crf >= 0 && im->crf <= 51))
             return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: CRF %g is outside [0, 51]", im->path,
                            im->crf);
-        ltx_frames fr = {0}; /* decodable? (small next to any weight) */
-        ltx_status s = ltx_image_load(im->path, &fr);
-        ltx_frames_free(&fr);
-        if (s != LTX_OK)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: not a readable image (%s)", im->path,
-                           ltx_err_message());
+        LTX_TRY(ltx_gen_check_image(im, g->height, g->width)); /* small next to any weight */
     }
     if (g->n_loras > LTX_MAX_LORAS / 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);
     for (int i = 0; i < g->n_loras; i++)
         LTX_TRY(check_file("--lora", g->loras[i].path));
+    LTX_TRY(ltx_gen_check_lora_strengths("--lora", g->loras, g->n_loras));
     const char *ext = strrchr(g->output_path, '.');
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
-    return LTX_OK;
+    return ltx_gen_check_output_path(g->output_path);
 }
 
 static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
@@ -306,11 +303,14 @@ static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
                 return ltx_err(LTX_ERR_INVALID_ARG, "--%s-stg-blocks %d: must be >= 0",
                                k ? "audio" : "video", gs[k]->stg_blocks[i]);
     }
+    LTX_TRY(ltx_gen_check_guidance(p));
     if (two_stage) {
         if (p->n_distilled_loras < 1)
             return ltx_err(LTX_ERR_INVALID_ARG, "--distilled-lora is required");
         for (int i = 0; i < p->n_distilled_loras; i++)
             LTX_TRY(check_file("--distilled-lora", p->distilled_loras[i].path));
+        LTX_TRY(ltx_gen_check_lora_strengths("--distilled-lora", p->distilled_loras,
+                                             p->n_distilled_loras));
     }
     return LTX_OK;
 }
@@ -365,6 +365,14 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     ltx_status s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     ltx_text_processor_free(proc);
     LTX_TRY(s);
+    /* ref: the tokenizer truncates silently (max_length 1024); say so */
+    for (int i = 0; i < (negative ? 2 : 1); i++)
+        if (ctx[i].n_prompt > ctx[i].T)
+            LTX_WARN(&e->log,
+                     "%s is %d tokens long (with <bos>); the text encoder takes %lld: the "
+                     "last %lld tokens are ignored",
+                     i ? "--negative-prompt" : "--prompt", ctx[i].n_prompt, (long long)ctx[i].T,
+                     (long long)(ctx[i].n_prompt - ctx[i].T));
     in->v_ctx = ctx[0].video;
     in->a_ctx = ctx[0].audio;
     if (negative) {
@@ -498,6 +506,8 @@ ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK)
         s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
     if (s == LTX_OK)
+        s = ltx_gen_check_transformer(r.ckpt, "--distilled-checkpoint-path", NULL, false);
+    if (s == LTX_OK)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
     r.n_user = r.n_lora;
@@ -516,6 +526,7 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     ltx_status s = check_common(g, two ? 64 : 32, &frames);
     if (s == LTX_OK) s = check_guided(p, two);
     if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, &r.ckpt);
+    if (s == LTX_OK) s = ltx_gen_check_transformer(r.ckpt, "--checkpoint-path", p, true);
     if (s == LTX_OK && two)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);

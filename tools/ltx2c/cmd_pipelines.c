@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cli_args.h"
 
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -93,7 +94,12 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        "D",
                        "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
                        0};
-    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
+    o[n++] = (cli_opt){"--threads",
+                       CLI_INT,
+                       &a->threads,
+                       "N",
+                       "[ltx2c] worker threads, 1..512 (default 0 = one per CPU core)",
+                       0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
     return n;
@@ -110,7 +116,7 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        CLI_INT,
                        &a->g.streaming_prefetch_count,
                        "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
+                       "layer streaming: 1+N transformer blocks resident (default 0 = off)",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
     o[n++] = (cli_opt){"--quantization",
@@ -148,8 +154,9 @@ static int common_opts(cli_opt *o, gen_args *a)
                        CLI_DOUBLE,
                        &a->g.frame_rate,
                        "FPS",
-                       "default 24.0; fractional rates (23.976) are kept exact in the file "
-                       "(the reference truncates to an integer)",
+                       "default 24.0, in [1, 240] (LTX-2 is trained at 24-50 fps; the audio "
+                       "lasts num_frames / FPS s); fractional rates (23.976) are kept exact in "
+                       "the file (the reference truncates to an integer)",
                        0};
     o[n++] = (cli_opt){"--image",
                        CLI_IMAGE,
@@ -219,7 +226,12 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     ep.progress = on_progress;
     ep.progress_user = &prog;
     ltx_engine *e = NULL;
-    if (ltx_engine_open(&ep, &e) != LTX_OK) {
+    ltx_status os = ltx_engine_open(&ep, &e);
+    if (os == LTX_ERR_INVALID_ARG) { /* a bad --threads */
+        cli_error(cmd, "%s", ltx_last_error_global());
+        return CLI_EXIT_USAGE;
+    }
+    if (os != LTX_OK) {
         cli_error(cmd, "cannot open device '%s': %s", ep.device, ltx_last_error_global());
         return CLI_EXIT_FAIL;
     }
@@ -360,6 +372,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                             "frame); CRF default 33, 0 = none";
     if (kind == 4) {
         ltx_a2vid_params_init(&ga.a2);
+        ga.a2.audio_max_duration = NAN; /* not given (the parser refuses a NaN value) */
         o[n++] = (cli_opt){"--audio-path",
                            CLI_STR,
                            &ga.a2.audio_path,
@@ -468,6 +481,16 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                 o[i].help = "prompt enhancement (wired in the reference; not built yet: refused)";
     int r = parse(cmd, "--checkpoint-path", what, o, n, argc, argv, kind == 4 ? &enhance : NULL);
     if (r >= 0) return r;
+    if (kind == 4 && isnan(ga.a2.audio_max_duration)) {
+        ga.a2.audio_max_duration = 0; /* the library's "the video's duration" */
+    } else if (kind == 4 && !(ga.a2.audio_max_duration > 0)) {
+        /* the library reads 0 as "not given"; given on the command line it is a mistake */
+        cli_error(cmd,
+                  "--audio-max-duration %g: must be > 0 seconds (leave it out for the "
+                  "video's duration)",
+                  ga.a2.audio_max_duration);
+        return CLI_EXIT_USAGE;
+    }
     return run(cmd, &a, run_guided, &ga);
 }
 
