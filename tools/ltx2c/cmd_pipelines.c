@@ -86,7 +86,8 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        CLI_LORA,
                        &a->loras,
                        "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)",
+                       "LoRA fused into the transformer (repeatable; strength within +-10, "
+                       "default 1.0)",
                        0};
     o[n++] = (cli_opt){"--device",
                        CLI_STR,
@@ -98,7 +99,7 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        CLI_INT,
                        &a->threads,
                        "N",
-                       "[ltx2c] worker threads, 1..512 (default 0 = one per CPU core)",
+                       "[ltx2c] worker threads, 0..512 (default 0 = one per CPU core)",
                        0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
@@ -390,7 +391,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                            CLI_DOUBLE,
                            &ga.a2.audio_max_duration,
                            "S",
-                           "seconds of audio (default: num_frames / frame_rate)",
+                           "seconds of audio, > 0 (default: num_frames / frame_rate)",
                            0};
         o[n++] = (cli_opt){"--pad-audio",
                            CLI_FLAG,
@@ -413,19 +414,19 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        kind == 2 ? "stage-1 steps (default 15)"
                                  : "stage-1 steps (default 30 for LTX-2.3 checkpoints, else 40)",
                        0};
-    o[n++] = (cli_opt){
-        "--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X", "default 3.0", 0};
+    o[n++] = (cli_opt){"--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X",
+                       "default 3.0 (0..100)",       0};
     o[n++] = (cli_opt){"--video-stg-guidance-scale",
                        CLI_DOUBLE,
                        &p->video.stg_scale,
                        "X",
-                       kind == 2 ? "default 0.0" : "default 1.0",
+                       kind == 2 ? "default 0.0 (0..100)" : "default 1.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--video-rescale-scale",
                        CLI_DOUBLE,
                        &p->video.rescale_scale,
                        "X",
-                       kind == 2 ? "default 0.45" : "default 0.7",
+                       kind == 2 ? "default 0.45 (0..1)" : "default 0.7 (0..1)",
                        0};
     o[n++] = (cli_opt){"--video-stg-blocks",
                        CLI_INTS,
@@ -437,23 +438,23 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        CLI_DOUBLE,
                        &p->video.modality_scale,
                        "X",
-                       "video modality guidance, default 3.0",
+                       "video modality guidance, default 3.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--video-skip-step", CLI_INT, &p->video.skip_step, "N", "default 0", 0};
     const int first_audio_opt = n;
-    o[n++] = (cli_opt){
-        "--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X", "default 7.0", 0};
+    o[n++] = (cli_opt){"--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X",
+                       "default 7.0 (0..100)",       0};
     o[n++] = (cli_opt){"--audio-stg-guidance-scale",
                        CLI_DOUBLE,
                        &p->audio.stg_scale,
                        "X",
-                       kind == 2 ? "default 0.0" : "default 1.0",
+                       kind == 2 ? "default 0.0 (0..100)" : "default 1.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--audio-rescale-scale",
                        CLI_DOUBLE,
                        &p->audio.rescale_scale,
                        "X",
-                       kind == 2 ? "default 1.0" : "default 0.7",
+                       kind == 2 ? "default 1.0 (0..1)" : "default 0.7 (0..1)",
                        0};
     o[n++] = (cli_opt){"--audio-stg-blocks",
                        CLI_INTS,
@@ -465,7 +466,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        CLI_DOUBLE,
                        &p->audio.modality_scale,
                        "X",
-                       "audio modality guidance, default 3.0",
+                       "audio modality guidance, default 3.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--audio-skip-step", CLI_INT, &p->audio.skip_step, "N", "default 0", 0};
     if (kind == 4) /* the audio is frozen: these are refused when changed (spec §14 item 5) */
