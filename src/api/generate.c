@@ -526,7 +526,6 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     ltx_status s = check_common(g, two ? 64 : 32, &frames);
     if (s == LTX_OK) s = check_guided(p, two);
     if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, &r.ckpt);
-    if (s == LTX_OK) s = ltx_gen_check_transformer(r.ckpt, "--checkpoint-path", p, true);
     if (s == LTX_OK && two)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
@@ -535,6 +534,8 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK && two)
         s = open_loras(&r, "--distilled-lora", p->distilled_loras,
                        kind == 2 ? 1 : p->n_distilled_loras);
+    /* every file is what its flag says: now the checkpoint's config against the flags */
+    if (s == LTX_OK) s = ltx_gen_check_transformer(r.ckpt, "--checkpoint-path", p, true);
     if (s == LTX_OK) {
         to_guider(&p->video, &r.vg);
         to_guider(&p->audio, &r.ag);

@@ -171,13 +171,13 @@ static ltx_status open_guided(crun *r, const ltx_generate_params *g, const ltx_g
 {
     LTX_TRY(ltx_gen_check_guided(p, true));
     LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, &r->b.ckpt));
-    /* a2vid: the audio is frozen, its (default) STG blocks are never used */
-    LTX_TRY(ltx_gen_check_transformer(r->b.ckpt, "--checkpoint-path", p, r->k != K_A2VID));
     LTX_TRY(
         ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r->b.ups));
     LTX_TRY(open_loras(r, "--lora", g->loras, g->n_loras));
     r->b.n_user = r->b.n_lora;
     LTX_TRY(open_loras(r, "--distilled-lora", p->distilled_loras, p->n_distilled_loras));
+    /* a2vid: the audio is frozen, its (default) STG blocks are never used */
+    LTX_TRY(ltx_gen_check_transformer(r->b.ckpt, "--checkpoint-path", p, r->k != K_A2VID));
     ltx_gen_to_guider(&p->video, &r->b.vg);
     ltx_gen_to_guider(&p->audio, &r->b.ag);
     r->b.in.vg = &r->b.vg;
