@@ -246,6 +246,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (stat(g->gemma_root, &st) != 0 || !S_ISDIR(st.st_mode))
         return ltx_err(LTX_ERR_IO, "--gemma-root %s: not a directory", g->gemma_root);
     LTX_TRY(check_gemma_root(g->gemma_root));
+    LTX_TRY(ltx_gen_check_gemma_config(g->gemma_root));
     if (g->tokenizer && stat(g->tokenizer, &st) != 0)
         return ltx_err(LTX_ERR_IO, "--tokenizer %s: no such file", g->tokenizer);
     if (!g->tokenizer) {

@@ -15,6 +15,7 @@
 #include "api/generate_internal.h"
 
 #include "io/media.h"
+#include "models/gemma3.h"
 #include "models/ltx_transformer.h"
 
 #include <errno.h>
@@ -177,6 +178,14 @@ ltx_status ltx_gen_check_transformer(const ltx_st_file *ckpt, const char *flag,
                                "(0..%d)",
                                k ? "audio" : "video", gs[k]->stg_blocks[i], ltx_st_path(ckpt),
                                c.num_layers, c.num_layers - 1);
+    return LTX_OK;
+}
+
+ltx_status ltx_gen_check_gemma_config(const char *gemma_root)
+{
+    ltx_gemma3_config c;
+    ltx_status s = ltx_gemma3_config_read(gemma_root, &c);
+    if (s != LTX_OK) return ltx_err(s, "--gemma-root %s: %s", gemma_root, ltx_err_message());
     return LTX_OK;
 }
 

@@ -54,6 +54,9 @@ ltx_status ltx_gen_check_guidance(const ltx_guided_params *p);
  * past the model's block count (the audio ones only when audio_guided). */
 ltx_status ltx_gen_check_transformer(const ltx_st_file *ckpt, const char *flag,
                                      const ltx_guided_params *p, bool audio_guided);
+/* Reads and validates <gemma_root>/config.json (e.g. a negative rms_norm_eps), naming the
+ * folder; a folder without one takes LTX's defaults, as the encoder does. */
+ltx_status ltx_gen_check_gemma_config(const char *gemma_root);
 /* Refuses decoded audio holding a NaN/Inf sample, naming `flag`, the path and the time. */
 ltx_status ltx_gen_check_audio_finite(const char *flag, const char *path, const ltx_audio *a);
 /* ltx2c's default negative prompt (static text). */

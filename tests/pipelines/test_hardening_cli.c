@@ -8,7 +8,7 @@
  *     empty: output folder missing / not a folder / read-only, output is a directory; an
  *     --image too small for the CRF round trip or too far from the video's aspect ratio; a
  *     truncated JPEG; a WAV of NaN samples; --frame-rate outside [1, 240]; a rank-0 LoRA; a
- *     negative norm_eps in the checkpoint's config; LoRA strengths and guidance scales that are
+ *     negative norm_eps in the checkpoint's config or rms_norm_eps in the Gemma folder's; LoRA strengths and guidance scales that are
  *     not finite or out of range; STG blocks past the model's block count; a zero or negative
  *     --audio-max-duration; --threads past 512; a stray word after --quiet; a negative
  *     --streaming-prefetch-count (message and rule agree);
@@ -415,6 +415,19 @@ TEST(bad_scales_and_config_refused)
              tmp("eps.safetensors"));
     refused("distilled", extra, 1, want);
     remove(tmp("eps.safetensors"));
+    /* the same in the Gemma folder's config.json (the weights linked, not copied) */
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && ln -sf %s/*.safetensors* %s/ && sed 's/\"rms_norm_eps\": 1e-06/"
+             "\"rms_norm_eps\": -1e-06/' %s/config.json > %s/config.json",
+             tmp("gemma"), D "/tiny_gemma", tmp("gemma"), D "/tiny_gemma", tmp("gemma"));
+    CHECK(system(cmd) == 0);
+    snprintf(extra, sizeof extra, "--gemma-root %s", tmp("gemma"));
+    snprintf(want, sizeof want,
+             "--gemma-root %s: %s/config.json: gemma3 config: rms_norm_eps "
+             "-1e-06 must be a finite number >= 0",
+             tmp("gemma"), tmp("gemma"));
+    refused("distilled", extra, 1, want);
 }
 
 TEST(non_finite_values_fail_at_the_stage_boundary)
