@@ -60,7 +60,9 @@ ltx_status ltx_gen_check_gemma_config(const char *gemma_root);
 /* Refuses decoded audio holding a NaN/Inf sample, naming `flag`, the path and the time. */
 ltx_status ltx_gen_check_audio_finite(const char *flag, const char *path, const ltx_audio *a);
 /* ltx2c's default negative prompt (static text). */
-const char *ltx_gen_default_negative(void);
+const char *ltx_gen_default_negative(ltx_reference_version ref);
+/* g's reference version, resolved (LTX_REFERENCE_DEFAULT or a struct without the field: 1.2). */
+ltx_reference_version ltx_gen_reference(const ltx_generate_params *g);
 
 /* ---- the run, after validation (shared by the generate calls) ---- */
 
