@@ -10,6 +10,7 @@
 
 #include "io/json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,10 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
     c->query_pre_attn_scalar = ltx_json_num(t, "query_pre_attn_scalar", c->query_pre_attn_scalar);
     c->rope_theta = ltx_json_num(t, "rope_theta", c->rope_theta);
     c->rope_local_base = ltx_json_num(t, "rope_local_base_freq", c->rope_local_base);
+    if (!(isfinite(c->rms_norm_eps) && c->rms_norm_eps >= 0))
+        return ltx_err(LTX_ERR_FORMAT,
+                       "gemma3 config: rms_norm_eps %g must be a finite number >= 0",
+                       c->rms_norm_eps);
     if (c->num_layers < 1 || c->num_layers > LTX_GEMMA3_MAX_LAYERS || c->hidden_size < 1 ||
         c->num_heads < 1 || c->num_kv_heads < 1 || c->num_heads % c->num_kv_heads ||
         c->head_dim < 2 || c->head_dim % 2 || c->head_dim > 2048 || c->vocab_size < 1 ||

@@ -159,6 +159,10 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
     if (s == LTX_OK && cfg->caption_projection && cfg->caption_channels <= 0)
         s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: caption projection in the DiT "
                     "(caption_proj_before_connector false) needs caption_channels");
+    /* a negative eps makes rsqrt(mean(x^2) + eps) NaN on small rows: black video, no error */
+    if (s == LTX_OK && !(isfinite(cfg->norm_eps) && cfg->norm_eps >= 0))
+        s = ltx_err(LTX_ERR_FORMAT, "transformer config: norm_eps %g must be a finite number "
+                    ">= 0", cfg->norm_eps);
     if (s == LTX_OK && (cfg->heads < 1 || cfg->head_dim < 2 || cfg->head_dim % 2))
         s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %d heads x %d", cfg->heads,
                     cfg->head_dim);

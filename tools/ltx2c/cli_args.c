@@ -66,7 +66,12 @@ static int parse_one(const char *cmd, const cli_opt *o, const char *inl, int arg
     if (!inl) *i += nv;
     switch (o->kind) {
     case CLI_FLAG:
-        if (inl || nv) return bad(cmd, flag, inl ? inl : vals[0], "takes no value");
+        /* a word after a flag is a stray argument, not the flag's value */
+        if (inl || nv) {
+            cli_error(cmd, "%s takes no value; unexpected argument '%s' (see ltx2c %s --help)",
+                      flag, inl ? inl : vals[0], cmd);
+            return CLI_EXIT_USAGE;
+        }
         *(int *)o->dst = 1;
         return 0;
     case CLI_STR:
