@@ -8,11 +8,14 @@
  */
 #include "models/gemma3.h"
 
+#include "io/file.h"
 #include "io/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void set_pattern(ltx_gemma3_config *c, int pattern)
 {
@@ -124,25 +127,14 @@ ltx_status ltx_gemma3_config_read(const char *dir, ltx_gemma3_config *c)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { /* ref: LTX builds the model from its hard-coded config, not the folder's */
+    struct stat sb;
+    if (lstat(path, &sb) != 0 && errno == ENOENT) {
+        /* ref: LTX builds the model from its hard-coded config, not the folder's */
         ltx_gemma3_config_default(c);
         return LTX_OK;
     }
-    char *buf = NULL;
-    long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len >= 0 && len < (64L << 20) && fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)len + 1);
-        if (buf && fread(buf, 1, (size_t)len, fp) == (size_t)len)
-            buf[len] = '\0';
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(fp);
-    if (!buf) return ltx_err(LTX_ERR_IO, "gemma3: cannot read %s", path);
+    char *buf = ltx_read_file(path, "gemma3 config", 64u << 20, NULL);
+    if (!buf) return LTX_ERR_IO;
     ltx_status s = ltx_gemma3_config_parse(buf, c);
     free(buf);
     if (s != LTX_OK) return ltx_err_context(s, "%s: ", path);
