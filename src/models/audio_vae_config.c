@@ -77,9 +77,9 @@ static ltx_status get_int(const cJSON *c, const char *key, int def, int lo, int 
         return LTX_OK;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > 1e9)
-        return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s must be an integer >= %d", key,
-                       lo);
+        v->valuedouble > LTX_CFG_MAX_SIZE)
+        return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s must be an integer in %d..%d",
+                       key, lo, LTX_CFG_MAX_SIZE);
     *out = (int)v->valuedouble;
     return LTX_OK;
 }
@@ -115,9 +115,11 @@ static ltx_status get_int_list(const cJSON *c, const char *key, int *out, int ca
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble))
-            return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s[%d] is not an integer", key,
-                           i);
+        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+            fabs(it->valuedouble) > LTX_CFG_MAX_SIZE)
+            return ltx_err(LTX_ERR_UNSUPPORTED,
+                           "audio_vae config: %s[%d] is not an integer of magnitude up to %d", key,
+                           i, LTX_CFG_MAX_SIZE);
         out[i++] = (int)it->valuedouble;
     }
     *n = i;
@@ -130,7 +132,9 @@ static int first_truthy(const cJSON *a, const cJSON *b, const cJSON *c, const ch
     const cJSON *src[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
         const cJSON *v = src[i] ? cJSON_GetObjectItemCaseSensitive(src[i], key) : NULL;
-        if (cJSON_IsNumber(v) && v->valuedouble != 0) return (int)v->valuedouble;
+        /* out-of-range values become 0 here and are refused by the caller's range check */
+        if (cJSON_IsNumber(v) && v->valuedouble != 0)
+            return fabs(v->valuedouble) <= LTX_CFG_MAX_SIZE ? (int)v->valuedouble : 0;
     }
     return 0;
 }

@@ -56,18 +56,10 @@ static ltx_status expect(const cJSON *c, const char *key, const char *kind, doub
     return s;
 }
 
-static ltx_status get_int(const cJSON *c, const char *key, int def, int *out)
+/* A non-negative integer up to `hi` (counts: LTX_CFG_MAX_COUNT, sizes: LTX_CFG_MAX_SIZE). */
+static ltx_status get_int(const cJSON *c, const char *key, int def, int hi, int *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
-    if (!v) {
-        *out = def;
-        return LTX_OK;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0)
-        return ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %s must be a non-negative "
-                       "integer", key);
-    *out = (int)v->valuedouble;
-    return LTX_OK;
+    return ltx_json_get_i32(c, key, 0, hi, def, "transformer config", out);
 }
 
 ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
@@ -106,23 +98,29 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
 #undef EXPECT
     cfg->has_video = true;
     cfg->has_audio = !video_only;
-    if (s == LTX_OK) s = get_int(c, "num_attention_heads", 32, &cfg->heads);
-    if (s == LTX_OK) s = get_int(c, "attention_head_dim", 128, &cfg->head_dim);
-    if (s == LTX_OK) s = get_int(c, "in_channels", 128, &cfg->in_channels);
-    if (s == LTX_OK) s = get_int(c, "out_channels", 128, &cfg->out_channels);
-    if (s == LTX_OK) s = get_int(c, "num_layers", 48, &cfg->num_layers);
-    if (s == LTX_OK) s = get_int(c, "cross_attention_dim", 4096, &cfg->cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_num_attention_heads", 32, &cfg->audio_heads);
-    if (s == LTX_OK) s = get_int(c, "audio_attention_head_dim", 64, &cfg->audio_head_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_in_channels", 128, &cfg->audio_in_channels);
-    if (s == LTX_OK) s = get_int(c, "audio_out_channels", 128, &cfg->audio_out_channels);
+    if (s == LTX_OK) s = get_int(c, "num_attention_heads", 32, LTX_CFG_MAX_COUNT, &cfg->heads);
+    if (s == LTX_OK) s = get_int(c, "attention_head_dim", 128, LTX_CFG_MAX_SIZE, &cfg->head_dim);
+    if (s == LTX_OK) s = get_int(c, "in_channels", 128, LTX_CFG_MAX_SIZE, &cfg->in_channels);
+    if (s == LTX_OK) s = get_int(c, "out_channels", 128, LTX_CFG_MAX_SIZE, &cfg->out_channels);
+    if (s == LTX_OK) s = get_int(c, "num_layers", 48, LTX_CFG_MAX_COUNT, &cfg->num_layers);
+    if (s == LTX_OK) s = get_int(c, "cross_attention_dim", 4096, LTX_CFG_MAX_SIZE, &cfg->cross_attention_dim);
+    if (s == LTX_OK) s = get_int(c, "audio_num_attention_heads", 32, LTX_CFG_MAX_COUNT, &cfg->audio_heads);
+    if (s == LTX_OK) s = get_int(c, "audio_attention_head_dim", 64, LTX_CFG_MAX_SIZE, &cfg->audio_head_dim);
+    if (s == LTX_OK) s = get_int(c, "audio_in_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_in_channels);
+    if (s == LTX_OK) s = get_int(c, "audio_out_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_out_channels);
     if (s == LTX_OK)
-        s = get_int(c, "audio_cross_attention_dim", 2048, &cfg->audio_cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "caption_channels", 0, &cfg->caption_channels);
-    cfg->norm_eps = ltx_json_num(c, "norm_eps", 1e-6);
-    cfg->theta = ltx_json_num(c, "positional_embedding_theta", 10000.0);
-    cfg->timestep_scale = ltx_json_num(c, "timestep_scale_multiplier", 1000);
-    cfg->av_ca_timestep_scale = ltx_json_num(c, "av_ca_timestep_scale_multiplier", 1);
+        s = get_int(c, "audio_cross_attention_dim", 2048, LTX_CFG_MAX_SIZE, &cfg->audio_cross_attention_dim);
+    if (s == LTX_OK) s = get_int(c, "caption_channels", 0, LTX_CFG_MAX_SIZE, &cfg->caption_channels);
+    static const char *what = "transformer config";
+    if (s == LTX_OK) s = ltx_json_get_num(c, "norm_eps", 0, 1, 1e-6, what, &cfg->norm_eps);
+    if (s == LTX_OK)
+        s = ltx_json_get_num(c, "positional_embedding_theta", 1, 1e12, 10000.0, what, &cfg->theta);
+    if (s == LTX_OK)
+        s = ltx_json_get_num(c, "timestep_scale_multiplier", 0, 1e9, 1000, what,
+                             &cfg->timestep_scale);
+    if (s == LTX_OK)
+        s = ltx_json_get_num(c, "av_ca_timestep_scale_multiplier", 0, 1e9, 1, what,
+                             &cfg->av_ca_timestep_scale);
     cfg->gated_attention = ltx_json_bool(c, "apply_gated_attention", false);
     cfg->cross_attention_adaln = ltx_json_bool(c, "cross_attention_adaln", false);
     cfg->caption_projection = !ltx_json_bool(c, "caption_proj_before_connector", false);

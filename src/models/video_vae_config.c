@@ -12,7 +12,11 @@
 #include "models/video_vae_internal.h"
 #include "nn/nn.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* res_x blocks are refused above 64 layers below; the reader bound only keeps the value an int */
+#define VAE_MAX_LAYERS LTX_CFG_MAX_COUNT
 
 static ltx_status parse_pad(const cJSON *v, const char *def, ltx_pad_mode *out)
 {
@@ -43,12 +47,16 @@ static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_
     const char *name = nm->valuestring;
     memset(b, 0, sizeof *b);
     bool has_layers = false;
+    char what[160];
+    snprintf(what, sizeof what, "vae config %s[%d] (%s)", list, idx, name);
+    int64_t nl = 0;
     if (cJSON_IsNumber(pr)) {
-        b->num_layers = pr->valueint; /* ref: int params mean {"num_layers": n} */
+        /* ref: int params mean {"num_layers": n} */
+        LTX_TRY(ltx_json_to_int(pr, 0, VAE_MAX_LAYERS, what, "num_layers", &nl));
         has_layers = true;
     } else if (cJSON_IsObject(pr)) {
         has_layers = ltx_json_has(pr, "num_layers");
-        b->num_layers = (int)ltx_json_int(pr, "num_layers", 0);
+        LTX_TRY(ltx_json_get_int(pr, "num_layers", 0, VAE_MAX_LAYERS, 0, what, &nl));
     } else {
         return ltx_err(LTX_ERR_FORMAT, "%s[%d] (%s): params must be an int or an object", list, idx,
                        name);
@@ -81,7 +89,8 @@ static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_
         return ltx_err(LTX_ERR_FORMAT, "%s[%d]: unknown block '%s'", list, idx, name);
     b->kind = names[found].kind;
     int def_mult = decoder ? names[found].dec_mult : names[found].enc_mult;
-    b->multiplier = (int)ltx_json_int(po, "multiplier", def_mult);
+    b->num_layers = (int)nl;
+    LTX_TRY(ltx_json_get_i32(po, "multiplier", -1, 64, def_mult, what, &b->multiplier));
     if (b->kind == LTX_VAE_RES_X) {
         if (!has_layers)
             return ltx_err(LTX_ERR_FORMAT, "%s[%d]: res_x needs num_layers", list, idx);
@@ -135,11 +144,15 @@ ltx_status ltx_video_vae_config_parse(const char *config_json, ltx_video_vae_con
                                          "convolutions cannot run its causal blocks");
         goto done;
     }
-    c->in_channels = (int)ltx_json_int(v, "in_channels", 3);
-    c->out_channels = (int)ltx_json_int(v, "out_channels", 3);
-    c->latent_channels = (int)ltx_json_int(v, "latent_channels", 128);
-    c->patch_size = (int)ltx_json_int(v, "patch_size", 4);
-    c->decoder_base_channels = (int)ltx_json_int(v, "decoder_base_channels", 128);
+    static const char *W = "vae config";
+    const int SZ = LTX_CFG_MAX_SIZE;
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "in_channels", 1, SZ, 3, W, &c->in_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "out_channels", 1, SZ, 3, W, &c->out_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "latent_channels", 1, SZ, 128, W, &c->latent_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "patch_size", 1, 16, 4, W, &c->patch_size);
+    if (s == LTX_OK)
+        s = ltx_json_get_i32(v, "decoder_base_channels", 1, SZ, 128, W, &c->decoder_base_channels);
+    if (s != LTX_OK) goto done;
     if (c->in_channels < 1 || c->out_channels < 1 || c->latent_channels < 1 || c->patch_size < 1 ||
         c->patch_size > 16 || c->decoder_base_channels < 1) {
         s = ltx_err(LTX_ERR_FORMAT, "vae: bad channel counts or patch_size");

@@ -16,6 +16,15 @@
 #include <string.h>
 #include <sys/wait.h>
 
+/* The ltx2c under test: $LTX2C_TEST_BIN when set (e.g. build-asan/ltx2c, to run the CLI tests
+ * against the sanitizer build: `LTX2C_TEST_BIN=$PWD/build-asan/ltx2c ctest -R cli`), else the
+ * binary built next to the tests (LTX2C_BIN). */
+static inline const char *cli_bin(void)
+{
+    const char *b = getenv("LTX2C_TEST_BIN");
+    return b && *b ? b : LTX2C_BIN;
+}
+
 /* Runs `LTX2C_BIN args` (args is pasted into a shell command line) with stdout discarded and
  * stderr written to <dir>/stderr.txt, then read back into err (at most cap - 1 bytes, always
  * NUL-terminated; "" when unreadable). Returns the exit status, or -1 when ltx2c did not exit
@@ -24,7 +33,7 @@ static inline int cli_run_ltx2c(const char *dir, const char *args, char *err, si
 {
     char cmd[20000], ef[512];
     snprintf(ef, sizeof ef, "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", LTX2C_BIN, args, ef);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", cli_bin(), args, ef);
     int st = system(cmd);
     err[0] = 0;
     FILE *f = fopen(ef, "rb");
