@@ -28,11 +28,15 @@ int64_t ltx_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride)
 
 bool ltx_shape_numel_ok(int ndim, const int64_t *shape, size_t esz, int64_t *numel)
 {
+    /* Every suffix product is a contiguous stride, so each must fit, even when a leading 0
+     * makes the element count 0: [0, 2^53, 2^53] has a stride of 2^106. */
     int64_t n = 1, bytes;
-    for (int i = 0; i < ndim; i++)
+    for (int i = ndim - 1; i >= 0; i--) {
         if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n)) return false;
-    if (__builtin_mul_overflow(n, (int64_t)(esz ? esz : 1), &bytes) || bytes > LTX_MAX_TENSOR_BYTES)
-        return false;
+        if (__builtin_mul_overflow(n, (int64_t)(esz ? esz : 1), &bytes) ||
+            bytes > LTX_MAX_TENSOR_BYTES)
+            return false;
+    }
     if (numel) *numel = n;
     return true;
 }
@@ -331,6 +335,10 @@ ltx_tensor *ltx_tensor_reshape(const ltx_tensor *t, int ndim, const int64_t *sha
         char buf[96];
         ltx_err(LTX_ERR_INVALID_ARG, "reshape: %s has %lld elements, new shape %lld",
                 ltx_tensor_shape_str(t, buf, sizeof buf), (long long)numel, (long long)total);
+        return NULL;
+    }
+    if (!ltx_shape_numel_ok(ndim, s, ltx_dtype_size(t->dtype), NULL)) {
+        overflow_err("reshape", t->dtype, ndim, s);
         return NULL;
     }
     ltx_tensor *v = ltx_tensor_view(t);
