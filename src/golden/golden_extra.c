@@ -67,11 +67,12 @@ static ltx_status check_case(const char *path, int i, const cJSON *c)
     if (!cJSON_IsObject(c))
         return ltx_err(LTX_ERR_FORMAT, "%s: extra.cases[%d] is not an object", path, i);
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
-    if (!cJSON_IsString(fn))
-        return ltx_err(LTX_ERR_FORMAT, "%s: case %d has no function", path, i);
+    if (!cJSON_IsString(fn)) return ltx_err(LTX_ERR_FORMAT, "%s: case %d has no function", path, i);
     if (!string_array(c, "inputs") || !string_array(c, "outputs"))
-        return ltx_err(LTX_ERR_FORMAT, "%s: case %d (%.100s): inputs/outputs must be arrays of "
-                       "tensor names", path, i, fn->valuestring);
+        return ltx_err(LTX_ERR_FORMAT,
+                       "%s: case %d (%.100s): inputs/outputs must be arrays of "
+                       "tensor names",
+                       path, i, fn->valuestring);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "params");
     if (p && !cJSON_IsObject(p))
         return ltx_err(LTX_ERR_FORMAT, "%s: case %d (%.100s): params is not an object", path, i,
@@ -99,9 +100,9 @@ ltx_status ltx_golden_extra_parse(const char *path, const char *text, cJSON **ou
     cJSON *x = text ? cJSON_Parse(text) : NULL;
     const char *schema = ltx_json_str(x, "schema", "");
     if (!cJSON_IsObject(x) || strcmp(schema, "ltx2-golden-extra/1") != 0) {
-        ltx_status s = ltx_err(LTX_ERR_FORMAT,
-                               "%s: extra is not ltx2-golden-extra/1 JSON (schema '%.100s')", path,
-                               schema);
+        ltx_status s =
+            ltx_err(LTX_ERR_FORMAT, "%s: extra is not ltx2-golden-extra/1 JSON (schema '%.100s')",
+                    path, schema);
         cJSON_Delete(x);
         return s;
     }

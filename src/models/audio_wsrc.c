@@ -59,4 +59,3 @@ ltx_audio_wsrc ltx_audio_st_src_init(ltx_audio_st_src *s, const ltx_st_file *st,
              stats_prefix ? stats_prefix : s->prefix);
     return (ltx_audio_wsrc){st_get, s};
 }
-

@@ -40,9 +40,9 @@ static ltx_status expect(const cJSON *c, const char *key, const char *kind, doub
     else
         snprintf(want, sizeof want, "\"%s\"", str);
     char *got = v ? cJSON_PrintUnformatted(v) : NULL;
-    ltx_status s = ltx_err(LTX_ERR_UNSUPPORTED,
-                           "transformer config: %s is %s, the reference requires %s", key,
-                           got ? got : "absent", want);
+    ltx_status s =
+        ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %s is %s, the reference requires %s", key,
+                got ? got : "absent", want);
     free(got);
     return s;
 }
@@ -64,7 +64,7 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
     static const cJSON empty = {.type = cJSON_Object};
     if (!c) c = &empty; /* ref: config.get("transformer", {}) */
     ltx_status s = LTX_OK;
-#define EXPECT(key, kind, num, str)                                                             \
+#define EXPECT(key, kind, num, str)                                                                \
     if (s == LTX_OK) s = expect(c, key, kind, num, str)
     EXPECT("dropout", "num", 0.0, NULL);
     EXPECT("attention_bias", "bool", 1, NULL);
@@ -94,14 +94,21 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
     if (s == LTX_OK) s = get_int(c, "in_channels", 128, LTX_CFG_MAX_SIZE, &cfg->in_channels);
     if (s == LTX_OK) s = get_int(c, "out_channels", 128, LTX_CFG_MAX_SIZE, &cfg->out_channels);
     if (s == LTX_OK) s = get_int(c, "num_layers", 48, LTX_CFG_MAX_COUNT, &cfg->num_layers);
-    if (s == LTX_OK) s = get_int(c, "cross_attention_dim", 4096, LTX_CFG_MAX_SIZE, &cfg->cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_num_attention_heads", 32, LTX_CFG_MAX_COUNT, &cfg->audio_heads);
-    if (s == LTX_OK) s = get_int(c, "audio_attention_head_dim", 64, LTX_CFG_MAX_SIZE, &cfg->audio_head_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_in_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_in_channels);
-    if (s == LTX_OK) s = get_int(c, "audio_out_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_out_channels);
     if (s == LTX_OK)
-        s = get_int(c, "audio_cross_attention_dim", 2048, LTX_CFG_MAX_SIZE, &cfg->audio_cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "caption_channels", 0, LTX_CFG_MAX_SIZE, &cfg->caption_channels);
+        s = get_int(c, "cross_attention_dim", 4096, LTX_CFG_MAX_SIZE, &cfg->cross_attention_dim);
+    if (s == LTX_OK)
+        s = get_int(c, "audio_num_attention_heads", 32, LTX_CFG_MAX_COUNT, &cfg->audio_heads);
+    if (s == LTX_OK)
+        s = get_int(c, "audio_attention_head_dim", 64, LTX_CFG_MAX_SIZE, &cfg->audio_head_dim);
+    if (s == LTX_OK)
+        s = get_int(c, "audio_in_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_in_channels);
+    if (s == LTX_OK)
+        s = get_int(c, "audio_out_channels", 128, LTX_CFG_MAX_SIZE, &cfg->audio_out_channels);
+    if (s == LTX_OK)
+        s = get_int(c, "audio_cross_attention_dim", 2048, LTX_CFG_MAX_SIZE,
+                    &cfg->audio_cross_attention_dim);
+    if (s == LTX_OK)
+        s = get_int(c, "caption_channels", 0, LTX_CFG_MAX_SIZE, &cfg->caption_channels);
     static const char *what = "transformer config";
     if (s == LTX_OK) s = ltx_json_get_num(c, "norm_eps", 0, 1, 1e-6, what, &cfg->norm_eps);
     if (s == LTX_OK)
@@ -124,8 +131,10 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
         else if (!strcmp(rt, "interleaved"))
             cfg->rope_type = LTX_ROPE_INTERLEAVED;
         else
-            s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: rope_type \"%s\" (reference "
-                        "accepts \"interleaved\", \"split\")", rt);
+            s = ltx_err(LTX_ERR_UNSUPPORTED,
+                        "transformer config: rope_type \"%s\" (reference "
+                        "accepts \"interleaved\", \"split\")",
+                        rt);
     }
     const char *at = ltx_json_str(c, "attention_type", "default");
     if (s == LTX_OK && strcmp(at, "default") && strcmp(at, "pytorch") && strcmp(at, "xformers") &&
@@ -135,18 +144,23 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
     int n = ltx_json_num_array(c, "positional_embedding_max_pos", mp, 4);
     if (n < 0) n = 3, mp[0] = 20, mp[1] = 2048, mp[2] = 2048;
     if (s == LTX_OK && n != 3)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: positional_embedding_max_pos needs "
-                    "3 entries (t, y, x), got %d", n);
+        s = ltx_err(LTX_ERR_UNSUPPORTED,
+                    "transformer config: positional_embedding_max_pos needs "
+                    "3 entries (t, y, x), got %d",
+                    n);
     memcpy(cfg->max_pos, mp, sizeof cfg->max_pos);
     double amp[4];
     int na = ltx_json_num_array(c, "audio_positional_embedding_max_pos", amp, 4);
     if (na < 0) na = 1, amp[0] = 20;
     if (s == LTX_OK && na != 1 && !video_only)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: audio_positional_embedding_max_pos "
-                    "needs 1 entry, got %d", na);
+        s = ltx_err(LTX_ERR_UNSUPPORTED,
+                    "transformer config: audio_positional_embedding_max_pos "
+                    "needs 1 entry, got %d",
+                    na);
     cfg->audio_max_pos = amp[0];
     if (s == LTX_OK && cfg->caption_projection && cfg->caption_channels <= 0)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: caption projection in the DiT "
+        s = ltx_err(LTX_ERR_UNSUPPORTED,
+                    "transformer config: caption projection in the DiT "
                     "(caption_proj_before_connector false) needs caption_channels");
     if (s == LTX_OK && (cfg->heads < 1 || cfg->head_dim < 2 || cfg->head_dim % 2))
         s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %d heads x %d", cfg->heads,
@@ -159,10 +173,10 @@ ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
      * applied with the audio head count (ref: MultiModalTransformerArgsPreprocessor): the
      * reference only works when they agree. */
     if (s == LTX_OK && cfg->has_audio && cfg->heads != cfg->audio_heads)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: num_attention_heads %d != "
+        s = ltx_err(LTX_ERR_UNSUPPORTED,
+                    "transformer config: num_attention_heads %d != "
                     "audio_num_attention_heads %d (the reference's A<->V RoPE needs equal counts)",
                     cfg->heads, cfg->audio_heads);
     cJSON_Delete(root);
     return s;
 }
-

@@ -119,12 +119,12 @@ static void clear_dir(void)
         remove(tmp(p));
 }
 
-#define EXPECT(rc_want, args, needle)                                                          \
-    do {                                                                                       \
-        char err_[16384];                                                                      \
-        int rc_ = run(args, err_, sizeof err_);                                                \
-        CHECK_MSG(rc_ == (rc_want) && strstr(err_, needle), "exit %d (want %d), no '%s' in: %s", \
-                  rc_, rc_want, needle, err_);                                                 \
+#define EXPECT(rc_want, args, needle)                                                              \
+    do {                                                                                           \
+        char err_[16384];                                                                          \
+        int rc_ = run(args, err_, sizeof err_);                                                    \
+        CHECK_MSG(rc_ == (rc_want) && strstr(err_, needle), "exit %d (want %d), no '%s' in: %s",   \
+                  rc_, rc_want, needle, err_);                                                     \
     } while (0)
 
 /* ---- 1: sizes ---------------------------------------------------------------------------- */
@@ -137,7 +137,8 @@ TEST(output_size_bounds_name_the_flag)
            "--height 1073741824: must be at most 8192");
     /* the size flags given again: later flags win in the table parser */
     EXPECT(2, distilled_args("--width 8256", out), "--width 8256: must be at most 8192");
-    EXPECT(2, distilled_args("--num-frames 16393", out), "--num-frames 16393: must be at most 16385");
+    EXPECT(2, distilled_args("--num-frames 16393", out),
+           "--num-frames 16393: must be at most 16385");
     EXPECT(2, distilled_args("--height 8256 --width 64", out), "--height 8256");
     CHECK(access(out, F_OK) != 0);
 }

@@ -28,14 +28,47 @@ static inline size_t jm_n(size_t n)
     return n ? (size_t)(jm_rnd() % n) : 0;
 }
 
-static const char *const JM_EDGES[] = {
-    "0", "-1", "1", "2", "1.5", "-0.0", "1e30", "-1e30", "1e308", "-1e308", "1e-320",
-    "2147483647", "2147483648", "-2147483649", "4294967297", "9007199254740993",
-    "9223372036854775807", "18446744073709551616", "65536", "4096", "4097", "1048577",
-    "\"\"", "\"x\"", "\"1\"", "\"float64\"", "\"split\"", "null", "true", "false", "[]", "{}",
-    "[1e30]", "[0]", "[-1, 2]", "[[1, 3, 5], [1e30, 2, 3]]", "[\"a\", 1]",
-    "[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]", "{\"kind\": \"rel_to\"}", "{\"atol\": -1}",
-    "{\"kind\": \"uint8_frac\", \"min_frac\": 2}"};
+static const char *const JM_EDGES[] = {"0",
+                                       "-1",
+                                       "1",
+                                       "2",
+                                       "1.5",
+                                       "-0.0",
+                                       "1e30",
+                                       "-1e30",
+                                       "1e308",
+                                       "-1e308",
+                                       "1e-320",
+                                       "2147483647",
+                                       "2147483648",
+                                       "-2147483649",
+                                       "4294967297",
+                                       "9007199254740993",
+                                       "9223372036854775807",
+                                       "18446744073709551616",
+                                       "65536",
+                                       "4096",
+                                       "4097",
+                                       "1048577",
+                                       "\"\"",
+                                       "\"x\"",
+                                       "\"1\"",
+                                       "\"float64\"",
+                                       "\"split\"",
+                                       "null",
+                                       "true",
+                                       "false",
+                                       "[]",
+                                       "{}",
+                                       "[1e30]",
+                                       "[0]",
+                                       "[-1, 2]",
+                                       "[[1, 3, 5], [1e30, 2, 3]]",
+                                       "[\"a\", 1]",
+                                       "[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]",
+                                       "{\"kind\": \"rel_to\"}",
+                                       "{\"atol\": -1}",
+                                       "{\"kind\": \"uint8_frac\", \"min_frac\": 2}"};
 
 /* Every node of the tree in pre-order (the root first); returns the count (<= cap). */
 static inline int jm_nodes(cJSON *n, cJSON **out, int cap, int k)
@@ -88,7 +121,8 @@ static inline char *jm_mutant(const char *seed)
     char *s = malloc(len + 64);
     memcpy(s, seed, len + 1);
     if (op == 7 && len) { /* flips */
-        static const char bytes[] = "{}[]\":,0-.e+\\ \x01\x7f\xff\x80" "Ee9";
+        static const char bytes[] = "{}[]\":,0-.e+\\ \x01\x7f\xff\x80"
+                                    "Ee9";
         for (int k = 0; k < 1 + (int)jm_n(4); k++)
             s[jm_n(len)] = bytes[jm_n(sizeof bytes - 1)];
     } else if (op == 8) { /* truncation */

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define ITERS 2500
-#define D LTX_TEST_DATA "/golden"
+#define D     LTX_TEST_DATA "/golden"
 
 static char *metadata_of(const char *path, const char *key)
 {
@@ -86,10 +86,10 @@ static void run_all(const char *text)
 
 TEST(config_readers_survive_mutants)
 {
-    char *seeds[3] = {metadata_of(D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors", "config"),
-                      metadata_of(D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors",
-                                  "config"),
-                      ltx_read_file(D "/tiny_gemma/config.json", NULL, 1 << 20, NULL)};
+    char *seeds[3] = {
+        metadata_of(D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors", "config"),
+        metadata_of(D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors", "config"),
+        ltx_read_file(D "/tiny_gemma/config.json", NULL, 1 << 20, NULL)};
     for (int i = 0; i < 3; i++) {
         CHECK_MSG(seeds[i] != NULL, "seed %d unreadable", i);
         if (!seeds[i]) return;

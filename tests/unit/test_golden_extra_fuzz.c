@@ -15,7 +15,7 @@
 #include "io/safetensors.h"
 
 #define ITERS 4000
-#define M LTX_TEST_DATA "/golden/modules/"
+#define M     LTX_TEST_DATA "/golden/modules/"
 #define LABEL "fuzz-golden"
 
 static char *extra_of(const char *path)
@@ -38,8 +38,8 @@ static bool well_typed(const cJSON *x)
         ltx_golden_tol t;
         const cJSON *tol = cJSON_GetObjectItemCaseSensitive(c, "tolerance"), *o;
         if (ltx_golden_tol_parse(LABEL, tol, 2.0, &t) != LTX_OK) return false;
-        if (!(t.atol >= 0 && t.rtol >= 0 && t.max_abs >= 0 && t.factor >= 0 &&
-              t.min_frac >= 0 && t.min_frac <= 1))
+        if (!(t.atol >= 0 && t.rtol >= 0 && t.max_abs >= 0 && t.factor >= 0 && t.min_frac >= 0 &&
+              t.min_frac <= 1))
             return false;
         cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(c, "tolerance_per_output"))
         {

@@ -181,8 +181,8 @@ TEST(strict_parsers)
     double d = 0;
     CHECK(ltx_parse_int("42", 0, 100, &i) && i == 42);
     CHECK(ltx_parse_int("-3", -5, 5, &i) && i == -3);
-    const char *bad_int[] = {"", "abc", "4x", " 4", "4 ", "101", "2147483648", "1e3", "0x10",
-                             "99999999999999999999"};
+    const char *bad_int[] = {"",    "abc",        "4x",  " 4",   "4 ",
+                             "101", "2147483648", "1e3", "0x10", "99999999999999999999"};
     for (size_t k = 0; k < sizeof bad_int / sizeof *bad_int; k++) {
         i = 7;
         CHECK_MSG(!ltx_parse_int(bad_int[k], 0, 100, &i) && i == 7, "'%s' accepted", bad_int[k]);
@@ -220,12 +220,12 @@ TEST(json_strict_getters)
 }
 
 /* A hostile value must be refused with a message naming the key. */
-#define REFUSED(call, key)                                                                     \
-    do {                                                                                       \
-        ltx_err_clear();                                                                       \
-        ltx_status s_ = (call);                                                                \
-        CHECK_MSG(s_ != LTX_OK && strstr(ltx_err_message(), key), "%s: status %d, '%s'", #call, \
-                  (int)s_, ltx_err_message());                                                 \
+#define REFUSED(call, key)                                                                         \
+    do {                                                                                           \
+        ltx_err_clear();                                                                           \
+        ltx_status s_ = (call);                                                                    \
+        CHECK_MSG(s_ != LTX_OK && strstr(ltx_err_message(), key), "%s: status %d, '%s'", #call,    \
+                  (int)s_, ltx_err_message());                                                     \
     } while (0)
 
 #define TINY_CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
@@ -285,10 +285,10 @@ TEST(model_configs_refuse_hostile_values)
     REFUSED(transformer_with("cross_attention_dim", "-1"), "cross_attention_dim = -1");
     REFUSED(transformer_with("positional_embedding_theta", "1e300"), "positional_embedding_theta");
     ltx_video_vae_config vc;
-    REFUSED(ltx_video_vae_config_parse(
-                "{\"vae\": {\"decoder_blocks\": [[\"res_x\", {\"num_layers\": 2147483648}]]}}",
-                &vc),
-            "num_layers = 2147483648");
+    REFUSED(
+        ltx_video_vae_config_parse(
+            "{\"vae\": {\"decoder_blocks\": [[\"res_x\", {\"num_layers\": 2147483648}]]}}", &vc),
+        "num_layers = 2147483648");
     REFUSED(ltx_video_vae_config_parse("{\"vae\": {\"encoder_blocks\": [[\"res_x\", 1e30]]}}", &vc),
             "num_layers = 1e+30");
     REFUSED(ltx_video_vae_config_parse("{\"vae\": {\"latent_channels\": 1e30}}", &vc),
@@ -377,7 +377,7 @@ TEST(tmpfile_unique_exclusive_and_committed)
     ltx_tmpfile a, b;
     CHECK(ltx_tmpfile_create(out, ".mp4", &a) == LTX_OK);
     CHECK(ltx_tmpfile_create(out, ".mp4", &b) == LTX_OK);
-    CHECK(strcmp(a.path, b.path) != 0); /* two writers never share a temp file */
+    CHECK(strcmp(a.path, b.path) != 0);                /* two writers never share a temp file */
     CHECK(strncmp(a.path, dir(), strlen(dir())) == 0); /* in the output's folder */
     size_t n = strlen(a.path);
     CHECK(n > 8 && !strcmp(a.path + n - 8, ".tmp.mp4"));
@@ -389,7 +389,7 @@ TEST(tmpfile_unique_exclusive_and_committed)
     CHECK(stat(out, &st) == 0 && st.st_size == 4);
     ltx_tmpfile_discard(&b);
     CHECK(access(bpath, F_OK) != 0); /* discarded: gone */
-    ltx_tmpfile_discard(&b);          /* twice is harmless */
+    ltx_tmpfile_discard(&b);         /* twice is harmless */
     /* the signal-time cleanup removes registered temp files */
     ltx_tmpfile c;
     CHECK(ltx_tmpfile_create(out, NULL, &c) == LTX_OK);

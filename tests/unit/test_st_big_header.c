@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_TENSORS 100000
+#define N_TENSORS  100000
 #define HEADER_MAX 100000000u /* ref: safetensors MAX_HEADER_SIZE */
 
 static double now(void)
