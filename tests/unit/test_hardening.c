@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -432,6 +433,60 @@ TEST(mp4_write_never_follows_the_old_temp_name)
     unlink(out);
     unlink(old_tmp);
     unlink(victim);
+}
+
+typedef struct writer_job {
+    const char *path;
+    const uint8_t *rgb;
+    int frames;
+    ltx_status st;
+} writer_job;
+
+static void *write_job(void *arg)
+{
+    writer_job *j = arg;
+    j->st = ltx_mp4_write(j->path, j->rgb, j->frames, 128, 128, NULL, 0, 0, NULL);
+    return NULL;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+    return system(cmd) == 0;
+}
+
+TEST(concurrent_mp4_writes_to_one_path)
+{
+    /* Two writers at once onto one output: before, both wrote "<out>.tmp.mp4" (interleaved
+     * bytes) and the second rename failed. Now each has its own temp file: both succeed and the
+     * output is byte for byte one of the two videos. */
+    enum { N = 120, H = 128, W = 128 };
+    uint8_t *rgb = malloc((size_t)N * H * W * 3);
+    uint32_t x = 99;
+    for (size_t i = 0; i < (size_t)N * H * W * 3; i++) {
+        x = x * 1664525u + 1013904223u;
+        rgb[i] = (uint8_t)(x >> 24);
+    }
+    const char *out = path_in("both.mp4"), *ra = path_in("alone_a.mp4"),
+               *rb = path_in("alone_b.mp4");
+    CHECK(ltx_mp4_write(ra, rgb, N, H, W, NULL, 0, 0, NULL) == LTX_OK);
+    CHECK(ltx_mp4_write(rb, rgb, N - 40, H, W, NULL, 0, 0, NULL) == LTX_OK);
+    writer_job ja = {out, rgb, N, LTX_ERR_INTERNAL}, jb = {out, rgb, N - 40, LTX_ERR_INTERNAL};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, write_job, &ja);
+    pthread_create(&tb, NULL, write_job, &jb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_MSG(ja.st == LTX_OK && jb.st == LTX_OK, "%d %d: %s", ja.st, jb.st, ltx_err_message());
+    CHECK_MSG(same_file(out, ra) || same_file(out, rb), "the output is neither whole video");
+    char names[4096];
+    list_dir(dir(), names, sizeof names);
+    CHECK_MSG(!strstr(names, ".tmp"), "temp files left: %s", names);
+    unlink(out);
+    unlink(ra);
+    unlink(rb);
+    free(rgb);
 }
 
 TEST(sigint_during_mp4_write_removes_the_temp_file)
