@@ -260,6 +260,12 @@ typedef struct ltx_lora_input {
     double strength; /* default 1.0 */
 } ltx_lora_input;
 
+/* Upper bounds on the output size, refused by every generate call before any weight loads. Far
+ * above the trained sizes (1024x1536, 121 frames); they keep every size computation in range. */
+#define LTX_MAX_HEIGHT 8192
+#define LTX_MAX_WIDTH 8192
+#define LTX_MAX_FRAMES 16385 /* 8 * 2048 + 1 */
+
 /* Parameters every generation pipeline shares. */
 typedef struct ltx_generate_params {
     size_t struct_size;

@@ -23,6 +23,7 @@
 
 #include "api/engine.h"
 #include "api/generate_internal.h"
+#include "io/file.h"
 #include "io/media.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
@@ -122,7 +123,7 @@ static ltx_status check_file(const char *flag, const char *path)
     if (stat(path, &st) != 0) return ltx_err(LTX_ERR_IO, "%s %s: no such file", flag, path);
     if (S_ISDIR(st.st_mode)) return ltx_err(LTX_ERR_IO, "%s %s: is a directory", flag, path);
     if (access(path, R_OK) != 0) return ltx_err(LTX_ERR_IO, "%s %s: not readable", flag, path);
-    return LTX_OK;
+    return ltx_check_regular(path, flag); /* a FIFO or device: refused, never waited on */
 }
 
 static bool has_prefix(const ltx_st_file *f, const char *prefix)
@@ -264,6 +265,18 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
                        g->streaming_prefetch_count);
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
+    /* Sane upper bounds, far above what the model was trained for (ref: 1024x1536, 121
+     * frames), that keep every later size product (pixels x frames x channels x 4 bytes)
+     * inside 64 bits and refuse absurd requests before any weight loads. */
+    if (g->height > LTX_MAX_HEIGHT)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--height %d: must be at most %d", g->height,
+                       LTX_MAX_HEIGHT);
+    if (g->width > LTX_MAX_WIDTH)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--width %d: must be at most %d", g->width,
+                       LTX_MAX_WIDTH);
+    if (g->num_frames > LTX_MAX_FRAMES)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be at most %d", g->num_frames,
+                       LTX_MAX_FRAMES);
     if (g->height <= 0 || g->height % multiple)
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "--height %d: must be a positive multiple of %d for "

@@ -23,6 +23,7 @@
  *     frame count cannot be averaged onto the reference's latent frames is refused up front.
  */
 #include "ltx.h"
+#include "core/parse.h"
 
 #include "api/engine.h"
 #include "api/generate_internal.h"
@@ -504,8 +505,8 @@ static ltx_status downscale_factor(crun *r, int *out)
     *out = 1;
     for (int i = 0; i < r->b.n_lora; i++) {
         const char *md = ltx_lora_metadata(r->b.lora[i], "reference_downscale_factor");
-        int k = md ? atoi(md) : 1;
-        if (k < 1) {
+        int k = 1;
+        if (md && !ltx_parse_int(md, 1, 64, &k)) {
             LTX_WARN(&r->b.e->log,
                      "--lora %s: reference_downscale_factor \"%s\" unreadable, using "
                      "1",

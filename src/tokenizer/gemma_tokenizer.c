@@ -16,6 +16,7 @@
 #include "tokenizer/tok_internal.h"
 
 #include "core/error.h"
+#include "io/file.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -33,28 +34,12 @@ static char *dup_str(const char *s)
     return d;
 }
 
-/* Reads the whole file; *buf is malloc'd and NUL-terminated. */
+/* Reads the whole file (a regular file only: a FIFO is refused, not waited on); *buf is
+ * malloc'd and NUL-terminated. */
 static ltx_status read_file(const char *path, char **buf, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ltx_err(LTX_ERR_IO, "tokenizer: cannot open %s", path);
-    ltx_status st = LTX_OK;
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = ltx_err(LTX_ERR_IO, "tokenizer: cannot size %s", path);
-    } else if (!(*buf = malloc((size_t)sz + 1))) {
-        st = ltx_err(LTX_ERR_OOM, "tokenizer: no memory for %s (%ld bytes)", path, sz);
-    } else if (fread(*buf, 1, (size_t)sz, f) != (size_t)sz) {
-        free(*buf);
-        *buf = NULL;
-        st = ltx_err(LTX_ERR_IO, "tokenizer: short read on %s", path);
-    } else {
-        (*buf)[sz] = 0;
-        *n = (size_t)sz;
-    }
-    fclose(f);
-    return st;
+    *buf = ltx_read_file(path, "tokenizer", (size_t)1 << 30, n);
+    return *buf ? LTX_OK : LTX_ERR_IO;
 }
 
 /* The string of a {"String": "..."} pattern object, or NULL (Regex patterns are unsupported). */

@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* The ltx2c under test: $LTX2C_BIN when set (e.g. build-asan/ltx2c, to run the CLI tests
- * under ASan + UBSan), else the one built with the tests. */
+/* The ltx2c under test: $LTX2C_TEST_BIN (or $LTX2C_BIN) when set (e.g. build-asan/ltx2c, to run
+ * the CLI tests against the sanitizer build: `LTX2C_TEST_BIN=$PWD/build-asan/ltx2c ctest -R cli`),
+ * else the binary built next to the tests (LTX2C_BIN). */
 static inline const char *cli_bin(void)
 {
-    const char *b = getenv("LTX2C_BIN");
+    const char *b = getenv("LTX2C_TEST_BIN");
+    if (!b || !*b) b = getenv("LTX2C_BIN");
     return b && *b ? b : LTX2C_BIN;
 }
 

@@ -12,8 +12,11 @@
 #include "cli.h"
 #include "cli_args.h"
 
+#include "io/file.h"
+
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@ typedef struct progress {
 static int on_progress(void *user, const char *stage, int step, int total, double elapsed)
 {
     progress *p = user;
+    if (ltx_interrupted()) return 1; /* Ctrl-C / SIGTERM: stop at this step boundary */
     if (p->quiet) return 0;
     double per = step > 0 ? elapsed / step : 0;
     fprintf(stderr, "%s%-8s step %3d/%-3d %7.2f s/step  ETA %7.1f s", p->tty ? "\r" : "", stage,
@@ -275,6 +279,9 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;
     a->g.n_loras = a->loras.n;
+    /* SIGINT/SIGTERM: abort at the next step; during the mp4 write, remove the temp file and
+     * die of the signal (io/file.h). */
+    ltx_interrupt_install();
     progress prog = {a->quiet, isatty(fileno(stderr))};
     ltx_engine_params ep;
     ltx_engine_params_init(&ep);
@@ -294,6 +301,13 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
         return CLI_EXIT_FAIL;
     }
     ltx_status s = fn(e, a, pp);
+    int sig = ltx_interrupted();
+    if (s != LTX_OK && sig) {
+        cli_error(cmd, "interrupted by %s: stopped, no output written",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM");
+        ltx_engine_close(e);
+        return 128 + sig; /* the shell's convention for death by that signal: 130 for Ctrl-C */
+    }
     if (s != LTX_OK) cli_error(cmd, "%s", ltx_engine_last_error(e));
     ltx_engine_close(e);
     return s == LTX_OK ? CLI_EXIT_OK : s == LTX_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
