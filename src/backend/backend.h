@@ -38,6 +38,11 @@
 
 typedef struct ltx_threadpool ltx_threadpool;
 
+/* Compute precision of a backend (engine param `precision`, CLI --precision f32|bf16).
+ * F32: exact f32 everywhere (CUDA: TF32 off).  BF16: GEMM/attention inputs rounded to bf16,
+ * f32 accumulation, f32 outputs (activations between ops stay f32 in this version). */
+typedef enum ltx_precision { LTX_PRECISION_F32 = 0, LTX_PRECISION_BF16 = 1 } ltx_precision;
+
 typedef struct ltx_backend_caps {
     uint32_t storage_dtypes;  /* bit (1u << ltx_dtype) set: tensors of that dtype may exist */
     uint32_t compute_dtypes;  /* bit set: elementwise/reduce math runs in that dtype */
@@ -248,6 +253,7 @@ struct ltx_backend {
     const char *device_name; /* "cpu", "cpu-restricted", "cuda:0" */
     ltx_log *log;            /* not owned */
     bool strict;             /* fallbacks fail with LTX_ERR_UNSUPPORTED */
+    ltx_precision precision; /* set by the engine from params; default F32 on cpu, BF16 on cuda */
     ltx_threadpool *pool;    /* not owned; may be NULL (single thread) */
     int n_fallbacks;         /* total fallbacks taken (every call counts) */
     const char *fallback_keys[LTX_MAX_FALLBACKS]; /* distinct keys already logged */

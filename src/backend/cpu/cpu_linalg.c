@@ -28,6 +28,7 @@
  * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
  * Not here: f64 matmul (no caller needs it), integer weights.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
 #include <cblas.h>
@@ -196,17 +197,8 @@ static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
 /* ---- linear -----------------------------------------------------------------------------------
  */
 
-/* Where weight rows come from and how they widen to f32. */
-typedef struct wsource {
-    const char *base; /* element [0, 0] */
-    ltx_dtype dt;
-    int64_t rs, cs; /* element strides of rows / columns */
-    float scale;
-    const float *lut; /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
-} wsource;
-
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
-static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
+void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
 {
     size_t esz = ltx_dtype_size(w->dt);
     int64_t K = k1 - k0;
@@ -240,7 +232,7 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
 typedef struct panel_job {
     const float *x; /* (M, K), row stride ldx */
     int64_t ldx, M, N, K;
-    wsource w;
+    cpu_wsource w;
     float *y;   /* (M, N) contiguous */
     float beta; /* 1 when y holds the bias already */
     int64_t nb, kb, npanels;
@@ -262,7 +254,7 @@ static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
         int64_t n0 = p * j->nb, n1 = n0 + j->nb < j->N ? n0 + j->nb : j->N;
         for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
             int64_t k1 = k0 + j->kb < j->K ? k0 + j->kb : j->K;
-            widen_rows(pan, &j->w, n0, n1, k0, k1);
+            cpu_widen_rows(pan, &j->w, n0, n1, k0, k1);
             gemm_args g = {false,     true, j->M,   n1 - n0, k1 - k0,   1.0f, k0 ? 1.0f : j->beta,
                            j->x + k0, pan,  j->ldx, k1 - k0, j->y + n0, j->N};
             gemm_block(&g, 0, g.M, 0, g.N);
@@ -364,6 +356,25 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         goto done;
     }
 
+    cpu_wsource ws = {.base = cpu_ptr(w),
+                      .dt = w->dtype,
+                      .rs = w->stride[0],
+                      .cs = K > 1 ? w->stride[1] : 1,
+                      .scale = w_scale,
+                      .lut = NULL};
+    float lut[256];
+    if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
+        for (int v = 0; v < 256; v++)
+            lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
+                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) *
+                     w_scale;
+        ws.lut = lut;
+    }
+    if (be->precision == LTX_PRECISION_BF16) { /* own kernels, see cpu_gemm_bf16.c */
+        s = cpu_gemm_bf16(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
+        goto done;
+    }
+
     int nw = ltx_threadpool_size(be->pool);
     int saved = nw > 1 ? blas_single_begin() : 1;
     int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
@@ -389,31 +400,18 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                     (long long)nb, (long long)kb);
         goto unset;
     }
-    float lut[256];
     panel_job j = {.x = xp,
                    .ldx = ldx,
                    .M = M,
                    .N = N,
                    .K = K,
-                   .w = {.base = cpu_ptr(w),
-                         .dt = w->dtype,
-                         .rs = w->stride[0],
-                         .cs = K > 1 ? w->stride[1] : 1,
-                         .scale = w_scale,
-                         .lut = NULL},
+                   .w = ws,
                    .y = yp,
                    .beta = beta,
                    .nb = nb,
                    .kb = kb,
                    .npanels = (N + nb - 1) / nb,
                    .scratch = scratch};
-    if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
-        for (int v = 0; v < 256; v++)
-            lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
-                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) *
-                     w_scale;
-        j.w.lut = lut;
-    }
     atomic_init(&j.next, 0);
     ltx_threadpool_for(be->pool, nw, 1, linear_panels, &j);
 

@@ -1,0 +1,201 @@
+/*
+ * test_cpu_kernels.c — the CPU backend's own GEMM kernels on every ISA level this CPU has
+ * (cpu_isa.h: avx512, avx2, scalar; each test loops over them with cpu_isa_set), against
+ * double-precision loops over the same rounded inputs and against the scalar path.
+ *
+ * bf16 GEMM (cpu_gemm_bf16): ragged M/N (not multiples of the 6 x 64 tile), odd K, K across
+ * several 512-wide packed blocks, accumulate into C, weight dtypes f32/bf16/f16/fp8 with
+ * scale, strided weight rows, with and without a pool; and `linear` through the backend at
+ * LTX_PRECISION_BF16 (bias, f32 mode unchanged).
+ * Tolerance (docs/NUMERICS.md, "CPU bf16 and quantized kernels"): the products of bf16 values
+ * are exact in f32, so paths differ only by f32 summation order:
+ * |got - ref| <= (K + 2) * 2^-24 * sum_k |a_k w_k| (+ 1e-30), ref in double.
+ */
+#include "harness.h"
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_gemm.h"
+#include "core/threadpool.h"
+
+#include <stdint.h>
+
+static uint64_t g_rng = 0x2545f4914f6cdd1dull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+static int n_isas(void)
+{
+    return (int)cpu_isa_detected() + 1;
+}
+
+/* bf16(x) as the kernels round it */
+static double rb(float x)
+{
+    return (double)ltx_round_bf16(x);
+}
+
+/* Checks C (M, N) against double sums over bf16(A) and bf16(widened W); returns the worst
+ * error / bound ratio. base: C's prior contents when accumulating (else NULL). */
+static double check_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *Wf, const float *C, int64_t ldc, const float *base)
+{
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = base ? base[m * ldc + n] : 0, mag = base ? fabs(s) : 0;
+            for (int64_t k = 0; k < K; k++) {
+                double t = rb(A[m * lda + k]) * rb(Wf[n * K + k]);
+                s += t;
+                mag += fabs(t);
+            }
+            double err = fabs(C[m * ldc + n] - s), bound = (double)(K + 2) * 0x1p-24 * mag + 1e-30;
+            if (err / bound > worst) worst = err / bound;
+        }
+    return worst;
+}
+
+typedef struct gcase {
+    int64_t M, N, K;
+    ltx_dtype dt;
+    float scale;
+    int64_t row_pad; /* extra elements per weight row (strided rows) */
+    bool accumulate;
+} gcase;
+
+static void run_case(const gcase *gc, ltx_threadpool *pool)
+{
+    int64_t M = gc->M, N = gc->N, K = gc->K, lda = K + 3, ldc = N + 5, rs = K + gc->row_pad;
+    size_t es = ltx_dtype_size(gc->dt);
+    float *A = malloc(sizeof(float) * (size_t)(M * lda));
+    unsigned char *W = malloc(es * (size_t)(N * rs) + 8);
+    float *Wf = malloc(sizeof(float) * (size_t)(N * K)); /* widened, scaled */
+    float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+    float *Cs = malloc(sizeof(float) * (size_t)(M * ldc));
+    for (int64_t i = 0; i < M * lda; i++)
+        A[i] = frand() * 3.0f;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < rs; k++) {
+            float f = frand();
+            ltx_convert(W + (size_t)(n * rs + k) * es, gc->dt, &f, LTX_F32, 1);
+        }
+    float lut[256];
+    cpu_wsource ws = {(const char *)W, gc->dt, rs, 1, gc->scale, NULL};
+    if (gc->dt == LTX_F8E4M3 || gc->dt == LTX_F8E5M2) {
+        for (int v = 0; v < 256; v++)
+            lut[v] = (gc->dt == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
+                                           : ltx_fp8e5m2_to_f32((uint8_t)v)) *
+                     gc->scale;
+        ws.lut = lut;
+    }
+    cpu_widen_rows(Wf, &ws, 0, N, 0, K);
+    for (int64_t i = 0; i < M * ldc; i++)
+        C0[i] = frand();
+    for (int isa = n_isas() - 1; isa >= 0; isa--) {
+        CHECK(cpu_isa_set((cpu_isa)isa));
+        memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+        CHECK(cpu_gemm_bf16(pool, M, N, K, A, lda, &ws, C, ldc, gc->accumulate) == LTX_OK);
+        double w = check_gemm(M, N, K, A, lda, Wf, C, ldc, gc->accumulate ? C0 : NULL);
+        CHECK_MSG(w <= 1.0, "%s M %lld N %lld K %lld %s: error %.3g x bound",
+                  cpu_isa_name((cpu_isa)isa), (long long)M, (long long)N, (long long)K,
+                  ltx_dtype_name(gc->dt), w);
+        /* columns past N in C's row stride are untouched */
+        bool pad_ok = true;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = N; n < ldc; n++)
+                pad_ok = pad_ok && C[m * ldc + n] == C0[m * ldc + n];
+        CHECK(pad_ok);
+        if (isa == CPU_ISA_SCALAR) memcpy(Cs, C, sizeof(float) * (size_t)(M * ldc));
+    }
+    cpu_isa_set(cpu_isa_detected());
+    free(A), free(W), free(Wf), free(C), free(C0), free(Cs);
+}
+
+TEST(gemm_bf16_shapes_every_isa)
+{
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    static const gcase cases[] = {
+        {1, 1, 1, LTX_BF16, 1.0f, 0, false},      {7, 65, 33, LTX_BF16, 1.0f, 0, false},
+        {13, 130, 1029, LTX_BF16, 1.0f, 2, true}, {6, 64, 512, LTX_F32, 1.0f, 0, false},
+        {25, 200, 77, LTX_F16, 0.5f, 1, true},    {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
+        {5, 129, 1024, LTX_F8E5M2, 2.0f, 0, true}, {50, 1030, 96, LTX_BF16, 1.0f, 0, false},
+        {131, 17, 1100, LTX_F32, 1.0f, 3, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_case(&cases[i], pool);
+        run_case(&cases[i], NULL);
+    }
+    ltx_threadpool_destroy(pool);
+}
+
+/* linear through the backend: precision BF16 goes through the bf16 kernels (bias added in f32
+ * like addmm), precision F32 is the unchanged sgemm path (exact products). */
+TEST(linear_precision_bf16)
+{
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    ltx_backend *be = NULL;
+    CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
+    CHECK(be->precision == LTX_PRECISION_F32);
+    int64_t M = 37, K = 300, N = 90;
+    int64_t xs[2] = {M, K}, wsh[2] = {N, K}, ys[2] = {M, N};
+    float *x = malloc(sizeof(float) * (size_t)(M * K)), *w = malloc(sizeof(float) * (size_t)(N * K));
+    float b[90], *y = malloc(sizeof(float) * (size_t)(M * N));
+    uint16_t *wb = malloc(2 * (size_t)(N * K));
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = frand();
+    for (int64_t i = 0; i < N * K; i++)
+        w[i] = frand(), wb[i] = ltx_f32_to_bf16(w[i]);
+    for (int64_t i = 0; i < N; i++)
+        b[i] = frand();
+    ltx_tensor *tx = ltx_tensor_from_host(be, LTX_F32, 2, xs, x);
+    ltx_tensor *tw = ltx_tensor_from_host(be, LTX_BF16, 2, wsh, wb);
+    int64_t one = N;
+    ltx_tensor *tb = ltx_tensor_from_host(be, LTX_F32, 1, &one, b);
+    ltx_tensor *ty = ltx_tensor_from_host(be, LTX_F32, 2, ys, y);
+    for (int prec = 0; prec < 2; prec++) {
+        be->precision = prec ? LTX_PRECISION_BF16 : LTX_PRECISION_F32;
+        CHECK(be->ops->linear(be, ty, tx, tw, tb, 1.0f) == LTX_OK);
+        CHECK(ltx_tensor_download(ty, y, LTX_F32) == LTX_OK);
+        double worst = 0, worst_f32ref = 0;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double s = b[n], mag = fabs(b[n]), s32 = b[n];
+                for (int64_t k = 0; k < K; k++) {
+                    double wk = ltx_bf16_to_f32(wb[n * K + k]);
+                    double t = (prec ? rb(x[m * K + k]) : x[m * K + k]) * wk;
+                    s += t, mag += fabs(t);
+                    s32 += x[m * K + k] * wk;
+                }
+                worst = fmax(worst, fabs(y[m * N + n] - s) / ((K + 2) * 0x1p-24 * mag + 1e-30));
+                worst_f32ref = fmax(worst_f32ref, fabs(y[m * N + n] - s32));
+            }
+        CHECK_MSG(worst <= 1.0, "precision %d: error %.3g x bound", prec, worst);
+        /* bf16 mode must really round x: visibly different from the f32 product */
+        if (prec) CHECK_MSG(worst_f32ref > 1e-4, "bf16 result equals f32 (%.3g)", worst_f32ref);
+    }
+    ltx_tensor *fr[] = {tx, tw, tb, ty};
+    for (int i = 0; i < 4; i++)
+        ltx_tensor_free(fr[i]);
+    free(x), free(w), free(y), free(wb);
+    ltx_backend_destroy(be);
+    ltx_threadpool_destroy(pool);
+}
+
+TEST(isa_set_and_names)
+{
+    cpu_isa d = cpu_isa_detected();
+    CHECK(cpu_isa_set(CPU_ISA_SCALAR));
+    CHECK(cpu_isa_active() == CPU_ISA_SCALAR);
+    CHECK(!cpu_isa_set(CPU_ISA_COUNT));
+    CHECK(cpu_isa_set(d));
+    CHECK(!strcmp(cpu_isa_name(CPU_ISA_AVX512), "avx512"));
+    char buf[200];
+    CHECK(strstr(cpu_isa_describe(buf, sizeof buf), cpu_isa_name(d)) != NULL);
+    printf("  cpu kernels: %s\n", buf);
+}
+
+TEST_MAIN()
