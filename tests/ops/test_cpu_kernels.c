@@ -84,7 +84,7 @@ static void run_case(const gcase *gc, ltx_threadpool *pool)
             ltx_convert(W + (size_t)(n * rs + k) * es, gc->dt, &f, LTX_F32, 1);
         }
     float lut[256];
-    cpu_wsource ws = {(const char *)W, gc->dt, rs, 1, gc->scale, NULL};
+    cpu_wsource ws = {(const char *)W, gc->dt, rs, 1, gc->scale, NULL, NULL};
     if (gc->dt == LTX_F8E4M3 || gc->dt == LTX_F8E5M2) {
         for (int v = 0; v < 256; v++)
             lut[v] = (gc->dt == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)

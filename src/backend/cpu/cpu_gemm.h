@@ -20,6 +20,7 @@ typedef struct cpu_wsource {
     int64_t rs, cs;   /* element strides of rows / columns */
     float scale;      /* multiplies every element (1: none) */
     const float *lut; /* fp8: 256 entries with the scale folded in; NULL otherwise */
+    ltx_to_float_fn deq; /* block-quantized: the type's dequantizer (unit column stride) */
 } cpu_wsource;
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale (exact widening, one f32

@@ -200,8 +200,17 @@ static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
 void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
 {
-    size_t esz = ltx_dtype_size(w->dt);
     int64_t K = k1 - k0;
+    if (w->deq) { /* block-quantized: rows are whole blocks, k0 block-aligned (checked) */
+        for (int64_t n = n0; n < n1; n++, dst += K) {
+            w->deq(w->base + ltx_dtype_bytes(w->dt, n * w->rs + k0), dst, K);
+            if (w->scale != 1.0f)
+                for (int64_t k = 0; k < K; k++)
+                    dst[k] *= w->scale;
+        }
+        return;
+    }
+    size_t esz = ltx_dtype_size(w->dt);
     for (int64_t n = n0; n < n1; n++, dst += K) {
         const char *row = w->base + (size_t)(n * w->rs + k0 * w->cs) * esz;
         if (w->cs == 1 && w->dt == LTX_BF16) {
@@ -284,11 +293,20 @@ static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const l
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: x and y must be F32 (x %s, y %s)",
                        ltx_dtype_name(x->dtype), ltx_dtype_name(y->dtype));
     if (w->dtype != LTX_F32 && w->dtype != LTX_BF16 && w->dtype != LTX_F16 &&
-        w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2)
+        w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2 && !ltx_dtype_is_quant(w->dtype))
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "linear: weight %s has dtype %s (want F32/BF16/F16/"
-                       "F8_E4M3/F8_E5M2)",
+                       "F8_E4M3/F8_E5M2 or a block-quantized type)",
                        w->name, ltx_dtype_name(w->dtype));
+    if (ltx_dtype_is_quant(w->dtype) && w->ndim == 2) {
+        int64_t blck = ltx_dtype_block_size(w->dtype);
+        if ((w->shape[1] > 1 && w->stride[1] != 1) ||
+            (w->shape[0] > 1 && w->stride[0] % blck) || w->offset % blck || w->shape[1] % blck)
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "linear: %s weight %s must have contiguous rows of whole %lld-element "
+                           "blocks",
+                           ltx_dtype_name(w->dtype), w->name, (long long)blck);
+    }
     if (!ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: output must be contiguous");
     bool ok = w->ndim == 2 && x->ndim >= 1 && y->ndim == x->ndim &&
@@ -361,7 +379,9 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                       .rs = w->stride[0],
                       .cs = K > 1 ? w->stride[1] : 1,
                       .scale = w_scale,
-                      .lut = NULL};
+                      .lut = NULL,
+                      .deq = ltx_dtype_is_quant(w->dtype) ? ltx_type_traits_of(w->dtype)->to_float
+                                                          : NULL};
     float lut[256];
     if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
         for (int v = 0; v < 256; v++)
