@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_gemm.h"
+#include "core/quant.h"
 #include "core/threadpool.h"
 
 #include <stdint.h>
@@ -181,6 +182,131 @@ TEST(linear_precision_bf16)
     for (int i = 0; i < 4; i++)
         ltx_tensor_free(fr[i]);
     free(x), free(w), free(y), free(wb);
+    ltx_backend_destroy(be);
+    ltx_threadpool_destroy(pool);
+}
+
+/* ---- quantized weights x int8 activations ---- */
+
+/* Reference for output (m, n): D1's exact dequantization of W times the dequantized activation
+ * codes (d * q), in double; mag = sum of |terms|. */
+static double qref(const cpu_qact *a, const float *wdeq, int64_t m, int64_t n, double *mag)
+{
+    double s = 0;
+    *mag = 0;
+    for (int64_t k = 0; k < a->K; k++) {
+        double d = a->block == 32 ? a->dvec[m * (a->K / 4) + 8 * (k / 32)]
+                                  : a->dsb[m * (a->K / 256) + k / 256];
+        double t = (double)wdeq[n * a->K + k] * d * a->qs[m * a->K + k];
+        s += t, *mag += fabs(t);
+    }
+    return s;
+}
+
+TEST(gemm_quant_every_type_every_isa)
+{
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K, LTX_Q6_K};
+    static const int64_t SH[][3] = {{1, 1, 256}, {7, 9, 512}, {13, 6, 768}, {37, 70, 1024}};
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    for (size_t ti = 0; ti < sizeof TYPES / sizeof TYPES[0]; ti++)
+        for (size_t si = 0; si < sizeof SH / sizeof SH[0]; si++) {
+            ltx_dtype wt = TYPES[ti];
+            int64_t M = SH[si][0], N = SH[si][1], K = SH[si][2], lda = K + 5, ldc = N + 3;
+            const ltx_type_traits *tr = ltx_type_traits_of(wt);
+            size_t wrb = ltx_dtype_bytes(wt, K);
+            float *A = malloc(sizeof(float) * (size_t)(M * lda)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+            unsigned char *W = malloc(wrb * (size_t)N);
+            float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+            for (int64_t i = 0; i < M * lda; i++)
+                A[i] = frand() * (i % 97 == 0 ? 20.0f : 1.0f); /* a few outliers */
+            for (int64_t i = 0; i < N * K; i++)
+                wf[i] = frand() * 0.1f + (i % 7 == 0 ? 0.05f : 0.0f);
+            for (int64_t n = 0; n < N; n++) {
+                tr->from_float(wf + n * K, W + (size_t)n * wrb, K);
+                tr->to_float(W + (size_t)n * wrb, wf + n * K, K); /* exact dequantized values */
+            }
+            for (int64_t i = 0; i < M * ldc; i++)
+                C0[i] = frand();
+            cpu_qact a;
+            CHECK(cpu_qact_quantize(pool, wt, M, K, A, lda, &a) == LTX_OK);
+            for (int isa = n_isas() - 1; isa >= 0; isa--) {
+                CHECK(cpu_isa_set((cpu_isa)isa));
+                for (int accum = 0; accum < 2; accum++) {
+                    memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+                    cpu_qgemm g = {&a, M, N, wt, W, (int64_t)wrb, 0.75f, C, ldc, accum};
+                    CHECK(cpu_gemm_quant_run(accum ? pool : NULL, &g) == LTX_OK);
+                    double worst = 0;
+                    for (int64_t m = 0; m < M; m++)
+                        for (int64_t n = 0; n < N; n++) {
+                            double mag, r = 0.75 * qref(&a, wf, m, n, &mag);
+                            double base = accum ? C0[m * ldc + n] : 0;
+                            double err = fabs(C[m * ldc + n] - base - r);
+                            worst = fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
+                        }
+                    CHECK_MSG(worst <= 1.0, "%s %s M %lld N %lld K %lld: error %.3g x bound",
+                              ltx_dtype_name(wt), cpu_isa_name((cpu_isa)isa), (long long)M,
+                              (long long)N, (long long)K, worst);
+                }
+            }
+            cpu_isa_set(cpu_isa_detected());
+            cpu_qact_free(&a);
+            free(A), free(wf), free(W), free(C), free(C0);
+        }
+    ltx_threadpool_destroy(pool);
+}
+
+/* linear with Q8_0 / Q4_K weights: precision F32 is the exact dequantized product, BF16 the
+ * int8-activation kernels, whose error is the activation rounding (NMSE well under 1e-3). */
+TEST(linear_quantized_precision_modes)
+{
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    ltx_backend *be = NULL;
+    CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_K};
+    for (int ti = 0; ti < 2; ti++) {
+        ltx_dtype wt = TYPES[ti];
+        int64_t M = 20, K = 512, N = 33;
+        size_t wrb = ltx_dtype_bytes(wt, K);
+        float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+        float *y = malloc(sizeof(float) * (size_t)(M * N)), *yr = malloc(sizeof(float) * (size_t)(M * N));
+        unsigned char *W = malloc(wrb * (size_t)N);
+        for (int64_t i = 0; i < M * K; i++)
+            x[i] = frand();
+        for (int64_t i = 0; i < N * K; i++)
+            wf[i] = frand() * 0.05f;
+        for (int64_t n = 0; n < N; n++) {
+            ltx_type_traits_of(wt)->from_float(wf + n * K, W + (size_t)n * wrb, K);
+            ltx_type_traits_of(wt)->to_float(W + (size_t)n * wrb, wf + n * K, K);
+        }
+        int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N};
+        ltx_tensor *tx = ltx_tensor_from_host(be, LTX_F32, 2, xs, x);
+        ltx_tensor *tw = ltx_tensor_from_host(be, wt, 2, ws, W);
+        ltx_tensor *ty = ltx_tensor_zeros(be, LTX_F32, 2, ys);
+        for (int prec = 0; prec < 2; prec++) {
+            be->precision = prec ? LTX_PRECISION_BF16 : LTX_PRECISION_F32;
+            CHECK(be->ops->linear(be, ty, tx, tw, NULL, 1.0f) == LTX_OK);
+            CHECK(ltx_tensor_download(ty, y, LTX_F32) == LTX_OK);
+            double num = 0, den = 0, worst = 0;
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t n = 0; n < N; n++) {
+                    double s = 0, mag = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        s += (double)x[m * K + k] * wf[n * K + k],
+                            mag += fabs((double)x[m * K + k] * wf[n * K + k]);
+                    double e = y[m * N + n] - s;
+                    num += e * e, den += s * s;
+                    worst = fmax(worst, fabs(e) / (1e-5 * mag + 1e-30));
+                }
+            if (prec)
+                CHECK_MSG(num / den < 1e-3 && num / den > 0, "%s bf16 mode NMSE %.3g",
+                          ltx_dtype_name(wt), num / den);
+            else
+                CHECK_MSG(worst <= 1.0, "%s f32 mode error %.3g x bound", ltx_dtype_name(wt), worst);
+        }
+        be->precision = LTX_PRECISION_F32;
+        ltx_tensor_free(tx), ltx_tensor_free(tw), ltx_tensor_free(ty);
+        free(x), free(wf), free(y), free(yr), free(W);
+    }
     ltx_backend_destroy(be);
     ltx_threadpool_destroy(pool);
 }

@@ -1,6 +1,7 @@
 /*
  * cpu_gemm.h — the CPU backend's own GEMM kernels (behind run-time ISA dispatch, cpu_isa.h):
- * bf16 x bf16 -> f32 (cpu_gemm_bf16.c) for `linear` at LTX_PRECISION_BF16.
+ * bf16 x bf16 -> f32 (cpu_gemm_bf16.c) and block-quantized weights x int8 activations
+ * (cpu_gemm_quant.c), both for `linear` at LTX_PRECISION_BF16.
  * Internal to src/backend/cpu/ (and the tests/benches that exercise the kernels directly).
  */
 #ifndef LTX_CPU_GEMM_H
@@ -37,5 +38,50 @@ void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, in
 ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                          int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
                          bool accumulate);
+
+/* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
+ * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each
+ * K / 4 per row (8 lanes per block of 32); for block 256 (K-quants), d per super-block (dsb,
+ * K / 256 per row) and d * (sum of codes per group of 16 or 32) (xs, K / group per row). */
+typedef struct cpu_qact {
+    int64_t M, K;
+    int block, group, init_mul;
+    const float *src; /* only while quantizing */
+    int64_t lda;
+    int8_t *qs;
+    float *dvec;
+    int32_t *init;
+    float *dsb, *xs;
+} cpu_qact;
+
+/* One quantized product: C (M, N) [+]= scale * (act @ W^T), W rows of wrb bytes. */
+typedef struct cpu_qgemm {
+    const cpu_qact *act;
+    int64_t M, N;
+    ltx_dtype wt;
+    const void *W;
+    int64_t wrb;
+    float scale;
+    float *C;
+    int64_t ldc;
+    bool accumulate;
+} cpu_qgemm;
+
+/* True when cpu_gemm_quant has kernels for weight type wt at row length K (Q8_0, Q4_0: K a
+ * multiple of 32; Q4_K, Q5_K, Q6_K: of 256). */
+bool cpu_gemm_quant_supports(ltx_dtype wt, int64_t K);
+/* Quantizes A (M, K), row stride lda, for weight type wt into a (allocated here; release with
+ * cpu_qact_free, which accepts a zeroed or freed a). LTX_ERR_OOM leaves a empty. */
+ltx_status cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                             const float *A, int64_t lda, cpu_qact *a);
+void cpu_qact_free(cpu_qact *a);
+/* Runs g at the active ISA level over pool (NULL: serial). */
+ltx_status cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
+/* C (M, N), row stride ldc, [C +] = scale * (q8(A) @ W^T) with W (N, K) of block-quantized
+ * type wt (rows of wrb bytes) and A f32 (M, K) quantized per call as described at the top of
+ * cpu_gemm_quant.c. Returns LTX_ERR_INVALID_ARG when !cpu_gemm_quant_supports(wt, K). */
+ltx_status cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                          int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
+                          float *C, int64_t ldc, bool accumulate);
 
 #endif

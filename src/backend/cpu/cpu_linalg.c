@@ -390,8 +390,13 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                      w_scale;
         ws.lut = lut;
     }
-    if (be->precision == LTX_PRECISION_BF16) { /* own kernels, see cpu_gemm_bf16.c */
-        s = cpu_gemm_bf16(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
+    if (be->precision == LTX_PRECISION_BF16) { /* own kernels: cpu_gemm_bf16.c / _quant.c */
+        if (cpu_gemm_quant_supports(w->dtype, K))
+            s = cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
+                               (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp, N,
+                               bias != NULL);
+        else
+            s = cpu_gemm_bf16(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
         goto done;
     }
 
