@@ -6,6 +6,7 @@
  * its memory from host code (ltx_tensor_host() is NULL), so model and pipeline code is forced
  * through upload/download and through every capability fallback, exactly as on an accelerator.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
 #include <stdlib.h>
@@ -253,6 +254,11 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     st->cache_limit = phys / 16 < ((size_t)1 << 30) ? phys / 16 : ((size_t)1 << 30);
     const char *env = getenv("LTX_CPU_CACHE_MB");
     if (env) st->cache_limit = (size_t)strtoull(env, NULL, 10) << 20;
+    /* One threading rule: with a pool of several threads, all parallelism goes through it and
+     * OpenBLAS runs single-threaded (cpu_sgemm tiles products over the pool). OpenBLAS's own
+     * workers keep polling for a while after each threaded call; measured on 2 cores, a
+     * threaded conv sgemm slowed the next pool-parallel op by ~13 % (bench/thread_rule.c). */
+    if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;

@@ -39,6 +39,17 @@ ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
                          int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
                          bool accumulate);
 
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major f32 sgemm under the CPU backend's threading
+ * rule: with a pool of >= 2 threads OpenBLAS runs single-threaded (the backend sets it so at
+ * creation) and the product is cut into one tile per worker; without a pool, one call on
+ * OpenBLAS's threads. Same arguments as cblas_sgemm (ta/tb: transpose A/B). */
+/* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
+void cpu_blas_single_threaded(void);
+
+void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc);
+
 /* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
  * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each
  * K / 4 per row (8 lanes per block of 32); for block 256 (K-quants), d per super-block (dsb,
