@@ -9,10 +9,13 @@
  *     per thread; best of 5. Needs AVX-512 BF16 (else that peak is reported as absent).
  *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
  *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
- *     M = 512 rows (the row count of the ggml reference figures). One warm-up call, then `reps`
+ *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then `reps`
  *     calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
  *     Types: bf16 (weights bf16, precision BF16: vdpbf16ps kernels); q8_0, q4_0, q4_k, q5_k,
- *     q6_k (weights of that GGUF block type, precision BF16: int8 activations, VNNI kernels);
+ *     q6_k (weights of that GGUF block type at precision BF16, the route `linear` picks: above
+ *     64 rows dequantized bf16 panels on vdpbf16ps); q8_0i ... q6_ki (the same weights forced
+ *     onto the int8-activation VNNI kernels, LTX_CPU_INT8_MAX_ROWS=1e9, the route for <= 64
+ *     rows); the 64-row shape shows where the routes meet;
  *     f32 (weights f32, precision F32: OpenBLAS sgemm, as the environment configures it).
  *   - Both per wall time and per process CPU time (CPU seconds / threads), the latter less
  *     sensitive to other processes on a shared machine; BENCH_THREADS=n overrides the threads.
@@ -106,18 +109,24 @@ typedef struct wtype {
     const char *name;
     ltx_dtype dt;
     ltx_precision prec;
+    const char *int8_rows; /* LTX_CPU_INT8_MAX_ROWS for the run ("" = default) */
     int peak; /* 0: vdpbf16ps, 1: vfmadd231ps */
     double ggml; /* GFLOP/s, issue 12 (fixed reference, n = 512) */
 } wtype;
 
 static const wtype TYPES[] = {
-    {"bf16", LTX_BF16, LTX_PRECISION_BF16, 0, 415},
-    {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, 0, 230},
-    {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, 0, 190},
-    {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, 0, 155},
-    {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, 0, 0},
-    {"q6_k", LTX_Q6_K, LTX_PRECISION_BF16, 0, 145},
-    {"f32", LTX_F32, LTX_PRECISION_F32, 1, 185},
+    {"bf16", LTX_BF16, LTX_PRECISION_BF16, "", 0, 415},
+    {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, "", 0, 230},
+    {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, "", 0, 190},
+    {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, "", 0, 155},
+    {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, "", 0, 0},
+    {"q6_k", LTX_Q6_K, LTX_PRECISION_BF16, "", 0, 145},
+    {"q8_0i", LTX_Q8_0, LTX_PRECISION_BF16, "1000000000", 0, 230},
+    {"q4_0i", LTX_Q4_0, LTX_PRECISION_BF16, "1000000000", 0, 190},
+    {"q4_ki", LTX_Q4_K, LTX_PRECISION_BF16, "1000000000", 0, 155},
+    {"q5_ki", LTX_Q5_K, LTX_PRECISION_BF16, "1000000000", 0, 0},
+    {"q6_ki", LTX_Q6_K, LTX_PRECISION_BF16, "1000000000", 0, 145},
+    {"f32", LTX_F32, LTX_PRECISION_F32, "", 1, 185},
 };
 #define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
 
@@ -150,6 +159,10 @@ static double time_linear(ltx_backend *be, const wtype *t, int64_t M, int64_t N,
     ltx_tensor *tw = ltx_tensor_from_host(be, t->dt, 2, ws, wraw);
     ltx_tensor *ty = ltx_tensor_zeros(be, LTX_F32, 2, ys);
     be->precision = t->prec;
+    if (*t->int8_rows)
+        setenv("LTX_CPU_INT8_MAX_ROWS", t->int8_rows, 1);
+    else
+        unsetenv("LTX_CPU_INT8_MAX_ROWS");
     double *ts = malloc(sizeof(double) * (size_t)reps), best = 1e30;
     *cpu = 1e30;
     for (int r = -1; r < reps; r++) {
@@ -189,14 +202,14 @@ int main(int argc, char **argv)
     printf("peak vfmadd231ps zmm %7.1f GFLOP/s wall, %7.1f per CPU time\n", pk[1], pkc[1]);
     printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s  %s\n", "type", "M", "N", "K", "best_s",
            "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak", "ggml n=512 GF/s (%peak), issue 12, fixed");
-    static const int64_t SHAPES[2][3] = {{6144, 4096, 4096}, {512, 4096, 4096}};
+    static const int64_t SHAPES[3][3] = {{6144, 4096, 4096}, {512, 4096, 4096}, {64, 4096, 4096}};
     for (int ti = 0; ti < N_TYPES; ti++) {
         const wtype *t = &TYPES[ti];
         bool want = argc <= 2;
         for (int a = 2; a < argc; a++)
             want = want || !strcmp(argv[a], t->name);
         if (!want) continue;
-        for (int si = 0; si < 2; si++) {
+        for (int si = 0; si < 3; si++) {
             int64_t M = SHAPES[si][0], N = SHAPES[si][1], K = SHAPES[si][2];
             double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
             double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;

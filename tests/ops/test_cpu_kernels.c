@@ -255,17 +255,18 @@ TEST(gemm_quant_every_type_every_isa)
     ltx_threadpool_destroy(pool);
 }
 
-/* linear with Q8_0 / Q4_K weights: precision F32 is the exact dequantized product, BF16 the
- * int8-activation kernels, whose error is the activation rounding (NMSE well under 1e-3). */
+/* linear with Q8_0 / Q4_K / Q6_K weights: precision F32 is the exact dequantized product; BF16
+ * rounds the activations (int8 per block up to 64 rows, bf16 above), NMSE well under 1e-3. */
 TEST(linear_quantized_precision_modes)
 {
     ltx_threadpool *pool = ltx_threadpool_create(2);
     ltx_backend *be = NULL;
     CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
-    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_K};
-    for (int ti = 0; ti < 2; ti++) {
-        ltx_dtype wt = TYPES[ti];
-        int64_t M = 20, K = 512, N = 33;
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_K, LTX_Q6_K};
+    for (int ti = 0; ti < 6; ti++) {
+        /* 20 rows: int8 route; 100 rows (> 64): dequantized bf16 panels on the bf16 GEMM */
+        ltx_dtype wt = TYPES[ti % 3];
+        int64_t M = ti < 3 ? 20 : 100, K = 512, N = 33;
         size_t wrb = ltx_dtype_bytes(wt, K);
         float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
         float *y = malloc(sizeof(float) * (size_t)(M * N)), *yr = malloc(sizeof(float) * (size_t)(M * N));
@@ -298,8 +299,8 @@ TEST(linear_quantized_precision_modes)
                     worst = fmax(worst, fabs(e) / (1e-5 * mag + 1e-30));
                 }
             if (prec)
-                CHECK_MSG(num / den < 1e-3 && num / den > 0, "%s bf16 mode NMSE %.3g",
-                          ltx_dtype_name(wt), num / den);
+                CHECK_MSG(num / den < 1e-3 && num / den > 0, "%s bf16 mode M %lld NMSE %.3g",
+                          ltx_dtype_name(wt), (long long)M, num / den);
             else
                 CHECK_MSG(worst <= 1.0, "%s f32 mode error %.3g x bound", ltx_dtype_name(wt), worst);
         }

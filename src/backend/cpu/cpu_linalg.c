@@ -357,6 +357,19 @@ static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
         ltx_convert(out + n, LTX_F32, b + (size_t)(n * st) * esz, bias->dtype, 1);
 }
 
+/* Block-quantized weights at LTX_PRECISION_BF16 take one of two routes: up to this many rows
+ * of x, int8 activations on the VNNI kernels (cpu_gemm_quant.c: they read the compact weights
+ * once per 64 rows, best when there are few rows); above it, the weight panels are dequantized,
+ * rounded to bf16 and run on the vdpbf16ps GEMM (cpu_gemm_bf16.c), which is compute-bound at
+ * ~80 % of the vdpbf16ps peak where the int8 tiles reach ~30 % (bench/cpu_gemm, 2 cores, Zen 5;
+ * at 512 rows: 72 % vs 33 %). LTX_CPU_INT8_MAX_ROWS overrides the default 64 (e.g. a huge value
+ * forces int8 everywhere, 0 never). */
+static int64_t int8_max_rows(void)
+{
+    const char *e = getenv("LTX_CPU_INT8_MAX_ROWS");
+    return e && *e ? strtoll(e, NULL, 10) : 64;
+}
+
 /* ltx_backend_ops.linear. bias may be NULL; w_scale multiplies the widened weight (fp8: folded
  * into the lookup table). Writes all of y; inputs are not modified or retained. Allocates only
  * the per-call scratch described at the top of the file (freed before returning). */
@@ -413,7 +426,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         ws.lut = lut;
     }
     if (be->precision == LTX_PRECISION_BF16) { /* own kernels: cpu_gemm_bf16.c / _quant.c */
-        if (cpu_gemm_quant_supports(w->dtype, K))
+        if (cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows())
             s = cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
                                (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp, N,
                                bias != NULL);
