@@ -312,6 +312,58 @@ TEST(linear_quantized_precision_modes)
     ltx_threadpool_destroy(pool);
 }
 
+/* attention at precision BF16 (both products on the bf16 kernels) against the f32 op on the
+ * same inputs: q/k/p/v rounding to bf16 gives NMSE ~1e-5; bound 1e-4, on every ISA level.
+ * Shapes: odd D and Dv, Tk over two key blocks, a strided (transposed) q, a boolean mask. */
+TEST(attention_precision_bf16)
+{
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    ltx_backend *be = NULL;
+    CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
+    int64_t B = 1, H = 3, Tq = 300, Tk = 700, D = 33, Dv = 41;
+    int64_t qsh[4] = {B, Tq, H, D}, ksh[4] = {B, H, Tk, D}, vsh[4] = {B, H, Tk, Dv};
+    int64_t osh[4] = {B, H, Tq, Dv}, msh[2] = {Tq, Tk};
+    float *qv = malloc(sizeof(float) * (size_t)(B * H * Tq * D)), *kv = malloc(sizeof(float) * (size_t)(B * H * Tk * D));
+    float *vv = malloc(sizeof(float) * (size_t)(B * H * Tk * Dv));
+    uint8_t *mv = malloc((size_t)(Tq * Tk));
+    for (int64_t i = 0; i < B * H * Tq * D; i++)
+        qv[i] = frand() * 2.0f;
+    for (int64_t i = 0; i < B * H * Tk * D; i++)
+        kv[i] = frand() * 2.0f;
+    for (int64_t i = 0; i < B * H * Tk * Dv; i++)
+        vv[i] = frand();
+    for (int64_t i = 0; i < Tq * Tk; i++)
+        mv[i] = (i % 11) != 3;
+    ltx_tensor *q0 = ltx_tensor_from_host(be, LTX_F32, 4, qsh, qv);
+    ltx_tensor *q = ltx_tensor_transpose(q0, 1, 2); /* (B, H, Tq, D) view, strided */
+    ltx_tensor *k = ltx_tensor_from_host(be, LTX_F32, 4, ksh, kv);
+    ltx_tensor *v = ltx_tensor_from_host(be, LTX_F32, 4, vsh, vv);
+    ltx_tensor *m = ltx_tensor_from_host(be, LTX_BOOL, 2, msh, mv);
+    ltx_tensor *o = ltx_tensor_zeros(be, LTX_F32, 4, osh);
+    int64_t n = B * H * Tq * Dv;
+    float *ref = malloc(sizeof(float) * (size_t)n), *got = malloc(sizeof(float) * (size_t)n);
+    CHECK(be->ops->attention(be, o, q, k, v, m, 0.17f) == LTX_OK);
+    CHECK(ltx_tensor_download(o, ref, LTX_F32) == LTX_OK);
+    be->precision = LTX_PRECISION_BF16;
+    for (int isa = n_isas() - 1; isa >= 0; isa--) {
+        CHECK(cpu_isa_set((cpu_isa)isa));
+        CHECK(be->ops->attention(be, o, q, k, v, m, 0.17f) == LTX_OK);
+        CHECK(ltx_tensor_download(o, got, LTX_F32) == LTX_OK);
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < n; i++)
+            num += (got[i] - (double)ref[i]) * (got[i] - (double)ref[i]), den += (double)ref[i] * ref[i];
+        CHECK_MSG(num / den < 1e-4 && num > 0, "%s: NMSE %.3g", cpu_isa_name((cpu_isa)isa),
+                  num / den);
+    }
+    cpu_isa_set(cpu_isa_detected());
+    ltx_tensor *fr[] = {q0, q, k, v, m, o};
+    for (int i = 0; i < 6; i++)
+        ltx_tensor_free(fr[i]);
+    free(qv), free(kv), free(vv), free(mv), free(ref), free(got);
+    ltx_backend_destroy(be);
+    ltx_threadpool_destroy(pool);
+}
+
 TEST(isa_set_and_names)
 {
     cpu_isa d = cpu_isa_detected();

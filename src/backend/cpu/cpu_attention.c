@@ -22,12 +22,16 @@
  *   at least one finite score never sees NaN.
  *   exp is a vectorisable Cephes-style polynomial: relative error < 9e-8 (~1.5 ulp) on
  *   [-87.3, 0], results below FLT_MIN flush to 0.
+ *   At LTX_PRECISION_BF16 both products run on the packed bf16 kernels (cpu_gemm_bf16.c):
+ *   Q, K, P and V rounded to bf16, f32 accumulation, the scale applied to S in f32; the
+ *   softmax statistics, the mask and O stay f32.
  * softmax: max-subtracted, f32, libm expf; all -inf rows give NaN like torch.softmax.
  *
  * ref: packages/ltx-core/src/ltx_core/model/transformer/attention.py (PytorchAttention:
  *      torch.nn.functional.scaled_dot_product_attention on q/k/v viewed (B, T, H, D) and
  *      transposed; a 2-D/3-D mask gains batch and head dims).
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
 #include <cblas.h>
@@ -190,6 +194,8 @@ typedef struct attn_job {
     int64_t bq, bk, nqb, ntasks;
     float *scratch;
     int64_t scratch_per; /* floats per worker */
+    bool bf16;           /* LTX_PRECISION_BF16: both products on the bf16 kernels */
+    int64_t bf16_off[5]; /* bf16: word offsets in the scratch of q16, p16, kpan, vpan, rowbuf */
     atomic_llong next;
 } attn_job;
 
@@ -253,6 +259,11 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     int64_t ldq, ldk, ldv;
     const float *Q = blas_rows(j->q + b * j->qs[0] + h * j->qs[1] + i0 * j->qs[2], nq, D, j->qs[2],
                                j->qs[3], qbuf, &ldq);
+    uint32_t *w32 = (uint32_t *)ws;
+    uint16_t *q16 = (uint16_t *)(w32 + j->bf16_off[0]), *p16 = (uint16_t *)(w32 + j->bf16_off[1]);
+    uint32_t *kpan = w32 + j->bf16_off[2], *vpan = w32 + j->bf16_off[3];
+    uint32_t *rowbuf = w32 + j->bf16_off[4];
+    if (j->bf16) cpu_bf16_round_rows(q16, Q, nq, D, ldq);
     memset(O, 0, (size_t)(nq * Dv) * sizeof *O);
     for (int64_t r = 0; r < nq; r++) {
         mrow[r] = -INFINITY;
@@ -263,8 +274,15 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
         const float *Kp = blas_rows(j->k + b * j->ks[0] + hk * j->ks[1] + j0 * j->ks[2], nk, D,
                                     j->ks[2], j->ks[3], kbuf, &ldk);
         /* (nq, nk) = scale * Q (nq, D) @ K^T (D, nk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale, Q,
-                    (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
+        if (j->bf16) { /* bf16 inputs, f32 accumulation; the scale applied in f32 after */
+            cpu_bf16_pack_nk(kpan, Kp, nk, D, ldk, rowbuf);
+            cpu_bf16_gemm_packed(nq, nk, D, q16, kpan, S, nk, false);
+            for (int64_t e = 0; e < nq * nk; e++)
+                S[e] *= j->scale;
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D,
+                        j->scale, Q, (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
+        }
         if (j->mask) add_mask(j, S, nq, nk, b, h, i0, j0);
         for (int64_t r = 0; r < nq; r++) {
             float *s = S + r * nk;
@@ -284,8 +302,14 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
         const float *Vp = blas_rows(j->v + b * j->vs[0] + hk * j->vs[1] + j0 * j->vs[2], nk, Dv,
                                     j->vs[2], j->vs[3], vbuf, &ldv);
         /* (nq, Dv) += P (nq, nk) @ V (nk, Dv) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f, S,
-                    (int)nk, Vp, (int)ldv, 1.0f, O, (int)Dv);
+        if (j->bf16) {
+            cpu_bf16_round_rows(p16, S, nq, nk, nk);
+            cpu_bf16_pack_kn(vpan, Vp, nk, Dv, ldv, (uint16_t *)rowbuf);
+            cpu_bf16_gemm_packed(nq, Dv, nk, p16, vpan, O, Dv, true);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f,
+                        S, (int)nk, Vp, (int)ldv, 1.0f, O, (int)Dv);
+        }
     }
     float *out = j->o + ((b * j->H + h) * j->Tq + i0) * Dv; /* o contiguous (B, H, Tq, Dv) */
     for (int64_t r = 0; r < nq; r++) {
@@ -385,6 +409,17 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     /* S, O, m, l, Q copy, K copy, V copy */
     j.scratch_per = j.bq * j.bk + j.bq * j.Dv + 2 * j.bq + j.bq * j.D + j.bk * j.D + j.bk * j.Dv;
     j.scratch_per = (j.scratch_per + 15) / 16 * 16;
+    j.bf16 = be->precision == LTX_PRECISION_BF16;
+    if (j.bf16) { /* q16, p16 (bf16 rows), K / V panels, pack scratch; 32-bit words */
+        int64_t npad = (j.Dv + 63) / 64 * 64, sz[5] = {
+            cpu_bf16_rows_pad(j.bq) * ((j.D + 1) / 2), cpu_bf16_rows_pad(j.bq) * ((j.bk + 1) / 2),
+            cpu_bf16_panel_words(j.bk, j.D), cpu_bf16_panel_words(j.Dv, j.bk),
+            16 * ((j.D + 1) / 2) > npad ? 16 * ((j.D + 1) / 2) : npad};
+        for (int i = 0; i < 5; i++) {
+            j.bf16_off[i] = j.scratch_per;
+            j.scratch_per += (sz[i] + 15) / 16 * 16;
+        }
+    }
     j.scratch = malloc((size_t)nw * (size_t)j.scratch_per * sizeof(float));
     if (!j.scratch)
         return ltx_err(LTX_ERR_OOM, "attention: no memory for %d x %lld scratch floats", nw,

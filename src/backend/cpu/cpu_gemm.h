@@ -43,6 +43,23 @@ ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
  * rule: with a pool of >= 2 threads OpenBLAS runs single-threaded (the backend sets it so at
  * creation) and the product is cut into one tile per worker; without a pool, one call on
  * OpenBLAS's threads. Same arguments as cblas_sgemm (ta/tb: transpose A/B). */
+/* Packed-operand pieces of the bf16 GEMM for callers with their own blocking (attention),
+ * single-threaded, at the active ISA level. Operands: A16 = bf16 rows from cpu_bf16_round_rows
+ * (cpu_bf16_rows_pad(M) rows of 2 * ceil(K / 2) values, zero padded); Bp = packed panels
+ * (cpu_bf16_panel_words(N, K) words) from cpu_bf16_pack_nk (B given as N rows of K, row
+ * stride lds, i.e. C = A B^T) or cpu_bf16_pack_kn (B given as K rows of N, C = A B).
+ * rowbuf scratch: pack_nk 16 * ceil(K / 2) words, pack_kn 2 * (N rounded up to 64) halves. */
+int64_t cpu_bf16_rows_pad(int64_t M);
+int64_t cpu_bf16_panel_words(int64_t N, int64_t K);
+void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds);
+void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
+                      uint32_t *rowbuf);
+void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                      uint16_t *rowbuf);
+/* C (M, N) [+]= A16 @ B for operands packed as above (K the unpacked length). */
+void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
+                          float *C, int64_t ldc, bool accumulate);
+
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
 void cpu_blas_single_threaded(void);
 

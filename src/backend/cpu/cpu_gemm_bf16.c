@@ -375,3 +375,88 @@ ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
     free(j.A16), free(j.bpack), free(j.rowbuf);
     return LTX_OK;
 }
+
+/* ---- building blocks for callers that pack themselves (attention) --------------------------- */
+
+int64_t cpu_bf16_panel_words(int64_t N, int64_t K)
+{
+    return (N + NR - 1) / NR * NR * ((K + 1) / 2);
+}
+
+int64_t cpu_bf16_rows_pad(int64_t M)
+{
+    return (M + MR - 1) / MR * MR;
+}
+
+void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds)
+{
+    int64_t ld16 = 2 * ((K + 1) / 2);
+    for (int64_t m = 0; m < cpu_bf16_rows_pad(M); m++) {
+        uint16_t *d = dst + m * ld16;
+        if (m < M) {
+            ltx_f32_to_bf16_row(d, src + m * lds, (size_t)K);
+            if (K < ld16) d[K] = 0;
+        } else {
+            memset(d, 0, (size_t)ld16 * sizeof *d);
+        }
+    }
+}
+
+void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
+                      uint32_t *rowbuf)
+{
+    int64_t kpn = (K + 1) / 2;
+    cpu_isa isa = cpu_isa_active();
+    for (int64_t g0 = 0; g0 < (N + NR - 1) / NR * NR; g0 += 16) {
+        const uint32_t *rows[16];
+        for (int i = 0; i < 16; i++) {
+            uint32_t *own = rowbuf + i * kpn;
+            if (g0 + i < N) {
+                uint16_t *h = (uint16_t *)own;
+                ltx_f32_to_bf16_row(h, src + (g0 + i) * lds, (size_t)K);
+                if (K & 1) h[K] = 0;
+            } else {
+                memset(own, 0, (size_t)kpn * sizeof *own);
+            }
+            rows[i] = own;
+        }
+        uint32_t *panel = dst + (g0 / NR) * kpn * NR + g0 % NR;
+        if (isa == CPU_ISA_AVX512)
+            transpose16_avx512(panel, rows, kpn);
+        else
+            transpose16_scalar(panel, rows, 0, kpn);
+    }
+}
+
+void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                      uint16_t *rowbuf)
+{
+    int64_t kpn = (K + 1) / 2, npad = (N + NR - 1) / NR * NR;
+    uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
+    memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
+    for (int64_t p = 0; p < kpn; p++) {
+        ltx_f32_to_bf16_row(r0, src + 2 * p * lds, (size_t)N);
+        if (2 * p + 1 < K)
+            ltx_f32_to_bf16_row(r1, src + (2 * p + 1) * lds, (size_t)N);
+        else
+            memset(r1, 0, (size_t)N * sizeof *r1);
+        for (int64_t n = 0; n < npad; n++)
+            dst[(n / NR) * kpn * NR + p * NR + n % NR] = (uint32_t)r0[n] | (uint32_t)r1[n] << 16;
+    }
+}
+
+void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
+                          float *C, int64_t ldc, bool accumulate)
+{
+    int64_t kpn = (K + 1) / 2;
+    bf16_kernel kern = pick_kernel(cpu_isa_active());
+    for (int64_t nb = 0; nb < N; nb += NR) {
+        int nr = N - nb < NR ? (int)(N - nb) : NR;
+        const uint32_t *b = Bp + (nb / NR) * kpn * NR;
+        for (int64_t m = 0; m < M; m += MR) {
+            int mr = M - m < MR ? (int)(M - m) : MR;
+            kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr,
+                 accumulate);
+        }
+    }
+}
