@@ -99,7 +99,7 @@ static void run_case(const gcase *gc, ltx_threadpool *pool)
     for (int isa = n_isas() - 1; isa >= 0; isa--) {
         CHECK(cpu_isa_set((cpu_isa)isa));
         memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-        CHECK(cpu_gemm_bf16(pool, M, N, K, A, lda, &ws, C, ldc, gc->accumulate) == LTX_OK);
+        CHECK(cpu_bf16_gemm(pool, M, N, K, A, lda, &ws, C, ldc, gc->accumulate) == LTX_OK);
         double w = check_gemm(M, N, K, A, lda, Wf, C, ldc, gc->accumulate ? C0 : NULL);
         CHECK_MSG(w <= 1.0, "%s M %lld N %lld K %lld %s: error %.3g x bound",
                   cpu_isa_name((cpu_isa)isa), (long long)M, (long long)N, (long long)K,

@@ -35,7 +35,7 @@ void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, in
  * overwriting it. Kernel level: cpu_isa_active(). Work is spread over `pool` (NULL: serial).
  * Allocates per call: M x K bf16 for A and one packed W panel (<= 512 KiB) per worker; returns
  * LTX_ERR_OOM (C untouched) if that fails. */
-ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                          int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
                          bool accumulate);
 

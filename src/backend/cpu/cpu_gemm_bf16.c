@@ -333,7 +333,7 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     }
 }
 
-ltx_status cpu_gemm_bf16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                          int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
                          bool accumulate)
 {

@@ -431,7 +431,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                                (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp, N,
                                bias != NULL);
         else
-            s = cpu_gemm_bf16(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
+            s = cpu_bf16_gemm(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
         goto done;
     }
 
