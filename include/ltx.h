@@ -135,6 +135,10 @@ typedef struct ltx_engine_params {
     void *log_user;
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
+    /* Compute precision (appended; older callers' smaller struct_size means NULL):
+     * NULL or "auto" = the device's default (bf16 on cuda, f32 on cpu); "f32" = exact f32;
+     * "bf16" = GEMM/attention inputs rounded to bf16 with f32 accumulation. */
+    const char *precision;
 } ltx_engine_params;
 
 /* Zeroes *p, sets struct_size and the defaults written on each field above. */

@@ -406,8 +406,9 @@ ltx_status ltx_tensor_download(const ltx_tensor *t, void *host, ltx_dtype dt)
     ltx_backend *be = t->buf->be;
     int64_t n = ltx_tensor_numel(t);
     size_t off = ltx_dtype_bytes(t->dtype, t->offset), nb = ltx_dtype_bytes(t->dtype, n);
+    /* download is blocking and ordered after the compute stream: one host sync, no separate
+     * synchronize (backend_v2_spec Amendment 1) */
     if (ltx_tensor_is_contiguous(t) && dt == t->dtype) {
-        LTX_TRY(be->ops->synchronize(be));
         return be->ops->download(be, t->buf->handle, off, host, nb);
     }
     if (ltx_tensor_is_contiguous(t)) {
@@ -415,8 +416,7 @@ ltx_status ltx_tensor_download(const ltx_tensor *t, void *host, ltx_dtype dt)
         void *tmp = malloc(nb + 1);
         if (!tmp)
             return ltx_err(LTX_ERR_OOM, "download: out of memory (%lld elements)", (long long)n);
-        ltx_status s = be->ops->synchronize(be);
-        if (s == LTX_OK) s = be->ops->download(be, t->buf->handle, off, tmp, nb);
+        ltx_status s = be->ops->download(be, t->buf->handle, off, tmp, nb);
         if (s == LTX_OK) ltx_convert(host, dt, tmp, t->dtype, (size_t)n);
         free(tmp);
         return s;

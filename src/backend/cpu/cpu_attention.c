@@ -386,8 +386,9 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
 
 /* ltx_backend_ops.attention. mask may be NULL. Writes all of o; q, k, v, mask are only read.
  * Per-call scratch (see top of file) is freed before returning. */
-ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+static ltx_status attention_run(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                                const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                                float scale)
 {
     attn_job j = {
         .q = cpu_ptr(q), .k = cpu_ptr(k), .v = cpu_ptr(v), .o = cpu_ptr(o), .scale = scale};
@@ -409,7 +410,7 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     /* S, O, m, l, Q copy, K copy, V copy */
     j.scratch_per = j.bq * j.bk + j.bq * j.Dv + 2 * j.bq + j.bq * j.D + j.bk * j.D + j.bk * j.Dv;
     j.scratch_per = (j.scratch_per + 15) / 16 * 16;
-    j.bf16 = be->precision == LTX_PRECISION_BF16;
+    j.bf16 = cpu_gemm_bf16(be);
     if (j.bf16) { /* q16, p16 (bf16 rows), K / V panels, pack scratch; 32-bit words */
         int64_t npad = (j.Dv + 63) / 64 * 64, sz[5] = {
             cpu_bf16_rows_pad(j.bq) * ((j.D + 1) / 2), cpu_bf16_rows_pad(j.bq) * ((j.bk + 1) / 2),
@@ -433,4 +434,13 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     if (saved != 1) openblas_set_num_threads(saved);
     free(j.scratch);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.attention. In bf16 precision (cpu_gemm_bf16(be)) both products run on the
+ * bf16 kernels, which round q, k, v and the probabilities themselves (see the top of the file);
+ * scores, softmax and sums stay f32. */
+ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
+                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+{
+    return attention_run(be, o, q, k, v, mask, scale);
 }
