@@ -9,8 +9,8 @@
  *     per thread; best of 5. Needs AVX-512 BF16 (else that peak is reported as absent).
  *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
  *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
- *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then `reps`
- *     calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
+ *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then
+ * `reps` calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
  *     Types: bf16 (weights bf16, precision BF16: vdpbf16ps kernels); q8_0, q4_0, q4_k, q5_k,
  *     q6_k (weights of that GGUF block type at precision BF16, the route `linear` picks: above
  *     64 rows dequantized bf16 panels on vdpbf16ps); q8_0i ... q6_ki (the same weights forced
@@ -44,19 +44,22 @@ static volatile float sink;
 
 /* 16 named accumulators (an array would live in memory at -O2); the empty asm keeps every
  * chain alive and unmerged without touching memory. */
-#define CHAINS(OP)                                                                                \
-    OP(a0) OP(a1) OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11)          \
-        OP(a12) OP(a13) OP(a14) OP(a15)
-#define KEEP                                                                                      \
-    __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),  \
-                     "+v"(a7));                                                                   \
-    __asm__ volatile("" : "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11), "+v"(a12), "+v"(a13),        \
-                     "+v"(a14), "+v"(a15))
+#define CHAINS(OP)                                                                                 \
+    OP(a0)                                                                                         \
+    OP(a1) OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) \
+        OP(a14) OP(a15)
+#define KEEP                                                                                       \
+    __asm__ volatile(""                                                                            \
+                     : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),       \
+                       "+v"(a7));                                                                  \
+    __asm__ volatile(""                                                                            \
+                     : "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11), "+v"(a12), "+v"(a13), "+v"(a14),  \
+                       "+v"(a15))
 #define DECL(a) __m512 a = _mm512_set1_ps(1.0f);
-#define SUM(a) s = _mm512_add_ps(s, a);
+#define SUM(a)  s = _mm512_add_ps(s, a);
 
-__attribute__((target("avx512f,avx512bf16"))) static void peak_bf16(void *ctx, int64_t b,
-                                                                    int64_t e, int w)
+__attribute__((target("avx512f,avx512bf16"))) static void peak_bf16(void *ctx, int64_t b, int64_t e,
+                                                                    int w)
 {
     (void)ctx, (void)b, (void)e, (void)w;
     CHAINS(DECL)
@@ -89,8 +92,7 @@ __attribute__((target("avx512f"))) static void peak_fma(void *ctx, int64_t b, in
 /* GFLOP/s of fn on every pool thread at once, best of 5 by wall time; *per_cpu: the same flops
  * over the best process CPU time, times the thread count (what all threads would reach if none
  * lost time to other processes). */
-static double peak(ltx_threadpool *pool, ltx_parallel_fn fn, double flop_per_instr,
-                   double *per_cpu)
+static double peak(ltx_threadpool *pool, ltx_parallel_fn fn, double flop_per_instr, double *per_cpu)
 {
     int nth = ltx_threadpool_size(pool);
     double best = 1e30, best_cpu = 1e30;
@@ -110,8 +112,8 @@ typedef struct wtype {
     ltx_dtype dt;
     ltx_precision prec;
     const char *int8_rows; /* LTX_CPU_INT8_MAX_ROWS for the run ("" = default) */
-    int peak; /* 0: vdpbf16ps, 1: vfmadd231ps */
-    double ggml; /* GFLOP/s, issue 12 (fixed reference, n = 512) */
+    int peak;              /* 0: vdpbf16ps, 1: vfmadd231ps */
+    double ggml;           /* GFLOP/s, issue 12 (fixed reference, n = 512) */
 } wtype;
 
 static const wtype TYPES[] = {
@@ -144,7 +146,8 @@ static double time_linear(ltx_backend *be, const wtype *t, int64_t M, int64_t N,
                           int reps, double *med, double *cpu)
 {
     uint64_t s = 0x1234567ull + (uint64_t)M;
-    float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+    float *x = malloc(sizeof(float) * (size_t)(M * K)),
+          *wf = malloc(sizeof(float) * (size_t)(N * K));
     for (int64_t i = 0; i < M * K; i++)
         x[i] = frand(&s);
     for (int64_t i = 0; i < N * K; i++)
@@ -186,7 +189,7 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1) reps = 1;
     int nth = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS"))
-                                        : (int)sysconf(_SC_NPROCESSORS_ONLN);
+                                      : (int)sysconf(_SC_NPROCESSORS_ONLN);
     ltx_threadpool *pool = ltx_threadpool_create(nth);
     ltx_backend *be = NULL;
     if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
@@ -201,7 +204,8 @@ int main(int argc, char **argv)
            pk[0], pkc[0], nth);
     printf("peak vfmadd231ps zmm %7.1f GFLOP/s wall, %7.1f per CPU time\n", pk[1], pkc[1]);
     printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s  %s\n", "type", "M", "N", "K", "best_s",
-           "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak", "ggml n=512 GF/s (%peak), issue 12, fixed");
+           "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak",
+           "ggml n=512 GF/s (%peak), issue 12, fixed");
     static const int64_t SHAPES[3][3] = {{6144, 4096, 4096}, {512, 4096, 4096}, {64, 4096, 4096}};
     for (int ti = 0; ti < N_TYPES; ti++) {
         const wtype *t = &TYPES[ti];
@@ -214,10 +218,11 @@ int main(int argc, char **argv)
             double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
             double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;
             double gf = fl / best, gc = fl / cpu, p = pk[t->peak], pc = pkc[t->peak];
-            printf("%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%%  %.0f (%.1f%%)\n",
-                   t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
-                   p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0, t->ggml,
-                   100.0 * t->ggml / (t->peak ? 430.0 : 870.0));
+            printf(
+                "%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%%  %.0f (%.1f%%)\n",
+                t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
+                p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0, t->ggml,
+                100.0 * t->ggml / (t->peak ? 430.0 : 870.0));
             fflush(stdout);
         }
     }

@@ -101,8 +101,8 @@ int main(int argc, char **argv)
     printf("                      conv GEMM   next op (linear)   sum\n");
     printf("old (OpenBLAS threads) %9.4f   %9.4f        %9.4f\n", med[0][0], med[0][1], med[0][2]);
     printf("new (pool tiles)       %9.4f   %9.4f        %9.4f\n", med[1][0], med[1][1], med[1][2]);
-    printf("next op old/new %.3f, sum old/new %.3f\n",
-           med[0][1] / med[1][1], med[0][2] / med[1][2]);
+    printf("next op old/new %.3f, sum old/new %.3f\n", med[0][1] / med[1][1],
+           med[0][2] / med[1][2]);
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < 3; k++)
             free(t[m][k]);

@@ -75,7 +75,8 @@ static void run_case(const gcase *gc, ltx_threadpool *pool)
     float *A = malloc(sizeof(float) * (size_t)(M * lda));
     unsigned char *W = malloc(es * (size_t)(N * rs) + 8);
     float *Wf = malloc(sizeof(float) * (size_t)(N * K)); /* widened, scaled */
-    float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+    float *C = malloc(sizeof(float) * (size_t)(M * ldc)),
+          *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
     float *Cs = malloc(sizeof(float) * (size_t)(M * ldc));
     for (int64_t i = 0; i < M * lda; i++)
         A[i] = frand() * 3.0f;
@@ -120,9 +121,9 @@ TEST(gemm_bf16_shapes_every_isa)
 {
     ltx_threadpool *pool = ltx_threadpool_create(2);
     static const gcase cases[] = {
-        {1, 1, 1, LTX_BF16, 1.0f, 0, false},      {7, 65, 33, LTX_BF16, 1.0f, 0, false},
-        {13, 130, 1029, LTX_BF16, 1.0f, 2, true}, {6, 64, 512, LTX_F32, 1.0f, 0, false},
-        {25, 200, 77, LTX_F16, 0.5f, 1, true},    {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
+        {1, 1, 1, LTX_BF16, 1.0f, 0, false},       {7, 65, 33, LTX_BF16, 1.0f, 0, false},
+        {13, 130, 1029, LTX_BF16, 1.0f, 2, true},  {6, 64, 512, LTX_F32, 1.0f, 0, false},
+        {25, 200, 77, LTX_F16, 0.5f, 1, true},     {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
         {5, 129, 1024, LTX_F8E5M2, 2.0f, 0, true}, {50, 1030, 96, LTX_BF16, 1.0f, 0, false},
         {131, 17, 1100, LTX_F32, 1.0f, 3, false},
     };
@@ -143,7 +144,8 @@ TEST(linear_precision_bf16)
     CHECK(be->precision == LTX_PRECISION_F32);
     int64_t M = 37, K = 300, N = 90;
     int64_t xs[2] = {M, K}, wsh[2] = {N, K}, ys[2] = {M, N};
-    float *x = malloc(sizeof(float) * (size_t)(M * K)), *w = malloc(sizeof(float) * (size_t)(N * K));
+    float *x = malloc(sizeof(float) * (size_t)(M * K)),
+          *w = malloc(sizeof(float) * (size_t)(N * K));
     float b[90], *y = malloc(sizeof(float) * (size_t)(M * N));
     uint16_t *wb = malloc(2 * (size_t)(N * K));
     for (int64_t i = 0; i < M * K; i++)
@@ -214,9 +216,11 @@ TEST(gemm_quant_every_type_every_isa)
             int64_t M = SH[si][0], N = SH[si][1], K = SH[si][2], lda = K + 5, ldc = N + 3;
             const ltx_type_traits *tr = ltx_type_traits_of(wt);
             size_t wrb = ltx_dtype_bytes(wt, K);
-            float *A = malloc(sizeof(float) * (size_t)(M * lda)), *wf = malloc(sizeof(float) * (size_t)(N * K));
+            float *A = malloc(sizeof(float) * (size_t)(M * lda)),
+                  *wf = malloc(sizeof(float) * (size_t)(N * K));
             unsigned char *W = malloc(wrb * (size_t)N);
-            float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
+            float *C = malloc(sizeof(float) * (size_t)(M * ldc)),
+                  *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
             for (int64_t i = 0; i < M * lda; i++)
                 A[i] = frand() * (i % 97 == 0 ? 20.0f : 1.0f); /* a few outliers */
             for (int64_t i = 0; i < N * K; i++)
@@ -241,7 +245,8 @@ TEST(gemm_quant_every_type_every_isa)
                             double mag, r = 0.75 * qref(&a, wf, m, n, &mag);
                             double base = accum ? C0[m * ldc + n] : 0;
                             double err = fabs(C[m * ldc + n] - base - r);
-                            worst = fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
+                            worst =
+                                fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
                         }
                     CHECK_MSG(worst <= 1.0, "%s %s M %lld N %lld K %lld: error %.3g x bound",
                               ltx_dtype_name(wt), cpu_isa_name((cpu_isa)isa), (long long)M,
@@ -268,8 +273,10 @@ TEST(linear_quantized_precision_modes)
         ltx_dtype wt = TYPES[ti % 3];
         int64_t M = ti < 3 ? 20 : 100, K = 512, N = 33;
         size_t wrb = ltx_dtype_bytes(wt, K);
-        float *x = malloc(sizeof(float) * (size_t)(M * K)), *wf = malloc(sizeof(float) * (size_t)(N * K));
-        float *y = malloc(sizeof(float) * (size_t)(M * N)), *yr = malloc(sizeof(float) * (size_t)(M * N));
+        float *x = malloc(sizeof(float) * (size_t)(M * K)),
+              *wf = malloc(sizeof(float) * (size_t)(N * K));
+        float *y = malloc(sizeof(float) * (size_t)(M * N)),
+              *yr = malloc(sizeof(float) * (size_t)(M * N));
         unsigned char *W = malloc(wrb * (size_t)N);
         for (int64_t i = 0; i < M * K; i++)
             x[i] = frand();
@@ -302,7 +309,8 @@ TEST(linear_quantized_precision_modes)
                 CHECK_MSG(num / den < 1e-3 && num / den > 0, "%s bf16 mode M %lld NMSE %.3g",
                           ltx_dtype_name(wt), (long long)M, num / den);
             else
-                CHECK_MSG(worst <= 1.0, "%s f32 mode error %.3g x bound", ltx_dtype_name(wt), worst);
+                CHECK_MSG(worst <= 1.0, "%s f32 mode error %.3g x bound", ltx_dtype_name(wt),
+                          worst);
         }
         be->precision = LTX_PRECISION_F32;
         ltx_tensor_free(tx), ltx_tensor_free(tw), ltx_tensor_free(ty);
@@ -323,7 +331,8 @@ TEST(attention_precision_bf16)
     int64_t B = 1, H = 3, Tq = 300, Tk = 700, D = 33, Dv = 41;
     int64_t qsh[4] = {B, Tq, H, D}, ksh[4] = {B, H, Tk, D}, vsh[4] = {B, H, Tk, Dv};
     int64_t osh[4] = {B, H, Tq, Dv}, msh[2] = {Tq, Tk};
-    float *qv = malloc(sizeof(float) * (size_t)(B * H * Tq * D)), *kv = malloc(sizeof(float) * (size_t)(B * H * Tk * D));
+    float *qv = malloc(sizeof(float) * (size_t)(B * H * Tq * D)),
+          *kv = malloc(sizeof(float) * (size_t)(B * H * Tk * D));
     float *vv = malloc(sizeof(float) * (size_t)(B * H * Tk * Dv));
     uint8_t *mv = malloc((size_t)(Tq * Tk));
     for (int64_t i = 0; i < B * H * Tq * D; i++)
@@ -351,7 +360,8 @@ TEST(attention_precision_bf16)
         CHECK(ltx_tensor_download(o, got, LTX_F32) == LTX_OK);
         double num = 0, den = 0;
         for (int64_t i = 0; i < n; i++)
-            num += (got[i] - (double)ref[i]) * (got[i] - (double)ref[i]), den += (double)ref[i] * ref[i];
+            num += (got[i] - (double)ref[i]) * (got[i] - (double)ref[i]),
+                den += (double)ref[i] * ref[i];
         CHECK_MSG(num / den < 1e-4 && num > 0, "%s: NMSE %.3g", cpu_isa_name((cpu_isa)isa),
                   num / den);
     }

@@ -16,11 +16,11 @@
 
 /* Where the rows of a weight-like matrix W (N, K) come from and how they widen to f32. */
 typedef struct cpu_wsource {
-    const char *base; /* element [0, 0] */
-    ltx_dtype dt;     /* F32, BF16, F16, F8_E4M3, F8_E5M2 */
-    int64_t rs, cs;   /* element strides of rows / columns */
-    float scale;      /* multiplies every element (1: none) */
-    const float *lut; /* fp8: 256 entries with the scale folded in; NULL otherwise */
+    const char *base;    /* element [0, 0] */
+    ltx_dtype dt;        /* F32, BF16, F16, F8_E4M3, F8_E5M2 */
+    int64_t rs, cs;      /* element strides of rows / columns */
+    float scale;         /* multiplies every element (1: none) */
+    const float *lut;    /* fp8: 256 entries with the scale folded in; NULL otherwise */
     ltx_to_float_fn deq; /* block-quantized: the type's dequantizer (unit column stride) */
 } cpu_wsource;
 
@@ -36,8 +36,7 @@ void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, in
  * Allocates per call: M x K bf16 for A and one packed W panel (<= 512 KiB) per worker; returns
  * LTX_ERR_OOM (C untouched) if that fails. */
 ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
-                         bool accumulate);
+                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate);
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major f32 sgemm under the CPU backend's threading
  * rule: with a pool of >= 2 threads OpenBLAS runs single-threaded (the backend sets it so at
@@ -63,9 +62,9 @@ void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, 
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
 void cpu_blas_single_threaded(void);
 
-void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-               float *C, int64_t ldc);
+void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc);
 
 /* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
  * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each

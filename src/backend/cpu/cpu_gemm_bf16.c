@@ -173,9 +173,12 @@ TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t 
 static bf16_kernel pick_kernel(cpu_isa isa)
 {
     switch (isa) {
-    case CPU_ISA_AVX512: return kernel_avx512;
-    case CPU_ISA_AVX2: return kernel_avx2;
-    default: return kernel_scalar;
+    case CPU_ISA_AVX512:
+        return kernel_avx512;
+    case CPU_ISA_AVX2:
+        return kernel_avx2;
+    default:
+        return kernel_scalar;
     }
 }
 
@@ -192,7 +195,7 @@ typedef struct gemm_job {
     bool accumulate;
     bool w_direct; /* bf16, unit column stride, scale 1: pairs read in place */
     int64_t nc, mc, n_nblk, n_tasks;
-    uint32_t *bpack; /* per worker: (nc / NR) * (KC / 2) * NR pairs */
+    uint32_t *bpack;  /* per worker: (nc / NR) * (KC / 2) * NR pairs */
     uint32_t *rowbuf; /* per worker: ROWBUF_WORDS (16 converted rows, f32 row, zero row) */
     cpu_isa isa;
     bf16_kernel kern;
@@ -217,8 +220,7 @@ static void pack_a_rows(void *ctx, int64_t begin, int64_t end, int worker)
 
 /* dst[p * NR + i] = rows[i][p] for 16 rows i and kpn pairs p (one 16-column slice of a
  * micro-panel). Portable version. */
-static void transpose16_scalar(uint32_t *dst, const uint32_t *const *rows, int64_t p0,
-                               int64_t kpn)
+static void transpose16_scalar(uint32_t *dst, const uint32_t *const *rows, int64_t p0, int64_t kpn)
 {
     for (int64_t p = p0; p < kpn; p++)
         for (int i = 0; i < 16; i++)
@@ -246,8 +248,8 @@ TARGET_AVX512 static void transpose16_avx512(uint32_t *dst, const uint32_t *cons
         }
         /* r[4g + j] holds pair (4q + j) of rows 4g..4g+3 in 128-bit lane q */
         for (int j = 0; j < 4; j++) {
-            __m512i a = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88);      /* lanes 0,2 | 0,2 */
-            __m512i b = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD);      /* lanes 1,3 | 1,3 */
+            __m512i a = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88); /* lanes 0,2 | 0,2 */
+            __m512i b = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD); /* lanes 1,3 | 1,3 */
             __m512i c = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
             __m512i d = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
             t[j] = _mm512_shuffle_i32x4(a, c, 0x88);      /* pair j      */
@@ -268,15 +270,15 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
 {
     int64_t kpn = p1 - p0, k0 = 2 * p0, k1 = 2 * p1 < j->K ? 2 * p1 : j->K;
     float *wide = (float *)(rowbuf + 16 * (KC / 2)); /* KC floats */
-    uint32_t *zero = rowbuf + 16 * (KC / 2) + KC;     /* KC / 2 zero pairs */
+    uint32_t *zero = rowbuf + 16 * (KC / 2) + KC;    /* KC / 2 zero pairs */
     memset(zero, 0, (size_t)kpn * sizeof *zero);
     for (int64_t g0 = n0; g0 < n1; g0 += 16) {
         const uint32_t *rows[16];
         for (int i = 0; i < 16; i++) {
             int64_t n = g0 + i;
             uint32_t *own = rowbuf + i * (KC / 2);
-            const uint16_t *src = j->w_direct ? (const uint16_t *)j->w->base + n * j->w->rs + k0
-                                              : NULL;
+            const uint16_t *src =
+                j->w_direct ? (const uint16_t *)j->w->base + n * j->w->rs + k0 : NULL;
             if (n >= n1) {
                 rows[i] = zero;
             } else if (src && k1 - k0 == 2 * kpn && !((uintptr_t)src & 3)) {
@@ -325,8 +327,8 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                 const uint32_t *a = (const uint32_t *)j->A16 + m * ld32 + p0;
                 for (int64_t nb = n0; nb < n1; nb += NR) {
                     int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
-                    j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR,
-                            j->C + m * j->ldc + nb, j->ldc, mr, nr, acc);
+                    j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
+                            j->ldc, mr, nr, acc);
                 }
             }
         }
@@ -334,8 +336,7 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
 }
 
 ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
-                         bool accumulate)
+                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate)
 {
     if (M <= 0 || N <= 0) return LTX_OK;
     if (K <= 0) {
@@ -344,8 +345,16 @@ ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
         return LTX_OK;
     }
     int nw = ltx_threadpool_size(pool);
-    gemm_job j = {.M = M, .N = N, .K = K, .Kp = (K + 1) / 2, .A = A, .lda = lda, .w = w,
-                  .C = C, .ldc = ldc, .accumulate = accumulate,
+    gemm_job j = {.M = M,
+                  .N = N,
+                  .K = K,
+                  .Kp = (K + 1) / 2,
+                  .A = A,
+                  .lda = lda,
+                  .w = w,
+                  .C = C,
+                  .ldc = ldc,
+                  .accumulate = accumulate,
                   .isa = cpu_isa_active()};
     j.kern = pick_kernel(j.isa);
     j.w_direct = w->dt == LTX_BF16 && (w->cs == 1 || K == 1) && w->scale == 1.0f;

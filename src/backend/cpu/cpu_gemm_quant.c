@@ -21,8 +21,9 @@
  * vector (built with the quantized activations), done apart from the integer kernel.
  * ISA levels (cpu_isa.h): avx512 tiles 4 activation rows x 4 weight rows in registers with
  * vpdpbusd (Q8_0/Q4_0: u8 x s8 -> s32) or vpmaddubsw + vpdpwssd (K-quants: the 6-bit / int8
- * scales multiply the 16-bit pair sums); scalar (also used for avx2, which has no own kernels
- * here yet) is plain C over the same integers, the reference the tests compare with. Integer
+ * scales multiply the 16-bit pair sums); avx2 tiles 2 x 4 with vpmaddubsw + vpmaddwd (Q8_0
+ * with ggml's sign trick instead of the +128 offset); scalar is plain C over the same integers,
+ * the reference the tests compare with. Integer
  * parts are exact on every path; only the order of the f32 scale-and-add steps differs
  * (docs/NUMERICS.md, "CPU bf16 and quantized kernels").
  * Blocking: tasks = (column block x row chunk) over the pool; inside, 64-row strips of the
@@ -41,8 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TARGET_AVX512                                                                              \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c")))
 
 #define TR 4  /* activation rows per tile */
 #define TC 4  /* weight rows per tile */
@@ -149,12 +149,14 @@ static float dot_scalar(const cpu_qgemm *g, int64_t m, int64_t n)
             } else {
                 const ltx_block_q4_0 *blk = (const ltx_block_q4_0 *)w + b;
                 for (int i = 0; i < 16; i++)
-                    s += (blk->qs[i] & 0xF) * x[32 * b + i] + (blk->qs[i] >> 4) * x[32 * b + 16 + i];
+                    s +=
+                        (blk->qs[i] & 0xF) * x[32 * b + i] + (blk->qs[i] >> 4) * x[32 * b + 16 + i];
                 acc += (float)s * (h2f(blk->d) * a->dvec[m * (a->K / 4) + 8 * b]);
             }
         }
         return acc;
-    default: break;
+    default:
+        break;
     }
     for (int64_t sb = 0; sb < a->K / 256; sb++) {
         const int8_t *xs = x + 256 * sb;
@@ -202,6 +204,186 @@ static void tile_scalar(const cpu_qgemm *g, int64_t m0, int nr, int64_t n0, int 
             out[r][c] = dot_scalar(g, m0 + r, n0 + c);
 }
 
+/* ---- AVX2 kernels (256-bit, no VNNI) -------------------------------------------------------- */
+
+#define TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+TARGET_AVX2 static inline float hsum256(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Q8_0 / Q4_0, one block (32 elements) per step, 2 rows x 4 weight rows in registers.
+ * Q8_0: vpmaddubsw(|w|, sign(x, w)) (ggml's sign trick: no saturation, no offset); Q4_0:
+ * vpmaddubsw(q, x) plus the -8 sum x start value; vpmaddwd by ones gives 8 int32 lanes. */
+TARGET_AVX2 static void tile_q32_avx2(const cpu_qgemm *g, int64_t m0, int nr, int64_t n0, int nc,
+                                      float out[TR][TC])
+{
+    const cpu_qact *a = g->act;
+    int64_t K = a->K, nb = K / 32;
+    const uint8_t *w[TC];
+    for (int c = 0; c < TC; c++)
+        w[c] = wrow(g, n0 + (c < nc ? c : nc - 1));
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F);
+    for (int r0 = 0; r0 < TR; r0 += 2) {
+        const int8_t *x[2];
+        const float *dx[2];
+        const int32_t *ix[2];
+        for (int r = 0; r < 2; r++) {
+            int64_t m = m0 + (r0 + r < nr ? r0 + r : nr - 1);
+            x[r] = a->qs + m * K, dx[r] = a->dvec + m * (K / 4), ix[r] = a->init + m * (K / 4);
+        }
+        __m256 acc[2][TC];
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < TC; c++)
+                acc[r][c] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m256i wv[TC];
+            float dw[TC];
+            for (int c = 0; c < TC; c++) {
+                if (g->wt == LTX_Q8_0) {
+                    const ltx_block_q8_0 *blk = (const ltx_block_q8_0 *)w[c] + b;
+                    wv[c] = _mm256_loadu_si256((const __m256i *)blk->qs);
+                    dw[c] = _cvtsh_ss(blk->d);
+                } else {
+                    const ltx_block_q4_0 *blk = (const ltx_block_q4_0 *)w[c] + b;
+                    __m128i v = _mm_loadu_si128((const __m128i *)blk->qs);
+                    wv[c] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v),
+                                             low4); /* lo | hi */
+                    dw[c] = _cvtsh_ss(blk->d);
+                }
+            }
+            for (int r = 0; r < 2; r++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(x[r] + 32 * b));
+                __m256i iv = _mm256_loadu_si256((const __m256i *)(ix[r] + 8 * b));
+                for (int c = 0; c < TC; c++) {
+                    __m256i p;
+                    if (g->wt == LTX_Q8_0)
+                        p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(wv[c], wv[c]),
+                                                                   _mm256_sign_epi8(xv, wv[c])),
+                                              ones);
+                    else
+                        p = _mm256_add_epi32(
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(wv[c], xv), ones), iv);
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                                                _mm256_set1_ps(dw[c] * dx[r][8 * b]), acc[r][c]);
+                }
+            }
+        }
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < TC; c++)
+                out[r0 + r][c] = hsum256(acc[r][c]);
+    }
+}
+
+/* K-quants, 32 elements (one Q4_K/Q5_K sub-block, two Q6_K groups) per step, 2 x 4 tiles:
+ * vpmaddubsw(codes, x) then vpmaddwd by the 16-bit scales into int32 lanes per super-block. */
+TARGET_AVX2 static void tile_qk_avx2(const cpu_qgemm *g, int64_t m0, int nr, int64_t n0, int nc,
+                                     float out[TR][TC])
+{
+    const cpu_qact *a = g->act;
+    int64_t K = a->K, nsb = K / 256;
+    const uint8_t *w[TC];
+    for (int c = 0; c < TC; c++)
+        w[c] = wrow(g, n0 + (c < nc ? c : nc - 1));
+    const __m256i low4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3),
+                  one = _mm256_set1_epi8(1);
+    for (int r0 = 0; r0 < TR; r0 += 2) {
+        const int8_t *x[2];
+        const float *dx[2];
+        for (int r = 0; r < 2; r++) {
+            int64_t m = m0 + (r0 + r < nr ? r0 + r : nr - 1);
+            x[r] = a->qs + m * K, dx[r] = a->dsb + m * nsb;
+        }
+        __m256 acc[2][TC];
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < TC; c++)
+                acc[r][c] = _mm256_setzero_ps();
+        for (int64_t sb = 0; sb < nsb; sb++) {
+            __m256i acci[2][TC];
+            for (int r = 0; r < 2; r++)
+                for (int c = 0; c < TC; c++)
+                    acci[r][c] = _mm256_setzero_si256();
+            float dw[TC];
+            int16_t sc[TC][16];
+            for (int c = 0; c < TC; c++) {
+                if (g->wt == LTX_Q6_K) {
+                    const ltx_block_q6_K *blk = (const ltx_block_q6_K *)w[c] + sb;
+                    for (int i = 0; i < 16; i++)
+                        sc[c][i] = blk->scales[i];
+                    dw[c] = _cvtsh_ss(blk->d);
+                } else {
+                    const uint8_t *scales = g->wt == LTX_Q4_K
+                                                ? ((const ltx_block_q4_K *)w[c] + sb)->scales
+                                                : ((const ltx_block_q5_K *)w[c] + sb)->scales;
+                    for (int i = 0; i < 8; i++) {
+                        uint8_t s8, mn;
+                        ltx_q4k_scale_min(i, scales, &s8, &mn);
+                        sc[c][i] = s8;
+                    }
+                    dw[c] = _cvtsh_ss(g->wt == LTX_Q4_K ? ((const ltx_block_q4_K *)w[c] + sb)->d
+                                                        : ((const ltx_block_q5_K *)w[c] + sb)->d);
+                }
+            }
+            for (int s = 0; s < 8; s++) { /* 32 elements: sub-block s (Q6_K: groups 2s, 2s+1) */
+                __m256i wv[TC], scv[TC];
+                int j = s / 2, hi = s & 1;
+                for (int c = 0; c < TC; c++) {
+                    if (g->wt == LTX_Q6_K) {
+                        const ltx_block_q6_K *blk = (const ltx_block_q6_K *)w[c] + sb;
+                        int half = s / 4, gq = s % 4; /* group of 32 in the 128-element half */
+                        __m256i L = _mm256_loadu_si256(
+                            (const __m256i *)(blk->ql + 64 * half + 32 * (gq & 1)));
+                        __m256i H = _mm256_loadu_si256((const __m256i *)(blk->qh + 32 * half));
+                        __m256i lo = gq < 2 ? _mm256_and_si256(L, low4)
+                                            : _mm256_and_si256(_mm256_srli_epi16(L, 4), low4);
+                        __m256i hb =
+                            _mm256_and_si256(_mm256_srl_epi16(H, _mm_cvtsi32_si128(2 * gq)), m3);
+                        wv[c] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 4));
+                        scv[c] = _mm256_set_m128i(_mm_set1_epi16(sc[c][2 * s + 1]),
+                                                  _mm_set1_epi16(sc[c][2 * s]));
+                    } else {
+                        const uint8_t *qs, *qh = NULL;
+                        if (g->wt == LTX_Q4_K) {
+                            qs = ((const ltx_block_q4_K *)w[c] + sb)->qs;
+                        } else {
+                            const ltx_block_q5_K *blk = (const ltx_block_q5_K *)w[c] + sb;
+                            qs = blk->qs, qh = blk->qh;
+                        }
+                        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+                        __m256i q = hi ? _mm256_and_si256(_mm256_srli_epi16(v, 4), low4)
+                                       : _mm256_and_si256(v, low4);
+                        if (qh) {
+                            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+                            __m256i bit = _mm256_and_si256(
+                                _mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * j + hi)), one);
+                            q = _mm256_or_si256(q, _mm256_slli_epi16(bit, 4));
+                        }
+                        wv[c] = q;
+                        scv[c] = _mm256_set1_epi16(sc[c][s]);
+                    }
+                }
+                for (int r = 0; r < 2; r++) {
+                    __m256i xv = _mm256_loadu_si256((const __m256i *)(x[r] + 256 * sb + 32 * s));
+                    for (int c = 0; c < TC; c++)
+                        acci[r][c] = _mm256_add_epi32(
+                            acci[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(wv[c], xv), scv[c]));
+                }
+            }
+            for (int r = 0; r < 2; r++)
+                for (int c = 0; c < TC; c++)
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acci[r][c]),
+                                                _mm256_set1_ps(dw[c] * dx[r][sb]), acc[r][c]);
+        }
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < TC; c++)
+                out[r0 + r][c] = hsum256(acc[r][c]);
+    }
+}
+
 /* ---- AVX-512 VNNI kernels ------------------------------------------------------------------- */
 
 TARGET_AVX512 static inline float hsum512(__m512 v)
@@ -241,16 +423,16 @@ TARGET_AVX512 static void tile_q32_avx512(const cpu_qgemm *g, int64_t m0, int nr
                 const ltx_block_q8_0 *blk = (const ltx_block_q8_0 *)w[c] + b;
                 __m256i q0 = _mm256_loadu_si256((const __m256i *)blk[0].qs);
                 __m256i q1 = _mm256_loadu_si256((const __m256i *)blk[1].qs);
-                wz[c] = _mm512_xor_si512(
-                    _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), flip);
+                wz[c] =
+                    _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), flip);
                 d0 = _cvtsh_ss(blk[0].d), d1 = _cvtsh_ss(blk[1].d);
             } else {
                 const ltx_block_q4_0 *blk = (const ltx_block_q4_0 *)w[c] + b;
                 __m128i q0 = _mm_loadu_si128((const __m128i *)blk[0].qs);
                 __m128i q1 = _mm_loadu_si128((const __m128i *)blk[1].qs);
                 /* [q0 q0 q1 q1] shifted by (0, 4, 0, 4) per 128-bit lane: lo0 hi0 lo1 hi1 */
-                __m512i z = _mm512_inserti64x4(
-                    _mm512_castsi256_si512(_mm256_set_m128i(q0, q0)), _mm256_set_m128i(q1, q1), 1);
+                __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(q0, q0)),
+                                               _mm256_set_m128i(q1, q1), 1);
                 z = _mm512_srlv_epi64(z, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
                 wz[c] = _mm512_and_si512(z, low4);
                 d0 = _cvtsh_ss(blk[0].d), d1 = _cvtsh_ss(blk[1].d);
@@ -263,8 +445,8 @@ TARGET_AVX512 static void tile_q32_avx512(const cpu_qgemm *g, int64_t m0, int nr
             __m512 dv = _mm512_loadu_ps(dx[r] + 8 * b);
             for (int c = 0; c < TC; c++) {
                 __m512i s = _mm512_dpbusd_epi32(iv, wz[c], xv);
-                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[c], dv),
-                                            acc[r][c]);
+                acc[r][c] =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw[c], dv), acc[r][c]);
             }
         }
     }
@@ -319,14 +501,14 @@ TARGET_AVX512 static inline __m512i q6k_chunk(const ltx_block_q6_K *b, int j)
     __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
     __m512i lo = upper ? _mm512_and_si512(_mm512_srli_epi16(L, 4), m4) : _mm512_and_si512(L, m4);
     /* high bits: qh >> (2g) for the 4 groups g of 32 in the 128-element half */
-    __m512i sh = upper ? _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)
-                       : _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    __m512i sh =
+        upper ? _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4) : _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
     __m512i hb = _mm512_and_si512(_mm512_srlv_epi64(HH, sh), m3);
     return _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
 }
 
-TARGET_AVX512 static void tile_qk_avx512(const cpu_qgemm *g, int64_t m0, int nr, int64_t n0,
-                                         int nc, float out[TR][TC])
+TARGET_AVX512 static void tile_qk_avx512(const cpu_qgemm *g, int64_t m0, int nr, int64_t n0, int nc,
+                                         float out[TR][TC])
 {
     const cpu_qact *a = g->act;
     int64_t K = a->K, nsb = K / 256;
@@ -509,11 +691,14 @@ bool cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
 {
     switch (wt) {
     case LTX_Q8_0:
-    case LTX_Q4_0: return K % 32 == 0;
+    case LTX_Q4_0:
+        return K % 32 == 0;
     case LTX_Q4_K:
     case LTX_Q5_K:
-    case LTX_Q6_K: return K % 256 == 0;
-    default: return false;
+    case LTX_Q6_K:
+        return K % 256 == 0;
+    default:
+        return false;
     }
 }
 
@@ -560,7 +745,9 @@ ltx_status cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
     cpu_isa isa = cpu_isa_active();
     bool kq = g->act->block == 256;
     qjob j = {.g = g};
-    j.tile = isa == CPU_ISA_AVX512 ? (kq ? tile_qk_avx512 : tile_q32_avx512) : tile_scalar;
+    j.tile = isa == CPU_ISA_AVX512 ? (kq ? tile_qk_avx512 : tile_q32_avx512)
+             : isa == CPU_ISA_AVX2 ? (kq ? tile_qk_avx2 : tile_q32_avx2)
+                                   : tile_scalar;
     int64_t nc = (g->N + 2 * nw - 1) / (2 * nw);
     nc = (nc + TC - 1) / TC * TC;
     j.nc = nc > 256 ? 256 : nc;
@@ -592,8 +779,16 @@ ltx_status cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
                        ltx_dtype_name(wt), (long long)K);
     cpu_qact a;
     LTX_TRY(cpu_qact_quantize(pool, wt, M, K, A, lda, &a));
-    cpu_qgemm g = {.act = &a, .M = M, .N = N, .wt = wt, .W = W, .wrb = wrb, .scale = scale,
-                   .C = C, .ldc = ldc, .accumulate = accumulate};
+    cpu_qgemm g = {.act = &a,
+                   .M = M,
+                   .N = N,
+                   .wt = wt,
+                   .W = W,
+                   .wrb = wrb,
+                   .scale = scale,
+                   .C = C,
+                   .ldc = ldc,
+                   .accumulate = accumulate};
     ltx_status s = cpu_gemm_quant_run(pool, &g);
     cpu_qact_free(&a);
     return s;
