@@ -374,6 +374,33 @@ TEST(attention_precision_bf16)
     ltx_threadpool_destroy(pool);
 }
 
+/* The packers' f32 -> bf16 rounding is ltx_f32_to_bf16 bit for bit on every level: ties to
+ * even, NaN -> 0x7FC0, infinities, subnormals, odd row lengths. */
+TEST(bf16_rounding_bit_exact_every_isa)
+{
+    enum { M = 5, K = 37 };
+    float src[M * K];
+    static const uint32_t special[] = {0x7F800000u, 0xFF800000u, 0x7F800001u, 0xFFC00000u,
+                                       0x3F808000u, 0x3F818000u, 0x00000001u, 0x807FFFFFu,
+                                       0x7F7FFFFFu, 0x00000000u, 0x80000000u, 0x3F80FFFFu};
+    for (int i = 0; i < M * K; i++) {
+        uint32_t u = i < 12 ? special[i] : (uint32_t)(g_rng = g_rng * 6364136223846793005ull + 1);
+        memcpy(&src[i], &u, 4);
+    }
+    uint16_t out[6 * 38];
+    for (int isa = n_isas() - 1; isa >= 0; isa--) {
+        CHECK(cpu_isa_set((cpu_isa)isa));
+        cpu_bf16_round_rows(out, src, M, K, K);
+        int bad = 0;
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++)
+                bad += out[m * 38 + k] != ltx_f32_to_bf16(src[m * K + k]);
+        CHECK_MSG(bad == 0, "%s: %d values differ", cpu_isa_name((cpu_isa)isa), bad);
+        CHECK(out[37] == 0 && out[5 * 38] == 0); /* pair padding, padded row */
+    }
+    cpu_isa_set(cpu_isa_detected());
+}
+
 TEST(isa_set_and_names)
 {
     cpu_isa d = cpu_isa_detected();

@@ -182,6 +182,35 @@ static bf16_kernel pick_kernel(cpu_isa isa)
     }
 }
 
+/* ---- f32 -> bf16 rows ------------------------------------------------------------------- */
+
+/* Round to nearest even, NaN -> 0x7FC0: bit for bit ltx_f32_to_bf16 (dtype.c), 16 at a time. */
+TARGET_AVX512 static void round_row_avx512(uint16_t *dst, const float *src, size_t n)
+{
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
+    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    const __m512i qnan = _mm512_set1_epi32(0x7FC0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_loadu_si512(src + i);
+        __m512i r = _mm512_add_epi32(
+            u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r = _mm512_srli_epi32(r, 16);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
+        r = _mm512_mask_mov_epi32(r, nan, qnan);
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    if (i < n) ltx_f32_to_bf16_row(dst + i, src + i, n - i);
+}
+
+static void round_row(uint16_t *dst, const float *src, size_t n)
+{
+    if (cpu_isa_active() == CPU_ISA_AVX512)
+        round_row_avx512(dst, src, n);
+    else
+        ltx_f32_to_bf16_row(dst, src, n);
+}
+
 /* ---- packing ------------------------------------------------------------------------------ */
 
 typedef struct gemm_job {
@@ -210,7 +239,7 @@ static void pack_a_rows(void *ctx, int64_t begin, int64_t end, int worker)
     for (int64_t m = begin; m < end; m++) {
         uint16_t *dst = j->A16 + m * ld16;
         if (m < j->M) {
-            ltx_f32_to_bf16_row(dst, j->A + m * j->lda, (size_t)j->K);
+            round_row(dst, j->A + m * j->lda, (size_t)j->K);
             if (j->K < ld16) dst[j->K] = 0;
         } else {
             memset(dst, 0, (size_t)ld16 * sizeof *dst);
@@ -289,7 +318,7 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
                     memcpy(h, src, (size_t)(k1 - k0) * sizeof *h);
                 } else {
                     cpu_widen_rows(wide, j->w, n, n + 1, k0, k1);
-                    ltx_f32_to_bf16_row(h, wide, (size_t)(k1 - k0));
+                    round_row(h, wide, (size_t)(k1 - k0));
                 }
                 if (k1 - k0 < 2 * kpn) h[k1 - k0] = 0; /* odd K: pad the last pair */
                 rows[i] = own;
@@ -403,7 +432,7 @@ void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, 
     for (int64_t m = 0; m < cpu_bf16_rows_pad(M); m++) {
         uint16_t *d = dst + m * ld16;
         if (m < M) {
-            ltx_f32_to_bf16_row(d, src + m * lds, (size_t)K);
+            round_row(d, src + m * lds, (size_t)K);
             if (K < ld16) d[K] = 0;
         } else {
             memset(d, 0, (size_t)ld16 * sizeof *d);
@@ -422,7 +451,7 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
             uint32_t *own = rowbuf + i * kpn;
             if (g0 + i < N) {
                 uint16_t *h = (uint16_t *)own;
-                ltx_f32_to_bf16_row(h, src + (g0 + i) * lds, (size_t)K);
+                round_row(h, src + (g0 + i) * lds, (size_t)K);
                 if (K & 1) h[K] = 0;
             } else {
                 memset(own, 0, (size_t)kpn * sizeof *own);
@@ -444,9 +473,9 @@ void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int
     uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
     memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
     for (int64_t p = 0; p < kpn; p++) {
-        ltx_f32_to_bf16_row(r0, src + 2 * p * lds, (size_t)N);
+        round_row(r0, src + 2 * p * lds, (size_t)N);
         if (2 * p + 1 < K)
-            ltx_f32_to_bf16_row(r1, src + (2 * p + 1) * lds, (size_t)N);
+            round_row(r1, src + (2 * p + 1) * lds, (size_t)N);
         else
             memset(r1, 0, (size_t)N * sizeof *r1);
         for (int64_t n = 0; n < npad; n++)
