@@ -322,30 +322,33 @@ TEST(linear_quantized_precision_modes)
 
 /* attention at precision BF16 (both products on the bf16 kernels) against the f32 op on the
  * same inputs: q/k/p/v rounding to bf16 gives NMSE ~1e-5; bound 1e-4, on every ISA level.
- * Shapes: odd D and Dv, Tk over two key blocks, a strided (transposed) q, a boolean mask. */
-TEST(attention_precision_bf16)
+ * Cases: odd D/Dv with Tk over two key blocks, a strided (transposed) q and a boolean mask (K/V
+ * packed once per head); GQA with B = 2, Dv = 80 > 64 (V panels sliced per key block), Tk odd
+ * over three blocks; k with a non-unit column stride (per-block packing fallback). */
+static void attn_case(int64_t B, int64_t H, int64_t Hk, int64_t Tq, int64_t Tk, int64_t D,
+                      int64_t Dv, bool k_strided)
 {
     ltx_threadpool *pool = ltx_threadpool_create(2);
     ltx_backend *be = NULL;
     CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
-    int64_t B = 1, H = 3, Tq = 300, Tk = 700, D = 33, Dv = 41;
-    int64_t qsh[4] = {B, Tq, H, D}, ksh[4] = {B, H, Tk, D}, vsh[4] = {B, H, Tk, Dv};
-    int64_t osh[4] = {B, H, Tq, Dv}, msh[2] = {Tq, Tk};
-    float *qv = malloc(sizeof(float) * (size_t)(B * H * Tq * D)),
-          *kv = malloc(sizeof(float) * (size_t)(B * H * Tk * D));
-    float *vv = malloc(sizeof(float) * (size_t)(B * H * Tk * Dv));
+    int64_t qsh[4] = {B, Tq, H, D}, ksh[4] = {B, Hk, Tk, D}, kts[4] = {B, Hk, D, Tk};
+    int64_t vsh[4] = {B, Hk, Tk, Dv}, osh[4] = {B, H, Tq, Dv}, msh[2] = {Tq, Tk};
+    int64_t nq = B * H * Tq * D, nk = B * Hk * Tk * D, nv = B * Hk * Tk * Dv;
+    float *qv = malloc(sizeof(float) * (size_t)nq), *kv = malloc(sizeof(float) * (size_t)nk);
+    float *vv = malloc(sizeof(float) * (size_t)nv);
     uint8_t *mv = malloc((size_t)(Tq * Tk));
-    for (int64_t i = 0; i < B * H * Tq * D; i++)
+    for (int64_t i = 0; i < nq; i++)
         qv[i] = frand() * 2.0f;
-    for (int64_t i = 0; i < B * H * Tk * D; i++)
+    for (int64_t i = 0; i < nk; i++)
         kv[i] = frand() * 2.0f;
-    for (int64_t i = 0; i < B * H * Tk * Dv; i++)
+    for (int64_t i = 0; i < nv; i++)
         vv[i] = frand();
     for (int64_t i = 0; i < Tq * Tk; i++)
         mv[i] = (i % 11) != 3;
     ltx_tensor *q0 = ltx_tensor_from_host(be, LTX_F32, 4, qsh, qv);
     ltx_tensor *q = ltx_tensor_transpose(q0, 1, 2); /* (B, H, Tq, D) view, strided */
-    ltx_tensor *k = ltx_tensor_from_host(be, LTX_F32, 4, ksh, kv);
+    ltx_tensor *k0 = ltx_tensor_from_host(be, LTX_F32, 4, k_strided ? kts : ksh, kv);
+    ltx_tensor *k = k_strided ? ltx_tensor_transpose(k0, 2, 3) : ltx_tensor_view(k0);
     ltx_tensor *v = ltx_tensor_from_host(be, LTX_F32, 4, vsh, vv);
     ltx_tensor *m = ltx_tensor_from_host(be, LTX_BOOL, 2, msh, mv);
     ltx_tensor *o = ltx_tensor_zeros(be, LTX_F32, 4, osh);
@@ -362,16 +365,24 @@ TEST(attention_precision_bf16)
         for (int64_t i = 0; i < n; i++)
             num += (got[i] - (double)ref[i]) * (got[i] - (double)ref[i]),
                 den += (double)ref[i] * ref[i];
-        CHECK_MSG(num / den < 1e-4 && num > 0, "%s: NMSE %.3g", cpu_isa_name((cpu_isa)isa),
-                  num / den);
+        CHECK_MSG(num / den < 1e-4 && num > 0, "%s H %lld Hk %lld Dv %lld%s: NMSE %.3g",
+                  cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)Dv,
+                  k_strided ? " strided k" : "", num / den);
     }
     cpu_isa_set(cpu_isa_detected());
-    ltx_tensor *fr[] = {q0, q, k, v, m, o};
-    for (int i = 0; i < 6; i++)
+    ltx_tensor *fr[] = {q0, q, k0, k, v, m, o};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
     free(qv), free(kv), free(vv), free(mv), free(ref), free(got);
     ltx_backend_destroy(be);
     ltx_threadpool_destroy(pool);
+}
+
+TEST(attention_precision_bf16)
+{
+    attn_case(1, 3, 3, 300, 700, 33, 41, false);
+    attn_case(2, 4, 2, 130, 1101, 64, 80, false);
+    attn_case(1, 2, 2, 70, 600, 16, 24, true);
 }
 
 /* The packers' f32 -> bf16 rounding is ltx_f32_to_bf16 bit for bit on every level: ties to

@@ -55,9 +55,11 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
                       uint32_t *rowbuf);
 void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
                       uint16_t *rowbuf);
-/* C (M, N) [+]= A16 @ B for operands packed as above (K the unpacked length). */
+/* C (M, N) [+]= A16 @ B for operands packed as above (K the unpacked length). bstride: words
+ * between B's 64-column panels (<= 0: packed for exactly this K; larger when Bp is a slice of
+ * pairs out of panels packed for a longer K). */
 void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          float *C, int64_t ldc, bool accumulate);
+                          int64_t bstride, float *C, int64_t ldc, bool accumulate);
 
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
 void cpu_blas_single_threaded(void);

@@ -484,13 +484,14 @@ void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int
 }
 
 void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          float *C, int64_t ldc, bool accumulate)
+                          int64_t bstride, float *C, int64_t ldc, bool accumulate)
 {
     int64_t kpn = (K + 1) / 2;
+    if (bstride <= 0) bstride = kpn * NR;
     bf16_kernel kern = pick_kernel(cpu_isa_active());
     for (int64_t nb = 0; nb < N; nb += NR) {
         int nr = N - nb < NR ? (int)(N - nb) : NR;
-        const uint32_t *b = Bp + (nb / NR) * kpn * NR;
+        const uint32_t *b = Bp + (nb / NR) * bstride;
         for (int64_t m = 0; m < M; m += MR) {
             int mr = M - m < MR ? (int)(M - m) : MR;
             kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr,
