@@ -5,6 +5,7 @@
  * No reference counterpart (the reference has no engine object).
  */
 #include "api/engine.h"
+#include "backend/cpu/cpu_isa.h"
 
 #include "golden/golden.h"
 
@@ -106,6 +107,12 @@ size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
                      ltx_backend_caps_str(e->be, caps, sizeof caps),
                      ltx_precision_name(e->be->precision), (double)fr / (1 << 30),
                      (double)tot / (1 << 30), e->be->strict ? "on" : "off");
+    if (n >= 0 && (size_t)n < cap && !strcmp(e->be->ops->name, "cpu")) {
+        char isa[160]; /* the CPU kernel level chosen at start-up (cpu_isa.h) */
+        int m = snprintf(buf + n, cap - (size_t)n, "cpu kernels: %s\n",
+                         cpu_isa_describe(isa, sizeof isa));
+        if (m > 0) n += m;
+    }
     return n < 0 ? 0 : (size_t)n;
 }
 

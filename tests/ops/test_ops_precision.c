@@ -1,8 +1,9 @@
 /*
  * test_ops_precision.c — precision bf16 on the CPU backends: linear, matmul and attention round
  * their inputs to bf16 and accumulate in f32, so each equals the f32 op applied to inputs
- * rounded to bf16 beforehand (up to the sgemm's blocking: relative 1e-6), and differs from the
- * f32 op on unrounded inputs (the rounding really happens). f32 precision is untouched.
+ * rounded to bf16 beforehand up to the summation order (normwise 1e-5; attention also rounds
+ * its probabilities, normwise 5e-3), and differs from the f32 op on unrounded inputs (the
+ * rounding really happens). f32 precision is untouched.
  */
 #include "harness.h"
 #include "ops_common.h"
@@ -19,6 +20,20 @@ static double max_rel(const ltx_tensor *a, const ltx_tensor *b)
     free(x);
     free(y);
     return worst;
+}
+
+/* max |a - b| / max |b|: normwise, so a different summation order (our bf16 kernels vs sgemm)
+ * is not magnified at outputs that cancel to near zero. */
+static double norm_rel(const ltx_tensor *a, const ltx_tensor *b)
+{
+    double *x = tdown(a), *y = tdown(b), worst = 0, big = 1e-30;
+    for (int64_t i = 0; i < ltx_tensor_numel(a); i++) {
+        worst = fmax(worst, fabs(x[i] - y[i]));
+        big = fmax(big, fabs(y[i]));
+    }
+    free(x);
+    free(y);
+    return worst / big;
 }
 
 static ltx_tensor *rounded(ltx_backend *be, const ltx_tensor *t)
@@ -47,7 +62,7 @@ TEST(bf16_linear_matmul_attention)
             CHECK(c.be->ops->linear(c.be, y32, x.t, wt, NULL, 0.5f) == LTX_OK);
             c.be->precision = LTX_PRECISION_BF16;
             CHECK(c.be->ops->linear(c.be, y16, x.t, wt, NULL, 0.5f) == LTX_OK);
-            double e = max_rel(y16, yr), d = max_rel(y16, y32);
+            double e = norm_rel(y16, yr), d = norm_rel(y16, y32);
             CHECK_MSG(e < 1e-5 && d > 1e-4, "%s linear wk %d: vs rounded %g, vs f32 %g", c.name, wk,
                       e, d);
         }
@@ -73,8 +88,10 @@ TEST(bf16_linear_matmul_attention)
         ltx_tensor *qr = rounded(c.be, q.t), *kr = rounded(c.be, k.t), *vr = rounded(c.be, v.t);
         ltx_tensor *orr = nn_attention(c.be, qr, kr, vr, NULL, 0.25f);
         ltx_tensor *o32 = nn_attention(c.be, q.t, k.t, v.t, NULL, 0.25f);
-        CHECK_MSG(max_rel(o16, orr) < 1e-5 && max_rel(o16, o32) > 1e-5, "%s attention %g %g",
-                  c.name, max_rel(o16, orr), max_rel(o16, o32));
+        /* the bf16 kernels also round the softmax probabilities before P V (as PyTorch's CPU
+         * flash attention and the GPU kernels do): ~2^-9 relative per weight */
+        CHECK_MSG(norm_rel(o16, orr) < 5e-3 && norm_rel(o16, o32) > 1e-5, "%s attention %g %g",
+                  c.name, norm_rel(o16, orr), norm_rel(o16, o32));
         ltx_tensor *fr[] = {y16, yr, y32, xr, wr, c16, cr, ar, br, o16, qr, kr, vr, orr, o32};
         for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
             ltx_tensor_free(fr[i]);

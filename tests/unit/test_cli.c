@@ -102,6 +102,12 @@ TEST(info_lists_devices)
     CHECK(output_has("cpu-restricted"));
     CHECK(output_has("f64=no"));
     CHECK(output_has("f64=yes"));
+    /* the CPU kernel level chosen at start-up, and LTX_CPU_ISA lowering it (issue 12) */
+    CHECK(output_has("cpu kernels: "));
+    CHECK(run("info --device cpu") == 0);
+    CHECK(output_has("cpu kernels: "));
+    CHECK(system("LTX_CPU_ISA=scalar " LTX2C_BIN " info --device cpu 2>&1 | grep -q "
+                 "'cpu kernels: scalar (detected .*LTX_CPU_ISA=scalar)'") == 0);
 }
 
 TEST(verify_exit_codes)

@@ -8,6 +8,7 @@
  * Memory goes through the generic caching allocator (alloc_cache.c) with a 1 MiB floor; streams
  * and events are in cpu_stream.c, the supports query in cpu_supports.c.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/parse.h"
 
@@ -207,6 +208,11 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     }
     ltx_alloc_cache_set_min_cached(st->cache, CACHE_MIN_BYTES);
     be->precision = LTX_PRECISION_F32;
+    /* One threading rule: with a pool of several threads, all parallelism goes through it and
+     * OpenBLAS runs single-threaded (cpu_sgemm tiles products over the pool). OpenBLAS's own
+     * workers keep polling for a while after each threaded call; measured on 2 cores, a
+     * threaded conv sgemm slowed the next pool-parallel op by ~13 % (bench/thread_rule.c). */
+    if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;

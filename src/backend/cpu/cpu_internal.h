@@ -30,7 +30,7 @@ typedef struct cpu_state {
 /* Host address of element [0,...,0] of t (offset applied). */
 static inline void *cpu_ptr(const ltx_tensor *t)
 {
-    return (char *)t->buf->handle + t->offset * (int64_t)ltx_dtype_size(t->dtype);
+    return (char *)t->buf->handle + ltx_dtype_bytes(t->dtype, t->offset);
 }
 
 /* ops (signatures as in ltx_backend_ops) */
