@@ -126,6 +126,16 @@ static ltx_status make_layout(cublasLtMatrixLayout_t *l, cudaDataType_t t, int r
     return LTX_OK;
 }
 
+/* Largest power of two (<= 256) dividing the address: cuBLASLt's heuristics assume 256-byte
+ * aligned operands unless told otherwise, and views (weight slices, offset activations) are
+ * not. */
+static uint32_t align_of(const void *p)
+{
+    uintptr_t v = (uintptr_t)p;
+    uintptr_t a = v ? (v & (~v + 1)) : 256;
+    return a > 256 ? 256u : (uint32_t)a;
+}
+
 static cu_gemm_key key_of(const gemm_desc *g)
 {
     cu_gemm_key k;
@@ -135,6 +145,8 @@ static cu_gemm_key key_of(const gemm_desc *g)
     k.ta = (int)g->ta, k.tb = (int)g->tb, k.atype = (int)g->atype, k.btype = (int)g->btype;
     k.ctype = (int)g->ctype, k.ctype_compute = (int)g->compute, k.epilogue = (int)g->epi;
     k.beta1 = g->beta != 0.0f;
+    k.align[0] = align_of(g->A), k.align[1] = align_of(g->B), k.align[2] = align_of(g->C);
+    k.align[3] = g->bias ? align_of(g->bias) : 256;
     return k;
 }
 
@@ -188,6 +200,19 @@ ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
                                        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                        &st->lt_ws_bytes, sizeof st->lt_ws_bytes),
                                    "workspace preference"),
+                       done);
+        static const cublasLtMatmulPreferenceAttributes_t al[3] = {
+            CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+            CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES};
+        for (int i = 0; i < 3; i++)
+            LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceSetAttribute(
+                                           pref, al[i], &key.align[i], sizeof key.align[i]),
+                                       "alignment preference"),
+                           done);
+        LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceSetAttribute(
+                                       pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                       &key.align[2], sizeof key.align[2]),
+                                   "alignment preference"),
                        done);
         cublasStatus_t hs =
             cublasLtMatmulAlgoGetHeuristic(st->lt, op, la, lb, lc, lc, pref, 1, &res, &found);

@@ -31,6 +31,7 @@ typedef struct cu_gemm_key {
     int m, n, k, batch;
     int64_t lda, ldb, ldc, sa, sb, sc;
     int ta, tb, atype, btype, ctype, ctype_compute, epilogue, beta1;
+    uint32_t align[4]; /* A, B, C/D, bias pointer alignment (bytes, <= 256) */
 } cu_gemm_key;
 
 typedef struct cu_gemm_entry {

@@ -370,7 +370,7 @@ ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x) || !ltx_tensor_is_contiguous(dst) || heads <= 0 ||
         x->shape[2] % heads || (x->shape[2] / heads) % 2 || x->stride[2] != 1 ||
-        x->stride[0] != x->shape[1] * x->stride[1])
+        (x->shape[0] > 1 && x->stride[0] != x->shape[1] * x->stride[1]))
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "qk_norm_rope: want f32 x (B, T, H*D) with contiguous rows, contiguous "
                        "dst of its shape, H*D divisible by heads into even D");

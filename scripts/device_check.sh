@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# scripts/device_check.sh OUTDIR — everything the CUDA backend must prove on a GPU, in one run
+# that fits a 15-minute GPU slot (target: under 8 minutes on one H100).
+#
+# Steps (each with its own timeout, all under one deadline; a hang costs its step, not the run):
+#   1. nvidia-smi                                      (10 s)   -> OUTDIR/nvidia-smi.log
+#   2. build with CUDA: Release, LTX_CUDA_ARCHS=native when a GPU is visible (else 90),
+#      all targets, -j nproc                           (<= 270 s) -> build.log
+#      (needs the project's packages: pkg-config openblas libcjson fftw3f fftw3 libav*; missing
+#      ones are named and the script stops with exit 3)
+#   3. no GPU (nvidia-smi -L empty or `ltx2c info --device cuda` failing): say so, exit 2
+#   4. ctest -L cuda                                   (<= 120 s) -> ctest_cuda.log
+#   5. ltx2c verify --device cuda --precision f32 and bf16 on every golden of
+#      tests/golden/goldens.txt (with its flags) and of tests/data/golden_v12 (if present),
+#      6 processes in parallel, 120 s each, the phase capped so the benchmarks keep their time
+#                                                      -> verify/<name>.<prec>.log, verify.tsv
+#   6. bench/transformer_block --device cuda (6144 and 24576 tokens, 48-block forward resident
+#      and streaming prefetch 2)                       (<= 150 s) -> bench_block.log
+#   7. python3 bench/torch_block.py (eager PyTorch bf16, same widths)  (<= 90 s) -> bench_torch.log
+#   8. summary table (printed last; also OUTDIR/summary.txt)
+# Exit status: 0 all passed, 1 something failed, 2 no GPU, 3 build prerequisites missing or the
+# build failed.
+# Environment: LTX_DEVICE_BUILD (build folder, default build-device), LTX_CUDA_ARCHS (override),
+# LTX_DEVICE_DEADLINE_S (total budget, default 470), LTX_VERIFY_JOBS (default 6).
+set -u
+OUT=${1:?usage: scripts/device_check.sh OUTDIR}
+mkdir -p "$OUT/verify"
+OUT=$(cd "$OUT" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${LTX_DEVICE_BUILD:-$ROOT/build-device}
+T0=$(date +%s)
+DEADLINE=$((T0 + ${LTX_DEVICE_DEADLINE_S:-470}))
+JOBS=${LTX_VERIFY_JOBS:-6}
+export PATH=/usr/local/cuda/bin:$PATH
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+RC=0
+
+note() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
+left() { echo $((DEADLINE - $(date +%s))); }
+# run_step NAME MAX_S RESERVE_S CMD...: runs CMD with timeout min(MAX_S, time left - RESERVE_S)
+# (at least 5 s), output to OUT/NAME.log; sets STEP_RC and STEP_S.
+run_step() {
+    local name=$1 max=$2 reserve=$3
+    shift 3
+    local tmo=$(($(left) - reserve))
+    [ "$tmo" -gt "$max" ] && tmo=$max
+    [ "$tmo" -lt 5 ] && tmo=5
+    local s=$(date +%s)
+    timeout --kill-after=5 "$tmo" "$@" >"$OUT/$name.log" 2>&1
+    STEP_RC=$?
+    STEP_S=$(($(date +%s) - s))
+    [ "$STEP_RC" -eq 124 ] && echo "(timed out after ${tmo} s)" >>"$OUT/$name.log"
+}
+
+echo "device_check: output in $OUT"
+# ---- 1. GPU identity --------------------------------------------------------------------------
+run_step nvidia-smi 10 0 nvidia-smi
+GPU_LIST=$(nvidia-smi -L 2>/dev/null | grep -i gpu || true)
+note "gpu: ${GPU_LIST:-none visible (nvidia-smi: rc $STEP_RC)}"
+
+# ---- 2. build --------------------------------------------------------------------------------
+missing=""
+for m in openblas libcjson fftw3f fftw3 libavformat libavcodec libavutil libswscale libswresample; do
+    pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
+done
+if [ -n "$missing" ]; then
+    note "build: FAILED — missing build prerequisites (pkg-config):$missing"
+    note "       install them (scripts/setup.sh) or carry a prebuilt build folder and set"
+    note "       LTX_DEVICE_BUILD=<it> with LTX_DEVICE_SKIP_BUILD=1"
+    [ "${LTX_DEVICE_SKIP_BUILD:-0}" = 1 ] || exit 3
+fi
+if [ "${LTX_DEVICE_SKIP_BUILD:-0}" != 1 ]; then
+    archs=${LTX_CUDA_ARCHS:-}
+    [ -z "$archs" ] && { [ -n "$GPU_LIST" ] && archs=native || archs=90; }
+    gen=()
+    command -v ninja >/dev/null && gen=(-G Ninja)
+    [ -f "$BUILD/CMakeCache.txt" ] && gen=() # keep the generator of an existing build folder
+    run_step build 270 150 bash -c "cmake -S '$ROOT' -B '$BUILD' ${gen[*]} \
+        -DCMAKE_BUILD_TYPE=Release -DLTX_CUDA_ARCHS='$archs' && \
+        cmake --build '$BUILD' -j $(nproc)"
+    if [ "$STEP_RC" -ne 0 ]; then
+        tail -30 "$OUT/build.log"
+        note "build: FAILED (rc $STEP_RC, ${STEP_S} s; archs $archs) — see build.log"
+        exit 3
+    fi
+    grep -q "CUDA backend ON" "$OUT/build.log" || {
+        note "build: FAILED — CMake did not enable the CUDA backend (nvcc not found?)"
+        exit 3
+    }
+    note "build: ok (${STEP_S} s, archs $archs)"
+fi
+LTX2C=$BUILD/ltx2c
+
+# ---- 3. is there a usable GPU? ------------------------------------------------------------------
+if ! "$LTX2C" info --device cuda >"$OUT/info_cuda.log" 2>&1; then
+    note "device_check: no usable CUDA GPU — $(grep -m1 -i 'cuda' "$OUT/info_cuda.log")"
+    note "device_check: stopping after the build (nothing else can run without a GPU)"
+    exit 2
+fi
+note "device: $(grep -m1 '^device:' "$OUT/info_cuda.log"); $(grep -m1 '^precision' "$OUT/info_cuda.log")"
+
+# ---- 4. ctest -L cuda -------------------------------------------------------------------------
+run_step ctest_cuda 120 330 ctest --test-dir "$BUILD" -L cuda --output-on-failure --timeout 100 -j 4
+CT_LINE=$(grep -E "tests passed|No tests were found" "$OUT/ctest_cuda.log" | tail -1)
+note "ctest -L cuda: ${CT_LINE:-no summary} (rc $STEP_RC, ${STEP_S} s)"
+[ "$STEP_RC" -ne 0 ] && RC=1
+
+# ---- 5. goldens in both precisions ------------------------------------------------------------
+LIST=$OUT/verify_list.txt
+: >"$LIST"
+grep -v '^\s*#' "$ROOT/tests/golden/goldens.txt" | sed '/^\s*$/d' |
+    while read -r f rest; do echo "$ROOT/tests/data/golden/$f|$(echo $rest | tr ' ' ',')"; done >>"$LIST"
+if [ -d "$ROOT/tests/data/golden_v12" ]; then
+    find "$ROOT/tests/data/golden_v12" -name '*.safetensors' | sort |
+        while read -r f; do echo "$f|"; done >>"$LIST"
+fi
+verify_one() { # FILE|FLAG,FLAG PREC -> one line of verify.tsv
+    local prec=$2 f=${1%%|*} flags=${1#*|}
+    flags=${flags//,/ }
+    local tag
+    tag=$(echo "${f#$ROOT/tests/data/}${flags:+_$flags}" | tr '/ ' '__' | tr -cd 'A-Za-z0-9_.-')
+    local s=$(date +%s)
+    # shellcheck disable=SC2086
+    timeout --kill-after=5 120 "$LTX2C" verify --device cuda --precision "$prec" $flags "$f" \
+        >"$OUT/verify/$tag.$prec.log" 2>&1
+    local rc=$?
+    printf '%s\t%s\t%s\t%s\n' "$tag" "$prec" "$rc" "$(($(date +%s) - s))"
+}
+export -f verify_one
+export LTX2C OUT ROOT
+VT=$(($(left) - 250)) # keep ~250 s for the benchmarks and the summary
+[ "$VT" -gt 240 ] && VT=240
+[ "$VT" -lt 30 ] && VT=30
+: >"$OUT/verify.tsv"
+for prec in f32 bf16; do sed "s/\$/ $prec/" "$LIST"; done |
+    timeout --kill-after=5 "$VT" xargs -P "$JOBS" -L 1 bash -c 'verify_one "$0" "$1"' \
+        >>"$OUT/verify.tsv" 2>"$OUT/verify_xargs.log"
+for prec in f32 bf16; do
+    total=$(wc -l <"$LIST")
+    pass=$(awk -F'\t' -v p=$prec '$2==p && $3==0' "$OUT/verify.tsv" | wc -l)
+    ran=$(awk -F'\t' -v p=$prec '$2==p' "$OUT/verify.tsv" | wc -l)
+    note "verify --precision $prec: $pass/$total passed ($ran ran within the ${VT} s phase)"
+    [ "$pass" -ne "$total" ] && RC=1
+    awk -F'\t' -v p=$prec '$2==p && $3!=0 {printf "    FAIL %s (rc %s, %s s)\n", $1, $3, $4}' \
+        "$OUT/verify.tsv" | head -40 | tee -a "$SUMMARY"
+done
+
+# ---- 6/7. benchmarks --------------------------------------------------------------------------
+run_step bench_block 150 80 "$BUILD/bench/transformer_block" --device cuda --reps 5
+B_RC=$STEP_RC
+grep -E "^(GPU|block|forward|peak|RESULT)" "$OUT/bench_block.log" >"$OUT/bench_block.short"
+[ "$B_RC" -ne 0 ] && RC=1
+run_step bench_torch 90 5 python3 "$ROOT/bench/torch_block.py" --tokens 6144,24576 --reps 10
+T_RC=$STEP_RC
+
+# ---- 8. summary -------------------------------------------------------------------------------
+note ""
+note "benchmarks (bench_block rc $B_RC, torch rc $T_RC; details bench_block.log / bench_torch.log):"
+for tv in 6144 24576; do
+    ours=$(awk -v t="tokens=$tv" '$1=="RESULT" && $2=="block" && $3==t' "$OUT/bench_block.log" |
+        sed -n 's/.* ms=\([0-9.]*\).* tflops=\([0-9.]*\) mfu=\([0-9.]*\) syncs=\([0-9]*\) gemm_ms=\([0-9.]*\) attn_ms=\([0-9.]*\) other_ms=\([0-9.]*\).*/\1 \2 \3 \4 \5 \6 \7/p')
+    torch=$(python3 -c "import json,sys
+for l in open('$OUT/bench_torch.log'):
+    try: d=json.loads(l)
+    except Exception: continue
+    if d.get('tokens')==$tv: print(d['ms_median'])" 2>/dev/null)
+    if [ -n "$ours" ]; then
+        set -- $ours
+        ratio=$( [ -n "$torch" ] && python3 -c "print(f'{$torch/$1:.2f}')" || echo "n/a")
+        note "  block $tv tok: ltx2c $1 ms, $2 TFLOP/s, MFU $(python3 -c "print(f'{100*$3:.1f}')")%, syncs/call $4, GEMM $5 / attn $6 / other $7 ms; torch ${torch:-n/a} ms; torch/ltx2c ${ratio}x (goal >= 1.3)"
+    else
+        note "  block $tv tok: no result (see bench_block.log)"
+    fi
+done
+grep -E "^RESULT forward|^forward .*ratio" "$OUT/bench_block.log" | sed 's/^/  /' | tee -a "$SUMMARY"
+note "total $(($(date +%s) - T0)) s; exit $RC"
+echo
+echo "==== device_check summary ($OUT) ===="
+cat "$SUMMARY"
+exit $RC
