@@ -103,6 +103,19 @@ bool ltx_backend_supports(ltx_backend *be, const ltx_op_query *q)
     return be && q && be->ops->supports && be->ops->supports(be, q);
 }
 
+bool ltx_backend_supports_as(ltx_backend *be, ltx_op_kind op, int sub, ltx_dtype dt, int nsrc,
+                             const ltx_tensor *like)
+{
+    /* descriptors only: no buffer, contiguous strides of `like`'s shape */
+    ltx_tensor t = {.dtype = dt, .ndim = like->ndim};
+    memcpy(t.shape, like->shape, sizeof(int64_t) * (size_t)like->ndim);
+    ltx_contiguous_strides(t.ndim, t.shape, t.stride);
+    ltx_op_query q = {op, sub, &t, {NULL, NULL, NULL, NULL}};
+    for (int i = 0; i < nsrc && i < 4; i++)
+        q.src[i] = &t;
+    return ltx_backend_supports(be, &q);
+}
+
 /* The table entries count their own host waits (backend_v2_spec Amendment 1). */
 ltx_status ltx_backend_synchronize(ltx_backend *be)
 {

@@ -373,6 +373,12 @@ static inline bool ltx_backend_has_dtype(const ltx_backend *be, ltx_dtype t)
 /* true when be runs q natively (a NULL supports entry answers false). */
 bool ltx_backend_supports(ltx_backend *be, const ltx_op_query *q);
 
+/* Does be run `op` (sub-op `sub`) natively with the output and `nsrc` inputs all of dtype dt
+ * and of `like`'s shape? A shortcut for the common elementwise question ("can this device do
+ * the res_2s update in float64?"); `like` is only read for its shape. */
+bool ltx_backend_supports_as(ltx_backend *be, ltx_op_kind op, int sub, ltx_dtype dt, int nsrc,
+                             const ltx_tensor *like);
+
 /* Host waits through the table; each counts one host sync in be->n_host_syncs. */
 ltx_status ltx_backend_synchronize(ltx_backend *be);
 ltx_status ltx_backend_event_synchronize(ltx_backend *be, ltx_event *e);

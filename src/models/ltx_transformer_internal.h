@@ -19,7 +19,7 @@ ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l);
 
 /* ref: attention.py Attention */
 typedef struct tf_attn {
-    tf_lin q, k, v, out, gate; /* gate.w NULL without gated attention */
+    tf_lin q, k, v, out, gate;   /* gate.w NULL without gated attention */
     ltx_tensor *q_norm, *k_norm; /* (inner) f32 */
     int heads, d_head;
 } tf_attn;
@@ -68,18 +68,18 @@ typedef struct tf_runs {
 
 /* Prepared per-modality arguments (ref: transformer_args.py TransformerArgs). */
 typedef struct tf_args {
-    ltx_tensor *x;                  /* (B, T, D) residual stream */
-    ltx_tensor *context;            /* (B, L, D_ctx) */
-    ltx_tensor *context_mask;       /* NULL or additive (B, 1, 1, L) */
-    ltx_tensor *timesteps;          /* (B, 1, k*D) AdaLN modulation, or (U, 1, k*D) rows + runs */
-    ltx_tensor *embedded;           /* (B, 1, D) embedded timestep (output head), or (U, 1, D) */
-    tf_runs runs;                   /* per-token timestep runs (n == 0: uniform) */
-    ltx_tensor *pe_cos, *pe_sin;    /* (B, H, T, d/2) */
+    ltx_tensor *x;               /* (B, T, D) residual stream */
+    ltx_tensor *context;         /* (B, L, D_ctx) */
+    ltx_tensor *context_mask;    /* NULL or additive (B, 1, 1, L) */
+    ltx_tensor *timesteps;       /* (B, 1, k*D) AdaLN modulation, or (U, 1, k*D) rows + runs */
+    ltx_tensor *embedded;        /* (B, 1, D) embedded timestep (output head), or (U, 1, D) */
+    tf_runs runs;                /* per-token timestep runs (n == 0: uniform) */
+    ltx_tensor *pe_cos, *pe_sin; /* (B, H, T, d/2) */
     ltx_tensor *cross_cos, *cross_sin;
-    ltx_tensor *cross_ss;           /* (B, 1, 4*D) */
-    ltx_tensor *cross_gate;         /* (B, 1, D) */
-    ltx_tensor *prompt_ts;          /* (B, 1, 2*D) */
-    ltx_tensor *self_mask;          /* NULL or additive (B, 1, T, T) */
+    ltx_tensor *cross_ss;   /* (B, 1, 4*D) */
+    ltx_tensor *cross_gate; /* (B, 1, D) */
+    ltx_tensor *prompt_ts;  /* (B, 1, 2*D) */
+    ltx_tensor *self_mask;  /* NULL or additive (B, 1, T, T) */
     bool enabled;
     int64_t B, T;
     int dim;
@@ -109,9 +109,6 @@ ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
 ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
                         const ltx_tensor *scale, const ltx_tensor *shift, float eps,
                         const tf_runs *runs);
-/* dst op= rows per run (dst (B, T, D), rows (U, 1, D)); runs NULL/empty: dst op= rows. */
-ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
-                      const tf_runs *runs);
 /* table[row] + mod[..., mrow*D:(mrow+1)*D] as a new (B, S, D) tensor; `plus1` adds 1. */
 ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
                    int mrow, bool plus1);

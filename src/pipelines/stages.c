@@ -425,12 +425,21 @@ typedef struct rec_hook {
     ltx_lora_set *set;
     const char *stage;
     const ltx_st_file *ckpt;
+    bool skip_streamed; /* layer streaming fuses the block weights per block instead */
 } rec_hook;
 
 static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
                                  const ltx_tensor *stored, ltx_tensor **replacement)
 {
     rec_hook *h = user;
+    if (h->skip_streamed && ltx_transformer_streams_weight(name, stored->ndim)) {
+        /* count the match here (the fusion happens when the block is streamed in) */
+        const ltx_st_entry *a, *b;
+        for (int i = 0; i < h->set->n; i++)
+            if (ltx_lora_find(h->set->lora[i], name, &a, &b)) h->set->matched[i]++;
+        *replacement = NULL;
+        return LTX_OK;
+    }
     /* The fused weight takes the checkpoint's dtype (ref: deltas in the weight's dtype), also
      * for the weights the model keeps as f32 copies (AdaLN linears, ...). */
     if (h->p->lora_target == LTX_DTYPE_COUNT) {
@@ -449,14 +458,14 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
 }
 
 static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
-                                   const char *stage, ltx_transformer **out)
+                                   const char *stage, bool streamed, ltx_transformer **out)
 {
     if (!loras || loras->n == 0) return ltx_transformer_load(ckpt, p->be, false, out);
     loras->target_dtype = p->lora_target;
     loras->product_dtype = p->lora_product;
     loras->flags = p->lora_flags;
     loras->fused = 0;
-    rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
+    rec_hook h = {p, loras, stage ? stage : "stage", ckpt, streamed};
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
     for (int i = 0; i < loras->n; i++)
         if (loras->matched[i] == 0)
@@ -469,10 +478,17 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
 static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                 const char *stage, ltx_transformer **out)
 {
-    LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
-    if (p->stream_prefetch <= 0) return LTX_OK;
-    ltx_status s = ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch,
-                                                 LTX_PREFETCH_ADVISE);
+    bool streamed = p->stream_prefetch > 0;
+    LTX_TRY(load_transformer(p, ckpt, loras, stage, streamed, out));
+    if (!streamed) return LTX_OK;
+    /* LoRA block weights are fused per block as they stream in (same fusion, same values) */
+    if (loras && loras->n) {
+        loras->target_dtype = p->lora_target;
+        loras->product_dtype = p->lora_product;
+        loras->flags = p->lora_flags;
+    }
+    ltx_status s = ltx_transformer_set_streaming_ex(*out, ckpt, true, p->stream_prefetch,
+                                                    LTX_PREFETCH_ADVISE, loras, p->lora_target);
     if (s != LTX_OK) {
         ltx_transformer_free(*out);
         *out = NULL;

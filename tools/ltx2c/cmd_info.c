@@ -40,7 +40,7 @@ int cmd_info(int argc, char **argv)
     for (int i = 0; all ? built[i] != NULL : i < 1; i++) {
         const char *dev = all ? built[i] : device;
         bool accel = strncmp(dev, "cpu", 3) != 0;
-        ltx_engine *e = all && accel ? NULL : cli_open_engine(dev, 0, 0, LTX_LOG_WARN);
+        ltx_engine *e = all && accel ? NULL : cli_open_engine(dev, NULL, 0, 0, LTX_LOG_WARN);
         if (all && accel) {
             ltx_engine_params p;
             ltx_engine_params_init(&p);

@@ -14,6 +14,8 @@ static void help(void)
            "any mismatch or unsupported case.\n\n"
            "options:\n"
            "  --device D          auto|cpu|cpu-restricted|cuda[:N] (default auto)\n"
+           "  --precision P       f32|bf16|auto: bf16 rounds GEMM/attention inputs to bf16 with\n"
+           "                      f32 sums (default auto: bf16 on cuda, f32 on cpu)\n"
            "  --threads N         worker threads (default: all cores)\n"
            "  --strict            fail instead of taking capability fallbacks\n"
            "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
@@ -26,7 +28,7 @@ static void help(void)
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *device = "auto";
+    const char *device = "auto", *precision = NULL;
     int threads = 0, strict = 0, quiet = 0;
     ltx_verify_params vp;
     ltx_verify_params_init(&vp);
@@ -40,26 +42,42 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
-        else if (!strcmp(a, "--verbose")) vp.verbose = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        } else if (!strcmp(a, "--device") && has)
+            device = argv[++i];
+        else if (!strcmp(a, "--precision") && has)
+            precision = argv[++i];
+        else if (!strcmp(a, "--threads") && has)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--strict"))
+            strict = 1;
+        else if (!strcmp(a, "--root") && has)
+            vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed"))
+            vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tolerance-scale") && has)
+            vp.tolerance_scale = atof(argv[++i]);
+        else if (!strcmp(a, "--verbose"))
+            vp.verbose = 1;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
             return CLI_EXIT_USAGE;
-        } else files[nfiles++] = a;
+        } else
+            files[nfiles++] = a;
+    }
+    if (!cli_check_precision("verify", precision)) {
+        free(files);
+        return CLI_EXIT_USAGE;
     }
     if (!nfiles) {
         cli_error("verify", "no golden file given (see ltx2c verify --help)");
         free(files);
         return CLI_EXIT_USAGE;
     }
-    ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
+    ltx_engine *e =
+        cli_open_engine(device, precision, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) {
         free(files);
         return CLI_EXIT_FAIL;

@@ -362,8 +362,9 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
 
 /* ltx_backend_ops.attention. mask may be NULL. Writes all of o; q, k, v, mask are only read.
  * Per-call scratch (see top of file) is freed before returning. */
-ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+static ltx_status attention_f32(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                                const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                                float scale)
 {
     attn_job j = {
         .q = cpu_ptr(q), .k = cpu_ptr(k), .v = cpu_ptr(v), .o = cpu_ptr(o), .scale = scale};
@@ -398,4 +399,23 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     if (saved != 1) openblas_set_num_threads(saved);
     free(j.scratch);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.attention: in bf16 precision q, k and v are rounded to bf16 first (scores,
+ * softmax and sums stay f32; cpu_linalg.c decides the precision). */
+ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
+                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+{
+    if (!cpu_gemm_bf16(be) || q->dtype != LTX_F32 || k->dtype != LTX_F32 || v->dtype != LTX_F32)
+        return attention_f32(be, o, q, k, v, mask, scale);
+    const ltx_tensor *qr, *kr, *vr;
+    ltx_tensor *tq = NULL, *tk = NULL, *tv = NULL;
+    ltx_status s = cpu_round_bf16_input(be, q, &qr, &tq);
+    if (s == LTX_OK) s = cpu_round_bf16_input(be, k, &kr, &tk);
+    if (s == LTX_OK) s = cpu_round_bf16_input(be, v, &vr, &tv);
+    if (s == LTX_OK) s = attention_f32(be, o, qr, kr, vr, mask, scale);
+    ltx_tensor_free(tq);
+    ltx_tensor_free(tk);
+    ltx_tensor_free(tv);
+    return s;
 }

@@ -446,8 +446,8 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
 /* Convolution (see ltx_conv_params). x f32 (N, C_in, *S) any strides; w any float dtype
  * (converted to f32 scratch once per call unless already contiguous f32); bias NULL or C_out
  * elements of any float dtype; y f32 contiguous of the exact output shape. */
-ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                    const ltx_tensor *bias, const ltx_conv_params *p)
+static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                         const ltx_tensor *w, const ltx_tensor *bias, const ltx_conv_params *p)
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
@@ -679,4 +679,20 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
     free(ib);
     free(wb);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.conv: a GEMM too, so in bf16 precision x and w are rounded to bf16 first
+ * (f32 sums; bias stays f32), as a GPU's bf16 implicit GEMM / cuDNN conv computes. */
+ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                    const ltx_tensor *bias, const ltx_conv_params *p)
+{
+    if (!cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_f32(be, y, x, w, bias, p);
+    const ltx_tensor *xr, *wr = w;
+    ltx_tensor *tx = NULL, *tw = NULL;
+    ltx_status s = cpu_round_bf16_input(be, x, &xr, &tx);
+    if (s == LTX_OK && w->dtype != LTX_BF16) s = cpu_round_bf16_input(be, w, &wr, &tw);
+    if (s == LTX_OK) s = conv_f32(be, y, xr, wr, bias, p);
+    ltx_tensor_free(tx);
+    ltx_tensor_free(tw);
+    return s;
 }

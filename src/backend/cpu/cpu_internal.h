@@ -93,6 +93,12 @@ ltx_status cpu_upload_async(ltx_backend *be, void *handle, size_t offset, const 
 ltx_status cpu_download_async(ltx_backend *be, const void *handle, size_t offset, void *dst,
                               size_t bytes, ltx_stream *s);
 
+/* Precision (cpu_linalg.c): true when GEMM/attention inputs are rounded to bf16; and a bf16-
+ * rounded f32 copy of t in *tmp (*out = t itself, *tmp NULL, in f32 precision). */
+bool cpu_gemm_bf16(const ltx_backend *be);
+ltx_status cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
+                                ltx_tensor **tmp);
+
 /* Checks that the device may hold/compute `dt` (restricted: no f64). */
 ltx_status cpu_check_dtype(ltx_backend *be, ltx_dtype dt, const char *op);
 

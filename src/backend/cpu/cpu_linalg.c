@@ -25,6 +25,13 @@
  * plus a contiguous copy of x when x's rows are not evenly strided. An f32 weight with scale 1
  * and unit column stride is used in place (no scratch).
  *
+ * Precision (be->precision, decided in one place: cpu_gemm_bf16() below): f32 is exact f32; bf16
+ * rounds the GEMM inputs — x and the (scaled) weight for linear, a and b for matmul, q/k/v for
+ * attention (cpu_attention.c calls cpu_round_bf16_input) — to bf16 and accumulates in f32 with
+ * f32 outputs, what a GPU's bf16 tensor-core GEMM with f32 accumulation computes up to the
+ * order of the sums. This version rounds into f32 scratch and reuses the f32 sgemm paths; a
+ * native bf16 kernel plugs in at the same branch.
+ *
  * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
  * Not here: f64 matmul (no caller needs it), integer weights.
  */
@@ -42,6 +49,26 @@
 #define LINEAR_PANEL_MAX_BYTES ((size_t)16 << 20)
 #define LINEAR_PANEL_ROWS      1024
 #define LINEAR_PANEL_COLS      4096
+
+/* ---- precision ------------------------------------------------------------------------------ */
+
+/* The single bf16 decision of the CPU backend: true when GEMM inputs are to be rounded. */
+bool cpu_gemm_bf16(const ltx_backend *be)
+{
+    return be->precision == LTX_PRECISION_BF16;
+}
+
+ltx_status cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
+                                ltx_tensor **tmp)
+{
+    *tmp = NULL;
+    *out = t;
+    if (!cpu_gemm_bf16(be)) return LTX_OK;
+    *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
+    if (!*tmp) return LTX_ERR_OOM;
+    *out = *tmp;
+    return cpu_unary(be, LTX_UNARY_ROUND_BF16, *tmp, t, 0.0, 0.0);
+}
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
 
@@ -203,7 +230,14 @@ typedef struct wsource {
     int64_t rs, cs; /* element strides of rows / columns */
     float scale;
     const float *lut; /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
+    bool bf16;        /* precision bf16: round the widened (scaled) weight to bf16 */
 } wsource;
+
+static void round_bf16_row(float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        v[i] = ltx_round_bf16(v[i]);
+}
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
 static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
@@ -220,6 +254,7 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
             const uint8_t *r8 = (const uint8_t *)row;
             for (int64_t k = 0; k < K; k++)
                 dst[k] = w->lut[r8[k * w->cs]];
+            if (w->bf16) round_bf16_row(dst, K);
             continue; /* scale already in the table */
         } else if (w->dt == LTX_F32) {
             const float *rf = (const float *)row;
@@ -234,6 +269,7 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
         if (w->scale != 1.0f)
             for (int64_t k = 0; k < K; k++)
                 dst[k] *= w->scale;
+        if (w->bf16 && (w->dt != LTX_BF16 || w->scale != 1.0f)) round_bf16_row(dst, K);
     }
 }
 
@@ -341,10 +377,12 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     ltx_status s = LTX_OK;
     const float *xp = cpu_ptr(x);
     int64_t ldx;
-    if (!flat_rows(x, &ldx)) { /* unevenly strided x: one contiguous copy */
+    bool bf16 = cpu_gemm_bf16(be);
+    if (!flat_rows(x, &ldx) || bf16) { /* unevenly strided x (or bf16): one contiguous copy */
         xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
         if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
         gather_f32(xcopy, x);
+        if (bf16) round_bf16_row(xcopy, M * K);
         xp = xcopy;
         ldx = K ? K : 1;
     }
@@ -367,7 +405,8 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     int nw = ltx_threadpool_size(be->pool);
     int saved = nw > 1 ? blas_single_begin() : 1;
     int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
-    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K) {
+    if (!bf16 && w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) &&
+        ldw >= K) {
         gemm_args g = {false, true, M, N, K, 1.0f, beta, xp, cpu_ptr(w), ldx, ldw, yp, N};
         gemm_tiled(be->pool, &g);
         goto unset;
@@ -400,7 +439,8 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                          .rs = w->stride[0],
                          .cs = K > 1 ? w->stride[1] : 1,
                          .scale = w_scale,
-                         .lut = NULL},
+                         .lut = NULL,
+                         .bf16 = bf16},
                    .y = yp,
                    .beta = beta,
                    .nb = nb,
@@ -526,8 +566,8 @@ static bool batch_strides(const ltx_tensor *t, const ltx_tensor *c, int nb, int6
 
 /* ltx_backend_ops.matmul. Writes all of c (zeros when K = 0); a and b are read through their
  * strides, operands BLAS cannot take in place are copied per product into per-worker scratch. */
-ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
-                      bool trans_a, bool trans_b, float alpha)
+static ltx_status matmul_f32(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a,
+                             const ltx_tensor *b, bool trans_a, bool trans_b, float alpha)
 {
     char s1[96], s2[96], s3[96];
     if (a->dtype != LTX_F32 || b->dtype != LTX_F32 || c->dtype != LTX_F32)
@@ -591,4 +631,20 @@ ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const
     if (nw > 1) blas_single_end(saved);
     free(j.scratch);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.matmul: in bf16 precision a and b are rounded to bf16 first (f32 sums). */
+ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                      bool trans_a, bool trans_b, float alpha)
+{
+    if (!cpu_gemm_bf16(be) || a->dtype != LTX_F32 || b->dtype != LTX_F32)
+        return matmul_f32(be, c, a, b, trans_a, trans_b, alpha);
+    const ltx_tensor *ar, *br;
+    ltx_tensor *ta = NULL, *tb = NULL;
+    ltx_status s = cpu_round_bf16_input(be, a, &ar, &ta);
+    if (s == LTX_OK) s = cpu_round_bf16_input(be, b, &br, &tb);
+    if (s == LTX_OK) s = matmul_f32(be, c, ar, br, trans_a, trans_b, alpha);
+    ltx_tensor_free(ta);
+    ltx_tensor_free(tb);
+    return s;
 }
