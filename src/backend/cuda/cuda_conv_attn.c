@@ -48,11 +48,12 @@ static ltx_status attn_check(ck_attn *j, const ltx_tensor *o, const ltx_tensor *
             "contiguous o (B,H,Tq,Dv), H %% Hk == 0; got q %s k %s v %s o %s",
             ltx_tensor_shape_str(q, b1, sizeof b1), ltx_tensor_shape_str(k, b2, sizeof b2),
             ltx_tensor_shape_str(v, b3, sizeof b3), ltx_tensor_shape_str(o, b4, sizeof b4));
-    if (v->shape[3] != j->D || j->D > 256)
+    j->Dv = v->shape[3];
+    if (j->D > 256 || j->Dv > 256)
         return ltx_err(LTX_ERR_UNSUPPORTED,
-                       "attention on cuda: head dims D %lld / Dv %lld (the fused kernel needs "
-                       "D == Dv <= 256)",
-                       (long long)j->D, (long long)v->shape[3]);
+                       "attention on cuda: head dims D %lld / Dv %lld (the fused kernel takes "
+                       "up to 256)",
+                       (long long)j->D, (long long)j->Dv);
     for (int d = 0; d < 4; d++) {
         j->qs[d] = q->stride[d];
         j->ks[d] = k->stride[d];

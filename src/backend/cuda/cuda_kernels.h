@@ -82,7 +82,7 @@ cudaError_t ck_softmax(cudaStream_t s, const ck_iter *rows, int64_t L, int64_t s
 typedef struct ck_attn {
     const float *q, *k, *v;
     float *o;
-    int64_t B, H, Hk, Tq, Tk, D;
+    int64_t B, H, Hk, Tq, Tk, D, Dv; /* Dv: v/o head dim (may differ from D) */
     int64_t qs[4], ks[4], vs[4], os[4]; /* element strides */
     const void *mask;                   /* NULL: none */
     int mdtype;                         /* F32/BF16/F16 additive, BOOL/U8 keep-flags */
@@ -90,7 +90,7 @@ typedef struct ck_attn {
     float scale;
     int bf16;                           /* round q/k/v/p to bf16, tensor cores, f32 accumulation */
 } ck_attn;
-/* Flash attention (online softmax). D <= 256 and D == Dv. */
+/* Flash attention (online softmax). D, Dv <= 256. */
 cudaError_t ck_attention(cudaStream_t s, const ck_attn *a);
 
 /* ---- rope, snake, fused q/k path, gated add (kernels/rope.cu, snake.cu, fused.cu) ---- */

@@ -659,7 +659,7 @@ bool cu_supports(ltx_backend *be, const ltx_op_query *q)
         const ltx_tensor *k = q->src[1], *v = q->src[2], *m = q->src[3];
         if (!f32(d) || !f32(a) || !f32(k) || !f32(v) || a->ndim != 4) return false;
         int64_t D = a->shape[3];
-        if (D < 1 || D > 256 || v->shape[3] != D) return false;
+        if (D < 1 || D > 256 || v->ndim != 4 || v->shape[3] < 1 || v->shape[3] > 256) return false;
         return !m || m->dtype == LTX_F32 || m->dtype == LTX_BF16 || m->dtype == LTX_F16 ||
                m->dtype == LTX_BOOL || m->dtype == LTX_U8;
     }

@@ -1,7 +1,8 @@
 /*
  * attention.cu — fused scaled-dot-product attention (flash-attention style: online softmax over
  * key blocks, never the Tq x Tk matrix) for q (B, H, Tq, D), k/v (B, Hk, Tk, D) with GQA
- * (H % Hk == 0), any element strides, an optional mask broadcast to (B, H, Tq, Tk) — additive
+ * (H % Hk == 0), v/o head dim Dv may differ from D, any element strides, an optional mask
+ * broadcast to (B, H, Tq, Tk) — additive
  * F32/BF16/F16, or BOOL/U8 keep-flags (0 = masked out) — and head dims up to 256 (templates for
  * 32/64/128/256; smaller dims are zero-padded in shared memory).
  *
@@ -102,7 +103,7 @@ __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b = blockIdx.z, h = blockIdx.y, q0 = (int64_t)blockIdx.x * C::BQ;
     const int64_t hk = h / (a.H / a.Hk);
-    const int D = (int)a.D;
+    const int D = (int)a.D, Dv = (int)a.Dv;
     const int qvalid = (int)min((int64_t)C::BQ, a.Tq - q0);
     load_tile_f32(Qs, C::LQ, a.q + b * a.qs[0] + h * a.qs[1] + q0 * a.qs[2], a.qs[2], a.qs[3],
                   C::BQ, qvalid, D, DP);
@@ -120,7 +121,7 @@ __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
         load_tile_f32(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2],
                       a.ks[3], BK, kvalid, D, DP);
         load_tile_f32(Vs, DP, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2], a.vs[3],
-                      BK, kvalid, D, DP);
+                      BK, kvalid, Dv, DP);
         __syncthreads();
         float acc[RPL];
 #pragma unroll
@@ -175,7 +176,7 @@ __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
 #pragma unroll
         for (int c = 0; c < NC; c++) {
             int d = lane + 32 * c;
-            if (d < D) orow[d * a.os[3]] = lr > 0.0f ? o[r][c] / lr : 0.0f;
+            if (d < Dv) orow[d * a.os[3]] = lr > 0.0f ? o[r][c] / lr : 0.0f;
         }
     }
 }
@@ -206,7 +207,7 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int64_t b = blockIdx.z, h = blockIdx.y, q0 = (int64_t)blockIdx.x * C::BQ;
     const int64_t hk = h / (a.H / a.Hk);
-    const int D = (int)a.D;
+    const int D = (int)a.D, Dv = (int)a.Dv;
     const int qvalid = (int)min((int64_t)C::BQ, a.Tq - q0);
     for (int i = threadIdx.x; i < 256; i += blockDim.x) Rid[i] = (float)(i / 16);
     load_tile_bf16(Qs, C::LQ, a.q + b * a.qs[0] + h * a.qs[1] + q0 * a.qs[2], a.qs[2], a.qs[3],
@@ -226,7 +227,7 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
         load_tile_bf16(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2],
                        a.ks[3], BK, kvalid, D, DP);
         load_tile_bf16(Vs, C::LQ, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2],
-                       a.vs[3], BK, kvalid, D, DP);
+                       a.vs[3], BK, kvalid, Dv, DP);
         __syncthreads();
         /* S (16 x BK) = Q_w K^T */
         for (int nt = 0; nt < BK / 16; nt++) {
@@ -293,7 +294,7 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
         for (int e = lane; e < 256; e += 32) {
             int rr = e / 16, cc = e % 16, d = t * 16 + cc;
             int64_t qi = q0 + warp * 16 + rr;
-            if (qi < a.Tq && d < D)
+            if (qi < a.Tq && d < Dv)
                 a.o[b * a.os[0] + h * a.os[1] + qi * a.os[2] + d * a.os[3]] = Sw[rr * C::LS + cc];
         }
         __syncwarp();
@@ -332,15 +333,17 @@ template <int DP, int BK> static cudaError_t run_bf16(cudaStream_t s, const ck_a
 extern "C" cudaError_t ck_attention(cudaStream_t s, const ck_attn *a)
 {
     if (a->B == 0 || a->H == 0 || a->Tq == 0) return cudaSuccess;
-    if (a->D > 256 || a->D < 1 || a->H > 65535 || a->B > 65535) return cudaErrorInvalidValue;
+    int64_t dm = a->D > a->Dv ? a->D : a->Dv; /* both padded to one template width */
+    if (dm > 256 || a->D < 1 || a->Dv < 1 || a->H > 65535 || a->B > 65535)
+        return cudaErrorInvalidValue;
     if (a->bf16) {
-        if (a->D <= 32) return run_bf16<32, 64>(s, a);
-        if (a->D <= 64) return run_bf16<64, 64>(s, a);
-        if (a->D <= 128) return run_bf16<128, 64>(s, a);
+        if (dm <= 32) return run_bf16<32, 64>(s, a);
+        if (dm <= 64) return run_bf16<64, 64>(s, a);
+        if (dm <= 128) return run_bf16<128, 64>(s, a);
         return run_bf16<256, 32>(s, a);
     }
-    if (a->D <= 32) return run_f32<32, 4, 32>(s, a);
-    if (a->D <= 64) return run_f32<64, 4, 32>(s, a);
-    if (a->D <= 128) return run_f32<128, 4, 32>(s, a);
+    if (dm <= 32) return run_f32<32, 4, 32>(s, a);
+    if (dm <= 64) return run_f32<64, 4, 32>(s, a);
+    if (dm <= 128) return run_f32<128, 4, 32>(s, a);
     return run_f32<256, 2, 16>(s, a);
 }
