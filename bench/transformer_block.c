@@ -727,8 +727,12 @@ static int cuda_main(int argc, char **argv)
         fprintf(stderr, "--precision %s: want f32 or bf16\n", prec);
         return 1;
     }
+    /* LTX_TEST_DATA in the environment: the data folder on a machine other than the build's */
+    char gpath[4096];
+    const char *data = getenv("LTX_TEST_DATA");
+    snprintf(gpath, sizeof gpath, "%s/golden/perf_block.safetensors", data ? data : LTX_TEST_DATA);
     ltx_st_file *gf = NULL;
-    if (ltx_st_open(LTX_TEST_DATA "/golden/perf_block.safetensors", &gf) != LTX_OK) {
+    if (ltx_st_open(gpath, &gf) != LTX_OK) {
         fprintf(stderr, "%s\n", ltx_err_message());
         return 1;
     }

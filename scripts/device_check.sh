@@ -20,8 +20,14 @@
 #   8. summary table (printed last; also OUTDIR/summary.txt)
 # Exit status: 0 all passed, 1 something failed, 2 no GPU, 3 build prerequisites missing or the
 # build failed.
+# Bundle mode (the GPU image cannot build: no OpenBLAS/cJSON/FFTW/FFmpeg packages there): run
+# scripts/device_bundle.sh on the dev machine first (creates devbundle/: the CLI, the op tests,
+# the benchmark and their shared libraries); this script uses it by itself when the packages are
+# missing and devbundle/ exists, or when LTX_DEVICE_BUNDLE=DIR is set. Step 2 is then skipped
+# and step 4 runs every op test binary of the bundle on cuda in f32 and bf16 (77 = skipped).
 # Environment: LTX_DEVICE_BUILD (build folder, default build-device), LTX_CUDA_ARCHS (override),
-# LTX_DEVICE_DEADLINE_S (total budget, default 470), LTX_VERIFY_JOBS (default 6).
+# LTX_DEVICE_DEADLINE_S (total budget, default 470), LTX_VERIFY_JOBS (default 6),
+# LTX_DEVICE_BUNDLE (prebuilt bundle folder), LTX_DEVICE_SKIP_BUILD=1 (use LTX_DEVICE_BUILD as is).
 set -u
 OUT=${1:?usage: scripts/device_check.sh OUTDIR}
 mkdir -p "$OUT/verify"
@@ -60,17 +66,33 @@ GPU_LIST=$(nvidia-smi -L 2>/dev/null | grep -i gpu || true)
 note "gpu: ${GPU_LIST:-none visible (nvidia-smi: rc $STEP_RC)}"
 
 # ---- 2. build --------------------------------------------------------------------------------
+BUNDLE=${LTX_DEVICE_BUNDLE:-}
 missing=""
 for m in openblas libcjson fftw3f fftw3 libavformat libavcodec libavutil libswscale libswresample; do
     pkg-config --exists "$m" 2>/dev/null || missing="$missing $m"
 done
-if [ -n "$missing" ]; then
-    note "build: FAILED — missing build prerequisites (pkg-config):$missing"
-    note "       install them (scripts/setup.sh) or carry a prebuilt build folder and set"
-    note "       LTX_DEVICE_BUILD=<it> with LTX_DEVICE_SKIP_BUILD=1"
-    [ "${LTX_DEVICE_SKIP_BUILD:-0}" = 1 ] || exit 3
+if [ -z "$BUNDLE" ] && [ -n "$missing" ] && [ "${LTX_DEVICE_SKIP_BUILD:-0}" != 1 ]; then
+    if [ ! -x "$ROOT/devbundle/bin/ltx2c" ] && [ -f "$ROOT/devbundle.tar.xz" ]; then
+        xz -dc "$ROOT/devbundle.tar.xz" | tar -C "$ROOT" -xf - # the carried archive form
+    fi
+    if [ -x "$ROOT/devbundle/bin/ltx2c" ]; then
+        BUNDLE=$ROOT/devbundle
+        note "build: prerequisites missing ($missing ) — using the prebuilt $BUNDLE"
+    else
+        note "build: FAILED — missing build prerequisites (pkg-config):$missing"
+        note "       on the dev machine run scripts/device_bundle.sh (creates devbundle/) and retry"
+        exit 3
+    fi
 fi
-if [ "${LTX_DEVICE_SKIP_BUILD:-0}" != 1 ]; then
+if [ -n "$BUNDLE" ]; then
+    BUNDLE=$(cd "$BUNDLE" && pwd)
+    export LD_LIBRARY_PATH=$BUNDLE/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    LTX2C=$BUNDLE/bin/ltx2c
+    BENCH=$BUNDLE/bin/transformer_block
+    note "build: skipped, prebuilt bundle $BUNDLE ($(head -2 "$BUNDLE/README" | tr '\n' ' '))"
+    missing_libs=$(ldd "$LTX2C" 2>/dev/null | grep "not found" | awk '{print $1}' | tr '\n' ' ')
+    [ -n "$missing_libs" ] && note "bundle: libraries not found on this machine: $missing_libs"
+elif [ "${LTX_DEVICE_SKIP_BUILD:-0}" != 1 ]; then
     archs=${LTX_CUDA_ARCHS:-}
     [ -z "$archs" ] && { [ -n "$GPU_LIST" ] && archs=native || archs=90; }
     gen=()
@@ -90,7 +112,11 @@ if [ "${LTX_DEVICE_SKIP_BUILD:-0}" != 1 ]; then
     }
     note "build: ok (${STEP_S} s, archs $archs)"
 fi
-LTX2C=$BUILD/ltx2c
+if [ -z "$BUNDLE" ]; then
+    LTX2C=$BUILD/ltx2c
+    BENCH=$BUILD/bench/transformer_block
+fi
+export LTX_TEST_DATA=$ROOT/tests/data # the benchmark's data folder on this machine
 
 # ---- 3. is there a usable GPU? ------------------------------------------------------------------
 if ! "$LTX2C" info --device cuda >"$OUT/info_cuda.log" 2>&1; then
@@ -100,11 +126,31 @@ if ! "$LTX2C" info --device cuda >"$OUT/info_cuda.log" 2>&1; then
 fi
 note "device: $(grep -m1 '^device:' "$OUT/info_cuda.log"); $(grep -m1 '^precision' "$OUT/info_cuda.log")"
 
-# ---- 4. ctest -L cuda -------------------------------------------------------------------------
-run_step ctest_cuda 120 330 ctest --test-dir "$BUILD" -L cuda --output-on-failure --timeout 100 -j 4
-CT_LINE=$(grep -E "tests passed|No tests were found" "$OUT/ctest_cuda.log" | tail -1)
-note "ctest -L cuda: ${CT_LINE:-no summary} (rc $STEP_RC, ${STEP_S} s)"
-[ "$STEP_RC" -ne 0 ] && RC=1
+# ---- 4. ctest -L cuda (bundle: the op test binaries on cuda in both precisions) ---------------
+if [ -z "$BUNDLE" ]; then
+    run_step ctest_cuda 120 330 ctest --test-dir "$BUILD" -L cuda --output-on-failure \
+        --timeout 100 -j 4
+    CT_LINE=$(grep -E "tests passed|No tests were found" "$OUT/ctest_cuda.log" | tail -1)
+    note "ctest -L cuda: ${CT_LINE:-no summary} (rc $STEP_RC, ${STEP_S} s)"
+    [ "$STEP_RC" -ne 0 ] && RC=1
+else
+    ops_run() {
+        for t in "$BUNDLE"/bin/test_ops_*; do
+            for p in f32 bf16; do
+                LTX_TEST_DEVICE=cuda LTX_TEST_PRECISION=$p timeout 100 "$t" >"$OUT/$(basename "$t").$p.log" 2>&1
+                echo "$(basename "$t") $p rc $?"
+            done
+        done
+    }
+    export -f ops_run
+    export BUNDLE OUT
+    run_step ctest_cuda 120 330 bash -c ops_run
+    npass=$(grep -c " rc 0$" "$OUT/ctest_cuda.log")
+    nall=$(wc -l <"$OUT/ctest_cuda.log")
+    note "op tests on cuda (bundle): $npass/$nall passed (rc 77 = skipped)"
+    grep -v " rc 0$" "$OUT/ctest_cuda.log" | sed 's/^/    FAIL /' | tee -a "$SUMMARY"
+    [ "$npass" -ne "$nall" ] && RC=1
+fi
 
 # ---- 5. goldens in both precisions ------------------------------------------------------------
 LIST=$OUT/verify_list.txt
@@ -128,7 +174,7 @@ verify_one() { # FILE|FLAG,FLAG PREC -> one line of verify.tsv
     printf '%s\t%s\t%s\t%s\n' "$tag" "$prec" "$rc" "$(($(date +%s) - s))"
 }
 export -f verify_one
-export LTX2C OUT ROOT
+export LTX2C OUT ROOT LD_LIBRARY_PATH
 VT=$(($(left) - 250)) # keep ~250 s for the benchmarks and the summary
 [ "$VT" -gt 240 ] && VT=240
 [ "$VT" -lt 30 ] && VT=30
@@ -147,7 +193,7 @@ for prec in f32 bf16; do
 done
 
 # ---- 6/7. benchmarks --------------------------------------------------------------------------
-run_step bench_block 150 80 "$BUILD/bench/transformer_block" --device cuda --reps 5
+run_step bench_block 150 80 "$BENCH" --device cuda --reps 5
 B_RC=$STEP_RC
 grep -E "^(GPU|block|forward|peak|RESULT)" "$OUT/bench_block.log" >"$OUT/bench_block.short"
 [ "$B_RC" -ne 0 ] && RC=1
