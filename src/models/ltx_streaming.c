@@ -179,6 +179,12 @@ static ltx_status upload_block(ltx_transformer *m, int i)
             continue;
         }
         memcpy(stg + off, e->data, e->nbytes);
+        if (e->shard >= 0 && e->shard < s->f->nshards && s->f->shards[e->shard].mapped) {
+            /* the mapped pages were only needed for the staging copy: out of this process */
+            uintptr_t pa, pe;
+            page_range(s, e, true, &pa, &pe);
+            if (pe > pa) (void)madvise((void *)pa, pe - pa, MADV_DONTNEED);
+        }
         LTX_TRY(be->ops->upload_async(be, handle, 0, stg + off, e->nbytes, s->copy));
         off += align64(e->nbytes);
     }

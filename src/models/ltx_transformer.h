@@ -94,6 +94,9 @@ typedef struct ltx_modality {
     const ltx_tensor *context_mask;   /* NULL or (B, L) 0/1 */
     const ltx_tensor *attention_mask; /* NULL or (B, T, T) in [0, 1] (self-attention strength) */
     bool enabled;                     /* false: stream not updated (still serves as K/V) */
+    /* NULL, or sigma's values on the host (as many as sigma has): the forward then reads them
+     * here instead of downloading sigma (one host sync less per use). Must equal sigma. */
+    const float *sigma_host;
 } ltx_modality;
 
 /* Perturbations (ref: ltx_core/guidance/perturbations.py). */
@@ -174,6 +177,13 @@ ltx_status ltx_transformer_set_streaming_ex(ltx_transformer *m, const ltx_st_fil
 /* True for the weight names layer streaming handles ("transformer_blocks.<i>.<linear>.weight"
  * of a 2-D weight): a LoRA load hook leaves these to the streaming. */
 bool ltx_transformer_streams_weight(const char *name, int ndim);
+
+/* Drops the per-stage cache of RoPE tables and mask biases (keyed on the input tensors'
+ * identity; see ltx_tables.c). Call when positions or masks may have been modified in place;
+ * stages call it when they start and end. m may be NULL. */
+void ltx_transformer_clear_tables(ltx_transformer *m);
+/* Cache hits / misses since the last clear. */
+void ltx_transformer_table_stats(const ltx_transformer *m, int64_t *hits, int64_t *misses);
 
 typedef struct ltx_stream_stats {
     int prefetch;               /* P = min(N, L - 1); 0 = streaming off */

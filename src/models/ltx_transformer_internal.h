@@ -51,6 +51,7 @@ struct ltx_transformer {
     ltx_tensor **owned; /* every tensor above, freed at the end */
     int n_owned, cap_owned;
     struct tf_stream *stream; /* layer streaming state (ltx_streaming.c), NULL = off */
+    struct tf_tables *tables; /* per-stage RoPE / mask cache (ltx_tables.c), NULL = empty */
 };
 
 /* Token runs with one timestep value: tokens [t0, t1) of item b use row u of the AdaLN rows.
@@ -118,6 +119,15 @@ ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
 /* Layer streaming hooks (ltx_streaming.c); no-ops when m->stream is NULL. Before block i:
  * bring in blocks i..i+P (mod L); after it: evict block i. tf_stream_free drops the state. */
 typedef struct tf_stream tf_stream;
+
+/* Per-stage table cache (ltx_tables.c): RoPE cos/sin of `positions` for params rp, and mask
+ * biases built by `build` from `mask`, computed on the first use and returned as new views
+ * (caller frees) afterwards. */
+enum { TF_TABLE_ROPE, TF_TABLE_CONTEXT_MASK, TF_TABLE_SELF_MASK };
+ltx_status tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp, const ltx_tensor *positions,
+                         ltx_tensor **cos, ltx_tensor **sin);
+ltx_tensor *tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
+                          ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask));
 ltx_status tf_stream_before(ltx_transformer *m, int block);
 void tf_stream_after(ltx_transformer *m, int block);
 void tf_stream_free(ltx_transformer *m);

@@ -29,6 +29,7 @@ void ltx_denoiser_reset(ltx_denoiser *d)
 }
 
 typedef struct pass_io {
+    float s32;           /* sigma on the host (the transformer reads it here: no download) */
     ltx_tensor *sigma;   /* (1) */
     ltx_tensor *tv, *ta; /* timesteps (1, T, 1) = mask * sigma */
 } pass_io;
@@ -39,6 +40,7 @@ static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_lat
     memset(io, 0, sizeof *io);
     float s32 = (float)sigma;
     int64_t one = 1;
+    io->s32 = s32;
     io->sigma = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &s32);
     /* ref: timesteps = denoise_mask * sigma (f32) */
     io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, s32, 0.0);
@@ -65,13 +67,15 @@ static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_sta
                       .positions = vs->positions,
                       .context = vctx,
                       .enabled = v_on,
-                      .attention_mask = vs->attention_mask};
+                      .attention_mask = vs->attention_mask,
+                      .sigma_host = &io->s32};
     ltx_modality a = {.latent = as->latent,
                       .sigma = io->sigma,
                       .timesteps = io->ta,
                       .positions = as->positions,
                       .context = actx,
-                      .enabled = a_on};
+                      .enabled = a_on,
+                      .sigma_host = &io->s32};
     LTX_TRY(ltx_transformer_forward_x0(m, &v, &a, ptb, NULL, ov, oa));
     if (p->state_dtype == LTX_BF16) {
         /* ref: X0Model returns (latent - v * t).to(bf16) */
@@ -113,8 +117,7 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
                                  const pass_io *io, bool v_skip, bool a_skip, ltx_tensor **x0v,
                                  ltx_tensor **x0a)
 {
-    float sigma;
-    LTX_TRY(ltx_tensor_download(io->sigma, &sigma, LTX_F32));
+    float sigma = io->s32; /* the value io->sigma holds (no download) */
     ltx_guided_inputs in = {.be = p->be,
                             .video = vs,
                             .audio = as,

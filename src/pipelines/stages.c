@@ -317,6 +317,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     *video_out = *audio_out = NULL;
     const char *nm = s->name;
     double t0 = ltx_pipe_now();
+    /* RoPE tables and mask biases are cached per stage (positions/masks are the stage's) */
+    ltx_transformer_clear_tables(model);
+    ltx_backend_reset_peak(p->be);
     ltx_latent_state vs = {0}, as = {0};
     static const int scale[3] = {8, 32, 32}; /* ref: VideoLatentTools scale factors */
     ltx_audio_timing tm;
@@ -356,6 +359,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     }
     int steps = s->n_sigmas - 1;
     double tl = ltx_pipe_now();
+    uint64_t syncs0 = ltx_backend_host_syncs(p->be);
     p->cur_stage = nm;
     if (st == LTX_OK && s->res2s) {
         rec_state(p, nm, "init", "video", vs.latent);
@@ -392,6 +396,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
             st = ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
     }
     ltx_denoiser_reset(s->denoiser);
+    ltx_transformer_clear_tables(model);
+    uint64_t loop_syncs = ltx_backend_host_syncs(p->be) - syncs0;
+    int loop_steps = s->res2s ? s->n_sigmas - 1 : steps;
     if (st == LTX_OK) {
         rec_state(p, nm, "final_tokens", "video", vs.latent);
         rec_state(p, nm, "final_tokens", "audio", as.latent);
@@ -415,6 +422,12 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     snprintf(name, sizeof name, "out.%s.audio_latent", nm);
     ltx_pipe_rec(p, name, *audio_out);
     ltx_pipe_add_time(p, nm, ltx_pipe_now() - t0);
+    ltx_stage_time *tt = p->n_times > 0 ? &p->times[p->n_times - 1] : NULL;
+    if (tt && !strcmp(tt->name, nm)) {
+        tt->steps = loop_steps;
+        tt->host_syncs = loop_syncs;
+        tt->peak_bytes = ltx_backend_peak_bytes(p->be);
+    }
     return LTX_OK;
 }
 

@@ -50,6 +50,9 @@ typedef ltx_status (*ltx_pipe_noise_fn)(void *user, const char *name, int64_t T,
 typedef struct ltx_stage_time {
     char name[48];
     double seconds;
+    int steps;           /* denoising stages: steps run (0 otherwise) */
+    uint64_t host_syncs; /* host synchronisations during those steps (backend count) */
+    size_t peak_bytes;   /* peak device memory of the stage (caching allocator's live peak) */
 } ltx_stage_time;
 
 /* Per-run context. Fill with ltx_pipe_init, then set what applies. Borrowed pointers. */

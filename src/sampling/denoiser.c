@@ -17,7 +17,8 @@ enum { P_COND, P_UNCOND, P_PTB, P_MOD, P_COUNT };
 static ltx_tensor *tile(ltx_backend *be, const ltx_tensor *t, int n)
 {
     const ltx_tensor *xs[P_COUNT];
-    for (int i = 0; i < n; i++) xs[i] = t;
+    for (int i = 0; i < n; i++)
+        xs[i] = t;
     return nn_cat(be, xs, n, 0);
 }
 
@@ -58,8 +59,8 @@ static ltx_tensor *rows(const ltx_tensor *t, int64_t a, int64_t e)
 }
 
 ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, ltx_tensor **x0v,
-                              ltx_tensor **x0a, ltx_tensor **per_pass_v,
-                              ltx_tensor **per_pass_a, int *n_passes)
+                              ltx_tensor **x0a, ltx_tensor **per_pass_v, ltx_tensor **per_pass_a,
+                              int *n_passes)
 {
     ltx_backend *be = in->be;
     *x0v = *x0a = NULL;
@@ -69,22 +70,22 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     bool want[P_COUNT] = {true, ltx_guider_do_uncond(vg) || ltx_guider_do_uncond(ag),
                           ltx_guider_do_perturbed(vg) || ltx_guider_do_perturbed(ag),
                           ltx_guider_do_modality(vg) || ltx_guider_do_modality(ag)};
-    ltx_perturbation stg[2], mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0},
-                                       {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
+    ltx_perturbation stg[2],
+        mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0}, {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
     int n_stg = 0;
     if (ltx_guider_do_perturbed(vg))
-        stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks,
-                                          vg->n_stg_blocks};
+        stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks, vg->n_stg_blocks};
     if (ltx_guider_do_perturbed(ag))
-        stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks,
-                                          ag->n_stg_blocks};
+        stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks, ag->n_stg_blocks};
     int kind[P_COUNT], P = 0;
     ltx_ptb_item items[P_COUNT];
     const ltx_tensor *vc[P_COUNT], *ac[P_COUNT];
     for (int k = 0; k < P_COUNT; k++) {
         if (!want[k]) continue;
         kind[P] = k;
-        items[P] = k == P_PTB ? (ltx_ptb_item){stg, n_stg}
+        items[P] = k == P_PTB   ? (ltx_ptb_item){stg, n_stg}
                    : k == P_MOD ? (ltx_ptb_item){mod, 2}
                                 : (ltx_ptb_item){NULL, 0};
         vc[P] = k == P_UNCOND && in->v_neg ? in->v_neg : in->v_ctx;
@@ -109,8 +110,10 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
                             rows(ba.pos, r0, r1), rows(ba.ctx, r0, r1)};
         /* the video state's attention mask rides along (as in the pipelines' per-pass calls) */
         ltx_tensor *vmask = rows(bv.mask, r0, r1);
-        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip};
-        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip};
+        /* every row's sigma is in->sigma: the host mirror spares the forward a download */
+        float sg[P_COUNT] = {in->sigma, in->sigma, in->sigma, in->sigma};
+        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sg};
+        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sg};
         ltx_tensor *cv = NULL, *ca = NULL;
         s = ltx_transformer_forward_x0(m, in->video ? &mv : NULL, in->audio ? &ma : NULL,
                                        items + r0, NULL, &cv, &ca);
@@ -118,7 +121,8 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         if (s == LTX_OK && cv) s = be->ops->copy(be, dv, cv);
         if (s == LTX_OK && ca) s = be->ops->copy(be, da, ca);
         ltx_tensor_free(dv), ltx_tensor_free(da), ltx_tensor_free(cv), ltx_tensor_free(ca);
-        for (int i = 0; i < 5; i++) ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
+        for (int i = 0; i < 5; i++)
+            ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
         ltx_tensor_free(vmask);
     }
     /* ref: X0Model output in the state dtype */
@@ -130,13 +134,15 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         ltx_tensor *all = md ? oa : ov;
         if (!all || (md ? in->a_skip : in->v_skip)) continue;
         ltx_tensor *part[P_COUNT] = {0};
-        for (int i = 0; i < P; i++) part[kind[i]] = rows(all, i, i + 1);
+        for (int i = 0; i < P; i++)
+            part[kind[i]] = rows(all, i, i + 1);
         ltx_tensor *out = ltx_tensor_new(be, LTX_F32, 3, part[P_COND]->shape);
         s = out ? ltx_multimodal_guider_calculate(be, md ? ag : vg, out, part[P_COND],
                                                   part[P_UNCOND], part[P_PTB], part[P_MOD],
                                                   in->state_dtype)
                 : LTX_ERR_OOM;
-        for (int k = 0; k < P_COUNT; k++) ltx_tensor_free(part[k]);
+        for (int k = 0; k < P_COUNT; k++)
+            ltx_tensor_free(part[k]);
         if (s == LTX_OK)
             *(md ? x0a : x0v) = out;
         else
