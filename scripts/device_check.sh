@@ -9,15 +9,15 @@
 #      (needs the project's packages: pkg-config openblas libcjson fftw3f fftw3 libav*; missing
 #      ones are named and the script stops with exit 3)
 #   3. no GPU (nvidia-smi -L empty or `ltx2c info --device cuda` failing): say so, exit 2
-#   4. ctest -L cuda                                   (<= 120 s) -> ctest_cuda.log
+#   4. ctest -L cuda -E '^verify_' (the op tests on cuda, f32 and bf16) (<= 120 s) -> ctest_cuda.log
 #   5. ltx2c verify --device cuda: --precision f32 on every golden of tests/golden/goldens.txt
 #      (with its flags) and of tests/data/golden_v12 (if its tiny_ckpt/ exists); bf16 on every
 #      line of tests/golden/goldens_bf16.txt (with its measured --tolerance-scale),
-#      6 processes in parallel, 120 s each, the phase capped so the benchmarks keep their time
+#      6 processes in parallel, 120 s each, the phase capped (<= 240 s) so that ~170 s remain
 #                                                      -> verify/<name>.<prec>.log, verify.tsv
 #   6. bench/transformer_block --device cuda (6144 and 24576 tokens, 48-block forward resident
-#      and streaming prefetch 2)                       (<= 150 s) -> bench_block.log
-#   7. python3 bench/torch_block.py (eager PyTorch bf16, same widths)  (<= 90 s) -> bench_torch.log
+#      and streaming prefetch 2)                       (<= 110 s) -> bench_block.log
+#   7. python3 bench/torch_block.py (eager PyTorch bf16, same widths)  (<= 60 s) -> bench_torch.log
 #   8. summary table (printed last; also OUTDIR/summary.txt)
 # Exit status: 0 all passed, 1 something failed, 2 no GPU, 3 build prerequisites missing or the
 # build failed.
@@ -130,8 +130,9 @@ note "device: $(grep -m1 '^device:' "$OUT/info_cuda.log"); $(grep -m1 '^precisio
 
 # ---- 4. ctest -L cuda (bundle: the op test binaries on cuda in both precisions) ---------------
 if [ -z "$BUNDLE" ]; then
-    run_step ctest_cuda 120 330 ctest --test-dir "$BUILD" -L cuda --output-on-failure \
-        --timeout 100 -j 4
+    # the op tests (and any other non-replay cuda test); the replays are step 5's
+    run_step ctest_cuda 120 330 ctest --test-dir "$BUILD" -L cuda -E '^verify_' \
+        --output-on-failure --timeout 100 -j 4
     CT_LINE=$(grep -E "tests passed|No tests were found" "$OUT/ctest_cuda.log" | tail -1)
     note "ctest -L cuda: ${CT_LINE:-no summary} (rc $STEP_RC, ${STEP_S} s)"
     [ "$STEP_RC" -ne 0 ] && RC=1
@@ -188,7 +189,7 @@ verify_one() { # FILE|FLAG,FLAG PREC -> one line of verify.tsv
 }
 export -f verify_one
 export LTX2C OUT ROOT LD_LIBRARY_PATH DEV
-VT=$(($(left) - 250)) # keep ~250 s for the benchmarks and the summary
+VT=$(($(left) - 170)) # keep ~170 s for the benchmarks and the summary
 [ "$VT" -gt 240 ] && VT=240
 [ "$VT" -lt 30 ] && VT=30
 : >"$OUT/verify.tsv"
@@ -205,11 +206,11 @@ for prec in f32 bf16; do
 done
 
 # ---- 6/7. benchmarks --------------------------------------------------------------------------
-run_step bench_block 150 80 "$BENCH" --device cuda --reps 5
+run_step bench_block 110 45 "$BENCH" --device cuda --reps 5
 B_RC=$STEP_RC
 grep -E "^(GPU|block|forward|peak|RESULT)" "$OUT/bench_block.log" >"$OUT/bench_block.short"
 [ "$B_RC" -ne 0 ] && RC=1
-run_step bench_torch 90 5 python3 "$ROOT/bench/torch_block.py" --tokens 6144,24576 --reps 10
+run_step bench_torch 60 5 python3 "$ROOT/bench/torch_block.py" --tokens 6144,24576 --reps 10
 T_RC=$STEP_RC
 
 # ---- 8. summary -------------------------------------------------------------------------------
