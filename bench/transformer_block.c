@@ -363,7 +363,6 @@ static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int6
     return bench_now() - t0;
 }
 
-
 /* ---- --device cuda: the block at the 22B model's widths on the GPU ---- */
 #ifdef LTX_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -391,7 +390,10 @@ static void fill_params(void *ctx, int64_t begin, int64_t end, int worker)
         for (int64_t k = 0; k < q->numel; k++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             float u = (float)((double)(x >> 40) / 8388608.0 - 1.0);
-            float v = kind == 0 ? u * sc : kind == 1 ? 1.0f + u / 8.0f : kind == 2 ? u / 32.0f : u / 8.0f;
+            float v = kind == 0   ? u * sc
+                      : kind == 1 ? 1.0f + u / 8.0f
+                      : kind == 2 ? u / 32.0f
+                                  : u / 8.0f;
             d[k] = ltx_f32_to_bf16(v);
         }
     }
@@ -445,11 +447,16 @@ static char *config_22b(const char *perf_config, int layers)
 {
     cJSON *c = cJSON_Parse(perf_config);
     cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "transformer");
-    struct { const char *k; double v; } set[] = {
-        {"num_attention_heads", 32}, {"attention_head_dim", 128},
-        {"audio_num_attention_heads", 32}, {"audio_attention_head_dim", 64},
-        {"cross_attention_dim", 4096}, {"audio_cross_attention_dim", 2048},
-        {"num_layers", layers}};
+    struct {
+        const char *k;
+        double v;
+    } set[] = {{"num_attention_heads", 32},
+               {"attention_head_dim", 128},
+               {"audio_num_attention_heads", 32},
+               {"audio_attention_head_dim", 64},
+               {"cross_attention_dim", 4096},
+               {"audio_cross_attention_dim", 2048},
+               {"num_layers", layers}};
     for (size_t i = 0; t && i < sizeof set / sizeof set[0]; i++)
         cJSON_ReplaceItemInObjectCaseSensitive(t, set[i].k, cJSON_CreateNumber(set[i].v));
     char *s = cJSON_PrintUnformatted(c);
@@ -487,10 +494,18 @@ static ltx_status gpu_inputs_make(ltx_backend *be, const ltx_transformer_config 
     in->ats = nn_unary(be, LTX_UNARY_SCALE, in->as.denoise_mask, 0.75, 0.0);
     if (!in->v_lat || !in->a_lat || !in->v_ctx || !in->a_ctx || !in->sigma || !in->vts || !in->ats)
         return ltx_err(LTX_ERR_OOM, "bench inputs");
-    in->vm = (ltx_modality){.latent = in->v_lat, .sigma = in->sigma, .timesteps = in->vts,
-                            .positions = in->vs.positions, .context = in->v_ctx, .enabled = true};
-    in->am = (ltx_modality){.latent = in->a_lat, .sigma = in->sigma, .timesteps = in->ats,
-                            .positions = in->as.positions, .context = in->a_ctx, .enabled = true};
+    in->vm = (ltx_modality){.latent = in->v_lat,
+                            .sigma = in->sigma,
+                            .timesteps = in->vts,
+                            .positions = in->vs.positions,
+                            .context = in->v_ctx,
+                            .enabled = true};
+    in->am = (ltx_modality){.latent = in->a_lat,
+                            .sigma = in->sigma,
+                            .timesteps = in->ats,
+                            .positions = in->as.positions,
+                            .context = in->a_ctx,
+                            .enabled = true};
     return LTX_OK;
 }
 
@@ -526,7 +541,8 @@ static double block_flops(const ltx_transformer_config *cfg, int64_t Tv, int64_t
     attn_gemms(Ta, Da, Lt, cfg->audio_cross_attention_dim, Ha, dA, g);
     attn_gemms(Tv, D, Ta, Da, Ha, dA, g);
     attn_gemms(Ta, Da, Tv, D, Ha, dA, g);
-    add_g(1, Tv, 4 * D, D), add_g(1, Tv, D, 4 * D), add_g(1, Ta, 4 * Da, Da), add_g(1, Ta, Da, 4 * Da);
+    add_g(1, Tv, 4 * D, D), add_g(1, Tv, D, 4 * D), add_g(1, Ta, 4 * Da, Da),
+        add_g(1, Ta, Da, 4 * Da);
     double f = 0;
     for (int i = 0; i < n_g; i++)
         f += 2.0 * (double)G[i].count * (double)G[i].M * (double)G[i].N * (double)G[i].K;
@@ -572,8 +588,8 @@ static int gpu_block_run(ltx_backend *be, ltx_threadpool *pool, const char *perf
         goto done;
     }
     int64_t Tv = grid[0] * grid[1] * grid[2];
-    printf("block %lld video tokens: %.1f MiB bf16 weights built+loaded in %.1f s\n",
-           (long long)Tv, (double)ck_size / 1048576.0, bench_now() - tb0);
+    printf("block %lld video tokens: %.1f MiB bf16 weights built+loaded in %.1f s\n", (long long)Tv,
+           (double)ck_size / 1048576.0, bench_now() - tb0);
     ltx_tensor *vx0 = ltx_tensor_to(va.x, be, LTX_F32), *ax0 = ltx_tensor_to(aa.x, be, LTX_F32);
     double *t = malloc(sizeof(double) * (size_t)reps);
     uint64_t syncs = 0;
@@ -595,8 +611,10 @@ static int gpu_block_run(ltx_backend *be, ltx_threadpool *pool, const char *perf
             double dt = bench_now() - t0;
             if (r < 0 && pass == 1) ltx_cuda_timing_read(&gemm_ms, &attn_ms); /* drop warm-up */
             if (r < 0) continue;
-            if (pass == 0) t[r] = dt, syncs = s1 - s0;
-            else split_total += dt;
+            if (pass == 0)
+                t[r] = dt, syncs = s1 - s0;
+            else
+                split_total += dt;
         }
         if (pass == 1) {
             ltx_cuda_timing_read(&gemm_ms, &attn_ms);
@@ -657,8 +675,8 @@ static int gpu_forward_run(ltx_backend *be, ltx_threadpool *pool, const char *pe
            (double)ck_size / 1073741824.0, bench_now() - tb0);
     double med[2] = {0, 0};
     for (int mode = 0; mode < 2; mode++) {
-        if (mode == 1 && ltx_transformer_set_streaming(m, mf, prefetch, LTX_PREFETCH_ADVISE) !=
-                             LTX_OK) {
+        if (mode == 1 &&
+            ltx_transformer_set_streaming(m, mf, prefetch, LTX_PREFETCH_ADVISE) != LTX_OK) {
             fprintf(stderr, "streaming: %s\n", ltx_err_message());
             goto done;
         }
@@ -684,8 +702,8 @@ static int gpu_forward_run(ltx_backend *be, ltx_threadpool *pool, const char *pe
         med[mode] = bench_median(t, reps);
         free(t);
         printf("RESULT forward mode=%s layers=%d tokens=%lld s=%.4f syncs=%llu peak_gib=%.2f\n",
-               mode ? "streaming" : "resident", layers,
-               (long long)(grid[0] * grid[1] * grid[2]), med[mode], (unsigned long long)(s1 - s0),
+               mode ? "streaming" : "resident", layers, (long long)(grid[0] * grid[1] * grid[2]),
+               med[mode], (unsigned long long)(s1 - s0),
                (double)be->peak_device_bytes / 1073741824.0);
     }
     printf("forward %d blocks: resident %.3f s, streaming (prefetch %d) %.3f s, ratio %.2f "
@@ -708,11 +726,16 @@ static int cuda_main(int argc, char **argv)
     int reps = 5, layers = 48, prefetch = 2;
     const char *tokens = "6144,24576", *prec = "bf16";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) tokens = argv[++i];
-        else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--prefetch") && i + 1 < argc) prefetch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) prec = argv[++i];
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc)
+            tokens = argv[++i];
+        else if (!strcmp(argv[i], "--layers") && i + 1 < argc)
+            layers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--prefetch") && i + 1 < argc)
+            prefetch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            prec = argv[++i];
     }
     if (reps < 1) reps = 1;
     ltx_log log = {.level = LTX_LOG_WARN, .fn = ltx_log_stderr};
@@ -747,8 +770,10 @@ static int cuda_main(int argc, char **argv)
         if (*p == ',') p++;
         /* latent grids: 6144 = 16 x 16 x 24 (512x768x121), 24576 = 16 x 32 x 48 */
         int64_t grid[3] = {16, 16, 24};
-        if (tv == 24576) grid[1] = 32, grid[2] = 48;
-        else if (tv != 6144) grid[0] = 1, grid[1] = 1, grid[2] = tv;
+        if (tv == 24576)
+            grid[1] = 32, grid[2] = 48;
+        else if (tv != 6144)
+            grid[0] = 1, grid[1] = 1, grid[2] = tv;
         rc |= gpu_block_run(be, pool, perf_cfg, grid, reps);
     }
     if (layers > 0) {
@@ -1006,8 +1031,9 @@ int main(int argc, char **argv)
 #ifdef LTX_HAVE_CUDA
             if (!strncmp(argv[i + 1], "cuda", 4)) return cuda_main(argc, argv);
 #endif
-            fprintf(stderr, "transformer_block: --device %s is not available in this build "
-                            "(cpu%s)\n",
+            fprintf(stderr,
+                    "transformer_block: --device %s is not available in this build "
+                    "(cpu%s)\n",
                     argv[i + 1],
 #ifdef LTX_HAVE_CUDA
                     ", cuda"

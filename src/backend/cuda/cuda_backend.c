@@ -91,14 +91,16 @@ ltx_status cu_scratch(ltx_backend *be, size_t bytes, void **out)
     return cu_buffer_alloc(be, bytes, out);
 }
 
-void cu_scratch_free(ltx_backend *be, void *p) { cu_buffer_free(be, p); }
+void cu_scratch_free(ltx_backend *be, void *p)
+{
+    cu_buffer_free(be, p);
+}
 
 ltx_status cu_scratch_upload(ltx_backend *be, const void *host, size_t bytes, void **out)
 {
     cuda_state *st = be->impl;
     LTX_TRY(cu_scratch(be, bytes, out));
-    ltx_status s = cu_check(cudaMemcpyAsync(*out, host, bytes, cudaMemcpyHostToDevice,
-                                            st->compute),
+    ltx_status s = cu_check(cudaMemcpyAsync(*out, host, bytes, cudaMemcpyHostToDevice, st->compute),
                             "upload of op tables");
     if (s != LTX_OK) cu_scratch_free(be, *out);
     return s;
@@ -118,9 +120,9 @@ static ltx_status cu_upload(ltx_backend *be, void *handle, size_t offset, const 
 {
     cuda_state *st = be->impl;
     if (!bytes) return LTX_OK;
-    return cu_check(cudaMemcpyAsync((char *)handle + offset, src, bytes, cudaMemcpyHostToDevice,
-                                    st->compute),
-                    "upload");
+    return cu_check(
+        cudaMemcpyAsync((char *)handle + offset, src, bytes, cudaMemcpyHostToDevice, st->compute),
+        "upload");
 }
 
 /* Blocking download: waits for every op enqueued before it (one host sync). */
@@ -180,8 +182,8 @@ static ltx_status cu_stream_create(ltx_backend *be, ltx_stream **out)
     (void)be;
     ltx_stream *s = calloc(1, sizeof *s);
     if (!s) return ltx_err(LTX_ERR_OOM, "cuda: stream_create: out of memory");
-    ltx_status r = cu_check(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking),
-                            "cudaStreamCreate");
+    ltx_status r =
+        cu_check(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking), "cudaStreamCreate");
     if (r != LTX_OK) {
         free(s);
         return r;
@@ -273,8 +275,8 @@ static ltx_status cu_upload_async(ltx_backend *be, void *handle, size_t offset, 
         "upload_async");
 }
 
-static ltx_status cu_download_async(ltx_backend *be, const void *handle, size_t offset,
-                                    void *dst, size_t bytes, ltx_stream *s)
+static ltx_status cu_download_async(ltx_backend *be, const void *handle, size_t offset, void *dst,
+                                    size_t bytes, ltx_stream *s)
 {
     if (!bytes) return LTX_OK;
     return cu_check(cudaMemcpyAsync(dst, (const char *)handle + offset, bytes,
@@ -360,8 +362,8 @@ static ltx_status open_device(int index, cuda_state *st)
         return ltx_err(LTX_ERR_UNSUPPORTED, "--device cuda: no CUDA device found (%s)", why);
     }
     if (index < 0 || index >= n)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--device cuda:%d: no such device (%d present)",
-                       index, n);
+        return ltx_err(LTX_ERR_INVALID_ARG, "--device cuda:%d: no such device (%d present)", index,
+                       n);
     LTX_TRY(cu_check(cudaSetDevice(index), "cudaSetDevice"));
     struct cudaDeviceProp p;
     LTX_TRY(cu_check(cudaGetDeviceProperties(&p, index), "cudaGetDeviceProperties"));
@@ -382,8 +384,8 @@ static ltx_status open_device(int index, cuda_state *st)
 
 static ltx_status init_state(ltx_backend *be, cuda_state *st)
 {
-    LTX_TRY(cu_check(cudaStreamCreateWithFlags(&st->compute, cudaStreamNonBlocking),
-                     "compute stream"));
+    LTX_TRY(
+        cu_check(cudaStreamCreateWithFlags(&st->compute, cudaStreamNonBlocking), "compute stream"));
     LTX_TRY(cu_check(cudaStreamCreateWithFlags(&st->copy, cudaStreamNonBlocking), "copy stream"));
     st->copy_handle.s = st->copy;
     LTX_TRY(cu_check(cudaEventCreateWithFlags(&st->free_ev, cudaEventDisableTiming), "event"));
@@ -421,7 +423,8 @@ ltx_status ltx_cuda_backend_create(int device_index, ltx_log *log, ltx_threadpoo
     }
     be->device_name = st->device_label;
     uint32_t all = 0;
-    for (int t = 0; t < LTX_DTYPE_COUNT; t++) all |= 1u << t;
+    for (int t = 0; t < LTX_DTYPE_COUNT; t++)
+        all |= 1u << t;
     be->caps = (ltx_backend_caps){
         .storage_dtypes = all,
         .compute_dtypes = (1u << LTX_F32) | (1u << LTX_F64),

@@ -22,7 +22,10 @@
 
 #define CONV_COL_BYTES ((size_t)256 << 20) /* im2col / col scratch per GEMM */
 
-static cudaStream_t cstream(ltx_backend *be) { return ((cuda_state *)be->impl)->compute; }
+static cudaStream_t cstream(ltx_backend *be)
+{
+    return ((cuda_state *)be->impl)->compute;
+}
 
 /* ---- attention ----------------------------------------------------------------------------- */
 
@@ -30,9 +33,9 @@ static ltx_status attn_check(ck_attn *j, const ltx_tensor *o, const ltx_tensor *
                              const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask)
 {
     char b1[96], b2[96], b3[96], b4[96];
-    bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && o->ndim == 4 &&
-              q->dtype == LTX_F32 && k->dtype == LTX_F32 && v->dtype == LTX_F32 &&
-              o->dtype == LTX_F32 && ltx_tensor_is_contiguous(o);
+    bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && o->ndim == 4 && q->dtype == LTX_F32 &&
+              k->dtype == LTX_F32 && v->dtype == LTX_F32 && o->dtype == LTX_F32 &&
+              ltx_tensor_is_contiguous(o);
     if (ok) {
         j->B = q->shape[0], j->H = q->shape[1], j->Tq = q->shape[2], j->D = q->shape[3];
         j->Hk = k->shape[1], j->Tk = k->shape[2];
@@ -76,8 +79,8 @@ static ltx_status attn_check(ck_attn *j, const ltx_tensor *o, const ltx_tensor *
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "attention: mask %s is not F32/BF16/F16/BOOL/U8 broadcastable to (%lld, "
                        "%lld, %lld, %lld)",
-                       ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B,
-                       (long long)j->H, (long long)j->Tq, (long long)j->Tk);
+                       ltx_tensor_shape_str(mask, b1, sizeof b1), (long long)j->B, (long long)j->H,
+                       (long long)j->Tq, (long long)j->Tk);
     j->mask = cu_ptr(mask);
     j->mdtype = (int)mask->dtype;
     return LTX_OK;
@@ -170,8 +173,7 @@ static bool x_block_contiguous(const ck_conv *g, const ltx_tensor *x)
 
 static cublasComputeType_t conv_compute(ltx_backend *be)
 {
-    return be->precision == LTX_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
-                                               : CUBLAS_COMPUTE_32F;
+    return be->precision == LTX_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F;
 }
 
 static ltx_status conv_forward(ltx_backend *be, const ck_conv *g, float *y, const float *x,
@@ -193,13 +195,24 @@ static ltx_status conv_forward(ltx_backend *be, const ck_conv *g, float *y, cons
                 s = cu_check(ck_im2col(cstream(be), g, x, n, grp, p0, np, col, 0), "im2col");
                 if (s != LTX_OK) break;
                 /* y_tile^T (np x cog) = col^T (np x KK) . W_g^T (KK x cog), column-major */
-                gemm_desc d = {.ta = CUBLAS_OP_N, .tb = CUBLAS_OP_N, .m = (int)np,
-                               .n = (int)g->cog, .k = (int)KK, .batch = 1,
-                               .atype = CUDA_R_32F, .btype = CUDA_R_32F, .ctype = CUDA_R_32F,
-                               .compute = conv_compute(be), .A = col, .lda = np,
-                               .B = w + grp * g->cog * KK, .ldb = KK,
+                gemm_desc d = {.ta = CUBLAS_OP_N,
+                               .tb = CUBLAS_OP_N,
+                               .m = (int)np,
+                               .n = (int)g->cog,
+                               .k = (int)KK,
+                               .batch = 1,
+                               .atype = CUDA_R_32F,
+                               .btype = CUDA_R_32F,
+                               .ctype = CUDA_R_32F,
+                               .compute = conv_compute(be),
+                               .A = col,
+                               .lda = np,
+                               .B = w + grp * g->cog * KK,
+                               .ldb = KK,
                                .C = y + (n * g->Cout + grp * g->cog) * g->Sout + p0,
-                               .ldc = g->Sout, .alpha = 1.0f, .beta = 1.0f,
+                               .ldc = g->Sout,
+                               .alpha = 1.0f,
+                               .beta = 1.0f,
                                .epi = CUBLASLT_EPILOGUE_DEFAULT};
                 s = cu_gemm_or_fail(be, &d, "conv");
             }
@@ -220,12 +233,25 @@ static ltx_status conv_transposed(ltx_backend *be, const ck_conv *g, float *y, c
     for (int64_t n = 0; n < g->N && s == LTX_OK; n++)
         for (int64_t grp = 0; grp < g->G && s == LTX_OK; grp++) {
             /* col^T (Sin x cogK) = x_g^T (Sin x cig) . W_g (cig x cogK), column-major */
-            gemm_desc d = {.ta = CUBLAS_OP_N, .tb = CUBLAS_OP_T, .m = (int)g->Sin,
-                           .n = (int)cogK, .k = (int)g->cig, .batch = 1, .atype = CUDA_R_32F,
-                           .btype = CUDA_R_32F, .ctype = CUDA_R_32F, .compute = conv_compute(be),
-                           .A = x + n * g->xs[0] + grp * g->cig * g->xs[1], .lda = ldx,
-                           .B = w + grp * g->cig * cogK, .ldb = cogK, .C = col, .ldc = g->Sin,
-                           .alpha = 1.0f, .beta = 0.0f, .epi = CUBLASLT_EPILOGUE_DEFAULT};
+            gemm_desc d = {.ta = CUBLAS_OP_N,
+                           .tb = CUBLAS_OP_T,
+                           .m = (int)g->Sin,
+                           .n = (int)cogK,
+                           .k = (int)g->cig,
+                           .batch = 1,
+                           .atype = CUDA_R_32F,
+                           .btype = CUDA_R_32F,
+                           .ctype = CUDA_R_32F,
+                           .compute = conv_compute(be),
+                           .A = x + n * g->xs[0] + grp * g->cig * g->xs[1],
+                           .lda = ldx,
+                           .B = w + grp * g->cig * cogK,
+                           .ldb = cogK,
+                           .C = col,
+                           .ldc = g->Sin,
+                           .alpha = 1.0f,
+                           .beta = 0.0f,
+                           .epi = CUBLASLT_EPILOGUE_DEFAULT};
             s = cu_gemm_or_fail(be, &d, "conv transposed");
             if (s == LTX_OK) s = cu_check(ck_col2im(cstream(be), g, col, y, n, grp), "col2im");
         }
@@ -273,7 +299,8 @@ ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const lt
     if (s == LTX_OK && p->transposed && !x_block_contiguous(&g, x)) { /* GEMM needs (cig, Sin) */
         s = as_f32(be, x, &xt, &xf);
         if (s == LTX_OK) {
-            for (int i = 0; i < 2; i++) g.xs[i] = xt->stride[i];
+            for (int i = 0; i < 2; i++)
+                g.xs[i] = xt->stride[i];
             for (int i = 0; i < 3; i++) {
                 int si = i - (3 - p->nspatial);
                 g.xs[2 + i] = si >= 0 ? xt->stride[2 + si] : 0;

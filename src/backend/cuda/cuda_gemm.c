@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LT_WS_BYTES ((size_t)32 << 20) /* cuBLASLt workspace (Hopper wants 32 MiB) */
+#define LT_WS_BYTES  ((size_t)32 << 20) /* cuBLASLt workspace (Hopper wants 32 MiB) */
 #define TIMING_SLOTS 16384
 
 /* ---- op-class timing (bench/transformer_block --device cuda) ------------------------------- */
@@ -111,17 +111,17 @@ void cu_gemm_destroy(ltx_backend *be)
 static ltx_status make_layout(cublasLtMatrixLayout_t *l, cudaDataType_t t, int rows, int cols,
                               int64_t ld, int batch, int64_t bstride)
 {
-    LTX_TRY(lt_check(cublasLtMatrixLayoutCreate(l, t, (uint64_t)rows, (uint64_t)cols, ld),
-                     "layout"));
+    LTX_TRY(
+        lt_check(cublasLtMatrixLayoutCreate(l, t, (uint64_t)rows, (uint64_t)cols, ld), "layout"));
     if (batch > 1) {
         int32_t bc = batch;
         LTX_TRY(lt_check(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
                                                           &bc, sizeof bc),
                          "layout batch"));
-        LTX_TRY(lt_check(cublasLtMatrixLayoutSetAttribute(
-                             *l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &bstride,
-                             sizeof bstride),
-                         "layout batch stride"));
+        LTX_TRY(
+            lt_check(cublasLtMatrixLayoutSetAttribute(
+                         *l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &bstride, sizeof bstride),
+                     "layout batch stride"));
     }
     return LTX_OK;
 }
@@ -161,23 +161,29 @@ ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
     ltx_status s;
     LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulDescCreate(&op, g->compute, CUDA_R_32F), "desc"),
                    done);
-    LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA,
-                                                              &g->ta, sizeof g->ta), "transa"),
+    LTX_CHECK_GOTO(s,
+                   lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &g->ta,
+                                                           sizeof g->ta),
+                            "transa"),
                    done);
-    LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB,
-                                                              &g->tb, sizeof g->tb), "transb"),
+    LTX_CHECK_GOTO(s,
+                   lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &g->tb,
+                                                           sizeof g->tb),
+                            "transb"),
                    done);
     if (g->epi != CUBLASLT_EPILOGUE_DEFAULT) {
-        LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE,
-                                                                  &g->epi, sizeof g->epi),
-                                   "epilogue"),
+        LTX_CHECK_GOTO(s,
+                       lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                                               &g->epi, sizeof g->epi),
+                                "epilogue"),
                        done);
         if (g->bias)
-            LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulDescSetAttribute(
-                                           op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g->bias,
-                                           sizeof g->bias),
-                                       "bias"),
-                           done);
+            LTX_CHECK_GOTO(
+                s,
+                lt_check(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                        &g->bias, sizeof g->bias),
+                         "bias"),
+                done);
     }
     int ar = g->ta == CUBLAS_OP_N ? g->m : g->k, ac = g->ta == CUBLAS_OP_N ? g->k : g->m;
     int br = g->tb == CUBLAS_OP_N ? g->k : g->n, bc = g->tb == CUBLAS_OP_N ? g->n : g->k;
@@ -196,23 +202,26 @@ ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
         cublasLtMatmulHeuristicResult_t res;
         int found = 0;
         LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceCreate(&pref), "preference"), done);
-        LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceSetAttribute(
-                                       pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                       &st->lt_ws_bytes, sizeof st->lt_ws_bytes),
-                                   "workspace preference"),
+        LTX_CHECK_GOTO(s,
+                       lt_check(cublasLtMatmulPreferenceSetAttribute(
+                                    pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                    &st->lt_ws_bytes, sizeof st->lt_ws_bytes),
+                                "workspace preference"),
                        done);
         static const cublasLtMatmulPreferenceAttributes_t al[3] = {
             CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
             CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES};
         for (int i = 0; i < 3; i++)
-            LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceSetAttribute(
-                                           pref, al[i], &key.align[i], sizeof key.align[i]),
-                                       "alignment preference"),
+            LTX_CHECK_GOTO(s,
+                           lt_check(cublasLtMatmulPreferenceSetAttribute(pref, al[i], &key.align[i],
+                                                                         sizeof key.align[i]),
+                                    "alignment preference"),
                            done);
-        LTX_CHECK_GOTO(s, lt_check(cublasLtMatmulPreferenceSetAttribute(
-                                       pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
-                                       &key.align[2], sizeof key.align[2]),
-                                   "alignment preference"),
+        LTX_CHECK_GOTO(s,
+                       lt_check(cublasLtMatmulPreferenceSetAttribute(
+                                    pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &key.align[2],
+                                    sizeof key.align[2]),
+                                "alignment preference"),
                        done);
         cublasStatus_t hs =
             cublasLtMatmulAlgoGetHeuristic(st->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
@@ -273,7 +282,10 @@ static bool flat_rows(const ltx_tensor *x, int64_t *ld)
     return true;
 }
 
-static bool shape_eq(const ltx_tensor *t, int d, int64_t v) { return t->shape[d] == v; }
+static bool shape_eq(const ltx_tensor *t, int d, int64_t v)
+{
+    return t->shape[d] == v;
+}
 
 static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
                                const ltx_tensor *bias)
@@ -291,7 +303,8 @@ static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const l
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: output must be contiguous");
     bool ok = w->ndim == 2 && x->ndim >= 1 && y->ndim == x->ndim &&
               x->shape[x->ndim - 1] == w->shape[1] && y->shape[y->ndim - 1] == w->shape[0];
-    for (int i = 0; ok && i < x->ndim - 1; i++) ok = shape_eq(y, i, x->shape[i]);
+    for (int i = 0; ok && i < x->ndim - 1; i++)
+        ok = shape_eq(y, i, x->shape[i]);
     if (ok && bias) ok = ltx_tensor_numel(bias) == w->shape[0] && ltx_dtype_is_float(bias->dtype);
     if (!ok)
         return ltx_err(
@@ -317,14 +330,16 @@ static ltx_status take(ltx_backend *be, scratch_list *l, size_t bytes, void **ou
 
 static void release(ltx_backend *be, scratch_list *l)
 {
-    for (int i = 0; i < l->np; i++) cu_scratch_free(be, l->p[i]);
-    for (int i = 0; i < l->nt; i++) ltx_tensor_free(l->t[i]);
+    for (int i = 0; i < l->np; i++)
+        cu_scratch_free(be, l->p[i]);
+    for (int i = 0; i < l->nt; i++)
+        ltx_tensor_free(l->t[i]);
     l->np = l->nt = 0;
 }
 
 /* w as a contiguous (N, K) operand of dtype `want` (F32 or BF16), scaled; *ld = K. */
-static ltx_status weight_operand(ltx_backend *be, scratch_list *l, const ltx_tensor *w,
-                                 float scale, ltx_dtype want, const void **out)
+static ltx_status weight_operand(ltx_backend *be, scratch_list *l, const ltx_tensor *w, float scale,
+                                 ltx_dtype want, const void **out)
 {
     int64_t n = ltx_tensor_numel(w);
     ck_operand src = cu_op(w);
@@ -346,8 +361,8 @@ static ltx_status weight_operand(ltx_backend *be, scratch_list *l, const ltx_ten
 }
 
 /* Bias as N contiguous f32 device values (converted into scratch when needed). */
-static ltx_status bias_operand(ltx_backend *be, scratch_list *l, const ltx_tensor *bias,
-                               int64_t N, const float **out)
+static ltx_status bias_operand(ltx_backend *be, scratch_list *l, const ltx_tensor *bias, int64_t N,
+                               const float **out)
 {
     *out = NULL;
     if (!bias) return LTX_OK;
@@ -367,7 +382,8 @@ static ltx_status bias_operand(ltx_backend *be, scratch_list *l, const ltx_tenso
 static cublasLtEpilogue_t epilogue_for(bool bias, int act, bool *act_done)
 {
     *act_done = true;
-    if (act == LTX_UNARY_GELU_TANH) return bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+    if (act == LTX_UNARY_GELU_TANH)
+        return bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
     if (act == LTX_UNARY_RELU) return bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
     *act_done = act < 0;
     return bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
@@ -390,9 +406,18 @@ static ltx_status linear_run(ltx_backend *be, scratch_list *l, ltx_tensor *y, co
     int64_t ldw = N > 1 ? w->stride[0] : K;
     bool w_direct = w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K &&
                     (w->dtype == LTX_F32 || (bf16 && w->dtype == LTX_BF16));
-    gemm_desc g = {.ta = CUBLAS_OP_T, .tb = CUBLAS_OP_N, .m = (int)N, .n = (int)M, .k = (int)K,
-                   .batch = 1, .ctype = CUDA_R_32F, .C = cu_ptr(y), .ldc = N, .alpha = 1.0f,
-                   .compute = CUBLAS_COMPUTE_32F, .epi = CUBLASLT_EPILOGUE_DEFAULT};
+    gemm_desc g = {.ta = CUBLAS_OP_T,
+                   .tb = CUBLAS_OP_N,
+                   .m = (int)N,
+                   .n = (int)M,
+                   .k = (int)K,
+                   .batch = 1,
+                   .ctype = CUDA_R_32F,
+                   .C = cu_ptr(y),
+                   .ldc = N,
+                   .alpha = 1.0f,
+                   .compute = CUBLAS_COMPUTE_32F,
+                   .epi = CUBLASLT_EPILOGUE_DEFAULT};
     /* weight (A) */
     if (w_direct) {
         g.A = cu_ptr(w);
@@ -452,8 +477,7 @@ static ltx_status linear_run(ltx_backend *be, scratch_list *l, ltx_tensor *y, co
 }
 
 static ltx_status linear_common(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
-                                const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
-                                int act)
+                                const ltx_tensor *w, const ltx_tensor *bias, float w_scale, int act)
 {
     LTX_TRY(linear_check(y, x, w, bias));
     int64_t N = w->shape[0], K = w->shape[1];
@@ -484,9 +508,8 @@ ltx_status cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const 
     return linear_common(be, y, x, w, bias, w_scale, -1);
 }
 
-ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
-                         const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
-                         ltx_unary_op act)
+ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                         const ltx_tensor *bias, float w_scale, ltx_unary_op act)
 {
     if (act != LTX_UNARY_GELU_TANH && act != LTX_UNARY_GELU_ERF && act != LTX_UNARY_SILU &&
         act != LTX_UNARY_RELU)
@@ -587,8 +610,14 @@ static ltx_status matmul_run(ltx_backend *be, scratch_list *l, ltx_tensor *c, co
         sc[d] = c->stride[d];
         nbatch *= c->shape[d];
     }
-    gemm_desc g = {.m = (int)N, .n = (int)M, .k = (int)K, .atype = CUDA_R_32F,
-                   .btype = CUDA_R_32F, .ctype = CUDA_R_32F, .ldc = N, .alpha = alpha,
+    gemm_desc g = {.m = (int)N,
+                   .n = (int)M,
+                   .k = (int)K,
+                   .atype = CUDA_R_32F,
+                   .btype = CUDA_R_32F,
+                   .ctype = CUDA_R_32F,
+                   .ldc = N,
+                   .alpha = alpha,
                    .compute = be->precision == LTX_PRECISION_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
                                                                   : CUBLAS_COMPUTE_32F,
                    .epi = CUBLASLT_EPILOGUE_DEFAULT};

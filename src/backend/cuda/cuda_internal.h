@@ -49,16 +49,16 @@ struct ltx_event {
 
 typedef struct cuda_state {
     int device;
-    char name[256];            /* cudaDeviceProp.name */
-    char device_label[32];     /* "cuda:N" (be->device_name) */
+    char name[256];        /* cudaDeviceProp.name */
+    char device_label[32]; /* "cuda:N" (be->device_name) */
     int cc_major, cc_minor, n_sm;
-    size_t smem_optin;         /* sharedMemPerBlockOptin */
+    size_t smem_optin; /* sharedMemPerBlockOptin */
     cudaStream_t compute, copy;
-    ltx_stream copy_handle;    /* the backend's own copy stream (stream_create hands out more) */
-    cudaEvent_t free_ev;       /* recorded on compute at every buffer_free (see file comment) */
+    ltx_stream copy_handle; /* the backend's own copy stream (stream_create hands out more) */
+    cudaEvent_t free_ev;    /* recorded on compute at every buffer_free (see file comment) */
     ltx_alloc_cache *cache;
     cublasLtHandle_t lt;
-    void *lt_ws;               /* cuBLASLt workspace (device) */
+    void *lt_ws; /* cuBLASLt workspace (device) */
     size_t lt_ws_bytes;
     cu_gemm_entry gemm_cache[CU_GEMM_CACHE];
     int gemm_next;
@@ -115,13 +115,12 @@ ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const l
                      int dim);
 ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
                           const ltx_tensor *src, bool align_corners);
-ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
-                    const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale);
-ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
-                            const ltx_tensor *x, const ltx_tensor *scale,
-                            const ltx_tensor *shift, float eps);
-ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
-                        const ltx_tensor *y, const ltx_tensor *gate);
+ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
+                    const ltx_tensor *beta, bool log_scale);
+ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
+                            const ltx_tensor *scale, const ltx_tensor *shift, float eps);
+ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
+                        const ltx_tensor *gate);
 ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
                            const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
                            const ltx_tensor *cos, const ltx_tensor *sin);
@@ -136,7 +135,7 @@ typedef struct gemm_desc {
     const void *A, *B;
     void *C;
     int64_t lda, ldb, ldc, sa, sb, sc; /* leading dims and batch strides (elements) */
-    float alpha, beta; /* beta 0 or 1 (C accumulates) */
+    float alpha, beta;                 /* beta 0 or 1 (C accumulates) */
     cublasLtEpilogue_t epi;
     const float *bias; /* f32, m elements, when epi has BIAS */
 } gemm_desc;
@@ -151,9 +150,8 @@ ltx_status cu_gemm_init(ltx_backend *be);
 void cu_gemm_destroy(ltx_backend *be);
 ltx_status cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
                      const ltx_tensor *bias, float w_scale);
-ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
-                         const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
-                         ltx_unary_op act);
+ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                         const ltx_tensor *bias, float w_scale, ltx_unary_op act);
 ltx_status cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
                      bool trans_a, bool trans_b, float alpha);
 ltx_status cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,

@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define CK_MAX_DIMS 8
-#define CK_MAX_OPS 4
+#define CK_MAX_OPS  4
 
 /* A coalesced N-d index space over up to CK_MAX_OPS operands (operand 0 is the output):
  * element i of the space sits at sum_d idx_d(i) * stride[k][d] in operand k (stride 0 =
@@ -82,13 +82,13 @@ cudaError_t ck_softmax(cudaStream_t s, const ck_iter *rows, int64_t L, int64_t s
 typedef struct ck_attn {
     const float *q, *k, *v;
     float *o;
-    int64_t B, H, Hk, Tq, Tk, D, Dv; /* Dv: v/o head dim (may differ from D) */
+    int64_t B, H, Hk, Tq, Tk, D, Dv;    /* Dv: v/o head dim (may differ from D) */
     int64_t qs[4], ks[4], vs[4], os[4]; /* element strides */
     const void *mask;                   /* NULL: none */
     int mdtype;                         /* F32/BF16/F16 additive, BOOL/U8 keep-flags */
     int64_t ms[4];                      /* broadcast strides */
     float scale;
-    int bf16;                           /* round q/k/v/p to bf16, tensor cores, f32 accumulation */
+    int bf16; /* round q/k/v/p to bf16, tensor cores, f32 accumulation */
 } ck_attn;
 /* Flash attention (online softmax). D, Dv <= 256. */
 cudaError_t ck_attention(cudaStream_t s, const ck_attn *a);

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cudaStream_t cstream(ltx_backend *be) { return ((cuda_state *)be->impl)->compute; }
+static cudaStream_t cstream(ltx_backend *be)
+{
+    return ((cuda_state *)be->impl)->compute;
+}
 
 /* ---- iterator ------------------------------------------------------------------------------ */
 
@@ -29,13 +32,15 @@ void cu_iter_init_strides(ck_iter *it, int ndim, const int64_t *shape, int nops,
         total *= shape[d];
         if (shape[d] == 1) continue;
         it->shape[n] = shape[d];
-        for (int k = 0; k < nops; k++) it->stride[k][n] = stride[k][d];
+        for (int k = 0; k < nops; k++)
+            it->stride[k][n] = stride[k][d];
         n++;
     }
     it->n = total;
     if (n == 0) {
         it->shape[0] = 1;
-        for (int k = 0; k < nops; k++) it->stride[k][0] = 1;
+        for (int k = 0; k < nops; k++)
+            it->stride[k][0] = 1;
         n = 1;
     }
     int m = 0; /* merge dims that every operand steps through as one */
@@ -44,9 +49,12 @@ void cu_iter_init_strides(ck_iter *it, int ndim, const int64_t *shape, int nops,
         for (int k = 0; k < nops; k++)
             if (it->stride[k][m] != it->stride[k][d] * it->shape[d]) merge = false;
         m += !merge;
-        if (merge) it->shape[m] *= it->shape[d];
-        else it->shape[m] = it->shape[d];
-        for (int k = 0; k < nops; k++) it->stride[k][m] = it->stride[k][d];
+        if (merge)
+            it->shape[m] *= it->shape[d];
+        else
+            it->shape[m] = it->shape[d];
+        for (int k = 0; k < nops; k++)
+            it->stride[k][m] = it->stride[k][d];
     }
     it->ndim = m + 1;
     it->contig = it->ndim == 1;
@@ -61,9 +69,12 @@ static bool bcast_strides(const ltx_tensor *t, int ndim, const int64_t *shape, i
     int off = ndim - t->ndim;
     for (int d = 0; d < ndim; d++) {
         int sd = d - off;
-        if (sd < 0 || t->shape[sd] == 1) st[d] = 0;
-        else if (t->shape[sd] == shape[d]) st[d] = t->stride[sd];
-        else return false;
+        if (sd < 0 || t->shape[sd] == 1)
+            st[d] = 0;
+        else if (t->shape[sd] == shape[d])
+            st[d] = t->stride[sd];
+        else
+            return false;
     }
     return true;
 }
@@ -75,8 +86,9 @@ ltx_status cu_iter_init(ck_iter *it, int ndim, const int64_t *shape, int nops,
     for (int k = 0; k < nops; k++) {
         char b[96];
         if (!bcast_strides(ts[k], ndim, shape, st[k]))
-            return ltx_err(LTX_ERR_INVALID_ARG, "%s: operand %d %s does not broadcast to the "
-                                                "output shape",
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "%s: operand %d %s does not broadcast to the "
+                           "output shape",
                            op, k, ltx_tensor_shape_str(ts[k], b, sizeof b));
         for (int d = 0; k == 0 && write0 && d < ndim; d++)
             if (st[0][d] == 0 && shape[d] > 1)
@@ -89,7 +101,10 @@ ltx_status cu_iter_init(ck_iter *it, int ndim, const int64_t *shape, int nops,
     return LTX_OK;
 }
 
-static bool is_float(ltx_dtype t) { return ltx_dtype_is_float(t); }
+static bool is_float(ltx_dtype t)
+{
+    return ltx_dtype_is_float(t);
+}
 
 /* f64 compute when any operand is f64, like the CPU; non-float operands are refused. */
 static ltx_status compute_f64(const ltx_tensor *const *ts, int n, const char *op, int *f64)
@@ -146,8 +161,8 @@ static ltx_status run_binary(ltx_backend *be, int op, double ca, double cb, ltx_
     LTX_TRY(compute_f64(ts, 3, name, &f64));
     ck_iter it;
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 3, ts, true, name));
-    return cu_check(
-        ck_binary(cstream(be), &it, op, ca, cb, f64, cu_op(dst), cu_op(a), cu_op(b)), name);
+    return cu_check(ck_binary(cstream(be), &it, op, ca, cb, f64, cu_op(dst), cu_op(a), cu_op(b)),
+                    name);
 }
 
 ltx_status cu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
@@ -165,8 +180,8 @@ ltx_status cu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor
 }
 
 /* dst = x + y * gate (gate NULL = 1): one pass; computed as x + (y * gate), two roundings. */
-ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
-                        const ltx_tensor *y, const ltx_tensor *gate)
+ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
+                        const ltx_tensor *gate)
 {
     if (!gate) return run_binary(be, LTX_BINARY_ADD, 0, 0, dst, x, y, "gated_add");
     const ltx_tensor *ts[4] = {dst, x, y, gate};
@@ -176,8 +191,7 @@ ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
                            ltx_dtype_name(ts[k]->dtype));
     ck_iter it;
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 4, ts, true, "gated_add"));
-    return cu_check(ck_gated_add(cstream(be), &it, cu_ptr(dst), cu_ptr(x), cu_ptr(y),
-                                 cu_ptr(gate)),
+    return cu_check(ck_gated_add(cstream(be), &it, cu_ptr(dst), cu_ptr(x), cu_ptr(y), cu_ptr(gate)),
                     "gated_add");
 }
 
@@ -212,7 +226,8 @@ static ltx_status rows_iter(ck_iter *it, const ltx_tensor *dst, const ltx_tensor
             return ltx_err(LTX_ERR_INVALID_ARG, "%s: %s does not broadcast to x", op,
                            ltx_tensor_shape_str(ex[k], b, sizeof b));
         }
-        for (int d = 0; d < nd - 1; d++) st[nops][d] = tmp[d];
+        for (int d = 0; d < nd - 1; d++)
+            st[nops][d] = tmp[d];
         nops++;
     }
     cu_iter_init_strides(it, nd - 1, x->shape, nops, (const int64_t(*)[LTX_MAX_DIMS])st);
@@ -264,17 +279,16 @@ ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_t
         }
     }
     const float *xp = cu_ptr(xc ? xc : x);
-    cudaError_t e = op == LTX_NORM_GROUP
-                        ? ck_norm_group(cstream(be), cu_ptr(dst), xp, N, C, S, groups, cu_op(w),
-                                        cu_op(b), eps)
-                        : ck_norm_pixel(cstream(be), cu_ptr(dst), xp, N, C, S, eps);
+    cudaError_t e =
+        op == LTX_NORM_GROUP
+            ? ck_norm_group(cstream(be), cu_ptr(dst), xp, N, C, S, groups, cu_op(w), cu_op(b), eps)
+            : ck_norm_pixel(cstream(be), cu_ptr(dst), xp, N, C, S, eps);
     ltx_tensor_free(xc);
     return cu_check(e, "norm");
 }
 
-ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
-                            const ltx_tensor *x, const ltx_tensor *scale,
-                            const ltx_tensor *shift, float eps)
+ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
+                            const ltx_tensor *scale, const ltx_tensor *shift, float eps)
 {
     if (op != LTX_NORM_RMS && op != LTX_NORM_LAYER)
         return ltx_err(LTX_ERR_INVALID_ARG, "norm_modulate: op must be RMS or LAYER (got %d)",
@@ -312,9 +326,9 @@ ltx_status cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
     if (L == 0 || ltx_tensor_numel(src) == 0) return LTX_OK;
     ck_iter it;
     LTX_TRY(rows_iter(&it, dst, src, NULL, NULL, "softmax"));
-    return cu_check(ck_softmax(cstream(be), &it, L, src->stride[src->ndim - 1], cu_ptr(dst),
-                               cu_ptr(src)),
-                    "softmax");
+    return cu_check(
+        ck_softmax(cstream(be), &it, L, src->stride[src->ndim - 1], cu_ptr(dst), cu_ptr(src)),
+        "softmax");
 }
 
 /* ---- rope / qk path / snake ---------------------------------------------------------------- */
@@ -348,8 +362,14 @@ ltx_status cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const l
         return ltx_err(LTX_ERR_INVALID_ARG, "rope: x and dst must be f32 (B, H, T, D), D even");
     if (mode != LTX_ROPE_SPLIT && mode != LTX_ROPE_INTERLEAVED)
         return ltx_err(LTX_ERR_INVALID_ARG, "rope: mode %d out of range", (int)mode);
-    ck_rope r = {.mode = (int)mode, .B = x->shape[0], .H = x->shape[1], .T = x->shape[2],
-                 .D = x->shape[3], .dst = cu_ptr(dst), .x = cu_ptr(x), .cos = cu_ptr(cos),
+    ck_rope r = {.mode = (int)mode,
+                 .B = x->shape[0],
+                 .H = x->shape[1],
+                 .T = x->shape[2],
+                 .D = x->shape[3],
+                 .dst = cu_ptr(dst),
+                 .x = cu_ptr(x),
+                 .cos = cu_ptr(cos),
                  .sin = cu_ptr(sin)};
     int64_t want[4] = {r.B, r.H, r.T, r.D / 2};
     LTX_TRY(table_strides(cos, want, r.c_s, "cos"));
@@ -378,20 +398,25 @@ ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
         return ltx_err(LTX_ERR_INVALID_ARG, "qk_norm_rope: mode %d out of range", (int)mode);
     int64_t HD = x->shape[2];
     LTX_TRY(vec_ok(w, HD, "qk_norm_rope weight"));
-    ck_rope r = {.mode = (int)mode, .B = x->shape[0], .H = heads, .T = x->shape[1],
-                 .D = HD / heads, .dst = cu_ptr(dst), .x = cu_ptr(x), .cos = cu_ptr(cos),
+    ck_rope r = {.mode = (int)mode,
+                 .B = x->shape[0],
+                 .H = heads,
+                 .T = x->shape[1],
+                 .D = HD / heads,
+                 .dst = cu_ptr(dst),
+                 .x = cu_ptr(x),
+                 .cos = cu_ptr(cos),
                  .sin = cu_ptr(sin)};
     /* interleaved rope rotates the whole inner dim as one head (backend.h): heads == 1 then */
     int64_t want[4] = {r.B, r.H, r.T, r.D / 2};
     LTX_TRY(table_strides(cos, want, r.c_s, "cos"));
     LTX_TRY(table_strides(sin, want, r.s_s, "sin"));
     if (ltx_tensor_numel(x) == 0) return LTX_OK;
-    return cu_check(ck_qk_norm_rope(cstream(be), &r, x->stride[1], cu_op(w), eps),
-                    "qk_norm_rope");
+    return cu_check(ck_qk_norm_rope(cstream(be), &r, x->stride[1], cu_op(w), eps), "qk_norm_rope");
 }
 
-ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
-                    const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale)
+ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
+                    const ltx_tensor *beta, bool log_scale)
 {
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x))
@@ -403,11 +428,11 @@ ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
     if (ltx_tensor_numel(x) == 0) return LTX_OK;
     float *tab;
     LTX_TRY(cu_scratch(be, sizeof(float) * (size_t)(2 * C), (void **)&tab));
-    cudaError_t e = ck_snake_prep(cstream(be), tab, tab + C, cu_op(alpha), cu_op(beta), C,
-                                  log_scale);
+    cudaError_t e =
+        ck_snake_prep(cstream(be), tab, tab + C, cu_op(alpha), cu_op(beta), C, log_scale);
     if (e == cudaSuccess)
-        e = ck_snake(cstream(be), cu_ptr(dst), cu_ptr(x), x->shape[0], C, x->shape[2],
-                     dst->stride, x->stride, tab, tab + C);
+        e = ck_snake(cstream(be), cu_ptr(dst), cu_ptr(x), x->shape[0], C, x->shape[2], dst->stride,
+                     x->stride, tab, tab + C);
     cu_scratch_free(be, tab);
     return cu_check(e, "snake");
 }
@@ -445,9 +470,9 @@ ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const l
     ck_iter it;
     cu_iter_init_strides(&it, dst->ndim, dst->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
     if (it.n == 0) return LTX_OK;
-    return cu_check(ck_reduce(cstream(be), &it, (int)op, len, src->stride[dim], cu_op(dst),
-                              cu_op(src)),
-                    "reduce");
+    return cu_check(
+        ck_reduce(cstream(be), &it, (int)op, len, src->stride[dim], cu_op(dst), cu_op(src)),
+        "reduce");
 }
 
 ltx_status cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
@@ -570,8 +595,11 @@ ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst
         if (src->shape[i] < 1 || dst->shape[i] < 1)
             return ltx_err(LTX_ERR_INVALID_ARG, "interpolate: empty spatial dim %d", i);
     if (ltx_tensor_numel(dst) == 0) return LTX_OK;
-    ck_interp c = {.C = src->shape[1], .xs0 = src->stride[0], .xs1 = src->stride[1],
-                   .x = cu_ptr(src), .y = cu_ptr(dst)};
+    ck_interp c = {.C = src->shape[1],
+                   .xs0 = src->stride[0],
+                   .xs1 = src->stride[1],
+                   .x = cu_ptr(src),
+                   .y = cu_ptr(dst)};
     int taps = mode == LTX_INTERP_NEAREST ? 1 : mode == LTX_INTERP_LINEAR ? 2 : 4;
     int64_t total = 0, in[3], st[3];
     for (int i = 0; i < 3; i++) {
@@ -597,8 +625,8 @@ ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst
     if (!h) return ltx_err(LTX_ERR_OOM, "interpolate: tables");
     int64_t o = 0;
     for (int i = 0; i < 3; i++) {
-        build_dim(mode, align_corners, in[i], c.out[i], st[i], c.taps[i],
-                  (int64_t *)h + o, (float *)(h + ib) + o);
+        build_dim(mode, align_corners, in[i], c.out[i], st[i], c.taps[i], (int64_t *)h + o,
+                  (float *)(h + ib) + o);
         o += c.out[i] * c.taps[i];
     }
     void *d;
@@ -619,8 +647,14 @@ ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst
 
 /* ---- supports() ---------------------------------------------------------------------------- */
 
-static bool f32(const ltx_tensor *t) { return t && t->dtype == LTX_F32; }
-static bool fl(const ltx_tensor *t) { return t && is_float(t->dtype); }
+static bool f32(const ltx_tensor *t)
+{
+    return t && t->dtype == LTX_F32;
+}
+static bool fl(const ltx_tensor *t)
+{
+    return t && is_float(t->dtype);
+}
 
 /* Precise answers per op (see backend.h): true exactly when the op above runs these dtypes and
  * shapes natively. Only dtype/ndim/shape/strides are read. */
@@ -631,13 +665,16 @@ bool cu_supports(ltx_backend *be, const ltx_op_query *q)
     if (!d) return false;
     if (d->ndim > CK_MAX_DIMS) return false;
     switch (q->op) {
-    case LTX_OP_COPY: return a != NULL;
-    case LTX_OP_FILL: return true;
+    case LTX_OP_COPY:
+        return a != NULL;
+    case LTX_OP_FILL:
+        return true;
     case LTX_OP_UNARY:
         return q->sub >= 0 && q->sub < LTX_UNARY_COUNT && fl(d) && fl(a);
     case LTX_OP_BINARY:
         return q->sub >= 0 && q->sub < LTX_BINARY_COUNT && fl(d) && fl(a) && fl(b);
-    case LTX_OP_AXPBY: return fl(d) && fl(a) && fl(b);
+    case LTX_OP_AXPBY:
+        return fl(d) && fl(a) && fl(b);
     case LTX_OP_GATED_ADD:
         return f32(d) && f32(a) && f32(b) && (!q->src[2] || f32(q->src[2]));
     case LTX_OP_LINEAR:
@@ -648,13 +685,15 @@ bool cu_supports(ltx_backend *be, const ltx_op_query *q)
                (q->op == LTX_OP_LINEAR || q->sub == LTX_UNARY_GELU_TANH ||
                 q->sub == LTX_UNARY_GELU_ERF || q->sub == LTX_UNARY_SILU ||
                 q->sub == LTX_UNARY_RELU);
-    case LTX_OP_MATMUL: return f32(d) && f32(a) && f32(b) && d->ndim >= 2;
-    case LTX_OP_SOFTMAX: return f32(d) && f32(a);
+    case LTX_OP_MATMUL:
+        return f32(d) && f32(a) && f32(b) && d->ndim >= 2;
+    case LTX_OP_SOFTMAX:
+        return f32(d) && f32(a);
     case LTX_OP_NORM:
         return q->sub >= 0 && q->sub < LTX_NORM_COUNT && f32(d) && f32(a);
     case LTX_OP_NORM_MODULATE:
-        return (q->sub == LTX_NORM_RMS || q->sub == LTX_NORM_LAYER) && f32(d) && f32(a) &&
-               fl(b) && fl(q->src[2]);
+        return (q->sub == LTX_NORM_RMS || q->sub == LTX_NORM_LAYER) && f32(d) && f32(a) && fl(b) &&
+               fl(q->src[2]);
     case LTX_OP_ATTENTION: {
         const ltx_tensor *k = q->src[1], *v = q->src[2], *m = q->src[3];
         if (!f32(d) || !f32(a) || !f32(k) || !f32(v) || a->ndim != 4) return false;
@@ -664,14 +703,15 @@ bool cu_supports(ltx_backend *be, const ltx_op_query *q)
                m->dtype == LTX_BOOL || m->dtype == LTX_U8;
     }
     case LTX_OP_ROPE:
-        return (q->sub == LTX_ROPE_SPLIT || q->sub == LTX_ROPE_INTERLEAVED) && f32(d) &&
-               f32(a) && d->ndim == 4;
+        return (q->sub == LTX_ROPE_SPLIT || q->sub == LTX_ROPE_INTERLEAVED) && f32(d) && f32(a) &&
+               d->ndim == 4;
     case LTX_OP_QK_NORM_ROPE:
-        return (q->sub == LTX_ROPE_SPLIT || q->sub == LTX_ROPE_INTERLEAVED) && f32(d) &&
-               f32(a) && a->ndim == 3 && a->stride[2] == 1;
+        return (q->sub == LTX_ROPE_SPLIT || q->sub == LTX_ROPE_INTERLEAVED) && f32(d) && f32(a) &&
+               a->ndim == 3 && a->stride[2] == 1;
     case LTX_OP_CONV:
         return f32(d) && f32(a) && fl(b) && a->ndim >= 3 && a->ndim <= 5;
-    case LTX_OP_PAD: return a != NULL && d->ndim == a->ndim;
+    case LTX_OP_PAD:
+        return a != NULL && d->ndim == a->ndim;
     case LTX_OP_REDUCE:
         return q->sub >= 0 && q->sub < LTX_REDUCE_COUNT && d && a &&
                (d->dtype == LTX_F32 || d->dtype == LTX_F64) &&
@@ -679,7 +719,9 @@ bool cu_supports(ltx_backend *be, const ltx_op_query *q)
     case LTX_OP_INTERPOLATE:
         return q->sub >= 0 && q->sub <= LTX_INTERP_AREA && f32(d) && f32(a) && a->ndim >= 3 &&
                a->ndim <= 5 && (q->sub != LTX_INTERP_BICUBIC || a->ndim == 4);
-    case LTX_OP_SNAKE: return f32(d) && f32(a) && d->ndim == 3;
-    default: return false;
+    case LTX_OP_SNAKE:
+        return f32(d) && f32(a) && d->ndim == 3;
+    default:
+        return false;
     }
 }

@@ -29,8 +29,7 @@
 using namespace nvcuda;
 
 /* Additive value of the mask at (b, h, i, j), -inf for a masked-out flag. */
-__device__ static inline float mask_at(const ck_attn &a, int64_t b, int64_t h, int64_t i,
-                                       int64_t j)
+__device__ static inline float mask_at(const ck_attn &a, int64_t b, int64_t h, int64_t i, int64_t j)
 {
     int64_t o = b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3];
     if (a.mdtype == DT_BOOL || a.mdtype == DT_U8)
@@ -67,7 +66,8 @@ __device__ static inline float softmax_row(const float *srow, float &m, float &l
     int half = threadIdx.x & 1;
     const int c0 = half * (BK / 2), c1 = c0 + BK / 2;
     float mx = -INFINITY;
-    for (int c = c0; c < c1; c++) mx = fmaxf(mx, srow[c]);
+    for (int c = c0; c < c1; c++)
+        mx = fmaxf(mx, srow[c]);
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     float m_new = fmaxf(m, mx);
     float m_use = m_new == -INFINITY ? 0.0f : m_new; /* all -inf so far: p = 0, no NaN */
@@ -111,34 +111,39 @@ __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
 #pragma unroll
     for (int r = 0; r < 16; r++)
 #pragma unroll
-        for (int c = 0; c < NC; c++) o[r][c] = 0.0f;
+        for (int c = 0; c < NC; c++)
+            o[r][c] = 0.0f;
     float m = -INFINITY, l = 0.0f; /* row lane/2 of this warp */
     float *Sw = Ss + warp * 16 * C::LS, *Aw = As + warp * 16;
     const int j = lane % BK, g = lane / BK;
     for (int64_t k0 = 0; k0 < a.Tk; k0 += BK) {
         const int kvalid = (int)min((int64_t)BK, a.Tk - k0);
         __syncthreads(); /* the previous block's K/V are no longer read */
-        load_tile_f32(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2],
-                      a.ks[3], BK, kvalid, D, DP);
-        load_tile_f32(Vs, DP, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2], a.vs[3],
-                      BK, kvalid, Dv, DP);
+        load_tile_f32(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2], a.ks[3],
+                      BK, kvalid, D, DP);
+        load_tile_f32(Vs, DP, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2], a.vs[3], BK,
+                      kvalid, Dv, DP);
         __syncthreads();
         float acc[RPL];
 #pragma unroll
-        for (int i = 0; i < RPL; i++) acc[i] = 0.0f;
+        for (int i = 0; i < RPL; i++)
+            acc[i] = 0.0f;
         const float *kr = Ks + j * C::LQ, *qw = Qs + (warp * 16 + g) * C::LQ;
         for (int d = 0; d < DP; d++) {
             float kv = kr[d];
 #pragma unroll
-            for (int i = 0; i < RPL; i++) acc[i] += qw[i * LG * C::LQ + d] * kv;
+            for (int i = 0; i < RPL; i++)
+                acc[i] += qw[i * LG * C::LQ + d] * kv;
         }
 #pragma unroll
         for (int i = 0; i < RPL; i++) {
             int r = g + LG * i;
             int64_t qi = q0 + warp * 16 + r, kj = k0 + j;
             float s = acc[i] * a.scale;
-            if (j >= kvalid) s = -INFINITY;
-            else if (a.mask && qi < a.Tq) s = s + mask_at(a, b, h, qi, kj);
+            if (j >= kvalid)
+                s = -INFINITY;
+            else if (a.mask && qi < a.Tq)
+                s = s + mask_at(a, b, h, qi, kj);
             Sw[r * C::LS + j] = s;
         }
         __syncwarp();
@@ -150,17 +155,20 @@ __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
         for (int r = 0; r < 16; r++) {
             float al = Aw[r];
 #pragma unroll
-            for (int c = 0; c < NC; c++) o[r][c] *= al;
+            for (int c = 0; c < NC; c++)
+                o[r][c] *= al;
         }
         for (int jj = 0; jj < kvalid; jj++) {
             float vv[NC];
 #pragma unroll
-            for (int c = 0; c < NC; c++) vv[c] = Vs[jj * DP + lane + 32 * c];
+            for (int c = 0; c < NC; c++)
+                vv[c] = Vs[jj * DP + lane + 32 * c];
 #pragma unroll
             for (int r = 0; r < 16; r++) {
                 float p = Sw[r * C::LS + jj];
 #pragma unroll
-                for (int c = 0; c < NC; c++) o[r][c] += p * vv[c];
+                for (int c = 0; c < NC; c++)
+                    o[r][c] += p * vv[c];
             }
         }
         __syncwarp();
@@ -187,13 +195,13 @@ template <int DP, int BK> struct bf_cfg {
     static constexpr int NW = 4, BQ = 64, LQ = DP + 8, LS = BK + 4, LP = BK + 8;
     static constexpr size_t q_bytes = 2u * BQ * LQ, kv_bytes = 2u * BK * LQ;
     static constexpr size_t s_bytes = 4u * NW * 16 * LS, p_bytes = 2u * NW * 16 * LP;
-    static constexpr size_t smem = q_bytes + 2 * kv_bytes + s_bytes + p_bytes + 4u * (256 + NW * 16);
+    static constexpr size_t smem =
+        q_bytes + 2 * kv_bytes + s_bytes + p_bytes + 4u * (256 + NW * 16);
 };
 
 typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc_frag;
 
-template <int DP, int BK>
-__global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
+template <int DP, int BK> __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
 {
     using C = bf_cfg<DP, BK>;
     constexpr int NT = DP / 16;
@@ -209,14 +217,16 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
     const int64_t hk = h / (a.H / a.Hk);
     const int D = (int)a.D, Dv = (int)a.Dv;
     const int qvalid = (int)min((int64_t)C::BQ, a.Tq - q0);
-    for (int i = threadIdx.x; i < 256; i += blockDim.x) Rid[i] = (float)(i / 16);
+    for (int i = threadIdx.x; i < 256; i += blockDim.x)
+        Rid[i] = (float)(i / 16);
     load_tile_bf16(Qs, C::LQ, a.q + b * a.qs[0] + h * a.qs[1] + q0 * a.qs[2], a.qs[2], a.qs[3],
                    C::BQ, qvalid, D, DP);
     __syncthreads();
     acc_frag rowid, o[NT];
     wmma::load_matrix_sync(rowid, Rid, 16, wmma::mem_row_major);
 #pragma unroll
-    for (int t = 0; t < NT; t++) wmma::fill_fragment(o[t], 0.0f);
+    for (int t = 0; t < NT; t++)
+        wmma::fill_fragment(o[t], 0.0f);
     float m = -INFINITY, l = 0.0f;
     float *Sw = Ss + warp * 16 * C::LS, *Aw = As + warp * 16;
     uint16_t *Pw = Ps + warp * 16 * C::LP;
@@ -224,10 +234,10 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
     for (int64_t k0 = 0; k0 < a.Tk; k0 += BK) {
         const int kvalid = (int)min((int64_t)BK, a.Tk - k0);
         __syncthreads();
-        load_tile_bf16(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2],
-                       a.ks[3], BK, kvalid, D, DP);
-        load_tile_bf16(Vs, C::LQ, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2],
-                       a.vs[3], BK, kvalid, Dv, DP);
+        load_tile_bf16(Ks, C::LQ, a.k + b * a.ks[0] + hk * a.ks[1] + k0 * a.ks[2], a.ks[2], a.ks[3],
+                       BK, kvalid, D, DP);
+        load_tile_bf16(Vs, C::LQ, a.v + b * a.vs[0] + hk * a.vs[1] + k0 * a.vs[2], a.vs[2], a.vs[3],
+                       BK, kvalid, Dv, DP);
         __syncthreads();
         /* S (16 x BK) = Q_w K^T */
         for (int nt = 0; nt < BK / 16; nt++) {
@@ -251,19 +261,23 @@ __global__ void __launch_bounds__(128) attn_bf16_kernel(ck_attn a)
         float *srow = Sw + r * C::LS;
         for (int c = (lane & 1) * (BK / 2); c < (lane & 1) * (BK / 2) + BK / 2; c++) {
             float s = srow[c] * a.scale;
-            if (c >= kvalid) s = -INFINITY;
-            else if (a.mask && qi < a.Tq) s = s + mask_at(a, b, h, qi, k0 + c);
+            if (c >= kvalid)
+                s = -INFINITY;
+            else if (a.mask && qi < a.Tq)
+                s = s + mask_at(a, b, h, qi, k0 + c);
             srow[c] = s;
         }
         uint16_t *prow = Pw + r * C::LP;
-        float alpha = softmax_row<BK>(srow, m, l, [&](int c, float p) { prow[c] = f32_to_bf16(p); });
+        float alpha =
+            softmax_row<BK>(srow, m, l, [&](int c, float p) { prow[c] = f32_to_bf16(p); });
         if (!(lane & 1)) Aw[r] = alpha;
         __syncwarp();
 #pragma unroll
         for (int t = 0; t < NT; t++)
 #pragma unroll
-            for (int i = 0; i < o[t].num_elements; i++) o[t].x[i] *= Aw[(int)rowid.x[i]];
-        /* O (16 x DP) += P V */
+            for (int i = 0; i < o[t].num_elements; i++)
+                o[t].x[i] *= Aw[(int)rowid.x[i]];
+                /* O (16 x DP) += P V */
 #pragma unroll
         for (int t = 0; t < NT; t++) {
 #pragma unroll

@@ -30,25 +30,44 @@ enum {
 __host__ __device__ static inline int dt_size(int dt)
 {
     switch (dt) {
-    case DT_F32: case DT_I32: return 4;
-    case DT_F16: case DT_BF16: return 2;
-    case DT_F64: case DT_I64: return 8;
-    default: return 1;
+    case DT_F32:
+    case DT_I32:
+        return 4;
+    case DT_F16:
+    case DT_BF16:
+        return 2;
+    case DT_F64:
+    case DT_I64:
+        return 8;
+    default:
+        return 1;
     }
 }
 
-__device__ static inline float u2f(uint32_t u) { return __uint_as_float(u); }
-__device__ static inline uint32_t f2u(float f) { return __float_as_uint(f); }
+__device__ static inline float u2f(uint32_t u)
+{
+    return __uint_as_float(u);
+}
+__device__ static inline uint32_t f2u(float f)
+{
+    return __float_as_uint(f);
+}
 
 /* ---- bf16 / f16 / fp8 bit conversions (dtype.c, line for line in meaning) ---- */
-__device__ static inline float bf16_to_f32(uint16_t h) { return u2f((uint32_t)h << 16); }
+__device__ static inline float bf16_to_f32(uint16_t h)
+{
+    return u2f((uint32_t)h << 16);
+}
 __device__ static inline uint16_t f32_to_bf16(float f)
 {
     uint32_t u = f2u(f);
     uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
     return (u & 0x7FFFFFFFu) > 0x7F800000u ? (uint16_t)0x7FC0 : (uint16_t)r;
 }
-__device__ static inline float round_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+__device__ static inline float round_bf16(float f)
+{
+    return bf16_to_f32(f32_to_bf16(f));
+}
 
 __device__ static inline uint32_t half_bits_to_f32_bits(uint16_t h, int quiet)
 {
@@ -62,7 +81,10 @@ __device__ static inline uint32_t half_bits_to_f32_bits(uint16_t h, int quiet)
     uint32_t mag = em >= 0x7C00u ? infnan : (em < 0x0400u ? sub : normal);
     return sign | mag;
 }
-__device__ static inline float f16_to_f32(uint16_t h) { return u2f(half_bits_to_f32_bits(h, 1)); }
+__device__ static inline float f16_to_f32(uint16_t h)
+{
+    return u2f(half_bits_to_f32_bits(h, 1));
+}
 __device__ static inline uint16_t f32_to_f16(float f)
 {
     uint32_t u = f2u(f);
@@ -70,7 +92,7 @@ __device__ static inline uint16_t f32_to_f16(float f)
     uint32_t x = u & 0x7FFFFFFFu;
     uint32_t normal = ((x + 0x0FFFu + ((x >> 13) & 1u)) >> 13) - ((127u - 15u) << 10);
     uint32_t sub = f2u(__fadd_rn(u2f(x), 0.5f)) - 0x3F000000u;
-    uint32_t r = x > 0x7F800000u   ? 0x7E00u
+    uint32_t r = x > 0x7F800000u    ? 0x7E00u
                  : x >= 0x477FF000u ? 0x7C00u
                  : x >= 0x38800000u ? normal
                                     : sub;
@@ -143,16 +165,41 @@ __device__ static inline elem load_elem(const void *p, int dt, int64_t k)
     v.f = 0.0f;
     v.d = 0.0;
     switch (dt) {
-    case DT_F32: v.f = ((const float *)p)[k]; break;
-    case DT_F16: v.f = f16_to_f32(((const uint16_t *)p)[k]); break;
-    case DT_BF16: v.f = bf16_to_f32(((const uint16_t *)p)[k]); break;
-    case DT_F64: v.kind = 2; v.d = ((const double *)p)[k]; break;
-    case DT_E4M3: v.f = e4m3_to_f32(((const uint8_t *)p)[k]); break;
-    case DT_E5M2: v.f = e5m2_to_f32(((const uint8_t *)p)[k]); break;
-    case DT_I64: v.kind = 0; v.i = ((const int64_t *)p)[k]; break;
-    case DT_I32: v.kind = 0; v.i = ((const int32_t *)p)[k]; break;
-    case DT_U8: v.kind = 0; v.i = ((const uint8_t *)p)[k]; break;
-    default: v.kind = 0; v.i = ((const uint8_t *)p)[k] != 0; break; /* BOOL */
+    case DT_F32:
+        v.f = ((const float *)p)[k];
+        break;
+    case DT_F16:
+        v.f = f16_to_f32(((const uint16_t *)p)[k]);
+        break;
+    case DT_BF16:
+        v.f = bf16_to_f32(((const uint16_t *)p)[k]);
+        break;
+    case DT_F64:
+        v.kind = 2;
+        v.d = ((const double *)p)[k];
+        break;
+    case DT_E4M3:
+        v.f = e4m3_to_f32(((const uint8_t *)p)[k]);
+        break;
+    case DT_E5M2:
+        v.f = e5m2_to_f32(((const uint8_t *)p)[k]);
+        break;
+    case DT_I64:
+        v.kind = 0;
+        v.i = ((const int64_t *)p)[k];
+        break;
+    case DT_I32:
+        v.kind = 0;
+        v.i = ((const int32_t *)p)[k];
+        break;
+    case DT_U8:
+        v.kind = 0;
+        v.i = ((const uint8_t *)p)[k];
+        break;
+    default:
+        v.kind = 0;
+        v.i = ((const uint8_t *)p)[k] != 0;
+        break; /* BOOL */
     }
     return v;
 }
@@ -171,24 +218,45 @@ __device__ static inline float elem_f32(elem v)
 {
     return v.kind == 0 ? (float)v.i : v.kind == 2 ? (float)v.d : v.f;
 }
-__device__ static inline double elem_f64(elem v) { return v.kind == 2 ? v.d : (double)v.f; }
+__device__ static inline double elem_f64(elem v)
+{
+    return v.kind == 2 ? v.d : (double)v.f;
+}
 
 __device__ static inline void store_elem(void *p, int dt, int64_t k, elem v)
 {
     int isint = v.kind == 0;
     switch (dt) {
-    case DT_F32: ((float *)p)[k] = elem_f32(v); break;
-    case DT_F16: ((uint16_t *)p)[k] = f32_to_f16(elem_f32(v)); break;
-    case DT_BF16: ((uint16_t *)p)[k] = f32_to_bf16(elem_f32(v)); break;
-    case DT_F64: ((double *)p)[k] = isint ? (double)v.i : elem_f64(v); break;
-    case DT_E4M3: ((uint8_t *)p)[k] = f32_to_e4m3(elem_f32(v)); break;
-    case DT_E5M2: ((uint8_t *)p)[k] = f32_to_e5m2(elem_f32(v)); break;
-    case DT_I64: ((int64_t *)p)[k] = isint ? v.i : d_to_i64(elem_f64(v)); break;
+    case DT_F32:
+        ((float *)p)[k] = elem_f32(v);
+        break;
+    case DT_F16:
+        ((uint16_t *)p)[k] = f32_to_f16(elem_f32(v));
+        break;
+    case DT_BF16:
+        ((uint16_t *)p)[k] = f32_to_bf16(elem_f32(v));
+        break;
+    case DT_F64:
+        ((double *)p)[k] = isint ? (double)v.i : elem_f64(v);
+        break;
+    case DT_E4M3:
+        ((uint8_t *)p)[k] = f32_to_e4m3(elem_f32(v));
+        break;
+    case DT_E5M2:
+        ((uint8_t *)p)[k] = f32_to_e5m2(elem_f32(v));
+        break;
+    case DT_I64:
+        ((int64_t *)p)[k] = isint ? v.i : d_to_i64(elem_f64(v));
+        break;
     case DT_I32:
         ((int32_t *)p)[k] = isint ? (int32_t)(uint32_t)(uint64_t)v.i : d_to_i32(elem_f64(v));
         break;
-    case DT_U8: ((uint8_t *)p)[k] = (uint8_t)(uint64_t)(isint ? v.i : d_to_i64(elem_f64(v))); break;
-    default: ((uint8_t *)p)[k] = isint ? (v.i != 0) : (elem_f64(v) != 0.0); break;
+    case DT_U8:
+        ((uint8_t *)p)[k] = (uint8_t)(uint64_t)(isint ? v.i : d_to_i64(elem_f64(v)));
+        break;
+    default:
+        ((uint8_t *)p)[k] = isint ? (v.i != 0) : (elem_f64(v) != 0.0);
+        break;
     }
 }
 
@@ -197,13 +265,20 @@ template <typename T> __device__ static inline T load_as(const void *p, int dt, 
 template <> __device__ inline float load_as<float>(const void *p, int dt, int64_t k)
 {
     switch (dt) {
-    case DT_F32: return ((const float *)p)[k];
-    case DT_BF16: return bf16_to_f32(((const uint16_t *)p)[k]);
-    case DT_F16: return f16_to_f32(((const uint16_t *)p)[k]);
-    case DT_F64: return (float)((const double *)p)[k];
-    case DT_E4M3: return e4m3_to_f32(((const uint8_t *)p)[k]);
-    case DT_E5M2: return e5m2_to_f32(((const uint8_t *)p)[k]);
-    default: return elem_f32(load_elem(p, dt, k));
+    case DT_F32:
+        return ((const float *)p)[k];
+    case DT_BF16:
+        return bf16_to_f32(((const uint16_t *)p)[k]);
+    case DT_F16:
+        return f16_to_f32(((const uint16_t *)p)[k]);
+    case DT_F64:
+        return (float)((const double *)p)[k];
+    case DT_E4M3:
+        return e4m3_to_f32(((const uint8_t *)p)[k]);
+    case DT_E5M2:
+        return e5m2_to_f32(((const uint8_t *)p)[k]);
+    default:
+        return elem_f32(load_elem(p, dt, k));
     }
 }
 template <> __device__ inline double load_as<double>(const void *p, int dt, int64_t k)
@@ -215,12 +290,24 @@ template <typename T> __device__ static inline void store_as(void *p, int dt, in
 template <> __device__ inline void store_as<float>(void *p, int dt, int64_t k, float v)
 {
     switch (dt) {
-    case DT_F32: ((float *)p)[k] = v; return;
-    case DT_BF16: ((uint16_t *)p)[k] = f32_to_bf16(v); return;
-    case DT_F16: ((uint16_t *)p)[k] = f32_to_f16(v); return;
-    case DT_F64: ((double *)p)[k] = (double)v; return;
-    case DT_E4M3: ((uint8_t *)p)[k] = f32_to_e4m3(v); return;
-    case DT_E5M2: ((uint8_t *)p)[k] = f32_to_e5m2(v); return;
+    case DT_F32:
+        ((float *)p)[k] = v;
+        return;
+    case DT_BF16:
+        ((uint16_t *)p)[k] = f32_to_bf16(v);
+        return;
+    case DT_F16:
+        ((uint16_t *)p)[k] = f32_to_f16(v);
+        return;
+    case DT_F64:
+        ((double *)p)[k] = (double)v;
+        return;
+    case DT_E4M3:
+        ((uint8_t *)p)[k] = f32_to_e4m3(v);
+        return;
+    case DT_E5M2:
+        ((uint8_t *)p)[k] = f32_to_e5m2(v);
+        return;
     default: {
         elem e;
         e.kind = 1;
@@ -245,13 +332,15 @@ template <int NOPS>
 __device__ static inline void iter_offsets(const ck_iter &it, int64_t i, int64_t *off)
 {
 #pragma unroll
-    for (int k = 0; k < NOPS; k++) off[k] = 0;
+    for (int k = 0; k < NOPS; k++)
+        off[k] = 0;
     for (int d = it.ndim - 1; d >= 0; d--) {
         int64_t sz = it.shape[d];
         int64_t j = i % sz;
         i /= sz;
 #pragma unroll
-        for (int k = 0; k < NOPS; k++) off[k] += j * it.stride[k][d];
+        for (int k = 0; k < NOPS; k++)
+            off[k] += j * it.stride[k][d];
     }
 }
 

@@ -30,8 +30,10 @@ __global__ void im2col_kernel(ck_conv g, const float *x, int64_t n, int64_t grp,
         if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
             v = x[n * g.xs[0] + (grp * g.cig + ci) * g.xs[1] + id * g.xs[2] + ih * g.xs[3] +
                   iw * g.xs[4]];
-        if (to_bf16) ((uint16_t *)col)[e] = f32_to_bf16(v);
-        else ((float *)col)[e] = v;
+        if (to_bf16)
+            ((uint16_t *)col)[e] = f32_to_bf16(v);
+        else
+            ((float *)col)[e] = v;
     }
 }
 
@@ -127,9 +129,8 @@ extern "C" cudaError_t ck_conv_bias_init(cudaStream_t s, float *y, int64_t N, in
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_conv_depthwise(cudaStream_t s, const ck_conv *g, float *y,
-                                         const float *x, const float *w, const float *bias,
-                                         int transposed)
+extern "C" cudaError_t ck_conv_depthwise(cudaStream_t s, const ck_conv *g, float *y, const float *x,
+                                         const float *w, const float *bias, int transposed)
 {
     int64_t total = g->N * g->Cout * g->Sout;
     if (total == 0) return cudaSuccess;

@@ -20,14 +20,22 @@
 template <typename T> __device__ static inline T binary_eval(int op, T x, T y, T pa, T pb)
 {
     switch (op) {
-    case B_ADD: return x + y;
-    case B_SUB: return x - y;
-    case B_MUL: return x * y;
-    case B_DIV: return x / y;
-    case B_MAX: return (x != x || y != y) ? x + y : (x > y ? x : y);
-    case B_MIN: return (x != x || y != y) ? x + y : (x < y ? x : y);
-    case B_POW: return pow(x, y);
-    default: return (pa * x) + (pb * y); /* axpby: two products, one add */
+    case B_ADD:
+        return x + y;
+    case B_SUB:
+        return x - y;
+    case B_MUL:
+        return x * y;
+    case B_DIV:
+        return x / y;
+    case B_MAX:
+        return (x != x || y != y) ? x + y : (x > y ? x : y);
+    case B_MIN:
+        return (x != x || y != y) ? x + y : (x < y ? x : y);
+    case B_POW:
+        return pow(x, y);
+    default:
+        return (pa * x) + (pb * y); /* axpby: two products, one add */
     }
 }
 
@@ -40,14 +48,24 @@ __global__ void copy_kernel(ck_iter it, ck_operand d, ck_operand s)
     GRID_LOOP(i, it.n)
     {
         int64_t off[2];
-        if (it.contig) off[0] = off[1] = i;
-        else iter_offsets<2>(it, i, off);
+        if (it.contig)
+            off[0] = off[1] = i;
+        else
+            iter_offsets<2>(it, i, off);
         if (d.dtype == s.dtype) {
             switch (dt_size(d.dtype)) {
-            case 1: ((uint8_t *)d.p)[off[0]] = ((const uint8_t *)s.p)[off[1]]; break;
-            case 2: ((uint16_t *)d.p)[off[0]] = ((const uint16_t *)s.p)[off[1]]; break;
-            case 4: ((uint32_t *)d.p)[off[0]] = ((const uint32_t *)s.p)[off[1]]; break;
-            default: ((uint64_t *)d.p)[off[0]] = ((const uint64_t *)s.p)[off[1]]; break;
+            case 1:
+                ((uint8_t *)d.p)[off[0]] = ((const uint8_t *)s.p)[off[1]];
+                break;
+            case 2:
+                ((uint16_t *)d.p)[off[0]] = ((const uint16_t *)s.p)[off[1]];
+                break;
+            case 4:
+                ((uint32_t *)d.p)[off[0]] = ((const uint32_t *)s.p)[off[1]];
+                break;
+            default:
+                ((uint64_t *)d.p)[off[0]] = ((const uint64_t *)s.p)[off[1]];
+                break;
             }
         } else {
             store_elem(d.p, d.dtype, off[0], load_elem(s.p, s.dtype, off[1]));
@@ -70,13 +88,23 @@ __global__ void fill_kernel(ck_iter it, ck_operand d, uint64_t bits)
     GRID_LOOP(i, it.n)
     {
         int64_t off[1];
-        if (it.contig) off[0] = i;
-        else iter_offsets<1>(it, i, off);
+        if (it.contig)
+            off[0] = i;
+        else
+            iter_offsets<1>(it, i, off);
         switch (dt_size(d.dtype)) {
-        case 1: ((uint8_t *)d.p)[off[0]] = (uint8_t)bits; break;
-        case 2: ((uint16_t *)d.p)[off[0]] = (uint16_t)bits; break;
-        case 4: ((uint32_t *)d.p)[off[0]] = (uint32_t)bits; break;
-        default: ((uint64_t *)d.p)[off[0]] = bits; break;
+        case 1:
+            ((uint8_t *)d.p)[off[0]] = (uint8_t)bits;
+            break;
+        case 2:
+            ((uint16_t *)d.p)[off[0]] = (uint16_t)bits;
+            break;
+        case 4:
+            ((uint32_t *)d.p)[off[0]] = (uint32_t)bits;
+            break;
+        default:
+            ((uint64_t *)d.p)[off[0]] = bits;
+            break;
         }
     }
 }
@@ -87,8 +115,10 @@ __global__ void unary_kernel(ck_iter it, int op, T c0, T c1, ck_operand d, ck_op
     GRID_LOOP(i, it.n)
     {
         int64_t off[2];
-        if (it.contig) off[0] = off[1] = i;
-        else iter_offsets<2>(it, i, off);
+        if (it.contig)
+            off[0] = off[1] = i;
+        else
+            iter_offsets<2>(it, i, off);
         T x = load_as<T>(a.p, a.dtype, off[1]);
         store_as<T>(d.p, d.dtype, off[0], unary_eval<T>(op, x, c0, c1));
     }
@@ -107,8 +137,10 @@ __global__ void binary_kernel(ck_iter it, int op, T pa, T pb, ck_operand d, ck_o
     GRID_LOOP(i, it.n)
     {
         int64_t off[3];
-        if (it.contig) off[0] = off[1] = off[2] = i;
-        else iter_offsets<3>(it, i, off);
+        if (it.contig)
+            off[0] = off[1] = off[2] = i;
+        else
+            iter_offsets<3>(it, i, off);
         T x = load_as<T>(a.p, a.dtype, off[1]), y = load_as<T>(b.p, b.dtype, off[2]);
         store_as<T>(d.p, d.dtype, off[0], binary_eval<T>(op, x, y, pa, pb));
     }
@@ -158,7 +190,7 @@ extern "C" cudaError_t ck_unary(cudaStream_t s, const ck_iter *it, int op, doubl
         unary_kernel<double><<<grid_for(it->n, 256), 256, 0, s>>>(*it, op, p0, p1, dst, a);
     else if (it->contig && dst.dtype == DT_F32 && a.dtype == DT_F32)
         unary_f32_flat<<<grid_for(it->n, 256), 256, 0, s>>>(it->n, op, (float)p0, (float)p1,
-                                                           (float *)dst.p, (const float *)a.p);
+                                                            (float *)dst.p, (const float *)a.p);
     else
         unary_kernel<float>
             <<<grid_for(it->n, 256), 256, 0, s>>>(*it, op, (float)p0, (float)p1, dst, a);
@@ -175,7 +207,8 @@ extern "C" cudaError_t ck_binary(cudaStream_t s, const ck_iter *it, int op, doub
     } else if (all32 && it->ndim <= 2) {
         int L = it->ndim - 1;
         int64_t rows = it->ndim == 2 ? it->shape[0] : 1;
-        int64_t r0 = it->ndim == 2 ? it->stride[0][0] : 0, r1 = it->ndim == 2 ? it->stride[1][0] : 0,
+        int64_t r0 = it->ndim == 2 ? it->stride[0][0] : 0,
+                r1 = it->ndim == 2 ? it->stride[1][0] : 0,
                 r2 = it->ndim == 2 ? it->stride[2][0] : 0;
         binary_f32_2d<<<grid_for(it->n, 256), 256, 0, s>>>(
             rows, it->shape[L], op, (float)ca, (float)cb, (float *)dst.p, r0, it->stride[0][L],
@@ -193,8 +226,10 @@ __global__ void gated_add_kernel(ck_iter it, float *d, const float *x, const flo
     GRID_LOOP(i, it.n)
     {
         int64_t off[4];
-        if (it.contig) off[0] = off[1] = off[2] = off[3] = i;
-        else iter_offsets<4>(it, i, off);
+        if (it.contig)
+            off[0] = off[1] = off[2] = off[3] = i;
+        else
+            iter_offsets<4>(it, i, off);
         d[off[0]] = x[off[1]] + (y[off[2]] * g[off[3]]);
     }
 }

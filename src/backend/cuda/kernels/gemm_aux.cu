@@ -30,15 +30,17 @@ __global__ void to_f32_kernel(float *d, ck_operand s, int64_t n, float scale)
     }
 }
 
-__global__ void gather_rows_kernel(void *d, int to_bf16, const float *s, int64_t rows,
-                                   int64_t cols, int64_t rs, int64_t cs)
+__global__ void gather_rows_kernel(void *d, int to_bf16, const float *s, int64_t rows, int64_t cols,
+                                   int64_t rs, int64_t cs)
 {
     GRID_LOOP(i, rows * cols)
     {
         int64_t r = i / cols, c = i - r * cols;
         float v = s[r * rs + c * cs];
-        if (to_bf16) ((uint16_t *)d)[i] = f32_to_bf16(v);
-        else ((float *)d)[i] = v;
+        if (to_bf16)
+            ((uint16_t *)d)[i] = f32_to_bf16(v);
+        else
+            ((float *)d)[i] = v;
     }
 }
 
@@ -53,16 +55,14 @@ __global__ void bias_act_kernel(float *y, int64_t M, int64_t N, ck_operand bias,
     }
 }
 
-extern "C" cudaError_t ck_to_bf16(cudaStream_t s, void *dst, ck_operand src, int64_t n,
-                                  float scale)
+extern "C" cudaError_t ck_to_bf16(cudaStream_t s, void *dst, ck_operand src, int64_t n, float scale)
 {
     if (n == 0) return cudaSuccess;
     to_bf16_kernel<<<grid_for(n, 256), 256, 0, s>>>((uint16_t *)dst, src, n, scale);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_to_f32(cudaStream_t s, float *dst, ck_operand src, int64_t n,
-                                 float scale)
+extern "C" cudaError_t ck_to_f32(cudaStream_t s, float *dst, ck_operand src, int64_t n, float scale)
 {
     if (n == 0) return cudaSuccess;
     to_f32_kernel<<<grid_for(n, 256), 256, 0, s>>>(dst, src, n, scale);
@@ -73,8 +73,8 @@ extern "C" cudaError_t ck_gather_rows(cudaStream_t s, void *dst, int to_bf16, co
                                       int64_t rows, int64_t cols, int64_t rs, int64_t cs)
 {
     if (rows * cols == 0) return cudaSuccess;
-    gather_rows_kernel<<<grid_for(rows * cols, 256), 256, 0, s>>>(dst, to_bf16, src, rows, cols,
-                                                                  rs, cs);
+    gather_rows_kernel<<<grid_for(rows * cols, 256), 256, 0, s>>>(dst, to_bf16, src, rows, cols, rs,
+                                                                  cs);
     CK_LAUNCH_CHECK();
 }
 

@@ -31,7 +31,8 @@ __device__ static inline void row_stats(int op, const float *x, int64_t D, int64
         *m_out = 0.0f;
         return;
     }
-    for (int64_t i = threadIdx.x; i < D; i += blockDim.x) acc += (double)x[i * xs];
+    for (int64_t i = threadIdx.x; i < D; i += blockDim.x)
+        acc += (double)x[i * xs];
     double m = block_sum(acc, sh) / (double)D;
     acc = 0;
     for (int64_t i = threadIdx.x; i < D; i += blockDim.x) {
@@ -102,7 +103,8 @@ __global__ void norm_group_kernel(float *dst, const float *x, int64_t C, int64_t
     const float *xg = x + (n * C + g * cpg) * S;
     float *dg = dst + (n * C + g * cpg) * S;
     double acc = 0;
-    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) acc += (double)xg[i];
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x)
+        acc += (double)xg[i];
     double m = block_sum(acc, sh) / (double)len;
     acc = 0;
     for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
@@ -128,13 +130,18 @@ __global__ void norm_pixel_kernel(float *dst, const float *x, int64_t N, int64_t
         const float *xp = x + n * C * S + s;
         float *dp = dst + n * C * S + s;
         double acc = 0;
-        for (int64_t c = 0; c < C; c++) acc += (double)xp[c * S] * xp[c * S];
+        for (int64_t c = 0; c < C; c++)
+            acc += (double)xp[c * S] * xp[c * S];
         float rs = (float)(1.0 / sqrt(acc / (double)C + (double)eps));
-        for (int64_t c = 0; c < C; c++) dp[c * S] = xp[c * S] * rs;
+        for (int64_t c = 0; c < C; c++)
+            dp[c * S] = xp[c * S] * rs;
     }
 }
 
-static unsigned row_grid(int64_t rows) { return (unsigned)(rows < 1048576 ? rows : 1048576); }
+static unsigned row_grid(int64_t rows)
+{
+    return (unsigned)(rows < 1048576 ? rows : 1048576);
+}
 
 extern "C" cudaError_t ck_norm_lastdim(cudaStream_t s, int op, const ck_iter *rows, int64_t D,
                                        int64_t ds, int64_t xs, float *dst, const float *x,
@@ -143,7 +150,7 @@ extern "C" cudaError_t ck_norm_lastdim(cudaStream_t s, int op, const ck_iter *ro
     if (rows->n == 0) return cudaSuccess;
     int threads = D >= 2048 ? NORM_THREADS : 128;
     norm_lastdim_kernel<<<row_grid(rows->n), threads, 0, s>>>(op, *rows, D, ds, xs, dst, x, w, b,
-                                                             eps);
+                                                              eps);
     CK_LAUNCH_CHECK();
 }
 
@@ -154,8 +161,8 @@ extern "C" cudaError_t ck_norm_modulate(cudaStream_t s, int op, const ck_iter *r
 {
     if (rows->n == 0) return cudaSuccess;
     int threads = D >= 2048 ? NORM_THREADS : 128;
-    norm_modulate_kernel<<<row_grid(rows->n), threads, 0, s>>>(op, *rows, D, ds, xs, scs, shs,
-                                                              dst, x, scale, shift, eps);
+    norm_modulate_kernel<<<row_grid(rows->n), threads, 0, s>>>(op, *rows, D, ds, xs, scs, shs, dst,
+                                                               x, scale, shift, eps);
     CK_LAUNCH_CHECK();
 }
 

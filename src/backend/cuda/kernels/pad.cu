@@ -11,10 +11,14 @@ __device__ static inline int64_t pad_index(int mode, int64_t j, int64_t n)
 {
     if (j >= 0 && j < n) return j;
     switch (mode) {
-    case 1: return j < 0 ? -j : 2 * (n - 1) - j;    /* reflect */
-    case 2: return j < 0 ? 0 : n - 1;               /* replicate */
-    case 3: return ((j % n) + n) % n;               /* circular */
-    default: return -1;                             /* constant */
+    case 1:
+        return j < 0 ? -j : 2 * (n - 1) - j; /* reflect */
+    case 2:
+        return j < 0 ? 0 : n - 1; /* replicate */
+    case 3:
+        return ((j % n) + n) % n; /* circular */
+    default:
+        return -1; /* constant */
     }
 }
 
@@ -34,10 +38,18 @@ __global__ void pad_kernel(ck_pad p, int64_t n, char *dst, const char *src)
         char *o = dst + i * p.esz;
         const char *from = src + soff * p.esz;
         switch (p.esz) {
-        case 1: *(uint8_t *)o = fill ? (uint8_t)p.value_bits : *(const uint8_t *)from; break;
-        case 2: *(uint16_t *)o = fill ? (uint16_t)p.value_bits : *(const uint16_t *)from; break;
-        case 4: *(uint32_t *)o = fill ? (uint32_t)p.value_bits : *(const uint32_t *)from; break;
-        default: *(uint64_t *)o = fill ? p.value_bits : *(const uint64_t *)from; break;
+        case 1:
+            *(uint8_t *)o = fill ? (uint8_t)p.value_bits : *(const uint8_t *)from;
+            break;
+        case 2:
+            *(uint16_t *)o = fill ? (uint16_t)p.value_bits : *(const uint16_t *)from;
+            break;
+        case 4:
+            *(uint32_t *)o = fill ? (uint32_t)p.value_bits : *(const uint32_t *)from;
+            break;
+        default:
+            *(uint64_t *)o = fill ? p.value_bits : *(const uint64_t *)from;
+            break;
         }
     }
 }
@@ -45,7 +57,8 @@ __global__ void pad_kernel(ck_pad p, int64_t n, char *dst, const char *src)
 extern "C" cudaError_t ck_pad_apply(cudaStream_t s, const ck_pad *p, void *dst, const void *src)
 {
     int64_t n = 1;
-    for (int d = 0; d < p->ndim; d++) n *= p->dshape[d];
+    for (int d = 0; d < p->ndim; d++)
+        n *= p->dshape[d];
     if (n == 0) return cudaSuccess;
     pad_kernel<<<grid_for(n, 256), 256, 0, s>>>(*p, n, (char *)dst, (const char *)src);
     CK_LAUNCH_CHECK();

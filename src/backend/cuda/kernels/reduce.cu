@@ -9,7 +9,10 @@
 
 enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_VAR };
 
-__device__ static inline double ldd(ck_operand s, int64_t i) { return load_as<double>(s.p, s.dtype, i); }
+__device__ static inline double ldd(ck_operand s, int64_t i)
+{
+    return load_as<double>(s.p, s.dtype, i);
+}
 
 __global__ void reduce_thread_kernel(ck_iter it, int op, int64_t len, int64_t rs, ck_operand d,
                                      ck_operand s)
@@ -21,7 +24,8 @@ __global__ void reduce_thread_kernel(ck_iter it, int op, int64_t len, int64_t rs
         int64_t p = off[1];
         double acc = 0;
         if (op == R_SUM || op == R_MEAN) {
-            for (int64_t r = 0; r < len; r++) acc += ldd(s, p + r * rs);
+            for (int64_t r = 0; r < len; r++)
+                acc += ldd(s, p + r * rs);
             if (op == R_MEAN) acc /= (double)len;
         } else if (op == R_MAX || op == R_MIN) {
             acc = ldd(s, p);
@@ -31,7 +35,8 @@ __global__ void reduce_thread_kernel(ck_iter it, int op, int64_t len, int64_t rs
             }
         } else {
             double m = 0, q = 0;
-            for (int64_t r = 0; r < len; r++) m += ldd(s, p + r * rs);
+            for (int64_t r = 0; r < len; r++)
+                m += ldd(s, p + r * rs);
             m /= (double)len;
             for (int64_t r = 0; r < len; r++) {
                 double e = ldd(s, p + r * rs) - m;
@@ -60,17 +65,21 @@ __global__ void reduce_block_kernel(ck_iter it, int op, int64_t len, int64_t rs,
         double res;
         if (op == R_MAX || op == R_MIN) {
             double a = ldd(s, p);
-            for (int64_t r = threadIdx.x; r < len; r += blockDim.x) a = pick(op, a, ldd(s, p + r * rs));
+            for (int64_t r = threadIdx.x; r < len; r += blockDim.x)
+                a = pick(op, a, ldd(s, p + r * rs));
             /* NaN-propagating combine: warps by shuffles, then the warps' values in order */
-            for (int k = 16; k > 0; k >>= 1) a = pick(op, a, __shfl_xor_sync(0xffffffffu, a, k));
+            for (int k = 16; k > 0; k >>= 1)
+                a = pick(op, a, __shfl_xor_sync(0xffffffffu, a, k));
             __syncthreads();
             if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = a;
             __syncthreads();
             res = sh[0];
-            for (int w = 1; w < (int)(blockDim.x >> 5); w++) res = pick(op, res, sh[w]);
+            for (int w = 1; w < (int)(blockDim.x >> 5); w++)
+                res = pick(op, res, sh[w]);
         } else {
             double acc = 0;
-            for (int64_t r = threadIdx.x; r < len; r += blockDim.x) acc += ldd(s, p + r * rs);
+            for (int64_t r = threadIdx.x; r < len; r += blockDim.x)
+                acc += ldd(s, p + r * rs);
             double sum = block_sum(acc, sh);
             if (op == R_VAR) {
                 double m = sum / (double)len;
@@ -98,8 +107,7 @@ extern "C" cudaError_t ck_reduce(cudaStream_t s, const ck_iter *it, int op, int6
         unsigned g = (unsigned)(it->n < 65535 ? it->n : 65535);
         reduce_block_kernel<<<g, 256, 0, s>>>(*it, op, len, rstride, dst, src);
     } else {
-        reduce_thread_kernel<<<grid_for(it->n, 128), 128, 0, s>>>(*it, op, len, rstride, dst,
-                                                                 src);
+        reduce_thread_kernel<<<grid_for(it->n, 128), 128, 0, s>>>(*it, op, len, rstride, dst, src);
     }
     CK_LAUNCH_CHECK();
 }

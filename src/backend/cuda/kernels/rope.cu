@@ -86,16 +86,15 @@ extern "C" cudaError_t ck_rope_apply(cudaStream_t s, const ck_rope *r)
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_qk_norm_rope(cudaStream_t s, const ck_rope *r, int64_t xrow,
-                                       ck_operand w, float eps)
+extern "C" cudaError_t ck_qk_norm_rope(cudaStream_t s, const ck_rope *r, int64_t xrow, ck_operand w,
+                                       float eps)
 {
     int64_t rows = r->B * r->T;
     if (rows == 0) return cudaSuccess;
     size_t smem = sizeof(float) * (size_t)(r->H * r->D);
     if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(qk_norm_rope_kernel,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             (int)smem);
+        cudaError_t e = cudaFuncSetAttribute(
+            qk_norm_rope_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
     unsigned g = (unsigned)(rows < 1048576 ? rows : 1048576);

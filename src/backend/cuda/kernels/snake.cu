@@ -12,7 +12,8 @@ __global__ void snake_prep_kernel(float *a_out, float *inv_out, ck_operand alpha
 {
     for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < C;
          c += (int64_t)gridDim.x * blockDim.x) {
-        float a = load_as<float>(alpha.p, alpha.dtype, c), b = load_as<float>(beta.p, beta.dtype, c);
+        float a = load_as<float>(alpha.p, alpha.dtype, c),
+              b = load_as<float>(beta.p, beta.dtype, c);
         if (log_scale) {
             a = expf(a);
             b = expf(b);
@@ -23,8 +24,8 @@ __global__ void snake_prep_kernel(float *a_out, float *inv_out, ck_operand alpha
 }
 
 __global__ void snake_kernel(float *dst, const float *x, int64_t B, int64_t C, int64_t T,
-                             int64_t d0, int64_t d1, int64_t d2, int64_t x0, int64_t x1,
-                             int64_t x2, const float *a, const float *inv)
+                             int64_t d0, int64_t d1, int64_t d2, int64_t x0, int64_t x1, int64_t x2,
+                             const float *a, const float *inv)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * C * T;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -34,8 +35,8 @@ __global__ void snake_kernel(float *dst, const float *x, int64_t B, int64_t C, i
     }
 }
 
-extern "C" cudaError_t ck_snake_prep(cudaStream_t s, float *a_out, float *inv_out,
-                                     ck_operand alpha, ck_operand beta, int64_t C, int log_scale)
+extern "C" cudaError_t ck_snake_prep(cudaStream_t s, float *a_out, float *inv_out, ck_operand alpha,
+                                     ck_operand beta, int64_t C, int log_scale)
 {
     snake_prep_kernel<<<grid_for(C, 256), 256, 0, s>>>(a_out, inv_out, alpha, beta, C, log_scale);
     CK_LAUNCH_CHECK();

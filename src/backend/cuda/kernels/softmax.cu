@@ -28,7 +28,8 @@ __global__ void softmax_kernel(ck_iter rows, int64_t L, int64_t ss, float *dst, 
             sum += e;
         }
         sum = block_sum(sum, sh);
-        for (int64_t i = threadIdx.x; i < L; i += blockDim.x) o[i] = o[i] / sum;
+        for (int64_t i = threadIdx.x; i < L; i += blockDim.x)
+            o[i] = o[i] / sum;
     }
 }
 
