@@ -237,8 +237,8 @@ static void child(bool restricted, int prefetch, ltx_prefetch_mode mode, int rep
     ltx_tensor *qv = rnd(be, 4, pv, 8, 8), *qa = rnd(be, 4, pa, 4, 4);
     ltx_tensor *tsv = rnd(be, 2, tv, 0, 0.6f), *tsa = rnd(be, 2, ta, 0, 0.6f);
     ltx_tensor *sg = rnd(be, 1, &one, 0, 0.6f);
-    ltx_modality v = {lv, sg, tsv, qv, xv, NULL, NULL, true, NULL};
-    ltx_modality a = {la, sg, tsa, qa, xa, NULL, NULL, true, NULL};
+    ltx_modality v = {lv, sg, tsv, qv, xv, NULL, NULL, true, NULL, NULL};
+    ltx_modality a = {la, sg, tsa, qa, xa, NULL, NULL, true, NULL, NULL};
     double ts[32];
     if (reps > 32) reps = 32;
     struct rusage u0 = {0}, u1;

@@ -345,7 +345,13 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
     if (ltx_tensor_numel(md->timesteps) != B * T)
         return ltx_err(LTX_ERR_INVALID_ARG, "%s timesteps: %lld values for (B, T) = (%lld, %lld)",
                        pre, (long long)ltx_tensor_numel(md->timesteps), (long long)B, (long long)T);
-    float *tv = ltx_tensor_to_host_f32(md->timesteps);
+    float *tv = NULL;
+    if (md->timesteps_host) { /* the caller's host mirror: no download */
+        tv = malloc(sizeof(float) * (size_t)(B * T));
+        if (tv) memcpy(tv, md->timesteps_host, sizeof(float) * (size_t)(B * T));
+    } else {
+        tv = ltx_tensor_to_host_f32(md->timesteps);
+    }
     if (!tv) return ltx_err_context(LTX_ERR_OOM, "timesteps: ");
     for (int64_t i = 0; i < B * T; i++)
         tv[i] = tv[i] * (float)cfg->timestep_scale;

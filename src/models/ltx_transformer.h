@@ -97,6 +97,8 @@ typedef struct ltx_modality {
     /* NULL, or sigma's values on the host (as many as sigma has): the forward then reads them
      * here instead of downloading sigma (one host sync less per use). Must equal sigma. */
     const float *sigma_host;
+    /* NULL, or the B*T timestep values on the host (equal to `timesteps`): no download. */
+    const float *timesteps_host;
 } ltx_modality;
 
 /* Perturbations (ref: ltx_core/guidance/perturbations.py). */

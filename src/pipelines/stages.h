@@ -140,6 +140,10 @@ typedef struct ltx_denoiser {
     const ltx_guider_params *vg, *ag; /* NULL = no guidance for that modality */
     /* state for skip_step: previous outputs (owned, freed by ltx_denoiser_reset) */
     ltx_tensor *prev_v, *prev_a;
+    /* host copies of the states' denoise masks (downloaded once per stage, freed by
+     * ltx_denoiser_reset at the stage's end), for the timesteps' host mirror */
+    float *mask_host[2];
+    const ltx_tensor *mask_of[2];
 } ltx_denoiser;
 
 void ltx_denoiser_reset(ltx_denoiser *d);

@@ -9,9 +9,20 @@
 
 #include "nn/nn.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_COND, P_UNCOND, P_PTB, P_MOD, P_COUNT };
+
+/* t (1, ...) seen n times along dim 0: a stride-0 view of the same buffer, so the
+ * transformer's per-stage table cache (keyed on the input's identity) hits on every step. */
+static ltx_tensor *repeat_view(const ltx_tensor *t, int n)
+{
+    int64_t shape[LTX_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    shape[0] = n;
+    return ltx_tensor_expand(t, t->ndim, shape);
+}
 
 /* n copies of t (1, ...) along dim 0. */
 static ltx_tensor *tile(ltx_backend *be, const ltx_tensor *t, int n)
@@ -39,7 +50,7 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
 {
     ltx_tensor *ts1 = nn_unary(be, LTX_UNARY_SCALE, st->denoise_mask, sigma, 0.0);
     b->lat = tile(be, st->latent, P);
-    b->pos = tile(be, st->positions, P);
+    b->pos = repeat_view(st->positions, P);
     b->ts = ts1 ? tile(be, ts1, P) : NULL;
     b->ctx = nn_cat(be, ctx, P, 0);
     float sg[P_COUNT] = {sigma, sigma, sigma, sigma};
@@ -47,10 +58,23 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
     b->sigma = ltx_tensor_from_host(be, LTX_F32, 1, &np, sg);
     ltx_tensor_free(ts1);
     if (st->attention_mask) { /* conditioning items' attention strengths */
-        b->mask = tile(be, st->attention_mask, P);
+        b->mask = repeat_view(st->attention_mask, P);
         if (!b->mask) return LTX_ERR_OOM;
     }
     return b->lat && b->pos && b->ts && b->ctx && b->sigma ? LTX_OK : LTX_ERR_OOM;
+}
+
+/* n rows of mask * sigma on the host (the f32 product the device's SCALE op makes), or NULL
+ * when there is no host mask. */
+static float *rows_timesteps(const float *mask, const ltx_latent_state *st, int n, float sigma)
+{
+    if (!mask) return NULL;
+    int64_t T = ltx_tensor_numel(st->denoise_mask);
+    float *t = malloc(sizeof(float) * (size_t)(n * T + 1));
+    for (int r = 0; t && r < n; r++)
+        for (int64_t i = 0; i < T; i++)
+            t[r * T + i] = mask[i] * sigma;
+    return t;
 }
 
 static ltx_tensor *rows(const ltx_tensor *t, int64_t a, int64_t e)
@@ -110,10 +134,15 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
                             rows(ba.pos, r0, r1), rows(ba.ctx, r0, r1)};
         /* the video state's attention mask rides along (as in the pipelines' per-pass calls) */
         ltx_tensor *vmask = rows(bv.mask, r0, r1);
-        /* every row's sigma is in->sigma: the host mirror spares the forward a download */
+        /* every row's sigma is in->sigma and its timesteps mask * sigma: host mirrors spare the
+         * forward its downloads */
         float sg[P_COUNT] = {in->sigma, in->sigma, in->sigma, in->sigma};
-        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sg};
-        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sg};
+        float *tvh =
+            in->video ? rows_timesteps(in->v_mask_host, in->video, r1 - r0, in->sigma) : NULL;
+        float *tah =
+            in->audio ? rows_timesteps(in->a_mask_host, in->audio, r1 - r0, in->sigma) : NULL;
+        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sg, tvh};
+        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sg, tah};
         ltx_tensor *cv = NULL, *ca = NULL;
         s = ltx_transformer_forward_x0(m, in->video ? &mv : NULL, in->audio ? &ma : NULL,
                                        items + r0, NULL, &cv, &ca);
@@ -124,6 +153,8 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         for (int i = 0; i < 5; i++)
             ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
         ltx_tensor_free(vmask);
+        free(tvh);
+        free(tah);
     }
     /* ref: X0Model output in the state dtype */
     if (s == LTX_OK && ov && in->state_dtype == LTX_BF16)
