@@ -122,7 +122,7 @@ static void compare(const char *what, const char *dev, const float *got, const d
     int64_t bad = 0, worst = 0;
     double wr = 0;
     for (int64_t i = 0; i < n; i++) {
-        double tol = 1e-5 * mag[i] + 1e-6, err = fabs((double)got[i] - ref[i]);
+        double tol = tcfg_gemm_rtol() * mag[i] + 1e-6, err = fabs((double)got[i] - ref[i]);
         bool ok = (isnan(ref[i]) && isnan(got[i])) || err <= tol;
         if (!ok) bad++;
         double r = isnan(err) ? 1e30 : err / tol;
