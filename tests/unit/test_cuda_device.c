@@ -79,6 +79,18 @@ static void check_gpu_backend(ltx_backend *be)
     CHECK(!be->caps.host_visible && be->caps.async && be->caps.fused_attention);
     size_t fr = 0, tot = 0;
     CHECK(o->memory_info(be, &fr, &tot) == LTX_OK && tot > 0 && fr <= tot);
+    /* supports(): precise per dtype/shape (descriptors only; memory never touched) */
+    ltx_tensor q = {.dtype = LTX_F32, .ndim = 4, .shape = {1, 8, 64, 128}};
+    ltx_tensor big = q, w8 = {.dtype = LTX_F8E4M3, .ndim = 2, .shape = {64, 64}};
+    ltx_tensor wi = w8;
+    big.shape[3] = 320;
+    wi.dtype = LTX_I32;
+    ltx_op_query a = {LTX_OP_ATTENTION, -1, &q, {&q, &q, &q, NULL}};
+    ltx_op_query a2 = {LTX_OP_ATTENTION, -1, &big, {&big, &big, &big, NULL}};
+    ltx_op_query l8 = {LTX_OP_LINEAR, -1, &q, {&q, &w8, NULL, NULL}};
+    ltx_op_query li = {LTX_OP_LINEAR, -1, &q, {&q, &wi, NULL, NULL}};
+    CHECK(ltx_backend_supports(be, &a) && !ltx_backend_supports(be, &a2));
+    CHECK(ltx_backend_supports(be, &l8) && !ltx_backend_supports(be, &li));
     ltx_backend_destroy(be);
     CHECK(run("info --device cuda") == 0);
     CHECK_MSG(has("precision: bf16"), "%s", g_out);
