@@ -150,6 +150,10 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
         .verbose = p->verbose != 0,
         .tolerance_scale = p->tolerance_scale,
     };
+    /* appended field: read only when the caller's struct has it */
+    if (p->struct_size >=
+        offsetof(ltx_verify_params, reference_version) + sizeof p->reference_version)
+        o.reference_version = p->reference_version;
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();
     ltx_status s =

@@ -51,7 +51,8 @@ struct ltx_transformer {
     ltx_tensor **owned; /* every tensor above, freed at the end */
     int n_owned, cap_owned;
     struct tf_stream *stream; /* layer streaming state (ltx_streaming.c), NULL = off */
-    struct tf_tables *tables; /* per-stage RoPE / mask cache (ltx_tables.c), NULL = empty */
+    struct tf_tables *tables;  /* per-stage RoPE / mask cache (ltx_tables.c), NULL = empty */
+    ltx_reference_version ref; /* numerics (ltx_transformer_set_reference); 0 = 1.2 */
 };
 
 /* Token runs with one timestep value: tokens [t0, t1) of item b use row u of the AdaLN rows.
@@ -77,10 +78,11 @@ typedef struct tf_args {
     tf_runs runs;                /* per-token timestep runs (n == 0: uniform) */
     ltx_tensor *pe_cos, *pe_sin; /* (B, H, T, d/2) */
     ltx_tensor *cross_cos, *cross_sin;
-    ltx_tensor *cross_ss;   /* (B, 1, 4*D) */
-    ltx_tensor *cross_gate; /* (B, 1, D) */
-    ltx_tensor *prompt_ts;  /* (B, 1, 2*D) */
-    ltx_tensor *self_mask;  /* NULL or additive (B, 1, T, T) */
+    ltx_tensor *cross_ss;           /* (B, 1, 4*D), or (U, 1, 4*D) rows + cross_runs (1.2) */
+    tf_runs cross_runs;             /* per-token runs of cross_ss (n == 0: uniform) */
+    ltx_tensor *cross_gate;         /* (B, 1, D) */
+    ltx_tensor *prompt_ts;          /* (B, 1, 2*D) */
+    ltx_tensor *self_mask;          /* NULL or additive (B, 1, T, T) */
     bool enabled;
     int64_t B, T;
     int dim;
@@ -110,6 +112,9 @@ ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
 ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
                         const ltx_tensor *scale, const ltx_tensor *shift, float eps,
                         const tf_runs *runs);
+/* dst op= rows per run (dst (B, T, D), rows (U, 1, D)); runs NULL/empty: dst op= rows. */
+ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
+                      const tf_runs *runs);
 /* table[row] + mod[..., mrow*D:(mrow+1)*D] as a new (B, S, D) tensor; `plus1` adds 1. */
 ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
                    int mrow, bool plus1);

@@ -118,8 +118,10 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     }
     batched bv = {0}, ba = {0};
     ltx_status s = LTX_OK;
-    if (in->video) s = build(be, in->video, vc, P, in->sigma, &bv);
-    if (s == LTX_OK && in->audio) s = build(be, in->audio, ac, P, in->sigma, &ba);
+    float sgv = in->video ? ltx_state_sigma(in->video, in->sigma, in->ref) : 0;
+    float sga = in->audio ? ltx_state_sigma(in->audio, in->sigma, in->ref) : 0;
+    if (in->video) s = build(be, in->video, vc, P, sgv, &bv);
+    if (s == LTX_OK && in->audio) s = build(be, in->audio, ac, P, sga, &ba);
     ltx_tensor *ov = NULL, *oa = NULL; /* (P, T, C) */
     if (s == LTX_OK && bv.lat) ov = ltx_tensor_new(be, LTX_F32, 3, bv.lat->shape);
     if (s == LTX_OK && ba.lat) oa = ltx_tensor_new(be, LTX_F32, 3, ba.lat->shape);
@@ -136,13 +138,11 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         ltx_tensor *vmask = rows(bv.mask, r0, r1);
         /* every row's sigma is in->sigma and its timesteps mask * sigma: host mirrors spare the
          * forward its downloads */
-        float sg[P_COUNT] = {in->sigma, in->sigma, in->sigma, in->sigma};
-        float *tvh =
-            in->video ? rows_timesteps(in->v_mask_host, in->video, r1 - r0, in->sigma) : NULL;
-        float *tah =
-            in->audio ? rows_timesteps(in->a_mask_host, in->audio, r1 - r0, in->sigma) : NULL;
-        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sg, tvh};
-        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sg, tah};
+        float sv[P_COUNT] = {sgv, sgv, sgv, sgv}, sa[P_COUNT] = {sga, sga, sga, sga};
+        float *tvh = in->video ? rows_timesteps(in->v_mask_host, in->video, r1 - r0, sgv) : NULL;
+        float *tah = in->audio ? rows_timesteps(in->a_mask_host, in->audio, r1 - r0, sga) : NULL;
+        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sv, tvh};
+        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sa, tah};
         ltx_tensor *cv = NULL, *ca = NULL;
         s = ltx_transformer_forward_x0(m, in->video ? &mv : NULL, in->audio ? &ma : NULL,
                                        items + r0, NULL, &cv, &ca);
