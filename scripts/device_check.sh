@@ -10,8 +10,8 @@
 #      ones are named and the script stops with exit 3)
 #   3. no GPU (nvidia-smi -L empty or `ltx2c info --device cuda` failing): say so, exit 2
 #   4. ctest -L cuda -E '^verify_' (the op tests on cuda, f32 and bf16) (<= 120 s) -> ctest_cuda.log
-#   5. ltx2c verify --device cuda: --precision f32 on every golden of tests/golden/goldens.txt
-#      (with its flags) and of tests/data/golden_v12 (if its tiny_ckpt/ exists); bf16 on every
+#   5. ltx2c verify --device cuda: --precision f32 on every line of tests/golden/goldens.txt
+#      (with its flags; "v12/" lines under tests/data/golden_v12 with --root); bf16 on every
 #      line of tests/golden/goldens_bf16.txt (with its measured --tolerance-scale),
 #      6 processes in parallel, 120 s each, the phase capped (<= 240 s) so that ~170 s remain
 #                                                      -> verify/<name>.<prec>.log, verify.tsv
@@ -156,20 +156,21 @@ else
 fi
 
 # ---- 5. goldens in both precisions ------------------------------------------------------------
-# f32: tests/golden/goldens.txt (file tolerances) + every golden_v12 file; bf16: the lines of
+# f32: the lines of tests/golden/goldens.txt (file tolerances; "v12/..." = under
+# tests/data/golden_v12, replayed with --root tests/data/golden); bf16: the lines of
 # tests/golden/goldens_bf16.txt (each with its measured --tolerance-scale, docs/NUMERICS.md)
 golden_lines() { # FILE -> "path|flag,flag" lines
     grep -v '^\s*#' "$1" | sed '/^\s*$/d' |
-        while read -r f rest; do echo "$ROOT/tests/data/golden/$f|$(echo $rest | tr ' ' ',')"; done
+        while read -r f rest; do
+            local p=$ROOT/tests/data/golden/$f extra=""
+            case $f in v12/*) p=$ROOT/tests/data/golden_v12/${f#v12/}
+                extra="--root $ROOT/tests/data/golden " ;; esac
+            echo "$p|$(echo $extra$rest | tr ' ' ',')"
+        done
 }
 LIST=$OUT/verify_list.txt
 : >"$LIST"
 golden_lines "$ROOT/tests/golden/goldens.txt" | sed 's/$/ f32/' >>"$LIST"
-# golden_v12 files name their checkpoints under golden_v12/ (tiny_ckpt/...): replayable only
-# where that copy exists (today it does not; the lead decides how v12 is replayed)
-if [ -d "$ROOT/tests/data/golden_v12/tiny_ckpt" ]; then
-    find "$ROOT/tests/data/golden_v12" -name '*.safetensors' | sort | sed 's/$/| f32/' >>"$LIST"
-fi
 if [ -f "$ROOT/tests/golden/goldens_bf16.txt" ]; then
     golden_lines "$ROOT/tests/golden/goldens_bf16.txt" | sed 's/$/ bf16/' >>"$LIST"
 else
