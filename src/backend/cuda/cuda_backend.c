@@ -14,6 +14,7 @@
  */
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_internal.h"
+#include "core/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,7 +392,11 @@ static ltx_status init_state(ltx_backend *be, cuda_state *st)
     LTX_TRY(cu_check(cudaEventCreateWithFlags(&st->free_ev, cudaEventDisableTiming), "event"));
     size_t limit = CACHE_DEFAULT_LIMIT;
     const char *env = getenv("LTX_CUDA_CACHE_MB");
-    if (env) limit = (size_t)strtoull(env, NULL, 10) << 20;
+    int64_t mb;
+    if (env && ltx_parse_i64(env, 0, (int64_t)1 << 30, &mb))
+        limit = (size_t)mb << 20;
+    else if (env)
+        LTX_WARN(be->log, "LTX_CUDA_CACHE_MB=%s is not an integer in 0..2^30 MB: ignored", env);
     LTX_TRY(ltx_alloc_cache_create(raw_alloc, raw_free, st, limit, &st->cache));
     return cu_gemm_init(be);
 }
