@@ -57,16 +57,22 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--precision") && has) precision = argv[++i];
+        } else if (!strcmp(a, "--device") && has)
+            device = argv[++i];
+        else if (!strcmp(a, "--precision") && has)
+            precision = argv[++i];
         else if (!strcmp(a, "--threads") && has) {
             if (!ltx_parse_int(argv[++i], 0, 512, &threads))
-                return verify_bad(files, "--threads", argv[i], "an integer in 0..512 (0 = all CPUs)");
-        }
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tokenizer") && has) vp.tokenizer = argv[++i];
+                return verify_bad(files, "--threads", argv[i],
+                                  "an integer in 0..512 (0 = all CPUs)");
+        } else if (!strcmp(a, "--strict"))
+            strict = 1;
+        else if (!strcmp(a, "--root") && has)
+            vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed"))
+            vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tokenizer") && has)
+            vp.tokenizer = argv[++i];
         else if (!strcmp(a, "--tolerance-scale") && has) {
             if (!ltx_parse_f64(argv[++i], DBL_MIN, 1e6, &vp.tolerance_scale))
                 return verify_bad(files, "--tolerance-scale", argv[i], "a number in (0, 1e6]");
@@ -76,8 +82,10 @@ int cmd_verify(int argc, char **argv)
                 free(files);
                 return CLI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--verbose")) vp.verbose = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        } else if (!strcmp(a, "--verbose"))
+            vp.verbose = 1;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
