@@ -29,6 +29,7 @@
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +132,8 @@ static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_fil
     LTX_TRY(check_file(flag, path));
     ltx_status s = ltx_st_open(path, out);
     if (s != LTX_OK)
-        return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
-                       ltx_err_message());
+        return ltx_err(s, "%s %s: not a readable safetensors or GGUF file (%s)", flag,
+                       path, ltx_err_message());
     static const char *need[] = {
         "model.diffusion_model.", "vae.decoder.", "vae.encoder.",
         "audio_vae.decoder.",     "vocoder.",     "text_embedding_projection."};
@@ -197,10 +198,18 @@ static ltx_status check_gemma_root(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (stat(path, &st) == 0) return LTX_OK;
     }
+    DIR *d = opendir(dir); /* or a quantized Gemma: one *.gguf file (llama.cpp naming) */
+    int ngguf = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        ngguf += l > 5 && !strcmp(de->d_name + l - 5, ".gguf");
+    }
+    if (d) closedir(d);
+    if (ngguf == 1) return LTX_OK;
     return ltx_err(LTX_ERR_INVALID_ARG,
                    "--gemma-root %s: no Gemma weights "
-                   "(model.safetensors.index.json or model.safetensors)",
-                   dir);
+                   "(model.safetensors.index.json, model.safetensors or one *.gguf file%s)",
+                   dir, ngguf > 1 ? "; found several .gguf files" : "");
 }
 
 static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)

@@ -4,7 +4,8 @@
  * With model.safetensors.index.json the "weight_map" ({tensor name: shard file}) names the
  * shards; every shard is mapped and validated, entries are merged, and each name of the index
  * must be present in the shard the index assigns it to. Names present in two shards are an
- * error. Without an index the folder's single model.safetensors is opened.
+ * error. Without an index the folder's single model.safetensors is opened, and without that the
+ * folder's single *.gguf file (a quantized Gemma; gguf.c maps llama.cpp names).
  * ref: transformers modeling_utils.load_sharded_checkpoint (index layout); the Gemma 3 text
  * encoder folder of the reference (ltx-core text_encoders/gemma) is read this way.
  *
@@ -15,6 +16,7 @@
 #include "io/safetensors.h"
 #include "io/st_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +154,31 @@ fail:
     return st;
 }
 
+/* The folder's single *.gguf file (malloc'd path), or NULL when there are none or several. */
+static char *find_gguf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *hit = NULL;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".gguf")) continue;
+        if (n++ == 0) {
+            size_t len = strlen(dir) + l + 2;
+            hit = malloc(len);
+            if (hit) snprintf(hit, len, "%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(d);
+    if (n != 1) {
+        free(hit);
+        return NULL;
+    }
+    return hit;
+}
+
 ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out)
 {
     *out = NULL;
@@ -165,12 +192,17 @@ ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out)
         st = open_indexed(dir, p, out);
     } else {
         snprintf(p, len, "%s/model.safetensors", dir);
+        char *g = is_file(p) ? NULL : find_gguf(dir);
         if (is_file(p))
             st = ltx_st_open(p, out);
+        else if (g)
+            st = ltx_st_open(g, out);
         else
             st = ltx_err(LTX_ERR_IO,
-                         "%s: neither model.safetensors.index.json nor model.safetensors found",
+                         "%s: neither model.safetensors.index.json, model.safetensors nor one "
+                         "*.gguf file found",
                          dir);
+        free(g);
     }
     free(p);
     return st;
