@@ -253,11 +253,14 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
         return ltx_err(LTX_ERR_INVALID_ARG, "LoRA fusion of %s: need a 2-D weight and >= 1 LoRA",
                        key);
     ltx_dtype tdt = target_dtype == LTX_DTYPE_COUNT ? base->dtype : target_dtype;
-    if (tdt != LTX_F32 && tdt != LTX_BF16 && tdt != LTX_F16 && !is_fp8(tdt))
+    if (tdt != LTX_F32 && tdt != LTX_BF16 && tdt != LTX_F16 && !is_fp8(tdt) &&
+        !ltx_dtype_is_quant(tdt))
         return ltx_err(LTX_ERR_UNSUPPORTED, "LoRA fusion of %s: target dtype %s", key,
                        ltx_dtype_name(tdt));
-    /* ref: deltas are computed in the target dtype, bf16 when the target is fp8 */
-    ltx_dtype ddt = is_fp8(tdt) ? LTX_BF16 : tdt;
+    /* ref: deltas are computed in the target dtype, bf16 when the target is fp8. A block-
+     * quantized target (GGUF, --quantization q*) is dequantized, fused in f32 and requantized
+     * with the same type (the final copy), as GGUF tools patch quantized bases. */
+    ltx_dtype ddt = is_fp8(tdt) ? LTX_BF16 : ltx_dtype_is_quant(tdt) ? LTX_F32 : tdt;
     int64_t O = base->shape[0], I = base->shape[1];
     for (int i = 0; i < n; i++) {
         if (A[i]->ndim != 2 || B[i]->ndim != 2 || A[i]->shape[1] != I || B[i]->shape[0] != O ||

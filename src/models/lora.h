@@ -33,6 +33,8 @@
  * binds instead (ltx_transformer_load_ex + ltx_lora_weight_hook). Per-stage LoRA sets are
  * simply different ltx_lora_set values used for different loads.
  *
+ * Block-quantized bases (Q8_0, Q4_K, ...: GGUF checkpoints or --quantization): dequantized,
+ * fused in f32, requantized to the base's type (target dtype = the quantized type).
  * Not implemented: scaled-fp8 weights (`.weight_scale`), fused through dequantize/requantize
  * in the reference (LTX_ERR_UNSUPPORTED); the CUDA stochastic rounding of fp8-cast fusion.
  */
