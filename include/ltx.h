@@ -239,6 +239,11 @@ typedef struct ltx_generate_params {
     /* appended */
     int max_batch_size;           /* guidance passes per transformer call, >= 1 (default 1) */
     int streaming_prefetch_count; /* layer streaming: blocks prefetched ahead, 0 = off (default) */
+    /* --quantization: NULL = weights as stored; "fp8-cast" (transformer block Linears cast to
+     * e4m3 at load, upcast at use), "fp8-scaled-mm" (no fp8 matmul on the CPU: a logged
+     * fallback to fp8-cast, refused under strict), or a block type quantized at load: "q8_0",
+     * "q4_0", "q4_k", "q5_k", "q6_k" (also q4_1, q5_0, q5_1, q2_k, q3_k). */
+    const char *quantization;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

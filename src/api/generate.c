@@ -25,6 +25,7 @@
 #include "io/media.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
+#include "models/quant_policy.h"
 #include "models/text_encoder.h"
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
@@ -222,6 +223,8 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (g->streaming_prefetch_count < 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
                        g->streaming_prefetch_count);
+    ltx_quant_policy qp;
+    LTX_TRY(ltx_quant_policy_parse(g->quantization, &qp)); /* names the flag and value */
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     if (g->height <= 0 || g->height % multiple)
@@ -438,6 +441,7 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     p->tiled_decode = tiled;
     p->max_batch = g->max_batch_size;                 /* --max-batch-size */
     p->stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
+    (void)ltx_quant_policy_parse(g->quantization, &p->quant); /* validated in check_common */
 }
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);

@@ -448,16 +448,45 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
     return LTX_OK;
 }
 
+/* LoRA fusion (when a set is given) then --quantization of the result (when a policy is). */
+typedef struct chain_hook {
+    rec_hook *lora;
+    const ltx_quant_policy *quant;
+} chain_hook;
+
+static ltx_status chained_hook(void *user, ltx_backend *be, const char *name,
+                               const ltx_tensor *stored, ltx_tensor **replacement)
+{
+    chain_hook *c = user;
+    ltx_tensor *fused = NULL, *q = NULL;
+    *replacement = NULL;
+    if (c->lora) LTX_TRY(recording_hook(c->lora, be, name, stored, &fused));
+    ltx_status s = LTX_OK;
+    if (c->quant) s = ltx_quant_weight_hook((void *)c->quant, be, name, fused ? fused : stored, &q);
+    if (s != LTX_OK || q) ltx_tensor_free(fused);
+    *replacement = q ? q : s == LTX_OK ? fused : NULL;
+    return s;
+}
+
 static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                    const char *stage, ltx_transformer **out)
 {
-    if (!loras || loras->n == 0) return ltx_transformer_load(ckpt, p->be, false, out);
+    const ltx_quant_policy *q = p->quant.kind != LTX_QPOL_NONE ? &p->quant : NULL;
+    if (q && q->kind == LTX_QPOL_FP8_SCALED_MM) /* no fp8 matmul here: logged, counted */
+        LTX_TRY(ltx_backend_fallback(p->be, "quantization.fp8_scaled_mm",
+                                     "--quantization fp8-scaled-mm: no fp8 x fp8 matmul on this "
+                                     "device; using fp8-cast (fp8 weights upcast at use)"));
+    chain_hook c = {NULL, q};
+    if (!loras || loras->n == 0)
+        return q ? ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out)
+                 : ltx_transformer_load(ckpt, p->be, false, out);
     loras->target_dtype = p->lora_target;
     loras->product_dtype = p->lora_product;
     loras->flags = p->lora_flags;
     loras->fused = 0;
     rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
-    LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
+    c.lora = &h;
+    LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out));
     for (int i = 0; i < loras->n; i++)
         if (loras->matched[i] == 0)
             LTX_WARN(p->log, "LoRA %s matched no weight of the transformer",

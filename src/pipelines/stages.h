@@ -27,6 +27,7 @@
 #ifndef LTX_PIPELINES_STAGES_H
 #define LTX_PIPELINES_STAGES_H
 
+#include "models/quant_policy.h"
 #include "backend/backend.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -80,6 +81,9 @@ typedef struct ltx_pipe {
      * call, the default) and layer streaming (--streaming-prefetch-count; 0 = off) */
     int max_batch;
     int stream_prefetch;
+    /* appended: --quantization, applied to the transformer weights at every load (kind NONE
+     * from ltx_pipe_init: weights as stored) */
+    ltx_quant_policy quant;
 } ltx_pipe;
 
 void ltx_pipe_init(ltx_pipe *p, ltx_backend *be);

@@ -44,7 +44,8 @@ typedef struct gen_args {
     const char *device;
     int threads;
     int quiet;
-    const char *quantization; /* --quantization POLICY: not built yet, refused in run() */
+    int strict; /* --strict: capability fallbacks (e.g. fp8-scaled-mm on the CPU) fail */
+    const char *quantization; /* --quantization POLICY -> g.quantization */
     int compile;              /* --compile: accepted, no effect (see its help) */
 } gen_args;
 
@@ -96,6 +97,8 @@ static int tail_opts(cli_opt *o, gen_args *a)
     o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
+    o[n++] = (cli_opt){"--strict", CLI_FLAG, &a->strict, NULL,
+                       "[ltx2c] fail instead of taking a capability fallback", 0};
     return n;
 }
 
@@ -117,7 +120,8 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        CLI_STR,
                        &a->quantization,
                        "POLICY",
-                       "fp8-cast | fp8-scaled-mm (not built yet: refused)",
+                       "transformer weights at load: fp8-cast | fp8-scaled-mm (CPU: fp8-cast, "
+                       "a logged fallback) | q8_0 | q4_0 | q4_k | q5_k | q6_k",
                        0};
     o[n++] = (cli_opt){"--compile",
                        CLI_FLAG,
@@ -202,10 +206,7 @@ typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
 
 static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
 {
-    if (a->quantization) {
-        cli_error(cmd, "--quantization %s: fp8 quantization is not built yet", a->quantization);
-        return CLI_EXIT_FAIL;
-    }
+    a->g.quantization = a->quantization;
     a->g.images = a->images.v;
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;
@@ -215,6 +216,7 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     ltx_engine_params_init(&ep);
     ep.device = a->device ? a->device : "auto";
     ep.n_threads = a->threads;
+    ep.strict = a->strict;
     ep.log_level = a->quiet ? LTX_LOG_ERROR : LTX_LOG_INFO;
     ep.progress = on_progress;
     ep.progress_user = &prog;
