@@ -182,6 +182,12 @@ typedef struct ltx_verify_params {
     int noise_from_seed;     /* pipelines: draw noise from the seed instead of in.*noise* */
     int verbose;             /* also print passing intermediates */
     double tolerance_scale;  /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
+    /* appended: error-budget mode for low-bit weights (docs/NUMERICS.md). When nmse_max > 0 a
+     * tensor passes iff NMSE <= nmse_max and (max_rel <= 0 or max |got - want| <= max_rel *
+     * max |want|), instead of the file's tolerances. */
+    double nmse_max;
+    double max_rel;
+    const char *quantization; /* replay with --quantization POLICY applied at every load */
 } ltx_verify_params;
 
 typedef struct ltx_verify_result {

@@ -136,6 +136,9 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
         .noise_from_seed = p->noise_from_seed != 0,
         .verbose = p->verbose != 0,
         .tolerance_scale = p->tolerance_scale,
+        .nmse_max = p->nmse_max,
+        .max_rel = p->max_rel,
+        .quantization = p->quantization,
     };
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();

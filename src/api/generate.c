@@ -133,8 +133,8 @@ static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_fil
     LTX_TRY(check_file(flag, path));
     ltx_status s = ltx_st_open(path, out);
     if (s != LTX_OK)
-        return ltx_err(s, "%s %s: not a readable safetensors or GGUF file (%s)", flag,
-                       path, ltx_err_message());
+        return ltx_err(s, "%s %s: not a readable safetensors or GGUF file (%s)", flag, path,
+                       ltx_err_message());
     static const char *need[] = {
         "model.diffusion_model.", "vae.decoder.", "vae.encoder.",
         "audio_vae.decoder.",     "vocoder.",     "text_embedding_projection."};
@@ -439,8 +439,8 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     p->progress = e->progress;
     p->progress_user = e->progress_user;
     p->tiled_decode = tiled;
-    p->max_batch = g->max_batch_size;                 /* --max-batch-size */
-    p->stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
+    p->max_batch = g->max_batch_size;                         /* --max-batch-size */
+    p->stream_prefetch = g->streaming_prefetch_count;         /* --streaming-prefetch-count */
     (void)ltx_quant_policy_parse(g->quantization, &p->quant); /* validated in check_common */
 }
 

@@ -439,7 +439,36 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
         const ltx_st_entry *e = ltx_st_find(h->ckpt, key);
         h->set->target_dtype = e ? e->dtype : LTX_DTYPE_COUNT;
     }
-    LTX_TRY(ltx_lora_weight_hook(h->set, be, name, stored, replacement));
+    /* Scaled-fp8 base (official fp8 checkpoints): the model computes x @ (W * weight_scale)^T
+     * with W the stored fp8 values, so the fused tensor must be W + delta / weight_scale: the
+     * LoRA strengths are divided by the scale, and the result kept in bf16 (no new fp8 scale:
+     * the reference requantizes with scale 448 / max|W'|; bf16 avoids clipping at 448). */
+    char sk[300];
+    snprintf(sk, sizeof sk, "model.diffusion_model.%s_scale", name);
+    const ltx_st_entry *se = stored->dtype == LTX_F8E4M3 ? ltx_st_find(h->ckpt, sk) : NULL;
+    double saved[LTX_MAX_LORAS];
+    ltx_dtype saved_target = h->set->target_dtype;
+    if (se) {
+        int64_t k = 0;
+        float *v = ltx_st_read_f32(h->ckpt, sk, &k);
+        float ws = v && k == 1 ? v[0] : 0.0f;
+        free(v);
+        if (!(ws > 0.0f))
+            return ltx_err(LTX_ERR_FORMAT, "%s: %s must be one positive value",
+                           ltx_st_path(h->ckpt), sk);
+        for (int i = 0; i < h->set->n; i++) {
+            saved[i] = h->set->strength[i];
+            h->set->strength[i] /= ws;
+        }
+        h->set->target_dtype = LTX_BF16;
+    }
+    ltx_status s = ltx_lora_weight_hook(h->set, be, name, stored, replacement);
+    if (se) {
+        for (int i = 0; i < h->set->n; i++)
+            h->set->strength[i] = saved[i];
+        h->set->target_dtype = saved_target;
+    }
+    LTX_TRY(s);
     if (*replacement && h->p->record) {
         char full[160];
         snprintf(full, sizeof full, "%s.fused.%s", h->stage, name);
@@ -500,8 +529,8 @@ static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_s
 {
     LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
     if (p->stream_prefetch <= 0) return LTX_OK;
-    ltx_status s = ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch,
-                                                 LTX_PREFETCH_ADVISE);
+    ltx_status s =
+        ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch, LTX_PREFETCH_ADVISE);
     if (s != LTX_OK) {
         ltx_transformer_free(*out);
         *out = NULL;

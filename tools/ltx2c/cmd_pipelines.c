@@ -97,8 +97,12 @@ static int tail_opts(cli_opt *o, gen_args *a)
     o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
-    o[n++] = (cli_opt){"--strict", CLI_FLAG, &a->strict, NULL,
-                       "[ltx2c] fail instead of taking a capability fallback", 0};
+    o[n++] = (cli_opt){"--strict",
+                       CLI_FLAG,
+                       &a->strict,
+                       NULL,
+                       "[ltx2c] fail instead of taking a capability fallback",
+                       0};
     return n;
 }
 

@@ -20,6 +20,11 @@ static void help(void)
            "                      (default: the parent of the file's folder)\n"
            "  --noise-from-seed   pipelines: draw noise from the seed instead of in.*noise*\n"
            "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
+           "  --nmse-max X        error budget instead of the file's tolerances: pass iff\n"
+           "                      NMSE <= X (and, with --max-rel R, max|d| <= R * max|ref|);\n"
+           "                      for low-bit weights (docs/NUMERICS.md)\n"
+           "  --max-rel R         see --nmse-max\n"
+           "  --quantization P    load transformers with --quantization P (fp8-cast, q4_k, ...)\n"
            "  --verbose           also print passing intermediates\n"
            "  --quiet             only the summary line\n");
 }
@@ -40,19 +45,34 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
-        else if (!strcmp(a, "--verbose")) vp.verbose = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        } else if (!strcmp(a, "--device") && has)
+            device = argv[++i];
+        else if (!strcmp(a, "--threads") && has)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--strict"))
+            strict = 1;
+        else if (!strcmp(a, "--root") && has)
+            vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed"))
+            vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tolerance-scale") && has)
+            vp.tolerance_scale = atof(argv[++i]);
+        else if (!strcmp(a, "--nmse-max") && has)
+            vp.nmse_max = atof(argv[++i]);
+        else if (!strcmp(a, "--max-rel") && has)
+            vp.max_rel = atof(argv[++i]);
+        else if (!strcmp(a, "--quantization") && has)
+            vp.quantization = argv[++i];
+        else if (!strcmp(a, "--verbose"))
+            vp.verbose = 1;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
             return CLI_EXIT_USAGE;
-        } else files[nfiles++] = a;
+        } else
+            files[nfiles++] = a;
     }
     if (!nfiles) {
         cli_error("verify", "no golden file given (see ltx2c verify --help)");
