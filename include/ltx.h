@@ -250,6 +250,10 @@ typedef struct ltx_generate_params {
      * fallback to fp8-cast, refused under strict), or a block type quantized at load: "q8_0",
      * "q4_0", "q4_k", "q5_k", "q6_k" (also q4_1, q5_0, q5_1, q2_k, q3_k). */
     const char *quantization;
+    /* --transformer-path: a transformer-only .gguf / .safetensors (e.g. a ComfyUI-GGUF file,
+     * names with or without "model.diffusion_model.") whose tensors replace the checkpoint's
+     * same-named ones; the checkpoint still supplies config, VAEs, vocoder, connectors. */
+    const char *transformer_path;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

@@ -128,10 +128,16 @@ static bool has_prefix(const ltx_st_file *f, const char *prefix)
 
 /* Opens (header + mapping only) and checks an LTX checkpoint: transformer, video VAE, audio
  * VAE, vocoder and text projection must all be there. */
-static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+static ltx_status open_checkpoint(const char *flag, const char *path, const ltx_generate_params *g,
+                                  ltx_st_file **out)
 {
     LTX_TRY(check_file(flag, path));
-    ltx_status s = ltx_st_open(path, out);
+    const char *tp = g ? g->transformer_path : NULL;
+    if (tp) LTX_TRY(check_file("--transformer-path", tp));
+    ltx_status s = tp ? ltx_st_open_overlay(path, tp, out) : ltx_st_open(path, out);
+    if (s != LTX_OK && tp)
+        return ltx_err(s, "--transformer-path %s over %s %s: %s", tp, flag, path,
+                       ltx_err_message());
     if (s != LTX_OK)
         return ltx_err(s, "%s %s: not a readable safetensors or GGUF file (%s)", flag, path,
                        ltx_err_message());
@@ -454,6 +460,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     int ni = 0;
     inputs[ni++] = ltx_st_path(r->ckpt);
     if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
+    if (g->transformer_path) inputs[ni++] = g->transformer_path;
     inputs[ni++] = g->tokenizer;
     for (int i = 0; i < g->n_images; i++)
         inputs[ni++] = g->images[i].path;
@@ -509,7 +516,8 @@ ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK && (!p || p->struct_size < sizeof *p))
         s = ltx_err(LTX_ERR_INVALID_ARG, "distilled params: struct_size too small");
     if (s == LTX_OK)
-        s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
+        s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, g,
+                            &r.ckpt);
     if (s == LTX_OK)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
@@ -528,7 +536,7 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     bool two = kind != 0;
     ltx_status s = check_common(g, two ? 64 : 32, &frames);
     if (s == LTX_OK) s = check_guided(p, two);
-    if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, &r.ckpt);
+    if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, g, &r.ckpt);
     if (s == LTX_OK && two)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
@@ -579,9 +587,10 @@ ltx_status ltx_gen_check_file(const char *flag, const char *path)
     return check_file(flag, path);
 }
 
-ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, const ltx_generate_params *g,
+                                   ltx_st_file **out)
 {
-    return open_checkpoint(flag, path, out);
+    return open_checkpoint(flag, path, g, out);
 }
 
 ltx_status ltx_gen_open_upsampler(const char *flag, const char *path, ltx_st_file **out)

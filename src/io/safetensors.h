@@ -77,6 +77,13 @@ ltx_status ltx_st_writer_set_metadata(ltx_st_writer *w, const char *key, const c
 ltx_status ltx_st_writer_save(ltx_st_writer *w, const char *path);
 void ltx_st_writer_free(ltx_st_writer *w); /* NULL is fine */
 
+/* ---- appended: overlay -----------------------------------------------------------------------
+ * Opens `base` and `over` (safetensors or GGUF files) as one file: every entry of `over`
+ * replaces the same-named entry of `base`, the rest of `base` stays, metadata comes from `base`
+ * (then `over` for keys base lacks). Used for a transformer-only GGUF (ComfyUI-GGUF) next to the
+ * full checkpoint that supplies the config, VAEs, vocoder and connectors. */
+ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file **out);
+
 /* ---- appended: shard queries (sharded folders; a single file has one shard) ---- */
 int ltx_st_shard_count(const ltx_st_file *f);
 /* Path of shard i (entry->shard indexes it), or NULL when out of range. */

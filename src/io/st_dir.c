@@ -207,3 +207,42 @@ ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out)
     free(p);
     return st;
 }
+
+/* By name, and among equal names the overlay (shard 1) first. */
+static int cmp_entry_name(const void *a, const void *b)
+{
+    const ltx_st_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->shard < y->shard ? 1 : x->shard > y->shard ? -1 : 0); /* over first */
+}
+
+ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file **out)
+{
+    *out = NULL;
+    if (!base || !over) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_st_open_overlay: NULL path");
+    ltx_st_file *f = st_file_new(base, 2);
+    if (!f) return ltx_err(LTX_ERR_OOM, "%s: out of memory", base);
+    ltx_status st = st_map_shard(f, 0, base);
+    if (st == LTX_OK) st = st_map_shard(f, 1, over);
+    if (st == LTX_OK && f->n > 1) {
+        /* sorted by name with shard 1 first among equals: keep the first of each name */
+        qsort(f->entries, (size_t)f->n, sizeof *f->entries, cmp_entry_name);
+        int u = 0;
+        for (int i = 0; i < f->n; i++) {
+            if (u > 0 && !strcmp(f->entries[u - 1].name, f->entries[i].name) &&
+                f->entries[u - 1].shard != f->entries[i].shard) {
+                free((char *)f->entries[i].name);
+                continue;
+            }
+            f->entries[u++] = f->entries[i];
+        }
+        f->n = u;
+    }
+    if (st == LTX_OK) st = st_finalize(f);
+    if (st != LTX_OK) {
+        ltx_st_close(f);
+        return st;
+    }
+    *out = f;
+    return LTX_OK;
+}

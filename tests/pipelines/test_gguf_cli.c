@@ -7,6 +7,8 @@
  * on the CPU without an output file; quantize refuses to write over its input.
  */
 #include "harness.h"
+#include "io/gguf.h"
+#include "io/safetensors.h"
 #include "pipelines/cli_util.h"
 #include "test_util.h"
 
@@ -87,6 +89,57 @@ TEST(quantized_files_run_distilled)
     CHECK(run("quantize %s %s --type q8_0", ck, ck) != 0);
     CHECK(strstr(g_err, "is the input") != NULL);
     remove(ck);
+}
+
+/* A ComfyUI-GGUF style transformer-only file: the transformer tensors of a quantized GGUF
+ * without the "model.diffusion_model." prefix, no config; used through --transformer-path. */
+static void write_comfy(const char *from, const char *to)
+{
+    ltx_st_file *f = NULL;
+    CHECK(ltx_st_open(from, &f) == LTX_OK);
+    if (!f) return;
+    ltx_gguf_writer *w = ltx_gguf_writer_new();
+    const char *pre = "model.diffusion_model.";
+    size_t pl = strlen(pre);
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) CHECK(ltx_gguf_writer_open(w, to) == LTX_OK);
+        for (int i = 0; i < ltx_st_count(f); i++) {
+            const ltx_st_entry *e = ltx_st_at(f, i);
+            if (strncmp(e->name, pre, pl) || strstr(e->name, "embeddings_connector")) continue;
+            if (pass == 0) {
+                CHECK(ltx_gguf_writer_tensor(w, e->name + pl, e->dtype, e->ndim ? e->ndim : 1,
+                                             e->ndim ? e->shape : (const int64_t[]){1}) == LTX_OK);
+                n++;
+            } else {
+                CHECK(ltx_gguf_writer_data(w, e->data, e->nbytes) == LTX_OK);
+            }
+        }
+    }
+    CHECK(ltx_gguf_writer_close(w) == LTX_OK);
+    ltx_gguf_writer_free(w);
+    ltx_st_close(f);
+    CHECK(n > 100);
+}
+
+TEST(comfy_transformer_gguf_next_to_checkpoint)
+{
+    setup();
+    char q8[400], comfy[400];
+    snprintf(q8, sizeof q8, "%s/tiny-q8_0.gguf", g_dir);
+    snprintf(comfy, sizeof comfy, "%s/comfy-transformer-q8_0.gguf", g_dir);
+    CHECK_MSG(run("quantize %s %s --type q8_0", CKPT, q8) == 0, "%s", g_err);
+    write_comfy(q8, comfy);
+    ltx_st_file *f = NULL;
+    CHECK(ltx_st_open(comfy, &f) == LTX_OK); /* prefix restored by the reader */
+    CHECK(f && ltx_st_find(f, "model.diffusion_model.transformer_blocks.0.attn1.to_q.weight"));
+    CHECK(f && !ltx_st_metadata(f, "config"));
+    ltx_st_close(f);
+    char extra[600];
+    snprintf(extra, sizeof extra, "--transformer-path %s", comfy);
+    distilled(CKPT, D "/tiny_gemma", extra, "comfy_transformer");
+    remove(q8);
+    remove(comfy);
 }
 
 TEST(quantization_flag_runs_and_strict_refuses)

@@ -180,6 +180,45 @@ TEST(gemma_llama_names_and_norms)
     CHECK(!ltx_gguf_gemma_llama_name("vision_tower.x.weight", out, sizeof out, &norm));
 }
 
+TEST(overlay_replaces_same_names)
+{
+    char base[128], over[128];
+    snprintf(base, sizeof base, "/tmp/ltx_test_ovl_%d.safetensors", (int)getpid());
+    snprintf(over, sizeof over, "/tmp/ltx_test_ovl_%d.gguf", (int)getpid());
+    float a[32], b[32];
+    for (int i = 0; i < 32; i++)
+        a[i] = 1.0f, b[i] = 2.0f;
+    const int64_t sh[2] = {1, 32};
+    ltx_st_writer *sw = ltx_st_writer_new();
+    CHECK(ltx_st_writer_add(sw, "model.diffusion_model.proj_out.weight", LTX_F32, 2, sh, a) ==
+          LTX_OK);
+    CHECK(ltx_st_writer_add(sw, "vae.decoder.w", LTX_F32, 2, sh, a) == LTX_OK);
+    CHECK(ltx_st_writer_set_metadata(sw, "config", "{}") == LTX_OK);
+    CHECK(ltx_st_writer_save(sw, base) == LTX_OK);
+    ltx_st_writer_free(sw);
+    ltx_gguf_writer *w = ltx_gguf_writer_new();
+    CHECK(ltx_gguf_writer_tensor(w, "proj_out.weight", LTX_F32, 2, sh) == LTX_OK);
+    CHECK(ltx_gguf_writer_tensor(w, "transformer_blocks.0.ff.net.2.weight", LTX_F32, 2, sh) ==
+          LTX_OK);
+    CHECK(ltx_gguf_writer_open(w, over) == LTX_OK);
+    CHECK(ltx_gguf_writer_data(w, b, sizeof b) == LTX_OK);
+    CHECK(ltx_gguf_writer_data(w, b, sizeof b) == LTX_OK);
+    CHECK(ltx_gguf_writer_close(w) == LTX_OK);
+    ltx_gguf_writer_free(w);
+    ltx_st_file *f = NULL;
+    CHECK(ltx_st_open_overlay(base, over, &f) == LTX_OK);
+    CHECK(ltx_st_count(f) == 3);
+    CHECK(ltx_st_metadata(f, "config") && !strcmp(ltx_st_metadata(f, "config"), "{}"));
+    const ltx_st_entry *e = ltx_st_find(f, "model.diffusion_model.proj_out.weight");
+    CHECK(e && e->shard == 1 && ((const float *)e->data)[0] == 2.0f);
+    e = ltx_st_find(f, "vae.decoder.w");
+    CHECK(e && e->shard == 0 && ((const float *)e->data)[0] == 1.0f);
+    CHECK(ltx_st_find(f, "model.diffusion_model.transformer_blocks.0.ff.net.2.weight") != NULL);
+    ltx_st_close(f);
+    unlink(base);
+    unlink(over);
+}
+
 TEST(writer_roundtrip_mmap)
 {
     char path[256], tmp[270];

@@ -120,6 +120,13 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        "layer streaming: 1+N transformer blocks resident (default off)",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
+    o[n++] = (cli_opt){"--transformer-path",
+                       CLI_STR,
+                       &a->g.transformer_path,
+                       "FILE",
+                       "transformer-only .gguf/.safetensors replacing the checkpoint's "
+                       "transformer weights (config, VAEs etc. still from the checkpoint)",
+                       0};
     o[n++] = (cli_opt){"--quantization",
                        CLI_STR,
                        &a->quantization,
