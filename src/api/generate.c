@@ -382,6 +382,11 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     const char *prompts[2] = {g->prompt, negative};
     ltx_status s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     ltx_text_processor_free(proc);
+    /* the connectors and feature extractor (6 GB at 22B size) are done: their mapped pages
+     * leave the resident set while the checkpoint stays open for the transformer */
+    ltx_st_release_pages(ckpt, "text_embedding_projection.");
+    ltx_st_release_pages(ckpt, "model.diffusion_model.video_embeddings_connector.");
+    ltx_st_release_pages(ckpt, "model.diffusion_model.audio_embeddings_connector.");
     LTX_TRY(s);
     in->v_ctx = ctx[0].video;
     in->a_ctx = ctx[0].audio;

@@ -84,6 +84,12 @@ void ltx_st_writer_free(ltx_st_writer *w); /* NULL is fine */
  * full checkpoint that supplies the config, VAEs, vocoder and connectors. */
 ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file **out);
 
+/* Drops this process's resident pages of every mapped entry whose name starts with `prefix`
+ * (madvise MADV_DONTNEED on the page-aligned interior of its bytes; the file backs them, so a
+ * later read faults them back in unchanged). For weights a finished stage no longer needs while
+ * the file stays open (text connectors after prompt encoding). In-memory files: no-op. */
+void ltx_st_release_pages(const ltx_st_file *f, const char *prefix);
+
 /* ---- appended: shard queries (sharded folders; a single file has one shard) ---- */
 int ltx_st_shard_count(const ltx_st_file *f);
 /* Path of shard i (entry->shard indexes it), or NULL when out of range. */

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Reads a whole small text file (NUL-terminated, malloc'd); NULL + error on failure. */
 static char *read_text(const char *path, size_t limit)
@@ -245,4 +247,19 @@ ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file *
     }
     *out = f;
     return LTX_OK;
+}
+
+void ltx_st_release_pages(const ltx_st_file *f, const char *prefix)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    if (!f || !prefix || ps <= 0) return;
+    size_t n = strlen(prefix);
+    for (int i = 0; i < f->n; i++) {
+        const ltx_st_entry *e = &f->entries[i];
+        if (strncmp(e->name, prefix, n) || !f->shards[e->shard].mapped || e->nbytes < (size_t)ps)
+            continue;
+        uintptr_t a = ((uintptr_t)e->data + (uintptr_t)ps - 1) & ~((uintptr_t)ps - 1);
+        uintptr_t b = ((uintptr_t)e->data + e->nbytes) & ~((uintptr_t)ps - 1);
+        if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    }
 }
