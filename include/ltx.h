@@ -103,6 +103,23 @@ typedef enum ltx_dtype {
         LTX_DTYPE_COUNT
 } ltx_dtype;
 
+/* ---- reference numerics ------------------------------------------------------------------- */
+/* Which release of the reference (github.com/Lightricks/LTX-2) the numerics follow. The two
+ * differ in a handful of places (docs/NUMERICS.md "Reference versions": the A/V cross-attention
+ * timesteps, the noiser, keyframe time bounds, the frozen modality's sigma, the two-stage
+ * pipelines' audio, LoRA fusion rounding, the default negative prompt, VAE tiling defaults). */
+typedef enum ltx_reference_version {
+    LTX_REFERENCE_DEFAULT = 0, /* generation: 1.2; verification: each golden's reference_commit */
+    LTX_REFERENCE_1_2 = 1,     /* v1.2.0, commit 400fd31 (what users of the reference run) */
+    LTX_REFERENCE_2026_04 = 2, /* commit a2c3f24 (April 2026), the seed's version */
+} ltx_reference_version;
+
+/* "1.2" / "2026-04" (also "400fd31" / "a2c3f24") -> *out; returns 0 on success, -1 for any
+ * other text (*out untouched). */
+int ltx_reference_version_parse(const char *text, ltx_reference_version *out);
+/* "1.2", "2026-04", or "default"; never NULL. */
+const char *ltx_reference_version_name(ltx_reference_version v);
+
 /* ---- logging and progress ------------------------------------------------------------------ */
 typedef enum ltx_log_level {
     LTX_LOG_DEBUG = 0,
@@ -182,6 +199,9 @@ typedef struct ltx_verify_params {
     int noise_from_seed;     /* pipelines: draw noise from the seed instead of in.*noise* */
     int verbose;             /* also print passing intermediates */
     double tolerance_scale;  /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
+    /* appended: numerics to replay with; LTX_REFERENCE_DEFAULT (default) = the version named by
+     * the golden's reference_commit metadata (a2c3f24 -> 2026-04, 400fd31 -> 1.2) */
+    ltx_reference_version reference_version;
     /* appended: error-budget mode for low-bit weights (docs/NUMERICS.md). When nmse_max > 0 a
      * tensor passes iff NMSE <= nmse_max and (max_rel <= 0 or max |got - want| <= max_rel *
      * max |want|), instead of the file's tolerances. */
@@ -245,6 +265,9 @@ typedef struct ltx_generate_params {
     /* appended */
     int max_batch_size;           /* guidance passes per transformer call, >= 1 (default 1) */
     int streaming_prefetch_count; /* layer streaming: blocks prefetched ahead, 0 = off (default) */
+    /* appended: reference numerics (LTX_REFERENCE_DEFAULT = LTX_REFERENCE_1_2). A caller built
+     * against a header without this field passes a smaller struct_size and gets the default. */
+    ltx_reference_version reference_version;
     /* --quantization: NULL = weights as stored; "fp8-cast" (transformer block Linears cast to
      * e4m3 at load, upcast at use), "fp8-scaled-mm" (no fp8 matmul on the CPU: a logged
      * fallback to fp8-cast, refused under strict), or a block type quantized at load: "q8_0",
@@ -259,7 +282,8 @@ typedef struct ltx_generate_params {
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at
  * 24 fps); the required fields stay NULL. Every generate call borrows its params (strings and
  * arrays included) only for the duration of the call; it fails with LTX_ERR_INVALID_ARG when a
- * struct_size is too small. */
+ * struct_size is too small (for ltx_generate_params: smaller than the struct up to and including
+ * streaming_prefetch_count; later fields then take their defaults). */
 void ltx_generate_params_init(ltx_generate_params *p);
 
 /* distilled (DistilledPipeline). */

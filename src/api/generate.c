@@ -15,7 +15,8 @@
  *     checkpoint, a x1.5 upsampler in a two-stage pipeline, a missing transformer ...).
  *   - image frame indices must lie inside the video, strengths in [0, 1].
  *   - the default negative prompt is ltx2c's own list of quality terms (not the reference's
- *     text); pass --negative-prompt to use any other.
+ *     text), led under reference 1.2 by the five caption tags 1.2 added to its default; pass
+ *     --negative-prompt to use any other.
  * The pipeline generator is torch's CPU mt19937 stream, not CUDA Philox (pipelines.md §11).
  */
 #include "ltx.h"
@@ -38,13 +39,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A field appended to ltx_generate_params after reference_version, or NULL when the caller's
+ * struct (an older header) ends before it. */
+#define GEN_FIELD(g, f)                                                                            \
+    ((g)->struct_size >= offsetof(ltx_generate_params, f) + sizeof((g)->f) ? (g)->f : NULL)
+
 /* ltx2c's own default negative prompt (quality terms; see the file comment). */
-static const char default_negative[] =
-    "low quality, worst quality, blurry, out of focus, distorted, deformed, disfigured, "
-    "jittery motion, flickering, stuttering, frozen frames, compression artifacts, noise, "
-    "oversaturated, washed out colors, watermark, text, subtitles, logo, cropped, bad anatomy, "
-    "extra limbs, unnatural movement, muffled audio, distorted sound, static, clipping, "
-    "out-of-sync audio";
+#define LTX_DEFAULT_NEGATIVE                                                                       \
+    "low quality, worst quality, blurry, out of focus, distorted, deformed, disfigured, "          \
+    "jittery motion, flickering, stuttering, frozen frames, compression artifacts, noise, "        \
+    "oversaturated, washed out colors, watermark, text, subtitles, logo, cropped, bad anatomy, "   \
+    "extra limbs, unnatural movement, muffled audio, distorted sound, static, clipping, "          \
+    "out-of-sync audio"
+/* ref: 400fd31 (1.2) put five caption tags of the model's training data in front of its default
+ * negative prompt; a2c3f24 (2026-04) had none. The same tags lead ltx2c's list under 1.2. */
+static const char default_negative[] = LTX_DEFAULT_NEGATIVE;
+static const char default_negative_v12[] =
+    "has_subtitles, has_blurbox, transition from black, transition to black, "
+    "speech_ending_short, " LTX_DEFAULT_NEGATIVE;
 
 void ltx_generate_params_init(ltx_generate_params *p)
 {
@@ -132,7 +144,7 @@ static ltx_status open_checkpoint(const char *flag, const char *path, const ltx_
                                   ltx_st_file **out)
 {
     LTX_TRY(check_file(flag, path));
-    const char *tp = g ? g->transformer_path : NULL;
+    const char *tp = g ? GEN_FIELD(g, transformer_path) : NULL;
     if (tp) LTX_TRY(check_file("--transformer-path", tp));
     ltx_status s = tp ? ltx_st_open_overlay(path, tp, out) : ltx_st_open(path, out);
     if (s != LTX_OK && tp)
@@ -219,10 +231,24 @@ static ltx_status check_gemma_root(const char *dir)
                    dir, ngguf > 1 ? "; found several .gguf files" : "");
 }
 
+ltx_reference_version ltx_gen_reference(const ltx_generate_params *g)
+{
+    /* appended field: a caller built against an older header gets the default (1.2) */
+    bool has = g->struct_size >=
+               offsetof(ltx_generate_params, reference_version) + sizeof g->reference_version;
+    return ltx_refver_resolve(has ? g->reference_version : LTX_REFERENCE_DEFAULT);
+}
+
 static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)
 {
-    if (!g || g->struct_size < sizeof *g)
+    if (!g || g->struct_size < offsetof(ltx_generate_params, reference_version))
         return ltx_err(LTX_ERR_INVALID_ARG, "generate params: struct_size too small");
+    if (g->struct_size >=
+            offsetof(ltx_generate_params, reference_version) + sizeof g->reference_version &&
+        g->reference_version != LTX_REFERENCE_DEFAULT &&
+        g->reference_version != LTX_REFERENCE_1_2 && g->reference_version != LTX_REFERENCE_2026_04)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--reference-version: unknown value %d",
+                       (int)g->reference_version);
     if (!g->prompt) return ltx_err(LTX_ERR_INVALID_ARG, "--prompt is required");
     if (g->max_batch_size < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1", g->max_batch_size);
@@ -230,7 +256,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
                        g->streaming_prefetch_count);
     ltx_quant_policy qp;
-    LTX_TRY(ltx_quant_policy_parse(g->quantization, &qp)); /* names the flag and value */
+    LTX_TRY(ltx_quant_policy_parse(GEN_FIELD(g, quantization), &qp)); /* names flag and value */
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     if (g->height <= 0 || g->height % multiple)
@@ -378,7 +404,8 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     double t0 = ltx_pipe_now();
     ltx_text_processor *proc = NULL;
     LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, &proc));
-    ltx_text_encode_params prm = {.gemma_root = g->gemma_root, .tokenizer = g->tokenizer};
+    ltx_text_encode_params prm = {
+        .gemma_root = g->gemma_root, .tokenizer = g->tokenizer, .ref = ltx_gen_reference(g)};
     const char *prompts[2] = {g->prompt, negative};
     ltx_status s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     ltx_text_processor_free(proc);
@@ -449,10 +476,16 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     p->rng = rng;
     p->progress = e->progress;
     p->progress_user = e->progress_user;
-    p->tiled_decode = tiled;
-    p->max_batch = g->max_batch_size;                         /* --max-batch-size */
-    p->stream_prefetch = g->streaming_prefetch_count;         /* --streaming-prefetch-count */
-    (void)ltx_quant_policy_parse(g->quantization, &p->quant); /* validated in check_common */
+    p->max_batch = g->max_batch_size;                 /* --max-batch-size */
+    p->stream_prefetch = g->streaming_prefetch_count; /* --streaming-prefetch-count */
+    p->ref = ltx_gen_reference(g);                    /* --reference-version */
+    /* ref: 400fd31 (1.2): every pipeline decodes with AUTO_TILING (ltx_stage_decode_video);
+     * a2c3f24 (2026-04): TilingConfig.default(), one-stage untiled (`tiled` false) */
+    p->tiled_decode = tiled || ltx_refver_is_1_2(p->ref);
+    LTX_INFO(p->log, "reference numerics %s (%s)", ltx_reference_version_name(p->ref),
+             p->ref == LTX_REFERENCE_1_2 ? "v1.2.0, 400fd31" : "a2c3f24");
+    /* --quantization (validated in check_common) */
+    (void)ltx_quant_policy_parse(GEN_FIELD(g, quantization), &p->quant);
 }
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
@@ -465,7 +498,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     int ni = 0;
     inputs[ni++] = ltx_st_path(r->ckpt);
     if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
-    if (g->transformer_path) inputs[ni++] = g->transformer_path;
+    if (GEN_FIELD(g, transformer_path)) inputs[ni++] = GEN_FIELD(g, transformer_path);
     inputs[ni++] = g->tokenizer;
     for (int i = 0; i < g->n_images; i++)
         inputs[ni++] = g->images[i].path;
@@ -561,8 +594,10 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
         pipeline_fn fn = kind == 0   ? ltx_pipeline_one_stage
                          : kind == 1 ? ltx_pipeline_two_stages
                                      : ltx_pipeline_two_stages_hq;
-        s = drive(&r, g, frames, p->negative_prompt ? p->negative_prompt : default_negative, fn,
-                  kind != 0 /* one-stage decodes untiled, like the reference */);
+        s = drive(&r, g, frames,
+                  p->negative_prompt ? p->negative_prompt
+                                     : ltx_gen_default_negative(ltx_gen_reference(g)),
+                  fn, kind != 0 /* one-stage decodes untiled, like the reference */);
     }
     return finish(e, &r, s);
 }
@@ -618,7 +653,7 @@ void ltx_gen_to_guider(const ltx_guidance *g, ltx_guider_params *o)
     to_guider(g, o);
 }
 
-const char *ltx_gen_default_negative(void)
+const char *ltx_gen_default_negative(ltx_reference_version ref)
 {
-    return default_negative;
+    return ltx_refver_is_1_2(ref) ? default_negative_v12 : default_negative;
 }

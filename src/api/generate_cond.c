@@ -232,7 +232,9 @@ ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate
     if (s == LTX_OK) s = open_guided(&r, &g2, p);
     if (s == LTX_OK)
         s = drive(&r, &g2, frames,
-                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(), true);
+                  p->negative_prompt ? p->negative_prompt
+                                     : ltx_gen_default_negative(ltx_gen_reference(g)),
+                  true);
     return finish(e, &r, s);
 }
 
@@ -345,7 +347,9 @@ ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params
     if (s == LTX_OK) {
         r.extra_inputs[r.n_extra++] = a->audio_path;
         s = drive(&r, g, frames,
-                  p->negative_prompt ? p->negative_prompt : ltx_gen_default_negative(), true);
+                  p->negative_prompt ? p->negative_prompt
+                                     : ltx_gen_default_negative(ltx_gen_reference(g)),
+                  true);
     }
     return finish(e, &r, s);
 }
@@ -457,11 +461,13 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
     int frames = 0;
     ltx_generate_params g2;
     ltx_status s = LTX_OK;
-    if (!g || g->struct_size < sizeof *g || !p || p->struct_size < sizeof *p)
+    if (!g || g->struct_size < offsetof(ltx_generate_params, reference_version) || !p ||
+        p->struct_size < sizeof *p)
         s = ltx_err(LTX_ERR_INVALID_ARG, "retake params: struct_size too small");
     if (s == LTX_OK && g->n_images) s = ltx_err(LTX_ERR_INVALID_ARG, "retake takes no --image");
-    if (s == LTX_OK) {
-        g2 = *g;
+    if (s == LTX_OK) { /* the caller's struct may be older (shorter): copy what it has */
+        memset(&g2, 0, sizeof g2);
+        memcpy(&g2, g, g->struct_size < sizeof g2 ? g->struct_size : sizeof g2);
         s = load_retake_source(&r, p, &g2);
     }
     if (s == LTX_OK) s = ltx_gen_check_common(&g2, 32, &frames);

@@ -29,7 +29,9 @@ ltx_status ltx_gen_check_common(const ltx_generate_params *g, int multiple, int 
 ltx_status ltx_gen_check_guided(const ltx_guided_params *p, bool two_stage);
 void ltx_gen_to_guider(const ltx_guidance *g, ltx_guider_params *o);
 /* ltx2c's default negative prompt (static text). */
-const char *ltx_gen_default_negative(void);
+const char *ltx_gen_default_negative(ltx_reference_version ref);
+/* g's reference version, resolved (LTX_REFERENCE_DEFAULT or a struct without the field: 1.2). */
+ltx_reference_version ltx_gen_reference(const ltx_generate_params *g);
 
 /* ---- the run, after validation (shared by the generate calls) ---- */
 

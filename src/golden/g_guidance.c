@@ -189,20 +189,20 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
         str[i] = ltx_json_num(it, "strength", 1.0);
         if (!A[i] || !B[i]) s = LTX_ERR_FORMAT;
     }
-    /* torch 1.13 (which wrote the goldens) casts the Python strength to the bf16 tensor's dtype
-     * before `b * coef` (0.8 -> 0.80078125); torch 2.x keeps it in float. Mirror the golden. */
-    if (strcmp(ltx_json_str(p, "product_dtype", "bfloat16"), "float32") != 0)
-        for (int i = 0; i < n; i++)
-            str[i] = ltx_round_bf16((float)str[i]);
     /* The golden stores the bf16 LoRA tensors as float32; the reference multiplied them in
-     * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32. */
+     * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32.
+     * torch 1.13 (which wrote the goldens) rounds the strengths of bf16 products to bf16
+     * (lora.h); the bf16 cases follow the file's reference version (its fuse rule under 1.2),
+     * the float32 variant is a plain f32 fusion under both. */
     const char *pd = ltx_json_str(p, "product_dtype", "bfloat16");
     ltx_dtype pdt = !strcmp(pd, "float32") ? LTX_F32 : LTX_BF16;
+    unsigned flags = ltx_golden_lora_flags(g);
+    if (pdt == LTX_F32) flags &= ~LTX_LORA_BF16_FUSE_RULE;
     ltx_tensor *out = NULL;
     if (s == LTX_OK)
         s = ltx_lora_fuse_ex(be, ltx_json_str(p, "key", NULL), base, n,
                              (const ltx_tensor *const *)A, (const ltx_tensor *const *)B, str, pdt,
-                             LTX_F32, LTX_LORA_TORCH113_CPU_MATMUL, &out);
+                             LTX_F32, flags, &out);
     if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
     ltx_tensor_free(out);
     ltx_tensor_free(base);

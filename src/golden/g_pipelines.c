@@ -22,11 +22,11 @@ ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g);
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
 
-static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn, gp_guidance guidance)
+static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn)
 {
     gp_replay r = {0};
     ltx_gen_output o = {0};
-    ltx_status s = gp_replay_setup(g, &r, guidance, true);
+    ltx_status s = gp_replay_setup(g, &r);
     if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
     if (s == LTX_OK) s = gp_emit_output(g, &o);
     ltx_gen_output_free(&o);
@@ -36,17 +36,17 @@ static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn, gp_guidance guidance)
 
 ltx_status g_pipeline_distilled(ltx_golden_ctx *g)
 {
-    return run(g, ltx_pipeline_distilled, GP_UNGUIDED);
+    return run(g, ltx_pipeline_distilled);
 }
 ltx_status g_pipeline_one_stage(ltx_golden_ctx *g)
 {
-    return run(g, ltx_pipeline_one_stage, GP_GUIDED);
+    return run(g, ltx_pipeline_one_stage);
 }
 ltx_status g_pipeline_two_stage(ltx_golden_ctx *g)
 {
-    return run(g, ltx_pipeline_two_stages, GP_GUIDED);
+    return run(g, ltx_pipeline_two_stages);
 }
 ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g)
 {
-    return run(g, ltx_pipeline_two_stages_hq, GP_GUIDED);
+    return run(g, ltx_pipeline_two_stages_hq);
 }

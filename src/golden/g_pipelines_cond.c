@@ -72,13 +72,13 @@ static ltx_status keyframe(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_cond
 ltx_status g_pipeline_keyframe_interpolation(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    return finish(&r, keyframe, gp_replay_setup(g, &r, GP_FROM_PARAMS, false));
+    return finish(&r, keyframe, gp_replay_setup(g, &r));
 }
 
 ltx_status g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r, GP_FROM_PARAMS, false);
+    ltx_status s = gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g);
     int64_t sh[3];
     float *w = s == LTX_OK ? gp_stored(&r, "in.audio.waveform", LTX_F32, sh, 3) : NULL;
@@ -98,7 +98,7 @@ ltx_status g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
 ltx_status g_pipeline_retake(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r, GP_FROM_PARAMS, false);
+    ltx_status s = gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g), *src = cJSON_GetObjectItemCaseSensitive(p, "source");
     int64_t vs[4], as[3];
     uint8_t *rgb = s == LTX_OK ? gp_stored(&r, "in.source.frames_uint8", LTX_U8, vs, 4) : NULL;
@@ -136,7 +136,7 @@ ltx_status g_pipeline_retake(ltx_golden_ctx *g)
 ltx_status g_pipeline_ic_lora(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r, GP_FROM_PARAMS, false);
+    ltx_status s = gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g);
     int64_t rs[4], ms[5], fs[4];
     uint8_t *ref = s == LTX_OK ? gp_stored(&r, "in.reference.frames_uint8", LTX_U8, rs, 4) : NULL;

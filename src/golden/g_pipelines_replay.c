@@ -119,7 +119,7 @@ static void guider_from(const cJSON *j, ltx_guider_params *gp)
     gp->n_stg_blocks = n > 0 ? n : 0;
 }
 
-static ltx_status open_lora_list(gp_replay *r, const cJSON *list, bool bf16)
+static ltx_status open_lora_list(gp_replay *r, const cJSON *list)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, list)
@@ -128,29 +128,28 @@ static ltx_status open_lora_list(gp_replay *r, const cJSON *list, bool bf16)
         char path[1024];
         ltx_golden_resolve(r->g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
         LTX_TRY(ltx_lora_open(path, &r->lora[r->n_lora]));
-        /* The goldens ran torch 1.13, whose `bf16_tensor * python_float` first rounds the
-         * scalar to bf16 (torch 2.x keeps it float): B * bf16(s). Strength 0.8 -> 0.80078125. */
-        double s = ltx_json_num(it, "strength", 1.0);
-        r->lora_s[r->n_lora++] = bf16 ? ltx_round_bf16((float)s) : s;
+        /* the strength as the case gives it: torch 1.13's bf16 rounding of it is part of the
+         * fusion flags (r->p.lora_flags), the same for every pipeline */
+        r->lora_s[r->n_lora++] = ltx_json_num(it, "strength", 1.0);
     }
     return LTX_OK;
 }
 
 /* params.stage_loras: stage 1 = the user (or IC-) LoRAs; stage 2's extra entries = the
  * distilled ones (the reference's per-stage sets, spec §7). */
-static ltx_status setup_loras(gp_replay *r, bool bf16)
+static ltx_status setup_loras(gp_replay *r)
 {
     const cJSON *params = ltx_golden_params(r->g);
     const cJSON *sl = cJSON_GetObjectItemCaseSensitive(params, "stage_loras");
     const cJSON *l2 = cJSON_GetObjectItemCaseSensitive(sl, "stage2");
-    LTX_TRY(open_lora_list(r, cJSON_GetObjectItemCaseSensitive(sl, "stage1"), bf16));
+    LTX_TRY(open_lora_list(r, cJSON_GetObjectItemCaseSensitive(sl, "stage1")));
     int n_user = r->n_lora;
     /* HQ: the distilled LoRA is in both stages at per-stage strengths: the last stage-1 entry */
     if (ltx_json_has(params, "distilled_lora_strengths") && n_user > 0) n_user--;
     for (int i = r->n_lora; i < cJSON_GetArraySize(l2); i++) {
         cJSON *one = cJSON_CreateArray();
         cJSON_AddItemReferenceToArray(one, cJSON_GetArrayItem(l2, i));
-        ltx_status s = open_lora_list(r, one, bf16);
+        ltx_status s = open_lora_list(r, one);
         cJSON_Delete(one);
         LTX_TRY(s);
     }
@@ -194,7 +193,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     return s;
 }
 
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance, bool lora_bf16)
+ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
 {
     r->g = g;
     const cJSON *p = ltx_golden_params(g);
@@ -208,8 +207,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
     static const char *ctx_names[4] = {"in.positive.video_context", "in.positive.audio_context",
                                        "in.negative.video_context", "in.negative.audio_context"};
     for (int i = 0; i < 4; i++) {
-        bool want = i < 2 || guidance == GP_GUIDED ||
-                    (guidance == GP_FROM_PARAMS && gp_has_tensor(r, ctx_names[i]));
+        bool want = i < 2 || gp_has_tensor(r, ctx_names[i]);
         if (want && !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i]))) return LTX_ERR_FORMAT;
     }
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
@@ -222,8 +220,11 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
         r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
         if (!r->ns.rng) return LTX_ERR_OOM;
     }
-    bool guided =
-        guidance == GP_GUIDED || (guidance == GP_FROM_PARAMS && ltx_json_has(p, "video_guider"));
+    /* one rule for every pipeline: guided when the case has guider params (then the video
+     * negative context is required; a modality without one uses its positive context) */
+    bool guided = ltx_json_has(p, "video_guider");
+    if (guided && !r->ctx[2])
+        return ltx_err(LTX_ERR_FORMAT, "guided pipeline case without in.negative.video_context");
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "video_guider"), &r->vg);
     guider_from(cJSON_GetObjectItemCaseSensitive(p, "audio_guider"), &r->ag);
     r->in = (ltx_gen_inputs){.ckpt = r->ckpt,
@@ -245,7 +246,10 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
     ltx_pipe_init(&r->p, be);
     r->p.state_dtype = LTX_F32;
     r->p.pos_dtype = LTX_F32;
-    r->p.lora_flags = LTX_LORA_TORCH113_CPU_MATMUL; /* small bf16 products as torch 1.13 CPU */
+    /* torch 1.13's CPU bf16 products and strength rounding (every golden); the pipe adds the
+     * fuse rule of its reference version (stages.c) */
+    r->p.lora_flags = LTX_LORA_TORCH113_CPU_MATMUL;
+    r->p.ref = ltx_golden_reference(g);
     r->p.noise_fn = golden_noise;
     r->p.noise_user = &r->ns;
     r->p.record = ltx_golden_taps(g);
@@ -263,7 +267,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance
         cJSON_GetArraySize(dls) == 2 ? cJSON_GetArrayItem(dls, 1)->valuedouble : 0.5;
     /* LoRAs: the reference fuses into the bf16 state dict before copying it into its float32
      * modules, so the fused weights are bf16 there too: the pipe's defaults */
-    return setup_loras(r, lora_bf16);
+    return setup_loras(r);
 }
 
 ltx_status gp_emit_output(ltx_golden_ctx *g, const ltx_gen_output *o)

@@ -45,18 +45,13 @@ typedef struct gp_replay {
     ltx_pipe p;
 } gp_replay;
 
-/* How gp_replay_setup picks the contexts and guiders. */
-typedef enum gp_guidance {
-    GP_UNGUIDED,    /* positive contexts only, no guiders */
-    GP_GUIDED,      /* positive + negative contexts (all required), guiders from params */
-    GP_FROM_PARAMS, /* negatives where stored; guided when params has video_guider */
-} gp_guidance;
-
 /* Opens the checkpoint/upsampler, loads contexts, images (re-checking each CRF round trip),
- * guiders, LoRAs (params.stage_loras; strengths rounded to bf16 first when lora_bf16, torch
- * 1.13's `bf16_tensor * python_float`) and fills r->in and r->p for a float32 replay.
+ * guiders, LoRAs (params.stage_loras, strengths as given) and fills r->in and r->p for a
+ * float32 replay under the file's reference version. Negative contexts are loaded where stored;
+ * the replay is guided when params has video_guider. One rule for every pipeline: torch 1.13's
+ * bf16 rounding of LoRA strengths is part of the fusion flags (models/lora.h), not a switch.
  * Whatever it acquired is released by gp_replay_free, also on error. */
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r, gp_guidance guidance, bool lora_bf16);
+ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r);
 /* Releases what r owns; r may be partly set up. */
 void gp_replay_free(gp_replay *r);
 

@@ -159,18 +159,24 @@ static int shape_param(ltx_golden_ctx *g, const char *key, int64_t *shape)
     return ltx_json_int_array(ltx_golden_params(g), key, shape, LTX_MAX_DIMS);
 }
 
+/* Inputs: noise, latent, [clean_latent,] mask — the 1.2 files give the clean latent the noiser
+ * lerps towards; without one the latent is its own clean latent (an unconditioned state). */
 ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
 {
-    ltx_tensor *noise = ltx_golden_input(g, 0), *lat = ltx_golden_input(g, 1),
-               *mask = ltx_golden_input(g, 2);
+    bool has_clean = ltx_golden_input_name(g, 3) != NULL;
+    ltx_tensor *noise = ltx_golden_input(g, 0), *lat = ltx_golden_input(g, 1);
+    ltx_tensor *clean = has_clean ? ltx_golden_input(g, 2) : NULL;
+    ltx_tensor *mask = ltx_golden_input(g, has_clean ? 3 : 2);
     ltx_status s = LTX_ERR_FORMAT;
-    if (noise && lat && mask) {
+    if (noise && lat && mask && (clean || !has_clean)) {
         double sc = ltx_json_num(ltx_golden_params(g), "noise_scale", 1.0);
         s = emit_free(g, ltx_golden_output_name(g, 0),
-                      ltx_gaussian_noiser(ltx_golden_backend(g), lat, mask, noise, sc));
+                      ltx_gaussian_noiser(ltx_golden_backend(g), lat, clean ? clean : lat, mask,
+                                          noise, sc, ltx_golden_reference(g)));
     }
     ltx_tensor_free(noise);
     ltx_tensor_free(lat);
+    ltx_tensor_free(clean);
     ltx_tensor_free(mask);
     return s;
 }
@@ -343,9 +349,9 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
             s = LTX_ERR_INVALID_ARG;
     }
     if (s == LTX_OK)
-        s = ltx_video_condition_by_latent_index(be, &st, shape, 1, cond,
-                                                ltx_json_num(p, "strength", 1.0),
-                                                (int)ltx_json_int(p, "latent_idx", 0));
+        s = ltx_video_condition_by_latent_index(
+            be, &st, shape, 1, cond, ltx_json_num(p, "strength", 1.0),
+            (int)ltx_json_int(p, "latent_idx", 0), ltx_golden_reference(g));
     if (s == LTX_OK) s = emit_state(g, &st);
     ltx_latent_state_clear(&st);
     for (int i = 0; i < 4; i++)
@@ -379,7 +385,7 @@ static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache 
 {
     ltx_lora_set_init(set);
     set->target_dtype = LTX_F32;
-    set->flags = LTX_LORA_TORCH113_CPU_MATMUL; /* small bf16 products as torch 1.13 CPU */
+    set->flags = ltx_golden_lora_flags(g);
     if (!strcmp(ltx_json_str(ltx_golden_params(g), "lora_product_dtype", ""), "float32"))
         set->product_dtype = LTX_F32;
     int i = 0;
@@ -390,11 +396,7 @@ static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache 
         char path[1024];
         ltx_golden_resolve(g, "ckpt", ltx_json_str(it, "file", ""), path, sizeof path);
         LTX_TRY(ltx_lora_open(path, &c->loras[i]));
-        /* torch 1.13 (the goldens' runtime) rounds the strength to bf16 in `b * coef` when the
-         * product runs in bf16 (0.8 -> 0.80078125); torch 2.x keeps the float. */
-        double st = ltx_json_num(it, "strength", 1.0);
-        if (set->product_dtype != LTX_F32) st = ltx_round_bf16((float)st);
-        LTX_TRY(ltx_lora_set_add(set, c->loras[i], st));
+        LTX_TRY(ltx_lora_set_add(set, c->loras[i], ltx_json_num(it, "strength", 1.0)));
         i++;
     }
     return LTX_OK;
@@ -417,6 +419,14 @@ static ltx_status lora_then_quant(void *user, ltx_backend *be, const char *name,
     if (s != LTX_OK || q) ltx_tensor_free(fused);
     *replacement = q ? q : s == LTX_OK ? fused : NULL;
     return s;
+}
+
+unsigned ltx_golden_lora_flags(ltx_golden_ctx *g)
+{
+    unsigned f = LTX_LORA_TORCH113_CPU_MATMUL; /* every golden: torch 1.13 on CPU */
+    /* ref: 400fd31 (1.2) fuses with bf16_fuse_rule; a2c3f24 (2026-04) in the target dtype */
+    if (ltx_refver_is_1_2(ltx_golden_reference(g))) f |= LTX_LORA_BF16_FUSE_RULE;
+    return f;
 }
 
 static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
@@ -450,6 +460,7 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
             tf_cache_free(c);
             return s;
         }
+        ltx_transformer_set_reference(c->m, ltx_golden_reference(g));
         ltx_golden_cache_put(g, key, c, tf_cache_free);
     }
     *out = c->m;

@@ -32,6 +32,7 @@ struct ltx_golden_ctx {
     const cJSON *kase;
     const cJSON *params;
     const ltx_golden_opts *opts;
+    ltx_reference_version ref; /* resolved: 1.2 or 2026-04 */
     ltx_taps taps;
     /* per case */
     const char *emitted[MAX_EMITTED];
@@ -483,6 +484,34 @@ static ltx_status run_case(ltx_golden_ctx *g, int index, int *unsupported)
     return LTX_OK;
 }
 
+/* The numerics to replay with: opts->reference_version when set, else the file's
+ * reference_commit metadata (a2c3f24 -> 2026-04, 400fd31 -> 1.2). A file without that key is
+ * from before the key existed (the a2c3f24 set, synthetic test files): 2026-04. */
+static ltx_status resolve_reference(ltx_golden_ctx *g)
+{
+    if (g->opts->reference_version != LTX_REFERENCE_DEFAULT) {
+        g->ref = ltx_refver_resolve(g->opts->reference_version);
+        return LTX_OK;
+    }
+    const char *commit = ltx_st_metadata(g->file, "reference_commit");
+    if (!commit) {
+        g->ref = LTX_REFERENCE_2026_04;
+        return LTX_OK;
+    }
+    g->ref = ltx_refver_from_commit(commit);
+    if (g->ref == LTX_REFERENCE_DEFAULT)
+        return ltx_err(LTX_ERR_FORMAT,
+                       "%s: reference_commit '%s' is not a known reference version (400fd31 = "
+                       "1.2, a2c3f24 = 2026-04); pass --reference-version to replay it anyway",
+                       g->path, commit);
+    return LTX_OK;
+}
+
+ltx_reference_version ltx_golden_reference(ltx_golden_ctx *g)
+{
+    return g->ref;
+}
+
 ltx_status ltx_golden_verify(ltx_backend *be, ltx_log *log, const char *path,
                              const ltx_golden_opts *opts, int *passed, int *failed,
                              int *unsupported)
@@ -508,6 +537,9 @@ ltx_status ltx_golden_verify(ltx_backend *be, ltx_log *log, const char *path,
         s = ltx_err(LTX_ERR_FORMAT, "%s: no __metadata__.extra: not a golden file", path);
         goto done;
     }
+    s = resolve_reference(g);
+    if (s != LTX_OK) goto done;
+    if (opts->verbose) LTX_INFO(log, "reference numerics %s", ltx_reference_version_name(g->ref));
     g->extra = cJSON_Parse(extra);
     const char *schema = ltx_json_str(g->extra, "schema", "");
     if (!g->extra || strcmp(schema, "ltx2-golden-extra/1") != 0) {

@@ -20,6 +20,7 @@
 #define LTX_GOLDEN_H
 
 #include "backend/backend.h"
+#include "core/refver.h"
 #include "core/tap.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -56,6 +57,9 @@ void ltx_golden_resolve(ltx_golden_ctx *g, const char *kind, const char *file, c
 /* Taps for models: compares intermediates the file holds. */
 const ltx_taps *ltx_golden_taps(ltx_golden_ctx *g);
 bool ltx_golden_noise_from_seed(ltx_golden_ctx *g);
+/* The reference version the file is replayed under (never LTX_REFERENCE_DEFAULT): the
+ * verify override, else the file's reference_commit (a2c3f24 -> 2026-04, 400fd31 -> 1.2). */
+ltx_reference_version ltx_golden_reference(ltx_golden_ctx *g);
 
 /* Cache shared by the cases of one file (e.g. a loaded checkpoint). `free_fn` runs at the end
  * of the file. */
@@ -81,6 +85,7 @@ typedef struct ltx_golden_opts {
     bool noise_from_seed;
     bool verbose;
     double tolerance_scale; /* 0 or 1 = as written */
+    ltx_reference_version reference_version; /* DEFAULT = from each file's reference_commit */
     double nmse_max;        /* > 0: error-budget mode (ltx_verify_params) */
     double max_rel;
     const char *quantization; /* transformer loads apply this policy (NULL = as stored) */

@@ -1,12 +1,14 @@
 /*
  * lora.c — LoRA file index and weight fusion (see lora.h for the math and rounding).
  *
- * ref: ltx_core/loader/fuse_loras.py, sd_ops.py @ a2c3f24. Fusion runs through backend ops
- * (copy, scale, matmul, add, rounding by dtype round trips), so it works on any device; it
+ * ref: ltx_core/loader/fuse_loras.py, sd_ops.py @ a2c3f24, and 400fd31 (v1.2) fuse_loras.py
+ * bf16_fuse_rule / aggregate_lora_products (LTX_LORA_BF16_FUSE_RULE). Fusion runs through backend
+ * ops (copy, scale, matmul, add, rounding by dtype round trips), so it works on any device; it
  * allocates per weight: f32 copies of A, B, the product and W, freed before returning.
  */
 #include "models/lora.h"
 
+#include "core/dtype.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -14,8 +16,8 @@
 #include <string.h>
 
 typedef struct lora_pair {
-    char *key;                   /* model weight key: "<module>.weight" */
-    const ltx_st_entry *a, *b;   /* lora_A (r, in), lora_B (out, r) */
+    char *key;                 /* model weight key: "<module>.weight" */
+    const ltx_st_entry *a, *b; /* lora_A (r, in), lora_B (out, r) */
 } lora_pair;
 
 struct ltx_lora {
@@ -110,14 +112,21 @@ ltx_status ltx_lora_open(const char *path, ltx_lora **out)
 void ltx_lora_close(ltx_lora *l)
 {
     if (!l) return;
-    for (int i = 0; i < l->n; i++) free(l->pairs[i].key);
+    for (int i = 0; i < l->n; i++)
+        free(l->pairs[i].key);
     free(l->pairs);
     ltx_st_close(l->f);
     free(l);
 }
 
-const char *ltx_lora_path(const ltx_lora *l) { return ltx_st_path(l->f); }
-int ltx_lora_pair_count(const ltx_lora *l) { return l->n; }
+const char *ltx_lora_path(const ltx_lora *l)
+{
+    return ltx_st_path(l->f);
+}
+int ltx_lora_pair_count(const ltx_lora *l)
+{
+    return l->n;
+}
 const char *ltx_lora_metadata(const ltx_lora *l, const char *key)
 {
     return ltx_st_metadata(l->f, key);
@@ -171,7 +180,10 @@ static ltx_status round_to(ltx_backend *be, ltx_tensor *t, ltx_dtype dt)
     return s;
 }
 
-static bool is_fp8(ltx_dtype t) { return t == LTX_F8E4M3 || t == LTX_F8E5M2; }
+static bool is_fp8(ltx_dtype t)
+{
+    return t == LTX_F8E4M3 || t == LTX_F8E5M2;
+}
 
 /* f32 copy of t on be (t may live on another backend of the same kind: host wraps). */
 static ltx_tensor *f32_copy(ltx_backend *be, const ltx_tensor *t)
@@ -187,8 +199,8 @@ static ltx_tensor *f32_copy(ltx_backend *be, const ltx_tensor *t)
 /* torch 1.13 CPU's native bf16 gemm (LTX_LORA_TORCH113_CPU_MATMUL, see lora.h): prod =
  * bf16(... bf16(bf16(b[:, 0] a[0, :]) + bf16(b[:, 1] a[1, :])) ...), rank index in order.
  * b (out, r), a (r, in) f32 holding bf16 values; prod (out, in) f32. */
-static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b,
-                                          const ltx_tensor *a, ltx_tensor *prod)
+static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b, const ltx_tensor *a,
+                                          ltx_tensor *prod)
 {
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, prod->shape);
     ltx_status s = t ? be->ops->fill(be, prod, 0.0) : LTX_ERR_OOM;
@@ -208,18 +220,30 @@ static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b,
     return s;
 }
 
+static bool torch113_bf16(unsigned flags, ltx_dtype pdt)
+{
+    return (flags & LTX_LORA_TORCH113_CPU_MATMUL) && pdt == LTX_BF16;
+}
+
+/* torch 1.13 CPU takes its native bf16 gemm for out * r * in <= 16^3, oneDNN above. */
+static bool torch113_native(unsigned flags, ltx_dtype pdt, const ltx_tensor *A, const ltx_tensor *B)
+{
+    return torch113_bf16(flags, pdt) && B->shape[0] * B->shape[1] * A->shape[1] <= 16 * 16 * 16;
+}
+
 /* P = round_p(round_p(B * s) @ A) into `prod` (out, in) f32 (flags: see lora.h). */
 static ltx_status lora_product(ltx_backend *be, const ltx_tensor *A, const ltx_tensor *B,
                                double strength, ltx_dtype pdt, unsigned flags, ltx_tensor *prod)
 {
     ltx_tensor *a = f32_copy(be, A), *b = f32_copy(be, B);
     ltx_status s = a && b ? LTX_OK : LTX_ERR_OOM;
+    /* torch 1.13 (the goldens' runtime) turns the Python float into the bf16 tensor's dtype
+     * before `b * coef` (0.8 -> 0.80078125); torch 2.x keeps it in float */
+    if (torch113_bf16(flags, pdt)) strength = ltx_round_bf16((float)strength);
     /* ref: b * coef — a Python float times a tensor of the LoRA dtype, rounded to it */
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, b, b, strength, 0);
     if (s == LTX_OK) s = round_to(be, b, pdt);
-    /* torch 1.13 CPU: native gemm when out * r * in <= 16^3, else oneDNN */
-    bool native = (flags & LTX_LORA_TORCH113_CPU_MATMUL) && pdt == LTX_BF16 &&
-                  B->shape[0] * B->shape[1] * A->shape[1] <= 16 * 16 * 16;
+    bool native = torch113_native(flags, pdt, A, B);
     if (s == LTX_OK && native) {
         if (A->dtype != LTX_BF16) s = round_to(be, a, LTX_BF16);
         if (s == LTX_OK) s = product_bf16_sequential(be, b, a, prod);
@@ -233,19 +257,56 @@ static ltx_status lora_product(ltx_backend *be, const ltx_tensor *A, const ltx_t
     return s;
 }
 
+/* ref 400fd31 aggregate_lora_products, second and later LoRAs: acc.addmm_(B, A, alpha=s) on
+ * the bf16 aggregate `acc` (f32 holding bf16 values): acc = bf16(acc + s * (B @ A)) with f32
+ * accumulation; torch 1.13 CPU's native gemm (small products, LTX_LORA_TORCH113_CPU_MATMUL)
+ * instead adds bf16(a_l * bf16(b_l * bf16(s))) rank by rank, rounding each sum to bf16. */
+static ltx_status lora_addmm_bf16(ltx_backend *be, const ltx_tensor *A, const ltx_tensor *B,
+                                  double strength, unsigned flags, ltx_tensor *acc)
+{
+    ltx_tensor *a = f32_copy(be, A), *b = f32_copy(be, B);
+    ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, acc->shape);
+    ltx_status s = a && b && t ? LTX_OK : LTX_ERR_OOM;
+    if (s == LTX_OK) s = round_to(be, a, LTX_BF16);
+    if (s == LTX_OK) s = round_to(be, b, LTX_BF16);
+    if (s == LTX_OK && torch113_native(flags, LTX_BF16, A, B)) {
+        float alpha = ltx_round_bf16((float)strength); /* alpha.to<scalar_t>() */
+        s = be->ops->unary(be, LTX_UNARY_SCALE, b, b, alpha, 0);
+        if (s == LTX_OK) s = round_to(be, b, LTX_BF16);
+        for (int64_t l = 0; s == LTX_OK && l < a->shape[0]; l++) {
+            ltx_tensor *col = ltx_tensor_slice(b, 1, l, l + 1, 1);
+            ltx_tensor *row = ltx_tensor_slice(a, 0, l, l + 1, 1);
+            s = col && row ? be->ops->binary(be, LTX_BINARY_MUL, t, col, row) : LTX_ERR_OOM;
+            if (s == LTX_OK) s = round_to(be, t, LTX_BF16);
+            if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, acc, acc, t);
+            if (s == LTX_OK) s = round_to(be, acc, LTX_BF16);
+            ltx_tensor_free(col);
+            ltx_tensor_free(row);
+        }
+    } else if (s == LTX_OK) {
+        s = be->ops->matmul(be, t, b, a, false, false, 1.0f);
+        if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, t, t, (float)strength, 0);
+        if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, acc, acc, t);
+        if (s == LTX_OK) s = round_to(be, acc, LTX_BF16);
+    }
+    ltx_tensor_free(a);
+    ltx_tensor_free(b);
+    ltx_tensor_free(t);
+    return s;
+}
+
 ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
                          const ltx_tensor *const *A, const ltx_tensor *const *B,
                          const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
                          ltx_tensor **out)
 {
-    return ltx_lora_fuse_ex(be, key, base, n, A, B, strength, product_dtype, target_dtype, 0,
-                            out);
+    return ltx_lora_fuse_ex(be, key, base, n, A, B, strength, product_dtype, target_dtype, 0, out);
 }
 
 ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
                             const ltx_tensor *const *A, const ltx_tensor *const *B,
-                            const double *strength, ltx_dtype product_dtype,
-                            ltx_dtype target_dtype, unsigned flags, ltx_tensor **out)
+                            const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
+                            unsigned flags, ltx_tensor **out)
 {
     *out = NULL;
     if (!key) key = "(weight)";
@@ -257,10 +318,13 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
         !ltx_dtype_is_quant(tdt))
         return ltx_err(LTX_ERR_UNSUPPORTED, "LoRA fusion of %s: target dtype %s", key,
                        ltx_dtype_name(tdt));
-    /* ref: deltas are computed in the target dtype, bf16 when the target is fp8. A block-
-     * quantized target (GGUF, --quantization q*) is dequantized, fused in f32 and requantized
-     * with the same type (the final copy), as GGUF tools patch quantized bases. */
-    ltx_dtype ddt = is_fp8(tdt) ? LTX_BF16 : ltx_dtype_is_quant(tdt) ? LTX_F32 : tdt;
+    /* ref: a2c3f24 (2026-04): deltas in the target dtype, bf16 when the target is fp8;
+     * 400fd31 (1.2, bf16_fuse_rule): deltas aggregated and W + delta added in bf16. A block-
+     * quantized target (GGUF, --quantization q*) is dequantized, fused (in f32, or bf16 under
+     * the 1.2 rule) and requantized with the same type (the final copy), as GGUF tools patch
+     * quantized bases. */
+    bool rule12 = (flags & LTX_LORA_BF16_FUSE_RULE) != 0;
+    ltx_dtype ddt = is_fp8(tdt) || rule12 ? LTX_BF16 : ltx_dtype_is_quant(tdt) ? LTX_F32 : tdt;
     int64_t O = base->shape[0], I = base->shape[1];
     for (int i = 0; i < n; i++) {
         if (A[i]->ndim != 2 || B[i]->ndim != 2 || A[i]->shape[1] != I || B[i]->shape[0] != O ||
@@ -273,12 +337,16 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
                            (long long)I);
     }
     ltx_tensor *prod = ltx_tensor_new(be, LTX_F32, 2, base->shape);
-    ltx_tensor *acc = n > 1 ? ltx_tensor_zeros(be, LTX_F32, 2, base->shape) : NULL;
+    ltx_tensor *acc = n > 1 && !rule12 ? ltx_tensor_zeros(be, LTX_F32, 2, base->shape) : NULL;
     ltx_tensor *w = f32_copy(be, base);
     ltx_tensor *res = NULL;
-    ltx_status s = prod && w && (n == 1 || acc) ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = prod && w && (n == 1 || rule12 || acc) ? LTX_OK : LTX_ERR_OOM;
     for (int i = 0; s == LTX_OK && i < n; i++) {
         ltx_dtype pdt = product_dtype == LTX_DTYPE_COUNT ? B[i]->dtype : product_dtype;
+        if (rule12 && i > 0) { /* ref 400fd31: aggregated.addmm_(b, a, alpha=strength) */
+            s = lora_addmm_bf16(be, A[i], B[i], strength[i], flags, prod);
+            continue;
+        }
         s = lora_product(be, A[i], B[i], strength[i], pdt, flags, prod);
         if (s == LTX_OK) s = round_to(be, prod, ddt); /* product.to(dtype=deltas dtype) */
         if (s == LTX_OK && acc) s = be->ops->binary(be, LTX_BINARY_ADD, acc, acc, prod);
@@ -332,10 +400,11 @@ ltx_status ltx_lora_weight_hook(void *user, ltx_backend *be, const char *name,
         set->matched[i]++;
     }
     if (s == LTX_OK && n > 0) {
-        s = ltx_lora_fuse_ex(be, name, stored, n, A, B, str, set->product_dtype,
-                             set->target_dtype, set->flags, replacement);
+        s = ltx_lora_fuse_ex(be, name, stored, n, A, B, str, set->product_dtype, set->target_dtype,
+                             set->flags, replacement);
         if (s == LTX_OK) set->fused++;
     }
-    for (int i = 0; i < n_own; i++) ltx_tensor_free(own[i]);
+    for (int i = 0; i < n_own; i++)
+        ltx_tensor_free(own[i]);
     return s;
 }

@@ -27,7 +27,16 @@
  * partial product and partial sum to bf16: P = bf16(...bf16(bf16(b_0 a_0) + bf16(b_1 a_1))...)
  * over the rank index in order (b_l = column l of round_p(B s), a_l = row l of A). Flag
  * LTX_LORA_TORCH113_CPU_MATMUL selects that for bf16 products (golden replay only; torch 2.x
- * and CUDA accumulate in f32).
+ * and CUDA accumulate in f32). With it, a strength multiplying a bf16 product is first rounded
+ * to bf16 too (torch 1.13's `bf16_tensor * python_float`: 0.8 -> 0.80078125) — one rule for
+ * every replay, whatever the pipeline.
+ *
+ * Reference versions (core/refver.h). The formula above is a2c3f24's (2026-04). v1.2 (400fd31,
+ * bf16_fuse_rule; flag LTX_LORA_BF16_FUSE_RULE) aggregates in bf16 and adds W in bf16:
+ *   Δ = round_b(P_1), then for i >= 2: Δ = round_b(Δ + s_i * (B_i @ A_i))   (addmm_, f32 acc.)
+ *   W' = round_t( round_b( f32(W) + Δ ) )                                   b = bf16
+ * so the fused weight is bf16 even for an f32 target (the goldens' float32 modules). Under the
+ * torch 1.13 flag a small addmm_ runs the native gemm rank by rank (see lora.c).
  *
  * The mmap'd checkpoint is never modified: fusion produces new tensors that the transformer
  * binds instead (ltx_transformer_load_ex + ltx_lora_weight_hook). Per-stage LoRA sets are
@@ -77,6 +86,7 @@ typedef struct ltx_lora_set {
 
 /* Flags of ltx_lora_set / ltx_lora_fuse_ex: see the header comment. */
 #define LTX_LORA_TORCH113_CPU_MATMUL 1u
+#define LTX_LORA_BF16_FUSE_RULE      2u
 
 void ltx_lora_set_init(ltx_lora_set *s);
 /* Appends (lora, strength); a strength of 0 contributes nothing and is dropped, like the

@@ -439,13 +439,24 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
 /* norm(x) * (1 + table[rs] + ss[rs]) + (table[rs+1] + ss[rs+1]) for the A<->V rows
  * (5-row tables: 0 scale a2v, 1 shift a2v, 2 scale v2a, 3 shift v2a). */
 static ltx_tensor *av_scaled(tf_ctx *c, const ltx_tensor *n, const ltx_tensor *table,
-                             const ltx_tensor *ss, int rs)
+                             const tf_args *a, int rs)
 {
     ltx_backend *be = c->be;
+    const ltx_tensor *ss = a->cross_ss;
     ltx_tensor *sc = tf_ada(be, table, rs, ss, rs, true);
     ltx_tensor *sh = sc ? tf_ada(be, table, rs + 1, ss, rs + 1, false) : NULL;
-    ltx_tensor *y = sh ? nn_binary(be, LTX_BINARY_MUL, n, sc) : NULL;
-    if (y && tf_inplace(be, LTX_BINARY_ADD, y, sh) != LTX_OK) {
+    ltx_tensor *y = NULL;
+    if (sh && a->cross_runs.n) { /* per-token rows (1.2): the same ops run by run */
+        y = nn_contiguous(be, n, LTX_F32);
+        if (y && (tf_rows_op(be, LTX_BINARY_MUL, y, sc, &a->cross_runs) != LTX_OK ||
+                  tf_rows_op(be, LTX_BINARY_ADD, y, sh, &a->cross_runs) != LTX_OK)) {
+            ltx_tensor_free(y);
+            y = NULL;
+        }
+    } else if (sh) {
+        y = nn_binary(be, LTX_BINARY_MUL, n, sc);
+    }
+    if (y && !a->cross_runs.n && tf_inplace(be, LTX_BINARY_ADD, y, sh) != LTX_OK) {
         ltx_tensor_free(y);
         y = NULL;
     }
@@ -469,8 +480,8 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
     ltx_status s = na ? LTX_OK : LTX_ERR_INVALID_ARG;
     int64_t np = ptb_count(c, LTX_PTB_SKIP_A2V_CROSS_ATTN, idx, keep);
     if (s == LTX_OK && run_a2v && np < c->B) {
-        ltx_tensor *vq = av_scaled(c, nv, b->sst_a2v_video, v->cross_ss, 0);
-        ltx_tensor *ak = vq ? av_scaled(c, na, b->sst_a2v_audio, a->cross_ss, 0) : NULL;
+        ltx_tensor *vq = av_scaled(c, nv, b->sst_a2v_video, v, 0);
+        ltx_tensor *ak = vq ? av_scaled(c, na, b->sst_a2v_audio, a, 0) : NULL;
         ltx_tensor *g = ak ? tf_ada(be, b->sst_a2v_video, 4, v->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {
@@ -487,8 +498,8 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
     }
     np = ptb_count(c, LTX_PTB_SKIP_V2A_CROSS_ATTN, idx, keep);
     if (s == LTX_OK && run_v2a && np < c->B) {
-        ltx_tensor *aq = av_scaled(c, na, b->sst_a2v_audio, a->cross_ss, 2);
-        ltx_tensor *vk = aq ? av_scaled(c, nv, b->sst_a2v_video, v->cross_ss, 2) : NULL;
+        ltx_tensor *aq = av_scaled(c, na, b->sst_a2v_audio, a, 2);
+        ltx_tensor *vk = aq ? av_scaled(c, nv, b->sst_a2v_video, v, 2) : NULL;
         ltx_tensor *g = vk ? tf_ada(be, b->sst_a2v_audio, 4, a->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {

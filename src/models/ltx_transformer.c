@@ -5,7 +5,8 @@
  *
  * Mirrors ltx_core/model/transformer/model.py (LTXModel.forward, _process_output, X0Model),
  * transformer_args.py (TransformerArgsPreprocessor, MultiModalTransformerArgsPreprocessor),
- * adaln.py and timestep_embedding.py @ a2c3f24. Loading lives in ltx_transformer_load.c, the
+ * adaln.py and timestep_embedding.py @ a2c3f24 (400fd31 for the
+ * A/V cross-attention timesteps of reference 1.2, cross_timesteps). Loading lives in ltx_transformer_load.c, the
  * blocks in ltx_block.c.
  *
  * Timestep embeddings: the reference runs the AdaLN MLP on every token's timestep. Here the MLP
@@ -31,6 +32,7 @@ void tf_args_clear(tf_args *a)
                         a->cross_gate, a->prompt_ts, a->self_mask};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) ltx_tensor_free(ts[i]);
     free(a->runs.r);
+    free(a->cross_runs.r);
     memset(a, 0, sizeof *a);
 }
 
@@ -135,7 +137,7 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
     if (emb) *emb = NULL;
     int64_t N = B * S;
     int *idx = malloc(sizeof(int) * (size_t)N);
-    float *uv = malloc(sizeof(float) * (size_t)N);
+    float *uv = calloc((size_t)N + 1, sizeof(float)); /* zeroed: N may be 0 */
     if (!idx || !uv) {
         free(idx);
         free(uv);
@@ -298,6 +300,50 @@ static void tap_args(const ltx_taps *taps, const char *pre, const char *field,
     }
 }
 
+/* A/V cross-attention AdaLN inputs (ref: MultiModalTransformerArgsPreprocessor.
+ * _prepare_cross_attention_timestep). tv: this modality's per-token timesteps x multiplier.
+ * ref: 400fd31 (1.2, commit 203d484): scale/shift from the modality's own per-token timesteps
+ * (tv), gate from the other modality's scalar sigma; a2c3f24 (2026-04): both from the other
+ * modality's sigma. Taps cross_scale_shift_timestep per token (1.2) or (B, 1, .) (2026-04). */
+static ltx_status cross_timesteps(tf_ctx *c, bool video, const float *tv, const ltx_modality *cross,
+                                  tf_args *a)
+{
+    ltx_transformer *m = c->m;
+    const ltx_transformer_config *cfg = &m->cfg;
+    const char *pre = video ? "video_args" : "audio_args";
+    int64_t B = a->B, T = a->T;
+    const tf_adaln *ss = video ? &m->av_video_ss : &m->av_audio_ss;
+    const tf_adaln *gt = video ? &m->av_a2v_gate : &m->av_v2a_gate;
+    bool per_token = ltx_refver_is_1_2(m->ref);
+    float sg[2 * 64];
+    if (B > 64) return ltx_err(LTX_ERR_UNSUPPORTED, "batch > 64");
+    ltx_status s = sigma_host(cross->sigma, B, cfg->timestep_scale, sg);
+    if (s == LTX_OK && per_token)
+        s = adaln_eval(c->be, ss, tv, B, T, &a->cross_ss, NULL, &a->cross_runs);
+    else if (s == LTX_OK)
+        s = adaln_eval(c->be, ss, sg, B, 1, &a->cross_ss, NULL, NULL);
+    /* ref: gate timestep * (av_ca_timestep_scale_multiplier / timestep_scale_multiplier) */
+    float fac = (float)(cfg->av_ca_timestep_scale / cfg->timestep_scale);
+    for (int64_t b = 0; b < B; b++)
+        sg[B + b] = sg[b] * fac;
+    if (s == LTX_OK) s = adaln_eval(c->be, gt, sg + B, B, 1, &a->cross_gate, NULL, NULL);
+    if (s != LTX_OK || !c->taps) return s;
+    if (a->cross_runs.n) {
+        ltx_tensor *e = expand_runs(c->be, a->cross_ss, &a->cross_runs, B, T);
+        tap_args(c->taps, pre, "cross_scale_shift_timestep", e, T);
+        ltx_tensor_free(e);
+    } else {
+        tap_args(c->taps, pre, "cross_scale_shift_timestep", a->cross_ss, per_token ? T : 1);
+    }
+    tap_args(c->taps, pre, "cross_gate_timestep", a->cross_gate, 1);
+    return LTX_OK;
+}
+
+void ltx_transformer_set_reference(ltx_transformer *m, ltx_reference_version v)
+{
+    if (m) m->ref = ltx_refver_resolve(v);
+}
+
 /* ref: TransformerArgsPreprocessor.prepare + MultiModalTransformerArgsPreprocessor.prepare */
 ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
                           const ltx_modality *cross, tf_args *a)
@@ -338,6 +384,8 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     if (!tv) return ltx_err_context(LTX_ERR_OOM, "timesteps: ");
     for (int64_t i = 0; i < B * T; i++) tv[i] = tv[i] * (float)cfg->timestep_scale;
     s = adaln_eval(be, ad, tv, B, T, &a->timesteps, &a->embedded, &a->runs);
+    if (s == LTX_OK && cross && cfg->has_audio && cfg->has_video)
+        s = cross_timesteps(c, video, tv, cross, a);
     free(tv);
     if (s != LTX_OK) return s;
     if (c->taps && a->runs.n) {
@@ -416,18 +464,6 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "cross_pe_cos", a->cross_cos, 0);
             tap_args(c->taps, pre, "cross_pe_sin", a->cross_sin, 0);
-        }
-        if (s == LTX_OK) s = sigma_host(cross->sigma, B, cfg->timestep_scale, sg);
-        const tf_adaln *ss = video ? &m->av_video_ss : &m->av_audio_ss;
-        const tf_adaln *gt = video ? &m->av_a2v_gate : &m->av_v2a_gate;
-        if (s == LTX_OK) s = adaln_eval(be, ss, sg, B, 1, &a->cross_ss, NULL, NULL);
-        /* ref: gate timestep * (av_ca_timestep_scale_multiplier / timestep_scale_multiplier) */
-        float fac = (float)(cfg->av_ca_timestep_scale / cfg->timestep_scale);
-        for (int64_t b = 0; b < B; b++) sg[B + b] = sg[b] * fac;
-        if (s == LTX_OK) s = adaln_eval(be, gt, sg + B, B, 1, &a->cross_gate, NULL, NULL);
-        if (s == LTX_OK) {
-            tap_args(c->taps, pre, "cross_scale_shift_timestep", a->cross_ss, 1);
-            tap_args(c->taps, pre, "cross_gate_timestep", a->cross_gate, 1);
         }
     }
     free(sg);

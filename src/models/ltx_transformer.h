@@ -22,6 +22,7 @@
 #define LTX_MODELS_LTX_TRANSFORMER_H
 
 #include "backend/backend.h"
+#include "core/refver.h"
 #include "core/tap.h"
 #include "io/safetensors.h"
 #include "nn/rope.h"
@@ -77,6 +78,10 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
                                    ltx_weight_hook hook, void *hook_user,
                                    ltx_transformer **out);
 const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m);
+/* Selects the reference numerics of later forwards (a freshly loaded model follows 1.2): the
+ * A/V cross-attention AdaLN timesteps differ (docs/NUMERICS.md "Reference versions"). m may be
+ * NULL. */
+void ltx_transformer_set_reference(ltx_transformer *m, ltx_reference_version v);
 /* Calls fn(user, name, ndim, shape) for every parameter the config implies (names without the
  * "model.diffusion_model." prefix, in binding order). Used by tests and benchmarks to build
  * synthetic checkpoints. */

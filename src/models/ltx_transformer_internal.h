@@ -51,6 +51,7 @@ struct ltx_transformer {
     ltx_tensor **owned; /* every tensor above, freed at the end */
     int n_owned, cap_owned;
     struct tf_stream *stream; /* layer streaming state (ltx_streaming.c), NULL = off */
+    ltx_reference_version ref; /* numerics (ltx_transformer_set_reference); 0 = 1.2 */
 };
 
 /* Token runs with one timestep value: tokens [t0, t1) of item b use row u of the AdaLN rows.
@@ -76,7 +77,8 @@ typedef struct tf_args {
     tf_runs runs;                   /* per-token timestep runs (n == 0: uniform) */
     ltx_tensor *pe_cos, *pe_sin;    /* (B, H, T, d/2) */
     ltx_tensor *cross_cos, *cross_sin;
-    ltx_tensor *cross_ss;           /* (B, 1, 4*D) */
+    ltx_tensor *cross_ss;           /* (B, 1, 4*D), or (U, 1, 4*D) rows + cross_runs (1.2) */
+    tf_runs cross_runs;             /* per-token runs of cross_ss (n == 0: uniform) */
     ltx_tensor *cross_gate;         /* (B, 1, D) */
     ltx_tensor *prompt_ts;          /* (B, 1, 2*D) */
     ltx_tensor *self_mask;          /* NULL or additive (B, 1, T, T) */

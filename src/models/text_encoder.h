@@ -17,6 +17,7 @@
 #ifndef LTX_MODELS_TEXT_ENCODER_H
 #define LTX_MODELS_TEXT_ENCODER_H
 
+#include "core/refver.h"
 #include "models/gemma3.h"
 #include "models/text_connector.h"
 
@@ -33,6 +34,9 @@ typedef struct ltx_text_encode_params {
     int max_len;                  /* 0 = 1024 (ref: LTXVGemmaTokenizer(..., 1024)) */
     ltx_gemma3_layer_fn on_layer; /* optional per-layer hook (benchmarks, progress) */
     void *user;
+    /* reference numerics of the run (core/refver.h; 0 = 1.2). Not read by the encoder itself;
+     * prompt enhancement differs (1.2 pads the enhancer's batch on the left, 2362161) */
+    ltx_reference_version ref;
 } ltx_text_encode_params;
 
 /* Encodes n prompts (UTF-8, NUL-terminated) into out[0..n) with the processor `proc` (loaded

@@ -208,6 +208,10 @@ typedef struct ltx_vae_tiling {
 
 /* TilingConfig.default(): 512 px / 64 px overlap, 64 frames / 24 frames overlap. */
 ltx_vae_tiling ltx_vae_tiling_default(void);
+/* The conv VAE's AUTO_TILING of reference 1.2 (400fd31 helpers.tiling_config_for_vae): long side
+ * 768 px / 64 px overlap (the other side aspect-coupled on the latent grid, as the spatial tile
+ * of ltx_vae_tiling_default), 80 frames / 24 frames overlap. */
+ltx_vae_tiling ltx_vae_tiling_auto_v12(void);
 /* Checks the reference's __post_init__ rules; LTX_ERR_INVALID_ARG naming the field. */
 ltx_status ltx_vae_tiling_validate(const ltx_vae_tiling *t);
 

@@ -30,6 +30,19 @@ ltx_vae_tiling ltx_vae_tiling_default(void)
                             .temporal_overlap_frames = 24};
 }
 
+ltx_vae_tiling ltx_vae_tiling_auto_v12(void)
+{
+    /* ref: 400fd31 _CONV_AUTO_LONG_SIDE (768, 64) through TileSizeConfig.from_long_side — the
+     * same latent-grid round(size * axis / long) per axis as a2c3f24's enable_on_axis — and
+     * _CONV_AUTO_FRAMES (80, 24) through split_temporal_causal, as a2c3f24's temporal split.
+     * Not mirrored: 400fd31 skips the weight division when the blend masks sum to 1 within
+     * 1e-5 (masks_are_complementary); dividing by those weights differs by f32 ulps. */
+    return (ltx_vae_tiling){.spatial_tile_px = 768,
+                            .spatial_overlap_px = 64,
+                            .temporal_tile_frames = 80,
+                            .temporal_overlap_frames = 24};
+}
+
 ltx_status ltx_vae_tiling_validate(const ltx_vae_tiling *t)
 {
     if (t->spatial_tile_px) {

@@ -86,7 +86,9 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     if (!k.frames) s = ltx_err(LTX_ERR_OOM, "decoded video: out of memory");
     ltx_vae_decode_opts opts = {.timestep = NULL, .rng = p->rng};
     if (s == LTX_OK && p->tiled_decode) {
-        ltx_vae_tiling t = ltx_vae_tiling_default();
+        /* ref: 400fd31 (1.2) AUTO_TILING; a2c3f24 (2026-04) TilingConfig.default() */
+        ltx_vae_tiling t =
+            ltx_refver_is_1_2(p->ref) ? ltx_vae_tiling_auto_v12() : ltx_vae_tiling_default();
         s = ltx_video_decoder_tiled(dec, latent, &t, &opts, on_chunk, &k);
     } else if (s == LTX_OK) {
         ltx_tensor *x = NULL;

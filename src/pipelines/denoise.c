@@ -4,7 +4,8 @@
  *
  * ref: ltx_pipelines/utils/denoisers.py (SimpleDenoiser, GuidedDenoiser,
  * FactoryGuidedDenoiser with constant params, _guided_denoise), ltx_core/model/transformer/
- * model.py (X0Model) @ a2c3f24; spec pipelines.md §2.1, §2.7, §3.
+ * model.py (X0Model) @ a2c3f24, and 400fd31 helpers.modality_from_latent_state (the frozen
+ * modality's sigma under reference 1.2); spec pipelines.md §2.1, §2.7, §3.
  *
  * Passes run one at a time (batch 1) by default, the reference's --max-batch-size 1. With
  * p->max_batch > 1 they become batch rows of up to max_batch passes per transformer call
@@ -29,26 +30,31 @@ void ltx_denoiser_reset(ltx_denoiser *d)
 }
 
 typedef struct pass_io {
-    ltx_tensor *sigma;   /* (1) */
-    ltx_tensor *tv, *ta; /* timesteps (1, T, 1) = mask * sigma */
+    float sigma;               /* the step's sigma */
+    ltx_tensor *sig_v, *sig_a; /* (1) Modality.sigma of each modality */
+    ltx_tensor *tv, *ta;       /* timesteps (1, T, 1) = mask * sigma */
 } pass_io;
 
 static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_latent_state *as,
                           double sigma, pass_io *io)
 {
     memset(io, 0, sizeof *io);
-    float s32 = (float)sigma;
+    io->sigma = (float)sigma;
+    /* a frozen modality's sigma is 0 under 1.2 (ltx_state_sigma) */
+    float sv = ltx_state_sigma(vs, io->sigma, p->ref), sa = ltx_state_sigma(as, io->sigma, p->ref);
     int64_t one = 1;
-    io->sigma = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &s32);
+    io->sig_v = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &sv);
+    io->sig_a = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &sa);
     /* ref: timesteps = denoise_mask * sigma (f32) */
-    io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, s32, 0.0);
-    io->ta = nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, s32, 0.0);
-    return io->sigma && io->tv && io->ta ? LTX_OK : LTX_ERR_OOM;
+    io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, sv, 0.0);
+    io->ta = nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, sa, 0.0);
+    return io->sig_v && io->sig_a && io->tv && io->ta ? LTX_OK : LTX_ERR_OOM;
 }
 
 static void free_io(pass_io *io)
 {
-    ltx_tensor_free(io->sigma);
+    ltx_tensor_free(io->sig_v);
+    ltx_tensor_free(io->sig_a);
     ltx_tensor_free(io->tv);
     ltx_tensor_free(io->ta);
 }
@@ -60,14 +66,14 @@ static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_sta
                            ltx_tensor **ov, ltx_tensor **oa)
 {
     ltx_modality v = {.latent = vs->latent,
-                      .sigma = io->sigma,
+                      .sigma = io->sig_v,
                       .timesteps = io->tv,
                       .positions = vs->positions,
                       .context = vctx,
                       .enabled = v_on,
                       .attention_mask = vs->attention_mask};
     ltx_modality a = {.latent = as->latent,
-                      .sigma = io->sigma,
+                      .sigma = io->sig_a,
                       .timesteps = io->ta,
                       .positions = as->positions,
                       .context = actx,
@@ -113,8 +119,6 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
                                  const pass_io *io, bool v_skip, bool a_skip, ltx_tensor **x0v,
                                  ltx_tensor **x0a)
 {
-    float sigma;
-    LTX_TRY(ltx_tensor_download(io->sigma, &sigma, LTX_F32));
     ltx_guided_inputs in = {.be = p->be,
                             .video = vs,
                             .audio = as,
@@ -124,7 +128,8 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
                             .a_neg = d->a_neg,
                             .vg = d->vg,
                             .ag = d->ag,
-                            .sigma = sigma,
+                            .sigma = io->sigma,
+                            .ref = p->ref,
                             .v_skip = v_skip,
                             .a_skip = a_skip,
                             .max_batch = p->max_batch,

@@ -48,7 +48,7 @@ static ltx_status append_refs(void *user, ltx_pipe *p, const ltx_stage_spec *s, 
     for (int i = 0; i < r->c->n_refs; i++)
         LTX_TRY(ltx_cond_reference(p->be, st, T, r->latent[i], r->c->downscale,
                                    r->c->refs[i].strength, s->fps, r->weights[i], r->n_weights[i],
-                                   p->state_dtype));
+                                   p->state_dtype, p->ref));
     return LTX_OK;
 }
 

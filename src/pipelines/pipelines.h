@@ -100,6 +100,7 @@ typedef struct ltx_two_stage {
     double stage1_dlora, stage2_dlora; /* distilled strength override per stage; < 0 = CLI's */
     const ltx_tensor *frozen_audio;    /* (1,8,T_a,16) kept frozen in both stages, or NULL */
     ltx_stage2_loras stage2_loras;
+    bool stage1_audio; /* under reference 1.2 the stage-1 audio is decoded (two_stages, HQ) */
 } ltx_two_stage;
 
 /* Argument checks shared by the two-stage pipelines (sizes multiple of 64, steps >= 1, image

@@ -5,7 +5,8 @@
  *
  * ref: ltx_pipelines/utils/blocks.py (DiffusionStage), utils/samplers.py
  * (euler_denoising_loop), utils/helpers.py (combined_image_conditionings, post_process_latent),
- * ltx_core/tools.py (create_initial_state), ltx_core/components/noisers.py @ a2c3f24.
+ * ltx_core/tools.py (create_initial_state), ltx_core/components/noisers.py @ a2c3f24; the
+ * 400fd31 (v1.2) differences follow p->ref (core/refver.h).
  */
 #include "pipelines/stages.h"
 
@@ -32,6 +33,7 @@ void ltx_pipe_init(ltx_pipe *p, ltx_backend *be)
     p->lora_target = LTX_DTYPE_COUNT;
     p->lora_product = LTX_DTYPE_COUNT;
     p->max_batch = 1;
+    p->ref = LTX_REFERENCE_1_2;
 }
 
 double ltx_pipe_now(void)
@@ -205,7 +207,8 @@ static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod, l
     ltx_tensor *noise = NULL;
     LTX_TRY(ltx_pipe_noise(p, name, st->latent->shape[1], st->latent->shape[2], &noise));
     /* the draw happens even when scale is 0 (RNG consumed regardless, spec §1.5) */
-    ltx_tensor *x = ltx_gaussian_noiser(p->be, st->latent, st->denoise_mask, noise, scale);
+    ltx_tensor *x = ltx_gaussian_noiser(p->be, st->latent, st->clean_latent, st->denoise_mask,
+                                        noise, scale, p->ref);
     ltx_tensor_free(noise);
     if (!x) return LTX_ERR_OOM;
     ltx_tensor_free(st->latent);
@@ -221,10 +224,10 @@ static ltx_status apply_images(ltx_pipe *p, const ltx_stage_spec *s, ltx_latent_
         if (im->frame_idx != 0 || s->images_as_keyframes)
             /* keyframe tokens appended at pixel frame frame_idx (spec §4.2, §4.3) */
             LTX_TRY(ltx_cond_keyframe(p->be, vs, T, im->latent, im->frame_idx, im->strength, s->fps,
-                                      p->state_dtype));
+                                      p->state_dtype, p->ref));
         else
             LTX_TRY(ltx_video_condition_by_latent_index(p->be, vs, s->video_shape, 1, im->latent,
-                                                        im->strength, 0));
+                                                        im->strength, 0, p->ref));
     }
     return LTX_OK;
 }
@@ -233,6 +236,7 @@ static ltx_status apply_images(ltx_pipe *p, const ltx_stage_spec *s, ltx_latent_
 static ltx_status freeze(ltx_pipe *p, const char *stage, const char *mod, ltx_latent_state *st)
 {
     LTX_TRY(p->be->ops->fill(p->be, st->denoise_mask, 0.0));
+    st->frozen = true;
     char name[96];
     snprintf(name, sizeof name, "%s.loop_denoise_mask.%s", stage, mod);
     ltx_pipe_rec(p, name, st->denoise_mask);
@@ -327,6 +331,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     if (st == LTX_OK && s->cond) st = s->cond(s->cond_user, p, s, false, &vs);
     if (st == LTX_OK) {
         rec_state(p, nm, "pre_noise", "video", vs.latent);
+        rec_state(p, nm, "clean_latent", "video", vs.clean_latent);
         rec_state(p, nm, "denoise_mask", "video", vs.denoise_mask);
         rec_state(p, nm, "positions", "video", vs.positions);
         if (vs.attention_mask) rec_state(p, nm, "attention_mask", "video", vs.attention_mask);
@@ -337,6 +342,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     if (st == LTX_OK && s->cond) st = s->cond(s->cond_user, p, s, true, &as);
     if (st == LTX_OK) {
         rec_state(p, nm, "pre_noise", "audio", as.latent);
+        rec_state(p, nm, "clean_latent", "audio", as.clean_latent);
         rec_state(p, nm, "denoise_mask", "audio", as.denoise_mask);
         rec_state(p, nm, "positions", "audio", as.positions);
         st = noise_state(p, nm, "audio", &as, s->audio_noise_scale);
@@ -506,16 +512,22 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
                                      "--quantization fp8-scaled-mm: no fp8 x fp8 matmul on this "
                                      "device; using fp8-cast (fp8 weights upcast at use)"));
     chain_hook c = {NULL, q};
-    if (!loras || loras->n == 0)
-        return q ? ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out)
-                 : ltx_transformer_load(ckpt, p->be, false, out);
+    if (!loras || loras->n == 0) {
+        LTX_TRY(q ? ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out)
+                  : ltx_transformer_load(ckpt, p->be, false, out));
+        ltx_transformer_set_reference(*out, p->ref);
+        return LTX_OK;
+    }
     loras->target_dtype = p->lora_target;
     loras->product_dtype = p->lora_product;
-    loras->flags = p->lora_flags;
+    /* ref: 400fd31 (1.2) fuses with bf16_fuse_rule (bf16 aggregation, W + delta in bf16);
+     * a2c3f24 (2026-04) in the weight's dtype (models/lora.h) */
+    loras->flags = p->lora_flags | (ltx_refver_is_1_2(p->ref) ? LTX_LORA_BF16_FUSE_RULE : 0u);
     loras->fused = 0;
     rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
     c.lora = &h;
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out));
+    ltx_transformer_set_reference(*out, p->ref);
     for (int i = 0; i < loras->n; i++)
         if (loras->matched[i] == 0)
             LTX_WARN(p->log, "LoRA %s matched no weight of the transformer",

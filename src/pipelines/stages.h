@@ -81,6 +81,10 @@ typedef struct ltx_pipe {
      * call, the default) and layer streaming (--streaming-prefetch-count; 0 = off) */
     int max_batch;
     int stream_prefetch;
+    /* appended: reference numerics (core/refver.h; ltx_pipe_init: 1.2). Read by the stage
+     * (noiser, keyframe bounds, frozen sigma), the transformer load (cross-attention timesteps,
+     * LoRA fuse rule) and the two-stage pipelines (which stage's audio is decoded). */
+    ltx_reference_version ref;
     /* appended: --quantization, applied to the transformer weights at every load (kind NONE
      * from ltx_pipe_init: weights as stored) */
     ltx_quant_policy quant;

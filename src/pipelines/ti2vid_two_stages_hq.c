@@ -7,7 +7,8 @@
  *
  * ref: ltx_pipelines/ti2vid_two_stages_hq.py (TI2VidTwoStagesHQPipeline.__call__) @ a2c3f24;
  * spec pipelines.md §2.6, §6.2. The SDE noise generators are the reference's fixed-seed ones
- * (-1 / 9999, independent of --seed), re-created per stage.
+ * (-1 / 9999, independent of --seed), re-created per stage. Reference 1.2 (400fd31) decodes the
+ * stage-1 audio, 2026-04 the stage-2 audio (two_stage.c).
  */
 #include "pipelines/pipelines.h"
 
@@ -18,6 +19,7 @@ ltx_status ltx_pipeline_two_stages_hq(ltx_pipe *p, const ltx_gen_inputs *in, ltx
                        .res2s = true,
                        .stage1_distilled = true,
                        .stage1_dlora = in->hq_dlora_s1,
-                       .stage2_dlora = in->hq_dlora_s2};
+                       .stage2_dlora = in->hq_dlora_s2,
+                       .stage1_audio = true};
     return ltx_two_stage_generate(p, in, &t, out);
 }

@@ -7,7 +7,8 @@
  * (ltx_two_stage_refine) also serves distilled.c and ic_lora.c.
  *
  * ref: ltx_pipelines/ti2vid_two_stages.py, ti2vid_two_stages_hq.py, keyframe_interpolation.py,
- * a2vid_two_stage.py (__call__ bodies between prompt encoding and decode) @ a2c3f24; spec
+ * a2vid_two_stage.py (__call__ bodies between prompt encoding and decode) @ a2c3f24 (and
+ * 400fd31 for the decoded audio under reference 1.2); spec
  * pipelines.md §6.1, §6.2, §6.5, §6.6. Order of work (= RNG order): stage-1 image encode,
  * stage 1, upsample, stage-2 image encode, stage 2.
  */
@@ -120,8 +121,11 @@ ltx_status ltx_two_stage_finish(ltx_pipe *p, const ltx_gen_inputs *in, const ltx
         st = ltx_two_stage_refine(p, in, t, v1, a1, &v2, &a2);
     else
         ltx_tensor_free(v1);
+    /* ref: 400fd31 (1.2, 63fd9a4): TI2VidTwoStages(HQ)Pipeline decode the stage-1 audio (stage 2
+     * still denoises audio and discards it); a2c3f24 (2026-04): the stage-2 audio */
+    bool audio1 = t->stage1_audio && ltx_refver_is_1_2(p->ref);
+    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, audio1 ? a1 : a2, out);
     ltx_tensor_free(a1);
-    if (st == LTX_OK) st = ltx_pipeline_decode(p, in, v2, a2, out);
     ltx_tensor_free(v2);
     ltx_tensor_free(a2);
     if (st != LTX_OK) ltx_gen_output_free(out);

@@ -27,7 +27,7 @@ static float value_round(float v, ltx_dtype dt)
  * (optionally causal-fixed), time + time_shift, time / fps, spatial x spatial_mul.
  * ref: get_pixel_coords + the items' own adjustments. *out malloc'd. */
 static ltx_status token_positions(const int64_t *shape, bool causal_fix, int time_shift, double fps,
-                                  int spatial_mul, float **out)
+                                  int spatial_mul, bool one_frame_end, float **out)
 {
     *out = NULL;
     int64_t *c = NULL;
@@ -42,7 +42,9 @@ static ltx_status token_positions(const int64_t *shape, bool causal_fix, int tim
     for (int a = 0; a < 3; a++)
         for (int64_t i = 0; i < M * 2; i++) {
             int64_t k = a * M * 2 + i;
-            if (a == 0) /* ref: positions[:, 0] += frame_idx (int64), .float(), /= fps (f32) */
+            if (a == 0 && one_frame_end && (i & 1)) /* end = start + 1 pixel frame (1.2) */
+                p[k] = (float)(c[k - 1] + time_shift + 1) / (float)fps;
+            else if (a == 0) /* ref: positions[:, 0] += frame_idx (int64), .float(), /= fps */
                 p[k] = (float)(c[k] + time_shift) / (float)fps;
             else /* ref: positions[:, 1:] *= downscale_factor (f32, exact) */
                 p[k] = (float)c[k] * (float)spatial_mul;
@@ -76,10 +78,11 @@ static float *build_mask(const float *prev, int64_t N, int64_t n_noisy, int64_t 
 }
 
 /* Appends tokens of `latent` with positions `pos` (1, 3, M, 2 f32), mask value `mval`, and
- * the attention mask update (cross == NULL: only extend an existing mask with ones). */
+ * the attention mask update (cross == NULL: only extend an existing mask with ones). The
+ * tokens go into clean_latent, and into latent too unless `zeros` (then zeros there). */
 static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
                                 const ltx_tensor *latent, const float *pos, float mval,
-                                const float *cross)
+                                const float *cross, bool zeros)
 {
     if (!st->latent || st->latent->ndim != 3 || st->latent->shape[0] != 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "conditioning: state must be (1, T, C) tokens");
@@ -98,8 +101,15 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
         s = ltx_err(LTX_ERR_OOM, "conditioning tokens: out of memory");
         goto done;
     }
-    const ltx_tensor *lx[2] = {st->latent, tok_dt}, *cx[2] = {st->clean_latent, tok_dt};
+    ltx_tensor *zt = zeros ? ltx_tensor_zeros(be, tok_dt->dtype, 3, tok_dt->shape) : NULL;
+    if (zeros && !zt) {
+        s = ltx_err(LTX_ERR_OOM, "conditioning tokens: out of memory");
+        goto done;
+    }
+    const ltx_tensor *lx[2] = {st->latent, zeros ? zt : tok_dt};
+    const ltx_tensor *cx[2] = {st->clean_latent, tok_dt};
     lat = nn_cat(be, lx, 2, 1);
+    ltx_tensor_free(zt);
     cln = nn_cat(be, cx, 2, 1);
     /* mask: the new tokens' 1 - strength (bf16 value in real runs), promoted onto f32 */
     mh = malloc(sizeof(float) * (size_t)M);
@@ -187,21 +197,27 @@ done:
 
 ltx_status ltx_cond_keyframe(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
                              const ltx_tensor *latent, int frame_idx, double strength, double fps,
-                             ltx_dtype value_dtype)
+                             ltx_dtype value_dtype, ltx_reference_version ref)
 {
     if (latent->ndim != 5) return ltx_err(LTX_ERR_INVALID_ARG, "keyframe latent must be 5-D");
     float *pos = NULL;
-    /* ref: causal_fix only for frame_idx == 0; positions[:, 0] += frame_idx */
-    LTX_TRY(token_positions(latent->shape, frame_idx == 0, frame_idx, fps, 1, &pos));
+    /* ref: 400fd31 (1.2, b604d3f): a latent of one pixel frame (num_pixel_frames=1, every image
+     * keyframe) spans [frame_idx, frame_idx + 1) pixel frames and its tokens go into
+     * clean_latent only (f4b06fb; zeros in the latent); a2c3f24 (2026-04): the VAE-scaled time
+     * range and the tokens in both. Both: causal_fix only for frame_idx == 0. */
+    bool v12 = ltx_refver_is_1_2(ref);
+    bool one_frame = v12 && latent->shape[2] == 1;
+    LTX_TRY(token_positions(latent->shape, frame_idx == 0, frame_idx, fps, 1, one_frame, &pos));
     ltx_status s = append_tokens(be, st, n_noisy, latent, pos,
-                                 value_round((float)(1.0 - strength), value_dtype), NULL);
+                                 value_round((float)(1.0 - strength), value_dtype), NULL, v12);
     free(pos);
     return s;
 }
 
 ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
                               const ltx_tensor *latent, int downscale, double strength, double fps,
-                              const float *attn, int64_t n_attn, ltx_dtype value_dtype)
+                              const float *attn, int64_t n_attn, ltx_dtype value_dtype,
+                              ltx_reference_version ref)
 {
     if (latent->ndim != 5) return ltx_err(LTX_ERR_INVALID_ARG, "reference latent must be 5-D");
     if (downscale < 1)
@@ -214,7 +230,7 @@ ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_n
                        "tokens (want 1 or %lld)",
                        (long long)n_attn, (long long)M, (long long)M);
     float *pos = NULL, *cross = NULL;
-    LTX_TRY(token_positions(latent->shape, true, 0, fps, downscale, &pos));
+    LTX_TRY(token_positions(latent->shape, true, 0, fps, downscale, false, &pos));
     if (attn) { /* ref: resolve_cross_mask(.., dtype = latent dtype) */
         cross = malloc(sizeof(float) * (size_t)M);
         if (!cross) {
@@ -224,8 +240,11 @@ ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_n
         for (int64_t j = 0; j < M; j++)
             cross[j] = value_round(attn[n_attn == 1 ? 0 : j], value_dtype);
     }
+    /* ref: 400fd31 (1.2, f4b06fb): reference tokens into clean_latent only (zeros in the
+     * latent); a2c3f24 (2026-04): into both */
     ltx_status s = append_tokens(be, st, n_noisy, latent, pos,
-                                 value_round((float)(1.0 - strength), value_dtype), cross);
+                                 value_round((float)(1.0 - strength), value_dtype), cross,
+                                 ltx_refver_is_1_2(ref));
     free(pos);
     free(cross);
     return s;

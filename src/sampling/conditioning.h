@@ -10,7 +10,8 @@
  * types/attention_strength_wrapper.py + mask_utils.py (update/build_attention_mask),
  * types/noise_mask_cond.py (TemporalRegionMask), ltx_pipelines/ic_lora.py
  * (_load_mask_video, ICLoraPipeline._downsample_mask_to_latent) and utils/helpers.py
- * (_conform_latent_length) at a2c3f24; spec pipelines.md §1.4, §4.2, §4.4-4.6, §6.8.
+ * (_conform_latent_length) at a2c3f24, with the 400fd31 (v1.2) differences selected by a
+ * reference version (core/refver.h); spec pipelines.md §1.4, §4.2, §4.4-4.6, §6.8.
  *
  * Every item modifies a patchified ltx_latent_state in place (its tensors are replaced by new
  * ones; on failure the state is left as it was). Appended tokens always go to the end of the
@@ -26,16 +27,19 @@
 #ifndef LTX_SAMPLING_CONDITIONING_H
 #define LTX_SAMPLING_CONDITIONING_H
 
+#include "core/refver.h"
 #include "sampling/patchifier.h"
 
 /* VideoConditionByKeyframeIndex: appends the patchified `latent` (1, C, f, H, W) to latent and
  * clean_latent, with mask 1 - strength and float32 positions on the keyframe's own grid whose
  * time bounds are shifted by the pixel frame `frame_idx` (causal fix only when frame_idx == 0),
  * time divided by fps. An existing attention mask is extended with full attention (ref:
- * update_attention_mask(None)). */
+ * update_attention_mask(None)). Under reference 1.2 the latent gets zeros (the tokens go to
+ * clean_latent only) and a one-frame latent spans [frame_idx, frame_idx + 1) pixel frames;
+ * 2026-04 as above. Same for ltx_cond_reference's tokens (its bounds are not changed). */
 ltx_status ltx_cond_keyframe(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
                              const ltx_tensor *latent, int frame_idx, double strength, double fps,
-                             ltx_dtype value_dtype);
+                             ltx_dtype value_dtype, ltx_reference_version ref);
 
 /* VideoConditionByReferenceLatent, optionally wrapped by ConditioningItemAttentionStrengthWrapper:
  * appends the reference latent's tokens (mask 1 - strength; positions on the reference grid with
@@ -46,7 +50,8 @@ ltx_status ltx_cond_keyframe(ltx_backend *be, ltx_latent_state *st, int64_t n_no
  * the weights, earlier conditioning <-> new tokens 0, new x new 1 (ref: build_attention_mask). */
 ltx_status ltx_cond_reference(ltx_backend *be, ltx_latent_state *st, int64_t n_noisy,
                               const ltx_tensor *latent, int downscale, double strength, double fps,
-                              const float *attn, int64_t n_attn, ltx_dtype value_dtype);
+                              const float *attn, int64_t n_attn, ltx_dtype value_dtype,
+                              ltx_reference_version ref);
 
 /* TemporalRegionMask: denoise_mask = 1 for tokens whose time span [t0, t1) overlaps
  * [start_s, end_s) (t1 > start and t0 < end, in float32 like the reference), else 0 —

@@ -93,8 +93,10 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     }
     batched bv = {0}, ba = {0};
     ltx_status s = LTX_OK;
-    if (in->video) s = build(be, in->video, vc, P, in->sigma, &bv);
-    if (s == LTX_OK && in->audio) s = build(be, in->audio, ac, P, in->sigma, &ba);
+    if (in->video)
+        s = build(be, in->video, vc, P, ltx_state_sigma(in->video, in->sigma, in->ref), &bv);
+    if (s == LTX_OK && in->audio)
+        s = build(be, in->audio, ac, P, ltx_state_sigma(in->audio, in->sigma, in->ref), &ba);
     ltx_tensor *ov = NULL, *oa = NULL; /* (P, T, C) */
     if (s == LTX_OK && bv.lat) ov = ltx_tensor_new(be, LTX_F32, 3, bv.lat->shape);
     if (s == LTX_OK && ba.lat) oa = ltx_tensor_new(be, LTX_F32, 3, ba.lat->shape);

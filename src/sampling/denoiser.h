@@ -26,6 +26,7 @@ typedef struct ltx_guided_inputs {
     bool v_skip, a_skip;                   /* guider skip-step: modality disabled, no output */
     int max_batch;                         /* rows per transformer call, >= 1 */
     ltx_dtype state_dtype;                 /* rounding of x0 and the guider (BF16 / F32) */
+    ltx_reference_version ref;             /* a frozen state's sigma (ltx_state_sigma) */
 } ltx_guided_inputs;
 
 /* Runs the passes and the guiders. *x0v / *x0a: new (1, T, C) f32 guided x0 (before

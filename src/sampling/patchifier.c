@@ -340,10 +340,67 @@ ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p, int 
     return permute_copy(be, x, 8, v, perm, 5, o);
 }
 
-ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent, const ltx_tensor *mask,
-                                const ltx_tensor *noise, double noise_scale)
+/* torch.lerp(start, end, w) for w a scalar (w_t NULL) or a (B, T, 1) tensor of weights (w_t):
+ * ATen's formula, w < 0.5 ? start + w * (end - start) : end - (end - start) * (1 - w), each
+ * product and sum rounded to f32. Tensor weights: both branches are formed and the per-token
+ * choice is made by multiplying with 0/1 selectors (exact). */
+static ltx_tensor *lerp(ltx_backend *be, const ltx_tensor *start, const ltx_tensor *end, double w,
+                        const ltx_tensor *w_t)
 {
-    /* ref: scaled_mask = mask * s; noise * scaled_mask + latent * (1 - scaled_mask) */
+    ltx_tensor *d = nn_binary(be, LTX_BINARY_SUB, end, start);
+    if (!d) return NULL;
+    if (!w_t) {
+        float wf = (float)w;
+        ltx_tensor *r = NULL;
+        if (wf < 0.5f) {
+            ltx_tensor *t = nn_unary(be, LTX_UNARY_SCALE, d, wf, 0.0);
+            r = t ? nn_binary(be, LTX_BINARY_ADD, start, t) : NULL;
+            ltx_tensor_free(t);
+        } else {
+            ltx_tensor *t = nn_unary(be, LTX_UNARY_SCALE, d, 1.0f - wf, 0.0);
+            r = t ? nn_binary(be, LTX_BINARY_SUB, end, t) : NULL;
+            ltx_tensor_free(t);
+        }
+        ltx_tensor_free(d);
+        return r;
+    }
+    float *wh = ltx_tensor_to_host_f32(w_t);
+    int64_t n = ltx_tensor_numel(w_t);
+    float *sel = wh ? malloc(sizeof(float) * (size_t)(n > 0 ? n : 1)) : NULL;
+    for (int64_t i = 0; sel && i < n; i++)
+        sel[i] = wh[i] < 0.5f ? 1.0f : 0.0f;
+    ltx_tensor *small = sel ? ltx_tensor_from_host(be, LTX_F32, w_t->ndim, w_t->shape, sel) : NULL;
+    ltx_tensor *large = small ? nn_unary(be, LTX_UNARY_SCALE, small, -1.0, 1.0) : NULL;
+    ltx_tensor *om = large ? nn_unary(be, LTX_UNARY_SCALE, w_t, -1.0, 1.0) : NULL; /* 1 - w */
+    ltx_tensor *t1 = om ? nn_binary(be, LTX_BINARY_MUL, w_t, d) : NULL;
+    ltx_tensor *a = t1 ? nn_binary(be, LTX_BINARY_ADD, start, t1) : NULL; /* w < 0.5 */
+    ltx_tensor *t2 = a ? nn_binary(be, LTX_BINARY_MUL, d, om) : NULL;
+    ltx_tensor *b = t2 ? nn_binary(be, LTX_BINARY_SUB, end, t2) : NULL; /* w >= 0.5 */
+    ltx_tensor *as = b ? nn_binary(be, LTX_BINARY_MUL, a, small) : NULL;
+    ltx_tensor *bs = as ? nn_binary(be, LTX_BINARY_MUL, b, large) : NULL;
+    ltx_tensor *r = bs ? nn_binary(be, LTX_BINARY_ADD, as, bs) : NULL;
+    ltx_tensor *fr[] = {d, small, large, om, t1, a, t2, b, as, bs};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
+    free(wh);
+    free(sel);
+    return r;
+}
+
+ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent,
+                                const ltx_tensor *clean_latent, const ltx_tensor *mask,
+                                const ltx_tensor *noise, double noise_scale,
+                                ltx_reference_version ref)
+{
+    if (ltx_refver_is_1_2(ref)) {
+        /* ref: 400fd31 (1.2, f4b06fb): lerp(clean, lerp(latent, noise, s), mask) in float32 */
+        ltx_tensor *x = lerp(be, latent, noise, noise_scale, NULL);
+        ltx_tensor *r = x ? lerp(be, clean_latent, x, 0.0, mask) : NULL;
+        ltx_tensor_free(x);
+        return r;
+    }
+    /* ref: a2c3f24 (2026-04): scaled_mask = mask * s; noise * scaled_mask + latent *
+     * (1 - scaled_mask) */
     ltx_tensor *sm = nn_unary(be, LTX_UNARY_SCALE, mask, (double)(float)noise_scale, 0.0);
     ltx_tensor *om = sm ? nn_unary(be, LTX_UNARY_SCALE, sm, -1.0, 1.0) : NULL;
     ltx_tensor *a = om ? nn_binary(be, LTX_BINARY_MUL, noise, sm) : NULL;
@@ -357,9 +414,9 @@ ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent, const
 }
 
 ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state *state,
-                                               const int64_t *ts, int patch,
-                                               const ltx_tensor *cond, double strength,
-                                               int latent_idx)
+                                               const int64_t *ts, int patch, const ltx_tensor *cond,
+                                               double strength, int latent_idx,
+                                               ltx_reference_version ref)
 {
     if (cond->ndim != 5 || cond->shape[0] != ts[0] || cond->shape[1] != ts[1] ||
         cond->shape[3] != ts[3] || cond->shape[4] != ts[4])
@@ -378,8 +435,11 @@ ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state
     /* per batch item: the [start, stop) token slice of one item is contiguous */
     for (int64_t b = 0; s == LTX_OK && b < ts[0]; b++) {
         ltx_tensor *src = ltx_tensor_slice(tok, 0, b, b + 1, 1);
-        ltx_tensor *targets[2] = {state->latent, state->clean_latent};
-        for (int k = 0; k < 2 && s == LTX_OK; k++) {
+        /* ref: 400fd31 (1.2, f4b06fb): only clean_latent gets the tokens (the latent keeps its
+         * initial value); a2c3f24 (2026-04): latent and clean_latent */
+        ltx_tensor *targets[2] = {state->clean_latent, state->latent};
+        int n_targets = ltx_refver_is_1_2(ref) ? 1 : 2;
+        for (int k = 0; k < n_targets && s == LTX_OK; k++) {
             ltx_tensor *tb = ltx_tensor_slice(targets[k], 0, b, b + 1, 1);
             ltx_tensor *dst = tb ? ltx_tensor_slice(tb, 1, start, stop, 1) : NULL;
             s = dst ? be->ops->copy(be, dst, src) : LTX_ERR_OOM;

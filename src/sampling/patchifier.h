@@ -17,6 +17,7 @@
 #define LTX_SAMPLING_PATCHIFIER_H
 
 #include "backend/backend.h"
+#include "core/refver.h"
 
 /* A patchified latent state (ref: ltx_core.types.LatentState). All (B, T, ...) tensors. */
 typedef struct ltx_latent_state {
@@ -28,7 +29,19 @@ typedef struct ltx_latent_state {
      * attention-strength conditioning (src/sampling/conditioning.h; ref:
      * LatentState.attention_mask) */
     ltx_tensor *attention_mask;
+    /* held fixed (ref: ModalitySpec.frozen: denoise mask zeroed after noising) */
+    bool frozen;
 } ltx_latent_state;
+
+/* The Modality.sigma a denoiser feeds for this state at step sigma `sigma`.
+ * ref: 400fd31 (1.2, 2362161) modality_from_latent_state: a frozen state gets sigma 0 (prompt
+ * AdaLN and the other modality's cross-attention gate then see 0); a2c3f24 (2026-04): the step
+ * sigma for every state. */
+static inline float ltx_state_sigma(const ltx_latent_state *st, float sigma,
+                                    ltx_reference_version ref)
+{
+    return st && st->frozen && ltx_refver_is_1_2(ref) ? 0.0f : sigma;
+}
 
 /* Frees the tensors (NULL fields fine) and zeroes the struct. */
 void ltx_latent_state_clear(ltx_latent_state *s);
@@ -85,16 +98,21 @@ ltx_tensor *ltx_vae_patchify(ltx_backend *be, const ltx_tensor *x, int patch_hw,
 ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int patch_hw, int patch_t);
 
 /* ---- noiser and conditioning ---- */
-/* latent' = noise * (mask * s) + latent * (1 - mask * s); ref: GaussianNoiser.__call__ with
- * the draw given. latent/noise (B, T, C), mask (B, T, 1). */
-ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent, const ltx_tensor *mask,
-                                const ltx_tensor *noise, double noise_scale);
+/* ref: GaussianNoiser.__call__ with the draw given; latent/clean_latent/noise (B, T, C), mask
+ * (B, T, 1). Reference 1.2 (400fd31): lerp(clean, lerp(latent, noise, s), mask) in f32 with
+ * torch.lerp's formula; 2026-04 (a2c3f24): noise * (mask * s) + latent * (1 - mask * s)
+ * (clean_latent unused). New tensor, NULL on failure. */
+ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent,
+                                const ltx_tensor *clean_latent, const ltx_tensor *mask,
+                                const ltx_tensor *noise, double noise_scale,
+                                ltx_reference_version ref);
 /* VideoConditionByLatentIndex: writes the patchified `cond` (B, C, f, H, W) into tokens of
- * latent frame latent_idx.. of `state` (latent and clean_latent) and sets their denoise mask to
- * 1 - strength. `state` is modified in place (its tensors must be contiguous). */
+ * latent frame latent_idx.. of `state`'s clean_latent (2026-04: and latent) and sets their
+ * denoise mask to 1 - strength. `state` is modified in place (its tensors must be
+ * contiguous). */
 ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state *state,
                                                const int64_t *target_shape, int patch,
                                                const ltx_tensor *cond, double strength,
-                                               int latent_idx);
+                                               int latent_idx, ltx_reference_version ref);
 
 #endif

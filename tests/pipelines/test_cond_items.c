@@ -52,7 +52,8 @@ static void items(bool restricted)
 
     /* keyframe at pixel frame 8, strength 0.8 */
     ltx_tensor *kf = latent(be, C, 1, H, W);
-    CHECK(ltx_cond_keyframe(be, &st, T, kf, 8, 0.8, 24.0, LTX_BF16) == LTX_OK);
+    CHECK(ltx_cond_keyframe(be, &st, T, kf, 8, 0.8, 24.0, LTX_BF16, LTX_REFERENCE_2026_04) ==
+          LTX_OK);
     const int M1 = H * W, N1 = T + M1;
     CHECK(st.latent->shape[1] == N1 && st.clean_latent->shape[1] == N1);
     CHECK(st.positions->dtype == LTX_F32 && st.positions->shape[2] == N1);
@@ -83,7 +84,8 @@ static void items(bool restricted)
     /* a keyframe at frame 0 keeps the causal fix: time [0, 1) */
     ltx_latent_state s0 = {0};
     CHECK(ltx_video_initial_state(be, shape, 1, scale, true, 24.0, NULL, LTX_F32, &s0) == LTX_OK);
-    CHECK(ltx_cond_keyframe(be, &s0, T, kf, 0, 1.0, 24.0, LTX_F32) == LTX_OK);
+    CHECK(ltx_cond_keyframe(be, &s0, T, kf, 0, 1.0, 24.0, LTX_F32, LTX_REFERENCE_2026_04) ==
+          LTX_OK);
     pos = ltx_tensor_to_host_f32(s0.positions);
     CHECK(pos[T * 2 + 0] == 0.0f && pos[T * 2 + 1] == 1.0f / 24.0f);
     free(pos);
@@ -93,7 +95,8 @@ static void items(bool restricted)
     ltx_tensor *ref = latent(be, C, 1, 1, 2);
     const int M2 = 2, N2 = N1 + M2;
     float half = 0.5f;
-    CHECK(ltx_cond_reference(be, &st, T, ref, 2, 1.0, 24.0, &half, 1, LTX_BF16) == LTX_OK);
+    CHECK(ltx_cond_reference(be, &st, T, ref, 2, 1.0, 24.0, &half, 1, LTX_BF16,
+                             LTX_REFERENCE_2026_04) == LTX_OK);
     CHECK(st.attention_mask && st.attention_mask->shape[1] == N2);
     pos = ltx_tensor_to_host_f32(st.positions);
     CHECK(pos[(1 * N2 + N1 + 1) * 2 + 1] == 64.0f); /* h end 32 x 2 */
@@ -101,10 +104,12 @@ static void items(bool restricted)
     free(pos);
     /* second reference with per-token weights */
     float wts[2] = {0.25f, 0.75f};
-    CHECK(ltx_cond_reference(be, &st, T, ref, 2, 0.5, 24.0, wts, 2, LTX_BF16) == LTX_OK);
+    CHECK(ltx_cond_reference(be, &st, T, ref, 2, 0.5, 24.0, wts, 2, LTX_BF16,
+                             LTX_REFERENCE_2026_04) == LTX_OK);
     const int N3 = N2 + M2;
     /* then a keyframe: extends the existing mask with ones (grid) and zeros (earlier items) */
-    CHECK(ltx_cond_keyframe(be, &st, T, kf, 8, 0.8, 24.0, LTX_BF16) == LTX_OK);
+    CHECK(ltx_cond_keyframe(be, &st, T, kf, 8, 0.8, 24.0, LTX_BF16, LTX_REFERENCE_2026_04) ==
+          LTX_OK);
     const int N4 = N3 + M1;
     CHECK(st.attention_mask->shape[1] == N4 && st.attention_mask->shape[2] == N4);
     float *am = ltx_tensor_to_host_f32(st.attention_mask);

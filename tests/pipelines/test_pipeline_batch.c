@@ -5,7 +5,9 @@
  * contexts) run with max_batch 1, max_batch 4 and max_batch 2 (chunks of 2 + 2), and with layer
  * streaming (prefetch 1). The final latents of every stage (recorded "out.<stage>.*_latent")
  * must agree within 1e-4 between batch sizes, and bitwise with streaming on (streaming does not
- * change the arithmetic). cpu; cpu-restricted for one-stage (the device upload path).
+ * change the arithmetic). cpu; cpu-restricted for one-stage (the device upload path). One-stage
+ * also with an image at frame 0 (per-token timesteps: under the default reference 1.2 the A/V
+ * cross-attention modulation then runs per token run in every batch row).
  * The states are f32 here: batch sizes differ only in f32 summation order (~1e-5). With the
  * real runs' bf16 states such differences flip bf16 roundings of x0, which the guidance
  * (cfg 3/7) amplifies: measured up to 0.16 after 3 steps — the reference's batch sizes differ
@@ -75,7 +77,7 @@ static double rec_diff(const rec *a, const rec *b)
     return m;
 }
 
-static void run_case(bool two_stage, bool restricted)
+static void run_case(bool two_stage, bool restricted, bool image)
 {
     ltx_backend *be = NULL;
     ltx_cpu_backend_create(restricted, NULL, NULL, &be);
@@ -101,6 +103,12 @@ static void run_case(bool two_stage, bool restricted)
                          .a_neg = an, .height = 128, .width = 128, .num_frames = 9,
                          .fps = 24.0, .steps = 3, .vg = &vg, .ag = &ag, .dloras = dls,
                          .dlora_strength = dls_s, .n_dloras = 1};
+    /* with an image at frame 0 (strength 0.8): per-token timesteps, so under reference 1.2 the
+     * A/V cross-attention modulation runs token run by token run in every batch row */
+    static uint8_t px[64 * 64 * 3];
+    for (int i = 0; i < 64 * 64 * 3; i++) px[i] = (uint8_t)(i * 7 % 251);
+    ltx_pipe_image img = {.path = "(pixels)", .strength = 0.8, .rgb = px, .h = 64, .w = 64};
+    if (image) in.images = &img, in.n_images = 1;
     /* max_batch 1, 4, 2; then max_batch 1 with streaming */
     int mb[4] = {1, 4, 2, 1}, sp[4] = {0, 0, 0, 1};
     rec r[4];
@@ -124,9 +132,10 @@ static void run_case(bool two_stage, bool restricted)
         ltx_rng_free(rng);
     }
     double d4 = rec_diff(&r[0], &r[1]), d2 = rec_diff(&r[0], &r[2]), ds = rec_diff(&r[0], &r[3]);
-    printf("  %s on %s: %d latents recorded; max |batch 4 - batch 1| = %.3g, |batch 2 - batch 1| "
+    printf("  %s%s on %s: %d latents recorded; max |batch 4 - batch 1| = %.3g, |batch 2 - batch 1| "
            "= %.3g, |streaming N=1 - off| = %.3g\n",
-           two_stage ? "two_stages" : "one_stage", be->device_name, r[0].count, d4, d2, ds);
+           two_stage ? "two_stages" : "one_stage", image ? " + image" : "", be->device_name,
+           r[0].count, d4, d2, ds);
     CHECK(r[0].count == (two_stage ? 4 : 2));
     CHECK(d4 >= 0 && d4 <= 1e-4);
     CHECK(d2 >= 0 && d2 <= 1e-4);
@@ -166,8 +175,9 @@ TEST(cli_refuses_bad_values)
     refused("--streaming-prefetch-count -1", "--streaming-prefetch-count -1: must be >= 1");
 }
 
-TEST(one_stage_batch_and_streaming) { run_case(false, false); }
-TEST(one_stage_batch_and_streaming_restricted) { run_case(false, true); }
-TEST(two_stages_batch_and_streaming) { run_case(true, false); }
+TEST(one_stage_batch_and_streaming) { run_case(false, false, false); }
+TEST(one_stage_batch_and_streaming_restricted) { run_case(false, true, false); }
+TEST(two_stages_batch_and_streaming) { run_case(true, false, false); }
+TEST(one_stage_conditioned_batch) { run_case(false, false, true); }
 
 TEST_MAIN()

@@ -181,8 +181,10 @@ TEST(fuse_quantized_base)
     }
 }
 
-/* LTX_LORA_TORCH113_CPU_MATMUL: products with out*r*in <= 16^3 round every partial product and
- * sum to bf16 in rank order (torch 1.13 CPU's native gemm); larger ones are unchanged. */
+/* LTX_LORA_TORCH113_CPU_MATMUL: the strength is rounded to bf16 first (torch 1.13's
+ * `bf16 * python_float`: 0.8 -> 0.80078125); products with out*r*in <= 16^3 round every partial
+ * product and sum to bf16 in rank order (torch 1.13 CPU's native gemm); larger ones are a plain
+ * fusion at the rounded strength. */
 static float lcg_bf16(unsigned *x)
 {
     *x = *x * 1664525u + 1013904223u;
@@ -209,7 +211,7 @@ TEST(fuse_torch113_cpu_matmul)
                 for (int i = 0; i < I; i++) {
                     float p = 0;
                     for (int l = 0; l < R; l++)
-                        p = rb(p + rb(rb(b[o * R + l] * 0.8f) * a[l * I + i]));
+                        p = rb(p + rb(rb(b[o * R + l] * 0.80078125f) * a[l * I + i]));
                     want[o * I + i] = w[o * I + i] + p; /* target f32 */
                 }
             int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
@@ -217,11 +219,12 @@ TEST(fuse_torch113_cpu_matmul)
             ltx_tensor *ta = ltx_tensor_from_host(be, LTX_F32, 2, sa, a);
             ltx_tensor *tb = ltx_tensor_from_host(be, LTX_F32, 2, sb, b);
             const ltx_tensor *A[1] = {ta}, *B[1] = {tb};
-            double st[1] = {0.8};
+            double st[1] = {0.8}, st_rounded[1] = {0.80078125};
             ltx_tensor *o1 = NULL, *o0 = NULL;
             CHECK(ltx_lora_fuse_ex(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32,
                                    LTX_LORA_TORCH113_CPU_MATMUL, &o1) == LTX_OK);
-            CHECK(ltx_lora_fuse(be, "w", tw, 1, A, B, st, LTX_BF16, LTX_F32, &o0) == LTX_OK);
+            CHECK(ltx_lora_fuse(be, "w", tw, 1, A, B, st_rounded, LTX_BF16, LTX_F32, &o0) ==
+                  LTX_OK);
             CHECK(o1 && ltx_tensor_download(o1, got, LTX_F32) == LTX_OK);
             CHECK(o0 && ltx_tensor_download(o0, plain, LTX_F32) == LTX_OK);
             int bad = 0, diff = 0;
@@ -238,6 +241,78 @@ TEST(fuse_torch113_cpu_matmul)
             }
             ltx_tensor_free(o1), ltx_tensor_free(o0);
             ltx_tensor_free(tw), ltx_tensor_free(ta), ltx_tensor_free(tb);
+        }
+        ltx_backend_destroy(be);
+    }
+}
+
+/* LTX_LORA_BF16_FUSE_RULE (reference 1.2, bf16_fuse_rule): the first product rounded to bf16,
+ * later LoRAs added by addmm_ on the bf16 aggregate (torch 1.13's native gemm for small ones:
+ * rank by rank, alpha = bf16(s), every product and sum rounded; else f32 accumulation times s,
+ * one rounding), then W + delta rounded to bf16 even for an f32 target. */
+TEST(fuse_bf16_rule_two_loras)
+{
+    enum { R = 8, I = 32 };
+    static const int outs[2] = {2, 24}; /* 512 (native) and 6144 (oneDNN) */
+    for (int r = 0; r < 2; r++) {
+        ltx_backend *be = mk(r);
+        for (int c = 0; c < 2; c++) {
+            int O = outs[c];
+            float w[24 * I], a1[R * I], b1[24 * R], a2[R * I], b2[24 * R], want[24 * I],
+                got[24 * I];
+            unsigned x = 5;
+            for (int i = 0; i < O * I; i++)
+                w[i] = lcg_bf16(&x);
+            for (int i = 0; i < R * I; i++)
+                a1[i] = lcg_bf16(&x), a2[i] = lcg_bf16(&x);
+            for (int i = 0; i < O * R; i++)
+                b1[i] = lcg_bf16(&x), b2[i] = lcg_bf16(&x);
+            const float s1 = 0.80078125f, s2 = 0.3f; /* s1: bf16(0.8) under torch 1.13 */
+            for (int o = 0; o < O; o++)
+                for (int i = 0; i < I; i++) {
+                    float d = 0;
+                    if (c == 0) {
+                        for (int l = 0; l < R; l++) /* first product: native sequential */
+                            d = rb(d + rb(rb(b1[o * R + l] * s1) * a1[l * I + i]));
+                        for (int l = 0; l < R; l++) /* addmm_: alpha bf16(0.3) */
+                            d = rb(d + rb(rb(b2[o * R + l] * rb(s2)) * a2[l * I + i]));
+                    } else {
+                        for (int l = 0; l < R; l++)
+                            d += rb(b1[o * R + l] * s1) * a1[l * I + i];
+                        d = rb(d);
+                        float p = 0;
+                        for (int l = 0; l < R; l++)
+                            p += b2[o * R + l] * a2[l * I + i];
+                        d = rb(d + p * s2);
+                    }
+                    want[o * I + i] = rb(w[o * I + i] + d);
+                }
+            int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
+            ltx_tensor *tw = ltx_tensor_from_host(be, LTX_F32, 2, sw, w);
+            ltx_tensor *ta[2] = {ltx_tensor_from_host(be, LTX_F32, 2, sa, a1),
+                                 ltx_tensor_from_host(be, LTX_F32, 2, sa, a2)};
+            ltx_tensor *tb[2] = {ltx_tensor_from_host(be, LTX_F32, 2, sb, b1),
+                                 ltx_tensor_from_host(be, LTX_F32, 2, sb, b2)};
+            const ltx_tensor *A[2] = {ta[0], ta[1]}, *B[2] = {tb[0], tb[1]};
+            double st[2] = {0.8, 0.3};
+            ltx_tensor *o1 = NULL;
+            CHECK(ltx_lora_fuse_ex(be, "w", tw, 2, A, B, st, LTX_BF16, LTX_F32,
+                                   LTX_LORA_TORCH113_CPU_MATMUL | LTX_LORA_BF16_FUSE_RULE,
+                                   &o1) == LTX_OK);
+            CHECK(o1 && ltx_tensor_download(o1, got, LTX_F32) == LTX_OK);
+            int bad = 0;
+            float worst = 0;
+            for (int i = 0; i < O * I; i++) {
+                bad += got[i] != want[i];
+                worst = fmaxf(worst, fabsf(got[i] - want[i]));
+            }
+            /* oneDNN-sized: f32 summation order may differ from this loop by an ulp before the
+             * bf16 rounding; then one bf16 ulp at most */
+            CHECK_MSG(c == 0 ? bad == 0 : worst <= 0.0079f, "%s: %d of %d differ (max %g)",
+                      c ? "oneDNN" : "native", bad, O * I, worst);
+            ltx_tensor_free(o1), ltx_tensor_free(tw);
+            for (int k = 0; k < 2; k++)
+                ltx_tensor_free(ta[k]), ltx_tensor_free(tb[k]);
         }
         ltx_backend_destroy(be);
     }

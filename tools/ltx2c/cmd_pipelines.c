@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cli_args.h"
 
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,9 +48,12 @@ typedef struct gen_args {
     int strict; /* --strict: capability fallbacks (e.g. fp8-scaled-mm on the CPU) fail */
     const char *quantization; /* --quantization POLICY -> g.quantization */
     int compile;              /* --compile: accepted, no effect (see its help) */
+    const char *refver;       /* --reference-version 1.2|2026-04 (resolved in run()) */
+    const char *offload;      /* --offload none|cpu|disk (resolved in run()) */
 } gen_args;
 
-#define MAX_OPTS 64
+#define MAX_OPTS  64
+#define NOT_GIVEN INT_MIN /* --streaming-prefetch-count absent */
 
 /* Flags every generation parser starts with: text encoder, prompt, output, seed. */
 static int head_opts(cli_opt *o, gen_args *a)
@@ -94,6 +98,14 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        "D",
                        "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
                        0};
+    o[n++] = (cli_opt){"--reference-version",
+                       CLI_STR,
+                       &a->refver,
+                       "V",
+                       "[ltx2c] numerics of the reference release to follow: 1.2 (default, "
+                       "v1.2.0 = 400fd31, what the reference's users run) or 2026-04 (a2c3f24, "
+                       "the earlier behaviour, reproduced bit for bit)",
+                       0};
     o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
@@ -118,6 +130,16 @@ static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_h
                        &a->g.streaming_prefetch_count,
                        "N",
                        "layer streaming: 1+N transformer blocks resident (default off)",
+                       0};
+    o[n++] = (cli_opt){"--offload",
+                       CLI_STR,
+                       &a->offload,
+                       "MODE",
+                       "the reference's newer spelling of weight streaming: none = all weights "
+                       "resident (streaming off, the default); cpu = layer streaming with "
+                       "--streaming-prefetch-count (default 2); disk = layer streaming with the "
+                       "smallest residency (prefetch 1 unless given). Here weights are always "
+                       "read from the mapped file, so cpu and disk differ only in prefetch",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
     o[n++] = (cli_opt){"--transformer-path",
@@ -182,6 +204,40 @@ static void gen_args_init(gen_args *a, int h, int w)
     ltx_generate_params_init(&a->g);
     a->g.height = h;
     a->g.width = w;
+    a->g.streaming_prefetch_count = NOT_GIVEN; /* resolved with --offload in run() */
+}
+
+/* --reference-version and --offload into a->g (with --streaming-prefetch-count); 0 or the
+ * usage exit code after an error message. */
+static int resolve_version_offload(const char *cmd, gen_args *a)
+{
+    if (a->refver && ltx_reference_version_parse(a->refver, &a->g.reference_version) != 0) {
+        cli_error(cmd, "--reference-version '%s': expected 1.2 or 2026-04", a->refver);
+        return CLI_EXIT_USAGE;
+    }
+    int given = a->g.streaming_prefetch_count;
+    if (!a->offload) {
+        if (given == NOT_GIVEN) a->g.streaming_prefetch_count = 0;
+    } else if (!strcmp(a->offload, "none")) {
+        if (given > 0) {
+            cli_error(cmd, "--offload none contradicts --streaming-prefetch-count %d", given);
+            return CLI_EXIT_USAGE;
+        }
+        a->g.streaming_prefetch_count = 0;
+    } else if (!strcmp(a->offload, "cpu") || !strcmp(a->offload, "disk")) {
+        if (given == 0) {
+            cli_error(cmd,
+                      "--offload %s needs layer streaming: --streaming-prefetch-count 0 "
+                      "turns it off",
+                      a->offload);
+            return CLI_EXIT_USAGE;
+        }
+        if (given == NOT_GIVEN) a->g.streaming_prefetch_count = !strcmp(a->offload, "cpu") ? 2 : 1;
+    } else {
+        cli_error(cmd, "--offload '%s': expected none, cpu or disk", a->offload);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
 }
 
 static void usage(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o, int n)
@@ -218,6 +274,8 @@ typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
 static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
 {
     a->g.quantization = a->quantization;
+    int rv = resolve_version_offload(cmd, a);
+    if (rv) return rv;
     a->g.images = a->images.v;
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;

@@ -25,6 +25,9 @@ static void help(void)
            "                      for low-bit weights (docs/NUMERICS.md)\n"
            "  --max-rel R         see --nmse-max\n"
            "  --quantization P    load transformers with --quantization P (fp8-cast, q4_k, ...)\n"
+           "  --reference-version V  1.2|2026-04: replay under these numerics (default: the\n"
+           "                      version of each file's reference_commit, a2c3f24 = 2026-04,\n"
+           "                      400fd31 = 1.2)\n"
            "  --verbose           also print passing intermediates\n"
            "  --quiet             only the summary line\n");
 }
@@ -45,28 +48,23 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has)
-            device = argv[++i];
-        else if (!strcmp(a, "--threads") && has)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--strict"))
-            strict = 1;
-        else if (!strcmp(a, "--root") && has)
-            vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed"))
-            vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tolerance-scale") && has)
-            vp.tolerance_scale = atof(argv[++i]);
-        else if (!strcmp(a, "--nmse-max") && has)
-            vp.nmse_max = atof(argv[++i]);
-        else if (!strcmp(a, "--max-rel") && has)
-            vp.max_rel = atof(argv[++i]);
-        else if (!strcmp(a, "--quantization") && has)
-            vp.quantization = argv[++i];
-        else if (!strcmp(a, "--verbose"))
-            vp.verbose = 1;
-        else if (!strcmp(a, "--quiet"))
-            quiet = 1;
+        } else if (!strcmp(a, "--device") && has) device = argv[++i];
+        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--strict")) strict = 1;
+        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
+        else if (!strcmp(a, "--reference-version") && has) {
+            if (ltx_reference_version_parse(argv[++i], &vp.reference_version) != 0) {
+                cli_error("verify", "--reference-version '%s': expected 1.2 or 2026-04", argv[i]);
+                free(files);
+                return CLI_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--nmse-max") && has) vp.nmse_max = atof(argv[++i]);
+        else if (!strcmp(a, "--max-rel") && has) vp.max_rel = atof(argv[++i]);
+        else if (!strcmp(a, "--quantization") && has) vp.quantization = argv[++i];
+        else if (!strcmp(a, "--verbose")) vp.verbose = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
