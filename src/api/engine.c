@@ -8,6 +8,7 @@
 
 #include "golden/golden.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,9 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
     if (p->struct_size >=
         offsetof(ltx_verify_params, reference_version) + sizeof p->reference_version)
         o.reference_version = p->reference_version;
+    /* versioned struct: fields past the caller's struct_size keep their defaults */
+    if (p->struct_size >= offsetof(ltx_verify_params, tokenizer) + sizeof p->tokenizer)
+        o.tokenizer = p->tokenizer;
     if (p->struct_size >= offsetof(ltx_verify_params, quantization) + sizeof p->quantization) {
         o.nmse_max = p->nmse_max;
         o.max_rel = p->max_rel;

@@ -19,6 +19,8 @@ static void help(void)
            "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
            "                      (default: the parent of the file's folder)\n"
            "  --noise-from-seed   pipelines: draw noise from the seed instead of in.*noise*\n"
+           "  --tokenizer PATH    Gemma 3 tokenizer.json for text goldens (default:\n"
+           "                      .cache/tokenizer-gemma3/tokenizer.json, as setup puts it)\n"
            "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
            "  --nmse-max X        error budget instead of the file's tolerances: pass iff\n"
            "                      NMSE <= X (and, with --max-rel R, max|d| <= R * max|ref|);\n"
@@ -53,6 +55,7 @@ int cmd_verify(int argc, char **argv)
         else if (!strcmp(a, "--strict")) strict = 1;
         else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
         else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tokenizer") && has) vp.tokenizer = argv[++i];
         else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
         else if (!strcmp(a, "--reference-version") && has) {
             if (ltx_reference_version_parse(argv[++i], &vp.reference_version) != 0) {
@@ -77,6 +80,7 @@ int cmd_verify(int argc, char **argv)
         free(files);
         return CLI_EXIT_USAGE;
     }
+    if (!vp.tokenizer) vp.tokenizer = cli_default_tokenizer();
     ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) {
         free(files);
