@@ -9,6 +9,9 @@
  * and equal to numel * element size, no overlapping tensors. A bad file yields LTX_ERR_FORMAT
  * (or LTX_ERR_IO) with a message naming the file and the problem — never a crash.
  *
+ * GGUF v3 files are read through the same interface (gguf.c): ltx_st_open / _open_memory /
+ * _open_dir recognise them by their magic; entries then may have block-quantized dtypes.
+ *
  * Lifetime: an ltx_st_file owns its mapping; tensor data pointers stay valid until
  * ltx_st_close(). Thread-safety: a file may be read from several threads once open.
  */
