@@ -1,9 +1,9 @@
 /*
- * ltx_transformer_load.c — LTXModel config parsing and weight binding.
+ * ltx_transformer_load.c — LTXModel weight binding (the config is read by
+ * ltx_transformer_config.c).
  *
- * Mirrors ltx_core/model/transformer/model_configurator.py (LTXModelConfigurator,
- * LTXVideoOnlyModelConfigurator: the asserted values and defaults) and the module tree of
- * model.py / transformer.py / attention.py (which parameters exist for a config).
+ * Mirrors the module tree of ltx_core/model/transformer/model.py / transformer.py /
+ * attention.py (which parameters exist for a config).
  * Weights are bound by checkpoint name ("model.diffusion_model." + module path); every missing
  * or misshaped weight and every unexpected name under the prefix (the embeddings connectors
  * excluded, as the reference's key filter feeds them to another builder) is collected and
@@ -21,161 +21,6 @@
 #include <string.h>
 
 #define PREFIX "model.diffusion_model."
-
-/* ---- config ---- */
-
-/* ref: check_config_value — the key must be present with exactly this value. */
-static ltx_status expect(const cJSON *c, const char *key, const char *kind, double num,
-                         const char *str)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
-    bool ok;
-    if (!strcmp(kind, "null"))
-        ok = !v || cJSON_IsNull(v);
-    else if (!strcmp(kind, "bool"))
-        ok = v && cJSON_IsBool(v) && (cJSON_IsTrue(v) ? 1.0 : 0.0) == num;
-    else if (!strcmp(kind, "num"))
-        ok = v && cJSON_IsNumber(v) && v->valuedouble == num;
-    else
-        ok = v && cJSON_IsString(v) && !strcmp(v->valuestring, str);
-    if (ok) return LTX_OK;
-    char want[96];
-    if (!strcmp(kind, "null"))
-        snprintf(want, sizeof want, "null");
-    else if (!strcmp(kind, "bool"))
-        snprintf(want, sizeof want, "%s", num != 0 ? "true" : "false");
-    else if (!strcmp(kind, "num"))
-        snprintf(want, sizeof want, "%g", num);
-    else
-        snprintf(want, sizeof want, "\"%s\"", str);
-    char *got = v ? cJSON_PrintUnformatted(v) : NULL;
-    ltx_status s = ltx_err(LTX_ERR_UNSUPPORTED,
-                           "transformer config: %s is %s, the reference requires %s", key,
-                           got ? got : "absent", want);
-    free(got);
-    return s;
-}
-
-static ltx_status get_int(const cJSON *c, const char *key, int def, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, key);
-    if (!v) {
-        *out = def;
-        return LTX_OK;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0)
-        return ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %s must be a non-negative "
-                       "integer", key);
-    *out = (int)v->valuedouble;
-    return LTX_OK;
-}
-
-ltx_status ltx_transformer_config_parse(const char *json_text, bool video_only,
-                                        ltx_transformer_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    if (!json_text) return ltx_err(LTX_ERR_FORMAT, "checkpoint has no \"config\" metadata");
-    cJSON *root = cJSON_Parse(json_text);
-    if (!root) return ltx_err(LTX_ERR_FORMAT, "checkpoint \"config\" metadata is not JSON");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "transformer");
-    static const cJSON empty = {.type = cJSON_Object};
-    if (!c) c = &empty; /* ref: config.get("transformer", {}) */
-    ltx_status s = LTX_OK;
-#define EXPECT(key, kind, num, str)                                                             \
-    if (s == LTX_OK) s = expect(c, key, kind, num, str)
-    EXPECT("dropout", "num", 0.0, NULL);
-    EXPECT("attention_bias", "bool", 1, NULL);
-    EXPECT("num_vector_embeds", "null", 0, NULL);
-    EXPECT("activation_fn", "str", 0, "gelu-approximate");
-    EXPECT("num_embeds_ada_norm", "num", 1000, NULL);
-    EXPECT("use_linear_projection", "bool", 0, NULL);
-    EXPECT("only_cross_attention", "bool", 0, NULL);
-    EXPECT("cross_attention_norm", "bool", 1, NULL);
-    EXPECT("double_self_attention", "bool", 0, NULL);
-    EXPECT("upcast_attention", "bool", 0, NULL);
-    EXPECT("standardization_norm", "str", 0, "rms_norm");
-    EXPECT("norm_elementwise_affine", "bool", 0, NULL);
-    EXPECT("qk_norm", "str", 0, "rms_norm");
-    EXPECT("positional_embedding_type", "str", 0, "rope");
-    if (!video_only) {
-        EXPECT("use_audio_video_cross_attention", "bool", 1, NULL);
-        EXPECT("share_ff", "bool", 0, NULL);
-        EXPECT("av_cross_ada_norm", "bool", 1, NULL);
-    }
-    EXPECT("use_middle_indices_grid", "bool", 1, NULL);
-#undef EXPECT
-    cfg->has_video = true;
-    cfg->has_audio = !video_only;
-    if (s == LTX_OK) s = get_int(c, "num_attention_heads", 32, &cfg->heads);
-    if (s == LTX_OK) s = get_int(c, "attention_head_dim", 128, &cfg->head_dim);
-    if (s == LTX_OK) s = get_int(c, "in_channels", 128, &cfg->in_channels);
-    if (s == LTX_OK) s = get_int(c, "out_channels", 128, &cfg->out_channels);
-    if (s == LTX_OK) s = get_int(c, "num_layers", 48, &cfg->num_layers);
-    if (s == LTX_OK) s = get_int(c, "cross_attention_dim", 4096, &cfg->cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_num_attention_heads", 32, &cfg->audio_heads);
-    if (s == LTX_OK) s = get_int(c, "audio_attention_head_dim", 64, &cfg->audio_head_dim);
-    if (s == LTX_OK) s = get_int(c, "audio_in_channels", 128, &cfg->audio_in_channels);
-    if (s == LTX_OK) s = get_int(c, "audio_out_channels", 128, &cfg->audio_out_channels);
-    if (s == LTX_OK)
-        s = get_int(c, "audio_cross_attention_dim", 2048, &cfg->audio_cross_attention_dim);
-    if (s == LTX_OK) s = get_int(c, "caption_channels", 0, &cfg->caption_channels);
-    cfg->norm_eps = ltx_json_num(c, "norm_eps", 1e-6);
-    cfg->theta = ltx_json_num(c, "positional_embedding_theta", 10000.0);
-    cfg->timestep_scale = ltx_json_num(c, "timestep_scale_multiplier", 1000);
-    cfg->av_ca_timestep_scale = ltx_json_num(c, "av_ca_timestep_scale_multiplier", 1);
-    cfg->gated_attention = ltx_json_bool(c, "apply_gated_attention", false);
-    cfg->cross_attention_adaln = ltx_json_bool(c, "cross_attention_adaln", false);
-    cfg->caption_projection = !ltx_json_bool(c, "caption_proj_before_connector", false);
-    /* ref: double_precision_rope = frequencies_precision == "float64" */
-    cfg->f64_rope = !strcmp(ltx_json_str(c, "frequencies_precision", ""), "float64");
-    const char *rt = ltx_json_str(c, "rope_type", "interleaved");
-    if (s == LTX_OK) {
-        if (!strcmp(rt, "split"))
-            cfg->rope_type = LTX_ROPE_SPLIT;
-        else if (!strcmp(rt, "interleaved"))
-            cfg->rope_type = LTX_ROPE_INTERLEAVED;
-        else
-            s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: rope_type \"%s\" (reference "
-                        "accepts \"interleaved\", \"split\")", rt);
-    }
-    const char *at = ltx_json_str(c, "attention_type", "default");
-    if (s == LTX_OK && strcmp(at, "default") && strcmp(at, "pytorch") && strcmp(at, "xformers") &&
-        strcmp(at, "flash_attention_3"))
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: attention_type \"%s\"", at);
-    double mp[4];
-    int n = ltx_json_num_array(c, "positional_embedding_max_pos", mp, 4);
-    if (n < 0) n = 3, mp[0] = 20, mp[1] = 2048, mp[2] = 2048;
-    if (s == LTX_OK && n != 3)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: positional_embedding_max_pos needs "
-                    "3 entries (t, y, x), got %d", n);
-    memcpy(cfg->max_pos, mp, sizeof cfg->max_pos);
-    double amp[4];
-    int na = ltx_json_num_array(c, "audio_positional_embedding_max_pos", amp, 4);
-    if (na < 0) na = 1, amp[0] = 20;
-    if (s == LTX_OK && na != 1 && !video_only)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: audio_positional_embedding_max_pos "
-                    "needs 1 entry, got %d", na);
-    cfg->audio_max_pos = amp[0];
-    if (s == LTX_OK && cfg->caption_projection && cfg->caption_channels <= 0)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: caption projection in the DiT "
-                    "(caption_proj_before_connector false) needs caption_channels");
-    if (s == LTX_OK && (cfg->heads < 1 || cfg->head_dim < 2 || cfg->head_dim % 2))
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: %d heads x %d", cfg->heads,
-                    cfg->head_dim);
-    if (s == LTX_OK && cfg->has_audio &&
-        (cfg->audio_heads < 1 || cfg->audio_head_dim < 2 || cfg->audio_head_dim % 2))
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: audio %d heads x %d",
-                    cfg->audio_heads, cfg->audio_head_dim);
-    /* The A<->V cross-attention RoPE tables are built with each modality's own head count but
-     * applied with the audio head count (ref: MultiModalTransformerArgsPreprocessor): the
-     * reference only works when they agree. */
-    if (s == LTX_OK && cfg->has_audio && cfg->heads != cfg->audio_heads)
-        s = ltx_err(LTX_ERR_UNSUPPORTED, "transformer config: num_attention_heads %d != "
-                    "audio_num_attention_heads %d (the reference's A<->V RoPE needs equal counts)",
-                    cfg->heads, cfg->audio_heads);
-    cJSON_Delete(root);
-    return s;
-}
 
 /* ---- weight binding ---- */
 
@@ -239,10 +84,9 @@ static void own(loader *L, ltx_tensor *t)
 }
 
 /* Binds PREFIX+name with the expected shape (ndim 1 or 2; d1 ignored for 1-D). f32 converts. */
-static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                        ...) LTX_PRINTF(6, 7);
-static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                        ...)
+static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
+    LTX_PRINTF(6, 7);
+static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
 {
     char name[256], full[300];
     va_list ap;
@@ -273,14 +117,13 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     L->used[L->n_used++] = strdup(full);
     if (e->ndim != ndim || e->shape[0] != d0 || (ndim == 2 && e->shape[1] != d1)) {
         if (ndim == 2)
-            note_missing(L, "%s (shape [%lld, %lld] expected)", name, (long long)d0,
-                         (long long)d1);
+            note_missing(L, "%s (shape [%lld, %lld] expected)", name, (long long)d0, (long long)d1);
         else
             note_missing(L, "%s (shape [%lld] expected)", name, (long long)d0);
         return NULL;
     }
-    ltx_tensor *t = f32 ? ltx_st_tensor_as(L->f, L->m->be, full, LTX_F32)
-                        : ltx_st_tensor(L->f, L->m->be, full);
+    ltx_tensor *t =
+        f32 ? ltx_st_tensor_as(L->f, L->m->be, full, LTX_F32) : ltx_st_tensor(L->f, L->m->be, full);
     if (!t) {
         L->oom = true;
         return NULL;
@@ -345,8 +188,8 @@ static void bind_lin(loader *L, tf_lin *l, int64_t out, int64_t in, const char *
     if (ltx_st_find(L->f, full)) mark_used(L, full);
 }
 
-static void bind_attn(loader *L, tf_attn *a, const char *p, int qdim, int cdim, int heads,
-                      int dh, bool gated)
+static void bind_attn(loader *L, tf_attn *a, const char *p, int qdim, int cdim, int heads, int dh,
+                      bool gated)
 {
     int inner = heads * dh;
     char n[200];
@@ -429,8 +272,8 @@ static void bind_all(loader *L)
 #define BP(sub) (snprintf(p, sizeof p, "transformer_blocks.%d." sub, i), p)
         if (c->has_video) {
             bind_attn(L, &b->attn1, BP("attn1"), D, D, c->heads, c->head_dim, g);
-            bind_attn(L, &b->attn2, BP("attn2"), D, c->cross_attention_dim, c->heads,
-                      c->head_dim, g);
+            bind_attn(L, &b->attn2, BP("attn2"), D, c->cross_attention_dim, c->heads, c->head_dim,
+                      g);
             bind_lin(L, &b->ff1, 4 * (int64_t)D, D, BP("ff.net.0.proj"));
             bind_lin(L, &b->ff2, D, 4 * (int64_t)D, BP("ff.net.2"));
             b->sst = bind(L, true, 2, k, D, "transformer_blocks.%d.scale_shift_table", i);
@@ -448,8 +291,8 @@ static void bind_all(loader *L)
             b->audio_sst =
                 bind(L, true, 2, k, Da, "transformer_blocks.%d.audio_scale_shift_table", i);
             if (c->cross_attention_adaln)
-                b->audio_prompt_sst = bind(L, true, 2, 2, Da,
-                                           "transformer_blocks.%d.audio_prompt_scale_shift_table", i);
+                b->audio_prompt_sst = bind(
+                    L, true, 2, 2, Da, "transformer_blocks.%d.audio_prompt_scale_shift_table", i);
         }
         if (av) {
             /* ref: Q video / K,V audio and the reverse, both with the audio head layout */
@@ -457,10 +300,10 @@ static void bind_all(loader *L)
                       c->audio_head_dim, g);
             bind_attn(L, &b->v2a, BP("video_to_audio_attn"), Da, D, c->audio_heads,
                       c->audio_head_dim, g);
-            b->sst_a2v_audio = bind(L, true, 2, 5, Da,
-                                    "transformer_blocks.%d.scale_shift_table_a2v_ca_audio", i);
-            b->sst_a2v_video = bind(L, true, 2, 5, D,
-                                    "transformer_blocks.%d.scale_shift_table_a2v_ca_video", i);
+            b->sst_a2v_audio =
+                bind(L, true, 2, 5, Da, "transformer_blocks.%d.scale_shift_table_a2v_ca_audio", i);
+            b->sst_a2v_video =
+                bind(L, true, 2, 5, D, "transformer_blocks.%d.scale_shift_table_a2v_ca_video", i);
         }
 #undef BP
     }
@@ -481,8 +324,7 @@ ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool vide
 }
 
 ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool video_only,
-                                   ltx_weight_hook hook, void *hook_user,
-                                   ltx_transformer **out)
+                                   ltx_weight_hook hook, void *hook_user, ltx_transformer **out)
 {
     *out = NULL;
     ltx_transformer *m = calloc(1, sizeof *m);
@@ -510,8 +352,8 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
         const char *name = ltx_st_at(f, i)->name;
         if (strncmp(name, PREFIX, plen) || is_connector(name)) continue;
         if (bsearch(&name, L.used, (size_t)L.n_used, sizeof *L.used, cmp_str)) continue;
-        if (video_only && (strstr(name, "audio") || strstr(name, "av_ca_") ||
-                           strstr(name, "a2v") || strstr(name, "v2a")))
+        if (video_only && (strstr(name, "audio") || strstr(name, "av_ca_") || strstr(name, "a2v") ||
+                           strstr(name, "v2a")))
             continue; /* the video-only builder ignores the audio half of an AV file */
         size_t n = strlen(name) - plen;
         char *p = realloc(unexp, ulen + n + 3);
@@ -540,7 +382,8 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
                     m->cfg.audio_heads, m->cfg.audio_head_dim, L.n_missing,
                     L.missing ? L.missing : "-", n_unexp, unexp ? unexp : "-");
     }
-    for (int i = 0; i < L.n_used; i++) free(L.used[i]);
+    for (int i = 0; i < L.n_used; i++)
+        free(L.used[i]);
     free(L.used);
     free(L.missing);
     free(unexp);
@@ -556,7 +399,9 @@ void ltx_transformer_free(ltx_transformer *m)
 {
     if (!m) return;
     tf_stream_free(m); /* layer streaming state (ltx_streaming.c) */
-    for (int i = 0; i < m->n_owned; i++) ltx_tensor_free(m->owned[i]);
+    ltx_transformer_clear_tables(m);
+    for (int i = 0; i < m->n_owned; i++)
+        ltx_tensor_free(m->owned[i]);
     free(m->owned);
     free(m->blocks);
     free(m);

@@ -99,12 +99,43 @@ ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, l
     return s;
 }
 
+ltx_status ltx_pipe_check_finite(ltx_pipe *p, const ltx_tensor *t, const char *stage,
+                                 const char *what)
+{
+    ltx_backend *be = p->be;
+    int64_t n = ltx_tensor_numel(t), one = 1;
+    if (n == 0) return LTX_OK;
+    /* x * 0 is 0 for finite x and NaN for NaN/Inf; the sum of those is NaN iff one was (no
+     * overflow of a plain sum can fake it) */
+    ltx_tensor *z = ltx_tensor_new(be, LTX_F32, 1, &n), *sum = ltx_tensor_new(be, LTX_F32, 1, &one);
+    ltx_tensor *flat = z ? ltx_tensor_reshape(z, t->ndim, t->shape) : NULL;
+    ltx_status s = z && sum && flat ? LTX_OK : LTX_ERR_OOM;
+    if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, flat, t, 0.0, 0.0);
+    if (s == LTX_OK) s = be->ops->reduce(be, LTX_REDUCE_SUM, sum, z, 0);
+    float v = 0;
+    if (s == LTX_OK) s = ltx_tensor_download(sum, &v, LTX_F32);
+    ltx_tensor_free(flat);
+    ltx_tensor_free(z);
+    ltx_tensor_free(sum);
+    if (s != LTX_OK) return s;
+    if (!isfinite(v))
+        return ltx_err(LTX_ERR_FORMAT,
+                       "%s: the %s hold non-finite values (NaN or Inf): a checkpoint or LoRA "
+                       "with non-finite weights, or scales that overflow; nothing was written",
+                       stage, what);
+    return LTX_OK;
+}
+
 int64_t ltx_audio_latent_frames(int num_frames, double fps)
 {
     /* ref: AudioLatentShape.from_video_pixel_shape: round(float(frames) / float(fps) * 25.0) */
     double x = (double)num_frames / fps * 25.0;
     double r = nearbyint(x); /* default rounding mode: half to even, like Python round() */
-    return (int64_t)r;
+    /* At least one latent frame: the reference makes an empty audio track for a clip shorter
+     * than 20 ms (1 frame at >= 50 fps) and then fails on it; a non-finite or huge length
+     * (callers bound fps to [1, 240]) is clamped rather than cast out of range. */
+    if (!(r >= 1)) return 1;
+    return r < 1e9 ? (int64_t)r : (int64_t)1e9;
 }
 
 /* ---- image conditioning ---- */
@@ -321,6 +352,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     *video_out = *audio_out = NULL;
     const char *nm = s->name;
     double t0 = ltx_pipe_now();
+    /* RoPE tables and mask biases are cached per stage (positions/masks are the stage's) */
+    ltx_transformer_clear_tables(model);
+    ltx_backend_reset_peak(p->be);
     ltx_latent_state vs = {0}, as = {0};
     static const int scale[3] = {8, 32, 32}; /* ref: VideoLatentTools scale factors */
     ltx_audio_timing tm;
@@ -362,6 +396,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     }
     int steps = s->n_sigmas - 1;
     double tl = ltx_pipe_now();
+    uint64_t syncs0 = ltx_backend_host_syncs(p->be);
     p->cur_stage = nm;
     if (st == LTX_OK && s->res2s) {
         rec_state(p, nm, "init", "video", vs.latent);
@@ -398,6 +433,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
             st = ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
     }
     ltx_denoiser_reset(s->denoiser);
+    ltx_transformer_clear_tables(model);
+    uint64_t loop_syncs = ltx_backend_host_syncs(p->be) - syncs0;
+    int loop_steps = s->res2s ? s->n_sigmas - 1 : steps;
     if (st == LTX_OK) {
         rec_state(p, nm, "final_tokens", "video", vs.latent);
         rec_state(p, nm, "final_tokens", "audio", as.latent);
@@ -415,12 +453,26 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
         *video_out = *audio_out = NULL;
         return st;
     }
+    if (st == LTX_OK) st = ltx_pipe_check_finite(p, *video_out, nm, "denoised video latents");
+    if (st == LTX_OK) st = ltx_pipe_check_finite(p, *audio_out, nm, "denoised audio latents");
+    if (st != LTX_OK) {
+        ltx_tensor_free(*video_out);
+        ltx_tensor_free(*audio_out);
+        *video_out = *audio_out = NULL;
+        return st;
+    }
     char name[64];
     snprintf(name, sizeof name, "out.%s.video_latent", nm);
     ltx_pipe_rec(p, name, *video_out);
     snprintf(name, sizeof name, "out.%s.audio_latent", nm);
     ltx_pipe_rec(p, name, *audio_out);
     ltx_pipe_add_time(p, nm, ltx_pipe_now() - t0);
+    ltx_stage_time *tt = p->n_times > 0 ? &p->times[p->n_times - 1] : NULL;
+    if (tt && !strcmp(tt->name, nm)) {
+        tt->steps = loop_steps;
+        tt->host_syncs = loop_syncs;
+        tt->peak_bytes = ltx_backend_peak_bytes(p->be);
+    }
     return LTX_OK;
 }
 
@@ -431,12 +483,21 @@ typedef struct rec_hook {
     ltx_lora_set *set;
     const char *stage;
     const ltx_st_file *ckpt;
+    bool skip_streamed; /* layer streaming fuses the block weights per block instead */
 } rec_hook;
 
 static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
                                  const ltx_tensor *stored, ltx_tensor **replacement)
 {
     rec_hook *h = user;
+    if (h->skip_streamed && ltx_transformer_streams_weight(name, stored->ndim)) {
+        /* count the match here (the fusion happens when the block is streamed in) */
+        const ltx_st_entry *a, *b;
+        for (int i = 0; i < h->set->n; i++)
+            if (ltx_lora_find(h->set->lora[i], name, &a, &b)) h->set->matched[i]++;
+        *replacement = NULL;
+        return LTX_OK;
+    }
     /* The fused weight takes the checkpoint's dtype (ref: deltas in the weight's dtype), also
      * for the weights the model keeps as f32 copies (AdaLN linears, ...). */
     if (h->p->lora_target == LTX_DTYPE_COUNT) {
@@ -504,7 +565,7 @@ static ltx_status chained_hook(void *user, ltx_backend *be, const char *name,
 }
 
 static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
-                                   const char *stage, ltx_transformer **out)
+                                   const char *stage, bool streamed, ltx_transformer **out)
 {
     const ltx_quant_policy *q = p->quant.kind != LTX_QPOL_NONE ? &p->quant : NULL;
     if (q && q->kind == LTX_QPOL_FP8_SCALED_MM) /* no fp8 matmul here: logged, counted */
@@ -524,7 +585,7 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
      * a2c3f24 (2026-04) in the weight's dtype (models/lora.h) */
     loras->flags = p->lora_flags | (ltx_refver_is_1_2(p->ref) ? LTX_LORA_BF16_FUSE_RULE : 0u);
     loras->fused = 0;
-    rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
+    rec_hook h = {p, loras, stage ? stage : "stage", ckpt, streamed};
     c.lora = &h;
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out));
     ltx_transformer_set_reference(*out, p->ref);
@@ -539,10 +600,17 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
 static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                 const char *stage, ltx_transformer **out)
 {
-    LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
-    if (p->stream_prefetch <= 0) return LTX_OK;
-    ltx_status s =
-        ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch, LTX_PREFETCH_ADVISE);
+    bool streamed = p->stream_prefetch > 0;
+    LTX_TRY(load_transformer(p, ckpt, loras, stage, streamed, out));
+    if (!streamed) return LTX_OK;
+    /* LoRA block weights are fused per block as they stream in (same fusion, same values) */
+    if (loras && loras->n) {
+        loras->target_dtype = p->lora_target;
+        loras->product_dtype = p->lora_product;
+        loras->flags = p->lora_flags;
+    }
+    ltx_status s = ltx_transformer_set_streaming_ex(*out, ckpt, true, p->stream_prefetch,
+                                                    LTX_PREFETCH_ADVISE, loras, p->lora_target);
     if (s != LTX_OK) {
         ltx_transformer_free(*out);
         *out = NULL;

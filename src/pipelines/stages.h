@@ -51,6 +51,9 @@ typedef ltx_status (*ltx_pipe_noise_fn)(void *user, const char *name, int64_t T,
 typedef struct ltx_stage_time {
     char name[48];
     double seconds;
+    int steps;           /* denoising stages: steps run (0 otherwise) */
+    uint64_t host_syncs; /* host synchronisations during those steps (backend count) */
+    size_t peak_bytes;   /* peak device memory of the stage (caching allocator's live peak) */
 } ltx_stage_time;
 
 /* Per-run context. Fill with ltx_pipe_init, then set what applies. Borrowed pointers. */
@@ -145,6 +148,10 @@ typedef struct ltx_denoiser {
     const ltx_guider_params *vg, *ag; /* NULL = no guidance for that modality */
     /* state for skip_step: previous outputs (owned, freed by ltx_denoiser_reset) */
     ltx_tensor *prev_v, *prev_a;
+    /* host copies of the states' denoise masks (downloaded once per stage, freed by
+     * ltx_denoiser_reset at the stage's end), for the timesteps' host mirror */
+    float *mask_host[2];
+    const ltx_tensor *mask_of[2];
 } ltx_denoiser;
 
 void ltx_denoiser_reset(ltx_denoiser *d);
@@ -229,7 +236,15 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
 ltx_status ltx_stage_encode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const float *wave,
                                   int64_t n, int rate, const char *what, ltx_tensor **out);
 
-/* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even. */
+/* Fails (LTX_ERR_FORMAT, "<stage>: the <what> hold non-finite values ...") when t holds a NaN
+ * or Inf; one elementwise pass and a sum on p's backend. Used at every stage boundary (the
+ * latents after each denoising stage, the decoded video and audio): without it NaN weights or
+ * overflowing scales end as a black, silent mp4 and exit 0. */
+ltx_status ltx_pipe_check_finite(ltx_pipe *p, const ltx_tensor *t, const char *stage,
+                                 const char *what);
+
+/* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even, at
+ * least 1 (the reference's 0 for clips under 20 ms fails later; ltx2c keeps one frame). */
 int64_t ltx_audio_latent_frames(int num_frames, double fps);
 
 #endif

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 #define LTX2C_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
@@ -22,10 +22,24 @@
 
 /* Opens an engine for `device` ("auto" when NULL) with stderr logging at `level`; prints the
  * error and returns NULL on failure. */
-ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level);
+/* precision: NULL/"auto" (device default), "f32" or "bf16" (validated by the caller with
+ * cli_check_precision). */
+ltx_engine *cli_open_engine(const char *device, const char *precision, int n_threads, int strict,
+                            ltx_log_level level);
+/* true when p is NULL, "auto", "f32" or "bf16"; else prints "<cmd>: --precision 'p': ..." */
+bool cli_check_precision(const char *cmd, const char *p);
 
 /* Error helper: "ltx2c <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A malloc'd copy of s that is safe to print on a terminal: printable ASCII and well-formed
+ * UTF-8 unchanged, a backslash doubled, control bytes and bytes of malformed UTF-8 as \xNN.
+ * max_chars > 0 stops after that many output characters (an escape counts as one). NULL when
+ * out of memory; the caller frees it. */
+char *cli_escape(const char *s, size_t max_chars);
+/* For JSON text that cJSON already escaped (control characters as \uXXXX): only DEL and
+ * malformed UTF-8 become \xNN, so the output stays readable JSON. */
+char *cli_escape_json_text(const char *s);
 
 /* True when s is "-h" or "--help". */
 bool cli_is_help(const char *s);
