@@ -209,6 +209,12 @@ typedef struct ltx_verify_params {
     /* appended */
     const char *tokenizer; /* tokenizer.json for goldens that need one (prompt enhancement);
                               NULL = <gemma root>/tokenizer.json */
+    /* appended: error-budget mode for low-bit weights (docs/NUMERICS.md). When nmse_max > 0 a
+     * tensor passes iff NMSE <= nmse_max and (max_rel <= 0 or max |got - want| <= max_rel *
+     * max |want|), instead of the file's tolerances. */
+    double nmse_max;
+    double max_rel;
+    const char *quantization; /* replay with --quantization POLICY applied at every load */
 } ltx_verify_params;
 
 typedef struct ltx_verify_result {
@@ -311,6 +317,15 @@ typedef struct ltx_generate_params {
      * other model loads. Sampled with `seed`. */
     int enhance_prompt;          /* 0 = off (default) */
     int enhance_max_new_tokens;  /* default 512 */
+    /* --quantization: NULL = weights as stored; "fp8-cast" (transformer block Linears cast to
+     * e4m3 at load, upcast at use), "fp8-scaled-mm" (no fp8 matmul on the CPU: a logged
+     * fallback to fp8-cast, refused under strict), or a block type quantized at load: "q8_0",
+     * "q4_0", "q4_k", "q5_k", "q6_k" (also q4_1, q5_0, q5_1, q2_k, q3_k). */
+    const char *quantization;
+    /* --transformer-path: a transformer-only .gguf / .safetensors (e.g. a ComfyUI-GGUF file,
+     * names with or without "model.diffusion_model.") whose tensors replace the checkpoint's
+     * same-named ones; the checkpoint still supplies config, VAEs, vocoder, connectors. */
+    const char *transformer_path;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

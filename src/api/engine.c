@@ -161,13 +161,18 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
         .verbose = p->verbose != 0,
         .tolerance_scale = p->tolerance_scale,
     };
-    /* appended field: read only when the caller's struct has it */
+    /* appended fields: read only when the caller's struct has them */
     if (p->struct_size >=
         offsetof(ltx_verify_params, reference_version) + sizeof p->reference_version)
         o.reference_version = p->reference_version;
     /* versioned struct: fields past the caller's struct_size keep their defaults */
     if (p->struct_size >= offsetof(ltx_verify_params, tokenizer) + sizeof p->tokenizer)
         o.tokenizer = p->tokenizer;
+    if (p->struct_size >= offsetof(ltx_verify_params, quantization) + sizeof p->quantization) {
+        o.nmse_max = p->nmse_max;
+        o.max_rel = p->max_rel;
+        o.quantization = p->quantization;
+    }
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();
     ltx_status s =

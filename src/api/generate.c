@@ -27,17 +27,24 @@
 #include "io/media.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
+#include "models/quant_policy.h"
 #include "models/text_encoder.h"
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
 #include "pipelines/prompt_enhance.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* A field appended to ltx_generate_params after reference_version, or NULL when the caller's
+ * struct (an older header) ends before it. */
+#define GEN_FIELD(g, f)                                                                            \
+    ((g)->struct_size >= offsetof(ltx_generate_params, f) + sizeof((g)->f) ? (g)->f : NULL)
 
 /* ltx2c's own default negative prompt (quality terms; see the file comment). */
 #define LTX_DEFAULT_NEGATIVE                                                                       \
@@ -136,12 +143,18 @@ static bool has_prefix(const ltx_st_file *f, const char *prefix)
 
 /* Opens (header + mapping only) and checks an LTX checkpoint: transformer, video VAE, audio
  * VAE, vocoder and text projection must all be there. */
-static ltx_status open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+static ltx_status open_checkpoint(const char *flag, const char *path, const ltx_generate_params *g,
+                                  ltx_st_file **out)
 {
     LTX_TRY(check_file(flag, path));
-    ltx_status s = ltx_st_open(path, out);
+    const char *tp = g ? GEN_FIELD(g, transformer_path) : NULL;
+    if (tp) LTX_TRY(check_file("--transformer-path", tp));
+    ltx_status s = tp ? ltx_st_open_overlay(path, tp, out) : ltx_st_open(path, out);
+    if (s != LTX_OK && tp)
+        return ltx_err(s, "--transformer-path %s over %s %s: %s", tp, flag, path,
+                       ltx_err_message());
     if (s != LTX_OK)
-        return ltx_err(s, "%s %s: not a readable safetensors file (%s)", flag, path,
+        return ltx_err(s, "%s %s: not a readable safetensors or GGUF file (%s)", flag, path,
                        ltx_err_message());
     static const char *need[] = {
         "model.diffusion_model.", "vae.decoder.", "vae.encoder.",
@@ -207,10 +220,18 @@ static ltx_status check_gemma_root(const char *dir)
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (stat(path, &st) == 0) return LTX_OK;
     }
+    DIR *d = opendir(dir); /* or a quantized Gemma: one *.gguf file (llama.cpp naming) */
+    int ngguf = 0;
+    for (struct dirent *de; d && (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        ngguf += l > 5 && !strcmp(de->d_name + l - 5, ".gguf");
+    }
+    if (d) closedir(d);
+    if (ngguf == 1) return LTX_OK;
     return ltx_err(LTX_ERR_INVALID_ARG,
                    "--gemma-root %s: no Gemma weights "
-                   "(model.safetensors.index.json or model.safetensors)",
-                   dir);
+                   "(model.safetensors.index.json, model.safetensors or one *.gguf file%s)",
+                   dir, ngguf > 1 ? "; found several .gguf files" : "");
 }
 
 ltx_reference_version ltx_gen_reference(const ltx_generate_params *g)
@@ -263,6 +284,8 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (g->streaming_prefetch_count < 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 0 (0 = off)",
                        g->streaming_prefetch_count);
+    ltx_quant_policy qp;
+    LTX_TRY(ltx_quant_policy_parse(GEN_FIELD(g, quantization), &qp)); /* names flag and value */
     if (!g->output_path || !*g->output_path)
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     /* Sane upper bounds, far above what the model was trained for (ref: 1024x1536, 121
@@ -444,6 +467,11 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     if (s == LTX_OK) s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     free(enhanced);
     ltx_text_processor_free(proc);
+    /* the connectors and feature extractor (6 GB at 22B size) are done: their mapped pages
+     * leave the resident set while the checkpoint stays open for the transformer */
+    ltx_st_release_pages(ckpt, "text_embedding_projection.");
+    ltx_st_release_pages(ckpt, "model.diffusion_model.video_embeddings_connector.");
+    ltx_st_release_pages(ckpt, "model.diffusion_model.audio_embeddings_connector.");
     LTX_TRY(s);
     /* ref: the tokenizer truncates silently (max_length 1024); say so */
     for (int i = 0; i < (negative ? 2 : 1); i++)
@@ -530,6 +558,8 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     p->tiled_decode = tiled || ltx_refver_is_1_2(p->ref);
     LTX_INFO(p->log, "reference numerics %s (%s)", ltx_reference_version_name(p->ref),
              p->ref == LTX_REFERENCE_1_2 ? "v1.2.0, 400fd31" : "a2c3f24");
+    /* --quantization (validated in check_common) */
+    (void)ltx_quant_policy_parse(GEN_FIELD(g, quantization), &p->quant);
 }
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
@@ -542,6 +572,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     int ni = 0;
     inputs[ni++] = ltx_st_path(r->ckpt);
     if (r->ups) inputs[ni++] = ltx_st_path(r->ups);
+    if (GEN_FIELD(g, transformer_path)) inputs[ni++] = GEN_FIELD(g, transformer_path);
     inputs[ni++] = g->tokenizer;
     for (int i = 0; i < g->n_images; i++)
         inputs[ni++] = g->images[i].path;
@@ -597,7 +628,8 @@ ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK && (!p || p->struct_size < sizeof *p))
         s = ltx_err(LTX_ERR_INVALID_ARG, "distilled params: struct_size too small");
     if (s == LTX_OK)
-        s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
+        s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, g,
+                            &r.ckpt);
     if (s == LTX_OK)
         s = ltx_gen_check_transformer(r.ckpt, "--distilled-checkpoint-path", NULL, false);
     if (s == LTX_OK)
@@ -618,7 +650,7 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     bool two = kind != 0;
     ltx_status s = check_common(g, two ? 64 : 32, &frames);
     if (s == LTX_OK) s = check_guided(p, two);
-    if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, &r.ckpt);
+    if (s == LTX_OK) s = open_checkpoint("--checkpoint-path", p->checkpoint_path, g, &r.ckpt);
     if (s == LTX_OK && two)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
@@ -673,9 +705,10 @@ ltx_status ltx_gen_check_file(const char *flag, const char *path)
     return check_file(flag, path);
 }
 
-ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, ltx_st_file **out)
+ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, const ltx_generate_params *g,
+                                   ltx_st_file **out)
 {
-    return open_checkpoint(flag, path, out);
+    return open_checkpoint(flag, path, g, out);
 }
 
 ltx_status ltx_gen_open_upsampler(const char *flag, const char *path, ltx_st_file **out)

@@ -171,7 +171,7 @@ static int frames_of(const ltx_generate_params *g)
 static ltx_status open_guided(crun *r, const ltx_generate_params *g, const ltx_guided_params *p)
 {
     LTX_TRY(ltx_gen_check_guided(p, true));
-    LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, &r->b.ckpt));
+    LTX_TRY(ltx_gen_open_checkpoint("--checkpoint-path", p->checkpoint_path, g, &r->b.ckpt));
     LTX_TRY(
         ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r->b.ups));
     LTX_TRY(open_loras(r, "--lora", g->loras, g->n_loras));
@@ -484,7 +484,7 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
     }
     if (s == LTX_OK) s = ltx_gen_check_common(&g2, 32, &frames);
     if (s == LTX_OK)
-        s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
+        s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, g,
                                     &r.b.ckpt);
     if (s == LTX_OK)
         s = ltx_gen_check_transformer(r.b.ckpt, "--distilled-checkpoint-path", NULL, false);
@@ -619,7 +619,7 @@ ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK) s = downscale_factor(&r, &r.c.downscale);
     if (s == LTX_OK) s = load_ic_media(&r, g, p, frames);
     if (s == LTX_OK)
-        s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
+        s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, g,
                                     &r.b.ckpt);
     if (s == LTX_OK)
         s = ltx_gen_check_transformer(r.b.ckpt, "--distilled-checkpoint-path", NULL, false);

@@ -25,7 +25,9 @@
 ltx_status ltx_gen_check_file(const char *flag, const char *path);
 /* Opens an LTX checkpoint (all components present) / an exact spatial x2 upsampler; *out is
  * closed by the caller with ltx_st_close. */
-ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, ltx_st_file **out);
+/* g->transformer_path (may be NULL): a transformer-only file overlaid on the checkpoint. */
+ltx_status ltx_gen_open_checkpoint(const char *flag, const char *path, const ltx_generate_params *g,
+                                   ltx_st_file **out);
 ltx_status ltx_gen_open_upsampler(const char *flag, const char *path, ltx_st_file **out);
 /* Prompt, output path, sizes (multiples of `multiple`), frames (8k+1 or rounded: *frames),
  * rate, Gemma folder + tokenizer, images (decodable, indices inside the video), LoRA files. */

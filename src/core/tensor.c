@@ -268,6 +268,14 @@ ltx_tensor *ltx_tensor_slice(const ltx_tensor *t, int dim, int64_t start, int64_
                 (long long)start, (long long)end, d, (long long)n);
         return NULL;
     }
+    /* block-quantized storage: only whole rows (blocks never split) */
+    int64_t blck = ltx_dtype_block_size(t->dtype);
+    if (blck > 1 && (d == t->ndim - 1 || (start * t->stride[d]) % blck)) {
+        ltx_err(LTX_ERR_UNSUPPORTED, "slice of %s tensor %s along dim %d: blocks of %lld "
+                "elements cannot be split", ltx_dtype_name(t->dtype), t->name, d,
+                (long long)blck);
+        return NULL;
+    }
     ltx_tensor *v = ltx_tensor_view(t);
     if (!v) return NULL;
     v->offset += start * t->stride[d];

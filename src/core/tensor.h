@@ -81,7 +81,7 @@ ltx_tensor *ltx_tensor_expand(const ltx_tensor *t, int ndim, const int64_t *shap
 
 /* ---- queries ---- */
 int64_t ltx_tensor_numel(const ltx_tensor *t);
-size_t ltx_tensor_nbytes(const ltx_tensor *t); /* numel * element size */
+size_t ltx_tensor_nbytes(const ltx_tensor *t); /* numel bytes; per block for quantized dtypes */
 bool ltx_tensor_is_contiguous(const ltx_tensor *t);
 bool ltx_tensor_same_shape(const ltx_tensor *a, const ltx_tensor *b);
 /* "(1, 48, 128) F32" into buf; returns buf. */

@@ -254,6 +254,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
     r->p.noise_user = &r->ns;
     r->p.record = ltx_golden_taps(g);
     r->p.tiled_decode = false;
+    LTX_TRY(ltx_quant_policy_parse(ltx_golden_quantization(g), &r->p.quant));
     r->ns.p = &r->p;
     if (!r->ns.rng) { /* with --noise-from-seed the reference's own SDE generators are used */
         r->p.sde_noise = golden_sde_noise;

@@ -11,6 +11,7 @@
 
 #include "models/lora.h"
 #include "models/ltx_transformer.h"
+#include "models/quant_policy.h"
 #include "nn/nn.h"
 #include "nn/rope.h"
 #include "sampling/patchifier.h"
@@ -401,6 +402,25 @@ static ltx_status lora_set_from(ltx_golden_ctx *g, const cJSON *loras, tf_cache 
     return LTX_OK;
 }
 
+/* LoRA fusion (when the case has LoRAs) then the replay's --quantization. */
+typedef struct qhook {
+    ltx_lora_set *set;
+    ltx_quant_policy pol;
+} qhook;
+
+static ltx_status lora_then_quant(void *user, ltx_backend *be, const char *name,
+                                  const ltx_tensor *stored, ltx_tensor **replacement)
+{
+    qhook *h = user;
+    ltx_tensor *fused = NULL, *q = NULL;
+    *replacement = NULL;
+    if (h->set->n) LTX_TRY(ltx_lora_weight_hook(h->set, be, name, stored, &fused));
+    ltx_status s = ltx_quant_weight_hook(&h->pol, be, name, fused ? fused : stored, &q);
+    if (s != LTX_OK || q) ltx_tensor_free(fused);
+    *replacement = q ? q : s == LTX_OK ? fused : NULL;
+    return s;
+}
+
 unsigned ltx_golden_lora_flags(ltx_golden_ctx *g)
 {
     unsigned f = LTX_LORA_TORCH113_CPU_MATMUL; /* every golden: torch 1.13 on CPU */
@@ -428,7 +448,12 @@ static ltx_status get_model(ltx_golden_ctx *g, ltx_transformer **out)
         ltx_lora_set set;
         ltx_status s = lora_set_from(g, loras, c, &set);
         if (s == LTX_OK) s = ltx_st_open(path, &c->f);
-        if (s == LTX_OK)
+        qhook qh = {&set, {LTX_QPOL_NONE, LTX_DTYPE_COUNT}};
+        if (s == LTX_OK) s = ltx_quant_policy_parse(ltx_golden_quantization(g), &qh.pol);
+        if (s == LTX_OK && qh.pol.kind != LTX_QPOL_NONE)
+            s = ltx_transformer_load_ex(c->f, ltx_golden_backend(g), false, lora_then_quant, &qh,
+                                        &c->m);
+        else if (s == LTX_OK)
             s = ltx_transformer_load_ex(c->f, ltx_golden_backend(g), false,
                                         set.n ? ltx_lora_weight_hook : NULL, &set, &c->m);
         if (s != LTX_OK) {

@@ -73,6 +73,11 @@ ltx_golden_fn ltx_golden_lookup(const char *function)
 
 /* ---- accessors ---- */
 
+const char *ltx_golden_quantization(ltx_golden_ctx *g)
+{
+    return g->opts->quantization;
+}
+
 ltx_backend *ltx_golden_backend(ltx_golden_ctx *g)
 {
     return g->be;
@@ -293,7 +298,7 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         free(rv);
     }
 
-    double max_abs = 0, err2 = 0, ref2 = 0;
+    double max_abs = 0, err2 = 0, ref2 = 0, want_max = 0;
     int64_t worst = -1, n_bad = 0, n_cmp = 0;
     for (int64_t i = 0; i < n; i++) {
         if (rowmask && rowmask[i / row_len] == 0) continue;
@@ -304,6 +309,7 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         if (isinf(want[i]) && got[i] == want[i]) d = 0;
         err2 += d * d;
         ref2 += want[i] * want[i];
+        if (isfinite(want[i])) want_max = fmax(want_max, fabs(want[i]));
         bool bad;
         switch (tol.kind) {
         case LTX_TOL_ALLCLOSE:
@@ -341,6 +347,12 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         break;
     }
     double nmse = ref2 > 0 ? err2 / ref2 : err2;
+    if (g->opts->nmse_max > 0) { /* error-budget mode replaces the file's tolerance */
+        double lim = g->opts->max_rel * want_max;
+        ok = nmse <= g->opts->nmse_max && (g->opts->max_rel <= 0 || max_abs <= lim);
+        snprintf(tol_txt, sizeof tol_txt, "budget: nmse <= %.3g, max <= %.3g * max|ref| %.3g",
+                 g->opts->nmse_max, g->opts->max_rel, want_max);
+    }
     int len = snprintf(detail, sizeof detail, "max_abs %.3g nmse %.3g bad %lld/%lld (%s)", max_abs,
                        nmse, (long long)n_bad, (long long)n_cmp, tol_txt);
     if (!ok && worst >= 0)

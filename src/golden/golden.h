@@ -31,6 +31,8 @@ typedef ltx_status (*ltx_golden_fn)(ltx_golden_ctx *g);
 
 /* ---- what a handler reads ---- */
 ltx_backend *ltx_golden_backend(ltx_golden_ctx *g);
+/* The --quantization policy of this replay (NULL = weights as stored). */
+const char *ltx_golden_quantization(ltx_golden_ctx *g);
 ltx_log *ltx_golden_log(ltx_golden_ctx *g);
 const cJSON *ltx_golden_params(ltx_golden_ctx *g); /* case.params (an object, maybe empty) */
 const cJSON *ltx_golden_case(ltx_golden_ctx *g);   /* the whole case object */
@@ -88,6 +90,9 @@ typedef struct ltx_golden_opts {
     double tolerance_scale; /* 0 or 1 = as written */
     ltx_reference_version reference_version; /* DEFAULT = from each file's reference_commit */
     const char *tokenizer;  /* tokenizer.json for text goldens; NULL = none given */
+    double nmse_max;        /* > 0: error-budget mode (ltx_verify_params) */
+    double max_rel;
+    const char *quantization; /* transformer loads apply this policy (NULL = as stored) */
 } ltx_golden_opts;
 
 /* Replays every case of the golden file at `path` on `be`, logging one line per compared

@@ -16,6 +16,7 @@
  * buffer before cJSON sees them, so the parser can never run into the data section or past the
  * end of the mapping.
  *
+ * Files that start with "GGUF" are handed to gguf.c (the same ltx_st_file, entries and metadata).
  * Deliberately not done: no dtypes beyond ltx_dtype (I8, U16, F8_E8M0, ... are rejected as
  * unknown), no big-endian hosts, no writing of sharded folders.
  */
@@ -59,7 +60,7 @@ static bool json_uint(const cJSON *v, uint64_t *out)
     return true;
 }
 
-static ltx_status push_entry(ltx_st_file *f, const ltx_st_entry *e)
+ltx_status st_push_entry(ltx_st_file *f, const ltx_st_entry *e)
 {
     if (f->n == f->cap) {
         int cap = f->cap ? f->cap * 2 : 64;
@@ -74,7 +75,7 @@ static ltx_status push_entry(ltx_st_file *f, const ltx_st_entry *e)
 
 /* Adds a metadata pair unless the key is already present (first shard wins). The hash index
  * keeps this O(1) per key: a 100 MB header may hold millions of keys. */
-static ltx_status push_meta(ltx_st_file *f, const char *key, const char *val)
+ltx_status st_push_meta(ltx_st_file *f, const char *key, const char *val)
 {
     if (ltx_strmap_get(&f->mindex, key) >= 0) return LTX_OK;
     if (f->nmeta == f->metacap) {
@@ -180,7 +181,7 @@ static int cmp_by_data(const void *a, const void *b)
 }
 
 /* Rejects overlapping tensors among entries [first, f->n) (all of one shard). */
-static ltx_status check_overlap(ltx_st_file *f, int first, const char *label)
+ltx_status st_check_overlap(ltx_st_file *f, int first, const char *label)
 {
     int n = f->n - first;
     if (n < 2) return LTX_OK;
@@ -207,6 +208,7 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
                           int shard)
 {
     const uint8_t *p = base;
+    if (size >= 4 && !memcmp(p, "GGUF", 4)) return gguf_parse_shard(f, base, size, label, shard);
     if (size < 8)
         return ltx_err(LTX_ERR_FORMAT, "%s: file too small (%zu bytes) for a safetensors header",
                        label, size);
@@ -267,7 +269,7 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
                                  kv->string ? kv->string : "?");
                     goto done;
                 }
-                LTX_CHECK_GOTO(st, push_meta(f, kv->string, kv->valuestring), done);
+                LTX_CHECK_GOTO(st, st_push_meta(f, kv->string, kv->valuestring), done);
             }
             continue;
         }
@@ -279,13 +281,13 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
             st = ltx_err(LTX_ERR_OOM, "%s: out of memory", label);
             goto done;
         }
-        st = push_entry(f, &e);
+        st = st_push_entry(f, &e);
         if (st != LTX_OK) {
             free((char *)e.name);
             goto done;
         }
     }
-    st = check_overlap(f, first, label);
+    st = st_check_overlap(f, first, label);
 done:
     cJSON_Delete(root);
     free(text);
@@ -406,6 +408,9 @@ void ltx_st_close(ltx_st_file *f)
     }
     free(f->mkeys);
     free(f->mvals);
+    for (int i = 0; i < f->nowned; i++)
+        free(f->owned[i]);
+    free(f->owned);
     ltx_strmap_free(&f->mindex);
     for (int i = 0; i < f->nshards; i++) {
         if (f->shards[i].mapped) munmap(f->shards[i].map, f->shards[i].size);
@@ -486,8 +491,10 @@ float *ltx_st_read_f32(const ltx_st_file *f, const char *name, int64_t *numel)
                 name ? name : "(null)");
         return NULL;
     }
-    size_t esz = ltx_dtype_size(e->dtype);
-    size_t n = e->nbytes / esz;
+    size_t esz = ltx_dtype_is_quant(e->dtype) ? 2 : ltx_dtype_size(e->dtype); /* alignment */
+    size_t n = 1;
+    for (int d = 0; d < e->ndim; d++)
+        n *= (size_t)e->shape[d]; /* validated at open: no overflow */
     float *out = malloc(n ? n * sizeof(float) : 1);
     if (!out) {
         ltx_err(LTX_ERR_OOM, "%s: out of memory reading '%.200s'", f->path, name);

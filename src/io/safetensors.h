@@ -9,6 +9,9 @@
  * and equal to numel * element size, no overlapping tensors. A bad file yields LTX_ERR_FORMAT
  * (or LTX_ERR_IO) with a message naming the file and the problem — never a crash.
  *
+ * GGUF v3 files are read through the same interface (gguf.c): ltx_st_open / _open_memory /
+ * _open_dir recognise them by their magic; entries then may have block-quantized dtypes.
+ *
  * Lifetime: an ltx_st_file owns its mapping; tensor data pointers stay valid until
  * ltx_st_close(). Thread-safety: a file may be read from several threads once open.
  */
@@ -76,6 +79,19 @@ ltx_status ltx_st_writer_set_metadata(ltx_st_writer *w, const char *key, const c
 /* Writes to path.tmp then renames onto path. */
 ltx_status ltx_st_writer_save(ltx_st_writer *w, const char *path);
 void ltx_st_writer_free(ltx_st_writer *w); /* NULL is fine */
+
+/* ---- appended: overlay -----------------------------------------------------------------------
+ * Opens `base` and `over` (safetensors or GGUF files) as one file: every entry of `over`
+ * replaces the same-named entry of `base`, the rest of `base` stays, metadata comes from `base`
+ * (then `over` for keys base lacks). Used for a transformer-only GGUF (ComfyUI-GGUF) next to the
+ * full checkpoint that supplies the config, VAEs, vocoder and connectors. */
+ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file **out);
+
+/* Drops this process's resident pages of every mapped entry whose name starts with `prefix`
+ * (madvise MADV_DONTNEED on the page-aligned interior of its bytes; the file backs them, so a
+ * later read faults them back in unchanged). For weights a finished stage no longer needs while
+ * the file stays open (text connectors after prompt encoding). In-memory files: no-op. */
+void ltx_st_release_pages(const ltx_st_file *f, const char *prefix);
 
 /* ---- appended: shard queries (sharded folders; a single file has one shard) ---- */
 int ltx_st_shard_count(const ltx_st_file *f);

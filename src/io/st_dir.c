@@ -4,7 +4,8 @@
  * With model.safetensors.index.json the "weight_map" ({tensor name: shard file}) names the
  * shards; every shard is mapped and validated, entries are merged, and each name of the index
  * must be present in the shard the index assigns it to. Names present in two shards are an
- * error. Without an index the folder's single model.safetensors is opened.
+ * error. Without an index the folder's single model.safetensors is opened, and without that the
+ * folder's single *.gguf file (a quantized Gemma; gguf.c maps llama.cpp names).
  * ref: transformers modeling_utils.load_sharded_checkpoint (index layout); the Gemma 3 text
  * encoder folder of the reference (ltx-core text_encoders/gemma) is read this way.
  *
@@ -16,11 +17,14 @@
 #include "io/safetensors.h"
 #include "io/st_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool is_file(const char *path)
 {
@@ -124,6 +128,31 @@ fail:
     return st;
 }
 
+/* The folder's single *.gguf file (malloc'd path), or NULL when there are none or several. */
+static char *find_gguf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *hit = NULL;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 6 || strcmp(de->d_name + l - 5, ".gguf")) continue;
+        if (n++ == 0) {
+            size_t len = strlen(dir) + l + 2;
+            hit = malloc(len);
+            if (hit) snprintf(hit, len, "%s/%s", dir, de->d_name);
+        }
+    }
+    closedir(d);
+    if (n != 1) {
+        free(hit);
+        return NULL;
+    }
+    return hit;
+}
+
 ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out)
 {
     *out = NULL;
@@ -137,13 +166,72 @@ ltx_status ltx_st_open_dir(const char *dir, ltx_st_file **out)
         st = open_indexed(dir, p, out);
     } else {
         snprintf(p, len, "%s/model.safetensors", dir);
+        char *g = is_file(p) ? NULL : find_gguf(dir);
         if (is_file(p))
             st = ltx_st_open(p, out);
+        else if (g)
+            st = ltx_st_open(g, out);
         else
             st = ltx_err(LTX_ERR_IO,
-                         "%s: neither model.safetensors.index.json nor model.safetensors found",
+                         "%s: neither model.safetensors.index.json, model.safetensors nor one "
+                         "*.gguf file found",
                          dir);
+        free(g);
     }
     free(p);
     return st;
+}
+
+/* By name, and among equal names the overlay (shard 1) first. */
+static int cmp_entry_name(const void *a, const void *b)
+{
+    const ltx_st_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->shard < y->shard ? 1 : x->shard > y->shard ? -1 : 0); /* over first */
+}
+
+ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file **out)
+{
+    *out = NULL;
+    if (!base || !over) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_st_open_overlay: NULL path");
+    ltx_st_file *f = st_file_new(base, 2);
+    if (!f) return ltx_err(LTX_ERR_OOM, "%s: out of memory", base);
+    ltx_status st = st_map_shard(f, 0, base);
+    if (st == LTX_OK) st = st_map_shard(f, 1, over);
+    if (st == LTX_OK && f->n > 1) {
+        /* sorted by name with shard 1 first among equals: keep the first of each name */
+        qsort(f->entries, (size_t)f->n, sizeof *f->entries, cmp_entry_name);
+        int u = 0;
+        for (int i = 0; i < f->n; i++) {
+            if (u > 0 && !strcmp(f->entries[u - 1].name, f->entries[i].name) &&
+                f->entries[u - 1].shard != f->entries[i].shard) {
+                free((char *)f->entries[i].name);
+                continue;
+            }
+            f->entries[u++] = f->entries[i];
+        }
+        f->n = u;
+    }
+    if (st == LTX_OK) st = st_finalize(f);
+    if (st != LTX_OK) {
+        ltx_st_close(f);
+        return st;
+    }
+    *out = f;
+    return LTX_OK;
+}
+
+void ltx_st_release_pages(const ltx_st_file *f, const char *prefix)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    if (!f || !prefix || ps <= 0) return;
+    size_t n = strlen(prefix);
+    for (int i = 0; i < f->n; i++) {
+        const ltx_st_entry *e = &f->entries[i];
+        if (strncmp(e->name, prefix, n) || !f->shards[e->shard].mapped || e->nbytes < (size_t)ps)
+            continue;
+        uintptr_t a = ((uintptr_t)e->data + (uintptr_t)ps - 1) & ~((uintptr_t)ps - 1);
+        uintptr_t b = ((uintptr_t)e->data + e->nbytes) & ~((uintptr_t)ps - 1);
+        if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+    }
 }

@@ -24,6 +24,8 @@ struct ltx_st_file {
     char **mkeys, **mvals; /* metadata in file order (first shard wins on repeated keys) */
     int nmeta, metacap;
     ltx_strmap mindex; /* key -> index into mkeys/mvals (keys borrowed from mkeys) */
+    void **owned; /* malloc'd tensor data some entries point at (GGUF norm fix-ups); freed */
+    int nowned;
 };
 
 /* Empty file object with `nshards` zeroed shard slots; NULL on OOM (no error text). */
@@ -33,6 +35,16 @@ ltx_status st_map_shard(ltx_st_file *f, int shard, const char *path);
 /* Validates the header of one shard's bytes and appends its entries and metadata. */
 ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
                           int shard);
+/* Appends an entry (the file takes its malloc'd name only on success). */
+ltx_status st_push_entry(ltx_st_file *f, const ltx_st_entry *e);
+/* Adds a metadata pair (copied) unless the key is already present (first shard wins). */
+ltx_status st_push_meta(ltx_st_file *f, const char *key, const char *val);
+/* Rejects overlapping data among entries [first, f->n). */
+ltx_status st_check_overlap(ltx_st_file *f, int first, const char *label);
+/* GGUF (gguf.c): validates one GGUF file's bytes and appends its entries and metadata, with
+ * names and shapes in this library's (PyTorch) convention. */
+ltx_status gguf_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
+                            int shard);
 /* Sorts entries by name and rejects duplicate names. */
 ltx_status st_finalize(ltx_st_file *f);
 /* Writer: adds a tensor taking ownership of malloc'd `data` (freed on failure too). */

@@ -86,7 +86,9 @@ static ltx_status check_entry(const ltx_gemma3 *m, const char *name, int ndim, c
     const ltx_st_entry *e = ltx_st_find(m->st, name);
     if (!e)
         return ltx_err(LTX_ERR_FORMAT, "gemma3 %s: tensor %s missing", ltx_st_path(m->st), name);
-    bool ok = e->ndim == ndim && ltx_dtype_is_float(e->dtype);
+    /* float, or block-quantized (GGUF) for the matrices */
+    bool ok = e->ndim == ndim &&
+              (ltx_dtype_is_float(e->dtype) || (ndim == 2 && ltx_dtype_is_quant(e->dtype)));
     for (int i = 0; ok && i < ndim; i++)
         ok = e->shape[i] == d[i];
     if (!ok)
@@ -424,7 +426,7 @@ static ltx_tensor *embed(const ltx_gemma3 *m, const int32_t *ids, int64_t n)
         return NULL;
     }
     float scale = sqrtf((float)D);
-    size_t esz = ltx_dtype_size(e->dtype);
+    size_t row_bytes = ltx_dtype_bytes(e->dtype, D); /* per block for quantized tables */
     for (int64_t t = 0; t < n; t++) {
         if (ids[t] < 0 || ids[t] >= e->shape[0]) {
             free(buf);
@@ -433,8 +435,8 @@ static ltx_tensor *embed(const ltx_gemma3 *m, const int32_t *ids, int64_t n)
             return NULL;
         }
         float *row = buf + t * D;
-        ltx_convert(row, LTX_F32, (const char *)e->data + (size_t)ids[t] * (size_t)D * esz,
-                    e->dtype, (size_t)D);
+        ltx_convert(row, LTX_F32, (const char *)e->data + (size_t)ids[t] * row_bytes, e->dtype,
+                    (size_t)D);
         for (int64_t d = 0; d < D; d++)
             row[d] *= scale;
     }

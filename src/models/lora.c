@@ -2,8 +2,8 @@
  * lora.c — LoRA file index and weight fusion (see lora.h for the math and rounding).
  *
  * ref: ltx_core/loader/fuse_loras.py, sd_ops.py @ a2c3f24, and 400fd31 (v1.2) fuse_loras.py
- * bf16_fuse_rule / aggregate_lora_products (LTX_LORA_BF16_FUSE_RULE). Fusion runs through backend ops
- * (copy, scale, matmul, add, rounding by dtype round trips), so it works on any device; it
+ * bf16_fuse_rule / aggregate_lora_products (LTX_LORA_BF16_FUSE_RULE). Fusion runs through backend
+ * ops (copy, scale, matmul, add, rounding by dtype round trips), so it works on any device; it
  * allocates per weight: f32 copies of A, B, the product and W, freed before returning.
  */
 #include "models/lora.h"
@@ -16,8 +16,8 @@
 #include <string.h>
 
 typedef struct lora_pair {
-    char *key;                   /* model weight key: "<module>.weight" */
-    const ltx_st_entry *a, *b;   /* lora_A (r, in), lora_B (out, r) */
+    char *key;                 /* model weight key: "<module>.weight" */
+    const ltx_st_entry *a, *b; /* lora_A (r, in), lora_B (out, r) */
 } lora_pair;
 
 struct ltx_lora {
@@ -121,14 +121,21 @@ ltx_status ltx_lora_open(const char *path, ltx_lora **out)
 void ltx_lora_close(ltx_lora *l)
 {
     if (!l) return;
-    for (int i = 0; i < l->n; i++) free(l->pairs[i].key);
+    for (int i = 0; i < l->n; i++)
+        free(l->pairs[i].key);
     free(l->pairs);
     ltx_st_close(l->f);
     free(l);
 }
 
-const char *ltx_lora_path(const ltx_lora *l) { return ltx_st_path(l->f); }
-int ltx_lora_pair_count(const ltx_lora *l) { return l->n; }
+const char *ltx_lora_path(const ltx_lora *l)
+{
+    return ltx_st_path(l->f);
+}
+int ltx_lora_pair_count(const ltx_lora *l)
+{
+    return l->n;
+}
 const char *ltx_lora_metadata(const ltx_lora *l, const char *key)
 {
     return ltx_st_metadata(l->f, key);
@@ -182,7 +189,10 @@ static ltx_status round_to(ltx_backend *be, ltx_tensor *t, ltx_dtype dt)
     return s;
 }
 
-static bool is_fp8(ltx_dtype t) { return t == LTX_F8E4M3 || t == LTX_F8E5M2; }
+static bool is_fp8(ltx_dtype t)
+{
+    return t == LTX_F8E4M3 || t == LTX_F8E5M2;
+}
 
 /* f32 copy of t on be (t may live on another backend of the same kind: host wraps). */
 static ltx_tensor *f32_copy(ltx_backend *be, const ltx_tensor *t)
@@ -198,8 +208,8 @@ static ltx_tensor *f32_copy(ltx_backend *be, const ltx_tensor *t)
 /* torch 1.13 CPU's native bf16 gemm (LTX_LORA_TORCH113_CPU_MATMUL, see lora.h): prod =
  * bf16(... bf16(bf16(b[:, 0] a[0, :]) + bf16(b[:, 1] a[1, :])) ...), rank index in order.
  * b (out, r), a (r, in) f32 holding bf16 values; prod (out, in) f32. */
-static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b,
-                                          const ltx_tensor *a, ltx_tensor *prod)
+static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b, const ltx_tensor *a,
+                                          ltx_tensor *prod)
 {
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, prod->shape);
     ltx_status s = t ? be->ops->fill(be, prod, 0.0) : LTX_ERR_OOM;
@@ -299,14 +309,13 @@ ltx_status ltx_lora_fuse(ltx_backend *be, const char *key, const ltx_tensor *bas
                          const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
                          ltx_tensor **out)
 {
-    return ltx_lora_fuse_ex(be, key, base, n, A, B, strength, product_dtype, target_dtype, 0,
-                            out);
+    return ltx_lora_fuse_ex(be, key, base, n, A, B, strength, product_dtype, target_dtype, 0, out);
 }
 
 ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *base, int n,
                             const ltx_tensor *const *A, const ltx_tensor *const *B,
-                            const double *strength, ltx_dtype product_dtype,
-                            ltx_dtype target_dtype, unsigned flags, ltx_tensor **out)
+                            const double *strength, ltx_dtype product_dtype, ltx_dtype target_dtype,
+                            unsigned flags, ltx_tensor **out)
 {
     *out = NULL;
     if (!key) key = "(weight)";
@@ -314,13 +323,17 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
         return ltx_err(LTX_ERR_INVALID_ARG, "LoRA fusion of %s: need a 2-D weight and >= 1 LoRA",
                        key);
     ltx_dtype tdt = target_dtype == LTX_DTYPE_COUNT ? base->dtype : target_dtype;
-    if (tdt != LTX_F32 && tdt != LTX_BF16 && tdt != LTX_F16 && !is_fp8(tdt))
+    if (tdt != LTX_F32 && tdt != LTX_BF16 && tdt != LTX_F16 && !is_fp8(tdt) &&
+        !ltx_dtype_is_quant(tdt))
         return ltx_err(LTX_ERR_UNSUPPORTED, "LoRA fusion of %s: target dtype %s", key,
                        ltx_dtype_name(tdt));
     /* ref: a2c3f24 (2026-04): deltas in the target dtype, bf16 when the target is fp8;
-     * 400fd31 (1.2, bf16_fuse_rule): deltas aggregated and W + delta added in bf16 */
+     * 400fd31 (1.2, bf16_fuse_rule): deltas aggregated and W + delta added in bf16. A block-
+     * quantized target (GGUF, --quantization q*) is dequantized, fused (in f32, or bf16 under
+     * the 1.2 rule) and requantized with the same type (the final copy), as GGUF tools patch
+     * quantized bases. */
     bool rule12 = (flags & LTX_LORA_BF16_FUSE_RULE) != 0;
-    ltx_dtype ddt = is_fp8(tdt) || rule12 ? LTX_BF16 : tdt;
+    ltx_dtype ddt = is_fp8(tdt) || rule12 ? LTX_BF16 : ltx_dtype_is_quant(tdt) ? LTX_F32 : tdt;
     int64_t O = base->shape[0], I = base->shape[1];
     for (int i = 0; i < n; i++) {
         if (A[i]->ndim != 2 || B[i]->ndim != 2 || A[i]->shape[1] != I || B[i]->shape[0] != O ||
@@ -396,10 +409,11 @@ ltx_status ltx_lora_weight_hook(void *user, ltx_backend *be, const char *name,
         set->matched[i]++;
     }
     if (s == LTX_OK && n > 0) {
-        s = ltx_lora_fuse_ex(be, name, stored, n, A, B, str, set->product_dtype,
-                             set->target_dtype, set->flags, replacement);
+        s = ltx_lora_fuse_ex(be, name, stored, n, A, B, str, set->product_dtype, set->target_dtype,
+                             set->flags, replacement);
         if (s == LTX_OK) set->fused++;
     }
-    for (int i = 0; i < n_own; i++) ltx_tensor_free(own[i]);
+    for (int i = 0; i < n_own; i++)
+        ltx_tensor_free(own[i]);
     return s;
 }

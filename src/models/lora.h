@@ -42,8 +42,11 @@
  * binds instead (ltx_transformer_load_ex + ltx_lora_weight_hook). Per-stage LoRA sets are
  * simply different ltx_lora_set values used for different loads.
  *
- * Not implemented: scaled-fp8 weights (`.weight_scale`), fused through dequantize/requantize
- * in the reference (LTX_ERR_UNSUPPORTED); the CUDA stochastic rounding of fp8-cast fusion.
+ * Block-quantized bases (Q8_0, Q4_K, ...: GGUF checkpoints or --quantization): dequantized,
+ * fused in f32, requantized to the base's type (target dtype = the quantized type).
+ * Scaled-fp8 weights (`.weight_scale`, official fp8 checkpoints) are fused by the pipelines'
+ * hook (stages.c): strengths divided by the scale, result in bf16, the scale still applied by
+ * the linear. Not implemented: the CUDA stochastic rounding of fp8-cast fusion.
  */
 #ifndef LTX_MODELS_LORA_H
 #define LTX_MODELS_LORA_H

@@ -59,7 +59,7 @@ static ltx_status get(ltx_text_processor *p, const char *name, int64_t d0, int64
     const ltx_st_entry *e = ltx_st_find(p->st, name);
     int nd = d1 < 0 ? 1 : 2;
     if (!e || e->ndim != nd || e->shape[0] != d0 || (nd == 2 && e->shape[1] != d1) ||
-        !ltx_dtype_is_float(e->dtype))
+        !(ltx_dtype_is_float(e->dtype) || (nd == 2 && ltx_dtype_is_quant(e->dtype))))
         return ltx_err(LTX_ERR_FORMAT, "text processor: %s %s (want [%lld%s%lld])", name,
                        e ? "has another shape or dtype" : "missing", (long long)d0,
                        nd == 2 ? ", " : "", nd == 2 ? (long long)d1 : 0LL);

@@ -506,7 +506,36 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
         const ltx_st_entry *e = ltx_st_find(h->ckpt, key);
         h->set->target_dtype = e ? e->dtype : LTX_DTYPE_COUNT;
     }
-    LTX_TRY(ltx_lora_weight_hook(h->set, be, name, stored, replacement));
+    /* Scaled-fp8 base (official fp8 checkpoints): the model computes x @ (W * weight_scale)^T
+     * with W the stored fp8 values, so the fused tensor must be W + delta / weight_scale: the
+     * LoRA strengths are divided by the scale, and the result kept in bf16 (no new fp8 scale:
+     * the reference requantizes with scale 448 / max|W'|; bf16 avoids clipping at 448). */
+    char sk[300];
+    snprintf(sk, sizeof sk, "model.diffusion_model.%s_scale", name);
+    const ltx_st_entry *se = stored->dtype == LTX_F8E4M3 ? ltx_st_find(h->ckpt, sk) : NULL;
+    double saved[LTX_MAX_LORAS];
+    ltx_dtype saved_target = h->set->target_dtype;
+    if (se) {
+        int64_t k = 0;
+        float *v = ltx_st_read_f32(h->ckpt, sk, &k);
+        float ws = v && k == 1 ? v[0] : 0.0f;
+        free(v);
+        if (!(ws > 0.0f))
+            return ltx_err(LTX_ERR_FORMAT, "%s: %s must be one positive value",
+                           ltx_st_path(h->ckpt), sk);
+        for (int i = 0; i < h->set->n; i++) {
+            saved[i] = h->set->strength[i];
+            h->set->strength[i] /= ws;
+        }
+        h->set->target_dtype = LTX_BF16;
+    }
+    ltx_status s = ltx_lora_weight_hook(h->set, be, name, stored, replacement);
+    if (se) {
+        for (int i = 0; i < h->set->n; i++)
+            h->set->strength[i] = saved[i];
+        h->set->target_dtype = saved_target;
+    }
+    LTX_TRY(s);
     if (*replacement && h->p->record) {
         char full[160];
         snprintf(full, sizeof full, "%s.fused.%s", h->stage, name);
@@ -515,11 +544,38 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
     return LTX_OK;
 }
 
+/* LoRA fusion (when a set is given) then --quantization of the result (when a policy is). */
+typedef struct chain_hook {
+    rec_hook *lora;
+    const ltx_quant_policy *quant;
+} chain_hook;
+
+static ltx_status chained_hook(void *user, ltx_backend *be, const char *name,
+                               const ltx_tensor *stored, ltx_tensor **replacement)
+{
+    chain_hook *c = user;
+    ltx_tensor *fused = NULL, *q = NULL;
+    *replacement = NULL;
+    if (c->lora) LTX_TRY(recording_hook(c->lora, be, name, stored, &fused));
+    ltx_status s = LTX_OK;
+    if (c->quant) s = ltx_quant_weight_hook((void *)c->quant, be, name, fused ? fused : stored, &q);
+    if (s != LTX_OK || q) ltx_tensor_free(fused);
+    *replacement = q ? q : s == LTX_OK ? fused : NULL;
+    return s;
+}
+
 static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                    const char *stage, bool streamed, ltx_transformer **out)
 {
+    const ltx_quant_policy *q = p->quant.kind != LTX_QPOL_NONE ? &p->quant : NULL;
+    if (q && q->kind == LTX_QPOL_FP8_SCALED_MM) /* no fp8 matmul here: logged, counted */
+        LTX_TRY(ltx_backend_fallback(p->be, "quantization.fp8_scaled_mm",
+                                     "--quantization fp8-scaled-mm: no fp8 x fp8 matmul on this "
+                                     "device; using fp8-cast (fp8 weights upcast at use)"));
+    chain_hook c = {NULL, q};
     if (!loras || loras->n == 0) {
-        LTX_TRY(ltx_transformer_load(ckpt, p->be, false, out));
+        LTX_TRY(q ? ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out)
+                  : ltx_transformer_load(ckpt, p->be, false, out));
         ltx_transformer_set_reference(*out, p->ref);
         return LTX_OK;
     }
@@ -530,7 +586,8 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
     loras->flags = p->lora_flags | (ltx_refver_is_1_2(p->ref) ? LTX_LORA_BF16_FUSE_RULE : 0u);
     loras->fused = 0;
     rec_hook h = {p, loras, stage ? stage : "stage", ckpt, streamed};
-    LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
+    c.lora = &h;
+    LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, chained_hook, &c, out));
     ltx_transformer_set_reference(*out, p->ref);
     for (int i = 0; i < loras->n; i++)
         if (loras->matched[i] == 0)

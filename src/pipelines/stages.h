@@ -27,6 +27,7 @@
 #ifndef LTX_PIPELINES_STAGES_H
 #define LTX_PIPELINES_STAGES_H
 
+#include "models/quant_policy.h"
 #include "backend/backend.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -87,6 +88,9 @@ typedef struct ltx_pipe {
      * (noiser, keyframe bounds, frozen sigma), the transformer load (cross-attention timesteps,
      * LoRA fuse rule) and the two-stage pipelines (which stage's audio is decoded). */
     ltx_reference_version ref;
+    /* appended: --quantization, applied to the transformer weights at every load (kind NONE
+     * from ltx_pipe_init: weights as stored) */
+    ltx_quant_policy quant;
 } ltx_pipe;
 
 void ltx_pipe_init(ltx_pipe *p, ltx_backend *be);

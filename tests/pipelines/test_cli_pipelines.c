@@ -178,7 +178,7 @@ TEST(validation_errors)
     snprintf(a, sizeof a, "--checkpoint-path %s", dir_as_file);
     refused("ti2vid_one_stage", a, "is a directory");
     snprintf(a, sizeof a, "--checkpoint-path %s", junk);
-    refused("ti2vid_one_stage", a, "not a readable safetensors file");
+    refused("ti2vid_one_stage", a, "not a readable safetensors or GGUF file");
     refused("distilled", "--gemma-root /nonexistent", "--gemma-root /nonexistent: not a directory");
     snprintf(a, sizeof a, "--gemma-root %s", g_dir);
     refused("distilled", a, "no Gemma weights");

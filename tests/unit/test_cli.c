@@ -67,17 +67,26 @@ TEST(usage_errors)
     CHECK(output_has("tpu"));
 }
 
-TEST(not_built_flags_refused)
+TEST(quantization_flag_validated)
 {
-    /* --quantization is recognised but not built: it says so, exits 1, writes nothing */
+    /* --quantization takes the built policies; an unknown one is refused before any file is
+     * opened, naming the flag and value, and writes nothing */
     unlink("/tmp/ltx_test_cli_quant.mp4");
-    CHECK(run("distilled --quantization fp8-cast --distilled-checkpoint-path x "
+    CHECK(run("distilled --quantization fp4 --distilled-checkpoint-path x "
               "--spatial-upsampler-path y --gemma-root z --prompt p "
-              "--output-path /tmp/ltx_test_cli_quant.mp4") == 1);
-    CHECK(output_has("--quantization fp8-cast: fp8 quantization is not built yet"));
+              "--output-path /tmp/ltx_test_cli_quant.mp4") == 2);
+    CHECK(output_has("--quantization fp4: unknown policy"));
     CHECK(access("/tmp/ltx_test_cli_quant.mp4", F_OK) != 0);
+    /* a known policy gets past validation to the missing checkpoint */
+    CHECK(run("distilled --quantization q4_k --distilled-checkpoint-path x "
+              "--spatial-upsampler-path y --gemma-root z --prompt p "
+              "--output-path /tmp/ltx_test_cli_quant.mp4") != 0);
+    CHECK(output_has("--gemma-root z"));
     CHECK(run("ti2vid_two_stages --help") == 0);
-    CHECK(output_has("--compile"));
+    CHECK(output_has("--compile") && output_has("q4_k"));
+    CHECK(run("quantize") == 2);
+    CHECK(run("quantize a b --type q9") == 2);
+    CHECK(output_has("--type q9"));
 }
 
 /* --precision: a bad value names the flag and the value before anything loads; info and verify

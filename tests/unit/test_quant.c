@@ -462,6 +462,14 @@ TEST(linear_and_copy_on_backends)
             ltx_tensor_free(bt);
             ltx_tensor_free(yt);
         }
+        /* row slices are views; a slice inside the blocks of a row is refused */
+        ltx_tensor *wq = LTX_TENSOR_NEW(be, LTX_Q8_0, 4, 64);
+        ltx_tensor *rows = wq ? ltx_tensor_slice(wq, 0, 1, 3, 1) : NULL;
+        CHECK(rows && rows->shape[0] == 2 && ltx_tensor_nbytes(rows) == 2 * 68);
+        CHECK(wq && ltx_tensor_slice(wq, 1, 0, 32, 1) == NULL);
+        CHECK(strstr(ltx_err_message(), "cannot be split") != NULL);
+        ltx_tensor_free(rows);
+        ltx_tensor_free(wq);
         /* rows that are not whole blocks are refused with the type named */
         CHECK(LTX_TENSOR_NEW(be, LTX_Q4_K, 4, 100) == NULL);
         CHECK(strstr(ltx_err_message(), "Q4_K") != NULL);

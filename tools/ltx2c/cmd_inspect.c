@@ -1,6 +1,6 @@
 /*
- * cmd_inspect.c — `ltx2c inspect FILE|FOLDER [--tensors] [--json]`: what a .safetensors file (or a
- * Hugging Face folder of shards) holds.
+ * cmd_inspect.c — `ltx2c inspect FILE|FOLDER [--tensors] [--json]`: what a .safetensors or GGUF
+ * file (or a Hugging Face folder of shards, or a folder with one .gguf) holds.
  *
  * Prints path, size, tensor count, total elements and bytes, a dtype histogram, then tensors
  * grouped by model component (see classify(): the key prefixes of the LTX-2 checkpoint as the
@@ -327,6 +327,16 @@ static void tally(const ltx_st_file *f, int *dt, uint64_t *numel, uint64_t *byte
     }
 }
 
+/* "GGUF" when the (first) file starts with the GGUF magic, else "safetensors". */
+static const char *format_of(const ltx_st_file *f)
+{
+    FILE *fp = fopen(ltx_st_shard_path(f, 0), "rb");
+    char m[4] = {0};
+    size_t k = fp ? fread(m, 1, 4, fp) : 0;
+    if (fp) fclose(fp);
+    return k == 4 && !memcmp(m, "GGUF", 4) ? "GGUF" : "safetensors";
+}
+
 static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors)
 {
     char a[40], b[40], c[40], dts[256];
@@ -335,6 +345,7 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
     tally(f, dt, &numel, &bytes);
     uint64_t size = total_size(f);
     printf("path:     %s\n", esc(ltx_st_path(f)));
+    printf("format:   %s\n", format_of(f));
     if (ltx_st_shard_count(f) > 1)
         for (int i = 0; i < ltx_st_shard_count(f); i++)
             printf("  shard %d: %s\n", i, esc(ltx_st_shard_path(f, i)));
@@ -412,6 +423,7 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
     uint64_t numel = 0, bytes = 0;
     tally(f, dt, &numel, &bytes);
     cJSON_AddStringToObject(root, "path", esc(ltx_st_path(f)));
+    cJSON_AddStringToObject(root, "format", format_of(f));
     cJSON *shards = cJSON_AddArrayToObject(root, "shards");
     for (int i = 0; i < ltx_st_shard_count(f); i++)
         cJSON_AddItemToArray(shards, cJSON_CreateString(esc(ltx_st_shard_path(f, i))));

@@ -50,13 +50,14 @@ typedef struct gen_args {
     const char *precision; /* NULL = auto */
     int threads;
     int quiet;
-    const char *quantization; /* --quantization POLICY: not built yet, refused in run() */
+    int strict; /* --strict: capability fallbacks (e.g. fp8-scaled-mm on the CPU) fail */
+    const char *quantization; /* --quantization POLICY -> g.quantization */
     int compile;              /* --compile: accepted, no effect (see its help) */
     const char *refver;       /* --reference-version 1.2|2026-04 (resolved in run()) */
     const char *offload;      /* --offload none|cpu|disk (resolved in run()) */
 } gen_args;
 
-#define MAX_OPTS 64
+#define MAX_OPTS  64
 #define NOT_GIVEN INT_MIN /* --streaming-prefetch-count absent */
 
 /* Flags every generation parser starts with: text encoder, prompt, output, seed. */
@@ -126,6 +127,12 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
+    o[n++] = (cli_opt){"--strict",
+                       CLI_FLAG,
+                       &a->strict,
+                       NULL,
+                       "[ltx2c] fail instead of taking a capability fallback",
+                       0};
     return n;
 }
 
@@ -158,11 +165,19 @@ static int run_opts(cli_opt *o, gen_args *a, const char *enhance_help, const cha
                        "read from the mapped file, so cpu and disk differ only in prefetch",
                        0};
     o[n++] = (cli_opt){"--max-batch-size", CLI_INT, &a->g.max_batch_size, "N", batch_help, 0};
+    o[n++] = (cli_opt){"--transformer-path",
+                       CLI_STR,
+                       &a->g.transformer_path,
+                       "FILE",
+                       "transformer-only .gguf/.safetensors replacing the checkpoint's "
+                       "transformer weights (config, VAEs etc. still from the checkpoint)",
+                       0};
     o[n++] = (cli_opt){"--quantization",
                        CLI_STR,
                        &a->quantization,
                        "POLICY",
-                       "fp8-cast | fp8-scaled-mm (not built yet: refused)",
+                       "transformer weights at load: fp8-cast | fp8-scaled-mm (CPU: fp8-cast, "
+                       "a logged fallback) | q8_0 | q4_0 | q4_k | q5_k | q6_k",
                        0};
     o[n++] = (cli_opt){"--compile",
                        CLI_FLAG,
@@ -277,10 +292,7 @@ typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
 
 static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
 {
-    if (a->quantization) {
-        cli_error(cmd, "--quantization %s: fp8 quantization is not built yet", a->quantization);
-        return CLI_EXIT_FAIL;
-    }
+    a->g.quantization = a->quantization;
     int rv = resolve_version_offload(cmd, a);
     if (rv) return rv;
     a->g.images = a->images.v;
@@ -297,6 +309,7 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     ep.device = a->device ? a->device : "auto";
     ep.precision = a->precision;
     ep.n_threads = a->threads;
+    ep.strict = a->strict;
     ep.log_level = a->quiet ? LTX_LOG_ERROR : LTX_LOG_INFO;
     ep.progress = on_progress;
     ep.progress_user = &prog;

@@ -26,6 +26,11 @@ static void help(void)
            "  --tokenizer PATH    Gemma 3 tokenizer.json for text goldens (default:\n"
            "                      .cache/tokenizer-gemma3/tokenizer.json, as setup puts it)\n"
            "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
+           "  --nmse-max X        error budget instead of the file's tolerances: pass iff\n"
+           "                      NMSE <= X (and, with --max-rel R, max|d| <= R * max|ref|);\n"
+           "                      for low-bit weights (docs/NUMERICS.md)\n"
+           "  --max-rel R         see --nmse-max\n"
+           "  --quantization P    load transformers with --quantization P (fp8-cast, q4_k, ...)\n"
            "  --reference-version V  1.2|2026-04: replay under these numerics (default: the\n"
            "                      version of each file's reference_commit, a2c3f24 = 2026-04,\n"
            "                      400fd31 = 1.2)\n"
@@ -82,7 +87,13 @@ int cmd_verify(int argc, char **argv)
                 free(files);
                 return CLI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--verbose"))
+        } else if (!strcmp(a, "--nmse-max") && has)
+            vp.nmse_max = atof(argv[++i]);
+        else if (!strcmp(a, "--max-rel") && has)
+            vp.max_rel = atof(argv[++i]);
+        else if (!strcmp(a, "--quantization") && has)
+            vp.quantization = argv[++i];
+        else if (!strcmp(a, "--verbose"))
             vp.verbose = 1;
         else if (!strcmp(a, "--quiet"))
             quiet = 1;

@@ -1,0 +1,108 @@
+/*
+ * bench/real_size.c — the distilled pipeline end to end on the synthetic real-shaped files of
+ * bench/gen_real_size (22B transformer GGUF/fp8, Gemma 3 12B Q4_0 GGUF): time per stage, peak
+ * RSS and bytes read from disk. Never run by the tests.
+ *
+ * Method: one engine on the CPU (all online cores), one `ltx_generate_distilled` call exactly as
+ * `ltx2c distilled` makes it, at the smallest valid real size (default 256x384, 25 frames) with
+ * the tiny x2 upsampler (same 128 latent channels). Stage times are the pipeline's own log
+ * lines (echoed); peak RSS is getrusage's ru_maxrss (resident pages, mapped file pages
+ * included); bytes read are /proc/self/io read_bytes (what the process made the kernel fetch
+ * from the block device; page-cache hits are not counted, rchar is printed next to it).
+ * The weights are random, so the video is noise: this measures memory and time only. The
+ * machine is shared: times are noisy, run it with `nice -n 19`.
+ * Usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N]
+ */
+#include "ltx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void proc_io(long long *read_bytes, long long *rchar)
+{
+    *read_bytes = *rchar = -1;
+    FILE *f = fopen("/proc/self/io", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "read_bytes: %lld", read_bytes);
+        sscanf(line, "rchar: %lld", rchar);
+    }
+    if (f) fclose(f);
+}
+
+static void echo(void *user, ltx_log_level level, const char *line)
+{
+    (void)user;
+    (void)level;
+    fprintf(stderr, "%s\n", line);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] "
+                        "[--streaming N]\n");
+        return 2;
+    }
+    const char *dir = argv[1], *kind = argc > 2 && argv[2][0] != '-' ? argv[2] : "q4_k";
+    int H = 256, W = 384, F = 25, stream = 0;
+    if (argc > 5 && argv[3][0] != '-') H = atoi(argv[3]), W = atoi(argv[4]), F = atoi(argv[5]);
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--streaming")) stream = atoi(argv[i + 1]);
+    char ckpt[1024], gemma[1024], tok[4096], out[256];
+    snprintf(ckpt, sizeof ckpt, "%s/ltx-22b-%s.%s", dir, kind,
+             strcmp(kind, "fp8") ? "gguf" : "safetensors");
+    snprintf(gemma, sizeof gemma, "%s/gemma-3-12b-q4_0", dir);
+    const char *data = LTX_TEST_DATA;
+    snprintf(tok, sizeof tok, "%.*s/.cache/tokenizer-gemma3/tokenizer.json",
+             (int)(strlen(data) - strlen("/tests/data")), data);
+    snprintf(out, sizeof out, "/tmp/real_size_%d.mp4", (int)getpid());
+
+    ltx_engine_params ep;
+    ltx_engine_params_init(&ep);
+    ep.device = "cpu";
+    ep.log = echo;
+    ltx_engine *e = NULL;
+    if (ltx_engine_open(&ep, &e) != LTX_OK) {
+        fprintf(stderr, "engine: %s\n", ltx_last_error_global());
+        return 1;
+    }
+    ltx_generate_params g;
+    ltx_generate_params_init(&g);
+    g.prompt = "A red fox trots through fresh snow at dawn, breath steaming in the cold air";
+    g.gemma_root = gemma;
+    g.tokenizer = tok;
+    g.output_path = out;
+    g.height = H;
+    g.width = W;
+    g.num_frames = F;
+    g.streaming_prefetch_count = stream;
+    ltx_distilled_params dp;
+    ltx_distilled_params_init(&dp);
+    dp.distilled_checkpoint_path = ckpt;
+    dp.spatial_upsampler_path =
+        LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors";
+    long long rb0, rc0, rb1, rc1;
+    proc_io(&rb0, &rc0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ltx_status s = ltx_generate_distilled(e, &g, &dp);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    proc_io(&rb1, &rc1);
+    if (s != LTX_OK) fprintf(stderr, "distilled: %s\n", ltx_engine_last_error(e));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("real_size %s %dx%d %d frames (streaming %d): %s, total %.1f s, peak RSS %.2f GB, "
+           "read from disk %.2f GB (rchar %.2f GB)\n",
+           kind, H, W, F, stream, s == LTX_OK ? "ok" : "FAILED",
+           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+           (double)ru.ru_maxrss / (1024.0 * 1024.0), (double)(rb1 - rb0) / 1e9,
+           (double)(rc1 - rc0) / 1e9);
+    remove(out);
+    ltx_engine_close(e);
+    return s == LTX_OK ? 0 : 1;
+}
