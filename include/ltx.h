@@ -140,7 +140,16 @@ typedef struct ltx_engine_params {
     void *log_user;
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
+    /* appended: model cache budget in bytes. 0 (default) = every model is loaded per call and
+     * freed when its stage ends; > 0 = the text encoder (tokenizer + Gemma) stays resident
+     * across calls on this engine, least recently used evicted beyond the budget, so a second
+     * job with the same files skips loading them. */
+    size_t cache_bytes;
 } ltx_engine_params;
+
+/* Model cache counters of e (ltx_engine_params.cache_bytes); any pointer may be NULL. */
+void ltx_engine_cache_stats(const ltx_engine *e, size_t *bytes, int *entries, int *hits,
+                            int *misses);
 
 /* Zeroes *p, sets struct_size and the defaults written on each field above. */
 void ltx_engine_params_init(ltx_engine_params *p);
@@ -250,6 +259,10 @@ typedef struct ltx_generate_params {
     /* appended: reference numerics (LTX_REFERENCE_DEFAULT = LTX_REFERENCE_1_2). A caller built
      * against a header without this field passes a smaller struct_size and gets the default. */
     ltx_reference_version reference_version;
+    /* appended: non-zero = check every argument and input file (the output folder included) as
+     * a run would, then return LTX_OK without loading any weight or writing anything. Servers
+     * use it to refuse a bad job before queueing it (ltx2c serve). Default 0. */
+    int validate_only;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(cmake gcc make pkg-config libopenblas-dev libcjson-dev libfftw3-dev
-      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg)
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
+      libmicrohttpd-dev chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

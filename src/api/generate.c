@@ -29,6 +29,9 @@
 #include "models/text_encoder.h"
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
+#include "tokenizer/gemma_tokenizer.h"
+
+#include <dirent.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +375,63 @@ static void to_guider(const ltx_guidance *g, ltx_guider_params *o)
     memcpy(o->stg_blocks, g->stg_blocks, sizeof(int) * (size_t)o->n_stg_blocks);
 }
 
+static void free_tokenizer(void *t)
+{
+    ltx_gemma_tokenizer_free(t);
+}
+
+static void free_gemma(void *g)
+{
+    ltx_gemma3_close(g);
+}
+
+/* Bytes of the regular files directly in dir (the Gemma weights), for the cache budget. */
+static size_t dir_bytes(const char *dir)
+{
+    size_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) total += (size_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* With a model cache on e: the tokenizer and Gemma from the cache, or loaded now and handed
+ * to it (prm->tok / prm->gemma set only when the cache holds them; otherwise the text encoder
+ * opens and frees its own, as without a cache). */
+static ltx_status cached_text_encoder(ltx_engine *e, ltx_text_encode_params *prm)
+{
+    ltx_model_cache_begin(e->cache);
+    if (!ltx_model_cache_budget(e->cache)) return LTX_OK;
+    const char *tpath = prm->tokenizer ? prm->tokenizer : prm->gemma_root;
+    prm->tok = ltx_model_cache_get(e->cache, "tokenizer", tpath);
+    if (!prm->tok) {
+        struct stat st;
+        size_t bytes = stat(tpath, &st) == 0 ? 2 * (size_t)st.st_size : 0; /* parsed vocab */
+        LTX_TRY(ltx_gemma_tokenizer_load(tpath, &prm->tok));
+        if (!ltx_model_cache_put(e->cache, "tokenizer", tpath, prm->tok, bytes, free_tokenizer)) {
+            ltx_gemma_tokenizer_free(prm->tok); /* over the budget: the encoder loads its own */
+            prm->tok = NULL;
+        }
+    }
+    prm->gemma = ltx_model_cache_get(e->cache, "gemma", prm->gemma_root);
+    if (!prm->gemma) {
+        LTX_TRY(ltx_gemma3_open(e->be, prm->gemma_root, &prm->gemma));
+        size_t bytes = dir_bytes(prm->gemma_root);
+        if (!ltx_model_cache_put(e->cache, "gemma", prm->gemma_root, prm->gemma, bytes,
+                                 free_gemma)) {
+            ltx_gemma3_close(prm->gemma);
+            prm->gemma = NULL;
+        }
+    }
+    return LTX_OK;
+}
+
 ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
                                   const ltx_generate_params *g, const char *negative,
                                   ltx_text_context ctx[2], ltx_gen_inputs *in, double *seconds)
@@ -381,8 +441,9 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, &proc));
     ltx_text_encode_params prm = {
         .gemma_root = g->gemma_root, .tokenizer = g->tokenizer, .ref = ltx_gen_reference(g)};
+    ltx_status s = cached_text_encoder(e, &prm);
     const char *prompts[2] = {g->prompt, negative};
-    ltx_status s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
+    if (s == LTX_OK) s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     ltx_text_processor_free(proc);
     LTX_TRY(s);
     in->v_ctx = ctx[0].video;
@@ -472,6 +533,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
     for (int i = 0; i < r->n_lora; i++)
         inputs[ni++] = ltx_lora_path(r->lora[i]);
     LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (ltx_gen_validate_only(g)) return LTX_OK;
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
                                      .frame_idx = g->images[i].frame_idx,
@@ -587,6 +649,12 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
 }
 
 /* ---- shared with src/api/generate_cond.c (declared in src/api/generate_internal.h) ---- */
+
+bool ltx_gen_validate_only(const ltx_generate_params *g)
+{
+    return g->struct_size >= offsetof(ltx_generate_params, validate_only) + sizeof(int) &&
+           g->validate_only;
+}
 
 ltx_status ltx_gen_check_file(const char *flag, const char *path)
 {

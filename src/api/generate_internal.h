@@ -14,6 +14,8 @@
 #include "pipelines/pipelines.h"
 #include "sampling/guiders.h"
 
+/* g->validate_only, read only when g's struct_size covers the field. */
+bool ltx_gen_validate_only(const ltx_generate_params *g);
 /* The path exists, is a readable regular file. */
 ltx_status ltx_gen_check_file(const char *flag, const char *path);
 /* Opens an LTX checkpoint (all components present) / an exact spatial x2 upsampler; *out is

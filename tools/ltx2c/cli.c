@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 bool cli_is_help(const char *s)
@@ -13,10 +14,35 @@ bool cli_is_help(const char *s)
     return !strcmp(s, "-h") || !strcmp(s, "--help");
 }
 
+static _Thread_local cli_job_hooks *tl_hooks;
+
+void cli_set_job_hooks(cli_job_hooks *h)
+{
+    tl_hooks = h;
+}
+
+cli_job_hooks *cli_job_hooks_get(void)
+{
+    return tl_hooks;
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    if (tl_hooks) {
+        if (tl_hooks->err && tl_hooks->err_cap) {
+            size_t used = strlen(tl_hooks->err);
+            if (used && used + 2 < tl_hooks->err_cap) {
+                tl_hooks->err[used++] = '\n';
+                tl_hooks->err[used] = 0;
+            }
+            if (used < tl_hooks->err_cap)
+                vsnprintf(tl_hooks->err + used, tl_hooks->err_cap - used, fmt, ap);
+        }
+        va_end(ap);
+        return;
+    }
     fprintf(stderr, "ltx2c %s: ", cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
