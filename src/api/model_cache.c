@@ -46,7 +46,8 @@ static void drop(ltx_model_cache *c, int i)
 void ltx_model_cache_free(ltx_model_cache *c)
 {
     if (!c) return;
-    while (c->n) drop(c, c->n - 1);
+    while (c->n)
+        drop(c, c->n - 1);
     free(c->e);
     free(c);
 }
@@ -113,9 +114,15 @@ int ltx_model_cache_put(ltx_model_cache *c, const char *kind, const char *path, 
         c->e = ne;
         c->cap = cap;
     }
-    cache_entry x = {.kind = strdup(kind), .path = strdup(path), .size = size, .mtime_ns = mt,
-                     .obj = obj, .bytes = bytes, .free_fn = free_fn,
-                     .last_use = ++c->clock, .epoch = c->epoch};
+    cache_entry x = {.kind = strdup(kind),
+                     .path = strdup(path),
+                     .size = size,
+                     .mtime_ns = mt,
+                     .obj = obj,
+                     .bytes = bytes,
+                     .free_fn = free_fn,
+                     .last_use = ++c->clock,
+                     .epoch = c->epoch};
     if (!x.kind || !x.path) {
         free(x.kind);
         free(x.path);

@@ -132,10 +132,19 @@ static enum MHD_Result send_result(server *s, struct MHD_Connection *c, job *j)
     if (range) {
         unsigned long long x = 0, y = 0;
         int ok = 0;
-        if (sscanf(range, "bytes=%llu-%llu", &x, &y) == 2) ok = x <= y, a = x, b = y < size ? y : size - 1;
-        else if (sscanf(range, "bytes=%llu-", &x) == 1) ok = 1, a = x, b = size - 1;
-        else if (sscanf(range, "bytes=-%llu", &y) == 1 && y > 0)
-            ok = 1, a = y >= size ? 0 : size - y, b = size - 1;
+        /* one range: "bytes=A-B", "bytes=A-" or the suffix "bytes=-N" (%llu would take a sign) */
+        const char *v = !strncmp(range, "bytes=", 6) && !strchr(range, ',') ? range + 6 : "x";
+        if (v[0] == '-') {
+            if (sscanf(v + 1, "%llu", &y) == 1 && y > 0 && v[1] != '-')
+                ok = 1, a = y >= size ? 0 : size - y, b = size - 1;
+        } else if (v[0] >= '0' && v[0] <= '9') {
+            int k = sscanf(v, "%llu-%llu", &x, &y);
+            const char *dash = strchr(v, '-');
+            if (k == 2 && dash[1] != '-')
+                ok = x <= y, a = x, b = y < size ? y : size - 1;
+            else if (k == 1 && dash && !dash[1])
+                ok = 1, a = x, b = size - 1;
+        }
         if (!ok || a >= size) {
             close(fd);
             struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -260,11 +269,12 @@ static void list_models(cJSON *arr, const char *root, const char *rel, int depth
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "path", r2);
         cJSON_AddNumberToObject(m, "bytes", (double)st.st_size);
-        cJSON_AddStringToObject(m, "kind", strstr(nm, "upscaler") || strstr(nm, "upsampler")
-                                               ? "spatial upsampler"
-                                           : strstr(nm, "lora") ? "lora"
-                                           : strstr(nm, "model") ? "weights"
-                                                                 : "checkpoint");
+        cJSON_AddStringToObject(m, "kind",
+                                strstr(nm, "upscaler") || strstr(nm, "upsampler")
+                                    ? "spatial upsampler"
+                                : strstr(nm, "lora")  ? "lora"
+                                : strstr(nm, "model") ? "weights"
+                                                      : "checkpoint");
         cJSON_AddItemToArray(arr, m);
     }
     closedir(d);
@@ -290,8 +300,12 @@ static enum MHD_Result upload_post(server *s, struct MHD_Connection *c, req *r)
     char clean[128] = "";
     size_t k = 0;
     for (const char *p = name ? name : "file"; *p && k + 1 < sizeof clean; p++)
-        clean[k++] = (char)(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
-                                   *p) && *p ? *p : '_');
+        clean[k++] =
+            (char)(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
+                          *p) &&
+                           *p
+                       ? *p
+                       : '_');
     clean[k] = 0;
     if (clean[0] == '.') clean[0] = '_';
     char rel[256], path[PATH_MAX + 300], tmp[PATH_MAX + 320];
@@ -373,7 +387,8 @@ static enum MHD_Result route(server *s, struct MHD_Connection *c, const char *ur
         cJSON_AddStringToObject(o, "status", "ok");
         return send_json(c, 200, o);
     }
-    if (strncmp(url, "/v1/", 4)) return get ? send_static(s, c, url) : send_error(c, 405, "method not allowed");
+    if (strncmp(url, "/v1/", 4))
+        return get ? send_static(s, c, url) : send_error(c, 405, "method not allowed");
     if (!token_ok(s, c)) return send_error(c, 401, "missing or wrong bearer token");
     if (r->too_big) return send_error(c, 413, "request body too large");
     if (!strcmp(url, "/v1/jobs") && post) return jobs_post(s, c, r);
@@ -534,8 +549,10 @@ static int serve_main(const serve_opts *o)
     if (d) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         if (strcmp(o->host, "127.0.0.1") && !s.token)
-            fprintf(stderr, "ltx2c serve: warning: listening on %s without --token: anyone who "
-                    "can reach this address can run jobs\n", o->host);
+            fprintf(stderr,
+                    "ltx2c serve: warning: listening on %s without --token: anyone who "
+                    "can reach this address can run jobs\n",
+                    o->host);
         printf("ltx2c serve: listening on http://%s:%u (models %s, jobs %s)\n", o->host,
                info ? info->port : (unsigned)o->port, s.models, s.jobs_dir);
         fflush(stdout);
@@ -557,21 +574,31 @@ static int serve_main(const serve_opts *o)
 
 int cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {.host = "127.0.0.1", .port = 8080, .queue = 16, .jobs_dir = "ltx2c-jobs",
-                    .device = "auto", .web_dir = LTX2C_WEB_DIR, .cache_mb = 16384,
+    serve_opts o = {.host = "127.0.0.1",
+                    .port = 8080,
+                    .queue = 16,
+                    .jobs_dir = "ltx2c-jobs",
+                    .device = "auto",
+                    .web_dir = LTX2C_WEB_DIR,
+                    .cache_mb = 16384,
                     .max_body_kb = 256};
     cli_opt t[] = {
-        {"--models", CLI_STR, &o.models, "DIR", "folder every model path of a job is relative to", 1},
+        {"--models", CLI_STR, &o.models, "DIR", "folder every model path of a job is relative to",
+         1},
         {"--host", CLI_STR, &o.host, "ADDR", "IPv4 address to bind (default 127.0.0.1)", 0},
         {"--port", CLI_INT, &o.port, "N", "TCP port (default 8080; 0 = any free port)", 0},
         {"--token", CLI_STR, &o.token, "SECRET", "require Authorization: Bearer SECRET on /v1", 0},
         {"--queue", CLI_INT, &o.queue, "N", "jobs waiting at most; more get 429 (default 16)", 0},
-        {"--jobs-dir", CLI_STR, &o.jobs_dir, "DIR", "job records and results (default ltx2c-jobs)", 0},
+        {"--jobs-dir", CLI_STR, &o.jobs_dir, "DIR", "job records and results (default ltx2c-jobs)",
+         0},
         {"--device", CLI_STR, &o.device, "D", "auto|cpu|cpu-restricted|cuda[:N] (default auto)", 0},
         {"--threads", CLI_INT, &o.threads, "N", "worker threads of the engine", 0},
-        {"--cache-mb", CLI_INT, &o.cache_mb, "MB", "resident model budget (default 16384; 0 = off)", 0},
-        {"--max-body-kb", CLI_INT, &o.max_body_kb, "KB", "POST /v1/jobs body limit (default 256)", 0},
-        {"--web-dir", CLI_STR, &o.web_dir, "DIR", "the web page's files (default: the repo's web/)", 0},
+        {"--cache-mb", CLI_INT, &o.cache_mb, "MB", "resident model budget (default 16384; 0 = off)",
+         0},
+        {"--max-body-kb", CLI_INT, &o.max_body_kb, "KB", "POST /v1/jobs body limit (default 256)",
+         0},
+        {"--web-dir", CLI_STR, &o.web_dir, "DIR", "the web page's files (default: the repo's web/)",
+         0},
     };
     int n = (int)(sizeof t / sizeof t[0]);
     int r = cli_parse("serve", t, n, argc, argv);

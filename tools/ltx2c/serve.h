@@ -56,8 +56,8 @@ typedef struct server {
     int n_jobs, cap_jobs;
     job *current;
     int stop;
-    ltx_engine *engine;   /* runs the jobs (model cache on) */
-    ltx_engine *checker;  /* validates requests (cpu, 1 thread, quiet) */
+    ltx_engine *engine;  /* runs the jobs (model cache on) */
+    ltx_engine *checker; /* validates requests (cpu, 1 thread, quiet) */
     pthread_mutex_t check_mu;
     pthread_t worker;
 } server;

@@ -38,11 +38,15 @@ static const struct {
 
 /* Flags naming model files/folders (relative to --models) and media inputs (relative to
  * --models, or "uploads/NAME" for files sent to POST /v1/uploads). */
-static const char *const model_keys[] = {
-    "distilled-checkpoint-path", "checkpoint-path", "spatial-upsampler-path", "gemma-root",
-    "tokenizer", "lora", "distilled-lora"};
-static const char *const media_keys[] = {"image", "audio-path", "video-path",
-                                         "video-conditioning", "conditioning-attention-mask"};
+static const char *const model_keys[] = {"distilled-checkpoint-path",
+                                         "checkpoint-path",
+                                         "spatial-upsampler-path",
+                                         "gemma-root",
+                                         "tokenizer",
+                                         "lora",
+                                         "distilled-lora"};
+static const char *const media_keys[] = {"image", "audio-path", "video-path", "video-conditioning",
+                                         "conditioning-attention-mask"};
 /* Flags the server owns. */
 static const char *const server_keys[] = {"output-path", "device", "threads", "help", "quiet"};
 
@@ -108,8 +112,8 @@ static void argv_free(char **v, int n)
 }
 
 /* rel confined to base (no absolute path, no "..", no symlink leaving base) -> out. */
-static int confine(const char *key, const char *rel, const char *base, const char *what,
-                   char *out, size_t cap, char *msg, size_t mcap)
+static int confine(const char *key, const char *rel, const char *base, const char *what, char *out,
+                   size_t cap, char *msg, size_t mcap)
 {
     if (!*rel || rel[0] == '/') {
         snprintf(msg, mcap, "%s '%s': must be a path relative to %s", key, rel, what);
@@ -185,8 +189,10 @@ static int push_group(const server *s, argv_buf *a, const char *key, const cJSON
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         char t[8192], p[PATH_MAX];
         if (scalar_text(e, t, sizeof t)) {
-            snprintf(msg, mcap, "field '%s': wrong type (%s inside the array; expected strings "
-                     "and numbers)", key, type_name(e));
+            snprintf(msg, mcap,
+                     "field '%s': wrong type (%s inside the array; expected strings "
+                     "and numbers)",
+                     key, type_name(e));
             return 1;
         }
         if (!strncmp(t, "--", 2)) {
@@ -208,8 +214,10 @@ static int field_args(const server *s, argv_buf *a, const cJSON *it, char *msg, 
 {
     const char *k = it->string;
     if (!*k || strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(k) || k[0] == '-') {
-        snprintf(msg, mcap, "field '%s': unknown (fields are the CLI's flags without the leading "
-                 "dashes, e.g. \"num-frames\")", k);
+        snprintf(msg, mcap,
+                 "field '%s': unknown (fields are the CLI's flags without the leading "
+                 "dashes, e.g. \"num-frames\")",
+                 k);
         return 1;
     }
     if (IN(k, server_keys)) {
@@ -260,13 +268,15 @@ static int build_argv(const server *s, const char *body, size_t len, const char 
         snprintf(msg, mcap, "the body must be a JSON object, not %s", type_name(root));
         r = 1;
     } else if (!cJSON_IsString(pl)) {
-        snprintf(msg, mcap, "field 'pipeline': %s", pl ? "wrong type (expected a string)"
-                                                       : "required");
+        snprintf(msg, mcap, "field 'pipeline': %s",
+                 pl ? "wrong type (expected a string)" : "required");
         r = 1;
     } else if (!pipeline_fn(pl->valuestring)) {
-        snprintf(msg, mcap, "field 'pipeline' '%.64s': unknown (distilled, ti2vid_one_stage, "
+        snprintf(msg, mcap,
+                 "field 'pipeline' '%.64s': unknown (distilled, ti2vid_one_stage, "
                  "ti2vid_two_stages, ti2vid_two_stages_hq, keyframe_interpolation, "
-                 "a2vid_two_stage, retake, ic_lora)", pl->valuestring);
+                 "a2vid_two_stage, retake, ic_lora)",
+                 pl->valuestring);
         r = 1;
     } else {
         snprintf(pipeline, pcap, "%s", pl->valuestring);
@@ -542,8 +552,10 @@ static void restore_one(server *s, const char *path)
         if (!j->finished) j->finished = serve_now();
     }
     j->version = 1;
-    if (add_job(s, j)) job_free(j);
-    else serve_job_save(s, j);
+    if (add_job(s, j))
+        job_free(j);
+    else
+        serve_job_save(s, j);
 out:
     free(body);
     cJSON_Delete(o);
@@ -648,7 +660,9 @@ static void run_job(server *s, job *j)
     } else {
         j->state = JOB_FAILED;
         snprintf(j->error, sizeof j->error, "%s",
-                 s->stop ? "interrupted (server stopped)" : err[0] ? err : "failed");
+                 s->stop  ? "interrupted (server stopped)"
+                 : err[0] ? err
+                          : "failed");
     }
     j->eta_s = 0;
     j->version++;
