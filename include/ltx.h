@@ -6,7 +6,9 @@
  *   ltx_engine   Owns the compute backend (CPU, CPU-restricted, CUDA, ...), its thread pool, the
  *                log/progress callbacks and the last-error text. Open one per process and device;
  *                it outlives every session made from it. Weights are mapped per pipeline run and
- *                released when their stage ends (see docs/ARCHITECTURE.md).
+ *                released when their stage ends (see docs/ARCHITECTURE.md), except what the
+ *                engine's model cache keeps resident (ltx_engine_params.cache_bytes > 0: the
+ *                text encoder, reused by the next call with the same files).
  *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
  *                engine, used by one job at a time, closed before its engine.
  *
@@ -121,8 +123,10 @@ typedef enum ltx_log_level {
 typedef void (*ltx_log_fn)(void *user, ltx_log_level level, const char *line);
 
 /* Long work reports here: `stage` names the stage ("stage1", "vae_decode"), step counts from 1
- * to total, elapsed_s is wall time since the stage began. Return non-zero to request abort
- * (the call then fails with LTX_ERR_ABORTED at the next step boundary). */
+ * to total, elapsed_s is wall time since the stage began (ETA = elapsed_s / step * (total -
+ * step)). Return non-zero to request abort (the call then fails with LTX_ERR_ABORTED at the
+ * next step boundary). To cancel from another thread, set a flag there and return it here:
+ * ltx2c serve does so (tools/ltx2c/serve_jobs.c). */
 typedef int (*ltx_progress_fn)(void *user, const char *stage, int step, int total,
                                double elapsed_s);
 
