@@ -225,7 +225,9 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
 {
     if (!g || g->struct_size < offsetof(ltx_generate_params, reference_version))
         return ltx_err(LTX_ERR_INVALID_ARG, "generate params: struct_size too small");
-    if (g->struct_size >= sizeof *g && g->reference_version != LTX_REFERENCE_DEFAULT &&
+    if (g->struct_size >=
+            offsetof(ltx_generate_params, reference_version) + sizeof g->reference_version &&
+        g->reference_version != LTX_REFERENCE_DEFAULT &&
         g->reference_version != LTX_REFERENCE_1_2 && g->reference_version != LTX_REFERENCE_2026_04)
         return ltx_err(LTX_ERR_INVALID_ARG, "--reference-version: unknown value %d",
                        (int)g->reference_version);
