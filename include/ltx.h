@@ -203,6 +203,9 @@ typedef struct ltx_verify_params {
     /* appended: numerics to replay with; LTX_REFERENCE_DEFAULT (default) = the version named by
      * the golden's reference_commit metadata (a2c3f24 -> 2026-04, 400fd31 -> 1.2) */
     ltx_reference_version reference_version;
+    /* appended */
+    const char *tokenizer; /* tokenizer.json for goldens that need one (prompt enhancement);
+                              NULL = <gemma root>/tokenizer.json */
 } ltx_verify_params;
 
 typedef struct ltx_verify_result {
@@ -218,6 +221,35 @@ void ltx_verify_params_init(ltx_verify_params *p);
  * failure; LTX_ERR_UNSUPPORTED when a case could not be run. */
 ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
                            ltx_verify_result *res);
+
+/* ---- prompt enhancement (src/api/enhance.c) ------------------------------------------------
+ * LTX's generate_enhanced_prompt: Gemma 3 (the text encoder's model, with its vision tower for
+ * an image) rewrites a short prompt into one detailed paragraph (subject, action, camera,
+ * lighting, sound), streaming the text as it is generated. */
+typedef void (*ltx_text_piece_fn)(void *user, const char *piece, size_t len, int n_tokens,
+                                  double seconds);
+typedef struct ltx_enhance_params {
+    size_t struct_size;
+    const char *gemma_root; /* required: Gemma 3 folder */
+    const char *tokenizer;  /* tokenizer.json (or its folder); NULL = inside gemma_root */
+    const char *prompt;     /* required */
+    const char *image_path; /* optional: enhance for image-to-video, looking at this image */
+    uint64_t seed;          /* default 10 */
+    int max_new_tokens;     /* default 512, >= 1 */
+    int greedy;             /* non-zero: argmax decoding instead of sampling */
+    ltx_text_piece_fn on_piece; /* optional streaming callback (complete UTF-8 characters) */
+    void *user;
+    /* alignment padding of the prompt: 2026-04 appends the pads (the first token is predicted
+     * from a pad row), 1.2 prepends them; DEFAULT = 1.2 */
+    ltx_reference_version reference_version;
+} ltx_enhance_params;
+/* Zeroes *p, sets struct_size and the defaults noted above. */
+void ltx_enhance_params_init(ltx_enhance_params *p);
+/* Runs the enhancement; *out is the cleaned text (malloc'd, free with ltx_string_free). Bad
+ * input (max_new_tokens < 1, an image that cannot be decoded, a Gemma folder without a vision
+ * tower given an image) fails before any weight is loaded, naming the flag and value. */
+ltx_status ltx_enhance_prompt(ltx_engine *e, const ltx_enhance_params *p, char **out);
+void ltx_string_free(char *s); /* NULL is fine */
 
 /* ---- generation (src/api/generate.c) -------------------------------------------------------
  * One call runs a whole pipeline: validation of every argument and input file (before any
@@ -263,6 +295,12 @@ typedef struct ltx_generate_params {
     /* appended: reference numerics (LTX_REFERENCE_DEFAULT = LTX_REFERENCE_1_2). A caller built
      * against a header without this field passes a smaller struct_size and gets the default. */
     ltx_reference_version reference_version;
+    /* appended: --enhance-prompt. Gemma 3 (gemma_root, which then needs the vision tower when
+     * images are given) rewrites `prompt` first, looking at images[0] when there is one; the
+     * enhanced text is logged at INFO and encoded instead; the generator is freed before any
+     * other model loads. Sampled with `seed`. */
+    int enhance_prompt;          /* 0 = off (default) */
+    int enhance_max_new_tokens;  /* default 512 */
     /* appended: non-zero = check every argument and input file (the output folder included) as
      * a run would, then return LTX_OK without loading any weight or writing anything. Servers
      * use it to refuse a bad job before queueing it (ltx2c serve). Default 0. */

@@ -8,6 +8,7 @@
 
 #include "golden/golden.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,9 @@ ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_par
     if (p->struct_size >=
         offsetof(ltx_verify_params, reference_version) + sizeof p->reference_version)
         o.reference_version = p->reference_version;
+    /* versioned struct: fields past the caller's struct_size keep their defaults */
+    if (p->struct_size >= offsetof(ltx_verify_params, tokenizer) + sizeof p->tokenizer)
+        o.tokenizer = p->tokenizer;
     pthread_mutex_lock(&e->lock);
     ltx_err_clear();
     ltx_status s =

@@ -29,6 +29,7 @@
 #include "models/text_encoder.h"
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
+#include "pipelines/prompt_enhance.h"
 #include "tokenizer/gemma_tokenizer.h"
 
 #include <dirent.h>
@@ -62,6 +63,7 @@ void ltx_generate_params_init(ltx_generate_params *p)
     p->num_frames = 121;
     p->frame_rate = 24.0;
     p->max_batch_size = 1;
+    p->enhance_max_new_tokens = 512; /* ref: GemmaTextEncoder._enhance max_new_tokens */
 }
 
 void ltx_distilled_params_init(ltx_distilled_params *p)
@@ -221,6 +223,32 @@ ltx_reference_version ltx_gen_reference(const ltx_generate_params *g)
     return ltx_refver_resolve(has ? g->reference_version : LTX_REFERENCE_DEFAULT);
 }
 
+/* --enhance-prompt, read only when the caller's struct has the field (appended after
+ * reference_version). */
+static bool enhance_on(const ltx_generate_params *g)
+{
+    return g->struct_size >= offsetof(ltx_generate_params, enhance_max_new_tokens) +
+                                 sizeof g->enhance_max_new_tokens &&
+           g->enhance_prompt;
+}
+
+/* --enhance-prompt's options: the first prompt, the first image (ref: blocks.PromptEncoder
+ * enhance_prompt_image = images[0][0]), the pipeline's seed (ref: enhance_prompt_seed=seed). */
+static void enhance_opts(const ltx_generate_params *g, const ltx_log *log, ltx_enhance_opts *o)
+{
+    ltx_enhance_opts_init(o);
+    o->gemma_root = g->gemma_root;
+    o->tokenizer = g->tokenizer;
+    o->prompt = g->prompt;
+    o->image_path = g->n_images > 0 ? g->images[0].path : NULL;
+    o->seed = g->seed;
+    o->max_new_tokens = g->enhance_max_new_tokens;
+    o->log = log;
+    /* ref: 2026-04 (a2c3f24) appends the alignment pads, 1.2 (400fd31 _cat_with_padding)
+     * prepends them */
+    o->pad_left = ltx_gen_reference(g) == LTX_REFERENCE_1_2;
+}
+
 static ltx_status check_common(const ltx_generate_params *g, int multiple, int *frames)
 {
     if (!g || g->struct_size < offsetof(ltx_generate_params, reference_version))
@@ -310,6 +338,11 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     const char *ext = strrchr(g->output_path, '.');
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
+    if (enhance_on(g)) {
+        ltx_enhance_opts eo;
+        enhance_opts(g, NULL, &eo);
+        LTX_TRY(ltx_enhance_check(&eo));
+    }
     return LTX_OK;
 }
 
@@ -440,12 +473,23 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
 {
     double t0 = ltx_pipe_now();
     ltx_text_processor *proc = NULL;
-    LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, &proc));
     ltx_text_encode_params prm = {
         .gemma_root = g->gemma_root, .tokenizer = g->tokenizer, .ref = ltx_gen_reference(g)};
-    ltx_status s = cached_text_encoder(e, &prm);
-    const char *prompts[2] = {g->prompt, negative};
+    char *enhanced = NULL;
+    ltx_status s = LTX_OK;
+    if (enhance_on(g)) {
+        /* ref: PromptEncoder.__call__: generate_enhanced_prompt on prompts[0], then encode; the
+         * generator (and its KV cache) is freed inside, before any other model loads */
+        ltx_enhance_opts eo;
+        enhance_opts(g, &e->log, &eo);
+        s = ltx_enhance_run(e->be, &eo, &enhanced);
+        if (s == LTX_OK) LTX_INFO(&e->log, "enhanced prompt: %s", enhanced);
+    }
+    const char *prompts[2] = {enhanced ? enhanced : g->prompt, negative};
+    if (s == LTX_OK) s = cached_text_encoder(e, &prm);
+    if (s == LTX_OK) s = ltx_text_processor_load(e->be, ckpt, 0, &proc);
     if (s == LTX_OK) s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
+    free(enhanced);
     ltx_text_processor_free(proc);
     LTX_TRY(s);
     in->v_ctx = ctx[0].video;

@@ -105,6 +105,11 @@ bool ltx_golden_noise_from_seed(ltx_golden_ctx *g)
     return g->opts->noise_from_seed;
 }
 
+const char *ltx_golden_tokenizer(ltx_golden_ctx *g)
+{
+    return g->opts->tokenizer;
+}
+
 const char *ltx_golden_input_name(ltx_golden_ctx *g, int i)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(g->kase, "inputs");
@@ -137,6 +142,10 @@ ltx_tensor *ltx_golden_input(ltx_golden_ctx *g, int i)
 void ltx_golden_resolve(ltx_golden_ctx *g, const char *kind, const char *file, char *out,
                         size_t cap)
 {
+    if (!strcmp(kind, "root")) { /* a folder of the set itself (tiny_gemma_vlm/) */
+        snprintf(out, cap, "%s/%s", g->root, file);
+        return;
+    }
     const char *sub = !strcmp(kind, "media") ? "media" : "tiny_ckpt";
     snprintf(out, cap, "%s/%s/%s", g->root, sub, file);
 }

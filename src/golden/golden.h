@@ -49,7 +49,8 @@ ltx_tensor *ltx_golden_input(ltx_golden_ctx *g, int i);
 /* Resolves extra.files[key] (or case.params[key] when the former is absent) — "checkpoint",
  * "upsampler" — to a path under <root>/tiny_ckpt/. Returns false when absent. */
 bool ltx_golden_ckpt_path(ltx_golden_ctx *g, const char *key, char *out, size_t cap);
-/* Resolves a file name relative to <root>/tiny_ckpt/ or <root>/media/ (kind = "ckpt"/"media"). */
+/* Resolves a file name relative to <root>/tiny_ckpt/, <root>/media/ or <root>/ (kind =
+ * "ckpt"/"media"/"root"). */
 void ltx_golden_resolve(ltx_golden_ctx *g, const char *kind, const char *file, char *out,
                         size_t cap);
 /* Taps for models: compares intermediates the file holds. */
@@ -58,6 +59,8 @@ bool ltx_golden_noise_from_seed(ltx_golden_ctx *g);
 /* The reference version the file is replayed under (never LTX_REFERENCE_DEFAULT): the
  * verify override, else the file's reference_commit (a2c3f24 -> 2026-04, 400fd31 -> 1.2). */
 ltx_reference_version ltx_golden_reference(ltx_golden_ctx *g);
+/* The --tokenizer given to verify, or NULL. */
+const char *ltx_golden_tokenizer(ltx_golden_ctx *g);
 
 /* Cache shared by the cases of one file (e.g. a loaded checkpoint). `free_fn` runs at the end
  * of the file. */
@@ -84,6 +87,7 @@ typedef struct ltx_golden_opts {
     bool verbose;
     double tolerance_scale; /* 0 or 1 = as written */
     ltx_reference_version reference_version; /* DEFAULT = from each file's reference_commit */
+    const char *tokenizer;  /* tokenizer.json for text goldens; NULL = none given */
 } ltx_golden_opts;
 
 /* Replays every case of the golden file at `path` on `be`, logging one line per compared

@@ -169,6 +169,12 @@ ltx_status ltx_media_preprocess(const uint8_t *rgb, int n, int src_h, int src_w,
 ltx_status ltx_media_resize_long_side(const uint8_t *rgb, int h, int w, int long_side,
                                       ltx_frames *out);
 
+/* Pillow's Image.resize(BILINEAR) on RGB24 (uint8, 8-bit fixed point, antialiased when
+ * shrinking, horizontal pass first), bit for bit (media_pil.c). src (sh, sw, 3) -> dst (dh, dw,
+ * 3), both caller-owned. */
+ltx_status ltx_pil_resize_bilinear(const uint8_t *src, int sh, int sw, uint8_t *dst, int dh,
+                                   int dw);
+
 /* The float resize alone (for callers that keep other layouts): src (src_h, src_w, c) float
  * channel-last -> dst (h, w, c) with torch's bilinear align_corners=False weights. */
 void ltx_media_resize_bilinear(const float *src, int src_h, int src_w, int c, float *dst, int h,

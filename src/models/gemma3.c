@@ -6,11 +6,12 @@
  * Gemma3DecoderLayer, Gemma3TextModel.forward; LTX's buffers: ltx_core/text_encoders/gemma/
  * encoders/encoder_configurator.py create_and_populate (embed_scale, both inv_freq tables).
  * Config parsing lives in gemma3_config.c.
- * Not here: tokenization (src/tokenizer/), the LM head and any text generation (LTX only
- * consumes the hidden states of one prompt pass: no logits, no KV cache), and the rows of
- * left padding, which are skipped rather than computed.
+ * Not here: tokenization (src/tokenizer/); the LM head, KV cache and text generation (prompt
+ * enhancement: gemma3_generate.c, sharing this file's layer pieces through gemma3_internal.h);
+ * the rows of left padding, which are skipped rather than computed.
  */
 #include "models/gemma3.h"
+#include "models/gemma3_internal.h"
 
 #include "nn/nn.h"
 #include "nn/rope.h"
@@ -23,15 +24,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-struct ltx_gemma3 {
-    ltx_gemma3_config cfg;
-    ltx_backend *be;
-    ltx_st_file *st;
-    const char *prefix; /* "language_model.model." (Gemma3ForConditionalGeneration) or "model." */
-};
-
 /* ---- weight names and checks ---- */
 
+/* Per-layer weight names, in the order of the W_* enum (gemma3_internal.h). */
 static const char *const LAYER_W[] = {
     "input_layernorm.weight",
     "self_attn.q_proj.weight",
@@ -47,24 +42,8 @@ static const char *const LAYER_W[] = {
     "mlp.down_proj.weight",
     "post_feedforward_layernorm.weight",
 };
-enum {
-    W_IN_NORM,
-    W_Q,
-    W_K,
-    W_V,
-    W_O,
-    W_QN,
-    W_KN,
-    W_POST_ATTN,
-    W_PRE_FF,
-    W_GATE,
-    W_UP,
-    W_DOWN,
-    W_POST_FF,
-    W_COUNT
-};
 
-static void layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap)
+void gemma3_layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap)
 {
     snprintf(out, cap, "%slayers.%d.%s", m->prefix, layer, LAYER_W[w]);
 }
@@ -138,7 +117,7 @@ ltx_status ltx_gemma3_open(ltx_backend *be, const char *dir, ltx_gemma3 **out)
     if ((s = check_entry(m, name, 2, d)) != LTX_OK) goto fail;
     for (int l = 0; l < c->num_layers; l++)
         for (int w = 0; w < W_COUNT; w++) {
-            layer_name(m, l, w, name, sizeof name);
+            gemma3_layer_name(m, l, w, name, sizeof name);
             int nd = layer_shape(c, w, d);
             if ((s = check_entry(m, name, nd, d)) != LTX_OK) goto fail;
         }
@@ -168,7 +147,7 @@ const ltx_gemma3_config *ltx_gemma3_get_config(const ltx_gemma3 *m)
 
 /* Drops the whole pages of a mapped tensor from this process (the file still backs them, so a
  * later read faults them back in): keeps resident memory at about one layer's weights. */
-static void release_mapped(const ltx_st_entry *e)
+void gemma3_release_mapped(const ltx_st_entry *e)
 {
     long ps = sysconf(_SC_PAGESIZE);
     if (!e || ps <= 0 || e->nbytes < (size_t)ps) return;
@@ -188,7 +167,7 @@ static void prefetch_layer(const ltx_gemma3 *m, int l)
     if (l >= m->cfg.num_layers || ps <= 0) return;
     char name[160];
     for (int w = 0; w < W_COUNT; w++) {
-        layer_name(m, l, w, name, sizeof name);
+        gemma3_layer_name(m, l, w, name, sizeof name);
         const ltx_st_entry *e = ltx_st_find(m->st, name);
         if (!e || !e->nbytes) continue;
         uintptr_t a = (uintptr_t)e->data & ~((uintptr_t)ps - 1);
@@ -199,7 +178,7 @@ static void prefetch_layer(const ltx_gemma3 *m, int l)
 
 /* Gemma RMSNorm weight as the f32 (1 + w) the module multiplies by. ref: Gemma3RMSNorm:
  * output * (1.0 + self.weight.float()). */
-static ltx_tensor *norm_weight(const ltx_gemma3 *m, const char *name)
+ltx_tensor *gemma3_norm_weight(const ltx_gemma3 *m, const char *name)
 {
     int64_t n = 0;
     float *w = ltx_st_read_f32(m->st, name, &n);
@@ -212,7 +191,7 @@ static ltx_tensor *norm_weight(const ltx_gemma3 *m, const char *name)
 }
 
 /* ref: Gemma3RMSNorm — x * rsqrt(mean(x^2) + eps) * (1 + w), all in f32. */
-static ltx_tensor *gnorm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1)
+ltx_tensor *gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1)
 {
     return nn_norm(m->be, LTX_NORM_RMS, x, w1, NULL, 0, (float)m->cfg.rms_norm_eps);
 }
@@ -231,16 +210,17 @@ typedef struct fwd {
     float scale;                 /* query_pre_attn_scalar^-0.5 */
 } fwd;
 
-/* RoPE tables for positions row0..row0+n-1. ref: Gemma3RotaryEmbedding.forward: freqs =
+/* RoPE tables for the positions pos[0..n) (host). ref: Gemma3RotaryEmbedding.forward: freqs =
  * inv_freq @ positions in f32, emb = cat(freqs, freqs) (rotate_half = the split pair layout),
  * cos/sin in f32 (attention_scaling 1 for default/linear). inv_freq as create_and_populate /
  * _compute_default_rope_parameters: 1 / base^(arange(0, dim, 2) / dim) in f32, then divided by
  * the linear factor. */
-static ltx_status rope_tables(const ltx_gemma3 *m, int64_t row0, int64_t n, bool global,
-                              ltx_tensor **cos_t, ltx_tensor **sin_t)
+ltx_status gemma3_rope_tables_pos(const ltx_gemma3 *m, const int64_t *pos, int64_t n, bool global,
+                                  ltx_tensor **cos_t, ltx_tensor **sin_t)
 {
     const ltx_gemma3_config *c = &m->cfg;
     int half = c->head_dim / 2;
+    *cos_t = *sin_t = NULL;
     float *cs = malloc(sizeof(float) * (size_t)(n * half) * 2), inv[1024];
     if (!cs || half > 1024) {
         free(cs);
@@ -255,7 +235,7 @@ static ltx_status rope_tables(const ltx_gemma3 *m, int64_t row0, int64_t n, bool
     float *sn = cs + n * half;
     for (int64_t t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
-            float a = (float)(row0 + t) * inv[i];
+            float a = (float)pos[t] * inv[i];
             cs[t * half + i] = cosf(a);
             sn[t * half + i] = sinf(a);
         }
@@ -264,6 +244,19 @@ static ltx_status rope_tables(const ltx_gemma3 *m, int64_t row0, int64_t n, bool
     *sin_t = ltx_tensor_from_host(m->be, LTX_F32, 4, shape, sn);
     free(cs);
     return (*cos_t && *sin_t) ? LTX_OK : ltx_err(LTX_ERR_OOM, "gemma3: rope tables upload");
+}
+
+/* Tables for the consecutive positions row0..row0+n-1 (the text-encoder forward). */
+static ltx_status rope_tables(const ltx_gemma3 *m, int64_t row0, int64_t n, bool global,
+                              ltx_tensor **cos_t, ltx_tensor **sin_t)
+{
+    int64_t *pos = malloc(sizeof(int64_t) * (size_t)n);
+    if (!pos) return ltx_err(LTX_ERR_OOM, "gemma3: rope positions");
+    for (int64_t t = 0; t < n; t++)
+        pos[t] = row0 + t;
+    ltx_status s = gemma3_rope_tables_pos(m, pos, n, global, cos_t, sin_t);
+    free(pos);
+    return s;
 }
 
 /* Additive mask (1, 1, n, n): key j visible from query i iff j <= i, mask[j] != 0 and (sliding)
@@ -289,7 +282,7 @@ static ltx_tensor *attn_mask(const ltx_gemma3 *m, const int32_t *km, int64_t n, 
 }
 
 /* (1, n, H*hd) contiguous -> (1, H, n, hd) strided view. */
-static ltx_tensor *heads_view(const ltx_tensor *x, int heads)
+ltx_tensor *gemma3_heads_view(const ltx_tensor *x, int heads)
 {
     int64_t s4[4] = {x->shape[0], x->shape[1], heads, x->shape[2] / heads};
     static const int perm[4] = {0, 2, 1, 3};
@@ -301,13 +294,13 @@ static ltx_tensor *heads_view(const ltx_tensor *x, int heads)
 
 /* Per-head q/k norm then RoPE: x (1, n, H*hd) -> (1, H, n, hd). ref: Gemma3Attention:
  * q_norm/k_norm over head_dim on (B, T, H, hd), then apply_rotary_pos_emb. */
-static ltx_tensor *norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
+ltx_tensor *gemma3_norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
                              int heads, const ltx_tensor *cos, const ltx_tensor *sin)
 {
     int64_t n = x->shape[1], hd = m->cfg.head_dim;
     int64_t s4[4] = {1, n, heads, hd}, s3[3] = {1, n, heads * hd};
     ltx_tensor *x4 = ltx_tensor_reshape(x, 4, s4);
-    ltx_tensor *n4 = x4 ? gnorm(m, x4, w1) : NULL;
+    ltx_tensor *n4 = x4 ? gemma3_norm(m, x4, w1) : NULL;
     ltx_tensor *n3 = n4 ? ltx_tensor_reshape(n4, 3, s3) : NULL;
     ltx_tensor *r = n3 ? ltx_rope_apply(m->be, LTX_ROPE_SPLIT, n3, heads, cos, sin) : NULL;
     ltx_tensor_free(x4);
@@ -327,11 +320,11 @@ static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global
     ltx_tensor *q = nn_linear(be, a, w[W_Q], NULL);            /* (1, n, H*hd) */
     ltx_tensor *k = q ? nn_linear(be, a, w[W_K], NULL) : NULL; /* (1, n, Hk*hd) */
     ltx_tensor *v = k ? nn_linear(be, a, w[W_V], NULL) : NULL;
-    ltx_tensor *qh = v ? norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
-    ltx_tensor *kh = qh ? norm_rope(m, k, kn1, c->num_kv_heads, f->cos[g], f->sin[g]) : NULL;
+    ltx_tensor *qh = v ? gemma3_norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
+    ltx_tensor *kh = qh ? gemma3_norm_rope(m, k, kn1, c->num_kv_heads, f->cos[g], f->sin[g]) : NULL;
     /* GQA: k/v keep their num_kv_heads heads; the attention op shares each among
      * num_heads / num_kv_heads query heads (ref: repeat_kv), without copying. */
-    ltx_tensor *vh = kh ? heads_view(v, c->num_kv_heads) : NULL;
+    ltx_tensor *vh = kh ? gemma3_heads_view(v, c->num_kv_heads) : NULL;
     /* (1, H, n, hd) */
     ltx_tensor *oh = vh ? nn_attention(be, qh, kh, vh, f->mask[g], f->scale) : NULL;
     ltx_tensor *out = NULL;
@@ -357,7 +350,7 @@ static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global
 }
 
 /* ref: Gemma3MLP: down(gelu_tanh(gate(x)) * up(x)). */
-static ltx_tensor *mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w)
+ltx_tensor *gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w)
 {
     ltx_backend *be = m->be;
     ltx_tensor *gt = nn_linear(be, x, w[W_GATE], NULL); /* (1, n, I) */
@@ -381,22 +374,22 @@ static ltx_status layer_forward(ltx_gemma3 *m, int l, ltx_tensor *h, const fwd *
     ltx_status s = LTX_OK;
     char name[160];
     for (int i = 0; i < W_COUNT && s == LTX_OK; i++) {
-        layer_name(m, l, i, name, sizeof name);
+        gemma3_layer_name(m, l, i, name, sizeof name);
         const ltx_st_entry *e = ltx_st_find(m->st, name);
-        w[i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, be, name) : norm_weight(m, name);
+        w[i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, be, name) : gemma3_norm_weight(m, name);
         if (!w[i]) s = LTX_ERR_IO;
     }
     if (s != LTX_OK) goto done;
     bool global = !m->cfg.sliding[l];
-    a = gnorm(m, h, w[W_IN_NORM]);
+    a = gemma3_norm(m, h, w[W_IN_NORM]);
     o = a ? self_attention(m, f, global, a, w, w[W_QN], w[W_KN]) : NULL;
-    ltx_tensor *on = o ? gnorm(m, o, w[W_POST_ATTN]) : NULL;
+    ltx_tensor *on = o ? gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
     s = add_into(be, h, on);
     ltx_tensor_free(on);
     if (s != LTX_OK) goto done;
-    mi = gnorm(m, h, w[W_PRE_FF]);
-    y = mi ? mlp(m, mi, w) : NULL;
-    ltx_tensor *yn = y ? gnorm(m, y, w[W_POST_FF]) : NULL;
+    mi = gemma3_norm(m, h, w[W_PRE_FF]);
+    y = mi ? gemma3_mlp(m, mi, w) : NULL;
+    ltx_tensor *yn = y ? gemma3_norm(m, y, w[W_POST_FF]) : NULL;
     s = add_into(be, h, yn);
     ltx_tensor_free(yn);
 done:
@@ -407,8 +400,8 @@ done:
     ltx_tensor_free(y);
     for (int i = 0; i < W_COUNT; i++) {
         ltx_tensor_free(w[i]);
-        layer_name(m, l, i, name, sizeof name);
-        release_mapped(ltx_st_find(m->st, name));
+        gemma3_layer_name(m, l, i, name, sizeof name);
+        gemma3_release_mapped(ltx_st_find(m->st, name));
     }
     return s;
 }
@@ -498,8 +491,8 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
         /* ref: Gemma3TextModel.forward appends norm(h) as the last hidden state. */
         char name[160];
         snprintf(name, sizeof name, "%snorm.weight", m->prefix);
-        wn = norm_weight(m, name);
-        fin = wn ? gnorm(m, h, wn) : NULL;
+        wn = gemma3_norm_weight(m, name);
+        fin = wn ? gemma3_norm(m, h, wn) : NULL;
         s = fin ? hidden(user, c->num_layers, fin, row0) : LTX_ERR_OOM;
     }
     for (int g = 0; g < 2; g++) {

@@ -25,7 +25,8 @@
  * token never attends to a pad, and the feature extractor zeroes pad rows), so a short prompt
  * costs its own length, not 1024 tokens.
  *
- * Not here: the vision tower, lm_head / generation (prompt enhancement), KV caches.
+ * Not here: the vision tower (gemma3_vision.h), the LM head, KV caches and generation for prompt
+ * enhancement (gemma3_generate.h).
  */
 #ifndef LTX_MODELS_GEMMA3_H
 #define LTX_MODELS_GEMMA3_H

@@ -333,8 +333,13 @@ TEST(a2vid_audio_refusals)
             "audio guidance");
     refused("a2vid_two_stage", "--num-frames 9 --audio-path " WAV " --v2a-guidance-scale 1",
             "audio guidance");
-    refused("a2vid_two_stage", "--num-frames 9 --audio-path " WAV " --enhance-prompt",
-            "--enhance-prompt");
+    /* --enhance-prompt is built: with an image it needs a Gemma with a vision tower, and the
+     * text-only tiny Gemma is refused before anything loads */
+    refused("a2vid_two_stage",
+            "--num-frames 9 --audio-path " WAV " --enhance-prompt --image " KF0 " 0 1.0",
+            "no vision tower");
+    refused("keyframe_interpolation", "--num-frames 9 --enhance-prompt --image " KF0 " 0 1.0",
+            "no vision tower");
 }
 
 TEST(not_a_lora_refused)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 bool cli_is_help(const char *s)
 {
@@ -24,6 +25,19 @@ void cli_set_job_hooks(cli_job_hooks *h)
 cli_job_hooks *cli_job_hooks_get(void)
 {
     return tl_hooks;
+}
+
+const char *cli_default_tokenizer(void)
+{
+    static const char *const paths[] = {
+        ".cache/tokenizer-gemma3/tokenizer.json",
+#ifdef LTX2C_SOURCE_DIR
+        LTX2C_SOURCE_DIR "/.cache/tokenizer-gemma3/tokenizer.json",
+#endif
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (access(paths[i], R_OK) == 0) return paths[i];
+    return NULL;
 }
 
 void cli_error(const char *cmd, const char *fmt, ...)

@@ -49,4 +49,9 @@ cli_job_hooks *cli_job_hooks_get(void);
 /* True when s is "-h" or "--help". */
 bool cli_is_help(const char *s);
 
+/* The Gemma 3 tokenizer.json that scripts/setup.sh puts in .cache/tokenizer-gemma3/: the
+ * working directory's copy, else the source tree's (LTX2C_SOURCE_DIR at build time); NULL
+ * when neither exists. Static string. */
+const char *cli_default_tokenizer(void);
+
 #endif

@@ -3,8 +3,7 @@
  * reference's flags and defaults (ltx_pipelines/utils/args.py @ a2c3f24, spec pipelines.md
  * §6): distilled, ti2vid_one_stage, ti2vid_two_stages, ti2vid_two_stages_hq. Each is a table of
  * options (cli_args.h) filled into ltx_generate_params + the pipeline's params struct, then one
- * libltx call. The conditioning pipelines (keyframe_interpolation, a2vid_two_stage, retake,
- * ic_lora) explain themselves under --help and otherwise exit non-zero with "not built yet".
+ * libltx call. --enhance-prompt (ltx_generate_params.enhance_prompt) works in all eight.
  *
  * ltx2c extensions (not in the reference): --device, --threads, --quiet, --tokenizer (a
  * tokenizer.json when the Gemma folder has none), --round-frames (accept non-8k+1 frame counts
@@ -111,13 +110,18 @@ static int tail_opts(cli_opt *o, gen_args *a)
     return n;
 }
 
-/* --enhance-prompt (into *enhance), --streaming-prefetch-count, --max-batch-size, with the
- * subcommand's help texts for the first and the last. */
-static int run_opts(cli_opt *o, gen_args *a, int *enhance, const char *enhance_help,
-                    const char *batch_help)
+#define ENHANCE_HELP                                                                               \
+    "Gemma 3 rewrites --prompt first (looking at the first --image; that needs the Gemma "         \
+    "folder's vision tower), logs it, then encodes it"
+#define ENHANCE_HELP_REF_DROPS                                                                     \
+    ENHANCE_HELP " (the reference CLI parses the flag and drops it here; ltx2c honours it)"
+
+/* --enhance-prompt, --streaming-prefetch-count, --max-batch-size, with the subcommand's help
+ * texts for the first and the last. */
+static int run_opts(cli_opt *o, gen_args *a, const char *enhance_help, const char *batch_help)
 {
     int n = 0;
-    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, enhance, NULL, enhance_help, 0};
+    o[n++] = (cli_opt){"--enhance-prompt", CLI_FLAG, &a->g.enhance_prompt, NULL, enhance_help, 0};
     o[n++] = (cli_opt){"--streaming-prefetch-count",
                        CLI_INT,
                        &a->g.streaming_prefetch_count,
@@ -235,10 +239,9 @@ static void usage(const char *cmd, const char *ckpt_flag, const char *what, cons
            "and a per-stage summary go to stderr (--quiet: errors only).\n");
 }
 
-/* cli_parse + --help (usage, exit 0) + the --enhance-prompt refusal (when refuse_enhance is
- * non-NULL and set after parsing). Returns -1 to go on, else the exit code. */
+/* cli_parse + --help (usage, exit 0). Returns -1 to go on, else the exit code. */
 static int parse(const char *cmd, const char *ckpt_flag, const char *what, const cli_opt *o, int n,
-                 int argc, char **argv, const int *refuse_enhance)
+                 int argc, char **argv)
 {
     int r = cli_parse(cmd, o, n, argc, argv);
     if (r < 0) {
@@ -246,10 +249,6 @@ static int parse(const char *cmd, const char *ckpt_flag, const char *what, const
         return CLI_EXIT_OK;
     }
     if (r) return r;
-    if (refuse_enhance && *refuse_enhance) {
-        cli_error(cmd, "--enhance-prompt: prompt enhancement is not built yet");
-        return CLI_EXIT_USAGE;
-    }
     return -1;
 }
 
@@ -330,7 +329,6 @@ int cmd_distilled(int argc, char **argv)
     gen_args_init(&a, 1024, 1536);
     ltx_distilled_params dp;
     ltx_distilled_params_init(&dp);
-    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -342,12 +340,11 @@ int cmd_distilled(int argc, char **argv)
     o[n++] = (cli_opt){"--spatial-upsampler-path",    CLI_STR, &dp.spatial_upsampler_path, "PATH",
                        "spatial x2 latent upsampler", 1};
     n += common_opts(o + n, &a);
-    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
-                  "parsed and unused, as in the reference");
+    n += run_opts(o + n, &a, ENHANCE_HELP, "parsed and unused, as in the reference");
     static const char what[] =
         "Distilled pipeline: stage 1 at half size (8 fixed sigmas), x2 latent upsampling, "
         "stage 2 at full size (3 sigmas), no guidance. Defaults 1024x1536, 121 frames @ 24 fps.";
-    int r = parse("distilled", "--distilled-checkpoint-path", what, o, n, argc, argv, &enhance);
+    int r = parse("distilled", "--distilled-checkpoint-path", what, o, n, argc, argv);
     if (r >= 0) return r;
     return run("distilled", &a, run_distilled, &dp);
 }
@@ -403,7 +400,6 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
         else
             ltx_guided_params_init_for_checkpoint(&ga.p, ck);
     }
-    int enhance = 0;
     ltx_guided_params *p = &ga.p;
     cli_opt o[MAX_OPTS];
     int n = 0;
@@ -548,13 +544,12 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
             if (strstr(o[i].name, "audio") || strstr(o[i].name, "v2a"))
                 o[i].help = "refused: the given audio stays fixed, audio guidance has no "
                             "effect (the reference parses and ignores it)";
-    n += run_opts(o + n, &a, &enhance, "parsed; ignored by this pipeline, as in the reference",
+    n += run_opts(o + n, &a, ENHANCE_HELP_REF_DROPS,
                   "guidance passes per transformer call (default 1: one by one)");
     if (kind == 4)
         for (int i = 0; i < n; i++)
-            if (!strcmp(o[i].name, "--enhance-prompt"))
-                o[i].help = "prompt enhancement (wired in the reference; not built yet: refused)";
-    int r = parse(cmd, "--checkpoint-path", what, o, n, argc, argv, kind == 4 ? &enhance : NULL);
+            if (!strcmp(o[i].name, "--enhance-prompt")) o[i].help = ENHANCE_HELP;
+    int r = parse(cmd, "--checkpoint-path", what, o, n, argc, argv);
     if (r >= 0) return r;
     return run(cmd, &a, run_guided, &ga);
 }
@@ -628,7 +623,6 @@ int cmd_retake(int argc, char **argv)
     gen_args_init(&a, 0, 0);
     ltx_retake_params rp;
     ltx_retake_params_init(&rp);
-    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -663,8 +657,7 @@ int cmd_retake(int argc, char **argv)
                        "of 32 instead of refusing it",
                        0};
     n += basic_opts(o + n, &a);
-    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
-                  "parsed and unused (one pass per step)");
+    n += run_opts(o + n, &a, ENHANCE_HELP_REF_DROPS, "parsed and unused (one pass per step)");
     static const char what[] =
         "Regenerate a time window of an existing video: the source video and audio become "
         "the initial latents of one distilled stage (8 sigmas) at the source size and rate; "
@@ -682,10 +675,6 @@ int cmd_retake(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (r) return r;
-    if (enhance) {
-        cli_error("retake", "--enhance-prompt: prompt enhancement is not built yet");
-        return CLI_EXIT_USAGE;
-    }
     return run("retake", &a, run_retake, &rp);
 }
 
@@ -713,7 +702,6 @@ int cmd_ic_lora(int argc, char **argv)
     ic_args ia;
     memset(&ia, 0, sizeof ia);
     ltx_ic_lora_params_init(&ia.p);
-    int enhance = 0;
     cli_opt o[MAX_OPTS];
     int n = 0;
     o[n++] = (cli_opt){"--distilled-checkpoint-path",
@@ -752,14 +740,13 @@ int cmd_ic_lora(int argc, char **argv)
         if (!strcmp(o[i].name, "--lora"))
             o[i].help = "IC-LoRA (repeatable; its metadata reference_downscale_factor sets the "
                         "reference size), fused into stage 1 only";
-    n += run_opts(o + n, &a, &enhance, "prompt enhancement (not built yet: refused)",
-                  "parsed and unused, as in the reference");
+    n += run_opts(o + n, &a, ENHANCE_HELP_REF_DROPS, "parsed and unused, as in the reference");
     static const char what[] =
         "In-context LoRA: the distilled two-stage pipeline with reference (control) videos "
         "appended as extra tokens in stage 1 (at half size / the IC-LoRA's "
         "reference_downscale_factor), the IC-LoRA fused in stage 1; stage 2 without LoRA. "
         "Defaults 1024x1536, 121 frames @ 24 fps.";
-    int r = parse("ic_lora", "--distilled-checkpoint-path", what, o, n, argc, argv, &enhance);
+    int r = parse("ic_lora", "--distilled-checkpoint-path", what, o, n, argc, argv);
     if (r >= 0) return r;
     if (ia.mask.n > 1) {
         cli_error("ic_lora", "--conditioning-attention-mask given %d times (once at most)",

@@ -19,6 +19,8 @@ static void help(void)
            "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
            "                      (default: the parent of the file's folder)\n"
            "  --noise-from-seed   pipelines: draw noise from the seed instead of in.*noise*\n"
+           "  --tokenizer PATH    Gemma 3 tokenizer.json for text goldens (default:\n"
+           "                      .cache/tokenizer-gemma3/tokenizer.json, as setup puts it)\n"
            "  --tolerance-scale X multiply every tolerance by X (debugging)\n"
            "  --reference-version V  1.2|2026-04: replay under these numerics (default: the\n"
            "                      version of each file's reference_commit, a2c3f24 = 2026-04,\n"
@@ -48,6 +50,7 @@ int cmd_verify(int argc, char **argv)
         else if (!strcmp(a, "--strict")) strict = 1;
         else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
         else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tokenizer") && has) vp.tokenizer = argv[++i];
         else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
         else if (!strcmp(a, "--reference-version") && has) {
             if (ltx_reference_version_parse(argv[++i], &vp.reference_version) != 0) {
@@ -61,13 +64,15 @@ int cmd_verify(int argc, char **argv)
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
             return CLI_EXIT_USAGE;
-        } else files[nfiles++] = a;
+        } else
+            files[nfiles++] = a;
     }
     if (!nfiles) {
         cli_error("verify", "no golden file given (see ltx2c verify --help)");
         free(files);
         return CLI_EXIT_USAGE;
     }
+    if (!vp.tokenizer) vp.tokenizer = cli_default_tokenizer();
     ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) {
         free(files);

@@ -42,6 +42,10 @@
 #define LINEAR_PANEL_MAX_BYTES ((size_t)16 << 20)
 #define LINEAR_PANEL_ROWS      1024
 #define LINEAR_PANEL_COLS      4096
+/* Few rows of x (token-by-token decoding): panels of at most 256 KiB of f32, which stay in
+ * cache, so the weight is read once from memory in its stored type (see cpu_linear). */
+#define LINEAR_FEW_ROWS             8
+#define LINEAR_FEW_ROWS_PANEL_BYTES ((size_t)256 << 10)
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
 
@@ -377,6 +381,11 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     size_t budget = LINEAR_SCRATCH_BYTES / (size_t)nw;
     if (budget < LINEAR_PANEL_MIN_BYTES) budget = LINEAR_PANEL_MIN_BYTES;
     if (budget > LINEAR_PANEL_MAX_BYTES) budget = LINEAR_PANEL_MAX_BYTES;
+    /* With M <= 8 rows the sgemm does ~2M flops per widened value, so the widening is the cost;
+     * a large panel's f32 copy goes out to memory and back (8 bytes of traffic per weight on
+     * top of the 2-byte bf16 read). Cache-sized panels keep decoding near the weights' read
+     * rate (bench/gemma_generate.c); per output the sgemm call is the same. */
+    if (M <= LINEAR_FEW_ROWS) budget = LINEAR_FEW_ROWS_PANEL_BYTES;
     int64_t kb = K < LINEAR_PANEL_COLS ? K : LINEAR_PANEL_COLS;
     int64_t nb = (int64_t)(budget / ((size_t)kb * sizeof(float)));
     if (nb > LINEAR_PANEL_ROWS) nb = LINEAR_PANEL_ROWS;
