@@ -273,6 +273,13 @@ typedef struct ltx_lora_input {
     double strength; /* default 1.0 */
 } ltx_lora_input;
 
+/* Decoded output of a generate call: rgb is (n_frames, height, width, 3) uint8, audio is
+ * (2, n_samples) planar f32 stereo at sample_rate (NULL with n_samples 0 when the pipeline has
+ * no audio); both borrowed for the duration of the call. Return non-zero to fail the generate
+ * call with LTX_ERR_ABORTED. */
+typedef int (*ltx_output_fn)(void *user, const uint8_t *rgb, int n_frames, int height, int width,
+                             double fps, const float *audio, int64_t n_samples, int sample_rate);
+
 /* Parameters every generation pipeline shares. */
 typedef struct ltx_generate_params {
     size_t struct_size;
@@ -305,6 +312,11 @@ typedef struct ltx_generate_params {
      * a run would, then return LTX_OK without loading any weight or writing anything. Servers
      * use it to refuse a bad job before queueing it (ltx2c serve). Default 0. */
     int validate_only;
+    /* appended: decoded output as buffers, for embedders that do not want (only) an mp4. When
+     * on_output is set it receives the frames and audio once decoding ends; output_path may
+     * then be NULL (no mp4 is written) or set (both). Default NULL. */
+    ltx_output_fn on_output;
+    void *output_user;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

@@ -265,7 +265,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (g->streaming_prefetch_count < 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
                        g->streaming_prefetch_count);
-    if (!g->output_path || !*g->output_path)
+    if (!ltx_gen_output_fn(g) && (!g->output_path || !*g->output_path))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     if (g->height <= 0 || g->height % multiple)
         return ltx_err(LTX_ERR_INVALID_ARG,
@@ -335,7 +335,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);
     for (int i = 0; i < g->n_loras; i++)
         LTX_TRY(check_file("--lora", g->loras[i].path));
-    const char *ext = strrchr(g->output_path, '.');
+    const char *ext = g->output_path ? strrchr(g->output_path, '.') : ".mp4";
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
     if (enhance_on(g)) {
@@ -518,6 +518,11 @@ ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx
     ltx_mp4_params mp;
     ltx_mp4_params_init(&mp);
     mp.fps = fps;
+    ltx_output_fn cb = ltx_gen_output_fn(g);
+    if (cb && cb(g->output_user, o->frames, o->n_frames, o->h, o->w, (double)fps.num / fps.den,
+                 o->audio, o->n_samples, o->sample_rate))
+        return ltx_err(LTX_ERR_ABORTED, "the output callback asked to stop");
+    if (!g->output_path) return LTX_OK;
     LTX_TRY(ltx_mp4_write(g->output_path, o->frames, o->n_frames, o->h, o->w, o->audio,
                           o->n_samples, o->sample_rate, &mp));
     ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
@@ -578,7 +583,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
         inputs[ni++] = g->images[i].path;
     for (int i = 0; i < r->n_lora; i++)
         inputs[ni++] = ltx_lora_path(r->lora[i]);
-    LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (g->output_path) LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     if (ltx_gen_validate_only(g)) return LTX_OK;
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
@@ -695,6 +700,13 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
 }
 
 /* ---- shared with src/api/generate_cond.c (declared in src/api/generate_internal.h) ---- */
+
+ltx_output_fn ltx_gen_output_fn(const ltx_generate_params *g)
+{
+    return g->struct_size >= offsetof(ltx_generate_params, output_user) + sizeof(void *)
+               ? g->on_output
+               : NULL;
+}
 
 bool ltx_gen_validate_only(const ltx_generate_params *g)
 {

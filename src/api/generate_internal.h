@@ -14,6 +14,8 @@
 #include "pipelines/pipelines.h"
 #include "sampling/guiders.h"
 
+/* g->on_output (NULL when g's struct_size does not cover the field). */
+ltx_output_fn ltx_gen_output_fn(const ltx_generate_params *g);
 /* g->validate_only, read only when g's struct_size covers the field. */
 bool ltx_gen_validate_only(const ltx_generate_params *g);
 /* The path exists, is a readable regular file. */
