@@ -137,7 +137,7 @@ typedef struct ltx_session ltx_session;
 typedef struct ltx_engine_params {
     size_t struct_size;      /* = sizeof(ltx_engine_params), set by _init */
     const char *device;      /* "auto" (default), "cpu", "cpu-restricted", "cuda", "cuda:N" */
-    int n_threads;           /* 0 = number of online CPUs */
+    int n_threads;           /* 0 = number of online CPUs; 0..512, else refused */
     int strict;              /* non-zero: any capability fallback fails with LTX_ERR_UNSUPPORTED */
     ltx_log_level log_level; /* default LTX_LOG_INFO */
     ltx_log_fn log;          /* default: write to stderr; NULL after _init = silent */
@@ -273,6 +273,12 @@ typedef struct ltx_lora_input {
     double strength; /* default 1.0 */
 } ltx_lora_input;
 
+/* Upper bounds on the output size, refused by every generate call before any weight loads. Far
+ * above the trained sizes (1024x1536, 121 frames); they keep every size computation in range. */
+#define LTX_MAX_HEIGHT 8192
+#define LTX_MAX_WIDTH 8192
+#define LTX_MAX_FRAMES 16385 /* 8 * 2048 + 1 */
+
 /* Decoded output of a generate call: rgb is (n_frames, height, width, 3) uint8, audio is
  * (2, n_samples) planar f32 stereo at sample_rate (NULL with n_samples 0 when the pipeline has
  * no audio); both borrowed for the duration of the call. Return non-zero to fail the generate
@@ -291,7 +297,8 @@ typedef struct ltx_generate_params {
     int height, width;       /* 0 = the pipeline's default */
     int num_frames;          /* default 121; must be 8k+1 */
     int round_frames;        /* non-zero: round num_frames down to 8k+1 with a warning */
-    double frame_rate;       /* default 24; fractional rates stay exact in the file */
+    double frame_rate;       /* default 24, in [1, 240]; fractional rates stay exact in the
+                                file */
     const ltx_image_input *images;
     int n_images;
     const ltx_lora_input *loras; /* --lora */
@@ -398,7 +405,8 @@ typedef struct ltx_a2vid_params {
     size_t struct_size;
     const char *audio_path;    /* required */
     double audio_start_time;   /* seconds, default 0 */
-    double audio_max_duration; /* seconds; <= 0 (default): num_frames / frame_rate */
+    double audio_max_duration; /* seconds; 0 (default): num_frames / frame_rate; negative or
+                                  non-finite values are refused */
     int pad_audio;             /* non-zero: pad audio shorter than the video with silence */
 } ltx_a2vid_params;
 /* Zeroes *p and sets struct_size (audio_path stays NULL = required). */

@@ -35,6 +35,9 @@ ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out)
     if (!p || p->struct_size < offsetof(ltx_engine_params, progress_user) + sizeof(void *))
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "ltx_engine_open: params not initialised with ltx_engine_params_init");
+    if (p->n_threads < 0 || p->n_threads > LTX_MAX_THREADS)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--threads %d: must be in 0..%d (0 = one per CPU core)",
+                       p->n_threads, LTX_MAX_THREADS);
     ltx_engine *e = calloc(1, sizeof *e);
     if (!e) return ltx_err(LTX_ERR_OOM, "out of memory");
     e->log = (ltx_log){.level = p->log_level, .fn = p->log, .user = p->log_user};

@@ -23,6 +23,7 @@
 
 #include "api/engine.h"
 #include "api/generate_internal.h"
+#include "io/file.h"
 #include "io/media.h"
 #include "io/safetensors.h"
 #include "models/lora.h"
@@ -125,7 +126,7 @@ static ltx_status check_file(const char *flag, const char *path)
     if (stat(path, &st) != 0) return ltx_err(LTX_ERR_IO, "%s %s: no such file", flag, path);
     if (S_ISDIR(st.st_mode)) return ltx_err(LTX_ERR_IO, "%s %s: is a directory", flag, path);
     if (access(path, R_OK) != 0) return ltx_err(LTX_ERR_IO, "%s %s: not readable", flag, path);
-    return LTX_OK;
+    return ltx_check_regular(path, flag); /* a FIFO or device: refused, never waited on */
 }
 
 static bool has_prefix(const ltx_st_file *f, const char *prefix)
@@ -263,10 +264,22 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     if (g->max_batch_size < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "--max-batch-size %d: must be >= 1", g->max_batch_size);
     if (g->streaming_prefetch_count < 0)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 1",
+        return ltx_err(LTX_ERR_INVALID_ARG, "--streaming-prefetch-count %d: must be >= 0 (0 = off)",
                        g->streaming_prefetch_count);
     if (!ltx_gen_output_fn(g) && (!g->output_path || !*g->output_path))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
+    /* Sane upper bounds, far above what the model was trained for (ref: 1024x1536, 121
+     * frames), that keep every later size product (pixels x frames x channels x 4 bytes)
+     * inside 64 bits and refuse absurd requests before any weight loads. */
+    if (g->height > LTX_MAX_HEIGHT)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--height %d: must be at most %d", g->height,
+                       LTX_MAX_HEIGHT);
+    if (g->width > LTX_MAX_WIDTH)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--width %d: must be at most %d", g->width,
+                       LTX_MAX_WIDTH);
+    if (g->num_frames > LTX_MAX_FRAMES)
+        return ltx_err(LTX_ERR_INVALID_ARG, "--num-frames %d: must be at most %d", g->num_frames,
+                       LTX_MAX_FRAMES);
     if (g->height <= 0 || g->height % multiple)
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "--height %d: must be a positive multiple of %d for "
@@ -289,14 +302,16 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         n = lo;
     }
     *frames = n;
-    if (!(g->frame_rate > 0) || g->frame_rate > 1000)
-        return ltx_err(LTX_ERR_INVALID_ARG, "--frame-rate %g: must be in (0, 1000]", g->frame_rate);
+    if (!(g->frame_rate >= LTX_GEN_MIN_FPS && g->frame_rate <= LTX_GEN_MAX_FPS))
+        return ltx_err(LTX_ERR_INVALID_ARG, "--frame-rate %g: must be in [%g, %g]", g->frame_rate,
+                       LTX_GEN_MIN_FPS, LTX_GEN_MAX_FPS);
     if (!g->gemma_root || !*g->gemma_root)
         return ltx_err(LTX_ERR_INVALID_ARG, "--gemma-root is required");
     struct stat st;
     if (stat(g->gemma_root, &st) != 0 || !S_ISDIR(st.st_mode))
         return ltx_err(LTX_ERR_IO, "--gemma-root %s: not a directory", g->gemma_root);
     LTX_TRY(check_gemma_root(g->gemma_root));
+    LTX_TRY(ltx_gen_check_gemma_config(g->gemma_root));
     if (g->tokenizer && stat(g->tokenizer, &st) != 0)
         return ltx_err(LTX_ERR_IO, "--tokenizer %s: no such file", g->tokenizer);
     if (!g->tokenizer) {
@@ -324,17 +339,13 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         if (!(im->crf >= 0 && im->crf <= 51))
             return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: CRF %g is outside [0, 51]", im->path,
                            im->crf);
-        ltx_frames fr = {0}; /* decodable? (small next to any weight) */
-        ltx_status s = ltx_image_load(im->path, &fr);
-        ltx_frames_free(&fr);
-        if (s != LTX_OK)
-            return ltx_err(LTX_ERR_INVALID_ARG, "--image %s: not a readable image (%s)", im->path,
-                           ltx_err_message());
+        LTX_TRY(ltx_gen_check_image(im, g->height, g->width)); /* small next to any weight */
     }
     if (g->n_loras > LTX_MAX_LORAS / 2)
         return ltx_err(LTX_ERR_INVALID_ARG, "--lora: at most %d", LTX_MAX_LORAS / 2);
     for (int i = 0; i < g->n_loras; i++)
         LTX_TRY(check_file("--lora", g->loras[i].path));
+    LTX_TRY(ltx_gen_check_lora_strengths("--lora", g->loras, g->n_loras));
     const char *ext = g->output_path ? strrchr(g->output_path, '.') : ".mp4";
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
@@ -343,7 +354,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         enhance_opts(g, NULL, &eo);
         LTX_TRY(ltx_enhance_check(&eo));
     }
-    return LTX_OK;
+    return g->output_path ? ltx_gen_check_output_path(g->output_path) : LTX_OK;
 }
 
 static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
@@ -363,11 +374,14 @@ static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
                 return ltx_err(LTX_ERR_INVALID_ARG, "--%s-stg-blocks %d: must be >= 0",
                                k ? "audio" : "video", gs[k]->stg_blocks[i]);
     }
+    LTX_TRY(ltx_gen_check_guidance(p));
     if (two_stage) {
         if (p->n_distilled_loras < 1)
             return ltx_err(LTX_ERR_INVALID_ARG, "--distilled-lora is required");
         for (int i = 0; i < p->n_distilled_loras; i++)
             LTX_TRY(check_file("--distilled-lora", p->distilled_loras[i].path));
+        LTX_TRY(ltx_gen_check_lora_strengths("--distilled-lora", p->distilled_loras,
+                                             p->n_distilled_loras));
     }
     return LTX_OK;
 }
@@ -492,6 +506,14 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     free(enhanced);
     ltx_text_processor_free(proc);
     LTX_TRY(s);
+    /* ref: the tokenizer truncates silently (max_length 1024); say so */
+    for (int i = 0; i < (negative ? 2 : 1); i++)
+        if (ctx[i].n_prompt > ctx[i].T)
+            LTX_WARN(&e->log,
+                     "%s is %d tokens long (with <bos>); the text encoder takes %lld: the "
+                     "last %lld tokens are ignored",
+                     i ? "--negative-prompt" : "--prompt", ctx[i].n_prompt, (long long)ctx[i].T,
+                     (long long)(ctx[i].n_prompt - ctx[i].T));
     in->v_ctx = ctx[0].video;
     in->a_ctx = ctx[0].audio;
     if (negative) {
@@ -636,6 +658,8 @@ ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK)
         s = open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path, &r.ckpt);
     if (s == LTX_OK)
+        s = ltx_gen_check_transformer(r.ckpt, "--distilled-checkpoint-path", NULL, false);
+    if (s == LTX_OK)
         s = open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.ups);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
     r.n_user = r.n_lora;
@@ -662,6 +686,8 @@ static ltx_status generate_guided(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK && two)
         s = open_loras(&r, "--distilled-lora", p->distilled_loras,
                        kind == 2 ? 1 : p->n_distilled_loras);
+    /* every file is what its flag says: now the checkpoint's config against the flags */
+    if (s == LTX_OK) s = ltx_gen_check_transformer(r.ckpt, "--checkpoint-path", p, true);
     if (s == LTX_OK) {
         to_guider(&p->video, &r.vg);
         to_guider(&p->audio, &r.ag);

@@ -23,6 +23,7 @@
  *     frame count cannot be averaged onto the reference's latent frames is refused up front.
  */
 #include "ltx.h"
+#include "core/parse.h"
 
 #include "api/engine.h"
 #include "api/generate_internal.h"
@@ -177,6 +178,8 @@ static ltx_status open_guided(crun *r, const ltx_generate_params *g, const ltx_g
     LTX_TRY(open_loras(r, "--lora", g->loras, g->n_loras));
     r->b.n_user = r->b.n_lora;
     LTX_TRY(open_loras(r, "--distilled-lora", p->distilled_loras, p->n_distilled_loras));
+    /* a2vid: the audio is frozen, its (default) STG blocks are never used */
+    LTX_TRY(ltx_gen_check_transformer(r->b.ckpt, "--checkpoint-path", p, r->k != K_A2VID));
     ltx_gen_to_guider(&p->video, &r->b.vg);
     ltx_gen_to_guider(&p->audio, &r->b.ag);
     r->b.in.vg = &r->b.vg;
@@ -256,6 +259,10 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
     if (!(a->audio_start_time >= 0))
         return ltx_err(LTX_ERR_INVALID_ARG, "--audio-start-time %g: must be >= 0",
                        a->audio_start_time);
+    if (!(isfinite(a->audio_max_duration) && a->audio_max_duration >= 0))
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "--audio-max-duration %g: must be a positive number of seconds",
+                       a->audio_max_duration);
     double video_s = frames / fps;
     double dur = a->audio_max_duration > 0 ? a->audio_max_duration : video_s;
     ltx_status s = ltx_audio_decode(a->audio_path, a->audio_start_time, dur, true, &r->audio);
@@ -268,6 +275,7 @@ static ltx_status load_a2vid_audio(crun *r, const ltx_a2vid_params *a, int frame
         return ltx_err(LTX_ERR_INVALID_ARG, "--audio-path %s: %s", a->audio_path,
                        r->audio.src_channels == 0 ? "the file has no audio stream"
                                                   : "no audio samples in the window");
+    LTX_TRY(ltx_gen_check_audio_finite("--audio-path", a->audio_path, &r->audio));
     if (r->audio.src_channels != 2)
         LTX_WARN(&r->b.e->log, "--audio-path %s: %d channel%s, %s (the audio VAE takes stereo)",
                  a->audio_path, r->audio.src_channels, r->audio.src_channels == 1 ? "" : "s",
@@ -369,6 +377,9 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_ge
                        ltx_err_message());
     if (vi.frames < 1 || !(vi.fps > 0))
         return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: no frames or no frame rate", path);
+    if (!(vi.fps >= LTX_GEN_MIN_FPS && vi.fps <= LTX_GEN_MAX_FPS))
+        return ltx_err(LTX_ERR_INVALID_ARG, "--video-path %s: frame rate %g is outside [%g, %g]",
+                       path, vi.fps, LTX_GEN_MIN_FPS, LTX_GEN_MAX_FPS);
     int64_t n = vi.frames, nf = (n - 1) / 8 * 8 + 1;
     int h = vi.height, w = vi.width, hf = h / 32 * 32, wf = w / 32 * 32;
     if (!p->fit && nf != n)
@@ -430,6 +441,7 @@ static ltx_status load_retake_source(crun *r, const ltx_retake_params *p, ltx_ge
                        "--video-path %s: its audio could not be decoded "
                        "(%s)",
                        path, ltx_err_message());
+    if (r->audio.src_channels) LTX_TRY(ltx_gen_check_audio_finite("--video-path", path, &r->audio));
     if (r->audio.src_channels == 0)
         LTX_INFO(&r->b.e->log, "--video-path %s has no audio: a new audio track is generated",
                  path);
@@ -475,6 +487,8 @@ ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK)
         s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
                                     &r.b.ckpt);
+    if (s == LTX_OK)
+        s = ltx_gen_check_transformer(r.b.ckpt, "--distilled-checkpoint-path", NULL, false);
     if (s == LTX_OK) s = open_loras(&r, "--lora", g->loras, g->n_loras);
     r.b.n_user = r.b.n_lora;
     if (s == LTX_OK) {
@@ -492,8 +506,8 @@ static ltx_status downscale_factor(crun *r, int *out)
     *out = 1;
     for (int i = 0; i < r->b.n_lora; i++) {
         const char *md = ltx_lora_metadata(r->b.lora[i], "reference_downscale_factor");
-        int k = md ? atoi(md) : 1;
-        if (k < 1) {
+        int k = 1;
+        if (md && !ltx_parse_int(md, 1, 64, &k)) {
             LTX_WARN(&r->b.e->log,
                      "--lora %s: reference_downscale_factor \"%s\" unreadable, using "
                      "1",
@@ -608,6 +622,8 @@ ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
     if (s == LTX_OK)
         s = ltx_gen_open_checkpoint("--distilled-checkpoint-path", p->distilled_checkpoint_path,
                                     &r.b.ckpt);
+    if (s == LTX_OK)
+        s = ltx_gen_check_transformer(r.b.ckpt, "--distilled-checkpoint-path", NULL, false);
     if (s == LTX_OK && (!p->skip_stage_2 || p->spatial_upsampler_path))
         s = ltx_gen_open_upsampler("--spatial-upsampler-path", p->spatial_upsampler_path, &r.b.ups);
     if (s == LTX_OK) {

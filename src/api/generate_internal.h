@@ -18,6 +18,13 @@
 ltx_output_fn ltx_gen_output_fn(const ltx_generate_params *g);
 /* g->validate_only, read only when g's struct_size covers the field. */
 bool ltx_gen_validate_only(const ltx_generate_params *g);
+/* --frame-rate range. LTX-2 is trained on 24-50 fps video; 240 is the highest common capture
+ * rate (slow motion) and 1 fps the slowest that is still video. Outside it the audio track
+ * (num_frames / frame_rate seconds, 25 latent frames a second) becomes empty (a few frames at
+ * 500 fps) or absurd (9 frames at 0.001 fps = 9000 s of audio). */
+#define LTX_GEN_MIN_FPS 1.0
+#define LTX_GEN_MAX_FPS 240.0
+
 /* The path exists, is a readable regular file. */
 ltx_status ltx_gen_check_file(const char *flag, const char *path);
 /* Opens an LTX checkpoint (all components present) / an exact spatial x2 upsampler; *out is
@@ -30,6 +37,32 @@ ltx_status ltx_gen_check_common(const ltx_generate_params *g, int multiple, int 
 /* Steps, guidance values, distilled LoRAs (two_stage). */
 ltx_status ltx_gen_check_guided(const ltx_guided_params *p, bool two_stage);
 void ltx_gen_to_guider(const ltx_guidance *g, ltx_guider_params *o);
+
+/* ---- src/api/generate_check.c: checks past the flags, still before any weight loads ---- */
+
+/* --output-path: not a directory or special file; its folder exists, is a folder, and a file
+ * can be created in it (tried with a probe file, so root on a read-only folder is caught the
+ * same way as anyone else); the name leaves room for the temporary file's suffix. */
+ltx_status ltx_gen_check_output_path(const char *path);
+/* One --image at the video's height x width: decodable, at least 2x2 when the CRF round trip
+ * applies (and the round trip itself works), and an aspect ratio whose cover resize stays
+ * within 16x the frame's pixels. */
+ltx_status ltx_gen_check_image(const ltx_image_input *im, int height, int width);
+/* LoRA strengths finite and within +-10; `flag` names them ("--lora"). */
+ltx_status ltx_gen_check_lora_strengths(const char *flag, const ltx_lora_input *l, int n);
+/* Guidance scales finite: cfg / stg / modality in [0, 100], rescale in [0, 1]; the HQ
+ * distilled-LoRA stage strengths within +-10. */
+ltx_status ltx_gen_check_guidance(const ltx_guided_params *p);
+/* Parses the transformer config of an open checkpoint (a bad one, e.g. a negative norm_eps,
+ * is refused naming `flag`, the file and the key) and, when p is non-NULL, refuses STG blocks
+ * past the model's block count (the audio ones only when audio_guided). */
+ltx_status ltx_gen_check_transformer(const ltx_st_file *ckpt, const char *flag,
+                                     const ltx_guided_params *p, bool audio_guided);
+/* Reads and validates <gemma_root>/config.json (e.g. a negative rms_norm_eps), naming the
+ * folder; a folder without one takes LTX's defaults, as the encoder does. */
+ltx_status ltx_gen_check_gemma_config(const char *gemma_root);
+/* Refuses decoded audio holding a NaN/Inf sample, naming `flag`, the path and the time. */
+ltx_status ltx_gen_check_audio_finite(const char *flag, const char *path, const ltx_audio *a);
 /* ltx2c's default negative prompt (static text). */
 const char *ltx_gen_default_negative(ltx_reference_version ref);
 /* g's reference version, resolved (LTX_REFERENCE_DEFAULT or a struct without the field: 1.2). */

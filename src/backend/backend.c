@@ -4,6 +4,7 @@
  * fallback, and strict mode refuses it.
  */
 #include "backend/backend.h"
+#include "core/parse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,10 +25,16 @@ ltx_status ltx_backend_create(const char *device, ltx_log *log, ltx_threadpool *
     } else if (!strcmp(device, "cpu-restricted")) {
         s = ltx_cpu_backend_create(true, log, pool, out);
     } else if (!strncmp(device, "cuda", 4) && (device[4] == 0 || device[4] == ':')) {
+        int idx = 0;
+        if (device[4] == ':' && !ltx_parse_int(device + 5, 0, 1023, &idx))
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "--device %s: the device index must be an integer in 0..1023 "
+                           "(cuda:0, cuda:1, ...)",
+                           device);
 #ifdef LTX_HAVE_CUDA
-        int idx = device[4] == ':' ? atoi(device + 5) : 0;
         s = ltx_cuda_backend_create(idx, log, pool, out);
 #else
+        (void)idx;
         return ltx_err(LTX_ERR_UNSUPPORTED,
                        "--device %s: this build has no CUDA backend (nvcc was not found at "
                        "configure time); use --device cpu",

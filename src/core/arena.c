@@ -6,6 +6,7 @@
  */
 #include "core/arena.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #define ARENA_ALIGN 64
@@ -39,16 +40,17 @@ void ltx_arena_free(ltx_arena *a)
 
 size_t ltx_arena_bytes_for(ltx_dtype dt, int ndim, const int64_t *shape)
 {
-    size_t n = ltx_dtype_size(dt);
-    for (int i = 0; i < ndim; i++)
-        n *= (size_t)shape[i];
+    int64_t numel;
+    /* an impossible shape needs "everything": the arena then reports it full, never wraps */
+    if (!ltx_shape_numel_ok(ndim, shape, ltx_dtype_size(dt), &numel)) return SIZE_MAX;
+    size_t n = (size_t)numel * ltx_dtype_size(dt);
     return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
 ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t *shape)
 {
     size_t need = ltx_arena_bytes_for(dt, ndim, shape);
-    if (a->used + need > a->buf->size) {
+    if (need > a->buf->size - a->used) {
         ltx_err(LTX_ERR_OOM, "arena of %zu bytes is full: %zu used, %zu more needed", a->buf->size,
                 a->used, need);
         return NULL;

@@ -28,7 +28,8 @@ void ltx_arena_reset(ltx_arena *a);
 size_t ltx_arena_used(const ltx_arena *a);
 size_t ltx_arena_peak(const ltx_arena *a);
 size_t ltx_arena_capacity(const ltx_arena *a);
-/* Bytes one tensor of this shape takes in an arena (aligned). */
+/* Bytes one tensor of this shape takes in an arena (aligned); SIZE_MAX when its size overflows
+ * (ltx_shape_numel_ok), which no arena can hold. */
 size_t ltx_arena_bytes_for(ltx_dtype dt, int ndim, const int64_t *shape);
 
 #endif

@@ -20,9 +20,44 @@ int64_t ltx_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride)
     int64_t n = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         stride[i] = n;
-        n *= shape[i];
+        /* callers pass shapes that ltx_shape_numel_ok accepted; a wrap here would be a bug */
+        LTX_ASSERT(!__builtin_mul_overflow(n, shape[i], &n));
     }
     return n;
+}
+
+bool ltx_shape_numel_ok(int ndim, const int64_t *shape, size_t esz, int64_t *numel)
+{
+    /* Every suffix product is a contiguous stride, so each must fit, even when a leading 0
+     * makes the element count 0: [0, 2^53, 2^53] has a stride of 2^106. */
+    int64_t n = 1, bytes;
+    for (int i = ndim - 1; i >= 0; i--) {
+        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n)) return false;
+        if (__builtin_mul_overflow(n, (int64_t)(esz ? esz : 1), &bytes) ||
+            bytes > LTX_MAX_TENSOR_BYTES)
+            return false;
+    }
+    if (numel) *numel = n;
+    return true;
+}
+
+/* "[a, b, c]" for messages (shape not yet in a tensor). */
+static const char *dims_str(int ndim, const int64_t *shape, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+static ltx_status overflow_err(const char *what, ltx_dtype dt, int ndim, const int64_t *shape)
+{
+    char buf[200];
+    return ltx_err(LTX_ERR_INVALID_ARG,
+                   "%s: tensor of shape %s %s is too large (its element or byte count overflows "
+                   "the 2^62-byte limit)",
+                   what, dims_str(ndim, shape, buf, sizeof buf), ltx_dtype_name(dt));
 }
 
 /* ---- buffers ---- */
@@ -72,6 +107,10 @@ static ltx_tensor *alloc_desc(ltx_dtype dt, int ndim, const int64_t *shape)
             ltx_err(LTX_ERR_INVALID_ARG, "negative tensor dimension %lld", (long long)shape[i]);
             return NULL;
         }
+    if (!ltx_shape_numel_ok(ndim, shape, ltx_dtype_size(dt), NULL)) {
+        overflow_err("tensor", dt, ndim, shape);
+        return NULL;
+    }
     ltx_tensor *t = calloc(1, sizeof *t);
     if (!t) {
         ltx_err(LTX_ERR_OOM, "out of memory allocating a tensor descriptor");
@@ -89,6 +128,15 @@ ltx_tensor *ltx_tensor_on_buffer(ltx_buffer *b, ltx_dtype dt, int ndim, const in
 {
     ltx_tensor *t = alloc_desc(dt, ndim, shape);
     if (!t) return NULL;
+    int64_t esz = (int64_t)ltx_dtype_size(dt), end;
+    if (offset_elems < 0 || __builtin_add_overflow(offset_elems, ltx_tensor_numel(t), &end) ||
+        __builtin_mul_overflow(end, esz, &end) || (uint64_t)end > (uint64_t)b->size) {
+        ltx_err(LTX_ERR_INVALID_ARG,
+                "tensor of %lld elements at element offset %lld does not fit its %zu-byte buffer",
+                (long long)ltx_tensor_numel(t), (long long)offset_elems, b->size);
+        free(t);
+        return NULL;
+    }
     t->buf = b;
     t->offset = offset_elems;
     ltx_buffer_retain(b);
@@ -271,17 +319,26 @@ ltx_tensor *ltx_tensor_reshape(const ltx_tensor *t, int ndim, const int64_t *sha
                 return NULL;
             }
             infer = i;
-        } else
-            known *= s[i];
+        } else if (s[i] < 0 || __builtin_mul_overflow(known, s[i], &known)) {
+            overflow_err("reshape", t->dtype, ndim, shape);
+            return NULL;
+        }
     }
     if (infer >= 0) s[infer] = known ? numel / known : 0;
     int64_t total = 1;
     for (int i = 0; i < ndim; i++)
-        total *= s[i];
+        if (__builtin_mul_overflow(total, s[i], &total)) {
+            overflow_err("reshape", t->dtype, ndim, s);
+            return NULL;
+        }
     if (total != numel) {
         char buf[96];
         ltx_err(LTX_ERR_INVALID_ARG, "reshape: %s has %lld elements, new shape %lld",
                 ltx_tensor_shape_str(t, buf, sizeof buf), (long long)numel, (long long)total);
+        return NULL;
+    }
+    if (!ltx_shape_numel_ok(ndim, s, ltx_dtype_size(t->dtype), NULL)) {
+        overflow_err("reshape", t->dtype, ndim, s);
         return NULL;
     }
     ltx_tensor *v = ltx_tensor_view(t);
@@ -338,6 +395,11 @@ ltx_tensor *ltx_tensor_expand(const ltx_tensor *t, int ndim, const int64_t *shap
         }
     }
     v->ndim = ndim;
+    if (!ltx_shape_numel_ok(ndim, v->shape, ltx_dtype_size(v->dtype), NULL)) {
+        ltx_tensor_free(v);
+        overflow_err("expand", t->dtype, ndim, shape);
+        return NULL;
+    }
     return v;
 }
 

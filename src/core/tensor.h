@@ -112,4 +112,12 @@ ltx_tensor *ltx_tensor_on_buffer(ltx_buffer *b, ltx_dtype dt, int ndim, const in
 /* Fills contiguous strides for shape; returns numel. */
 int64_t ltx_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 
+/* Largest tensor in bytes: 2^62 keeps every element offset times element size, and every sum
+ * of two such byte counts, inside int64_t and size_t. */
+#define LTX_MAX_TENSOR_BYTES ((int64_t)1 << 62)
+/* True when no dimension is negative and numel * esz neither overflows nor exceeds
+ * LTX_MAX_TENSOR_BYTES; then *numel (may be NULL) is the element count. Every constructor,
+ * reshape and expand checks this, so ltx_tensor_numel/nbytes of a live tensor never wrap. */
+bool ltx_shape_numel_ok(int ndim, const int64_t *shape, size_t esz, int64_t *numel);
+
 #endif

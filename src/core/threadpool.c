@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define MAX_THREADS 512
+#define MAX_THREADS LTX_MAX_THREADS
 #define SPIN_ITERS 2000 /* a few to ~100 us of polling before blocking */
 
 struct ltx_threadpool {

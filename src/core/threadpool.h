@@ -15,6 +15,9 @@
 typedef struct ltx_threadpool ltx_threadpool;
 typedef void (*ltx_parallel_fn)(void *ctx, int64_t begin, int64_t end, int worker);
 
+/* Most threads a pool runs (more are capped here; ltx_engine_open refuses them). */
+#define LTX_MAX_THREADS 512
+
 /* n_threads <= 0: number of online CPUs. Returns NULL on failure. */
 ltx_threadpool *ltx_threadpool_create(int n_threads);
 void ltx_threadpool_destroy(ltx_threadpool *pool);

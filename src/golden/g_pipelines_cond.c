@@ -15,6 +15,7 @@
  * region_mask.*, upsampler.*) is compared by name at the case tolerance.
  */
 #include "golden/cases.h"
+#include "core/parse.h"
 #include "golden/g_pipelines_replay.h"
 
 #include "io/media.h"
@@ -154,7 +155,8 @@ ltx_status g_pipeline_ic_lora(ltx_golden_ctx *g)
         /* the factor comes from the IC-LoRA's metadata (ref: __init__) */
         const char *md =
             r.n_lora ? ltx_lora_metadata(r.lora[0], "reference_downscale_factor") : NULL;
-        if (!md || atoi(md) != r.c.downscale)
+        int md_k = 0;
+        if (!md || !ltx_parse_int(md, 1, 1 << 20, &md_k) || md_k != r.c.downscale)
             s = ltx_err(LTX_ERR_FORMAT,
                         "IC-LoRA metadata reference_downscale_factor %s, the "
                         "case says %d",

@@ -10,6 +10,7 @@
  *   any kind + "rows_where":"<mask>"              only rows (axis -2 of (B,T,D)) where mask != 0
  */
 #include "golden/golden.h"
+#include "golden/golden_extra.h"
 
 #include "core/dtype.h"
 
@@ -181,40 +182,6 @@ void ltx_golden_cache_put(ltx_golden_ctx *g, const char *key, void *ptr, void (*
 
 /* ---- comparison ---- */
 
-typedef struct tolerance {
-    enum { TOL_ALLCLOSE, TOL_UINT8_FRAC, TOL_REL_TO } kind;
-    double atol, rtol;
-    double max_abs, min_frac;
-    double factor;
-    const char *ref;
-    const char *rows_where;
-} tolerance;
-
-static ltx_status parse_tolerance(ltx_golden_ctx *g, const cJSON *j, tolerance *t)
-{
-    memset(t, 0, sizeof *t);
-    const char *kind = ltx_json_str(j, "kind", "allclose");
-    double scale = g->opts->tolerance_scale > 0 ? g->opts->tolerance_scale : 1.0;
-    if (!strcmp(kind, "allclose")) {
-        t->kind = TOL_ALLCLOSE;
-        t->atol = ltx_json_num(j, "atol", 0) * scale;
-        t->rtol = ltx_json_num(j, "rtol", 0) * scale;
-    } else if (!strcmp(kind, "uint8_frac")) {
-        t->kind = TOL_UINT8_FRAC;
-        t->max_abs = ltx_json_num(j, "max_abs", 0) * scale;
-        t->min_frac = ltx_json_num(j, "min_frac", 1);
-    } else if (!strcmp(kind, "rel_to")) {
-        t->kind = TOL_REL_TO;
-        t->factor = ltx_json_num(j, "factor", 0) * scale;
-        t->ref = ltx_json_str(j, "ref", NULL);
-        if (!t->ref) return ltx_err(LTX_ERR_FORMAT, "%s: rel_to tolerance without ref", g->path);
-    } else {
-        return ltx_err(LTX_ERR_FORMAT, "%s: unknown tolerance kind '%s'", g->path, kind);
-    }
-    t->rows_where = ltx_json_str(j, "rows_where", NULL);
-    return LTX_OK;
-}
-
 static const cJSON *tolerance_for(ltx_golden_ctx *g, const char *name)
 {
     const cJSON *per = cJSON_GetObjectItemCaseSensitive(g->kase, "tolerance_per_output");
@@ -282,8 +249,8 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         record(g, false, name, detail);
         return LTX_OK;
     }
-    tolerance tol;
-    LTX_TRY(parse_tolerance(g, tolerance_for(g, name), &tol));
+    ltx_golden_tol tol;
+    LTX_TRY(ltx_golden_tol_parse(g->path, tolerance_for(g, name), g->opts->tolerance_scale, &tol));
     int64_t n;
     double *want = read_golden_f64(g, e, &n);
     if (!want) return LTX_ERR_OOM;
@@ -311,7 +278,7 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         }
     }
     double ref_max = 0;
-    if (tol.kind == TOL_REL_TO) {
+    if (tol.kind == LTX_TOL_REL_TO) {
         const ltx_st_entry *r = ltx_st_find(g->file, tol.ref);
         int64_t rn = 0;
         double *rv = r ? read_golden_f64(g, r, &rn) : NULL;
@@ -339,10 +306,10 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         ref2 += want[i] * want[i];
         bool bad;
         switch (tol.kind) {
-        case TOL_ALLCLOSE:
+        case LTX_TOL_ALLCLOSE:
             bad = !(d <= tol.atol + tol.rtol * fabs(want[i]));
             break;
-        case TOL_UINT8_FRAC:
+        case LTX_TOL_UINT8_FRAC:
             bad = !(d <= tol.max_abs);
             break;
         default:
@@ -358,11 +325,11 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
     bool ok;
     char tol_txt[128];
     switch (tol.kind) {
-    case TOL_ALLCLOSE:
+    case LTX_TOL_ALLCLOSE:
         ok = n_bad == 0;
         snprintf(tol_txt, sizeof tol_txt, "atol %.3g rtol %.3g", tol.atol, tol.rtol);
         break;
-    case TOL_UINT8_FRAC:
+    case LTX_TOL_UINT8_FRAC:
         ok = n_cmp == 0 || (double)(n_cmp - n_bad) / (double)n_cmp >= tol.min_frac;
         snprintf(tol_txt, sizeof tol_txt, "|d|<=%.3g on >=%.4f, got %.5f", tol.max_abs,
                  tol.min_frac, n_cmp ? (double)(n_cmp - n_bad) / (double)n_cmp : 1.0);
@@ -537,18 +504,9 @@ ltx_status ltx_golden_verify(ltx_backend *be, ltx_log *log, const char *path,
     s = resolve_reference(g);
     if (s != LTX_OK) goto done;
     if (opts->verbose) LTX_INFO(log, "reference numerics %s", ltx_reference_version_name(g->ref));
-    g->extra = cJSON_Parse(extra);
-    const char *schema = ltx_json_str(g->extra, "schema", "");
-    if (!g->extra || strcmp(schema, "ltx2-golden-extra/1") != 0) {
-        s = ltx_err(LTX_ERR_FORMAT, "%s: extra is not ltx2-golden-extra/1 JSON (schema '%s')", path,
-                    schema);
-        goto done;
-    }
+    s = ltx_golden_extra_parse(path, extra, &g->extra); /* every case checked up front */
+    if (s != LTX_OK) goto done;
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(g->extra, "cases");
-    if (!cJSON_IsArray(cases) || cJSON_GetArraySize(cases) == 0) {
-        s = ltx_err(LTX_ERR_FORMAT, "%s: extra.cases is missing or empty", path);
-        goto done;
-    }
     int i = 0;
     cJSON_ArrayForEach(g->kase, cases)
     {

@@ -5,6 +5,7 @@
  * ref: PyAV 10 (av/container/input.pyx demux/decode/seek, av/video/reformatter.pyx) as used
  * by ltx_pipelines/utils/media_io.py.
  */
+#include "io/file.h"
 #include "io/media_internal.h"
 
 #include <errno.h>
@@ -48,6 +49,7 @@ ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, b
     if (stat(path, &sb) != 0)
         return ltx_err(LTX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return ltx_err(LTX_ERR_IO, "cannot open '%s': is a directory", path);
+    LTX_TRY(ltx_check_regular(path, NULL)); /* FFmpeg would block forever on a FIFO */
     if (sb.st_size == 0) return ltx_err(LTX_ERR_FORMAT, "cannot read '%s': empty file", path);
     int r = avformat_open_input(&m->fmt, path, NULL, demux_opts);
     if (r < 0) return media_averr(LTX_ERR_FORMAT, r, path, "cannot open media file");

@@ -58,6 +58,10 @@ ltx_status ltx_image_load(const char *path, ltx_frames *out)
     ltx_status s = media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, &opts);
     av_dict_free(&opts);
     if (s != LTX_OK) return ltx_err_context(s, "loading image: ");
+    /* A damaged picture is an error, not a half-grey frame: without this the JPEG decoder
+     * "emulates" a missing EOI and returns a truncated file's picture with no error flag. (Read
+     * by the decoders per packet, so setting it after avcodec_open2 holds.) */
+    m.dec->err_recognition |= AV_EF_EXPLODE;
     int r = media_in_next(&m, &s);
     if (r == 0) s = ltx_err(LTX_ERR_FORMAT, "'%s': no picture could be decoded", path);
     if (r == 1) {

@@ -14,12 +14,15 @@
  * fltp conversion of the reference's resampler).
  * Deliberate differences: the frame rate is kept as a rational (the reference writes
  * int(fps), e.g. 23 for 23.976); the last AAC frame stays short so the audio is not padded;
- * the file is written to "<path>.tmp<ext>" and renamed, and removed on any failure.
+ * the file is written to a fresh temp file in the output's folder (io/file.h: O_EXCL, never an
+ * existing file or a symlink, removed on SIGINT/SIGTERM) through our own AVIOContext on that
+ * descriptor, then renamed over the output; it is removed on any failure.
  *
  * The CRF round trip encodes one frame (crf, preset veryfast, rate 1, PyAV defaults as above,
  * slice threads as the reference's auto count gives on the 2-core golden machine) and decodes
  * the packets directly — the reference's in-memory MP4 only wraps the same bitstream.
  */
+#include "io/file.h"
 #include "io/media_internal.h"
 
 #include <errno.h>
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/channel_layout.h>
@@ -134,7 +138,54 @@ typedef struct writer {
     AVCodecContext *venc, *aenc;
     AVStream *vst, *ast;
     AVPacket *pkt;
+    AVIOContext *io; /* custom I/O on tmp.fd (FFmpeg never opens a path itself) */
+    ltx_tmpfile tmp;
 } writer;
+
+/* ---- custom I/O on the temp file's descriptor ---- */
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+#define AVIO_WBUF const uint8_t *
+#else
+#define AVIO_WBUF uint8_t *
+#endif
+
+static int fd_write(void *opaque, AVIO_WBUF buf, int n)
+{
+    int fd = *(int *)opaque;
+    for (int done = 0; done < n;) {
+        ssize_t k = write(fd, buf + done, (size_t)(n - done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return AVERROR(k < 0 ? errno : EIO);
+        done += (int)k;
+    }
+    return n;
+}
+
+static int64_t fd_seek(void *opaque, int64_t off, int whence)
+{
+    int fd = *(int *)opaque;
+    if (whence & AVSEEK_SIZE) {
+        struct stat sb;
+        return fstat(fd, &sb) == 0 ? (int64_t)sb.st_size : AVERROR(errno);
+    }
+    off_t r = lseek(fd, (off_t)off, whence & ~AVSEEK_FORCE);
+    return r < 0 ? AVERROR(errno) : (int64_t)r;
+}
+
+static ltx_status open_tmp_io(writer *wr, const char *suffix)
+{
+    LTX_TRY(ltx_tmpfile_create(wr->path, suffix, &wr->tmp));
+    const int size = 1 << 16;
+    unsigned char *buf = av_malloc(size);
+    if (buf) wr->io = avio_alloc_context(buf, size, 1, &wr->tmp.fd, NULL, fd_write, fd_seek);
+    if (!wr->io) {
+        av_free(buf);
+        return ltx_err(LTX_ERR_OOM, "'%s': out of memory", wr->path);
+    }
+    wr->oc->pb = wr->io;
+    wr->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+    return LTX_OK;
+}
 
 /* Sends `f` (NULL = flush) to `enc` and writes every packet it returns. */
 static ltx_status encode_write(writer *wr, AVCodecContext *enc, AVStream *st, const AVFrame *f)
@@ -235,9 +286,12 @@ static void writer_close(writer *wr)
     avcodec_free_context(&wr->aenc);
     av_packet_free(&wr->pkt);
     if (wr->oc) {
-        if (wr->oc->pb) avio_closep(&wr->oc->pb);
-        avformat_free_context(wr->oc);
+        avformat_free_context(wr->oc); /* custom I/O: oc->pb is ours, not freed here */
         wr->oc = NULL;
+    }
+    if (wr->io) {
+        av_freep(&wr->io->buffer);
+        avio_context_free(&wr->io);
     }
 }
 
@@ -266,17 +320,13 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
     media_quiet_ffmpeg();
     const AVOutputFormat *ofmt = av_guess_format(NULL, path, NULL);
     if (!ofmt) ofmt = av_guess_format("mp4", NULL, NULL);
-    /* temp name keeps the extension so tools recognise it: out.mp4 -> out.mp4.tmp.mp4 */
+    /* the temp name keeps the extension so tools recognise it: out.mp4 -> .out.mp4.XXXX.tmp.mp4 */
     const char *base = strrchr(path, '/');
     const char *ext = strrchr(base ? base : path, '.');
-    size_t tl = strlen(path) + 16 + (ext ? strlen(ext) : 4);
-    char *tmp = malloc(tl);
-    if (!tmp) return ltx_err(LTX_ERR_OOM, "'%s': out of memory", path);
-    snprintf(tmp, tl, "%s.tmp%s", path, ext ? ext : ".mp4");
 
-    writer wr = {.path = path};
+    writer wr = {.path = path, .tmp = {.fd = -1, .slot = -1}};
     ltx_status s = LTX_OK;
-    int r = avformat_alloc_output_context2(&wr.oc, ofmt, NULL, tmp);
+    int r = avformat_alloc_output_context2(&wr.oc, ofmt, NULL, path);
     wr.pkt = av_packet_alloc();
     if (r < 0 || !wr.oc || !wr.pkt) {
         s = ltx_err(LTX_ERR_OOM, "'%s': cannot allocate the muxer", path);
@@ -301,11 +351,7 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
         goto fail;
     }
     if (audio) LTX_CHECK_GOTO(s, open_audio(&wr, sample_rate, p->audio_bitrate), fail);
-    r = avio_open(&wr.oc->pb, tmp, AVIO_FLAG_WRITE);
-    if (r < 0) {
-        s = media_averr(LTX_ERR_IO, r, path, "cannot create temporary file for");
-        goto fail;
-    }
+    LTX_CHECK_GOTO(s, open_tmp_io(&wr, ext ? ext : ".mp4"), fail);
     r = avformat_write_header(wr.oc, NULL);
     if (r < 0) {
         s = media_averr(LTX_ERR_IO, r, path, "cannot write the header of");
@@ -319,22 +365,16 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
         s = media_averr(LTX_ERR_IO, r, path, "cannot finish");
         goto fail;
     }
-    r = avio_closep(&wr.oc->pb);
-    if (r < 0) {
-        s = media_averr(LTX_ERR_IO, r, path, "cannot close");
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        s = ltx_err(LTX_ERR_IO, "cannot move '%s' onto '%s': %s", tmp, path, strerror(errno));
+    avio_flush(wr.io);
+    if (wr.io->error < 0) {
+        s = media_averr(LTX_ERR_IO, wr.io->error, path, "cannot write");
         goto fail;
     }
     writer_close(&wr);
-    free(tmp);
-    return LTX_OK;
+    return ltx_tmpfile_commit(&wr.tmp, path);
 fail:
     writer_close(&wr);
-    unlink(tmp); /* no partial output left behind */
-    free(tmp);
+    ltx_tmpfile_discard(&wr.tmp); /* no partial output left behind */
     return s;
 }
 

@@ -19,6 +19,7 @@
  * Deliberately not done: no dtypes beyond ltx_dtype (I8, U16, F8_E8M0, ... are rejected as
  * unknown), no big-endian hosts, no writing of sharded folders.
  */
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "io/st_internal.h"
 
@@ -71,19 +72,23 @@ static ltx_status push_entry(ltx_st_file *f, const ltx_st_entry *e)
     return LTX_OK;
 }
 
-/* Adds a metadata pair unless the key is already present (first shard wins). */
+/* Adds a metadata pair unless the key is already present (first shard wins). The hash index
+ * keeps this O(1) per key: a 100 MB header may hold millions of keys. */
 static ltx_status push_meta(ltx_st_file *f, const char *key, const char *val)
 {
-    for (int i = 0; i < f->nmeta; i++)
-        if (strcmp(f->mkeys[i], key) == 0) return LTX_OK;
-    char **nk = realloc(f->mkeys, (size_t)(f->nmeta + 1) * sizeof *nk);
-    if (!nk) return ltx_err(LTX_ERR_OOM, "%s: out of memory for metadata", f->path);
-    f->mkeys = nk;
-    char **nv = realloc(f->mvals, (size_t)(f->nmeta + 1) * sizeof *nv);
-    if (!nv) return ltx_err(LTX_ERR_OOM, "%s: out of memory for metadata", f->path);
-    f->mvals = nv;
+    if (ltx_strmap_get(&f->mindex, key) >= 0) return LTX_OK;
+    if (f->nmeta == f->metacap) {
+        int cap = f->metacap ? f->metacap * 2 : 16;
+        char **nk = realloc(f->mkeys, (size_t)cap * sizeof *nk);
+        if (!nk) return ltx_err(LTX_ERR_OOM, "%s: out of memory for metadata", f->path);
+        f->mkeys = nk;
+        char **nv = realloc(f->mvals, (size_t)cap * sizeof *nv);
+        if (!nv) return ltx_err(LTX_ERR_OOM, "%s: out of memory for metadata", f->path);
+        f->mvals = nv;
+        f->metacap = cap;
+    }
     char *k = dupstr(key), *v = dupstr(val);
-    if (!k || !v) {
+    if (!k || !v || ltx_strmap_put(&f->mindex, k, f->nmeta) < 0) {
         free(k);
         free(v);
         return ltx_err(LTX_ERR_OOM, "%s: out of memory for metadata", f->path);
@@ -333,19 +338,10 @@ ltx_status st_map_shard(ltx_st_file *f, int shard, const char *path)
     st_shard *s = &f->shards[shard];
     s->path = dupstr(path);
     if (!s->path) return ltx_err(LTX_ERR_OOM, "%s: out of memory", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ltx_err(LTX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ltx_err(LTX_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ltx_err(LTX_ERR_IO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)sb.st_size;
+    size_t size = 0;
+    /* refuses a FIFO, device or directory before anything blocks or reads */
+    int fd = ltx_open_regular(path, NULL, &size);
+    if (fd < 0) return LTX_ERR_IO;
     if (size < 8) {
         close(fd);
         return ltx_err(LTX_ERR_FORMAT, "%s: file too small (%zu bytes) for a safetensors header",
@@ -410,6 +406,7 @@ void ltx_st_close(ltx_st_file *f)
     }
     free(f->mkeys);
     free(f->mvals);
+    ltx_strmap_free(&f->mindex);
     for (int i = 0; i < f->nshards; i++) {
         if (f->shards[i].mapped) munmap(f->shards[i].map, f->shards[i].size);
         free(f->shards[i].path);
@@ -454,9 +451,8 @@ const ltx_st_entry *ltx_st_find(const ltx_st_file *f, const char *name)
 const char *ltx_st_metadata(const ltx_st_file *f, const char *key)
 {
     if (!f || !key) return NULL;
-    for (int i = 0; i < f->nmeta; i++)
-        if (strcmp(f->mkeys[i], key) == 0) return f->mvals[i];
-    return NULL;
+    int i = ltx_strmap_get(&f->mindex, key);
+    return i >= 0 ? f->mvals[i] : NULL;
 }
 
 int ltx_st_metadata_count(const ltx_st_file *f)

@@ -12,6 +12,7 @@
  * plain file names inside the folder (no '/', for safety).
  */
 #include "io/json.h"
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "io/st_internal.h"
 
@@ -20,35 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Reads a whole small text file (NUL-terminated, malloc'd); NULL + error on failure. */
-static char *read_text(const char *path, size_t limit)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        ltx_err(LTX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) != 0) goto io_fail;
-    long sz = ftell(fp);
-    if (sz < 0 || (size_t)sz > limit || fseek(fp, 0, SEEK_SET) != 0) goto io_fail;
-    buf = malloc((size_t)sz + 1);
-    if (!buf) {
-        fclose(fp);
-        ltx_err(LTX_ERR_OOM, "%s: out of memory", path);
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)sz, fp) != (size_t)sz) goto io_fail;
-    buf[sz] = 0;
-    fclose(fp);
-    return buf;
-io_fail:
-    free(buf);
-    fclose(fp);
-    ltx_err(LTX_ERR_IO, "%s: cannot read (or larger than %zu bytes)", path, limit);
-    return NULL;
-}
 
 static bool is_file(const char *path)
 {
@@ -75,7 +47,7 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
     ltx_st_file *f = NULL;
     char **names = NULL;
     int nnames = 0;
-    char *text = read_text(ipath, 256u << 20);
+    char *text = ltx_read_file(ipath, NULL, 256u << 20, NULL);
     if (!text) return LTX_ERR_IO;
     cJSON *root = cJSON_Parse(text);
     free(text);

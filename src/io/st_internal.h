@@ -5,6 +5,7 @@
 #ifndef LTX_IO_ST_INTERNAL_H
 #define LTX_IO_ST_INTERNAL_H
 
+#include "core/strmap.h"
 #include "io/safetensors.h"
 
 typedef struct st_shard {
@@ -21,7 +22,8 @@ struct ltx_st_file {
     ltx_st_entry *entries; /* sorted by name after st_finalize; names are owned */
     int n, cap;
     char **mkeys, **mvals; /* metadata in file order (first shard wins on repeated keys) */
-    int nmeta;
+    int nmeta, metacap;
+    ltx_strmap mindex; /* key -> index into mkeys/mvals (keys borrowed from mkeys) */
 };
 
 /* Empty file object with `nshards` zeroed shard slots; NULL on OOM (no error text). */

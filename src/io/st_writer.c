@@ -6,11 +6,13 @@
  * data_offsets}, ...} padded with spaces to a multiple of 8 bytes, then the data. Tensors are
  * stored by decreasing element size, then by name, so with the 8-aligned data section every
  * tensor starts aligned to its element size (ref: safetensors/src/tensor.rs prepare(), which
- * orders by dtype alignment the same way). The file is written to "<path>.tmp" and renamed over
- * <path> only when everything was written, so a failure never leaves a half file at <path>.
+ * orders by dtype alignment the same way). The file is written to a fresh temp file in <path>'s
+ * folder (io/file.h: O_EXCL, never an existing file or a symlink) and renamed over <path> only
+ * when everything was written, so a failure never leaves a half file at <path>.
  *
  * Deliberately not done: no streaming of tensors larger than memory (data is copied on add).
  */
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "io/st_internal.h"
 
@@ -18,6 +20,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 typedef struct wt {
@@ -256,56 +259,51 @@ static ltx_status build_header(const ltx_st_writer *w, wt **order, sbuf *b)
     return LTX_OK;
 }
 
+/* Header length, header, then each tensor's bytes; false with errno on a short write. */
+static bool write_all(FILE *fp, const sbuf *hdr, wt **order, int n)
+{
+    unsigned char lenb[8];
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (unsigned char)((uint64_t)hdr->len >> (8 * i));
+    bool ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(hdr->p, 1, hdr->len, fp) == hdr->len;
+    for (int i = 0; ok && i < n; i++)
+        ok = order[i]->nbytes == 0 ||
+             fwrite(order[i]->data, 1, order[i]->nbytes, fp) == order[i]->nbytes;
+    return ok && fflush(fp) == 0;
+}
+
 ltx_status ltx_st_writer_save(ltx_st_writer *w, const char *path)
 {
     if (!w || !path) return ltx_err(LTX_ERR_INVALID_ARG, "safetensors writer: NULL argument");
     ltx_status st = LTX_OK;
     sbuf hdr = {0};
-    FILE *fp = NULL;
-    size_t tl = strlen(path) + 5;
-    char *tmp = malloc(tl);
+    ltx_tmpfile tmp = {.fd = -1, .slot = -1};
     wt **order = malloc((size_t)(w->n ? w->n : 1) * sizeof *order);
-    if (!tmp || !order) {
+    if (!order) {
         st = ltx_err(LTX_ERR_OOM, "%s: out of memory", path);
         goto done;
     }
-    snprintf(tmp, tl, "%s.tmp", path);
     for (int i = 0; i < w->n; i++)
         order[i] = &w->t[i];
     qsort(order, (size_t)w->n, sizeof *order, cmp_storage);
     LTX_CHECK_GOTO(st, build_header(w, order, &hdr), done);
 
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        st = ltx_err(LTX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
-    unsigned char lenb[8];
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (unsigned char)((uint64_t)hdr.len >> (8 * i));
-    bool ok = fwrite(lenb, 1, 8, fp) == 8 && fwrite(hdr.p, 1, hdr.len, fp) == hdr.len;
-    for (int i = 0; ok && i < w->n; i++)
-        ok = order[i]->nbytes == 0 ||
-             fwrite(order[i]->data, 1, order[i]->nbytes, fp) == order[i]->nbytes;
+    LTX_CHECK_GOTO(st, ltx_tmpfile_create(path, NULL, &tmp), done);
+    FILE *fp = fdopen(dup(tmp.fd), "wb");
+    bool ok = fp && write_all(fp, &hdr, order, w->n);
     int e = errno;
-    if (fclose(fp) != 0 && ok) {
+    if (fp && fclose(fp) != 0 && ok) {
         ok = false;
         e = errno;
     }
-    fp = NULL;
     if (!ok) {
-        remove(tmp);
-        st = ltx_err(LTX_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
+        st = ltx_err(LTX_ERR_IO, "%s: write failed: %s", tmp.path, strerror(e));
         goto done;
     }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        remove(tmp);
-        st = ltx_err(LTX_ERR_IO, "%s: cannot rename %s onto it: %s", path, tmp, strerror(e));
-    }
+    st = ltx_tmpfile_commit(&tmp, path);
 done:
+    ltx_tmpfile_discard(&tmp); /* no-op after a commit */
     free(hdr.p);
     free(order);
-    free(tmp);
     return st;
 }

@@ -1,8 +1,8 @@
 /*
  * audio_vae_config.c — config parsing for the audio VAE (ref:
  * ltx_core/model/audio_vae/model_configurator.py AudioEncoderConfigurator /
- * AudioDecoderConfigurator at a2c3f24) and the safetensors weight source shared by the audio
- * models (audio VAE halves, vocoder).
+ * AudioDecoderConfigurator at a2c3f24). The safetensors weight source shared by the audio
+ * models is in audio_wsrc.c, so this file builds alone for the config fuzz test.
  */
 #include "models/audio_vae.h"
 
@@ -12,54 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- weight source over a safetensors file ---------------------------------------------- */
-
-static ltx_tensor *st_get(void *user, ltx_backend *be, const char *name, int ndim,
-                          const int64_t *shape)
-{
-    const ltx_audio_st_src *s = user;
-    const bool stats = !strncmp(name, "per_channel_statistics.", 23);
-    char full[384];
-    snprintf(full, sizeof full, "%s%s", stats ? s->stats_prefix : s->prefix,
-             stats ? name + 23 : name);
-    const ltx_st_entry *e = ltx_st_find(s->st, full);
-    if (!e) {
-        ltx_err(LTX_ERR_FORMAT, "%s: tensor \"%s\" is missing", ltx_st_path(s->st), full);
-        return NULL;
-    }
-    bool ok = e->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = e->shape[i] == shape[i];
-    if (!ok) {
-        char want[128] = "(", *p = want + 1;
-        for (int i = 0; i < ndim; i++)
-            p += snprintf(p, (size_t)(want + sizeof want - p), "%s%lld", i ? ", " : "",
-                          (long long)shape[i]);
-        snprintf(p, (size_t)(want + sizeof want - p), ")");
-        ltx_err(LTX_ERR_FORMAT, "%s: tensor \"%s\" has %d dims (first %lld), expected %s",
-                ltx_st_path(s->st), full, e->ndim, (long long)(e->ndim ? e->shape[0] : 0), want);
-        return NULL;
-    }
-    if (!ltx_dtype_is_float(e->dtype)) {
-        ltx_err(LTX_ERR_FORMAT, "%s: tensor \"%s\" is not floating point", ltx_st_path(s->st),
-                full);
-        return NULL;
-    }
-    ltx_tensor *t = ltx_st_tensor(s->st, be, full);
-    if (t) snprintf(t->name, sizeof t->name, "%.63s", name);
-    return t;
-}
-
-ltx_audio_wsrc ltx_audio_st_src_init(ltx_audio_st_src *s, const ltx_st_file *st, const char *prefix,
-                                     const char *stats_prefix)
-{
-    s->st = st;
-    snprintf(s->prefix, sizeof s->prefix, "%s", prefix ? prefix : "");
-    snprintf(s->stats_prefix, sizeof s->stats_prefix, "%s",
-             stats_prefix ? stats_prefix : s->prefix);
-    return (ltx_audio_wsrc){st_get, s};
-}
 
 /* ---- config -------------------------------------------------------------------------------- */
 
@@ -77,9 +29,9 @@ static ltx_status get_int(const cJSON *c, const char *key, int def, int lo, int 
         return LTX_OK;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > 1e9)
-        return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s must be an integer >= %d", key,
-                       lo);
+        v->valuedouble > LTX_CFG_MAX_SIZE)
+        return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s must be an integer in %d..%d",
+                       key, lo, LTX_CFG_MAX_SIZE);
     *out = (int)v->valuedouble;
     return LTX_OK;
 }
@@ -115,9 +67,11 @@ static ltx_status get_int_list(const cJSON *c, const char *key, int *out, int ca
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble))
-            return ltx_err(LTX_ERR_UNSUPPORTED, "audio_vae config: %s[%d] is not an integer", key,
-                           i);
+        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+            fabs(it->valuedouble) > LTX_CFG_MAX_SIZE)
+            return ltx_err(LTX_ERR_UNSUPPORTED,
+                           "audio_vae config: %s[%d] is not an integer of magnitude up to %d", key,
+                           i, LTX_CFG_MAX_SIZE);
         out[i++] = (int)it->valuedouble;
     }
     *n = i;
@@ -130,7 +84,9 @@ static int first_truthy(const cJSON *a, const cJSON *b, const cJSON *c, const ch
     const cJSON *src[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
         const cJSON *v = src[i] ? cJSON_GetObjectItemCaseSensitive(src[i], key) : NULL;
-        if (cJSON_IsNumber(v) && v->valuedouble != 0) return (int)v->valuedouble;
+        /* out-of-range values become 0 here and are refused by the caller's range check */
+        if (cJSON_IsNumber(v) && v->valuedouble != 0)
+            return fabs(v->valuedouble) <= LTX_CFG_MAX_SIZE ? (int)v->valuedouble : 0;
     }
     return 0;
 }

@@ -8,11 +8,15 @@
  */
 #include "models/gemma3.h"
 
+#include "io/file.h"
 #include "io/json.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void set_pattern(ltx_gemma3_config *c, int pattern)
 {
@@ -41,18 +45,25 @@ void ltx_gemma3_config_default(ltx_gemma3_config *c)
 
 static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
 {
-    c->hidden_size = (int)ltx_json_int(t, "hidden_size", c->hidden_size);
-    c->num_layers = (int)ltx_json_int(t, "num_hidden_layers", c->num_layers);
-    c->num_heads = (int)ltx_json_int(t, "num_attention_heads", c->num_heads);
-    c->num_kv_heads = (int)ltx_json_int(t, "num_key_value_heads", c->num_kv_heads);
-    c->head_dim = (int)ltx_json_int(t, "head_dim", c->head_dim);
-    c->intermediate_size = (int)ltx_json_int(t, "intermediate_size", c->intermediate_size);
-    c->vocab_size = (int)ltx_json_int(t, "vocab_size", c->vocab_size);
-    c->sliding_window = (int)ltx_json_int(t, "sliding_window", c->sliding_window);
-    c->rms_norm_eps = ltx_json_num(t, "rms_norm_eps", c->rms_norm_eps);
-    c->query_pre_attn_scalar = ltx_json_num(t, "query_pre_attn_scalar", c->query_pre_attn_scalar);
-    c->rope_theta = ltx_json_num(t, "rope_theta", c->rope_theta);
-    c->rope_local_base = ltx_json_num(t, "rope_local_base_freq", c->rope_local_base);
+    static const char *W = "gemma3 config";
+    const int CNT = LTX_CFG_MAX_COUNT, SZ = LTX_CFG_MAX_SIZE;
+    LTX_TRY(ltx_json_get_i32(t, "hidden_size", 1, SZ, c->hidden_size, W, &c->hidden_size));
+    LTX_TRY(ltx_json_get_i32(t, "num_hidden_layers", 1, CNT, c->num_layers, W, &c->num_layers));
+    LTX_TRY(ltx_json_get_i32(t, "num_attention_heads", 1, CNT, c->num_heads, W, &c->num_heads));
+    LTX_TRY(
+        ltx_json_get_i32(t, "num_key_value_heads", 1, CNT, c->num_kv_heads, W, &c->num_kv_heads));
+    LTX_TRY(ltx_json_get_i32(t, "head_dim", 2, SZ, c->head_dim, W, &c->head_dim));
+    LTX_TRY(ltx_json_get_i32(t, "intermediate_size", 1, SZ, c->intermediate_size, W,
+                             &c->intermediate_size));
+    LTX_TRY(ltx_json_get_i32(t, "vocab_size", 1, 1 << 24, c->vocab_size, W, &c->vocab_size));
+    LTX_TRY(ltx_json_get_i32(t, "sliding_window", 0, 1 << 24, c->sliding_window, W,
+                             &c->sliding_window));
+    LTX_TRY(ltx_json_get_num(t, "rms_norm_eps", 0, 1, c->rms_norm_eps, W, &c->rms_norm_eps));
+    LTX_TRY(ltx_json_get_num(t, "query_pre_attn_scalar", 1e-12, 1e12, c->query_pre_attn_scalar, W,
+                             &c->query_pre_attn_scalar));
+    LTX_TRY(ltx_json_get_num(t, "rope_theta", 1, 1e15, c->rope_theta, W, &c->rope_theta));
+    LTX_TRY(ltx_json_get_num(t, "rope_local_base_freq", 1, 1e15, c->rope_local_base, W,
+                             &c->rope_local_base));
     if (c->num_layers < 1 || c->num_layers > LTX_GEMMA3_MAX_LAYERS || c->hidden_size < 1 ||
         c->num_heads < 1 || c->num_kv_heads < 1 || c->num_heads % c->num_kv_heads ||
         c->head_dim < 2 || c->head_dim % 2 || c->head_dim > 2048 || c->vocab_size < 1 ||
@@ -66,7 +77,8 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
     if (rs && !cJSON_IsNull(rs)) {
         const char *type = ltx_json_str(rs, "rope_type", ltx_json_str(rs, "type", "default"));
         if (!strcmp(type, "linear"))
-            c->rope_linear_factor = ltx_json_num(rs, "factor", 1.0);
+            LTX_TRY(ltx_json_get_num(rs, "factor", 1e-6, 1e6, 1.0, "gemma3 config rope_scaling",
+                                     &c->rope_linear_factor));
         else if (!strcmp(type, "default"))
             c->rope_linear_factor = 1.0;
         else
@@ -101,7 +113,9 @@ static ltx_status parse_text(const cJSON *t, ltx_gemma3_config *c)
             i++;
         }
     } else {
-        set_pattern(c, (int)ltx_json_int(t, "sliding_window_pattern", 6));
+        int pat = 6;
+        LTX_TRY(ltx_json_get_i32(t, "sliding_window_pattern", 0, CNT, 6, W, &pat));
+        set_pattern(c, pat);
     }
     return LTX_OK;
 }
@@ -124,25 +138,14 @@ ltx_status ltx_gemma3_config_read(const char *dir, ltx_gemma3_config *c)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { /* ref: LTX builds the model from its hard-coded config, not the folder's */
+    struct stat sb;
+    if (lstat(path, &sb) != 0 && errno == ENOENT) {
+        /* ref: LTX builds the model from its hard-coded config, not the folder's */
         ltx_gemma3_config_default(c);
         return LTX_OK;
     }
-    char *buf = NULL;
-    long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len >= 0 && len < (64L << 20) && fseek(fp, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)len + 1);
-        if (buf && fread(buf, 1, (size_t)len, fp) == (size_t)len)
-            buf[len] = '\0';
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(fp);
-    if (!buf) return ltx_err(LTX_ERR_IO, "gemma3: cannot read %s", path);
+    char *buf = ltx_read_file(path, "gemma3 config", 64u << 20, NULL);
+    if (!buf) return LTX_ERR_IO;
     ltx_status s = ltx_gemma3_config_parse(buf, c);
     free(buf);
     if (s != LTX_OK) return ltx_err_context(s, "%s: ", path);

@@ -88,6 +88,15 @@ ltx_status ltx_lora_open(const char *path, ltx_lora **out)
                         (long long)(b->ndim > 1 ? b->shape[1] : 0));
             break;
         }
+        if (a->shape[0] < 1 || a->shape[1] < 1 || b->shape[0] < 1) {
+            /* a rank-0 (or empty) pair would pass here and fail inside the fusion's matmul */
+            s = ltx_err(LTX_ERR_FORMAT,
+                        "LoRA %s: %s has rank %lld (lora_A %lld x %lld, lora_B %lld x %lld); "
+                        "a LoRA needs rank >= 1",
+                        path, a->name, (long long)a->shape[0], (long long)a->shape[0],
+                        (long long)a->shape[1], (long long)b->shape[0], (long long)b->shape[1]);
+            break;
+        }
         rename_key(raw, key, sizeof key - 8);
         strcat(key, ".weight");
         lora_pair *p = &l->pairs[l->n++];

@@ -171,7 +171,8 @@ static int default_embedding_dim(const ltx_st_file *st)
     const char *note = ltx_st_metadata(st, "golden_note");
     cJSON *j = note ? cJSON_Parse(note) : NULL;
     const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "tiny_gemma_text_config") : NULL;
-    if (t) D = (int)ltx_json_int(t, "hidden_size", D);
+    if (t && ltx_json_get_i32(t, "hidden_size", 1, LTX_CFG_MAX_SIZE, D, "golden_note", &D) != LTX_OK)
+        D = 3840; /* a malformed note is ignored; the projection's width check follows */
     cJSON_Delete(j);
     return D;
 }
@@ -207,17 +208,24 @@ ltx_status ltx_text_processor_load(ltx_backend *be, const ltx_st_file *ckpt, int
     p->max_pos = nmp == 1 ? mp[0] : 1.0;
     p->theta = 10000.0; /* ref: Embeddings1DConnector default; the configurator passes none */
     bool gated = ltx_json_bool(tc, "connector_apply_gated_attention", false);
-    int vh = (int)ltx_json_int(tc, "connector_num_attention_heads", 30);
-    int vd = (int)ltx_json_int(tc, "connector_attention_head_dim", 128);
-    int vl = (int)ltx_json_int(tc, "connector_num_layers", 2);
-    int ah = (int)ltx_json_int(tc, "audio_connector_num_attention_heads", vh);
-    int ad = (int)ltx_json_int(tc, "audio_connector_attention_head_dim", vd);
-    int al = (int)ltx_json_int(tc, "audio_connector_num_layers", vl);
+    static const char *W = "text connector config";
+    const int CNT = LTX_CFG_MAX_COUNT, SZ = LTX_CFG_MAX_SIZE;
+    int vh = 30, vd = 128, vl = 2, ah, ad, al, h, hd, aah, aahd;
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "connector_num_attention_heads", 1, CNT, 30, W, &vh);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "connector_attention_head_dim", 1, SZ, 128, W, &vd);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "connector_num_layers", 0, CNT, 2, W, &vl);
+    if (s == LTX_OK)
+        s = ltx_json_get_i32(tc, "audio_connector_num_attention_heads", 1, CNT, vh, W, &ah);
+    if (s == LTX_OK)
+        s = ltx_json_get_i32(tc, "audio_connector_attention_head_dim", 1, SZ, vd, W, &ad);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "audio_connector_num_layers", 0, CNT, vl, W, &al);
     /* ref: _create_feature_extractor: aggregate embeds to the transformer widths */
-    int64_t nv =
-        ltx_json_int(tc, "num_attention_heads", 32) * ltx_json_int(tc, "attention_head_dim", 128);
-    int64_t na = ltx_json_int(tc, "audio_num_attention_heads", 32) *
-                 ltx_json_int(tc, "audio_attention_head_dim", 64);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "num_attention_heads", 1, CNT, 32, W, &h);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "attention_head_dim", 1, SZ, 128, W, &hd);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "audio_num_attention_heads", 1, CNT, 32, W, &aah);
+    if (s == LTX_OK) s = ltx_json_get_i32(tc, "audio_attention_head_dim", 1, SZ, 64, W, &aahd);
+    if (s != LTX_OK) goto done;
+    int64_t nv = (int64_t)h * hd, na = (int64_t)aah * aahd;
     p->D = embedding_dim > 0 ? embedding_dim : default_embedding_dim(ckpt);
     const ltx_st_entry *ve =
         ltx_st_find(ckpt, "text_embedding_projection.video_aggregate_embed.weight");

@@ -55,6 +55,7 @@ static ltx_status encode_one(ltx_backend *be, const ltx_text_encode_params *prm,
     ltx_tensor *normed = NULL, *fv = NULL, *fa = NULL;
     ltx_status s = ids && mask ? LTX_OK : ltx_err(LTX_ERR_OOM, "text encoder: out of memory");
     if (s == LTX_OK) s = ltx_gemma_tokenize_ltx(tok, prompt, strlen(prompt), T, ids, mask);
+    if (s == LTX_OK) s = ltx_gemma_count_ltx(tok, prompt, strlen(prompt), &out->n_prompt);
     /* Valid tokens are the tail after the left pads (the LTX tokenizer convention). */
     int64_t row0 = 0, n = 0;
     while (s == LTX_OK && row0 < T && mask[row0] == 0)

@@ -26,6 +26,7 @@ typedef struct ltx_text_context {
     ltx_tensor *audio; /* (1, T, Na) f32 */
     int64_t T;         /* sequence length (max_len) */
     int n_tokens;      /* valid tokens (BOS included) */
+    int n_prompt;      /* tokens of the whole prompt (BOS included); > T when it was truncated */
 } ltx_text_context;
 
 typedef struct ltx_text_encode_params {

@@ -42,26 +42,6 @@ struct ltx_latent_upsampler {
     enum { UP_CLASSIC, UP_RATIONAL, UP_TEMPORAL, UP_SPATIOTEMPORAL } kind;
 };
 
-ltx_status ltx_upsampler_config_parse(const char *json, ltx_upsampler_config *c)
-{
-    cJSON *root = cJSON_Parse(json ? json : "{}");
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return ltx_err(LTX_ERR_FORMAT, "upsampler config is not a JSON object");
-    }
-    /* ref: LatentUpsamplerConfigurator.from_config defaults */
-    c->in_channels = (int)ltx_json_int(root, "in_channels", 128);
-    c->mid_channels = (int)ltx_json_int(root, "mid_channels", 512);
-    c->num_blocks_per_stage = (int)ltx_json_int(root, "num_blocks_per_stage", 4);
-    c->dims = (int)ltx_json_int(root, "dims", 3);
-    c->spatial_upsample = ltx_json_bool(root, "spatial_upsample", true);
-    c->temporal_upsample = ltx_json_bool(root, "temporal_upsample", false);
-    c->spatial_scale = ltx_json_num(root, "spatial_scale", 2.0);
-    c->rational_resampler = ltx_json_bool(root, "rational_resampler", false);
-    cJSON_Delete(root);
-    return LTX_OK;
-}
-
 static ltx_status rational_for_scale(double scale, int *num, int *den)
 {
     /* ref: _rational_for_scale mapping */

@@ -1,7 +1,8 @@
 /*
  * video_vae_config.c — the "vae" section of the checkpoint config, read as the reference's
- * VideoEncoderConfigurator / VideoDecoderConfigurator do (same keys, same defaults), plus the
- * per-channel statistics helpers.
+ * VideoEncoderConfigurator / VideoDecoderConfigurator do (same keys, same defaults). The
+ * per-channel statistics helpers are in video_vae_stats.c, so this file builds alone for the
+ * config fuzz test.
  *
  * ref: ltx_core/model/video_vae/model_configurator.py, enums.py, video_vae.py
  *      (_make_encoder_block, _make_decoder_block), ops.py (PerChannelStatistics).
@@ -10,9 +11,12 @@
  */
 #include "io/json.h"
 #include "models/video_vae_internal.h"
-#include "nn/nn.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* res_x blocks are refused above 64 layers below; the reader bound only keeps the value an int */
+#define VAE_MAX_LAYERS LTX_CFG_MAX_COUNT
 
 static ltx_status parse_pad(const cJSON *v, const char *def, ltx_pad_mode *out)
 {
@@ -43,12 +47,16 @@ static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_
     const char *name = nm->valuestring;
     memset(b, 0, sizeof *b);
     bool has_layers = false;
+    char what[160];
+    snprintf(what, sizeof what, "vae config %s[%d] (%s)", list, idx, name);
+    int64_t nl = 0;
     if (cJSON_IsNumber(pr)) {
-        b->num_layers = pr->valueint; /* ref: int params mean {"num_layers": n} */
+        /* ref: int params mean {"num_layers": n} */
+        LTX_TRY(ltx_json_to_int(pr, 0, VAE_MAX_LAYERS, what, "num_layers", &nl));
         has_layers = true;
     } else if (cJSON_IsObject(pr)) {
         has_layers = ltx_json_has(pr, "num_layers");
-        b->num_layers = (int)ltx_json_int(pr, "num_layers", 0);
+        LTX_TRY(ltx_json_get_int(pr, "num_layers", 0, VAE_MAX_LAYERS, 0, what, &nl));
     } else {
         return ltx_err(LTX_ERR_FORMAT, "%s[%d] (%s): params must be an int or an object", list, idx,
                        name);
@@ -81,7 +89,8 @@ static ltx_status parse_block(const cJSON *item, bool decoder, int idx, ltx_vae_
         return ltx_err(LTX_ERR_FORMAT, "%s[%d]: unknown block '%s'", list, idx, name);
     b->kind = names[found].kind;
     int def_mult = decoder ? names[found].dec_mult : names[found].enc_mult;
-    b->multiplier = (int)ltx_json_int(po, "multiplier", def_mult);
+    b->num_layers = (int)nl;
+    LTX_TRY(ltx_json_get_i32(po, "multiplier", -1, 64, def_mult, what, &b->multiplier));
     if (b->kind == LTX_VAE_RES_X) {
         if (!has_layers)
             return ltx_err(LTX_ERR_FORMAT, "%s[%d]: res_x needs num_layers", list, idx);
@@ -135,11 +144,15 @@ ltx_status ltx_video_vae_config_parse(const char *config_json, ltx_video_vae_con
                                          "convolutions cannot run its causal blocks");
         goto done;
     }
-    c->in_channels = (int)ltx_json_int(v, "in_channels", 3);
-    c->out_channels = (int)ltx_json_int(v, "out_channels", 3);
-    c->latent_channels = (int)ltx_json_int(v, "latent_channels", 128);
-    c->patch_size = (int)ltx_json_int(v, "patch_size", 4);
-    c->decoder_base_channels = (int)ltx_json_int(v, "decoder_base_channels", 128);
+    static const char *W = "vae config";
+    const int SZ = LTX_CFG_MAX_SIZE;
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "in_channels", 1, SZ, 3, W, &c->in_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "out_channels", 1, SZ, 3, W, &c->out_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "latent_channels", 1, SZ, 128, W, &c->latent_channels);
+    if (s == LTX_OK) s = ltx_json_get_i32(v, "patch_size", 1, 16, 4, W, &c->patch_size);
+    if (s == LTX_OK)
+        s = ltx_json_get_i32(v, "decoder_base_channels", 1, SZ, 128, W, &c->decoder_base_channels);
+    if (s != LTX_OK) goto done;
     if (c->in_channels < 1 || c->out_channels < 1 || c->latent_channels < 1 || c->patch_size < 1 ||
         c->patch_size > 16 || c->decoder_base_channels < 1) {
         s = ltx_err(LTX_ERR_FORMAT, "vae: bad channel counts or patch_size");
@@ -181,69 +194,4 @@ ltx_status ltx_video_vae_config_parse(const char *config_json, ltx_video_vae_con
 done:
     cJSON_Delete(root);
     return s;
-}
-
-/* ---- per-channel statistics --------------------------------------------------------------- */
-
-ltx_status ltx_vae_stats_load(ltx_vae_stats *st, ltx_backend *be, const ltx_weight_src *src,
-                              int channels)
-{
-    st->mean = vae_weight(src, be, "per_channel_statistics.mean-of-means", 1, channels);
-    st->std =
-        st->mean ? vae_weight(src, be, "per_channel_statistics.std-of-means", 1, channels) : NULL;
-    if (!st->std) {
-        ltx_vae_stats_release(st);
-        return LTX_ERR_FORMAT;
-    }
-    return LTX_OK;
-}
-
-void ltx_vae_stats_release(ltx_vae_stats *st)
-{
-    if (!st) return;
-    ltx_tensor_free(st->mean);
-    ltx_tensor_free(st->std);
-    st->mean = st->std = NULL;
-}
-
-/* (C) vector viewed (1, C, 1, ..., 1) for x's rank. */
-static ltx_tensor *chan_view(const ltx_tensor *v, const ltx_tensor *x)
-{
-    int64_t shape[LTX_MAX_DIMS], stride[LTX_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) {
-        shape[i] = i == 1 ? v->shape[0] : 1;
-        stride[i] = i == 1 ? v->stride[0] : 0;
-    }
-    return vae_view(v, x->ndim, shape, stride, 0);
-}
-
-static ltx_tensor *stats_apply(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x,
-                               bool normalize)
-{
-    if (x->ndim < 2 || x->shape[1] != st->mean->shape[0]) {
-        ltx_err(LTX_ERR_INVALID_ARG, "latent has %lld channels, statistics have %lld",
-                x->ndim < 2 ? 0LL : (long long)x->shape[1], (long long)st->mean->shape[0]);
-        return NULL;
-    }
-    ltx_tensor *m = chan_view(st->mean, x), *sd = chan_view(st->std, x), *t = NULL, *y = NULL;
-    if (m && sd) {
-        /* ref: ops.py — (x - mean) / std and x * std + mean */
-        t = nn_binary(be, normalize ? LTX_BINARY_SUB : LTX_BINARY_MUL, x, normalize ? m : sd);
-        if (t)
-            y = nn_binary(be, normalize ? LTX_BINARY_DIV : LTX_BINARY_ADD, t, normalize ? sd : m);
-    }
-    ltx_tensor_free(m);
-    ltx_tensor_free(sd);
-    ltx_tensor_free(t);
-    return y;
-}
-
-ltx_tensor *ltx_vae_normalize(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x)
-{
-    return stats_apply(be, st, x, true);
-}
-
-ltx_tensor *ltx_vae_un_normalize(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x)
-{
-    return stats_apply(be, st, x, false);
 }

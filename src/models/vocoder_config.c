@@ -54,9 +54,10 @@ static ltx_status get_int(const cJSON *c, const char *sect, const char *key, boo
         return LTX_OK;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
-        v->valuedouble > 1e9)
-        return ltx_err(LTX_ERR_UNSUPPORTED, "vocoder config: %s%s must be a positive integer", sect,
-                       key);
+        v->valuedouble > LTX_CFG_MAX_SIZE)
+        return ltx_err(LTX_ERR_UNSUPPORTED,
+                       "vocoder config: %s%s must be a positive integer up to %d", sect, key,
+                       LTX_CFG_MAX_SIZE);
     *out = (int)v->valuedouble;
     return LTX_OK;
 }
@@ -94,11 +95,12 @@ static ltx_status get_list(const cJSON *c, const char *sect, const char *key, co
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 1)
+        if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+            it->valuedouble < 1 || it->valuedouble > LTX_CFG_MAX_SIZE)
             return ltx_err(LTX_ERR_UNSUPPORTED,
                            "vocoder config: %s%s[%d] is not a positive "
-                           "integer",
-                           sect, key, i);
+                           "integer up to %d",
+                           sect, key, i, LTX_CFG_MAX_SIZE);
         out[i++] = (int)it->valuedouble;
     }
     *n = i;
@@ -149,6 +151,7 @@ static ltx_status gen_parse(const cJSON *c, const char *sect, bool final_act, in
             for (int j = 0; j < 3; j++) {
                 const cJSON *it = cJSON_GetArrayItem(row, j);
                 if (!cJSON_IsNumber(it) || it->valuedouble < 1 ||
+                    it->valuedouble > LTX_CFG_MAX_SIZE ||
                     it->valuedouble != floor(it->valuedouble))
                     return ltx_err(LTX_ERR_UNSUPPORTED,
                                    "vocoder config: %sresblock_dilation_"

@@ -48,6 +48,7 @@ ltx_status ltx_stage_upsample(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_st
 }
 
 typedef struct chunk_sink {
+    ltx_pipe *p;
     ltx_backend *be;
     uint8_t *frames; /* (F, H, W, 3) */
     int64_t n, h, w;
@@ -56,6 +57,8 @@ typedef struct chunk_sink {
 static ltx_status on_chunk(void *user, const ltx_tensor *chunk, int64_t frame0)
 {
     chunk_sink *k = user;
+    /* NaN would become black pixels in the uint8 conversion */
+    LTX_TRY(ltx_pipe_check_finite(k->p, chunk, "video decode", "decoded frames"));
     ltx_tensor *u8 = ltx_video_to_uint8(k->be, chunk);
     if (!u8) return LTX_ERR_OOM;
     int64_t f = u8->shape[0];
@@ -79,7 +82,11 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     ltx_video_decoder *dec = NULL;
     LTX_TRY(ltx_video_decoder_load(p->be, ckpt, &dec));
     /* ref: decode_video — (F'-1)*8+1 frames of 32x the latent grid */
-    chunk_sink k = {p->be, NULL, 1 + (latent->shape[2] - 1) * 8, latent->shape[3] * 32,
+    chunk_sink k = {p,
+                    p->be,
+                    NULL,
+                    1 + (latent->shape[2] - 1) * 8,
+                    latent->shape[3] * 32,
                     latent->shape[4] * 32};
     ltx_status s = LTX_OK;
     k.frames = malloc((size_t)(k.n * k.h * k.w * 3));
@@ -141,6 +148,7 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     if (s == LTX_OK) s = ltx_audio_decode_full(dec, voc, latent, NULL, &w);
     if (s == LTX_OK && (w->ndim != 2 || w->shape[0] != 2))
         s = ltx_err(LTX_ERR_INTERNAL, "audio decode: expected a (2, N) waveform");
+    if (s == LTX_OK) s = ltx_pipe_check_finite(p, w, "audio decode", "decoded audio samples");
     if (s == LTX_OK) {
         *rate = ltx_vocoder_output_rate(voc);
         *n = w->shape[1];

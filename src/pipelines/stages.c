@@ -99,12 +99,43 @@ ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, l
     return s;
 }
 
+ltx_status ltx_pipe_check_finite(ltx_pipe *p, const ltx_tensor *t, const char *stage,
+                                 const char *what)
+{
+    ltx_backend *be = p->be;
+    int64_t n = ltx_tensor_numel(t), one = 1;
+    if (n == 0) return LTX_OK;
+    /* x * 0 is 0 for finite x and NaN for NaN/Inf; the sum of those is NaN iff one was (no
+     * overflow of a plain sum can fake it) */
+    ltx_tensor *z = ltx_tensor_new(be, LTX_F32, 1, &n), *sum = ltx_tensor_new(be, LTX_F32, 1, &one);
+    ltx_tensor *flat = z ? ltx_tensor_reshape(z, t->ndim, t->shape) : NULL;
+    ltx_status s = z && sum && flat ? LTX_OK : LTX_ERR_OOM;
+    if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, flat, t, 0.0, 0.0);
+    if (s == LTX_OK) s = be->ops->reduce(be, LTX_REDUCE_SUM, sum, z, 0);
+    float v = 0;
+    if (s == LTX_OK) s = ltx_tensor_download(sum, &v, LTX_F32);
+    ltx_tensor_free(flat);
+    ltx_tensor_free(z);
+    ltx_tensor_free(sum);
+    if (s != LTX_OK) return s;
+    if (!isfinite(v))
+        return ltx_err(LTX_ERR_FORMAT,
+                       "%s: the %s hold non-finite values (NaN or Inf): a checkpoint or LoRA "
+                       "with non-finite weights, or scales that overflow; nothing was written",
+                       stage, what);
+    return LTX_OK;
+}
+
 int64_t ltx_audio_latent_frames(int num_frames, double fps)
 {
     /* ref: AudioLatentShape.from_video_pixel_shape: round(float(frames) / float(fps) * 25.0) */
     double x = (double)num_frames / fps * 25.0;
     double r = nearbyint(x); /* default rounding mode: half to even, like Python round() */
-    return (int64_t)r;
+    /* At least one latent frame: the reference makes an empty audio track for a clip shorter
+     * than 20 ms (1 frame at >= 50 fps) and then fails on it; a non-finite or huge length
+     * (callers bound fps to [1, 240]) is clamped rather than cast out of range. */
+    if (!(r >= 1)) return 1;
+    return r < 1e9 ? (int64_t)r : (int64_t)1e9;
 }
 
 /* ---- image conditioning ---- */
@@ -415,6 +446,14 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
         *video_out = *audio_out = NULL;
         return st;
     }
+    if (st == LTX_OK) st = ltx_pipe_check_finite(p, *video_out, nm, "denoised video latents");
+    if (st == LTX_OK) st = ltx_pipe_check_finite(p, *audio_out, nm, "denoised audio latents");
+    if (st != LTX_OK) {
+        ltx_tensor_free(*video_out);
+        ltx_tensor_free(*audio_out);
+        *video_out = *audio_out = NULL;
+        return st;
+    }
     char name[64];
     snprintf(name, sizeof name, "out.%s.video_latent", nm);
     ltx_pipe_rec(p, name, *video_out);
@@ -484,8 +523,8 @@ static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_s
 {
     LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
     if (p->stream_prefetch <= 0) return LTX_OK;
-    ltx_status s = ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch,
-                                                 LTX_PREFETCH_ADVISE);
+    ltx_status s =
+        ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch, LTX_PREFETCH_ADVISE);
     if (s != LTX_OK) {
         ltx_transformer_free(*out);
         *out = NULL;

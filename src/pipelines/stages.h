@@ -225,7 +225,15 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
 ltx_status ltx_stage_encode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const float *wave,
                                   int64_t n, int rate, const char *what, ltx_tensor **out);
 
-/* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even. */
+/* Fails (LTX_ERR_FORMAT, "<stage>: the <what> hold non-finite values ...") when t holds a NaN
+ * or Inf; one elementwise pass and a sum on p's backend. Used at every stage boundary (the
+ * latents after each denoising stage, the decoded video and audio): without it NaN weights or
+ * overflowing scales end as a black, silent mp4 and exit 0. */
+ltx_status ltx_pipe_check_finite(ltx_pipe *p, const ltx_tensor *t, const char *stage,
+                                 const char *what);
+
+/* Audio latent frames for a clip: round(frames / fps * 25) with Python's half-to-even, at
+ * least 1 (the reference's 0 for clips under 20 ms fails later; ltx2c keeps one frame). */
 int64_t ltx_audio_latent_frames(int num_frames, double fps);
 
 #endif

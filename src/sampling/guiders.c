@@ -11,6 +11,7 @@
 #include "sampling/guiders.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,8 @@ bool ltx_guider_do_modality(const ltx_guider_params *p) { return !isclose(p->mod
 bool ltx_guider_should_skip_step(const ltx_guider_params *p, int step)
 {
     if (p->skip_step == 0) return false;
-    return step % (p->skip_step + 1) != 0;
+    /* int64: skip_step + 1 overflows int at INT_MAX (Python's ints do not) */
+    return (int64_t)step % ((int64_t)p->skip_step + 1) != 0;
 }
 
 void ltx_guider_factory_constant(ltx_guider_factory *f, const ltx_guider_params *p)

@@ -57,6 +57,16 @@ static bool check_rank(const ltx_tensor *t, int nd, const char *what)
     return false;
 }
 
+/* Patch sizes come from configs and golden params: 0 would divide by zero, huge ones overflow
+ * the products below. ref: the models use 1 (transformer), 2 and 4 (VAE). */
+#define MAX_PATCH 64
+static bool patch_ok(const char *what, int p)
+{
+    if (p >= 1 && p <= MAX_PATCH) return true;
+    ltx_err(LTX_ERR_INVALID_ARG, "%s: patch size %d outside 1..%d", what, p, MAX_PATCH);
+    return false;
+}
+
 ltx_tensor *ltx_video_patchify(ltx_backend *be, const ltx_tensor *latent, int patch)
 {
     if (!check_rank(latent, 5, "video patchify")) return NULL;
@@ -76,10 +86,13 @@ ltx_tensor *ltx_video_patchify(ltx_backend *be, const ltx_tensor *latent, int pa
 ltx_tensor *ltx_video_unpatchify(ltx_backend *be, const ltx_tensor *tokens, int64_t frames,
                                  int64_t height, int64_t width, int patch)
 {
-    if (!check_rank(tokens, 3, "video unpatchify")) return NULL;
-    int64_t hp = height / patch, wp = width / patch, B = tokens->shape[0];
+    if (!check_rank(tokens, 3, "video unpatchify") || !patch_ok("video unpatchify", patch))
+        return NULL;
+    int64_t hp = height / patch, wp = width / patch, B = tokens->shape[0], n;
     int64_t C = tokens->shape[2] / (patch * patch);
-    if (tokens->shape[1] != frames * hp * wp || C * patch * patch != tokens->shape[2]) {
+    if (frames < 0 || hp < 0 || wp < 0 || __builtin_mul_overflow(frames, hp, &n) ||
+        __builtin_mul_overflow(n, wp, &n) || tokens->shape[1] != n ||
+        C * patch * patch != tokens->shape[2]) {
         ltx_err(LTX_ERR_INVALID_ARG, "video unpatchify: %lld tokens x %lld for %lldx%lldx%lld p%d",
                 (long long)tokens->shape[1], (long long)tokens->shape[2], (long long)frames,
                 (long long)height, (long long)width, patch);
@@ -93,9 +106,15 @@ ltx_tensor *ltx_video_unpatchify(ltx_backend *be, const ltx_tensor *tokens, int6
 
 ltx_status ltx_video_patch_grid_bounds_host(const int64_t *shape, int patch, int64_t **out)
 {
+    *out = NULL;
+    if (!patch_ok("grid bounds", patch)) return LTX_ERR_INVALID_ARG;
     int64_t B = shape[0], F = shape[2], H = shape[3] / patch, W = shape[4] / patch;
-    int64_t T = F * H * W;
-    int64_t *c = malloc(sizeof(int64_t) * (size_t)(B * 3 * T * 2 + 1));
+    int64_t T = 0, n; /* T = F*H*W tokens; n = bytes of the (B, 3, T, 2) int64 table */
+    int64_t both[6] = {B, 3, F, H, W, 2 * (int64_t)sizeof(int64_t)};
+    if (!ltx_shape_numel_ok(6, both, 1, &n) || !ltx_shape_numel_ok(3, both + 2, 1, &T))
+        return ltx_err(LTX_ERR_INVALID_ARG, "grid bounds: latent %lldx%lldx%lldx%lld too large",
+                       (long long)B, (long long)F, (long long)H, (long long)W);
+    int64_t *c = malloc((size_t)n + sizeof(int64_t));
     if (!c) return ltx_err(LTX_ERR_OOM, "grid bounds: out of memory");
     int64_t step[3] = {1, patch, patch};
     for (int64_t b = 0; b < B; b++)
@@ -307,6 +326,7 @@ fail:
 ltx_tensor *ltx_vae_patchify(ltx_backend *be, const ltx_tensor *x, int p, int pt)
 {
     const int64_t *s = x->shape;
+    if (!patch_ok("vae patchify", p) || !patch_ok("vae patchify (time)", pt)) return NULL;
     if (p == 1 && pt == 1) return nn_contiguous(be, x, x->dtype);
     if (x->ndim == 4) {
         int64_t v[6] = {s[0], s[1], s[2] / p, p, s[3] / p, p};
@@ -324,6 +344,7 @@ ltx_tensor *ltx_vae_patchify(ltx_backend *be, const ltx_tensor *x, int p, int pt
 ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p, int pt)
 {
     const int64_t *s = x->shape;
+    if (!patch_ok("vae unpatchify", p) || !patch_ok("vae unpatchify (time)", pt)) return NULL;
     if (p == 1 && pt == 1) return nn_contiguous(be, x, x->dtype);
     if (x->ndim == 4) {
         int64_t C = s[1] / (p * p);

@@ -16,6 +16,7 @@
 #include "tokenizer/tok_internal.h"
 
 #include "core/error.h"
+#include "io/file.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -33,28 +34,12 @@ static char *dup_str(const char *s)
     return d;
 }
 
-/* Reads the whole file; *buf is malloc'd and NUL-terminated. */
+/* Reads the whole file (a regular file only: a FIFO is refused, not waited on); *buf is
+ * malloc'd and NUL-terminated. */
 static ltx_status read_file(const char *path, char **buf, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ltx_err(LTX_ERR_IO, "tokenizer: cannot open %s", path);
-    ltx_status st = LTX_OK;
-    long sz = -1;
-    if (fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
-    if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = ltx_err(LTX_ERR_IO, "tokenizer: cannot size %s", path);
-    } else if (!(*buf = malloc((size_t)sz + 1))) {
-        st = ltx_err(LTX_ERR_OOM, "tokenizer: no memory for %s (%ld bytes)", path, sz);
-    } else if (fread(*buf, 1, (size_t)sz, f) != (size_t)sz) {
-        free(*buf);
-        *buf = NULL;
-        st = ltx_err(LTX_ERR_IO, "tokenizer: short read on %s", path);
-    } else {
-        (*buf)[sz] = 0;
-        *n = (size_t)sz;
-    }
-    fclose(f);
-    return st;
+    *buf = ltx_read_file(path, "tokenizer", (size_t)1 << 30, n);
+    return *buf ? LTX_OK : LTX_ERR_IO;
 }
 
 /* The string of a {"String": "..."} pattern object, or NULL (Regex patterns are unsupported). */
@@ -563,6 +548,33 @@ void ltx_gemma_py_strip(const char *text, size_t len, size_t *start, size_t *n)
     *n = b - a;
 }
 
+/* The LTX text path up to truncation: sanitize, Python strip, encode (no special tokens). */
+static ltx_status encode_stripped(const ltx_gemma_tokenizer *t, const char *text, size_t len,
+                                  tok_ids *v)
+{
+    /* Strip after sanitizing: Python strips the decoded str, where bad bytes are U+FFFD. */
+    char *clean = NULL;
+    size_t cn = 0;
+    if (!tok_utf8_sanitize(text ? text : "", len, &clean, &cn))
+        return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
+    size_t a, sn;
+    ltx_gemma_py_strip(clean, cn, &a, &sn);
+    ltx_status st = encode_valid(t, clean + a, sn, v);
+    free(clean);
+    return st;
+}
+
+ltx_status ltx_gemma_count_ltx(const ltx_gemma_tokenizer *t, const char *text, size_t len, int *n)
+{
+    *n = 0;
+    if (!t || (!text && len)) return ltx_err(LTX_ERR_INVALID_ARG, "tokenizer: NULL argument");
+    tok_ids v = {0};
+    ltx_status st = encode_stripped(t, text, len, &v);
+    if (st == LTX_OK) *n = v.n + t->n_pre + t->n_post;
+    free(v.v);
+    return st;
+}
+
 ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *t, const char *text, size_t len,
                                   int max_len, int32_t *ids_out, int32_t *mask_out)
 {
@@ -572,16 +584,8 @@ ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *t, const char *text
     if (max_len < n_special || max_len < 1)
         return ltx_err(LTX_ERR_INVALID_ARG, "tokenizer: max_len %d < %d special tokens", max_len,
                        n_special);
-    /* Strip after sanitizing: Python strips the decoded str, where bad bytes are U+FFFD. */
-    char *clean = NULL;
-    size_t cn = 0;
-    if (!tok_utf8_sanitize(text ? text : "", len, &clean, &cn))
-        return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
-    size_t a, sn;
-    ltx_gemma_py_strip(clean, cn, &a, &sn);
     tok_ids v = {0};
-    ltx_status st = encode_valid(t, clean + a, sn, &v);
-    free(clean);
+    ltx_status st = encode_stripped(t, text, len, &v);
     if (st != LTX_OK) {
         free(v.v);
         return st;

@@ -63,6 +63,11 @@ ltx_status ltx_gemma_tokenizer_encode(const ltx_gemma_tokenizer *tok, const char
 ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *tok, const char *text, size_t len,
                                   int max_len, int32_t *ids_out, int32_t *mask_out);
 
+/* Tokens the LTX text path makes of `text` before truncation (special tokens included): more
+ * than max_len means ltx_gemma_tokenize_ltx drops the tail. *n is 0 on failure. */
+ltx_status ltx_gemma_count_ltx(const ltx_gemma_tokenizer *tok, const char *text, size_t len,
+                               int *n);
+
 /* Decodes ids to UTF-8 like HF decode(): tokens joined after the file's decoder (▁ -> " ",
  * <0xXX> runs -> bytes, U+FFFD per byte of an invalid run). skip_special drops special tokens.
  * *text is malloc'd, NUL-terminated, owned by the caller; *len (may be NULL) gets its length.

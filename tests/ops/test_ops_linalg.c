@@ -658,6 +658,46 @@ TEST(attention_masks_long_keys)
     env_close(&e);
 }
 
+/* A NaN score (NaN in q or k, e.g. NaN weights) makes its rows NaN, as in PyTorch; it used to
+ * be taken for a masked row and give zeros, hiding the NaN from the pipelines' checks. */
+TEST(attention_nan_scores_propagate)
+{
+    env e = env_open();
+    for (int bi = 0; bi < 3; bi++) {
+        ltx_backend *be = e.be[bi];
+        int64_t qs[4] = {1, 1, 4, 8}, ks[4] = {1, 1, 600, 8}; /* two key blocks */
+        float qh[4 * 8], kh[600 * 8], vh[600 * 8], oh[4 * 8];
+        for (int i = 0; i < 4 * 8; i++)
+            qh[i] = frand();
+        for (int i = 0; i < 600 * 8; i++)
+            kh[i] = frand(), vh[i] = frand();
+        for (int c = 0; c < 2; c++) {
+            if (c == 0) qh[1 * 8 + 3] = NAN; /* query row 1 */
+            if (c == 1) {
+                qh[1 * 8 + 3] = 0.5f;
+                kh[550 * 8 + 2] = NAN; /* one key in the second block: every row */
+            }
+            ltx_tensor *q = ltx_tensor_from_host(be, LTX_F32, 4, qs, qh),
+                       *k = ltx_tensor_from_host(be, LTX_F32, 4, ks, kh),
+                       *v = ltx_tensor_from_host(be, LTX_F32, 4, ks, vh),
+                       *o = ltx_tensor_new(be, LTX_F32, 4, qs);
+            CHECK(be->ops->attention(be, o, q, k, v, NULL, 0.5f) == LTX_OK);
+            CHECK(ltx_tensor_download(o, oh, LTX_F32) == LTX_OK);
+            for (int r = 0; r < 4; r++)
+                for (int d = 0; d < 8; d++) {
+                    bool want_nan = c == 1 || r == 1;
+                    CHECK_MSG(want_nan ? isnan(oh[r * 8 + d]) : isfinite(oh[r * 8 + d]),
+                              "%s case %d row %d: %g", e.name[bi], c, r, oh[r * 8 + d]);
+                }
+            ltx_tensor_free(q);
+            ltx_tensor_free(k);
+            ltx_tensor_free(v);
+            ltx_tensor_free(o);
+        }
+    }
+    env_close(&e);
+}
+
 TEST(attention_rejects_bad_heads)
 {
     env e = env_open();

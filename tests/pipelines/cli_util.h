@@ -1,7 +1,7 @@
 /*
  * cli_util.h — helpers shared by the CLI end-to-end tests in tests/pipelines/: running the
- * built ltx2c (LTX2C_BIN) with its stderr captured, and reading the streams of an output file
- * with ffprobe (which must be on PATH, as for the media tests).
+ * built ltx2c (LTX2C_BIN, or $LTX2C_BIN at run time) with its stderr captured, and reading the
+ * streams of an output file with ffprobe (which must be on PATH, as for the media tests).
  *
  * Header-only (static inline): each test file is its own executable. Deliberately not here:
  * the per-file fixtures (temp folder names, checkpoint paths, base arguments of each
@@ -16,15 +16,26 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Runs `LTX2C_BIN args` (args is pasted into a shell command line) with stdout discarded and
- * stderr written to <dir>/stderr.txt, then read back into err (at most cap - 1 bytes, always
- * NUL-terminated; "" when unreadable). Returns the exit status, or -1 when ltx2c did not exit
- * normally. */
-static inline int cli_run_ltx2c(const char *dir, const char *args, char *err, size_t cap)
+/* The ltx2c under test: $LTX2C_TEST_BIN (or $LTX2C_BIN) when set (e.g. build-asan/ltx2c, to run
+ * the CLI tests against the sanitizer build: `LTX2C_TEST_BIN=$PWD/build-asan/ltx2c ctest -R cli`),
+ * else the binary built next to the tests (LTX2C_BIN). */
+static inline const char *cli_bin(void)
 {
-    char cmd[20000], ef[512];
+    const char *b = getenv("LTX2C_TEST_BIN");
+    if (!b || !*b) b = getenv("LTX2C_BIN");
+    return b && *b ? b : LTX2C_BIN;
+}
+
+/* Runs `prefix cli_bin() args` (prefix, e.g. a privilege-dropping wrapper, and args are pasted
+ * into a shell command line) with stdout discarded and stderr written to <dir>/stderr.txt,
+ * then read back into err (at most cap - 1 bytes, always NUL-terminated; "" when unreadable).
+ * Returns the exit status, or -1 when ltx2c did not exit normally. */
+static inline int cli_run_ltx2c_as(const char *dir, const char *prefix, const char *args, char *err,
+                                   size_t cap)
+{
+    char cmd[32768], ef[512];
     snprintf(ef, sizeof ef, "%s/stderr.txt", dir);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", LTX2C_BIN, args, ef);
+    snprintf(cmd, sizeof cmd, "%s %s %s >/dev/null 2>%s", prefix, cli_bin(), args, ef);
     int st = system(cmd);
     err[0] = 0;
     FILE *f = fopen(ef, "rb");
@@ -34,6 +45,12 @@ static inline int cli_run_ltx2c(const char *dir, const char *args, char *err, si
         fclose(f);
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* cli_run_ltx2c_as without a prefix. */
+static inline int cli_run_ltx2c(const char *dir, const char *args, char *err, size_t cap)
+{
+    return cli_run_ltx2c_as(dir, "", args, err, cap);
 }
 
 /* What ffprobe reports for the first video and audio streams of a file (0 / "" when absent). */

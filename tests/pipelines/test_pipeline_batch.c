@@ -172,7 +172,7 @@ static void refused(const char *flag_value, const char *want)
 TEST(cli_refuses_bad_values)
 {
     refused("--max-batch-size 0", "--max-batch-size 0: must be >= 1");
-    refused("--streaming-prefetch-count -1", "--streaming-prefetch-count -1: must be >= 1");
+    refused("--streaming-prefetch-count -1", "--streaming-prefetch-count -1: must be >= 0 (0 = off)");
 }
 
 TEST(one_stage_batch_and_streaming) { run_case(false, false, false); }

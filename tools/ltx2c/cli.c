@@ -6,7 +6,9 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,8 +42,62 @@ const char *cli_default_tokenizer(void)
     return NULL;
 }
 
+/* Length (2..4) of the well-formed UTF-8 sequence at p, 0 if there is none (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). p[0] >= 0x80. */
+static int utf8_len(const unsigned char *p)
+{
+    int n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (!n || p[0] > 0xF4) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+    if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
+/* json_text: the input is already JSON-escaped text (cJSON_Print output): only DEL and bytes
+ * of malformed UTF-8 remain to escape; backslashes and the rest stay. */
+static char *escape(const char *s, size_t max_chars, bool json_text)
+{
+    size_t len = strlen(s), o = 0, chars = 0;
+    char *out = malloc(len * 4 + 1);
+    if (!out) return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && (!max_chars || chars < max_chars)) {
+        int n = *p >= 0x80 ? utf8_len(p) : 1;
+        if (n > 1) {
+            memcpy(out + o, p, (size_t)n);
+            o += (size_t)n;
+            p += n;
+        } else if (*p == '\\' && !json_text) {
+            out[o++] = '\\';
+            out[o++] = '\\';
+            p++;
+        } else if ((*p < 0x20 && !json_text) || *p == 0x7F || n == 0) { /* control/broken */
+            o += (size_t)snprintf(out + o, 5, "\\x%02X", *p);
+            p++;
+        } else {
+            out[o++] = (char)*p++;
+        }
+        chars++;
+    }
+    out[o] = 0;
+    return out;
+}
+
+char *cli_escape(const char *s, size_t max_chars)
+{
+    return escape(s, max_chars, false);
+}
+
+char *cli_escape_json_text(const char *s)
+{
+    return escape(s, 0, true);
+}
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
     if (tl_hooks) {
@@ -57,10 +113,12 @@ void cli_error(const char *cmd, const char *fmt, ...)
         va_end(ap);
         return;
     }
-    fprintf(stderr, "ltx2c %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* messages quote tensor names and metadata from files: never raw escapes on a terminal */
+    char *safe = cli_escape(buf, 0);
+    fprintf(stderr, "ltx2c %s: %s\n", cmd, safe ? safe : buf);
+    free(safe);
 }
 
 ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level)

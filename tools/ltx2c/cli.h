@@ -27,6 +27,15 @@ ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_l
 /* Error helper: "ltx2c <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A malloc'd copy of s that is safe to print on a terminal: printable ASCII and well-formed
+ * UTF-8 unchanged, a backslash doubled, control bytes and bytes of malformed UTF-8 as \xNN.
+ * max_chars > 0 stops after that many output characters (an escape counts as one). NULL when
+ * out of memory; the caller frees it. */
+char *cli_escape(const char *s, size_t max_chars);
+/* For JSON text that cJSON already escaped (control characters as \uXXXX): only DEL and
+ * malformed UTF-8 become \xNN, so the output stays readable JSON. */
+char *cli_escape_json_text(const char *s);
+
 /* In-process runs of a generation subcommand (ltx2c serve). Installed per thread with
  * cli_set_job_hooks(); NULL (the default) = the plain CLI behaviour. While installed:
  *   - cli_error appends its message (without the "ltx2c CMD: " prefix) to err, not stderr;

@@ -1,6 +1,9 @@
 /* cli_args.c — the table-driven option parser (see cli_args.h). */
 #include "cli_args.h"
+#include "core/parse.h"
 
+#include <ctype.h>
+#include <float.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,18 +11,14 @@
 
 static bool parse_int(const char *s, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < -2147483647L || v > 2147483647L) return false;
-    *out = (int)v;
-    return true;
+    return ltx_parse_int(s, -2147483647, 2147483647, out); /* whole string, in range */
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
+    if (!*s || isspace((unsigned char)*s)) return false;
     if (*s == '-') { /* the reference accepts negative seeds; torch takes them modulo 2^64 */
         long long v = strtoll(s, &end, 10);
         if (errno || end == s || *end) return false;
@@ -34,12 +33,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 
 static bool parse_double(const char *s, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return false;
-    *out = v;
-    return true;
+    return ltx_parse_f64(s, -DBL_MAX, DBL_MAX, out); /* whole string, finite */
 }
 
 /* Number of values after argv[i] up to the next "--" flag. */
@@ -66,7 +60,12 @@ static int parse_one(const char *cmd, const cli_opt *o, const char *inl, int arg
     if (!inl) *i += nv;
     switch (o->kind) {
     case CLI_FLAG:
-        if (inl || nv) return bad(cmd, flag, inl ? inl : vals[0], "takes no value");
+        /* a word after a flag is a stray argument, not the flag's value */
+        if (inl || nv) {
+            cli_error(cmd, "%s takes no value; unexpected argument '%s' (see ltx2c %s --help)",
+                      flag, inl ? inl : vals[0], cmd);
+            return CLI_EXIT_USAGE;
+        }
         *(int *)o->dst = 1;
         return 0;
     case CLI_STR:

@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "core/dtype.h"
+#include "core/strmap.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -35,7 +36,31 @@ typedef struct group {
 typedef struct groups {
     group *g;
     int n, cap;
+    ltx_strmap idx; /* "name\x1fpart" -> index in g (hashed: a header may hold millions of
+                       distinct "other: X" components) */
+    char **keys;    /* the map's keys, owned here */
 } groups;
+
+static void groups_free(groups *gs)
+{
+    for (int i = 0; i < gs->n; i++)
+        free(gs->keys[i]);
+    free(gs->keys);
+    free(gs->g);
+    ltx_strmap_free(&gs->idx);
+}
+
+/* Escaped copy of s for printing (control bytes and malformed UTF-8 from a hostile file as
+ * \xNN); the last few results stay valid, the rest are freed as the ring turns. */
+static const char *esc(const char *s)
+{
+    static char *ring[8];
+    static int k;
+    int i = k++ % 8;
+    free(ring[i]);
+    ring[i] = cli_escape(s ? s : "", 0);
+    return ring[i] ? ring[i] : "?";
+}
 
 /* ref: ltx-core model/upsampler/model.py LatentUpsampler attribute names */
 static const char *const UPSAMPLER_ROOTS[] = {
@@ -115,15 +140,27 @@ static void classify(const char *name, bool upsampler_file, char *comp, char *pa
 
 static group *group_get(groups *gs, const char *name, const char *part, int order)
 {
-    for (int i = 0; i < gs->n; i++)
-        if (strcmp(gs->g[i].name, name) == 0 && strcmp(gs->g[i].part, part) == 0) return &gs->g[i];
+    char key[200];
+    snprintf(key, sizeof key, "%.95s\x1f%.95s", name, part);
+    int at = ltx_strmap_get(&gs->idx, key);
+    if (at >= 0) return &gs->g[at];
     if (gs->n == gs->cap) {
         int cap = gs->cap ? gs->cap * 2 : 16;
         group *ng = realloc(gs->g, (size_t)cap * sizeof *ng);
-        if (!ng) return NULL;
-        gs->g = ng;
+        char **nk = ng ? realloc(gs->keys, (size_t)cap * sizeof *nk) : NULL;
+        if (ng) gs->g = ng;
+        if (!nk) return NULL;
+        gs->keys = nk;
         gs->cap = cap;
     }
+    char *k = malloc(strlen(key) + 1);
+    if (!k) return NULL;
+    memcpy(k, key, strlen(key) + 1);
+    if (ltx_strmap_put(&gs->idx, k, gs->n) < 0) {
+        free(k);
+        return NULL;
+    }
+    gs->keys[gs->n] = k;
     group *g = &gs->g[gs->n++];
     memset(g, 0, sizeof *g);
     snprintf(g->name, sizeof g->name, "%s", name);
@@ -248,7 +285,7 @@ static void print_config(const char *cfg)
 {
     cJSON *root = cJSON_Parse(cfg);
     if (!cJSON_IsObject(root)) {
-        printf("\nconfig (not a JSON object):\n%s\n", cfg);
+        printf("\nconfig (not a JSON object):\n%s\n", esc(cfg));
         cJSON_Delete(root);
         return;
     }
@@ -261,7 +298,9 @@ static void print_config(const char *cfg)
     }
     if (scalars->child) {
         char *s = cJSON_Print(scalars);
-        printf("\nconfig:\n%s\n", s ? s : "?");
+        char *e = s ? cli_escape_json_text(s) : NULL;
+        printf("\nconfig:\n%s\n", e ? e : "?");
+        free(e);
         free(s);
     }
     cJSON_Delete(scalars);
@@ -269,7 +308,9 @@ static void print_config(const char *cfg)
     {
         if (!cJSON_IsObject(sec) && !cJSON_IsArray(sec)) continue;
         char *s = cJSON_Print(sec);
-        printf("\nconfig.%s:\n%s\n", sec->string, s ? s : "?");
+        char *e = s ? cli_escape_json_text(s) : NULL;
+        printf("\nconfig.%s:\n%s\n", esc(sec->string), e ? e : "?");
+        free(e);
         free(s);
     }
     cJSON_Delete(root);
@@ -293,10 +334,10 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
     uint64_t numel = 0, bytes = 0;
     tally(f, dt, &numel, &bytes);
     uint64_t size = total_size(f);
-    printf("path:     %s\n", ltx_st_path(f));
+    printf("path:     %s\n", esc(ltx_st_path(f)));
     if (ltx_st_shard_count(f) > 1)
         for (int i = 0; i < ltx_st_shard_count(f); i++)
-            printf("  shard %d: %s\n", i, ltx_st_shard_path(f, i));
+            printf("  shard %d: %s\n", i, esc(ltx_st_shard_path(f, i)));
     printf("size:     %s bytes (%s)\n", commas(size, a), human_bytes(size, b));
     printf("tensors:  %d\n", ltx_st_count(f));
     printf("elements: %s\n", commas(numel, a));
@@ -310,15 +351,15 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
         dtypes_str(g->dt, dts, sizeof dts);
         char label[200];
         if (g->part[0])
-            snprintf(label, sizeof label, "    %s", g->part);
+            snprintf(label, sizeof label, "    %s", esc(g->part));
         else if (g->rank_max >= 0 && g->rank_min == g->rank_max)
-            snprintf(label, sizeof label, "  %s (rank %" PRId64 ", %d modules)", g->name,
+            snprintf(label, sizeof label, "  %s (rank %" PRId64 ", %d modules)", esc(g->name),
                      g->rank_max, g->modules);
         else if (g->rank_max >= 0)
             snprintf(label, sizeof label, "  %s (rank %" PRId64 "..%" PRId64 ", %d modules)",
-                     g->name, g->rank_min, g->rank_max, g->modules);
+                     esc(g->name), g->rank_min, g->rank_max, g->modules);
         else
-            snprintf(label, sizeof label, "  %s", g->name);
+            snprintf(label, sizeof label, "  %s", esc(g->name));
         printf("%-34s %5d tensors %15s elements %11s  %s\n", label, g->count, commas(g->numel, a),
                human_bytes(g->bytes, c), dts);
     }
@@ -329,10 +370,13 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
         const char *k, *v;
         ltx_st_metadata_at(f, i, &k, &v);
         size_t len = strlen(v);
-        if (len <= 100 && !strchr(v, '\n'))
-            printf("  %s = %s\n", k, v);
-        else
-            printf("  %s = %.80s... (%zu chars)\n", k, v, len);
+        if (len <= 100 && !strchr(v, '\n')) {
+            printf("  %s = %s\n", esc(k), esc(v));
+        } else {
+            char *head = cli_escape(v, 80);
+            printf("  %s = %s... (%zu chars)\n", esc(k), head ? head : "?", len);
+            free(head);
+        }
     }
     const char *cfg = ltx_st_metadata(f, "config");
     if (cfg) print_config(cfg);
@@ -345,10 +389,10 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
             char sh[160];
             shape_str(e, sh, sizeof sh);
             if (sharded)
-                printf("  %-70s %-8s %-24s shard %d\n", e->name, ltx_dtype_name(e->dtype), sh,
+                printf("  %-70s %-8s %-24s shard %d\n", esc(e->name), ltx_dtype_name(e->dtype), sh,
                        e->shard);
             else
-                printf("  %-70s %-8s %s\n", e->name, ltx_dtype_name(e->dtype), sh);
+                printf("  %-70s %-8s %s\n", esc(e->name), ltx_dtype_name(e->dtype), sh);
         }
     }
 }
@@ -367,10 +411,10 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
     int dt[LTX_DTYPE_COUNT] = {0};
     uint64_t numel = 0, bytes = 0;
     tally(f, dt, &numel, &bytes);
-    cJSON_AddStringToObject(root, "path", ltx_st_path(f));
+    cJSON_AddStringToObject(root, "path", esc(ltx_st_path(f)));
     cJSON *shards = cJSON_AddArrayToObject(root, "shards");
     for (int i = 0; i < ltx_st_shard_count(f); i++)
-        cJSON_AddItemToArray(shards, cJSON_CreateString(ltx_st_shard_path(f, i)));
+        cJSON_AddItemToArray(shards, cJSON_CreateString(esc(ltx_st_shard_path(f, i))));
     cJSON_AddNumberToObject(root, "size_bytes", (double)total_size(f));
     cJSON_AddNumberToObject(root, "tensor_count", ltx_st_count(f));
     cJSON_AddNumberToObject(root, "numel", (double)numel);
@@ -381,7 +425,7 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
     for (int i = 0; i < gs->n; i++) {
         const group *g = &gs->g[i];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", g->part[0] ? g->part : g->name);
+        cJSON_AddStringToObject(o, "name", esc(g->part[0] ? g->part : g->name));
         cJSON_AddNumberToObject(o, "tensors", g->count);
         cJSON_AddNumberToObject(o, "numel", (double)g->numel);
         cJSON_AddNumberToObject(o, "bytes", (double)g->bytes);
@@ -404,7 +448,7 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
     for (int i = 0; i < ltx_st_metadata_count(f); i++) {
         const char *k, *v;
         ltx_st_metadata_at(f, i, &k, &v);
-        cJSON_AddStringToObject(meta, k, v);
+        cJSON_AddStringToObject(meta, esc(k), esc(v));
     }
     const char *cfg = ltx_st_metadata(f, "config");
     cJSON *pc = cfg ? cJSON_Parse(cfg) : NULL;
@@ -414,7 +458,7 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
         for (int i = 0; i < ltx_st_count(f); i++) {
             const ltx_st_entry *e = ltx_st_at(f, i);
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", e->name);
+            cJSON_AddStringToObject(o, "name", esc(e->name));
             cJSON_AddStringToObject(o, "dtype", ltx_dtype_name(e->dtype));
             cJSON *sh = cJSON_AddArrayToObject(o, "shape");
             for (int d = 0; d < e->ndim; d++)
@@ -424,7 +468,9 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
         }
     }
     char *s = cJSON_Print(root);
-    printf("%s\n", s ? s : "{}");
+    char *e = s ? cli_escape_json_text(s) : NULL; /* config strings may hold malformed UTF-8 */
+    printf("%s\n", e ? e : "{}");
+    free(e);
     free(s);
     cJSON_Delete(root);
 }
@@ -483,7 +529,7 @@ int cmd_inspect(int argc, char **argv)
     groups gs = {0};
     if (build_groups(f, &gs) != 0) {
         cli_error("inspect", "out of memory");
-        free(gs.g);
+        groups_free(&gs);
         ltx_st_close(f);
         return CLI_EXIT_FAIL;
     }
@@ -491,7 +537,7 @@ int cmd_inspect(int argc, char **argv)
         print_json(f, &gs, list);
     else
         print_text(f, &gs, list);
-    free(gs.g);
+    groups_free(&gs);
     ltx_st_close(f);
     return CLI_EXIT_OK;
 }

@@ -12,7 +12,11 @@
 #include "cli.h"
 #include "cli_args.h"
 
+#include "io/file.h"
+
 #include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +30,7 @@ typedef struct progress {
 static int on_progress(void *user, const char *stage, int step, int total, double elapsed)
 {
     progress *p = user;
+    if (ltx_interrupted()) return 1; /* Ctrl-C / SIGTERM: stop at this step boundary */
     if (p->quiet) return 0;
     double per = step > 0 ? elapsed / step : 0;
     fprintf(stderr, "%s%-8s step %3d/%-3d %7.2f s/step  ETA %7.1f s", p->tty ? "\r" : "", stage,
@@ -88,7 +93,8 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        CLI_LORA,
                        &a->loras,
                        "PATH [STRENGTH]",
-                       "LoRA fused into the transformer (repeatable; strength 1.0)",
+                       "LoRA fused into the transformer (repeatable; strength within +-10, "
+                       "default 1.0)",
                        0};
     o[n++] = (cli_opt){"--device",
                        CLI_STR,
@@ -104,7 +110,12 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        "v1.2.0 = 400fd31, what the reference's users run) or 2026-04 (a2c3f24, "
                        "the earlier behaviour, reproduced bit for bit)",
                        0};
-    o[n++] = (cli_opt){"--threads", CLI_INT, &a->threads, "N", "[ltx2c] worker threads", 0};
+    o[n++] = (cli_opt){"--threads",
+                       CLI_INT,
+                       &a->threads,
+                       "N",
+                       "[ltx2c] worker threads, 0..512 (default 0 = one per CPU core)",
+                       0};
     o[n++] = (cli_opt){
         "--quiet", CLI_FLAG, &a->quiet, NULL, "[ltx2c] no progress or summary on stderr", 0};
     return n;
@@ -126,7 +137,7 @@ static int run_opts(cli_opt *o, gen_args *a, const char *enhance_help, const cha
                        CLI_INT,
                        &a->g.streaming_prefetch_count,
                        "N",
-                       "layer streaming: 1+N transformer blocks resident (default off)",
+                       "layer streaming: 1+N transformer blocks resident (default 0 = off)",
                        0};
     o[n++] = (cli_opt){"--offload",
                        CLI_STR,
@@ -174,8 +185,9 @@ static int common_opts(cli_opt *o, gen_args *a)
                        CLI_DOUBLE,
                        &a->g.frame_rate,
                        "FPS",
-                       "default 24.0; fractional rates (23.976) are kept exact in the file "
-                       "(the reference truncates to an integer)",
+                       "default 24.0, in [1, 240] (LTX-2 is trained at 24-50 fps; the audio "
+                       "lasts num_frames / FPS s); fractional rates (23.976) are kept exact in "
+                       "the file (the reference truncates to an integer)",
                        0};
     o[n++] = (cli_opt){"--image",
                        CLI_IMAGE,
@@ -297,6 +309,9 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     a->g.n_loras = a->loras.n;
     cli_job_hooks *hooks = cli_job_hooks_get();
     if (hooks) return run_hooked(cmd, a, fn, pp, hooks);
+    /* SIGINT/SIGTERM: abort at the next step; during the mp4 write, remove the temp file and
+     * die of the signal (io/file.h). */
+    ltx_interrupt_install();
     progress prog = {a->quiet, isatty(fileno(stderr))};
     ltx_engine_params ep;
     ltx_engine_params_init(&ep);
@@ -306,11 +321,23 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     ep.progress = on_progress;
     ep.progress_user = &prog;
     ltx_engine *e = NULL;
-    if (ltx_engine_open(&ep, &e) != LTX_OK) {
+    ltx_status os = ltx_engine_open(&ep, &e);
+    if (os == LTX_ERR_INVALID_ARG) { /* a bad --threads */
+        cli_error(cmd, "%s", ltx_last_error_global());
+        return CLI_EXIT_USAGE;
+    }
+    if (os != LTX_OK) {
         cli_error(cmd, "cannot open device '%s': %s", ep.device, ltx_last_error_global());
         return CLI_EXIT_FAIL;
     }
     ltx_status s = fn(e, a, pp);
+    int sig = ltx_interrupted();
+    if (s != LTX_OK && sig) {
+        cli_error(cmd, "interrupted by %s: stopped, no output written",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM");
+        ltx_engine_close(e);
+        return 128 + sig; /* the shell's convention for death by that signal: 130 for Ctrl-C */
+    }
     if (s != LTX_OK) cli_error(cmd, "%s", ltx_engine_last_error(e));
     ltx_engine_close(e);
     return exit_code(s);
@@ -444,6 +471,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                             "frame); CRF default 33, 0 = none";
     if (kind == 4) {
         ltx_a2vid_params_init(&ga.a2);
+        ga.a2.audio_max_duration = NAN; /* not given (the parser refuses a NaN value) */
         o[n++] = (cli_opt){"--audio-path",
                            CLI_STR,
                            &ga.a2.audio_path,
@@ -461,7 +489,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                            CLI_DOUBLE,
                            &ga.a2.audio_max_duration,
                            "S",
-                           "seconds of audio (default: num_frames / frame_rate)",
+                           "seconds of audio, > 0 (default: num_frames / frame_rate)",
                            0};
         o[n++] = (cli_opt){"--pad-audio",
                            CLI_FLAG,
@@ -484,19 +512,19 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        kind == 2 ? "stage-1 steps (default 15)"
                                  : "stage-1 steps (default 30 for LTX-2.3 checkpoints, else 40)",
                        0};
-    o[n++] = (cli_opt){
-        "--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X", "default 3.0", 0};
+    o[n++] = (cli_opt){"--video-cfg-guidance-scale", CLI_DOUBLE, &p->video.cfg_scale, "X",
+                       "default 3.0 (0..100)",       0};
     o[n++] = (cli_opt){"--video-stg-guidance-scale",
                        CLI_DOUBLE,
                        &p->video.stg_scale,
                        "X",
-                       kind == 2 ? "default 0.0" : "default 1.0",
+                       kind == 2 ? "default 0.0 (0..100)" : "default 1.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--video-rescale-scale",
                        CLI_DOUBLE,
                        &p->video.rescale_scale,
                        "X",
-                       kind == 2 ? "default 0.45" : "default 0.7",
+                       kind == 2 ? "default 0.45 (0..1)" : "default 0.7 (0..1)",
                        0};
     o[n++] = (cli_opt){"--video-stg-blocks",
                        CLI_INTS,
@@ -508,23 +536,23 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        CLI_DOUBLE,
                        &p->video.modality_scale,
                        "X",
-                       "video modality guidance, default 3.0",
+                       "video modality guidance, default 3.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--video-skip-step", CLI_INT, &p->video.skip_step, "N", "default 0", 0};
     const int first_audio_opt = n;
-    o[n++] = (cli_opt){
-        "--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X", "default 7.0", 0};
+    o[n++] = (cli_opt){"--audio-cfg-guidance-scale", CLI_DOUBLE, &p->audio.cfg_scale, "X",
+                       "default 7.0 (0..100)",       0};
     o[n++] = (cli_opt){"--audio-stg-guidance-scale",
                        CLI_DOUBLE,
                        &p->audio.stg_scale,
                        "X",
-                       kind == 2 ? "default 0.0" : "default 1.0",
+                       kind == 2 ? "default 0.0 (0..100)" : "default 1.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--audio-rescale-scale",
                        CLI_DOUBLE,
                        &p->audio.rescale_scale,
                        "X",
-                       kind == 2 ? "default 1.0" : "default 0.7",
+                       kind == 2 ? "default 1.0 (0..1)" : "default 0.7 (0..1)",
                        0};
     o[n++] = (cli_opt){"--audio-stg-blocks",
                        CLI_INTS,
@@ -536,7 +564,7 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
                        CLI_DOUBLE,
                        &p->audio.modality_scale,
                        "X",
-                       "audio modality guidance, default 3.0",
+                       "audio modality guidance, default 3.0 (0..100)",
                        0};
     o[n++] = (cli_opt){"--audio-skip-step", CLI_INT, &p->audio.skip_step, "N", "default 0", 0};
     if (kind == 4) /* the audio is frozen: these are refused when changed (spec §14 item 5) */
@@ -551,6 +579,16 @@ static int guided_cmd(const char *cmd, int kind, const char *what, int argc, cha
             if (!strcmp(o[i].name, "--enhance-prompt")) o[i].help = ENHANCE_HELP;
     int r = parse(cmd, "--checkpoint-path", what, o, n, argc, argv);
     if (r >= 0) return r;
+    if (kind == 4 && isnan(ga.a2.audio_max_duration)) {
+        ga.a2.audio_max_duration = 0; /* the library's "the video's duration" */
+    } else if (kind == 4 && !(ga.a2.audio_max_duration > 0)) {
+        /* the library reads 0 as "not given"; given on the command line it is a mistake */
+        cli_error(cmd,
+                  "--audio-max-duration %g: must be > 0 seconds (leave it out for the "
+                  "video's duration)",
+                  ga.a2.audio_max_duration);
+        return CLI_EXIT_USAGE;
+    }
     return run(cmd, &a, run_guided, &ga);
 }
 

@@ -8,6 +8,7 @@
  * strip, BOS, truncation to 1024 and left padding. Thin client of src/tokenizer/.
  */
 #include "cli.h"
+#include "core/parse.h"
 #include "core/error.h"
 #include "tokenizer/gemma_tokenizer.h"
 
@@ -146,13 +147,11 @@ int cmd_tokenize(int argc, char **argv)
         } else if (!strcmp(a, "--text") && has_val) {
             text = argv[++i];
         } else if (!strcmp(a, "--max-length") && has_val) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 1 << 20) {
-                cli_error("tokenize", "--max-length wants an integer >= 1, got '%s'", argv[i]);
+            if (!ltx_parse_int(argv[++i], 1, 1 << 20, &max_len)) {
+                cli_error("tokenize", "--max-length wants an integer in 1..1048576, got '%s'",
+                          argv[i]);
                 return CLI_EXIT_USAGE;
             }
-            max_len = (int)v;
         } else if (!strcmp(a, "--hex")) {
             hex = true;
         } else if (!strcmp(a, "--no-bos")) {

@@ -1,6 +1,8 @@
 /* cmd_verify.c — `ltx2c verify FILE...`: replay golden files (docs/GOLDEN.md). */
 #include "cli.h"
+#include "core/parse.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,14 @@ static void help(void)
            "  --quiet             only the summary line\n");
 }
 
+/* A malformed option value: names the flag and the value; exit 2. */
+static int verify_bad(const char **files, const char *flag, const char *val, const char *want)
+{
+    cli_error("verify", "%s '%s': must be %s", flag, val, want);
+    free(files);
+    return CLI_EXIT_USAGE;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     const char *device = "auto";
@@ -46,13 +56,18 @@ int cmd_verify(int argc, char **argv)
             free(files);
             return CLI_EXIT_OK;
         } else if (!strcmp(a, "--device") && has) device = argv[++i];
-        else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--threads") && has) {
+            if (!ltx_parse_int(argv[++i], 0, 512, &threads))
+                return verify_bad(files, "--threads", argv[i], "an integer in 0..512 (0 = all CPUs)");
+        }
         else if (!strcmp(a, "--strict")) strict = 1;
         else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
         else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
         else if (!strcmp(a, "--tokenizer") && has) vp.tokenizer = argv[++i];
-        else if (!strcmp(a, "--tolerance-scale") && has) vp.tolerance_scale = atof(argv[++i]);
-        else if (!strcmp(a, "--reference-version") && has) {
+        else if (!strcmp(a, "--tolerance-scale") && has) {
+            if (!ltx_parse_f64(argv[++i], DBL_MIN, 1e6, &vp.tolerance_scale))
+                return verify_bad(files, "--tolerance-scale", argv[i], "a number in (0, 1e6]");
+        } else if (!strcmp(a, "--reference-version") && has) {
             if (ltx_reference_version_parse(argv[++i], &vp.reference_version) != 0) {
                 cli_error("verify", "--reference-version '%s': expected 1.2 or 2026-04", argv[i]);
                 free(files);

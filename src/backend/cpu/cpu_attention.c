@@ -19,7 +19,8 @@
  *   builds finite masks (-finfo.max), which behave exactly as in PyTorch (a row masked
  *   everywhere averages V uniformly). Rows whose scores are all -inf give zeros, as PyTorch
  *   >= 2.5's math SDPA (_safe_softmax); PyTorch's CPU flash kernel gives NaN there. A row with
- *   at least one finite score never sees NaN.
+ *   at least one finite score never sees NaN, unless a score is NaN (NaN in q or k): then the
+ *   row is NaN, as in PyTorch (NaN weights must not pass for a masked row).
  *   exp is a vectorisable Cephes-style polynomial: relative error < 9e-8 (~1.5 ulp) on
  *   [-87.3, 0], results below FLT_MIN flush to 0.
  * softmax: max-subtracted, f32, libm expf; all -inf rows give NaN like torch.softmax.
@@ -72,29 +73,42 @@ static inline float exp_fast(float x)
     return x < -87.33654f ? 0.0f : y;
 }
 
-/* Largest of s[0..n) (-inf for n = 0). GCC does not vectorise a float max reduction without
- * -ffast-math, hence the intrinsics. */
+/* Largest of s[0..n) (-inf for n = 0), NaN when any s[j] is NaN (max instructions drop NaN
+ * operands, so they are tracked on the side). GCC does not vectorise a float max reduction
+ * without -ffast-math, hence the intrinsics. */
 static float row_max(const float *s, int64_t n)
 {
     int64_t j = 0;
     float m = -INFINITY;
+    bool nan = false;
 #if defined(__AVX512F__)
     __m512 acc = _mm512_set1_ps(-INFINITY);
-    for (; j + 16 <= n; j += 16)
-        acc = _mm512_max_ps(acc, _mm512_loadu_ps(s + j));
+    __mmask16 un = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 x = _mm512_loadu_ps(s + j);
+        un |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        acc = _mm512_max_ps(acc, x);
+    }
     m = _mm512_reduce_max_ps(acc);
+    nan = un != 0;
 #elif defined(__AVX__)
-    __m256 acc = _mm256_set1_ps(-INFINITY);
-    for (; j + 8 <= n; j += 8)
-        acc = _mm256_max_ps(acc, _mm256_loadu_ps(s + j));
+    __m256 acc = _mm256_set1_ps(-INFINITY), un = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+        __m256 x = _mm256_loadu_ps(s + j);
+        un = _mm256_or_ps(un, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+        acc = _mm256_max_ps(acc, x);
+    }
     float lanes[8];
     _mm256_storeu_ps(lanes, acc);
     for (int l = 0; l < 8; l++)
         m = m > lanes[l] ? m : lanes[l];
+    nan = _mm256_movemask_ps(un) != 0;
 #endif
-    for (; j < n; j++)
+    for (; j < n; j++) {
+        nan = nan || s[j] != s[j];
         m = m > s[j] ? m : s[j];
-    return m;
+    }
+    return nan ? NAN : m;
 }
 
 /* s[j] = exp(s[j] - m) in place; returns the sum. */
@@ -269,6 +283,11 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
         for (int64_t r = 0; r < nq; r++) {
             float *s = S + r * nk;
             float mnew = row_max(s, nk);
+            if (isnan(mnew)) { /* NaN in q or k: the row is NaN, as in PyTorch (not "masked") */
+                lrow[r] = NAN;
+                memset(s, 0, (size_t)nk * sizeof *s);
+                continue;
+            }
             mnew = mnew > mrow[r] ? mnew : mrow[r];
             if (mnew == -INFINITY) { /* every key so far masked: weights 0, O stays 0 */
                 memset(s, 0, (size_t)nk * sizeof *s);
@@ -289,7 +308,8 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     }
     float *out = j->o + ((b * j->H + h) * j->Tq + i0) * Dv; /* o contiguous (B, H, Tq, Dv) */
     for (int64_t r = 0; r < nq; r++) {
-        float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : 0.0f; /* fully masked row -> 0 */
+        /* fully masked row -> 0; a NaN row stays NaN */
+        float inv = lrow[r] > 0.0f ? 1.0f / lrow[r] : isnan(lrow[r]) ? NAN : 0.0f;
         for (int64_t d = 0; d < Dv; d++)
             out[r * Dv + d] = O[r * Dv + d] * inv;
     }

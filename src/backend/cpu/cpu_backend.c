@@ -7,6 +7,7 @@
  * through upload/download and through every capability fallback, exactly as on an accelerator.
  */
 #include "backend/cpu/cpu_internal.h"
+#include "core/parse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +253,11 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : ((size_t)8 << 30);
     st->cache_limit = phys / 16 < ((size_t)1 << 30) ? phys / 16 : ((size_t)1 << 30);
     const char *env = getenv("LTX_CPU_CACHE_MB");
-    if (env) st->cache_limit = (size_t)strtoull(env, NULL, 10) << 20;
+    int64_t mb;
+    if (env && ltx_parse_i64(env, 0, (int64_t)1 << 30, &mb))
+        st->cache_limit = (size_t)mb << 20;
+    else if (env)
+        LTX_WARN(log, "LTX_CPU_CACHE_MB=%s is not an integer in 0..2^30 MB: ignored", env);
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;
