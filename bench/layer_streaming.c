@@ -18,8 +18,16 @@
  *     time and minor page faults (the cost of re-mapping evicted pages).
  *   - Page cache warm (the file is read once before the children run), and again "cold":
  *     posix_fadvise(POSIX_FADV_DONTNEED) drops the file's clean pages before each child.
- *   - Configurations: off, N=1 madvise(WILLNEED), N=1 touch thread, N=2 madvise.
- *   - Outputs of every streamed run are compared bitwise with the off run (sum of bits).
+ *   - Configurations on "cpu" (mapped weights): off, N=1 madvise(WILLNEED), N=1 touch thread,
+ *     N=2 madvise. On "cpu-restricted" (the device path of interface v2, as on CUDA: weights
+ *     staged from the mapping into pinned buffers and uploaded with upload_async on a copy
+ *     stream = a worker thread, events ordering uploads against compute), warm cache only: off
+ *     (resident device copies), N=0 (no prefetch: every block's upload waits), N=1, N=2. The
+ *     overlap shows as the N=1/N=2 time ratio against resident compared with N=0's; host syncs
+ *     per forward (be->n_host_syncs) are reported too.
+ *   - Outputs of every streamed run are compared bitwise with the off run of the same device.
+ *   - The machine is shared with other jobs: wall times are noisy; CPU time is the steadier
+ *     figure.
  * Usage: layer_streaming [reps=3] [--rebuild] [--layers L] [--width D]
  */
 #include "backend/backend.h"
@@ -153,7 +161,8 @@ static int build(int layers, int width)
         off += nb;
     }
     len += (size_t)snprintf(h + len, cap - len, "}");
-    while (len % 8) h[len++] = ' ';
+    while (len % 8)
+        h[len++] = ' ';
     FILE *f = fopen(PATH ".tmp", "wb");
     uint64_t hl = len;
     fwrite(&hl, 8, 1, f);
@@ -184,6 +193,7 @@ typedef struct result {
     double cpu_s, sys_s, minflt; /* per forward after the first: process CPU (all threads),
                                     of it kernel time, minor page faults */
     long hwm_kb, rss_kb;
+    double syncs; /* host syncs per forward */
     uint64_t hash;
     int ok;
 } result;
@@ -191,24 +201,28 @@ typedef struct result {
 static ltx_tensor *rnd(ltx_backend *be, int ndim, const int64_t *shape, float scale, float add)
 {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
     float *v = malloc(sizeof(float) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) v[i] = add + scale * urand();
+    for (int64_t i = 0; i < n; i++)
+        v[i] = add + scale * urand();
     ltx_tensor *t = ltx_tensor_from_host(be, LTX_F32, ndim, shape, v);
     free(v);
     return t;
 }
 
-static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
+static void child(bool restricted, int prefetch, ltx_prefetch_mode mode, int reps, result *out)
 {
     memset(out, 0, sizeof *out);
     ltx_threadpool *pool = ltx_threadpool_create(0);
     ltx_backend *be = NULL;
     ltx_st_file *f = NULL;
     ltx_transformer *m = NULL;
-    if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK || ltx_st_open(PATH, &f) ||
+    /* prefetch < 0: off; >= 0: streaming with that many blocks ahead */
+    if (ltx_cpu_backend_create(restricted, NULL, pool, &be) != LTX_OK || ltx_st_open(PATH, &f) ||
         ltx_transformer_load(f, be, false, &m) != LTX_OK ||
-        (prefetch && ltx_transformer_set_streaming(m, f, prefetch, mode) != LTX_OK)) {
+        (prefetch >= 0 && ltx_transformer_set_streaming_ex(m, f, true, prefetch, mode, NULL,
+                                                           LTX_DTYPE_COUNT) != LTX_OK)) {
         fprintf(stderr, "child: %s\n", ltx_err_message());
         return;
     }
@@ -223,13 +237,15 @@ static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
     ltx_tensor *qv = rnd(be, 4, pv, 8, 8), *qa = rnd(be, 4, pa, 4, 4);
     ltx_tensor *tsv = rnd(be, 2, tv, 0, 0.6f), *tsa = rnd(be, 2, ta, 0, 0.6f);
     ltx_tensor *sg = rnd(be, 1, &one, 0, 0.6f);
-    ltx_modality v = {lv, sg, tsv, qv, xv, NULL, NULL, true};
-    ltx_modality a = {la, sg, tsa, qa, xa, NULL, NULL, true};
+    ltx_modality v = {lv, sg, tsv, qv, xv, NULL, NULL, true, NULL, NULL};
+    ltx_modality a = {la, sg, tsa, qa, xa, NULL, NULL, true, NULL, NULL};
     double ts[32];
     if (reps > 32) reps = 32;
     struct rusage u0 = {0}, u1;
+    uint64_t sync0 = 0;
     for (int r = 0; r < reps; r++) {
         if (r == 1) getrusage(RUSAGE_SELF, &u0);
+        if (r == 1) sync0 = be->n_host_syncs;
         ltx_tensor *ov = NULL, *oa = NULL;
         double t0 = now();
         if (ltx_transformer_forward(m, &v, &a, NULL, NULL, &ov, &oa) != LTX_OK) {
@@ -253,6 +269,7 @@ static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
             out->hash = hsh;
             free(x), free(y);
         }
+        if (r == reps - 1 && reps > 1) out->syncs = (double)(be->n_host_syncs - sync0) / (reps - 1);
         ltx_tensor_free(ov), ltx_tensor_free(oa);
     }
     getrusage(RUSAGE_SELF, &u1);
@@ -277,7 +294,8 @@ static void child(int prefetch, ltx_prefetch_mode mode, int reps, result *out)
     out->ok = 1;
 }
 
-static int run_child(int prefetch, ltx_prefetch_mode mode, int reps, bool cold, result *r)
+static int run_child(bool restricted, int prefetch, ltx_prefetch_mode mode, int reps, bool cold,
+                     result *r)
 {
     if (cold) {
         int fd = open(PATH, O_RDONLY);
@@ -292,7 +310,7 @@ static int run_child(int prefetch, ltx_prefetch_mode mode, int reps, bool cold, 
     if (pid == 0) {
         close(pfd[0]);
         result res;
-        child(prefetch, mode, reps, &res);
+        child(restricted, prefetch, mode, reps, &res);
         if (write(pfd[1], &res, sizeof res) != (ssize_t)sizeof res) _exit(1);
         _exit(0);
     }
@@ -324,40 +342,49 @@ int main(int argc, char **argv)
     FILE *f = fopen(PATH, "rb");
     static char buf[1 << 20];
     size_t total = 0, n;
-    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) total += n;
+    while (f && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        total += n;
     if (f) fclose(f);
     printf("file %.1f MiB; %d forwards per run (video 256 tokens, audio 32)\n",
            (double)total / 1048576.0, reps);
     struct {
         const char *name;
-        int n;
+        bool restricted, cold;
+        int n; /* -1 = off */
         ltx_prefetch_mode mode;
-    } cf[] = {{"off", 0, LTX_PREFETCH_ADVISE},
-              {"N=1 madvise", 1, LTX_PREFETCH_ADVISE},
-              {"N=1 touch", 1, LTX_PREFETCH_TOUCH},
-              {"N=2 madvise", 2, LTX_PREFETCH_ADVISE}};
+    } cf[] = {{"off", false, false, -1, LTX_PREFETCH_ADVISE},
+              {"N=1 madvise", false, false, 1, LTX_PREFETCH_ADVISE},
+              {"N=1 touch", false, false, 1, LTX_PREFETCH_TOUCH},
+              {"N=2 madvise", false, false, 2, LTX_PREFETCH_ADVISE},
+              {"off", false, true, -1, LTX_PREFETCH_ADVISE},
+              {"N=1 madvise", false, true, 1, LTX_PREFETCH_ADVISE},
+              {"N=1 touch", false, true, 1, LTX_PREFETCH_TOUCH},
+              {"N=2 madvise", false, true, 2, LTX_PREFETCH_ADVISE},
+              {"off", true, false, -1, LTX_PREFETCH_ADVISE},
+              {"N=0 staged", true, false, 0, LTX_PREFETCH_ADVISE},
+              {"N=1 staged", true, false, 1, LTX_PREFETCH_ADVISE},
+              {"N=2 staged", true, false, 2, LTX_PREFETCH_ADVISE}};
     int fails = 0;
-    for (int cold = 0; cold < 2; cold++) {
-        printf("%s page cache:\n", cold ? "cold" : "warm");
-        result base = {0};
-        for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++) {
-            result r;
-            if (run_child(cf[i].n, cf[i].mode, reps, cold, &r)) {
-                printf("  %-12s failed\n", cf[i].name);
-                fails++;
-                continue;
-            }
-            if (i == 0) base = r;
-            bool same = r.hash == base.hash;
-            fails += !same;
-            printf("  %-12s peak RSS %6.1f MiB (%.2fx of off), RSS after %6.1f MiB | forward "
-                   "first %.3f s, median %.3f s (%.2fx) | per forward: CPU %.3f s (%.2fx), "
-                   "sys %.3f s, %.0f minor faults%s\n",
-                   cf[i].name, r.hwm_kb / 1024.0, (double)r.hwm_kb / (double)base.hwm_kb,
-                   r.rss_kb / 1024.0, r.first_s, r.median_s, r.median_s / base.median_s,
-                   r.cpu_s, r.cpu_s / base.cpu_s, r.sys_s, r.minflt,
-                   same ? "" : "  OUTPUT DIFFERS");
+    result base = {0};
+    for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++) {
+        if (i == 0 || cf[i].cold != cf[i - 1].cold || cf[i].restricted != cf[i - 1].restricted)
+            printf("%s, %s page cache:\n", cf[i].restricted ? "cpu-restricted" : "cpu",
+                   cf[i].cold ? "cold" : "warm");
+        result r;
+        if (run_child(cf[i].restricted, cf[i].n, cf[i].mode, reps, cf[i].cold, &r)) {
+            printf("  %-12s failed\n", cf[i].name);
+            fails++;
+            continue;
         }
+        if (cf[i].n < 0) base = r;
+        bool same = r.hash == base.hash;
+        fails += !same;
+        printf("  %-12s peak RSS %6.1f MiB (%.2fx of off), RSS after %6.1f MiB | forward "
+               "first %.3f s, median %.3f s (%.2fx) | per forward: CPU %.3f s (%.2fx), "
+               "sys %.3f s, %.0f minor faults, %.0f host syncs%s\n",
+               cf[i].name, r.hwm_kb / 1024.0, (double)r.hwm_kb / (double)base.hwm_kb,
+               r.rss_kb / 1024.0, r.first_s, r.median_s, r.median_s / base.median_s, r.cpu_s,
+               r.cpu_s / base.cpu_s, r.sys_s, r.minflt, r.syncs, same ? "" : "  OUTPUT DIFFERS");
     }
     return fails ? 1 : 0;
 }

@@ -30,7 +30,15 @@
  * Allocator: like the README's anchor environment (MALLOC_MMAP_THRESHOLD_/TRIM_THRESHOLD_),
  * glibc is told to keep freed memory (mallopt) so activations are not re-faulted every call.
  * Reference on this machine kind (README): PyTorch CPU median 0.963 s per block.
- * Usage: transformer_block [reps]   (threads = all online CPUs for the pool and OpenBLAS)
+ * Options (issue 12): --precision bf16 runs the backend at LTX_PRECISION_BF16 (linear on the
+ * vdpbf16ps kernels, bf16-rounded inputs, f32 accumulation; attention and the rest unchanged);
+ * --weights q8_0|q4_k quantizes the block's 2-D Linear weights (attention projections, gates,
+ * feed-forward) to that GGUF block type after loading, with the model's own quantizer
+ * (D1's from_float), so at --precision bf16 they run on the int8 VNNI kernels. Outside f32 the
+ * golden checks are reported with NMSE and max error against the f32 reference instead of the
+ * f32 tolerances (the block is expected to differ by the rounding of the mode).
+ * Usage: transformer_block [reps] [--precision f32|bf16] [--weights f32|q8_0|q4_k]
+ *   (threads = all online CPUs for the pool; OpenBLAS single-threaded inside the backend)
  */
 #include "bench_util.h"
 #include "core/threadpool.h"
@@ -181,6 +189,7 @@ static ltx_tensor *stream_tensor(ltx_backend *be, uint64_t *counter, int64_t a, 
 /* ---- checks against the golden's slices and stats ---- */
 
 static int n_fail;
+static bool g_lowp; /* bf16 / quantized run: report NMSE, bound 1e-3 instead of the f32 atol */
 
 /* t viewed as (N, W) rows (token-major). */
 static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, int64_t W)
@@ -188,7 +197,7 @@ static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, 
     float *v = ltx_tensor_to_host_f32(t);
     int64_t n = ltx_tensor_numel(t), N = n / W;
     char key[128];
-    double worst = 0;
+    double worst = 0, g_num = 0, g_den = 0;
     for (int part = 0; part < 2; part++) {
         snprintf(key, sizeof key, "%s.%s", name, part ? "last8" : "first8");
         int64_t cnt = 0;
@@ -201,8 +210,11 @@ static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, 
             continue;
         }
         int64_t r0 = part ? N - 8 : 0;
-        for (int64_t i = 0; i < 8 * W; i++)
+        for (int64_t i = 0; i < 8 * W; i++) {
             worst = fmax(worst, fabs(v[r0 * W + i] - ref[i]));
+            g_num += (v[r0 * W + i] - ref[i]) * (double)(v[r0 * W + i] - ref[i]);
+            g_den += (double)ref[i] * ref[i];
+        }
         free(ref);
     }
     double st[4] = {0, 0, 0, (double)n};
@@ -215,11 +227,62 @@ static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, 
     for (int k = 0; ref && k < 3; k++)
         srel = fmax(srel, fabs(st[k] - ref[k]) / fmax(fabs((double)ref[k]), 1e-30));
     bool ok = ref && worst <= 1e-3 && srel <= 1e-4 && (double)ref[3] == st[3];
-    printf("check %-24s slices max_abs %.3g (atol 1e-3)  stats max_rel %.3g (rtol 1e-4)  %s\n",
-           name, worst, srel, ok ? "PASS" : "FAIL");
+    double nmse = g_den > 0 ? g_num / g_den : 0;
+    if (g_lowp) { /* low-precision mode: bound the slices' NMSE instead */
+        ok = ref && nmse <= 1e-3 && (double)ref[3] == st[3];
+        printf("check %-24s slices NMSE %.3g (bound 1e-3) max_abs %.3g  stats max_rel %.3g  %s\n",
+               name, nmse, worst, srel, ok ? "PASS" : "FAIL");
+    } else {
+        printf("check %-24s slices max_abs %.3g (atol 1e-3)  stats max_rel %.3g (rtol 1e-4)  %s\n",
+               name, worst, srel, ok ? "PASS" : "FAIL");
+    }
     n_fail += !ok;
     free(ref);
     free(v);
+}
+
+/* --weights: the block's 2-D Linear weights replaced by quantized copies of type dt. The
+ * originals stay owned by the model (its `owned` list); the copies are kept here and the
+ * originals put back before the model is freed. */
+#define MAX_Q 64
+static tf_lin *q_lin[MAX_Q];
+static ltx_tensor *q_orig[MAX_Q];
+static int n_q;
+
+static void quant_lin(ltx_backend *be, tf_lin *l, ltx_dtype dt)
+{
+    if (!l->w || n_q == MAX_Q) return;
+    ltx_tensor *q = ltx_tensor_to(l->w, be, dt);
+    if (!q) {
+        fprintf(stderr, "quantize %s: %s\n", l->w->name, ltx_err_message());
+        exit(1);
+    }
+    q_lin[n_q] = l, q_orig[n_q++] = l->w;
+    l->w = q;
+}
+
+static void quant_block_weights(ltx_backend *be, ltx_transformer *m, ltx_dtype dt)
+{
+    if (dt == LTX_F32) return;
+    tf_block *b = &m->blocks[0];
+    tf_attn *at[6] = {&b->attn1, &b->attn2, &b->audio_attn1, &b->audio_attn2, &b->a2v, &b->v2a};
+    for (int i = 0; i < 6; i++) {
+        tf_lin *ls[5] = {&at[i]->q, &at[i]->k, &at[i]->v, &at[i]->out, &at[i]->gate};
+        for (int k = 0; k < 5; k++)
+            quant_lin(be, ls[k], dt);
+    }
+    tf_lin *ff[4] = {&b->ff1, &b->ff2, &b->audio_ff1, &b->audio_ff2};
+    for (int k = 0; k < 4; k++)
+        quant_lin(be, ff[k], dt);
+}
+
+static void unquant_block_weights(void)
+{
+    for (int i = 0; i < n_q; i++) {
+        ltx_tensor_free(q_lin[i]->w);
+        q_lin[i]->w = q_orig[i];
+    }
+    n_q = 0;
 }
 
 /* (B, H, T, d) -> token-major (T, H*d) tensor for the pe check */
@@ -325,9 +388,13 @@ static double run_gemms(ltx_threadpool *pool, float *a, float *b, float *c, int6
     double t0 = bench_now();
     for (int i = 0; i < n_g; i++) {
         double tg0 = bench_now();
-        if (G[i].count == 1) {
+        if (G[i].count == 1) { /* OpenBLAS threads for single products (the backend leaves
+                                * OpenBLAS single-threaded, its rule; the baseline keeps the
+                                * original method) */
+            openblas_set_num_threads(ltx_threadpool_size(pool));
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G[i].M, (int)G[i].N,
                         (int)G[i].K, 1.0f, a, (int)G[i].K, b, (int)G[i].K, 0.0f, c, (int)G[i].N);
+            openblas_set_num_threads(1);
             mod_gemm[G[i].module] += bench_now() - tg0;
             continue;
         }
@@ -348,8 +415,31 @@ int main(int argc, char **argv)
      * same allocator policy here (set before any allocation). */
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    int reps = 5;
+    const char *prec = "f32", *wq = "f32";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            prec = argv[++i];
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
+            wq = argv[++i];
+        else
+            reps = atoi(argv[i]);
+    }
     if (reps < 1) reps = 1;
+    ltx_dtype wdt = LTX_F32;
+    if (strcmp(prec, "f32") && strcmp(prec, "bf16")) {
+        fprintf(stderr, "transformer_block: --precision '%s' is not f32|bf16\n", prec);
+        return 1;
+    }
+    if (!strcmp(wq, "q8_0"))
+        wdt = LTX_Q8_0;
+    else if (!strcmp(wq, "q4_k"))
+        wdt = LTX_Q4_K;
+    else if (strcmp(wq, "f32")) {
+        fprintf(stderr, "transformer_block: --weights '%s' is not f32|q8_0|q4_k\n", wq);
+        return 1;
+    }
+    g_lowp = strcmp(prec, "f32") || wdt != LTX_F32;
     int nth = (int)sysconf(_SC_NPROCESSORS_ONLN);
     ltx_log log = {.level = LTX_LOG_WARN, .fn = ltx_log_stderr};
     ltx_threadpool *pool = ltx_threadpool_create(nth);
@@ -396,6 +486,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "model: %s\n", ltx_err_message());
         return 1;
     }
+    be->precision = strcmp(prec, "bf16") ? LTX_PRECISION_F32 : LTX_PRECISION_BF16;
+    quant_block_weights(be, m, wdt);
     check(gf, "in.video_latent", v_lat, 128);
     check(gf, "in.audio_latent", a_lat, 128);
     /* modalities */
@@ -525,7 +617,9 @@ int main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("threads %d, reps %d, OpenBLAS f32 GEMMs, f32 weights\n", nth, reps);
+    printf("threads %d, reps %d, precision %s, block weights %s (%d quantized); matmul-only "
+           "baseline: OpenBLAS f32\n",
+           nth, reps, prec, wq, n_q);
     printf("block median %.3f s (min %.3f, max %.3f)\n", med, tb[0], tb[reps - 1]);
     printf("matmuls alone median %.3f s for %.1f GFLOP (%.1f GFLOP/s)\n", mm, flops * 1e-9,
            flops * 1e-9 / mm);
@@ -542,7 +636,8 @@ int main(int argc, char **argv)
     printf("cpu time (all threads): block %.3f s, matmuls %.3f s, ratio %.3f (less sensitive to "
            "other processes' load)\n",
            cpu_b, cpu_m, cpu_b / cpu_m);
-    printf("vs PyTorch CPU reference 0.963 s (README anchor): %.2fx faster (goal 1.5x)\n",
+    printf("vs PyTorch CPU reference 0.963 s (README anchor): %.2fx faster (goal 1.5x in f32; "
+           "3x at --precision bf16, with or without q8_0 weights)\n",
            0.963 / med);
     printf("peak RSS %.1f MiB (incl. the %.1f MiB in-memory f32 checkpoint)\n",
            (double)ru.ru_maxrss / 1024.0, (double)ck_size / 1048576.0);
@@ -556,6 +651,7 @@ int main(int argc, char **argv)
     tf_args_clear(&aa);
     ltx_latent_state_clear(&vs);
     ltx_latent_state_clear(&as);
+    unquant_block_weights();
     ltx_transformer_free(m);
     ltx_st_close(mf);
     free(ck);

@@ -73,7 +73,9 @@ typedef enum ltx_status {
 const char *ltx_status_name(ltx_status s);
 
 /* ---- element types ------------------------------------------------------------------------ */
-/* Names are the safetensors dtype strings (F32, BF16, F8_E4M3, ...). */
+/* Names are the safetensors dtype strings (F32, BF16, F8_E4M3, ...). The Q* entries are GGML
+ * block-quantized storage types (GGUF files, `ltx2c quantize`, --quantization q8_0|...): their
+ * size column is 0 because a block of 32 or 256 elements, not an element, has a byte size. */
 #define LTX_DTYPE_LIST(X)                                                                          \
     X(LTX_F32, "F32", 4)                                                                           \
     X(LTX_F16, "F16", 2)                                                                           \
@@ -84,7 +86,17 @@ const char *ltx_status_name(ltx_status s);
     X(LTX_I64, "I64", 8)                                                                           \
     X(LTX_I32, "I32", 4)                                                                           \
     X(LTX_U8, "U8", 1)                                                                             \
-    X(LTX_BOOL, "BOOL", 1)
+    X(LTX_BOOL, "BOOL", 1)                                                                         \
+    X(LTX_Q8_0, "Q8_0", 0)                                                                         \
+    X(LTX_Q4_0, "Q4_0", 0)                                                                         \
+    X(LTX_Q4_1, "Q4_1", 0)                                                                         \
+    X(LTX_Q5_0, "Q5_0", 0)                                                                         \
+    X(LTX_Q5_1, "Q5_1", 0)                                                                         \
+    X(LTX_Q2_K, "Q2_K", 0)                                                                         \
+    X(LTX_Q3_K, "Q3_K", 0)                                                                         \
+    X(LTX_Q4_K, "Q4_K", 0)                                                                         \
+    X(LTX_Q5_K, "Q5_K", 0)                                                                         \
+    X(LTX_Q6_K, "Q6_K", 0)
 
 typedef enum ltx_dtype {
 #define LTX_X_ENUM(name, text, size) name,
@@ -144,6 +156,10 @@ typedef struct ltx_engine_params {
     void *log_user;
     ltx_progress_fn progress; /* may be NULL */
     void *progress_user;
+    /* Compute precision (appended; older callers' smaller struct_size means NULL):
+     * NULL or "auto" = the device's default (bf16 on cuda, f32 on cpu); "f32" = exact f32;
+     * "bf16" = GEMM/attention inputs rounded to bf16 with f32 accumulation. */
+    const char *precision;
     /* appended: model cache budget in bytes. 0 (default) = every model is loaded per call and
      * freed when its stage ends; > 0 = the text encoder (tokenizer + Gemma) stays resident
      * across calls on this engine, least recently used evicted beyond the budget, so a second

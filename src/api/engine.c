@@ -5,6 +5,7 @@
  * No reference counterpart (the reference has no engine object).
  */
 #include "api/engine.h"
+#include "backend/cpu/cpu_isa.h"
 
 #include "golden/golden.h"
 
@@ -57,11 +58,22 @@ ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out)
         ltx_engine_close(e);
         return ltx_err(LTX_ERR_OOM, "cannot start the thread pool");
     }
+    /* precision is validated before the device opens (a bad value fails fast) */
+    const char *prec = p->struct_size >= offsetof(ltx_engine_params, precision) + sizeof(char *)
+                           ? p->precision
+                           : NULL;
+    ltx_precision pv = LTX_PRECISION_F32;
+    bool prec_set = prec && *prec && strcmp(prec, "auto");
+    if (prec_set && !ltx_precision_parse(prec, &pv)) {
+        ltx_engine_close(e);
+        return ltx_err(LTX_ERR_INVALID_ARG, "precision '%s' is not auto, f32 or bf16", prec);
+    }
     ltx_status s = ltx_backend_create(p->device, &e->log, e->pool, p->strict != 0, &e->be);
     if (s != LTX_OK) {
         ltx_engine_close(e);
         return s;
     }
+    if (prec_set) e->be->precision = pv; /* else the backend's default (cpu f32, cuda bf16) */
     *out = e;
     return LTX_OK;
 }
@@ -102,12 +114,20 @@ size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
                      "device: %s (backend %s, ABI %d)\n"
                      "threads: %d\n"
                      "capabilities: %s\n"
+                     "precision: %s\n"
                      "memory: %.1f GiB free of %.1f GiB\n"
                      "strict fallbacks: %s\n",
                      LTX_VERSION_MAJOR, LTX_VERSION_MINOR, LTX_VERSION_PATCH, e->be->device_name,
                      e->be->ops->name, e->be->ops->abi_version, ltx_threadpool_size(e->pool),
-                     ltx_backend_caps_str(e->be, caps, sizeof caps), (double)fr / (1 << 30),
+                     ltx_backend_caps_str(e->be, caps, sizeof caps),
+                     ltx_precision_name(e->be->precision), (double)fr / (1 << 30),
                      (double)tot / (1 << 30), e->be->strict ? "on" : "off");
+    if (n >= 0 && (size_t)n < cap && !strcmp(e->be->ops->name, "cpu")) {
+        char isa[160]; /* the CPU kernel level chosen at start-up (cpu_isa.h) */
+        int m = snprintf(buf + n, cap - (size_t)n, "cpu kernels: %s\n",
+                         cpu_isa_describe(isa, sizeof isa));
+        if (m > 0) n += m;
+    }
     return n < 0 ? 0 : (size_t)n;
 }
 

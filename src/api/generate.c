@@ -550,8 +550,16 @@ ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx
     ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
     double total = 0;
     for (int i = 0; i < p->n_times; i++) {
-        LTX_INFO(&e->log, "  %-20s %8.2f s", p->times[i].name, p->times[i].seconds);
-        total += p->times[i].seconds;
+        const ltx_stage_time *t = &p->times[i];
+        if (t->steps > 0)
+            LTX_INFO(&e->log,
+                     "  %-20s %8.2f s  (%d steps, %.1f host syncs per step, peak device "
+                     "memory %.1f MiB)",
+                     t->name, t->seconds, t->steps, (double)t->host_syncs / t->steps,
+                     (double)t->peak_bytes / 1048576.0);
+        else
+            LTX_INFO(&e->log, "  %-20s %8.2f s", t->name, t->seconds);
+        total += t->seconds;
     }
     LTX_INFO(&e->log,
              "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "

@@ -49,6 +49,10 @@ size_t ltx_arena_bytes_for(ltx_dtype dt, int ndim, const int64_t *shape)
 
 ltx_tensor *ltx_arena_tensor(ltx_arena *a, ltx_dtype dt, int ndim, const int64_t *shape)
 {
+    if (ltx_dtype_is_quant(dt)) { /* activations only: no block-quantized arena tensors */
+        ltx_err(LTX_ERR_INVALID_ARG, "arena tensors cannot be %s", ltx_dtype_name(dt));
+        return NULL;
+    }
     size_t need = ltx_arena_bytes_for(dt, ndim, shape);
     if (need > a->buf->size - a->used) {
         ltx_err(LTX_ERR_OOM, "arena of %zu bytes is full: %zu used, %zu more needed", a->buf->size,

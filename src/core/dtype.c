@@ -21,9 +21,11 @@
 #include "core/dtype.h"
 
 #include "core/error.h"
+#include "core/quant.h"
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- type table (from ltx.h's X-macro list) ------------------------------------------------ */
 
@@ -56,7 +58,20 @@ bool ltx_dtype_parse(const char *name, ltx_dtype *out)
 {
     if (!name) return false;
     for (int i = 0; i < LTX_DTYPE_COUNT; i++) {
-        if (strcmp(name, dtype_names[i]) == 0) {
+        if (dtype_sizes[i] != 0 && strcmp(name, dtype_names[i]) == 0) {
+            if (out) *out = (ltx_dtype)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Case-insensitive; quantized types included. name may be NULL (-> false). */
+bool ltx_dtype_parse_any(const char *name, ltx_dtype *out)
+{
+    if (!name) return false;
+    for (int i = 0; i < LTX_DTYPE_COUNT; i++) {
+        if (strcasecmp(name, dtype_names[i]) == 0) {
             if (out) *out = (ltx_dtype)i;
             return true;
         }
@@ -302,13 +317,47 @@ static void store(void *p, ltx_dtype t, size_t k, value v)
     }
 }
 
+static const ltx_type_traits type_traits[LTX_DTYPE_COUNT];
+
+/* Quantized on either side: 256 elements at a time through f32 (f32 itself is used directly). */
+static void convert_blocks(void *dst, ltx_dtype dt, const void *src, ltx_dtype st, size_t n)
+{
+    const ltx_type_traits *ts = &type_traits[st], *td = &type_traits[dt];
+    LTX_ASSERT(n % (size_t)ts->blck == 0 && n % (size_t)td->blck == 0);
+    float buf[LTX_QK_K];
+    const char *s = src;
+    char *d = dst;
+    for (size_t i = 0; i < n; i += LTX_QK_K) {
+        size_t m = n - i < LTX_QK_K ? n - i : LTX_QK_K;
+        const float *f = buf;
+        if (st == LTX_F32)
+            f = (const float *)s;
+        else if (ts->to_float)
+            ts->to_float(s, buf, (int64_t)m);
+        else
+            ltx_convert(buf, LTX_F32, s, st, m);
+        if (dt == LTX_F32)
+            memcpy(d, f, m * sizeof(float));
+        else if (td->from_float)
+            td->from_float(f, d, (int64_t)m);
+        else
+            ltx_convert(d, dt, f, LTX_F32, m);
+        s += ltx_dtype_bytes(st, (int64_t)m);
+        d += ltx_dtype_bytes(dt, (int64_t)m);
+    }
+}
+
 /* dst and src must not overlap unless identical with st == dt. n == 0 is a no-op. Unknown
  * dtypes are an invariant violation (LTX_ASSERT). */
 void ltx_convert(void *dst, ltx_dtype dt, const void *src, ltx_dtype st, size_t n)
 {
     if (n == 0) return;
     if (dt == st) {
-        if (dst != src) memcpy(dst, src, n * ltx_dtype_size(dt));
+        if (dst != src) memcpy(dst, src, ltx_dtype_bytes(dt, (int64_t)n));
+        return;
+    }
+    if (ltx_dtype_is_quant(st) || ltx_dtype_is_quant(dt)) {
+        convert_blocks(dst, dt, src, st, n);
         return;
     }
     /* fast paths for the pairs hot loops use */
@@ -341,4 +390,148 @@ void ltx_convert(void *dst, ltx_dtype dt, const void *src, ltx_dtype st, size_t 
         return;
     }
     for (size_t i = 0; i < n; i++) store(dst, dt, i, load(src, st, i));
+}
+
+/* ---- storage traits --------------------------------------------------------------------------
+ * Element rows reuse the conversions above; quantized rows are quant.c's. The vec_dot entries
+ * are the scalar references: 256 elements dequantized at a time, summed in order in f32. */
+
+static void f32_to_float(const void *src, float *dst, int64_t n)
+{
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+static void f32_from_float(const float *src, void *dst, int64_t n)
+{
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+static void bf16_to_float(const void *src, float *dst, int64_t n)
+{
+    ltx_bf16_to_f32_row(dst, src, (size_t)n);
+}
+static void bf16_from_float(const float *src, void *dst, int64_t n)
+{
+    ltx_f32_to_bf16_row(dst, src, (size_t)n);
+}
+static void f16_to_float(const void *src, float *dst, int64_t n)
+{
+    ltx_f16_to_f32_row(dst, src, (size_t)n);
+}
+static void f16_from_float(const float *src, void *dst, int64_t n)
+{
+    ltx_f32_to_f16_row(dst, src, (size_t)n);
+}
+static void f64_to_float(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i];
+}
+static void f64_from_float(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) ((double *)dst)[i] = src[i];
+}
+static void e4m3_to_float(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = ltx_fp8e4m3_to_f32(((const uint8_t *)src)[i]);
+}
+static void e4m3_from_float(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = ltx_f32_to_fp8e4m3(src[i]);
+}
+static void e5m2_to_float(const void *src, float *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) dst[i] = ltx_fp8e5m2_to_f32(((const uint8_t *)src)[i]);
+}
+static void e5m2_from_float(const float *src, void *dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = ltx_f32_to_fp8e5m2(src[i]);
+}
+
+/* Scalar dot of a quantized row against f32 x through a 256-element dequantized window. */
+static float dot_via(ltx_to_float_fn deq, size_t chunk_bytes, const void *w, const float *x,
+                     int64_t n)
+{
+    float buf[LTX_QK_K], sum = 0.0f;
+    const char *wp = w;
+    for (int64_t i = 0; i < n; i += LTX_QK_K, wp += chunk_bytes, x += LTX_QK_K) {
+        int64_t m = n - i < LTX_QK_K ? n - i : LTX_QK_K;
+        deq(wp, buf, m);
+        for (int64_t k = 0; k < m; k++) sum += buf[k] * x[k];
+    }
+    return sum;
+}
+
+#define LTX_X_DOT(t)                                                                               \
+    static float vec_dot_##t(const void *w, const float *x, int64_t n)                          \
+    {                                                                                              \
+        return dot_via(ltx_dequantize_row_##t, sizeof(ltx_block_##t) * (LTX_QK_K / BLCK_##t), w, \
+                       x, n);                                                                      \
+    }
+#define BLCK_q8_0 LTX_QK8_0
+#define BLCK_q4_0 LTX_QK4_0
+#define BLCK_q4_1 LTX_QK4_1
+#define BLCK_q5_0 LTX_QK5_0
+#define BLCK_q5_1 LTX_QK5_1
+#define BLCK_q2_K LTX_QK_K
+#define BLCK_q3_K LTX_QK_K
+#define BLCK_q4_K LTX_QK_K
+#define BLCK_q5_K LTX_QK_K
+#define BLCK_q6_K LTX_QK_K
+LTX_QUANT_TYPES(LTX_X_DOT)
+#undef LTX_X_DOT
+
+#define ELEM(nm, sz, to, from) {nm, 1, sz, false, to, from, NULL}
+#define QUANT(nm, t) \
+    {nm, BLCK_##t, sizeof(ltx_block_##t), true, ltx_dequantize_row_##t, ltx_quantize_row_##t, vec_dot_##t}
+
+static const ltx_type_traits type_traits[LTX_DTYPE_COUNT] = {
+    [LTX_F32] = ELEM("F32", 4, f32_to_float, f32_from_float),
+    [LTX_F16] = ELEM("F16", 2, f16_to_float, f16_from_float),
+    [LTX_BF16] = ELEM("BF16", 2, bf16_to_float, bf16_from_float),
+    [LTX_F64] = ELEM("F64", 8, f64_to_float, f64_from_float),
+    [LTX_F8E4M3] = ELEM("F8_E4M3", 1, e4m3_to_float, e4m3_from_float),
+    [LTX_F8E5M2] = ELEM("F8_E5M2", 1, e5m2_to_float, e5m2_from_float),
+    [LTX_I64] = ELEM("I64", 8, NULL, NULL),
+    [LTX_I32] = ELEM("I32", 4, NULL, NULL),
+    [LTX_U8] = ELEM("U8", 1, NULL, NULL),
+    [LTX_BOOL] = ELEM("BOOL", 1, NULL, NULL),
+    [LTX_Q8_0] = QUANT("Q8_0", q8_0),
+    [LTX_Q4_0] = QUANT("Q4_0", q4_0),
+    [LTX_Q4_1] = QUANT("Q4_1", q4_1),
+    [LTX_Q5_0] = QUANT("Q5_0", q5_0),
+    [LTX_Q5_1] = QUANT("Q5_1", q5_1),
+    [LTX_Q2_K] = QUANT("Q2_K", q2_K),
+    [LTX_Q3_K] = QUANT("Q3_K", q3_K),
+    [LTX_Q4_K] = QUANT("Q4_K", q4_K),
+    [LTX_Q5_K] = QUANT("Q5_K", q5_K),
+    [LTX_Q6_K] = QUANT("Q6_K", q6_K),
+};
+#undef ELEM
+#undef QUANT
+
+const ltx_type_traits *ltx_type_traits_of(ltx_dtype t)
+{
+    return (unsigned)t < LTX_DTYPE_COUNT ? &type_traits[t] : NULL;
+}
+
+bool ltx_dtype_is_quant(ltx_dtype t)
+{
+    return (unsigned)t < LTX_DTYPE_COUNT && type_traits[t].quantized;
+}
+
+int64_t ltx_dtype_block_size(ltx_dtype t)
+{
+    return (unsigned)t < LTX_DTYPE_COUNT ? type_traits[t].blck : 0;
+}
+
+size_t ltx_dtype_bytes(ltx_dtype t, int64_t n)
+{
+    const ltx_type_traits *tt = ltx_type_traits_of(t);
+    LTX_ASSERT(tt && n >= 0 && n % tt->blck == 0);
+    return (size_t)(n / tt->blck) * tt->type_size;
+}
+
+bool ltx_dtype_bytes_checked(ltx_dtype t, int64_t n, size_t *out)
+{
+    const ltx_type_traits *tt = ltx_type_traits_of(t);
+    if (!tt || n < 0 || n % tt->blck) return false;
+    return !__builtin_mul_overflow((size_t)(n / tt->blck), tt->type_size, out);
 }

@@ -107,8 +107,18 @@ static ltx_tensor *alloc_desc(ltx_dtype dt, int ndim, const int64_t *shape)
             ltx_err(LTX_ERR_INVALID_ARG, "negative tensor dimension %lld", (long long)shape[i]);
             return NULL;
         }
-    if (!ltx_shape_numel_ok(ndim, shape, ltx_dtype_size(dt), NULL)) {
+    /* quantized types store under 2 bytes per element (Q8_0: 34 per 32): bound them by 2 */
+    size_t esz = ltx_dtype_size(dt) ? ltx_dtype_size(dt) : 2;
+    if (!ltx_shape_numel_ok(ndim, shape, esz, NULL)) {
         overflow_err("tensor", dt, ndim, shape);
+        return NULL;
+    }
+    /* quantized storage holds whole blocks per row: the last dim is a multiple of the block */
+    int64_t blck = ltx_dtype_block_size(dt);
+    if (blck < 1 || (blck > 1 && (ndim == 0 || shape[ndim - 1] % blck))) {
+        ltx_err(LTX_ERR_INVALID_ARG, "%s tensor with rows of %lld elements: rows must be whole "
+                "blocks of %lld", ltx_dtype_name(dt), ndim ? (long long)shape[ndim - 1] : 1LL,
+                (long long)blck);
         return NULL;
     }
     ltx_tensor *t = calloc(1, sizeof *t);
@@ -153,7 +163,7 @@ ltx_tensor *ltx_tensor_new(ltx_backend *be, ltx_dtype dt, int ndim, const int64_
                 ltx_dtype_name(dt));
         return NULL;
     }
-    size_t bytes = (size_t)ltx_tensor_numel(t) * ltx_dtype_size(dt);
+    size_t bytes = ltx_dtype_bytes(dt, ltx_tensor_numel(t));
     t->buf = ltx_buffer_new(be, bytes);
     if (!t->buf) {
         free(t);
@@ -194,7 +204,7 @@ ltx_tensor *ltx_tensor_wrap_host(ltx_backend *be, ltx_dtype dt, int ndim, const 
                 ltx_dtype_name(dt));
         return NULL;
     }
-    size_t bytes = (size_t)ltx_tensor_numel(t) * ltx_dtype_size(dt);
+    size_t bytes = ltx_dtype_bytes(dt, ltx_tensor_numel(t));
     ltx_buffer *b = calloc(1, sizeof *b);
     if (!b) {
         free(t);
@@ -415,7 +425,7 @@ int64_t ltx_tensor_numel(const ltx_tensor *t)
 
 size_t ltx_tensor_nbytes(const ltx_tensor *t)
 {
-    return (size_t)ltx_tensor_numel(t) * ltx_dtype_size(t->dtype);
+    return ltx_dtype_bytes(t->dtype, ltx_tensor_numel(t));
 }
 
 bool ltx_tensor_is_contiguous(const ltx_tensor *t)
@@ -450,7 +460,7 @@ void *ltx_tensor_host(const ltx_tensor *t)
 {
     if (!t->buf || !t->buf->be->caps.host_visible) return NULL;
     char *base = t->buf->be->ops->buffer_host_ptr(t->buf->be, t->buf->handle);
-    return base ? base + t->offset * (int64_t)ltx_dtype_size(t->dtype) : NULL;
+    return base ? base + ltx_dtype_bytes(t->dtype, t->offset) : NULL;
 }
 
 /* ---- data movement ---- */
@@ -459,21 +469,18 @@ ltx_status ltx_tensor_download(const ltx_tensor *t, void *host, ltx_dtype dt)
 {
     ltx_backend *be = t->buf->be;
     int64_t n = ltx_tensor_numel(t);
-    size_t esz = ltx_dtype_size(t->dtype);
+    size_t off = ltx_dtype_bytes(t->dtype, t->offset), nb = ltx_dtype_bytes(t->dtype, n);
+    /* download is blocking and ordered after the compute stream: one host sync, no separate
+     * synchronize (backend_v2_spec Amendment 1) */
     if (ltx_tensor_is_contiguous(t) && dt == t->dtype) {
-        LTX_TRY(be->ops->synchronize(be));
-        return be->ops->download(be, t->buf->handle, (size_t)t->offset * esz, host,
-                                 (size_t)n * esz);
+        return be->ops->download(be, t->buf->handle, off, host, nb);
     }
     if (ltx_tensor_is_contiguous(t)) {
         /* Download raw, convert on the host (the host always has every dtype). */
-        void *tmp = malloc((size_t)n * esz + 1);
+        void *tmp = malloc(nb + 1);
         if (!tmp)
             return ltx_err(LTX_ERR_OOM, "download: out of memory (%lld elements)", (long long)n);
-        ltx_status s = be->ops->synchronize(be);
-        if (s == LTX_OK)
-            s = be->ops->download(be, t->buf->handle, (size_t)t->offset * esz, tmp,
-                                  (size_t)n * esz);
+        ltx_status s = be->ops->download(be, t->buf->handle, off, tmp, nb);
         if (s == LTX_OK) ltx_convert(host, dt, tmp, t->dtype, (size_t)n);
         free(tmp);
         return s;
@@ -493,14 +500,12 @@ ltx_status ltx_tensor_upload(ltx_tensor *t, const void *host, ltx_dtype dt)
     if (!ltx_tensor_is_contiguous(t))
         return ltx_err(LTX_ERR_INVALID_ARG, "upload into a non-contiguous tensor");
     int64_t n = ltx_tensor_numel(t);
-    size_t esz = ltx_dtype_size(t->dtype);
-    if (dt == t->dtype)
-        return be->ops->upload(be, t->buf->handle, (size_t)t->offset * esz, host, (size_t)n * esz);
-    void *tmp = malloc((size_t)n * esz + 1);
+    size_t off = ltx_dtype_bytes(t->dtype, t->offset), nb = ltx_dtype_bytes(t->dtype, n);
+    if (dt == t->dtype) return be->ops->upload(be, t->buf->handle, off, host, nb);
+    void *tmp = malloc(nb + 1);
     if (!tmp) return ltx_err(LTX_ERR_OOM, "upload: out of memory (%lld elements)", (long long)n);
     ltx_convert(tmp, t->dtype, host, dt, (size_t)n);
-    ltx_status s =
-        be->ops->upload(be, t->buf->handle, (size_t)t->offset * esz, tmp, (size_t)n * esz);
+    ltx_status s = be->ops->upload(be, t->buf->handle, off, tmp, nb);
     free(tmp);
     return s;
 }
@@ -544,7 +549,7 @@ ltx_tensor *ltx_tensor_to(const ltx_tensor *t, ltx_backend *be, ltx_dtype dt)
     }
     /* Across backends: through the host. */
     size_t n = (size_t)ltx_tensor_numel(t);
-    void *tmp = malloc(n * ltx_dtype_size(dt) + 1);
+    void *tmp = malloc(ltx_dtype_bytes(dt, (int64_t)n) + 1);
     if (!tmp) {
         ltx_err(LTX_ERR_OOM, "out of memory");
         return NULL;

@@ -26,7 +26,7 @@ static const ltx_st_entry *find_or_err(const ltx_st_file *f, const char *name)
 static const void *aligned_data(const ltx_st_entry *e, void **owned)
 {
     *owned = NULL;
-    size_t esz = ltx_dtype_size(e->dtype);
+    size_t esz = ltx_dtype_is_quant(e->dtype) ? 2 : ltx_dtype_size(e->dtype); /* blocks: halves */
     if (e->nbytes == 0 || (uintptr_t)e->data % esz == 0) return e->data;
     *owned = malloc(e->nbytes);
     if (!*owned) {
@@ -80,8 +80,10 @@ ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *
         void *owned;
         const void *src = aligned_data(e, &owned);
         if (!src) return NULL;
-        size_t n = e->nbytes / ltx_dtype_size(e->dtype);
-        void *tmp = malloc(n * ltx_dtype_size(dt) + 1);
+        size_t n = 1;
+        for (int d = 0; d < e->ndim; d++)
+            n *= (size_t)e->shape[d]; /* validated by the reader: no overflow */
+        void *tmp = malloc(ltx_dtype_bytes(dt, (int64_t)n) + 1);
         if (tmp) {
             ltx_convert(tmp, dt, src, e->dtype, n);
             out = ltx_tensor_from_host(be, dt, e->ndim, e->shape, tmp);

@@ -156,7 +156,7 @@ ltx_status ltx_st_writer_add(ltx_st_writer *w, const char *name, ltx_dtype dt, i
                              const int64_t *shape, const void *data)
 {
     if (!w || !name || ndim < 0 || ndim > LTX_MAX_DIMS || (ndim > 0 && !shape) || (int)dt < 0 ||
-        dt >= LTX_DTYPE_COUNT)
+        dt >= LTX_DTYPE_COUNT || ltx_dtype_is_quant(dt))
         return ltx_err(LTX_ERR_INVALID_ARG, "safetensors writer: bad arguments for '%s'",
                        name ? name : "(null)");
     size_t numel = 1;

@@ -30,7 +30,8 @@ bool ltx_ptb_type_parse(const char *name, ltx_ptb_type *out)
                                                "SKIP_VIDEO_SELF_ATTN", "SKIP_AUDIO_SELF_ATTN"};
     for (int i = 0; i < LTX_PTB_COUNT; i++) {
         const char *a = names[i], *b = name;
-        while (*a && *b && (*a == *b || *a == *b - 32)) a++, b++;
+        while (*a && *b && (*a == *b || *a == *b - 32))
+            a++, b++;
         if (!*a && !*b) {
             *out = (ltx_ptb_type)i;
             return true;
@@ -89,7 +90,7 @@ ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_
                    int mrow, bool plus1)
 {
     int64_t D = table->shape[1];
-    ltx_tensor *tr = ltx_tensor_slice(table, 0, row, row + 1, 1);      /* (1, D) */
+    ltx_tensor *tr = ltx_tensor_slice(table, 0, row, row + 1, 1);           /* (1, D) */
     ltx_tensor *mr = ltx_tensor_slice(mod, 2, mrow * D, (mrow + 1) * D, 1); /* (B, S, D) */
     ltx_tensor *out = (tr && mr) ? nn_binary(be, LTX_BINARY_ADD, tr, mr) : NULL;
     if (out && plus1 && be->ops->unary(be, LTX_UNARY_SCALE, out, out, 1.0, 1.0) != LTX_OK) {
@@ -119,27 +120,22 @@ ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
     return LTX_OK;
 }
 
-/* One segment of tf_modulate: dst = norm(x) * w (+ b for layer norm; RMS adds b after). */
+/* One run of tf_modulate: out[b, t0:t1] = norm(x[b, t0:t1]) * (1 + scale[row]) + shift[row]. */
 static ltx_status modulate_seg(ltx_backend *be, ltx_norm_op norm, ltx_tensor *out,
-                               const ltx_tensor *x, const ltx_tensor *s1,
-                               const ltx_tensor *shift, int64_t b, int64_t t0, int64_t t1,
-                               int64_t row, float eps)
+                               const ltx_tensor *x, const ltx_tensor *scale,
+                               const ltx_tensor *shift, const tf_run *r, float eps)
 {
-    int64_t D = x->shape[2];
-    ltx_tensor *ob = ltx_tensor_slice(out, 0, b, b + 1, 1);
-    ltx_tensor *xb = ltx_tensor_slice(x, 0, b, b + 1, 1);
-    ltx_tensor *od = ob ? ltx_tensor_slice(ob, 1, t0, t1, 1) : NULL;
-    ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, t0, t1, 1) : NULL;
-    ltx_tensor *wr = ltx_tensor_slice(s1, 0, row, row + 1, 1);
-    ltx_tensor *br = ltx_tensor_slice(shift, 0, row, row + 1, 1);
-    ltx_tensor *w1 = wr ? ltx_tensor_reshape(wr, 1, &D) : NULL;
-    ltx_tensor *b1 = br ? ltx_tensor_reshape(br, 1, &D) : NULL;
-    ltx_status s = (od && xd && w1 && b1) ? LTX_OK : LTX_ERR_OOM;
-    if (s == LTX_OK)
-        s = be->ops->norm(be, norm, od, xd, w1, norm == LTX_NORM_LAYER ? b1 : NULL, 0, eps);
-    if (s == LTX_OK && norm != LTX_NORM_LAYER) s = tf_inplace(be, LTX_BINARY_ADD, od, br);
-    ltx_tensor *fr[] = {ob, xb, od, xd, wr, br, w1, b1};
-    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+    ltx_tensor *ob = ltx_tensor_slice(out, 0, r->b, r->b + 1, 1);
+    ltx_tensor *xb = ltx_tensor_slice(x, 0, r->b, r->b + 1, 1);
+    ltx_tensor *od = ob ? ltx_tensor_slice(ob, 1, r->t0, r->t1, 1) : NULL;
+    ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, r->t0, r->t1, 1) : NULL;
+    ltx_tensor *sr = ltx_tensor_slice(scale, 0, r->u, r->u + 1, 1);
+    ltx_tensor *hr = ltx_tensor_slice(shift, 0, r->u, r->u + 1, 1);
+    ltx_status s =
+        (od && xd && sr && hr) ? nn_norm_modulate(be, norm, od, xd, sr, hr, eps) : LTX_ERR_OOM;
+    ltx_tensor *fr[] = {ob, xb, od, xd, sr, hr};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+        ltx_tensor_free(fr[i]);
     return s;
 }
 
@@ -147,26 +143,19 @@ ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
                         const ltx_tensor *scale, const ltx_tensor *shift, float eps,
                         const tf_runs *runs)
 {
-    /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod. (1 + scale) goes in as the
-     * norm's weight (one rounding, as the reference's multiply), the shift as the layer norm's
-     * bias or a following add: one or two passes over x. scale/shift: (B or 1, 1, D) per
-     * item, or (U, 1, D) rows per run. */
-    ltx_tensor *s1 = nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
-    ltx_tensor *out = s1 ? ltx_tensor_new(be, LTX_F32, x->ndim, x->shape) : NULL;
+    /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod: the fused norm_modulate op
+     * (one pass over x; its roundings are those of the norm with weight 1 + scale followed by
+     * the shift add). scale/shift: (B or 1, 1, D) per item, or (U, 1, D) rows per run. */
+    ltx_tensor *out = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
     ltx_status s = out ? LTX_OK : LTX_ERR_OOM;
-    if (s == LTX_OK && (x->ndim != 3 || s1->ndim != 3 || shift->ndim != 3 ||
-                        !ltx_tensor_is_contiguous(x) || !ltx_tensor_is_contiguous(shift)))
+    if (s == LTX_OK && (x->ndim != 3 || scale->ndim != 3 || shift->ndim != 3))
         s = ltx_err(LTX_ERR_INVALID_ARG, "modulate: x (B, T, D) and (., 1, D) tables expected");
     if (s == LTX_OK && runs && runs->n > 0) {
         for (int i = 0; s == LTX_OK && i < runs->n; i++)
-            s = modulate_seg(be, norm, out, x, s1, shift, runs->r[i].b, runs->r[i].t0,
-                             runs->r[i].t1, runs->r[i].u, eps);
-    } else {
-        for (int64_t b = 0; s == LTX_OK && b < x->shape[0]; b++)
-            s = modulate_seg(be, norm, out, x, s1, shift, b, 0, x->shape[1],
-                             s1->shape[0] == 1 ? 0 : b, eps);
+            s = modulate_seg(be, norm, out, x, scale, shift, &runs->r[i], eps);
+    } else if (s == LTX_OK) {
+        s = nn_norm_modulate(be, norm, out, x, scale, shift, eps);
     }
-    ltx_tensor_free(s1);
     if (s != LTX_OK) {
         ltx_tensor_free(out);
         return NULL;
@@ -189,20 +178,37 @@ static ltx_tensor *heads_view(const ltx_tensor *x, int heads)
 /* ---- attention ---- */
 
 typedef struct attn_call {
-    const ltx_tensor *x;           /* (B, Tq, query_dim) */
-    const ltx_tensor *ctx;         /* (B, Tk, ctx_dim); NULL = x */
-    const ltx_tensor *mask;        /* additive or NULL */
+    const ltx_tensor *x;                             /* (B, Tq, query_dim) */
+    const ltx_tensor *ctx;                           /* (B, Tk, ctx_dim); NULL = x */
+    const ltx_tensor *mask;                          /* additive or NULL */
     const ltx_tensor *q_cos, *q_sin, *k_cos, *k_sin; /* NULL = no RoPE */
-    const bool *keep;              /* per item: false = skip attention (use v); NULL = all keep */
+    const bool *keep; /* per item: false = skip attention (use v); NULL = all keep */
     bool all_perturbed;
 } attn_call;
+
+/* q or k (B, T, H*D): RMSNorm over the inner dim with weight nw, then RoPE per head when cos
+ * is given (the fused qk_norm_rope op); a new (B, T, H*D) tensor, viewed heads-first by the
+ * caller. */
+static ltx_tensor *qk_path(tf_ctx *c, const tf_attn *w, const ltx_tensor *x, const ltx_tensor *nw,
+                           const ltx_tensor *cos, const ltx_tensor *sin)
+{
+    ltx_backend *be = c->be;
+    float eps = (float)c->m->cfg.norm_eps;
+    if (!cos) return nn_norm(be, LTX_NORM_RMS, x, nw, NULL, 0, eps);
+    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
+    if (y &&
+        nn_qk_norm_rope(be, c->m->cfg.rope_type, y, x, nw, eps, w->heads, cos, sin) != LTX_OK) {
+        ltx_tensor_free(y);
+        y = NULL;
+    }
+    return y;
+}
 
 /* ref: Attention.forward -> to_out(gate * blend(SDPA(rope(qn), rope(kn), v), v)). */
 static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
 {
     ltx_backend *be = c->be;
     const ltx_tensor *ctx = a->ctx ? a->ctx : a->x;
-    float eps = (float)c->m->cfg.norm_eps;
     ltx_tensor *v = tf_linear(be, ctx, &w->v); /* (B, Tk, inner) */
     ltx_tensor *o = NULL, *q = NULL, *k = NULL, *qn = NULL, *kn = NULL, *qh = NULL, *kh = NULL,
                *vh = NULL, *oh = NULL, *out = NULL;
@@ -213,21 +219,18 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     } else {
         /* q and k each: projection -> RMSNorm over the inner dim -> RoPE (heads first); the
          * intermediates are released as soon as the next one exists (views keep buffers) */
-        ltx_rope_mode mode = c->m->cfg.rope_type;
         q = tf_linear(be, a->x, &w->q);
-        qn = q ? nn_norm(be, LTX_NORM_RMS, q, w->q_norm, NULL, 0, eps) : NULL;
+        qn = q ? qk_path(c, w, q, w->q_norm, a->q_cos, a->q_sin) : NULL;
         ltx_tensor_free(q);
-        if (qn) qh = a->q_cos ? ltx_rope_apply(be, mode, qn, w->heads, a->q_cos, a->q_sin)
-                              : heads_view(qn, w->heads);
+        qh = qn ? heads_view(qn, w->heads) : NULL;
         ltx_tensor_free(qn);
         qn = NULL;
         k = qh ? tf_linear(be, ctx, &w->k) : NULL;
-        kn = k ? nn_norm(be, LTX_NORM_RMS, k, w->k_norm, NULL, 0, eps) : NULL;
+        kn = k ? qk_path(c, w, k, w->k_norm, a->q_cos ? (a->k_cos ? a->k_cos : a->q_cos) : NULL,
+                         a->k_sin ? a->k_sin : a->q_sin)
+               : NULL;
         ltx_tensor_free(k);
-        if (kn) kh = a->q_cos ? ltx_rope_apply(be, mode, kn, w->heads,
-                                               a->k_cos ? a->k_cos : a->q_cos,
-                                               a->k_sin ? a->k_sin : a->q_sin)
-                              : heads_view(kn, w->heads);
+        kh = kn ? heads_view(kn, w->heads) : NULL;
         ltx_tensor_free(kn);
         kn = NULL;
         vh = kh ? heads_view(v, w->heads) : NULL;
@@ -295,8 +298,7 @@ done:
 /* ---- feed-forward ---- */
 
 /* ref: FeedForward: Linear(D, 4D) -> GELU(tanh) -> Linear(4D, D), in token chunks. */
-static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2,
-                                const ltx_tensor *x)
+static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2, const ltx_tensor *x)
 {
     ltx_backend *be = c->be;
     int64_t B = x->shape[0], T = x->shape[1], D = x->shape[2], N = B * T;
@@ -313,8 +315,10 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2,
         ltx_tensor *xs = ltx_tensor_slice(x2, 0, r0, r1, 1);
         ltx_tensor *hsl = ltx_tensor_slice(h, 0, 0, r1 - r0, 1);
         ltx_tensor *ys = ltx_tensor_slice(y2, 0, r0, r1, 1);
-        s = (xs && hsl && ys) ? be->ops->linear(be, hsl, xs, l1->w, l1->b, l1->w_scale) : LTX_ERR_OOM;
-        if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_GELU_TANH, hsl, hsl, 0, 0);
+        /* Linear + GELU(tanh): the fused linear_act op (a GEMM epilogue on CUDA) */
+        s = (xs && hsl && ys)
+                ? nn_linear_act(be, hsl, xs, l1->w, l1->b, l1->w_scale, LTX_UNARY_GELU_TANH)
+                : LTX_ERR_OOM;
         if (s == LTX_OK) s = be->ops->linear(be, ys, hsl, l2->w, l2->b, l2->w_scale);
         ltx_tensor_free(xs);
         ltx_tensor_free(hsl);
@@ -335,8 +339,7 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2,
 
 /* "block<idx>.<module>.out" (module output, before gate/residual; golden names) and
  * "block<idx>.<module>.in" (its modulated query input). */
-static void tap_block_io(tf_ctx *c, int idx, const char *what, const char *io,
-                         const ltx_tensor *t)
+static void tap_block_io(tf_ctx *c, int idx, const char *what, const char *io, const ltx_tensor *t)
 {
     if (!c->taps) return;
     char name[96];
@@ -349,29 +352,47 @@ static void tap_block(tf_ctx *c, int idx, const char *what, const ltx_tensor *t)
     tap_block_io(c, idx, what, "out", t);
 }
 
-/* x += t * gate (gate broadcast, or rows per run); keep: per item add (NULL = all). Frees t. */
+/* x += t * gate (gate broadcast, or rows per run; NULL = 1) with the fused gated_add op;
+ * keep: per item add (NULL = all). Frees t. */
 static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const ltx_tensor *gate,
                            const tf_runs *runs, const bool *keep, int64_t B)
 {
     ltx_status s = t ? LTX_OK : LTX_ERR_INVALID_ARG;
-    if (s == LTX_OK && gate) s = tf_rows_op(be, LTX_BINARY_MUL, t, gate, runs);
-    if (s == LTX_OK && !keep) s = tf_inplace(be, LTX_BINARY_ADD, x, t);
+    if (s == LTX_OK && !keep && (!gate || !runs || runs->n == 0))
+        s = nn_gated_add(be, x, x, t, gate);
+    for (int i = 0; s == LTX_OK && !keep && gate && runs && i < runs->n; i++) {
+        /* runs partition the tokens: x[b, t0:t1] += t[b, t0:t1] * gate[u] */
+        const tf_run *r = &runs->r[i];
+        ltx_tensor *xb = ltx_tensor_slice(x, 0, r->b, r->b + 1, 1);
+        ltx_tensor *tb = ltx_tensor_slice(t, 0, r->b, r->b + 1, 1);
+        ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, r->t0, r->t1, 1) : NULL;
+        ltx_tensor *td = tb ? ltx_tensor_slice(tb, 1, r->t0, r->t1, 1) : NULL;
+        ltx_tensor *g = ltx_tensor_slice(gate, 0, r->u, r->u + 1, 1);
+        s = (xd && td && g) ? nn_gated_add(be, xd, xd, td, g) : LTX_ERR_OOM;
+        ltx_tensor *fr[] = {xb, tb, xd, td, g};
+        for (size_t k = 0; k < sizeof fr / sizeof fr[0]; k++)
+            ltx_tensor_free(fr[k]);
+    }
     for (int64_t b = 0; s == LTX_OK && keep && b < B; b++) {
         if (!keep[b]) continue; /* ref: * mask (0) -> no update */
         ltx_tensor *xb = ltx_tensor_slice(x, 0, b, b + 1, 1);
         ltx_tensor *tb = ltx_tensor_slice(t, 0, b, b + 1, 1);
-        s = (xb && tb) ? tf_inplace(be, LTX_BINARY_ADD, xb, tb) : LTX_ERR_OOM;
+        ltx_tensor *gb =
+            gate && gate->shape[0] == B ? ltx_tensor_slice(gate, 0, b, b + 1, 1) : NULL;
+        const ltx_tensor *g = gb ? gb : gate;
+        s = (xb && tb && (!gate || g)) ? nn_gated_add(be, xb, xb, tb, g) : LTX_ERR_OOM;
         ltx_tensor_free(xb);
         ltx_tensor_free(tb);
+        ltx_tensor_free(gb);
     }
     ltx_tensor_free(t);
     return s;
 }
 
 /* Self-attention + text cross-attention of one stream (ref: the run_vx / run_ax parts). */
-static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
-                              const tf_attn *a2, const ltx_tensor *sst, const ltx_tensor *psst,
-                              ltx_ptb_type skip, const char *n1, const char *n2)
+static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1, const tf_attn *a2,
+                              const ltx_tensor *sst, const ltx_tensor *psst, ltx_ptb_type skip,
+                              const char *n1, const char *n2)
 {
     ltx_backend *be = c->be;
     float eps = (float)c->m->cfg.norm_eps;
@@ -390,8 +411,12 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     ltx_status s = LTX_ERR_INVALID_ARG;
     if (nx) {
         tap_block_io(c, idx, n1, "in", nx);
-        attn_call ac = {.x = nx, .mask = a->self_mask, .q_cos = a->pe_cos, .q_sin = a->pe_sin,
-                        .keep = kp, .all_perturbed = np == c->B};
+        attn_call ac = {.x = nx,
+                        .mask = a->self_mask,
+                        .q_cos = a->pe_cos,
+                        .q_sin = a->pe_sin,
+                        .keep = kp,
+                        .all_perturbed = np == c->B};
         ltx_tensor *o = attention(c, a1, &ac);
         if (o) tap_block(c, idx, n1, o);
         s = residual(be, a->x, o, gate, &a->runs, NULL, c->B);
@@ -420,7 +445,8 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
             s = residual(be, a->x, o, gq, &a->runs, NULL, c->B);
         }
         ltx_tensor *fr[] = {sq, cq, gq, skv, ckv, qin, kv};
-        for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) ltx_tensor_free(fr[i]);
+        for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+            ltx_tensor_free(fr[i]);
     } else {
         /* ref: attn(rms_norm(x), context, mask), no gate */
         ltx_tensor *nq = nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps);
@@ -466,8 +492,7 @@ static ltx_tensor *av_scaled(tf_ctx *c, const ltx_tensor *n, const ltx_tensor *t
 }
 
 /* Audio <-> video cross attention (ref: the run_a2v / run_v2a part). */
-static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_a2v,
-                           bool run_v2a)
+static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_a2v, bool run_v2a)
 {
     ltx_backend *be = c->be;
     const tf_block *b = &c->m->blocks[idx];
@@ -486,8 +511,12 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
         ltx_tensor *o = NULL;
         if (g) {
             tap_block_io(c, idx, "audio_to_video_attn", "in", vq);
-            attn_call ac = {.x = vq, .ctx = ak, .q_cos = v->cross_cos, .q_sin = v->cross_sin,
-                            .k_cos = a->cross_cos, .k_sin = a->cross_sin};
+            attn_call ac = {.x = vq,
+                            .ctx = ak,
+                            .q_cos = v->cross_cos,
+                            .q_sin = v->cross_sin,
+                            .k_cos = a->cross_cos,
+                            .k_sin = a->cross_sin};
             o = attention(c, &b->a2v, &ac);
             if (o) tap_block(c, idx, "audio_to_video_attn", o);
         }
@@ -504,8 +533,12 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
         ltx_tensor *o = NULL;
         if (g) {
             tap_block_io(c, idx, "video_to_audio_attn", "in", aq);
-            attn_call ac = {.x = aq, .ctx = vk, .q_cos = a->cross_cos, .q_sin = a->cross_sin,
-                            .k_cos = v->cross_cos, .k_sin = v->cross_sin};
+            attn_call ac = {.x = aq,
+                            .ctx = vk,
+                            .q_cos = a->cross_cos,
+                            .q_sin = a->cross_sin,
+                            .k_cos = v->cross_cos,
+                            .k_sin = v->cross_sin};
             o = attention(c, &b->v2a, &ac);
             if (o) tap_block(c, idx, "video_to_audio_attn", o);
         }
@@ -560,6 +593,7 @@ ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a)
                             "audio_attn2"));
     if (run_a2v || run_v2a) LTX_TRY(av_cross(c, idx, v, a, run_a2v, run_v2a));
     if (run_v) LTX_TRY(stream_ff(c, idx, v, &b->ff1, &b->ff2, b->sst, "ff"));
-    if (run_a) LTX_TRY(stream_ff(c, idx, a, &b->audio_ff1, &b->audio_ff2, b->audio_sst, "audio_ff"));
+    if (run_a)
+        LTX_TRY(stream_ff(c, idx, a, &b->audio_ff1, &b->audio_ff2, b->audio_sst, "audio_ff"));
     return LTX_OK;
 }

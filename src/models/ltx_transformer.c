@@ -27,10 +27,11 @@
 
 void tf_args_clear(tf_args *a)
 {
-    ltx_tensor *ts[] = {a->x,        a->context,  a->context_mask, a->timesteps, a->embedded,
-                        a->pe_cos,   a->pe_sin,   a->cross_cos,    a->cross_sin, a->cross_ss,
+    ltx_tensor *ts[] = {a->x,          a->context,   a->context_mask, a->timesteps, a->embedded,
+                        a->pe_cos,     a->pe_sin,    a->cross_cos,    a->cross_sin, a->cross_ss,
                         a->cross_gate, a->prompt_ts, a->self_mask};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) ltx_tensor_free(ts[i]);
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        ltx_tensor_free(ts[i]);
     free(a->runs.r);
     free(a->cross_runs.r);
     memset(a, 0, sizeof *a);
@@ -60,7 +61,8 @@ static ltx_status adaln_rows(ltx_backend *be, const tf_adaln *a, const float *va
     *mod = *emb = NULL;
     float *sin_ = malloc(sizeof(float) * (size_t)(U * 256));
     if (!sin_) return ltx_err(LTX_ERR_OOM, "adaln: out of memory");
-    for (int64_t u = 0; u < U; u++) sinusoid256(vals[u], sin_ + u * 256);
+    for (int64_t u = 0; u < U; u++)
+        sinusoid256(vals[u], sin_ + u * 256);
     int64_t shape[2] = {U, 256};
     ltx_tensor *s = ltx_tensor_from_host(be, LTX_F32, 2, shape, sin_);
     free(sin_);
@@ -94,7 +96,8 @@ static ltx_tensor *gather_rows(ltx_backend *be, const ltx_tensor *rows, const in
         int64_t t0 = 0;
         while (t0 < S) {
             int64_t t1 = t0 + 1;
-            while (t1 < S && idx[b * S + t1] == idx[b * S + t0]) t1++;
+            while (t1 < S && idx[b * S + t1] == idx[b * S + t0])
+                t1++;
             ltx_tensor *r = ltx_tensor_slice(rows, 0, idx[b * S + t0], idx[b * S + t0] + 1, 1);
             int64_t es[2] = {t1 - t0, W};
             ltx_tensor *src = r ? ltx_tensor_expand(r, 2, es) : NULL;
@@ -168,7 +171,8 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
     if (st == LTX_OK && !uniform && runs) {
         int n = 0;
         for (int64_t b = 0; b < B; b++)
-            for (int64_t s = 0; s < S; s++) n += s == 0 || idx[b * S + s] != idx[b * S + s - 1];
+            for (int64_t s = 0; s < S; s++)
+                n += s == 0 || idx[b * S + s] != idx[b * S + s - 1];
         runs->r = malloc(sizeof(tf_run) * (size_t)n);
         runs->n = 0;
         if (!runs->r) st = ltx_err(LTX_ERR_OOM, "adaln runs");
@@ -190,7 +194,8 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
         }
     } else if (st == LTX_OK) {
         if (uniform) {
-            for (int64_t b = 0; b < B; b++) idx[b] = idx[b * S];
+            for (int64_t b = 0; b < B; b++)
+                idx[b] = idx[b * S];
             S = 1;
         }
         *mod = gather_rows(be, m_rows, idx, B, S);
@@ -223,7 +228,8 @@ static ltx_tensor *expand_runs(ltx_backend *be, const ltx_tensor *rows, const tf
     int *idx = malloc(sizeof(int) * (size_t)(B * T));
     if (!idx) return NULL;
     for (int i = 0; i < runs->n; i++)
-        for (int64_t t = runs->r[i].t0; t < runs->r[i].t1; t++) idx[runs->r[i].b * T + t] = runs->r[i].u;
+        for (int64_t t = runs->r[i].t0; t < runs->r[i].t1; t++)
+            idx[runs->r[i].b * T + t] = runs->r[i].u;
     int64_t s2[2] = {rows->shape[0], W};
     ltx_tensor *r2 = ltx_tensor_reshape(rows, 2, s2);
     ltx_tensor *out = r2 ? gather_rows(be, r2, idx, B, T) : NULL;
@@ -232,16 +238,19 @@ static ltx_tensor *expand_runs(ltx_backend *be, const ltx_tensor *rows, const tf
     return out;
 }
 
-/* Host copy of sigma broadcast to B values, times `scale` in f32 (ref: sigma * multiplier). */
-static ltx_status sigma_host(const ltx_tensor *sigma, int64_t B, double scale, float *out)
+/* Host copy of sigma broadcast to B values, times `scale` in f32 (ref: sigma * multiplier);
+ * from the modality's host mirror when it has one (no download). */
+static ltx_status sigma_host(const ltx_modality *md, int64_t B, double scale, float *out)
 {
-    int64_t n = ltx_tensor_numel(sigma);
+    int64_t n = ltx_tensor_numel(md->sigma);
     if (n != 1 && n != B)
         return ltx_err(LTX_ERR_INVALID_ARG, "modality sigma has %lld values for batch %lld",
                        (long long)n, (long long)B);
-    float *v = ltx_tensor_to_host_f32(sigma);
-    if (!v) return ltx_err_context(LTX_ERR_OOM, "sigma: ");
-    for (int64_t b = 0; b < B; b++) out[b] = v[n == 1 ? 0 : b] * (float)scale;
+    float *v = md->sigma_host ? NULL : ltx_tensor_to_host_f32(md->sigma);
+    const float *src = md->sigma_host ? md->sigma_host : v;
+    if (!src) return ltx_err_context(LTX_ERR_OOM, "sigma: ");
+    for (int64_t b = 0; b < B; b++)
+        out[b] = src[n == 1 ? 0 : b] * (float)scale;
     free(v);
     return LTX_OK;
 }
@@ -256,7 +265,8 @@ static ltx_tensor *context_bias(ltx_backend *be, const ltx_tensor *mask)
     float *v = ltx_tensor_to_host_f32(mask);
     if (!v) return NULL;
     if (!ltx_dtype_is_float(mask->dtype))
-        for (int64_t i = 0; i < B * L; i++) v[i] = (v[i] - 1.0f) * FLT_MAX;
+        for (int64_t i = 0; i < B * L; i++)
+            v[i] = (v[i] - 1.0f) * FLT_MAX;
     int64_t shape[4] = {B, 1, 1, L};
     ltx_tensor *t = ltx_tensor_from_host(be, LTX_F32, 4, shape, v);
     free(v);
@@ -284,8 +294,8 @@ static ltx_tensor *self_bias(ltx_backend *be, const ltx_tensor *mask)
 
 /* ---- preprocessing ---- */
 
-static void tap_args(const ltx_taps *taps, const char *pre, const char *field,
-                     const ltx_tensor *t, int64_t T)
+static void tap_args(const ltx_taps *taps, const char *pre, const char *field, const ltx_tensor *t,
+                     int64_t T)
 {
     if (!taps || !t) return;
     char name[64];
@@ -317,7 +327,7 @@ static ltx_status cross_timesteps(tf_ctx *c, bool video, const float *tv, const 
     bool per_token = ltx_refver_is_1_2(m->ref);
     float sg[2 * 64];
     if (B > 64) return ltx_err(LTX_ERR_UNSUPPORTED, "batch > 64");
-    ltx_status s = sigma_host(cross->sigma, B, cfg->timestep_scale, sg);
+    ltx_status s = sigma_host(cross, B, cfg->timestep_scale, sg);
     if (s == LTX_OK && per_token)
         s = adaln_eval(c->be, ss, tv, B, T, &a->cross_ss, NULL, &a->cross_runs);
     else if (s == LTX_OK)
@@ -345,8 +355,8 @@ void ltx_transformer_set_reference(ltx_transformer *m, ltx_reference_version v)
 }
 
 /* ref: TransformerArgsPreprocessor.prepare + MultiModalTransformerArgsPreprocessor.prepare */
-ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
-                          const ltx_modality *cross, tf_args *a)
+ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
+                      tf_args *a)
 {
     ltx_transformer *m = c->m;
     ltx_backend *be = c->be;
@@ -358,10 +368,12 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     int heads = video ? cfg->heads : cfg->audio_heads;
     int D = heads * (video ? cfg->head_dim : cfg->audio_head_dim);
     memset(a, 0, sizeof *a);
-    if (!md->latent || md->latent->ndim != 3 || !md->timesteps || !md->positions ||
-        !md->context || !md->sigma)
-        return ltx_err(LTX_ERR_INVALID_ARG, "%s modality: latent (B, T, C), sigma, timesteps, "
-                       "positions and context are required", video ? "video" : "audio");
+    if (!md->latent || md->latent->ndim != 3 || !md->timesteps || !md->positions || !md->context ||
+        !md->sigma)
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "%s modality: latent (B, T, C), sigma, timesteps, "
+                       "positions and context are required",
+                       video ? "video" : "audio");
     int64_t B = md->latent->shape[0], T = md->latent->shape[1];
     a->B = B;
     a->T = T;
@@ -378,11 +390,17 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     /* timesteps: (B, T[, 1]) * multiplier, per token */
     if (ltx_tensor_numel(md->timesteps) != B * T)
         return ltx_err(LTX_ERR_INVALID_ARG, "%s timesteps: %lld values for (B, T) = (%lld, %lld)",
-                       pre, (long long)ltx_tensor_numel(md->timesteps), (long long)B,
-                       (long long)T);
-    float *tv = ltx_tensor_to_host_f32(md->timesteps);
+                       pre, (long long)ltx_tensor_numel(md->timesteps), (long long)B, (long long)T);
+    float *tv = NULL;
+    if (md->timesteps_host) { /* the caller's host mirror: no download */
+        tv = malloc(sizeof(float) * (size_t)(B * T));
+        if (tv) memcpy(tv, md->timesteps_host, sizeof(float) * (size_t)(B * T));
+    } else {
+        tv = ltx_tensor_to_host_f32(md->timesteps);
+    }
     if (!tv) return ltx_err_context(LTX_ERR_OOM, "timesteps: ");
-    for (int64_t i = 0; i < B * T; i++) tv[i] = tv[i] * (float)cfg->timestep_scale;
+    for (int64_t i = 0; i < B * T; i++)
+        tv[i] = tv[i] * (float)cfg->timestep_scale;
     s = adaln_eval(be, ad, tv, B, T, &a->timesteps, &a->embedded, &a->runs);
     if (s == LTX_OK && cross && cfg->has_audio && cfg->has_video)
         s = cross_timesteps(c, video, tv, cross, a);
@@ -402,14 +420,15 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     float *sg = malloc(sizeof(float) * (size_t)B * 2);
     if (!sg) return ltx_err(LTX_ERR_OOM, "out of memory");
     if (cfg->cross_attention_adaln) {
-        s = sigma_host(md->sigma, B, cfg->timestep_scale, sg);
+        s = sigma_host(md, B, cfg->timestep_scale, sg);
         if (s == LTX_OK) s = adaln_eval(be, pad, sg, B, 1, &a->prompt_ts, NULL, NULL);
         if (s == LTX_OK) tap_args(c->taps, pre, "prompt_timestep", a->prompt_ts, 1);
     }
     /* context (+ caption projection for 19B-style configs) */
     if (s == LTX_OK) {
         int cdim = video ? cfg->cross_attention_dim : cfg->audio_cross_attention_dim;
-        const tf_lin *c1 = video ? &m->cap1 : &m->audio_cap1, *c2 = video ? &m->cap2 : &m->audio_cap2;
+        const tf_lin *c1 = video ? &m->cap1 : &m->audio_cap1,
+                     *c2 = video ? &m->cap2 : &m->audio_cap2;
         ltx_tensor *ctx = md->context->dtype == LTX_F32 ? ltx_tensor_view(md->context)
                                                         : nn_contiguous(be, md->context, LTX_F32);
         if (ctx && cfg->caption_projection) {
@@ -423,23 +442,27 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
         if (!ctx)
             s = LTX_ERR_INVALID_ARG;
         else if (ctx->ndim != 3 || ctx->shape[0] != B || ctx->shape[2] != cdim)
-            s = ltx_err(LTX_ERR_INVALID_ARG, "%s context must be (%lld, L, %d)", pre,
-                        (long long)B, cdim);
+            s = ltx_err(LTX_ERR_INVALID_ARG, "%s context must be (%lld, L, %d)", pre, (long long)B,
+                        cdim);
         a->context = ctx;
         if (s == LTX_OK) tap_args(c->taps, pre, "context", a->context, 0);
     }
     if (s == LTX_OK && md->context_mask) {
-        a->context_mask = context_bias(be, md->context_mask);
+        a->context_mask = tf_table_mask(m, TF_TABLE_CONTEXT_MASK, md->context_mask, context_bias);
         if (!a->context_mask) s = LTX_ERR_INVALID_ARG;
     }
     if (s == LTX_OK && md->attention_mask) {
-        a->self_mask = self_bias(be, md->attention_mask);
+        a->self_mask = tf_table_mask(m, TF_TABLE_SELF_MASK, md->attention_mask, self_bias);
         if (!a->self_mask) s = LTX_ERR_INVALID_ARG;
     }
     /* RoPE of the self-attention */
     if (s == LTX_OK) {
-        ltx_rope_params rp = {.dim = D, .heads = heads, .n_axes = video ? 3 : 1,
-                              .theta = cfg->theta, .use_middle = true, .mode = cfg->rope_type,
+        ltx_rope_params rp = {.dim = D,
+                              .heads = heads,
+                              .n_axes = video ? 3 : 1,
+                              .theta = cfg->theta,
+                              .use_middle = true,
+                              .mode = cfg->rope_type,
                               .f64_grid = cfg->f64_rope};
         if (video)
             memcpy(rp.max_pos, cfg->max_pos, sizeof rp.max_pos);
@@ -447,7 +470,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
             rp.max_pos[0] = cfg->audio_max_pos;
         if (md->positions->shape[1] != rp.n_axes)
             s = ltx_err(LTX_ERR_INVALID_ARG, "%s positions need %d axes", pre, rp.n_axes);
-        if (s == LTX_OK) s = ltx_rope_tables(be, &rp, md->positions, &a->pe_cos, &a->pe_sin);
+        if (s == LTX_OK) s = tf_table_rope(m, &rp, md->positions, &a->pe_cos, &a->pe_sin);
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "pe_cos", a->pe_cos, 0);
             tap_args(c->taps, pre, "pe_sin", a->pe_sin, 0);
@@ -457,10 +480,16 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md,
     if (s == LTX_OK && cross && cfg->has_audio && cfg->has_video) {
         double cross_max = fmax(cfg->max_pos[0], cfg->audio_max_pos);
         static const int axis0[1] = {0};
-        ltx_rope_params rp = {.dim = cfg->audio_cross_attention_dim, .heads = heads, .n_axes = 1,
-                              .max_pos = {cross_max}, .theta = cfg->theta, .use_middle = true,
-                              .mode = cfg->rope_type, .f64_grid = cfg->f64_rope, .axes = axis0};
-        s = ltx_rope_tables(be, &rp, md->positions, &a->cross_cos, &a->cross_sin);
+        ltx_rope_params rp = {.dim = cfg->audio_cross_attention_dim,
+                              .heads = heads,
+                              .n_axes = 1,
+                              .max_pos = {cross_max},
+                              .theta = cfg->theta,
+                              .use_middle = true,
+                              .mode = cfg->rope_type,
+                              .f64_grid = cfg->f64_rope,
+                              .axes = axis0};
+        s = tf_table_rope(m, &rp, md->positions, &a->cross_cos, &a->cross_sin);
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "cross_pe_cos", a->cross_cos, 0);
             tap_args(c->taps, pre, "cross_pe_sin", a->cross_sin, 0);

@@ -28,9 +28,9 @@
 #include "nn/rope.h"
 
 typedef struct ltx_transformer_config {
-    bool has_video, has_audio;      /* AudioVideo: both; VideoOnly: video */
+    bool has_video, has_audio; /* AudioVideo: both; VideoOnly: video */
     int num_layers;
-    int heads, head_dim;            /* video */
+    int heads, head_dim; /* video */
     int audio_heads, audio_head_dim;
     int in_channels, out_channels;
     int audio_in_channels, audio_out_channels;
@@ -40,13 +40,13 @@ typedef struct ltx_transformer_config {
     double theta;
     double max_pos[3];
     double audio_max_pos;
-    double timestep_scale;          /* timestep_scale_multiplier */
-    double av_ca_timestep_scale;    /* av_ca_timestep_scale_multiplier */
+    double timestep_scale;       /* timestep_scale_multiplier */
+    double av_ca_timestep_scale; /* av_ca_timestep_scale_multiplier */
     ltx_rope_mode rope_type;
-    bool f64_rope;                  /* frequencies_precision == "float64" */
-    bool gated_attention;           /* apply_gated_attention */
+    bool f64_rope;        /* frequencies_precision == "float64" */
+    bool gated_attention; /* apply_gated_attention */
     bool cross_attention_adaln;
-    bool caption_projection;        /* !caption_proj_before_connector (19B): DiT projects text */
+    bool caption_projection; /* !caption_proj_before_connector (19B): DiT projects text */
 } ltx_transformer_config;
 
 /* Parses config["transformer"] from the JSON text of the checkpoint metadata "config".
@@ -75,8 +75,7 @@ typedef ltx_status (*ltx_weight_hook)(void *user, ltx_backend *be, const char *n
                                       const ltx_tensor *stored, ltx_tensor **replacement);
 /* ltx_transformer_load with a weight hook (hook NULL = ltx_transformer_load). */
 ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool video_only,
-                                   ltx_weight_hook hook, void *hook_user,
-                                   ltx_transformer **out);
+                                   ltx_weight_hook hook, void *hook_user, ltx_transformer **out);
 const ltx_transformer_config *ltx_transformer_get_config(const ltx_transformer *m);
 /* Selects the reference numerics of later forwards (a freshly loaded model follows 1.2): the
  * A/V cross-attention AdaLN timesteps differ (docs/NUMERICS.md "Reference versions"). m may be
@@ -100,6 +99,11 @@ typedef struct ltx_modality {
     const ltx_tensor *context_mask;   /* NULL or (B, L) 0/1 */
     const ltx_tensor *attention_mask; /* NULL or (B, T, T) in [0, 1] (self-attention strength) */
     bool enabled;                     /* false: stream not updated (still serves as K/V) */
+    /* NULL, or sigma's values on the host (as many as sigma has): the forward then reads them
+     * here instead of downloading sigma (one host sync less per use). Must equal sigma. */
+    const float *sigma_host;
+    /* NULL, or the B*T timestep values on the host (equal to `timesteps`): no download. */
+    const float *timesteps_host;
 } ltx_modality;
 
 /* Perturbations (ref: ltx_core/guidance/perturbations.py). */
@@ -165,12 +169,35 @@ typedef enum ltx_prefetch_mode {
 ltx_status ltx_transformer_set_streaming(ltx_transformer *m, const ltx_st_file *f,
                                          int prefetch_count, ltx_prefetch_mode mode);
 
+/* Streaming with the full set of options: `on` false turns it off (as prefetch_count 0 above);
+ * `prefetch` >= 0 blocks ahead (0 = only the running block resident). `loras` (may be NULL or
+ * empty; copied, the LoRA files must stay open while the model lives): block weights they cover
+ * are fused per block when the block comes in (ltx_lora_weight_hook with target dtype
+ * lora_target, LTX_DTYPE_COUNT = the weight's checkpoint dtype) and freed with the block, so a
+ * LoRA stage streams too; load such a model without fusing its block weights (the caller's
+ * load hook skips ltx_transformer_streams_weight names). */
+struct ltx_lora_set;
+ltx_status ltx_transformer_set_streaming_ex(ltx_transformer *m, const ltx_st_file *f, bool on,
+                                            int prefetch, ltx_prefetch_mode mode,
+                                            const struct ltx_lora_set *loras,
+                                            ltx_dtype lora_target);
+/* True for the weight names layer streaming handles ("transformer_blocks.<i>.<linear>.weight"
+ * of a 2-D weight): a LoRA load hook leaves these to the streaming. */
+bool ltx_transformer_streams_weight(const char *name, int ndim);
+
+/* Drops the per-stage cache of RoPE tables and mask biases (keyed on the input tensors'
+ * identity; see ltx_tables.c). Call when positions or masks may have been modified in place;
+ * stages call it when they start and end. m may be NULL. */
+void ltx_transformer_clear_tables(ltx_transformer *m);
+/* Cache hits / misses since the last clear. */
+void ltx_transformer_table_stats(const ltx_transformer *m, int64_t *hits, int64_t *misses);
+
 typedef struct ltx_stream_stats {
-    int prefetch;              /* P = min(N, L - 1); 0 = streaming off */
-    int streamed_tensors;      /* block weights streamed */
-    int resident_tensors;      /* block weights kept resident (replaced / copied) */
-    int64_t streamed_bytes;    /* their bytes, all blocks */
-    size_t block_bytes_max;    /* largest block's streamed bytes */
+    int prefetch;               /* P = min(N, L - 1); 0 = streaming off */
+    int streamed_tensors;       /* block weights streamed */
+    int resident_tensors;       /* block weights kept resident (replaced / copied) */
+    int64_t streamed_bytes;     /* their bytes, all blocks */
+    size_t block_bytes_max;     /* largest block's streamed bytes */
     int64_t fetches, evictions; /* block fetch / evict events since enabled */
     int64_t fetched_bytes;
 } ltx_stream_stats;

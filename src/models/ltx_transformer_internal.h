@@ -19,7 +19,7 @@ ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l);
 
 /* ref: attention.py Attention */
 typedef struct tf_attn {
-    tf_lin q, k, v, out, gate; /* gate.w NULL without gated attention */
+    tf_lin q, k, v, out, gate;   /* gate.w NULL without gated attention */
     ltx_tensor *q_norm, *k_norm; /* (inner) f32 */
     int heads, d_head;
 } tf_attn;
@@ -51,6 +51,7 @@ struct ltx_transformer {
     ltx_tensor **owned; /* every tensor above, freed at the end */
     int n_owned, cap_owned;
     struct tf_stream *stream; /* layer streaming state (ltx_streaming.c), NULL = off */
+    struct tf_tables *tables;  /* per-stage RoPE / mask cache (ltx_tables.c), NULL = empty */
     ltx_reference_version ref; /* numerics (ltx_transformer_set_reference); 0 = 1.2 */
 };
 
@@ -69,13 +70,13 @@ typedef struct tf_runs {
 
 /* Prepared per-modality arguments (ref: transformer_args.py TransformerArgs). */
 typedef struct tf_args {
-    ltx_tensor *x;                  /* (B, T, D) residual stream */
-    ltx_tensor *context;            /* (B, L, D_ctx) */
-    ltx_tensor *context_mask;       /* NULL or additive (B, 1, 1, L) */
-    ltx_tensor *timesteps;          /* (B, 1, k*D) AdaLN modulation, or (U, 1, k*D) rows + runs */
-    ltx_tensor *embedded;           /* (B, 1, D) embedded timestep (output head), or (U, 1, D) */
-    tf_runs runs;                   /* per-token timestep runs (n == 0: uniform) */
-    ltx_tensor *pe_cos, *pe_sin;    /* (B, H, T, d/2) */
+    ltx_tensor *x;               /* (B, T, D) residual stream */
+    ltx_tensor *context;         /* (B, L, D_ctx) */
+    ltx_tensor *context_mask;    /* NULL or additive (B, 1, 1, L) */
+    ltx_tensor *timesteps;       /* (B, 1, k*D) AdaLN modulation, or (U, 1, k*D) rows + runs */
+    ltx_tensor *embedded;        /* (B, 1, D) embedded timestep (output head), or (U, 1, D) */
+    tf_runs runs;                /* per-token timestep runs (n == 0: uniform) */
+    ltx_tensor *pe_cos, *pe_sin; /* (B, H, T, d/2) */
     ltx_tensor *cross_cos, *cross_sin;
     ltx_tensor *cross_ss;           /* (B, 1, 4*D), or (U, 1, 4*D) rows + cross_runs (1.2) */
     tf_runs cross_runs;             /* per-token runs of cross_ss (n == 0: uniform) */
@@ -123,6 +124,15 @@ ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
 /* Layer streaming hooks (ltx_streaming.c); no-ops when m->stream is NULL. Before block i:
  * bring in blocks i..i+P (mod L); after it: evict block i. tf_stream_free drops the state. */
 typedef struct tf_stream tf_stream;
+
+/* Per-stage table cache (ltx_tables.c): RoPE cos/sin of `positions` for params rp, and mask
+ * biases built by `build` from `mask`, computed on the first use and returned as new views
+ * (caller frees) afterwards. */
+enum { TF_TABLE_ROPE, TF_TABLE_CONTEXT_MASK, TF_TABLE_SELF_MASK };
+ltx_status tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp, const ltx_tensor *positions,
+                         ltx_tensor **cos, ltx_tensor **sin);
+ltx_tensor *tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
+                          ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask));
 ltx_status tf_stream_before(ltx_transformer *m, int block);
 void tf_stream_after(ltx_transformer *m, int block);
 void tf_stream_free(ltx_transformer *m);

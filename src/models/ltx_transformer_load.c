@@ -84,10 +84,9 @@ static void own(loader *L, ltx_tensor *t)
 }
 
 /* Binds PREFIX+name with the expected shape (ndim 1 or 2; d1 ignored for 1-D). f32 converts. */
-static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                        ...) LTX_PRINTF(6, 7);
-static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt,
-                        ...)
+static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
+    LTX_PRINTF(6, 7);
+static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
 {
     char name[256], full[300];
     va_list ap;
@@ -118,14 +117,13 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     L->used[L->n_used++] = strdup(full);
     if (e->ndim != ndim || e->shape[0] != d0 || (ndim == 2 && e->shape[1] != d1)) {
         if (ndim == 2)
-            note_missing(L, "%s (shape [%lld, %lld] expected)", name, (long long)d0,
-                         (long long)d1);
+            note_missing(L, "%s (shape [%lld, %lld] expected)", name, (long long)d0, (long long)d1);
         else
             note_missing(L, "%s (shape [%lld] expected)", name, (long long)d0);
         return NULL;
     }
-    ltx_tensor *t = f32 ? ltx_st_tensor_as(L->f, L->m->be, full, LTX_F32)
-                        : ltx_st_tensor(L->f, L->m->be, full);
+    ltx_tensor *t =
+        f32 ? ltx_st_tensor_as(L->f, L->m->be, full, LTX_F32) : ltx_st_tensor(L->f, L->m->be, full);
     if (!t) {
         L->oom = true;
         return NULL;
@@ -190,8 +188,8 @@ static void bind_lin(loader *L, tf_lin *l, int64_t out, int64_t in, const char *
     if (ltx_st_find(L->f, full)) mark_used(L, full);
 }
 
-static void bind_attn(loader *L, tf_attn *a, const char *p, int qdim, int cdim, int heads,
-                      int dh, bool gated)
+static void bind_attn(loader *L, tf_attn *a, const char *p, int qdim, int cdim, int heads, int dh,
+                      bool gated)
 {
     int inner = heads * dh;
     char n[200];
@@ -274,8 +272,8 @@ static void bind_all(loader *L)
 #define BP(sub) (snprintf(p, sizeof p, "transformer_blocks.%d." sub, i), p)
         if (c->has_video) {
             bind_attn(L, &b->attn1, BP("attn1"), D, D, c->heads, c->head_dim, g);
-            bind_attn(L, &b->attn2, BP("attn2"), D, c->cross_attention_dim, c->heads,
-                      c->head_dim, g);
+            bind_attn(L, &b->attn2, BP("attn2"), D, c->cross_attention_dim, c->heads, c->head_dim,
+                      g);
             bind_lin(L, &b->ff1, 4 * (int64_t)D, D, BP("ff.net.0.proj"));
             bind_lin(L, &b->ff2, D, 4 * (int64_t)D, BP("ff.net.2"));
             b->sst = bind(L, true, 2, k, D, "transformer_blocks.%d.scale_shift_table", i);
@@ -293,8 +291,8 @@ static void bind_all(loader *L)
             b->audio_sst =
                 bind(L, true, 2, k, Da, "transformer_blocks.%d.audio_scale_shift_table", i);
             if (c->cross_attention_adaln)
-                b->audio_prompt_sst = bind(L, true, 2, 2, Da,
-                                           "transformer_blocks.%d.audio_prompt_scale_shift_table", i);
+                b->audio_prompt_sst = bind(
+                    L, true, 2, 2, Da, "transformer_blocks.%d.audio_prompt_scale_shift_table", i);
         }
         if (av) {
             /* ref: Q video / K,V audio and the reverse, both with the audio head layout */
@@ -302,10 +300,10 @@ static void bind_all(loader *L)
                       c->audio_head_dim, g);
             bind_attn(L, &b->v2a, BP("video_to_audio_attn"), Da, D, c->audio_heads,
                       c->audio_head_dim, g);
-            b->sst_a2v_audio = bind(L, true, 2, 5, Da,
-                                    "transformer_blocks.%d.scale_shift_table_a2v_ca_audio", i);
-            b->sst_a2v_video = bind(L, true, 2, 5, D,
-                                    "transformer_blocks.%d.scale_shift_table_a2v_ca_video", i);
+            b->sst_a2v_audio =
+                bind(L, true, 2, 5, Da, "transformer_blocks.%d.scale_shift_table_a2v_ca_audio", i);
+            b->sst_a2v_video =
+                bind(L, true, 2, 5, D, "transformer_blocks.%d.scale_shift_table_a2v_ca_video", i);
         }
 #undef BP
     }
@@ -326,8 +324,7 @@ ltx_status ltx_transformer_load(const ltx_st_file *f, ltx_backend *be, bool vide
 }
 
 ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool video_only,
-                                   ltx_weight_hook hook, void *hook_user,
-                                   ltx_transformer **out)
+                                   ltx_weight_hook hook, void *hook_user, ltx_transformer **out)
 {
     *out = NULL;
     ltx_transformer *m = calloc(1, sizeof *m);
@@ -355,8 +352,8 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
         const char *name = ltx_st_at(f, i)->name;
         if (strncmp(name, PREFIX, plen) || is_connector(name)) continue;
         if (bsearch(&name, L.used, (size_t)L.n_used, sizeof *L.used, cmp_str)) continue;
-        if (video_only && (strstr(name, "audio") || strstr(name, "av_ca_") ||
-                           strstr(name, "a2v") || strstr(name, "v2a")))
+        if (video_only && (strstr(name, "audio") || strstr(name, "av_ca_") || strstr(name, "a2v") ||
+                           strstr(name, "v2a")))
             continue; /* the video-only builder ignores the audio half of an AV file */
         size_t n = strlen(name) - plen;
         char *p = realloc(unexp, ulen + n + 3);
@@ -385,7 +382,8 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
                     m->cfg.audio_heads, m->cfg.audio_head_dim, L.n_missing,
                     L.missing ? L.missing : "-", n_unexp, unexp ? unexp : "-");
     }
-    for (int i = 0; i < L.n_used; i++) free(L.used[i]);
+    for (int i = 0; i < L.n_used; i++)
+        free(L.used[i]);
     free(L.used);
     free(L.missing);
     free(unexp);
@@ -401,7 +399,9 @@ void ltx_transformer_free(ltx_transformer *m)
 {
     if (!m) return;
     tf_stream_free(m); /* layer streaming state (ltx_streaming.c) */
-    for (int i = 0; i < m->n_owned; i++) ltx_tensor_free(m->owned[i]);
+    ltx_transformer_clear_tables(m);
+    for (int i = 0; i < m->n_owned; i++)
+        ltx_tensor_free(m->owned[i]);
     free(m->owned);
     free(m->blocks);
     free(m);

@@ -19,24 +19,58 @@
 #include "sampling/denoiser.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void drop_prev(ltx_denoiser *d)
+{
+    ltx_tensor_free(d->prev_v);
+    ltx_tensor_free(d->prev_a);
+    d->prev_v = d->prev_a = NULL;
+}
 
 void ltx_denoiser_reset(ltx_denoiser *d)
 {
     if (!d) return;
-    ltx_tensor_free(d->prev_v);
-    ltx_tensor_free(d->prev_a);
-    d->prev_v = d->prev_a = NULL;
+    drop_prev(d);
+    for (int k = 0; k < 2; k++) {
+        free(d->mask_host[k]);
+        d->mask_host[k] = NULL;
+        d->mask_of[k] = NULL;
+    }
+}
+
+/* Host copy of a state's denoise mask, downloaded on the stage's first step only (the mask is
+ * the stage's: constant while it runs). NULL on failure (the forward then downloads). */
+static const float *mask_host(ltx_denoiser *d, int k, const ltx_tensor *mask)
+{
+    if (d->mask_of[k] != mask) {
+        free(d->mask_host[k]);
+        d->mask_host[k] = ltx_tensor_to_host_f32(mask);
+        d->mask_of[k] = d->mask_host[k] ? mask : NULL;
+    }
+    return d->mask_host[k];
+}
+
+/* timesteps = mask * sigma on the host (f32 product, as the device's SCALE op rounds it). */
+static float *host_timesteps(const float *mask, int64_t n, float sigma)
+{
+    float *t = mask ? malloc(sizeof(float) * (size_t)(n ? n : 1)) : NULL;
+    for (int64_t i = 0; t && i < n; i++)
+        t[i] = mask[i] * sigma;
+    return t;
 }
 
 typedef struct pass_io {
     float sigma;               /* the step's sigma */
     ltx_tensor *sig_v, *sig_a; /* (1) Modality.sigma of each modality */
     ltx_tensor *tv, *ta;       /* timesteps (1, T, 1) = mask * sigma */
+    float sv, sa;              /* sig_v / sig_a on the host (the forward reads them here) */
+    float *tv_host, *ta_host;  /* host mirrors of tv / ta (NULL: the forward downloads) */
 } pass_io;
 
-static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_latent_state *as,
-                          double sigma, pass_io *io)
+static ltx_status make_io(ltx_pipe *p, ltx_denoiser *d, const ltx_latent_state *vs,
+                          const ltx_latent_state *as, double sigma, pass_io *io)
 {
     memset(io, 0, sizeof *io);
     io->sigma = (float)sigma;
@@ -48,6 +82,12 @@ static ltx_status make_io(ltx_pipe *p, const ltx_latent_state *vs, const ltx_lat
     /* ref: timesteps = denoise_mask * sigma (f32) */
     io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, sv, 0.0);
     io->ta = nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, sa, 0.0);
+    io->sv = sv;
+    io->sa = sa;
+    io->tv_host =
+        host_timesteps(mask_host(d, 0, vs->denoise_mask), ltx_tensor_numel(vs->denoise_mask), sv);
+    io->ta_host =
+        host_timesteps(mask_host(d, 1, as->denoise_mask), ltx_tensor_numel(as->denoise_mask), sa);
     return io->sig_v && io->sig_a && io->tv && io->ta ? LTX_OK : LTX_ERR_OOM;
 }
 
@@ -57,6 +97,8 @@ static void free_io(pass_io *io)
     ltx_tensor_free(io->sig_a);
     ltx_tensor_free(io->tv);
     ltx_tensor_free(io->ta);
+    free(io->tv_host);
+    free(io->ta_host);
 }
 
 /* One X0Model call with the given contexts and perturbations. */
@@ -71,13 +113,17 @@ static ltx_status run_pass(ltx_pipe *p, ltx_transformer *m, const ltx_latent_sta
                       .positions = vs->positions,
                       .context = vctx,
                       .enabled = v_on,
-                      .attention_mask = vs->attention_mask};
+                      .attention_mask = vs->attention_mask,
+                      .sigma_host = &io->sv,
+                      .timesteps_host = io->tv_host};
     ltx_modality a = {.latent = as->latent,
                       .sigma = io->sig_a,
                       .timesteps = io->ta,
                       .positions = as->positions,
                       .context = actx,
-                      .enabled = a_on};
+                      .enabled = a_on,
+                      .sigma_host = &io->sa,
+                      .timesteps_host = io->ta_host};
     LTX_TRY(ltx_transformer_forward_x0(m, &v, &a, ptb, NULL, ov, oa));
     if (p->state_dtype == LTX_BF16) {
         /* ref: X0Model returns (latent - v * t).to(bf16) */
@@ -106,7 +152,7 @@ static bool is_guided(const ltx_guider_params *g)
 static ltx_status remember(ltx_pipe *p, ltx_denoiser *d, const ltx_tensor *x0v,
                            const ltx_tensor *x0a)
 {
-    ltx_denoiser_reset(d);
+    drop_prev(d);
     d->prev_v = nn_contiguous(p->be, x0v, LTX_F32);
     d->prev_a = nn_contiguous(p->be, x0a, LTX_F32);
     return d->prev_v && d->prev_a ? LTX_OK : LTX_ERR_OOM;
@@ -130,6 +176,8 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
                             .ag = d->ag,
                             .sigma = io->sigma,
                             .ref = p->ref,
+                            .v_mask_host = d->mask_host[0],
+                            .a_mask_host = d->mask_host[1],
                             .v_skip = v_skip,
                             .a_skip = a_skip,
                             .max_batch = p->max_batch,
@@ -221,7 +269,7 @@ ltx_status ltx_denoise_step(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
 {
     *x0v = *x0a = NULL;
     pass_io io;
-    ltx_status s = make_io(p, vs, as, sigma, &io);
+    ltx_status s = make_io(p, d, vs, as, sigma, &io);
     if (s == LTX_OK) {
         if (is_guided(d->vg) || is_guided(d->ag))
             s = guided(p, m, d, vs, as, &io, step, x0v, x0a);

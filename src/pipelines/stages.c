@@ -352,6 +352,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     *video_out = *audio_out = NULL;
     const char *nm = s->name;
     double t0 = ltx_pipe_now();
+    /* RoPE tables and mask biases are cached per stage (positions/masks are the stage's) */
+    ltx_transformer_clear_tables(model);
+    ltx_backend_reset_peak(p->be);
     ltx_latent_state vs = {0}, as = {0};
     static const int scale[3] = {8, 32, 32}; /* ref: VideoLatentTools scale factors */
     ltx_audio_timing tm;
@@ -393,6 +396,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     }
     int steps = s->n_sigmas - 1;
     double tl = ltx_pipe_now();
+    uint64_t syncs0 = ltx_backend_host_syncs(p->be);
     p->cur_stage = nm;
     if (st == LTX_OK && s->res2s) {
         rec_state(p, nm, "init", "video", vs.latent);
@@ -429,6 +433,9 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
             st = ltx_err(LTX_ERR_ABORTED, "aborted by the progress callback in %s", nm);
     }
     ltx_denoiser_reset(s->denoiser);
+    ltx_transformer_clear_tables(model);
+    uint64_t loop_syncs = ltx_backend_host_syncs(p->be) - syncs0;
+    int loop_steps = s->res2s ? s->n_sigmas - 1 : steps;
     if (st == LTX_OK) {
         rec_state(p, nm, "final_tokens", "video", vs.latent);
         rec_state(p, nm, "final_tokens", "audio", as.latent);
@@ -460,6 +467,12 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     snprintf(name, sizeof name, "out.%s.audio_latent", nm);
     ltx_pipe_rec(p, name, *audio_out);
     ltx_pipe_add_time(p, nm, ltx_pipe_now() - t0);
+    ltx_stage_time *tt = p->n_times > 0 ? &p->times[p->n_times - 1] : NULL;
+    if (tt && !strcmp(tt->name, nm)) {
+        tt->steps = loop_steps;
+        tt->host_syncs = loop_syncs;
+        tt->peak_bytes = ltx_backend_peak_bytes(p->be);
+    }
     return LTX_OK;
 }
 
@@ -470,12 +483,21 @@ typedef struct rec_hook {
     ltx_lora_set *set;
     const char *stage;
     const ltx_st_file *ckpt;
+    bool skip_streamed; /* layer streaming fuses the block weights per block instead */
 } rec_hook;
 
 static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
                                  const ltx_tensor *stored, ltx_tensor **replacement)
 {
     rec_hook *h = user;
+    if (h->skip_streamed && ltx_transformer_streams_weight(name, stored->ndim)) {
+        /* count the match here (the fusion happens when the block is streamed in) */
+        const ltx_st_entry *a, *b;
+        for (int i = 0; i < h->set->n; i++)
+            if (ltx_lora_find(h->set->lora[i], name, &a, &b)) h->set->matched[i]++;
+        *replacement = NULL;
+        return LTX_OK;
+    }
     /* The fused weight takes the checkpoint's dtype (ref: deltas in the weight's dtype), also
      * for the weights the model keeps as f32 copies (AdaLN linears, ...). */
     if (h->p->lora_target == LTX_DTYPE_COUNT) {
@@ -494,7 +516,7 @@ static ltx_status recording_hook(void *user, ltx_backend *be, const char *name,
 }
 
 static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
-                                   const char *stage, ltx_transformer **out)
+                                   const char *stage, bool streamed, ltx_transformer **out)
 {
     if (!loras || loras->n == 0) {
         LTX_TRY(ltx_transformer_load(ckpt, p->be, false, out));
@@ -507,7 +529,7 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
      * a2c3f24 (2026-04) in the weight's dtype (models/lora.h) */
     loras->flags = p->lora_flags | (ltx_refver_is_1_2(p->ref) ? LTX_LORA_BF16_FUSE_RULE : 0u);
     loras->fused = 0;
-    rec_hook h = {p, loras, stage ? stage : "stage", ckpt};
+    rec_hook h = {p, loras, stage ? stage : "stage", ckpt, streamed};
     LTX_TRY(ltx_transformer_load_ex(ckpt, p->be, false, recording_hook, &h, out));
     ltx_transformer_set_reference(*out, p->ref);
     for (int i = 0; i < loras->n; i++)
@@ -521,10 +543,17 @@ static ltx_status load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lor
 static ltx_status load_streamed(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                 const char *stage, ltx_transformer **out)
 {
-    LTX_TRY(load_transformer(p, ckpt, loras, stage, out));
-    if (p->stream_prefetch <= 0) return LTX_OK;
-    ltx_status s =
-        ltx_transformer_set_streaming(*out, ckpt, p->stream_prefetch, LTX_PREFETCH_ADVISE);
+    bool streamed = p->stream_prefetch > 0;
+    LTX_TRY(load_transformer(p, ckpt, loras, stage, streamed, out));
+    if (!streamed) return LTX_OK;
+    /* LoRA block weights are fused per block as they stream in (same fusion, same values) */
+    if (loras && loras->n) {
+        loras->target_dtype = p->lora_target;
+        loras->product_dtype = p->lora_product;
+        loras->flags = p->lora_flags;
+    }
+    ltx_status s = ltx_transformer_set_streaming_ex(*out, ckpt, true, p->stream_prefetch,
+                                                    LTX_PREFETCH_ADVISE, loras, p->lora_target);
     if (s != LTX_OK) {
         ltx_transformer_free(*out);
         *out = NULL;

@@ -50,6 +50,9 @@ typedef ltx_status (*ltx_pipe_noise_fn)(void *user, const char *name, int64_t T,
 typedef struct ltx_stage_time {
     char name[48];
     double seconds;
+    int steps;           /* denoising stages: steps run (0 otherwise) */
+    uint64_t host_syncs; /* host synchronisations during those steps (backend count) */
+    size_t peak_bytes;   /* peak device memory of the stage (caching allocator's live peak) */
 } ltx_stage_time;
 
 /* Per-run context. Fill with ltx_pipe_init, then set what applies. Borrowed pointers. */
@@ -141,6 +144,10 @@ typedef struct ltx_denoiser {
     const ltx_guider_params *vg, *ag; /* NULL = no guidance for that modality */
     /* state for skip_step: previous outputs (owned, freed by ltx_denoiser_reset) */
     ltx_tensor *prev_v, *prev_a;
+    /* host copies of the states' denoise masks (downloaded once per stage, freed by
+     * ltx_denoiser_reset at the stage's end), for the timesteps' host mirror */
+    float *mask_host[2];
+    const ltx_tensor *mask_of[2];
 } ltx_denoiser;
 
 void ltx_denoiser_reset(ltx_denoiser *d);

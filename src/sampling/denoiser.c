@@ -9,15 +9,27 @@
 
 #include "nn/nn.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { P_COND, P_UNCOND, P_PTB, P_MOD, P_COUNT };
+
+/* t (1, ...) seen n times along dim 0: a stride-0 view of the same buffer, so the
+ * transformer's per-stage table cache (keyed on the input's identity) hits on every step. */
+static ltx_tensor *repeat_view(const ltx_tensor *t, int n)
+{
+    int64_t shape[LTX_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    shape[0] = n;
+    return ltx_tensor_expand(t, t->ndim, shape);
+}
 
 /* n copies of t (1, ...) along dim 0. */
 static ltx_tensor *tile(ltx_backend *be, const ltx_tensor *t, int n)
 {
     const ltx_tensor *xs[P_COUNT];
-    for (int i = 0; i < n; i++) xs[i] = t;
+    for (int i = 0; i < n; i++)
+        xs[i] = t;
     return nn_cat(be, xs, n, 0);
 }
 
@@ -38,7 +50,7 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
 {
     ltx_tensor *ts1 = nn_unary(be, LTX_UNARY_SCALE, st->denoise_mask, sigma, 0.0);
     b->lat = tile(be, st->latent, P);
-    b->pos = tile(be, st->positions, P);
+    b->pos = repeat_view(st->positions, P);
     b->ts = ts1 ? tile(be, ts1, P) : NULL;
     b->ctx = nn_cat(be, ctx, P, 0);
     float sg[P_COUNT] = {sigma, sigma, sigma, sigma};
@@ -46,10 +58,23 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
     b->sigma = ltx_tensor_from_host(be, LTX_F32, 1, &np, sg);
     ltx_tensor_free(ts1);
     if (st->attention_mask) { /* conditioning items' attention strengths */
-        b->mask = tile(be, st->attention_mask, P);
+        b->mask = repeat_view(st->attention_mask, P);
         if (!b->mask) return LTX_ERR_OOM;
     }
     return b->lat && b->pos && b->ts && b->ctx && b->sigma ? LTX_OK : LTX_ERR_OOM;
+}
+
+/* n rows of mask * sigma on the host (the f32 product the device's SCALE op makes), or NULL
+ * when there is no host mask. */
+static float *rows_timesteps(const float *mask, const ltx_latent_state *st, int n, float sigma)
+{
+    if (!mask) return NULL;
+    int64_t T = ltx_tensor_numel(st->denoise_mask);
+    float *t = malloc(sizeof(float) * (size_t)(n * T + 1));
+    for (int r = 0; t && r < n; r++)
+        for (int64_t i = 0; i < T; i++)
+            t[r * T + i] = mask[i] * sigma;
+    return t;
 }
 
 static ltx_tensor *rows(const ltx_tensor *t, int64_t a, int64_t e)
@@ -58,8 +83,8 @@ static ltx_tensor *rows(const ltx_tensor *t, int64_t a, int64_t e)
 }
 
 ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, ltx_tensor **x0v,
-                              ltx_tensor **x0a, ltx_tensor **per_pass_v,
-                              ltx_tensor **per_pass_a, int *n_passes)
+                              ltx_tensor **x0a, ltx_tensor **per_pass_v, ltx_tensor **per_pass_a,
+                              int *n_passes)
 {
     ltx_backend *be = in->be;
     *x0v = *x0a = NULL;
@@ -69,22 +94,22 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     bool want[P_COUNT] = {true, ltx_guider_do_uncond(vg) || ltx_guider_do_uncond(ag),
                           ltx_guider_do_perturbed(vg) || ltx_guider_do_perturbed(ag),
                           ltx_guider_do_modality(vg) || ltx_guider_do_modality(ag)};
-    ltx_perturbation stg[2], mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0},
-                                       {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
+    ltx_perturbation stg[2],
+        mod[2] = {{LTX_PTB_SKIP_A2V_CROSS_ATTN, NULL, 0}, {LTX_PTB_SKIP_V2A_CROSS_ATTN, NULL, 0}};
     int n_stg = 0;
     if (ltx_guider_do_perturbed(vg))
-        stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks,
-                                          vg->n_stg_blocks};
+        stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_VIDEO_SELF_ATTN, vg->stg_blocks, vg->n_stg_blocks};
     if (ltx_guider_do_perturbed(ag))
-        stg[n_stg++] = (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks,
-                                          ag->n_stg_blocks};
+        stg[n_stg++] =
+            (ltx_perturbation){LTX_PTB_SKIP_AUDIO_SELF_ATTN, ag->stg_blocks, ag->n_stg_blocks};
     int kind[P_COUNT], P = 0;
     ltx_ptb_item items[P_COUNT];
     const ltx_tensor *vc[P_COUNT], *ac[P_COUNT];
     for (int k = 0; k < P_COUNT; k++) {
         if (!want[k]) continue;
         kind[P] = k;
-        items[P] = k == P_PTB ? (ltx_ptb_item){stg, n_stg}
+        items[P] = k == P_PTB   ? (ltx_ptb_item){stg, n_stg}
                    : k == P_MOD ? (ltx_ptb_item){mod, 2}
                                 : (ltx_ptb_item){NULL, 0};
         vc[P] = k == P_UNCOND && in->v_neg ? in->v_neg : in->v_ctx;
@@ -93,10 +118,10 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     }
     batched bv = {0}, ba = {0};
     ltx_status s = LTX_OK;
-    if (in->video)
-        s = build(be, in->video, vc, P, ltx_state_sigma(in->video, in->sigma, in->ref), &bv);
-    if (s == LTX_OK && in->audio)
-        s = build(be, in->audio, ac, P, ltx_state_sigma(in->audio, in->sigma, in->ref), &ba);
+    float sgv = in->video ? ltx_state_sigma(in->video, in->sigma, in->ref) : 0;
+    float sga = in->audio ? ltx_state_sigma(in->audio, in->sigma, in->ref) : 0;
+    if (in->video) s = build(be, in->video, vc, P, sgv, &bv);
+    if (s == LTX_OK && in->audio) s = build(be, in->audio, ac, P, sga, &ba);
     ltx_tensor *ov = NULL, *oa = NULL; /* (P, T, C) */
     if (s == LTX_OK && bv.lat) ov = ltx_tensor_new(be, LTX_F32, 3, bv.lat->shape);
     if (s == LTX_OK && ba.lat) oa = ltx_tensor_new(be, LTX_F32, 3, ba.lat->shape);
@@ -111,8 +136,13 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
                             rows(ba.pos, r0, r1), rows(ba.ctx, r0, r1)};
         /* the video state's attention mask rides along (as in the pipelines' per-pass calls) */
         ltx_tensor *vmask = rows(bv.mask, r0, r1);
-        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip};
-        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip};
+        /* every row's sigma is in->sigma and its timesteps mask * sigma: host mirrors spare the
+         * forward its downloads */
+        float sv[P_COUNT] = {sgv, sgv, sgv, sgv}, sa[P_COUNT] = {sga, sga, sga, sga};
+        float *tvh = in->video ? rows_timesteps(in->v_mask_host, in->video, r1 - r0, sgv) : NULL;
+        float *tah = in->audio ? rows_timesteps(in->a_mask_host, in->audio, r1 - r0, sga) : NULL;
+        ltx_modality mv = {v[0], v[1], v[2], v[3], v[4], NULL, vmask, !in->v_skip, sv, tvh};
+        ltx_modality ma = {a[0], a[1], a[2], a[3], a[4], NULL, NULL, !in->a_skip, sa, tah};
         ltx_tensor *cv = NULL, *ca = NULL;
         s = ltx_transformer_forward_x0(m, in->video ? &mv : NULL, in->audio ? &ma : NULL,
                                        items + r0, NULL, &cv, &ca);
@@ -120,8 +150,11 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         if (s == LTX_OK && cv) s = be->ops->copy(be, dv, cv);
         if (s == LTX_OK && ca) s = be->ops->copy(be, da, ca);
         ltx_tensor_free(dv), ltx_tensor_free(da), ltx_tensor_free(cv), ltx_tensor_free(ca);
-        for (int i = 0; i < 5; i++) ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
+        for (int i = 0; i < 5; i++)
+            ltx_tensor_free(v[i]), ltx_tensor_free(a[i]);
         ltx_tensor_free(vmask);
+        free(tvh);
+        free(tah);
     }
     /* ref: X0Model output in the state dtype */
     if (s == LTX_OK && ov && in->state_dtype == LTX_BF16)
@@ -132,13 +165,15 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         ltx_tensor *all = md ? oa : ov;
         if (!all || (md ? in->a_skip : in->v_skip)) continue;
         ltx_tensor *part[P_COUNT] = {0};
-        for (int i = 0; i < P; i++) part[kind[i]] = rows(all, i, i + 1);
+        for (int i = 0; i < P; i++)
+            part[kind[i]] = rows(all, i, i + 1);
         ltx_tensor *out = ltx_tensor_new(be, LTX_F32, 3, part[P_COND]->shape);
         s = out ? ltx_multimodal_guider_calculate(be, md ? ag : vg, out, part[P_COND],
                                                   part[P_UNCOND], part[P_PTB], part[P_MOD],
                                                   in->state_dtype)
                 : LTX_ERR_OOM;
-        for (int k = 0; k < P_COUNT; k++) ltx_tensor_free(part[k]);
+        for (int k = 0; k < P_COUNT; k++)
+            ltx_tensor_free(part[k]);
         if (s == LTX_OK)
             *(md ? x0a : x0v) = out;
         else

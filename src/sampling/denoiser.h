@@ -23,17 +23,20 @@ typedef struct ltx_guided_inputs {
     const ltx_tensor *v_neg, *a_neg;       /* negative contexts (NULL = positive) */
     const ltx_guider_params *vg, *ag;      /* NULL = neutral (cond only) */
     float sigma;                           /* step sigma */
-    bool v_skip, a_skip;                   /* guider skip-step: modality disabled, no output */
-    int max_batch;                         /* rows per transformer call, >= 1 */
-    ltx_dtype state_dtype;                 /* rounding of x0 and the guider (BF16 / F32) */
-    ltx_reference_version ref;             /* a frozen state's sigma (ltx_state_sigma) */
+    /* NULL, or host copies of video/audio denoise_mask (T values): the passes' timesteps are
+     * then mirrored on the host (no download per forward) */
+    const float *v_mask_host, *a_mask_host;
+    bool v_skip, a_skip;       /* guider skip-step: modality disabled, no output */
+    int max_batch;             /* rows per transformer call, >= 1 */
+    ltx_dtype state_dtype;     /* rounding of x0 and the guider (BF16 / F32) */
+    ltx_reference_version ref; /* a frozen state's sigma (ltx_state_sigma) */
 } ltx_guided_inputs;
 
 /* Runs the passes and the guiders. *x0v / *x0a: new (1, T, C) f32 guided x0 (before
  * post-processing), NULL for an absent or skipped modality. per_pass_v / per_pass_a: NULL, or
  * receive the (P, T, C) X0 outputs of every pass (new tensors) and *n_passes their count. */
 ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, ltx_tensor **x0v,
-                              ltx_tensor **x0a, ltx_tensor **per_pass_v,
-                              ltx_tensor **per_pass_a, int *n_passes);
+                              ltx_tensor **x0a, ltx_tensor **per_pass_v, ltx_tensor **per_pass_a,
+                              int *n_passes);
 
 #endif

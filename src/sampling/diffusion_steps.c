@@ -88,7 +88,8 @@ ltx_sde_coeff ltx_res2s_sde_coeff(double sigma_next, double eta)
 double ltx_res2s_phi(int j, double z)
 {
     double fact = 1;
-    for (int k = 2; k <= j; k++) fact *= k;
+    for (int k = 2; k <= j; k++)
+        fact *= k;
     if (fabs(z) < 1e-10) return 1.0 / fact;
     double rem = 0, zk = 1, kf = 1;
     for (int k = 0; k < j; k++) {
@@ -114,7 +115,9 @@ ltx_status ltx_res2s_step(ltx_backend *be, ltx_tensor *out, const ltx_tensor *sa
 {
     ltx_sde_coeff c = ltx_res2s_sde_coeff(sigma_next, eta);
     if (c.sigma_up == 0 || sigma_next == 0) return be->ops->copy(be, out, denoised);
-    if (!be->caps.f64) {
+    /* the reference step runs sub/divs/axpby in float64: ask for exactly that */
+    if (!ltx_backend_supports_as(be, LTX_OP_BINARY, LTX_BINARY_SUB, LTX_F64, 2, sample) ||
+        !ltx_backend_supports_as(be, LTX_OP_AXPBY, -1, LTX_F64, 2, sample)) {
         LTX_TRY(ltx_backend_fallback(be, "f64.res2s",
                                      "res_2s step computed in float32 (device has no float64)"));
         /* The reference form divides by (sigma - sigma_next), which amplifies float32 rounding
@@ -126,8 +129,8 @@ ltx_status ltx_res2s_step(ltx_backend *be, ltx_tensor *out, const ltx_tensor *sa
         double k = (c.sigma_down - sigma) / (sigma - sigma_next);
         ltx_tensor *acc = ltx_tensor_new(be, LTX_F32, sample->ndim, sample->shape);
         if (!acc) return LTX_ERR_OOM;
-        ltx_status s = be->ops->axpby(be, acc, c.alpha_ratio * (1 + k), sample,
-                                      -c.alpha_ratio * k, denoised);
+        ltx_status s =
+            be->ops->axpby(be, acc, c.alpha_ratio * (1 + k), sample, -c.alpha_ratio * k, denoised);
         if (s == LTX_OK) s = be->ops->axpby(be, acc, 1.0, acc, c.sigma_up, noise);
         if (s == LTX_OK) s = be->ops->copy(be, out, acc);
         ltx_tensor_free(acc);

@@ -30,9 +30,18 @@ static bool isclose(double a, double b)
     return a == b || fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
 
-bool ltx_guider_do_uncond(const ltx_guider_params *p) { return !isclose(p->cfg_scale, 1.0); }
-bool ltx_guider_do_perturbed(const ltx_guider_params *p) { return !isclose(p->stg_scale, 0.0); }
-bool ltx_guider_do_modality(const ltx_guider_params *p) { return !isclose(p->modality_scale, 1.0); }
+bool ltx_guider_do_uncond(const ltx_guider_params *p)
+{
+    return !isclose(p->cfg_scale, 1.0);
+}
+bool ltx_guider_do_perturbed(const ltx_guider_params *p)
+{
+    return !isclose(p->stg_scale, 0.0);
+}
+bool ltx_guider_do_modality(const ltx_guider_params *p)
+{
+    return !isclose(p->modality_scale, 1.0);
+}
 
 bool ltx_guider_should_skip_step(const ltx_guider_params *p, int step)
 {
@@ -81,11 +90,6 @@ const ltx_guider_params *ltx_guider_factory_params(const ltx_guider_factory *f, 
 }
 
 /* ---- helpers ---- */
-
-static float round_to(float v, ltx_dtype dt)
-{
-    return dt == LTX_BF16 ? ltx_round_bf16(v) : v;
-}
 
 static ltx_status round_t(ltx_backend *be, ltx_tensor *t, ltx_dtype dt)
 {
@@ -137,13 +141,53 @@ static ltx_status reduce_rows(ltx_backend *be, ltx_reduce_op op, const ltx_tenso
     return s;
 }
 
-/* Unbiased std over all elements, as torch's Tensor.std() (double sqrt, one rounding). */
-static ltx_status std_all(ltx_backend *be, const ltx_tensor *t, ltx_dtype dt, float *out)
+/* Unbiased std over all elements as a device tensor of rank t->ndim, all dims 1: the variance
+ * reduced on the device, then its f32 square root (correctly rounded, the same value as
+ * host version's double sqrt rounded once), rounded to dt. *out new. */
+static ltx_status std_device(ltx_backend *be, const ltx_tensor *t, ltx_dtype dt, ltx_tensor **out)
 {
-    float var;
-    LTX_TRY(reduce_rows(be, LTX_REDUCE_VAR, t, 0, &var));
-    *out = round_to((float)sqrt((double)var), dt);
+    *out = NULL;
+    ltx_tensor *f = flat2d(be, t, 0); /* (1, N) */
+    if (!f) return LTX_ERR_OOM;
+    int64_t one[LTX_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++)
+        one[i] = 1;
+    ltx_tensor *r = ltx_tensor_new(be, LTX_F32, t->ndim, one);
+    ltx_tensor *r2 = r ? ltx_tensor_reshape(r, 2, one) : NULL;
+    ltx_status s = r2 ? be->ops->reduce(be, LTX_REDUCE_VAR, r2, f, 1) : LTX_ERR_OOM;
+    if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SQRT, r, r, 0, 0);
+    if (s == LTX_OK) s = round_t(be, r, dt);
+    ltx_tensor_free(f);
+    ltx_tensor_free(r2);
+    if (s != LTX_OK) {
+        ltx_tensor_free(r);
+        return s;
+    }
+    *out = r;
     return LTX_OK;
+}
+
+/* ref: rescale — factor = rescale * (std(cond) / std(pred)) + (1 - rescale), each step rounded
+ * to the state dtype as 0-dim tensors; pred *= factor. All on the device: no host sync (the
+ * host version downloaded both stds). */
+static ltx_status rescale_on_device(ltx_backend *be, const ltx_guider_params *p, ltx_tensor *pred,
+                                    const ltx_tensor *cond, ltx_dtype dt)
+{
+    ltx_tensor *sc = NULL, *sp = NULL;
+    ltx_status s = std_device(be, cond, dt, &sc);
+    if (s == LTX_OK) s = std_device(be, pred, dt, &sp);
+    if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_DIV, sc, sc, sp);
+    if (s == LTX_OK) s = round_t(be, sc, dt);
+    if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, sc, sc, (float)p->rescale_scale, 0);
+    if (s == LTX_OK) s = round_t(be, sc, dt);
+    if (s == LTX_OK)
+        s = be->ops->unary(be, LTX_UNARY_SCALE, sc, sc, 1.0, (float)(1 - p->rescale_scale));
+    if (s == LTX_OK) s = round_t(be, sc, dt);
+    if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, pred, pred, sc);
+    if (s == LTX_OK) s = round_t(be, pred, dt);
+    ltx_tensor_free(sc);
+    ltx_tensor_free(sp);
+    return s;
 }
 
 /* dst = round(scale * (cond - other)) with other == NULL meaning the scalar 0. */
@@ -181,19 +225,7 @@ ltx_status ltx_multimodal_guider_calculate(ltx_backend *be, const ltx_guider_par
         if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, pred, pred, term);
         if (s == LTX_OK) s = round_t(be, pred, state_dtype);
     }
-    if (s == LTX_OK && p->rescale_scale != 0) {
-        float sc = 0, sp = 0;
-        s = std_all(be, cond, state_dtype, &sc);
-        if (s == LTX_OK) s = std_all(be, pred, state_dtype, &sp);
-        if (s == LTX_OK) {
-            /* 0-dim tensors of the state dtype: each op rounds */
-            float f = round_to(sc / sp, state_dtype);
-            f = round_to((float)p->rescale_scale * f, state_dtype);
-            f = round_to(f + (float)(1 - p->rescale_scale), state_dtype);
-            s = be->ops->unary(be, LTX_UNARY_SCALE, pred, pred, f, 0);
-            if (s == LTX_OK) s = round_t(be, pred, state_dtype);
-        }
-    }
+    if (s == LTX_OK && p->rescale_scale != 0) s = rescale_on_device(be, p, pred, cond, state_dtype);
     if (s == LTX_OK) s = be->ops->copy(be, out, pred);
     ltx_tensor_free(term);
     ltx_tensor_free(pred);
@@ -230,7 +262,8 @@ static ltx_status scale_rows(ltx_backend *be, ltx_tensor *out, const ltx_tensor 
                              const float *coef)
 {
     int64_t shp[LTX_MAX_DIMS];
-    for (int i = 0; i < x->ndim; i++) shp[i] = i == 0 ? x->shape[0] : 1;
+    for (int i = 0; i < x->ndim; i++)
+        shp[i] = i == 0 ? x->shape[0] : 1;
     ltx_tensor *c = ltx_tensor_from_host(be, LTX_F32, x->ndim, shp, coef);
     if (!c) return LTX_ERR_OOM;
     ltx_status s = be->ops->binary(be, LTX_BINARY_MUL, out, x, c);
@@ -274,7 +307,8 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
         /* ref: guidance.norm(p=2, dim=[-1, -2, -3], keepdim=True); min(1, nt / norm) */
         int lead = g->ndim > 3 ? g->ndim - 3 : 0;
         int64_t rows = 1;
-        for (int i = 0; i < lead; i++) rows *= g->shape[i];
+        for (int i = 0; i < lead; i++)
+            rows *= g->shape[i];
         ltx_tensor *sq = new_like(be, g);
         float *nrm = malloc(sizeof(float) * (size_t)rows);
         ltx_status s = sq && nrm ? LTX_OK : LTX_ERR_OOM;
@@ -283,7 +317,8 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
         ltx_tensor_free(sq);
         if (s == LTX_OK) {
             int64_t shp[LTX_MAX_DIMS];
-            for (int i = 0; i < g->ndim; i++) shp[i] = i < lead ? g->shape[i] : 1;
+            for (int i = 0; i < g->ndim; i++)
+                shp[i] = i < lead ? g->shape[i] : 1;
             for (int64_t r = 0; r < rows; r++) {
                 float n = (float)sqrt((double)nrm[r]);
                 float f = (float)norm_threshold / n;
@@ -300,8 +335,8 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
     ltx_tensor *par = new_like(be, cond);
     ltx_status s = coef && par ? LTX_OK : LTX_ERR_OOM;
     if (s == LTX_OK) s = ltx_projection_coef(be, g, cond, coef);
-    if (s == LTX_OK) s = scale_rows(be, par, cond, coef);                   /* g_parallel */
-    if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_SUB, g, g, par);     /* g_orth */
+    if (s == LTX_OK) s = scale_rows(be, par, cond, coef);                /* g_parallel */
+    if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_SUB, g, g, par); /* g_orth */
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, par, par, eta, 0);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, out, par, g);
     ltx_tensor_free(par);
@@ -310,8 +345,7 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
 }
 
 ltx_status ltx_apg_guider_delta(ltx_backend *be, double scale, double eta, double norm_threshold,
-                                ltx_tensor *out, const ltx_tensor *cond,
-                                const ltx_tensor *uncond)
+                                ltx_tensor *out, const ltx_tensor *cond, const ltx_tensor *uncond)
 {
     ltx_tensor *g = new_like(be, cond);
     if (!g) return LTX_ERR_OOM;

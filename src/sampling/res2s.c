@@ -33,11 +33,14 @@ static void standardise(double *z, int64_t n, int64_t stride_outer, int64_t coun
     /* count groups of n contiguous elements, groups stride_outer apart */
     for (int64_t g = 0; g < count; g++) {
         double *v = z + g * stride_outer, m = 0, q = 0;
-        for (int64_t i = 0; i < n; i++) m += v[i];
+        for (int64_t i = 0; i < n; i++)
+            m += v[i];
         m /= (double)n;
-        for (int64_t i = 0; i < n; i++) q += (v[i] - m) * (v[i] - m);
+        for (int64_t i = 0; i < n; i++)
+            q += (v[i] - m) * (v[i] - m);
         double sd = sqrt(q / (double)(n - 1)); /* unbiased, as torch.std */
-        for (int64_t i = 0; i < n; i++) v[i] = (v[i] - m) / sd;
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (v[i] - m) / sd;
     }
 }
 
@@ -45,9 +48,10 @@ ltx_status ltx_res2s_new_noise_host(ltx_rng *rng, int ndim, const int64_t *shape
 {
     if (ndim < 2) return ltx_err(LTX_ERR_INVALID_ARG, "res2s noise: need >= 2 dims");
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
     LTX_TRY(ltx_rng_randn_f64(rng, out, n));
-    standardise(out, n, n, 1);                      /* (noise - mean) / std */
+    standardise(out, n, n, 1);                         /* (noise - mean) / std */
     int64_t inner = shape[ndim - 1] * shape[ndim - 2]; /* _channelwise_normalize: dims (-2, -1) */
     standardise(out, inner, inner, n / inner);
     return LTX_OK;
@@ -180,8 +184,8 @@ static ltx_status rk_step(res2s_run *r, const float *sig, int k)
     double a21, b1, b2;
     ltx_res2s_coefficients(h, 0.5, &a21, &b1, &b2);
     double sub = sqrt(sigma * sigma_next);
-    ltx_tensor *lat[2] = {0}, *xa[2] = {0}, *d1[2] = {0}, *d2[2] = {0}, *e1[2] = {0},
-               *xm[2] = {0}, *mid[2] = {0};
+    ltx_tensor *lat[2] = {0}, *xa[2] = {0}, *d1[2] = {0}, *d2[2] = {0}, *e1[2] = {0}, *xm[2] = {0},
+               *mid[2] = {0};
     ltx_status s = LTX_OK;
     for (int m = 0; m < 2 && s == LTX_OK; m++) {
         if (!r->st[m]) continue;
@@ -250,7 +254,9 @@ ltx_status ltx_res2s_loop(ltx_backend *be, const float *sigmas, int n_sigmas,
     if (n_sigmas < 2 || (!video && !audio) || !denoise)
         return ltx_err(LTX_ERR_INVALID_ARG, "res2s: need >= 2 sigmas, a state and a denoiser");
     ltx_dtype cdt = LTX_F64;
-    if (!be->caps.f64) {
+    /* the loop state is updated with axpby in float64 (the reference's float64 sampler) */
+    const ltx_tensor *like = video ? video->latent : audio->latent;
+    if (!ltx_backend_supports_as(be, LTX_OP_AXPBY, -1, LTX_F64, 2, like)) {
         LTX_TRY(ltx_backend_fallback(be, "f64.res2s",
                                      "res_2s loop state computed in float32 (no float64)"));
         cdt = LTX_F32;
@@ -275,7 +281,8 @@ ltx_status ltx_res2s_loop(ltx_backend *be, const float *sigmas, int n_sigmas,
     }
     res2s_run r = {be, p, cdt, {video, audio}, denoise, denoise_user, noise_fn, noise_user};
     ltx_status s = noise_fn == default_noise_fn && (!dn.step || !dn.sub) ? LTX_ERR_OOM : LTX_OK;
-    for (int k = 0; k < n_full && s == LTX_OK; k++) s = rk_step(&r, sig, k);
+    for (int k = 0; k < n_full && s == LTX_OK; k++)
+        s = rk_step(&r, sig, k);
     if (s == LTX_OK && ends0) {
         /* final call at 0.0011 (step index n), latent <- post-processed x0 */
         ltx_tensor *lat[2] = {video ? video->latent : NULL, audio ? audio->latent : NULL};

@@ -18,20 +18,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NCFG 3
+#include <stdio.h>
+
+/* Devices under test: by default the three CPU configurations below; LTX_TEST_DEVICE=name
+ * (e.g. "cuda", "cpu-restricted") runs every test on that one device instead, in the precision
+ * LTX_TEST_PRECISION (f32 default, or bf16). A device that cannot open because it is absent
+ * (no CUDA device) makes the test exit 77, which ctest reports as skipped (SKIP_RETURN_CODE). */
+#define NCFG tcfg_count()
 typedef struct tcfg {
     ltx_backend *be;
     ltx_threadpool *pool;
     const char *name;
+    bool exact; /* CPU: fused and composed ops must agree bit for bit */
 } tcfg;
+
+static inline const char *tcfg_env_device(void)
+{
+    const char *d = getenv("LTX_TEST_DEVICE");
+    return d && *d ? d : NULL;
+}
+
+/* Relative tolerance (of sum |terms|) for the GEMM-like ops (linear, matmul, attention, conv):
+ * 1e-5 in f32; in LTX_TEST_PRECISION=bf16 the inputs are rounded to bf16 (relative 2^-9 each,
+ * so |err| <= ~2^-8 sum|terms| for a product sum; attention also moves the softmax weights by
+ * the rounded scores), so 3e-2 (docs/NUMERICS.md "Backend v2"). */
+static inline double tcfg_gemm_rtol(void)
+{
+    const char *p = getenv("LTX_TEST_PRECISION");
+    return p && !strcmp(p, "bf16") ? 3e-2 : 1e-5;
+}
+
+static inline int tcfg_count(void)
+{
+    return tcfg_env_device() ? 1 : 3;
+}
 
 static inline tcfg tcfg_open(int i)
 {
     tcfg c = {0};
+    const char *dev = tcfg_env_device();
+    if (dev) {
+        c.pool = ltx_threadpool_create(2);
+        c.name = dev;
+        if (ltx_backend_create(dev, NULL, c.pool, false, &c.be) != LTX_OK) {
+            printf("SKIP: device %s unavailable: %s\n", dev, ltx_err_message());
+            exit(77);
+        }
+        const char *p = getenv("LTX_TEST_PRECISION");
+        if (p && !ltx_precision_parse(p, &c.be->precision)) abort();
+        c.exact = !strncmp(dev, "cpu", 3);
+        return c;
+    }
     bool restricted = i == 2;
     if (i != 1) c.pool = ltx_threadpool_create(2);
     c.name = i == 0 ? "cpu+pool" : i == 1 ? "cpu serial" : "cpu-restricted+pool";
     if (ltx_cpu_backend_create(restricted, NULL, c.pool, &c.be) != LTX_OK) abort();
+    c.exact = true;
     return c;
 }
 

@@ -214,7 +214,7 @@ TEST(conv_all_cases)
                 int bad = 0;
                 double worst = 0;
                 for (int64_t i = 0; i < n; i++) {
-                    double e = fabs(o[i] - ref[i]) / (1e-5 * mag[i] + 1e-6);
+                    double e = fabs(o[i] - ref[i]) / (tcfg_gemm_rtol() * mag[i] + 1e-6);
                     if (!(e <= 1)) bad++;
                     if (e > worst) worst = e;
                 }

@@ -80,12 +80,34 @@ TEST(not_built_flags_refused)
     CHECK(output_has("--compile"));
 }
 
+/* --precision: a bad value names the flag and the value before anything loads; info and verify
+ * show / accept the precision */
+TEST(precision_flag)
+{
+    CHECK(run("verify --precision fp16 x.safetensors") == 2);
+    CHECK(output_has("--precision 'fp16'"));
+    CHECK(run("distilled --precision fp8 --distilled-checkpoint-path a --gemma-root b --prompt p "
+              "--spatial-upsampler-path u --output-path o.mp4") == 2);
+    CHECK(output_has("--precision 'fp8'"));
+    CHECK(run("info --device cpu") == 0);
+    CHECK(output_has("precision: f32"));
+    CHECK(output_has("compiled backends: cpu, cpu-restricted"));
+    CHECK(run("verify --precision bf16 --device cpu " LTX_TEST_DATA
+              "/golden/modules/guiders.safetensors") == 0);
+}
+
 TEST(info_lists_devices)
 {
     CHECK(run("info") == 0);
     CHECK(output_has("cpu-restricted"));
     CHECK(output_has("f64=no"));
     CHECK(output_has("f64=yes"));
+    /* the CPU kernel level chosen at start-up, and LTX_CPU_ISA lowering it (issue 12) */
+    CHECK(output_has("cpu kernels: "));
+    CHECK(run("info --device cpu") == 0);
+    CHECK(output_has("cpu kernels: "));
+    CHECK(system("LTX_CPU_ISA=scalar " LTX2C_BIN " info --device cpu 2>&1 | grep -q "
+                 "'cpu kernels: scalar (detected .*LTX_CPU_ISA=scalar)'") == 0);
 }
 
 TEST(verify_exit_codes)

@@ -79,7 +79,7 @@ TEST(dtype_table)
     CHECK(ltx_dtype_size(LTX_I64) == 8 && ltx_dtype_size(LTX_BOOL) == 1);
     CHECK(strcmp(ltx_dtype_name(LTX_F8E5M2), "F8_E5M2") == 0);
     CHECK(strcmp(ltx_dtype_name((ltx_dtype)99), "?") == 0);
-    for (int i = 0; i < LTX_DTYPE_COUNT; i++) {
+    for (int i = 0; i < LTX_ELEM_DTYPE_COUNT; i++) {
         ltx_dtype t;
         CHECK(ltx_dtype_parse(ltx_dtype_name((ltx_dtype)i), &t) && t == (ltx_dtype)i);
     }
@@ -347,8 +347,8 @@ TEST(fp8_e5m2_rounding)
 /* Every pair on values all ten types hold exactly (0, 1 and, except bool, 2 and 3). */
 TEST(convert_all_pairs_small_ints)
 {
-    for (int st = 0; st < LTX_DTYPE_COUNT; st++) {
-        for (int dt = 0; dt < LTX_DTYPE_COUNT; dt++) {
+    for (int st = 0; st < LTX_ELEM_DTYPE_COUNT; st++) {
+        for (int dt = 0; dt < LTX_ELEM_DTYPE_COUNT; dt++) {
             int nv = (st == LTX_BOOL || dt == LTX_BOOL) ? 2 : 4;
             double vals[4] = {0, 1, 2, 3};
             unsigned char a[64], b[64], c[64];

@@ -100,10 +100,10 @@ TEST(roundtrip_all_dtypes)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
 
     ltx_st_writer *w = ltx_st_writer_new();
-    unsigned char src[LTX_DTYPE_COUNT][8 * 6];
-    char names[LTX_DTYPE_COUNT][32];
+    unsigned char src[LTX_ELEM_DTYPE_COUNT][8 * 6];
+    char names[LTX_ELEM_DTYPE_COUNT][32];
     const int64_t shape[2] = {2, 3};
-    for (int t = 0; t < LTX_DTYPE_COUNT; t++) {
+    for (int t = 0; t < LTX_ELEM_DTYPE_COUNT; t++) {
         for (size_t i = 0; i < sizeof src[t]; i++)
             src[t][i] = (unsigned char)(31 * t + 7 * i + 1);
         snprintf(names[t], sizeof names[t], "t.%s", ltx_dtype_name((ltx_dtype)t));
@@ -139,12 +139,12 @@ TEST(roundtrip_all_dtypes)
     ltx_st_file *f = NULL;
     CHECK(ltx_st_open(path, &f) == LTX_OK);
     if (!f) return;
-    CHECK(ltx_st_count(f) == LTX_DTYPE_COUNT + 3);
+    CHECK(ltx_st_count(f) == LTX_ELEM_DTYPE_COUNT + 3);
     CHECK(strcmp(ltx_st_path(f), path) == 0);
     for (int i = 1; i < ltx_st_count(f); i++)
         CHECK(strcmp(ltx_st_at(f, i - 1)->name, ltx_st_at(f, i)->name) < 0);
     CHECK(ltx_st_at(f, -1) == NULL && ltx_st_at(f, ltx_st_count(f)) == NULL);
-    for (int t = 0; t < LTX_DTYPE_COUNT; t++) {
+    for (int t = 0; t < LTX_ELEM_DTYPE_COUNT; t++) {
         const ltx_st_entry *e = ltx_st_find(f, names[t]);
         CHECK(e != NULL);
         if (!e) continue;

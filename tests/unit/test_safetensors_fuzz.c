@@ -339,7 +339,7 @@ TEST(writer_roundtrip_random)
         int64_t shapes[8][4];
         char names[8][16];
         for (int t = 0; t < nt; t++) {
-            dts[t] = (ltx_dtype)rndn(LTX_DTYPE_COUNT);
+            dts[t] = (ltx_dtype)rndn(LTX_ELEM_DTYPE_COUNT);
             nds[t] = (int)rndn(5);
             size_t numel = 1;
             for (int d = 0; d < nds[t]; d++)

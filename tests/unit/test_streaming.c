@@ -9,13 +9,14 @@
 #include "harness.h"
 
 #include "backend/backend.h"
+#include "models/lora.h"
 #include "models/ltx_transformer.h"
 #include "nn/nn.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define GB LTX_TEST_DATA "/golden/modules/transformer_guided_batch.safetensors"
+#define GB   LTX_TEST_DATA "/golden/modules/transformer_guided_batch.safetensors"
 #define CKPT LTX_TEST_DATA "/golden/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
 
 static bool same_bits(const ltx_tensor *a, const ltx_tensor *b)
@@ -51,9 +52,12 @@ static void inputs_load(ltx_st_file *g, ltx_backend *be, inputs *in)
         int64_t sh[2] = {1, in->lat[k] ? in->lat[k]->shape[1] : 1};
         in->ts[k] = ltx_tensor_new(be, LTX_F32, 2, sh);
         if (in->ts[k]) be->ops->fill(be, in->ts[k], 0.6);
-        in->md[k] = (ltx_modality){.latent = in->lat[k], .sigma = in->sigma,
-                                   .timesteps = in->ts[k], .positions = in->pos[k],
-                                   .context = in->ctx[k], .enabled = true};
+        in->md[k] = (ltx_modality){.latent = in->lat[k],
+                                   .sigma = in->sigma,
+                                   .timesteps = in->ts[k],
+                                   .positions = in->pos[k],
+                                   .context = in->ctx[k],
+                                   .enabled = true};
     }
 }
 
@@ -101,8 +105,10 @@ TEST(streaming_matches_resident)
             int L = ltx_transformer_get_config(m)->num_layers;
             ltx_tensor *v0, *a0;
             run_pair(m, &in, &v0, &a0);
-            if (!hooked) plain_v = ltx_tensor_view(v0);
-            else CHECK(!same_bits(plain_v, v0)); /* the replaced weight is in use */
+            if (!hooked)
+                plain_v = ltx_tensor_view(v0);
+            else
+                CHECK(!same_bits(plain_v, v0)); /* the replaced weight is in use */
             for (int mode = 0; mode < 2; mode++) {
                 CHECK(ltx_transformer_set_streaming(m, ck, 1, (ltx_prefetch_mode)mode) == LTX_OK);
                 ltx_stream_stats st;
@@ -146,6 +152,87 @@ TEST(streaming_matches_resident)
         ltx_backend_destroy(be);
     }
     CHECK(ltx_transformer_set_streaming(NULL, ck, 1, LTX_PREFETCH_ADVISE) != LTX_OK);
+    ltx_st_close(g);
+    ltx_st_close(ck);
+}
+
+/* LoRA load hook that leaves the streamed block weights to the streaming (as stages.c). */
+static ltx_status lora_skip_streamed(void *user, ltx_backend *be, const char *name,
+                                     const ltx_tensor *stored, ltx_tensor **replacement)
+{
+    *replacement = NULL;
+    if (ltx_transformer_streams_weight(name, stored->ndim)) return LTX_OK;
+    return ltx_lora_weight_hook(user, be, name, stored, replacement);
+}
+
+/* Interface-v2 streaming (staged uploads on a copy stream on cpu-restricted, madvise on cpu)
+ * with prefetch 0, 1 and 2, with and without a LoRA fused per block: outputs bitwise equal to
+ * the resident model (LoRA: fused at load), over two forwards each. */
+TEST(streaming_prefetch_0_1_2_with_and_without_lora)
+{
+    ltx_st_file *g = NULL, *ck = NULL;
+    ltx_lora *lora = NULL;
+    CHECK(ltx_st_open(GB, &g) == LTX_OK && ltx_st_open(CKPT, &ck) == LTX_OK);
+    CHECK(ltx_lora_open(LTX_TEST_DATA "/golden/tiny_ckpt/tiny-lora-r4.safetensors", &lora) ==
+          LTX_OK);
+    for (int r = 0; g && ck && lora && r < 2; r++) {
+        ltx_backend *be = NULL;
+        ltx_cpu_backend_create(r, NULL, NULL, &be);
+        inputs in = {0};
+        inputs_load(g, be, &in);
+        ltx_tensor *plain = NULL;
+        for (int withlora = 0; withlora < 2; withlora++) {
+            ltx_lora_set set;
+            ltx_lora_set_init(&set);
+            if (withlora) CHECK(ltx_lora_set_add(&set, lora, 0.8) == LTX_OK);
+            ltx_transformer *res = NULL;
+            CHECK(ltx_transformer_load_ex(ck, be, false, withlora ? ltx_lora_weight_hook : NULL,
+                                          &set, &res) == LTX_OK);
+            if (!res) continue;
+            int fused_resident = set.fused;
+            ltx_tensor *v0, *a0;
+            run_pair(res, &in, &v0, &a0);
+            ltx_transformer_free(res);
+            if (!withlora)
+                plain = ltx_tensor_view(v0);
+            else
+                CHECK(!same_bits(plain, v0)); /* the LoRA changes the output */
+            for (int P = 0; P <= 2; P++) {
+                ltx_transformer *m = NULL;
+                ltx_lora_set s2;
+                ltx_lora_set_init(&s2);
+                if (withlora) CHECK(ltx_lora_set_add(&s2, lora, 0.8) == LTX_OK);
+                CHECK(ltx_transformer_load_ex(ck, be, false, withlora ? lora_skip_streamed : NULL,
+                                              &s2, &m) == LTX_OK);
+                if (!m) continue;
+                CHECK(ltx_transformer_set_streaming_ex(m, ck, true, P, LTX_PREFETCH_ADVISE,
+                                                       withlora ? &s2 : NULL,
+                                                       LTX_DTYPE_COUNT) == LTX_OK);
+                ltx_stream_stats st;
+                ltx_transformer_stream_stats(m, &st);
+                int L = ltx_transformer_get_config(m)->num_layers;
+                CHECK(st.prefetch == (P < L - 1 ? P : L - 1) && st.streamed_tensors == L * 34);
+                uint64_t syncs0 = be->n_host_syncs;
+                for (int rep = 0; rep < 2; rep++) {
+                    ltx_tensor *v1, *a1;
+                    run_pair(m, &in, &v1, &a1);
+                    CHECK_MSG(same_bits(v0, v1) && same_bits(a0, a1),
+                              "%s lora %d prefetch %d rep %d", be->device_name, withlora, P, rep);
+                    ltx_tensor_free(v1), ltx_tensor_free(a1);
+                }
+                printf("  %s lora=%d (fused at load: %d) prefetch=%d: outputs bitwise equal, "
+                       "%.1f host syncs per forward\n",
+                       be->device_name, withlora, fused_resident, P,
+                       (double)(be->n_host_syncs - syncs0) / 2.0);
+                ltx_transformer_free(m);
+            }
+            ltx_tensor_free(v0), ltx_tensor_free(a0);
+        }
+        ltx_tensor_free(plain);
+        inputs_free(&in);
+        ltx_backend_destroy(be);
+    }
+    ltx_lora_close(lora);
     ltx_st_close(g);
     ltx_st_close(ck);
 }

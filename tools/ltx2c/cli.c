@@ -121,11 +121,20 @@ void cli_error(const char *cmd, const char *fmt, ...)
     free(safe);
 }
 
-ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level)
+bool cli_check_precision(const char *cmd, const char *p)
+{
+    if (!p || !strcmp(p, "auto") || !strcmp(p, "f32") || !strcmp(p, "bf16")) return true;
+    cli_error(cmd, "--precision '%s': use f32, bf16 or auto (auto: bf16 on cuda, f32 on cpu)", p);
+    return false;
+}
+
+ltx_engine *cli_open_engine(const char *device, const char *precision, int n_threads, int strict,
+                            ltx_log_level level)
 {
     ltx_engine_params p;
     ltx_engine_params_init(&p);
     p.device = device ? device : "auto";
+    p.precision = precision;
     p.n_threads = n_threads;
     p.strict = strict;
     p.log_level = level;

@@ -12,8 +12,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 #define LTX2C_COMMAND(name, summary) int cmd_##name(int argc, char **argv);
@@ -22,7 +22,12 @@
 
 /* Opens an engine for `device` ("auto" when NULL) with stderr logging at `level`; prints the
  * error and returns NULL on failure. */
-ltx_engine *cli_open_engine(const char *device, int n_threads, int strict, ltx_log_level level);
+/* precision: NULL/"auto" (device default), "f32" or "bf16" (validated by the caller with
+ * cli_check_precision). */
+ltx_engine *cli_open_engine(const char *device, const char *precision, int n_threads, int strict,
+                            ltx_log_level level);
+/* true when p is NULL, "auto", "f32" or "bf16"; else prints "<cmd>: --precision 'p': ..." */
+bool cli_check_precision(const char *cmd, const char *p);
 
 /* Error helper: "ltx2c <cmd>: <message>" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

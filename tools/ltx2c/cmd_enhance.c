@@ -81,8 +81,8 @@ int cmd_enhance(int argc, char **argv)
     stream_state st = {quiet, 0, 0.0};
     p.on_piece = on_piece;
     p.user = &st;
-    ltx_engine *e =
-        cli_open_engine(device ? device : "auto", threads, 0, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
+    ltx_engine *e = cli_open_engine(device ? device : "auto", NULL, threads, 0,
+                                    quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) return CLI_EXIT_FAIL;
     char *text = NULL;
     ltx_status s = ltx_enhance_prompt(e, &p, &text);

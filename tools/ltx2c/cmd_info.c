@@ -1,6 +1,8 @@
 /* cmd_info.c — `ltx2c info`: backends, devices, capabilities, memory. */
 #include "cli.h"
 
+#include "backend/backend.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,19 +24,33 @@ int cmd_info(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    printf("compiled backends: cpu, cpu-restricted%s\n",
-#ifdef LTX_HAVE_CUDA
-           ", cuda"
-#else
-           " (cuda: not built — nvcc absent at configure time)"
-#endif
-    );
-    const char *list[] = {"cpu", "cpu-restricted"};
+    /* every backend compiled into this build (ltx_backend_built: cuda only with nvcc) */
+    const char *const *built = ltx_backend_built();
+    printf("compiled backends:");
+    for (int i = 0; built[i]; i++)
+        printf("%s %s", i ? "," : "", built[i]);
+    bool has_cuda = false;
+    for (int i = 0; built[i]; i++)
+        has_cuda |= !strcmp(built[i], "cuda");
+    printf("%s\n",
+           has_cuda ? "" : " (cuda: not built — no nvcc or no src/backend/cuda at configure time)");
+    /* --device auto lists every built device; an accelerator without hardware is reported,
+     * not fatal (the explicit --device form fails instead) */
     int all = !strcmp(device, "auto");
-    int n = all ? 2 : 1;
-    for (int i = 0; i < n; i++) {
-        const char *dev = all ? list[i] : device;
-        ltx_engine *e = cli_open_engine(dev, 0, 0, LTX_LOG_WARN);
+    for (int i = 0; all ? built[i] != NULL : i < 1; i++) {
+        const char *dev = all ? built[i] : device;
+        bool accel = strncmp(dev, "cpu", 3) != 0;
+        ltx_engine *e = all && accel ? NULL : cli_open_engine(dev, NULL, 0, 0, LTX_LOG_WARN);
+        if (all && accel) {
+            ltx_engine_params p;
+            ltx_engine_params_init(&p);
+            p.device = dev;
+            p.log_level = LTX_LOG_WARN;
+            if (ltx_engine_open(&p, &e) != LTX_OK) {
+                printf("\ndevice: %s unavailable (%s)\n", dev, ltx_last_error_global());
+                continue;
+            }
+        }
         if (!e) return CLI_EXIT_FAIL;
         char buf[2048];
         ltx_engine_info(e, buf, sizeof buf);

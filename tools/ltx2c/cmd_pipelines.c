@@ -47,6 +47,7 @@ typedef struct gen_args {
     cli_images images;
     cli_loras loras;
     const char *device;
+    const char *precision; /* NULL = auto */
     int threads;
     int quiet;
     const char *quantization; /* --quantization POLICY: not built yet, refused in run() */
@@ -101,6 +102,13 @@ static int tail_opts(cli_opt *o, gen_args *a)
                        &a->device,
                        "D",
                        "[ltx2c] auto|cpu|cpu-restricted|cuda[:N] (default auto)",
+                       0};
+    o[n++] = (cli_opt){"--precision",
+                       CLI_STR,
+                       &a->precision,
+                       "P",
+                       "[ltx2c] f32|bf16|auto: bf16 rounds GEMM/attention inputs to bf16 with "
+                       "f32 sums (default auto: bf16 on cuda, f32 on cpu)",
                        0};
     o[n++] = (cli_opt){"--reference-version",
                        CLI_STR,
@@ -315,7 +323,9 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     progress prog = {a->quiet, isatty(fileno(stderr))};
     ltx_engine_params ep;
     ltx_engine_params_init(&ep);
+    if (!cli_check_precision(cmd, a->precision)) return CLI_EXIT_USAGE;
     ep.device = a->device ? a->device : "auto";
+    ep.precision = a->precision;
     ep.n_threads = a->threads;
     ep.log_level = a->quiet ? LTX_LOG_ERROR : LTX_LOG_INFO;
     ep.progress = on_progress;

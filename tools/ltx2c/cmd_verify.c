@@ -16,6 +16,8 @@ static void help(void)
            "any mismatch or unsupported case.\n\n"
            "options:\n"
            "  --device D          auto|cpu|cpu-restricted|cuda[:N] (default auto)\n"
+           "  --precision P       f32|bf16|auto: bf16 rounds GEMM/attention inputs to bf16 with\n"
+           "                      f32 sums (default auto: bf16 on cuda, f32 on cpu)\n"
            "  --threads N         worker threads (default: all cores)\n"
            "  --strict            fail instead of taking capability fallbacks\n"
            "  --root DIR          golden set root holding tiny_ckpt/ and media/\n"
@@ -41,7 +43,7 @@ static int verify_bad(const char **files, const char *flag, const char *val, con
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *device = "auto";
+    const char *device = "auto", *precision = NULL;
     int threads = 0, strict = 0, quiet = 0;
     ltx_verify_params vp;
     ltx_verify_params_init(&vp);
@@ -55,15 +57,22 @@ int cmd_verify(int argc, char **argv)
             help();
             free(files);
             return CLI_EXIT_OK;
-        } else if (!strcmp(a, "--device") && has) device = argv[++i];
+        } else if (!strcmp(a, "--device") && has)
+            device = argv[++i];
+        else if (!strcmp(a, "--precision") && has)
+            precision = argv[++i];
         else if (!strcmp(a, "--threads") && has) {
             if (!ltx_parse_int(argv[++i], 0, 512, &threads))
-                return verify_bad(files, "--threads", argv[i], "an integer in 0..512 (0 = all CPUs)");
-        }
-        else if (!strcmp(a, "--strict")) strict = 1;
-        else if (!strcmp(a, "--root") && has) vp.golden_root = argv[++i];
-        else if (!strcmp(a, "--noise-from-seed")) vp.noise_from_seed = 1;
-        else if (!strcmp(a, "--tokenizer") && has) vp.tokenizer = argv[++i];
+                return verify_bad(files, "--threads", argv[i],
+                                  "an integer in 0..512 (0 = all CPUs)");
+        } else if (!strcmp(a, "--strict"))
+            strict = 1;
+        else if (!strcmp(a, "--root") && has)
+            vp.golden_root = argv[++i];
+        else if (!strcmp(a, "--noise-from-seed"))
+            vp.noise_from_seed = 1;
+        else if (!strcmp(a, "--tokenizer") && has)
+            vp.tokenizer = argv[++i];
         else if (!strcmp(a, "--tolerance-scale") && has) {
             if (!ltx_parse_f64(argv[++i], DBL_MIN, 1e6, &vp.tolerance_scale))
                 return verify_bad(files, "--tolerance-scale", argv[i], "a number in (0, 1e6]");
@@ -73,8 +82,10 @@ int cmd_verify(int argc, char **argv)
                 free(files);
                 return CLI_EXIT_USAGE;
             }
-        } else if (!strcmp(a, "--verbose")) vp.verbose = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
+        } else if (!strcmp(a, "--verbose"))
+            vp.verbose = 1;
+        else if (!strcmp(a, "--quiet"))
+            quiet = 1;
         else if (a[0] == '-' && a[1] == '-') {
             cli_error("verify", "unknown option '%s' (see ltx2c verify --help)", a);
             free(files);
@@ -82,13 +93,18 @@ int cmd_verify(int argc, char **argv)
         } else
             files[nfiles++] = a;
     }
+    if (!cli_check_precision("verify", precision)) {
+        free(files);
+        return CLI_EXIT_USAGE;
+    }
     if (!nfiles) {
         cli_error("verify", "no golden file given (see ltx2c verify --help)");
         free(files);
         return CLI_EXIT_USAGE;
     }
     if (!vp.tokenizer) vp.tokenizer = cli_default_tokenizer();
-    ltx_engine *e = cli_open_engine(device, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
+    ltx_engine *e =
+        cli_open_engine(device, precision, threads, strict, quiet ? LTX_LOG_ERROR : LTX_LOG_INFO);
     if (!e) {
         free(files);
         return CLI_EXIT_FAIL;

@@ -23,12 +23,18 @@
  *   row is NaN, as in PyTorch (NaN weights must not pass for a masked row).
  *   exp is a vectorisable Cephes-style polynomial: relative error < 9e-8 (~1.5 ulp) on
  *   [-87.3, 0], results below FLT_MIN flush to 0.
+ *   At LTX_PRECISION_BF16 both products run on the packed bf16 kernels (cpu_gemm_bf16.c):
+ *   Q, K, P and V rounded to bf16, f32 accumulation, the scale applied to S in f32; the
+ *   softmax statistics, the mask and O stay f32. With unit column strides a worker packs the
+ *   K and V of a whole head once (Tk x D bf16 each) and keeps them while its next tasks are of
+ *   the same head (tasks are numbered query block fastest), instead of once per query block.
  * softmax: max-subtracted, f32, libm expf; all -inf rows give NaN like torch.softmax.
  *
  * ref: packages/ltx-core/src/ltx_core/model/transformer/attention.py (PytorchAttention:
  *      torch.nn.functional.scaled_dot_product_attention on q/k/v viewed (B, T, H, D) and
  *      transposed; a 2-D/3-D mask gains batch and head dims).
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
 #include <cblas.h>
@@ -204,6 +210,10 @@ typedef struct attn_job {
     int64_t bq, bk, nqb, ntasks;
     float *scratch;
     int64_t scratch_per; /* floats per worker */
+    bool bf16;           /* LTX_PRECISION_BF16: both products on the bf16 kernels */
+    bool bf16_whole;     /* bf16 and unit column strides: K/V packed once per head, not per block */
+    int64_t bf16_off[5]; /* bf16: word offsets in the scratch of q16, p16, kpan, vpan, rowbuf */
+    int64_t *head_tag;   /* bf16_whole: per worker, b * Hk + hk of the panels it holds (-1 none) */
     atomic_llong next;
 } attn_job;
 
@@ -254,7 +264,7 @@ static void add_mask(const attn_job *j, float *S, int64_t nq, int64_t nk, int64_
     }
 }
 
-static void attn_task(attn_job *j, int64_t task, float *ws)
+static void attn_task(attn_job *j, int64_t task, float *ws, int64_t *tag)
 {
     int64_t qb = task % j->nqb, bh = task / j->nqb;
     int64_t h = bh % j->H, b = bh / j->H;
@@ -264,9 +274,25 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     float *S = ws, *O = S + bq * bk, *mrow = O + bq * Dv, *lrow = mrow + bq;
     float *qbuf = lrow + bq, *kbuf = qbuf + bq * D, *vbuf = kbuf + bk * D;
 
-    int64_t ldq, ldk, ldv;
+    int64_t ldq, ldk = 0, ldv = 0;
     const float *Q = blas_rows(j->q + b * j->qs[0] + h * j->qs[1] + i0 * j->qs[2], nq, D, j->qs[2],
                                j->qs[3], qbuf, &ldq);
+    uint32_t *w32 = (uint32_t *)ws;
+    uint16_t *q16 = (uint16_t *)(w32 + j->bf16_off[0]), *p16 = (uint16_t *)(w32 + j->bf16_off[1]);
+    uint32_t *kpan = w32 + j->bf16_off[2], *vpan = w32 + j->bf16_off[3];
+    uint32_t *rowbuf = w32 + j->bf16_off[4];
+    if (j->bf16) cpu_bf16_round_rows(q16, Q, nq, D, ldq);
+    int64_t kpd = (D + 1) / 2, vstride = 0; /* whole-head V panels: words between panels */
+    if (j->bf16_whole) {                    /* consecutive tasks of a worker share the head */
+        vstride = ((j->Tk + 1) / 2) * 64;
+        if (*tag != b * j->Hk + hk) {
+            cpu_bf16_pack_nk(kpan, j->k + b * j->ks[0] + hk * j->ks[1], j->Tk, D, j->ks[2],
+                             rowbuf);
+            cpu_bf16_pack_kn(vpan, j->v + b * j->vs[0] + hk * j->vs[1], j->Tk, Dv, j->vs[2],
+                             (uint16_t *)rowbuf);
+            *tag = b * j->Hk + hk;
+        }
+    }
     memset(O, 0, (size_t)(nq * Dv) * sizeof *O);
     for (int64_t r = 0; r < nq; r++) {
         mrow[r] = -INFINITY;
@@ -274,11 +300,21 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     }
     for (int64_t j0 = 0; j0 < j->Tk; j0 += bk) {
         int64_t nk = j->Tk - j0 < bk ? j->Tk - j0 : bk;
-        const float *Kp = blas_rows(j->k + b * j->ks[0] + hk * j->ks[1] + j0 * j->ks[2], nk, D,
-                                    j->ks[2], j->ks[3], kbuf, &ldk);
+        const float *Kp = j->bf16_whole ? NULL
+                                        : blas_rows(j->k + b * j->ks[0] + hk * j->ks[1] +
+                                                        j0 * j->ks[2],
+                                                    nk, D, j->ks[2], j->ks[3], kbuf, &ldk);
         /* (nq, nk) = scale * Q (nq, D) @ K^T (D, nk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, j->scale, Q,
-                    (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
+        if (j->bf16) { /* bf16 inputs, f32 accumulation; the scale applied in f32 after */
+            const uint32_t *kp = kpan + (j->bf16_whole ? (j0 / 64) * kpd * 64 : 0);
+            if (!j->bf16_whole) cpu_bf16_pack_nk(kpan, Kp, nk, D, ldk, rowbuf);
+            cpu_bf16_gemm_packed(nq, nk, D, q16, kp, 0, S, nk, false);
+            for (int64_t e = 0; e < nq * nk; e++)
+                S[e] *= j->scale;
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D,
+                        j->scale, Q, (int)ldq, Kp, (int)ldk, 0.0f, S, (int)nk);
+        }
         if (j->mask) add_mask(j, S, nq, nk, b, h, i0, j0);
         for (int64_t r = 0; r < nq; r++) {
             float *s = S + r * nk;
@@ -300,11 +336,20 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
                 for (int64_t d = 0; d < Dv; d++)
                     O[r * Dv + d] *= corr;
         }
-        const float *Vp = blas_rows(j->v + b * j->vs[0] + hk * j->vs[1] + j0 * j->vs[2], nk, Dv,
-                                    j->vs[2], j->vs[3], vbuf, &ldv);
+        const float *Vp = j->bf16_whole ? NULL
+                                        : blas_rows(j->v + b * j->vs[0] + hk * j->vs[1] +
+                                                        j0 * j->vs[2],
+                                                    nk, Dv, j->vs[2], j->vs[3], vbuf, &ldv);
         /* (nq, Dv) += P (nq, nk) @ V (nk, Dv) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f, S,
-                    (int)nk, Vp, (int)ldv, 1.0f, O, (int)Dv);
+        if (j->bf16) {
+            cpu_bf16_round_rows(p16, S, nq, nk, nk);
+            const uint32_t *vp = vpan + (j->bf16_whole ? (j0 / 2) * 64 : 0);
+            if (!j->bf16_whole) cpu_bf16_pack_kn(vpan, Vp, nk, Dv, ldv, (uint16_t *)rowbuf);
+            cpu_bf16_gemm_packed(nq, Dv, nk, p16, vp, vstride, O, Dv, true);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f,
+                        S, (int)nk, Vp, (int)ldv, 1.0f, O, (int)Dv);
+        }
     }
     float *out = j->o + ((b * j->H + h) * j->Tq + i0) * Dv; /* o contiguous (B, H, Tq, Dv) */
     for (int64_t r = 0; r < nq; r++) {
@@ -324,7 +369,7 @@ static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->ntasks) break;
-        attn_task(j, t, ws);
+        attn_task(j, t, ws, j->head_tag ? &j->head_tag[worker] : NULL);
     }
 }
 
@@ -382,8 +427,9 @@ static ltx_status attn_check(attn_job *j, const ltx_tensor *o, const ltx_tensor 
 
 /* ltx_backend_ops.attention. mask may be NULL. Writes all of o; q, k, v, mask are only read.
  * Per-call scratch (see top of file) is freed before returning. */
-ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+static ltx_status attention_run(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                                const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                                float scale)
 {
     attn_job j = {
         .q = cpu_ptr(q), .k = cpu_ptr(k), .v = cpu_ptr(v), .o = cpu_ptr(o), .scale = scale};
@@ -405,10 +451,33 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     /* S, O, m, l, Q copy, K copy, V copy */
     j.scratch_per = j.bq * j.bk + j.bq * j.Dv + 2 * j.bq + j.bq * j.D + j.bk * j.D + j.bk * j.Dv;
     j.scratch_per = (j.scratch_per + 15) / 16 * 16;
+    j.bf16 = cpu_gemm_bf16(be);
+    j.bf16_whole = j.bf16 && (j.ks[3] == 1 || j.D == 1) && (j.vs[3] == 1 || j.Dv == 1);
+    if (j.bf16) { /* q16, p16 (bf16 rows), K / V panels, pack scratch; 32-bit words */
+        int64_t pk = j.bf16_whole ? j.Tk : j.bk; /* keys per packed K / V */
+        int64_t npad = (j.Dv + 63) / 64 * 64, sz[5] = {
+            cpu_bf16_rows_pad(j.bq) * ((j.D + 1) / 2), cpu_bf16_rows_pad(j.bq) * ((j.bk + 1) / 2),
+            cpu_bf16_panel_words(pk, j.D), cpu_bf16_panel_words(j.Dv, pk),
+            16 * ((j.D + 1) / 2) > npad ? 16 * ((j.D + 1) / 2) : npad};
+        for (int i = 0; i < 5; i++) {
+            j.bf16_off[i] = j.scratch_per;
+            j.scratch_per += (sz[i] + 15) / 16 * 16;
+        }
+    }
     j.scratch = malloc((size_t)nw * (size_t)j.scratch_per * sizeof(float));
     if (!j.scratch)
         return ltx_err(LTX_ERR_OOM, "attention: no memory for %d x %lld scratch floats", nw,
                        (long long)j.scratch_per);
+    int64_t tags[64];
+    if (j.bf16_whole) {
+        j.head_tag = nw <= 64 ? tags : malloc(sizeof(int64_t) * (size_t)nw);
+        if (!j.head_tag) {
+            free(j.scratch);
+            return ltx_err(LTX_ERR_OOM, "attention: no memory for %d worker tags", nw);
+        }
+        for (int i = 0; i < nw; i++)
+            j.head_tag[i] = -1;
+    }
     atomic_init(&j.next, 0);
     /* Blocks are small: OpenBLAS single-threaded even without a pool (its threads would cost
      * more in wake-ups than they save). */
@@ -417,5 +486,15 @@ ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, co
     ltx_threadpool_for(be->pool, nw, 1, attn_worker, &j);
     if (saved != 1) openblas_set_num_threads(saved);
     free(j.scratch);
+    if (j.head_tag != tags) free(j.head_tag);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.attention. In bf16 precision (cpu_gemm_bf16(be)) both products run on the
+ * bf16 kernels, which round q, k, v and the probabilities themselves (see the top of the file);
+ * scores, softmax and sums stay f32. */
+ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
+                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+{
+    return attention_run(be, o, q, k, v, mask, scale);
 }

@@ -5,7 +5,10 @@
  * declares the limits of the Ascend port (no float64, no complex, no fp32 autocast) and hides
  * its memory from host code (ltx_tensor_host() is NULL), so model and pipeline code is forced
  * through upload/download and through every capability fallback, exactly as on an accelerator.
+ * Memory goes through the generic caching allocator (alloc_cache.c) with a 1 MiB floor; streams
+ * and events are in cpu_stream.c, the supports query in cpu_supports.c.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/parse.h"
 
@@ -13,20 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static void cache_drop_all(cpu_state *st)
-{
-    for (int i = 0; i < st->n_cached; i++) free((char *)st->cache[i].ptr - 64);
-    st->n_cached = 0;
-    st->cached_bytes = 0;
-}
-
 static void cpu_destroy(ltx_backend *be)
 {
     if (!be) return;
     cpu_state *st = be->impl;
     if (st) {
-        cache_drop_all(st);
-        pthread_mutex_destroy(&st->cache_lock);
+        while (st->streams)
+            cpu_stream_destroy(be, st->streams); /* the owner forgot them */
+        ltx_alloc_cache_destroy(st->cache);
+        pthread_mutex_destroy(&st->stream_lock);
     }
     free(st);
     free(be);
@@ -35,79 +33,36 @@ static void cpu_destroy(ltx_backend *be)
 /* Blocks below this size go straight to malloc/free (glibc serves them well). */
 #define CACHE_MIN_BYTES ((size_t)1 << 20)
 
+/* Raw allocator under the cache: 64-byte aligned for vector loads (sizes arrive rounded). */
+static ltx_status cpu_raw_alloc(void *ctx, size_t bytes, void **out)
+{
+    ltx_backend *be = ctx;
+    *out = aligned_alloc(64, bytes);
+    if (!*out)
+        return ltx_err(LTX_ERR_OOM, "cannot allocate %.1f MiB on %s",
+                       (double)bytes / (1024.0 * 1024.0), be->device_name);
+    return LTX_OK;
+}
+
+static void cpu_raw_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
 static ltx_status cpu_buffer_alloc(ltx_backend *be, size_t bytes, void **handle)
 {
     cpu_state *st = be->impl;
-    /* 64-byte alignment for vector loads; round the size up as aligned_alloc requires. */
-    size_t sz = (bytes + 63) & ~(size_t)63;
-    if (!sz) sz = 64;
-    if (sz >= CACHE_MIN_BYTES) {
-        /* Best fit among cached blocks no more than 25% larger than asked. */
-        pthread_mutex_lock(&st->cache_lock);
-        int best = -1;
-        for (int i = 0; i < st->n_cached; i++) {
-            size_t c = st->cache[i].size;
-            if (c >= sz && c - sz <= sz / 4 && (best < 0 || c < st->cache[best].size)) best = i;
-        }
-        if (best >= 0) {
-            *handle = st->cache[best].ptr;
-            st->cached_bytes -= st->cache[best].size;
-            memmove(st->cache + best, st->cache + best + 1,
-                    sizeof st->cache[0] * (size_t)(st->n_cached - best - 1));
-            st->n_cached--;
-            pthread_mutex_unlock(&st->cache_lock);
-            return LTX_OK;
-        }
-        /* Miss: give back the oldest cached blocks worth at least this request before asking
-         * the system for more, so cached-but-unusable blocks never add to the footprint
-         * (resident memory stays near the live peak; repeated shapes still hit). */
-        size_t freed = 0;
-        int drop = 0;
-        while (drop < st->n_cached && freed < sz) freed += st->cache[drop++].size;
-        for (int i = 0; i < drop; i++) free((char *)st->cache[i].ptr - 64);
-        memmove(st->cache, st->cache + drop, sizeof st->cache[0] * (size_t)(st->n_cached - drop));
-        st->n_cached -= drop;
-        st->cached_bytes -= freed;
-        pthread_mutex_unlock(&st->cache_lock);
-    }
-    /* The block's real size is kept in a 64-byte header so free can cache it by size. */
-    void *p = aligned_alloc(64, sz + 64);
-    if (!p && st->n_cached) {
-        /* Out of memory with blocks cached: give them back and retry once. */
-        pthread_mutex_lock(&st->cache_lock);
-        cache_drop_all(st);
-        pthread_mutex_unlock(&st->cache_lock);
-        p = aligned_alloc(64, sz + 64);
-    }
-    if (!p)
-        return ltx_err(LTX_ERR_OOM, "cannot allocate %.1f MiB on %s",
-                       (double)bytes / (1024.0 * 1024.0), be->device_name);
-    *(size_t *)p = sz;
-    *handle = (char *)p + 64;
+    LTX_TRY(ltx_alloc_cache_alloc(st->cache, bytes, handle));
+    size_t live = ltx_alloc_cache_live_bytes(st->cache);
+    if (live > be->peak_device_bytes) be->peak_device_bytes = live;
     return LTX_OK;
 }
 
 static void cpu_buffer_free(ltx_backend *be, void *handle)
 {
-    if (!handle) return;
     cpu_state *st = be->impl;
-    void *base = (char *)handle - 64;
-    size_t sz = *(size_t *)base;
-    if (sz >= CACHE_MIN_BYTES && sz <= st->cache_limit) {
-        pthread_mutex_lock(&st->cache_lock);
-        while (st->n_cached && (st->n_cached == CPU_CACHE_SLOTS ||
-                                st->cached_bytes + sz > st->cache_limit)) {
-            /* evict the oldest (front of the array; entries are kept in age order) */
-            st->cached_bytes -= st->cache[0].size;
-            free((char *)st->cache[0].ptr - 64);
-            memmove(st->cache, st->cache + 1, sizeof st->cache[0] * (size_t)(--st->n_cached));
-        }
-        st->cache[st->n_cached++] = (cpu_cached_block){handle, sz};
-        st->cached_bytes += sz;
-        pthread_mutex_unlock(&st->cache_lock);
-        return;
-    }
-    free(base);
+    ltx_alloc_cache_free(st->cache, handle);
 }
 
 static void *cpu_buffer_host_ptr(ltx_backend *be, void *handle)
@@ -123,10 +78,11 @@ static ltx_status cpu_upload(ltx_backend *be, void *handle, size_t offset, const
     return LTX_OK;
 }
 
+/* Blocking: ordered after the compute stream (this thread), counts one host sync. */
 static ltx_status cpu_download(ltx_backend *be, const void *handle, size_t offset, void *dst,
                                size_t bytes)
 {
-    (void)be;
+    be->n_host_syncs++;
     memcpy(dst, (const char *)handle + offset, bytes);
     return LTX_OK;
 }
@@ -146,39 +102,11 @@ static ltx_status cpu_wrap_host(ltx_backend *be, const void *host, size_t bytes,
     return LTX_OK;
 }
 
-static ltx_status cpu_synchronize(ltx_backend *be)
-{
-    (void)be;
-    return LTX_OK;
-}
-
-static ltx_status cpu_event_record(ltx_backend *be, void **event)
-{
-    (void)be;
-    *event = NULL; /* CPU work is synchronous: events are already complete */
-    return LTX_OK;
-}
-
-static ltx_status cpu_event_wait(ltx_backend *be, void *event)
-{
-    (void)be;
-    (void)event;
-    return LTX_OK;
-}
-
-static void cpu_event_free(ltx_backend *be, void *event)
-{
-    (void)be;
-    (void)event;
-}
-
 static ltx_status cpu_memory_cleanup(ltx_backend *be)
 {
     /* cf. torch.cuda.empty_cache(): return every cached block to the system */
     cpu_state *st = be->impl;
-    pthread_mutex_lock(&st->cache_lock);
-    cache_drop_all(st);
-    pthread_mutex_unlock(&st->cache_lock);
+    ltx_alloc_cache_trim(st->cache);
     return LTX_OK;
 }
 
@@ -211,11 +139,21 @@ static const ltx_backend_ops cpu_ops = {
     .download = cpu_download,
     .buffer_wrap_host = cpu_wrap_host,
     .synchronize = cpu_synchronize,
-    .event_record = cpu_event_record,
-    .event_wait = cpu_event_wait,
-    .event_free = cpu_event_free,
     .memory_cleanup = cpu_memory_cleanup,
     .memory_info = cpu_memory_info,
+    .supports = cpu_supports,
+    .stream_create = cpu_stream_create,
+    .stream_destroy = cpu_stream_destroy,
+    .event_create = cpu_event_create,
+    .event_destroy = cpu_event_destroy,
+    .event_record = cpu_event_record,
+    .stream_wait_event = cpu_stream_wait_event,
+    .event_synchronize = cpu_event_synchronize,
+    .stream_synchronize = cpu_stream_synchronize,
+    .host_alloc_pinned = cpu_host_alloc_pinned,
+    .host_free_pinned = cpu_host_free_pinned,
+    .upload_async = cpu_upload_async,
+    .download_async = cpu_download_async,
     .copy = cpu_copy,
     .fill = cpu_fill,
     .unary = cpu_unary,
@@ -232,6 +170,10 @@ static const ltx_backend_ops cpu_ops = {
     .reduce = cpu_reduce,
     .interpolate = cpu_interpolate,
     .snake = cpu_snake,
+    .norm_modulate = cpu_norm_modulate,
+    .gated_add = cpu_gated_add,
+    .linear_act = cpu_linear_act,
+    .qk_norm_rope = cpu_qk_norm_rope,
 };
 
 ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool *pool,
@@ -245,26 +187,40 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
         return ltx_err(LTX_ERR_OOM, "out of memory creating the cpu backend");
     }
     st->restricted = restricted;
-    pthread_mutex_init(&st->cache_lock, NULL);
+    pthread_mutex_init(&st->stream_lock, NULL);
     /* Cache up to 1/16 of physical memory, at most 1 GiB (one transformer block's activations
      * at 22B sizes fit; a VAE decode's peak grows by at most that much — stages call
      * memory_cleanup when they end). LTX_CPU_CACHE_MB overrides, 0 disables. */
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     size_t phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : ((size_t)8 << 30);
-    st->cache_limit = phys / 16 < ((size_t)1 << 30) ? phys / 16 : ((size_t)1 << 30);
+    size_t limit = phys / 16 < ((size_t)1 << 30) ? phys / 16 : ((size_t)1 << 30);
     const char *env = getenv("LTX_CPU_CACHE_MB");
     int64_t mb;
     if (env && ltx_parse_i64(env, 0, (int64_t)1 << 30, &mb))
-        st->cache_limit = (size_t)mb << 20;
+        limit = (size_t)mb << 20;
     else if (env)
         LTX_WARN(log, "LTX_CPU_CACHE_MB=%s is not an integer in 0..2^30 MB: ignored", env);
+    if (ltx_alloc_cache_create(cpu_raw_alloc, cpu_raw_free, be, limit, &st->cache) != LTX_OK) {
+        pthread_mutex_destroy(&st->stream_lock);
+        free(be);
+        free(st);
+        return ltx_err_context(LTX_ERR_OOM, "cpu backend: ");
+    }
+    ltx_alloc_cache_set_min_cached(st->cache, CACHE_MIN_BYTES);
+    be->precision = LTX_PRECISION_F32;
+    /* One threading rule: with a pool of several threads, all parallelism goes through it and
+     * OpenBLAS runs single-threaded (cpu_sgemm tiles products over the pool). OpenBLAS's own
+     * workers keep polling for a while after each threaded call; measured on 2 cores, a
+     * threaded conv sgemm slowed the next pool-parallel op by ~13 % (bench/thread_rule.c). */
+    if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;
     be->pool = pool;
     be->device_name = restricted ? "cpu-restricted" : "cpu";
     uint32_t all = 0;
-    for (int t = 0; t < LTX_DTYPE_COUNT; t++) all |= 1u << t;
+    for (int t = 0; t < LTX_DTYPE_COUNT; t++)
+        all |= 1u << t;
     if (restricted) {
         /* ref: Ascend limits — no float64 storage or math, no complex, no fp32 autocast. */
         be->caps = (ltx_backend_caps){
@@ -275,7 +231,7 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
             .fp32_autocast = false,
             .fused_attention = true,
             .conv3d = true,
-            .async = false,
+            .async = true,
             .host_visible = false,
         };
     } else {
@@ -287,7 +243,7 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
             .fp32_autocast = true,
             .fused_attention = true,
             .conv3d = true,
-            .async = false,
+            .async = true,
             .host_visible = true,
         };
     }

@@ -16,16 +16,17 @@
  * an f32 copy of the weights when they are not contiguous f32 (weight-sized), a contiguous copy
  * of a non-contiguous transposed-conv input tile, the bias as f32, one phased row per worker
  * chunk (depthwise 1-D).
- * Threads: im2col/col2im/direct loops run on be->pool; sgemm uses OpenBLAS's own threads.
+ * Threads: im2col/col2im/direct loops and the sgemm tiles (cpu_sgemm: single-threaded OpenBLAS
+ * per tile) all run on be->pool, the backend's one threading rule (see cpu_backend.c).
  *
  * Interpolation follows torch.nn.functional.interpolate (ref: aten/src/ATen/native/UpSample.h,
  * cpu/UpSampleKernel.cpp): index/weight math in f32 (torch's opmath for f32), scale = in/out
  * (torch's rule when `size=` is given, identical for integer scale factors), the taps of the
  * outermost spatial dim summed last. "area" = adaptive average pooling windows. No antialias.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_iter.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,16 +379,14 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
             for (int64_t p0 = 0; p0 < g->Sout; p0 += P) {
                 int64_t np = g->Sout - p0 < P ? g->Sout - p0 : P;
                 if (direct) {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cog, (int)np,
-                                (int)Kdim, 1.0f, wg, (int)Kdim, xg + p0, (int)g->Sin, 1.0f, yg + p0,
-                                (int)g->Sout);
+                    cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, xg + p0,
+                              g->Sin, 1.0f, yg + p0, g->Sout);
                     continue;
                 }
                 col_ctx c = {g, col, xg, NULL, p0, np};
                 cpu_parallel(be, Kdim, np, im2col_rows, &c);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cog, (int)np,
-                            (int)Kdim, 1.0f, wg, (int)Kdim, col, (int)np, 1.0f, yg + p0,
-                            (int)g->Sout);
+                cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, col, np,
+                          1.0f, yg + p0, g->Sout);
             }
         }
     free(col);
@@ -432,8 +431,8 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
                     b = xt_tile;
                     ldb = nq;
                 }
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)nq, (int)g->cig,
-                            1.0f, wg, (int)M, b, (int)ldb, 0.0f, col, (int)nq);
+                cpu_sgemm(be->pool, true, false, M, nq, g->cig, 1.0f, wg, M, b, ldb, 0.0f, col,
+                          nq);
                 col_ctx c = {g, col, NULL, yg, q0, nq};
                 cpu_parallel(be, g->cog, g->Kvol * nq, col2im_chans, &c);
             }
@@ -446,8 +445,8 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
 /* Convolution (see ltx_conv_params). x f32 (N, C_in, *S) any strides; w any float dtype
  * (converted to f32 scratch once per call unless already contiguous f32); bias NULL or C_out
  * elements of any float dtype; y f32 contiguous of the exact output shape. */
-ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                    const ltx_tensor *bias, const ltx_conv_params *p)
+static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                         const ltx_tensor *w, const ltx_tensor *bias, const ltx_conv_params *p)
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
@@ -679,4 +678,20 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
     free(ib);
     free(wb);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.conv: a GEMM too, so in bf16 precision x and w are rounded to bf16 first
+ * (f32 sums; bias stays f32), as a GPU's bf16 implicit GEMM / cuDNN conv computes. */
+ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                    const ltx_tensor *bias, const ltx_conv_params *p)
+{
+    if (!cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_f32(be, y, x, w, bias, p);
+    const ltx_tensor *xr, *wr = w;
+    ltx_tensor *tx = NULL, *tw = NULL;
+    ltx_status s = cpu_round_bf16_input(be, x, &xr, &tx);
+    if (s == LTX_OK && w->dtype != LTX_BF16) s = cpu_round_bf16_input(be, w, &wr, &tw);
+    if (s == LTX_OK) s = conv_f32(be, y, xr, wr, bias, p);
+    ltx_tensor_free(tx);
+    ltx_tensor_free(tw);
+    return s;
 }

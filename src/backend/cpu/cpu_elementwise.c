@@ -265,10 +265,48 @@ static bool try_tiled_copy(ltx_backend *be, const cpu_iter *it, ltx_tensor *dst,
 
 /* Any dtype to any dtype (ltx_convert rules); src broadcastable to dst; dst may be strided
  * but not broadcast. Overlapping src/dst memory is not supported. */
+/* Block-quantized copies (either side): contiguous tensors of one shape, converted row by row
+ * through f32 with the dtype traits; rows are split over the pool. */
+typedef struct qcopy_ctx {
+    char *d;
+    const char *s;
+    ltx_dtype dt, st;
+    int64_t row; /* elements per row */
+} qcopy_ctx;
+
+static void qcopy_rows(void *vctx, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    qcopy_ctx *c = vctx;
+    size_t db = ltx_dtype_bytes(c->dt, c->row), sb = ltx_dtype_bytes(c->st, c->row);
+    for (int64_t r = begin; r < end; r++)
+        ltx_convert(c->d + (size_t)r * db, c->dt, c->s + (size_t)r * sb, c->st, (size_t)c->row);
+}
+
+static ltx_status copy_quant(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
+{
+    char b1[96], b2[96];
+    if (!ltx_tensor_same_shape(dst, src) || !ltx_tensor_is_contiguous(dst) ||
+        !ltx_tensor_is_contiguous(src))
+        return ltx_err(LTX_ERR_UNSUPPORTED,
+                       "copy: quantized tensors convert only contiguous and of one shape (%s %s "
+                       "-> %s)",
+                       src->name, ltx_tensor_shape_str(src, b1, sizeof b1),
+                       ltx_tensor_shape_str(dst, b2, sizeof b2));
+    int64_t n = ltx_tensor_numel(src);
+    int64_t row = src->ndim ? src->shape[src->ndim - 1] : 1;
+    if (n == 0 || row == 0) return LTX_OK;
+    qcopy_ctx c = {cpu_ptr(dst), cpu_ptr(src), dst->dtype, src->dtype, row};
+    ltx_threadpool_for(be->pool, n / row, 1 + 65536 / row, qcopy_rows, &c);
+    return LTX_OK;
+}
+
 ltx_status cpu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
     LTX_TRY(cpu_check_dtype(be, dst->dtype, "copy"));
     LTX_TRY(cpu_check_dtype(be, src->dtype, "copy"));
+    if (ltx_dtype_is_quant(dst->dtype) || ltx_dtype_is_quant(src->dtype))
+        return copy_quant(be, dst, src);
     cpu_iter it;
     const ltx_tensor *ts[2] = {dst, src};
     LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "copy"));
@@ -315,6 +353,9 @@ static void fill_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *i
 ltx_status cpu_fill(ltx_backend *be, ltx_tensor *dst, double value)
 {
     LTX_TRY(cpu_check_dtype(be, dst->dtype, "fill"));
+    if (ltx_dtype_is_quant(dst->dtype))
+        return ltx_err(LTX_ERR_UNSUPPORTED, "fill: %s tensors are not filled in place",
+                       ltx_dtype_name(dst->dtype));
     cpu_iter it;
     const ltx_tensor *ts[1] = {dst};
     LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 1, ts, true, "fill"));

@@ -25,9 +25,18 @@
  * plus a contiguous copy of x when x's rows are not evenly strided. An f32 weight with scale 1
  * and unit column stride is used in place (no scratch).
  *
+ * Precision (be->precision, decided in one place: cpu_gemm_bf16() below): f32 is exact f32; bf16
+ * rounds the GEMM inputs — x and the (scaled) weight for linear, a and b for matmul, q/k/v for
+ * attention (cpu_attention.c calls cpu_round_bf16_input) — to bf16 and accumulates in f32 with
+ * f32 outputs, what a GPU's bf16 tensor-core GEMM with f32 accumulation computes up to the
+ * order of the sums. linear runs on the native kernels (cpu_bf16_gemm in cpu_gemm_bf16.c;
+ * block-quantized weights up to 64 rows on the int8 kernels of cpu_gemm_quant.c), attention's
+ * products too (cpu_attention.c); matmul rounds into f32 scratch and reuses the f32 sgemm.
+ *
  * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
  * Not here: f64 matmul (no caller needs it), integer weights.
  */
+#include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
 #include <cblas.h>
@@ -46,6 +55,26 @@
  * cache, so the weight is read once from memory in its stored type (see cpu_linear). */
 #define LINEAR_FEW_ROWS             8
 #define LINEAR_FEW_ROWS_PANEL_BYTES ((size_t)256 << 10)
+
+/* ---- precision ------------------------------------------------------------------------------ */
+
+/* The single bf16 decision of the CPU backend: true when GEMM inputs are to be rounded. */
+bool cpu_gemm_bf16(const ltx_backend *be)
+{
+    return be->precision == LTX_PRECISION_BF16;
+}
+
+ltx_status cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
+                                ltx_tensor **tmp)
+{
+    *tmp = NULL;
+    *out = t;
+    if (!cpu_gemm_bf16(be)) return LTX_OK;
+    *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
+    if (!*tmp) return LTX_ERR_OOM;
+    *out = *tmp;
+    return cpu_unary(be, LTX_UNARY_ROUND_BF16, *tmp, t, 0.0, 0.0);
+}
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
 
@@ -197,23 +226,45 @@ static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
     ltx_threadpool_for(pool, nw, 1, gemm_tiles, &j);
 }
 
+void cpu_blas_single_threaded(void)
+{
+    openblas_set_num_threads(1);
+}
+
+/* The one threading rule of the CPU backend (cpu_gemm.h): with a pool of several threads,
+ * OpenBLAS is single-threaded and each product is tiled over the pool; without one, one call
+ * on OpenBLAS's own threads. */
+void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc)
+{
+    gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, C, ldc};
+    if (ltx_threadpool_size(pool) <= 1) {
+        gemm_block(&g, 0, M, 0, N);
+        return;
+    }
+    int saved = blas_single_begin();
+    gemm_tiled(pool, &g);
+    blas_single_end(saved);
+}
+
 /* ---- linear -----------------------------------------------------------------------------------
  */
 
-/* Where weight rows come from and how they widen to f32. */
-typedef struct wsource {
-    const char *base; /* element [0, 0] */
-    ltx_dtype dt;
-    int64_t rs, cs; /* element strides of rows / columns */
-    float scale;
-    const float *lut; /* fp8: 256 entries, scale folded in (same f32 product as w*scale) */
-} wsource;
-
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
-static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
+void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
 {
-    size_t esz = ltx_dtype_size(w->dt);
     int64_t K = k1 - k0;
+    if (w->deq) { /* block-quantized: rows are whole blocks, k0 block-aligned (checked) */
+        for (int64_t n = n0; n < n1; n++, dst += K) {
+            w->deq(w->base + ltx_dtype_bytes(w->dt, n * w->rs + k0), dst, K);
+            if (w->scale != 1.0f)
+                for (int64_t k = 0; k < K; k++)
+                    dst[k] *= w->scale;
+        }
+        return;
+    }
+    size_t esz = ltx_dtype_size(w->dt);
     for (int64_t n = n0; n < n1; n++, dst += K) {
         const char *row = w->base + (size_t)(n * w->rs + k0 * w->cs) * esz;
         if (w->cs == 1 && w->dt == LTX_BF16) {
@@ -244,7 +295,7 @@ static void widen_rows(float *dst, const wsource *w, int64_t n0, int64_t n1, int
 typedef struct panel_job {
     const float *x; /* (M, K), row stride ldx */
     int64_t ldx, M, N, K;
-    wsource w;
+    cpu_wsource w;
     float *y;   /* (M, N) contiguous */
     float beta; /* 1 when y holds the bias already */
     int64_t nb, kb, npanels;
@@ -266,7 +317,7 @@ static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
         int64_t n0 = p * j->nb, n1 = n0 + j->nb < j->N ? n0 + j->nb : j->N;
         for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
             int64_t k1 = k0 + j->kb < j->K ? k0 + j->kb : j->K;
-            widen_rows(pan, &j->w, n0, n1, k0, k1);
+            cpu_widen_rows(pan, &j->w, n0, n1, k0, k1);
             gemm_args g = {false,     true, j->M,   n1 - n0, k1 - k0,   1.0f, k0 ? 1.0f : j->beta,
                            j->x + k0, pan,  j->ldx, k1 - k0, j->y + n0, j->N};
             gemm_block(&g, 0, g.M, 0, g.N);
@@ -296,11 +347,20 @@ static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const l
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: x and y must be F32 (x %s, y %s)",
                        ltx_dtype_name(x->dtype), ltx_dtype_name(y->dtype));
     if (w->dtype != LTX_F32 && w->dtype != LTX_BF16 && w->dtype != LTX_F16 &&
-        w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2)
+        w->dtype != LTX_F8E4M3 && w->dtype != LTX_F8E5M2 && !ltx_dtype_is_quant(w->dtype))
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "linear: weight %s has dtype %s (want F32/BF16/F16/"
-                       "F8_E4M3/F8_E5M2)",
+                       "F8_E4M3/F8_E5M2 or a block-quantized type)",
                        w->name, ltx_dtype_name(w->dtype));
+    if (ltx_dtype_is_quant(w->dtype) && w->ndim == 2) {
+        int64_t blck = ltx_dtype_block_size(w->dtype);
+        if ((w->shape[1] > 1 && w->stride[1] != 1) ||
+            (w->shape[0] > 1 && w->stride[0] % blck) || w->offset % blck || w->shape[1] % blck)
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "linear: %s weight %s must have contiguous rows of whole %lld-element "
+                           "blocks",
+                           ltx_dtype_name(w->dtype), w->name, (long long)blck);
+    }
     if (!ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: output must be contiguous");
     bool ok = w->ndim == 2 && x->ndim >= 1 && y->ndim == x->ndim &&
@@ -329,6 +389,19 @@ static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
         ltx_convert(out + n, LTX_F32, b + (size_t)(n * st) * esz, bias->dtype, 1);
 }
 
+/* Block-quantized weights at LTX_PRECISION_BF16 take one of two routes: up to this many rows
+ * of x, int8 activations on the VNNI kernels (cpu_gemm_quant.c: they read the compact weights
+ * once per 64 rows, best when there are few rows); above it, the weight panels are dequantized,
+ * rounded to bf16 and run on the vdpbf16ps GEMM (cpu_gemm_bf16.c), which is compute-bound at
+ * ~80 % of the vdpbf16ps peak where the int8 tiles reach ~30 % (bench/cpu_gemm, 2 cores, Zen 5;
+ * at 512 rows: 72 % vs 33 %). LTX_CPU_INT8_MAX_ROWS overrides the default 64 (e.g. a huge value
+ * forces int8 everywhere, 0 never). */
+static int64_t int8_max_rows(void)
+{
+    const char *e = getenv("LTX_CPU_INT8_MAX_ROWS");
+    return e && *e ? strtoll(e, NULL, 10) : 64;
+}
+
 /* ltx_backend_ops.linear. bias may be NULL; w_scale multiplies the widened weight (fp8: folded
  * into the lookup table). Writes all of y; inputs are not modified or retained. Allocates only
  * the per-call scratch described at the top of the file (freed before returning). */
@@ -345,6 +418,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     ltx_status s = LTX_OK;
     const float *xp = cpu_ptr(x);
     int64_t ldx;
+    bool bf16 = cpu_gemm_bf16(be); /* the bf16 kernels round x and w themselves */
     if (!flat_rows(x, &ldx)) { /* unevenly strided x: one contiguous copy */
         xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
         if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
@@ -368,10 +442,37 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         goto done;
     }
 
+    cpu_wsource ws = {.base = cpu_ptr(w),
+                      .dt = w->dtype,
+                      .rs = w->stride[0],
+                      .cs = K > 1 ? w->stride[1] : 1,
+                      .scale = w_scale,
+                      .lut = NULL,
+                      .deq = ltx_dtype_is_quant(w->dtype) ? ltx_type_traits_of(w->dtype)->to_float
+                                                          : NULL};
+    float lut[256];
+    if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
+        for (int v = 0; v < 256; v++)
+            lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
+                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) *
+                     w_scale;
+        ws.lut = lut;
+    }
+    if (bf16) { /* own kernels: cpu_gemm_bf16.c / cpu_gemm_quant.c */
+        if (cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows())
+            s = cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
+                               (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp, N,
+                               bias != NULL);
+        else
+            s = cpu_bf16_gemm(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
+        goto done;
+    }
+
     int nw = ltx_threadpool_size(be->pool);
     int saved = nw > 1 ? blas_single_begin() : 1;
     int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
-    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K) {
+    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) &&
+        ldw >= K) {
         gemm_args g = {false, true, M, N, K, 1.0f, beta, xp, cpu_ptr(w), ldx, ldw, yp, N};
         gemm_tiled(be->pool, &g);
         goto unset;
@@ -398,31 +499,18 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
                     (long long)nb, (long long)kb);
         goto unset;
     }
-    float lut[256];
     panel_job j = {.x = xp,
                    .ldx = ldx,
                    .M = M,
                    .N = N,
                    .K = K,
-                   .w = {.base = cpu_ptr(w),
-                         .dt = w->dtype,
-                         .rs = w->stride[0],
-                         .cs = K > 1 ? w->stride[1] : 1,
-                         .scale = w_scale,
-                         .lut = NULL},
+                   .w = ws,
                    .y = yp,
                    .beta = beta,
                    .nb = nb,
                    .kb = kb,
                    .npanels = (N + nb - 1) / nb,
                    .scratch = scratch};
-    if (w->dtype == LTX_F8E4M3 || w->dtype == LTX_F8E5M2) {
-        for (int v = 0; v < 256; v++)
-            lut[v] = (w->dtype == LTX_F8E4M3 ? ltx_fp8e4m3_to_f32((uint8_t)v)
-                                             : ltx_fp8e5m2_to_f32((uint8_t)v)) *
-                     w_scale;
-        j.w.lut = lut;
-    }
     atomic_init(&j.next, 0);
     ltx_threadpool_for(be->pool, nw, 1, linear_panels, &j);
 
@@ -535,8 +623,8 @@ static bool batch_strides(const ltx_tensor *t, const ltx_tensor *c, int nb, int6
 
 /* ltx_backend_ops.matmul. Writes all of c (zeros when K = 0); a and b are read through their
  * strides, operands BLAS cannot take in place are copied per product into per-worker scratch. */
-ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
-                      bool trans_a, bool trans_b, float alpha)
+static ltx_status matmul_f32(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a,
+                             const ltx_tensor *b, bool trans_a, bool trans_b, float alpha)
 {
     char s1[96], s2[96], s3[96];
     if (a->dtype != LTX_F32 || b->dtype != LTX_F32 || c->dtype != LTX_F32)
@@ -600,4 +688,20 @@ ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const
     if (nw > 1) blas_single_end(saved);
     free(j.scratch);
     return LTX_OK;
+}
+
+/* ltx_backend_ops.matmul: in bf16 precision a and b are rounded to bf16 first (f32 sums). */
+ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                      bool trans_a, bool trans_b, float alpha)
+{
+    if (!cpu_gemm_bf16(be) || a->dtype != LTX_F32 || b->dtype != LTX_F32)
+        return matmul_f32(be, c, a, b, trans_a, trans_b, alpha);
+    const ltx_tensor *ar, *br;
+    ltx_tensor *ta = NULL, *tb = NULL;
+    ltx_status s = cpu_round_bf16_input(be, a, &ar, &ta);
+    if (s == LTX_OK) s = cpu_round_bf16_input(be, b, &br, &tb);
+    if (s == LTX_OK) s = matmul_f32(be, c, ar, br, trans_a, trans_b, alpha);
+    ltx_tensor_free(ta);
+    ltx_tensor_free(tb);
+    return s;
 }

@@ -116,6 +116,119 @@ static void lastdim_seg(void *vctx, const int64_t *off, int64_t n, const int64_t
     }
 }
 
+/* ---- fused norm + AdaLN modulate -------------------------------------------------------- */
+
+typedef struct nm_ctx {
+    ltx_norm_op op;
+    ltx_tensor *dst;
+    const ltx_tensor *x, *scale, *shift;
+    int64_t D, ds, xs, cs, hs; /* last dim and the operands' strides along it */
+    float eps;
+} nm_ctx;
+
+/* Per row: the statistics of lastdim_seg, then y = norm(x) * (1 + scale) + shift with the
+ * rounding sequence of the composed ops (norm with weight 1 + scale, then the shift add). */
+static void nm_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *inner, int worker)
+{
+    (void)worker;
+    nm_ctx *c = vctx;
+    int64_t D = c->D, ds = c->ds, xs = c->xs, cs = c->cs, hs = c->hs;
+    for (int64_t r = 0; r < n; r++) {
+        float *d = (float *)cpu_ptr(c->dst) + off[0] + r * inner[0];
+        const float *x = (const float *)cpu_ptr(c->x) + off[1] + r * inner[1];
+        const float *sc = (const float *)cpu_ptr(c->scale) + off[2] + r * inner[2];
+        const float *sh = (const float *)cpu_ptr(c->shift) + off[3] + r * inner[3];
+        double m = 0, q = 0;
+        if (c->op == LTX_NORM_LAYER) {
+            if (xs == 1) {
+                m = sum_sq_dev(x, D, 0.0, false) / (double)D;
+                q = sum_sq_dev(x, D, m, true);
+            } else {
+                for (int64_t i = 0; i < D; i++) m += x[i * xs];
+                m /= (double)D;
+                for (int64_t i = 0; i < D; i++) q += (x[i * xs] - m) * (x[i * xs] - m);
+            }
+        } else if (xs == 1) {
+            q = sum_sq_dev(x, D, 0.0, true);
+        } else {
+            for (int64_t i = 0; i < D; i++) q += (double)x[i * xs] * x[i * xs];
+        }
+        float rs = (float)(1.0 / sqrt(q / (double)D + (double)c->eps)), mf = (float)m;
+        if (c->op == LTX_NORM_RMS)
+            for (int64_t i = 0; i < D; i++) {
+                float y = (x[i * xs] * rs) * (1.0f + sc[i * cs]);
+                d[i * ds] = y + sh[i * hs];
+            }
+        else
+            for (int64_t i = 0; i < D; i++) {
+                float y = ((x[i * xs] - mf) * rs) * (1.0f + sc[i * cs]);
+                d[i * ds] = y + sh[i * hs];
+            }
+    }
+}
+
+/* Element strides of t broadcast (right-aligned) to `shape` (rank nd); false if it does not
+ * broadcast. */
+static bool bcast_strides(const ltx_tensor *t, int nd, const int64_t *shape, int64_t *st)
+{
+    if (t->ndim > nd) return false;
+    for (int d = 0; d < nd; d++) {
+        int k = d - (nd - t->ndim);
+        int64_t sz = k >= 0 ? t->shape[k] : 1;
+        if (sz != shape[d] && sz != 1) return false;
+        st[d] = (k >= 0 && sz != 1) ? t->stride[k] : 0;
+    }
+    return true;
+}
+
+/* f32 version of a float tensor: t itself, or a new converted copy in *tmp. */
+static ltx_status as_f32(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
+                         ltx_tensor **tmp)
+{
+    *tmp = NULL;
+    *out = t;
+    if (t->dtype == LTX_F32) return LTX_OK;
+    *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
+    if (!*tmp) return LTX_ERR_OOM;
+    *out = *tmp;
+    return cpu_copy(be, *tmp, t);
+}
+
+/* dst = norm(x) * (1 + scale) + shift (contract in backend.h). */
+ltx_status cpu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
+                             const ltx_tensor *x, const ltx_tensor *scale,
+                             const ltx_tensor *shift, float eps)
+{
+    if (x->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, x) ||
+        x->ndim < 1 || (op != LTX_NORM_RMS && op != LTX_NORM_LAYER))
+        return ltx_err(LTX_ERR_INVALID_ARG, "norm_modulate: f32 x/dst of one shape and an RMS "
+                                            "or layer norm expected");
+    int nd = x->ndim;
+    int64_t st[4][LTX_MAX_DIMS];
+    const ltx_tensor *sc = NULL, *sh = NULL;
+    ltx_tensor *tsc = NULL, *tsh = NULL;
+    ltx_status s = as_f32(be, scale, &sc, &tsc);
+    if (s == LTX_OK) s = as_f32(be, shift, &sh, &tsh);
+    if (s == LTX_OK && (!bcast_strides(sc, nd, x->shape, st[2]) ||
+                        !bcast_strides(sh, nd, x->shape, st[3])))
+        s = ltx_err(LTX_ERR_INVALID_ARG, "norm_modulate: scale/shift do not broadcast to x");
+    if (s == LTX_OK && x->shape[nd - 1] > 0) {
+        for (int d = 0; d < nd; d++) {
+            st[0][d] = dst->stride[d];
+            st[1][d] = x->stride[d];
+        }
+        int64_t D = x->shape[nd - 1];
+        nm_ctx c = {op, dst, x, sc, sh, D, st[0][nd - 1], st[1][nd - 1], st[2][nd - 1],
+                    st[3][nd - 1], eps};
+        cpu_iter it;
+        cpu_iter_init_strides(&it, nd - 1, x->shape, 4, (const int64_t(*)[LTX_MAX_DIMS])st);
+        cpu_iter_run(be, &it, (int)(D < 1000000 ? 4 * D : 1000000), nm_seg, &c);
+    }
+    ltx_tensor_free(tsc);
+    ltx_tensor_free(tsh);
+    return s;
+}
+
 /* ---- group / pixel norm on contiguous (N, C, S) ------------------------------------------ */
 
 typedef struct chan_ctx {

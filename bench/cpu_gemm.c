@@ -1,0 +1,232 @@
+/*
+ * cpu_gemm.c — instruction peaks of this CPU and the GEMM throughput of the CPU backend's
+ * `linear` per weight type, as a fraction of the peak measured in the same run.
+ *
+ * Method:
+ *   - Peaks: every pool thread (all online CPUs) runs, at the same time, a loop of 16
+ *     independent register-resident accumulator chains of `vdpbf16ps zmm` (64 flop each: 16
+ *     lanes x 2 bf16 products x multiply+add) or `vfmadd231ps zmm` (32 flop), 2^24 instructions
+ *     per thread; best of 5. Needs AVX-512 BF16 (else that peak is reported as absent).
+ *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
+ *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
+ *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then
+ * `reps` calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
+ *     Types: bf16 (weights bf16, precision BF16: vdpbf16ps kernels); q8_0, q4_0, q4_k, q5_k,
+ *     q6_k (weights of that GGUF block type at precision BF16, the route `linear` picks: above
+ *     64 rows dequantized bf16 panels on vdpbf16ps); q8_0i ... q6_ki (the same weights forced
+ *     onto the int8-activation VNNI kernels, LTX_CPU_INT8_MAX_ROWS=1e9, the route for <= 64
+ *     rows); the 64-row shape shows where the routes meet;
+ *     f32 (weights f32, precision F32: OpenBLAS sgemm, as the environment configures it).
+ *   - Both per wall time and per process CPU time (CPU seconds / threads), the latter less
+ *     sensitive to other processes on a shared machine; BENCH_THREADS=n overrides the threads.
+ *   - % of peak: bf16 and the quantized types against the vdpbf16ps peak (the int8 kernels
+ *     are held to the same bar), f32 against the vfmadd231ps peak. ggml's own % of peak is its
+ *     figure over the issue's peaks (870 / 430 GFLOP/s, same machine kind).
+ *   - ggml figures (commit d99724f, llamafile kernels, n = 512 rows, this machine, from issue
+ *     12) are printed as fixed reference numbers, NOT measured by this program.
+ * The machine may be shared: run it when idle, look at best-of and median together.
+ * Usage: cpu_gemm [reps] [type...]   (types: bf16 q8_0 q4_0 q4_k q5_k q6_k f32; default all)
+ */
+#include "backend/backend.h"
+#include "backend/cpu/cpu_isa.h"
+#include "bench_util.h"
+#include "core/threadpool.h"
+
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PEAK_ITERS (1 << 20) /* x 16 instructions per thread */
+
+static volatile float sink;
+
+/* 16 named accumulators (an array would live in memory at -O2); the empty asm keeps every
+ * chain alive and unmerged without touching memory. */
+#define CHAINS(OP)                                                                                 \
+    OP(a0)                                                                                         \
+    OP(a1) OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) \
+        OP(a14) OP(a15)
+#define KEEP                                                                                       \
+    __asm__ volatile(""                                                                            \
+                     : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),       \
+                       "+v"(a7));                                                                  \
+    __asm__ volatile(""                                                                            \
+                     : "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11), "+v"(a12), "+v"(a13), "+v"(a14),  \
+                       "+v"(a15))
+#define DECL(a) __m512 a = _mm512_set1_ps(1.0f);
+#define SUM(a)  s = _mm512_add_ps(s, a);
+
+__attribute__((target("avx512f,avx512bf16"))) static void peak_bf16(void *ctx, int64_t b, int64_t e,
+                                                                    int w)
+{
+    (void)ctx, (void)b, (void)e, (void)w;
+    CHAINS(DECL)
+    __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = x;
+#define DP(a) a = _mm512_dpbf16_ps(a, x, y);
+    for (int it = 0; it < PEAK_ITERS; it++) {
+        CHAINS(DP)
+        KEEP;
+    }
+    __m512 s = _mm512_setzero_ps();
+    CHAINS(SUM)
+    sink = _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f"))) static void peak_fma(void *ctx, int64_t b, int64_t e, int w)
+{
+    (void)ctx, (void)b, (void)e, (void)w;
+    CHAINS(DECL)
+    __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
+#define FMA(a) a = _mm512_fmadd_ps(a, x, y);
+    for (int it = 0; it < PEAK_ITERS; it++) {
+        CHAINS(FMA)
+        KEEP;
+    }
+    __m512 s = _mm512_setzero_ps();
+    CHAINS(SUM)
+    sink = _mm512_reduce_add_ps(s);
+}
+
+/* GFLOP/s of fn on every pool thread at once, best of 5 by wall time; *per_cpu: the same flops
+ * over the best process CPU time, times the thread count (what all threads would reach if none
+ * lost time to other processes). */
+static double peak(ltx_threadpool *pool, ltx_parallel_fn fn, double flop_per_instr, double *per_cpu)
+{
+    int nth = ltx_threadpool_size(pool);
+    double best = 1e30, best_cpu = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        ltx_threadpool_for(pool, nth, 1, fn, NULL);
+        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
+        if (dt < best) best = dt;
+        if (dc < best_cpu) best_cpu = dc;
+    }
+    *per_cpu = PEAK_ITERS * 16.0 * flop_per_instr / (best_cpu / nth) * 1e-9 * nth;
+    return (double)nth * PEAK_ITERS * 16.0 * flop_per_instr / best * 1e-9;
+}
+
+typedef struct wtype {
+    const char *name;
+    ltx_dtype dt;
+    ltx_precision prec;
+    const char *int8_rows; /* LTX_CPU_INT8_MAX_ROWS for the run ("" = default) */
+    int peak;              /* 0: vdpbf16ps, 1: vfmadd231ps */
+    double ggml;           /* GFLOP/s, issue 12 (fixed reference, n = 512) */
+} wtype;
+
+static const wtype TYPES[] = {
+    {"bf16", LTX_BF16, LTX_PRECISION_BF16, "", 0, 415},
+    {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, "", 0, 230},
+    {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, "", 0, 190},
+    {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, "", 0, 155},
+    {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, "", 0, 0},
+    {"q6_k", LTX_Q6_K, LTX_PRECISION_BF16, "", 0, 145},
+    {"q8_0i", LTX_Q8_0, LTX_PRECISION_BF16, "1000000000", 0, 230},
+    {"q4_0i", LTX_Q4_0, LTX_PRECISION_BF16, "1000000000", 0, 190},
+    {"q4_ki", LTX_Q4_K, LTX_PRECISION_BF16, "1000000000", 0, 155},
+    {"q5_ki", LTX_Q5_K, LTX_PRECISION_BF16, "1000000000", 0, 0},
+    {"q6_ki", LTX_Q6_K, LTX_PRECISION_BF16, "1000000000", 0, 145},
+    {"f32", LTX_F32, LTX_PRECISION_F32, "", 1, 185},
+};
+#define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
+
+static float frand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+/* Times linear at (M, N, K) for type t; returns best wall seconds, median in *med and the best
+ * process CPU seconds divided by the thread count in *cpu. */
+static double time_linear(ltx_backend *be, const wtype *t, int64_t M, int64_t N, int64_t K,
+                          int reps, double *med, double *cpu)
+{
+    uint64_t s = 0x1234567ull + (uint64_t)M;
+    float *x = malloc(sizeof(float) * (size_t)(M * K)),
+          *wf = malloc(sizeof(float) * (size_t)(N * K));
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = frand(&s);
+    for (int64_t i = 0; i < N * K; i++)
+        wf[i] = frand(&s) * 0.02f;
+    void *wraw = malloc(ltx_dtype_bytes(t->dt, N * K));
+    if (ltx_dtype_is_quant(t->dt))
+        ltx_type_traits_of(t->dt)->from_float(wf, wraw, N * K);
+    else
+        ltx_convert(wraw, t->dt, wf, LTX_F32, (size_t)(N * K));
+    int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N};
+    ltx_tensor *tx = ltx_tensor_from_host(be, LTX_F32, 2, xs, x);
+    ltx_tensor *tw = ltx_tensor_from_host(be, t->dt, 2, ws, wraw);
+    ltx_tensor *ty = ltx_tensor_zeros(be, LTX_F32, 2, ys);
+    be->precision = t->prec;
+    if (*t->int8_rows)
+        setenv("LTX_CPU_INT8_MAX_ROWS", t->int8_rows, 1);
+    else
+        unsetenv("LTX_CPU_INT8_MAX_ROWS");
+    double *ts = malloc(sizeof(double) * (size_t)reps), best = 1e30;
+    *cpu = 1e30;
+    for (int r = -1; r < reps; r++) {
+        double t0 = bench_now(), c0 = bench_cpu_now();
+        if (be->ops->linear(be, ty, tx, tw, NULL, 1.0f) != LTX_OK) {
+            fprintf(stderr, "linear %s: %s\n", t->name, ltx_err_message());
+            exit(1);
+        }
+        double dt = bench_now() - t0, dc = (bench_cpu_now() - c0) / ltx_threadpool_size(be->pool);
+        if (r >= 0) ts[r] = dt, best = dt < best ? dt : best, *cpu = dc < *cpu ? dc : *cpu;
+    }
+    *med = bench_median(ts, reps);
+    be->precision = LTX_PRECISION_F32;
+    ltx_tensor_free(tx), ltx_tensor_free(tw), ltx_tensor_free(ty);
+    free(x), free(wf), free(wraw), free(ts);
+    return best;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    if (reps < 1) reps = 1;
+    int nth = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS"))
+                                      : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    ltx_threadpool *pool = ltx_threadpool_create(nth);
+    ltx_backend *be = NULL;
+    if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
+    char isa[160];
+    printf("threads %d, cpu kernels %s\n", nth, cpu_isa_describe(isa, sizeof isa));
+    double pk[2] = {0, 0}, pkc[2] = {0, 0};
+    if (cpu_isa_detected() == CPU_ISA_AVX512) {
+        pk[0] = peak(pool, peak_bf16, 64.0, &pkc[0]);
+        pk[1] = peak(pool, peak_fma, 32.0, &pkc[1]);
+    }
+    printf("peak vdpbf16ps zmm   %7.1f GFLOP/s wall, %7.1f per CPU time (%d threads, 16 chains)\n",
+           pk[0], pkc[0], nth);
+    printf("peak vfmadd231ps zmm %7.1f GFLOP/s wall, %7.1f per CPU time\n", pk[1], pkc[1]);
+    printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s  %s\n", "type", "M", "N", "K", "best_s",
+           "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak",
+           "ggml n=512 GF/s (%peak), issue 12, fixed");
+    static const int64_t SHAPES[3][3] = {{6144, 4096, 4096}, {512, 4096, 4096}, {64, 4096, 4096}};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        const wtype *t = &TYPES[ti];
+        bool want = argc <= 2;
+        for (int a = 2; a < argc; a++)
+            want = want || !strcmp(argv[a], t->name);
+        if (!want) continue;
+        for (int si = 0; si < 3; si++) {
+            int64_t M = SHAPES[si][0], N = SHAPES[si][1], K = SHAPES[si][2];
+            double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
+            double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;
+            double gf = fl / best, gc = fl / cpu, p = pk[t->peak], pc = pkc[t->peak];
+            printf(
+                "%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%%  %.0f (%.1f%%)\n",
+                t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
+                p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0, t->ggml,
+                100.0 * t->ggml / (t->peak ? 430.0 : 870.0));
+            fflush(stdout);
+        }
+    }
+    ltx_backend_destroy(be);
+    ltx_threadpool_destroy(pool);
+    return 0;
+}

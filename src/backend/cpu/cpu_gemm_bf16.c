@@ -1,0 +1,501 @@
+/*
+ * cpu_gemm_bf16.c — C = bf16(A) @ bf16(W)^T with f32 accumulation (cpu_gemm.h): the CPU's
+ * `linear` at LTX_PRECISION_BF16, the analogue of PyTorch's bf16 autocast matmul (inputs rounded
+ * to bf16, f32 accumulate, f32 out).
+ *
+ * Layout (GotoBLAS-style, one packing of each operand per call):
+ *   - A (M, K) f32 is rounded once into a contiguous bf16 copy (rows padded to a multiple of MR
+ *     with zeros, K to an even count), spread over the pool. The micro-kernel broadcasts one
+ *     32-bit pair (A[m][2p], A[m][2p+1]) per row and step, straight from these rows.
+ *   - W (N, K) is packed per task in blocks of nc <= 512 columns x KC = 512 k: micro-panels of
+ *     NR = 64 columns, and for each k pair p the 64 pairs (W[n][2p], W[n][2p+1]) side by side
+ *     (128 bf16 = four zmm), which is the operand layout of vdpbf16ps. A block is 512 KiB:
+ *     it stays in the 1 MiB L2 while every MR-row strip of A (6 x 512 bf16 = 6 KiB, L1) runs
+ *     over its nc / NR micro-panels.
+ *   - Micro-kernel MR x NR = 6 x 64: 24 zmm accumulators, per k pair 4 loads of W, 6
+ *     broadcasts of A and 24 vdpbf16ps (each 32 multiply-adds).
+ *   - Tasks: column blocks (and row chunks when there are fewer column blocks than 2 x workers),
+ *     taken dynamically by the pool's workers; each task packs its own W block.
+ * ISA levels (cpu_isa.h): avx512 runs vdpbf16ps (AVX512_BF16); avx2 widens bf16 pairs to f32
+ * with shifts and runs vfmadd231ps on ymm; scalar is plain C over the same packed layout (the
+ * reference the tests compare the others with). vdpbf16ps flushes bf16 subnormals to zero and
+ * adds the two products of a pair in one step; these differ from the scalar path only in the
+ * order/rounding of f32 additions (tolerance in docs/NUMERICS.md, "CPU bf16 and quantized
+ * kernels").
+ * ref: torch.nn.functional.linear under torch.autocast(dtype=torch.bfloat16).
+ */
+#include "backend/cpu/cpu_gemm.h"
+#include "core/error.h"
+
+#include <immintrin.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MR     6
+#define NR     64
+#define KC     512 /* k per packed block (256 pairs) */
+#define NC_MAX 512 /* columns per packed block */
+/* per-worker row scratch: 16 bf16 rows of KC / 2 pairs, one f32 row of KC, KC / 2 zero pairs */
+#define ROWBUF_WORDS (16 * (KC / 2) + KC + KC / 2)
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define TARGET_AVX2   __attribute__((target("avx2,fma,f16c")))
+
+/* One micro-kernel call: C[0:mr, 0:nr] (+)= A strip (MR rows of kpn pairs, row stride lda32
+ * pairs) @ packed W micro-panel (kpn x NR pairs). Rows of A past mr are zeros. */
+typedef void (*bf16_kernel)(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
+                            float *c, int64_t ldc, int mr, int nr, bool acc);
+
+static inline float bf_lo(uint32_t p)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {p << 16};
+    return v.f;
+}
+
+static inline float bf_hi(uint32_t p)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {p & 0xFFFF0000u};
+    return v.f;
+}
+
+/* Portable C reference: per output, lo product then hi product added in k order. */
+static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
+                          float *c, int64_t ldc, int mr, int nr, bool acc)
+{
+    for (int r = 0; r < mr; r++) {
+        float s[NR] = {0};
+        const uint32_t *ar = a + r * lda32;
+        for (int64_t p = 0; p < kpn; p++) {
+            float a0 = bf_lo(ar[p]), a1 = bf_hi(ar[p]);
+            const uint32_t *bp = b + p * NR;
+            for (int n = 0; n < NR; n++) {
+                s[n] += a0 * bf_lo(bp[n]);
+                s[n] += a1 * bf_hi(bp[n]);
+            }
+        }
+        float *cr = c + r * ldc;
+        for (int n = 0; n < nr; n++)
+            cr[n] = acc ? cr[n] + s[n] : s[n];
+    }
+}
+
+/* AVX2: 6 rows x 16 columns at a time (12 ymm accumulators), bf16 widened by shifts. */
+TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda32,
+                                    const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
+                                    bool acc)
+{
+    const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (int n0 = 0; n0 < nr; n0 += 16) {
+        __m256 s[MR][2];
+        for (int r = 0; r < MR; r++)
+            s[r][0] = s[r][1] = _mm256_setzero_ps();
+        for (int64_t p = 0; p < kpn; p++) {
+            const uint32_t *bp = b + p * NR + n0;
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)bp);
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)(bp + 8));
+            __m256 l0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
+            __m256 l1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
+            __m256 h0 = _mm256_castsi256_ps(_mm256_and_si256(w0, hi_mask));
+            __m256 h1 = _mm256_castsi256_ps(_mm256_and_si256(w1, hi_mask));
+            for (int r = 0; r < MR; r++) {
+                uint32_t ap = a[r * lda32 + p];
+                __m256 a0 = _mm256_set1_ps(bf_lo(ap)), a1 = _mm256_set1_ps(bf_hi(ap));
+                s[r][0] = _mm256_fmadd_ps(a0, l0, s[r][0]);
+                s[r][1] = _mm256_fmadd_ps(a0, l1, s[r][1]);
+                s[r][0] = _mm256_fmadd_ps(a1, h0, s[r][0]);
+                s[r][1] = _mm256_fmadd_ps(a1, h1, s[r][1]);
+            }
+        }
+        int cols = nr - n0 < 16 ? nr - n0 : 16;
+        for (int r = 0; r < mr; r++) {
+            float t[16], *cr = c + r * ldc + n0;
+            _mm256_storeu_ps(t, s[r][0]);
+            _mm256_storeu_ps(t + 8, s[r][1]);
+            for (int n = 0; n < cols; n++)
+                cr[n] = acc ? cr[n] + t[n] : t[n];
+        }
+    }
+}
+
+/* AVX-512 BF16: the 6 x 64 register tile described at the top. */
+TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t lda32,
+                                        const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
+                                        bool acc)
+{
+    __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
+    __m512 s10 = s00, s11 = s00, s12 = s00, s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00;
+    __m512 s30 = s00, s31 = s00, s32 = s00, s33 = s00, s40 = s00, s41 = s00, s42 = s00, s43 = s00;
+    __m512 s50 = s00, s51 = s00, s52 = s00, s53 = s00;
+    const uint32_t *a0 = a, *a1 = a + lda32, *a2 = a + 2 * lda32, *a3 = a + 3 * lda32,
+                   *a4 = a + 4 * lda32, *a5 = a + 5 * lda32;
+    for (int64_t p = 0; p < kpn; p++) {
+        const uint32_t *bp = b + p * NR;
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 16);
+        __m512bh b2 = (__m512bh)_mm512_loadu_si512(bp + 32);
+        __m512bh b3 = (__m512bh)_mm512_loadu_si512(bp + 48);
+        __m512bh x;
+#define ROW(xr, r0, r1, r2, r3)                                                                    \
+    x = (__m512bh)_mm512_set1_epi32((int)xr[p]);                                                   \
+    r0 = _mm512_dpbf16_ps(r0, x, b0);                                                              \
+    r1 = _mm512_dpbf16_ps(r1, x, b1);                                                              \
+    r2 = _mm512_dpbf16_ps(r2, x, b2);                                                              \
+    r3 = _mm512_dpbf16_ps(r3, x, b3)
+        ROW(a0, s00, s01, s02, s03);
+        ROW(a1, s10, s11, s12, s13);
+        ROW(a2, s20, s21, s22, s23);
+        ROW(a3, s30, s31, s32, s33);
+        ROW(a4, s40, s41, s42, s43);
+        ROW(a5, s50, s51, s52, s53);
+#undef ROW
+    }
+    __m512 rows[MR][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23},
+                          {s30, s31, s32, s33}, {s40, s41, s42, s43}, {s50, s51, s52, s53}};
+    for (int q = 0; q < 4; q++) {
+        int cols = nr - 16 * q;
+        if (cols <= 0) break;
+        __mmask16 m = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+        for (int r = 0; r < mr; r++) {
+            float *cp = c + r * ldc + 16 * q;
+            __m512 v = rows[r][q];
+            if (acc) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, cp));
+            _mm512_mask_storeu_ps(cp, m, v);
+        }
+    }
+}
+
+static bf16_kernel pick_kernel(cpu_isa isa)
+{
+    switch (isa) {
+    case CPU_ISA_AVX512:
+        return kernel_avx512;
+    case CPU_ISA_AVX2:
+        return kernel_avx2;
+    default:
+        return kernel_scalar;
+    }
+}
+
+/* ---- f32 -> bf16 rows ------------------------------------------------------------------- */
+
+/* Round to nearest even, NaN -> 0x7FC0: bit for bit ltx_f32_to_bf16 (dtype.c), 16 at a time. */
+TARGET_AVX512 static void round_row_avx512(uint16_t *dst, const float *src, size_t n)
+{
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
+    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    const __m512i qnan = _mm512_set1_epi32(0x7FC0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_loadu_si512(src + i);
+        __m512i r = _mm512_add_epi32(
+            u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r = _mm512_srli_epi32(r, 16);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
+        r = _mm512_mask_mov_epi32(r, nan, qnan);
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    if (i < n) ltx_f32_to_bf16_row(dst + i, src + i, n - i);
+}
+
+static void round_row(uint16_t *dst, const float *src, size_t n)
+{
+    if (cpu_isa_active() == CPU_ISA_AVX512)
+        round_row_avx512(dst, src, n);
+    else
+        ltx_f32_to_bf16_row(dst, src, n);
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+typedef struct gemm_job {
+    int64_t M, N, K, Kp; /* Kp: k pairs */
+    const float *A;
+    int64_t lda;
+    uint16_t *A16; /* (Mpad, 2 Kp) */
+    const cpu_wsource *w;
+    float *C;
+    int64_t ldc;
+    bool accumulate;
+    bool w_direct; /* bf16, unit column stride, scale 1: pairs read in place */
+    int64_t nc, mc, n_nblk, n_tasks;
+    uint32_t *bpack;  /* per worker: (nc / NR) * (KC / 2) * NR pairs */
+    uint32_t *rowbuf; /* per worker: ROWBUF_WORDS (16 converted rows, f32 row, zero row) */
+    cpu_isa isa;
+    bf16_kernel kern;
+    atomic_llong next;
+} gemm_job;
+
+static void pack_a_rows(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)worker;
+    gemm_job *j = ctx;
+    int64_t ld16 = 2 * j->Kp;
+    for (int64_t m = begin; m < end; m++) {
+        uint16_t *dst = j->A16 + m * ld16;
+        if (m < j->M) {
+            round_row(dst, j->A + m * j->lda, (size_t)j->K);
+            if (j->K < ld16) dst[j->K] = 0;
+        } else {
+            memset(dst, 0, (size_t)ld16 * sizeof *dst);
+        }
+    }
+}
+
+/* dst[p * NR + i] = rows[i][p] for 16 rows i and kpn pairs p (one 16-column slice of a
+ * micro-panel). Portable version. */
+static void transpose16_scalar(uint32_t *dst, const uint32_t *const *rows, int64_t p0, int64_t kpn)
+{
+    for (int64_t p = p0; p < kpn; p++)
+        for (int i = 0; i < 16; i++)
+            dst[p * NR + i] = rows[i][p];
+}
+
+/* The same with 16 x 16 in-register transposes of 32-bit pairs (4 shuffle stages). */
+TARGET_AVX512 static void transpose16_avx512(uint32_t *dst, const uint32_t *const *rows,
+                                             int64_t kpn)
+{
+    int64_t p0 = 0;
+    for (; p0 + 16 <= kpn; p0 += 16) {
+        __m512i r[16], t[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = _mm512_loadu_si512(rows[i] + p0);
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+            r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+            r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+            r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+        }
+        /* r[4g + j] holds pair (4q + j) of rows 4g..4g+3 in 128-bit lane q */
+        for (int j = 0; j < 4; j++) {
+            __m512i a = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88); /* lanes 0,2 | 0,2 */
+            __m512i b = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD); /* lanes 1,3 | 1,3 */
+            __m512i c = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88);
+            __m512i d = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
+            t[j] = _mm512_shuffle_i32x4(a, c, 0x88);      /* pair j      */
+            t[8 + j] = _mm512_shuffle_i32x4(a, c, 0xDD);  /* pair 8 + j  */
+            t[4 + j] = _mm512_shuffle_i32x4(b, d, 0x88);  /* pair 4 + j  */
+            t[12 + j] = _mm512_shuffle_i32x4(b, d, 0xDD); /* pair 12 + j */
+        }
+        for (int q = 0; q < 16; q++)
+            _mm512_storeu_si512(dst + (p0 + q) * NR, t[q]);
+    }
+    transpose16_scalar(dst, rows, p0, kpn);
+}
+
+/* Packs W[n0:n1, pairs p0:p1] into micro-panels (see top); columns past n1 are zero. Rows are
+ * read in place when W is bf16 with pairs 4-byte aligned, else converted into rowbuf. */
+static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n0, int64_t n1,
+                   int64_t p0, int64_t p1)
+{
+    int64_t kpn = p1 - p0, k0 = 2 * p0, k1 = 2 * p1 < j->K ? 2 * p1 : j->K;
+    float *wide = (float *)(rowbuf + 16 * (KC / 2)); /* KC floats */
+    uint32_t *zero = rowbuf + 16 * (KC / 2) + KC;    /* KC / 2 zero pairs */
+    memset(zero, 0, (size_t)kpn * sizeof *zero);
+    for (int64_t g0 = n0; g0 < n1; g0 += 16) {
+        const uint32_t *rows[16];
+        for (int i = 0; i < 16; i++) {
+            int64_t n = g0 + i;
+            uint32_t *own = rowbuf + i * (KC / 2);
+            const uint16_t *src =
+                j->w_direct ? (const uint16_t *)j->w->base + n * j->w->rs + k0 : NULL;
+            if (n >= n1) {
+                rows[i] = zero;
+            } else if (src && k1 - k0 == 2 * kpn && !((uintptr_t)src & 3)) {
+                rows[i] = (const uint32_t *)src;
+            } else {
+                uint16_t *h = (uint16_t *)own;
+                if (src) {
+                    memcpy(h, src, (size_t)(k1 - k0) * sizeof *h);
+                } else {
+                    cpu_widen_rows(wide, j->w, n, n + 1, k0, k1);
+                    round_row(h, wide, (size_t)(k1 - k0));
+                }
+                if (k1 - k0 < 2 * kpn) h[k1 - k0] = 0; /* odd K: pad the last pair */
+                rows[i] = own;
+            }
+        }
+        uint32_t *panel = dst + ((g0 - n0) / NR) * kpn * NR + (g0 - n0) % NR;
+        if (j->isa == CPU_ISA_AVX512)
+            transpose16_avx512(panel, rows, kpn);
+        else
+            transpose16_scalar(panel, rows, 0, kpn);
+    }
+}
+
+/* Takes tasks (column block x row chunk) until none is left. */
+static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)begin;
+    (void)end;
+    gemm_job *j = ctx;
+    uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (KC / 2) * NR;
+    uint32_t *rowbuf = j->rowbuf + (size_t)worker * ROWBUF_WORDS;
+    int64_t ld32 = j->Kp, Mpad = (j->M + MR - 1) / MR * MR;
+    for (;;) {
+        int64_t t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->n_tasks) break;
+        int64_t n0 = (t % j->n_nblk) * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
+        int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < Mpad ? m0 + j->mc : Mpad;
+        for (int64_t p0 = 0; p0 < j->Kp; p0 += KC / 2) {
+            int64_t p1 = p0 + KC / 2 < j->Kp ? p0 + KC / 2 : j->Kp, kpn = p1 - p0;
+            pack_w(j, bp, rowbuf, n0, n1, p0, p1);
+            bool acc = j->accumulate || p0 > 0;
+            for (int64_t m = m0; m < m1; m += MR) {
+                if (m >= j->M) break;
+                int mr = j->M - m < MR ? (int)(j->M - m) : MR;
+                const uint32_t *a = (const uint32_t *)j->A16 + m * ld32 + p0;
+                for (int64_t nb = n0; nb < n1; nb += NR) {
+                    int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+                    j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
+                            j->ldc, mr, nr, acc);
+                }
+            }
+        }
+    }
+}
+
+ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate)
+{
+    if (M <= 0 || N <= 0) return LTX_OK;
+    if (K <= 0) {
+        for (int64_t m = 0; m < M && !accumulate; m++)
+            memset(C + m * ldc, 0, (size_t)N * sizeof *C);
+        return LTX_OK;
+    }
+    int nw = ltx_threadpool_size(pool);
+    gemm_job j = {.M = M,
+                  .N = N,
+                  .K = K,
+                  .Kp = (K + 1) / 2,
+                  .A = A,
+                  .lda = lda,
+                  .w = w,
+                  .C = C,
+                  .ldc = ldc,
+                  .accumulate = accumulate,
+                  .isa = cpu_isa_active()};
+    j.kern = pick_kernel(j.isa);
+    j.w_direct = w->dt == LTX_BF16 && (w->cs == 1 || K == 1) && w->scale == 1.0f;
+    /* Column blocks: at most NC_MAX wide, at least 2 per worker when N allows. */
+    int64_t nc = (N + 2 * nw - 1) / (2 * nw);
+    nc = (nc + NR - 1) / NR * NR;
+    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    j.n_nblk = (N + j.nc - 1) / j.nc;
+    int64_t Mpad = (M + MR - 1) / MR * MR, mchunks = 1;
+    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
+    if (mchunks > Mpad / MR) mchunks = Mpad / MR;
+    j.mc = ((Mpad / MR + mchunks - 1) / mchunks) * MR;
+    j.n_tasks = j.n_nblk * ((Mpad + j.mc - 1) / j.mc);
+
+    j.A16 = aligned_alloc(64, ((size_t)(Mpad * 2 * j.Kp) * 2 + 63) / 64 * 64);
+    size_t bsz = (size_t)(j.nc / NR) * (KC / 2) * NR * sizeof(uint32_t);
+    j.bpack = aligned_alloc(64, bsz * (size_t)nw);
+    j.rowbuf = malloc((size_t)nw * ROWBUF_WORDS * sizeof(uint32_t));
+    if (!j.A16 || !j.bpack || !j.rowbuf) {
+        free(j.A16), free(j.bpack), free(j.rowbuf);
+        return ltx_err(LTX_ERR_OOM, "linear (bf16): no memory for %lld x %lld packed operands",
+                       (long long)M, (long long)K);
+    }
+    ltx_threadpool_for(pool, Mpad, 16, pack_a_rows, &j);
+    atomic_init(&j.next, 0);
+    ltx_threadpool_for(pool, nw, 1, gemm_tasks, &j);
+    free(j.A16), free(j.bpack), free(j.rowbuf);
+    return LTX_OK;
+}
+
+/* ---- building blocks for callers that pack themselves (attention) --------------------------- */
+
+int64_t cpu_bf16_panel_words(int64_t N, int64_t K)
+{
+    return (N + NR - 1) / NR * NR * ((K + 1) / 2);
+}
+
+int64_t cpu_bf16_rows_pad(int64_t M)
+{
+    return (M + MR - 1) / MR * MR;
+}
+
+void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds)
+{
+    int64_t ld16 = 2 * ((K + 1) / 2);
+    for (int64_t m = 0; m < cpu_bf16_rows_pad(M); m++) {
+        uint16_t *d = dst + m * ld16;
+        if (m < M) {
+            round_row(d, src + m * lds, (size_t)K);
+            if (K < ld16) d[K] = 0;
+        } else {
+            memset(d, 0, (size_t)ld16 * sizeof *d);
+        }
+    }
+}
+
+void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
+                      uint32_t *rowbuf)
+{
+    int64_t kpn = (K + 1) / 2;
+    cpu_isa isa = cpu_isa_active();
+    for (int64_t g0 = 0; g0 < (N + NR - 1) / NR * NR; g0 += 16) {
+        const uint32_t *rows[16];
+        for (int i = 0; i < 16; i++) {
+            uint32_t *own = rowbuf + i * kpn;
+            if (g0 + i < N) {
+                uint16_t *h = (uint16_t *)own;
+                round_row(h, src + (g0 + i) * lds, (size_t)K);
+                if (K & 1) h[K] = 0;
+            } else {
+                memset(own, 0, (size_t)kpn * sizeof *own);
+            }
+            rows[i] = own;
+        }
+        uint32_t *panel = dst + (g0 / NR) * kpn * NR + g0 % NR;
+        if (isa == CPU_ISA_AVX512)
+            transpose16_avx512(panel, rows, kpn);
+        else
+            transpose16_scalar(panel, rows, 0, kpn);
+    }
+}
+
+void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                      uint16_t *rowbuf)
+{
+    int64_t kpn = (K + 1) / 2, npad = (N + NR - 1) / NR * NR;
+    uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
+    memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
+    for (int64_t p = 0; p < kpn; p++) {
+        round_row(r0, src + 2 * p * lds, (size_t)N);
+        if (2 * p + 1 < K)
+            round_row(r1, src + (2 * p + 1) * lds, (size_t)N);
+        else
+            memset(r1, 0, (size_t)N * sizeof *r1);
+        for (int64_t n = 0; n < npad; n++)
+            dst[(n / NR) * kpn * NR + p * NR + n % NR] = (uint32_t)r0[n] | (uint32_t)r1[n] << 16;
+    }
+}
+
+void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
+                          int64_t bstride, float *C, int64_t ldc, bool accumulate)
+{
+    int64_t kpn = (K + 1) / 2;
+    if (bstride <= 0) bstride = kpn * NR;
+    bf16_kernel kern = pick_kernel(cpu_isa_active());
+    for (int64_t nb = 0; nb < N; nb += NR) {
+        int nr = N - nb < NR ? (int)(N - nb) : NR;
+        const uint32_t *b = Bp + (nb / NR) * bstride;
+        for (int64_t m = 0; m < M; m += MR) {
+            int mr = M - m < MR ? (int)(M - m) : MR;
+            kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr,
+                 accumulate);
+        }
+    }
+}
