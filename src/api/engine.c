@@ -45,6 +45,14 @@ ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out)
     e->progress = p->progress;
     e->progress_user = p->progress_user;
     pthread_mutex_init(&e->lock, NULL);
+    size_t budget = p->struct_size >= offsetof(ltx_engine_params, cache_bytes) + sizeof(size_t)
+                        ? p->cache_bytes
+                        : 0;
+    e->cache = ltx_model_cache_new(budget);
+    if (!e->cache) {
+        ltx_engine_close(e);
+        return ltx_err(LTX_ERR_OOM, "out of memory");
+    }
     e->pool = ltx_threadpool_create(p->n_threads);
     if (!e->pool) {
         ltx_engine_close(e);
@@ -73,10 +81,17 @@ ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out)
 void ltx_engine_close(ltx_engine *e)
 {
     if (!e) return;
+    ltx_model_cache_free(e->cache); /* before the backend its models live on */
     ltx_backend_destroy(e->be);
     ltx_threadpool_destroy(e->pool);
     pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+void ltx_engine_cache_stats(const ltx_engine *e, size_t *bytes, int *entries, int *hits,
+                            int *misses)
+{
+    ltx_model_cache_stats(e ? e->cache : NULL, bytes, entries, hits, misses);
 }
 
 const char *ltx_engine_last_error(const ltx_engine *e)

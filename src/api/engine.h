@@ -5,6 +5,7 @@
 #ifndef LTX_API_ENGINE_H
 #define LTX_API_ENGINE_H
 
+#include "api/model_cache.h"
 #include "backend/backend.h"
 #include "core/threadpool.h"
 
@@ -17,6 +18,7 @@ struct ltx_engine {
     ltx_progress_fn progress;
     void *progress_user;
     pthread_mutex_t lock; /* serialises work calls */
+    ltx_model_cache *cache; /* resident models across calls (budget 0 = off) */
     char last_error[2048];
 };
 

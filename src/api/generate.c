@@ -32,6 +32,9 @@
 #include "models/upsampler.h"
 #include "pipelines/pipelines.h"
 #include "pipelines/prompt_enhance.h"
+#include "tokenizer/gemma_tokenizer.h"
+
+#include <dirent.h>
 
 #include <dirent.h>
 #include <stdio.h>
@@ -286,7 +289,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
                        g->streaming_prefetch_count);
     ltx_quant_policy qp;
     LTX_TRY(ltx_quant_policy_parse(GEN_FIELD(g, quantization), &qp)); /* names flag and value */
-    if (!g->output_path || !*g->output_path)
+    if (!ltx_gen_output_fn(g) && (!g->output_path || !*g->output_path))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path is required");
     /* Sane upper bounds, far above what the model was trained for (ref: 1024x1536, 121
      * frames), that keep every later size product (pixels x frames x channels x 4 bytes)
@@ -366,7 +369,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
     for (int i = 0; i < g->n_loras; i++)
         LTX_TRY(check_file("--lora", g->loras[i].path));
     LTX_TRY(ltx_gen_check_lora_strengths("--lora", g->loras, g->n_loras));
-    const char *ext = strrchr(g->output_path, '.');
+    const char *ext = g->output_path ? strrchr(g->output_path, '.') : ".mp4";
     if (!ext || strcmp(ext, ".mp4"))
         return ltx_err(LTX_ERR_INVALID_ARG, "--output-path %s: must end in .mp4", g->output_path);
     if (enhance_on(g)) {
@@ -374,7 +377,7 @@ static ltx_status check_common(const ltx_generate_params *g, int multiple, int *
         enhance_opts(g, NULL, &eo);
         LTX_TRY(ltx_enhance_check(&eo));
     }
-    return ltx_gen_check_output_path(g->output_path);
+    return g->output_path ? ltx_gen_check_output_path(g->output_path) : LTX_OK;
 }
 
 static ltx_status check_guided(const ltx_guided_params *p, bool two_stage)
@@ -444,6 +447,63 @@ static void to_guider(const ltx_guidance *g, ltx_guider_params *o)
     memcpy(o->stg_blocks, g->stg_blocks, sizeof(int) * (size_t)o->n_stg_blocks);
 }
 
+static void free_tokenizer(void *t)
+{
+    ltx_gemma_tokenizer_free(t);
+}
+
+static void free_gemma(void *g)
+{
+    ltx_gemma3_close(g);
+}
+
+/* Bytes of the regular files directly in dir (the Gemma weights), for the cache budget. */
+static size_t dir_bytes(const char *dir)
+{
+    size_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) total += (size_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* With a model cache on e: the tokenizer and Gemma from the cache, or loaded now and handed
+ * to it (prm->tok / prm->gemma set only when the cache holds them; otherwise the text encoder
+ * opens and frees its own, as without a cache). */
+static ltx_status cached_text_encoder(ltx_engine *e, ltx_text_encode_params *prm)
+{
+    ltx_model_cache_begin(e->cache);
+    if (!ltx_model_cache_budget(e->cache)) return LTX_OK;
+    const char *tpath = prm->tokenizer ? prm->tokenizer : prm->gemma_root;
+    prm->tok = ltx_model_cache_get(e->cache, "tokenizer", tpath);
+    if (!prm->tok) {
+        struct stat st;
+        size_t bytes = stat(tpath, &st) == 0 ? 2 * (size_t)st.st_size : 0; /* parsed vocab */
+        LTX_TRY(ltx_gemma_tokenizer_load(tpath, &prm->tok));
+        if (!ltx_model_cache_put(e->cache, "tokenizer", tpath, prm->tok, bytes, free_tokenizer)) {
+            ltx_gemma_tokenizer_free(prm->tok); /* over the budget: the encoder loads its own */
+            prm->tok = NULL;
+        }
+    }
+    prm->gemma = ltx_model_cache_get(e->cache, "gemma", prm->gemma_root);
+    if (!prm->gemma) {
+        LTX_TRY(ltx_gemma3_open(e->be, prm->gemma_root, &prm->gemma));
+        size_t bytes = dir_bytes(prm->gemma_root);
+        if (!ltx_model_cache_put(e->cache, "gemma", prm->gemma_root, prm->gemma, bytes,
+                                 free_gemma)) {
+            ltx_gemma3_close(prm->gemma);
+            prm->gemma = NULL;
+        }
+    }
+    return LTX_OK;
+}
+
 ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
                                   const ltx_generate_params *g, const char *negative,
                                   ltx_text_context ctx[2], ltx_gen_inputs *in, double *seconds)
@@ -463,6 +523,7 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
         if (s == LTX_OK) LTX_INFO(&e->log, "enhanced prompt: %s", enhanced);
     }
     const char *prompts[2] = {enhanced ? enhanced : g->prompt, negative};
+    if (s == LTX_OK) s = cached_text_encoder(e, &prm);
     if (s == LTX_OK) s = ltx_text_processor_load(e->be, ckpt, 0, &proc);
     if (s == LTX_OK) s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     free(enhanced);
@@ -507,6 +568,11 @@ ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx
     ltx_mp4_params mp;
     ltx_mp4_params_init(&mp);
     mp.fps = fps;
+    ltx_output_fn cb = ltx_gen_output_fn(g);
+    if (cb && cb(g->output_user, o->frames, o->n_frames, o->h, o->w, (double)fps.num / fps.den,
+                 o->audio, o->n_samples, o->sample_rate))
+        return ltx_err(LTX_ERR_ABORTED, "the output callback asked to stop");
+    if (!g->output_path) return LTX_OK;
     LTX_TRY(ltx_mp4_write(g->output_path, o->frames, o->n_frames, o->h, o->w, o->audio,
                           o->n_samples, o->sample_rate, &mp));
     ltx_pipe_add_time(p, "mp4_write", ltx_pipe_now() - t0);
@@ -578,7 +644,8 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
         inputs[ni++] = g->images[i].path;
     for (int i = 0; i < r->n_lora; i++)
         inputs[ni++] = ltx_lora_path(r->lora[i]);
-    LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (g->output_path) LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (ltx_gen_validate_only(g)) return LTX_OK;
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
                                      .frame_idx = g->images[i].frame_idx,
@@ -699,6 +766,19 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
 }
 
 /* ---- shared with src/api/generate_cond.c (declared in src/api/generate_internal.h) ---- */
+
+ltx_output_fn ltx_gen_output_fn(const ltx_generate_params *g)
+{
+    return g->struct_size >= offsetof(ltx_generate_params, output_user) + sizeof(void *)
+               ? g->on_output
+               : NULL;
+}
+
+bool ltx_gen_validate_only(const ltx_generate_params *g)
+{
+    return g->struct_size >= offsetof(ltx_generate_params, validate_only) + sizeof(int) &&
+           g->validate_only;
+}
 
 ltx_status ltx_gen_check_file(const char *flag, const char *path)
 {

@@ -112,7 +112,8 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
         inputs[ni++] = ltx_lora_path(r->b.lora[i]);
     for (int i = 0; i < r->n_extra; i++)
         inputs[ni++] = r->extra_inputs[i];
-    LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (g->output_path) LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
+    if (ltx_gen_validate_only(g)) return LTX_OK;
     for (int i = 0; i < g->n_images; i++)
         r->b.img[i] = (ltx_pipe_image){.path = r->images[i].path,
                                        .frame_idx = r->images[i].frame_idx,

@@ -14,6 +14,10 @@
 #include "pipelines/pipelines.h"
 #include "sampling/guiders.h"
 
+/* g->on_output (NULL when g's struct_size does not cover the field). */
+ltx_output_fn ltx_gen_output_fn(const ltx_generate_params *g);
+/* g->validate_only, read only when g's struct_size covers the field. */
+bool ltx_gen_validate_only(const ltx_generate_params *g);
 /* --frame-rate range. LTX-2 is trained on 24-50 fps video; 240 is the highest common capture
  * rate (slow motion) and 1 fps the slowest that is still video. Outside it the audio track
  * (num_frames / frame_rate seconds, 25 latent frames a second) becomes empty (a few frames at

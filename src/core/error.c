@@ -12,6 +12,7 @@
 
 #define ERR_CAP 2048
 static _Thread_local char tl_msg[ERR_CAP];
+static _Thread_local ltx_status tl_status; /* the status recorded with tl_msg */
 
 const char *ltx_status_name(ltx_status s)
 {
@@ -40,6 +41,7 @@ ltx_status ltx_err_at(const char *file, int line, ltx_status s, const char *fmt,
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     snprintf(tl_msg, sizeof tl_msg, "%.1900s (%.100s:%d)", tmp, base_name(file), line);
+    tl_status = s;
     return s;
 }
 
@@ -52,6 +54,7 @@ ltx_status ltx_err_context(ltx_status s, const char *fmt, ...)
     va_end(ap);
     memcpy(old, tl_msg, sizeof old);
     snprintf(tl_msg, sizeof tl_msg, "%.500s%.1500s", pre, old);
+    if (s != LTX_OK) tl_status = s;
     return s;
 }
 
@@ -59,9 +62,14 @@ const char *ltx_err_message(void)
 {
     return tl_msg;
 }
+ltx_status ltx_err_status(void)
+{
+    return tl_status;
+}
 void ltx_err_clear(void)
 {
     tl_msg[0] = 0;
+    tl_status = LTX_OK;
 }
 const char *ltx_last_error_global(void)
 {

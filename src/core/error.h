@@ -30,6 +30,9 @@ ltx_status ltx_err_context(ltx_status s, const char *fmt, ...) LTX_PRINTF(2, 3);
 
 /* The calling thread's last message ("" when none) and a way to clear it. */
 const char *ltx_err_message(void);
+/* The status recorded with that message by ltx_err / ltx_err_context (LTX_OK when none), so
+ * that helpers returning a pointer (NULL on failure) do not lose the code. */
+ltx_status ltx_err_status(void);
 void ltx_err_clear(void);
 
 void ltx_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));

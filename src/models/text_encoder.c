@@ -104,16 +104,17 @@ ltx_status ltx_text_encode_prompts(ltx_backend *be, const ltx_text_encode_params
         memset(&out[i], 0, sizeof out[i]);
     if (!prm || !prm->gemma_root)
         return ltx_err(LTX_ERR_INVALID_ARG, "text encoder: no Gemma root");
-    ltx_gemma_tokenizer *tok = NULL;
-    ltx_gemma3 *gm = NULL;
-    ltx_status s =
-        ltx_gemma_tokenizer_load(prm->tokenizer ? prm->tokenizer : prm->gemma_root, &tok);
-    if (s == LTX_OK) s = ltx_gemma3_open(be, prm->gemma_root, &gm);
+    ltx_gemma_tokenizer *tok = prm->tok;
+    ltx_gemma3 *gm = prm->gemma;
+    ltx_status s = LTX_OK;
+    if (!tok) s = ltx_gemma_tokenizer_load(prm->tokenizer ? prm->tokenizer : prm->gemma_root, &tok);
+    if (s == LTX_OK && !gm) s = ltx_gemma3_open(be, prm->gemma_root, &gm);
     for (int i = 0; i < n && s == LTX_OK; i++)
         s = encode_one(be, prm, tok, gm, proc, prompts[i] ? prompts[i] : "", &out[i]);
-    /* ref: the pipelines free the text encoder before the transformer stage */
-    ltx_gemma3_close(gm);
-    ltx_gemma_tokenizer_free(tok);
+    /* ref: the pipelines free the text encoder before the transformer stage (unless the
+     * caller keeps it resident: engine model cache) */
+    if (gm != prm->gemma) ltx_gemma3_close(gm);
+    if (tok != prm->tok) ltx_gemma_tokenizer_free(tok);
     if (s != LTX_OK)
         for (int i = 0; i < n; i++)
             ltx_text_context_clear(&out[i]);

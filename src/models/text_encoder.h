@@ -38,6 +38,10 @@ typedef struct ltx_text_encode_params {
     /* reference numerics of the run (core/refver.h; 0 = 1.2). Not read by the encoder itself;
      * prompt enhancement differs (1.2 pads the enhancer's batch on the left, 2362161) */
     ltx_reference_version ref;
+    /* already loaded (borrowed, e.g. from the engine's model cache); NULL = open from the
+     * paths above and close before returning */
+    struct ltx_gemma_tokenizer *tok;
+    ltx_gemma3 *gemma;
 } ltx_text_encode_params;
 
 /* Encodes n prompts (UTF-8, NUL-terminated) into out[0..n) with the processor `proc` (loaded

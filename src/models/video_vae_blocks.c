@@ -237,13 +237,11 @@ void vae_block_release(vae_block *b)
 
 ltx_status vae_failed_status(void)
 {
-    /* Helpers return NULL after an op failed; its message is set. Keep "not built yet" (an op
-     * still missing on this backend) distinguishable from real failures. */
-    const char *m = ltx_err_message();
-    if (strstr(m, "not built")) return LTX_ERR_NOT_BUILT;
-    if (strstr(m, "out of memory")) return LTX_ERR_OOM;
-    if (strstr(m, "unsupported") || strstr(m, "not supported")) return LTX_ERR_UNSUPPORTED;
-    return LTX_ERR_INVALID_ARG;
+    /* Helpers return NULL after an op failed; its message and status are set (ltx_err). Keep
+     * "not built yet" (an op still missing on this backend) distinguishable from real
+     * failures: the status recorded with the message, not its text. */
+    ltx_status s = ltx_err_status();
+    return s != LTX_OK ? s : LTX_ERR_INVALID_ARG;
 }
 
 /* ---- forward pieces ------------------------------------------------------------------------ */

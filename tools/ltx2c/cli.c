@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,18 @@
 bool cli_is_help(const char *s)
 {
     return !strcmp(s, "-h") || !strcmp(s, "--help");
+}
+
+static _Thread_local cli_job_hooks *tl_hooks;
+
+void cli_set_job_hooks(cli_job_hooks *h)
+{
+    tl_hooks = h;
+}
+
+cli_job_hooks *cli_job_hooks_get(void)
+{
+    return tl_hooks;
 }
 
 const char *cli_default_tokenizer(void)
@@ -87,6 +100,19 @@ void cli_error(const char *cmd, const char *fmt, ...)
     char buf[4096];
     va_list ap;
     va_start(ap, fmt);
+    if (tl_hooks) {
+        if (tl_hooks->err && tl_hooks->err_cap) {
+            size_t used = strlen(tl_hooks->err);
+            if (used && used + 2 < tl_hooks->err_cap) {
+                tl_hooks->err[used++] = '\n';
+                tl_hooks->err[used] = 0;
+            }
+            if (used < tl_hooks->err_cap)
+                vsnprintf(tl_hooks->err + used, tl_hooks->err_cap - used, fmt, ap);
+        }
+        va_end(ap);
+        return;
+    }
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     /* messages quote tensor names and metadata from files: never raw escapes on a terminal */

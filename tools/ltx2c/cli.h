@@ -41,6 +41,25 @@ char *cli_escape(const char *s, size_t max_chars);
  * malformed UTF-8 become \xNN, so the output stays readable JSON. */
 char *cli_escape_json_text(const char *s);
 
+/* In-process runs of a generation subcommand (ltx2c serve). Installed per thread with
+ * cli_set_job_hooks(); NULL (the default) = the plain CLI behaviour. While installed:
+ *   - cli_error appends its message (without the "ltx2c CMD: " prefix) to err, not stderr;
+ *   - validate_only: the subcommand parses and validates everything, the library included
+ *     (ltx_generate_params.validate_only), and returns without loading any weight;
+ *   - engine (borrowed, may be NULL): used instead of opening a fresh engine, so the engine's
+ *     progress callback and model cache are the caller's. */
+typedef struct cli_job_hooks {
+    int validate_only;
+    ltx_engine *engine;
+    char *err; /* caller's buffer, NUL-terminated; may be NULL (messages dropped) */
+    size_t err_cap;
+} cli_job_hooks;
+
+/* h is borrowed until the next call (NULL to remove). Thread-local. */
+void cli_set_job_hooks(cli_job_hooks *h);
+/* The calling thread's hooks or NULL. */
+cli_job_hooks *cli_job_hooks_get(void);
+
 /* True when s is "-h" or "--help". */
 bool cli_is_help(const char *s);
 

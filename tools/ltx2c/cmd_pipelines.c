@@ -290,6 +290,34 @@ static int parse(const char *cmd, const char *ckpt_flag, const char *what, const
 /* Opens the engine, runs `fn`, reports. */
 typedef ltx_status (*run_fn)(ltx_engine *e, gen_args *a, void *pp);
 
+static int exit_code(ltx_status s)
+{
+    return s == LTX_OK ? CLI_EXIT_OK : s == LTX_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+/* run() under cli_job_hooks (ltx2c serve): the caller's engine, or a quiet one-thread CPU
+ * engine for validation; errors go to the hooks' buffer. */
+static int run_hooked(const char *cmd, gen_args *a, run_fn fn, void *pp, cli_job_hooks *h)
+{
+    a->g.validate_only = h->validate_only;
+    ltx_engine *e = h->engine;
+    if (!e) {
+        ltx_engine_params ep;
+        ltx_engine_params_init(&ep);
+        ep.device = "cpu";
+        ep.n_threads = 1;
+        ep.log = NULL;
+        if (ltx_engine_open(&ep, &e) != LTX_OK) {
+            cli_error(cmd, "cannot open a validation engine: %s", ltx_last_error_global());
+            return CLI_EXIT_FAIL;
+        }
+    }
+    ltx_status s = fn(e, a, pp);
+    if (s != LTX_OK) cli_error(cmd, "%s", ltx_engine_last_error(e));
+    if (!h->engine) ltx_engine_close(e);
+    return exit_code(s);
+}
+
 static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
 {
     a->g.quantization = a->quantization;
@@ -299,6 +327,8 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     a->g.n_images = a->images.n;
     a->g.loras = a->loras.v;
     a->g.n_loras = a->loras.n;
+    cli_job_hooks *hooks = cli_job_hooks_get();
+    if (hooks) return run_hooked(cmd, a, fn, pp, hooks);
     /* SIGINT/SIGTERM: abort at the next step; during the mp4 write, remove the temp file and
      * die of the signal (io/file.h). */
     ltx_interrupt_install();
@@ -333,7 +363,7 @@ static int run(const char *cmd, gen_args *a, run_fn fn, void *pp)
     }
     if (s != LTX_OK) cli_error(cmd, "%s", ltx_engine_last_error(e));
     ltx_engine_close(e);
-    return s == LTX_OK ? CLI_EXIT_OK : s == LTX_ERR_INVALID_ARG ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    return exit_code(s);
 }
 
 /* ---- distilled ---- */
