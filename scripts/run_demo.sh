@@ -38,6 +38,10 @@ fi
 echo "wrote $OUT"
 
 echo
-echo "== ltx2c verify (every golden this build supports, on cpu)"
-files=$(grep -v '^#' tests/golden/goldens.txt | awk 'NF{print $1}' | sed "s|^|$DATA/|")
-$BIN verify --device cpu --quiet $files
+echo "== ltx2c verify (every golden this build supports, on cpu; both reference versions)"
+# goldens.txt lists a2c3f24 files relative to tests/data/golden and 400fd31 (v1.2.0) files as
+# "v12/..." relative to tests/data/golden_v12; each replays under its own reference_commit, with
+# the shared tiny checkpoint and media of tests/data/golden as the root.
+files=$(grep -v '^#' tests/golden/goldens.txt | awk 'NF{print $1}' | sort -u |
+        sed -e "s|^v12/|tests/data/golden_v12/|" -e "t" -e "s|^|$DATA/|")
+$BIN verify --device cpu --quiet --root $DATA $files
