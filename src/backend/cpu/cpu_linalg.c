@@ -243,9 +243,16 @@ void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int
         gemm_block(&g, 0, M, 0, N);
         return;
     }
-    int saved = blas_single_begin();
-    gemm_tiled(pool, &g);
-    blas_single_end(saved);
+    /* One call on OpenBLAS's own threads (as many as the pool), not tiles over the pool:
+     * OpenBLAS picks other kernels for smaller tiles (its small-matrix path), so tiling made the
+     * bits depend on --threads and broke bit-for-bit reproduction of earlier outputs
+     * (--reference-version 2026-04). Whole-matrix calls give the same bits at any thread
+     * count; OpenBLAS goes back to one thread afterwards (the pool's rule for everything else). */
+    int saved = openblas_get_num_threads();
+    int nw = ltx_threadpool_size(pool);
+    if (saved != nw) openblas_set_num_threads(nw);
+    gemm_block(&g, 0, M, 0, N);
+    if (saved != nw) openblas_set_num_threads(saved);
 }
 
 /* ---- linear -----------------------------------------------------------------------------------
