@@ -1,7 +1,10 @@
 /*
  * thread_rule.c — what the CPU backend's single threading rule buys: a convolution followed by
  * a pool-parallel op, with conv's GEMM on OpenBLAS's own threads (the rule before issue 12)
- * against the same GEMM tiled over the engine's pool with single-threaded OpenBLAS (now).
+ * against the same GEMM tiled over the engine's pool with single-threaded OpenBLAS (the rule
+ * issue 12 tried). NOTE: the backend went back to one whole-matrix OpenBLAS call for conv
+ * (cpu_sgemm): tiles changed the bits (OpenBLAS's small-matrix kernels), and with them the
+ * decoded audio of reproducible runs; the measured gain was within noise (0.172 vs 0.180 s).
  *
  * Method:
  *   - Conv: 3x3x3, 128 -> 128 channels on a (4, 32, 32) latent-like grid, padding 1 (a video VAE
