@@ -24,6 +24,7 @@
  * (torch's rule when `size=` is given, identical for integer scale factors), the taps of the
  * outermost spatial dim summed last. "area" = adaptive average pooling windows. No antialias.
  */
+#include "backend/conv_geom.h"
 #include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_iter.h"
 
@@ -33,12 +34,7 @@
 
 #define CONV_TILE_BYTES (32u << 20) /* im2col / col2im tile budget */
 
-typedef struct geom {
-    int64_t N, Cin, Cout, G, cig, cog;
-    int64_t in[3], out[3], k[3], s[3], p[3], dl[3];
-    int64_t Sin, Sout, Kvol;
-    int64_t xs[5]; /* x strides: n, c, d, h, w */
-} geom;
+typedef ltx_conv_geom geom; /* backend/conv_geom.h */
 
 /* ---- direct depthwise -------------------------------------------------------------------- */
 
@@ -290,78 +286,12 @@ static void col2im_chans(void *vctx, int64_t begin, int64_t end, int worker)
 
 /* ---- the op ------------------------------------------------------------------------------ */
 
-static ltx_status conv_geom(const ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                            const ltx_conv_params *p, geom *g)
-{
-    int ns = p->nspatial;
-    char sx[96], sw[96], sy[96];
-    if (ns < 1 || ns > 3 || x->ndim != ns + 2 || w->ndim != ns + 2 || y->ndim != ns + 2 ||
-        p->groups < 1)
-        goto bad;
-    memset(g, 0, sizeof *g);
-    g->N = x->shape[0];
-    g->Cin = x->shape[1];
-    g->G = p->groups;
-    if (p->transposed) {
-        g->cig = g->Cin / g->G;
-        g->cog = w->shape[1];
-        g->Cout = g->cog * g->G;
-        if (w->shape[0] != g->Cin) goto bad;
-    } else {
-        g->cig = w->shape[1];
-        g->Cout = w->shape[0];
-        g->cog = g->Cout / g->G;
-        if (g->cig * g->G != g->Cin) goto bad;
-    }
-    if (g->Cin % g->G || g->Cout % g->G || y->shape[0] != g->N || y->shape[1] != g->Cout) goto bad;
-    g->Sin = g->Sout = g->Kvol = 1;
-    for (int i = 0; i < 3; i++) {
-        int si = i - (3 - ns);
-        bool real = si >= 0;
-        g->in[i] = real ? x->shape[2 + si] : 1;
-        g->k[i] = real ? w->shape[2 + si] : 1;
-        g->s[i] = real ? p->stride[si] : 1;
-        g->p[i] = real ? p->padding[si] : 0;
-        g->dl[i] = real ? p->dilation[si] : 1;
-        g->xs[2 + i] = real ? x->stride[2 + si] : 0;
-        if (g->s[i] < 1 || g->dl[i] < 1 || g->p[i] < 0) goto bad;
-        int64_t eff = g->dl[i] * (g->k[i] - 1) + 1;
-        int64_t o = p->transposed ? (g->in[i] - 1) * g->s[i] - 2 * g->p[i] + eff +
-                                        (real ? p->output_padding[si] : 0)
-                                  : (g->in[i] + 2 * g->p[i] - eff) / g->s[i] + 1;
-        g->out[i] = o;
-        if (o < 1 || (real && y->shape[2 + si] != o)) goto bad;
-        g->Sin *= g->in[i];
-        g->Sout *= o;
-        g->Kvol *= g->k[i];
-    }
-    g->xs[0] = x->stride[0];
-    g->xs[1] = x->stride[1];
-    return LTX_OK;
-bad:
-    return ltx_err(LTX_ERR_INVALID_ARG, "conv%dd%s: x %s, w %s, y %s, groups %d do not fit", ns,
-                   p->transposed ? " transposed" : "", ltx_tensor_shape_str(x, sx, sizeof sx),
-                   ltx_tensor_shape_str(w, sw, sizeof sw), ltx_tensor_shape_str(y, sy, sizeof sy),
-                   p->groups);
-}
-
-/* Is x's (cig, spatial) block for one (n, g) laid out as a contiguous (cig, Sin) matrix? */
-static bool x_block_contiguous(const geom *g, const ltx_tensor *x)
-{
-    int64_t expect = 1;
-    for (int i = x->ndim - 1; i >= 2; i--) {
-        if (x->shape[i] != 1 && x->stride[i] != expect) return false;
-        expect *= x->shape[i];
-    }
-    return g->cig == 1 || x->stride[1] == g->Sin;
-}
-
 static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const float *x,
                                const float *w, const ltx_tensor *xt)
 {
     int64_t Kdim = g->cig * g->Kvol;
     bool direct = g->Kvol == 1 && g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1 && g->p[0] == 0 &&
-                  g->p[1] == 0 && g->p[2] == 0 && x_block_contiguous(g, xt);
+                  g->p[1] == 0 && g->p[2] == 0 && ltx_conv_geom_x_contiguous(g, xt);
     int64_t P = direct ? g->Sout : (int64_t)(CONV_TILE_BYTES / sizeof(float)) / Kdim;
     if (P < g->out[2]) P = g->out[2]; /* at least one output row */
     if (P >= g->Sout)
@@ -385,8 +315,8 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
                 }
                 col_ctx c = {g, col, xg, NULL, p0, np};
                 cpu_parallel(be, Kdim, np, im2col_rows, &c);
-                cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, col, np,
-                          1.0f, yg + p0, g->Sout);
+                cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, col, np, 1.0f,
+                          yg + p0, g->Sout);
             }
         }
     free(col);
@@ -397,7 +327,7 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
                                   const float *w, const ltx_tensor *xt)
 {
     int64_t M = g->cog * g->Kvol;
-    bool xcontig = x_block_contiguous(g, xt);
+    bool xcontig = ltx_conv_geom_x_contiguous(g, xt);
     int64_t Q = (int64_t)(CONV_TILE_BYTES / sizeof(float)) / (M + (xcontig ? 0 : g->cig));
     if (Q < g->in[2]) Q = g->in[2];
     if (Q >= g->Sin)
@@ -431,8 +361,7 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
                     b = xt_tile;
                     ldb = nq;
                 }
-                cpu_sgemm(be->pool, true, false, M, nq, g->cig, 1.0f, wg, M, b, ldb, 0.0f, col,
-                          nq);
+                cpu_sgemm(be->pool, true, false, M, nq, g->cig, 1.0f, wg, M, b, ldb, 0.0f, col, nq);
                 col_ctx c = {g, col, NULL, yg, q0, nq};
                 cpu_parallel(be, g->cog, g->Kvol * nq, col2im_chans, &c);
             }
@@ -445,14 +374,14 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
 /* Convolution (see ltx_conv_params). x f32 (N, C_in, *S) any strides; w any float dtype
  * (converted to f32 scratch once per call unless already contiguous f32); bias NULL or C_out
  * elements of any float dtype; y f32 contiguous of the exact output shape. */
-static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
-                         const ltx_tensor *w, const ltx_tensor *bias, const ltx_conv_params *p)
+static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                           const ltx_tensor *bias, const ltx_conv_params *p)
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
     LTX_TRY(cpu_check_dtype(be, w->dtype, "conv weight"));
     geom g;
-    LTX_TRY(conv_geom(y, x, w, p, &g));
+    LTX_TRY(ltx_conv_geom_make(y, x, w, p, &g));
     if (bias && (ltx_tensor_numel(bias) != g.Cout || !ltx_tensor_is_contiguous(bias)))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: bias must have %lld contiguous elements",
                        (long long)g.Cout);

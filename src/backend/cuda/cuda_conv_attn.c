@@ -16,6 +16,7 @@
  * Not here: cuDNN (implicit GEMM through cuBLASLt was simpler and keeps one numeric path;
  * measure before adding it), fp8 conv weights beyond the f32 widening.
  */
+#include "backend/conv_geom.h"
 #include "backend/cuda/cuda_internal.h"
 
 #include <string.h>
@@ -104,72 +105,6 @@ ltx_status cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, con
 }
 
 /* ---- convolution --------------------------------------------------------------------------- */
-
-static ltx_status conv_geom(const ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                            const ltx_conv_params *p, ck_conv *g)
-{
-    int ns = p->nspatial;
-    char sx[96], sw[96], sy[96];
-    if (ns < 1 || ns > 3 || x->ndim != ns + 2 || w->ndim != ns + 2 || y->ndim != ns + 2 ||
-        p->groups < 1)
-        goto bad;
-    memset(g, 0, sizeof *g);
-    g->N = x->shape[0];
-    g->Cin = x->shape[1];
-    g->G = p->groups;
-    if (p->transposed) {
-        g->cig = g->Cin / g->G;
-        g->cog = w->shape[1];
-        g->Cout = g->cog * g->G;
-        if (w->shape[0] != g->Cin) goto bad;
-    } else {
-        g->cig = w->shape[1];
-        g->Cout = w->shape[0];
-        g->cog = g->Cout / g->G;
-        if (g->cig * g->G != g->Cin) goto bad;
-    }
-    if (g->Cin % g->G || g->Cout % g->G || y->shape[0] != g->N || y->shape[1] != g->Cout) goto bad;
-    g->Sin = g->Sout = g->Kvol = 1;
-    for (int i = 0; i < 3; i++) {
-        int si = i - (3 - ns);
-        bool real = si >= 0;
-        g->in[i] = real ? x->shape[2 + si] : 1;
-        g->k[i] = real ? w->shape[2 + si] : 1;
-        g->s[i] = real ? p->stride[si] : 1;
-        g->p[i] = real ? p->padding[si] : 0;
-        g->dl[i] = real ? p->dilation[si] : 1;
-        g->xs[2 + i] = real ? x->stride[2 + si] : 0;
-        if (g->s[i] < 1 || g->dl[i] < 1 || g->p[i] < 0) goto bad;
-        int64_t eff = g->dl[i] * (g->k[i] - 1) + 1;
-        int64_t o = p->transposed ? (g->in[i] - 1) * g->s[i] - 2 * g->p[i] + eff +
-                                        (real ? p->output_padding[si] : 0)
-                                  : (g->in[i] + 2 * g->p[i] - eff) / g->s[i] + 1;
-        g->out[i] = o;
-        if (o < 1 || (real && y->shape[2 + si] != o)) goto bad;
-        g->Sin *= g->in[i];
-        g->Sout *= o;
-        g->Kvol *= g->k[i];
-    }
-    g->xs[0] = x->stride[0];
-    g->xs[1] = x->stride[1];
-    return LTX_OK;
-bad:
-    return ltx_err(LTX_ERR_INVALID_ARG, "conv%dd%s: x %s, w %s, y %s, groups %d do not fit", ns,
-                   p->transposed ? " transposed" : "", ltx_tensor_shape_str(x, sx, sizeof sx),
-                   ltx_tensor_shape_str(w, sw, sizeof sw), ltx_tensor_shape_str(y, sy, sizeof sy),
-                   p->groups);
-}
-
-/* Is x's (cig, spatial) block for one (n, g) a contiguous (cig, Sin) matrix? */
-static bool x_block_contiguous(const ck_conv *g, const ltx_tensor *x)
-{
-    int64_t expect = 1;
-    for (int i = x->ndim - 1; i >= 2; i--) {
-        if (x->shape[i] != 1 && x->stride[i] != expect) return false;
-        expect *= x->shape[i];
-    }
-    return g->cig == 1 || x->stride[1] == g->Sin;
-}
 
 static cublasComputeType_t conv_compute(ltx_backend *be)
 {
@@ -282,7 +217,7 @@ ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const lt
     if (!ltx_dtype_is_float(w->dtype))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: weight dtype %s", ltx_dtype_name(w->dtype));
     ck_conv g;
-    LTX_TRY(conv_geom(y, x, w, p, &g));
+    LTX_TRY(ltx_conv_geom_make(y, x, w, p, &g));
     if (bias && (ltx_tensor_numel(bias) != g.Cout || !ltx_tensor_is_contiguous(bias)))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: bias must have %lld contiguous elements",
                        (long long)g.Cout);
@@ -296,7 +231,8 @@ ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const lt
                      "depthwise conv");
         goto done;
     }
-    if (s == LTX_OK && p->transposed && !x_block_contiguous(&g, x)) { /* GEMM needs (cig, Sin) */
+    if (s == LTX_OK && p->transposed &&
+        !ltx_conv_geom_x_contiguous(&g, x)) { /* GEMM needs (cig, Sin) */
         s = as_f32(be, x, &xt, &xf);
         if (s == LTX_OK) {
             for (int i = 0; i < 2; i++)

@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include "backend/conv_geom.h"
+
 #include <cuda_runtime_api.h>
 
 #ifdef __cplusplus
@@ -148,12 +150,7 @@ cudaError_t ck_gather_rows(cudaStream_t s, void *dst, int to_bf16, const float *
 cudaError_t ck_bias_act(cudaStream_t s, float *y, int64_t M, int64_t N, ck_operand bias, int act);
 
 /* ---- convolution helpers (kernels/conv.cu) ---- */
-typedef struct ck_conv {
-    int64_t N, Cin, Cout, G, cig, cog;
-    int64_t in[3], out[3], k[3], s[3], p[3], dl[3];
-    int64_t Sin, Sout, Kvol;
-    int64_t xs[5];
-} ck_conv;
+typedef ltx_conv_geom ck_conv; /* backend/conv_geom.h, shared with the CPU backend */
 /* col (cig*Kvol, P) for sample n, group g, output positions [p0, p0 + P); bf16 or f32. */
 cudaError_t ck_im2col(cudaStream_t s, const ck_conv *g, const float *x, int64_t n, int64_t grp,
                       int64_t p0, int64_t P, void *col, int to_bf16);
