@@ -30,14 +30,23 @@
  * Allocator: like the README's anchor environment (MALLOC_MMAP_THRESHOLD_/TRIM_THRESHOLD_),
  * glibc is told to keep freed memory (mallopt) so activations are not re-faulted every call.
  * Reference on this machine kind (README): PyTorch CPU median 0.963 s per block.
- * Options (issue 12): --precision bf16 runs the backend at LTX_PRECISION_BF16 (linear on the
- * vdpbf16ps kernels, bf16-rounded inputs, f32 accumulation; attention and the rest unchanged);
- * --weights q8_0|q4_k quantizes the block's 2-D Linear weights (attention projections, gates,
- * feed-forward) to that GGUF block type after loading, with the model's own quantizer
- * (D1's from_float), so at --precision bf16 they run on the int8 VNNI kernels. Outside f32 the
- * golden checks are reported with NMSE and max error against the f32 reference instead of the
- * f32 tolerances (the block is expected to differ by the rounding of the mode).
- * Usage: transformer_block [reps] [--precision f32|bf16] [--weights f32|q8_0|q4_k]
+ * Options (issue 12): --precision bf16 runs the backend at LTX_PRECISION_BF16 (linear and the
+ * attention products on the vdpbf16ps kernels: bf16-rounded inputs — q/k/v and the softmax
+ * probabilities for attention — f32 accumulation; norms, softmax statistics, RoPE, GELU and the
+ * residual stream stay f32); --weights bf16 stores the block's 2-D Linear weights (attention
+ * projections, gates, feed-forward) as bf16, as the real checkpoint ships them (the generated
+ * f32 values rounded to nearest even), so the bf16 GEMM reads them in place instead of
+ * converting f32 weights to bf16 on every call (at --precision bf16 without it, every linear
+ * pays that conversion, which a real run never does); --weights q8_0|q4_k quantizes the same
+ * weights to that GGUF block type after loading, with the model's own quantizer (D1's
+ * from_float): at --precision bf16 they run on the int8 VNNI kernels up to 64 rows and, above
+ * that (every linear of this block), as dequantized bf16 panels on the vdpbf16ps GEMM. Outside
+ * f32 the golden checks are reported with NMSE and max error against the f32 reference
+ * instead of the f32 tolerances (the block is expected to differ by the rounding of the mode).
+ * --no-matmuls skips the matmul-only baseline (for profiling the block alone; the ratio lines
+ * are then meaningless).
+ * Usage: transformer_block [reps] [--precision f32|bf16] [--weights f32|bf16|q8_0|q4_k]
+ *                          [--no-matmuls]
  *   (threads = all online CPUs for the pool; OpenBLAS single-threaded inside the backend)
  *
  * --device cuda (CUDA builds; src/backend/cuda): the block at the 22B model's widths — video
@@ -262,7 +271,7 @@ static void check(const ltx_st_file *gf, const char *name, const ltx_tensor *t, 
     free(v);
 }
 
-/* --weights: the block's 2-D Linear weights replaced by quantized copies of type dt. The
+/* --weights: the block's 2-D Linear weights replaced by copies of type dt (bf16 or quantized). The
  * originals stay owned by the model (its `owned` list); the copies are kept here and the
  * originals put back before the model is freed. */
 #define MAX_Q 64
@@ -867,8 +876,11 @@ static int cpu_main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     int reps = 5;
     const char *prec = "f32", *wq = "f32";
+    bool no_mm = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+        if (!strcmp(argv[i], "--no-matmuls"))
+            no_mm = true;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
             prec = argv[++i];
         else if (!strcmp(argv[i], "--weights") && i + 1 < argc)
             wq = argv[++i];
@@ -883,12 +895,14 @@ static int cpu_main(int argc, char **argv)
         fprintf(stderr, "transformer_block: --precision '%s' is not f32|bf16\n", prec);
         return 1;
     }
-    if (!strcmp(wq, "q8_0"))
+    if (!strcmp(wq, "bf16"))
+        wdt = LTX_BF16;
+    else if (!strcmp(wq, "q8_0"))
         wdt = LTX_Q8_0;
     else if (!strcmp(wq, "q4_k"))
         wdt = LTX_Q4_K;
     else if (strcmp(wq, "f32")) {
-        fprintf(stderr, "transformer_block: --weights '%s' is not f32|q8_0|q4_k\n", wq);
+        fprintf(stderr, "transformer_block: --weights '%s' is not f32|bf16|q8_0|q4_k\n", wq);
         return 1;
     }
     g_lowp = strcmp(prec, "f32") || wdt != LTX_F32;
@@ -1018,7 +1032,7 @@ static int cpu_main(int argc, char **argv)
         ga[i] = stream_u((uint64_t)i) * 0.1f;
     for (int64_t i = 0; i < maxb; i++)
         gb[i] = stream_u((uint64_t)i + 7) * 0.1f;
-    run_gemms(pool, ga, gb, gc, maxc); /* warm-up */
+    if (!no_mm) run_gemms(pool, ga, gb, gc, maxc); /* warm-up */
     memset(mod_gemm, 0, sizeof mod_gemm);
     ltx_taps seg = {.fn = seg_tap};
     /* block and matmuls alternate in every repetition, so load from other processes hits both
@@ -1049,7 +1063,7 @@ static int cpu_main(int argc, char **argv)
             tb[r] = dt;
             cb[r] = bench_cpu_now() - c0;
             double c1 = bench_cpu_now();
-            tmm[r] = run_gemms(pool, ga, gb, gc, maxc);
+            tmm[r] = no_mm ? tb[r] : run_gemms(pool, ga, gb, gc, maxc);
             cm[r] = bench_cpu_now() - c1;
             rat[r] = tb[r] / tmm[r];
         }
@@ -1069,7 +1083,7 @@ static int cpu_main(int argc, char **argv)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("threads %d, reps %d, precision %s, block weights %s (%d quantized); matmul-only "
+    printf("threads %d, reps %d, precision %s, block weights %s (%d converted); matmul-only "
            "baseline: OpenBLAS f32\n",
            nth, reps, prec, wq, n_q);
     printf("block median %.3f s (min %.3f, max %.3f)\n", med, tb[0], tb[reps - 1]);

@@ -55,11 +55,20 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
                       uint32_t *rowbuf);
 void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
                       uint16_t *rowbuf);
-/* C (M, N) [+]= A16 @ B for operands packed as above (K the unpacked length). bstride: words
- * between B's 64-column panels (<= 0: packed for exactly this K; larger when Bp is a slice of
- * pairs out of panels packed for a longer K). */
+/* Rows k0..k1 (k0 even; src = row k0, row stride lds) of a K x N operand into its pack_kn panels
+ * (dst = the whole operand's panels); slices of one operand may be packed concurrently. */
+void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0, int64_t k1,
+                            int64_t K, int64_t N, uint16_t *rowbuf);
+/* M rows of K values (row stride lds) rounded into dst (row stride ldd halves >= K + (K & 1));
+ * an odd K gets a zero in the pair's second half. No padding rows (unlike round_rows). */
+void cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
+                          int64_t K);
+/* C (M, N) [+]= alpha * (A16 @ B) for operands packed as above (K the unpacked length; alpha
+ * one f32 product on each finished f32 sum, none when 1). bstride: words between B's 64-column
+ * panels (<= 0: packed for exactly this K; larger when Bp is a slice of pairs out of panels
+ * packed for a longer K). */
 void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          int64_t bstride, float *C, int64_t ldc, bool accumulate);
+                          int64_t bstride, float *C, int64_t ldc, bool accumulate, float alpha);
 
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
 void cpu_blas_single_threaded(void);

@@ -42,10 +42,11 @@
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define TARGET_AVX2   __attribute__((target("avx2,fma,f16c")))
 
-/* One micro-kernel call: C[0:mr, 0:nr] (+)= A strip (MR rows of kpn pairs, row stride lda32
- * pairs) @ packed W micro-panel (kpn x NR pairs). Rows of A past mr are zeros. */
+/* One micro-kernel call: C[0:mr, 0:nr] (+)= alpha * (A strip (MR rows of kpn pairs, row stride
+ * lda32 pairs) @ packed W micro-panel (kpn x NR pairs)). Rows of A past mr are zeros. alpha
+ * is one f32 product on each finished sum (skipped when 1: linear's results are unchanged). */
 typedef void (*bf16_kernel)(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
-                            float *c, int64_t ldc, int mr, int nr, bool acc);
+                            float *c, int64_t ldc, int mr, int nr, bool acc, float alpha);
 
 static inline float bf_lo(uint32_t p)
 {
@@ -67,7 +68,7 @@ static inline float bf_hi(uint32_t p)
 
 /* Portable C reference: per output, lo product then hi product added in k order. */
 static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
-                          float *c, int64_t ldc, int mr, int nr, bool acc)
+                          float *c, int64_t ldc, int mr, int nr, bool acc, float alpha)
 {
     for (int r = 0; r < mr; r++) {
         float s[NR] = {0};
@@ -81,6 +82,9 @@ static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const u
             }
         }
         float *cr = c + r * ldc;
+        if (alpha != 1.0f)
+            for (int n = 0; n < nr; n++)
+                s[n] *= alpha;
         for (int n = 0; n < nr; n++)
             cr[n] = acc ? cr[n] + s[n] : s[n];
     }
@@ -89,7 +93,7 @@ static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const u
 /* AVX2: 6 rows x 16 columns at a time (12 ymm accumulators), bf16 widened by shifts. */
 TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda32,
                                     const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
-                                    bool acc)
+                                    bool acc, float alpha)
 {
     const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
     for (int n0 = 0; n0 < nr; n0 += 16) {
@@ -118,6 +122,9 @@ TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda3
             float t[16], *cr = c + r * ldc + n0;
             _mm256_storeu_ps(t, s[r][0]);
             _mm256_storeu_ps(t + 8, s[r][1]);
+            if (alpha != 1.0f)
+                for (int n = 0; n < cols; n++)
+                    t[n] *= alpha;
             for (int n = 0; n < cols; n++)
                 cr[n] = acc ? cr[n] + t[n] : t[n];
         }
@@ -127,7 +134,7 @@ TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda3
 /* AVX-512 BF16: the 6 x 64 register tile described at the top. */
 TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t lda32,
                                         const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
-                                        bool acc)
+                                        bool acc, float alpha)
 {
     __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
     __m512 s10 = s00, s11 = s00, s12 = s00, s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00;
@@ -157,6 +164,7 @@ TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t 
     }
     __m512 rows[MR][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23},
                           {s30, s31, s32, s33}, {s40, s41, s42, s43}, {s50, s51, s52, s53}};
+    const __m512 va = _mm512_set1_ps(alpha);
     for (int q = 0; q < 4; q++) {
         int cols = nr - 16 * q;
         if (cols <= 0) break;
@@ -164,6 +172,7 @@ TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t 
         for (int r = 0; r < mr; r++) {
             float *cp = c + r * ldc + 16 * q;
             __m512 v = rows[r][q];
+            if (alpha != 1.0f) v = _mm512_mul_ps(v, va);
             if (acc) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, cp));
             _mm512_mask_storeu_ps(cp, m, v);
         }
@@ -357,7 +366,7 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                 for (int64_t nb = n0; nb < n1; nb += NR) {
                     int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
                     j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
-                            j->ldc, mr, nr, acc);
+                            j->ldc, mr, nr, acc, 1.0f);
                 }
             }
         }
@@ -466,16 +475,26 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
     }
 }
 
-void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
-                      uint16_t *rowbuf)
+void cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
+                          int64_t K)
+{
+    for (int64_t m = 0; m < M; m++) {
+        round_row(dst + m * ldd, src + m * lds, (size_t)K);
+        if (K & 1) dst[m * ldd + K] = 0;
+    }
+}
+
+void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0, int64_t k1,
+                            int64_t K, int64_t N, uint16_t *rowbuf)
 {
     int64_t kpn = (K + 1) / 2, npad = (N + NR - 1) / NR * NR;
     uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
     memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
-    for (int64_t p = 0; p < kpn; p++) {
-        round_row(r0, src + 2 * p * lds, (size_t)N);
-        if (2 * p + 1 < K)
-            round_row(r1, src + (2 * p + 1) * lds, (size_t)N);
+    for (int64_t k = k0; k < k1; k += 2) {
+        int64_t p = k / 2;
+        round_row(r0, src + (k - k0) * lds, (size_t)N);
+        if (k + 1 < K)
+            round_row(r1, src + (k + 1 - k0) * lds, (size_t)N);
         else
             memset(r1, 0, (size_t)N * sizeof *r1);
         for (int64_t n = 0; n < npad; n++)
@@ -483,8 +502,14 @@ void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int
     }
 }
 
+void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                      uint16_t *rowbuf)
+{
+    cpu_bf16_pack_kn_slice(dst, src, lds, 0, K, K, N, rowbuf);
+}
+
 void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          int64_t bstride, float *C, int64_t ldc, bool accumulate)
+                          int64_t bstride, float *C, int64_t ldc, bool accumulate, float alpha)
 {
     int64_t kpn = (K + 1) / 2;
     if (bstride <= 0) bstride = kpn * NR;
@@ -495,7 +520,7 @@ void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, 
         for (int64_t m = 0; m < M; m += MR) {
             int mr = M - m < MR ? (int)(M - m) : MR;
             kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr,
-                 accumulate);
+                 accumulate, alpha);
         }
     }
 }
