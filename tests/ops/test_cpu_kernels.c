@@ -126,6 +126,9 @@ TEST(gemm_bf16_shapes_every_isa)
         {25, 200, 77, LTX_F16, 0.5f, 1, true},     {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
         {5, 129, 1024, LTX_F8E5M2, 2.0f, 0, true}, {50, 1030, 96, LTX_BF16, 1.0f, 0, false},
         {131, 17, 1100, LTX_F32, 1.0f, 3, false},
+        /* narrow column blocks take more k per packed block (up to 2048): several such blocks,
+         * the last partial, odd K */
+        {9, 100, 4501, LTX_BF16, 1.0f, 1, true},   {30, 300, 2600, LTX_F16, 1.0f, 0, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_case(&cases[i], pool);

@@ -7,11 +7,14 @@
  *   - A (M, K) f32 is rounded once into a contiguous bf16 copy (rows padded to a multiple of MR
  *     with zeros, K to an even count), spread over the pool. The micro-kernel broadcasts one
  *     32-bit pair (A[m][2p], A[m][2p+1]) per row and step, straight from these rows.
- *   - W (N, K) is packed per task in blocks of nc <= 512 columns x KC = 512 k: micro-panels of
- *     NR = 64 columns, and for each k pair p the 64 pairs (W[n][2p], W[n][2p+1]) side by side
- *     (128 bf16 = four zmm), which is the operand layout of vdpbf16ps. A block is 512 KiB:
- *     it stays in the 1 MiB L2 while every MR-row strip of A (6 x 512 bf16 = 6 KiB, L1) runs
- *     over its nc / NR micro-panels.
+ *   - W (N, K) is packed per task in blocks of nc <= 512 columns x kc k (kc = 512 at nc = 512,
+ *     more for narrower blocks — 1024 at 256 columns — up to 2048, so a block stays 512 KiB):
+ *     micro-panels of NR = 64 columns, and for each k pair p the 64 pairs (W[n][2p],
+ *     W[n][2p+1]) side by side (128 bf16 = four zmm), which is the operand layout of
+ *     vdpbf16ps. The block stays in the 1 MiB L2 while every MR-row strip of A (6 x kc bf16,
+ *     L1) runs over its nc / NR micro-panels. Every k block is one more pass over the task's C
+ *     (out to L3 at 2304 rows); the wider kc at narrow nc halves those passes for the
+ *     (2304, 1024, 4096) FF down projection (166 -> 178 GFLOP per CPU-second, bench noise ~5 %).
  *   - Micro-kernel MR x NR = 6 x 64: 24 zmm accumulators, per k pair 4 loads of W, 6
  *     broadcasts of A and 24 vdpbf16ps (each 32 multiply-adds).
  *   - Tasks: column blocks (and row chunks when there are fewer column blocks than 2 x workers),
@@ -34,10 +37,12 @@
 
 #define MR     6
 #define NR     64
-#define KC     512 /* k per packed block (256 pairs) */
+#define KC     512 /* k per packed block at NC_MAX columns (256 pairs); narrower blocks take
+                    * more k (same 512 KiB), up to KC_MAX */
+#define KC_MAX 2048
 #define NC_MAX 512 /* columns per packed block */
-/* per-worker row scratch: 16 bf16 rows of KC / 2 pairs, one f32 row of KC, KC / 2 zero pairs */
-#define ROWBUF_WORDS (16 * (KC / 2) + KC + KC / 2)
+/* per-worker row scratch: 16 bf16 rows of kc / 2 pairs, one f32 row of kc, kc / 2 zero pairs */
+#define ROWBUF_WORDS(kc) (16 * ((kc) / 2) + (kc) + (kc) / 2)
 
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define TARGET_AVX2   __attribute__((target("avx2,fma,f16c")))
@@ -233,7 +238,8 @@ typedef struct gemm_job {
     bool accumulate;
     bool w_direct; /* bf16, unit column stride, scale 1: pairs read in place */
     int64_t nc, mc, n_nblk, n_tasks;
-    uint32_t *bpack;  /* per worker: (nc / NR) * (KC / 2) * NR pairs */
+    int64_t kc;       /* k per packed block (even) */
+    uint32_t *bpack;  /* per worker: (nc / NR) * (kc / 2) * NR pairs */
     uint32_t *rowbuf; /* per worker: ROWBUF_WORDS (16 converted rows, f32 row, zero row) */
     cpu_isa isa;
     bf16_kernel kern;
@@ -307,14 +313,15 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
                    int64_t p0, int64_t p1)
 {
     int64_t kpn = p1 - p0, k0 = 2 * p0, k1 = 2 * p1 < j->K ? 2 * p1 : j->K;
-    float *wide = (float *)(rowbuf + 16 * (KC / 2)); /* KC floats */
-    uint32_t *zero = rowbuf + 16 * (KC / 2) + KC;    /* KC / 2 zero pairs */
+    int64_t kch = j->kc / 2;
+    float *wide = (float *)(rowbuf + 16 * kch); /* kc floats */
+    uint32_t *zero = rowbuf + 16 * kch + j->kc; /* kc / 2 zero pairs */
     memset(zero, 0, (size_t)kpn * sizeof *zero);
     for (int64_t g0 = n0; g0 < n1; g0 += 16) {
         const uint32_t *rows[16];
         for (int i = 0; i < 16; i++) {
             int64_t n = g0 + i;
-            uint32_t *own = rowbuf + i * (KC / 2);
+            uint32_t *own = rowbuf + i * kch;
             const uint16_t *src =
                 j->w_direct ? (const uint16_t *)j->w->base + n * j->w->rs + k0 : NULL;
             if (n >= n1) {
@@ -347,16 +354,16 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     (void)begin;
     (void)end;
     gemm_job *j = ctx;
-    uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (KC / 2) * NR;
-    uint32_t *rowbuf = j->rowbuf + (size_t)worker * ROWBUF_WORDS;
+    uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (size_t)(j->kc / 2) * NR;
+    uint32_t *rowbuf = j->rowbuf + (size_t)worker * ROWBUF_WORDS(j->kc);
     int64_t ld32 = j->Kp, Mpad = (j->M + MR - 1) / MR * MR;
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->n_tasks) break;
         int64_t n0 = (t % j->n_nblk) * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
         int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < Mpad ? m0 + j->mc : Mpad;
-        for (int64_t p0 = 0; p0 < j->Kp; p0 += KC / 2) {
-            int64_t p1 = p0 + KC / 2 < j->Kp ? p0 + KC / 2 : j->Kp, kpn = p1 - p0;
+        for (int64_t p0 = 0; p0 < j->Kp; p0 += j->kc / 2) {
+            int64_t p1 = p0 + j->kc / 2 < j->Kp ? p0 + j->kc / 2 : j->Kp, kpn = p1 - p0;
             pack_w(j, bp, rowbuf, n0, n1, p0, p1);
             bool acc = j->accumulate || p0 > 0;
             for (int64_t m = m0; m < m1; m += MR) {
@@ -408,9 +415,14 @@ ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
     j.n_tasks = j.n_nblk * ((Mpad + j.mc - 1) / j.mc);
 
     j.A16 = aligned_alloc(64, ((size_t)(Mpad * 2 * j.Kp) * 2 + 63) / 64 * 64);
-    size_t bsz = (size_t)(j.nc / NR) * (KC / 2) * NR * sizeof(uint32_t);
+    /* k per block: the 512 KiB of an NC_MAX x KC block, more k for narrower blocks (fewer
+     * passes over C), at most KC_MAX and not past K */
+    j.kc = (int64_t)KC * NC_MAX / j.nc;
+    j.kc = j.kc > KC_MAX ? KC_MAX : j.kc;
+    j.kc = j.kc > 2 * j.Kp ? 2 * j.Kp : j.kc;
+    size_t bsz = (size_t)(j.nc / NR) * (size_t)(j.kc / 2) * NR * sizeof(uint32_t);
     j.bpack = aligned_alloc(64, bsz * (size_t)nw);
-    j.rowbuf = malloc((size_t)nw * ROWBUF_WORDS * sizeof(uint32_t));
+    j.rowbuf = malloc((size_t)nw * ROWBUF_WORDS(j.kc) * sizeof(uint32_t));
     if (!j.A16 || !j.bpack || !j.rowbuf) {
         free(j.A16), free(j.bpack), free(j.rowbuf);
         return ltx_err(LTX_ERR_OOM, "linear (bf16): no memory for %lld x %lld packed operands",
