@@ -121,20 +121,65 @@ TEST(gemm_bf16_shapes_every_isa)
 {
     ltx_threadpool *pool = ltx_threadpool_create(2);
     static const gcase cases[] = {
-        {1, 1, 1, LTX_BF16, 1.0f, 0, false},       {7, 65, 33, LTX_BF16, 1.0f, 0, false},
-        {13, 130, 1029, LTX_BF16, 1.0f, 2, true},  {6, 64, 512, LTX_F32, 1.0f, 0, false},
-        {25, 200, 77, LTX_F16, 0.5f, 1, true},     {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
-        {5, 129, 1024, LTX_F8E5M2, 2.0f, 0, true}, {50, 1030, 96, LTX_BF16, 1.0f, 0, false},
+        {1, 1, 1, LTX_BF16, 1.0f, 0, false},
+        {7, 65, 33, LTX_BF16, 1.0f, 0, false},
+        {13, 130, 1029, LTX_BF16, 1.0f, 2, true},
+        {6, 64, 512, LTX_F32, 1.0f, 0, false},
+        {25, 200, 77, LTX_F16, 0.5f, 1, true},
+        {9, 70, 300, LTX_F8E4M3, 0.37f, 0, false},
+        {5, 129, 1024, LTX_F8E5M2, 2.0f, 0, true},
+        {50, 1030, 96, LTX_BF16, 1.0f, 0, false},
         {131, 17, 1100, LTX_F32, 1.0f, 3, false},
         /* narrow column blocks take more k per packed block (up to 2048): several such blocks,
          * the last partial, odd K */
-        {9, 100, 4501, LTX_BF16, 1.0f, 1, true},   {30, 300, 2600, LTX_F16, 1.0f, 0, false},
+        {9, 100, 4501, LTX_BF16, 1.0f, 1, true},
+        {30, 300, 2600, LTX_F16, 1.0f, 0, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_case(&cases[i], pool);
         run_case(&cases[i], NULL);
     }
     ltx_threadpool_destroy(pool);
+}
+
+/* cpu_bf16_gemm_bias (bias written into each tile before its first k block) is bit for bit
+ * cpu_bf16_gemm accumulating onto C preset to the bias, on every level; one k block and
+ * several (K 2600 at 300 columns), with and without a pool. */
+TEST(gemm_bf16_bias_equals_preset_every_isa)
+{
+    static const int64_t shapes[][3] = {{37, 130, 77}, {30, 300, 2600}, {7, 1030, 1025}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int64_t M = shapes[c][0], N = shapes[c][1], K = shapes[c][2], ldc = N + 3;
+        float *A = malloc(sizeof(float) * (size_t)(M * K)),
+              *W = malloc(sizeof(float) * (size_t)(N * K));
+        float *bias = malloc(sizeof(float) * (size_t)N);
+        float *C1 = malloc(sizeof(float) * (size_t)(M * ldc)),
+              *C2 = malloc(sizeof(float) * (size_t)(M * ldc));
+        for (int64_t i = 0; i < M * K; i++)
+            A[i] = frand() * 2.0f;
+        for (int64_t i = 0; i < N * K; i++)
+            W[i] = frand();
+        for (int64_t n = 0; n < N; n++)
+            bias[n] = frand();
+        cpu_wsource ws = {(const char *)W, LTX_F32, K, 1, 1.0f, NULL, NULL};
+        for (int pooled = 0; pooled < 2; pooled++) {
+            ltx_threadpool *pool = pooled ? ltx_threadpool_create(2) : NULL;
+            for (int isa = n_isas() - 1; isa >= 0; isa--) {
+                CHECK(cpu_isa_set((cpu_isa)isa));
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t n = 0; n < ldc; n++)
+                        C1[m * ldc + n] = C2[m * ldc + n] = n < N ? bias[n] : -7.0f;
+                CHECK(cpu_bf16_gemm(pool, M, N, K, A, K, &ws, C1, ldc, true) == LTX_OK);
+                CHECK(cpu_bf16_gemm_bias(pool, M, N, K, A, K, &ws, bias, C2, ldc) == LTX_OK);
+                CHECK_MSG(!memcmp(C1, C2, sizeof(float) * (size_t)(M * ldc)),
+                          "%s M %lld N %lld K %lld: bias path differs", cpu_isa_name((cpu_isa)isa),
+                          (long long)M, (long long)N, (long long)K);
+            }
+            cpu_isa_set(cpu_isa_detected());
+            ltx_threadpool_destroy(pool);
+        }
+        free(A), free(W), free(bias), free(C1), free(C2);
+    }
 }
 
 /* linear through the backend: precision BF16 goes through the bf16 kernels (bias added in f32

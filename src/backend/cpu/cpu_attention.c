@@ -182,8 +182,8 @@ TARGET_AVX512 static inline __m512 exp16_avx512(__m512 x)
     const __m512 l2e = _mm512_set1_ps(1.44269504088896341f), c1 = _mm512_set1_ps(0.693359375f);
     const __m512 c2 = _mm512_set1_ps(-2.12194440e-4f);
     x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    __m512 nn = _mm512_roundscale_ps(_mm512_mul_ps(x, l2e),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 nn =
+        _mm512_roundscale_ps(_mm512_mul_ps(x, l2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(nn, c1));
     r = _mm512_sub_ps(r, _mm512_mul_ps(nn, c2));
     __m512 q = _mm512_set1_ps(1.9875691500e-4f);
@@ -366,7 +366,7 @@ static bool row_update(float *s, int64_t nk, float *mrow, float *lrow, float *O,
         return false;
     }
     mnew = mnew > mrow[r] ? mnew : mrow[r];
-    if (mnew == -INFINITY) return false; /* every key so far masked: weights 0, O stays 0 */
+    if (mnew == -INFINITY) return false;   /* every key so far masked: weights 0, O stays 0 */
     float corr = exp_fast(mrow[r] - mnew); /* 0 when m was -inf */
     mrow[r] = mnew;
     if (corr != 1.0f)
@@ -437,11 +437,11 @@ static void attn_task(attn_job *j, int64_t task, float *ws)
     finish_rows(j->o + ((b * j->H + h) * j->Tq + i0) * Dv, O, lrow, nq, Dv);
 }
 
-/* ---- attention at LTX_PRECISION_BF16 ---------------------------------------------------------- */
+/* ---- attention at LTX_PRECISION_BF16 --------------------------------------------------------- */
 
-#define A16_CHUNK      64        /* tokens per packing item (one K panel) */
-#define A16_SR         12        /* query rows per strip (2 micro-kernel rows) */
-#define A16_BK         512       /* keys per block */
+#define A16_CHUNK      64         /* tokens per packing item (one K panel) */
+#define A16_SR         12         /* query rows per strip (2 micro-kernel rows) */
+#define A16_BK         512        /* keys per block */
 #define A16_PACK_BYTES (64 << 20) /* packed q/k/v of a group of kv heads */
 
 /* Rows t0..t0+n of one head of x (element strides xs, head offset base) as f32 rows with unit
@@ -466,17 +466,16 @@ static void a16_pack(void *ctx, int64_t begin, int64_t end, int worker)
         for (int64_t hk = j->hk0; hk < j->hk1; hk++) {
             for (int64_t h = hk * r; h < (hk + 1) * r && t0 < j->Tq; h++) {
                 int64_t n = j->Tq - t0 < A16_CHUNK ? j->Tq - t0 : A16_CHUNK;
-                const float *src = head_rows(j->q + j->b * j->qs[0] + h * j->qs[1], j->qs, t0, n,
-                                             D, buf, &ld);
+                const float *src =
+                    head_rows(j->q + j->b * j->qs[0] + h * j->qs[1], j->qs, t0, n, D, buf, &ld);
                 uint16_t *dst = j->q16 + (h - j->hk0 * r) * j->q_rows * j->q_ld + t0 * j->q_ld;
                 cpu_bf16_round_block(dst, j->q_ld, src, ld, n, D);
             }
             if (t0 >= j->Tk) continue;
             int64_t n = j->Tk - t0 < A16_CHUNK ? j->Tk - t0 : A16_CHUNK, g = hk - j->hk0;
-            const float *src = head_rows(j->k + j->b * j->ks[0] + hk * j->ks[1], j->ks, t0, n, D,
-                                         buf, &ld);
-            cpu_bf16_pack_nk(j->kpk + g * j->k_words + (t0 / 64) * kpd * 64, src, n, D, ld,
-                             rowbuf);
+            const float *src =
+                head_rows(j->k + j->b * j->ks[0] + hk * j->ks[1], j->ks, t0, n, D, buf, &ld);
+            cpu_bf16_pack_nk(j->kpk + g * j->k_words + (t0 / 64) * kpd * 64, src, n, D, ld, rowbuf);
             src = head_rows(j->v + j->b * j->vs[0] + hk * j->vs[1], j->vs, t0, n, Dv, buf, &ld);
             cpu_bf16_pack_kn_slice(j->vpk + g * j->v_words, src, ld, t0, t0 + n, j->Tk, Dv,
                                    (uint16_t *)rowbuf);
@@ -511,8 +510,7 @@ static void strip_bf16(attn_job *j, const int64_t pos[4], int64_t s0, int64_t sr
         lrow[s0 + r] = lrow[s0 + r] * corr + exp_row_bf16(s, nk, mrow[s0 + r], pr);
         if (nk < ld16) pr[nk] = 0;
     }
-    cpu_bf16_gemm_packed(sr, Dv, nk, p16, vp, ((j->Tk + 1) / 2) * 64, O + s0 * Dv, Dv, true,
-                         1.0f);
+    cpu_bf16_gemm_packed(sr, Dv, nk, p16, vp, ((j->Tk + 1) / 2) * 64, O + s0 * Dv, Dv, true, 1.0f);
 }
 
 /* Task = (query head of the group, block of bq query rows), all keys. */

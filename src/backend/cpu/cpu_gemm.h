@@ -37,6 +37,12 @@ void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, in
  * LTX_ERR_OOM (C untouched) if that fails. */
 ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                          int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate);
+/* The same with C = bias + bf16(A) @ bf16(W)^T (bias: N f32 values, NULL = none): bit for bit
+ * cpu_bf16_gemm on C preset to the bias (accumulate), without the separate pass over C — each
+ * output tile is set to the bias just before its first k block. */
+ltx_status cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                              int64_t lda, const cpu_wsource *w, const float *bias, float *C,
+                              int64_t ldc);
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major f32 sgemm under the CPU backend's threading
  * rule: with a pool of >= 2 threads OpenBLAS runs single-threaded (the backend sets it so at

@@ -35,10 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MR     6
-#define NR     64
-#define KC     512 /* k per packed block at NC_MAX columns (256 pairs); narrower blocks take
-                    * more k (same 512 KiB), up to KC_MAX */
+#define MR 6
+#define NR 64
+#define KC                                                                                         \
+    512 /* k per packed block at NC_MAX columns (256 pairs); narrower blocks take                  \
+         * more k (same 512 KiB), up to KC_MAX */
 #define KC_MAX 2048
 #define NC_MAX 512 /* columns per packed block */
 /* per-worker row scratch: 16 bf16 rows of kc / 2 pairs, one f32 row of kc, kc / 2 zero pairs */
@@ -236,7 +237,8 @@ typedef struct gemm_job {
     float *C;
     int64_t ldc;
     bool accumulate;
-    bool w_direct; /* bf16, unit column stride, scale 1: pairs read in place */
+    const float *bias; /* N values each output starts from (as C preset to them), or NULL */
+    bool w_direct;     /* bf16, unit column stride, scale 1: pairs read in place */
     int64_t nc, mc, n_nblk, n_tasks;
     int64_t kc;       /* k per packed block (even) */
     uint32_t *bpack;  /* per worker: (nc / NR) * (kc / 2) * NR pairs */
@@ -365,13 +367,15 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
         for (int64_t p0 = 0; p0 < j->Kp; p0 += j->kc / 2) {
             int64_t p1 = p0 + j->kc / 2 < j->Kp ? p0 + j->kc / 2 : j->Kp, kpn = p1 - p0;
             pack_w(j, bp, rowbuf, n0, n1, p0, p1);
-            bool acc = j->accumulate || p0 > 0;
+            bool preset = j->bias && p0 == 0, acc = j->accumulate || p0 > 0 || preset;
             for (int64_t m = m0; m < m1; m += MR) {
                 if (m >= j->M) break;
                 int mr = j->M - m < MR ? (int)(j->M - m) : MR;
                 const uint32_t *a = (const uint32_t *)j->A16 + m * ld32 + p0;
                 for (int64_t nb = n0; nb < n1; nb += NR) {
                     int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+                    for (int r = 0; preset && r < mr; r++) /* the tile starts from the bias */
+                        memcpy(j->C + (m + r) * j->ldc + nb, j->bias + nb, (size_t)nr * 4);
                     j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
                             j->ldc, mr, nr, acc, 1.0f);
                 }
@@ -380,13 +384,17 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     }
 }
 
-ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate)
+static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                           int64_t lda, const cpu_wsource *w, const float *bias, float *C,
+                           int64_t ldc, bool accumulate)
 {
     if (M <= 0 || N <= 0) return LTX_OK;
     if (K <= 0) {
         for (int64_t m = 0; m < M && !accumulate; m++)
-            memset(C + m * ldc, 0, (size_t)N * sizeof *C);
+            if (bias)
+                memcpy(C + m * ldc, bias, (size_t)N * sizeof *C);
+            else
+                memset(C + m * ldc, 0, (size_t)N * sizeof *C);
         return LTX_OK;
     }
     int nw = ltx_threadpool_size(pool);
@@ -400,6 +408,7 @@ ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
                   .C = C,
                   .ldc = ldc,
                   .accumulate = accumulate,
+                  .bias = accumulate ? NULL : bias,
                   .isa = cpu_isa_active()};
     j.kern = pick_kernel(j.isa);
     j.w_direct = w->dt == LTX_BF16 && (w->cs == 1 || K == 1) && w->scale == 1.0f;
@@ -433,6 +442,19 @@ ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, 
     ltx_threadpool_for(pool, nw, 1, gemm_tasks, &j);
     free(j.A16), free(j.bpack), free(j.rowbuf);
     return LTX_OK;
+}
+
+ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate)
+{
+    return gemm_run(pool, M, N, K, A, lda, w, NULL, C, ldc, accumulate);
+}
+
+ltx_status cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                              int64_t lda, const cpu_wsource *w, const float *bias, float *C,
+                              int64_t ldc)
+{
+    return gemm_run(pool, M, N, K, A, lda, w, bias, C, ldc, false);
 }
 
 /* ---- building blocks for callers that pack themselves (attention) --------------------------- */

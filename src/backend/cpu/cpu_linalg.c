@@ -234,9 +234,9 @@ void cpu_blas_single_threaded(void)
 /* The one threading rule of the CPU backend (cpu_gemm.h): with a pool of several threads,
  * OpenBLAS is single-threaded and each product is tiled over the pool; without one, one call
  * on OpenBLAS's own threads. */
-void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-               float *C, int64_t ldc)
+void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc)
 {
     gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, C, ldc};
     if (ltx_threadpool_size(pool) <= 1) {
@@ -259,7 +259,8 @@ void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int
  */
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
-void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
+void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0,
+                    int64_t k1)
 {
     int64_t K = k1 - k0;
     if (w->deq) { /* block-quantized: rows are whole blocks, k0 block-aligned (checked) */
@@ -361,8 +362,8 @@ static ltx_status linear_check(const ltx_tensor *y, const ltx_tensor *x, const l
                        w->name, ltx_dtype_name(w->dtype));
     if (ltx_dtype_is_quant(w->dtype) && w->ndim == 2) {
         int64_t blck = ltx_dtype_block_size(w->dtype);
-        if ((w->shape[1] > 1 && w->stride[1] != 1) ||
-            (w->shape[0] > 1 && w->stride[0] % blck) || w->offset % blck || w->shape[1] % blck)
+        if ((w->shape[1] > 1 && w->stride[1] != 1) || (w->shape[0] > 1 && w->stride[0] % blck) ||
+            w->offset % blck || w->shape[1] % blck)
             return ltx_err(LTX_ERR_INVALID_ARG,
                            "linear: %s weight %s must have contiguous rows of whole %lld-element "
                            "blocks",
@@ -426,7 +427,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     const float *xp = cpu_ptr(x);
     int64_t ldx;
     bool bf16 = cpu_gemm_bf16(be); /* the bf16 kernels round x and w themselves */
-    if (!flat_rows(x, &ldx)) { /* unevenly strided x: one contiguous copy */
+    if (!flat_rows(x, &ldx)) {     /* unevenly strided x: one contiguous copy */
         xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
         if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
         gather_f32(xcopy, x);
@@ -440,6 +441,11 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
             goto done;
         }
         bias_to_f32(bias32, bias, N);
+    }
+    /* bf16 GEMM route: the kernels start each output tile from the bias themselves */
+    bool bias_in_gemm =
+        bf16 && K > 0 && !(cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows());
+    if (bias && !bias_in_gemm) {
         bias_job bj = {yp, bias32, N}; /* y = bias, then gemm with beta 1, as torch addmm */
         ltx_threadpool_for(be->pool, M, 64, bias_rows, &bj);
     }
@@ -466,20 +472,19 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
         ws.lut = lut;
     }
     if (bf16) { /* own kernels: cpu_gemm_bf16.c / cpu_gemm_quant.c */
-        if (cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows())
+        if (!bias_in_gemm)
             s = cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
-                               (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp, N,
-                               bias != NULL);
+                               (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp,
+                               N, bias != NULL);
         else
-            s = cpu_bf16_gemm(be->pool, M, N, K, xp, ldx, &ws, yp, N, bias != NULL);
+            s = cpu_bf16_gemm_bias(be->pool, M, N, K, xp, ldx, &ws, bias32, yp, N);
         goto done;
     }
 
     int nw = ltx_threadpool_size(be->pool);
     int saved = nw > 1 ? blas_single_begin() : 1;
     int64_t ldw = w->shape[0] > 1 ? w->stride[0] : K;
-    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) &&
-        ldw >= K) {
+    if (w->dtype == LTX_F32 && w_scale == 1.0f && (K == 1 || w->stride[1] == 1) && ldw >= K) {
         gemm_args g = {false, true, M, N, K, 1.0f, beta, xp, cpu_ptr(w), ldx, ldw, yp, N};
         gemm_tiled(be->pool, &g);
         goto unset;
