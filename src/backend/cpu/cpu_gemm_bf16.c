@@ -48,11 +48,20 @@
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define TARGET_AVX2   __attribute__((target("avx2,fma,f16c")))
 
-/* One micro-kernel call: C[0:mr, 0:nr] (+)= alpha * (A strip (MR rows of kpn pairs, row stride
- * lda32 pairs) @ packed W micro-panel (kpn x NR pairs)). Rows of A past mr are zeros. alpha
- * is one f32 product on each finished sum (skipped when 1: linear's results are unchanged). */
+/* What a micro-kernel does with a finished sum s of its tile: c = [c +] [bias[n] +] alpha * s
+ * (alpha: one f32 product, skipped when 1; bias: NULL or the tile's nr column values, the
+ * first k block of a biased product — bias + s, as c preset to the bias and then += s). */
+typedef struct bf16_epi {
+    bool acc;
+    float alpha;
+    const float *bias;
+} bf16_epi;
+
+/* One micro-kernel call: C[0:mr, 0:nr] from the A strip (MR rows of kpn pairs, row stride
+ * lda32 pairs) @ packed W micro-panel (kpn x NR pairs), finished as e says. Rows of A past mr
+ * are read (any finite values) but not stored. */
 typedef void (*bf16_kernel)(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
-                            float *c, int64_t ldc, int mr, int nr, bool acc, float alpha);
+                            float *c, int64_t ldc, int mr, int nr, const bf16_epi *e);
 
 static inline float bf_lo(uint32_t p)
 {
@@ -72,9 +81,19 @@ static inline float bf_hi(uint32_t p)
     return v.f;
 }
 
+/* c[0:n] = [c +] [bias +] alpha * s, the epilogue of the portable and AVX2 kernels. */
+static void finish_row(float *c, float *s, int n, const bf16_epi *e)
+{
+    for (int i = 0; i < n; i++) {
+        float v = e->alpha != 1.0f ? s[i] * e->alpha : s[i];
+        if (e->bias) v = e->bias[i] + v;
+        c[i] = e->acc ? c[i] + v : v;
+    }
+}
+
 /* Portable C reference: per output, lo product then hi product added in k order. */
 static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const uint32_t *b,
-                          float *c, int64_t ldc, int mr, int nr, bool acc, float alpha)
+                          float *c, int64_t ldc, int mr, int nr, const bf16_epi *e)
 {
     for (int r = 0; r < mr; r++) {
         float s[NR] = {0};
@@ -87,19 +106,14 @@ static void kernel_scalar(int64_t kpn, const uint32_t *a, int64_t lda32, const u
                 s[n] += a1 * bf_hi(bp[n]);
             }
         }
-        float *cr = c + r * ldc;
-        if (alpha != 1.0f)
-            for (int n = 0; n < nr; n++)
-                s[n] *= alpha;
-        for (int n = 0; n < nr; n++)
-            cr[n] = acc ? cr[n] + s[n] : s[n];
+        finish_row(c + r * ldc, s, nr, e);
     }
 }
 
 /* AVX2: 6 rows x 16 columns at a time (12 ymm accumulators), bf16 widened by shifts. */
 TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda32,
                                     const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
-                                    bool acc, float alpha)
+                                    const bf16_epi *e)
 {
     const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
     for (int n0 = 0; n0 < nr; n0 += 16) {
@@ -125,14 +139,12 @@ TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda3
         }
         int cols = nr - n0 < 16 ? nr - n0 : 16;
         for (int r = 0; r < mr; r++) {
-            float t[16], *cr = c + r * ldc + n0;
+            float t[16];
             _mm256_storeu_ps(t, s[r][0]);
             _mm256_storeu_ps(t + 8, s[r][1]);
-            if (alpha != 1.0f)
-                for (int n = 0; n < cols; n++)
-                    t[n] *= alpha;
-            for (int n = 0; n < cols; n++)
-                cr[n] = acc ? cr[n] + t[n] : t[n];
+            bf16_epi ec = *e;
+            ec.bias = e->bias ? e->bias + n0 : NULL;
+            finish_row(c + r * ldc + n0, t, cols, &ec);
         }
     }
 }
@@ -140,7 +152,7 @@ TARGET_AVX2 static void kernel_avx2(int64_t kpn, const uint32_t *a, int64_t lda3
 /* AVX-512 BF16: the 6 x 64 register tile described at the top. */
 TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t lda32,
                                         const uint32_t *b, float *c, int64_t ldc, int mr, int nr,
-                                        bool acc, float alpha)
+                                        const bf16_epi *e)
 {
     __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00;
     __m512 s10 = s00, s11 = s00, s12 = s00, s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00;
@@ -170,17 +182,25 @@ TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t 
     }
     __m512 rows[MR][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23},
                           {s30, s31, s32, s33}, {s40, s41, s42, s43}, {s50, s51, s52, s53}};
-    const __m512 va = _mm512_set1_ps(alpha);
+    const __m512 va = _mm512_set1_ps(e->alpha);
     for (int q = 0; q < 4; q++) {
         int cols = nr - 16 * q;
         if (cols <= 0) break;
         __mmask16 m = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+        __m512 bq = e->bias ? _mm512_maskz_loadu_ps(m, e->bias + 16 * q) : _mm512_setzero_ps();
         for (int r = 0; r < mr; r++) {
             float *cp = c + r * ldc + 16 * q;
             __m512 v = rows[r][q];
-            if (alpha != 1.0f) v = _mm512_mul_ps(v, va);
-            if (acc) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, cp));
-            _mm512_mask_storeu_ps(cp, m, v);
+            if (e->alpha != 1.0f) v = _mm512_mul_ps(v, va);
+            if (e->bias) v = _mm512_add_ps(bq, v);
+            if (cols >= 16) { /* plain loads/stores where the tile is whole (masked ones cost
+                               * more on Zen) */
+                if (e->acc) v = _mm512_add_ps(_mm512_loadu_ps(cp), v);
+                _mm512_storeu_ps(cp, v);
+            } else {
+                if (e->acc) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cp), v);
+                _mm512_mask_storeu_ps(cp, m, v);
+            }
         }
     }
 }
@@ -367,17 +387,16 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
         for (int64_t p0 = 0; p0 < j->Kp; p0 += j->kc / 2) {
             int64_t p1 = p0 + j->kc / 2 < j->Kp ? p0 + j->kc / 2 : j->Kp, kpn = p1 - p0;
             pack_w(j, bp, rowbuf, n0, n1, p0, p1);
-            bool preset = j->bias && p0 == 0, acc = j->accumulate || p0 > 0 || preset;
+            bf16_epi e = {j->accumulate || p0 > 0, 1.0f, NULL};
             for (int64_t m = m0; m < m1; m += MR) {
                 if (m >= j->M) break;
                 int mr = j->M - m < MR ? (int)(j->M - m) : MR;
                 const uint32_t *a = (const uint32_t *)j->A16 + m * ld32 + p0;
                 for (int64_t nb = n0; nb < n1; nb += NR) {
                     int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
-                    for (int r = 0; preset && r < mr; r++) /* the tile starts from the bias */
-                        memcpy(j->C + (m + r) * j->ldc + nb, j->bias + nb, (size_t)nr * 4);
+                    e.bias = j->bias && p0 == 0 ? j->bias + nb : NULL; /* first k block */
                     j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
-                            j->ldc, mr, nr, acc, 1.0f);
+                            j->ldc, mr, nr, &e);
                 }
             }
         }
@@ -548,13 +567,13 @@ void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, 
     int64_t kpn = (K + 1) / 2;
     if (bstride <= 0) bstride = kpn * NR;
     bf16_kernel kern = pick_kernel(cpu_isa_active());
+    bf16_epi e = {accumulate, alpha, NULL};
     for (int64_t nb = 0; nb < N; nb += NR) {
         int nr = N - nb < NR ? (int)(N - nb) : NR;
         const uint32_t *b = Bp + (nb / NR) * bstride;
         for (int64_t m = 0; m < M; m += MR) {
             int mr = M - m < MR ? (int)(M - m) : MR;
-            kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr,
-                 accumulate, alpha);
+            kern(kpn, (const uint32_t *)A16 + m * kpn, kpn, b, C + m * ldc + nb, ldc, mr, nr, &e);
         }
     }
 }
