@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_gemm.h"
+#include "backend/cpu/cpu_internal.h"
 #include "core/quant.h"
 #include "core/threadpool.h"
 
@@ -431,6 +432,47 @@ TEST(attention_precision_bf16)
     attn_case(1, 3, 3, 300, 700, 33, 41, false);
     attn_case(2, 4, 2, 130, 1101, 64, 80, false);
     attn_case(1, 2, 2, 70, 600, 16, 24, true);
+}
+
+/* The bf16 attention's softmax step (ltx_cpu_exp_row_bf16) on every level: one element at a
+ * time, exp(s - m) within 4e-7 + |x| 7e-8 relative of the double exp of x = f32(s - m) (the
+ * AVX-512 polynomial; exp_fast on the others is tighter), exactly 1 at x = 0 and 0 at -inf,
+ * p = its bf16 rounding; a whole row (517 values, tail lanes) gives the same p bit for bit and
+ * the sum of the values. */
+TEST(attention_bf16_exp_row_every_isa)
+{
+    enum { N = 517 };
+    float s[N], e1[N];
+    uint16_t p[N + 1], p1[N];
+    const float m = 3.7f;
+    for (int i = 0; i < N; i++)
+        s[i] = m - 30.0f * (float)i / (N - 1) * (0.5f + 0.5f * (frand() + 1.0f) / 2.0f);
+    s[0] = m;
+    s[7] = -INFINITY;
+    s[8] = m - 200.0f;
+    for (int isa = n_isas() - 1; isa >= 0; isa--) {
+        CHECK(cpu_isa_set((cpu_isa)isa));
+        double worst = 0, ref_sum = 0;
+        for (int i = 0; i < N; i++) {
+            e1[i] = ltx_cpu_exp_row_bf16(&s[i], 1, m, &p1[i]);
+            double x = (double)(s[i] - m), want = exp(x);
+            if (i == 0) CHECK(e1[i] == 1.0f);
+            if (i == 7 || i == 8) {
+                CHECK(e1[i] == 0.0f);
+                continue;
+            }
+            worst = fmax(worst, fabs(e1[i] - want) / want / (4e-7 + fabs(x) * 7e-8));
+            CHECK(p1[i] == ltx_f32_to_bf16(e1[i]));
+            ref_sum += e1[i];
+        }
+        CHECK_MSG(worst <= 1.0, "%s: exp error %.3g x bound", cpu_isa_name((cpu_isa)isa), worst);
+        printf("  %s: exp error %.3g x bound\n", cpu_isa_name((cpu_isa)isa), worst);
+        float sum = ltx_cpu_exp_row_bf16(s, N, m, p);
+        CHECK(!memcmp(p, p1, sizeof p1));
+        CHECK_MSG(fabs(sum - ref_sum) <= 1e-6 * ref_sum, "%s: row sum %.9g vs %.9g",
+                  cpu_isa_name((cpu_isa)isa), sum, ref_sum);
+    }
+    cpu_isa_set(cpu_isa_detected());
 }
 
 /* The packers' f32 -> bf16 rounding is ltx_f32_to_bf16 bit for bit on every level: ties to

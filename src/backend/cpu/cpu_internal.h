@@ -51,6 +51,9 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
                     const ltx_tensor *w, const ltx_tensor *b, int groups, float eps);
 ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
                          const ltx_tensor *v, const ltx_tensor *mask, float scale);
+/* The bf16 attention's softmax step at the active ISA level (exposed for tests): p[j] =
+ * bf16(exp(s[j] - m)) for j < n; returns the f32 sum of the unrounded exponentials. */
+float ltx_cpu_exp_row_bf16(const float *s, int64_t n, float m, uint16_t *p);
 ltx_status cpu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
                     const ltx_tensor *cos, const ltx_tensor *sin);
 ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
