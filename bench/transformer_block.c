@@ -25,7 +25,8 @@
  *     the thread pool with single-threaded OpenBLAS), `reps` times, median of the total. Reported
  * with its GFLOP count (README: 109.3 GFLOP) and the ratio block / matmuls (goal <= 1.25).
  *   - Also reported: process CPU time (all threads) of block and matmuls, whose ratio is less
- *     sensitive to other processes' load than wall time on a shared machine.
+ *     sensitive to other processes' load than wall time on a shared machine; per module and
+ *     per segment (between the block's taps) both wall and CPU time, per repetition.
  *   - Peak RSS (getrusage) at the end. Last line: `median_s <seconds>` of the block.
  * Allocator: like the README's anchor environment (MALLOC_MMAP_THRESHOLD_/TRIM_THRESHOLD_),
  * glibc is told to keep freed memory (mallopt) so activations are not re-faulted every call.
@@ -339,6 +340,7 @@ static const char *MODS[N_MOD] = {
     "ff",    "audio_ff"};
 static int cur_mod;
 static double mod_gemm[N_MOD], mod_block[N_MOD], seg_t0, mod_t0;
+static double mod_cpu[N_MOD], seg_c0, mod_c0; /* process CPU time, the same segments */
 
 static int n_g;
 static gemm G[64];
@@ -348,15 +350,15 @@ static void add_g(int64_t count, int64_t M, int64_t N, int64_t K)
     G[n_g++] = (gemm){count, M, N, K, cur_mod};
 }
 
-/* Tap callback: wall time between consecutive taps, accumulated per tap name. The
+/* Tap callback: wall and process CPU time between consecutive taps, accumulated per tap name. The
  * "block0.<m>.in" taps end the modulation segments, "block0.<m>.out" the module's own work
  * (projections, attention, gate); the time after the last tap is the final residual. */
 #define MAX_SEG 32
 static char seg_name[MAX_SEG][64];
-static double seg_time[MAX_SEG];
+static double seg_time[MAX_SEG], seg_cpu[MAX_SEG];
 static int n_seg;
 
-static void seg_add(const char *name, double dt)
+static void seg_add(const char *name, double dt, double dc)
 {
     int i = 0;
     while (i < n_seg && strcmp(seg_name[i], name))
@@ -366,19 +368,21 @@ static void seg_add(const char *name, double dt)
         snprintf(seg_name[n_seg++], sizeof seg_name[0], "%s", name);
     }
     seg_time[i] += dt;
+    seg_cpu[i] += dc;
 }
 
 static void seg_tap(void *user, const char *name, const ltx_tensor *t)
 {
     (void)user, (void)t;
-    double tn = bench_now();
-    seg_add(name, tn - seg_t0);
+    double tn = bench_now(), cn = bench_cpu_now();
+    seg_add(name, tn - seg_t0, cn - seg_c0);
     for (int i = 0; i < N_MOD; i++) {
         char want[64];
         snprintf(want, sizeof want, "block0.%s.out", MODS[i]);
-        if (!strcmp(name, want)) mod_block[i] += tn - mod_t0, mod_t0 = tn;
+        if (!strcmp(name, want))
+            mod_block[i] += tn - mod_t0, mod_t0 = tn, mod_cpu[i] += cn - mod_c0, mod_c0 = cn;
     }
-    seg_t0 = tn;
+    seg_t0 = tn, seg_c0 = cn;
 }
 
 /* one attention module's products: q from Tq x qd, k/v from Tk x cd, inner = H*d */
@@ -1047,6 +1051,7 @@ static int cpu_main(int argc, char **argv)
         c.taps = r >= 0 ? &seg : NULL;
         double c0 = bench_cpu_now(), t0 = bench_now();
         seg_t0 = mod_t0 = t0;
+        seg_c0 = mod_c0 = c0;
         if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
             fprintf(stderr, "block: %s\n", ltx_err_message());
             return 1;
@@ -1054,7 +1059,8 @@ static int cpu_main(int argc, char **argv)
         double dt = bench_now() - t0;
         if (r >= 0) { /* tail: last residual */
             mod_block[N_MOD - 1] += bench_now() - mod_t0;
-            seg_add("(final residual)", bench_now() - seg_t0);
+            mod_cpu[N_MOD - 1] += bench_cpu_now() - mod_c0;
+            seg_add("(final residual)", bench_now() - seg_t0, bench_cpu_now() - seg_c0);
         }
         if (r < 0) {
             check(gf, "out.block.video_x", va.x, D);
@@ -1089,13 +1095,16 @@ static int cpu_main(int argc, char **argv)
     printf("block median %.3f s (min %.3f, max %.3f)\n", med, tb[0], tb[reps - 1]);
     printf("matmuls alone median %.3f s for %.1f GFLOP (%.1f GFLOP/s)\n", mm, flops * 1e-9,
            flops * 1e-9 / mm);
-    printf("per module (sum over reps; block segment ends at the module's output tap):\n");
+    printf("per module (per rep; block segment ends at the module's output tap; cpu = process CPU "
+           "seconds, all threads):\n");
     for (int i = 0; i < N_MOD; i++)
-        printf("  %-20s block %7.3f s  matmuls %7.3f s  ratio %.2f\n", MODS[i], mod_block[i],
-               mod_gemm[i], mod_block[i] / mod_gemm[i]);
-    printf("block segments (sum over reps, each ends at the named tap):\n");
+        printf("  %-20s block %7.4f s  cpu %7.4f s  matmuls %7.4f s  ratio %.2f\n", MODS[i],
+               mod_block[i] / reps, mod_cpu[i] / reps, mod_gemm[i] / reps,
+               mod_block[i] / mod_gemm[i]);
+    printf("block segments (per rep, each ends at the named tap):\n");
     for (int i = 0; i < n_seg; i++)
-        printf("  %-36s %7.3f s\n", seg_name[i], seg_time[i]);
+        printf("  %-36s %7.4f s  cpu %7.4f s\n", seg_name[i], seg_time[i] / reps,
+               seg_cpu[i] / reps);
     printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians %.3f "
            "(goal <= 1.25)\n",
            mrat, med / mm);

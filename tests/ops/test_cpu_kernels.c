@@ -417,6 +417,9 @@ static void attn_case(int64_t B, int64_t H, int64_t Hk, int64_t Tq, int64_t Tk, 
         CHECK_MSG(num / den < 1e-4 && num > 0, "%s H %lld Hk %lld Dv %lld%s: NMSE %.3g",
                   cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)Dv,
                   k_strided ? " strided k" : "", num / den);
+        printf("  %s H %lld Hk %lld D %lld Dv %lld%s: NMSE %.3g (bound 1e-4)\n",
+               cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)D, (long long)Dv,
+               k_strided ? " strided k" : "", num / den);
     }
     cpu_isa_set(cpu_isa_detected());
     ltx_tensor *fr[] = {q0, q, k0, k, v, m, o};

@@ -219,31 +219,50 @@ static bf16_kernel pick_kernel(cpu_isa isa)
 
 /* ---- f32 -> bf16 rows ------------------------------------------------------------------- */
 
-/* Round to nearest even, NaN -> 0x7FC0: bit for bit ltx_f32_to_bf16 (dtype.c), 16 at a time. */
-TARGET_AVX512 static void round_row_avx512(uint16_t *dst, const float *src, size_t n)
+/* Round to nearest even, NaN -> 0x7FC0: bit for bit ltx_f32_to_bf16 (dtype.c), 16 at a time;
+ * M rows of K (row strides lds floats, ldd halves), the ISA checked once per call. */
+TARGET_AVX512 static inline __m256i round16_avx512(__m512i u)
 {
-    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1);
-    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
-    const __m512i qnan = _mm512_set1_epi32(0x7FC0);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512i u = _mm512_loadu_si512(src + i);
-        __m512i r = _mm512_add_epi32(
-            u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-        r = _mm512_srli_epi32(r, 16);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
-        r = _mm512_mask_mov_epi32(r, nan, qnan);
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    __m512i r = _mm512_add_epi32(
+        u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF),
+                            _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    r = _mm512_srli_epi32(r, 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
+                                            _mm512_set1_epi32(0x7F800000));
+    return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7FC0)));
+}
+
+TARGET_AVX512 static void round_rows_avx512(uint16_t *dst, int64_t ldd, const float *src,
+                                            int64_t lds, int64_t M, int64_t K)
+{
+    for (int64_t m = 0; m < M; m++) {
+        const float *s = src + m * lds;
+        uint16_t *d = dst + m * ldd;
+        int64_t i = 0;
+        for (; i + 16 <= K; i += 16)
+            _mm256_storeu_si256((__m256i *)(d + i), round16_avx512(_mm512_loadu_si512(s + i)));
+        if (i < K) {
+            __mmask16 k = (__mmask16)((1u << (K - i)) - 1);
+            _mm256_mask_storeu_epi16(
+                d + i, k, round16_avx512(_mm512_castps_si512(_mm512_maskz_loadu_ps(k, s + i))));
+        }
     }
-    if (i < n) ltx_f32_to_bf16_row(dst + i, src + i, n - i);
+}
+
+static void round_rows(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
+                       int64_t K)
+{
+    if (cpu_isa_active() == CPU_ISA_AVX512) {
+        round_rows_avx512(dst, ldd, src, lds, M, K);
+        return;
+    }
+    for (int64_t m = 0; m < M; m++)
+        ltx_f32_to_bf16_row(dst + m * ldd, src + m * lds, (size_t)K);
 }
 
 static void round_row(uint16_t *dst, const float *src, size_t n)
 {
-    if (cpu_isa_active() == CPU_ISA_AVX512)
-        round_row_avx512(dst, src, n);
-    else
-        ltx_f32_to_bf16_row(dst, src, n);
+    round_rows(dst, 0, src, 0, 1, (int64_t)n);
 }
 
 /* ---- packing ------------------------------------------------------------------------------ */
@@ -509,15 +528,11 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
     cpu_isa isa = cpu_isa_active();
     for (int64_t g0 = 0; g0 < (N + NR - 1) / NR * NR; g0 += 16) {
         const uint32_t *rows[16];
+        int64_t nr = N - g0 < 16 ? (N - g0 > 0 ? N - g0 : 0) : 16;
+        cpu_bf16_round_block((uint16_t *)rowbuf, 2 * kpn, src + g0 * lds, lds, nr, K);
         for (int i = 0; i < 16; i++) {
             uint32_t *own = rowbuf + i * kpn;
-            if (g0 + i < N) {
-                uint16_t *h = (uint16_t *)own;
-                round_row(h, src + (g0 + i) * lds, (size_t)K);
-                if (K & 1) h[K] = 0;
-            } else {
-                memset(own, 0, (size_t)kpn * sizeof *own);
-            }
+            if (i >= nr) memset(own, 0, (size_t)kpn * sizeof *own);
             rows[i] = own;
         }
         uint32_t *panel = dst + (g0 / NR) * kpn * NR + g0 % NR;
@@ -531,9 +546,18 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
 void cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
                           int64_t K)
 {
-    for (int64_t m = 0; m < M; m++) {
-        round_row(dst + m * ldd, src + m * lds, (size_t)K);
-        if (K & 1) dst[m * ldd + K] = 0;
+    round_rows(dst, ldd, src, lds, M, K);
+    for (int64_t m = 0; (K & 1) && m < M; m++)
+        dst[m * ldd + K] = 0;
+}
+
+/* d[n] = lo[n] | hi[n] << 16 for 64 columns (one k pair of a micro-panel). */
+TARGET_AVX512 static void interleave64_avx512(uint32_t *d, const uint16_t *lo, const uint16_t *hi)
+{
+    for (int n = 0; n < NR; n += 16) {
+        __m512i l = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(lo + n)));
+        __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(hi + n)));
+        _mm512_storeu_si512(d + n, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
     }
 }
 
@@ -543,15 +567,19 @@ void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_
     int64_t kpn = (K + 1) / 2, npad = (N + NR - 1) / NR * NR;
     uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
     memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
+    bool avx512 = cpu_isa_active() == CPU_ISA_AVX512;
     for (int64_t k = k0; k < k1; k += 2) {
         int64_t p = k / 2;
-        round_row(r0, src + (k - k0) * lds, (size_t)N);
-        if (k + 1 < K)
-            round_row(r1, src + (k + 1 - k0) * lds, (size_t)N);
-        else
-            memset(r1, 0, (size_t)N * sizeof *r1);
-        for (int64_t n = 0; n < npad; n++)
-            dst[(n / NR) * kpn * NR + p * NR + n % NR] = (uint32_t)r0[n] | (uint32_t)r1[n] << 16;
+        round_rows(r0, npad, src + (k - k0) * lds, lds, k + 1 < K ? 2 : 1, N);
+        if (k + 1 >= K) memset(r1, 0, (size_t)N * sizeof *r1);
+        for (int64_t n0 = 0; n0 < npad; n0 += NR) {
+            uint32_t *d = dst + (n0 / NR) * kpn * NR + p * NR;
+            if (avx512)
+                interleave64_avx512(d, r0 + n0, r1 + n0);
+            else
+                for (int n = 0; n < NR; n++)
+                    d[n] = (uint32_t)r0[n0 + n] | (uint32_t)r1[n0 + n] << 16;
+        }
     }
 }
 
