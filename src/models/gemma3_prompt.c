@@ -97,6 +97,7 @@ static char *expand_images(const char *text, size_t len, int image_tokens, size_
     if (!b.p) put(&b, "", 0);
     if (b.oom) {
         free(b.p);
+        ltx_err(LTX_ERR_OOM, "prompt text: out of memory");
         return NULL;
     }
     *out_len = b.n;
@@ -283,6 +284,7 @@ char *ltx_gemma3_clean_response(const char *text, size_t len, size_t *out_len)
     if (b.n == 0) clean_into(&b, text, len, false);
     if (b.oom) {
         free(b.p);
+        ltx_err(LTX_ERR_OOM, "prompt text: out of memory");
         return NULL;
     }
     if (out_len) *out_len = b.n;

@@ -333,8 +333,8 @@ static ltx_status stream_drop(ltx_transformer *m, bool restore)
         }
     }
     if (s->copy) { /* finish the queued copies before their sources and targets go */
-        if (ltx_backend_stream_synchronize(m->be, s->copy) != LTX_OK && st == LTX_OK)
-            st = LTX_ERR_IO;
+        ltx_status ss = ltx_backend_stream_synchronize(m->be, s->copy);
+        if (ss != LTX_OK && st == LTX_OK) st = ss; /* the stream's own code (device, ...) */
         m->be->ops->stream_destroy(m->be, s->copy);
     }
     for (int i = 0; s->blocks && i < s->L; i++) {
