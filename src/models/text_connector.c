@@ -70,7 +70,7 @@ static ltx_status get(ltx_text_processor *p, const char *name, int64_t d0, int64
 static ltx_status get_lin(ltx_text_processor *p, const char *prefix, int64_t n, int64_t k,
                           tc_lin *l)
 {
-    char name[256];
+    char name[272]; /* a 255-character prefix + ".weight" */
     snprintf(name, sizeof name, "%s.weight", prefix);
     LTX_TRY(get(p, name, n, k, &l->w));
     snprintf(name, sizeof name, "%s.bias", prefix);
