@@ -156,7 +156,8 @@ ltx_status g_projection_coef(ltx_golden_ctx *g)
     if (s == LTX_OK) {
         int64_t B = in[0]->shape[0];
         coef = malloc(sizeof(float) * (size_t)B);
-        s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef) : LTX_ERR_OOM;
+        s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef)
+                 : ltx_err(LTX_ERR_OOM, "out of memory");
         int64_t shp[2] = {B, 1};
         const char *name = ltx_golden_output_name(g, 0);
         if (s == LTX_OK)

@@ -33,7 +33,7 @@ ltx_status g_ltx2_scheduler(ltx_golden_ctx *g)
     sp.tokens = ltx_json_int(p, "tokens", ltx_json_int(p, "default_number_of_tokens", 4096));
     if (steps < 1 || steps > 100000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_status s = ltx_sched_ltx2(steps, &sp, out);
     if (s == LTX_OK) s = emit_f32(g, out, steps + 1);
     free(out);
@@ -55,7 +55,7 @@ ltx_status g_linear_quadratic_scheduler(ltx_golden_ctx *g)
     int steps = (int)ltx_json_int(p, "steps", 0);
     if (steps < 1 || steps > 100000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_status s = ltx_sched_linear_quadratic(steps, ltx_json_num(p, "threshold_noise", 0.025),
                                               (int)ltx_json_int(p, "linear_steps", 0), out);
     if (s == LTX_OK) s = emit_f32(g, out, steps + 1);
@@ -70,7 +70,7 @@ ltx_status g_beta_scheduler(ltx_golden_ctx *g)
     int steps = (int)ltx_json_int(p, "steps", 0);
     if (steps < 1 || steps > 2000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     int n = 0;
     ltx_status s =
         ltx_sched_beta(steps, ltx_json_num(p, "alpha", 0.6), ltx_json_num(p, "beta", 0.6), out, &n);
@@ -278,7 +278,7 @@ ltx_status g_res2s_coefficients(ltx_golden_ctx *g)
     double *out = malloc(sizeof(double) * (size_t)(3 * n + 1));
     if (!out) {
         free(h);
-        return LTX_ERR_OOM;
+        return ltx_err(LTX_ERR_OOM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++)
         ltx_res2s_coefficients(h[i], c2, &out[3 * i], &out[3 * i + 1], &out[3 * i + 2]);
@@ -304,7 +304,7 @@ ltx_status g_res2s_phi(ltx_golden_ctx *g)
     double *out = malloc(sizeof(double) * (size_t)(nj * n + 1));
     if (!out) {
         free(h);
-        return LTX_ERR_OOM;
+        return ltx_err(LTX_ERR_OOM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < nj; k++)

@@ -163,7 +163,7 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
     int32_t *mask = read_ints(g, ltx_golden_input_name(g, L), &T);
     if (!mask) return ltx_err_failed();
     ltx_tensor **hs = calloc((size_t)L, sizeof *hs), *vc = NULL, *ac = NULL;
-    ltx_status s = hs ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = hs ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     for (int l = 0; l < L && s == LTX_OK; l++) {
         hs[l] = ltx_golden_input(g, l); /* (1, T, D) */
         if (!hs[l]) s = ltx_err_failed();
@@ -179,7 +179,7 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
         for (int64_t t = 0; ones && t < T; t++)
             ones[t] = 1;
         s = ones ? ltx_golden_emit_host(g, "out.attention_mask", LTX_I64, 2, ms, ones)
-                 : LTX_ERR_OOM;
+                 : ltx_err(LTX_ERR_OOM, "out of memory");
         free(ones);
     }
     for (int l = 0; hs && l < L; l++)

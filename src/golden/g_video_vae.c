@@ -230,7 +230,7 @@ ltx_status g_upsample_video(ltx_golden_ctx *g)
         ltx_weight_src src = ltx_st_weight_src_init(&ws, f, "vae.");
         ltx_status s = st ? ltx_vae_stats_load(st, ltx_golden_backend(g), &src,
                                                ltx_latent_upsampler_config(u)->in_channels)
-                          : LTX_ERR_OOM;
+                          : ltx_err(LTX_ERR_OOM, "out of memory");
         ltx_st_close(f);
         if (s != LTX_OK) {
             free(st);
