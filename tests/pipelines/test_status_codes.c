@@ -147,6 +147,7 @@ TEST(f64_lora_on_a_device_without_f64_is_unsupported)
     ltx_status s = distilled(e, CKPT, &l, 1, 0);
     CHECK_MSG(s == LTX_OK, "cpu: %s", ltx_engine_last_error(e));
     ltx_engine_close(e);
+    remove(tmp("out.mp4"));
     remove(lora);
 }
 
