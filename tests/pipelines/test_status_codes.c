@@ -125,7 +125,8 @@ static ltx_status distilled(ltx_engine *e, const char *ckpt, const ltx_lora_inpu
 /* lora.c: the LoRA's tensors cannot be made on the device (ltx_st_tensor returns NULL) */
 TEST(f64_lora_on_a_device_without_f64_is_unsupported)
 {
-    const char *lora = tmp("lora_f64.safetensors");
+    char lora[400];
+    snprintf(lora, sizeof lora, "%s", tmp("lora_f64.safetensors"));
     CHECK(copy_with_f64(LORA, lora, every_tensor));
     ltx_engine *e = open_engine("cpu-restricted");
     CHECK(e != NULL);
@@ -154,7 +155,8 @@ TEST(f64_lora_on_a_device_without_f64_is_unsupported)
 /* ltx_transformer_load.c: one checkpoint weight cannot be made on the device */
 TEST(f64_checkpoint_weight_on_a_device_without_f64_is_unsupported)
 {
-    const char *ckpt = tmp("ckpt_f64.safetensors");
+    char ckpt[400];
+    snprintf(ckpt, sizeof ckpt, "%s", tmp("ckpt_f64.safetensors"));
     CHECK(copy_with_f64(CKPT, ckpt, one_weight));
     ltx_engine *e = open_engine("cpu-restricted");
     CHECK(e != NULL);
@@ -173,7 +175,8 @@ TEST(f64_checkpoint_weight_on_a_device_without_f64_is_unsupported)
  * device lacks is the device's (UNSUPPORTED; it used to be relabelled FORMAT) */
 TEST(st_tensor_keeps_the_cause)
 {
-    const char *path = tmp("lora_f64b.safetensors");
+    char path[400];
+    snprintf(path, sizeof path, "%s", tmp("lora_f64b.safetensors"));
     CHECK(copy_with_f64(LORA, path, every_tensor));
     ltx_st_file *f = NULL;
     CHECK(ltx_st_open(path, &f) == LTX_OK);
