@@ -16,7 +16,10 @@
  *     (out to L3 at 2304 rows); the wider kc at narrow nc halves those passes for the
  *     (2304, 1024, 4096) FF down projection (166 -> 178 GFLOP per CPU-second, bench noise ~5 %).
  *   - Micro-kernel MR x NR = 6 x 64: 24 zmm accumulators, per k pair 4 loads of W, 6
- *     broadcasts of A and 24 vdpbf16ps (each 32 multiply-adds).
+ *     broadcasts of A and 24 vdpbf16ps (each 32 multiply-adds). Its epilogue (bf16_epi) adds
+ *     the tile to C for every k block after the first, or starts it from the bias (bias + sum,
+ *     the bits of C preset to the bias: cpu_bf16_gemm_bias, linear's route), and applies the
+ *     attention's score scale (one f32 product per sum; none at 1).
  *   - Tasks: column blocks (and row chunks when there are fewer column blocks than 2 x workers),
  *     taken dynamically by the pool's workers; each task packs its own W block.
  * ISA levels (cpu_isa.h): avx512 runs vdpbf16ps (AVX512_BF16); avx2 widens bf16 pairs to f32
