@@ -1105,12 +1105,17 @@ static int cpu_main(int argc, char **argv)
     for (int i = 0; i < n_seg; i++)
         printf("  %-36s %7.4f s  cpu %7.4f s\n", seg_name[i], seg_time[i] / reps,
                seg_cpu[i] / reps);
-    printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians %.3f "
-           "(goal <= 1.25)\n",
-           mrat, med / mm);
-    printf("cpu time (all threads): block %.3f s, matmuls %.3f s, ratio %.3f (less sensitive to "
-           "other processes' load)\n",
-           cpu_b, cpu_m, cpu_b / cpu_m);
+    if (no_mm) {
+        printf("matmul-only baseline skipped (--no-matmuls): no block / matmuls ratios\n");
+        printf("cpu time (all threads): block %.3f s\n", cpu_b);
+    } else {
+        printf("ratio block / matmuls: median of per-repetition ratios %.3f, ratio of medians "
+               "%.3f (goal <= 1.25)\n",
+               mrat, med / mm);
+        printf("cpu time (all threads): block %.3f s, matmuls %.3f s, ratio %.3f (less "
+               "sensitive to other processes' load)\n",
+               cpu_b, cpu_m, cpu_b / cpu_m);
+    }
     printf("vs PyTorch CPU reference 0.963 s (README anchor): %.2fx faster (goal 1.5x in f32; "
            "3x at --precision bf16, with or without q8_0 weights)\n",
            0.963 / med);
