@@ -32,13 +32,14 @@
  *   panels), reading each input element once along whole token rows; then tasks (head, block
  *   of bq query rows) run strips of A16_SR rows against blocks of A16_BK keys: S strip
  *   (12 x 512 f32, L1) -> mask -> online-softmax update -> one pass exp + sum + bf16 P ->
- *   O strip += P V. The exp is exp_fast's polynomial (AVX-512: fused multiply-adds and
- *   vscalefps, within ~1 ulp of it). Extra memory: the packed operands (2 bytes per q/k/v
- *   element of the group) and ~40 KiB + bq * (Dv + 2) floats per worker. Measured on this
- *   machine (B 1, H 16, T 2304, D 64): ~155 GFLOP per CPU-second, ~67 % of the vdpbf16ps
- *   peak per CPU-second in the same run (the products themselves run at the peak; the rest is
- *   the exp, ~17 %, and the softmax/packing passes). The avx2 / scalar levels run the same
- *   structure with their kernels, exp_fast and ltx_f32_to_bf16.
+ *   O strip += P V. The exp: exp_fast on avx2 / scalar; on AVX-512 exp16_avx512 (a shorter
+ *   polynomial with vscalefps, relative error <= 4e-7 + |x| 7e-8). Extra memory: the packed
+ *   operands (2 bytes per q/k/v element of the group) and ~40 KiB + bq * (Dv + 2) floats per
+ *   worker. Measured on this machine (B 1, H 16, T 2304, D 64; loaded, CPU time): ~160-165
+ *   GFLOP per CPU-second, ~70 % of the vdpbf16ps peak per CPU-second measured in the same run
+ *   (~115-120 before these changes; the products themselves run at the peak, the rest is the
+ *   exp, the packing reads of q/k/v and the softmax passes). The avx2 / scalar levels run the
+ *   same structure with their kernels, exp_fast and ltx_f32_to_bf16.
  * softmax: max-subtracted, f32, libm expf; all -inf rows give NaN like torch.softmax.
  *
  * ref: packages/ltx-core/src/ltx_core/model/transformer/attention.py (PytorchAttention:
