@@ -225,13 +225,13 @@ typedef void (*ltx_text_piece_fn)(void *user, const char *piece, size_t len, int
                                   double seconds);
 typedef struct ltx_enhance_params {
     size_t struct_size;
-    const char *gemma_root;     /* required: Gemma 3 folder */
-    const char *tokenizer;      /* tokenizer.json (or its folder); NULL = inside gemma_root */
-    const char *prompt;         /* required */
-    const char *image_path;     /* optional: enhance for image-to-video, looking at this image */
-    uint64_t seed;              /* default 10 */
-    int max_new_tokens;         /* default 512, >= 1 */
-    int greedy;                 /* non-zero: argmax decoding instead of sampling */
+    const char *gemma_root; /* required: Gemma 3 folder */
+    const char *tokenizer;  /* tokenizer.json (or its folder); NULL = inside gemma_root */
+    const char *prompt;     /* required */
+    const char *image_path; /* optional: enhance for image-to-video, looking at this image */
+    uint64_t seed;          /* default 10 */
+    int max_new_tokens;     /* default 512, >= 1 */
+    int greedy;             /* non-zero: argmax decoding instead of sampling */
     ltx_text_piece_fn on_piece; /* optional streaming callback (complete UTF-8 characters) */
     void *user;
     /* alignment padding of the prompt: 2026-04 appends the pads (the first token is predicted
@@ -271,7 +271,7 @@ typedef struct ltx_lora_input {
 /* Upper bounds on the output size, refused by every generate call before any weight loads. Far
  * above the trained sizes (1024x1536, 121 frames); they keep every size computation in range. */
 #define LTX_MAX_HEIGHT 8192
-#define LTX_MAX_WIDTH  8192
+#define LTX_MAX_WIDTH 8192
 #define LTX_MAX_FRAMES 16385 /* 8 * 2048 + 1 */
 
 /* Decoded output of a generate call: rgb is (n_frames, height, width, 3) uint8, audio is
@@ -308,8 +308,8 @@ typedef struct ltx_generate_params {
      * images are given) rewrites `prompt` first, looking at images[0] when there is one; the
      * enhanced text is logged at INFO and encoded instead; the generator is freed before any
      * other model loads. Sampled with `seed`. */
-    int enhance_prompt;         /* 0 = off (default) */
-    int enhance_max_new_tokens; /* default 512 */
+    int enhance_prompt;          /* 0 = off (default) */
+    int enhance_max_new_tokens;  /* default 512 */
     /* --quantization: NULL = weights as stored; "fp8-cast" (transformer block Linears cast to
      * e4m3 at load, upcast at use), "fp8-scaled-mm" (no fp8 matmul on the CPU: a logged
      * fallback to fp8-cast, refused under strict), or a block type quantized at load: "q8_0",
