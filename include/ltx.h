@@ -11,6 +11,10 @@
  *                text encoder, reused by the next call with the same files).
  *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
  *                engine, used by one job at a time, closed before its engine.
+ *   ltx_model_info, ltx_gemma_tokenizer
+ *                Need no engine: a model file's header summary (`ltx2c inspect`) and the Gemma
+ *                tokenizer. Read-only once open (queries may run from several threads); freed
+ *                with their *_free.
  *
  * Thread-safety
  *   - Different engines are independent and may be used from different threads.
@@ -543,7 +547,7 @@ LTX_API const char *ltx_model_info_metadata(const ltx_model_info *m, const char 
 /* The i-th tensor (0 .. summary->total.tensors - 1) into *out: 0, or -1 when out of range. */
 LTX_API int ltx_model_info_tensor(const ltx_model_info *m, int i, ltx_model_tensor *out);
 
-/* ---- quantization to GGUF (src/api/inspect.c; the conversion is src/models/quantize_file.c)
+/* ---- quantization to GGUF (src/api/quantize_api.c; the conversion: src/models/quantize_file.c)
  * `in` a checkpoint file (.safetensors / .gguf; bf16, f32 or official scaled-fp8): `out` is one
  * .gguf holding the whole checkpoint (transformer matrices quantized to `type`, the rest as
  * stored, the config metadata kept), usable wherever a checkpoint path goes. `in` a Gemma 3
