@@ -1,0 +1,201 @@
+/*
+ * test_model_cache_runs.c — the engine's model cache end to end on the tiny models: generate
+ * calls on one engine with the cache on give byte-identical frames and audio to a cache-off
+ * engine (the first call, which fills the cache, and the second, which is served from it);
+ * the second call loads nothing (cache hits, no misses); a call that changes a LoRA strength
+ * differs from the first and equals a fresh cache-off run at that strength, and going back to
+ * the first strength gives the first output again (fused weights never leak between LoRA
+ * settings); a two-stage pipeline with different LoRA sets per stage (two transformers) and
+ * the audio-to-video pipeline (audio VAE encoder) match their cache-off outputs too, also
+ * under a budget that holds only one model at a time (eviction between stages).
+ */
+#include "harness.h"
+#include "test_util.h"
+
+#include "ltx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define D     LTX_TEST_DATA "/golden"
+#define CKPT  D "/tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors"
+#define UPS   D "/tiny_ckpt/tiny-ltx-2.3-spatial-upscaler-x2.safetensors"
+#define ULORA D "/tiny_ckpt/tiny-lora-r4.safetensors"
+#define DLORA D "/tiny_ckpt/tiny-distilled-lora-r8.safetensors"
+
+/* One call's output, copied out of the on_output callback. */
+typedef struct out_buf {
+    uint8_t *rgb;
+    size_t n_rgb;
+    float *audio;
+    size_t n_audio;
+} out_buf;
+
+static int on_output(void *user, const uint8_t *rgb, int n_frames, int h, int w, double fps,
+                     const float *audio, int64_t n_samples, int sr)
+{
+    (void)fps, (void)sr;
+    out_buf *o = user;
+    o->n_rgb = (size_t)n_frames * h * w * 3;
+    o->rgb = malloc(o->n_rgb);
+    o->n_audio = (size_t)(2 * n_samples);
+    o->audio = malloc(sizeof(float) * (o->n_audio ? o->n_audio : 1));
+    if (!o->rgb || !o->audio) return 1;
+    memcpy(o->rgb, rgb, o->n_rgb);
+    if (audio) memcpy(o->audio, audio, sizeof(float) * o->n_audio);
+    return 0;
+}
+
+static void out_free(out_buf *o)
+{
+    free(o->rgb);
+    free(o->audio);
+    memset(o, 0, sizeof *o);
+}
+
+static bool same(const out_buf *a, const out_buf *b)
+{
+    return a->n_rgb && a->n_rgb == b->n_rgb && a->n_audio == b->n_audio &&
+           !memcmp(a->rgb, b->rgb, a->n_rgb) &&
+           !memcmp(a->audio, b->audio, sizeof(float) * a->n_audio);
+}
+
+static ltx_engine *open_engine(size_t cache_bytes)
+{
+    ltx_engine_params ep;
+    ltx_engine_params_init(&ep);
+    ep.device = "cpu";
+    ep.n_threads = 2;
+    ep.log = NULL;
+    ep.cache_bytes = cache_bytes;
+    ltx_engine *e = NULL;
+    if (ltx_engine_open(&ep, &e) != LTX_OK) return NULL;
+    return e;
+}
+
+static char g_tok[4096];
+
+static void base_params(ltx_generate_params *g, out_buf *o, ltx_lora_input *lora, int n_lora)
+{
+    ltx_generate_params_init(g);
+    g->prompt = "A red fox";
+    g->gemma_root = D "/tiny_gemma";
+    g->tokenizer = g_tok;
+    g->output_path = NULL;
+    g->height = 64, g->width = 128, g->num_frames = 9;
+    g->seed = 7;
+    g->on_output = on_output;
+    g->output_user = o;
+    g->loras = lora;
+    g->n_loras = n_lora;
+}
+
+/* Distilled, with the user LoRA at `strength` (0 = no LoRA). */
+static ltx_status distilled(ltx_engine *e, double strength, out_buf *o)
+{
+    ltx_lora_input l = {.path = ULORA, .strength = strength};
+    ltx_generate_params g;
+    base_params(&g, o, &l, strength != 0 ? 1 : 0);
+    ltx_distilled_params dp;
+    ltx_distilled_params_init(&dp);
+    dp.distilled_checkpoint_path = CKPT;
+    dp.spatial_upsampler_path = UPS;
+    return ltx_generate_distilled(e, &g, &dp);
+}
+
+/* ti2vid_two_stages: stage 1 with the user LoRA, stage 2 with user + distilled LoRAs. */
+static ltx_status two_stages(ltx_engine *e, out_buf *o)
+{
+    ltx_lora_input l = {.path = ULORA, .strength = 0.7};
+    ltx_generate_params g;
+    base_params(&g, o, &l, 1);
+    ltx_guided_params gp;
+    ltx_guided_params_init(&gp);
+    gp.checkpoint_path = CKPT;
+    gp.spatial_upsampler_path = UPS;
+    gp.num_inference_steps = 2;
+    gp.video.stg_blocks[0] = 1; /* the tiny transformer has 2 blocks */
+    gp.audio.stg_blocks[0] = 1;
+    ltx_lora_input dl = {.path = DLORA, .strength = 0.8};
+    gp.distilled_loras = &dl;
+    gp.n_distilled_loras = 1;
+    return ltx_generate_two_stages(e, &g, &gp);
+}
+
+static int hits(const ltx_engine *e)
+{
+    int h = 0;
+    ltx_engine_cache_stats(e, NULL, NULL, &h, NULL);
+    return h;
+}
+
+static int misses(const ltx_engine *e)
+{
+    int m = 0;
+    ltx_engine_cache_stats(e, NULL, NULL, NULL, &m);
+    return m;
+}
+
+TEST(cache_on_is_bit_identical_and_lora_safe)
+{
+    tu_tokenizer_path(g_tok, sizeof g_tok);
+    ltx_engine *off = open_engine(0), *on = open_engine((size_t)1 << 30);
+    CHECK(off && on);
+    if (!off || !on) return;
+    out_buf ref = {0}, a = {0}, b = {0}, s1 = {0}, s1_fresh = {0}, back = {0};
+    CHECK_MSG(distilled(off, 0.5, &ref) == LTX_OK, "%s", ltx_engine_last_error(off));
+    CHECK_MSG(distilled(on, 0.5, &a) == LTX_OK, "%s", ltx_engine_last_error(on));
+    int h1 = hits(on), m1 = misses(on);
+    CHECK_MSG(distilled(on, 0.5, &b) == LTX_OK, "%s", ltx_engine_last_error(on));
+    int h2 = hits(on), m2 = misses(on);
+    printf("  first call: %d hits, %d misses; second call: %d hits, %d misses\n", h1, m1, h2 - h1,
+           m2 - m1);
+    CHECK_MSG(same(&ref, &a), "first cached call differs from the cache-off run");
+    CHECK_MSG(same(&ref, &b), "second (cache-served) call differs from the cache-off run");
+    CHECK_MSG(m2 == m1 && h2 - h1 >= 8, "second call: %d misses, %d hits", m2 - m1, h2 - h1);
+    int entries = 0;
+    ltx_engine_cache_stats(off, NULL, &entries, NULL, NULL);
+    CHECK(entries == 0); /* budget 0: nothing kept */
+
+    /* another LoRA strength: a different transformer, never the cached fused one */
+    CHECK(distilled(on, 1.0, &s1) == LTX_OK);
+    CHECK(distilled(off, 1.0, &s1_fresh) == LTX_OK);
+    CHECK_MSG(!same(&s1, &ref), "strength 1.0 gave the strength-0.5 output");
+    CHECK_MSG(same(&s1, &s1_fresh), "strength 1.0 on the cached engine differs from a fresh run");
+    CHECK(distilled(on, 0.5, &back) == LTX_OK);
+    CHECK_MSG(same(&back, &ref), "back at strength 0.5: differs from the first output");
+    out_free(&ref), out_free(&a), out_free(&b), out_free(&s1), out_free(&s1_fresh);
+    out_free(&back);
+    ltx_engine_close(on);
+    ltx_engine_close(off);
+}
+
+TEST(two_stages_and_eviction_match_cache_off)
+{
+    tu_tokenizer_path(g_tok, sizeof g_tok);
+    /* 1 GiB holds everything; 4 MiB (the tiny transformer is ~2.4 MiB of checkpoint bytes)
+     * holds one transformer at a time, so stage 2 evicts stage 1's */
+    ltx_engine *off = open_engine(0), *on = open_engine((size_t)1 << 30),
+               *tight = open_engine((size_t)4 << 20);
+    CHECK(off && on && tight);
+    if (!off || !on || !tight) return;
+    out_buf ref = {0}, a = {0}, b = {0}, t1 = {0}, t2 = {0};
+    CHECK_MSG(two_stages(off, &ref) == LTX_OK, "%s", ltx_engine_last_error(off));
+    CHECK_MSG(two_stages(on, &a) == LTX_OK, "%s", ltx_engine_last_error(on));
+    int m1 = misses(on);
+    CHECK(two_stages(on, &b) == LTX_OK);
+    CHECK_MSG(same(&ref, &a) && same(&ref, &b), "two_stages with the cache differs");
+    CHECK_MSG(misses(on) == m1, "second two_stages call missed %d times", misses(on) - m1);
+    CHECK_MSG(two_stages(tight, &t1) == LTX_OK, "%s", ltx_engine_last_error(tight));
+    CHECK(two_stages(tight, &t2) == LTX_OK);
+    CHECK_MSG(same(&ref, &t1) && same(&ref, &t2), "two_stages under a tight budget differs");
+    size_t held = 0;
+    ltx_engine_cache_stats(tight, &held, NULL, NULL, NULL);
+    CHECK_MSG(held <= ((size_t)4 << 20), "tight cache holds %zu bytes", held);
+    out_free(&ref), out_free(&a), out_free(&b), out_free(&t1), out_free(&t2);
+    ltx_engine_close(tight);
+    ltx_engine_close(on);
+    ltx_engine_close(off);
+}
+
+TEST_MAIN()
