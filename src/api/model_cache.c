@@ -142,10 +142,12 @@ void *ltx_model_cache_get(ltx_model_cache *c, const ltx_cache_key *k)
 }
 
 /* Evicts unused entries that hold bytes, least recently used first, until `need` more bytes
- * fit; stops when none is left to evict. */
+ * fit; stops when none is left to evict. A model larger than the budget will not be cached
+ * and evicts nothing. */
 void ltx_model_cache_reserve(ltx_model_cache *c, size_t need)
 {
-    while (c && c->held + need > c->budget) {
+    if (!c || need > c->budget) return;
+    while (c->held + need > c->budget) {
         int victim = -1;
         for (int i = 0; i < c->n; i++)
             if (c->e[i].bytes > 0 && !busy(c, i) &&

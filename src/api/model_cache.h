@@ -46,7 +46,8 @@ void ltx_model_cache_free(ltx_model_cache *c);
  * k->path changed since the put, or c is NULL or off). Valid until released. */
 void *ltx_model_cache_get(ltx_model_cache *c, const ltx_cache_key *k);
 /* Evicts unused entries, least recently used first, until `bytes` more fit the budget (call
- * before loading a model of that size, so the old one is gone before the new one loads). */
+ * before loading a model of that size, so the old one is gone before the new one loads).
+ * Nothing when bytes exceed the budget (that model will not be cached). */
 void ltx_model_cache_reserve(ltx_model_cache *c, size_t bytes);
 /* Hands obj (bytes large) to the cache under k, with one use for the caller, evicting unused
  * entries to fit. Returns 1 when the cache took ownership (release it, never free it), 0 when

@@ -72,6 +72,9 @@ TEST(model_cache_lru_uses_stale)
     ltx_model_cache_stats(mc, &bytes, &entries, &hits, &misses);
     CHECK_MSG(entries == 2 && bytes == 100 && hits == 1 && misses == 3, "%d %zu %d %d", entries,
               bytes, hits, misses);
+    /* a model over the budget will not be cached: reserving for it evicts nothing */
+    ltx_model_cache_reserve(mc, 101);
+    CHECK(g_freed[0] == 0);
     /* reserve before a load evicts the unused ones; c is in use and stays */
     ltx_model_cache_reserve(mc, 50);
     CHECK(g_freed[0] == 1 && g_freed[2] == 0);

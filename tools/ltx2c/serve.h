@@ -1,7 +1,7 @@
 /*
  * serve.h — `ltx2c serve`: the job store, queue, worker and job records shared by the HTTP
  * front end (cmd_serve.c) and the job side (serve_jobs.c). Jobs are generation subcommands run
- * in-process on one long-lived engine (its model cache keeps the text encoder resident between
+ * in-process on one long-lived engine (its model cache keeps the models resident between
  * jobs); requests are turned into the subcommand's own argv and validated by the subcommand's
  * own parser + the library's checks (cli_job_hooks, validate_only) before they are queued.
  * No reference counterpart (the reference has no server).
@@ -40,6 +40,7 @@ typedef struct job {
     int n_times;
     int cancel;       /* cancellation requested */
     unsigned version; /* bumped on every change (SSE event id) */
+    int cache_hits, cache_misses; /* the engine's model cache during this job (-1: not run) */
 } job;
 
 typedef struct server {
