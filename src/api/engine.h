@@ -17,7 +17,7 @@ struct ltx_engine {
     ltx_backend *be;
     ltx_progress_fn progress;
     void *progress_user;
-    pthread_mutex_t lock; /* serialises work calls */
+    pthread_mutex_t lock;   /* serialises work calls */
     ltx_model_cache *cache; /* resident models across calls (budget 0 = off) */
     char last_error[2048];
 };

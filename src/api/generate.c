@@ -560,9 +560,9 @@ static ltx_status text_processor(ltx_engine *e, const ltx_st_file *ckpt, ltx_tex
     ltx_cache_key k = {.kind = "text_processor", .parent = ckpt};
     *out = ltx_model_cache_get(e->cache, &k);
     if (*out) return LTX_OK;
-    static const char *const prefixes[] = {"text_embedding_projection.",
-                                           "model.diffusion_model.video_embeddings_connector.",
-                                           "model.diffusion_model.audio_embeddings_connector.", NULL};
+    static const char *const prefixes[] = {
+        "text_embedding_projection.", "model.diffusion_model.video_embeddings_connector.",
+        "model.diffusion_model.audio_embeddings_connector.", NULL};
     size_t bytes = ltx_pipe_weight_bytes(ckpt, prefixes, NULL);
     if (ltx_model_cache_budget(e->cache)) ltx_model_cache_reserve(e->cache, bytes);
     LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, out));

@@ -83,8 +83,7 @@ static void drop(ltx_model_cache *c, const void *obj)
 static void drop_unused_file(ltx_model_cache *c, const void *obj)
 {
     int i = find_obj(c, obj);
-    if (i >= 0 && c->e[i].bytes == 0 && c->e[i].uses == 0 && first_child(c, obj) < 0)
-        drop(c, obj);
+    if (i >= 0 && c->e[i].bytes == 0 && c->e[i].uses == 0 && first_child(c, obj) < 0) drop(c, obj);
 }
 
 void ltx_model_cache_free(ltx_model_cache *c)

@@ -630,13 +630,12 @@ ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_
  * the LoRA dtypes and flags, and every LoRA of the set with its file's size and mtime and its
  * strength (printed exactly), in order — so fused weights never serve a job with other LoRAs
  * or strengths. False when the text does not fit (then the model is not cached). */
-static bool transformer_variant(const ltx_pipe *p, const ltx_lora_set *loras, char *buf,
-                                size_t cap)
+static bool transformer_variant(const ltx_pipe *p, const ltx_lora_set *loras, char *buf, size_t cap)
 {
-    size_t n = (size_t)snprintf(buf, cap, "ref=%d prec=%d quant=%d/%d lora_dtypes=%d/%d flags=%u",
-                                (int)p->ref, (int)p->be->precision, (int)p->quant.kind,
-                                (int)p->quant.type, (int)p->lora_target, (int)p->lora_product,
-                                p->lora_flags);
+    size_t n =
+        (size_t)snprintf(buf, cap, "ref=%d prec=%d quant=%d/%d lora_dtypes=%d/%d flags=%u",
+                         (int)p->ref, (int)p->be->precision, (int)p->quant.kind, (int)p->quant.type,
+                         (int)p->lora_target, (int)p->lora_product, p->lora_flags);
     for (int i = 0; loras && i < loras->n && n < cap; i++) {
         const char *path = ltx_lora_path(loras->lora[i]);
         struct stat st;
@@ -674,8 +673,8 @@ static ltx_status get_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora
         size_t bytes = cacheable ? ltx_pipe_weight_bytes(ckpt, inc, exc) : 0;
         if (cacheable) ltx_pipe_cache_reserve(p, bytes);
         LTX_TRY(load_streamed(p, ckpt, loras, stage, out));
-        if (cacheable) ltx_pipe_cache_put(p, "transformer", ckpt, variant, *out, bytes,
-                                          free_transformer);
+        if (cacheable)
+            ltx_pipe_cache_put(p, "transformer", ckpt, variant, *out, bytes, free_transformer);
     }
     p->transformer_load_s += ltx_pipe_now() - t0;
     return LTX_OK;

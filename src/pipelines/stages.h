@@ -28,7 +28,6 @@
 #ifndef LTX_PIPELINES_STAGES_H
 #define LTX_PIPELINES_STAGES_H
 
-#include "models/quant_policy.h"
 #include "backend/backend.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -36,6 +35,7 @@
 #include "io/safetensors.h"
 #include "models/lora.h"
 #include "models/ltx_transformer.h"
+#include "models/quant_policy.h"
 #include "sampling/guiders.h"
 #include "sampling/patchifier.h"
 #include "sampling/res2s.h"

@@ -7,7 +7,9 @@
  * the first strength gives the first output again (fused weights never leak between LoRA
  * settings); a two-stage pipeline with different LoRA sets per stage (two transformers)
  * matches its cache-off output too, also under a budget that holds only one model at a time
- * (eviction between stages, models over the budget freed by their stage).
+ * (eviction between stages, models over the budget freed by their stage); image conditioning
+ * (video VAE encoder), retake (tiled video encode, audio VAE encoder) and layer streaming (the
+ * streamed transformer is never cached) match their cache-off outputs.
  */
 #include "harness.h"
 #include "test_util.h"
@@ -202,6 +204,72 @@ TEST(two_stages_and_eviction_match_cache_off)
     CHECK_MSG(misses(tight) - tm1 >= 3, "no eviction under the tight budget");
     out_free(&ref), out_free(&a), out_free(&b), out_free(&t1), out_free(&t2);
     ltx_engine_close(tight);
+    ltx_engine_close(on);
+    ltx_engine_close(off);
+}
+
+/* Distilled with an --image (the video VAE encoder, both stages) and layer streaming on or
+ * off; retake (tiled video encode of the source, audio VAE encoder of its track). */
+static ltx_status i2v(ltx_engine *e, int streaming, out_buf *o)
+{
+    ltx_generate_params g;
+    base_params(&g, o, NULL, 0);
+    ltx_image_input im = {
+        .path = D "/media/i2v_image.png", .frame_idx = 0, .strength = 1.0, .crf = 33};
+    g.images = &im;
+    g.n_images = 1;
+    g.streaming_prefetch_count = streaming;
+    ltx_distilled_params dp;
+    ltx_distilled_params_init(&dp);
+    dp.distilled_checkpoint_path = CKPT;
+    dp.spatial_upsampler_path = UPS;
+    return ltx_generate_distilled(e, &g, &dp);
+}
+
+static ltx_status retake(ltx_engine *e, out_buf *o)
+{
+    ltx_generate_params g;
+    base_params(&g, o, NULL, 0);
+    ltx_retake_params rp;
+    ltx_retake_params_init(&rp);
+    rp.distilled_checkpoint_path = CKPT;
+    rp.video_path = D "/media/retake_source.mp4"; /* 25 frames 96x64 @ 24, stereo AAC */
+    rp.start_time = 0.4;
+    rp.end_time = 0.75;
+    return ltx_generate_retake(e, &g, &rp);
+}
+
+TEST(encoders_and_streaming_match_cache_off)
+{
+    tu_tokenizer_path(g_tok, sizeof g_tok);
+    ltx_engine *off = open_engine(0), *on = open_engine((size_t)1 << 30);
+    CHECK(off && on);
+    if (!off || !on) return;
+    out_buf ref = {0}, a = {0}, b = {0}, sref = {0}, s1 = {0}, s2 = {0}, rref = {0}, r1 = {0},
+            r2 = {0};
+    CHECK_MSG(i2v(off, 0, &ref) == LTX_OK, "%s", ltx_engine_last_error(off));
+    CHECK(i2v(on, 0, &a) == LTX_OK);
+    int h0 = hits(on);
+    CHECK(i2v(on, 0, &b) == LTX_OK);
+    int hb = hits(on) - h0; /* every model of the run, the transformer in both stages */
+    CHECK_MSG(same(&ref, &a) && same(&ref, &b), "i2v with the cache differs");
+    /* streaming: the transformer is not cached (a miss-free second call would mean it was) */
+    CHECK_MSG(i2v(off, 1, &sref) == LTX_OK, "%s", ltx_engine_last_error(off));
+    CHECK(i2v(on, 1, &s1) == LTX_OK);
+    int m1 = misses(on), h1 = hits(on);
+    CHECK(i2v(on, 1, &s2) == LTX_OK);
+    CHECK_MSG(same(&sref, &s1) && same(&sref, &s2), "streamed i2v with the cache differs");
+    /* the same hits less the two transformer lookups, which streaming never makes */
+    CHECK_MSG(misses(on) == m1 && hits(on) - h1 == hb - 2,
+              "streamed run: %d misses, %d hits "
+              "(unstreamed: %d hits)",
+              misses(on) - m1, hits(on) - h1, hb);
+    CHECK_MSG(retake(off, &rref) == LTX_OK, "%s", ltx_engine_last_error(off));
+    CHECK(retake(on, &r1) == LTX_OK);
+    CHECK(retake(on, &r2) == LTX_OK);
+    CHECK_MSG(same(&rref, &r1) && same(&rref, &r2), "retake with the cache differs");
+    out_free(&ref), out_free(&a), out_free(&b), out_free(&sref), out_free(&s1), out_free(&s2);
+    out_free(&rref), out_free(&r1), out_free(&r2);
     ltx_engine_close(on);
     ltx_engine_close(off);
 }

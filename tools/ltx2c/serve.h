@@ -38,9 +38,9 @@ typedef struct job {
     double t_stage_start;              /* wall time the current stage began */
     job_time times[JOB_MAX_TIMES];     /* setup, prompt_encoding, each progress stage, total */
     int n_times;
-    int cancel;       /* cancellation requested */
-    unsigned version; /* bumped on every change (SSE event id) */
-    int cache_hits, cache_misses; /* the engine's model cache during this job (-1: not run) */
+    int cancel;                   /* cancellation requested */
+    unsigned version;             /* bumped on every change (SSE event id) */
+    int cache_hits, cache_misses; /* model cache lookups of this job (0 until it ran) */
 } job;
 
 typedef struct server {
