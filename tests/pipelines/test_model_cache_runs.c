@@ -5,8 +5,9 @@
  * the second call loads nothing (cache hits, no misses); a call that changes a LoRA strength
  * differs from the first and equals a fresh cache-off run at that strength, and going back to
  * the first strength gives the first output again (fused weights never leak between LoRA
- * settings); a two-stage pipeline with different LoRA sets per stage (two transformers)
- * matches its cache-off output too, also under a budget that holds only one model at a time
+ * settings); a call at another size matches too; a two-stage pipeline with different LoRA
+ * sets per stage (two transformers) matches its cache-off output, also under a budget that
+ * holds only one model at a time
  * (eviction between stages, models over the budget freed by their stage); image conditioning
  * (video VAE encoder), retake (tiled video encode, audio VAE encoder) and layer streaming (the
  * streamed transformer is never cached) match their cache-off outputs.
@@ -92,17 +93,24 @@ static void base_params(ltx_generate_params *g, out_buf *o, ltx_lora_input *lora
     g->n_loras = n_lora;
 }
 
-/* Distilled, with the user LoRA at `strength` (0 = no LoRA). */
-static ltx_status distilled(ltx_engine *e, double strength, out_buf *o)
+/* Distilled, with the user LoRA at `strength` (0 = no LoRA), at height x width. */
+static ltx_status distilled_at(ltx_engine *e, double strength, int height, int width, out_buf *o)
 {
     ltx_lora_input l = {.path = ULORA, .strength = strength};
     ltx_generate_params g;
     base_params(&g, o, &l, strength != 0 ? 1 : 0);
+    g.height = height;
+    g.width = width;
     ltx_distilled_params dp;
     ltx_distilled_params_init(&dp);
     dp.distilled_checkpoint_path = CKPT;
     dp.spatial_upsampler_path = UPS;
     return ltx_generate_distilled(e, &g, &dp);
+}
+
+static ltx_status distilled(ltx_engine *e, double strength, out_buf *o)
+{
+    return distilled_at(e, strength, 64, 128, o);
 }
 
 /* ti2vid_two_stages: stage 1 with the user LoRA, stage 2 with user + distilled LoRAs. */
@@ -166,8 +174,13 @@ TEST(cache_on_is_bit_identical_and_lora_safe)
     CHECK_MSG(same(&s1, &s1_fresh), "strength 1.0 on the cached engine differs from a fresh run");
     CHECK(distilled(on, 0.5, &back) == LTX_OK);
     CHECK_MSG(same(&back, &ref), "back at strength 0.5: differs from the first output");
+    /* the cached models at another size (nothing sized by the first call is kept) */
+    out_buf big = {0}, big_fresh = {0};
+    CHECK(distilled_at(on, 0.5, 128, 192, &big) == LTX_OK);
+    CHECK(distilled_at(off, 0.5, 128, 192, &big_fresh) == LTX_OK);
+    CHECK_MSG(same(&big, &big_fresh), "128x192 on the cached engine differs from a fresh run");
     out_free(&ref), out_free(&a), out_free(&b), out_free(&s1), out_free(&s1_fresh);
-    out_free(&back);
+    out_free(&back), out_free(&big), out_free(&big_fresh);
     ltx_engine_close(on);
     ltx_engine_close(off);
 }
