@@ -661,8 +661,11 @@ ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx
     }
     /* model loads (inside the stage times above for the VAE side; before them for the
      * transformers), with the model cache's hits and misses of this run */
-    LTX_INFO(&e->log, "  %-20s %8.4f s  (model cache: %d hits, %d misses)", "transformer_load",
-             p->transformer_load_s, p->cache_hits, p->cache_misses);
+    if (ltx_model_cache_budget(e->cache))
+        LTX_INFO(&e->log, "  %-20s %8.4f s  (model cache: %d hits, %d misses)", "transformer_load",
+                 p->transformer_load_s, p->cache_hits, p->cache_misses);
+    else
+        LTX_INFO(&e->log, "  %-20s %8.4f s", "transformer_load", p->transformer_load_s);
     LTX_INFO(&e->log, "  %-20s %8.4f s", "vae_load", p->vae_load_s);
     LTX_INFO(&e->log,
              "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
