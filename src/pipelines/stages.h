@@ -254,7 +254,10 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
  * target dtype is taken from p->lora_target). */
 ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                       ltx_transformer **out);
-/* ltx_stage_load_transformer + ltx_stage_run + free: one complete stage (spec §10.2). */
+/* One complete stage (spec §10.2): the transformer (from p->cache when it holds one for ckpt
+ * with the same LoRAs and settings, else ltx_stage_load_transformer and offered to the cache;
+ * a streamed one is never cached), ltx_stage_run, then the transformer given back to the
+ * cache or freed. */
 ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                const ltx_stage_spec *s, ltx_tensor **video_out,
                                ltx_tensor **audio_out);
