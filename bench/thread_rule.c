@@ -20,6 +20,9 @@
  *     mode (so each round starts from its own mode's steady state: workers polling or parked).
  *     Rounds alternate spin/park, `reps` each (default 9); medians per phase, summed over the
  *     round's steps, and the process CPU time per round (polling shows as CPU time).
+ *   - Restart cost: 200 back-to-back small products (128 x 256 x 512, 34 MFLOP) with nothing
+ *     between them, spin vs park, alternating, `reps` each: the median difference per call is
+ *     what starting the parked workers again costs (the worst case: a conv right after a conv).
  *   - The GEMM outputs of both modes are compared bit for bit (they must be identical).
  * Ratios spin/park of the same run are what to read: the machine is shared, timings are noisy.
  * Result (2 cores, Zen 5 at 2.6 GHz TSC, OPENBLAS_CORETYPE=Haswell, other helpers building
@@ -86,6 +89,24 @@ static void conv_gemm(bench_ctx *c, int mode)
         cpu_sgemm(c->pool, false, false, c->M, c->N, c->K, 1.0f, c->ga, c->K, c->gb, c->N, 0.0f,
                   c->gc, c->N);
     }
+}
+
+/* Seconds per call of `calls` back-to-back 128 x 256 x 512 products in `mode`. */
+static double small_gemms(bench_ctx *c, int mode, int calls)
+{
+    int64_t m = 128, n = 256, k = 512;
+    double t0 = bench_now();
+    for (int i = 0; i < calls; i++) {
+        if (mode == 0) {
+            openblas_set_num_threads(c->nth);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
+                        c->ga, (int)k, c->gb, (int)n, 0.0f, c->gc, (int)n);
+            openblas_set_num_threads(1);
+        } else {
+            cpu_sgemm(c->pool, false, false, m, n, k, 1.0f, c->ga, k, c->gb, n, 0.0f, c->gc, n);
+        }
+    }
+    return (bench_now() - t0) / calls;
 }
 
 /* One (GEMM, ops) step; adds each phase's seconds to acc[0..2]. */
@@ -155,6 +176,13 @@ int main(int argc, char **argv)
             for (int k = 0; k < PHASES; k++)
                 t[mode][k][r] = out[k];
         }
+    double *sm[2] = {malloc(sizeof(double) * (size_t)reps), malloc(sizeof(double) * (size_t)reps)};
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < 2; i++) {
+            int mode = (r + i) % 2;
+            small_gemms(&c, mode, 5); /* into this mode's steady state */
+            sm[mode][r] = small_gemms(&c, mode, 200);
+        }
     double med[2][PHASES];
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < PHASES; k++)
@@ -169,6 +197,11 @@ int main(int argc, char **argv)
     printf("spin/park: conv GEMM %.3f, silu %.3f, linear %.3f, round wall %.3f, round CPU %.3f\n",
            med[0][0] / med[1][0], med[0][1] / med[1][1], med[0][2] / med[1][2],
            med[0][3] / med[1][3], med[0][4] / med[1][4]);
+    double sm_spin = bench_median(sm[0], reps), sm_park = bench_median(sm[1], reps);
+    printf("restart: back-to-back 128x256x512 products, per call: spin %.1f us, park %.1f us "
+           "(+%.1f us)\n",
+           1e6 * sm_spin, 1e6 * sm_park, 1e6 * (sm_park - sm_spin));
+    free(sm[0]), free(sm[1]);
     printf("conv GEMM output spin vs park: %s\n", same ? "bit-identical" : "DIFFERENT");
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < PHASES; k++)
