@@ -25,8 +25,16 @@
  *     what starting the parked workers again costs (the worst case: a conv right after a conv).
  *   - The GEMM outputs of both modes are compared bit for bit (they must be identical).
  * Ratios spin/park of the same run are what to read: the machine is shared, timings are noisy.
- * Result (2 cores, Zen 5 at 2.6 GHz TSC, OPENBLAS_CORETYPE=Haswell, other helpers building
- * alongside): see docs/ARCHITECTURE.md (Threading) for the recorded numbers.
+ * Result (2 cores, Zen 5, 2.6 GHz TSC, OPENBLAS_CORETYPE=Haswell; load average 11-15 from other
+ * helpers' builds and tests, so noisy), spin/park over three runs of 7-11 reps: next `linear`
+ * 1.03 / 1.18 / 1.15, silu 0.98 / 1.13 / 0.97, process CPU per round 1.04 / 1.04 / 1.18, conv
+ * GEMM 0.97 / 0.97 / 1.03 (the restart is inside it); restart of parked workers +280 to +670 us
+ * per call against polling ones (+1.6 ms once at load 15: a new thread waits for a core), +60 to
+ * +250 us against sleeping ones (OPENBLAS_THREAD_TIMEOUT=4). The noise floor: with
+ * OPENBLAS_THREAD_TIMEOUT=4 "spin" sleeps too, and that run still gave `linear` 0.98 and 1.36.
+ * Outputs bit-identical.
+ * Whole stages (A/B of the same bench from builds before/after, docs/ARCHITECTURE.md "CPU
+ * threading"): video VAE encode 1.13-1.15, vocoder 1.29-1.55, tiny distilled run 1.02-1.07.
  * Usage: thread_rule [reps]
  */
 #include "backend/backend.h"
