@@ -1,6 +1,6 @@
 /*
  * bench_util.h — timing helpers shared by the programs in bench/: monotonic and process-CPU
- * clocks in seconds, and the median of a sample of timings.
+ * clocks in seconds, the median of a sample of timings, and a resident-memory sampler.
  *
  * Header-only (static inline) so that each bench stays one translation unit (bench/CMakeLists.txt
  * builds every .c file in bench/ as its own program). Deliberately not here: workload generators
@@ -10,7 +10,11 @@
 #ifndef LTX_BENCH_UTIL_H
 #define LTX_BENCH_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Seconds on clock `id` (CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, ...). */
@@ -45,6 +49,48 @@ static inline double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- resident-memory sampler ----
+ * A thread reads /proc/self/status every 2 ms: RssAnon (memory outside mapped files) and
+ * RssAnon + RssFile (mapped file pages too); peaks kept. Start with pthread_create(&th, NULL,
+ * sampler_main, &s), stop with atomic_store(&s.stop, 1) and pthread_join. */
+
+typedef struct sampler {
+    atomic_int stop;
+    atomic_long peak_anon_kb, peak_total_kb; /* total = anon + file */
+} sampler;
+
+static inline void read_rss(long *anon, long *file)
+{
+    *anon = *file = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "RssAnon:", 8)) *anon = atol(line + 8);
+        if (!strncmp(line, "RssFile:", 8)) *file = atol(line + 8);
+    }
+    fclose(f);
+}
+
+static inline void sample_once(sampler *s)
+{
+    long a, f;
+    read_rss(&a, &f);
+    if (a > atomic_load(&s->peak_anon_kb)) atomic_store(&s->peak_anon_kb, a);
+    if (a + f > atomic_load(&s->peak_total_kb)) atomic_store(&s->peak_total_kb, a + f);
+}
+
+static inline void *sampler_main(void *arg)
+{
+    sampler *s = arg;
+    while (!atomic_load(&s->stop)) {
+        sample_once(s);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
 }
 
 #endif

@@ -53,45 +53,6 @@
 
 #define NSHARDS 5
 
-/* ---- memory sampler ---- */
-
-typedef struct sampler {
-    atomic_int stop;
-    atomic_long peak_anon_kb, peak_total_kb; /* total = anon + file */
-} sampler;
-
-static void read_rss(long *anon, long *file)
-{
-    *anon = *file = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "RssAnon:", 8)) *anon = atol(line + 8);
-        if (!strncmp(line, "RssFile:", 8)) *file = atol(line + 8);
-    }
-    fclose(f);
-}
-
-static void sample_once(sampler *s)
-{
-    long a, f;
-    read_rss(&a, &f);
-    if (a > atomic_load(&s->peak_anon_kb)) atomic_store(&s->peak_anon_kb, a);
-    if (a + f > atomic_load(&s->peak_total_kb)) atomic_store(&s->peak_total_kb, a + f);
-}
-
-static void *sampler_main(void *arg)
-{
-    sampler *s = arg;
-    while (!atomic_load(&s->stop)) {
-        sample_once(s);
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
-    return NULL;
-}
-
 /* ---- sparse 12B folder ---- */
 
 typedef struct tdesc {

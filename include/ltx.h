@@ -11,6 +11,10 @@
  *                text encoder, reused by the next call with the same files).
  *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
  *                engine, used by one job at a time, closed before its engine.
+ *   ltx_model_info, ltx_gemma_tokenizer
+ *                Need no engine: a model file's header summary (`ltx2c inspect`) and the Gemma
+ *                tokenizer. Read-only once open (queries may run from several threads); freed
+ *                with their *_free.
  *
  * Thread-safety
  *   - Different engines are independent and may be used from different threads.
@@ -37,11 +41,23 @@
 #ifndef LTX_H
 #define LTX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Every function of this header is exported from the shared library (libltx.so) and nothing
+ * else is: libltx is compiled with -fvisibility=hidden, and tests/unit/abi_exports.sh checks
+ * that the two sets are equal. */
+#ifndef LTX_API
+#if defined(__GNUC__) || defined(__clang__)
+#define LTX_API __attribute__((visibility("default")))
+#else
+#define LTX_API
+#endif
 #endif
 
 #define LTX_VERSION_MAJOR 0
@@ -70,7 +86,7 @@ typedef enum ltx_status {
 } ltx_status;
 
 /* Short English text for a status ("invalid argument"); never NULL. */
-const char *ltx_status_name(ltx_status s);
+LTX_API const char *ltx_status_name(ltx_status s);
 
 /* ---- element types ------------------------------------------------------------------------ */
 /* Names are the safetensors dtype strings (F32, BF16, F8_E4M3, ...). The Q* entries are GGML
@@ -118,9 +134,9 @@ typedef enum ltx_reference_version {
 
 /* "1.2" / "2026-04" (also "400fd31" / "a2c3f24") -> *out; returns 0 on success, -1 for any
  * other text (*out untouched). */
-int ltx_reference_version_parse(const char *text, ltx_reference_version *out);
+LTX_API int ltx_reference_version_parse(const char *text, ltx_reference_version *out);
 /* "1.2", "2026-04", or "default"; never NULL. */
-const char *ltx_reference_version_name(ltx_reference_version v);
+LTX_API const char *ltx_reference_version_name(ltx_reference_version v);
 
 /* ---- logging and progress ------------------------------------------------------------------ */
 typedef enum ltx_log_level {
@@ -168,29 +184,29 @@ typedef struct ltx_engine_params {
 } ltx_engine_params;
 
 /* Model cache counters of e (ltx_engine_params.cache_bytes); any pointer may be NULL. */
-void ltx_engine_cache_stats(const ltx_engine *e, size_t *bytes, int *entries, int *hits,
-                            int *misses);
+LTX_API void ltx_engine_cache_stats(const ltx_engine *e, size_t *bytes, int *entries, int *hits,
+                                    int *misses);
 
 /* Zeroes *p, sets struct_size and the defaults written on each field above. */
-void ltx_engine_params_init(ltx_engine_params *p);
+LTX_API void ltx_engine_params_init(ltx_engine_params *p);
 
 /* Opens the device named in p->device. On failure *out is NULL and the message is available
  * through ltx_last_error_global() (there is no engine yet to hold it). */
-ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out);
+LTX_API ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out);
 /* Releases the backend and thread pool. Close every session first; e may be NULL. */
-void ltx_engine_close(ltx_engine *e);
+LTX_API void ltx_engine_close(ltx_engine *e);
 
 /* Last error text of this engine ("" when none). Valid until the next call on the engine. */
-const char *ltx_engine_last_error(const ltx_engine *e);
+LTX_API const char *ltx_engine_last_error(const ltx_engine *e);
 /* Last error of the calling thread, for failures before an engine exists. */
-const char *ltx_last_error_global(void);
+LTX_API const char *ltx_last_error_global(void);
 
 /* Writes a multi-line description of the backend, device, capabilities and memory into buf
  * (always NUL-terminated, truncated to cap). Returns the length that was needed. */
-size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap);
+LTX_API size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap);
 
 /* Number of capability fallbacks taken so far (each also logged once). */
-int ltx_engine_fallback_count(const ltx_engine *e);
+LTX_API int ltx_engine_fallback_count(const ltx_engine *e);
 
 /* ---- session ------------------------------------------------------------------------------- */
 typedef struct ltx_session_params {
@@ -199,50 +215,11 @@ typedef struct ltx_session_params {
 } ltx_session_params;
 
 /* Zeroes *p, sets struct_size and seed 10. */
-void ltx_session_params_init(ltx_session_params *p);
+LTX_API void ltx_session_params_init(ltx_session_params *p);
 /* New session on e (borrowed: must outlive the session). *out is NULL on failure. */
-ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out);
+LTX_API ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out);
 /* s may be NULL. */
-void ltx_session_close(ltx_session *s);
-
-/* ---- golden verification ------------------------------------------------------------------- */
-/* Replays a golden file of the ltx2-golden-extra/1 format (see docs/GOLDEN.md): feeds its
- * in.* tensors to the port, compares every out.* tensor (and every tapped intermediate the file
- * holds) at the file's tolerances. One line per compared tensor goes to the log callback at
- * INFO level. */
-typedef struct ltx_verify_params {
-    size_t struct_size;
-    const char *golden_root; /* folder holding tiny_ckpt/ and media/; NULL = derived from path */
-    int noise_from_seed;     /* pipelines: draw noise from the seed instead of in.*noise* */
-    int verbose;             /* also print passing intermediates */
-    double tolerance_scale;  /* multiplies every atol/rtol/factor; 0 or 1 = as in the file */
-    /* appended: numerics to replay with; LTX_REFERENCE_DEFAULT (default) = the version named by
-     * the golden's reference_commit metadata (a2c3f24 -> 2026-04, 400fd31 -> 1.2) */
-    ltx_reference_version reference_version;
-    /* appended */
-    const char *tokenizer; /* tokenizer.json for goldens that need one (prompt enhancement);
-                              NULL = <gemma root>/tokenizer.json */
-    /* appended: error-budget mode for low-bit weights (docs/NUMERICS.md). When nmse_max > 0 a
-     * tensor passes iff NMSE <= nmse_max and (max_rel <= 0 or max |got - want| <= max_rel *
-     * max |want|), instead of the file's tolerances. */
-    double nmse_max;
-    double max_rel;
-    const char *quantization; /* replay with --quantization POLICY applied at every load */
-} ltx_verify_params;
-
-typedef struct ltx_verify_result {
-    int passed;      /* tensors within tolerance */
-    int failed;      /* tensors outside tolerance or missing */
-    int unsupported; /* cases whose function the port does not implement yet */
-} ltx_verify_result;
-
-/* Zeroes *p, sets struct_size and tolerance_scale 1. */
-void ltx_verify_params_init(ltx_verify_params *p);
-/* e, path and p are required (NULL: LTX_ERR_INVALID_ARG); res may be NULL. Returns LTX_OK
- * only when every compared tensor passed and no case was unsupported; LTX_ERR_MISMATCH on any
- * failure; LTX_ERR_UNSUPPORTED when a case could not be run. */
-ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
-                           ltx_verify_result *res);
+LTX_API void ltx_session_close(ltx_session *s);
 
 /* ---- prompt enhancement (src/api/enhance.c) ------------------------------------------------
  * LTX's generate_enhanced_prompt: Gemma 3 (the text encoder's model, with its vision tower for
@@ -266,12 +243,12 @@ typedef struct ltx_enhance_params {
     ltx_reference_version reference_version;
 } ltx_enhance_params;
 /* Zeroes *p, sets struct_size and the defaults noted above. */
-void ltx_enhance_params_init(ltx_enhance_params *p);
+LTX_API void ltx_enhance_params_init(ltx_enhance_params *p);
 /* Runs the enhancement; *out is the cleaned text (malloc'd, free with ltx_string_free). Bad
  * input (max_new_tokens < 1, an image that cannot be decoded, a Gemma folder without a vision
  * tower given an image) fails before any weight is loaded, naming the flag and value. */
-ltx_status ltx_enhance_prompt(ltx_engine *e, const ltx_enhance_params *p, char **out);
-void ltx_string_free(char *s); /* NULL is fine */
+LTX_API ltx_status ltx_enhance_prompt(ltx_engine *e, const ltx_enhance_params *p, char **out);
+LTX_API void ltx_string_free(char *s); /* NULL is fine */
 
 /* ---- generation (src/api/generate.c) -------------------------------------------------------
  * One call runs a whole pipeline: validation of every argument and input file (before any
@@ -362,7 +339,7 @@ typedef struct ltx_generate_params {
  * arrays included) only for the duration of the call; it fails with LTX_ERR_INVALID_ARG when a
  * struct_size is too small (for ltx_generate_params: smaller than the struct up to and including
  * streaming_prefetch_count; later fields then take their defaults). */
-void ltx_generate_params_init(ltx_generate_params *p);
+LTX_API void ltx_generate_params_init(ltx_generate_params *p);
 
 /* distilled (DistilledPipeline). */
 typedef struct ltx_distilled_params {
@@ -371,11 +348,11 @@ typedef struct ltx_distilled_params {
     const char *spatial_upsampler_path;    /* required, x2 */
 } ltx_distilled_params;
 /* Zeroes *p and sets struct_size (both paths stay NULL = required). */
-void ltx_distilled_params_init(ltx_distilled_params *p);
+LTX_API void ltx_distilled_params_init(ltx_distilled_params *p);
 /* Runs DistilledPipeline (8 + 3 steps, x2 spatial upsampling between the stages) and writes
  * g->output_path. */
-ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
-                                  const ltx_distilled_params *p);
+LTX_API ltx_status ltx_generate_distilled(ltx_engine *e, const ltx_generate_params *g,
+                                          const ltx_distilled_params *p);
 
 /* Guidance of one modality (MultiModalGuiderParams). */
 typedef struct ltx_guidance {
@@ -399,22 +376,23 @@ typedef struct ltx_guided_params {
     int n_distilled_loras;
     double distilled_lora_strength_stage_1, distilled_lora_strength_stage_2; /* HQ */
 } ltx_guided_params;
-void ltx_guided_params_init(ltx_guided_params *p);
-void ltx_guided_params_init_hq(ltx_guided_params *p);
+LTX_API void ltx_guided_params_init(ltx_guided_params *p);
+LTX_API void ltx_guided_params_init_hq(ltx_guided_params *p);
 /* ref detect_params: _init, then the LTX-2.0 defaults (40 steps, STG block 29) unless the
  * checkpoint's metadata "model_version" starts with "2.3" (also when it cannot be read, like the
  * reference). Reads only the file header. */
-void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p, const char *checkpoint_path);
+LTX_API void ltx_guided_params_init_for_checkpoint(ltx_guided_params *p,
+                                                   const char *checkpoint_path);
 /* TI2VidOneStagePipeline, TI2VidTwoStagesPipeline and TI2VidTwoStagesHQPipeline: guided
  * denoising with p's schedule and guidance at full size (one stage) or at half size, then x2
  * upsampling and a distilled-LoRA refinement (two stages; HQ also fuses the distilled LoRA in
  * stage 1 and samples with res_2s). Each writes g->output_path. */
-ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
-                                  const ltx_guided_params *p);
-ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
-                                   const ltx_guided_params *p);
-ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
-                                      const ltx_guided_params *p);
+LTX_API ltx_status ltx_generate_one_stage(ltx_engine *e, const ltx_generate_params *g,
+                                          const ltx_guided_params *p);
+LTX_API ltx_status ltx_generate_two_stages(ltx_engine *e, const ltx_generate_params *g,
+                                           const ltx_guided_params *p);
+LTX_API ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *g,
+                                              const ltx_guided_params *p);
 
 /* ---- conditioning pipelines (src/api/generate_cond.c) ------------------------------------- */
 
@@ -422,8 +400,8 @@ ltx_status ltx_generate_two_stages_hq(ltx_engine *e, const ltx_generate_params *
  * (ltx_guided_params_init defaults, spatial upsampler + distilled LoRA required) in which
  * every image, frame 0 included, becomes keyframe tokens. A negative frame_idx counts from
  * the end (-1 = the last frame); indices outside the video are refused. */
-ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate_params *g,
-                                               const ltx_guided_params *p);
+LTX_API ltx_status ltx_generate_keyframe_interpolation(ltx_engine *e, const ltx_generate_params *g,
+                                                       const ltx_guided_params *p);
 
 /* a2vid_two_stage (A2VidPipelineTwoStage). The audio file is decoded (any FFmpeg format; mono
  * duplicated, > 2 channels down-mixed, rate converted for the encoder — all logged), encoded
@@ -441,9 +419,10 @@ typedef struct ltx_a2vid_params {
     int pad_audio;             /* non-zero: pad audio shorter than the video with silence */
 } ltx_a2vid_params;
 /* Zeroes *p and sets struct_size (audio_path stays NULL = required). */
-void ltx_a2vid_params_init(ltx_a2vid_params *p);
-ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params *g,
-                                        const ltx_guided_params *p, const ltx_a2vid_params *a);
+LTX_API void ltx_a2vid_params_init(ltx_a2vid_params *p);
+LTX_API ltx_status ltx_generate_a2vid_two_stage(ltx_engine *e, const ltx_generate_params *g,
+                                                const ltx_guided_params *p,
+                                                const ltx_a2vid_params *a);
 
 /* retake (RetakePipeline, distilled mode). Uses prompt, gemma_root, tokenizer, output_path,
  * seed and loras of ltx_generate_params; the size, frame count and rate come from the source
@@ -459,9 +438,9 @@ typedef struct ltx_retake_params {
     int fit;
 } ltx_retake_params;
 /* Zeroes *p and sets struct_size (paths and times are required). */
-void ltx_retake_params_init(ltx_retake_params *p);
-ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
-                               const ltx_retake_params *p);
+LTX_API void ltx_retake_params_init(ltx_retake_params *p);
+LTX_API ltx_status ltx_generate_retake(ltx_engine *e, const ltx_generate_params *g,
+                                       const ltx_retake_params *p);
 
 /* ic_lora (ICLoraPipeline): distilled two-stage pipeline with reference (control) videos as
  * extra stage-1 tokens; the --lora files are the IC-LoRA(s), fused in stage 1 only, their
@@ -481,9 +460,166 @@ typedef struct ltx_ic_lora_params {
     int skip_stage_2;                /* output at half size */
 } ltx_ic_lora_params;
 /* Zeroes *p, sets struct_size and attention_mask_strength 1. */
-void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
-ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
-                                const ltx_ic_lora_params *p);
+LTX_API void ltx_ic_lora_params_init(ltx_ic_lora_params *p);
+LTX_API ltx_status ltx_generate_ic_lora(ltx_engine *e, const ltx_generate_params *g,
+                                        const ltx_ic_lora_params *p);
+
+/* ---- element type names ------------------------------------------------------------------- */
+/* The safetensors / GGUF name of t ("F32", "BF16", "Q4_K"); "?" for a value outside the enum.
+ * Never NULL; static storage. */
+LTX_API const char *ltx_dtype_name(ltx_dtype t);
+/* Case-insensitive inverse of ltx_dtype_name ("bf16", "q4_k"): 0 with *out set, or -1 with
+ * *out untouched for NULL or an unknown name. */
+LTX_API int ltx_dtype_from_name(const char *name, ltx_dtype *out);
+/* Non-zero when t is a GGML block-quantized storage type (LTX_Q8_0 .. LTX_Q6_K). */
+LTX_API int ltx_dtype_is_block_quantized(ltx_dtype t);
+
+/* ---- backends ------------------------------------------------------------------------------ */
+/* Names of the backends compiled into this build ("cpu", "cpu-restricted", and "cuda" when it
+ * was built with nvcc), NULL-terminated; static storage. A name here may still fail to open
+ * (no device present): ltx_engine_open says so. */
+LTX_API const char *const *ltx_backend_built(void);
+
+/* ---- model file inspection (src/api/inspect.c) ---------------------------------------------
+ * What a .safetensors or GGUF file (or a Hugging Face folder of shards, or a folder with one
+ * .gguf) holds, from its header alone — instant on a 40 GB checkpoint: size, tensor count,
+ * elements, bytes and dtypes, tensors grouped by model component (transformer, text
+ * connectors, text feature extractor, video VAE, audio VAE, vocoder, latent upsampler, LoRA
+ * with its rank, "other: <prefix>"), the metadata (its "config" key is the model config JSON)
+ * and every tensor. `ltx2c inspect` prints it; `ltx2c serve` lists it under GET /v1/models.
+ * An ltx_model_info is read-only once open: queries may run from several threads. Every
+ * string it returns lives as long as the object and is the file's text as stored (a hostile
+ * file may hold control bytes or malformed UTF-8: escape before printing). */
+typedef struct ltx_model_info ltx_model_info;
+
+/* One row of the component table (or the whole file, ltx_model_summary.total). */
+typedef struct ltx_model_group {
+    const char *component; /* "transformer", "video VAE", "LoRA", "other: <first key part>" */
+    const char *part;      /* "" for a component's total row, else a sub-part ("decoder") */
+    int tensors;
+    uint64_t numel;         /* elements */
+    uint64_t bytes;         /* stored bytes */
+    const int *dtype_count; /* LTX_DTYPE_COUNT entries: tensors per ltx_dtype */
+    int64_t lora_rank_min;  /* LoRA total rows: rank range over the lora_A weights ... */
+    int64_t lora_rank_max;  /* ... -1 (and lora_modules 0) on every other row */
+    int lora_modules;       /* adapted modules (lora_A weights) */
+} ltx_model_group;
+
+/* One tensor of the file. */
+typedef struct ltx_model_tensor {
+    const char *name;
+    ltx_dtype dtype;
+    int ndim;
+    const int64_t *shape; /* ndim entries */
+    int shard;            /* index into the shards (0 for a single file) */
+    uint64_t bytes;       /* stored bytes */
+} ltx_model_tensor;
+
+typedef struct ltx_model_summary {
+    const char *path;      /* the file, or the folder's index / single file, as opened */
+    const char *format;    /* "safetensors" or "GGUF" */
+    int n_shards;          /* >= 1; ltx_model_info_shard_path */
+    uint64_t size_bytes;   /* the shard files' sizes on disk, summed */
+    ltx_model_group total; /* every tensor: count, elements, bytes, dtypes */
+    int n_groups;          /* ltx_model_info_group: component rows, each followed by its parts */
+    int n_metadata;        /* ltx_model_info_metadata_at */
+} ltx_model_summary;
+
+/* Opens `path` (a file, or a folder: model.safetensors.index.json with its shards,
+ * model.safetensors, or one .gguf) and classifies its tensors. On success *out owns the result
+ * (free with ltx_model_info_free); on failure *out is NULL and ltx_last_error_global() names
+ * the file and what is wrong (LTX_ERR_IO unreadable, LTX_ERR_FORMAT malformed, LTX_ERR_OOM). */
+LTX_API ltx_status ltx_model_info_open(const char *path, ltx_model_info **out);
+/* m may be NULL. */
+LTX_API void ltx_model_info_free(ltx_model_info *m);
+/* The summary of m (never NULL for a non-NULL m); lives as long as m. */
+LTX_API const ltx_model_summary *ltx_model_info_summary(const ltx_model_info *m);
+/* The i-th shard file's path; NULL when i is out of range. */
+LTX_API const char *ltx_model_info_shard_path(const ltx_model_info *m, int i);
+/* The i-th row of the component table, in display order (component, then its parts); NULL
+ * when i is out of range. */
+LTX_API const ltx_model_group *ltx_model_info_group(const ltx_model_info *m, int i);
+/* The i-th metadata entry in file order: 0 with *key / *value set, -1 when out of range. */
+LTX_API int ltx_model_info_metadata_at(const ltx_model_info *m, int i, const char **key,
+                                       const char **value);
+/* The value of metadata `key` ("config", "model_version"), or NULL when absent. */
+LTX_API const char *ltx_model_info_metadata(const ltx_model_info *m, const char *key);
+/* The i-th tensor (0 .. summary->total.tensors - 1) into *out: 0, or -1 when out of range. */
+LTX_API int ltx_model_info_tensor(const ltx_model_info *m, int i, ltx_model_tensor *out);
+
+/* ---- quantization to GGUF (src/api/quantize_api.c; the conversion: src/models/quantize_file.c)
+ * `in` a checkpoint file (.safetensors / .gguf; bf16, f32 or official scaled-fp8): `out` is one
+ * .gguf holding the whole checkpoint (transformer matrices quantized to `type`, the rest as
+ * stored, the config metadata kept), usable wherever a checkpoint path goes. `in` a Gemma 3
+ * Hugging Face folder: `out` is a folder with model-<type>.gguf in llama.cpp naming plus the
+ * folder's config and tokenizer files, usable as a Gemma root. One tensor chunk (<= 16 MiB of
+ * f32) is in memory at a time; the output is written to "<out>.tmp" and renamed when complete;
+ * `out` may not be `in`. */
+typedef struct ltx_quantize_params {
+    size_t struct_size;      /* = sizeof(ltx_quantize_params), set by _init */
+    ltx_dtype type;          /* required: a block type (ltx_dtype_is_block_quantized); _init
+                                sets LTX_F32, which is refused */
+    ltx_log_level log_level; /* default LTX_LOG_INFO: one line per converted component */
+    ltx_log_fn log;          /* default: write to stderr; NULL after _init = silent */
+    void *log_user;
+} ltx_quantize_params;
+/* Zeroes *p, sets struct_size and the defaults noted above. */
+LTX_API void ltx_quantize_params_init(ltx_quantize_params *p);
+/* in, out and p are required (NULL: LTX_ERR_INVALID_ARG). Errors (in the calling thread's
+ * ltx_last_error_global) name the file, tensor or type at fault: LTX_ERR_INVALID_ARG for a
+ * type that is not a block type or an output that is the input, LTX_ERR_IO / LTX_ERR_FORMAT
+ * for the files. */
+LTX_API ltx_status ltx_quantize_file(const char *in, const char *out, const ltx_quantize_params *p);
+
+/* ---- Gemma 3 tokenizer (src/tokenizer/gemma_tokenizer.c) -----------------------------------
+ * Reads a Hugging Face tokenizer.json and gives the ids of the `tokenizers` library
+ * (transformers' GemmaTokenizerFast). Invalid UTF-8 becomes U+FFFD first, as Python's
+ * decode(errors="replace") does. A loaded tokenizer is read-only: encode calls may run
+ * concurrently. */
+typedef struct ltx_gemma_tokenizer ltx_gemma_tokenizer;
+/* ref: LTXVGemmaTokenizer is built with max_length=1024 (the LTX prompt length in tokens). */
+#define LTX_PROMPT_MAX_TOKENS 1024
+/* Loads `path`: a tokenizer.json file, or a folder that contains one (a Gemma root). On
+ * success *out owns the tokenizer (free with ltx_gemma_tokenizer_free). On failure *out is NULL
+ * and the error names the file and what is wrong (LTX_ERR_IO unreadable, LTX_ERR_FORMAT
+ * malformed, LTX_ERR_UNSUPPORTED for settings this port does not do). */
+LTX_API ltx_status ltx_gemma_tokenizer_load(const char *path, ltx_gemma_tokenizer **out);
+/* Frees everything; NULL is fine. */
+LTX_API void ltx_gemma_tokenizer_free(ltx_gemma_tokenizer *tok);
+/* Encodes `len` bytes of UTF-8 `text` (NULs allowed; text may be NULL when len is 0).
+ * add_bos != 0 adds <bos> first (= HF add_special_tokens=True; no EOS). No truncation. On
+ * success *ids is a malloc'd array of *n ids owned by the caller (release with free()); it is
+ * non-NULL even when *n is 0. On failure *ids is NULL and *n is 0. */
+LTX_API ltx_status ltx_gemma_tokenizer_encode(const ltx_gemma_tokenizer *tok, const char *text,
+                                              size_t len, int add_bos, int32_t **ids, int *n);
+/* The LTX text path for one prompt: Python str.strip(), encode with <bos>, keep <bos> + the
+ * first max_len-1 tokens, then LEFT-pad with <pad> (id 0) to max_len. Writes max_len entries to
+ * ids_out and mask_out (caller-owned): mask 0 on pads, 1 on every real token. max_len must be
+ * >= 1 (LTX uses LTX_PROMPT_MAX_TOKENS). */
+LTX_API ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *tok, const char *text,
+                                          size_t len, int max_len, int32_t *ids_out,
+                                          int32_t *mask_out);
+
+/* ---- strict number parsing (src/core/parse.c) ----------------------------------------------
+ * For user input (flags, options, JSON-less config values): the whole string must be the
+ * number, in [lo, hi], and a float must be finite. true with *out set, else false with *out
+ * unchanged; NULL, "", leading spaces and trailing characters are refused. The caller names
+ * the flag and value in its error. */
+LTX_API bool ltx_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
+LTX_API bool ltx_parse_int(const char *s, int lo, int hi, int *out);
+/* Decimal or exponent notation as strtod reads it, minus inf and nan. */
+LTX_API bool ltx_parse_f64(const char *s, double lo, double hi, double *out);
+
+/* ---- interrupts for command-line programs (src/io/file.c) ----------------------------------
+ * Process-wide, so for a program's main() only, never for a library that embeds libltx. */
+/* Installs SIGINT and SIGTERM handlers: while the library writes an output's temporary file
+ * the handler removes it, restores the default action and re-raises, so the process dies of the
+ * signal with nothing partial left behind; otherwise the first signal is only recorded (return
+ * ltx_interrupted() from the progress callback to stop at the next step) and a second one
+ * terminates at once. Idempotent. */
+LTX_API void ltx_interrupt_install(void);
+/* The signal number recorded by that handler, 0 when none. */
+LTX_API int ltx_interrupted(void);
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,11 @@
 /*
- * engine.c — ltx_engine / ltx_session lifetimes, error text, info, and the public verify entry.
- * Not here: the generation entry points (generate.c, generate_cond.c), the golden replay itself
- * (src/golden/) and the devices (src/backend/: the engine only owns one backend and its pool).
+ * engine.c — ltx_engine / ltx_session lifetimes, error text, info.
+ * Not here: the generation entry points (generate.c, generate_cond.c), golden verification
+ * (src/golden/, its own library: include/ltx_golden.h) and the devices (src/backend/: the engine only owns one backend and its pool).
  * No reference counterpart (the reference has no engine object).
  */
 #include "api/engine.h"
 #include "backend/cpu/cpu_isa.h"
-
-#include "golden/golden.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -154,48 +152,4 @@ ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_sess
 void ltx_session_close(ltx_session *s)
 {
     free(s);
-}
-
-void ltx_verify_params_init(ltx_verify_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->tolerance_scale = 1.0;
-}
-
-ltx_status ltx_verify_file(ltx_engine *e, const char *path, const ltx_verify_params *p,
-                           ltx_verify_result *res)
-{
-    ltx_verify_result dummy;
-    if (!res) res = &dummy;
-    memset(res, 0, sizeof *res);
-    if (!e || !path || !p) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_verify_file: NULL argument");
-    ltx_golden_opts o = {
-        .root = p->golden_root,
-        .noise_from_seed = p->noise_from_seed != 0,
-        .verbose = p->verbose != 0,
-        .tolerance_scale = p->tolerance_scale,
-    };
-    /* appended fields: read only when the caller's struct has them */
-    if (p->struct_size >=
-        offsetof(ltx_verify_params, reference_version) + sizeof p->reference_version)
-        o.reference_version = p->reference_version;
-    /* versioned struct: fields past the caller's struct_size keep their defaults */
-    if (p->struct_size >= offsetof(ltx_verify_params, tokenizer) + sizeof p->tokenizer)
-        o.tokenizer = p->tokenizer;
-    if (p->struct_size >= offsetof(ltx_verify_params, quantization) + sizeof p->quantization) {
-        o.nmse_max = p->nmse_max;
-        o.max_rel = p->max_rel;
-        o.quantization = p->quantization;
-    }
-    pthread_mutex_lock(&e->lock);
-    ltx_err_clear();
-    ltx_status s =
-        ltx_golden_verify(e->be, &e->log, path, &o, &res->passed, &res->failed, &res->unsupported);
-    pthread_mutex_unlock(&e->lock);
-    if (s == LTX_ERR_MISMATCH)
-        ltx_err(s, "%s: %d tensor(s) outside tolerance", path, res->failed);
-    else if (s == LTX_ERR_UNSUPPORTED && !res->failed)
-        ltx_err(s, "%s: %d case(s) not supported yet", path, res->unsupported);
-    return ltx_engine_set_error(e, s);
 }

@@ -665,7 +665,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
 
     LTX_TRY(ltx_gen_encode_prompts(r->e, r->ckpt, g, negative, r->ctx, &r->in, &r->t_text));
     r->rng = ltx_rng_new_torch_cpu(g->seed);
-    if (!r->rng) return LTX_ERR_OOM;
+    if (!r->rng) return ltx_err_failed();
     ltx_pipe p;
     ltx_gen_pipe_init(&p, r->e, r->rng, g, tiled);
     ltx_pipe_add_time(&p, "prompt_encoding", r->t_text);

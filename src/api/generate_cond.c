@@ -129,7 +129,7 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
     double t_text;
     LTX_TRY(ltx_gen_encode_prompts(r->b.e, r->b.ckpt, g, negative, r->b.ctx, &r->b.in, &t_text));
     r->b.rng = ltx_rng_new_torch_cpu(g->seed);
-    if (!r->b.rng) return LTX_ERR_OOM;
+    if (!r->b.rng) return ltx_err_failed();
     ltx_pipe p;
     ltx_gen_pipe_init(&p, r->b.e, r->b.rng, g, tiled);
     ltx_gen_output o = {0};

@@ -390,9 +390,7 @@ uint64_t ltx_backend_host_syncs(const ltx_backend *be);
 size_t ltx_backend_peak_bytes(const ltx_backend *be);
 void ltx_backend_reset_peak(ltx_backend *be);
 
-/* Names of the backends compiled into this build ("cpu", "cpu-restricted", "cuda"), NULL
- * terminated; static storage. */
-const char *const *ltx_backend_built(void);
+/* ltx_backend_built (names of the backends compiled into this build) is public: ltx.h. */
 
 /* "f32" / "bf16"; and the parse of such a name (false when `name` is not one). */
 const char *ltx_precision_name(ltx_precision p);

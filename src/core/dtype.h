@@ -22,7 +22,7 @@
 
 /* Bytes per element; 0 for block-quantized types (use ltx_dtype_bytes / the traits). */
 size_t ltx_dtype_size(ltx_dtype t);
-const char *ltx_dtype_name(ltx_dtype t);     /* safetensors name: "F32", "BF16", ... */
+/* ltx_dtype_name (safetensors name: "F32", "BF16", ...) is public: include/ltx.h. */
 /* Parses a safetensors dtype name; returns false for unknown names and for the quantized
  * types, which safetensors files never hold. */
 bool ltx_dtype_parse(const char *name, ltx_dtype *out);

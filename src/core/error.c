@@ -66,6 +66,11 @@ ltx_status ltx_err_status(void)
 {
     return tl_status;
 }
+ltx_status ltx_err_failed(void)
+{
+    if (tl_status != LTX_OK) return tl_status;
+    return ltx_err(LTX_ERR_OOM, "out of memory (a helper returned NULL without recording a cause)");
+}
 void ltx_err_clear(void)
 {
     tl_msg[0] = 0;

@@ -33,6 +33,12 @@ const char *ltx_err_message(void);
 /* The status recorded with that message by ltx_err / ltx_err_context (LTX_OK when none), so
  * that helpers returning a pointer (NULL on failure) do not lose the code. */
 ltx_status ltx_err_status(void);
+/* For a caller whose helper just returned NULL: the status that helper recorded with its message
+ * (every pointer-returning helper records both when it fails), so the caller passes the real
+ * cause on (a missing tensor is LTX_ERR_FORMAT, a bad shape LTX_ERR_INVALID_ARG) instead of
+ * inventing one. Never LTX_OK: when nothing was recorded it records and returns LTX_ERR_OOM, the
+ * one failure (a bare malloc) that may go unrecorded. */
+ltx_status ltx_err_failed(void);
 void ltx_err_clear(void);
 
 void ltx_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));

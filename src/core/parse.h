@@ -10,11 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Decimal integer (optional sign) in [lo, hi]: true and *out set, else false and *out unchanged.
- * Refuses NULL, "", leading spaces, trailing characters and values outside the range. */
-bool ltx_parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out);
-bool ltx_parse_int(const char *s, int lo, int hi, int *out);
-/* Finite decimal or exponent number in [lo, hi] (strtod syntax minus inf/nan, whole string). */
-bool ltx_parse_f64(const char *s, double lo, double hi, double *out);
+#include "ltx.h"
+
+/* ltx_parse_i64 / ltx_parse_int / ltx_parse_f64 are public (include/ltx.h, "strict number
+ * parsing"), for tools built on the library; this header stays for the library's own users. */
 
 #endif

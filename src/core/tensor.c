@@ -495,7 +495,7 @@ ltx_status ltx_tensor_download(const ltx_tensor *t, void *host, ltx_dtype dt)
     }
     /* Strided: make a contiguous copy on the device first. */
     ltx_tensor *c = ltx_tensor_new(be, t->dtype, t->ndim, t->shape);
-    if (!c) return LTX_ERR_OOM;
+    if (!c) return ltx_err_failed();
     ltx_status s = be->ops->copy(be, c, t);
     if (s == LTX_OK) s = ltx_tensor_download(c, host, dt);
     ltx_tensor_free(c);

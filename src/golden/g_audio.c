@@ -95,7 +95,7 @@ static ltx_status run_case(ltx_golden_ctx *g, run_fn fn)
     const char *name = ltx_golden_output_name(g, 0);
     if (!name) return ltx_err(LTX_ERR_FORMAT, "audio golden: case has no output");
     ltx_tensor *x = ltx_golden_input(g, 0), *y = NULL;
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     ltx_status s = fn(g, x, &y);
     ltx_tensor_free(x);
     if (s == LTX_OK) s = ltx_golden_emit(g, name, y);

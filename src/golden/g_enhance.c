@@ -194,7 +194,7 @@ ltx_status g_gemma3_chat_template(ltx_golden_ctx *g)
     size_t sl = 0, ul = 0;
     const char *sys = golden_bytes(g, ltx_golden_input_name(g, 0), &sl);
     const char *user = sys ? golden_bytes(g, ltx_golden_input_name(g, 1), &ul) : NULL;
-    if (!user) return LTX_ERR_FORMAT;
+    if (!user) return ltx_err_failed();
     bool image = ltx_json_int(p, "n_images", 0) > 0;
     int n_img = (int)ltx_json_int(p, "image_seq_length", 256);
     ltx_gemma_tokenizer *tok = NULL;
@@ -261,7 +261,7 @@ ltx_status g_gemma3_vision(ltx_golden_ctx *g)
     vlm *x = NULL;
     LTX_TRY(open_vlm(g, &x));
     float *px = golden_pixels(g, ltx_golden_input_name(g, 0));
-    if (!px) return LTX_ERR_FORMAT;
+    if (!px) return ltx_err_failed();
     ltx_tensor *hid = NULL, *feat = NULL;
     ltx_status s = ltx_gemma3_vision_forward(x->v, px, &hid, &feat);
     free(px);
@@ -307,7 +307,7 @@ static ltx_status collect_rows(void *user, const ltx_tensor *h, int64_t s0)
 {
     prefill_rows *pr = user;
     float *v = ltx_tensor_to_host_f32(h);
-    if (!v) return LTX_ERR_OOM;
+    if (!v) return ltx_err_failed();
     memcpy(pr->all + s0 * pr->D, v, sizeof(float) * (size_t)(h->shape[1] * pr->D));
     free(v);
     return LTX_OK;
@@ -321,14 +321,14 @@ static ltx_status image_rows(ltx_golden_ctx *g, vlm *x, int i, float **rows, int
     const char *name = ltx_golden_input_name(g, i);
     if (!name) return LTX_OK;
     float *px = golden_pixels(g, name);
-    if (!px) return LTX_ERR_FORMAT;
+    if (!px) return ltx_err_failed();
     ltx_tensor *feat = NULL;
     ltx_status s = ltx_gemma3_vision_forward(x->v, px, NULL, &feat);
     free(px);
     if (s == LTX_OK) {
         *rows = ltx_tensor_to_host_f32(feat);
         *n = feat->shape[1];
-        if (!*rows) s = LTX_ERR_OOM;
+        if (!*rows) s = ltx_err_failed();
     }
     ltx_tensor_free(feat);
     return s;
@@ -435,7 +435,7 @@ ltx_status g_ltx_clean_response(ltx_golden_ctx *g)
 {
     size_t n = 0, m = 0;
     const char *t = golden_bytes(g, ltx_golden_input_name(g, 0), &n);
-    if (!t) return LTX_ERR_FORMAT;
+    if (!t) return ltx_err_failed();
     char *c = ltx_gemma3_clean_response(t, n, &m);
     if (!c) return ltx_err(LTX_ERR_OOM, "clean_response");
     ltx_status s = emit_text(g, ltx_golden_output_name(g, 0), c, m);
@@ -450,7 +450,7 @@ ltx_status g_gemma3_sample_filter(ltx_golden_ctx *g)
     float *lg = t ? ltx_tensor_to_host_f32(t) : NULL;
     int64_t n = t ? ltx_tensor_numel(t) : 0;
     ltx_tensor_free(t);
-    if (!lg) return LTX_ERR_FORMAT;
+    if (!lg) return ltx_err_failed();
     ltx_token_sampler_params sp;
     ltx_token_sampler_params_init(&sp);
     sp.temperature = (float)ltx_json_num(p, "temperature", 0.7);

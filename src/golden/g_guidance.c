@@ -26,7 +26,7 @@ ltx_status g_projection_coef(ltx_golden_ctx *g);
 static ltx_status emit_free(ltx_golden_ctx *g, int i, ltx_tensor *t)
 {
     const char *name = ltx_golden_output_name(g, i);
-    ltx_status s = !t     ? LTX_ERR_OOM
+    ltx_status s = !t     ? ltx_err_failed()
                    : name ? ltx_golden_emit(g, name, t)
                           : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
     ltx_tensor_free(t);
@@ -41,10 +41,10 @@ static ltx_status inputs_f32(ltx_golden_ctx *g, int n, ltx_tensor **t)
         t[i] = NULL;
     for (int i = 0; i < n; i++) {
         ltx_tensor *raw = ltx_golden_input(g, i);
-        if (!raw) return LTX_ERR_FORMAT;
+        if (!raw) return ltx_err_failed();
         t[i] = ltx_tensor_to(raw, be, LTX_F32);
         ltx_tensor_free(raw);
-        if (!t[i]) return LTX_ERR_OOM;
+        if (!t[i]) return ltx_err_failed();
     }
     return LTX_OK;
 }
@@ -83,7 +83,7 @@ ltx_status g_multimodal_guider(ltx_golden_ctx *g)
         ltx_backend *be = ltx_golden_backend(g);
         out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
         s = out ? ltx_multimodal_guider_calculate(be, &gp, out, in[0], in[1], in[2], in[3], LTX_F32)
-                : LTX_ERR_OOM;
+                : ltx_err_failed();
     }
     if (s == LTX_OK) s = emit_free(g, 0, out), out = NULL;
     ltx_tensor_free(out);
@@ -106,7 +106,7 @@ static ltx_status run_delta(ltx_golden_ctx *g, delta_kind k)
     ltx_backend *be = ltx_golden_backend(g);
     if (s == LTX_OK) {
         out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
-        if (!out) s = LTX_ERR_OOM;
+        if (!out) s = ltx_err_failed();
     }
     if (s == LTX_OK) {
         switch (k) {
@@ -156,7 +156,8 @@ ltx_status g_projection_coef(ltx_golden_ctx *g)
     if (s == LTX_OK) {
         int64_t B = in[0]->shape[0];
         coef = malloc(sizeof(float) * (size_t)B);
-        s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef) : LTX_ERR_OOM;
+        s = coef ? ltx_projection_coef(ltx_golden_backend(g), in[0], in[1], coef)
+                 : ltx_err(LTX_ERR_OOM, "out of memory");
         int64_t shp[2] = {B, 1};
         const char *name = ltx_golden_output_name(g, 0);
         if (s == LTX_OK)
@@ -181,13 +182,13 @@ ltx_status g_lora_fuse(ltx_golden_ctx *g)
     ltx_tensor *base = ltx_golden_tensor(g, ltx_json_str(p, "base", ""));
     ltx_tensor *A[LTX_MAX_LORAS] = {0}, *B[LTX_MAX_LORAS] = {0};
     double str[LTX_MAX_LORAS];
-    ltx_status s = base ? LTX_OK : LTX_ERR_FORMAT;
+    ltx_status s = base ? LTX_OK : ltx_err_failed();
     for (int i = 0; i < n && s == LTX_OK; i++) {
         const cJSON *it = cJSON_GetArrayItem(loras, i);
         A[i] = ltx_golden_tensor(g, ltx_json_str(it, "A", ""));
         B[i] = ltx_golden_tensor(g, ltx_json_str(it, "B", ""));
         str[i] = ltx_json_num(it, "strength", 1.0);
-        if (!A[i] || !B[i]) s = LTX_ERR_FORMAT;
+        if (!A[i] || !B[i]) s = ltx_err_failed();
     }
     /* The golden stores the bf16 LoRA tensors as float32; the reference multiplied them in
      * bf16 ("bfloat16") or, for the fp32 variant, entirely in float32. Its model is float32.

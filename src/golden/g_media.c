@@ -23,7 +23,7 @@ ltx_status g_audio_resample(ltx_golden_ctx *g)
         return ltx_err(LTX_ERR_FORMAT,
                        "audio_resample: needs input/target_sample_rate and an output");
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     const int64_t n = x->shape[x->ndim - 1];
     const int64_t rows = n > 0 ? ltx_tensor_numel(x) / n : 0;
     int64_t shape[LTX_MAX_DIMS];
@@ -31,7 +31,7 @@ ltx_status g_audio_resample(ltx_golden_ctx *g)
     const int ndim = x->ndim;
     float *host = ltx_tensor_to_host_f32(x);
     ltx_tensor_free(x);
-    if (!host) return LTX_ERR_OOM;
+    if (!host) return ltx_err_failed();
     float *y = NULL;
     int64_t n_out = 0;
     ltx_status s = ltx_audio_resample(host, (int)rows, n, sr_in, sr_out, &y, &n_out);

@@ -83,7 +83,7 @@ ltx_status g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
     const cJSON *p = ltx_golden_params(g);
     int64_t sh[3];
     float *w = s == LTX_OK ? gp_stored(&r, "in.audio.waveform", LTX_F32, sh, 3) : NULL;
-    if (s == LTX_OK && !w) s = LTX_ERR_FORMAT;
+    if (s == LTX_OK && !w) s = ltx_err_failed();
     if (s == LTX_OK && sh[1] != 2) s = ltx_err(LTX_ERR_FORMAT, "in.audio.waveform: not stereo");
     if (s == LTX_OK) {
         r.c.audio = w;
@@ -104,7 +104,7 @@ ltx_status g_pipeline_retake(ltx_golden_ctx *g)
     int64_t vs[4], as[3];
     uint8_t *rgb = s == LTX_OK ? gp_stored(&r, "in.source.frames_uint8", LTX_U8, vs, 4) : NULL;
     float *w = rgb ? gp_stored(&r, "in.source.audio_waveform", LTX_F32, as, 3) : NULL;
-    if (s == LTX_OK && !w) s = LTX_ERR_FORMAT;
+    if (s == LTX_OK && !w) s = ltx_err_failed();
     if (s == LTX_OK) {
         double fps = ltx_json_num(src, "fps", 24.0);
         r.in.num_frames = (int)vs[0];
@@ -143,7 +143,7 @@ ltx_status g_pipeline_ic_lora(ltx_golden_ctx *g)
     uint8_t *ref = s == LTX_OK ? gp_stored(&r, "in.reference.frames_uint8", LTX_U8, rs, 4) : NULL;
     float *mask = ref ? gp_stored(&r, "in.conditioning_attention_mask", LTX_F32, ms, 5) : NULL;
     uint8_t *mf = mask ? gp_stored(&r, "in.mask_video.frames_uint8", LTX_U8, fs, 4) : NULL;
-    if (s == LTX_OK && !mf) s = LTX_ERR_FORMAT;
+    if (s == LTX_OK && !mf) s = ltx_err_failed();
     if (s == LTX_OK) {
         r.c.refs[0] = (ltx_cond_video){ref, (int)rs[0], (int)rs[1], (int)rs[2],
                                        ltx_json_num(p, "reference_strength", 1.0)};

@@ -27,14 +27,14 @@ static ltx_status golden_sde_noise(void *user, ltx_backend *be, bool substep,
     char key[96];
     snprintf(key, sizeof key, "in.%s.sde_noise%d", st, ns->sde_count++);
     ltx_tensor *t = ltx_golden_tensor(ns->g, key);
-    if (!t) return LTX_ERR_FORMAT;
+    if (!t) return ltx_err_failed();
     if (!ltx_tensor_same_shape(t, like)) {
         ltx_tensor_free(t);
         return ltx_err(LTX_ERR_FORMAT, "%s: shape differs from the state", key);
     }
     *out = nn_contiguous(be, t, LTX_F32);
     ltx_tensor_free(t);
-    return *out ? LTX_OK : LTX_ERR_OOM;
+    return *out ? LTX_OK : ltx_err_failed();
 }
 
 static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t C, ltx_tensor **out)
@@ -44,10 +44,10 @@ static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t 
     snprintf(key, sizeof key, "in.%s", name);
     if (!ns->rng) {
         ltx_tensor *t = ltx_golden_tensor(ns->g, key);
-        if (!t) return LTX_ERR_FORMAT;
+        if (!t) return ltx_err_failed();
         *out = nn_contiguous(ltx_golden_backend(ns->g), t, LTX_F32);
         ltx_tensor_free(t);
-        return *out ? LTX_OK : LTX_ERR_OOM;
+        return *out ? LTX_OK : ltx_err_failed();
     }
     size_t n = (size_t)(T * C);
     float *h = malloc(sizeof(float) * (n ? n : 1));
@@ -56,7 +56,7 @@ static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t 
     int64_t shape[3] = {1, T, C};
     if (s == LTX_OK) {
         *out = ltx_tensor_from_host(ltx_golden_backend(ns->g), LTX_F32, 3, shape, h);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     free(h);
     /* the generator checked end to end: the draw must equal the stored one */
@@ -170,7 +170,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     int64_t sh[3];
     snprintf(name, sizeof name, "image%d.crf_roundtrip_uint8", i);
     uint8_t *rgb = gp_stored(r, name, LTX_U8, sh, 3);
-    if (!rgb) return LTX_ERR_FORMAT;
+    if (!rgb) return ltx_err_failed();
     r->img[i] = (ltx_pipe_image){.path = ltx_json_str(it, "file", ""),
                                  .frame_idx = (int)ltx_json_int(it, "frame_idx", 0),
                                  .strength = ltx_json_num(it, "strength", 1.0),
@@ -181,7 +181,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     snprintf(name, sizeof name, "in.image%d.pixels_uint8", i);
     if (!gp_has_tensor(r, name)) return LTX_OK;
     uint8_t *src = gp_stored(r, name, LTX_U8, sh, 3);
-    if (!src) return LTX_ERR_FORMAT;
+    if (!src) return ltx_err_failed();
     ltx_frames rt = {0};
     ltx_status s = ltx_image_crf_roundtrip(src, (int)sh[0], (int)sh[1], r->img[i].crf, &rt);
     if (s == LTX_OK) {
@@ -208,7 +208,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
                                        "in.negative.video_context", "in.negative.audio_context"};
     for (int i = 0; i < 4; i++) {
         bool want = i < 2 || gp_has_tensor(r, ctx_names[i]);
-        if (want && !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i]))) return LTX_ERR_FORMAT;
+        if (want && !(r->ctx[i] = ltx_golden_tensor(g, ctx_names[i]))) return ltx_err_failed();
     }
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(p, "images");
     int n = cJSON_GetArraySize(imgs);
@@ -218,7 +218,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
     r->ns.g = g;
     if (ltx_golden_noise_from_seed(g)) {
         r->ns.rng = ltx_rng_new_torch_cpu((uint64_t)ltx_json_int(p, "seed", 0));
-        if (!r->ns.rng) return LTX_ERR_OOM;
+        if (!r->ns.rng) return ltx_err_failed();
     }
     /* one rule for every pipeline: guided when the case has guider params (then the video
      * negative context is required; a modality without one uses its positive context) */

@@ -33,7 +33,7 @@ ltx_status g_ltx2_scheduler(ltx_golden_ctx *g)
     sp.tokens = ltx_json_int(p, "tokens", ltx_json_int(p, "default_number_of_tokens", 4096));
     if (steps < 1 || steps > 100000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_status s = ltx_sched_ltx2(steps, &sp, out);
     if (s == LTX_OK) s = emit_f32(g, out, steps + 1);
     free(out);
@@ -55,7 +55,7 @@ ltx_status g_linear_quadratic_scheduler(ltx_golden_ctx *g)
     int steps = (int)ltx_json_int(p, "steps", 0);
     if (steps < 1 || steps > 100000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     ltx_status s = ltx_sched_linear_quadratic(steps, ltx_json_num(p, "threshold_noise", 0.025),
                                               (int)ltx_json_int(p, "linear_steps", 0), out);
     if (s == LTX_OK) s = emit_f32(g, out, steps + 1);
@@ -70,7 +70,7 @@ ltx_status g_beta_scheduler(ltx_golden_ctx *g)
     int steps = (int)ltx_json_int(p, "steps", 0);
     if (steps < 1 || steps > 2000) return ltx_err(LTX_ERR_FORMAT, "bad steps %d", steps);
     float *out = malloc(sizeof(float) * (size_t)(steps + 1));
-    if (!out) return LTX_ERR_OOM;
+    if (!out) return ltx_err(LTX_ERR_OOM, "out of memory");
     int n = 0;
     ltx_status s =
         ltx_sched_beta(steps, ltx_json_num(p, "alpha", 0.6), ltx_json_num(p, "beta", 0.6), out, &n);
@@ -86,7 +86,7 @@ static ltx_status load_inputs(ltx_golden_ctx *g, int n, ltx_tensor **t)
 {
     for (int i = 0; i < n; i++) {
         t[i] = ltx_golden_input(g, i);
-        if (!t[i]) return LTX_ERR_FORMAT;
+        if (!t[i]) return ltx_err_failed();
     }
     return LTX_OK;
 }
@@ -123,7 +123,7 @@ ltx_status g_euler_step(ltx_golden_ctx *g)
     }
     x = ltx_tensor_to(in[0], be, LTX_F32);
     if (!x) {
-        s = LTX_ERR_OOM;
+        s = ltx_err_failed();
         goto done;
     }
     s = ltx_euler_step(be, x, in[1], sig[i], sig[i + 1], in[0]->dtype);
@@ -142,7 +142,7 @@ static ltx_status velocity_or_denoised(ltx_golden_ctx *g, bool velocity)
     ltx_status s = load_inputs(g, 2, in);
     ltx_tensor *y = NULL;
     if (s == LTX_OK) y = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape);
-    if (s == LTX_OK && !y) s = LTX_ERR_OOM;
+    if (s == LTX_OK && !y) s = ltx_err_failed();
     float sigma = (float)ltx_json_num(ltx_golden_params(g), "sigma", 1.0);
     if (s == LTX_OK)
         s = velocity ? ltx_to_velocity(be, y, in[0], in[1], sigma, in[0]->dtype)
@@ -170,7 +170,7 @@ ltx_status g_post_process_latent(ltx_golden_ctx *g)
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *in[3] = {0}, *x0 = NULL;
     ltx_status s = load_inputs(g, 3, in);
-    if (s == LTX_OK && !(x0 = ltx_tensor_to(in[0], be, LTX_F32))) s = LTX_ERR_OOM;
+    if (s == LTX_OK && !(x0 = ltx_tensor_to(in[0], be, LTX_F32))) s = ltx_err_failed();
     if (s == LTX_OK) s = ltx_post_process_latent(be, x0, in[1], in[2], in[0]->dtype);
     if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), x0);
     ltx_tensor_free(x0);
@@ -193,7 +193,7 @@ ltx_status g_res2s_step(ltx_golden_ctx *g)
         s = ltx_err(LTX_ERR_FORMAT, "res2s_step: step_index %d outside %lld sigmas", i,
                     (long long)ns);
     if (s == LTX_OK && !(out = ltx_tensor_new(be, LTX_F32, in[0]->ndim, in[0]->shape)))
-        s = LTX_ERR_OOM;
+        s = ltx_err_failed();
     if (s == LTX_OK)
         s = ltx_res2s_step(be, out, in[0], in[1], in[3], (double)sig[i], (double)sig[i + 1],
                            ltx_json_num(p, "eta", 0.5));
@@ -209,7 +209,7 @@ ltx_status g_res2s_sde_coeff(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     ltx_tensor *sigt = ltx_golden_input(g, 0);
-    if (!sigt) return LTX_ERR_FORMAT;
+    if (!sigt) return ltx_err_failed();
     int64_t ns;
     float *sig = host_f32(sigt, &ns);
     ltx_tensor_free(sigt);
@@ -251,7 +251,7 @@ ltx_status g_res2s_h(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = res2s_h(g, &n);
-    if (!h) return LTX_ERR_FORMAT;
+    if (!h) return ltx_err_failed();
     ltx_status s = ltx_golden_emit_host(g, ltx_golden_output_name(g, 0), LTX_F64, 1, &n, h);
     free(h);
     return s;
@@ -273,12 +273,12 @@ ltx_status g_res2s_coefficients(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = input_f64(g, &n);
-    if (!h) return LTX_ERR_FORMAT;
+    if (!h) return ltx_err_failed();
     double c2 = ltx_json_num(ltx_golden_params(g), "c2", 0.5);
     double *out = malloc(sizeof(double) * (size_t)(3 * n + 1));
     if (!out) {
         free(h);
-        return LTX_ERR_OOM;
+        return ltx_err(LTX_ERR_OOM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++)
         ltx_res2s_coefficients(h[i], c2, &out[3 * i], &out[3 * i + 1], &out[3 * i + 2]);
@@ -294,7 +294,7 @@ ltx_status g_res2s_phi(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = input_f64(g, &n);
-    if (!h) return LTX_ERR_FORMAT;
+    if (!h) return ltx_err_failed();
     int64_t js[8];
     int nj = ltx_json_int_array(ltx_golden_params(g), "j", js, 8);
     if (nj <= 0 || nj > 8) {
@@ -304,7 +304,7 @@ ltx_status g_res2s_phi(ltx_golden_ctx *g)
     double *out = malloc(sizeof(double) * (size_t)(nj * n + 1));
     if (!out) {
         free(h);
-        return LTX_ERR_OOM;
+        return ltx_err(LTX_ERR_OOM, "out of memory");
     }
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < nj; k++)

@@ -32,7 +32,10 @@ static int32_t *read_ints(ltx_golden_ctx *g, const char *name, int64_t *n)
     }
     *n = (int64_t)(e->nbytes / ltx_dtype_size(e->dtype));
     int32_t *v = malloc(sizeof *v * (size_t)(*n ? *n : 1));
-    if (!v) return NULL;
+    if (!v) {
+        ltx_err(LTX_ERR_OOM, "golden: out of memory for %s", name);
+        return NULL;
+    }
     for (int64_t i = 0; i < *n; i++) {
         if (e->dtype == LTX_I64) {
             int64_t x;
@@ -60,7 +63,7 @@ static ltx_status gemma_hidden(void *user, int index, const ltx_tensor *h, int64
     ltx_backend *be = gc->be;
     ltx_tensor *item = ltx_tensor_slice(gc->full[index], 0, gc->b, gc->b + 1, 1);
     ltx_tensor *rows = item ? ltx_tensor_slice(item, 1, row0, gc->T, 1) : NULL;
-    ltx_status s = rows ? be->ops->copy(be, rows, h) : LTX_ERR_OOM;
+    ltx_status s = rows ? be->ops->copy(be, rows, h) : ltx_err_failed();
     ltx_tensor_free(rows);
     ltx_tensor_free(item);
     return s;
@@ -87,7 +90,7 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
     ltx_gemma3 *m = NULL;
     ltx_tensor **full = NULL;
     int nh = 0;
-    ltx_status s = mask ? LTX_OK : LTX_ERR_FORMAT;
+    ltx_status s = mask ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK && (n_ids != n_mask || n_ids != B * T))
         s = ltx_err(LTX_ERR_FORMAT, "gemma3 golden: %lld ids vs %lld mask entries",
                     (long long)n_ids, (long long)n_mask);
@@ -99,7 +102,7 @@ ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
         int64_t shape[3] = {B, T, c->hidden_size};
         for (int i = 0; full && i < nh; i++)
             full[i] = ltx_tensor_zeros(be, LTX_F32, 3, shape);
-        s = full && full[nh - 1] ? LTX_OK : LTX_ERR_OOM;
+        s = full && full[nh - 1] ? LTX_OK : ltx_err_failed();
     }
     /* ref: batch items are independent in Gemma (per-item masks and positions) */
     for (int64_t b = 0; b < B && s == LTX_OK; b++) {
@@ -158,12 +161,12 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
                        ltx_text_processor_num_states(p), L);
     int64_t T = 0;
     int32_t *mask = read_ints(g, ltx_golden_input_name(g, L), &T);
-    if (!mask) return LTX_ERR_FORMAT;
+    if (!mask) return ltx_err_failed();
     ltx_tensor **hs = calloc((size_t)L, sizeof *hs), *vc = NULL, *ac = NULL;
-    ltx_status s = hs ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = hs ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     for (int l = 0; l < L && s == LTX_OK; l++) {
         hs[l] = ltx_golden_input(g, l); /* (1, T, D) */
-        if (!hs[l]) s = LTX_ERR_FORMAT;
+        if (!hs[l]) s = ltx_err_failed();
     }
     if (s == LTX_OK)
         s = ltx_text_processor_process(p, (const ltx_tensor *const *)hs, L, mask, T,
@@ -176,7 +179,7 @@ ltx_status g_embeddings_processor(ltx_golden_ctx *g)
         for (int64_t t = 0; ones && t < T; t++)
             ones[t] = 1;
         s = ones ? ltx_golden_emit_host(g, "out.attention_mask", LTX_I64, 2, ms, ones)
-                 : LTX_ERR_OOM;
+                 : ltx_err(LTX_ERR_OOM, "out of memory");
         free(ones);
     }
     for (int l = 0; hs && l < L; l++)

@@ -39,7 +39,7 @@ ltx_status g_x0_model_forward(ltx_golden_ctx *g);
 
 static ltx_status emit_free(ltx_golden_ctx *g, const char *name, ltx_tensor *t)
 {
-    if (!t) return LTX_ERR_INVALID_ARG;
+    if (!t) return ltx_err_failed();
     ltx_status s =
         name ? ltx_golden_emit(g, name, t) : ltx_err(LTX_ERR_FORMAT, "case lists too few outputs");
     ltx_tensor_free(t);
@@ -99,7 +99,7 @@ ltx_status g_rope_freqs(ltx_golden_ctx *g)
     int axes[LTX_ROPE_MAX_AXES];
     LTX_TRY(rope_params_from(g, &rp, axes));
     ltx_tensor *pos = ltx_golden_input(g, 0);
-    if (!pos) return LTX_ERR_FORMAT;
+    if (!pos) return ltx_err_failed();
     ltx_tensor *c = NULL, *s = NULL;
     ltx_status st = ltx_rope_tables(ltx_golden_backend(g), &rp, pos, &c, &s);
     ltx_tensor_free(pos);
@@ -138,12 +138,12 @@ ltx_status g_rope_apply(ltx_golden_ctx *g)
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *x = ltx_golden_input(g, 0), *pos = x ? ltx_golden_input(g, 1) : NULL;
     ltx_tensor *c = NULL, *s = NULL, *y = NULL, *yp = NULL, *yc = NULL;
-    ltx_status st = pos ? ltx_rope_tables(be, &rp, pos, &c, &s) : LTX_ERR_FORMAT;
+    ltx_status st = pos ? ltx_rope_tables(be, &rp, pos, &c, &s) : ltx_err_failed();
     if (st == LTX_OK) y = ltx_rope_apply(be, rp.mode, x, rp.heads, c, s); /* (B, H, T, D) */
     static const int perm[4] = {0, 2, 1, 3};
     if (y) yp = ltx_tensor_permute(y, perm);
     if (yp) yc = nn_contiguous(be, yp, LTX_F32);
-    if (st == LTX_OK && !yc) st = LTX_ERR_INVALID_ARG;
+    if (st == LTX_OK && !yc) st = ltx_err_failed();
     if (st == LTX_OK)
         st = emit_free(g, ltx_golden_output_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
     ltx_tensor *fr[] = {x, pos, c, s, y, yp, yc};
@@ -167,8 +167,8 @@ ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
     ltx_tensor *noise = ltx_golden_input(g, 0), *lat = ltx_golden_input(g, 1);
     ltx_tensor *clean = has_clean ? ltx_golden_input(g, 2) : NULL;
     ltx_tensor *mask = ltx_golden_input(g, has_clean ? 3 : 2);
-    ltx_status s = LTX_ERR_FORMAT;
-    if (noise && lat && mask && (clean || !has_clean)) {
+    ltx_status s = noise && lat && mask && (clean || !has_clean) ? LTX_OK : ltx_err_failed();
+    if (s == LTX_OK) {
         double sc = ltx_json_num(ltx_golden_params(g), "noise_scale", 1.0);
         s = emit_free(g, ltx_golden_output_name(g, 0),
                       ltx_gaussian_noiser(ltx_golden_backend(g), lat, clean ? clean : lat, mask,
@@ -184,7 +184,7 @@ ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
 ltx_status g_video_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     int p = (int)ltx_json_int(ltx_golden_params(g), "patch_size", 1);
     ltx_status s =
         emit_free(g, ltx_golden_output_name(g, 0), ltx_video_patchify(ltx_golden_backend(g), x, p));
@@ -209,7 +209,7 @@ ltx_status g_video_patch_grid_bounds(ltx_golden_ctx *g)
 ltx_status g_video_pixel_coords(ltx_golden_ctx *g)
 {
     ltx_tensor *b = ltx_golden_input(g, 0);
-    if (!b) return LTX_ERR_FORMAT;
+    if (!b) return ltx_err_failed();
     int64_t sf[3];
     int scale[3] = {8, 32, 32};
     if (ltx_json_int_array(ltx_golden_params(g), "scale_factors", sf, 3) == 3)
@@ -249,7 +249,7 @@ ltx_status g_video_initial_state(ltx_golden_ctx *g)
         for (int i = 0; i < 3; i++)
             scale[i] = (int)sf[i];
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     ltx_latent_state st;
     ltx_status s = ltx_video_initial_state(
         ltx_golden_backend(g), shape, (int)ltx_json_int(p, "patch_size", 1), scale,
@@ -262,7 +262,7 @@ ltx_status g_video_initial_state(ltx_golden_ctx *g)
 ltx_status g_audio_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     ltx_status s =
         emit_free(g, ltx_golden_output_name(g, 0), ltx_audio_patchify(ltx_golden_backend(g), x));
     ltx_tensor_free(x);
@@ -303,7 +303,7 @@ ltx_status g_audio_initial_state(ltx_golden_ctx *g)
     ltx_audio_timing tm;
     timing_from(g, &tm);
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     ltx_latent_state st;
     ltx_status s = ltx_audio_initial_state(ltx_golden_backend(g), shape, &tm, x, &st);
     ltx_tensor_free(x);
@@ -314,7 +314,7 @@ ltx_status g_audio_initial_state(ltx_golden_ctx *g)
 ltx_status g_vae_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
-    if (!x) return LTX_ERR_FORMAT;
+    if (!x) return ltx_err_failed();
     const cJSON *p = ltx_golden_params(g);
     ltx_status s = emit_free(g, ltx_golden_output_name(g, 0),
                              ltx_vae_patchify(ltx_golden_backend(g), x,
@@ -334,10 +334,10 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
     ltx_tensor *cond = ltx_golden_input(g, 0);
     ltx_tensor *in[4] = {0};
     ltx_latent_state st = {0};
-    ltx_status s = cond ? LTX_OK : LTX_ERR_FORMAT;
+    ltx_status s = cond ? LTX_OK : ltx_err_failed();
     for (int i = 0; s == LTX_OK && i < 4; i++) {
         in[i] = ltx_golden_input(g, i + 1);
-        if (!in[i]) s = LTX_ERR_FORMAT;
+        if (!in[i]) s = ltx_err_failed();
     }
     /* working copies (the golden's tensors are read-only views of the file) */
     if (s == LTX_OK) {
@@ -346,7 +346,7 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
         st.positions = nn_contiguous(be, in[2], LTX_F32);
         st.clean_latent = nn_contiguous(be, in[3], LTX_F32);
         if (!st.latent || !st.denoise_mask || !st.positions || !st.clean_latent)
-            s = LTX_ERR_INVALID_ARG;
+            s = ltx_err_failed();
     }
     if (s == LTX_OK)
         s = ltx_video_condition_by_latent_index(
@@ -473,7 +473,7 @@ ltx_status ltx_golden_modality_inputs(ltx_golden_ctx *g, ltx_tensor *in[10], ltx
                                       ltx_modality *a)
 {
     for (int i = 0; i < 10; i++)
-        if (!(in[i] = ltx_golden_input(g, i))) return LTX_ERR_FORMAT;
+        if (!(in[i] = ltx_golden_input(g, i))) return ltx_err_failed();
     *v = (ltx_modality){.latent = in[0],
                         .sigma = in[1],
                         .timesteps = in[2],

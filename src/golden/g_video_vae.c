@@ -94,7 +94,7 @@ ltx_status g_video_vae_decode(ltx_golden_ctx *g)
     ltx_video_decoder *d;
     LTX_TRY(get_decoder(g, &d));
     ltx_tensor *lat = ltx_golden_input(g, 0), *video = NULL;
-    if (!lat) return LTX_ERR_FORMAT;
+    if (!lat) return ltx_err_failed();
     ltx_status s = ltx_video_decoder_forward(d, lat, NULL, ltx_golden_taps(g), &video);
     if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), video);
     ltx_tensor_free(lat);
@@ -142,7 +142,7 @@ ltx_status g_video_vae_decode_uint8(ltx_golden_ctx *g)
     LTX_TRY(get_decoder(g, &d));
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *lat = ltx_golden_input(g, 0);
-    if (!lat) return LTX_ERR_FORMAT;
+    if (!lat) return ltx_err_failed();
     ltx_vae_tiling t;
     chunk_sink k = {.g = g, .to_uint8 = true};
     ltx_status s;
@@ -169,7 +169,7 @@ ltx_status g_video_vae_decode_tiled(ltx_golden_ctx *g)
     ltx_vae_tiling t;
     if (!parse_tiling(g, &t)) return ltx_err(LTX_ERR_FORMAT, "video_vae_decode_tiled: no tiling");
     ltx_tensor *lat = ltx_golden_input(g, 0);
-    if (!lat) return LTX_ERR_FORMAT;
+    if (!lat) return ltx_err_failed();
     chunk_sink k = {.g = g};
     ltx_status s = ltx_video_decoder_tiled(d, lat, &t, NULL, on_chunk, &k);
     ltx_tensor_free(lat);
@@ -182,7 +182,7 @@ ltx_status g_video_vae_encode(ltx_golden_ctx *g)
     ltx_video_encoder *e;
     LTX_TRY(get_encoder(g, &e));
     ltx_tensor *video = ltx_golden_input(g, 0), *lat = NULL;
-    if (!video) return LTX_ERR_FORMAT;
+    if (!video) return ltx_err_failed();
     ltx_vae_tiling t;
     ltx_status s = parse_tiling(g, &t)
                        ? ltx_video_encoder_tiled(e, video, &t, &lat)
@@ -199,7 +199,7 @@ ltx_status g_latent_upsampler(ltx_golden_ctx *g)
     ltx_latent_upsampler *u;
     LTX_TRY(get_upsampler(g, &u));
     ltx_tensor *lat = ltx_golden_input(g, 0), *y = NULL;
-    if (!lat) return LTX_ERR_FORMAT;
+    if (!lat) return ltx_err_failed();
     /* The file's ups.* intermediates were recorded during the upsample_video case (its
      * un-normalised input), so only that case taps them. */
     ltx_status s = ltx_latent_upsampler_forward(u, lat, NULL, &y);
@@ -230,7 +230,7 @@ ltx_status g_upsample_video(ltx_golden_ctx *g)
         ltx_weight_src src = ltx_st_weight_src_init(&ws, f, "vae.");
         ltx_status s = st ? ltx_vae_stats_load(st, ltx_golden_backend(g), &src,
                                                ltx_latent_upsampler_config(u)->in_channels)
-                          : LTX_ERR_OOM;
+                          : ltx_err(LTX_ERR_OOM, "out of memory");
         ltx_st_close(f);
         if (s != LTX_OK) {
             free(st);
@@ -239,7 +239,7 @@ ltx_status g_upsample_video(ltx_golden_ctx *g)
         ltx_golden_cache_put(g, "vae_stats", st, free_stats);
     }
     ltx_tensor *lat = ltx_golden_input(g, 0), *y = NULL;
-    if (!lat) return LTX_ERR_FORMAT;
+    if (!lat) return ltx_err_failed();
     ltx_status s = ltx_upsample_video(u, st, lat, ltx_golden_taps(g), &y);
     if (s == LTX_OK) s = ltx_golden_emit(g, ltx_golden_output_name(g, 0), y);
     ltx_tensor_free(lat);

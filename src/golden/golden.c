@@ -258,7 +258,7 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
     LTX_TRY(ltx_golden_tol_parse(g->path, tolerance_for(g, name), g->opts->tolerance_scale, &tol));
     int64_t n;
     double *want = read_golden_f64(g, e, &n);
-    if (!want) return LTX_ERR_OOM;
+    if (!want) return ltx_err_failed();
 
     /* Optional row mask: rows = axis -2, mask (B, T) over the leading axes. */
     double *rowmask = NULL;
@@ -273,7 +273,7 @@ static ltx_status compare(ltx_golden_ctx *g, const char *name, const double *got
         rowmask = read_golden_f64(g, m, &mask_n);
         if (!rowmask) {
             free(want);
-            return LTX_ERR_OOM;
+            return ltx_err_failed();
         }
         if (mask_n * row_len != n) {
             free(want);

@@ -124,7 +124,7 @@ fail:
 ltx_status ltx_check_regular(const char *path, const char *what)
 {
     int fd = ltx_open_regular(path, what, NULL);
-    if (fd < 0) return LTX_ERR_IO;
+    if (fd < 0) return ltx_err_failed();
     close(fd);
     return LTX_OK;
 }

@@ -53,14 +53,8 @@ ltx_status ltx_tmpfile_commit(ltx_tmpfile *t, const char *final_path);
 /* Closes and removes the temp file and releases *t. Safe on a zeroed or released *t. */
 void ltx_tmpfile_discard(ltx_tmpfile *t);
 
-/* Installs SIGINT and SIGTERM handlers for a command-line process: while temp files are being
- * written the handler removes them (async-signal-safe unlink of the registered paths), restores
- * the default action and re-raises, so the process dies of the signal with nothing partial left
- * behind; otherwise the first signal is only recorded (ltx_interrupted) for the caller to stop
- * at its next step boundary, and a second one terminates at once. Idempotent. */
-void ltx_interrupt_install(void);
-/* The signal number recorded by the handler, 0 when none. */
-int ltx_interrupted(void);
+/* ltx_interrupt_install / ltx_interrupted (SIGINT and SIGTERM handling for a command-line
+ * process, removing the registered temp files) are public: include/ltx.h. */
 /* Removes every registered temp file; async-signal-safe (what the handler calls). */
 void ltx_tmpfile_unlink_all(void);
 

@@ -57,7 +57,10 @@ static float *build_kernel(int64_t orig, int64_t nw, int64_t *width_out, int64_t
     const int64_t width = (int64_t)ceil(RS_LOWPASS_WIDTH * (double)orig / base);
     const int64_t K = 2 * width + orig;
     float *h = malloc(sizeof(float) * (size_t)(nw * K));
-    if (!h) return NULL;
+    if (!h) {
+        ltx_err(LTX_ERR_OOM, "resampling kernel: out of memory");
+        return NULL;
+    }
     /* Python scalars enter float32 tensor ops rounded to float32. */
     const float base_f = (float)base;
     const float scale_f = (float)(base / (double)orig);

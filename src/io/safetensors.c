@@ -343,7 +343,7 @@ ltx_status st_map_shard(ltx_st_file *f, int shard, const char *path)
     size_t size = 0;
     /* refuses a FIFO, device or directory before anything blocks or reads */
     int fd = ltx_open_regular(path, NULL, &size);
-    if (fd < 0) return LTX_ERR_IO;
+    if (fd < 0) return ltx_err_failed();
     if (size < 8) {
         close(fd);
         return ltx_err(LTX_ERR_FORMAT, "%s: file too small (%zu bytes) for a safetensors header",

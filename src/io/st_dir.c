@@ -52,7 +52,7 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
     char **names = NULL;
     int nnames = 0;
     char *text = ltx_read_file(ipath, NULL, 256u << 20, NULL);
-    if (!text) return LTX_ERR_IO;
+    if (!text) return ltx_err_failed();
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");

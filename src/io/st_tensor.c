@@ -57,8 +57,10 @@ ltx_tensor *ltx_st_tensor(const ltx_st_file *f, ltx_backend *be, const char *nam
         t = ltx_tensor_from_host(be, e->dtype, e->ndim, e->shape, src);
         free(owned);
     }
-    if (!t) {
-        ltx_err_context(LTX_ERR_FORMAT, "%s: tensor '%.200s': ", f->path, name);
+    if (!t) { /* a shape the file declares but a tensor cannot take is the file's fault */
+        ltx_status c = ltx_err_failed();
+        ltx_err_context(c == LTX_ERR_INVALID_ARG ? LTX_ERR_FORMAT : c,
+                        "%s: tensor '%.200s': ", f->path, name);
         return NULL;
     }
     set_name(t, name);
@@ -93,9 +95,10 @@ ltx_tensor *ltx_st_tensor_as(const ltx_st_file *f, ltx_backend *be, const char *
         }
         free(owned);
     }
-    if (!out) {
-        ltx_err_context(LTX_ERR_FORMAT, "%s: tensor '%.200s' as %s: ", f->path, name,
-                        ltx_dtype_name(dt));
+    if (!out) { /* keeps the cause's code (OOM, a dtype the device lacks); shapes: FORMAT */
+        ltx_status c = ltx_err_failed();
+        ltx_err_context(c == LTX_ERR_INVALID_ARG ? LTX_ERR_FORMAT : c,
+                        "%s: tensor '%.200s' as %s: ", f->path, name, ltx_dtype_name(dt));
         return NULL;
     }
     set_name(out, name);

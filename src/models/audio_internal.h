@@ -38,7 +38,7 @@ static inline ltx_tensor *audio_param(audio_loader *L, bool to_f32, int ndim, co
         t = c;
         if (t) snprintf(t->name, sizeof t->name, "%.63s", name);
     }
-    if (!t) L->status = ltx_err_context(LTX_ERR_FORMAT, "loading \"%s\": ", name);
+    if (!t) L->status = ltx_err_context(ltx_err_failed(), "loading \"%s\": ", name);
     return t;
 }
 

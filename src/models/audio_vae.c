@@ -309,7 +309,7 @@ ltx_status ltx_audio_encode_file(const ltx_audio_encoder *e, const char *path, d
                      a.src_channels, a.src_channels == 1 ? "" : "s", a.mix);
         const int64_t shape[3] = {1, a.channels, a.n};
         ltx_tensor *w = ltx_tensor_from_host(e->be, LTX_F32, 3, shape, a.data);
-        s = w ? ltx_audio_encode_waveform(e, w, a.sample_rate, NULL, latent) : LTX_ERR_OOM;
+        s = w ? ltx_audio_encode_waveform(e, w, a.sample_rate, NULL, latent) : ltx_err_failed();
         ltx_tensor_free(w);
         if (s != LTX_OK) s = ltx_err_context(s, "encoding the audio of %s: ", path);
     }

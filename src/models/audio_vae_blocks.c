@@ -283,7 +283,7 @@ void avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
             ltx_tensor_free(d->pool);
             d->pool = NULL;
         }
-        if (!d->pool && L->status == LTX_OK) L->status = LTX_ERR_OOM;
+        if (!d->pool && L->status == LTX_OK) L->status = ltx_err_failed();
         return;
     }
     char n[200];

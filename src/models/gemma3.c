@@ -201,7 +201,7 @@ ltx_tensor *gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tens
 /* dst += b (in place). */
 static ltx_status add_into(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *b)
 {
-    if (!b) return LTX_ERR_OOM;
+    if (!b) return ltx_err_failed();
     return be->ops->binary(be, LTX_BINARY_ADD, dst, dst, b);
 }
 
@@ -357,7 +357,7 @@ ltx_tensor *gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *con
     ltx_backend *be = m->be;
     ltx_tensor *gt = nn_linear(be, x, w[W_GATE], NULL); /* (1, n, I) */
     ltx_tensor *up = gt ? nn_linear(be, x, w[W_UP], NULL) : NULL;
-    ltx_status s = up ? be->ops->unary(be, LTX_UNARY_GELU_TANH, gt, gt, 0, 0) : LTX_ERR_OOM;
+    ltx_status s = up ? be->ops->unary(be, LTX_UNARY_GELU_TANH, gt, gt, 0, 0) : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, gt, gt, up);
     ltx_tensor *y = s == LTX_OK ? nn_linear(be, gt, w[W_DOWN], NULL) : NULL;
     ltx_tensor_free(gt);
@@ -379,7 +379,7 @@ static ltx_status layer_forward(ltx_gemma3 *m, int l, ltx_tensor *h, const fwd *
         gemma3_layer_name(m, l, i, name, sizeof name);
         const ltx_st_entry *e = ltx_st_find(m->st, name);
         w[i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, be, name) : gemma3_norm_weight(m, name);
-        if (!w[i]) s = LTX_ERR_IO;
+        if (!w[i]) s = ltx_err_failed();
     }
     if (s != LTX_OK) goto done;
     bool global = !m->cfg.sliding[l];
@@ -474,11 +474,11 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
         if (!any[g]) continue;
         s = rope_tables(m, row0, n, g == 1, &f.cos[g], &f.sin[g]);
         if (s == LTX_OK) f.mask[g] = attn_mask(m, mask ? mask + row0 : NULL, n, g == 0);
-        if (s == LTX_OK && !f.mask[g]) s = LTX_ERR_OOM;
+        if (s == LTX_OK && !f.mask[g]) s = ltx_err_failed();
     }
     if (s == LTX_OK) {
         h = embed(m, ids + row0, n); /* (1, n, D) */
-        s = h ? hidden(user, 0, h, row0) : LTX_ERR_INVALID_ARG;
+        s = h ? hidden(user, 0, h, row0) : ltx_err_failed();
     }
     /* Layer by layer: each layer maps its weights, runs, and lets them go (layer_forward), so
      * only one layer is resident at a time. h is updated in place. */
@@ -495,7 +495,7 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
         snprintf(name, sizeof name, "%snorm.weight", m->prefix);
         wn = gemma3_norm_weight(m, name);
         fin = wn ? gemma3_norm(m, h, wn) : NULL;
-        s = fin ? hidden(user, c->num_layers, fin, row0) : LTX_ERR_OOM;
+        s = fin ? hidden(user, c->num_layers, fin, row0) : ltx_err_failed();
     }
     for (int g = 0; g < 2; g++) {
         ltx_tensor_free(f.cos[g]);

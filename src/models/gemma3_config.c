@@ -145,7 +145,7 @@ ltx_status ltx_gemma3_config_read(const char *dir, ltx_gemma3_config *c)
         return LTX_OK;
     }
     char *buf = ltx_read_file(path, "gemma3 config", 64u << 20, NULL);
-    if (!buf) return LTX_ERR_IO;
+    if (!buf) return ltx_err_failed();
     ltx_status s = ltx_gemma3_config_parse(buf, c);
     free(buf);
     if (s != LTX_OK) return ltx_err_context(s, "%s: ", path);

@@ -59,7 +59,7 @@ ltx_status ltx_gemma3_gen_open(ltx_gemma3 *m, ltx_gemma3_gen **out)
             const ltx_st_entry *e = ltx_st_find(m->st, name);
             g->w[l][i] =
                 e && e->ndim == 2 ? ltx_st_tensor(m->st, m->be, name) : gemma3_norm_weight(m, name);
-            if (!g->w[l][i]) s = ltx_err_context(LTX_ERR_IO, "gemma3 generate: %s: ", name);
+            if (!g->w[l][i]) s = ltx_err_context(ltx_err_failed(), "gemma3 generate: %s: ", name);
         }
     if (s == LTX_OK) {
         snprintf(name, sizeof name, "%snorm.weight", m->prefix);
@@ -67,7 +67,8 @@ ltx_status ltx_gemma3_gen_open(ltx_gemma3 *m, ltx_gemma3_gen **out)
         /* ref: lm_head is tied to embed_tokens (LTX's GEMMA_LLM_KEY_OPS duplicates it) */
         snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
         g->lm_head = ltx_st_tensor(m->st, m->be, name);
-        if (!g->final_norm || !g->lm_head) s = ltx_err_context(LTX_ERR_IO, "gemma3 generate: ");
+        if (!g->final_norm || !g->lm_head)
+            s = ltx_err_context(ltx_err_failed(), "gemma3 generate: ");
     }
     if (s != LTX_OK) {
         ltx_gemma3_gen_close(g);
@@ -169,7 +170,10 @@ static ltx_tensor *build_mask(const ltx_gemma3_gen *g, int kind, const chunk_ctx
     const kv_meta *mt = &g->meta[kind];
     int64_t used = c->used[kind], W = g->m->cfg.sliding_window;
     float *a = malloc(sizeof(float) * (size_t)(c->n * used));
-    if (!a) return NULL;
+    if (!a) {
+        ltx_err(LTX_ERR_OOM, "gemma3 attention mask: out of memory");
+        return NULL;
+    }
     for (int64_t t = 0; t < c->n; t++) {
         int64_t i = c->s0 + t;
         for (int64_t j = 0; j < used; j++) {
@@ -240,7 +244,8 @@ static ltx_tensor *attend(ltx_gemma3_gen *g, int l, const ltx_tensor *a, const c
     ltx_tensor *kh =
         qh ? gemma3_norm_rope(m, kk, w[W_KN], cf->num_kv_heads, c->cos[k], c->sin[k]) : NULL;
     ltx_tensor *vh = kh ? gemma3_heads_view(v, cf->num_kv_heads) : NULL; /* (1, Hk, n, hd) */
-    ltx_status s = vh ? cache_write(be, g->kc[l], g->meta[k].cap, kh, c->s0, c->n) : LTX_ERR_OOM;
+    ltx_status s =
+        vh ? cache_write(be, g->kc[l], g->meta[k].cap, kh, c->s0, c->n) : ltx_err_failed();
     if (s == LTX_OK) s = cache_write(be, g->vc[l], g->meta[k].cap, vh, c->s0, c->n);
     ltx_tensor *kv = s == LTX_OK ? ltx_tensor_slice(g->kc[l], 2, 0, c->used[k], 1) : NULL;
     ltx_tensor *vv = kv ? ltx_tensor_slice(g->vc[l], 2, 0, c->used[k], 1) : NULL;
@@ -273,11 +278,11 @@ static ltx_status layer(ltx_gemma3_gen *g, int l, ltx_tensor *h, const chunk_ctx
     ltx_tensor *a = gemma3_norm(m, h, w[W_IN_NORM]);
     ltx_tensor *o = a ? attend(g, l, a, c) : NULL;
     ltx_tensor *on = o ? gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
-    ltx_status s = on ? be->ops->binary(be, LTX_BINARY_ADD, h, h, on) : LTX_ERR_OOM;
+    ltx_status s = on ? be->ops->binary(be, LTX_BINARY_ADD, h, h, on) : ltx_err_failed();
     ltx_tensor *mi = s == LTX_OK ? gemma3_norm(m, h, w[W_PRE_FF]) : NULL;
     ltx_tensor *y = mi ? gemma3_mlp(m, mi, w) : NULL;
     ltx_tensor *yn = y ? gemma3_norm(m, y, w[W_POST_FF]) : NULL;
-    if (s == LTX_OK) s = yn ? be->ops->binary(be, LTX_BINARY_ADD, h, h, yn) : LTX_ERR_OOM;
+    if (s == LTX_OK) s = yn ? be->ops->binary(be, LTX_BINARY_ADD, h, h, yn) : ltx_err_failed();
     ltx_tensor *tmp[] = {a, o, on, mi, y, yn};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
         ltx_tensor_free(tmp[i]);
@@ -295,7 +300,7 @@ static ltx_tensor *run_chunk(ltx_gemma3_gen *g, int64_t n, const float *emb, con
     ltx_status s = chunk_setup(g, &c, pos, mask, grp);
     if (s == LTX_OK) {
         h = ltx_tensor_from_host(g->m->be, LTX_F32, 3, sh, emb);
-        if (!h) s = LTX_ERR_OOM;
+        if (!h) s = ltx_err_failed();
     }
     for (int l = 0; l < g->L && s == LTX_OK; l++)
         s = layer(g, l, h, &c);
@@ -408,7 +413,7 @@ ltx_status ltx_gemma3_gen_prefill(ltx_gemma3_gen *g, const ltx_gemma3_prefill *p
         h = s == LTX_OK ? run_chunk(g, e - s0, emb, pos + s0, p->mask + s0, grp + s0, &s) : NULL;
         if (s == LTX_OK && p->on_hidden) {
             ltx_tensor *hn = gemma3_norm(g->m, h, g->final_norm);
-            s = hn ? p->on_hidden(p->user, hn, s0) : LTX_ERR_OOM;
+            s = hn ? p->on_hidden(p->user, hn, s0) : ltx_err_failed();
             ltx_tensor_free(hn);
         }
         s0 = e;

@@ -97,6 +97,7 @@ static char *expand_images(const char *text, size_t len, int image_tokens, size_
     if (!b.p) put(&b, "", 0);
     if (b.oom) {
         free(b.p);
+        ltx_err(LTX_ERR_OOM, "prompt text: out of memory");
         return NULL;
     }
     *out_len = b.n;
@@ -137,7 +138,10 @@ ltx_status ltx_gemma3_processor_ids(const ltx_gemma_tokenizer *tok, const char *
 static int32_t *pad_array(const int32_t *a, int64_t n, int64_t pad, int32_t value, bool left)
 {
     int32_t *r = malloc(sizeof(int32_t) * (size_t)(n + pad));
-    if (!r) return NULL;
+    if (!r) {
+        ltx_err(LTX_ERR_OOM, "gemma3 prompt ids: out of memory");
+        return NULL;
+    }
     int64_t off = left ? pad : 0, p0 = left ? 0 : n;
     memcpy(r + off, a, sizeof(int32_t) * (size_t)n);
     for (int64_t i = 0; i < pad; i++)
@@ -280,6 +284,7 @@ char *ltx_gemma3_clean_response(const char *text, size_t len, size_t *out_len)
     if (b.n == 0) clean_into(&b, text, len, false);
     if (b.oom) {
         free(b.p);
+        ltx_err(LTX_ERR_OOM, "prompt text: out of memory");
         return NULL;
     }
     if (out_len) *out_len = b.n;

@@ -284,18 +284,18 @@ static ltx_status encoder_layer(const ltx_gemma3_vision *v, int l, ltx_tensor *h
     for (int i = 0; i < L_COUNT; i++) {
         w[i] = wt(v, VT "encoder.layers.%d.%s.weight", l, LW[i]);
         b[i] = wt(v, VT "encoder.layers.%d.%s.bias", l, LW[i]);
-        if (!w[i] || !b[i]) s = LTX_ERR_IO;
+        if (!w[i] || !b[i]) s = ltx_err_failed();
     }
     float eps = (float)v->c.layer_norm_eps;
     ltx_tensor *a = NULL, *o = NULL, *m1 = NULL, *f1 = NULL, *f2 = NULL;
     if (s == LTX_OK) a = nn_norm(be, LTX_NORM_LAYER, h, w[L_LN1], b[L_LN1], 0, eps);
     if (a) o = attention(v, a, w, b);
-    s = o ? be->ops->binary(be, LTX_BINARY_ADD, h, h, o) : (s == LTX_OK ? LTX_ERR_OOM : s);
+    s = o ? be->ops->binary(be, LTX_BINARY_ADD, h, h, o) : (s == LTX_OK ? ltx_err_failed() : s);
     if (s == LTX_OK) m1 = nn_norm(be, LTX_NORM_LAYER, h, w[L_LN2], b[L_LN2], 0, eps);
     if (m1) f1 = nn_linear(be, m1, w[L_FC1], b[L_FC1]);
     if (f1 && be->ops->unary(be, LTX_UNARY_GELU_TANH, f1, f1, 0, 0) == LTX_OK)
         f2 = nn_linear(be, f1, w[L_FC2], b[L_FC2]);
-    if (s == LTX_OK) s = f2 ? be->ops->binary(be, LTX_BINARY_ADD, h, h, f2) : LTX_ERR_OOM;
+    if (s == LTX_OK) s = f2 ? be->ops->binary(be, LTX_BINARY_ADD, h, h, f2) : ltx_err_failed();
     ltx_tensor *tmp[] = {a, o, m1, f1, f2};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
         ltx_tensor_free(tmp[i]);
@@ -314,7 +314,10 @@ static ltx_tensor *embeddings(const ltx_gemma3_vision *v, const float *px)
     int S = v->c.image_size, P = v->c.patch_size, G = S / P;
     int64_t K = 3 * (int64_t)P * P, N = (int64_t)G * G, D = v->c.hidden_size;
     float *rows = malloc(sizeof(float) * (size_t)(N * K));
-    if (!rows) return NULL;
+    if (!rows) {
+        ltx_err(LTX_ERR_OOM, "gemma3 vision: out of memory for %lld patch rows", (long long)N);
+        return NULL;
+    }
     for (int gy = 0; gy < G; gy++)
         for (int gx = 0; gx < G; gx++) {
             float *r = rows + ((int64_t)gy * G + gx) * K;
@@ -409,7 +412,7 @@ ltx_status ltx_gemma3_vision_forward(ltx_gemma3_vision *v, const float *pixels,
     }
     if (s == LTX_OK && features) {
         *features = project(v, fin);
-        if (!*features) s = LTX_ERR_OOM;
+        if (!*features) s = ltx_err_failed();
     }
     ltx_tensor_free(h);
     ltx_tensor_free(pw);

@@ -182,7 +182,7 @@ static ltx_status round_to(ltx_backend *be, ltx_tensor *t, ltx_dtype dt)
     if (dt == LTX_F32 || dt == LTX_F64) return LTX_OK;
     if (dt == LTX_BF16) return be->ops->unary(be, LTX_UNARY_ROUND_BF16, t, t, 0, 0);
     ltx_tensor *tmp = ltx_tensor_new(be, dt, t->ndim, t->shape);
-    if (!tmp) return LTX_ERR_OOM;
+    if (!tmp) return ltx_err_failed();
     ltx_status s = be->ops->copy(be, tmp, t);
     if (s == LTX_OK) s = be->ops->copy(be, t, tmp);
     ltx_tensor_free(tmp);
@@ -212,11 +212,11 @@ static ltx_status product_bf16_sequential(ltx_backend *be, const ltx_tensor *b, 
                                           ltx_tensor *prod)
 {
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, prod->shape);
-    ltx_status s = t ? be->ops->fill(be, prod, 0.0) : LTX_ERR_OOM;
+    ltx_status s = t ? be->ops->fill(be, prod, 0.0) : ltx_err_failed();
     for (int64_t l = 0; s == LTX_OK && l < a->shape[0]; l++) {
         ltx_tensor *col = ltx_tensor_slice(b, 1, l, l + 1, 1); /* (out, 1) */
         ltx_tensor *row = ltx_tensor_slice(a, 0, l, l + 1, 1); /* (1, in) */
-        s = col && row ? LTX_OK : LTX_ERR_OOM;
+        s = col && row ? LTX_OK : ltx_err_failed();
         /* a product of two bf16 values is exact in f32; rounded like torch's bf16 mul */
         if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, t, col, row);
         if (s == LTX_OK) s = round_to(be, t, LTX_BF16);
@@ -245,7 +245,7 @@ static ltx_status lora_product(ltx_backend *be, const ltx_tensor *A, const ltx_t
                                double strength, ltx_dtype pdt, unsigned flags, ltx_tensor *prod)
 {
     ltx_tensor *a = f32_copy(be, A), *b = f32_copy(be, B);
-    ltx_status s = a && b ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = a && b ? LTX_OK : ltx_err_failed();
     /* torch 1.13 (the goldens' runtime) turns the Python float into the bf16 tensor's dtype
      * before `b * coef` (0.8 -> 0.80078125); torch 2.x keeps it in float */
     if (torch113_bf16(flags, pdt)) strength = ltx_round_bf16((float)strength);
@@ -275,7 +275,7 @@ static ltx_status lora_addmm_bf16(ltx_backend *be, const ltx_tensor *A, const lt
 {
     ltx_tensor *a = f32_copy(be, A), *b = f32_copy(be, B);
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, 2, acc->shape);
-    ltx_status s = a && b && t ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = a && b && t ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = round_to(be, a, LTX_BF16);
     if (s == LTX_OK) s = round_to(be, b, LTX_BF16);
     if (s == LTX_OK && torch113_native(flags, LTX_BF16, A, B)) {
@@ -285,7 +285,7 @@ static ltx_status lora_addmm_bf16(ltx_backend *be, const ltx_tensor *A, const lt
         for (int64_t l = 0; s == LTX_OK && l < a->shape[0]; l++) {
             ltx_tensor *col = ltx_tensor_slice(b, 1, l, l + 1, 1);
             ltx_tensor *row = ltx_tensor_slice(a, 0, l, l + 1, 1);
-            s = col && row ? be->ops->binary(be, LTX_BINARY_MUL, t, col, row) : LTX_ERR_OOM;
+            s = col && row ? be->ops->binary(be, LTX_BINARY_MUL, t, col, row) : ltx_err_failed();
             if (s == LTX_OK) s = round_to(be, t, LTX_BF16);
             if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, acc, acc, t);
             if (s == LTX_OK) s = round_to(be, acc, LTX_BF16);
@@ -349,7 +349,7 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
     ltx_tensor *acc = n > 1 && !rule12 ? ltx_tensor_zeros(be, LTX_F32, 2, base->shape) : NULL;
     ltx_tensor *w = f32_copy(be, base);
     ltx_tensor *res = NULL;
-    ltx_status s = prod && w && (n == 1 || rule12 || acc) ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = prod && w && (n == 1 || rule12 || acc) ? LTX_OK : ltx_err_failed();
     for (int i = 0; s == LTX_OK && i < n; i++) {
         ltx_dtype pdt = product_dtype == LTX_DTYPE_COUNT ? B[i]->dtype : product_dtype;
         if (rule12 && i > 0) { /* ref 400fd31: aggregated.addmm_(b, a, alpha=strength) */
@@ -367,7 +367,7 @@ ltx_status ltx_lora_fuse_ex(ltx_backend *be, const char *key, const ltx_tensor *
     if (s == LTX_OK) s = round_to(be, delta, ddt);
     if (s == LTX_OK) {
         res = ltx_tensor_new(be, tdt, 2, base->shape);
-        s = res ? be->ops->copy(be, res, delta) : LTX_ERR_OOM;
+        s = res ? be->ops->copy(be, res, delta) : ltx_err_failed();
     }
     ltx_tensor_free(prod);
     ltx_tensor_free(acc);
@@ -399,7 +399,7 @@ ltx_status ltx_lora_weight_hook(void *user, ltx_backend *be, const char *name,
         own[n_own++] = ta;
         own[n_own++] = tb;
         if (!ta || !tb) {
-            s = LTX_ERR_OOM;
+            s = ltx_err_failed();
             break;
         }
         A[n] = ta;

@@ -111,7 +111,7 @@ ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
         ltx_tensor *db = ltx_tensor_slice(dst, 0, r->b, r->b + 1, 1);
         ltx_tensor *d = db ? ltx_tensor_slice(db, 1, r->t0, r->t1, 1) : NULL;
         ltx_tensor *w = ltx_tensor_slice(rows, 0, r->u, r->u + 1, 1);
-        ltx_status s = (d && w) ? tf_inplace(be, op, d, w) : LTX_ERR_OOM;
+        ltx_status s = (d && w) ? tf_inplace(be, op, d, w) : ltx_err_failed();
         ltx_tensor_free(db);
         ltx_tensor_free(d);
         ltx_tensor_free(w);
@@ -132,7 +132,7 @@ static ltx_status modulate_seg(ltx_backend *be, ltx_norm_op norm, ltx_tensor *ou
     ltx_tensor *sr = ltx_tensor_slice(scale, 0, r->u, r->u + 1, 1);
     ltx_tensor *hr = ltx_tensor_slice(shift, 0, r->u, r->u + 1, 1);
     ltx_status s =
-        (od && xd && sr && hr) ? nn_norm_modulate(be, norm, od, xd, sr, hr, eps) : LTX_ERR_OOM;
+        (od && xd && sr && hr) ? nn_norm_modulate(be, norm, od, xd, sr, hr, eps) : ltx_err_failed();
     ltx_tensor *fr[] = {ob, xb, od, xd, sr, hr};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
@@ -147,7 +147,7 @@ ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
      * (one pass over x; its roundings are those of the norm with weight 1 + scale followed by
      * the shift add). scale/shift: (B or 1, 1, D) per item, or (U, 1, D) rows per run. */
     ltx_tensor *out = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
-    ltx_status s = out ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = out ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK && (x->ndim != 3 || scale->ndim != 3 || shift->ndim != 3))
         s = ltx_err(LTX_ERR_INVALID_ARG, "modulate: x (B, T, D) and (., 1, D) tables expected");
     if (s == LTX_OK && runs && runs->n > 0) {
@@ -246,7 +246,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
             if (a->keep[bi]) continue;
             ltx_tensor *d = ltx_tensor_slice(oh, 0, bi, bi + 1, 1);
             ltx_tensor *sv = ltx_tensor_slice(vh, 0, bi, bi + 1, 1);
-            ltx_status st = (d && sv) ? be->ops->copy(be, d, sv) : LTX_ERR_OOM;
+            ltx_status st = (d && sv) ? be->ops->copy(be, d, sv) : ltx_err_failed();
             ltx_tensor_free(d);
             ltx_tensor_free(sv);
             if (st != LTX_OK) goto done;
@@ -267,7 +267,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     if (w->gate.w) {
         /* ref: gates = 2 * sigmoid(to_gate_logits(x)) per head, (B, T, H, 1) broadcast */
         ltx_tensor *gl = tf_linear(be, a->x, &w->gate);
-        ltx_status s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : LTX_ERR_OOM;
+        ltx_status s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
         int64_t g4[4] = {B, Tq, w->heads, 1};
         ltx_tensor *g = s == LTX_OK ? ltx_tensor_reshape(gl, 4, g4) : NULL;
@@ -309,7 +309,7 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2, c
     int64_t rows = N < FF_CHUNK_ROWS ? N : FF_CHUNK_ROWS;
     int64_t hs[2] = {rows, H};
     ltx_tensor *h = y2 ? ltx_tensor_new(be, LTX_F32, 2, hs) : NULL;
-    ltx_status s = h ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = h ? LTX_OK : ltx_err_failed();
     for (int64_t r0 = 0; s == LTX_OK && r0 < N; r0 += rows) {
         int64_t r1 = r0 + rows < N ? r0 + rows : N;
         ltx_tensor *xs = ltx_tensor_slice(x2, 0, r0, r1, 1);
@@ -318,7 +318,7 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2, c
         /* Linear + GELU(tanh): the fused linear_act op (a GEMM epilogue on CUDA) */
         s = (xs && hsl && ys)
                 ? nn_linear_act(be, hsl, xs, l1->w, l1->b, l1->w_scale, LTX_UNARY_GELU_TANH)
-                : LTX_ERR_OOM;
+                : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->linear(be, ys, hsl, l2->w, l2->b, l2->w_scale);
         ltx_tensor_free(xs);
         ltx_tensor_free(hsl);
@@ -357,7 +357,7 @@ static void tap_block(tf_ctx *c, int idx, const char *what, const ltx_tensor *t)
 static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const ltx_tensor *gate,
                            const tf_runs *runs, const bool *keep, int64_t B)
 {
-    ltx_status s = t ? LTX_OK : LTX_ERR_INVALID_ARG;
+    ltx_status s = t ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK && !keep && (!gate || !runs || runs->n == 0))
         s = nn_gated_add(be, x, x, t, gate);
     for (int i = 0; s == LTX_OK && !keep && gate && runs && i < runs->n; i++) {
@@ -368,7 +368,7 @@ static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const 
         ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, r->t0, r->t1, 1) : NULL;
         ltx_tensor *td = tb ? ltx_tensor_slice(tb, 1, r->t0, r->t1, 1) : NULL;
         ltx_tensor *g = ltx_tensor_slice(gate, 0, r->u, r->u + 1, 1);
-        s = (xd && td && g) ? nn_gated_add(be, xd, xd, td, g) : LTX_ERR_OOM;
+        s = (xd && td && g) ? nn_gated_add(be, xd, xd, td, g) : ltx_err_failed();
         ltx_tensor *fr[] = {xb, tb, xd, td, g};
         for (size_t k = 0; k < sizeof fr / sizeof fr[0]; k++)
             ltx_tensor_free(fr[k]);
@@ -380,7 +380,7 @@ static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const 
         ltx_tensor *gb =
             gate && gate->shape[0] == B ? ltx_tensor_slice(gate, 0, b, b + 1, 1) : NULL;
         const ltx_tensor *g = gb ? gb : gate;
-        s = (xb && tb && (!gate || g)) ? nn_gated_add(be, xb, xb, tb, g) : LTX_ERR_OOM;
+        s = (xb && tb && (!gate || g)) ? nn_gated_add(be, xb, xb, tb, g) : ltx_err_failed();
         ltx_tensor_free(xb);
         ltx_tensor_free(tb);
         ltx_tensor_free(gb);
@@ -408,7 +408,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift, eps, &a->runs) : NULL;
     ltx_tensor_free(shift);
     ltx_tensor_free(scale);
-    ltx_status s = LTX_ERR_INVALID_ARG;
+    ltx_status s = nx ? LTX_OK : ltx_err_failed();
     if (nx) {
         tap_block_io(c, idx, n1, "in", nx);
         attn_call ac = {.x = nx,
@@ -435,7 +435,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
         ltx_tensor *ckv = skv ? tf_ada(be, psst, 1, a->prompt_ts, 1, true) : NULL;
         ltx_tensor *qin = ckv ? tf_modulate(be, LTX_NORM_RMS, a->x, cq, sq, eps, &a->runs) : NULL;
         ltx_tensor *kv = qin ? nn_binary(be, LTX_BINARY_MUL, a->context, ckv) : NULL;
-        s = kv ? tf_inplace(be, LTX_BINARY_ADD, kv, skv) : LTX_ERR_INVALID_ARG;
+        s = kv ? tf_inplace(be, LTX_BINARY_ADD, kv, skv) : ltx_err_failed();
         ltx_tensor *o = NULL;
         if (s == LTX_OK) {
             tap_block_io(c, idx, n2, "in", qin);
@@ -450,7 +450,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     } else {
         /* ref: attn(rms_norm(x), context, mask), no gate */
         ltx_tensor *nq = nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps);
-        s = LTX_ERR_INVALID_ARG;
+        s = nq ? LTX_OK : ltx_err_failed();
         if (nq) {
             attn_call ac = {.x = nq, .ctx = a->context, .mask = a->context_mask};
             ltx_tensor *o = attention(c, a2, &ac);
@@ -502,7 +502,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
     /* both norms from the states before either update */
     ltx_tensor *nv = nn_norm(be, LTX_NORM_RMS, v->x, NULL, NULL, 0, eps);
     ltx_tensor *na = nv ? nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps) : NULL;
-    ltx_status s = na ? LTX_OK : LTX_ERR_INVALID_ARG;
+    ltx_status s = na ? LTX_OK : ltx_err_failed();
     int64_t np = ptb_count(c, LTX_PTB_SKIP_A2V_CROSS_ATTN, idx, keep);
     if (s == LTX_OK && run_a2v && np < c->B) {
         ltx_tensor *vq = av_scaled(c, nv, b->sst_a2v_video, v, 0);
@@ -520,7 +520,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
             o = attention(c, &b->a2v, &ac);
             if (o) tap_block(c, idx, "audio_to_video_attn", o);
         }
-        s = g ? residual(be, v->x, o, g, NULL, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
+        s = g ? residual(be, v->x, o, g, NULL, np ? keep : NULL, c->B) : ltx_err_failed();
         ltx_tensor_free(vq);
         ltx_tensor_free(ak);
         ltx_tensor_free(g);
@@ -542,7 +542,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
             o = attention(c, &b->v2a, &ac);
             if (o) tap_block(c, idx, "video_to_audio_attn", o);
         }
-        s = g ? residual(be, a->x, o, g, NULL, np ? keep : NULL, c->B) : LTX_ERR_INVALID_ARG;
+        s = g ? residual(be, a->x, o, g, NULL, np ? keep : NULL, c->B) : ltx_err_failed();
         ltx_tensor_free(aq);
         ltx_tensor_free(vk);
         ltx_tensor_free(g);
@@ -563,7 +563,7 @@ static ltx_status stream_ff(tf_ctx *c, int idx, tf_args *a, const tf_lin *l1, co
     ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift,
                                         (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
-    ltx_status s = LTX_ERR_INVALID_ARG;
+    ltx_status s = nx ? LTX_OK : ltx_err_failed();
     if (nx) {
         tap_block_io(c, idx, name, "in", nx);
         ltx_tensor *o = feed_forward(c, l1, l2, nx);

@@ -168,11 +168,11 @@ static ltx_status upload_block(ltx_transformer *m, int i)
         void *handle = NULL;
         if (sw->lora) {
             sw->base = ltx_tensor_new(be, e->dtype, e->ndim, e->shape);
-            if (!sw->base) return ltx_err_context(LTX_ERR_OOM, "streaming block %d: ", i);
+            if (!sw->base) return ltx_err_context(ltx_err_failed(), "streaming block %d: ", i);
             handle = sw->base->buf->handle;
         } else if (!sw->t->buf) {
             sw->t->buf = ltx_buffer_new(be, e->nbytes);
-            if (!sw->t->buf) return ltx_err_context(LTX_ERR_OOM, "streaming block %d: ", i);
+            if (!sw->t->buf) return ltx_err_context(ltx_err_failed(), "streaming block %d: ", i);
             sw->t->offset = 0;
             handle = sw->t->buf->handle;
         } else {
@@ -255,7 +255,7 @@ static ltx_status make_ready(ltx_transformer *m, int i)
         const ltx_tensor *base = sw->base;
         if (s->host) { /* a view of the mapping */
             view = ltx_st_tensor(s->f, m->be, sw->e->name);
-            if (!view) return ltx_err_context(LTX_ERR_OOM, "streaming block %d: ", i);
+            if (!view) return ltx_err_context(ltx_err_failed(), "streaming block %d: ", i);
             base = view;
         }
         ltx_status st = fuse_weight(m, sw, base);
@@ -333,8 +333,8 @@ static ltx_status stream_drop(ltx_transformer *m, bool restore)
         }
     }
     if (s->copy) { /* finish the queued copies before their sources and targets go */
-        if (ltx_backend_stream_synchronize(m->be, s->copy) != LTX_OK && st == LTX_OK)
-            st = LTX_ERR_IO;
+        ltx_status ss = ltx_backend_stream_synchronize(m->be, s->copy);
+        if (ss != LTX_OK && st == LTX_OK) st = ss; /* the stream's own code (device, ...) */
         m->be->ops->stream_destroy(m->be, s->copy);
     }
     for (int i = 0; s->blocks && i < s->L; i++) {
@@ -432,7 +432,7 @@ static ltx_status classify_block(ltx_transformer *m, int i)
         if (lora && e) { /* not the file's bytes (copied at load): fused once, resident */
             st_weight tmp = {ws[k], e, true, NULL};
             ltx_tensor *base = ltx_tensor_view(ws[k]);
-            ltx_status st = base ? fuse_weight(m, &tmp, base) : LTX_ERR_OOM;
+            ltx_status st = base ? fuse_weight(m, &tmp, base) : ltx_err_failed();
             ltx_tensor_free(base);
             LTX_TRY(st);
         }

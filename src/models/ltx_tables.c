@@ -94,7 +94,10 @@ static tf_table *lookup(ltx_transformer *m, int kind, const ltx_tensor *in,
 /* A new entry (the oldest is replaced when full); NULL when out of memory. */
 static tf_table *insert(ltx_transformer *m, int kind, const ltx_tensor *in)
 {
-    if (!m->tables && !(m->tables = calloc(1, sizeof *m->tables))) return NULL;
+    if (!m->tables && !(m->tables = calloc(1, sizeof *m->tables))) {
+        ltx_err(LTX_ERR_OOM, "rope table cache: out of memory");
+        return NULL;
+    }
     struct tf_tables *c = m->tables;
     if (c->n == TF_TABLE_SLOTS) {
         entry_free(&c->e[0]);

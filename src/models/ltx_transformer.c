@@ -77,7 +77,7 @@ static ltx_status adaln_rows(ltx_backend *be, const tf_adaln *a, const float *va
     ltx_tensor_free(es);
     if (!md) {
         ltx_tensor_free(e);
-        return LTX_ERR_INVALID_ARG; /* message set by the failing op */
+        return ltx_err_failed(); /* message set by the failing op */
     }
     *mod = md;
     *emb = e;
@@ -104,7 +104,7 @@ static ltx_tensor *gather_rows(ltx_backend *be, const ltx_tensor *rows, const in
             ltx_tensor *ob = ltx_tensor_slice(out, 0, b, b + 1, 1);
             ltx_tensor *dst3 = ob ? ltx_tensor_slice(ob, 1, t0, t1, 1) : NULL;
             ltx_tensor *dst = dst3 ? ltx_tensor_reshape(dst3, 2, es) : NULL;
-            ltx_status s = (src && dst) ? be->ops->copy(be, dst, src) : LTX_ERR_OOM;
+            ltx_status s = (src && dst) ? be->ops->copy(be, dst, src) : ltx_err_failed();
             ltx_tensor_free(r);
             ltx_tensor_free(src);
             ltx_tensor_free(ob);
@@ -199,10 +199,10 @@ static ltx_status adaln_eval(ltx_backend *be, const tf_adaln *a, const float *t,
             S = 1;
         }
         *mod = gather_rows(be, m_rows, idx, B, S);
-        if (!*mod) st = LTX_ERR_INVALID_ARG;
+        if (!*mod) st = ltx_err_failed();
         if (st == LTX_OK && emb) {
             *emb = gather_rows(be, e_rows, idx, B, S);
-            if (!*emb) st = LTX_ERR_INVALID_ARG;
+            if (!*emb) st = ltx_err_failed();
         }
     }
     ltx_tensor_free(m_rows);
@@ -226,7 +226,10 @@ static ltx_tensor *expand_runs(ltx_backend *be, const ltx_tensor *rows, const tf
 {
     int64_t W = rows->shape[2];
     int *idx = malloc(sizeof(int) * (size_t)(B * T));
-    if (!idx) return NULL;
+    if (!idx) {
+        ltx_err(LTX_ERR_OOM, "adaln row indices: out of memory");
+        return NULL;
+    }
     for (int i = 0; i < runs->n; i++)
         for (int64_t t = runs->r[i].t0; t < runs->r[i].t1; t++)
             idx[runs->r[i].b * T + t] = runs->r[i].u;
@@ -248,7 +251,7 @@ static ltx_status sigma_host(const ltx_modality *md, int64_t B, double scale, fl
                        (long long)n, (long long)B);
     float *v = md->sigma_host ? NULL : ltx_tensor_to_host_f32(md->sigma);
     const float *src = md->sigma_host ? md->sigma_host : v;
-    if (!src) return ltx_err_context(LTX_ERR_OOM, "sigma: ");
+    if (!src) return ltx_err_context(ltx_err_failed(), "sigma: ");
     for (int64_t b = 0; b < B; b++)
         out[b] = src[n == 1 ? 0 : b] * (float)scale;
     free(v);
@@ -385,7 +388,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
                                                    : nn_contiguous(be, md->latent, LTX_F32);
     a->x = lat ? tf_linear(be, lat, proj) : NULL;
     ltx_tensor_free(lat);
-    if (!a->x) return LTX_ERR_INVALID_ARG;
+    if (!a->x) return ltx_err_failed();
     tap_args(c->taps, pre, "x", a->x, T);
     /* timesteps: (B, T[, 1]) * multiplier, per token */
     if (ltx_tensor_numel(md->timesteps) != B * T)
@@ -398,7 +401,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
     } else {
         tv = ltx_tensor_to_host_f32(md->timesteps);
     }
-    if (!tv) return ltx_err_context(LTX_ERR_OOM, "timesteps: ");
+    if (!tv) return ltx_err_context(ltx_err_failed(), "timesteps: ");
     for (int64_t i = 0; i < B * T; i++)
         tv[i] = tv[i] * (float)cfg->timestep_scale;
     s = adaln_eval(be, ad, tv, B, T, &a->timesteps, &a->embedded, &a->runs);
@@ -440,7 +443,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
             ltx_tensor_free(g);
         }
         if (!ctx)
-            s = LTX_ERR_INVALID_ARG;
+            s = ltx_err_failed();
         else if (ctx->ndim != 3 || ctx->shape[0] != B || ctx->shape[2] != cdim)
             s = ltx_err(LTX_ERR_INVALID_ARG, "%s context must be (%lld, L, %d)", pre, (long long)B,
                         cdim);
@@ -449,11 +452,11 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
     }
     if (s == LTX_OK && md->context_mask) {
         a->context_mask = tf_table_mask(m, TF_TABLE_CONTEXT_MASK, md->context_mask, context_bias);
-        if (!a->context_mask) s = LTX_ERR_INVALID_ARG;
+        if (!a->context_mask) s = ltx_err_failed();
     }
     if (s == LTX_OK && md->attention_mask) {
         a->self_mask = tf_table_mask(m, TF_TABLE_SELF_MASK, md->attention_mask, self_bias);
-        if (!a->self_mask) s = LTX_ERR_INVALID_ARG;
+        if (!a->self_mask) s = ltx_err_failed();
     }
     /* RoPE of the self-attention */
     if (s == LTX_OK) {
@@ -556,11 +559,11 @@ ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video
     }
     if (s == LTX_OK && video && video_out) {
         *video_out = process_output(&c, m->sst_out, &m->proj_out, &va);
-        if (!*video_out) s = ltx_err_context(LTX_ERR_INVALID_ARG, "video output head: ");
+        if (!*video_out) s = ltx_err_context(ltx_err_failed(), "video output head: ");
     }
     if (s == LTX_OK && audio && audio_out) {
         *audio_out = process_output(&c, m->audio_sst_out, &m->audio_proj_out, &aa);
-        if (!*audio_out) s = ltx_err_context(LTX_ERR_INVALID_ARG, "audio output head: ");
+        if (!*audio_out) s = ltx_err_context(ltx_err_failed(), "audio output head: ");
     }
     tf_args_clear(&va);
     tf_args_clear(&aa);
@@ -600,7 +603,7 @@ ltx_status ltx_transformer_forward_x0(ltx_transformer *m, const ltx_modality *vi
     vd = vv ? to_denoised(m->be, video, vv) : NULL;
     ad = av ? to_denoised(m->be, audio, av) : NULL;
     if ((vv && !vd) || (av && !ad)) {
-        s = ltx_err_context(LTX_ERR_INVALID_ARG, "x0: ");
+        s = ltx_err_context(ltx_err_failed(), "x0: ");
         ltx_tensor_free(vd);
         ltx_tensor_free(ad);
     } else {

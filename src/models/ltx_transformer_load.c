@@ -36,7 +36,9 @@ typedef struct loader {
     /* enumeration mode: report names/shapes instead of binding */
     void (*enum_fn)(void *user, const char *name, int ndim, const int64_t *shape);
     void *enum_user;
-    /* weight hook (ltx_transformer_load_ex); the first failure is kept in hook_status */
+    /* weight hook (ltx_transformer_load_ex); the first failure is kept in hook_status, and so
+     * is the first tensor that could not be made (its own code: a dtype the device lacks is
+     * LTX_ERR_UNSUPPORTED, not out of memory) */
     ltx_weight_hook hook;
     void *hook_user;
     ltx_status hook_status;
@@ -125,7 +127,7 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
     ltx_tensor *t =
         f32 ? ltx_st_tensor_as(L->f, L->m->be, full, LTX_F32) : ltx_st_tensor(L->f, L->m->be, full);
     if (!t) {
-        L->oom = true;
+        if (L->hook_status == LTX_OK) L->hook_status = ltx_err_failed();
         return NULL;
     }
     if (L->hook && L->hook_status == LTX_OK) {
@@ -135,7 +137,7 @@ static ltx_tensor *bind(loader *L, bool f32, int ndim, int64_t d0, int64_t d1, c
             ltx_tensor *c = ltx_tensor_to(r, L->m->be, LTX_F32);
             ltx_tensor_free(r);
             r = c;
-            if (!r) L->oom = true;
+            if (!r && L->hook_status == LTX_OK) L->hook_status = ltx_err_failed();
         }
         if (r) {
             ltx_tensor_free(t);
@@ -368,7 +370,7 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
         n_unexp++;
     }
     if (L.hook_status != LTX_OK)
-        s = L.hook_status; /* message set by the hook */
+        s = L.hook_status; /* message set by the hook or the failed tensor load */
     else if (L.oom)
         s = ltx_err(LTX_ERR_OOM, "transformer: out of memory while binding weights");
     else if (L.n_missing || n_unexp) {

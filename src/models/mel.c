@@ -189,7 +189,7 @@ ltx_status ltx_audio_processor_waveform_to_mel(const ltx_audio_processor *p, ltx
     const int64_t B = wave->shape[0], C = wave->shape[1], rows = B * C;
     int64_t n = wave->shape[2];
     float *host = ltx_tensor_to_host_f32(wave);
-    if (!host) return ltx_err_context(LTX_ERR_OOM, "mel: waveform download: ");
+    if (!host) return ltx_err_context(ltx_err_failed(), "mel: waveform download: ");
     if (sample_rate != p->sample_rate) {
         /* ref: AudioProcessor.resample_audio -> torchaudio.functional.resample */
         float *rs = NULL;
@@ -212,7 +212,7 @@ ltx_status ltx_audio_processor_waveform_to_mel(const ltx_audio_processor *p, ltx
     if (s == LTX_OK) {
         const int64_t shape[4] = {B, C, T, p->n_mels};
         *out = ltx_tensor_from_host(be, LTX_F32, 4, shape, mel);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     free(mel);
     return s;

@@ -122,7 +122,7 @@ ltx_status ltx_quant_weight_hook(void *user, ltx_backend *be, const char *name,
     ltx_dtype t = ltx_quant_target(p, name, stored->ndim, stored->shape, stored->dtype);
     if (t == stored->dtype) return LTX_OK;
     ltx_tensor *r = ltx_tensor_new(be, t, stored->ndim, stored->shape);
-    if (!r) return ltx_err_context(LTX_ERR_OOM, "--quantization: %s: ", name);
+    if (!r) return ltx_err_context(ltx_err_failed(), "--quantization: %s: ", name);
     ltx_status s = be->ops->copy(be, r, stored); /* rounds (fp8, RNE) or block-quantizes */
     if (s != LTX_OK) {
         ltx_tensor_free(r);

@@ -64,13 +64,13 @@ static ltx_status get(ltx_text_processor *p, const char *name, int64_t d0, int64
                        e ? "has another shape or dtype" : "missing", (long long)d0,
                        nd == 2 ? ", " : "", nd == 2 ? (long long)d1 : 0LL);
     *out = ltx_st_tensor(p->st, p->be, name);
-    return *out ? LTX_OK : ltx_err_context(LTX_ERR_IO, "text processor: ");
+    return *out ? LTX_OK : ltx_err_context(ltx_err_failed(), "text processor: ");
 }
 
 static ltx_status get_lin(ltx_text_processor *p, const char *prefix, int64_t n, int64_t k,
                           tc_lin *l)
 {
-    char name[256];
+    char name[272]; /* a 255-character prefix + ".weight" */
     snprintf(name, sizeof name, "%s.weight", prefix);
     LTX_TRY(get(p, name, n, k, &l->w));
     snprintf(name, sizeof name, "%s.bias", prefix);
@@ -296,7 +296,7 @@ ltx_status ltx_text_norm_state(ltx_backend *be, ltx_tensor *normed, int l, int L
     ltx_tensor *src = dst ? ltx_tensor_unsqueeze(h, 2) : NULL;
     /* ref: encoded * rsqrt(mean(encoded^2 over D) + 1e-6) */
     ltx_status s =
-        src ? be->ops->norm(be, LTX_NORM_RMS, dst, src, NULL, NULL, 0, 1e-6f) : LTX_ERR_OOM;
+        src ? be->ops->norm(be, LTX_NORM_RMS, dst, src, NULL, NULL, 0, 1e-6f) : ltx_err_failed();
     ltx_tensor_free(v4);
     ltx_tensor_free(col);
     ltx_tensor_free(dst);
@@ -315,13 +315,14 @@ static ltx_tensor *scaled_linear(ltx_backend *be, const ltx_tensor *x, const tc_
     int64_t ys[3] = {1, n, N}, ts[3] = {1, rows, K};
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, 3, ys);
     ltx_tensor *tmp = y ? ltx_tensor_new(be, LTX_F32, 3, ts) : NULL;
-    ltx_status s = tmp ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = tmp ? LTX_OK : ltx_err_failed();
     for (int64_t r0 = 0; s == LTX_OK && r0 < n; r0 += rows) {
         int64_t r1 = r0 + rows < n ? r0 + rows : n;
         ltx_tensor *xs = ltx_tensor_slice(x, 1, r0, r1, 1);
         ltx_tensor *t = ltx_tensor_slice(tmp, 1, 0, r1 - r0, 1);
         ltx_tensor *yo = ltx_tensor_slice(y, 1, r0, r1, 1);
-        s = (xs && t && yo) ? be->ops->unary(be, LTX_UNARY_SCALE, t, xs, scale, 0.0) : LTX_ERR_OOM;
+        s = (xs && t && yo) ? be->ops->unary(be, LTX_UNARY_SCALE, t, xs, scale, 0.0)
+                            : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->linear(be, yo, t, l->w, l->b, 1.0f);
         ltx_tensor_free(xs);
         ltx_tensor_free(t);
@@ -349,7 +350,7 @@ ltx_status ltx_text_processor_features(const ltx_text_processor *p, const ltx_te
     if (!*audio) {
         ltx_tensor_free(*video);
         *video = NULL;
-        return ltx_err_context(LTX_ERR_OOM, "text features: ");
+        return ltx_err_context(ltx_err_failed(), "text features: ");
     }
     return LTX_OK;
 }
@@ -370,7 +371,7 @@ static ltx_tensor *heads_view(const ltx_tensor *x, int heads)
 /* x += b (in place); frees b. */
 static ltx_status add_free(ltx_backend *be, ltx_tensor *x, ltx_tensor *b)
 {
-    ltx_status s = b ? be->ops->binary(be, LTX_BINARY_ADD, x, x, b) : LTX_ERR_OOM;
+    ltx_status s = b ? be->ops->binary(be, LTX_BINARY_ADD, x, x, b) : ltx_err_failed();
     ltx_tensor_free(b);
     return s;
 }
@@ -403,19 +404,19 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
     ltx_tensor *oh =
         vh ? nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)c->d_head))) : NULL;
     ltx_tensor *o = NULL, *out = NULL, *ov = NULL, *gl = NULL;
-    ltx_status s = oh ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = oh ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) {
         static const int perm[4] = {0, 2, 1, 3};
         ov = ltx_tensor_permute(oh, perm); /* (1, T, H, d) */
         o = ov ? nn_contiguous(be, ov, LTX_F32) : NULL;
-        s = o ? LTX_OK : LTX_ERR_OOM;
+        s = o ? LTX_OK : ltx_err_failed();
     }
     if (s == LTX_OK && b->gate.w) {
         gl = nn_linear(be, nx, b->gate.w, b->gate.b); /* (1, T, H) */
-        s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : LTX_ERR_OOM;
+        s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
         ltx_tensor *g4 = s == LTX_OK ? ltx_tensor_unsqueeze(gl, 3) : NULL; /* (1, T, H, 1) */
-        if (s == LTX_OK) s = g4 ? be->ops->binary(be, LTX_BINARY_MUL, o, o, g4) : LTX_ERR_OOM;
+        if (s == LTX_OK) s = g4 ? be->ops->binary(be, LTX_BINARY_MUL, o, o, g4) : ltx_err_failed();
         ltx_tensor_free(g4);
     }
     if (s == LTX_OK) {
@@ -434,7 +435,7 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
 static ltx_tensor *conn_ff(ltx_backend *be, const tc_block *b, const ltx_tensor *nx)
 {
     ltx_tensor *h = nn_linear(be, nx, b->ff1.w, b->ff1.b);
-    ltx_status s = h ? be->ops->unary(be, LTX_UNARY_GELU_TANH, h, h, 0, 0) : LTX_ERR_OOM;
+    ltx_status s = h ? be->ops->unary(be, LTX_UNARY_GELU_TANH, h, h, 0, 0) : ltx_err_failed();
     ltx_tensor *y = s == LTX_OK ? nn_linear(be, h, b->ff2.w, b->ff2.b) : NULL;
     ltx_tensor_free(h);
     return y;
@@ -450,7 +451,7 @@ static ltx_tensor *with_registers(const ltx_text_processor *p, const tc_conn *c,
     int64_t R = c->registers->shape[0], n = feats->shape[1];
     int64_t shape[3] = {1, T, c->width};
     ltx_tensor *x = ltx_tensor_zeros(be, LTX_F32, 3, shape);
-    ltx_status s = x ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = x ? LTX_OK : ltx_err_failed();
     /* runs of consecutive rows with consecutive sources */
     for (int64_t t = 0; s == LTX_OK && t < T;) {
         bool feat = mask[T - 1 - t] != 0;
@@ -466,7 +467,7 @@ static ltx_tensor *with_registers(const ltx_text_processor *p, const tc_conn *c,
         ltx_tensor *d = ltx_tensor_slice(x, 1, t, t + len, 1);
         ltx_tensor *sv = feat ? ltx_tensor_slice(from, 1, src, src + len, 1)
                               : ltx_tensor_slice(from, 0, src, src + len, 1);
-        s = (d && sv) ? be->ops->copy(be, d, sv) : LTX_ERR_OOM;
+        s = (d && sv) ? be->ops->copy(be, d, sv) : ltx_err_failed();
         ltx_tensor_free(d);
         ltx_tensor_free(sv);
         t += len;
@@ -495,7 +496,7 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
     /* ref: indices_grid = arange(T) as (1, 1, T); precompute_freqs_cis (1 axis, no middle) */
     float *pos = malloc(sizeof(float) * (size_t)T);
     ltx_tensor *pt = NULL, *cos = NULL, *sin = NULL;
-    ltx_status s = x && pos ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = !x ? ltx_err_failed() : pos ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     if (s == LTX_OK) {
         for (int64_t t = 0; t < T; t++)
             pos[t] = (float)t;
@@ -510,7 +511,7 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
                               .mode = p->rope,
                               .f64_grid = p->f64_grid,
                               .axes = NULL};
-        s = pt ? ltx_rope_tables(be, &rp, pt, &cos, &sin) : LTX_ERR_OOM;
+        s = pt ? ltx_rope_tables(be, &rp, pt, &cos, &sin) : ltx_err_failed();
     }
     for (int i = 0; s == LTX_OK && i < c->layers; i++) {
         const tc_block *b = &c->blocks[i];
@@ -555,7 +556,7 @@ static ltx_status connect_taps(const ltx_text_processor *p, const ltx_tensor *vi
     if (!*a_ctx) {
         ltx_tensor_free(*v_ctx);
         *v_ctx = NULL;
-        return ltx_err_context(LTX_ERR_INVALID_ARG, "text connect: ");
+        return ltx_err_context(ltx_err_failed(), "text connect: ");
     }
     /* ref: _to_binary_mask: the connector's returned additive mask is all zeros -> binary
      * mask of ones; `encoded * binary_mask` is then the identity and is skipped. */
@@ -588,7 +589,7 @@ static ltx_status mask_rows(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
                                    : ltx_tensor_slice(y, 1, t, t + len, 1);
             ltx_tensor *src = gather ? ltx_tensor_slice(x, 1, t, t + len, 1) : NULL;
             if (!d || (gather && !src))
-                s = LTX_ERR_OOM;
+                s = ltx_err_failed();
             else
                 s = gather ? be->ops->copy(be, d, src) : be->ops->fill(be, d, 0.0);
             ltx_tensor_free(d);
@@ -618,7 +619,7 @@ ltx_status ltx_text_processor_process(const ltx_text_processor *p, const ltx_ten
     ltx_tensor *normed = ltx_tensor_new(be, LTX_F32, 3, ns);             /* (1, T, D*L) */
     ltx_tensor *nv = normed ? ltx_tensor_new(be, LTX_F32, 3, vs) : NULL; /* (1, n, D*L) */
     ltx_tensor *fv = NULL, *fa = NULL;
-    ltx_status s = nv ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = nv ? LTX_OK : ltx_err_failed();
     for (int l = 0; l < p->L && s == LTX_OK; l++) {
         const ltx_tensor *h = hidden[l];
         if (h->ndim != 3 || h->shape[0] != 1 || h->shape[1] != T || h->shape[2] != p->D)

@@ -74,7 +74,7 @@ static ltx_status encode_one(ltx_backend *be, const ltx_text_encode_params *prm,
     if (s == LTX_OK) {
         int64_t shape[3] = {1, n, (int64_t)D * L};
         normed = ltx_tensor_new(be, LTX_F32, 3, shape); /* (1, n, D*L) */
-        s = normed ? LTX_OK : LTX_ERR_OOM;
+        s = normed ? LTX_OK : ltx_err_failed();
     }
     if (s == LTX_OK) {
         norm_sink ns = {be, normed, L, prm->on_layer, prm->user};

@@ -71,7 +71,7 @@ static ltx_status conv_load(ups_conv *c, const ltx_weight_src *src, ltx_backend 
                    : vae_weight(src, be, k, 4, cout, cin, 3, 3);
     vae_key(k, sizeof k, name, ".bias");
     c->b = c->w ? vae_weight(src, be, k, 1, cout) : NULL;
-    return c->b ? LTX_OK : LTX_ERR_FORMAT;
+    return c->b ? LTX_OK : ltx_err_failed();
 }
 
 static void conv_release(ups_conv *c)
@@ -88,7 +88,7 @@ static ltx_status gn_load(ltx_tensor **w, ltx_tensor **b, const ltx_weight_src *
     *w = vae_weight(src, be, k, 1, c);
     vae_key(k, sizeof k, name, ".bias");
     *b = *w ? vae_weight(src, be, k, 1, c) : NULL;
-    return *b ? LTX_OK : LTX_ERR_FORMAT;
+    return *b ? LTX_OK : ltx_err_failed();
 }
 
 static ltx_status res_load(ups_res *r, const ltx_weight_src *src, ltx_backend *be, const char *name,
@@ -138,7 +138,7 @@ static ltx_status blur_load(ltx_latent_upsampler *u, const ltx_weight_src *src)
 {
     int k = 5, mid = u->cfg.mid_channels; /* ref: BlurDownsample(kernel_size=5) */
     ltx_tensor *kt = vae_weight(src, u->be, "upsampler.blur_down.kernel", 4, 1, 1, k, k);
-    if (!kt) return LTX_ERR_FORMAT;
+    if (!kt) return ltx_err_failed();
     u->blur_k = k;
     if (u->den == 1) { /* stride 1: BlurDownsample.forward returns its input */
         ltx_tensor_free(kt);

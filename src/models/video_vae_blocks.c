@@ -99,10 +99,10 @@ ltx_status vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be
     char k[256];
     vae_key(k, sizeof k, name, ".weight");
     c->w = vae_weight(src, be, k, 5, cout, cin, 3, 3, 3);
-    if (!c->w) return LTX_ERR_FORMAT;
+    if (!c->w) return ltx_err_failed();
     vae_key(k, sizeof k, name, ".bias");
     c->b = vae_weight(src, be, k, 1, cout);
-    if (!c->b) return LTX_ERR_FORMAT;
+    if (!c->b) return ltx_err_failed();
     c->stride[0] = st;
     c->stride[1] = sh;
     c->stride[2] = sw;
@@ -135,7 +135,7 @@ ltx_status vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float 
     n->w = vae_weight(src, be, k, 1, c);
     vae_key(k, sizeof k, name, ".bias");
     n->b = n->w ? vae_weight(src, be, k, 1, c) : NULL;
-    return n->b ? LTX_OK : LTX_ERR_FORMAT;
+    return n->b ? LTX_OK : ltx_err_failed();
 }
 
 void vae_norm_release(vae_norm *n)
@@ -158,7 +158,7 @@ ltx_status vae_temb_load(vae_temb *t, const ltx_weight_src *src, ltx_backend *be
     t->w2 = t->b1 ? vae_weight(src, be, k, 2, dim, dim) : NULL;
     vae_key(k, sizeof k, name, ".timestep_embedder.linear_2.bias");
     t->b2 = t->w2 ? vae_weight(src, be, k, 1, dim) : NULL;
-    return t->b2 ? LTX_OK : LTX_ERR_FORMAT;
+    return t->b2 ? LTX_OK : ltx_err_failed();
 }
 
 void vae_temb_release(vae_temb *t)
@@ -189,22 +189,22 @@ ltx_status vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_bac
     LTX_TRY(vae_conv_load(&r->c2, src, be, k, cout, cout, 1, 1, 1));
     if (inject_noise) {
         vae_key(k, sizeof k, name, ".per_channel_scale1");
-        if (!(r->pcs1 = vae_weight(src, be, k, 3, cin, 1, 1))) return LTX_ERR_FORMAT;
+        if (!(r->pcs1 = vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
         vae_key(k, sizeof k, name, ".per_channel_scale2");
-        if (!(r->pcs2 = vae_weight(src, be, k, 3, cin, 1, 1))) return LTX_ERR_FORMAT;
+        if (!(r->pcs2 = vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
     }
     if (cin != cout) {
         /* ref: conv_shortcut = make_linear_nd (1x1x1 Conv3d), norm3 = GroupNorm(1, cin) */
         vae_key(k, sizeof k, name, ".norm3");
         LTX_TRY(vae_norm_init(&r->n3, LTX_VAE_GROUP_NORM, 1, 1e-6f, cin, src, be, k));
         vae_key(k, sizeof k, name, ".conv_shortcut.weight");
-        if (!(r->sc_w = vae_weight(src, be, k, 5, cout, cin, 1, 1, 1))) return LTX_ERR_FORMAT;
+        if (!(r->sc_w = vae_weight(src, be, k, 5, cout, cin, 1, 1, 1))) return ltx_err_failed();
         vae_key(k, sizeof k, name, ".conv_shortcut.bias");
-        if (!(r->sc_b = vae_weight(src, be, k, 1, cout))) return LTX_ERR_FORMAT;
+        if (!(r->sc_b = vae_weight(src, be, k, 1, cout))) return ltx_err_failed();
     }
     if (tc) {
         vae_key(k, sizeof k, name, ".scale_shift_table");
-        if (!(r->sst = vae_weight(src, be, k, 2, 4, cin))) return LTX_ERR_FORMAT;
+        if (!(r->sst = vae_weight(src, be, k, 2, 4, cin))) return ltx_err_failed();
     }
     return LTX_OK;
 }
@@ -349,11 +349,11 @@ ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor 
     int64_t nshape[5] = {1, 1, 1, H, W};
     ltx_tensor *nt = s == LTX_OK ? ltx_tensor_from_host(run->be, LTX_F32, 5, nshape, n) : NULL;
     free(n);
-    if (!nt) return s != LTX_OK ? s : LTX_ERR_OOM;
+    if (!nt) return s != LTX_OK ? s : ltx_err_failed();
     int64_t pshape[5] = {1, C, 1, 1, 1}, pstride[5] = {0, 1, 0, 0, 0};
     ltx_tensor *pv = vae_view(pcs, 5, pshape, pstride, 0);
     ltx_tensor *scaled = pv ? nn_binary(run->be, LTX_BINARY_MUL, nt, pv) : NULL;
-    s = scaled ? run->be->ops->binary(run->be, LTX_BINARY_ADD, h, h, scaled) : LTX_ERR_OOM;
+    s = scaled ? run->be->ops->binary(run->be, LTX_BINARY_ADD, h, h, scaled) : ltx_err_failed();
     ltx_tensor_free(nt);
     ltx_tensor_free(pv);
     ltx_tensor_free(scaled);
@@ -419,7 +419,7 @@ static ltx_tensor *materialise(ltx_backend *be, ltx_tensor *src_view, int ndim,
         ltx_contiguous_strides(src_view->ndim, src_view->shape, st);
         yv = vae_view(y, src_view->ndim, src_view->shape, st, 0);
     }
-    ltx_status s = yv ? be->ops->copy(be, yv, src_view) : LTX_ERR_OOM;
+    ltx_status s = yv ? be->ops->copy(be, yv, src_view) : ltx_err_failed();
     ltx_tensor_free(yv);
     ltx_tensor_free(src_view);
     if (s != LTX_OK) {

@@ -127,14 +127,14 @@ ltx_status ltx_video_decoder_create(ltx_backend *be, const ltx_video_vae_config 
                    fail);
     if (cfg->timestep_conditioning) {
         ltx_tensor *m = vae_weight(src, be, "timestep_scale_multiplier", 0);
-        s = m ? ltx_tensor_download(m, &d->ts_mult, LTX_F32) : LTX_ERR_FORMAT;
+        s = m ? ltx_tensor_download(m, &d->ts_mult, LTX_F32) : ltx_err_failed();
         ltx_tensor_free(m);
         if (s != LTX_OK) goto fail;
         LTX_CHECK_GOTO(s, vae_temb_load(&d->last_temb, src, be, "last_time_embedder", 2 * feat),
                        fail);
         d->last_sst = vae_weight(src, be, "last_scale_shift_table", 2, 2, feat);
         if (!d->last_sst) {
-            s = LTX_ERR_FORMAT;
+            s = ltx_err_failed();
             goto fail;
         }
     }
@@ -250,7 +250,7 @@ static ltx_tensor *decode_noise(const vae_run *run, const ltx_tensor *x)
     free(buf);
     if (!nz) return NULL;
     ltx_tensor *y = ltx_tensor_new(run->be, LTX_F32, x->ndim, x->shape);
-    s = y ? run->be->ops->axpby(run->be, y, 0.025, nz, 1.0 - 0.025, x) : LTX_ERR_OOM;
+    s = y ? run->be->ops->axpby(run->be, y, 0.025, nz, 1.0 - 0.025, x) : ltx_err_failed();
     ltx_tensor_free(nz);
     if (s != LTX_OK) {
         ltx_tensor_free(y);

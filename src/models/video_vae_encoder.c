@@ -209,7 +209,7 @@ static ltx_tensor *s2d_block(const vae_run *run, const vae_block *b, const ltx_t
         int64_t m5[5] = {n[0], b->cout, n[2], n[3], n[4]};
         ltx_tensor *sv = ltx_tensor_reshape(skip, 6, g6);
         ltx_tensor *m = sv ? ltx_tensor_new(be, LTX_F32, 6, m6) : NULL;
-        ltx_status s = m ? be->ops->reduce(be, LTX_REDUCE_MEAN, m, sv, 2) : LTX_ERR_OOM;
+        ltx_status s = m ? be->ops->reduce(be, LTX_REDUCE_MEAN, m, sv, 2) : ltx_err_failed();
         ltx_tensor_free(sv);
         if (s == LTX_OK) mean = ltx_tensor_reshape(m, 5, m5);
         ltx_tensor_free(m);

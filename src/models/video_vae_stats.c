@@ -16,7 +16,7 @@ ltx_status ltx_vae_stats_load(ltx_vae_stats *st, ltx_backend *be, const ltx_weig
         st->mean ? vae_weight(src, be, "per_channel_statistics.std-of-means", 1, channels) : NULL;
     if (!st->std) {
         ltx_vae_stats_release(st);
-        return LTX_ERR_FORMAT;
+        return ltx_err_failed();
     }
     return LTX_OK;
 }

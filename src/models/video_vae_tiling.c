@@ -170,7 +170,10 @@ static float *trapezoid(int64_t len, int64_t rl, int64_t rr, bool left_from0)
 static float *rectangle(int64_t len, int64_t zl, int64_t zr)
 {
     float *m = malloc(sizeof(float) * (size_t)(len > 0 ? len : 1));
-    if (!m) return NULL;
+    if (!m) {
+        ltx_err(LTX_ERR_OOM, "VAE tile blend mask: out of memory");
+        return NULL;
+    }
     for (int64_t i = 0; i < len; i++)
         m[i] = (i < zl || i >= len - zr) ? 0.0f : 1.0f;
     return m;

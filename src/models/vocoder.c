@@ -79,7 +79,7 @@ static ltx_tensor *filter_load(audio_loader *L, const char *name, int ch, double
     if (f) e = ltx_tensor_expand(f, 3, sc);
     if (e) r = nn_unary(L->be, LTX_UNARY_SCALE, e, scale, 0.0);
     ltx_tensor_free(f), ltx_tensor_free(e);
-    if (!r && L->status == LTX_OK) L->status = LTX_ERR_OOM;
+    if (!r && L->status == LTX_OK) L->status = ltx_err_failed();
     return r;
 }
 
@@ -185,7 +185,10 @@ static ltx_tensor *hann_resampler(ltx_backend *be, int ratio, int channels, int 
     *crop_l = 2 * width * ratio;
     *crop_r = K - ratio;
     float *h = malloc(sizeof(float) * (size_t)(K * channels));
-    if (!h) return NULL;
+    if (!h) {
+        ltx_err(LTX_ERR_OOM, "vocoder filter: out of memory");
+        return NULL;
+    }
     const float pi = (float)M_PI;
     for (int n = 0; n < K; n++) {
         const float t = ((float)n / (float)ratio - (float)width) * (float)rolloff;

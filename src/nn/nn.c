@@ -122,7 +122,7 @@ ltx_tensor *nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim)
     int64_t off = 0;
     for (int i = 0; i < n; i++) {
         ltx_tensor *part = ltx_tensor_slice(y, dim, off, off + xs[i]->shape[dim], 1);
-        ltx_status s = part ? be->ops->copy(be, part, xs[i]) : LTX_ERR_OOM;
+        ltx_status s = part ? be->ops->copy(be, part, xs[i]) : ltx_err_failed();
         ltx_tensor_free(part);
         if (s != LTX_OK) return run_or_free(y, s);
         off += xs[i]->shape[dim];

@@ -36,7 +36,7 @@ ltx_status nn_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, co
     /* norm(x), * (1 + scale), + shift: three roundings, as the fused reference */
     LTX_TRY(be->ops->norm(be, op, dst, x, NULL, NULL, 0, eps));
     ltx_tensor *s1 = nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
-    if (!s1) return LTX_ERR_OOM;
+    if (!s1) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_MUL, dst, dst, s1);
     ltx_tensor_free(s1);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, dst, dst, shift);
@@ -50,7 +50,7 @@ ltx_status nn_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, c
     if (ltx_backend_supports(be, &q)) return be->ops->gated_add(be, dst, x, y, gate);
     if (!gate) return be->ops->binary(be, LTX_BINARY_ADD, dst, x, y);
     ltx_tensor *t = nn_binary(be, LTX_BINARY_MUL, y, gate);
-    if (!t) return LTX_ERR_OOM;
+    if (!t) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_ADD, dst, x, t);
     ltx_tensor_free(t);
     return s;
@@ -76,7 +76,7 @@ ltx_status nn_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
         return ltx_err(LTX_ERR_INVALID_ARG, "qk_norm_rope: x must be (B, T, H*D), %d heads", heads);
     LTX_TRY(be->ops->norm(be, LTX_NORM_RMS, dst, x, w, NULL, 0, eps));
     ltx_tensor *v = heads_of(dst, heads);
-    if (!v) return LTX_ERR_OOM;
+    if (!v) return ltx_err_failed();
     ltx_status s = be->ops->rope(be, mode, v, v, cos, sin);
     ltx_tensor_free(v);
     return s;

@@ -136,7 +136,7 @@ ltx_status ltx_rope_tables(ltx_backend *be, const ltx_rope_params *p, const ltx_
     int64_t B = positions->shape[0], P = positions->shape[1], T = positions->shape[2];
     int nb = positions->ndim == 4 ? (int)positions->shape[3] : 1;
     float *pos = ltx_tensor_to_host_f32(positions);
-    if (!pos) return ltx_err_context(LTX_ERR_OOM, "rope positions: ");
+    if (!pos) return ltx_err_context(ltx_err_failed(), "rope positions: ");
     int hd = p->dim / 2 / (p->heads > 0 ? p->heads : 1);
     size_t n = (size_t)(B * p->heads * T * hd);
     float *c = malloc(sizeof(float) * (n ? n : 1)), *s = malloc(sizeof(float) * (n ? n : 1));

@@ -38,7 +38,7 @@ static ltx_status encode_audio(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
                     in->num_frames / in->fps);
     if (s == LTX_OK) {
         *out = ltx_cond_conform_frames(p->be, lat, Ta);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     ltx_tensor_free(lat);
     if (s == LTX_OK) ltx_pipe_rec(p, "audio.frozen_latent", *out);

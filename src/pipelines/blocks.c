@@ -60,7 +60,7 @@ static ltx_status on_chunk(void *user, const ltx_tensor *chunk, int64_t frame0)
     /* NaN would become black pixels in the uint8 conversion */
     LTX_TRY(ltx_pipe_check_finite(k->p, chunk, "video decode", "decoded frames"));
     ltx_tensor *u8 = ltx_video_to_uint8(k->be, chunk);
-    if (!u8) return LTX_ERR_OOM;
+    if (!u8) return ltx_err_failed();
     int64_t f = u8->shape[0];
     ltx_status s = LTX_OK;
     if (frame0 < 0 || frame0 + f > k->n || u8->shape[1] != k->h || u8->shape[2] != k->w)
@@ -153,7 +153,7 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
         *rate = ltx_vocoder_output_rate(voc);
         *n = w->shape[1];
         *wave = ltx_tensor_to_host_f32(w);
-        if (!*wave) s = LTX_ERR_OOM;
+        if (!*wave) s = ltx_err_failed();
     }
     ltx_tensor_free(w);
     ltx_vocoder_free(voc);

@@ -88,7 +88,7 @@ static ltx_status make_io(ltx_pipe *p, ltx_denoiser *d, const ltx_latent_state *
         host_timesteps(mask_host(d, 0, vs->denoise_mask), ltx_tensor_numel(vs->denoise_mask), sv);
     io->ta_host =
         host_timesteps(mask_host(d, 1, as->denoise_mask), ltx_tensor_numel(as->denoise_mask), sa);
-    return io->sig_v && io->sig_a && io->tv && io->ta ? LTX_OK : LTX_ERR_OOM;
+    return io->sig_v && io->sig_a && io->tv && io->ta ? LTX_OK : ltx_err_failed();
 }
 
 static void free_io(pass_io *io)
@@ -155,7 +155,7 @@ static ltx_status remember(ltx_pipe *p, ltx_denoiser *d, const ltx_tensor *x0v,
     drop_prev(d);
     d->prev_v = nn_contiguous(p->be, x0v, LTX_F32);
     d->prev_a = nn_contiguous(p->be, x0a, LTX_F32);
-    return d->prev_v && d->prev_a ? LTX_OK : LTX_ERR_OOM;
+    return d->prev_v && d->prev_a ? LTX_OK : ltx_err_failed();
 }
 
 /* The guided step with the passes batched (p->max_batch rows per call): the same passes,
@@ -191,7 +191,7 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
         *x0v = nn_contiguous(p->be, v_skip ? d->prev_v : d->vg ? gv : cv, LTX_F32);
         *x0a = nn_contiguous(p->be, a_skip ? d->prev_a : d->ag ? ga : ca, LTX_F32);
         ltx_tensor_free(cv), ltx_tensor_free(ca);
-        if (!*x0v || !*x0a) s = LTX_ERR_OOM;
+        if (!*x0v || !*x0a) s = ltx_err_failed();
     }
     ltx_tensor_free(gv), ltx_tensor_free(ga), ltx_tensor_free(pv), ltx_tensor_free(pa);
     return s == LTX_OK ? remember(p, d, *x0v, *x0a) : s;
@@ -209,7 +209,7 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
     if (v_skip && a_skip) {
         *x0v = nn_contiguous(p->be, d->prev_v, LTX_F32);
         *x0a = nn_contiguous(p->be, d->prev_a, LTX_F32);
-        return *x0v && *x0a ? LTX_OK : LTX_ERR_OOM;
+        return *x0v && *x0a ? LTX_OK : ltx_err_failed();
     }
     bool want[P_COUNT] = {
         true,
@@ -248,7 +248,7 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
                       : nn_contiguous(p->be, ov[P_COND], LTX_F32);
         *x0a = a_skip ? nn_contiguous(p->be, d->prev_a, LTX_F32)
                       : nn_contiguous(p->be, oa[P_COND], LTX_F32);
-        if (!*x0v || !*x0a) s = LTX_ERR_OOM;
+        if (!*x0v || !*x0a) s = ltx_err_failed();
     }
     if (s == LTX_OK && !v_skip && d->vg)
         s = ltx_multimodal_guider_calculate(p->be, vg, *x0v, ov[P_COND], ov[P_UNCOND], ov[P_PTB],

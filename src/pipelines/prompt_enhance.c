@@ -151,7 +151,7 @@ static ltx_status image_features(const ltx_enhance_opts *o, ltx_gemma3 *m,
     if (s == LTX_OK) {
         *rows = ltx_tensor_to_host_f32(feat);
         *n = feat->shape[1];
-        if (!*rows) s = LTX_ERR_OOM;
+        if (!*rows) s = ltx_err_failed();
     }
     ltx_tensor_free(feat);
     ltx_gemma3_vision_close(v);

@@ -78,7 +78,7 @@ static ltx_status encode_video(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     if (s == LTX_OK) {
         ltx_pipe_rec(p, "source.video_latent", lat);
         *out = ltx_cond_conform_frames(p->be, lat, F);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     ltx_tensor_free(lat);
     if (s == LTX_OK) ltx_pipe_rec(p, "source.video_latent_conformed", *out);
@@ -98,7 +98,7 @@ static ltx_status encode_audio(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     if (s == LTX_OK) {
         ltx_pipe_rec(p, "source.audio_latent", lat);
         *out = ltx_cond_conform_frames(p->be, lat, Ta);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     ltx_tensor_free(lat);
     if (s == LTX_OK) ltx_pipe_rec(p, "source.audio_latent_conformed", *out);

@@ -93,7 +93,7 @@ ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, l
     if (s == LTX_OK) {
         int64_t shape[3] = {1, T, C};
         *out = ltx_tensor_from_host(p->be, LTX_F32, 3, shape, h);
-        if (!*out) s = LTX_ERR_OOM;
+        if (!*out) s = ltx_err_failed();
     }
     free(h);
     return s;
@@ -109,7 +109,7 @@ ltx_status ltx_pipe_check_finite(ltx_pipe *p, const ltx_tensor *t, const char *s
      * overflow of a plain sum can fake it) */
     ltx_tensor *z = ltx_tensor_new(be, LTX_F32, 1, &n), *sum = ltx_tensor_new(be, LTX_F32, 1, &one);
     ltx_tensor *flat = z ? ltx_tensor_reshape(z, t->ndim, t->shape) : NULL;
-    ltx_status s = z && sum && flat ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = z && sum && flat ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, flat, t, 0.0, 0.0);
     if (s == LTX_OK) s = be->ops->reduce(be, LTX_REDUCE_SUM, sum, z, 0);
     float v = 0;
@@ -198,7 +198,7 @@ ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const c
         if (s == LTX_OK) {
             int64_t shape[5] = {1, 3, 1, height, width};
             x = ltx_tensor_from_host(p->be, LTX_F32, 5, shape, pix);
-            if (!x) s = LTX_ERR_OOM;
+            if (!x) s = ltx_err_failed();
         }
         rec_fmt(p, x, "%s.image%d.%s", name, i, "preprocessed");
         if (s == LTX_OK) s = ltx_video_encoder_forward(enc, x, NULL, &out[i].latent);
@@ -207,7 +207,7 @@ ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const c
             ltx_tensor *r = nn_unary(p->be, LTX_UNARY_ROUND_BF16, out[i].latent, 0, 0);
             ltx_tensor_free(out[i].latent);
             out[i].latent = r;
-            if (!r) s = LTX_ERR_OOM;
+            if (!r) s = ltx_err_failed();
         }
         rec_fmt(p, out[i].latent, "%s.image%d.%s", name, i, "latent");
         out[i].frame_idx = imgs[i].frame_idx;
@@ -241,7 +241,7 @@ static ltx_status noise_state(ltx_pipe *p, const char *stage, const char *mod, l
     ltx_tensor *x = ltx_gaussian_noiser(p->be, st->latent, st->clean_latent, st->denoise_mask,
                                         noise, scale, p->ref);
     ltx_tensor_free(noise);
-    if (!x) return LTX_ERR_OOM;
+    if (!x) return ltx_err_failed();
     ltx_tensor_free(st->latent);
     st->latent = x;
     return round_state(p, x);
@@ -288,11 +288,11 @@ static ltx_status finish_video(ltx_pipe *p, const ltx_stage_spec *s, const ltx_l
 {
     int64_t T = s->video_shape[2] * s->video_shape[3] * s->video_shape[4];
     ltx_tensor *tok = ltx_tensor_slice(vs->latent, 1, 0, T, 1);
-    if (!tok) return LTX_ERR_OOM;
+    if (!tok) return ltx_err_failed();
     *out = ltx_video_unpatchify(p->be, tok, s->video_shape[2], s->video_shape[3], s->video_shape[4],
                                 1);
     ltx_tensor_free(tok);
-    return *out ? LTX_OK : LTX_ERR_OOM;
+    return *out ? LTX_OK : ltx_err_failed();
 }
 
 /* ---- res_2s: the loop calls back into the stage's denoiser ---- */
@@ -443,7 +443,7 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
     }
     if (st == LTX_OK) {
         *audio_out = ltx_audio_unpatchify(p->be, as.latent, s->audio_shape[1], s->audio_shape[3]);
-        if (!*audio_out) st = LTX_ERR_OOM;
+        if (!*audio_out) st = ltx_err_failed();
     }
     ltx_latent_state_clear(&vs);
     ltx_latent_state_clear(&as);

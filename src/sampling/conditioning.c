@@ -61,7 +61,10 @@ static float *build_mask(const float *prev, int64_t N, int64_t n_noisy, int64_t 
 {
     int64_t T = N + M;
     float *m = calloc((size_t)(T * T), sizeof(float));
-    if (!m) return NULL;
+    if (!m) {
+        ltx_err(LTX_ERR_OOM, "conditioning attention mask: out of memory");
+        return NULL;
+    }
     for (int64_t i = 0; i < N; i++)
         for (int64_t j = 0; j < N; j++)
             m[i * T + j] = prev ? prev[i * N + j] : 1.0f;
@@ -146,7 +149,7 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
             cross = ones;
         }
         if (st->attention_mask && !(prev = ltx_tensor_to_host_f32(st->attention_mask))) {
-            s = LTX_ERR_OOM;
+            s = ltx_err_failed();
             goto done;
         }
         float *full = build_mask(prev, N, n_noisy, M, cross);

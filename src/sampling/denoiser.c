@@ -59,9 +59,9 @@ static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_t
     ltx_tensor_free(ts1);
     if (st->attention_mask) { /* conditioning items' attention strengths */
         b->mask = repeat_view(st->attention_mask, P);
-        if (!b->mask) return LTX_ERR_OOM;
+        if (!b->mask) return ltx_err_failed();
     }
-    return b->lat && b->pos && b->ts && b->ctx && b->sigma ? LTX_OK : LTX_ERR_OOM;
+    return b->lat && b->pos && b->ts && b->ctx && b->sigma ? LTX_OK : ltx_err_failed();
 }
 
 /* n rows of mask * sigma on the host (the f32 product the device's SCALE op makes), or NULL
@@ -125,7 +125,7 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
     ltx_tensor *ov = NULL, *oa = NULL; /* (P, T, C) */
     if (s == LTX_OK && bv.lat) ov = ltx_tensor_new(be, LTX_F32, 3, bv.lat->shape);
     if (s == LTX_OK && ba.lat) oa = ltx_tensor_new(be, LTX_F32, 3, ba.lat->shape);
-    if (s == LTX_OK && ((bv.lat && !ov) || (ba.lat && !oa))) s = LTX_ERR_OOM;
+    if (s == LTX_OK && ((bv.lat && !ov) || (ba.lat && !oa))) s = ltx_err_failed();
     int mb = in->max_batch > 0 ? in->max_batch : 1;
     for (int r0 = 0; r0 < P && s == LTX_OK; r0 += mb) {
         int r1 = r0 + mb < P ? r0 + mb : P;
@@ -171,7 +171,7 @@ ltx_status ltx_guided_denoise(ltx_transformer *m, const ltx_guided_inputs *in, l
         s = out ? ltx_multimodal_guider_calculate(be, md ? ag : vg, out, part[P_COND],
                                                   part[P_UNCOND], part[P_PTB], part[P_MOD],
                                                   in->state_dtype)
-                : LTX_ERR_OOM;
+                : ltx_err_failed();
         for (int k = 0; k < P_COUNT; k++)
             ltx_tensor_free(part[k]);
         if (s == LTX_OK)

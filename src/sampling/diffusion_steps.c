@@ -39,7 +39,7 @@ ltx_status ltx_post_process_latent(ltx_backend *be, ltx_tensor *x0, const ltx_te
     /* ref: (denoised * mask + clean.float() * (1 - mask)).to(denoised.dtype) */
     ltx_tensor *inv = ltx_tensor_new(be, LTX_F32, mask->ndim, mask->shape);
     ltx_tensor *cm = ltx_tensor_new(be, LTX_F32, x0->ndim, x0->shape);
-    ltx_status s = (inv && cm) ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = (inv && cm) ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, inv, mask, -1.0, 1.0); /* 1 - m */
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, cm, clean, inv);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, x0, x0, mask);
@@ -55,7 +55,7 @@ ltx_status ltx_euler_step(ltx_backend *be, ltx_tensor *x, const ltx_tensor *x0, 
 {
     volatile float dt = sigma_next - sigma; /* f32 device scalar in the reference */
     ltx_tensor *v = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
-    if (!v) return LTX_ERR_OOM;
+    if (!v) return ltx_err_failed();
     ltx_status s = ltx_to_velocity(be, v, x, x0, sigma, state_dtype);
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, v, v, (double)dt, 0);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, x, x, v);
@@ -128,7 +128,7 @@ ltx_status ltx_res2s_step(ltx_backend *be, ltx_tensor *out, const ltx_tensor *sa
          * so float32 only rounds O(|x|) terms (docs/NUMERICS.md). */
         double k = (c.sigma_down - sigma) / (sigma - sigma_next);
         ltx_tensor *acc = ltx_tensor_new(be, LTX_F32, sample->ndim, sample->shape);
-        if (!acc) return LTX_ERR_OOM;
+        if (!acc) return ltx_err_failed();
         ltx_status s =
             be->ops->axpby(be, acc, c.alpha_ratio * (1 + k), sample, -c.alpha_ratio * k, denoised);
         if (s == LTX_OK) s = be->ops->axpby(be, acc, 1.0, acc, c.sigma_up, noise);
@@ -140,7 +140,7 @@ ltx_status ltx_res2s_step(ltx_backend *be, ltx_tensor *out, const ltx_tensor *sa
     ltx_tensor *eps = ltx_tensor_new(be, cdt, sample->ndim, sample->shape);
     ltx_tensor *x0n = ltx_tensor_new(be, cdt, sample->ndim, sample->shape);
     ltx_tensor *acc = ltx_tensor_new(be, cdt, sample->ndim, sample->shape);
-    ltx_status s = (eps && x0n && acc) ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = (eps && x0n && acc) ? LTX_OK : ltx_err_failed();
     /* eps = (sample - denoised) / (sigma - sigma_next) */
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_SUB, eps, sample, denoised);
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_DIVS, eps, eps, sigma - sigma_next, 0);

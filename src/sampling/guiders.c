@@ -131,10 +131,10 @@ static ltx_status reduce_rows(ltx_backend *be, ltx_reduce_op op, const ltx_tenso
                               float *out)
 {
     ltx_tensor *f = flat2d(be, t, lead);
-    if (!f) return LTX_ERR_OOM;
+    if (!f) return ltx_err_failed();
     int64_t shp[2] = {f->shape[0], 1};
     ltx_tensor *r = ltx_tensor_new(be, LTX_F32, 2, shp);
-    ltx_status s = r ? be->ops->reduce(be, op, r, f, 1) : LTX_ERR_OOM;
+    ltx_status s = r ? be->ops->reduce(be, op, r, f, 1) : ltx_err_failed();
     if (s == LTX_OK) s = ltx_tensor_download(r, out, LTX_F32);
     ltx_tensor_free(r);
     ltx_tensor_free(f);
@@ -148,13 +148,13 @@ static ltx_status std_device(ltx_backend *be, const ltx_tensor *t, ltx_dtype dt,
 {
     *out = NULL;
     ltx_tensor *f = flat2d(be, t, 0); /* (1, N) */
-    if (!f) return LTX_ERR_OOM;
+    if (!f) return ltx_err_failed();
     int64_t one[LTX_MAX_DIMS];
     for (int i = 0; i < t->ndim; i++)
         one[i] = 1;
     ltx_tensor *r = ltx_tensor_new(be, LTX_F32, t->ndim, one);
     ltx_tensor *r2 = r ? ltx_tensor_reshape(r, 2, one) : NULL;
-    ltx_status s = r2 ? be->ops->reduce(be, LTX_REDUCE_VAR, r2, f, 1) : LTX_ERR_OOM;
+    ltx_status s = r2 ? be->ops->reduce(be, LTX_REDUCE_VAR, r2, f, 1) : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SQRT, r, r, 0, 0);
     if (s == LTX_OK) s = round_t(be, r, dt);
     ltx_tensor_free(f);
@@ -215,7 +215,7 @@ ltx_status ltx_multimodal_guider_calculate(ltx_backend *be, const ltx_guider_par
         return ltx_err(LTX_ERR_INVALID_ARG, "multimodal guider: out and cond differ in shape");
     ltx_tensor *term = new_like(be, cond);
     ltx_tensor *pred = new_like(be, cond);
-    ltx_status s = term && pred ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = term && pred ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->copy(be, pred, cond);
     /* ref: cond + (cfg-1)*(cond-uncond) + stg*(cond-ptb) + (mod-1)*(cond-mod), left to right */
     const ltx_tensor *others[3] = {uncond, ptb, mod_out};
@@ -242,7 +242,7 @@ ltx_status ltx_projection_coef(ltx_backend *be, const ltx_tensor *to_project,
     int64_t B = to_project->shape[0];
     ltx_tensor *prod = new_like(be, to_project);
     float *dot = malloc(sizeof(float) * (size_t)B * 2);
-    ltx_status s = prod && dot ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = !prod ? ltx_err_failed() : dot ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     /* ref: sum(a*b, dim=1) and sum(b**2, dim=1) over (B, -1) views, products rounded to f32 */
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, prod, to_project, project_onto);
     if (s == LTX_OK) s = reduce_rows(be, LTX_REDUCE_SUM, prod, 1, dot);
@@ -265,7 +265,7 @@ static ltx_status scale_rows(ltx_backend *be, ltx_tensor *out, const ltx_tensor 
     for (int i = 0; i < x->ndim; i++)
         shp[i] = i == 0 ? x->shape[0] : 1;
     ltx_tensor *c = ltx_tensor_from_host(be, LTX_F32, x->ndim, shp, coef);
-    if (!c) return LTX_ERR_OOM;
+    if (!c) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_MUL, out, x, c);
     ltx_tensor_free(c);
     return s;
@@ -283,7 +283,7 @@ ltx_status ltx_cfg_star_guider_delta(ltx_backend *be, double scale, ltx_tensor *
     int64_t B = cond->shape[0];
     float *coef = malloc(sizeof(float) * (size_t)B);
     ltx_tensor *neg = new_like(be, cond);
-    ltx_status s = coef && neg ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = !neg ? ltx_err_failed() : coef ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     if (s == LTX_OK) s = ltx_projection_coef(be, cond, uncond, coef);
     if (s == LTX_OK) s = scale_rows(be, neg, uncond, coef); /* rescaled_neg */
     if (s == LTX_OK) s = scaled_diff(be, out, scale - 1, cond, neg, LTX_F32);
@@ -311,7 +311,9 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
             rows *= g->shape[i];
         ltx_tensor *sq = new_like(be, g);
         float *nrm = malloc(sizeof(float) * (size_t)rows);
-        ltx_status s = sq && nrm ? LTX_OK : LTX_ERR_OOM;
+        ltx_status s = !sq   ? ltx_err_failed()
+                       : nrm ? LTX_OK
+                             : ltx_err(LTX_ERR_OOM, "out of memory");
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SQUARE, sq, g, 0, 0);
         if (s == LTX_OK) s = reduce_rows(be, LTX_REDUCE_SUM, sq, lead, nrm);
         ltx_tensor_free(sq);
@@ -325,7 +327,7 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
                 nrm[r] = f < 1.0f ? f : 1.0f; /* torch.minimum(ones, nt / norm) */
             }
             ltx_tensor *sf = ltx_tensor_from_host(be, LTX_F32, g->ndim, shp, nrm);
-            s = sf ? be->ops->binary(be, LTX_BINARY_MUL, g, g, sf) : LTX_ERR_OOM;
+            s = sf ? be->ops->binary(be, LTX_BINARY_MUL, g, g, sf) : ltx_err_failed();
             ltx_tensor_free(sf);
         }
         free(nrm);
@@ -333,7 +335,7 @@ static ltx_status apg_core(ltx_backend *be, double eta, double norm_threshold, l
     }
     float *coef = malloc(sizeof(float) * (size_t)B);
     ltx_tensor *par = new_like(be, cond);
-    ltx_status s = coef && par ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = !par ? ltx_err_failed() : coef ? LTX_OK : ltx_err(LTX_ERR_OOM, "out of memory");
     if (s == LTX_OK) s = ltx_projection_coef(be, g, cond, coef);
     if (s == LTX_OK) s = scale_rows(be, par, cond, coef);                /* g_parallel */
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_SUB, g, g, par); /* g_orth */
@@ -348,7 +350,7 @@ ltx_status ltx_apg_guider_delta(ltx_backend *be, double scale, double eta, doubl
                                 ltx_tensor *out, const ltx_tensor *cond, const ltx_tensor *uncond)
 {
     ltx_tensor *g = new_like(be, cond);
-    if (!g) return LTX_ERR_OOM;
+    if (!g) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_SUB, g, cond, uncond);
     if (s == LTX_OK) s = apg_core(be, eta, norm_threshold, g, cond, out);
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, out, out, scale - 1, 0);
@@ -360,17 +362,17 @@ ltx_status ltx_legacy_apg_delta(ltx_backend *be, ltx_legacy_apg *a, ltx_tensor *
                                 const ltx_tensor *cond, const ltx_tensor *uncond)
 {
     ltx_tensor *g = new_like(be, cond);
-    if (!g) return LTX_ERR_OOM;
+    if (!g) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_SUB, g, cond, uncond);
     if (s == LTX_OK && a->momentum != 0) {
         if (!a->running_avg) {
             a->running_avg = new_like(be, cond);
-            s = a->running_avg ? be->ops->copy(be, a->running_avg, g) : LTX_ERR_OOM;
+            s = a->running_avg ? be->ops->copy(be, a->running_avg, g) : ltx_err_failed();
         } else {
             /* ref: momentum * running_avg + guidance (two roundings) */
             ltx_tensor *t = new_like(be, cond);
             s = t ? be->ops->unary(be, LTX_UNARY_SCALE, t, a->running_avg, a->momentum, 0)
-                  : LTX_ERR_OOM;
+                  : ltx_err_failed();
             if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, a->running_avg, t, g);
             ltx_tensor_free(t);
         }

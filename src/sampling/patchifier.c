@@ -165,7 +165,7 @@ static ltx_status init_tokens(ltx_backend *be, const ltx_tensor *initial, const 
     ltx_tensor *zeros = NULL;
     if (!initial) {
         zeros = filled(be, LTX_F32, nd, shape, 0.0);
-        if (!zeros) return ltx_err_context(LTX_ERR_OOM, "initial state: ");
+        if (!zeros) return ltx_err_context(ltx_err_failed(), "initial state: ");
         initial = zeros;
     } else {
         for (int i = 0; i < nd; i++)
@@ -177,7 +177,7 @@ static ltx_status init_tokens(ltx_backend *be, const ltx_tensor *initial, const 
     }
     out->latent = patchify(be, initial, patch);
     ltx_tensor_free(zeros);
-    if (!out->latent) return LTX_ERR_INVALID_ARG;
+    if (!out->latent) return ltx_err_failed();
     out->clean_latent = nn_contiguous(be, out->latent, out->latent->dtype);
     int64_t ms[3] = {out->latent->shape[0], out->latent->shape[1], 1};
     out->denoise_mask = filled(be, LTX_F32, 3, ms, 1.0);
@@ -226,7 +226,7 @@ ltx_status ltx_video_initial_state(ltx_backend *be, const int64_t *shape, int pa
         out->positions = nn_contiguous(be, p32, pos_dtype);
         ltx_tensor_free(p32);
         if (!out->positions) {
-            s = LTX_ERR_INVALID_ARG;
+            s = ltx_err_failed();
             goto fail;
         }
     }
@@ -445,7 +445,7 @@ ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state
                        "from the target (%lld, %lld, %lld, %lld)", (long long)ts[0],
                        (long long)ts[1], (long long)ts[3], (long long)ts[4]);
     ltx_tensor *tok = ltx_video_patchify(be, cond, patch);
-    if (!tok) return LTX_ERR_INVALID_ARG;
+    if (!tok) return ltx_err_failed();
     int64_t start = (int64_t)latent_idx * (ts[3] / patch) * (ts[4] / patch);
     int64_t stop = start + tok->shape[1];
     ltx_status s = LTX_OK;
@@ -463,13 +463,14 @@ ltx_status ltx_video_condition_by_latent_index(ltx_backend *be, ltx_latent_state
         for (int k = 0; k < n_targets && s == LTX_OK; k++) {
             ltx_tensor *tb = ltx_tensor_slice(targets[k], 0, b, b + 1, 1);
             ltx_tensor *dst = tb ? ltx_tensor_slice(tb, 1, start, stop, 1) : NULL;
-            s = dst ? be->ops->copy(be, dst, src) : LTX_ERR_OOM;
+            s = dst ? be->ops->copy(be, dst, src) : ltx_err_failed();
             ltx_tensor_free(tb);
             ltx_tensor_free(dst);
         }
         ltx_tensor *mb = ltx_tensor_slice(state->denoise_mask, 0, b, b + 1, 1);
         ltx_tensor *md = mb ? ltx_tensor_slice(mb, 1, start, stop, 1) : NULL;
-        if (s == LTX_OK) s = md ? be->ops->fill(be, md, (double)(float)(1.0 - strength)) : LTX_ERR_OOM;
+        if (s == LTX_OK)
+            s = md ? be->ops->fill(be, md, (double)(float)(1.0 - strength)) : ltx_err_failed();
         ltx_tensor_free(mb);
         ltx_tensor_free(md);
         ltx_tensor_free(src);

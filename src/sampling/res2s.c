@@ -73,7 +73,7 @@ static ltx_status default_noise_fn(void *user, ltx_backend *be, bool substep,
     if (s == LTX_OK) {
         /* f64 host values; upload converts (to f32 on devices without float64) */
         *noise = ltx_tensor_new(be, d->cdt, like->ndim, like->shape);
-        s = *noise ? ltx_tensor_upload(*noise, h, LTX_F64) : LTX_ERR_OOM;
+        s = *noise ? ltx_tensor_upload(*noise, h, LTX_F64) : ltx_err_failed();
     }
     free(h);
     return s;
@@ -97,13 +97,13 @@ static ltx_status blend(ltx_backend *be, ltx_tensor *x, const ltx_latent_state *
     ltx_tensor *inv = ltx_tensor_new(be, LTX_F32, st->denoise_mask->ndim, st->denoise_mask->shape);
     ltx_tensor *cm = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
     ltx_tensor *cmc = NULL, *mc = NULL;
-    ltx_status s = inv && cm ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = inv && cm ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, inv, st->denoise_mask, -1.0, 1.0);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, cm, st->clean_latent, inv);
     if (s == LTX_OK) {
         cmc = conv(be, cm, x->dtype);
         mc = conv(be, st->denoise_mask, x->dtype);
-        if (!cmc || !mc) s = LTX_ERR_OOM;
+        if (!cmc || !mc) s = ltx_err_failed();
     }
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, x, x, mc);
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_ADD, x, x, cmc);
@@ -160,7 +160,7 @@ static ltx_status sde(res2s_run *r, int m, bool substep, const ltx_tensor *sampl
     ltx_tensor *nz = NULL;
     LTX_TRY(r->noise(r->noise_user, r->be, substep, x, &nz)); /* drawn even if unused */
     ltx_tensor *nzc = nz->dtype == r->cdt ? nz : conv(r->be, nz, r->cdt);
-    ltx_status s = nzc ? LTX_OK : LTX_ERR_OOM;
+    ltx_status s = nzc ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) s = ltx_res2s_step(r->be, x, sample, x, nzc, sigma, sigma_next, eta);
     if (s == LTX_OK) s = blend(r->be, x, r->st[m]);
     if (nzc != nz) ltx_tensor_free(nzc);
@@ -190,7 +190,7 @@ static ltx_status rk_step(res2s_run *r, const float *sig, int k)
     for (int m = 0; m < 2 && s == LTX_OK; m++) {
         if (!r->st[m]) continue;
         lat[m] = r->st[m]->latent;
-        if (!(xa[m] = conv(be, lat[m], r->cdt))) s = LTX_ERR_OOM; /* anchor */
+        if (!(xa[m] = conv(be, lat[m], r->cdt))) s = ltx_err_failed(); /* anchor */
     }
     if (s == LTX_OK) s = call_denoiser(r, lat, sigma, false, k, d1);
     for (int m = 0; m < 2 && s == LTX_OK; m++) {
@@ -200,7 +200,7 @@ static ltx_status rk_step(res2s_run *r, const float *sig, int k)
         d1[m] = dc;
         e1[m] = ltx_tensor_new(be, r->cdt, xa[m]->ndim, xa[m]->shape);
         xm[m] = ltx_tensor_new(be, r->cdt, xa[m]->ndim, xa[m]->shape);
-        if (!dc || !e1[m] || !xm[m]) s = LTX_ERR_OOM;
+        if (!dc || !e1[m] || !xm[m]) s = ltx_err_failed();
         /* eps1 = D1 - x_a; x_mid = x_a + h * a21 * eps1 */
         if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_SUB, e1[m], d1[m], xa[m]);
         if (s == LTX_OK) s = be->ops->axpby(be, xm[m], 1.0, xa[m], h * a21, e1[m]);
@@ -218,13 +218,13 @@ static ltx_status rk_step(res2s_run *r, const float *sig, int k)
             }
     }
     for (int m = 0; m < 2 && s == LTX_OK; m++)
-        if (r->st[m] && !(mid[m] = to_model(be, xm[m], r->p->model_dtype))) s = LTX_ERR_OOM;
+        if (r->st[m] && !(mid[m] = to_model(be, xm[m], r->p->model_dtype))) s = ltx_err_failed();
     if (s == LTX_OK) s = call_denoiser(r, mid, sub, true, 0, d2);
     /* x_next = x_a + h * (b1 * eps1 + b2 * eps2), reusing xm for eps2 and the result */
     for (int m = 0; m < 2 && s == LTX_OK; m++) {
         if (!r->st[m]) continue;
         ltx_tensor *dc = conv(be, d2[m], r->cdt);
-        s = dc ? be->ops->binary(be, LTX_BINARY_SUB, xm[m], dc, xa[m]) : LTX_ERR_OOM;
+        s = dc ? be->ops->binary(be, LTX_BINARY_SUB, xm[m], dc, xa[m]) : ltx_err_failed();
         ltx_tensor_free(dc);
         if (s == LTX_OK) s = be->ops->axpby(be, xm[m], b1, e1[m], b2, xm[m]);
         if (s == LTX_OK) s = be->ops->axpby(be, xm[m], 1.0, xa[m], h, xm[m]);
@@ -236,7 +236,7 @@ static ltx_status rk_step(res2s_run *r, const float *sig, int k)
         if (!r->st[m]) continue;
         ltx_tensor *nl = to_model(be, xm[m], r->p->model_dtype);
         if (!nl) {
-            s = LTX_ERR_OOM;
+            s = ltx_err_failed();
             break;
         }
         ltx_tensor_free(r->st[m]->latent);
@@ -280,7 +280,8 @@ ltx_status ltx_res2s_loop(ltx_backend *be, const float *sigmas, int n_sigmas,
         noise_user = &dn;
     }
     res2s_run r = {be, p, cdt, {video, audio}, denoise, denoise_user, noise_fn, noise_user};
-    ltx_status s = noise_fn == default_noise_fn && (!dn.step || !dn.sub) ? LTX_ERR_OOM : LTX_OK;
+    ltx_status s =
+        noise_fn == default_noise_fn && (!dn.step || !dn.sub) ? ltx_err_failed() : LTX_OK;
     for (int k = 0; k < n_full && s == LTX_OK; k++)
         s = rk_step(&r, sig, k);
     if (s == LTX_OK && ends0) {
@@ -292,7 +293,7 @@ ltx_status ltx_res2s_loop(ltx_backend *be, const float *sigmas, int n_sigmas,
             if (!r.st[m]) continue;
             ltx_tensor *nl = to_model(be, d[m], p->model_dtype);
             if (!nl) {
-                s = LTX_ERR_OOM;
+                s = ltx_err_failed();
                 break;
             }
             ltx_tensor_free(r.st[m]->latent);

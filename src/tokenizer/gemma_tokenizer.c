@@ -39,7 +39,7 @@ static char *dup_str(const char *s)
 static ltx_status read_file(const char *path, char **buf, size_t *n)
 {
     *buf = ltx_read_file(path, "tokenizer", (size_t)1 << 30, n);
-    return *buf ? LTX_OK : LTX_ERR_IO;
+    return *buf ? LTX_OK : ltx_err_failed();
 }
 
 /* The string of a {"String": "..."} pattern object, or NULL (Regex patterns are unsupported). */

@@ -30,38 +30,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ltx_gemma_tokenizer ltx_gemma_tokenizer;
+/* Public (include/ltx.h, "Gemma 3 tokenizer"): the ltx_gemma_tokenizer type,
+ * ltx_gemma_tokenizer_load / _free / _encode and ltx_gemma_tokenize_ltx. */
 
 /* ref: LTXVGemmaTokenizer is built with max_length=1024 by module_ops_from_gemma_root. */
-#define LTX_GEMMA_LTX_MAX_LEN 1024
+#define LTX_GEMMA_LTX_MAX_LEN LTX_PROMPT_MAX_TOKENS
 #define LTX_GEMMA_PAD_ID      0 /* "<pad>" in Gemma 3's tokenizer.json */
 #define LTX_GEMMA_BOS_ID      2 /* "<bos>" */
 
-/* Loads `path`: a tokenizer.json file, or a folder that contains one (a Gemma root).
- * On success *out owns the tokenizer (free with ltx_gemma_tokenizer_free). On failure *out is
- * NULL and the error message names the file and what is wrong (LTX_ERR_IO when unreadable,
- * LTX_ERR_FORMAT when malformed, LTX_ERR_UNSUPPORTED for settings this port does not do). */
-ltx_status ltx_gemma_tokenizer_load(const char *path, ltx_gemma_tokenizer **out);
-
-/* Frees everything; NULL is fine. */
-void ltx_gemma_tokenizer_free(ltx_gemma_tokenizer *tok);
-
 /* Number of ids the tokenizer can emit (model vocab + added-only tokens; 262145 for Gemma 3). */
 int ltx_gemma_tokenizer_vocab_size(const ltx_gemma_tokenizer *tok);
-
-/* Encodes `len` bytes of UTF-8 `text` (NULs allowed; text may be NULL when len is 0).
- * add_bos != 0 applies the post-processor template (= HF add_special_tokens=True: <bos> first,
- * no EOS). No truncation. On success *ids is a malloc'd array of *n ids owned by the caller
- * (free()); it is non-NULL even when *n is 0. On failure *ids is NULL and *n is 0. */
-ltx_status ltx_gemma_tokenizer_encode(const ltx_gemma_tokenizer *tok, const char *text, size_t len,
-                                      int add_bos, int32_t **ids, int *n);
-
-/* The LTX text path for one prompt: Python str.strip(), encode with BOS, keep BOS + the first
- * max_len-1 tokens, then LEFT-pad with <pad> (id 0) to max_len. Writes max_len entries to
- * ids_out and mask_out (caller-owned): mask 0 on pads, 1 on every real token (a literal "<pad>"
- * typed in the text is a real token: id 0, mask 1). max_len must be >= 1 (LTX uses 1024). */
-ltx_status ltx_gemma_tokenize_ltx(const ltx_gemma_tokenizer *tok, const char *text, size_t len,
-                                  int max_len, int32_t *ids_out, int32_t *mask_out);
 
 /* Tokens the LTX text path makes of `text` before truncation (special tokens included): more
  * than max_len means ltx_gemma_tokenize_ltx drops the tail. *n is 0 on failure. */

@@ -18,7 +18,7 @@
 #include "core/dtype.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "ltx.h"
+#include "ltx_golden.h"
 #include "models/lora.h"
 
 #include <stdio.h>

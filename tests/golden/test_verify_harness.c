@@ -8,7 +8,7 @@
 #include "harness.h"
 
 #include "io/safetensors.h"
-#include "ltx.h"
+#include "ltx_golden.h"
 
 #include <unistd.h>
 

@@ -2,12 +2,14 @@
 // submit/poll/fetch an mp4 ffprobe accepts (with Range), SSE progress in order, the model cache
 // (the second job's prompt encoding measurably faster, from the server's per-job timings),
 // cancelling a running and a queued job, 4xx for every bad request with nothing written
-// outside the jobs folder, and 401 without the right bearer token.
+// outside the jobs folder, 401 without the right bearer token, and GET /v1/models carrying
+// `ltx2c inspect --json`'s summary of each model.
 // usage: node serve_api.mjs LTX2C_BIN TESTS_DATA_DIR TOKENIZER_JSON
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  check, checkMp4, deadline, fail, finished, http, jobBody, makeTree, readEvents, startServer,
+  BIN, check, checkMp4, deadline, fail, finished, http, jobBody, makeTree, readEvents, startServer,
   stopServer, waitJob,
 } from './serve_lib.mjs';
 
@@ -15,8 +17,26 @@ deadline(280);
 const tree = makeTree('api');
 const srv = await startServer(tree, ['--queue', '4']);
 
+// ---- GET /v1/models: each model with the summary `ltx2c inspect --json` prints ----
+let r = await http(srv, 'GET', '/v1/models');
+check(r.status === 200 && Array.isArray(r.json.models), `models: ${r.status}`);
+const ckRel = 'tiny_ckpt/tiny-ltx-2.3-22b-dev.safetensors';
+const ckEntry = r.json.models.find((m) => m.path === ckRel);
+check(ckEntry && ckEntry.inspect, `no inspect summary for ${ckRel}: ${JSON.stringify(ckEntry)}`);
+const cli = JSON.parse(execFileSync(BIN, ['inspect', '--json', path.join(tree.models, ckRel)]));
+check(ckEntry.inspect.tensor_count === cli.tensor_count && cli.tensor_count > 0,
+  `models: tensor_count ${ckEntry.inspect.tensor_count}, inspect says ${cli.tensor_count}`);
+check(JSON.stringify(ckEntry.inspect.components) === JSON.stringify(cli.components),
+  'models: components differ from ltx2c inspect --json');
+check(ckEntry.inspect.path === ckRel, `models: inspect.path ${ckEntry.inspect.path} is not relative`);
+const gemma = r.json.models.find((m) => m.path === 'tiny_gemma');
+check(gemma && gemma.inspect && gemma.inspect.tensor_count > 0, `gemma folder: ${JSON.stringify(gemma)}`);
+check(!JSON.stringify(r.json).includes(tree.models), 'models: the answer names the server folder');
+console.log(`models: ${r.json.models.length} listed; ${ckRel}: ${cli.tensor_count} tensors, ` +
+  `${cli.components.length} components, as ltx2c inspect --json`);
+
 // ---- submit, poll, fetch ----
-let r = await http(srv, 'POST', '/v1/jobs', jobBody());
+r = await http(srv, 'POST', '/v1/jobs', jobBody());
 check(r.status === 202 && r.json.id, `submit: ${r.status} ${JSON.stringify(r.json)}`);
 const first = await waitJob(srv, r.json.id, finished);
 check(first.state === 'done', `first job: ${JSON.stringify(first)}`);

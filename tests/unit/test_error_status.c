@@ -2,7 +2,8 @@
  * test_error_status.c — the per-thread error state keeps the status beside the message
  * (src/core/error.c): ltx_err records it, ltx_err_context keeps or replaces it, ltx_err_clear
  * resets it, threads do not share it; and the video VAE's NULL-returning helpers recover the
- * code from it, not from the message text (vae_failed_status).
+ * code from it, not from the message text (vae_failed_status); ltx_err_failed hands a
+ * NULL-returning helper's code to its caller.
  */
 #include "harness.h"
 
@@ -37,6 +38,20 @@ TEST(vae_failed_status_uses_the_code)
     CHECK(vae_failed_status() == LTX_ERR_OOM);
     ltx_err_clear();
     CHECK(vae_failed_status() == LTX_ERR_INVALID_ARG); /* no status recorded */
+}
+
+/* ltx_err_failed: what a caller returns when its helper gave NULL — the helper's own code, never
+ * LTX_OK; out of memory (recorded, with a message) only when the helper recorded nothing */
+TEST(failed_takes_the_helpers_code)
+{
+    ltx_err(LTX_ERR_FORMAT, "x.safetensors: no tensor named 'w'");
+    CHECK(ltx_err_failed() == LTX_ERR_FORMAT);
+    CHECK(strstr(ltx_err_message(), "no tensor named 'w'") != NULL); /* message untouched */
+    CHECK(ltx_err_context(ltx_err_failed(), "loading: ") == LTX_ERR_FORMAT);
+    ltx_err_clear();
+    CHECK(ltx_err_failed() == LTX_ERR_OOM);
+    CHECK(ltx_err_status() == LTX_ERR_OOM && strstr(ltx_err_message(), "out of memory"));
+    ltx_err_clear();
 }
 
 static void *other_thread(void *arg)

@@ -4,7 +4,7 @@
  * against a host re-computation, torch 1.13 CPU's small-product bf16 gemm
  * (LTX_LORA_TORCH113_CPU_MATMUL), strength-0 entries dropped, and a LoRA-fused transformer load
  * that leaves the mmap'd checkpoint untouched while the model binds new tensors — on "cpu" and
- * "cpu-restricted".
+ * "cpu-restricted"; a fusion whose result tensor cannot be made returns that tensor's status.
  */
 #include "harness.h"
 
@@ -350,6 +350,37 @@ TEST(fused_load_keeps_checkpoint)
         ltx_st_close(f);
         ltx_backend_destroy(be);
     }
+}
+
+/* A fused weight that cannot take the requested quantized type (rows of 48 are not whole Q8_0
+ * blocks of 32): the tensor that fails to be made says so, and the fusion returns its code,
+ * LTX_ERR_INVALID_ARG, where it used to answer LTX_ERR_OOM. */
+TEST(fuse_passes_on_the_failed_tensors_status)
+{
+    ltx_backend *be = mk(false);
+    enum { O = 4, I = 48, R = 2 };
+    float w[O * I], a[R * I], b[O * R];
+    unsigned x = 7;
+    for (int i = 0; i < O * I; i++)
+        w[i] = lcg_f(&x);
+    for (int i = 0; i < R * I; i++)
+        a[i] = lcg_f(&x);
+    for (int i = 0; i < O * R; i++)
+        b[i] = lcg_f(&x);
+    int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
+    ltx_tensor *tw = ltx_tensor_from_host(be, LTX_F32, 2, sw, w);
+    ltx_tensor *ta = ltx_tensor_from_host(be, LTX_F32, 2, sa, a);
+    ltx_tensor *tb = ltx_tensor_from_host(be, LTX_F32, 2, sb, b);
+    double st = 1.0;
+    ltx_tensor *out = NULL;
+    ltx_err_clear();
+    ltx_status s =
+        ltx_lora_fuse(be, "blk.w", tw, 1, (const ltx_tensor *const *)&ta,
+                      (const ltx_tensor *const *)&tb, &st, LTX_DTYPE_COUNT, LTX_Q8_0, &out);
+    CHECK_MSG(s == LTX_ERR_INVALID_ARG, "%s: %s", ltx_status_name(s), ltx_err_message());
+    CHECK(out == NULL && strstr(ltx_err_message(), "whole blocks of 32") != NULL);
+    ltx_tensor_free(tw), ltx_tensor_free(ta), ltx_tensor_free(tb);
+    ltx_backend_destroy(be);
 }
 
 TEST_MAIN()

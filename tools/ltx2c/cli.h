@@ -60,6 +60,12 @@ void cli_set_job_hooks(cli_job_hooks *h);
 /* The calling thread's hooks or NULL. */
 cli_job_hooks *cli_job_hooks_get(void);
 
+/* `ltx2c inspect --json`'s object for m (borrowed): path, format, shards, sizes, dtypes,
+ * components, metadata, config, and every tensor when list_tensors. Strings from the file are
+ * escaped (cli_escape). The caller owns the result (cJSON_Delete); NULL when out of memory.
+ * Also what `ltx2c serve` lists per model under GET /v1/models. */
+struct cJSON *cli_inspect_json(const ltx_model_info *m, bool list_tensors);
+
 /* True when s is "-h" or "--help". */
 bool cli_is_help(const char *s);
 

@@ -1,6 +1,5 @@
 /* cli_args.c — the table-driven option parser (see cli_args.h). */
 #include "cli_args.h"
-#include "core/parse.h"
 
 #include <ctype.h>
 #include <float.h>

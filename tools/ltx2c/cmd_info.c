@@ -1,8 +1,6 @@
 /* cmd_info.c — `ltx2c info`: backends, devices, capabilities, memory. */
 #include "cli.h"
 
-#include "backend/backend.h"
-
 #include <stdlib.h>
 #include <string.h>
 

@@ -3,52 +3,18 @@
  * file (or a Hugging Face folder of shards, or a folder with one .gguf) holds.
  *
  * Prints path, size, tensor count, total elements and bytes, a dtype histogram, then tensors
- * grouped by model component (see classify(): the key prefixes of the LTX-2 checkpoint as the
- * reference's SDOps key filters consume them — ref: ltx-core model loaders,
- * LTXV_MODEL_COMFY_RENAMING_MAP, VAE_*_COMFY_KEYS_FILTER, AUDIO_VAE_*, VOCODER_COMFY_KEYS_FILTER,
- * EMBEDDINGS_PROCESSOR_KEY_OPS), the metadata keys and the `config` metadata pretty-printed per
- * top-level section. --tensors lists every tensor; --json prints all of it as one JSON object.
- * Reads only the header and never touches tensor data, so it is instant on a 40 GB checkpoint.
+ * grouped by model component (the library's ltx_model_info: src/api/inspect.c), the metadata
+ * keys and the `config` metadata pretty-printed per top-level section. --tensors lists every
+ * tensor; --json prints all of it as one JSON object (cli_inspect_json, also what `ltx2c serve`
+ * lists under GET /v1/models). Reads only the header, so it is instant on a 40 GB checkpoint.
  */
 #include "cli.h"
-#include "core/dtype.h"
-#include "core/strmap.h"
-#include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-typedef struct group {
-    char name[96]; /* component ("video VAE") */
-    char part[96]; /* sub-part ("decoder"), "" for the component total */
-    int order;     /* display order of the component */
-    int count;
-    uint64_t numel, bytes;
-    int dt[LTX_DTYPE_COUNT];
-    int64_t rank_min, rank_max; /* LoRA only: rank range over lora_A weights */
-    int modules;                /* LoRA only: adapted modules (= lora_A count) */
-} group;
-
-typedef struct groups {
-    group *g;
-    int n, cap;
-    ltx_strmap idx; /* "name\x1fpart" -> index in g (hashed: a header may hold millions of
-                       distinct "other: X" components) */
-    char **keys;    /* the map's keys, owned here */
-} groups;
-
-static void groups_free(groups *gs)
-{
-    for (int i = 0; i < gs->n; i++)
-        free(gs->keys[i]);
-    free(gs->keys);
-    free(gs->g);
-    ltx_strmap_free(&gs->idx);
-}
 
 /* Escaped copy of s for printing (control bytes and malformed UTF-8 from a hostile file as
  * \xNN); the last few results stay valid, the rest are freed as the ring turns. */
@@ -60,170 +26,6 @@ static const char *esc(const char *s)
     free(ring[i]);
     ring[i] = cli_escape(s ? s : "", 0);
     return ring[i] ? ring[i] : "?";
-}
-
-/* ref: ltx-core model/upsampler/model.py LatentUpsampler attribute names */
-static const char *const UPSAMPLER_ROOTS[] = {
-    "initial_conv", "initial_norm", "res_blocks", "upsampler", "post_upsample_res_blocks",
-    "final_conv"};
-
-static bool has_prefix(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
-/* First dotted component of s into buf. */
-static const char *first_comp(const char *s, char *buf, size_t cap)
-{
-    size_t n = strcspn(s, ".");
-    if (n >= cap) n = cap - 1;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    return buf;
-}
-
-static bool is_upsampler_key(const char *name)
-{
-    char c[64];
-    first_comp(name, c, sizeof c);
-    for (size_t i = 0; i < sizeof UPSAMPLER_ROOTS / sizeof *UPSAMPLER_ROOTS; i++)
-        if (strcmp(c, UPSAMPLER_ROOTS[i]) == 0) return true;
-    return false;
-}
-
-static bool is_lora_key(const char *name)
-{
-    return strstr(name, "lora_A") || strstr(name, "lora_B") || strstr(name, "lora_up") ||
-           strstr(name, "lora_down");
-}
-
-/* Component, sub-part and display order of a tensor name. `upsampler_file`: the whole file
- * uses the latent upsampler's prefix-less layout. */
-static void classify(const char *name, bool upsampler_file, char *comp, char *part, int *order)
-{
-    char c[64];
-    part[0] = 0;
-    if (is_lora_key(name)) {
-        strcpy(comp, "LoRA");
-        *order = 8;
-    } else if (has_prefix(name, "model.diffusion_model.video_embeddings_connector.") ||
-               has_prefix(name, "model.diffusion_model.audio_embeddings_connector.")) {
-        strcpy(comp, "text connectors");
-        strcpy(part, strstr(name, "video_embeddings") ? "video" : "audio");
-        *order = 1;
-    } else if (has_prefix(name, "model.diffusion_model.")) {
-        strcpy(comp, "transformer");
-        *order = 0;
-    } else if (has_prefix(name, "text_embedding_projection.")) {
-        strcpy(comp, "text feature extractor");
-        *order = 2;
-    } else if (has_prefix(name, "vae.")) {
-        strcpy(comp, "video VAE");
-        first_comp(name + 4, part, 96);
-        *order = 3;
-    } else if (has_prefix(name, "audio_vae.")) {
-        strcpy(comp, "audio VAE");
-        first_comp(name + 10, part, 96);
-        *order = 4;
-    } else if (has_prefix(name, "vocoder.")) {
-        strcpy(comp, "vocoder");
-        first_comp(name + 8, part, 96);
-        *order = 5;
-    } else if (upsampler_file && is_upsampler_key(name)) {
-        strcpy(comp, "latent upsampler");
-        *order = 6;
-    } else {
-        snprintf(comp, 96, "other: %s", first_comp(name, c, sizeof c));
-        *order = 9;
-    }
-}
-
-static group *group_get(groups *gs, const char *name, const char *part, int order)
-{
-    char key[200];
-    snprintf(key, sizeof key, "%.95s\x1f%.95s", name, part);
-    int at = ltx_strmap_get(&gs->idx, key);
-    if (at >= 0) return &gs->g[at];
-    if (gs->n == gs->cap) {
-        int cap = gs->cap ? gs->cap * 2 : 16;
-        group *ng = realloc(gs->g, (size_t)cap * sizeof *ng);
-        char **nk = ng ? realloc(gs->keys, (size_t)cap * sizeof *nk) : NULL;
-        if (ng) gs->g = ng;
-        if (!nk) return NULL;
-        gs->keys = nk;
-        gs->cap = cap;
-    }
-    char *k = malloc(strlen(key) + 1);
-    if (!k) return NULL;
-    memcpy(k, key, strlen(key) + 1);
-    if (ltx_strmap_put(&gs->idx, k, gs->n) < 0) {
-        free(k);
-        return NULL;
-    }
-    gs->keys[gs->n] = k;
-    group *g = &gs->g[gs->n++];
-    memset(g, 0, sizeof *g);
-    snprintf(g->name, sizeof g->name, "%s", name);
-    snprintf(g->part, sizeof g->part, "%s", part);
-    g->order = order;
-    g->rank_min = INT64_MAX;
-    g->rank_max = -1;
-    return g;
-}
-
-static int group_cmp(const void *a, const void *b)
-{
-    const group *x = a, *y = b;
-    if (x->order != y->order) return x->order - y->order;
-    int c = strcmp(x->name, y->name);
-    if (c) return c;
-    return strcmp(x->part, y->part); /* "" (component total) sorts first */
-}
-
-static uint64_t entry_numel(const ltx_st_entry *e)
-{
-    uint64_t n = 1;
-    for (int d = 0; d < e->ndim; d++)
-        n *= (uint64_t)e->shape[d];
-    return n;
-}
-
-static void group_add(group *g, const ltx_st_entry *e)
-{
-    g->count++;
-    g->numel += entry_numel(e);
-    g->bytes += e->nbytes;
-    g->dt[e->dtype]++;
-    if (strstr(e->name, "lora_A") && e->ndim == 2) { /* lora_A: (rank, in_features) */
-        g->modules++;
-        if (e->shape[0] < g->rank_min) g->rank_min = e->shape[0];
-        if (e->shape[0] > g->rank_max) g->rank_max = e->shape[0];
-    }
-}
-
-/* Builds the component table (component totals and sub-parts). */
-static int build_groups(const ltx_st_file *f, groups *gs)
-{
-    int n = ltx_st_count(f), ups = 0;
-    for (int i = 0; i < n; i++)
-        ups += is_upsampler_key(ltx_st_at(f, i)->name);
-    bool upsampler_file = n > 0 && ups * 2 >= n; /* mostly upsampler roots */
-    for (int i = 0; i < n; i++) {
-        const ltx_st_entry *e = ltx_st_at(f, i);
-        char comp[96], part[96];
-        int order;
-        classify(e->name, upsampler_file, comp, part, &order);
-        group *g = group_get(gs, comp, "", order);
-        if (!g) return -1;
-        group_add(g, e);
-        if (part[0]) {
-            g = group_get(gs, comp, part, order);
-            if (!g) return -1;
-            group_add(g, e);
-        }
-    }
-    if (gs->n > 1) qsort(gs->g, (size_t)gs->n, sizeof *gs->g, group_cmp);
-    return 0;
 }
 
 /* "1,234,567" */
@@ -262,17 +64,7 @@ static void dtypes_str(const int *dt, char *buf, size_t cap)
                                   ltx_dtype_name((ltx_dtype)t), dt[t]);
 }
 
-static uint64_t total_size(const ltx_st_file *f)
-{
-    uint64_t s = 0;
-    for (int i = 0; i < ltx_st_shard_count(f); i++) {
-        struct stat sb;
-        if (stat(ltx_st_shard_path(f, i), &sb) == 0) s += (uint64_t)sb.st_size;
-    }
-    return s;
-}
-
-static void shape_str(const ltx_st_entry *e, char *buf, size_t cap)
+static void shape_str(const ltx_model_tensor *e, char *buf, size_t cap)
 {
     size_t o = (size_t)snprintf(buf, cap, "[");
     for (int d = 0; d < e->ndim && o < cap; d++)
@@ -316,70 +108,54 @@ static void print_config(const char *cfg)
     cJSON_Delete(root);
 }
 
-/* Adds each tensor's dtype to dt[] and its elements and stored bytes to *numel / *bytes. */
-static void tally(const ltx_st_file *f, int *dt, uint64_t *numel, uint64_t *bytes)
+/* The label column of a component-table row. */
+static void row_label(const ltx_model_group *g, char *label, size_t cap)
 {
-    for (int i = 0; i < ltx_st_count(f); i++) {
-        const ltx_st_entry *e = ltx_st_at(f, i);
-        dt[e->dtype]++;
-        *numel += entry_numel(e);
-        *bytes += e->nbytes;
-    }
+    if (g->part[0])
+        snprintf(label, cap, "    %s", esc(g->part));
+    else if (g->lora_rank_max >= 0 && g->lora_rank_min == g->lora_rank_max)
+        snprintf(label, cap, "  %s (rank %" PRId64 ", %d modules)", esc(g->component),
+                 g->lora_rank_max, g->lora_modules);
+    else if (g->lora_rank_max >= 0)
+        snprintf(label, cap, "  %s (rank %" PRId64 "..%" PRId64 ", %d modules)", esc(g->component),
+                 g->lora_rank_min, g->lora_rank_max, g->lora_modules);
+    else
+        snprintf(label, cap, "  %s", esc(g->component));
 }
 
-/* "GGUF" when the (first) file starts with the GGUF magic, else "safetensors". */
-static const char *format_of(const ltx_st_file *f)
-{
-    FILE *fp = fopen(ltx_st_shard_path(f, 0), "rb");
-    char m[4] = {0};
-    size_t k = fp ? fread(m, 1, 4, fp) : 0;
-    if (fp) fclose(fp);
-    return k == 4 && !memcmp(m, "GGUF", 4) ? "GGUF" : "safetensors";
-}
-
-static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors)
+static void print_text(const ltx_model_info *m, bool list_tensors)
 {
     char a[40], b[40], c[40], dts[256];
-    int dt[LTX_DTYPE_COUNT] = {0};
-    uint64_t numel = 0, bytes = 0;
-    tally(f, dt, &numel, &bytes);
-    uint64_t size = total_size(f);
-    printf("path:     %s\n", esc(ltx_st_path(f)));
-    printf("format:   %s\n", format_of(f));
-    if (ltx_st_shard_count(f) > 1)
-        for (int i = 0; i < ltx_st_shard_count(f); i++)
-            printf("  shard %d: %s\n", i, esc(ltx_st_shard_path(f, i)));
-    printf("size:     %s bytes (%s)\n", commas(size, a), human_bytes(size, b));
-    printf("tensors:  %d\n", ltx_st_count(f));
-    printf("elements: %s\n", commas(numel, a));
-    printf("data:     %s bytes (%s)\n", commas(bytes, a), human_bytes(bytes, b));
-    dtypes_str(dt, dts, sizeof dts);
+    const ltx_model_summary *sum = ltx_model_info_summary(m);
+    printf("path:     %s\n", esc(sum->path));
+    printf("format:   %s\n", sum->format);
+    if (sum->n_shards > 1)
+        for (int i = 0; i < sum->n_shards; i++)
+            printf("  shard %d: %s\n", i, esc(ltx_model_info_shard_path(m, i)));
+    printf("size:     %s bytes (%s)\n", commas(sum->size_bytes, a),
+           human_bytes(sum->size_bytes, b));
+    printf("tensors:  %d\n", sum->total.tensors);
+    printf("elements: %s\n", commas(sum->total.numel, a));
+    printf("data:     %s bytes (%s)\n", commas(sum->total.bytes, a),
+           human_bytes(sum->total.bytes, b));
+    dtypes_str(sum->total.dtype_count, dts, sizeof dts);
     printf("dtypes:   %s\n", dts);
 
     printf("\ncomponents:\n");
-    for (int i = 0; i < gs->n; i++) {
-        const group *g = &gs->g[i];
-        dtypes_str(g->dt, dts, sizeof dts);
+    for (int i = 0; i < sum->n_groups; i++) {
+        const ltx_model_group *g = ltx_model_info_group(m, i);
+        dtypes_str(g->dtype_count, dts, sizeof dts);
         char label[200];
-        if (g->part[0])
-            snprintf(label, sizeof label, "    %s", esc(g->part));
-        else if (g->rank_max >= 0 && g->rank_min == g->rank_max)
-            snprintf(label, sizeof label, "  %s (rank %" PRId64 ", %d modules)", esc(g->name),
-                     g->rank_max, g->modules);
-        else if (g->rank_max >= 0)
-            snprintf(label, sizeof label, "  %s (rank %" PRId64 "..%" PRId64 ", %d modules)",
-                     esc(g->name), g->rank_min, g->rank_max, g->modules);
-        else
-            snprintf(label, sizeof label, "  %s", esc(g->name));
-        printf("%-34s %5d tensors %15s elements %11s  %s\n", label, g->count, commas(g->numel, a),
+        row_label(g, label, sizeof label);
+        printf("%-34s %5d tensors %15s elements %11s  %s\n", label, g->tensors, commas(g->numel, a),
                human_bytes(g->bytes, c), dts);
     }
 
-    int nm = ltx_st_metadata_count(f);
+    int nm = sum->n_metadata;
     printf("\nmetadata: %d key%s\n", nm, nm == 1 ? "" : "s");
     for (int i = 0; i < nm; i++) {
         const char *k, *v;
-        ltx_st_metadata_at(f, i, &k, &v);
+        ltx_model_info_metadata_at(m, i, &k, &v);
         size_t len = strlen(v);
         if (len <= 100 && !strchr(v, '\n')) {
             printf("  %s = %s\n", esc(k), esc(v));
@@ -389,23 +165,41 @@ static void print_text(const ltx_st_file *f, const groups *gs, bool list_tensors
             free(head);
         }
     }
-    const char *cfg = ltx_st_metadata(f, "config");
+    const char *cfg = ltx_model_info_metadata(m, "config");
     if (cfg) print_config(cfg);
 
     if (list_tensors) {
         printf("\ntensors:\n");
-        bool sharded = ltx_st_shard_count(f) > 1;
-        for (int i = 0; i < ltx_st_count(f); i++) {
-            const ltx_st_entry *e = ltx_st_at(f, i);
+        bool sharded = sum->n_shards > 1;
+        ltx_model_tensor e;
+        for (int i = 0; ltx_model_info_tensor(m, i, &e) == 0; i++) {
             char sh[160];
-            shape_str(e, sh, sizeof sh);
+            shape_str(&e, sh, sizeof sh);
             if (sharded)
-                printf("  %-70s %-8s %-24s shard %d\n", esc(e->name), ltx_dtype_name(e->dtype), sh,
-                       e->shard);
+                printf("  %-70s %-8s %-24s shard %d\n", esc(e.name), ltx_dtype_name(e.dtype), sh,
+                       e.shard);
             else
-                printf("  %-70s %-8s %s\n", esc(e->name), ltx_dtype_name(e->dtype), sh);
+                printf("  %-70s %-8s %s\n", esc(e.name), ltx_dtype_name(e.dtype), sh);
         }
     }
+}
+
+/* A JSON string of s escaped like esc() (NULL -> ""), without esc()'s shared ring: the
+ * JSON builder also runs on ltx2c serve's connection threads. */
+static cJSON *json_esc(const char *s)
+{
+    char *e = cli_escape(s ? s : "", 0);
+    cJSON *o = cJSON_CreateString(e ? e : "?");
+    free(e);
+    return o;
+}
+
+/* obj[esc(key)] = esc(value) */
+static void add_esc(cJSON *obj, const char *key, const char *value)
+{
+    char *k = cli_escape(key ? key : "", 0);
+    cJSON_AddItemToObject(obj, k ? k : "?", json_esc(value));
+    free(k);
 }
 
 static cJSON *dtypes_json(const int *dt)
@@ -416,36 +210,23 @@ static cJSON *dtypes_json(const int *dt)
     return o;
 }
 
-static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors)
+/* The component table: each component with its sub-parts under "parts". */
+static void components_json(cJSON *root, const ltx_model_info *m)
 {
-    cJSON *root = cJSON_CreateObject();
-    int dt[LTX_DTYPE_COUNT] = {0};
-    uint64_t numel = 0, bytes = 0;
-    tally(f, dt, &numel, &bytes);
-    cJSON_AddStringToObject(root, "path", esc(ltx_st_path(f)));
-    cJSON_AddStringToObject(root, "format", format_of(f));
-    cJSON *shards = cJSON_AddArrayToObject(root, "shards");
-    for (int i = 0; i < ltx_st_shard_count(f); i++)
-        cJSON_AddItemToArray(shards, cJSON_CreateString(esc(ltx_st_shard_path(f, i))));
-    cJSON_AddNumberToObject(root, "size_bytes", (double)total_size(f));
-    cJSON_AddNumberToObject(root, "tensor_count", ltx_st_count(f));
-    cJSON_AddNumberToObject(root, "numel", (double)numel);
-    cJSON_AddNumberToObject(root, "data_bytes", (double)bytes);
-    cJSON_AddItemToObject(root, "dtypes", dtypes_json(dt));
     cJSON *comps = cJSON_AddArrayToObject(root, "components");
     cJSON *cur = NULL;
-    for (int i = 0; i < gs->n; i++) {
-        const group *g = &gs->g[i];
+    for (int i = 0; i < ltx_model_info_summary(m)->n_groups; i++) {
+        const ltx_model_group *g = ltx_model_info_group(m, i);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", esc(g->part[0] ? g->part : g->name));
-        cJSON_AddNumberToObject(o, "tensors", g->count);
+        cJSON_AddItemToObject(o, "name", json_esc(g->part[0] ? g->part : g->component));
+        cJSON_AddNumberToObject(o, "tensors", g->tensors);
         cJSON_AddNumberToObject(o, "numel", (double)g->numel);
         cJSON_AddNumberToObject(o, "bytes", (double)g->bytes);
-        cJSON_AddItemToObject(o, "dtypes", dtypes_json(g->dt));
-        if (!g->part[0] && g->rank_max >= 0) {
-            cJSON_AddNumberToObject(o, "rank_min", (double)g->rank_min);
-            cJSON_AddNumberToObject(o, "rank_max", (double)g->rank_max);
-            cJSON_AddNumberToObject(o, "modules", g->modules);
+        cJSON_AddItemToObject(o, "dtypes", dtypes_json(g->dtype_count));
+        if (!g->part[0] && g->lora_rank_max >= 0) {
+            cJSON_AddNumberToObject(o, "rank_min", (double)g->lora_rank_min);
+            cJSON_AddNumberToObject(o, "rank_max", (double)g->lora_rank_max);
+            cJSON_AddNumberToObject(o, "modules", g->lora_modules);
         }
         if (g->part[0] && cur) {
             cJSON *parts = cJSON_GetObjectItemCaseSensitive(cur, "parts");
@@ -456,29 +237,55 @@ static void print_json(const ltx_st_file *f, const groups *gs, bool list_tensors
             cur = o;
         }
     }
-    cJSON *meta = cJSON_AddObjectToObject(root, "metadata");
-    for (int i = 0; i < ltx_st_metadata_count(f); i++) {
-        const char *k, *v;
-        ltx_st_metadata_at(f, i, &k, &v);
-        cJSON_AddStringToObject(meta, esc(k), esc(v));
+}
+
+static void tensors_json(cJSON *root, const ltx_model_info *m)
+{
+    cJSON *ts = cJSON_AddArrayToObject(root, "tensors");
+    ltx_model_tensor e;
+    for (int i = 0; ltx_model_info_tensor(m, i, &e) == 0; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "name", json_esc(e.name));
+        cJSON_AddStringToObject(o, "dtype", ltx_dtype_name(e.dtype));
+        cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+        for (int d = 0; d < e.ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e.shape[d]));
+        if (ltx_model_info_summary(m)->n_shards > 1) cJSON_AddNumberToObject(o, "shard", e.shard);
+        cJSON_AddItemToArray(ts, o);
     }
-    const char *cfg = ltx_st_metadata(f, "config");
+}
+
+cJSON *cli_inspect_json(const ltx_model_info *m, bool list_tensors)
+{
+    const ltx_model_summary *sum = ltx_model_info_summary(m);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "path", json_esc(sum->path));
+    cJSON_AddStringToObject(root, "format", sum->format);
+    cJSON *shards = cJSON_AddArrayToObject(root, "shards");
+    for (int i = 0; i < sum->n_shards; i++)
+        cJSON_AddItemToArray(shards, json_esc(ltx_model_info_shard_path(m, i)));
+    cJSON_AddNumberToObject(root, "size_bytes", (double)sum->size_bytes);
+    cJSON_AddNumberToObject(root, "tensor_count", sum->total.tensors);
+    cJSON_AddNumberToObject(root, "numel", (double)sum->total.numel);
+    cJSON_AddNumberToObject(root, "data_bytes", (double)sum->total.bytes);
+    cJSON_AddItemToObject(root, "dtypes", dtypes_json(sum->total.dtype_count));
+    components_json(root, m);
+    cJSON *meta = cJSON_AddObjectToObject(root, "metadata");
+    for (int i = 0; i < sum->n_metadata; i++) {
+        const char *k, *v;
+        ltx_model_info_metadata_at(m, i, &k, &v);
+        add_esc(meta, k, v);
+    }
+    const char *cfg = ltx_model_info_metadata(m, "config");
     cJSON *pc = cfg ? cJSON_Parse(cfg) : NULL;
     if (pc) cJSON_AddItemToObject(root, "config", pc);
-    if (list_tensors) {
-        cJSON *ts = cJSON_AddArrayToObject(root, "tensors");
-        for (int i = 0; i < ltx_st_count(f); i++) {
-            const ltx_st_entry *e = ltx_st_at(f, i);
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", esc(e->name));
-            cJSON_AddStringToObject(o, "dtype", ltx_dtype_name(e->dtype));
-            cJSON *sh = cJSON_AddArrayToObject(o, "shape");
-            for (int d = 0; d < e->ndim; d++)
-                cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
-            if (ltx_st_shard_count(f) > 1) cJSON_AddNumberToObject(o, "shard", e->shard);
-            cJSON_AddItemToArray(ts, o);
-        }
-    }
+    if (list_tensors) tensors_json(root, m);
+    return root;
+}
+
+static void print_json(const ltx_model_info *m, bool list_tensors)
+{
+    cJSON *root = cli_inspect_json(m, list_tensors);
     char *s = cJSON_Print(root);
     char *e = s ? cli_escape_json_text(s) : NULL; /* config strings may hold malformed UTF-8 */
     printf("%s\n", e ? e : "{}");
@@ -530,26 +337,15 @@ int cmd_inspect(int argc, char **argv)
         usage(stderr);
         return CLI_EXIT_USAGE;
     }
-    struct stat sb;
-    bool is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    ltx_st_file *f = NULL;
-    ltx_status st = is_dir ? ltx_st_open_dir(path, &f) : ltx_st_open(path, &f);
-    if (st != LTX_OK) {
+    ltx_model_info *m = NULL;
+    if (ltx_model_info_open(path, &m) != LTX_OK) {
         cli_error("inspect", "%s", ltx_last_error_global());
         return CLI_EXIT_FAIL;
     }
-    groups gs = {0};
-    if (build_groups(f, &gs) != 0) {
-        cli_error("inspect", "out of memory");
-        groups_free(&gs);
-        ltx_st_close(f);
-        return CLI_EXIT_FAIL;
-    }
     if (json)
-        print_json(f, &gs, list);
+        print_json(m, list);
     else
-        print_text(f, &gs, list);
-    groups_free(&gs);
-    ltx_st_close(f);
+        print_text(m, list);
+    ltx_model_info_free(m);
     return CLI_EXIT_OK;
 }

@@ -12,8 +12,6 @@
 #include "cli.h"
 #include "cli_args.h"
 
-#include "io/file.h"
-
 #include <limits.h>
 #include <math.h>
 #include <signal.h>

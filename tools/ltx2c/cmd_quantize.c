@@ -6,12 +6,9 @@
  * OUT one .gguf holding the whole checkpoint, usable wherever a checkpoint path goes.
  * IN a folder: a Gemma 3 Hugging Face folder -> OUT a folder with model-<type>.gguf (llama.cpp
  * naming) plus the folder's config and tokenizer files, usable as --gemma-root.
+ * Through ltx.h's ltx_quantize_file.
  */
 #include "cli.h"
-#include "core/dtype.h"
-#include "core/error.h"
-#include "core/log.h"
-#include "models/quantize_file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +60,7 @@ int cmd_quantize(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     ltx_dtype t;
-    if (!ltx_dtype_parse_any(type, &t) || !ltx_dtype_is_quant(t)) {
+    if (ltx_dtype_from_name(type, &t) != 0 || !ltx_dtype_is_block_quantized(t)) {
         cli_error("quantize",
                   "--type %s: not a block type (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, "
                   "q3_k, q4_k, q5_k, q6_k)",
@@ -75,11 +72,11 @@ int cmd_quantize(int argc, char **argv)
         cli_error("quantize", "IN %s: no such file or folder", in);
         return CLI_EXIT_FAIL;
     }
-    ltx_log log = {.level = LTX_LOG_INFO, .fn = ltx_log_stderr};
-    ltx_status s = S_ISDIR(sb.st_mode) ? ltx_quantize_gemma(in, out, t, &log)
-                                       : ltx_quantize_checkpoint(in, out, t, &log);
-    if (s != LTX_OK) {
-        cli_error("quantize", "%s", ltx_err_message());
+    ltx_quantize_params qp;
+    ltx_quantize_params_init(&qp); /* INFO lines to stderr */
+    qp.type = t;
+    if (ltx_quantize_file(in, out, &qp) != LTX_OK) {
+        cli_error("quantize", "%s", ltx_last_error_global());
         return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;

@@ -8,7 +8,8 @@
  *   GET    /v1/jobs/{id}/result   the mp4 (Range: bytes=...)
  *   DELETE /v1/jobs/{id}          cancel (queued or running), or delete a finished job + files
  *   POST   /v1/uploads?name=F     raw body stored in jobs-dir/uploads -> {"path": "uploads/..."}
- *   GET    /v1/models             files under --models
+ *   GET    /v1/models             model files and folders under --models, each with the
+ *                                  summary of `ltx2c inspect --json` (paths relative)
  *   GET    /healthz               no auth
  *   GET    /, /app.js, /style.css the web page (web/; public, holds no data)
  * With --token every /v1 endpoint needs "Authorization: Bearer TOKEN" (or ?access_token=TOKEN,
@@ -238,6 +239,46 @@ static enum MHD_Result send_events(server *s, struct MHD_Connection *c, job *j)
 
 /* ---- /v1/models ---- */
 
+/* s with the --models root prefix (and its '/') removed, or s when it is not under root. */
+static const char *under_root(const char *s, const char *root)
+{
+    size_t n = strlen(root);
+    return !strncmp(s, root, n) && s[n] == '/' ? s + n + 1 : s;
+}
+
+/* m["inspect"] = `ltx2c inspect --json`'s summary of full (no tensor list), its path and
+ * shards relative to root, so that the answer does not reveal the server's folders; when the
+ * header cannot be read, m["inspect_error"] = the message instead. */
+static void add_inspect(cJSON *m, const char *root, const char *full)
+{
+    ltx_model_info *info = NULL;
+    if (ltx_model_info_open(full, &info) != LTX_OK) {
+        cJSON_AddStringToObject(m, "inspect_error", ltx_last_error_global());
+        return;
+    }
+    cJSON *o = cli_inspect_json(info, false);
+    ltx_model_info_free(info);
+    if (!o) return;
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "path");
+    if (cJSON_IsString(p))
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            o, "path", cJSON_CreateString(under_root(p->valuestring, root)));
+    cJSON *shards = cJSON_GetObjectItemCaseSensitive(o, "shards");
+    for (int i = 0; i < cJSON_GetArraySize(shards); i++) {
+        cJSON *sh = cJSON_GetArrayItem(shards, i); /* the new string is a copy made first */
+        if (cJSON_IsString(sh))
+            cJSON_ReplaceItemInArray(shards, i,
+                                     cJSON_CreateString(under_root(sh->valuestring, root)));
+    }
+    cJSON_AddItemToObject(m, "inspect", o);
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
 static void list_models(cJSON *arr, const char *root, const char *rel, int depth)
 {
     char dir[PATH_MAX * 2];
@@ -258,14 +299,15 @@ static void list_models(cJSON *arr, const char *root, const char *rel, int depth
                 cJSON *m = cJSON_CreateObject();
                 cJSON_AddStringToObject(m, "path", r2);
                 cJSON_AddStringToObject(m, "kind", "folder (text encoder: --gemma-root)");
+                add_inspect(m, root, full);
                 cJSON_AddItemToArray(arr, m);
             }
             if (depth < 3) list_models(arr, root, r2, depth + 1);
             continue;
         }
-        size_t n = strlen(de->d_name);
-        if (n < 12 || strcmp(de->d_name + n - 12, ".safetensors")) continue;
         const char *nm = de->d_name;
+        if (!S_ISREG(st.st_mode) || (!has_suffix(nm, ".safetensors") && !has_suffix(nm, ".gguf")))
+            continue;
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "path", r2);
         cJSON_AddNumberToObject(m, "bytes", (double)st.st_size);
@@ -275,6 +317,7 @@ static void list_models(cJSON *arr, const char *root, const char *rel, int depth
                                 : strstr(nm, "lora")  ? "lora"
                                 : strstr(nm, "model") ? "weights"
                                                       : "checkpoint");
+        add_inspect(m, root, full);
         cJSON_AddItemToArray(arr, m);
     }
     closedir(d);

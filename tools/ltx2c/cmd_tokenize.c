@@ -5,12 +5,9 @@
  * One JSON array of ids per input. --hex reads one hex-encoded UTF-8 string per line from stdin,
  * so newlines and NULs survive. --ltx prints the LTX text path instead (ref:
  * ltx_core/text_encoders/gemma/tokenizer.py): {"input_ids":[...],"attention_mask":[...]} with
- * strip, BOS, truncation to 1024 and left padding. Thin client of src/tokenizer/.
+ * strip, BOS, truncation to 1024 and left padding. Thin client of ltx.h's Gemma tokenizer.
  */
 #include "cli.h"
-#include "core/parse.h"
-#include "core/error.h"
-#include "tokenizer/gemma_tokenizer.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -67,7 +64,7 @@ static bool run_one(const ltx_gemma_tokenizer *tok, const char *text, size_t len
             print_ids(mask, max_len);
             printf("}\n");
         } else
-            cli_error("tokenize", "%s", ids && mask ? ltx_err_message() : "out of memory");
+            cli_error("tokenize", "%s", ids && mask ? ltx_last_error_global() : "out of memory");
         free(ids);
         free(mask);
         return ok;
@@ -75,7 +72,7 @@ static bool run_one(const ltx_gemma_tokenizer *tok, const char *text, size_t len
     int32_t *ids = NULL;
     int n = 0;
     if (ltx_gemma_tokenizer_encode(tok, text, len, bos, &ids, &n) != LTX_OK) {
-        cli_error("tokenize", "%s", ltx_err_message());
+        cli_error("tokenize", "%s", ltx_last_error_global());
         return false;
     }
     print_ids(ids, n);
@@ -135,7 +132,7 @@ int cmd_tokenize(int argc, char **argv)
 {
     const char *path = NULL, *text = NULL;
     bool hex = false, bos = true, ltx = false;
-    int max_len = LTX_GEMMA_LTX_MAX_LEN;
+    int max_len = LTX_PROMPT_MAX_TOKENS;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
@@ -179,7 +176,7 @@ int cmd_tokenize(int argc, char **argv)
     }
     ltx_gemma_tokenizer *tok = NULL;
     if (ltx_gemma_tokenizer_load(path, &tok) != LTX_OK) {
-        cli_error("tokenize", "%s", ltx_err_message());
+        cli_error("tokenize", "%s", ltx_last_error_global());
         return CLI_EXIT_FAIL;
     }
     int rc =

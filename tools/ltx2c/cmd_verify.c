@@ -1,6 +1,6 @@
 /* cmd_verify.c — `ltx2c verify FILE...`: replay golden files (docs/GOLDEN.md). */
 #include "cli.h"
-#include "core/parse.h"
+#include "ltx_golden.h"
 
 #include <float.h>
 #include <stdlib.h>

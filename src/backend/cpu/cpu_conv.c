@@ -394,7 +394,7 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
     int64_t wn = ltx_tensor_numel(w);
     if (!ltx_tensor_is_contiguous(w)) { /* rare: a strided weight view -> contiguous f32 */
         wtmp = ltx_tensor_new(be, LTX_F32, w->ndim, w->shape);
-        if (!wtmp) return LTX_ERR_OOM;
+        if (!wtmp) return ltx_err_failed();
         s = cpu_copy(be, wtmp, w);
         wf = cpu_ptr(wtmp);
     } else if (w->dtype != LTX_F32) {

@@ -73,7 +73,7 @@ ltx_status cpu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst
     LTX_TRY(cpu_norm(be, LTX_NORM_RMS, dst, x, w, NULL, 0, eps));
     /* dst (B, T, H*D) viewed (B, H, T, D): strides by hand, so any dst layout works */
     ltx_tensor *v = ltx_tensor_view(dst);
-    if (!v) return LTX_ERR_OOM;
+    if (!v) return ltx_err_failed();
     int64_t D = x->shape[2] / heads;
     v->ndim = 4;
     v->shape[0] = x->shape[0];

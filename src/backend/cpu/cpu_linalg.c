@@ -72,7 +72,7 @@ ltx_status cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_
     *out = t;
     if (!cpu_gemm_bf16(be)) return LTX_OK;
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
-    if (!*tmp) return LTX_ERR_OOM;
+    if (!*tmp) return ltx_err_failed();
     *out = *tmp;
     return cpu_unary(be, LTX_UNARY_ROUND_BF16, *tmp, t, 0.0, 0.0);
 }

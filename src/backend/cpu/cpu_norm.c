@@ -189,7 +189,7 @@ static ltx_status as_f32(ltx_backend *be, const ltx_tensor *t, const ltx_tensor 
     *out = t;
     if (t->dtype == LTX_F32) return LTX_OK;
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
-    if (!*tmp) return LTX_ERR_OOM;
+    if (!*tmp) return ltx_err_failed();
     *out = *tmp;
     return cpu_copy(be, *tmp, t);
 }
@@ -330,7 +330,7 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
     if (!ltx_tensor_is_contiguous(x)) {
         /* scratch: a contiguous copy of x (same size as dst) */
         xc = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
-        if (!xc) return LTX_ERR_OOM;
+        if (!xc) return ltx_err_failed();
         LTX_CHECK_GOTO(s, cpu_copy(be, xc, x), done);
     }
     const float *xp = cpu_ptr(xc ? xc : x);

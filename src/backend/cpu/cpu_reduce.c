@@ -259,7 +259,7 @@ ltx_status cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, cons
         return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's rank");
     if (dst->dtype != src->dtype) { /* pad in src's dtype, then convert (scratch: dst-sized) */
         ltx_tensor *tmp = ltx_tensor_new(be, src->dtype, dst->ndim, dst->shape);
-        if (!tmp) return LTX_ERR_OOM;
+        if (!tmp) return ltx_err_failed();
         ltx_status s = cpu_pad(be, tmp, src, pads, mode, value);
         if (s == LTX_OK) s = cpu_copy(be, dst, tmp);
         ltx_tensor_free(tmp);

@@ -203,7 +203,7 @@ static ltx_status as_f32(ltx_backend *be, const ltx_tensor *t, ltx_tensor **tmp,
         return LTX_OK;
     }
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
-    if (!*tmp) return LTX_ERR_OOM;
+    if (!*tmp) return ltx_err_failed();
     LTX_TRY(cu_copy(be, *tmp, t));
     *p = cu_ptr(*tmp);
     return LTX_OK;

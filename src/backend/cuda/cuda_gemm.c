@@ -345,7 +345,7 @@ static ltx_status weight_operand(ltx_backend *be, scratch_list *l, const ltx_ten
     ck_operand src = cu_op(w);
     if (!ltx_tensor_is_contiguous(w)) { /* rare: a strided view -> contiguous f32 first */
         ltx_tensor *t = ltx_tensor_new(be, LTX_F32, w->ndim, w->shape);
-        if (!t) return LTX_ERR_OOM;
+        if (!t) return ltx_err_failed();
         l->t[l->nt++] = t;
         LTX_TRY(cu_copy(be, t, w));
         src = cu_op(t);
@@ -371,7 +371,7 @@ static ltx_status bias_operand(ltx_backend *be, scratch_list *l, const ltx_tenso
         return LTX_OK;
     }
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, bias->ndim, bias->shape);
-    if (!t) return LTX_ERR_OOM;
+    if (!t) return ltx_err_failed();
     l->t[l->nt++] = t;
     LTX_TRY(cu_copy(be, t, bias));
     (void)N;
@@ -441,7 +441,7 @@ static ltx_status linear_run(ltx_backend *be, scratch_list *l, ltx_tensor *y, co
                              "linear x conversion"));
         } else { /* arbitrary view: contiguous copy via the generic copy kernel */
             ltx_tensor *t = ltx_tensor_new(be, LTX_F32, nd, x->shape);
-            if (!t) return LTX_ERR_OOM;
+            if (!t) return ltx_err_failed();
             l->t[l->nt++] = t;
             LTX_TRY(cu_copy(be, t, x));
             LTX_TRY(cu_check(ck_gather_rows(st->compute, xs, x_bf16, cu_ptr(t), M, K, K, 1),
@@ -578,7 +578,7 @@ static ltx_status contiguous_copy(ltx_backend *be, scratch_list *l, const ltx_te
                                   const ltx_tensor **out)
 {
     ltx_tensor *c = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
-    if (!c) return LTX_ERR_OOM;
+    if (!c) return ltx_err_failed();
     l->t[l->nt++] = c;
     LTX_TRY(cu_copy(be, c, t));
     *out = c;

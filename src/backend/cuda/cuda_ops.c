@@ -271,7 +271,7 @@ ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_t
     ltx_tensor *xc = NULL;
     if (!ltx_tensor_is_contiguous(x)) { /* scratch: a contiguous copy of x */
         xc = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
-        if (!xc) return LTX_ERR_OOM;
+        if (!xc) return ltx_err_failed();
         ltx_status s = cu_copy(be, xc, x);
         if (s != LTX_OK) {
             ltx_tensor_free(xc);
@@ -482,7 +482,7 @@ ltx_status cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const
         return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's rank");
     if (dst->dtype != src->dtype) { /* pad in src's dtype, then convert (scratch: dst-sized) */
         ltx_tensor *tmp = ltx_tensor_new(be, src->dtype, dst->ndim, dst->shape);
-        if (!tmp) return LTX_ERR_OOM;
+        if (!tmp) return ltx_err_failed();
         ltx_status s = cu_pad(be, tmp, src, pads, mode, value);
         if (s == LTX_OK) s = cu_copy(be, dst, tmp);
         ltx_tensor_free(tmp);
