@@ -1,18 +1,21 @@
 /*
- * thread_rule.c — what parking OpenBLAS's workers after a threaded conv GEMM buys: the CPU
+ * thread_rule.c — what parking OpenBLAS's workers after a threaded conv GEMM would buy: the CPU
  * backend's conv products are one cblas_sgemm on as many OpenBLAS threads as the pool
  * (cpu_sgemm; whole matrices keep the bits, see cpu_linalg.c), and the ops after it run on the
- * engine's pool. OpenBLAS's workers poll (sched_yield) for ~2^28 TSC ticks after each job,
- * beside the pool's threads; cpu_sgemm now parks them (cpu_blas_threads.c).
+ * engine's pool. OpenBLAS's workers (pthreads build) poll with sched_yield for ~2^28 TSC ticks
+ * after each job, beside the pool's threads. Parking them (blas_thread_shutdown_, looked up
+ * with dlsym here; the next threaded call starts them again, same count, same bits) was tried
+ * in the backend and not adopted (docs/ARCHITECTURE.md "CPU threading").
  * History: issue 12 first tiled conv's GEMM over the pool with single-threaded OpenBLAS; that
  * changed the bits (OpenBLAS's small-matrix kernels on tiles) and was reverted (9469ea8).
  *
  * Method:
  *   - Conv GEMM: 128 x 4096 x 3456 (a 3x3x3, 128 -> 128 conv's im2col product on a (4, 32, 32)
  *     grid, a video VAE block's shape; 3.6 GFLOP).
- *   - "spin": the GEMM as cpu_sgemm ran it before (openblas_set_num_threads(threads),
- *     cblas_sgemm, back to 1; OpenBLAS's workers left polling). "park": cpu_sgemm itself (the
- *     same, then blas_thread_shutdown_; the next threaded call starts the workers again).
+ *   - "spin": the GEMM as cpu_sgemm runs it (openblas_set_num_threads(threads), cblas_sgemm,
+ *     back to 1; OpenBLAS's workers left polling). "park": the same, then
+ *     blas_thread_shutdown_(). Without that symbol (serial/OpenMP OpenBLAS) the bench says so
+ *     and exits 1.
  *   - After each GEMM, the pool's ops: 8 x silu over a (128, 4, 64, 64) f32 tensor (short
  *     memory-bound loops, like a VAE's norms and activations), then `linear` f32
  *     (2304, 1024) x (1024, 1024)^T (pool workers, single-threaded sgemm tiles).
@@ -25,24 +28,20 @@
  *     what starting the parked workers again costs (the worst case: a conv right after a conv).
  *   - The GEMM outputs of both modes are compared bit for bit (they must be identical).
  * Ratios spin/park of the same run are what to read: the machine is shared, timings are noisy.
- * Result (2 cores, Zen 5, 2.6 GHz TSC, OPENBLAS_CORETYPE=Haswell; load average 11-15 from other
- * helpers' builds and tests, so noisy), spin/park over three runs of 7-11 reps: next `linear`
- * 1.03 / 1.18 / 1.15, silu 0.98 / 1.13 / 0.97, process CPU per round 1.04 / 1.04 / 1.18, conv
- * GEMM 0.97 / 0.97 / 1.03 (the restart is inside it); restart of parked workers +280 to +670 us
- * per call against polling ones (+1.6 ms once at load 15: a new thread waits for a core), +60 to
- * +250 us against sleeping ones (OPENBLAS_THREAD_TIMEOUT=4). The noise floor: with
- * OPENBLAS_THREAD_TIMEOUT=4 "spin" sleeps too, and that run still gave `linear` 0.98 and 1.36.
- * Outputs bit-identical.
- * Whole stages (A/B of the same bench from builds before/after, docs/ARCHITECTURE.md "CPU
- * threading"): video VAE encode 1.13-1.15, vocoder 1.29-1.55, tiny distilled run 1.02-1.07.
+ * Result (2 cores, Zen 5, 2.6 GHz TSC, OPENBLAS_CORETYPE=Haswell; machine shared with other
+ * sessions, so the load average is given), spin/park of the `linear` after the conv GEMM and
+ * the restart per call: load ~2: 0.97, +44 us; load ~8: 1.75, +32 us; load 11-15: 1.03 / 1.18
+ * / 1.15, +280 to +670 us (+1.6 ms once). Noise floor: with OPENBLAS_THREAD_TIMEOUT=4 both
+ * modes sleep, and that run still gave 0.98 and 1.36. Outputs always bit-identical. Whole
+ * stages and the decision: docs/ARCHITECTURE.md "CPU threading".
  * Usage: thread_rule [reps]
  */
 #include "backend/backend.h"
-#include "backend/cpu/cpu_gemm.h"
 #include "bench_util.h"
 #include "core/threadpool.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,35 +84,31 @@ static void fill_rand(float *v, int64_t n, uint64_t s, float scale)
     }
 }
 
-/* The conv GEMM in mode 0 (spin: the pre-fix cpu_sgemm, inline) or 1 (park: cpu_sgemm). */
+typedef int (*park_fn)(void);
+static park_fn g_park;
+
+/* m x n x k product of c's buffers on c->nth OpenBLAS threads; mode 1 parks the workers after. */
+static void threaded_gemm(bench_ctx *c, int mode, int64_t m, int64_t n, int64_t k)
+{
+    openblas_set_num_threads(c->nth);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, c->ga,
+                (int)k, c->gb, (int)n, 0.0f, c->gc, (int)n);
+    openblas_set_num_threads(1); /* before parking: set_num_threads re-creates parked workers */
+    if (mode == 1) g_park();
+}
+
+/* The conv GEMM in mode 0 (spin) or 1 (park). */
 static void conv_gemm(bench_ctx *c, int mode)
 {
-    if (mode == 0) {
-        openblas_set_num_threads(c->nth);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)c->M, (int)c->N, (int)c->K,
-                    1.0f, c->ga, (int)c->K, c->gb, (int)c->N, 0.0f, c->gc, (int)c->N);
-        openblas_set_num_threads(1);
-    } else {
-        cpu_sgemm(c->pool, false, false, c->M, c->N, c->K, 1.0f, c->ga, c->K, c->gb, c->N, 0.0f,
-                  c->gc, c->N);
-    }
+    threaded_gemm(c, mode, c->M, c->N, c->K);
 }
 
 /* Seconds per call of `calls` back-to-back 128 x 256 x 512 products in `mode`. */
 static double small_gemms(bench_ctx *c, int mode, int calls)
 {
-    int64_t m = 128, n = 256, k = 512;
     double t0 = bench_now();
-    for (int i = 0; i < calls; i++) {
-        if (mode == 0) {
-            openblas_set_num_threads(c->nth);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
-                        c->ga, (int)k, c->gb, (int)n, 0.0f, c->gc, (int)n);
-            openblas_set_num_threads(1);
-        } else {
-            cpu_sgemm(c->pool, false, false, m, n, k, 1.0f, c->ga, k, c->gb, n, 0.0f, c->gc, n);
-        }
-    }
+    for (int i = 0; i < calls; i++)
+        threaded_gemm(c, mode, 128, 256, 512);
     return (bench_now() - t0) / calls;
 }
 
@@ -150,6 +145,11 @@ int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 9;
     if (reps < 1) reps = 1;
+    g_park = (park_fn)dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (openblas_get_parallel() != 1 || !g_park) {
+        fprintf(stderr, "thread_rule: needs the pthreads OpenBLAS (blas_thread_shutdown_)\n");
+        return 1;
+    }
     bench_ctx c = {.nth = (int)sysconf(_SC_NPROCESSORS_ONLN), .M = 128, .N = 4096, .K = 128 * 27};
     c.pool = ltx_threadpool_create(c.nth);
     if (ltx_cpu_backend_create(false, NULL, c.pool, &c.be) != LTX_OK) return 1;

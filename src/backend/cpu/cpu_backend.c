@@ -8,7 +8,6 @@
  * Memory goes through the generic caching allocator (alloc_cache.c) with a 1 MiB floor; streams
  * and events are in cpu_stream.c, the supports query in cpu_supports.c.
  */
-#include "backend/cpu/cpu_blas_threads.h"
 #include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 #include "core/parse.h"
@@ -20,7 +19,6 @@
 static void cpu_destroy(ltx_backend *be)
 {
     if (!be) return;
-    cpu_blas_threads_detach();
     cpu_state *st = be->impl;
     if (st) {
         while (st->streams)
@@ -212,10 +210,8 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     be->precision = LTX_PRECISION_F32;
     /* One threading rule: with a pool of several threads, parallelism goes through it and
      * OpenBLAS runs single-threaded, except cpu_sgemm's whole-matrix products (conv), one
-     * OpenBLAS call on as many threads as the pool, after which OpenBLAS's workers are parked
-     * so they do not poll beside the pool (cpu_blas_threads.c, bench/thread_rule.c). */
+     * OpenBLAS call on as many threads as the pool (docs/ARCHITECTURE.md "CPU threading"). */
     if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
-    cpu_blas_threads_attach(log);
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;

@@ -36,7 +36,6 @@
  * ref: torch.nn.functional.linear (CPU: addmm(bias, x, w.t())), torch.matmul / bmm broadcasting.
  * Not here: f64 matmul (no caller needs it), integer weights.
  */
-#include "backend/cpu/cpu_blas_threads.h"
 #include "backend/cpu/cpu_gemm.h"
 #include "backend/cpu/cpu_internal.h"
 
@@ -234,7 +233,7 @@ void cpu_blas_single_threaded(void)
 
 /* The one threading rule of the CPU backend (cpu_gemm.h): without a pool (or a pool of 1), one
  * call at OpenBLAS's current count; with a pool of several threads, one call on as many
- * OpenBLAS threads as the pool, whose workers are parked afterwards (cpu_blas_threads.c). */
+ * OpenBLAS threads as the pool (its workers are not parked after it: docs/ARCHITECTURE.md). */
 void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                float *C, int64_t ldc)
@@ -248,12 +247,12 @@ void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int
      * OpenBLAS picks other kernels for smaller tiles (its small-matrix path), so tiling made the
      * bits depend on --threads and broke bit-for-bit reproduction of earlier outputs
      * (--reference-version 2026-04). Whole-matrix calls give the same bits at any thread
-     * count; OpenBLAS goes back to one thread afterwards (the pool's rule for everything else)
-     * and its workers are parked, so they do not poll beside the pool (cpu_blas_threads.c). */
+     * count; OpenBLAS goes back to one thread afterwards (the pool's rule for everything else). */
+    int saved = openblas_get_num_threads();
     int nw = ltx_threadpool_size(pool);
-    int saved = cpu_blas_threads_begin(nw);
+    if (saved != nw) openblas_set_num_threads(nw);
     gemm_block(&g, 0, M, 0, N);
-    cpu_blas_threads_end(nw, saved);
+    if (saved != nw) openblas_set_num_threads(saved);
 }
 
 /* ---- linear -----------------------------------------------------------------------------------
