@@ -4,24 +4,27 @@
  *
  * Objects and lifetimes
  *   ltx_engine   Owns the compute backend (CPU, CPU-restricted, CUDA, ...), its thread pool, the
- *                log/progress callbacks and the last-error text. Open one per process and device;
- *                it outlives every session made from it. Weights are mapped per pipeline run and
- *                released when their stage ends (see docs/ARCHITECTURE.md), except what the
- *                engine's model cache keeps resident (ltx_engine_params.cache_bytes > 0: the
- *                text encoder, reused by the next call with the same files).
- *   ltx_session  Per-job scratch state (activation arenas, RNG, cancel flag). Created from an
- *                engine, used by one job at a time, closed before its engine.
+ *                log/progress callbacks, the last-error text and the model cache. Open one per
+ *                process and device. Weights are mapped per pipeline run and released when their
+ *                stage ends (see docs/ARCHITECTURE.md), except what the engine's model cache
+ *                keeps resident (ltx_engine_params.cache_bytes > 0: every model a pipeline
+ *                loads, reused by the next stage or call with the same files and settings).
  *   ltx_model_info, ltx_gemma_tokenizer
  *                Need no engine: a model file's header summary (`ltx2c inspect`) and the Gemma
  *                tokenizer. Read-only once open (queries may run from several threads); freed
  *                with their *_free.
+ *   Per-job state is the generate call's own: it is built from the call's params (seed ->
+ *   RNG), lives for the call and is freed before it returns; progress and cancellation go
+ *   through the engine's progress callback (return non-zero to cancel, from any thread's flag).
+ *   There is no session object: an earlier header declared ltx_session (per-job arenas, RNG,
+ *   cancel flag) but no call ever took one, so it was removed (0.1.0) rather than kept as a
+ *   handle that does nothing.
  *
  * Thread-safety
  *   - Different engines are independent and may be used from different threads.
  *   - One engine may be shared by threads only for read-only queries (ltx_engine_info,
  *     ltx_engine_caps_string). Calls that run work (verify, generate) take the engine's lock
  *     for their duration; concurrent callers are serialised, not raced.
- *   - A session is used by one thread at a time.
  *   - Callbacks are invoked on the thread that made the call, never concurrently.
  *   - ltx_engine_last_error() text is valid until the next call on that engine from any thread.
  *
@@ -160,7 +163,6 @@ typedef int (*ltx_progress_fn)(void *user, const char *stage, int step, int tota
 
 /* ---- engine -------------------------------------------------------------------------------- */
 typedef struct ltx_engine ltx_engine;
-typedef struct ltx_session ltx_session;
 
 typedef struct ltx_engine_params {
     size_t struct_size;      /* = sizeof(ltx_engine_params), set by _init */
@@ -177,9 +179,15 @@ typedef struct ltx_engine_params {
      * "bf16" = GEMM/attention inputs rounded to bf16 with f32 accumulation. */
     const char *precision;
     /* appended: model cache budget in bytes. 0 (default) = every model is loaded per call and
-     * freed when its stage ends; > 0 = the text encoder (tokenizer + Gemma) stays resident
-     * across calls on this engine, least recently used evicted beyond the budget, so a second
-     * job with the same files skips loading them. */
+     * freed when its stage ends (the lowest peak memory). > 0 = models stay resident across
+     * stages and calls on this engine: the text encoder (tokenizer, Gemma, connectors), each
+     * transformer (keyed also by reference version, precision, quantization and the LoRA
+     * files with their strengths, so fused weights never serve other LoRAs), the video VAE
+     * encoder and decoder, the audio VAE, the vocoder and the upsampler; a later job with the
+     * same files and settings skips loading them. Unused models are evicted least recently
+     * used first to fit the budget before another loads; a model larger than the budget is
+     * freed when its stage ends. A model's size is counted as its checkpoint bytes. A
+     * streamed transformer (streaming_prefetch_count > 0) is not cached. */
     size_t cache_bytes;
 } ltx_engine_params;
 
@@ -193,7 +201,7 @@ LTX_API void ltx_engine_params_init(ltx_engine_params *p);
 /* Opens the device named in p->device. On failure *out is NULL and the message is available
  * through ltx_last_error_global() (there is no engine yet to hold it). */
 LTX_API ltx_status ltx_engine_open(const ltx_engine_params *p, ltx_engine **out);
-/* Releases the backend and thread pool. Close every session first; e may be NULL. */
+/* Releases the model cache, the backend and the thread pool; e may be NULL. */
 LTX_API void ltx_engine_close(ltx_engine *e);
 
 /* Last error text of this engine ("" when none). Valid until the next call on the engine. */
@@ -208,18 +216,6 @@ LTX_API size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap);
 /* Number of capability fallbacks taken so far (each also logged once). */
 LTX_API int ltx_engine_fallback_count(const ltx_engine *e);
 
-/* ---- session ------------------------------------------------------------------------------- */
-typedef struct ltx_session_params {
-    size_t struct_size;
-    uint64_t seed; /* default 10 (the reference's --seed default) */
-} ltx_session_params;
-
-/* Zeroes *p, sets struct_size and seed 10. */
-LTX_API void ltx_session_params_init(ltx_session_params *p);
-/* New session on e (borrowed: must outlive the session). *out is NULL on failure. */
-LTX_API ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out);
-/* s may be NULL. */
-LTX_API void ltx_session_close(ltx_session *s);
 
 /* ---- prompt enhancement (src/api/enhance.c) ------------------------------------------------
  * LTX's generate_enhanced_prompt: Gemma 3 (the text encoder's model, with its vision tower for

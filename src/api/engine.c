@@ -1,7 +1,8 @@
 /*
- * engine.c — ltx_engine / ltx_session lifetimes, error text, info.
+ * engine.c — ltx_engine lifetime, error text, info.
  * Not here: the generation entry points (generate.c, generate_cond.c), golden verification
- * (src/golden/, its own library: include/ltx_golden.h) and the devices (src/backend/: the engine only owns one backend and its pool).
+ * (src/golden/, its own library: include/ltx_golden.h) and the devices (src/backend/: the
+ * engine only owns one backend and its pool).
  * No reference counterpart (the reference has no engine object).
  */
 #include "api/engine.h"
@@ -127,29 +128,4 @@ size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
         if (m > 0) n += m;
     }
     return n < 0 ? 0 : (size_t)n;
-}
-
-void ltx_session_params_init(ltx_session_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->struct_size = sizeof *p;
-    p->seed = 10; /* ref: ltx_pipelines/utils/args.py --seed default */
-}
-
-ltx_status ltx_session_open(ltx_engine *e, const ltx_session_params *p, ltx_session **out)
-{
-    *out = NULL;
-    if (!e || !p || p->struct_size < sizeof(size_t))
-        return ltx_err(LTX_ERR_INVALID_ARG, "ltx_session_open: bad arguments");
-    ltx_session *s = calloc(1, sizeof *s);
-    if (!s) return ltx_engine_set_error(e, ltx_err(LTX_ERR_OOM, "out of memory"));
-    s->engine = e;
-    s->seed = p->seed;
-    *out = s;
-    return LTX_OK;
-}
-
-void ltx_session_close(ltx_session *s)
-{
-    free(s);
 }

@@ -1,6 +1,6 @@
 /*
- * engine.h — the internal shape of ltx_engine / ltx_session (public handles in ltx.h), for the
- * pipeline code that runs inside the library.
+ * engine.h — the internal shape of ltx_engine (public handle in ltx.h), for the pipeline code
+ * that runs inside the library.
  */
 #ifndef LTX_API_ENGINE_H
 #define LTX_API_ENGINE_H
@@ -17,14 +17,9 @@ struct ltx_engine {
     ltx_backend *be;
     ltx_progress_fn progress;
     void *progress_user;
-    pthread_mutex_t lock; /* serialises work calls */
+    pthread_mutex_t lock;   /* serialises work calls */
     ltx_model_cache *cache; /* resident models across calls (budget 0 = off) */
     char last_error[2048];
-};
-
-struct ltx_session {
-    ltx_engine *engine;
-    uint64_t seed;
 };
 
 /* Copies the calling thread's error text into the engine and returns s. */

@@ -415,8 +415,9 @@ typedef ltx_gen_run run;
 
 void ltx_gen_run_free(ltx_gen_run *r)
 {
-    ltx_st_close(r->ckpt);
-    ltx_st_close(r->ups);
+    ltx_model_cache *c = r->e ? r->e->cache : NULL;
+    if (!ltx_model_cache_release(c, r->ckpt)) ltx_st_close(r->ckpt);
+    if (!ltx_model_cache_release(c, r->ups)) ltx_st_close(r->ups);
     for (int i = 0; i < r->n_lora; i++)
         ltx_lora_close(r->lora[i]);
     ltx_text_context_clear(&r->ctx[0]);
@@ -433,6 +434,40 @@ static ltx_status open_loras(run *r, const char *flag, const ltx_lora_input *l, 
         r->lora_s[r->n_lora++] = l[i].strength;
     }
     return LTX_OK;
+}
+
+static void close_file(void *f)
+{
+    ltx_st_close(f);
+}
+
+/* One open file of the run into the cache: the cached handle of the same file(s) replaces
+ * *f (closed), or *f becomes a cache entry itself; models loaded from it may then be cached
+ * as its children. `overlay` (--transformer-path) is part of the key, with its size/mtime. */
+static void cache_file(ltx_model_cache *c, const char *kind, ltx_st_file **f, const char *overlay)
+{
+    char variant[4200] = "";
+    struct stat st;
+    if (overlay && stat(overlay, &st) == 0)
+        snprintf(variant, sizeof variant, "overlay=%s:%lld:%lld.%09ld", overlay,
+                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    else if (overlay)
+        return;
+    ltx_cache_key k = {.kind = kind, .path = ltx_st_path(*f), .variant = variant};
+    ltx_st_file *cached = ltx_model_cache_get(c, &k);
+    if (cached) {
+        ltx_st_close(*f);
+        *f = cached;
+        return;
+    }
+    ltx_model_cache_put(c, &k, *f, 0, close_file); /* refused: the run keeps and closes it */
+}
+
+void ltx_gen_cache_files(ltx_gen_run *r, const ltx_generate_params *g)
+{
+    if (!ltx_model_cache_budget(r->e->cache)) return;
+    if (r->ckpt) cache_file(r->e->cache, "checkpoint", &r->ckpt, GEN_FIELD(g, transformer_path));
+    if (r->ups) cache_file(r->e->cache, "upsampler_file", &r->ups, NULL);
 }
 
 static void to_guider(const ltx_guidance *g, ltx_guider_params *o)
@@ -474,33 +509,64 @@ static size_t dir_bytes(const char *dir)
 }
 
 /* With a model cache on e: the tokenizer and Gemma from the cache, or loaded now and handed
- * to it (prm->tok / prm->gemma set only when the cache holds them; otherwise the text encoder
- * opens and frees its own, as without a cache). */
+ * to it (prm->tok / prm->gemma set only when the cache holds them, with one use each that
+ * release_text_encoder gives back; otherwise the text encoder opens and frees its own, as
+ * without a cache). */
 static ltx_status cached_text_encoder(ltx_engine *e, ltx_text_encode_params *prm)
 {
-    ltx_model_cache_begin(e->cache);
     if (!ltx_model_cache_budget(e->cache)) return LTX_OK;
     const char *tpath = prm->tokenizer ? prm->tokenizer : prm->gemma_root;
-    prm->tok = ltx_model_cache_get(e->cache, "tokenizer", tpath);
+    ltx_cache_key tk = {.kind = "tokenizer", .path = tpath};
+    prm->tok = ltx_model_cache_get(e->cache, &tk);
     if (!prm->tok) {
         struct stat st;
         size_t bytes = stat(tpath, &st) == 0 ? 2 * (size_t)st.st_size : 0; /* parsed vocab */
         LTX_TRY(ltx_gemma_tokenizer_load(tpath, &prm->tok));
-        if (!ltx_model_cache_put(e->cache, "tokenizer", tpath, prm->tok, bytes, free_tokenizer)) {
+        if (!ltx_model_cache_put(e->cache, &tk, prm->tok, bytes, free_tokenizer)) {
             ltx_gemma_tokenizer_free(prm->tok); /* over the budget: the encoder loads its own */
             prm->tok = NULL;
         }
     }
-    prm->gemma = ltx_model_cache_get(e->cache, "gemma", prm->gemma_root);
+    ltx_cache_key gk = {.kind = "gemma", .path = prm->gemma_root};
+    prm->gemma = ltx_model_cache_get(e->cache, &gk);
     if (!prm->gemma) {
-        LTX_TRY(ltx_gemma3_open(e->be, prm->gemma_root, &prm->gemma));
         size_t bytes = dir_bytes(prm->gemma_root);
-        if (!ltx_model_cache_put(e->cache, "gemma", prm->gemma_root, prm->gemma, bytes,
-                                 free_gemma)) {
+        ltx_model_cache_reserve(e->cache, bytes);
+        LTX_TRY(ltx_gemma3_open(e->be, prm->gemma_root, &prm->gemma));
+        if (!ltx_model_cache_put(e->cache, &gk, prm->gemma, bytes, free_gemma)) {
             ltx_gemma3_close(prm->gemma);
             prm->gemma = NULL;
         }
     }
+    return LTX_OK;
+}
+
+static void release_text_encoder(ltx_engine *e, ltx_text_encode_params *prm)
+{
+    ltx_model_cache_release(e->cache, prm->tok);
+    ltx_model_cache_release(e->cache, prm->gemma);
+}
+
+static void free_text_processor(void *p)
+{
+    ltx_text_processor_free(p);
+}
+
+/* The checkpoint's text processor (feature extractor + connectors): from the cache (a child
+ * of the cached checkpoint, whose mapping its weights wrap), or loaded and offered to it. The
+ * caller releases it, or frees it when the cache does not hold it. */
+static ltx_status text_processor(ltx_engine *e, const ltx_st_file *ckpt, ltx_text_processor **out)
+{
+    ltx_cache_key k = {.kind = "text_processor", .parent = ckpt};
+    *out = ltx_model_cache_get(e->cache, &k);
+    if (*out) return LTX_OK;
+    static const char *const prefixes[] = {
+        "text_embedding_projection.", "model.diffusion_model.video_embeddings_connector.",
+        "model.diffusion_model.audio_embeddings_connector.", NULL};
+    size_t bytes = ltx_pipe_weight_bytes(ckpt, prefixes, NULL);
+    if (ltx_model_cache_budget(e->cache)) ltx_model_cache_reserve(e->cache, bytes);
+    LTX_TRY(ltx_text_processor_load(e->be, ckpt, 0, out));
+    ltx_model_cache_put(e->cache, &k, *out, bytes, free_text_processor);
     return LTX_OK;
 }
 
@@ -524,15 +590,19 @@ ltx_status ltx_gen_encode_prompts(ltx_engine *e, const ltx_st_file *ckpt,
     }
     const char *prompts[2] = {enhanced ? enhanced : g->prompt, negative};
     if (s == LTX_OK) s = cached_text_encoder(e, &prm);
-    if (s == LTX_OK) s = ltx_text_processor_load(e->be, ckpt, 0, &proc);
+    if (s == LTX_OK) s = text_processor(e, ckpt, &proc);
     if (s == LTX_OK) s = ltx_text_encode_prompts(e->be, &prm, proc, prompts, negative ? 2 : 1, ctx);
     free(enhanced);
-    ltx_text_processor_free(proc);
-    /* the connectors and feature extractor (6 GB at 22B size) are done: their mapped pages
-     * leave the resident set while the checkpoint stays open for the transformer */
-    ltx_st_release_pages(ckpt, "text_embedding_projection.");
-    ltx_st_release_pages(ckpt, "model.diffusion_model.video_embeddings_connector.");
-    ltx_st_release_pages(ckpt, "model.diffusion_model.audio_embeddings_connector.");
+    release_text_encoder(e, &prm);
+    if (!ltx_model_cache_release(e->cache, proc)) {
+        ltx_text_processor_free(proc);
+        /* the connectors and feature extractor (6 GB at 22B size) are done: their mapped
+         * pages leave the resident set while the checkpoint stays open for the transformer
+         * (a cached processor keeps them: that is what caching it is for) */
+        ltx_st_release_pages(ckpt, "text_embedding_projection.");
+        ltx_st_release_pages(ckpt, "model.diffusion_model.video_embeddings_connector.");
+        ltx_st_release_pages(ckpt, "model.diffusion_model.audio_embeddings_connector.");
+    }
     LTX_TRY(s);
     /* ref: the tokenizer truncates silently (max_length 1024); say so */
     for (int i = 0; i < (negative ? 2 : 1); i++)
@@ -589,6 +659,14 @@ ltx_status ltx_gen_write_output(ltx_engine *e, const ltx_generate_params *g, ltx
             LTX_INFO(&e->log, "  %-20s %8.2f s", t->name, t->seconds);
         total += t->seconds;
     }
+    /* model loads (inside the stage times above for the VAE side; before them for the
+     * transformers), with the model cache's hits and misses of this run */
+    if (ltx_model_cache_budget(e->cache))
+        LTX_INFO(&e->log, "  %-20s %8.4f s  (model cache: %d hits, %d misses)", "transformer_load",
+                 p->transformer_load_s, p->cache_hits, p->cache_misses);
+    else
+        LTX_INFO(&e->log, "  %-20s %8.4f s", "transformer_load", p->transformer_load_s);
+    LTX_INFO(&e->log, "  %-20s %8.4f s", "vae_load", p->vae_load_s);
     LTX_INFO(&e->log,
              "wrote %s: %d frames %dx%d @ %d/%d fps, audio %lld samples @ %d Hz; "
              "stages %.2f s, peak RSS %.0f MB",
@@ -614,6 +692,7 @@ void ltx_gen_pipe_init(ltx_pipe *p, ltx_engine *e, ltx_rng *rng, const ltx_gener
     ltx_pipe_init(p, e->be);
     p->log = &e->log;
     p->rng = rng;
+    p->cache = e->cache;
     p->progress = e->progress;
     p->progress_user = e->progress_user;
     p->max_batch = g->max_batch_size;                 /* --max-batch-size */
@@ -646,6 +725,7 @@ static ltx_status drive(run *r, const ltx_generate_params *g, int frames, const 
         inputs[ni++] = ltx_lora_path(r->lora[i]);
     if (g->output_path) LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     if (ltx_gen_validate_only(g)) return LTX_OK;
+    ltx_gen_cache_files(r, g);
     for (int i = 0; i < g->n_images; i++)
         r->img[i] = (ltx_pipe_image){.path = g->images[i].path,
                                      .frame_idx = g->images[i].frame_idx,

@@ -114,6 +114,7 @@ static ltx_status drive(crun *r, const ltx_generate_params *g, int frames, const
         inputs[ni++] = r->extra_inputs[i];
     if (g->output_path) LTX_TRY(ltx_media_check_output(g->output_path, inputs, ni));
     if (ltx_gen_validate_only(g)) return LTX_OK;
+    ltx_gen_cache_files(&r->b, g);
     for (int i = 0; i < g->n_images; i++)
         r->b.img[i] = (ltx_pipe_image){.path = r->images[i].path,
                                        .frame_idx = r->images[i].frame_idx,

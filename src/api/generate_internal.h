@@ -87,9 +87,13 @@ typedef struct ltx_gen_run {
     double t_text; /* prompt encoding seconds */
 } ltx_gen_run;
 
-/* Closes the files and LoRAs, clears the contexts, frees the generator; r itself is the
- * caller's. */
+/* Closes the files (gives them back to the engine's model cache when it holds them) and
+ * LoRAs, clears the contexts, frees the generator; r itself is the caller's. */
 void ltx_gen_run_free(ltx_gen_run *r);
+/* With the engine's model cache on: r->ckpt and r->ups (validated, open) become cache entries
+ * or are replaced by the cached handles of the same files, so models loaded from them can
+ * stay resident across calls. Call once validation passed, before any model loads. */
+void ltx_gen_cache_files(ltx_gen_run *r, const ltx_generate_params *g);
 
 /* Encodes g->prompt (and `negative` when non-NULL) with the checkpoint's text processor into
  * ctx[0] (ctx[1]; the caller clears them) and points in's contexts at them; *seconds receives

@@ -2,7 +2,8 @@
  * blocks.c — the model blocks around the diffusion stages: latent x2 upsampling, video decode
  * (plain or tiled) to uint8 frames, audio decode (audio VAE decoder + vocoder) to a waveform,
  * and audio encode of an input waveform (a2vid, retake).
- * Each loads its model when called and frees it before returning (spec §10.2).
+ * Each loads its model when called and frees it before returning (spec §10.2), or takes it
+ * from and gives it back to the engine's model cache (models.c).
  *
  * ref: ltx_pipelines/utils/blocks.py (VideoUpsampler, VideoDecoder, AudioDecoder),
  * ltx_core/model/upsampler/model.py (upsample_video), ltx_core/model/video_vae (decode_video)
@@ -24,7 +25,7 @@ ltx_status ltx_stage_upsample(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_st
     *out = NULL;
     double t0 = ltx_pipe_now();
     ltx_latent_upsampler *u = NULL;
-    LTX_TRY(ltx_latent_upsampler_load(p->be, ups, &u));
+    LTX_TRY(ltx_pipe_upsampler(p, ups, &u));
     ltx_status s = ltx_latent_upsampler_check_two_stage(u);
     /* only the encoder's per-channel statistics are used (ref: VideoUpsampler) */
     ltx_st_weight_src ws;
@@ -37,7 +38,7 @@ ltx_status ltx_stage_upsample(ltx_pipe *p, const ltx_st_file *ckpt, const ltx_st
         s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, *out, *out, 0, 0);
     if (s == LTX_OK) ltx_pipe_rec(p, "upsampler.out", *out);
     ltx_vae_stats_release(&stats);
-    ltx_latent_upsampler_free(u);
+    if (!ltx_pipe_model_done(p, u)) ltx_latent_upsampler_free(u);
     if (s != LTX_OK) {
         ltx_tensor_free(*out);
         *out = NULL;
@@ -80,7 +81,7 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     if (video_float) *video_float = NULL;
     double t0 = ltx_pipe_now();
     ltx_video_decoder *dec = NULL;
-    LTX_TRY(ltx_video_decoder_load(p->be, ckpt, &dec));
+    LTX_TRY(ltx_pipe_video_decoder(p, ckpt, &dec));
     /* ref: decode_video — (F'-1)*8+1 frames of 32x the latent grid */
     chunk_sink k = {p,
                     p->be,
@@ -109,7 +110,7 @@ ltx_status ltx_stage_decode_video(ltx_pipe *p, const ltx_st_file *ckpt, const lt
         else
             ltx_tensor_free(x);
     }
-    ltx_video_decoder_free(dec);
+    if (!ltx_pipe_model_done(p, dec)) ltx_video_decoder_free(dec);
     p->be->ops->memory_cleanup(p->be); /* end of the decode stage */
     if (s == LTX_OK && p->record) {
         int64_t shape[4] = {k.n, k.h, k.w, 3};
@@ -142,8 +143,8 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
     ltx_audio_decoder *dec = NULL;
     ltx_vocoder *voc = NULL;
     ltx_tensor *w = NULL;
-    ltx_status s = ltx_audio_decoder_load(p->be, ckpt, &dec);
-    if (s == LTX_OK) s = ltx_vocoder_load(p->be, ckpt, &voc);
+    ltx_status s = ltx_pipe_audio_decoder(p, ckpt, &dec);
+    if (s == LTX_OK) s = ltx_pipe_vocoder(p, ckpt, &voc);
     /* (2, N) at the vocoder's output rate (48 kHz with the LTX-2.3 bandwidth extension) */
     if (s == LTX_OK) s = ltx_audio_decode_full(dec, voc, latent, NULL, &w);
     if (s == LTX_OK && (w->ndim != 2 || w->shape[0] != 2))
@@ -156,8 +157,8 @@ ltx_status ltx_stage_decode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const lt
         if (!*wave) s = ltx_err_failed();
     }
     ltx_tensor_free(w);
-    ltx_vocoder_free(voc);
-    ltx_audio_decoder_free(dec);
+    if (!ltx_pipe_model_done(p, voc)) ltx_vocoder_free(voc);
+    if (!ltx_pipe_model_done(p, dec)) ltx_audio_decoder_free(dec);
     p->be->ops->memory_cleanup(p->be); /* end of the audio decode stage */
     return s;
 }
@@ -167,13 +168,13 @@ ltx_status ltx_stage_encode_audio(ltx_pipe *p, const ltx_st_file *ckpt, const fl
 {
     *out = NULL;
     ltx_audio_encoder *enc = NULL;
-    LTX_TRY(ltx_audio_encoder_load(p->be, ckpt, &enc));
+    LTX_TRY(ltx_pipe_audio_encoder(p, ckpt, &enc));
     int64_t ws[3] = {1, 2, n};
     ltx_tensor *w = ltx_tensor_from_host(p->be, LTX_F32, 3, ws, wave);
     ltx_status s = w ? ltx_audio_encode_waveform(enc, w, rate, NULL, out)
                      : ltx_err(LTX_ERR_OOM, "%s: out of memory", what);
     ltx_tensor_free(w);
-    ltx_audio_encoder_free(enc);
+    if (!ltx_pipe_model_done(p, enc)) ltx_audio_encoder_free(enc);
     if (s == LTX_OK && p->state_dtype == LTX_BF16)
         s = p->be->ops->unary(p->be, LTX_UNARY_ROUND_BF16, *out, *out, 0, 0);
     if (s != LTX_OK) {

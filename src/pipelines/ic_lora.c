@@ -103,7 +103,7 @@ static ltx_status encode_refs(ltx_pipe *p, const ltx_gen_inputs *in, refs *r, in
     int rh = h1 / ds, rw = w1 / ds;
     double t0 = ltx_pipe_now();
     ltx_video_encoder *enc = NULL;
-    LTX_TRY(ltx_video_encoder_load(p->be, in->ckpt, &enc));
+    LTX_TRY(ltx_pipe_video_encoder(p, in->ckpt, &enc));
     ltx_status s = LTX_OK;
     for (int i = 0; s == LTX_OK && i < c->n_refs; i++) {
         const ltx_cond_video *v = &c->refs[i];
@@ -132,7 +132,7 @@ static ltx_status encode_refs(ltx_pipe *p, const ltx_gen_inputs *in, refs *r, in
         if (s == LTX_OK)
             s = ref_weights(p, c, r->latent[i], h1, w1, &r->weights[i], &r->n_weights[i]);
     }
-    ltx_video_encoder_free(enc);
+    if (!ltx_pipe_model_done(p, enc)) ltx_video_encoder_free(enc);
     ltx_pipe_add_time(p, "reference_encode", ltx_pipe_now() - t0);
     return s;
 }

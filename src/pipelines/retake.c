@@ -69,10 +69,10 @@ static ltx_status encode_video(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_
     }
     free(pix);
     ltx_video_encoder *enc = NULL;
-    if (s == LTX_OK) s = ltx_video_encoder_load(p->be, in->ckpt, &enc);
+    if (s == LTX_OK) s = ltx_pipe_video_encoder(p, in->ckpt, &enc);
     ltx_vae_tiling t = ltx_vae_tiling_default();
     if (s == LTX_OK) s = ltx_video_encoder_tiled(enc, x, &t, &lat);
-    ltx_video_encoder_free(enc);
+    if (!ltx_pipe_model_done(p, enc)) ltx_video_encoder_free(enc);
     ltx_tensor_free(x);
     if (s == LTX_OK) s = round_if_bf16(p, lat);
     if (s == LTX_OK) {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void ltx_pipe_init(ltx_pipe *p, ltx_backend *be)
@@ -183,7 +184,7 @@ ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const c
     if (n <= 0) return LTX_OK;
     double t0 = ltx_pipe_now();
     ltx_video_encoder *enc = NULL;
-    LTX_TRY(ltx_video_encoder_load(p->be, ckpt, &enc));
+    LTX_TRY(ltx_pipe_video_encoder(p, ckpt, &enc));
     ltx_status s = LTX_OK;
     float *pix = malloc(sizeof(float) * 3 * (size_t)height * width);
     if (!pix) s = ltx_err(LTX_ERR_OOM, "out of memory");
@@ -214,7 +215,7 @@ ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const c
         out[i].strength = imgs[i].strength;
     }
     free(pix);
-    ltx_video_encoder_free(enc);
+    if (!ltx_pipe_model_done(p, enc)) ltx_video_encoder_free(enc);
     if (s != LTX_OK) ltx_image_latents_free(out, n);
     char tn[40];
     snprintf(tn, sizeof tn, "%.24s.image_encode", name);
@@ -624,15 +625,70 @@ ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_
     return load_streamed(p, ckpt, loras, NULL, out);
 }
 
+/* Everything besides the checkpoint that changes a loaded transformer, as the cache variant:
+ * reference numerics (cross-attention timesteps, LoRA fuse rule), precision, --quantization,
+ * the LoRA dtypes and flags, and every LoRA of the set with its file's size and mtime and its
+ * strength (printed exactly), in order — so fused weights never serve a job with other LoRAs
+ * or strengths. False when the text does not fit (then the model is not cached). */
+static bool transformer_variant(const ltx_pipe *p, const ltx_lora_set *loras, char *buf, size_t cap)
+{
+    size_t n =
+        (size_t)snprintf(buf, cap, "ref=%d prec=%d quant=%d/%d lora_dtypes=%d/%d flags=%u",
+                         (int)p->ref, (int)p->be->precision, (int)p->quant.kind, (int)p->quant.type,
+                         (int)p->lora_target, (int)p->lora_product, p->lora_flags);
+    for (int i = 0; loras && i < loras->n && n < cap; i++) {
+        const char *path = ltx_lora_path(loras->lora[i]);
+        struct stat st;
+        if (!path || stat(path, &st) != 0) return false;
+        n += (size_t)snprintf(buf + n, cap - n, " lora=%s:%lld:%lld.%09ld*%.17g", path,
+                              (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                              st.st_mtim.tv_nsec, loras->strength[i]);
+    }
+    return n < cap;
+}
+
+static void free_transformer(void *m)
+{
+    ltx_transformer_free(m);
+}
+
+/* The stage's transformer: from p's model cache or loaded (and offered to it). A streamed
+ * transformer (--streaming-prefetch-count) is never cached: it holds no resident block
+ * weights (they stream in from the checkpoint at every step, LoRA deltas fused per block from
+ * the call's LoRA files), so there is no load to save, and streaming is chosen to keep memory
+ * low. */
+static ltx_status get_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
+                                  const char *stage, ltx_transformer **out)
+{
+    double t0 = ltx_pipe_now();
+    char variant[4096];
+    bool cacheable = ltx_pipe_caching(p) && p->stream_prefetch <= 0 &&
+                     transformer_variant(p, loras, variant, sizeof variant);
+    *out = cacheable ? ltx_pipe_cache_get(p, "transformer", ckpt, variant) : NULL;
+    if (!*out) {
+        static const char *const inc[] = {"model.diffusion_model.", NULL};
+        static const char *const exc[] = {"model.diffusion_model.video_embeddings_connector.",
+                                          "model.diffusion_model.audio_embeddings_connector.",
+                                          NULL};
+        size_t bytes = cacheable ? ltx_pipe_weight_bytes(ckpt, inc, exc) : 0;
+        if (cacheable) ltx_pipe_cache_reserve(p, bytes);
+        LTX_TRY(load_streamed(p, ckpt, loras, stage, out));
+        if (cacheable)
+            ltx_pipe_cache_put(p, "transformer", ckpt, variant, *out, bytes, free_transformer);
+    }
+    p->transformer_load_s += ltx_pipe_now() - t0;
+    return LTX_OK;
+}
+
 ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                const ltx_stage_spec *s, ltx_tensor **video_out,
                                ltx_tensor **audio_out)
 {
     ltx_transformer *m = NULL;
     *video_out = *audio_out = NULL;
-    LTX_TRY(load_streamed(p, ckpt, loras, s->name, &m));
+    LTX_TRY(get_transformer(p, ckpt, loras, s->name, &m));
     ltx_status st = ltx_stage_run(p, m, s, video_out, audio_out);
-    ltx_transformer_free(m);
+    if (!ltx_pipe_model_done(p, m)) ltx_transformer_free(m);
     /* End of stage: give cached device blocks back (cf. the reference's cleanup_memory()). */
     p->be->ops->memory_cleanup(p->be);
     return st;

@@ -20,14 +20,14 @@
  * replaying the float32 goldens. `pos_dtype` likewise for the video positions.
  *
  * Memory: each stage loads its transformer from the checkpoint when it starts and frees it
- * when it ends (spec §10.2); decoders/upsampler likewise. Nothing is cached between stages.
+ * when it ends (spec §10.2); decoders/upsampler likewise — unless p->cache (the engine's model
+ * cache, budget > 0: ltx2c serve) keeps them resident for the next stage or call (models.c).
  *
  * Thread-safety: a ltx_pipe is used by one thread.
  */
 #ifndef LTX_PIPELINES_STAGES_H
 #define LTX_PIPELINES_STAGES_H
 
-#include "models/quant_policy.h"
 #include "backend/backend.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -35,6 +35,7 @@
 #include "io/safetensors.h"
 #include "models/lora.h"
 #include "models/ltx_transformer.h"
+#include "models/quant_policy.h"
 #include "sampling/guiders.h"
 #include "sampling/patchifier.h"
 #include "sampling/res2s.h"
@@ -91,6 +92,13 @@ typedef struct ltx_pipe {
     /* appended: --quantization, applied to the transformer weights at every load (kind NONE
      * from ltx_pipe_init: weights as stored) */
     ltx_quant_policy quant;
+    /* appended: the engine's model cache (borrowed; NULL or budget 0 = every model loaded per
+     * stage and freed at its end), and what the run's model loads took: seconds spent getting
+     * transformers / the VAE-side models (VAE encoders and decoders, vocoder, upsampler),
+     * cache hits and misses */
+    struct ltx_model_cache *cache;
+    double transformer_load_s, vae_load_s;
+    int cache_hits, cache_misses;
 } ltx_pipe;
 
 void ltx_pipe_init(ltx_pipe *p, ltx_backend *be);
@@ -103,6 +111,47 @@ void ltx_pipe_rec(const ltx_pipe *p, const char *name, const ltx_tensor *t);
 /* One noise draw of (1, T, C): injected (noise_fn) or from p->rng (torch.randn order; rounded
  * to bf16 when state_dtype is BF16, the reference's bf16 noise). */
 ltx_status ltx_pipe_noise(ltx_pipe *p, const char *name, int64_t T, int64_t C, ltx_tensor **out);
+
+/* ---- models of the run (src/pipelines/models.c) ----
+ * Each getter returns the model of `ckpt` (the upsampler: of `ups`) from p->cache or loads it
+ * (then offers it to the cache). The stage gives it back with ltx_pipe_model_done, and frees
+ * it itself when that returns false (not cached). */
+struct ltx_video_encoder;
+struct ltx_video_decoder;
+struct ltx_audio_encoder;
+struct ltx_audio_decoder;
+struct ltx_vocoder;
+struct ltx_latent_upsampler;
+ltx_status ltx_pipe_video_encoder(ltx_pipe *p, const ltx_st_file *ckpt,
+                                  struct ltx_video_encoder **out);
+ltx_status ltx_pipe_video_decoder(ltx_pipe *p, const ltx_st_file *ckpt,
+                                  struct ltx_video_decoder **out);
+ltx_status ltx_pipe_audio_encoder(ltx_pipe *p, const ltx_st_file *ckpt,
+                                  struct ltx_audio_encoder **out);
+ltx_status ltx_pipe_audio_decoder(ltx_pipe *p, const ltx_st_file *ckpt,
+                                  struct ltx_audio_decoder **out);
+ltx_status ltx_pipe_vocoder(ltx_pipe *p, const ltx_st_file *ckpt, struct ltx_vocoder **out);
+ltx_status ltx_pipe_upsampler(ltx_pipe *p, const ltx_st_file *ups,
+                              struct ltx_latent_upsampler **out);
+/* Gives a model back to the cache: true when the cache holds it (the caller must not free
+ * it), false when it is the caller's to free (no cache, not taken, NULL). */
+bool ltx_pipe_model_done(ltx_pipe *p, const void *model);
+/* Caching applies to this run: a cache with a budget, and no recorder (golden replays record
+ * what a load computes, e.g. fused LoRA weights, so they always load). */
+bool ltx_pipe_caching(const ltx_pipe *p);
+/* The cached object of kind `kind` loaded from f with `variant` (NULL = "") with one use for
+ * the caller, or NULL (counted as a hit / miss in p). */
+void *ltx_pipe_cache_get(ltx_pipe *p, const char *kind, const ltx_st_file *f, const char *variant);
+/* Offers obj (bytes large, freed with free_fn) to the cache under that key; the caller still
+ * gives it back with ltx_pipe_model_done either way. */
+void ltx_pipe_cache_put(ltx_pipe *p, const char *kind, const ltx_st_file *f, const char *variant,
+                        void *obj, size_t bytes, void (*free_fn)(void *));
+/* Evicts unused cached models until `bytes` more fit (before a load on a miss). */
+void ltx_pipe_cache_reserve(ltx_pipe *p, size_t bytes);
+/* Bytes of the entries of f whose names start with one of `include` (NULL: every entry) and
+ * with none of `exclude` (NULL-terminated lists; exclude may be NULL): a model's weights. */
+size_t ltx_pipe_weight_bytes(const ltx_st_file *f, const char *const *include,
+                             const char *const *exclude);
 
 /* ---- image conditioning (ref: helpers.combined_image_conditionings) ---- */
 
@@ -205,7 +254,10 @@ ltx_status ltx_stage_run(ltx_pipe *p, ltx_transformer *model, const ltx_stage_sp
  * target dtype is taken from p->lora_target). */
 ltx_status ltx_stage_load_transformer(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                       ltx_transformer **out);
-/* ltx_stage_load_transformer + ltx_stage_run + free: one complete stage (spec §10.2). */
+/* One complete stage (spec §10.2): the transformer (from p->cache when it holds one for ckpt
+ * with the same LoRAs and settings, else ltx_stage_load_transformer and offered to the cache;
+ * a streamed one is never cached), ltx_stage_run, then the transformer given back to the
+ * cache or freed. */
 ltx_status ltx_stage_run_fresh(ltx_pipe *p, const ltx_st_file *ckpt, ltx_lora_set *loras,
                                const ltx_stage_spec *s, ltx_tensor **video_out,
                                ltx_tensor **audio_out);

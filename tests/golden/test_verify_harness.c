@@ -160,7 +160,6 @@ TEST(engine_errors)
     CHECK(e == NULL);
     CHECK(strstr(ltx_last_error_global(), "tpu") != NULL);
     ltx_engine_close(NULL); /* NULL-safe */
-    ltx_session_close(NULL);
 }
 
 TEST_MAIN()

@@ -1,7 +1,7 @@
 /*
  * serve.h — `ltx2c serve`: the job store, queue, worker and job records shared by the HTTP
  * front end (cmd_serve.c) and the job side (serve_jobs.c). Jobs are generation subcommands run
- * in-process on one long-lived engine (its model cache keeps the text encoder resident between
+ * in-process on one long-lived engine (its model cache keeps the models resident between
  * jobs); requests are turned into the subcommand's own argv and validated by the subcommand's
  * own parser + the library's checks (cli_job_hooks, validate_only) before they are queued.
  * No reference counterpart (the reference has no server).
@@ -38,8 +38,9 @@ typedef struct job {
     double t_stage_start;              /* wall time the current stage began */
     job_time times[JOB_MAX_TIMES];     /* setup, prompt_encoding, each progress stage, total */
     int n_times;
-    int cancel;       /* cancellation requested */
-    unsigned version; /* bumped on every change (SSE event id) */
+    int cancel;                   /* cancellation requested */
+    unsigned version;             /* bumped on every change (SSE event id) */
+    int cache_hits, cache_misses; /* model cache lookups of this job (0 until it ran) */
 } job;
 
 typedef struct server {

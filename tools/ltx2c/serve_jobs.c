@@ -442,6 +442,11 @@ cJSON *serve_job_json(const server *s, const job *j, int full)
     cJSON *t = cJSON_AddObjectToObject(o, "timings");
     for (int i = 0; i < j->n_times; i++)
         cJSON_AddNumberToObject(t, j->times[i].name, j->times[i].seconds);
+    if (j->started) { /* models taken from the engine's cache / loaded during the job */
+        cJSON *c = cJSON_AddObjectToObject(o, "model_cache");
+        cJSON_AddNumberToObject(c, "hits", j->cache_hits);
+        cJSON_AddNumberToObject(c, "misses", j->cache_misses);
+    }
     if (j->state == JOB_DONE) {
         char url[96];
         snprintf(url, sizeof url, "/v1/jobs/%s/result", j->id);
@@ -532,6 +537,10 @@ static void restore_one(server *s, const char *path)
     const cJSON *t = cJSON_GetObjectItem(o, "timings");
     for (const cJSON *e = t ? t->child : NULL; e; e = e->next)
         set_time(j, e->string, e->valuedouble);
+    const cJSON *mc = cJSON_GetObjectItem(o, "model_cache");
+    const cJSON *mh = cJSON_GetObjectItem(mc, "hits"), *mm = cJSON_GetObjectItem(mc, "misses");
+    j->cache_hits = cJSON_IsNumber(mh) ? mh->valueint : 0;
+    j->cache_misses = cJSON_IsNumber(mm) ? mm->valueint : 0;
     const cJSON *err = cJSON_GetObjectItem(o, "error");
     if (cJSON_IsString(err)) snprintf(j->error, sizeof j->error, "%s", err->valuestring);
     const char *sn = st->valuestring;
@@ -644,11 +653,16 @@ static void run_job(server *s, job *j)
 {
     char err[4096] = "";
     cli_job_hooks h = {.engine = s->engine, .err = err, .err_cap = sizeof err};
+    int hits0 = 0, misses0 = 0, hits1 = 0, misses1 = 0;
+    ltx_engine_cache_stats(s->engine, NULL, NULL, &hits0, &misses0);
     cli_set_job_hooks(&h);
     int rc = pipeline_fn(j->pipeline)(j->argc, j->argv);
     cli_set_job_hooks(NULL);
+    ltx_engine_cache_stats(s->engine, NULL, NULL, &hits1, &misses1);
     strip_prefix(err, s->models);
     pthread_mutex_lock(&s->mu);
+    j->cache_hits = hits1 - hits0;
+    j->cache_misses = misses1 - misses0;
     j->finished = serve_now();
     set_time(j, "total", j->finished - j->started);
     char res[PATH_MAX + 32];
