@@ -208,10 +208,9 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     }
     ltx_alloc_cache_set_min_cached(st->cache, CACHE_MIN_BYTES);
     be->precision = LTX_PRECISION_F32;
-    /* One threading rule: with a pool of several threads, all parallelism goes through it and
-     * OpenBLAS runs single-threaded (cpu_sgemm tiles products over the pool). OpenBLAS's own
-     * workers keep polling for a while after each threaded call; measured on 2 cores, a
-     * threaded conv sgemm slowed the next pool-parallel op by ~13 % (bench/thread_rule.c). */
+    /* One threading rule: with a pool of several threads, parallelism goes through it and
+     * OpenBLAS runs single-threaded, except cpu_sgemm's whole-matrix products (conv), one
+     * OpenBLAS call on as many threads as the pool (docs/ARCHITECTURE.md "CPU threading"). */
     if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
     be->ops = &cpu_ops;
     be->impl = st;

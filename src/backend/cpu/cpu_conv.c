@@ -16,8 +16,10 @@
  * an f32 copy of the weights when they are not contiguous f32 (weight-sized), a contiguous copy
  * of a non-contiguous transposed-conv input tile, the bias as f32, one phased row per worker
  * chunk (depthwise 1-D).
- * Threads: im2col/col2im/direct loops and the sgemm tiles (cpu_sgemm: single-threaded OpenBLAS
- * per tile) all run on be->pool, the backend's one threading rule (see cpu_backend.c).
+ * Threads: im2col/col2im/direct loops run on be->pool; each sgemm is one OpenBLAS call on as
+ * many threads as the pool (cpu_sgemm: whole matrices keep the bits independent of --threads).
+ * OpenBLAS's workers then poll for a while beside the pool's next loops; parking them after
+ * each product was measured and not adopted (docs/ARCHITECTURE.md "CPU threading").
  *
  * Interpolation follows torch.nn.functional.interpolate (ref: aten/src/ATen/native/UpSample.h,
  * cpu/UpSampleKernel.cpp): index/weight math in f32 (torch's opmath for f32), scale = in/out

@@ -231,12 +231,12 @@ void cpu_blas_single_threaded(void)
     openblas_set_num_threads(1);
 }
 
-/* The one threading rule of the CPU backend (cpu_gemm.h): with a pool of several threads,
- * OpenBLAS is single-threaded and each product is tiled over the pool; without one, one call
- * on OpenBLAS's own threads. */
-void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-               int64_t ldc)
+/* The one threading rule of the CPU backend (cpu_gemm.h): without a pool (or a pool of 1), one
+ * call at OpenBLAS's current count; with a pool of several threads, one call on as many
+ * OpenBLAS threads as the pool (its workers are not parked after it: docs/ARCHITECTURE.md). */
+void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+               float *C, int64_t ldc)
 {
     gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, C, ldc};
     if (ltx_threadpool_size(pool) <= 1) {
