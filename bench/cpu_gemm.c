@@ -194,9 +194,9 @@ int main(int argc, char **argv)
     ltx_backend *be = NULL;
     if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
     char isa[160];
-    printf("threads %d, cpu kernels %s\n", nth, cpu_isa_describe(isa, sizeof isa));
+    printf("threads %d, cpu kernels %s\n", nth, ltx_cpu_isa_describe(isa, sizeof isa));
     double pk[2] = {0, 0}, pkc[2] = {0, 0};
-    if (cpu_isa_detected() == CPU_ISA_AVX512) {
+    if (ltx_cpu_isa_detected() == CPU_ISA_AVX512) {
         pk[0] = peak(pool, peak_bf16, 64.0, &pkc[0]);
         pk[1] = peak(pool, peak_fma, 32.0, &pkc[1]);
     }

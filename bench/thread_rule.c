@@ -1,7 +1,7 @@
 /*
  * thread_rule.c — what parking OpenBLAS's workers after a threaded conv GEMM would buy: the CPU
  * backend's conv products are one cblas_sgemm on as many OpenBLAS threads as the pool
- * (cpu_sgemm; whole matrices keep the bits, see cpu_linalg.c), and the ops after it run on the
+ * (ltx_cpu_sgemm; whole matrices keep the bits, see cpu_linalg.c), and the ops after it run on the
  * engine's pool. OpenBLAS's workers (pthreads build) poll with sched_yield for ~2^28 TSC ticks
  * after each job, beside the pool's threads. Parking them (blas_thread_shutdown_, looked up
  * with dlsym here; the next threaded call starts them again, same count, same bits) was tried
@@ -12,7 +12,7 @@
  * Method:
  *   - Conv GEMM: 128 x 4096 x 3456 (a 3x3x3, 128 -> 128 conv's im2col product on a (4, 32, 32)
  *     grid, a video VAE block's shape; 3.6 GFLOP).
- *   - "spin": the GEMM as cpu_sgemm runs it (openblas_set_num_threads(threads), cblas_sgemm,
+ *   - "spin": the GEMM as ltx_cpu_sgemm runs it (openblas_set_num_threads(threads), cblas_sgemm,
  *     back to 1; OpenBLAS's workers left polling). "park": the same, then
  *     blas_thread_shutdown_(). Without that symbol (serial/OpenMP OpenBLAS) the bench says so
  *     and exits 1.

@@ -569,8 +569,8 @@ static ltx_status gpu_inputs_make(ltx_backend *be, const ltx_transformer_config 
     float sg = 0.75f;
     int64_t one = 1;
     in->sigma = ltx_tensor_from_host(be, LTX_F32, 1, &one, &sg);
-    in->vts = nn_unary(be, LTX_UNARY_SCALE, in->vs.denoise_mask, 0.75, 0.0);
-    in->ats = nn_unary(be, LTX_UNARY_SCALE, in->as.denoise_mask, 0.75, 0.0);
+    in->vts = ltx_nn_unary(be, LTX_UNARY_SCALE, in->vs.denoise_mask, 0.75, 0.0);
+    in->ats = ltx_nn_unary(be, LTX_UNARY_SCALE, in->as.denoise_mask, 0.75, 0.0);
     if (!in->v_lat || !in->a_lat || !in->v_ctx || !in->a_ctx || !in->sigma || !in->vts || !in->ats)
         return ltx_err(LTX_ERR_OOM, "bench inputs");
     in->vm = (ltx_modality){.latent = in->v_lat,
@@ -661,8 +661,8 @@ static int gpu_block_run(ltx_backend *be, ltx_threadpool *pool, const char *perf
         goto done;
     }
     tf_ctx c = {.m = m, .be = be, .B = 1};
-    if (tf_prepare(&c, true, &in.vm, &in.am, &va) != LTX_OK ||
-        tf_prepare(&c, false, &in.am, &in.vm, &aa) != LTX_OK) {
+    if (ltx_tf_prepare(&c, true, &in.vm, &in.am, &va) != LTX_OK ||
+        ltx_tf_prepare(&c, false, &in.am, &in.vm, &aa) != LTX_OK) {
         fprintf(stderr, "prepare: %s\n", ltx_err_message());
         goto done;
     }
@@ -681,7 +681,7 @@ static int gpu_block_run(ltx_backend *be, ltx_threadpool *pool, const char *perf
             be->ops->synchronize(be);
             uint64_t s0 = be->n_host_syncs;
             double t0 = bench_now();
-            if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
+            if (ltx_tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
                 fprintf(stderr, "block: %s\n", ltx_err_message());
                 goto done;
             }
@@ -722,8 +722,8 @@ static int gpu_block_run(ltx_backend *be, ltx_threadpool *pool, const char *perf
     ltx_tensor_free(vx0);
     ltx_tensor_free(ax0);
 done:
-    tf_args_clear(&va);
-    tf_args_clear(&aa);
+    ltx_tf_args_clear(&va);
+    ltx_tf_args_clear(&aa);
     gpu_inputs_free(&in);
     ltx_transformer_free(m);
     ltx_st_close(mf);
@@ -974,8 +974,8 @@ static int cpu_main(int argc, char **argv)
     float sg = 0.75f;
     int64_t one = 1;
     ltx_tensor *sigma = ltx_tensor_from_host(be, LTX_F32, 1, &one, &sg);
-    ltx_tensor *vts = nn_unary(be, LTX_UNARY_SCALE, vs.denoise_mask, 0.75, 0.0);
-    ltx_tensor *ats = nn_unary(be, LTX_UNARY_SCALE, as.denoise_mask, 0.75, 0.0);
+    ltx_tensor *vts = ltx_nn_unary(be, LTX_UNARY_SCALE, vs.denoise_mask, 0.75, 0.0);
+    ltx_tensor *ats = ltx_nn_unary(be, LTX_UNARY_SCALE, as.denoise_mask, 0.75, 0.0);
     ltx_modality vm = {.latent = v_lat,
                        .sigma = sigma,
                        .timesteps = vts,
@@ -990,8 +990,8 @@ static int cpu_main(int argc, char **argv)
                        .enabled = true};
     tf_ctx c = {.m = m, .be = be, .B = 1};
     tf_args va, aa;
-    if (tf_prepare(&c, true, &vm, &am, &va) != LTX_OK ||
-        tf_prepare(&c, false, &am, &vm, &aa) != LTX_OK) {
+    if (ltx_tf_prepare(&c, true, &vm, &am, &va) != LTX_OK ||
+        ltx_tf_prepare(&c, false, &am, &vm, &aa) != LTX_OK) {
         fprintf(stderr, "prepare: %s\n", ltx_err_message());
         return 1;
     }
@@ -1052,7 +1052,7 @@ static int cpu_main(int argc, char **argv)
         double c0 = bench_cpu_now(), t0 = bench_now();
         seg_t0 = mod_t0 = t0;
         seg_c0 = mod_c0 = c0;
-        if (tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
+        if (ltx_tf_block_forward(&c, 0, &va, &aa) != LTX_OK) {
             fprintf(stderr, "block: %s\n", ltx_err_message());
             return 1;
         }
@@ -1127,8 +1127,8 @@ static int cpu_main(int argc, char **argv)
     ltx_tensor *fr[] = {vo, ao, vx0, ax0, sigma, vts, ats, a_ctx, a_lat, v_ctx, v_lat};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
-    tf_args_clear(&va);
-    tf_args_clear(&aa);
+    ltx_tf_args_clear(&va);
+    ltx_tf_args_clear(&aa);
     ltx_latent_state_clear(&vs);
     ltx_latent_state_clear(&as);
     unquant_block_weights();

@@ -124,7 +124,7 @@ size_t ltx_engine_info(const ltx_engine *e, char *buf, size_t cap)
     if (n >= 0 && (size_t)n < cap && !strcmp(e->be->ops->name, "cpu")) {
         char isa[160]; /* the CPU kernel level chosen at start-up (cpu_isa.h) */
         int m = snprintf(buf + n, cap - (size_t)n, "cpu kernels: %s\n",
-                         cpu_isa_describe(isa, sizeof isa));
+                         ltx_cpu_isa_describe(isa, sizeof isa));
         if (m > 0) n += m;
     }
     return n < 0 ? 0 : (size_t)n;

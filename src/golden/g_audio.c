@@ -172,27 +172,27 @@ static ltx_status full_run(ltx_golden_ctx *g, const ltx_tensor *x, ltx_tensor **
     return ltx_audio_decode_full(d, v, x, ltx_golden_taps(g), y);
 }
 
-ltx_status g_audio_mel(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_mel(ltx_golden_ctx *g)
 {
     return run_case(g, mel_run);
 }
-ltx_status g_audio_vae_encode(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_vae_encode(ltx_golden_ctx *g)
 {
     return run_case(g, enc_run);
 }
-ltx_status g_audio_encode_waveform(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_encode_waveform(ltx_golden_ctx *g)
 {
     return run_case(g, enc_wave_run);
 }
-ltx_status g_audio_vae_decode(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_vae_decode(ltx_golden_ctx *g)
 {
     return run_case(g, dec_run);
 }
-ltx_status g_vocoder_bwe(ltx_golden_ctx *g)
+ltx_status ltx_g_vocoder_bwe(ltx_golden_ctx *g)
 {
     return run_case(g, voc_run);
 }
-ltx_status g_audio_decode_full(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_decode_full(ltx_golden_ctx *g)
 {
     return run_case(g, full_run);
 }

@@ -164,17 +164,17 @@ static void family(ltx_golden_ctx *g, char *out, size_t cap)
 
 /* ---- handlers ---- */
 
-ltx_status g_ltx_decode_image(ltx_golden_ctx *g);
-ltx_status g_gemma3_chat_template(ltx_golden_ctx *g);
-ltx_status g_gemma3_image_processor(ltx_golden_ctx *g);
-ltx_status g_gemma3_vision(ltx_golden_ctx *g);
-ltx_status g_ltx_pad_inputs_for_attention_alignment(ltx_golden_ctx *g);
-ltx_status g_gemma3_generate_greedy(ltx_golden_ctx *g);
-ltx_status g_ltx_clean_response(ltx_golden_ctx *g);
-ltx_status g_gemma3_sample_filter(ltx_golden_ctx *g);
+ltx_status ltx_g_ltx_decode_image(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_chat_template(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_image_processor(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_vision(ltx_golden_ctx *g);
+ltx_status ltx_g_ltx_pad_inputs_for_attention_alignment(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_generate_greedy(ltx_golden_ctx *g);
+ltx_status ltx_g_ltx_clean_response(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_sample_filter(ltx_golden_ctx *g);
 
 /* ref: ltx_pipelines media_io.decode_image: the PNG in media/ -> (H, W, 3) uint8 */
-ltx_status g_ltx_decode_image(ltx_golden_ctx *g)
+ltx_status ltx_g_ltx_decode_image(ltx_golden_ctx *g)
 {
     const char *file = ltx_json_str(ltx_golden_params(g), "file", "media/enhance_i2v.png");
     if (!strncmp(file, "media/", 6)) file += 6;
@@ -188,7 +188,7 @@ ltx_status g_ltx_decode_image(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_gemma3_chat_template(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_chat_template(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     size_t sl = 0, ul = 0;
@@ -219,7 +219,7 @@ ltx_status g_gemma3_chat_template(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_gemma3_image_processor(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_image_processor(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     const ltx_st_entry *e = ltx_st_find(ltx_golden_file(g), ltx_golden_input_name(g, 0));
@@ -256,7 +256,7 @@ static float *golden_pixels(ltx_golden_ctx *g, const char *name)
     return px;
 }
 
-ltx_status g_gemma3_vision(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_vision(ltx_golden_ctx *g)
 {
     vlm *x = NULL;
     LTX_TRY(open_vlm(g, &x));
@@ -272,7 +272,7 @@ ltx_status g_gemma3_vision(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_ltx_pad_inputs_for_attention_alignment(ltx_golden_ctx *g)
+ltx_status ltx_g_ltx_pad_inputs_for_attention_alignment(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     ltx_gemma3_inputs in = {0};
@@ -374,7 +374,7 @@ static ltx_status run_greedy(ltx_gemma3_gen *gen, const ltx_gemma3_prefill *pf, 
     return s;
 }
 
-ltx_status g_gemma3_generate_greedy(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_generate_greedy(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     vlm *x = NULL;
@@ -431,7 +431,7 @@ ltx_status g_gemma3_generate_greedy(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_ltx_clean_response(ltx_golden_ctx *g)
+ltx_status ltx_g_ltx_clean_response(ltx_golden_ctx *g)
 {
     size_t n = 0, m = 0;
     const char *t = golden_bytes(g, ltx_golden_input_name(g, 0), &n);
@@ -443,7 +443,7 @@ ltx_status g_ltx_clean_response(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_gemma3_sample_filter(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_sample_filter(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     ltx_tensor *t = ltx_golden_input(g, 0);

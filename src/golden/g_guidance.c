@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-ltx_status g_multimodal_guider(ltx_golden_ctx *g);
-ltx_status g_cfg_guider(ltx_golden_ctx *g);
-ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g);
-ltx_status g_stg_guider(ltx_golden_ctx *g);
-ltx_status g_apg_guider(ltx_golden_ctx *g);
-ltx_status g_projection_coef(ltx_golden_ctx *g);
+ltx_status ltx_g_multimodal_guider(ltx_golden_ctx *g);
+ltx_status ltx_g_cfg_guider(ltx_golden_ctx *g);
+ltx_status ltx_g_cfg_star_rescaling_guider(ltx_golden_ctx *g);
+ltx_status ltx_g_stg_guider(ltx_golden_ctx *g);
+ltx_status ltx_g_apg_guider(ltx_golden_ctx *g);
+ltx_status ltx_g_projection_coef(ltx_golden_ctx *g);
 /* g_transformer.c: the cached (LoRA-fused) transformer of the case's checkpoint */
 
 /* Emits t as output i, then frees it. */
@@ -72,7 +72,7 @@ static void guider_params_from(const cJSON *p, ltx_guider_params *gp)
         gp->stg_blocks[i] = (int)bl[i];
 }
 
-ltx_status g_multimodal_guider(ltx_golden_ctx *g)
+ltx_status ltx_g_multimodal_guider(ltx_golden_ctx *g)
 {
     ltx_guider_params gp;
     guider_params_from(ltx_golden_params(g), &gp);
@@ -131,24 +131,24 @@ static ltx_status run_delta(ltx_golden_ctx *g, delta_kind k)
     return s;
 }
 
-ltx_status g_cfg_guider(ltx_golden_ctx *g)
+ltx_status ltx_g_cfg_guider(ltx_golden_ctx *g)
 {
     return run_delta(g, GD_CFG);
 }
-ltx_status g_cfg_star_rescaling_guider(ltx_golden_ctx *g)
+ltx_status ltx_g_cfg_star_rescaling_guider(ltx_golden_ctx *g)
 {
     return run_delta(g, GD_CFG_STAR);
 }
-ltx_status g_stg_guider(ltx_golden_ctx *g)
+ltx_status ltx_g_stg_guider(ltx_golden_ctx *g)
 {
     return run_delta(g, GD_STG);
 }
-ltx_status g_apg_guider(ltx_golden_ctx *g)
+ltx_status ltx_g_apg_guider(ltx_golden_ctx *g)
 {
     return run_delta(g, GD_APG);
 }
 
-ltx_status g_projection_coef(ltx_golden_ctx *g)
+ltx_status ltx_g_projection_coef(ltx_golden_ctx *g)
 {
     ltx_tensor *in[2];
     ltx_status s = inputs_f32(g, 2, in);
@@ -171,8 +171,8 @@ ltx_status g_projection_coef(ltx_golden_ctx *g)
 
 /* ---- LoRA fusion ---- */
 
-ltx_status g_lora_fuse(ltx_golden_ctx *g);
-ltx_status g_lora_fuse(ltx_golden_ctx *g)
+ltx_status ltx_g_lora_fuse(ltx_golden_ctx *g);
+ltx_status ltx_g_lora_fuse(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     const cJSON *loras = cJSON_GetObjectItemCaseSensitive(p, "loras");
@@ -249,8 +249,8 @@ static ltx_tensor *pass_rows(const ltx_tensor *t, int i)
     return ltx_tensor_slice(t, 0, i, i + 1, 1);
 }
 
-ltx_status g_guided_denoise(ltx_golden_ctx *g);
-ltx_status g_guided_denoise(ltx_golden_ctx *g)
+ltx_status ltx_g_guided_denoise(ltx_golden_ctx *g);
+ltx_status ltx_g_guided_denoise(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     const cJSON *passes = cJSON_GetObjectItemCaseSensitive(p, "passes");

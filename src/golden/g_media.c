@@ -13,7 +13,7 @@
 
 /* params: input_sample_rate, target_sample_rate; input (..., N) float32 waveform;
  * output (..., ceil(N * target / input)). */
-ltx_status g_audio_resample(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_resample(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     const int sr_in = (int)ltx_json_int(p, "input_sample_rate", 0);

@@ -15,10 +15,10 @@
  */
 #include "golden/g_pipelines_replay.h"
 
-ltx_status g_pipeline_distilled(ltx_golden_ctx *g);
-ltx_status g_pipeline_one_stage(ltx_golden_ctx *g);
-ltx_status g_pipeline_two_stage(ltx_golden_ctx *g);
-ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g);
+ltx_status ltx_g_pipeline_distilled(ltx_golden_ctx *g);
+ltx_status ltx_g_pipeline_one_stage(ltx_golden_ctx *g);
+ltx_status ltx_g_pipeline_two_stage(ltx_golden_ctx *g);
+ltx_status ltx_g_pipeline_two_stage_hq(ltx_golden_ctx *g);
 
 typedef ltx_status (*pipeline_fn)(ltx_pipe *p, const ltx_gen_inputs *in, ltx_gen_output *out);
 
@@ -26,27 +26,27 @@ static ltx_status run(ltx_golden_ctx *g, pipeline_fn fn)
 {
     gp_replay r = {0};
     ltx_gen_output o = {0};
-    ltx_status s = gp_replay_setup(g, &r);
+    ltx_status s = ltx_gp_replay_setup(g, &r);
     if (s == LTX_OK) s = fn(&r.p, &r.in, &o);
-    if (s == LTX_OK) s = gp_emit_output(g, &o);
+    if (s == LTX_OK) s = ltx_gp_emit_output(g, &o);
     ltx_gen_output_free(&o);
-    gp_replay_free(&r);
+    ltx_gp_replay_free(&r);
     return s;
 }
 
-ltx_status g_pipeline_distilled(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_distilled(ltx_golden_ctx *g)
 {
     return run(g, ltx_pipeline_distilled);
 }
-ltx_status g_pipeline_one_stage(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_one_stage(ltx_golden_ctx *g)
 {
     return run(g, ltx_pipeline_one_stage);
 }
-ltx_status g_pipeline_two_stage(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_two_stage(ltx_golden_ctx *g)
 {
     return run(g, ltx_pipeline_two_stages);
 }
-ltx_status g_pipeline_two_stage_hq(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_two_stage_hq(ltx_golden_ctx *g)
 {
     return run(g, ltx_pipeline_two_stages_hq);
 }

@@ -57,9 +57,9 @@ static ltx_status finish(gp_replay *r, cond_fn fn, ltx_status s)
 {
     ltx_gen_output o = {0};
     if (s == LTX_OK) s = fn(&r->p, &r->in, &r->c, &o);
-    if (s == LTX_OK) s = gp_emit_output(r->g, &o);
+    if (s == LTX_OK) s = ltx_gp_emit_output(r->g, &o);
     ltx_gen_output_free(&o);
-    gp_replay_free(r);
+    ltx_gp_replay_free(r);
     return s;
 }
 
@@ -70,19 +70,19 @@ static ltx_status keyframe(ltx_pipe *p, const ltx_gen_inputs *in, const ltx_cond
     return ltx_pipeline_keyframe_interpolation(p, in, out);
 }
 
-ltx_status g_pipeline_keyframe_interpolation(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_keyframe_interpolation(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    return finish(&r, keyframe, gp_replay_setup(g, &r));
+    return finish(&r, keyframe, ltx_gp_replay_setup(g, &r));
 }
 
-ltx_status g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r);
+    ltx_status s = ltx_gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g);
     int64_t sh[3];
-    float *w = s == LTX_OK ? gp_stored(&r, "in.audio.waveform", LTX_F32, sh, 3) : NULL;
+    float *w = s == LTX_OK ? ltx_gp_stored(&r, "in.audio.waveform", LTX_F32, sh, 3) : NULL;
     if (s == LTX_OK && !w) s = ltx_err_failed();
     if (s == LTX_OK && sh[1] != 2) s = ltx_err(LTX_ERR_FORMAT, "in.audio.waveform: not stereo");
     if (s == LTX_OK) {
@@ -96,14 +96,14 @@ ltx_status g_pipeline_a2vid_two_stage(ltx_golden_ctx *g)
     return finish(&r, ltx_pipeline_a2vid_two_stage, s);
 }
 
-ltx_status g_pipeline_retake(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_retake(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r);
+    ltx_status s = ltx_gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g), *src = cJSON_GetObjectItemCaseSensitive(p, "source");
     int64_t vs[4], as[3];
-    uint8_t *rgb = s == LTX_OK ? gp_stored(&r, "in.source.frames_uint8", LTX_U8, vs, 4) : NULL;
-    float *w = rgb ? gp_stored(&r, "in.source.audio_waveform", LTX_F32, as, 3) : NULL;
+    uint8_t *rgb = s == LTX_OK ? ltx_gp_stored(&r, "in.source.frames_uint8", LTX_U8, vs, 4) : NULL;
+    float *w = rgb ? ltx_gp_stored(&r, "in.source.audio_waveform", LTX_F32, as, 3) : NULL;
     if (s == LTX_OK && !w) s = ltx_err_failed();
     if (s == LTX_OK) {
         double fps = ltx_json_num(src, "fps", 24.0);
@@ -134,15 +134,16 @@ ltx_status g_pipeline_retake(ltx_golden_ctx *g)
     return finish(&r, ltx_pipeline_retake, s);
 }
 
-ltx_status g_pipeline_ic_lora(ltx_golden_ctx *g)
+ltx_status ltx_g_pipeline_ic_lora(ltx_golden_ctx *g)
 {
     gp_replay r = {0};
-    ltx_status s = gp_replay_setup(g, &r);
+    ltx_status s = ltx_gp_replay_setup(g, &r);
     const cJSON *p = ltx_golden_params(g);
     int64_t rs[4], ms[5], fs[4];
-    uint8_t *ref = s == LTX_OK ? gp_stored(&r, "in.reference.frames_uint8", LTX_U8, rs, 4) : NULL;
-    float *mask = ref ? gp_stored(&r, "in.conditioning_attention_mask", LTX_F32, ms, 5) : NULL;
-    uint8_t *mf = mask ? gp_stored(&r, "in.mask_video.frames_uint8", LTX_U8, fs, 4) : NULL;
+    uint8_t *ref =
+        s == LTX_OK ? ltx_gp_stored(&r, "in.reference.frames_uint8", LTX_U8, rs, 4) : NULL;
+    float *mask = ref ? ltx_gp_stored(&r, "in.conditioning_attention_mask", LTX_F32, ms, 5) : NULL;
+    uint8_t *mf = mask ? ltx_gp_stored(&r, "in.mask_video.frames_uint8", LTX_U8, fs, 4) : NULL;
     if (s == LTX_OK && !mf) s = ltx_err_failed();
     if (s == LTX_OK) {
         r.c.refs[0] = (ltx_cond_video){ref, (int)rs[0], (int)rs[1], (int)rs[2],

@@ -32,7 +32,7 @@ static ltx_status golden_sde_noise(void *user, ltx_backend *be, bool substep,
         ltx_tensor_free(t);
         return ltx_err(LTX_ERR_FORMAT, "%s: shape differs from the state", key);
     }
-    *out = nn_contiguous(be, t, LTX_F32);
+    *out = ltx_nn_contiguous(be, t, LTX_F32);
     ltx_tensor_free(t);
     return *out ? LTX_OK : ltx_err_failed();
 }
@@ -45,7 +45,7 @@ static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t 
     if (!ns->rng) {
         ltx_tensor *t = ltx_golden_tensor(ns->g, key);
         if (!t) return ltx_err_failed();
-        *out = nn_contiguous(ltx_golden_backend(ns->g), t, LTX_F32);
+        *out = ltx_nn_contiguous(ltx_golden_backend(ns->g), t, LTX_F32);
         ltx_tensor_free(t);
         return *out ? LTX_OK : ltx_err_failed();
     }
@@ -64,7 +64,7 @@ static ltx_status golden_noise(void *user, const char *name, int64_t T, int64_t 
     return s;
 }
 
-void gp_replay_free(gp_replay *r)
+void ltx_gp_replay_free(gp_replay *r)
 {
     ltx_st_close(r->ckpt);
     ltx_st_close(r->ups);
@@ -77,7 +77,7 @@ void gp_replay_free(gp_replay *r)
         ltx_lora_close(r->lora[i]);
 }
 
-void *gp_stored(gp_replay *r, const char *name, ltx_dtype dt, int64_t *shape, int cap)
+void *ltx_gp_stored(gp_replay *r, const char *name, ltx_dtype dt, int64_t *shape, int cap)
 {
     if (r->n_host == GP_MAX_HOST) {
         ltx_err(LTX_ERR_INTERNAL, "too many stored inputs");
@@ -99,7 +99,8 @@ void *gp_stored(gp_replay *r, const char *name, ltx_dtype dt, int64_t *shape, in
     return h;
 }
 
-bool gp_has_tensor(const gp_replay *r, const char *name)
+/* Whether the golden file stores `name`. */
+static bool gp_has_tensor(const gp_replay *r, const char *name)
 {
     return ltx_st_find(ltx_golden_file(r->g), name) != NULL;
 }
@@ -169,7 +170,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     char name[64];
     int64_t sh[3];
     snprintf(name, sizeof name, "image%d.crf_roundtrip_uint8", i);
-    uint8_t *rgb = gp_stored(r, name, LTX_U8, sh, 3);
+    uint8_t *rgb = ltx_gp_stored(r, name, LTX_U8, sh, 3);
     if (!rgb) return ltx_err_failed();
     r->img[i] = (ltx_pipe_image){.path = ltx_json_str(it, "file", ""),
                                  .frame_idx = (int)ltx_json_int(it, "frame_idx", 0),
@@ -180,7 +181,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
                                  .w = (int)sh[1]};
     snprintf(name, sizeof name, "in.image%d.pixels_uint8", i);
     if (!gp_has_tensor(r, name)) return LTX_OK;
-    uint8_t *src = gp_stored(r, name, LTX_U8, sh, 3);
+    uint8_t *src = ltx_gp_stored(r, name, LTX_U8, sh, 3);
     if (!src) return ltx_err_failed();
     ltx_frames rt = {0};
     ltx_status s = ltx_image_crf_roundtrip(src, (int)sh[0], (int)sh[1], r->img[i].crf, &rt);
@@ -193,7 +194,7 @@ static ltx_status load_image(gp_replay *r, const cJSON *it, int i)
     return s;
 }
 
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
+ltx_status ltx_gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
 {
     r->g = g;
     const cJSON *p = ltx_golden_params(g);
@@ -270,7 +271,7 @@ ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r)
     return setup_loras(r);
 }
 
-ltx_status gp_emit_output(ltx_golden_ctx *g, const ltx_gen_output *o)
+ltx_status ltx_gp_emit_output(ltx_golden_ctx *g, const ltx_gen_output *o)
 {
     if (!o->audio) return o->audio_status != LTX_OK ? o->audio_status : LTX_ERR_INTERNAL;
     int64_t shape[2] = {2, o->n_samples};

@@ -27,7 +27,7 @@ typedef struct gp_noise_src {
     int sde_count; /* res_2s draws so far in `stage` */
 } gp_noise_src;
 
-/* Everything a replay owns; zero-initialise, gp_replay_setup, then gp_replay_free. */
+/* Everything a replay owns; zero-initialise, ltx_gp_replay_setup, then ltx_gp_replay_free. */
 typedef struct gp_replay {
     ltx_golden_ctx *g;
     ltx_st_file *ckpt, *ups;
@@ -50,18 +50,16 @@ typedef struct gp_replay {
  * float32 replay under the file's reference version. Negative contexts are loaded where stored;
  * the replay is guided when params has video_guider. One rule for every pipeline: torch 1.13's
  * bf16 rounding of LoRA strengths is part of the fusion flags (models/lora.h), not a switch.
- * Whatever it acquired is released by gp_replay_free, also on error. */
-ltx_status gp_replay_setup(ltx_golden_ctx *g, gp_replay *r);
+ * Whatever it acquired is released by ltx_gp_replay_free, also on error. */
+ltx_status ltx_gp_replay_setup(ltx_golden_ctx *g, gp_replay *r);
 /* Releases what r owns; r may be partly set up. */
-void gp_replay_free(gp_replay *r);
+void ltx_gp_replay_free(gp_replay *r);
 
-/* Host copy of the stored tensor `name` in dt (LTX_U8 or LTX_F32), kept until gp_replay_free;
+/* Host copy of the stored tensor `name` in dt (LTX_U8 or LTX_F32), kept until ltx_gp_replay_free;
  * shape[0..cap) receives its dims (1 past ndim). NULL on error (message set). */
-void *gp_stored(gp_replay *r, const char *name, ltx_dtype dt, int64_t *shape, int cap);
-/* Whether the golden file stores `name`. */
-bool gp_has_tensor(const gp_replay *r, const char *name);
+void *ltx_gp_stored(gp_replay *r, const char *name, ltx_dtype dt, int64_t *shape, int cap);
 
 /* Emits out.audio_waveform (a failed audio decode fails the case with its status). */
-ltx_status gp_emit_output(ltx_golden_ctx *g, const ltx_gen_output *o);
+ltx_status ltx_gp_emit_output(ltx_golden_ctx *g, const ltx_gen_output *o);
 
 #endif

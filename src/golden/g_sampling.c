@@ -19,8 +19,8 @@ static ltx_status emit_f32(ltx_golden_ctx *g, const float *v, int64_t n)
 
 /* ---- schedulers ---- */
 
-ltx_status g_ltx2_scheduler(ltx_golden_ctx *g);
-ltx_status g_ltx2_scheduler(ltx_golden_ctx *g)
+ltx_status ltx_g_ltx2_scheduler(ltx_golden_ctx *g);
+ltx_status ltx_g_ltx2_scheduler(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     ltx_ltx2_sched_params sp;
@@ -40,16 +40,16 @@ ltx_status g_ltx2_scheduler(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_distilled_sigmas(ltx_golden_ctx *g);
-ltx_status g_distilled_sigmas(ltx_golden_ctx *g)
+ltx_status ltx_g_distilled_sigmas(ltx_golden_ctx *g);
+ltx_status ltx_g_distilled_sigmas(ltx_golden_ctx *g)
 {
     const float *v;
     int n = ltx_sched_distilled((int)ltx_json_int(ltx_golden_params(g), "stage", 1), &v);
     return emit_f32(g, v, n);
 }
 
-ltx_status g_linear_quadratic_scheduler(ltx_golden_ctx *g);
-ltx_status g_linear_quadratic_scheduler(ltx_golden_ctx *g)
+ltx_status ltx_g_linear_quadratic_scheduler(ltx_golden_ctx *g);
+ltx_status ltx_g_linear_quadratic_scheduler(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     int steps = (int)ltx_json_int(p, "steps", 0);
@@ -63,8 +63,8 @@ ltx_status g_linear_quadratic_scheduler(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_beta_scheduler(ltx_golden_ctx *g);
-ltx_status g_beta_scheduler(ltx_golden_ctx *g)
+ltx_status ltx_g_beta_scheduler(ltx_golden_ctx *g);
+ltx_status ltx_g_beta_scheduler(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     int steps = (int)ltx_json_int(p, "steps", 0);
@@ -104,8 +104,8 @@ static float *host_f32(ltx_tensor *t, int64_t *n)
     return ltx_tensor_to_host_f32(t);
 }
 
-ltx_status g_euler_step(ltx_golden_ctx *g);
-ltx_status g_euler_step(ltx_golden_ctx *g)
+ltx_status ltx_g_euler_step(ltx_golden_ctx *g);
+ltx_status ltx_g_euler_step(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *in[3] = {0};
@@ -153,19 +153,19 @@ static ltx_status velocity_or_denoised(ltx_golden_ctx *g, bool velocity)
     return s;
 }
 
-ltx_status g_to_velocity(ltx_golden_ctx *g);
-ltx_status g_to_velocity(ltx_golden_ctx *g)
+ltx_status ltx_g_to_velocity(ltx_golden_ctx *g);
+ltx_status ltx_g_to_velocity(ltx_golden_ctx *g)
 {
     return velocity_or_denoised(g, true);
 }
-ltx_status g_to_denoised(ltx_golden_ctx *g);
-ltx_status g_to_denoised(ltx_golden_ctx *g)
+ltx_status ltx_g_to_denoised(ltx_golden_ctx *g);
+ltx_status ltx_g_to_denoised(ltx_golden_ctx *g)
 {
     return velocity_or_denoised(g, false);
 }
 
-ltx_status g_post_process_latent(ltx_golden_ctx *g);
-ltx_status g_post_process_latent(ltx_golden_ctx *g)
+ltx_status ltx_g_post_process_latent(ltx_golden_ctx *g);
+ltx_status ltx_g_post_process_latent(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
     ltx_tensor *in[3] = {0}, *x0 = NULL;
@@ -178,8 +178,8 @@ ltx_status g_post_process_latent(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_res2s_step(ltx_golden_ctx *g);
-ltx_status g_res2s_step(ltx_golden_ctx *g)
+ltx_status ltx_g_res2s_step(ltx_golden_ctx *g);
+ltx_status ltx_g_res2s_step(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
     const cJSON *p = ltx_golden_params(g);
@@ -204,8 +204,8 @@ ltx_status g_res2s_step(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_res2s_sde_coeff(ltx_golden_ctx *g);
-ltx_status g_res2s_sde_coeff(ltx_golden_ctx *g)
+ltx_status ltx_g_res2s_sde_coeff(ltx_golden_ctx *g);
+ltx_status ltx_g_res2s_sde_coeff(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     ltx_tensor *sigt = ltx_golden_input(g, 0);
@@ -246,8 +246,8 @@ static double *res2s_h(ltx_golden_ctx *g, int64_t *nh)
     return h;
 }
 
-ltx_status g_res2s_h(ltx_golden_ctx *g);
-ltx_status g_res2s_h(ltx_golden_ctx *g)
+ltx_status ltx_g_res2s_h(ltx_golden_ctx *g);
+ltx_status ltx_g_res2s_h(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = res2s_h(g, &n);
@@ -268,8 +268,8 @@ static double *input_f64(ltx_golden_ctx *g, int64_t *n)
     return v;
 }
 
-ltx_status g_res2s_coefficients(ltx_golden_ctx *g);
-ltx_status g_res2s_coefficients(ltx_golden_ctx *g)
+ltx_status ltx_g_res2s_coefficients(ltx_golden_ctx *g);
+ltx_status ltx_g_res2s_coefficients(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = input_f64(g, &n);
@@ -289,8 +289,8 @@ ltx_status g_res2s_coefficients(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_res2s_phi(ltx_golden_ctx *g);
-ltx_status g_res2s_phi(ltx_golden_ctx *g)
+ltx_status ltx_g_res2s_phi(ltx_golden_ctx *g);
+ltx_status ltx_g_res2s_phi(ltx_golden_ctx *g)
 {
     int64_t n;
     double *h = input_f64(g, &n);

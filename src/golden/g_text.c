@@ -18,8 +18,8 @@
 #include <string.h>
 
 /* Declarations for cases.def (handlers are looked up by name). */
-ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g);
-ltx_status g_embeddings_processor(ltx_golden_ctx *g);
+ltx_status ltx_g_gemma3_text_hidden_states(ltx_golden_ctx *g);
+ltx_status ltx_g_embeddings_processor(ltx_golden_ctx *g);
 
 /* Integer golden input (I64 or I32, any shape) read straight from the mapped file (host
  * memory, no device access) as int32; malloc'd, caller frees. */
@@ -69,7 +69,7 @@ static ltx_status gemma_hidden(void *user, int index, const ltx_tensor *h, int64
     return s;
 }
 
-ltx_status g_gemma3_text_hidden_states(ltx_golden_ctx *g)
+ltx_status ltx_g_gemma3_text_hidden_states(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
     /* extra.files.gemma_root ("tiny_gemma/") is relative to the golden set root. */
@@ -134,7 +134,7 @@ static void free_st(void *f)
     ltx_st_close(f);
 }
 
-ltx_status g_embeddings_processor(ltx_golden_ctx *g)
+ltx_status ltx_g_embeddings_processor(ltx_golden_ctx *g)
 {
     ltx_backend *be = ltx_golden_backend(g);
     const cJSON *prm = ltx_golden_params(g);

@@ -21,21 +21,21 @@
 #include <string.h>
 
 /* Declarations for cases.def (handlers are looked up by name). */
-ltx_status g_rope_freqs(ltx_golden_ctx *g);
-ltx_status g_rope_freq_grid(ltx_golden_ctx *g);
-ltx_status g_rope_apply(ltx_golden_ctx *g);
-ltx_status g_gaussian_noiser(ltx_golden_ctx *g);
-ltx_status g_video_patchify(ltx_golden_ctx *g);
-ltx_status g_video_patch_grid_bounds(ltx_golden_ctx *g);
-ltx_status g_video_pixel_coords(ltx_golden_ctx *g);
-ltx_status g_video_initial_state(ltx_golden_ctx *g);
-ltx_status g_audio_patchify(ltx_golden_ctx *g);
-ltx_status g_audio_patch_grid_bounds(ltx_golden_ctx *g);
-ltx_status g_audio_initial_state(ltx_golden_ctx *g);
-ltx_status g_vae_patchify(ltx_golden_ctx *g);
-ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g);
-ltx_status g_ltx_model_forward(ltx_golden_ctx *g);
-ltx_status g_x0_model_forward(ltx_golden_ctx *g);
+ltx_status ltx_g_rope_freqs(ltx_golden_ctx *g);
+ltx_status ltx_g_rope_freq_grid(ltx_golden_ctx *g);
+ltx_status ltx_g_rope_apply(ltx_golden_ctx *g);
+ltx_status ltx_g_gaussian_noiser(ltx_golden_ctx *g);
+ltx_status ltx_g_video_patchify(ltx_golden_ctx *g);
+ltx_status ltx_g_video_patch_grid_bounds(ltx_golden_ctx *g);
+ltx_status ltx_g_video_pixel_coords(ltx_golden_ctx *g);
+ltx_status ltx_g_video_initial_state(ltx_golden_ctx *g);
+ltx_status ltx_g_audio_patchify(ltx_golden_ctx *g);
+ltx_status ltx_g_audio_patch_grid_bounds(ltx_golden_ctx *g);
+ltx_status ltx_g_audio_initial_state(ltx_golden_ctx *g);
+ltx_status ltx_g_vae_patchify(ltx_golden_ctx *g);
+ltx_status ltx_g_video_condition_by_latent_index(ltx_golden_ctx *g);
+ltx_status ltx_g_ltx_model_forward(ltx_golden_ctx *g);
+ltx_status ltx_g_x0_model_forward(ltx_golden_ctx *g);
 
 static ltx_status emit_free(ltx_golden_ctx *g, const char *name, ltx_tensor *t)
 {
@@ -93,7 +93,7 @@ static ltx_tensor *ref_layout(ltx_golden_ctx *g, const ltx_rope_params *rp, cons
     return r;
 }
 
-ltx_status g_rope_freqs(ltx_golden_ctx *g)
+ltx_status ltx_g_rope_freqs(ltx_golden_ctx *g)
 {
     ltx_rope_params rp;
     int axes[LTX_ROPE_MAX_AXES];
@@ -110,7 +110,7 @@ ltx_status g_rope_freqs(ltx_golden_ctx *g)
     return st;
 }
 
-ltx_status g_rope_freq_grid(ltx_golden_ctx *g)
+ltx_status ltx_g_rope_freq_grid(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     int dim = (int)ltx_json_int(p, "dim", 0), n = (int)ltx_json_int(p, "n_pos_dims", 1);
@@ -130,7 +130,7 @@ ltx_status g_rope_freq_grid(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_rope_apply(ltx_golden_ctx *g)
+ltx_status ltx_g_rope_apply(ltx_golden_ctx *g)
 {
     ltx_rope_params rp;
     int axes[LTX_ROPE_MAX_AXES];
@@ -142,7 +142,7 @@ ltx_status g_rope_apply(ltx_golden_ctx *g)
     if (st == LTX_OK) y = ltx_rope_apply(be, rp.mode, x, rp.heads, c, s); /* (B, H, T, D) */
     static const int perm[4] = {0, 2, 1, 3};
     if (y) yp = ltx_tensor_permute(y, perm);
-    if (yp) yc = nn_contiguous(be, yp, LTX_F32);
+    if (yp) yc = ltx_nn_contiguous(be, yp, LTX_F32);
     if (st == LTX_OK && !yc) st = ltx_err_failed();
     if (st == LTX_OK)
         st = emit_free(g, ltx_golden_output_name(g, 0), ltx_tensor_reshape(yc, 3, x->shape));
@@ -161,7 +161,7 @@ static int shape_param(ltx_golden_ctx *g, const char *key, int64_t *shape)
 
 /* Inputs: noise, latent, [clean_latent,] mask — the 1.2 files give the clean latent the noiser
  * lerps towards; without one the latent is its own clean latent (an unconditioned state). */
-ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
+ltx_status ltx_g_gaussian_noiser(ltx_golden_ctx *g)
 {
     bool has_clean = ltx_golden_input_name(g, 3) != NULL;
     ltx_tensor *noise = ltx_golden_input(g, 0), *lat = ltx_golden_input(g, 1);
@@ -181,7 +181,7 @@ ltx_status g_gaussian_noiser(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_patchify(ltx_golden_ctx *g)
+ltx_status ltx_g_video_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return ltx_err_failed();
@@ -192,7 +192,7 @@ ltx_status g_video_patchify(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_patch_grid_bounds(ltx_golden_ctx *g)
+ltx_status ltx_g_video_patch_grid_bounds(ltx_golden_ctx *g)
 {
     int64_t shape[LTX_MAX_DIMS];
     if (shape_param(g, "latent_shape", shape) != 5)
@@ -206,7 +206,7 @@ ltx_status g_video_patch_grid_bounds(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_pixel_coords(ltx_golden_ctx *g)
+ltx_status ltx_g_video_pixel_coords(ltx_golden_ctx *g)
 {
     ltx_tensor *b = ltx_golden_input(g, 0);
     if (!b) return ltx_err_failed();
@@ -238,7 +238,7 @@ static ltx_status emit_state(ltx_golden_ctx *g, ltx_latent_state *st)
     return s;
 }
 
-ltx_status g_video_initial_state(ltx_golden_ctx *g)
+ltx_status ltx_g_video_initial_state(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     int64_t shape[LTX_MAX_DIMS], sf[3];
@@ -259,7 +259,7 @@ ltx_status g_video_initial_state(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_audio_patchify(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return ltx_err_failed();
@@ -280,7 +280,7 @@ static void timing_from(ltx_golden_ctx *g, ltx_audio_timing *tm)
     tm->shift = (int)ltx_json_int(p, "shift", tm->shift);
 }
 
-ltx_status g_audio_patch_grid_bounds(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_patch_grid_bounds(ltx_golden_ctx *g)
 {
     int64_t shape[LTX_MAX_DIMS];
     if (shape_param(g, "latent_shape", shape) != 4)
@@ -295,7 +295,7 @@ ltx_status g_audio_patch_grid_bounds(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_audio_initial_state(ltx_golden_ctx *g)
+ltx_status ltx_g_audio_initial_state(ltx_golden_ctx *g)
 {
     int64_t shape[LTX_MAX_DIMS];
     if (shape_param(g, "latent_shape", shape) != 4)
@@ -311,7 +311,7 @@ ltx_status g_audio_initial_state(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_vae_patchify(ltx_golden_ctx *g)
+ltx_status ltx_g_vae_patchify(ltx_golden_ctx *g)
 {
     ltx_tensor *x = ltx_golden_input(g, 0);
     if (!x) return ltx_err_failed();
@@ -324,7 +324,7 @@ ltx_status g_vae_patchify(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
+ltx_status ltx_g_video_condition_by_latent_index(ltx_golden_ctx *g)
 {
     const cJSON *p = ltx_golden_params(g);
     int64_t shape[LTX_MAX_DIMS];
@@ -341,10 +341,10 @@ ltx_status g_video_condition_by_latent_index(ltx_golden_ctx *g)
     }
     /* working copies (the golden's tensors are read-only views of the file) */
     if (s == LTX_OK) {
-        st.latent = nn_contiguous(be, in[0], LTX_F32);
-        st.denoise_mask = nn_contiguous(be, in[1], LTX_F32);
-        st.positions = nn_contiguous(be, in[2], LTX_F32);
-        st.clean_latent = nn_contiguous(be, in[3], LTX_F32);
+        st.latent = ltx_nn_contiguous(be, in[0], LTX_F32);
+        st.denoise_mask = ltx_nn_contiguous(be, in[1], LTX_F32);
+        st.positions = ltx_nn_contiguous(be, in[2], LTX_F32);
+        st.clean_latent = ltx_nn_contiguous(be, in[3], LTX_F32);
         if (!st.latent || !st.denoise_mask || !st.positions || !st.clean_latent)
             s = ltx_err_failed();
     }
@@ -550,11 +550,11 @@ static ltx_status run_forward(ltx_golden_ctx *g, bool x0)
     return s;
 }
 
-ltx_status g_ltx_model_forward(ltx_golden_ctx *g)
+ltx_status ltx_g_ltx_model_forward(ltx_golden_ctx *g)
 {
     return run_forward(g, false);
 }
-ltx_status g_x0_model_forward(ltx_golden_ctx *g)
+ltx_status ltx_g_x0_model_forward(ltx_golden_ctx *g)
 {
     return run_forward(g, true);
 }

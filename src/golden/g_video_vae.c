@@ -88,8 +88,8 @@ static bool parse_tiling(ltx_golden_ctx *g, ltx_vae_tiling *t)
     return true;
 }
 
-ltx_status g_video_vae_decode(ltx_golden_ctx *g);
-ltx_status g_video_vae_decode(ltx_golden_ctx *g)
+ltx_status ltx_g_video_vae_decode(ltx_golden_ctx *g);
+ltx_status ltx_g_video_vae_decode(ltx_golden_ctx *g)
 {
     ltx_video_decoder *d;
     LTX_TRY(get_decoder(g, &d));
@@ -127,7 +127,7 @@ static ltx_status on_chunk(void *user, const ltx_tensor *chunk, int64_t frame0)
         return LTX_OK;
     }
     const ltx_tensor *parts[2] = {k->frames, u};
-    ltx_tensor *cat = nn_cat(be, parts, 2, 0);
+    ltx_tensor *cat = ltx_nn_cat(be, parts, 2, 0);
     ltx_tensor_free(u);
     if (!cat) return LTX_ERR_INTERNAL;
     ltx_tensor_free(k->frames);
@@ -135,8 +135,8 @@ static ltx_status on_chunk(void *user, const ltx_tensor *chunk, int64_t frame0)
     return LTX_OK;
 }
 
-ltx_status g_video_vae_decode_uint8(ltx_golden_ctx *g);
-ltx_status g_video_vae_decode_uint8(ltx_golden_ctx *g)
+ltx_status ltx_g_video_vae_decode_uint8(ltx_golden_ctx *g);
+ltx_status ltx_g_video_vae_decode_uint8(ltx_golden_ctx *g)
 {
     ltx_video_decoder *d;
     LTX_TRY(get_decoder(g, &d));
@@ -161,8 +161,8 @@ ltx_status g_video_vae_decode_uint8(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_vae_decode_tiled(ltx_golden_ctx *g);
-ltx_status g_video_vae_decode_tiled(ltx_golden_ctx *g)
+ltx_status ltx_g_video_vae_decode_tiled(ltx_golden_ctx *g);
+ltx_status ltx_g_video_vae_decode_tiled(ltx_golden_ctx *g)
 {
     ltx_video_decoder *d;
     LTX_TRY(get_decoder(g, &d));
@@ -176,8 +176,8 @@ ltx_status g_video_vae_decode_tiled(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_video_vae_encode(ltx_golden_ctx *g);
-ltx_status g_video_vae_encode(ltx_golden_ctx *g)
+ltx_status ltx_g_video_vae_encode(ltx_golden_ctx *g);
+ltx_status ltx_g_video_vae_encode(ltx_golden_ctx *g)
 {
     ltx_video_encoder *e;
     LTX_TRY(get_encoder(g, &e));
@@ -193,8 +193,8 @@ ltx_status g_video_vae_encode(ltx_golden_ctx *g)
     return s;
 }
 
-ltx_status g_latent_upsampler(ltx_golden_ctx *g);
-ltx_status g_latent_upsampler(ltx_golden_ctx *g)
+ltx_status ltx_g_latent_upsampler(ltx_golden_ctx *g);
+ltx_status ltx_g_latent_upsampler(ltx_golden_ctx *g)
 {
     ltx_latent_upsampler *u;
     LTX_TRY(get_upsampler(g, &u));
@@ -215,8 +215,8 @@ static void free_stats(void *p)
     free(p);
 }
 
-ltx_status g_upsample_video(ltx_golden_ctx *g);
-ltx_status g_upsample_video(ltx_golden_ctx *g)
+ltx_status ltx_g_upsample_video(ltx_golden_ctx *g);
+ltx_status ltx_g_upsample_video(ltx_golden_ctx *g)
 {
     ltx_latent_upsampler *u;
     LTX_TRY(get_upsampler(g, &u));

@@ -273,7 +273,7 @@ static ltx_status kv_section(ltx_st_file *f, cur *c, uint64_t nkv, gguf_meta *m)
             const char *s;
             size_t n;
             char *v = rd_str(c, &s, &n) ? dupn(s, n) : NULL;
-            st = v ? st_push_meta(f, key, v)
+            st = v ? ltx_st_push_meta(f, key, v)
                    : ltx_err(LTX_ERR_FORMAT, "%s: metadata '%.200s': truncated string", L, key);
             if (st == LTX_OK && !strcmp(key, "general.architecture"))
                 snprintf(m->arch, sizeof m->arch, "%s", v);
@@ -308,7 +308,7 @@ static ltx_status kv_section(ltx_st_file *f, cur *c, uint64_t nkv, gguf_meta *m)
                 m->ovals[m->norig++] = v;
             }
         }
-        if (st == LTX_OK && key && text[0]) st = st_push_meta(f, key, text);
+        if (st == LTX_OK && key && text[0]) st = ltx_st_push_meta(f, key, text);
         free(key);
     }
     free(text);
@@ -553,17 +553,17 @@ static ltx_status add_entries(ltx_st_file *f, const gguf_meta *m, tinfo *ti, uin
         if (norm) LTX_TRY(unplus_norm(f, &e, L));
         e.name = dupn(nm, strlen(nm));
         if (!e.name) return ltx_err(LTX_ERR_OOM, "%s: out of memory", L);
-        ltx_status st = st_push_entry(f, &e);
+        ltx_status st = ltx_st_push_entry(f, &e);
         if (st != LTX_OK) {
             free((char *)e.name);
             return st;
         }
     }
-    return st_check_overlap(f, first, L);
+    return ltx_st_check_overlap(f, first, L);
 }
 
-ltx_status gguf_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
-                            int shard)
+ltx_status ltx_gguf_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
+                                int shard)
 {
     cur c = {base, size, 4, label};
     uint32_t ver;

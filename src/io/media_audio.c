@@ -101,7 +101,7 @@ static ltx_status downmix(const float *src, int ch, int64_t cap, int64_t off, in
     av_channel_layout_uninit(&in);
     if (r < 0) {
         free(m);
-        return media_averr(LTX_ERR_UNSUPPORTED, r, path, "cannot build a stereo down-mix for");
+        return ltx_media_averr(LTX_ERR_UNSUPPORTED, r, path, "cannot build a stereo down-mix for");
     }
     for (int o = 0; o < 2; o++) {
         for (int64_t i = 0; i < n; i++) {
@@ -158,9 +158,9 @@ ltx_status ltx_audio_decode(const char *path, double start_s, double max_duratio
     if (start_s < 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "'%s': negative audio start %g", path, start_s);
     media_in m;
-    LTX_TRY(media_in_open(&m, path, AVMEDIA_TYPE_AUDIO, true, NULL));
+    LTX_TRY(ltx_media_in_open(&m, path, AVMEDIA_TYPE_AUDIO, true, NULL));
     if (!m.st) { /* no audio stream: the reference returns None */
-        media_in_close(&m);
+        ltx_media_in_close(&m);
         return LTX_OK;
     }
     const int sr = m.st->codecpar->sample_rate;
@@ -181,13 +181,13 @@ ltx_status ltx_audio_decode(const char *path, double start_s, double max_duratio
     else if (m.st->duration != AV_NOPTS_VALUE)
         end_s = (double)m.st->duration * tbq.num / tbq.den;
     /* ref: container.seek(int(start_time / time_base), stream=audio_stream) */
-    s = media_in_seek(&m, (int64_t)(start_s / tb));
+    s = ltx_media_in_seek(&m, (int64_t)(start_s / tb));
     if (s != LTX_OK) goto done;
     float *buf = NULL;
     int64_t cap = 0, len = 0;
     double first_t = NAN;
     int r;
-    while ((r = media_in_next(&m, &s)) == 1) {
+    while ((r = ltx_media_in_next(&m, &s)) == 1) {
         const AVFrame *f = m.frame;
         if (f->pts == AV_NOPTS_VALUE) continue;
         if (f->ch_layout.nb_channels != ch) {
@@ -217,7 +217,7 @@ ltx_status ltx_audio_decode(const char *path, double start_s, double max_duratio
     }
     free(buf);
 done:
-    media_in_close(&m);
+    ltx_media_in_close(&m);
     if (s != LTX_OK) {
         ltx_audio_free(out);
         out->mix = "none";

@@ -18,7 +18,7 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
 
-ltx_status media_averr(ltx_status fallback, int averr, const char *path, const char *what)
+ltx_status ltx_media_averr(ltx_status fallback, int averr, const char *path, const char *what)
 {
     char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
     av_strerror(averr, buf, sizeof buf);
@@ -31,20 +31,20 @@ ltx_status media_averr(ltx_status fallback, int averr, const char *path, const c
     return ltx_err(s, "%s '%s': %s", what, path ? path : "(memory)", buf);
 }
 
-void media_quiet_ffmpeg(void)
+void ltx_media_quiet_ffmpeg(void)
 {
     /* AV_LOG_INFO is FFmpeg's untouched default; a program that set a level keeps it. */
     if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_QUIET);
 }
 
 /* ---- reader ------------------------------------------------------------------------------- */
-ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, bool optional,
-                         AVDictionary **demux_opts)
+ltx_status ltx_media_in_open(media_in *m, const char *path, enum AVMediaType type, bool optional,
+                             AVDictionary **demux_opts)
 {
     memset(m, 0, sizeof *m);
     m->path = path;
     if (!path || !*path) return ltx_err(LTX_ERR_INVALID_ARG, "media: empty path");
-    media_quiet_ffmpeg();
+    ltx_media_quiet_ffmpeg();
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ltx_err(LTX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -52,11 +52,11 @@ ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, b
     LTX_TRY(ltx_check_regular(path, NULL)); /* FFmpeg would block forever on a FIFO */
     if (sb.st_size == 0) return ltx_err(LTX_ERR_FORMAT, "cannot read '%s': empty file", path);
     int r = avformat_open_input(&m->fmt, path, NULL, demux_opts);
-    if (r < 0) return media_averr(LTX_ERR_FORMAT, r, path, "cannot open media file");
+    if (r < 0) return ltx_media_averr(LTX_ERR_FORMAT, r, path, "cannot open media file");
     r = avformat_find_stream_info(m->fmt, NULL);
     if (r < 0) {
-        ltx_status s = media_averr(LTX_ERR_FORMAT, r, path, "cannot read stream info of");
-        media_in_close(m);
+        ltx_status s = ltx_media_averr(LTX_ERR_FORMAT, r, path, "cannot read stream info of");
+        ltx_media_in_close(m);
         return s;
     }
     for (unsigned i = 0; i < m->fmt->nb_streams; i++) {
@@ -69,7 +69,7 @@ ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, b
         if (optional) return LTX_OK;
         ltx_status s =
             ltx_err(LTX_ERR_FORMAT, "'%s' has no %s stream", path, av_get_media_type_string(type));
-        media_in_close(m);
+        ltx_media_in_close(m);
         return s;
     }
     ltx_status s = LTX_OK;
@@ -88,7 +88,7 @@ ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, b
     }
     r = avcodec_parameters_to_context(m->dec, m->st->codecpar);
     if (r < 0) {
-        s = media_averr(LTX_ERR_FORMAT, r, path, "bad codec parameters in");
+        s = ltx_media_averr(LTX_ERR_FORMAT, r, path, "bad codec parameters in");
         goto fail;
     }
     /* ref: PyAV CodecContext._init: thread_count 0 (auto), thread_type 2 (slice) */
@@ -97,16 +97,16 @@ ltx_status media_in_open(media_in *m, const char *path, enum AVMediaType type, b
     m->dec->pkt_timebase = m->st->time_base;
     r = avcodec_open2(m->dec, codec, NULL);
     if (r < 0) {
-        s = media_averr(LTX_ERR_FORMAT, r, path, "cannot open decoder for");
+        s = ltx_media_averr(LTX_ERR_FORMAT, r, path, "cannot open decoder for");
         goto fail;
     }
     return LTX_OK;
 fail:
-    media_in_close(m);
+    ltx_media_in_close(m);
     return s;
 }
 
-void media_in_close(media_in *m)
+void ltx_media_in_close(media_in *m)
 {
     if (!m) return;
     av_frame_free(&m->frame);
@@ -116,14 +116,14 @@ void media_in_close(media_in *m)
     m->st = NULL;
 }
 
-int media_in_next(media_in *m, ltx_status *st)
+int ltx_media_in_next(media_in *m, ltx_status *st)
 {
     for (;;) {
         int r = avcodec_receive_frame(m->dec, m->frame);
         if (r == 0) return 1;
         if (r == AVERROR_EOF) return 0;
         if (r != AVERROR(EAGAIN)) {
-            *st = media_averr(LTX_ERR_FORMAT, r, m->path, "decoding failed in");
+            *st = ltx_media_averr(LTX_ERR_FORMAT, r, m->path, "decoding failed in");
             return -1;
         }
         if (m->flushed) return 0;
@@ -135,7 +135,7 @@ int media_in_next(media_in *m, ltx_status *st)
             continue;
         }
         if (r < 0) {
-            *st = media_averr(LTX_ERR_FORMAT, r, m->path, "reading packets failed in");
+            *st = ltx_media_averr(LTX_ERR_FORMAT, r, m->path, "reading packets failed in");
             return -1;
         }
         if (m->pkt->stream_index != m->st->index) {
@@ -145,24 +145,24 @@ int media_in_next(media_in *m, ltx_status *st)
         r = avcodec_send_packet(m->dec, m->pkt);
         av_packet_unref(m->pkt);
         if (r < 0 && r != AVERROR(EAGAIN)) {
-            *st = media_averr(LTX_ERR_FORMAT, r, m->path, "corrupt data in");
+            *st = ltx_media_averr(LTX_ERR_FORMAT, r, m->path, "corrupt data in");
             return -1;
         }
     }
 }
 
-ltx_status media_in_seek(media_in *m, int64_t ts)
+ltx_status ltx_media_in_seek(media_in *m, int64_t ts)
 {
     int r = av_seek_frame(m->fmt, m->st->index, ts, AVSEEK_FLAG_BACKWARD);
-    if (r < 0) return media_averr(LTX_ERR_FORMAT, r, m->path, "seek failed in");
+    if (r < 0) return ltx_media_averr(LTX_ERR_FORMAT, r, m->path, "seek failed in");
     avcodec_flush_buffers(m->dec);
     m->flushed = false;
     return LTX_OK;
 }
 
 /* ---- RGB conversion ------------------------------------------------------------------------ */
-ltx_status media_frame_to_rgb(struct SwsContext **sws, const AVFrame *f, uint8_t *dst,
-                              const char *path)
+ltx_status ltx_media_frame_to_rgb(struct SwsContext **sws, const AVFrame *f, uint8_t *dst,
+                                  const char *path)
 {
     const int w = f->width, h = f->height;
     /* ref: PyAV VideoReformatter: sws_getCachedContext(w, h, src, w, h, rgb24, SWS_BILINEAR) and
@@ -186,7 +186,7 @@ ltx_status media_frame_to_rgb(struct SwsContext **sws, const AVFrame *f, uint8_t
 }
 
 /* ---- frame lists ------------------------------------------------------------------------- */
-ltx_status media_frames_push(ltx_frames *fr, int *cap, int h, int w, uint8_t **slot)
+ltx_status ltx_media_frames_push(ltx_frames *fr, int *cap, int h, int w, uint8_t **slot)
 {
     if (fr->n > 0 && (fr->h != h || fr->w != w))
         return ltx_err(LTX_ERR_UNSUPPORTED, "frame size changes mid-stream (%dx%d -> %dx%d)", fr->h,

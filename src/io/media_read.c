@@ -3,7 +3,7 @@
  * ref: ltx_pipelines/utils/media_io.py decode_image, get_videostream_fps,
  * get_videostream_metadata, decode_video_by_frame, decode_video_from_file (PyAV 10).
  *
- * Frames are converted exactly like PyAV's frame.to_rgb() (media_frame_to_rgb), so decoding
+ * Frames are converted exactly like PyAV's frame.to_rgb() (ltx_media_frame_to_rgb), so decoding
  * the same file with the same FFmpeg build reproduces the reference's pixels bit for bit
  * (checked against the goldens' stored frames in tests/unit/test_media.c).
  * Images are the exception: the reference decodes them with Pillow; PNG RGB/RGBA is lossless
@@ -55,23 +55,23 @@ ltx_status ltx_image_load(const char *path, ltx_frames *out)
     /* a file name is a file name: no image2 "%d" sequence patterns */
     av_dict_set(&opts, "pattern_type", "none", 0);
     media_in m;
-    ltx_status s = media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, &opts);
+    ltx_status s = ltx_media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, &opts);
     av_dict_free(&opts);
     if (s != LTX_OK) return ltx_err_context(s, "loading image: ");
     /* A damaged picture is an error, not a half-grey frame: without this the JPEG decoder
      * "emulates" a missing EOI and returns a truncated file's picture with no error flag. (Read
      * by the decoders per packet, so setting it after avcodec_open2 holds.) */
     m.dec->err_recognition |= AV_EF_EXPLODE;
-    int r = media_in_next(&m, &s);
+    int r = ltx_media_in_next(&m, &s);
     if (r == 0) s = ltx_err(LTX_ERR_FORMAT, "'%s': no picture could be decoded", path);
     if (r == 1) {
         const AVFrame *f = m.frame;
         int cap = 0;
         uint8_t *slot = NULL;
-        s = media_frames_push(out, &cap, f->height, f->width, &slot);
+        s = ltx_media_frames_push(out, &cap, f->height, f->width, &slot);
         if (s == LTX_OK) s = image_to_rgb(f, slot, path);
     }
-    media_in_close(&m);
+    ltx_media_in_close(&m);
     if (s != LTX_OK) ltx_frames_free(out);
     return s;
 }
@@ -83,7 +83,7 @@ ltx_status ltx_media_probe_video(const char *path, ltx_video_info *out)
     if (!out) return ltx_err(LTX_ERR_INVALID_ARG, "probe: NULL output");
     memset(out, 0, sizeof *out);
     media_in m;
-    LTX_TRY(media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
+    LTX_TRY(ltx_media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
     const AVStream *st = m.st;
     out->width = st->codecpar->width;
     out->height = st->codecpar->height;
@@ -110,15 +110,15 @@ ltx_status ltx_media_probe_video(const char *path, ltx_video_info *out)
     if (out->frames <= 0) {
         int64_t n = 0;
         int r;
-        while ((r = media_in_next(&m, &s)) == 1)
+        while ((r = ltx_media_in_next(&m, &s)) == 1)
             n++;
         if (r < 0) {
-            media_in_close(&m);
+            ltx_media_in_close(&m);
             return s;
         }
         out->frames = n;
     }
-    media_in_close(&m);
+    ltx_media_in_close(&m);
     return LTX_OK;
 }
 
@@ -130,7 +130,7 @@ ltx_status ltx_video_decode_frames(const char *path, int64_t start_frame, int64_
     memset(out, 0, sizeof *out);
     if (max_frames == 0) return LTX_OK;
     media_in m;
-    LTX_TRY(media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
+    LTX_TRY(ltx_media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
     struct SwsContext *sws = NULL;
     ltx_status s = LTX_OK;
     int cap = 0;
@@ -138,16 +138,16 @@ ltx_status ltx_video_decode_frames(const char *path, int64_t start_frame, int64_
     int r;
     /* ref: decode_video_by_frame: enumerate decoded frames, skip < starting_frame, stop after
      * frame_cap yielded */
-    while ((r = media_in_next(&m, &s)) == 1) {
+    while ((r = ltx_media_in_next(&m, &s)) == 1) {
         if (index++ < start_frame) continue;
         uint8_t *slot;
-        s = media_frames_push(out, &cap, m.frame->height, m.frame->width, &slot);
-        if (s == LTX_OK) s = media_frame_to_rgb(&sws, m.frame, slot, path);
+        s = ltx_media_frames_push(out, &cap, m.frame->height, m.frame->width, &slot);
+        if (s == LTX_OK) s = ltx_media_frame_to_rgb(&sws, m.frame, slot, path);
         if (s != LTX_OK) break;
         if (max_frames > 0 && out->n >= max_frames) break;
     }
     sws_freeContext(sws);
-    media_in_close(&m);
+    ltx_media_in_close(&m);
     if (s != LTX_OK) ltx_frames_free(out);
     return s;
 }
@@ -158,19 +158,19 @@ ltx_status ltx_video_decode_time(const char *path, double start_s, double max_du
     if (!out) return ltx_err(LTX_ERR_INVALID_ARG, "video decode: NULL output");
     memset(out, 0, sizeof *out);
     media_in m;
-    LTX_TRY(media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
+    LTX_TRY(ltx_media_in_open(&m, path, AVMEDIA_TYPE_VIDEO, false, NULL));
     /* ref: time_base = float(video_stream.time_base); frame_time = frame.pts * time_base */
     const double tb = av_q2d(m.st->time_base);
     const double fps = m.st->avg_frame_rate.den > 0 ? av_q2d(m.st->avg_frame_rate) : 0.0;
     ltx_status s = LTX_OK;
-    if (start_s > 0) s = media_in_seek(&m, (int64_t)(start_s / tb));
+    if (start_s > 0) s = ltx_media_in_seek(&m, (int64_t)(start_s / tb));
     const bool has_end = max_duration_s > 0;
     const double end_s = start_s + max_duration_s;
     struct SwsContext *sws = NULL;
     int cap = 0;
     bool no_pts = false;
     int r;
-    while (s == LTX_OK && (r = media_in_next(&m, &s)) == 1) {
+    while (s == LTX_OK && (r = ltx_media_in_next(&m, &s)) == 1) {
         if (m.frame->pts == AV_NOPTS_VALUE) {
             no_pts = true;
             break;
@@ -179,11 +179,11 @@ ltx_status ltx_video_decode_time(const char *path, double start_s, double max_du
         if (t < start_s) continue;
         if (has_end && t >= end_s) break;
         uint8_t *slot;
-        s = media_frames_push(out, &cap, m.frame->height, m.frame->width, &slot);
-        if (s == LTX_OK) s = media_frame_to_rgb(&sws, m.frame, slot, path);
+        s = ltx_media_frames_push(out, &cap, m.frame->height, m.frame->width, &slot);
+        if (s == LTX_OK) s = ltx_media_frame_to_rgb(&sws, m.frame, slot, path);
     }
     sws_freeContext(sws);
-    media_in_close(&m);
+    ltx_media_in_close(&m);
     if (s != LTX_OK) {
         ltx_frames_free(out);
         return s;

@@ -125,7 +125,7 @@ static ltx_status open_x264(AVCodecContext **out, int w, int h, AVRational rate,
     av_dict_free(&opts);
     if (r < 0) {
         avcodec_free_context(&c);
-        return media_averr(LTX_ERR_INVALID_ARG, r, path, "cannot open the H.264 encoder for");
+        return ltx_media_averr(LTX_ERR_INVALID_ARG, r, path, "cannot open the H.264 encoder for");
     }
     *out = c;
     return LTX_OK;
@@ -191,15 +191,15 @@ static ltx_status open_tmp_io(writer *wr, const char *suffix)
 static ltx_status encode_write(writer *wr, AVCodecContext *enc, AVStream *st, const AVFrame *f)
 {
     int r = avcodec_send_frame(enc, f);
-    if (r < 0) return media_averr(LTX_ERR_INTERNAL, r, wr->path, "encoding failed for");
+    if (r < 0) return ltx_media_averr(LTX_ERR_INTERNAL, r, wr->path, "encoding failed for");
     for (;;) {
         r = avcodec_receive_packet(enc, wr->pkt);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return LTX_OK;
-        if (r < 0) return media_averr(LTX_ERR_INTERNAL, r, wr->path, "encoding failed for");
+        if (r < 0) return ltx_media_averr(LTX_ERR_INTERNAL, r, wr->path, "encoding failed for");
         av_packet_rescale_ts(wr->pkt, enc->time_base, st->time_base);
         wr->pkt->stream_index = st->index;
         r = av_interleaved_write_frame(wr->oc, wr->pkt);
-        if (r < 0) return media_averr(LTX_ERR_IO, r, wr->path, "cannot write");
+        if (r < 0) return ltx_media_averr(LTX_ERR_IO, r, wr->path, "cannot write");
     }
 }
 
@@ -218,12 +218,13 @@ static ltx_status open_audio(writer *wr, int sample_rate, int64_t bitrate)
     if (wr->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     int r = avcodec_open2(c, codec, NULL);
     if (r < 0)
-        return media_averr(LTX_ERR_INVALID_ARG, r, wr->path, "cannot open the AAC encoder for");
+        return ltx_media_averr(LTX_ERR_INVALID_ARG, r, wr->path, "cannot open the AAC encoder for");
     wr->ast = avformat_new_stream(wr->oc, NULL);
     if (!wr->ast) return ltx_err(LTX_ERR_OOM, "'%s': out of memory", wr->path);
     wr->ast->time_base = c->time_base;
     r = avcodec_parameters_from_context(wr->ast->codecpar, c);
-    if (r < 0) return media_averr(LTX_ERR_INTERNAL, r, wr->path, "audio stream setup failed for");
+    if (r < 0)
+        return ltx_media_averr(LTX_ERR_INTERNAL, r, wr->path, "audio stream setup failed for");
     return LTX_OK;
 }
 
@@ -317,7 +318,7 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
     if (audio && (n_samples <= 0 || sample_rate <= 0))
         return ltx_err(LTX_ERR_INVALID_ARG, "'%s': empty audio (%lld samples at %d Hz)", path,
                        (long long)n_samples, sample_rate);
-    media_quiet_ffmpeg();
+    ltx_media_quiet_ffmpeg();
     const AVOutputFormat *ofmt = av_guess_format(NULL, path, NULL);
     if (!ofmt) ofmt = av_guess_format("mp4", NULL, NULL);
     /* the temp name keeps the extension so tools recognise it: out.mp4 -> .out.mp4.XXXX.tmp.mp4 */
@@ -347,14 +348,14 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
     wr.vst->avg_frame_rate = rate;
     r = avcodec_parameters_from_context(wr.vst->codecpar, wr.venc);
     if (r < 0) {
-        s = media_averr(LTX_ERR_INTERNAL, r, path, "video stream setup failed for");
+        s = ltx_media_averr(LTX_ERR_INTERNAL, r, path, "video stream setup failed for");
         goto fail;
     }
     if (audio) LTX_CHECK_GOTO(s, open_audio(&wr, sample_rate, p->audio_bitrate), fail);
     LTX_CHECK_GOTO(s, open_tmp_io(&wr, ext ? ext : ".mp4"), fail);
     r = avformat_write_header(wr.oc, NULL);
     if (r < 0) {
-        s = media_averr(LTX_ERR_IO, r, path, "cannot write the header of");
+        s = ltx_media_averr(LTX_ERR_IO, r, path, "cannot write the header of");
         goto fail;
     }
     /* ref: encode_video: all video packets, flush, then the audio, then close */
@@ -362,12 +363,12 @@ ltx_status ltx_mp4_write(const char *path, const uint8_t *rgb, int n_frames, int
     if (audio) LTX_CHECK_GOTO(s, write_audio(&wr, audio, n_samples), fail);
     r = av_write_trailer(wr.oc);
     if (r < 0) {
-        s = media_averr(LTX_ERR_IO, r, path, "cannot finish");
+        s = ltx_media_averr(LTX_ERR_IO, r, path, "cannot finish");
         goto fail;
     }
     avio_flush(wr.io);
     if (wr.io->error < 0) {
-        s = media_averr(LTX_ERR_IO, wr.io->error, path, "cannot write");
+        s = ltx_media_averr(LTX_ERR_IO, wr.io->error, path, "cannot write");
         goto fail;
     }
     writer_close(&wr);
@@ -417,21 +418,21 @@ static ltx_status decode_packets(AVCodecContext *enc, AVPacket **pk, int npk, in
     d->thread_type = FF_THREAD_SLICE;
     int r = avcodec_open2(d, codec, NULL);
     if (r < 0) {
-        s = media_averr(LTX_ERR_INTERNAL, r, NULL, "cannot open the H.264 decoder for");
+        s = ltx_media_averr(LTX_ERR_INTERNAL, r, NULL, "cannot open the H.264 decoder for");
         goto done;
     }
     for (int i = 0; i <= npk && !got; i++) {
         r = avcodec_send_packet(d, i < npk ? pk[i] : NULL);
         if (r < 0 && r != AVERROR_EOF) {
-            s = media_averr(LTX_ERR_INTERNAL, r, NULL, "decoding the round trip failed for");
+            s = ltx_media_averr(LTX_ERR_INTERNAL, r, NULL, "decoding the round trip failed for");
             goto done;
         }
         while (!got && (r = avcodec_receive_frame(d, f)) == 0) {
             /* ref: decode_single_frame: first frame, to_ndarray(format="rgb24") */
             uint8_t *slot;
             int cap = 0;
-            s = media_frames_push(out, &cap, f->height, f->width, &slot);
-            if (s == LTX_OK) s = media_frame_to_rgb(&sws, f, slot, NULL);
+            s = ltx_media_frames_push(out, &cap, f->height, f->width, &slot);
+            if (s == LTX_OK) s = ltx_media_frame_to_rgb(&sws, f, slot, NULL);
             if (s != LTX_OK) goto done;
             got = 1;
         }
@@ -458,14 +459,14 @@ ltx_status ltx_image_crf_roundtrip(const uint8_t *rgb, int h, int w, double crf,
     if (crf == 0) { /* ref: preprocess: crf == 0 returns the image unchanged (no crop) */
         int cap = 0;
         uint8_t *slot;
-        LTX_TRY(media_frames_push(out, &cap, h, w, &slot));
+        LTX_TRY(ltx_media_frames_push(out, &cap, h, w, &slot));
         memcpy(slot, rgb, (size_t)h * w * 3);
         return LTX_OK;
     }
     const int he = h / 2 * 2, we = w / 2 * 2; /* ref: shape // 2 * 2, top-left crop */
     if (he == 0 || we == 0)
         return ltx_err(LTX_ERR_INVALID_ARG, "crf round trip: image %dx%d too small", h, w);
-    media_quiet_ffmpeg();
+    ltx_media_quiet_ffmpeg();
     AVCodecContext *enc = NULL;
     struct SwsContext *sws = NULL;
     AVFrame *yuv = NULL;
@@ -479,7 +480,7 @@ ltx_status ltx_image_crf_roundtrip(const uint8_t *rgb, int h, int w, double crf,
     for (int i = 0; i < 2; i++) { /* the frame, then the flush */
         int r = avcodec_send_frame(enc, i == 0 ? yuv : NULL);
         if (r < 0) {
-            s = media_averr(LTX_ERR_INTERNAL, r, NULL, "H.264 encode failed for");
+            s = ltx_media_averr(LTX_ERR_INTERNAL, r, NULL, "H.264 encode failed for");
             goto done;
         }
         for (;;) {
@@ -495,7 +496,7 @@ ltx_status ltx_image_crf_roundtrip(const uint8_t *rgb, int h, int w, double crf,
                 break;
             }
             if (r < 0) {
-                s = media_averr(LTX_ERR_INTERNAL, r, NULL, "H.264 encode failed for");
+                s = ltx_media_averr(LTX_ERR_INTERNAL, r, NULL, "H.264 encode failed for");
                 goto done;
             }
             npk++;

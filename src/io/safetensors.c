@@ -60,7 +60,7 @@ static bool json_uint(const cJSON *v, uint64_t *out)
     return true;
 }
 
-ltx_status st_push_entry(ltx_st_file *f, const ltx_st_entry *e)
+ltx_status ltx_st_push_entry(ltx_st_file *f, const ltx_st_entry *e)
 {
     if (f->n == f->cap) {
         int cap = f->cap ? f->cap * 2 : 64;
@@ -75,7 +75,7 @@ ltx_status st_push_entry(ltx_st_file *f, const ltx_st_entry *e)
 
 /* Adds a metadata pair unless the key is already present (first shard wins). The hash index
  * keeps this O(1) per key: a 100 MB header may hold millions of keys. */
-ltx_status st_push_meta(ltx_st_file *f, const char *key, const char *val)
+ltx_status ltx_st_push_meta(ltx_st_file *f, const char *key, const char *val)
 {
     if (ltx_strmap_get(&f->mindex, key) >= 0) return LTX_OK;
     if (f->nmeta == f->metacap) {
@@ -181,7 +181,7 @@ static int cmp_by_data(const void *a, const void *b)
 }
 
 /* Rejects overlapping tensors among entries [first, f->n) (all of one shard). */
-ltx_status st_check_overlap(ltx_st_file *f, int first, const char *label)
+ltx_status ltx_st_check_overlap(ltx_st_file *f, int first, const char *label)
 {
     int n = f->n - first;
     if (n < 2) return LTX_OK;
@@ -204,11 +204,13 @@ ltx_status st_check_overlap(ltx_st_file *f, int first, const char *label)
     return st;
 }
 
-ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
-                          int shard)
+/* Validates the header of one shard's bytes and appends its entries and metadata. */
+static ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const char *label,
+                                 int shard)
 {
     const uint8_t *p = base;
-    if (size >= 4 && !memcmp(p, "GGUF", 4)) return gguf_parse_shard(f, base, size, label, shard);
+    if (size >= 4 && !memcmp(p, "GGUF", 4))
+        return ltx_gguf_parse_shard(f, base, size, label, shard);
     if (size < 8)
         return ltx_err(LTX_ERR_FORMAT, "%s: file too small (%zu bytes) for a safetensors header",
                        label, size);
@@ -269,7 +271,7 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
                                  kv->string ? kv->string : "?");
                     goto done;
                 }
-                LTX_CHECK_GOTO(st, st_push_meta(f, kv->string, kv->valuestring), done);
+                LTX_CHECK_GOTO(st, ltx_st_push_meta(f, kv->string, kv->valuestring), done);
             }
             continue;
         }
@@ -281,13 +283,13 @@ ltx_status st_parse_shard(ltx_st_file *f, const void *base, size_t size, const c
             st = ltx_err(LTX_ERR_OOM, "%s: out of memory", label);
             goto done;
         }
-        st = st_push_entry(f, &e);
+        st = ltx_st_push_entry(f, &e);
         if (st != LTX_OK) {
             free((char *)e.name);
             goto done;
         }
     }
-    st = st_check_overlap(f, first, label);
+    st = ltx_st_check_overlap(f, first, label);
 done:
     cJSON_Delete(root);
     free(text);
@@ -300,7 +302,7 @@ static int cmp_by_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-ltx_status st_finalize(ltx_st_file *f)
+ltx_status ltx_st_finalize(ltx_st_file *f)
 {
     if (f->n > 1) qsort(f->entries, (size_t)f->n, sizeof *f->entries, cmp_by_name);
     for (int i = 1; i < f->n; i++) {
@@ -319,7 +321,7 @@ ltx_status st_finalize(ltx_st_file *f)
 
 /* ---- opening ------------------------------------------------------------------------------ */
 
-ltx_st_file *st_file_new(const char *path, int nshards)
+ltx_st_file *ltx_st_file_new(const char *path, int nshards)
 {
     ltx_st_file *f = calloc(1, sizeof *f);
     if (!f) return NULL;
@@ -335,7 +337,7 @@ ltx_st_file *st_file_new(const char *path, int nshards)
     return f;
 }
 
-ltx_status st_map_shard(ltx_st_file *f, int shard, const char *path)
+ltx_status ltx_st_map_shard(ltx_st_file *f, int shard, const char *path)
 {
     st_shard *s = &f->shards[shard];
     s->path = dupstr(path);
@@ -363,10 +365,10 @@ ltx_status ltx_st_open(const char *path, ltx_st_file **out)
 {
     *out = NULL;
     if (!path) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_st_open: NULL path");
-    ltx_st_file *f = st_file_new(path, 1);
+    ltx_st_file *f = ltx_st_file_new(path, 1);
     if (!f) return ltx_err(LTX_ERR_OOM, "%s: out of memory", path);
-    ltx_status st = st_map_shard(f, 0, path);
-    if (st == LTX_OK) st = st_finalize(f);
+    ltx_status st = ltx_st_map_shard(f, 0, path);
+    if (st == LTX_OK) st = ltx_st_finalize(f);
     if (st != LTX_OK) {
         ltx_st_close(f);
         return st;
@@ -380,14 +382,14 @@ ltx_status ltx_st_open_memory(const void *data, size_t size, const char *label, 
     *out = NULL;
     if (!label) label = "<memory>";
     if (!data && size) return ltx_err(LTX_ERR_INVALID_ARG, "%s: NULL data", label);
-    ltx_st_file *f = st_file_new(label, 1);
+    ltx_st_file *f = ltx_st_file_new(label, 1);
     if (!f) return ltx_err(LTX_ERR_OOM, "%s: out of memory", label);
     f->shards[0].path = dupstr(label);
     f->shards[0].map = (void *)data;
     f->shards[0].size = size;
     ltx_status st = f->shards[0].path ? LTX_OK : ltx_err(LTX_ERR_OOM, "%s: out of memory", label);
     if (st == LTX_OK) st = st_parse_shard(f, data ? data : "", size, label, 0);
-    if (st == LTX_OK) st = st_finalize(f);
+    if (st == LTX_OK) st = ltx_st_finalize(f);
     if (st != LTX_OK) {
         ltx_st_close(f);
         return st;

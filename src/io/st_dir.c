@@ -87,7 +87,7 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
         if (u == 0 || strcmp(names[u - 1], names[i]) != 0) names[u++] = names[i];
     nnames = u;
 
-    f = st_file_new(dir, nnames);
+    f = ltx_st_file_new(dir, nnames);
     if (!f) {
         st = ltx_err(LTX_ERR_OOM, "%s: out of memory", dir);
         goto fail;
@@ -100,11 +100,11 @@ static ltx_status open_indexed(const char *dir, const char *ipath, ltx_st_file *
             goto fail;
         }
         snprintf(sp, len, "%s/%s", dir, names[s]);
-        st = st_map_shard(f, s, sp);
+        st = ltx_st_map_shard(f, s, sp);
         free(sp);
         if (st != LTX_OK) goto fail;
     }
-    LTX_CHECK_GOTO(st, st_finalize(f), fail);
+    LTX_CHECK_GOTO(st, ltx_st_finalize(f), fail);
     /* Every indexed name must sit in the shard the index says. */
     cJSON_ArrayForEach(it, wm)
     {
@@ -194,10 +194,10 @@ ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file *
 {
     *out = NULL;
     if (!base || !over) return ltx_err(LTX_ERR_INVALID_ARG, "ltx_st_open_overlay: NULL path");
-    ltx_st_file *f = st_file_new(base, 2);
+    ltx_st_file *f = ltx_st_file_new(base, 2);
     if (!f) return ltx_err(LTX_ERR_OOM, "%s: out of memory", base);
-    ltx_status st = st_map_shard(f, 0, base);
-    if (st == LTX_OK) st = st_map_shard(f, 1, over);
+    ltx_status st = ltx_st_map_shard(f, 0, base);
+    if (st == LTX_OK) st = ltx_st_map_shard(f, 1, over);
     if (st == LTX_OK && f->n > 1) {
         /* sorted by name with shard 1 first among equals: keep the first of each name */
         qsort(f->entries, (size_t)f->n, sizeof *f->entries, cmp_entry_name);
@@ -212,7 +212,7 @@ ltx_status ltx_st_open_overlay(const char *base, const char *over, ltx_st_file *
         }
         f->n = u;
     }
-    if (st == LTX_OK) st = st_finalize(f);
+    if (st == LTX_OK) st = ltx_st_finalize(f);
     if (st != LTX_OK) {
         ltx_st_close(f);
         return st;

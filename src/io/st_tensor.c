@@ -116,5 +116,5 @@ ltx_status ltx_st_writer_add_tensor(ltx_st_writer *w, const char *name, const lt
         free(data);
         return ltx_err_context(st, "safetensors writer: '%s': ", name);
     }
-    return st_writer_add_owned(w, name, t->dtype, t->ndim, t->shape, data, nbytes);
+    return ltx_st_writer_add_owned(w, name, t->dtype, t->ndim, t->shape, data, nbytes);
 }

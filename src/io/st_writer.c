@@ -113,8 +113,8 @@ void ltx_st_writer_free(ltx_st_writer *w)
     free(w);
 }
 
-ltx_status st_writer_add_owned(ltx_st_writer *w, const char *name, ltx_dtype dt, int ndim,
-                               const int64_t *shape, void *data, size_t nbytes)
+ltx_status ltx_st_writer_add_owned(ltx_st_writer *w, const char *name, ltx_dtype dt, int ndim,
+                                   const int64_t *shape, void *data, size_t nbytes)
 {
     for (int i = 0; i < w->n; i++) {
         if (strcmp(w->t[i].name, name) == 0) {
@@ -175,7 +175,7 @@ ltx_status ltx_st_writer_add(ltx_st_writer *w, const char *name, ltx_dtype dt, i
     void *copy = malloc(nbytes ? nbytes : 1);
     if (!copy) return ltx_err(LTX_ERR_OOM, "safetensors writer: out of memory for '%s'", name);
     if (nbytes) memcpy(copy, data, nbytes);
-    return st_writer_add_owned(w, name, dt, ndim, shape, copy, nbytes);
+    return ltx_st_writer_add_owned(w, name, dt, ndim, shape, copy, nbytes);
 }
 
 ltx_status ltx_st_writer_set_metadata(ltx_st_writer *w, const char *key, const char *value)

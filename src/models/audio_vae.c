@@ -46,26 +46,26 @@ static bool attn_at(const ltx_audio_vae_config *c, int res)
 static void mid_load(audio_loader *L, avae_mid *m, int ch, const ltx_audio_vae_config *cfg,
                      bool encoder)
 {
-    avae_res_load(L, &m->block_1, "mid.block_1", ch, ch, cfg);
+    ltx_avae_res_load(L, &m->block_1, "mid.block_1", ch, ch, cfg);
     m->has_attn = cfg->mid_attn;
-    if (m->has_attn) avae_attn_load(L, &m->attn_1, "mid.attn_1", ch, cfg, encoder);
-    avae_res_load(L, &m->block_2, "mid.block_2", ch, ch, cfg);
+    if (m->has_attn) ltx_avae_attn_load(L, &m->attn_1, "mid.attn_1", ch, cfg, encoder);
+    ltx_avae_res_load(L, &m->block_2, "mid.block_2", ch, ch, cfg);
 }
 
 static void mid_release(avae_mid *m)
 {
-    avae_res_release(&m->block_1);
-    avae_res_release(&m->block_2);
-    if (m->has_attn) avae_attn_release(&m->attn_1);
+    ltx_avae_res_release(&m->block_1);
+    ltx_avae_res_release(&m->block_2);
+    if (m->has_attn) ltx_avae_attn_release(&m->attn_1);
 }
 
 /* ref: run_mid_block */
 static ltx_tensor *mid_fwd(ltx_backend *be, const avae_mid *m, const ltx_tensor *x)
 {
-    ltx_tensor *h = avae_res_fwd(be, &m->block_1, x);
+    ltx_tensor *h = ltx_avae_res_fwd(be, &m->block_1, x);
     if (!h) return NULL;
-    if (m->has_attn) AUDIO_STEP(h, avae_attn_fwd(be, &m->attn_1, h));
-    AUDIO_STEP(h, avae_res_fwd(be, &m->block_2, h));
+    if (m->has_attn) AUDIO_STEP(h, ltx_avae_attn_fwd(be, &m->attn_1, h));
+    AUDIO_STEP(h, ltx_avae_res_fwd(be, &m->block_2, h));
     return h;
 fail:
     return NULL;
@@ -76,16 +76,16 @@ static void levels_release(avae_level *lv, int n, bool encoder)
     if (!lv) return;
     for (int i = 0; i < n; i++) {
         for (int j = 0; lv[i].blocks && j < lv[i].n_blocks; j++) {
-            avae_res_release(&lv[i].blocks[j]);
-            if (lv[i].attn) avae_attn_release(&lv[i].attn[j]);
+            ltx_avae_res_release(&lv[i].blocks[j]);
+            if (lv[i].attn) ltx_avae_attn_release(&lv[i].attn[j]);
         }
         free(lv[i].blocks);
         free(lv[i].attn);
         if (lv[i].has_resample) {
             if (encoder)
-                avae_down_release(&lv[i].down);
+                ltx_avae_down_release(&lv[i].down);
             else
-                avae_up_release(&lv[i].up);
+                ltx_avae_up_release(&lv[i].up);
         }
     }
     free(lv);
@@ -95,8 +95,8 @@ static void levels_release(avae_level *lv, int n, bool encoder)
 static ltx_tensor *level_blocks_fwd(ltx_backend *be, const avae_level *lv, ltx_tensor *h)
 {
     for (int j = 0; j < lv->n_blocks; j++) {
-        AUDIO_STEP(h, avae_res_fwd(be, &lv->blocks[j], h));
-        if (lv->attn) AUDIO_STEP(h, avae_attn_fwd(be, &lv->attn[j], h));
+        AUDIO_STEP(h, ltx_avae_res_fwd(be, &lv->blocks[j], h));
+        if (lv->attn) AUDIO_STEP(h, ltx_avae_attn_fwd(be, &lv->attn[j], h));
     }
     return h;
 fail:
@@ -115,11 +115,11 @@ static void load_stats(audio_loader *L, int ch, ltx_tensor **mean, ltx_tensor **
 void ltx_audio_encoder_free(ltx_audio_encoder *e)
 {
     if (!e) return;
-    avae_conv_release(&e->conv_in);
-    avae_conv_release(&e->conv_out);
+    ltx_avae_conv_release(&e->conv_in);
+    ltx_avae_conv_release(&e->conv_out);
     levels_release(e->levels, e->cfg.n_levels, true);
     mid_release(&e->mid);
-    avae_norm_release(&e->norm_out);
+    ltx_avae_norm_release(&e->norm_out);
     ltx_tensor_free(e->mean);
     ltx_tensor_free(e->std);
     free(e);
@@ -139,7 +139,8 @@ ltx_status ltx_audio_encoder_create(ltx_backend *be, const ltx_audio_vae_config 
     e->cfg = *cfg;
     audio_loader L = {be, src, LTX_OK};
     const int ch = cfg->ch, n = cfg->n_levels;
-    avae_conv_load(&L, &e->conv_in, "conv_in", cfg->in_channels, ch, 3, 1, cfg->causality, true);
+    ltx_avae_conv_load(&L, &e->conv_in, "conv_in", cfg->in_channels, ch, 3, 1, cfg->causality,
+                       true);
     /* ref: build_downsampling_path — in_ch_mult = (1, *ch_mult) */
     int curr_res = cfg->resolution, block_in = ch;
     for (int i = 0; i < n && L.status == LTX_OK; i++) {
@@ -157,25 +158,25 @@ ltx_status ltx_audio_encoder_create(ltx_backend *be, const ltx_audio_vae_config 
         char name[96];
         for (int j = 0; j < lv->n_blocks; j++) {
             snprintf(name, sizeof name, "down.%d.block.%d", i, j);
-            avae_res_load(&L, &lv->blocks[j], name, block_in, block_out, cfg);
+            ltx_avae_res_load(&L, &lv->blocks[j], name, block_in, block_out, cfg);
             block_in = block_out;
             if (lv->attn) {
                 snprintf(name, sizeof name, "down.%d.attn.%d", i, j);
-                avae_attn_load(&L, &lv->attn[j], name, block_in, cfg, true);
+                ltx_avae_attn_load(&L, &lv->attn[j], name, block_in, cfg, true);
             }
         }
         if (i != n - 1) {
             lv->has_resample = true;
             snprintf(name, sizeof name, "down.%d.downsample", i);
-            avae_down_load(&L, &lv->down, name, block_in, cfg);
+            ltx_avae_down_load(&L, &lv->down, name, block_in, cfg);
             curr_res /= 2;
         }
     }
     mid_load(&L, &e->mid, block_in, cfg, true);
-    avae_norm_load(&L, &e->norm_out, "norm_out", block_in, cfg->norm);
+    ltx_avae_norm_load(&L, &e->norm_out, "norm_out", block_in, cfg->norm);
     e->out_channels = cfg->double_z ? 2 * cfg->z_channels : cfg->z_channels;
-    avae_conv_load(&L, &e->conv_out, "conv_out", block_in, e->out_channels, 3, 1, cfg->causality,
-                   true);
+    ltx_avae_conv_load(&L, &e->conv_out, "conv_out", block_in, e->out_channels, 3, 1,
+                       cfg->causality, true);
     load_stats(&L, ch, &e->mean, &e->std);
     if (L.status != LTX_OK) {
         ltx_audio_encoder_free(e);
@@ -216,20 +217,20 @@ ltx_status ltx_audio_encoder_forward(const ltx_audio_encoder *e, const ltx_tenso
                        "got %s",
                        c->in_channels, ltx_tensor_shape_str(mel, b, sizeof b));
     }
-    ltx_tensor *h = avae_conv_fwd(be, &e->conv_in, mel), *mean = NULL, *std = NULL;
+    ltx_tensor *h = ltx_avae_conv_fwd(be, &e->conv_in, mel), *mean = NULL, *std = NULL;
     ltx_status s = AUDIO_OP_FAILED;
     if (!h) return s;
     tap_rows(taps, "enc.conv_in.first8rows", h);
     for (int i = 0; i < c->n_levels; i++) {
         h = level_blocks_fwd(be, &e->levels[i], h);
         if (!h) goto fail;
-        if (e->levels[i].has_resample) AUDIO_STEP(h, avae_down_fwd(be, &e->levels[i].down, h));
+        if (e->levels[i].has_resample) AUDIO_STEP(h, ltx_avae_down_fwd(be, &e->levels[i].down, h));
     }
     ltx_tap(taps, "enc.down_path", h);
     AUDIO_STEP(h, mid_fwd(be, &e->mid, h));
     ltx_tap(taps, "enc.mid", h);
-    AUDIO_STEP(h, avae_norm_fwd(be, &e->norm_out, h, true));
-    AUDIO_STEP(h, avae_conv_fwd(be, &e->conv_out, h));
+    AUDIO_STEP(h, ltx_avae_norm_fwd(be, &e->norm_out, h, true));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &e->conv_out, h));
     ltx_tap(taps, "enc.conv_out", h);
     {
         /* ref: torch.chunk(out, 2, dim=1)[0] -> the first ceil(C/2) channels ("means") */
@@ -250,10 +251,10 @@ ltx_status ltx_audio_encoder_forward(const ltx_audio_encoder *e, const ltx_tenso
             goto fail;
         }
         /* ref: PerChannelStatistics.normalize: (x - mean) / std */
-        ltx_tensor *d = nn_binary(be, LTX_BINARY_SUB, means, mean);
+        ltx_tensor *d = ltx_nn_binary(be, LTX_BINARY_SUB, means, mean);
         ltx_tensor_free(means);
         AUDIO_STEP(h, d);
-        AUDIO_STEP(h, nn_binary(be, LTX_BINARY_DIV, h, std));
+        AUDIO_STEP(h, ltx_nn_binary(be, LTX_BINARY_DIV, h, std));
     }
     ltx_tensor_free(mean);
     ltx_tensor_free(std);
@@ -330,11 +331,11 @@ const ltx_audio_vae_config *ltx_audio_encoder_config(const ltx_audio_encoder *e)
 void ltx_audio_decoder_free(ltx_audio_decoder *d)
 {
     if (!d) return;
-    avae_conv_release(&d->conv_in);
-    avae_conv_release(&d->conv_out);
+    ltx_avae_conv_release(&d->conv_in);
+    ltx_avae_conv_release(&d->conv_out);
     levels_release(d->levels, d->cfg.n_levels, false);
     mid_release(&d->mid);
-    avae_norm_release(&d->norm_out);
+    ltx_avae_norm_release(&d->norm_out);
     ltx_tensor_free(d->mean);
     ltx_tensor_free(d->std);
     free(d);
@@ -359,8 +360,8 @@ ltx_status ltx_audio_decoder_create(ltx_backend *be, const ltx_audio_vae_config 
     audio_loader L = {be, src, LTX_OK};
     const int ch = cfg->ch, n = cfg->n_levels;
     int block_in = ch * cfg->ch_mult[n - 1];
-    avae_conv_load(&L, &d->conv_in, "conv_in", cfg->z_channels, block_in, 3, 1, cfg->causality,
-                   true);
+    ltx_avae_conv_load(&L, &d->conv_in, "conv_in", cfg->z_channels, block_in, 3, 1, cfg->causality,
+                       true);
     mid_load(&L, &d->mid, block_in, cfg, false);
     /* ref: build_upsampling_path — levels built from the last to 0 */
     int curr_res = cfg->resolution >> (n - 1);
@@ -377,22 +378,23 @@ ltx_status ltx_audio_decoder_create(ltx_backend *be, const ltx_audio_vae_config 
         char name[96];
         for (int j = 0; j < lv->n_blocks; j++) {
             snprintf(name, sizeof name, "up.%d.block.%d", i, j);
-            avae_res_load(&L, &lv->blocks[j], name, block_in, block_out, cfg);
+            ltx_avae_res_load(&L, &lv->blocks[j], name, block_in, block_out, cfg);
             block_in = block_out;
             if (lv->attn) {
                 snprintf(name, sizeof name, "up.%d.attn.%d", i, j);
-                avae_attn_load(&L, &lv->attn[j], name, block_in, cfg, false);
+                ltx_avae_attn_load(&L, &lv->attn[j], name, block_in, cfg, false);
             }
         }
         if (i != 0) {
             lv->has_resample = true;
             snprintf(name, sizeof name, "up.%d.upsample", i);
-            avae_up_load(&L, &lv->up, name, block_in, cfg);
+            ltx_avae_up_load(&L, &lv->up, name, block_in, cfg);
             curr_res *= 2;
         }
     }
-    avae_norm_load(&L, &d->norm_out, "norm_out", block_in, cfg->norm);
-    avae_conv_load(&L, &d->conv_out, "conv_out", block_in, cfg->out_ch, 3, 1, cfg->causality, true);
+    ltx_avae_norm_load(&L, &d->norm_out, "norm_out", block_in, cfg->norm);
+    ltx_avae_conv_load(&L, &d->conv_out, "conv_out", block_in, cfg->out_ch, 3, 1, cfg->causality,
+                       true);
     load_stats(&L, ch, &d->mean, &d->std);
     if (L.status != LTX_OK) {
         ltx_audio_decoder_free(d);
@@ -411,7 +413,7 @@ static ltx_tensor *adjust_shape(ltx_backend *be, ltx_tensor *h, int64_t C, int64
     ltx_tensor *v = b ? ltx_tensor_slice(b, 3, 0, cm, 1) : NULL, *r = NULL;
     if (v) {
         const int pads[8] = {0, 0, 0, 0, 0, (int)(T - ct), 0, (int)(M - cm)};
-        r = nn_pad(be, v, pads, LTX_PAD_CONSTANT, 0.0);
+        r = ltx_nn_pad(be, v, pads, LTX_PAD_CONSTANT, 0.0);
     }
     ltx_tensor_free(a), ltx_tensor_free(b), ltx_tensor_free(v);
     return r;
@@ -442,22 +444,22 @@ ltx_status ltx_audio_decoder_forward(const ltx_audio_decoder *d, const ltx_tenso
     const int64_t M = c->mel_bins > 0 ? c->mel_bins : Ml;
     ltx_status s = AUDIO_OP_FAILED;
     ltx_tensor *mean = stats_view(d->mean, Cz, Ml), *std = stats_view(d->std, Cz, Ml);
-    ltx_tensor *h = mean && std ? nn_binary(be, LTX_BINARY_MUL, latent, std) : NULL;
+    ltx_tensor *h = mean && std ? ltx_nn_binary(be, LTX_BINARY_MUL, latent, std) : NULL;
     if (!h) goto fail;
-    AUDIO_STEP(h, nn_binary(be, LTX_BINARY_ADD, h, mean)); /* ref: x * std + mean */
+    AUDIO_STEP(h, ltx_nn_binary(be, LTX_BINARY_ADD, h, mean)); /* ref: x * std + mean */
     ltx_tap(taps, "dec.denormalized", h);
-    AUDIO_STEP(h, avae_conv_fwd(be, &d->conv_in, h));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &d->conv_in, h));
     ltx_tap(taps, "dec.conv_in", h);
     AUDIO_STEP(h, mid_fwd(be, &d->mid, h));
     ltx_tap(taps, "dec.mid", h);
     for (int i = c->n_levels - 1; i >= 0; i--) {
         h = level_blocks_fwd(be, &d->levels[i], h);
         if (!h) goto fail;
-        if (d->levels[i].has_resample) AUDIO_STEP(h, avae_up_fwd(be, &d->levels[i].up, h));
+        if (d->levels[i].has_resample) AUDIO_STEP(h, ltx_avae_up_fwd(be, &d->levels[i].up, h));
     }
     tap_rows(taps, "dec.up_path.first8rows", h);
-    AUDIO_STEP(h, avae_norm_fwd(be, &d->norm_out, h, true));
-    AUDIO_STEP(h, avae_conv_fwd(be, &d->conv_out, h));
+    AUDIO_STEP(h, ltx_avae_norm_fwd(be, &d->norm_out, h, true));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &d->conv_out, h));
     AUDIO_STEP(h, adjust_shape(be, h, c->out_ch, T, M));
     ltx_tensor_free(mean);
     ltx_tensor_free(std);

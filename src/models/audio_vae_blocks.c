@@ -35,8 +35,8 @@ static void causal_pads(ltx_causality_axis ax, int k, int pad[4])
     }
 }
 
-void avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, int cout, int k,
-                    int stride, ltx_causality_axis ax, bool causal_wrapper)
+void ltx_avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, int cout, int k,
+                        int stride, ltx_causality_axis ax, bool causal_wrapper)
 {
     memset(c, 0, sizeof *c);
     const int64_t ws[4] = {cout, cin, k, k}, bs[1] = {cout};
@@ -48,7 +48,7 @@ void avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, in
     if (causal_wrapper) causal_pads(ax, k, c->pad);
 }
 
-void avae_conv_release(avae_conv *c)
+void ltx_avae_conv_release(avae_conv *c)
 {
     ltx_tensor_free(c->w);
     ltx_tensor_free(c->b);
@@ -57,7 +57,7 @@ void avae_conv_release(avae_conv *c)
 
 /* x (B, C, H, W) -> conv after the stored (w_l, w_r, h_t, h_b) zero padding. Symmetric pads go
  * into the conv itself; asymmetric ones through the pad op. */
-ltx_tensor *avae_conv_fwd(ltx_backend *be, const avae_conv *c, const ltx_tensor *x)
+ltx_tensor *ltx_avae_conv_fwd(ltx_backend *be, const avae_conv *c, const ltx_tensor *x)
 {
     ltx_conv_params p = {
         .nspatial = 2, .stride = {c->stride, c->stride, 1}, .dilation = {1, 1, 1}, .groups = 1};
@@ -65,19 +65,20 @@ ltx_tensor *avae_conv_fwd(ltx_backend *be, const avae_conv *c, const ltx_tensor 
     if (pd[0] == pd[1] && pd[2] == pd[3]) {
         p.padding[0] = pd[2];
         p.padding[1] = pd[0];
-        return nn_conv(be, x, c->w, c->b, &p);
+        return ltx_nn_conv(be, x, c->w, c->b, &p);
     }
     const int pads[8] = {0, 0, 0, 0, pd[2], pd[3], pd[0], pd[1]};
-    ltx_tensor *xp = nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0);
+    ltx_tensor *xp = ltx_nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0);
     if (!xp) return NULL;
-    ltx_tensor *y = nn_conv(be, xp, c->w, c->b, &p);
+    ltx_tensor *y = ltx_nn_conv(be, xp, c->w, c->b, &p);
     ltx_tensor_free(xp);
     return y;
 }
 
 /* ---- norm ---------------------------------------------------------------------------------- */
 
-void avae_norm_load(audio_loader *L, avae_norm *n, const char *name, int ch, ltx_audio_norm kind)
+void ltx_avae_norm_load(audio_loader *L, avae_norm *n, const char *name, int ch,
+                        ltx_audio_norm kind)
 {
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -93,7 +94,7 @@ void avae_norm_load(audio_loader *L, avae_norm *n, const char *name, int ch, ltx
     }
 }
 
-void avae_norm_release(avae_norm *n)
+void ltx_avae_norm_release(avae_norm *n)
 {
     ltx_tensor_free(n->w);
     ltx_tensor_free(n->b);
@@ -101,11 +102,11 @@ void avae_norm_release(avae_norm *n)
 }
 
 /* norm then SiLU when `silu` */
-ltx_tensor *avae_norm_fwd(ltx_backend *be, const avae_norm *n, const ltx_tensor *x, bool silu)
+ltx_tensor *ltx_avae_norm_fwd(ltx_backend *be, const avae_norm *n, const ltx_tensor *x, bool silu)
 {
     ltx_tensor *h = n->kind == LTX_AUDIO_NORM_GROUP
-                        ? nn_norm(be, LTX_NORM_GROUP, x, n->w, n->b, 32, 1e-6f)
-                        : nn_norm(be, LTX_NORM_PIXEL, x, NULL, NULL, 0, 1e-6f);
+                        ? ltx_nn_norm(be, LTX_NORM_GROUP, x, n->w, n->b, 32, 1e-6f)
+                        : ltx_nn_norm(be, LTX_NORM_PIXEL, x, NULL, NULL, 0, 1e-6f);
     if (!h || !silu) return h;
     ltx_status s = be->ops->unary(be, LTX_UNARY_SILU, h, h, 0, 0);
     if (s != LTX_OK) {
@@ -117,49 +118,49 @@ ltx_tensor *avae_norm_fwd(ltx_backend *be, const avae_norm *n, const ltx_tensor 
 
 /* ---- ResnetBlock ------------------------------------------------------------------------- */
 
-void avae_res_load(audio_loader *L, avae_res *r, const char *name, int cin, int cout,
-                   const ltx_audio_vae_config *cfg)
+void ltx_avae_res_load(audio_loader *L, avae_res *r, const char *name, int cin, int cout,
+                       const ltx_audio_vae_config *cfg)
 {
     memset(r, 0, sizeof *r);
     char n[200];
     snprintf(n, sizeof n, "%s.norm1", name);
-    avae_norm_load(L, &r->norm1, n, cin, cfg->norm);
+    ltx_avae_norm_load(L, &r->norm1, n, cin, cfg->norm);
     snprintf(n, sizeof n, "%s.conv1", name);
-    avae_conv_load(L, &r->conv1, n, cin, cout, 3, 1, cfg->causality, true);
+    ltx_avae_conv_load(L, &r->conv1, n, cin, cout, 3, 1, cfg->causality, true);
     snprintf(n, sizeof n, "%s.norm2", name);
-    avae_norm_load(L, &r->norm2, n, cout, cfg->norm);
+    ltx_avae_norm_load(L, &r->norm2, n, cout, cfg->norm);
     snprintf(n, sizeof n, "%s.conv2", name);
-    avae_conv_load(L, &r->conv2, n, cout, cout, 3, 1, cfg->causality, true);
+    ltx_avae_conv_load(L, &r->conv2, n, cout, cout, 3, 1, cfg->causality, true);
     r->has_nin = cin != cout;
     if (r->has_nin) {
         snprintf(n, sizeof n, "%s.nin_shortcut", name);
-        avae_conv_load(L, &r->nin, n, cin, cout, 1, 1, cfg->causality, true);
+        ltx_avae_conv_load(L, &r->nin, n, cin, cout, 1, 1, cfg->causality, true);
     }
 }
 
-void avae_res_release(avae_res *r)
+void ltx_avae_res_release(avae_res *r)
 {
-    avae_norm_release(&r->norm1);
-    avae_norm_release(&r->norm2);
-    avae_conv_release(&r->conv1);
-    avae_conv_release(&r->conv2);
-    avae_conv_release(&r->nin);
+    ltx_avae_norm_release(&r->norm1);
+    ltx_avae_norm_release(&r->norm2);
+    ltx_avae_conv_release(&r->conv1);
+    ltx_avae_conv_release(&r->conv2);
+    ltx_avae_conv_release(&r->nin);
 }
 
 /* ref: ResnetBlock.forward: h = conv1(silu(norm1(x))); h = conv2(silu(norm2(h)));
  * x (through nin_shortcut when widths differ) + h. Dropout is inactive at inference. */
-ltx_tensor *avae_res_fwd(ltx_backend *be, const avae_res *r, const ltx_tensor *x)
+ltx_tensor *ltx_avae_res_fwd(ltx_backend *be, const avae_res *r, const ltx_tensor *x)
 {
-    ltx_tensor *h = avae_norm_fwd(be, &r->norm1, x, true), *sc = NULL, *y = NULL;
+    ltx_tensor *h = ltx_avae_norm_fwd(be, &r->norm1, x, true), *sc = NULL, *y = NULL;
     if (!h) return NULL;
-    AUDIO_STEP(h, avae_conv_fwd(be, &r->conv1, h));
-    AUDIO_STEP(h, avae_norm_fwd(be, &r->norm2, h, true));
-    AUDIO_STEP(h, avae_conv_fwd(be, &r->conv2, h));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &r->conv1, h));
+    AUDIO_STEP(h, ltx_avae_norm_fwd(be, &r->norm2, h, true));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &r->conv2, h));
     if (r->has_nin) {
-        sc = avae_conv_fwd(be, &r->nin, x);
+        sc = ltx_avae_conv_fwd(be, &r->nin, x);
         if (!sc) goto fail;
     }
-    y = nn_binary(be, LTX_BINARY_ADD, sc ? sc : x, h);
+    y = ltx_nn_binary(be, LTX_BINARY_ADD, sc ? sc : x, h);
 fail:
     ltx_tensor_free(h);
     ltx_tensor_free(sc);
@@ -177,8 +178,8 @@ static void conv1x1_load(audio_loader *L, avae_conv *c, const char *name, int ch
     c->stride = 1;
 }
 
-void avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
-                    const ltx_audio_vae_config *cfg, bool encoder)
+void ltx_avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
+                        const ltx_audio_vae_config *cfg, bool encoder)
 {
     memset(a, 0, sizeof *a);
     if (encoder && cfg->attn_none) {
@@ -195,7 +196,7 @@ void avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
     }
     char n[200];
     snprintf(n, sizeof n, "%s.norm", name);
-    avae_norm_load(L, &a->norm, n, ch, cfg->norm);
+    ltx_avae_norm_load(L, &a->norm, n, ch, cfg->norm);
     snprintf(n, sizeof n, "%s.q", name);
     conv1x1_load(L, &a->q, n, ch);
     snprintf(n, sizeof n, "%s.k", name);
@@ -206,13 +207,13 @@ void avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
     conv1x1_load(L, &a->proj, n, ch);
 }
 
-void avae_attn_release(avae_attn *a)
+void ltx_avae_attn_release(avae_attn *a)
 {
-    avae_norm_release(&a->norm);
-    avae_conv_release(&a->q);
-    avae_conv_release(&a->k);
-    avae_conv_release(&a->v);
-    avae_conv_release(&a->proj);
+    ltx_avae_norm_release(&a->norm);
+    ltx_avae_conv_release(&a->q);
+    ltx_avae_conv_release(&a->k);
+    ltx_avae_conv_release(&a->v);
+    ltx_avae_conv_release(&a->proj);
 }
 
 /* (B, C, H, W) -> contiguous (B, 1, H*W, C) token layout for the attention op */
@@ -222,7 +223,7 @@ static ltx_tensor *to_tokens(ltx_backend *be, const ltx_tensor *x)
     const int64_t s3[3] = {B, C, HW}, s4[4] = {B, 1, HW, C};
     ltx_tensor *f = ltx_tensor_reshape(x, 3, s3), *t = NULL, *c = NULL, *r = NULL;
     if (f) t = ltx_tensor_transpose(f, 1, 2);
-    if (t) c = nn_contiguous(be, t, LTX_F32);
+    if (t) c = ltx_nn_contiguous(be, t, LTX_F32);
     if (c) r = ltx_tensor_reshape(c, 4, s4);
     ltx_tensor_free(f), ltx_tensor_free(t), ltx_tensor_free(c);
     return r;
@@ -230,33 +231,33 @@ static ltx_tensor *to_tokens(ltx_backend *be, const ltx_tensor *x)
 
 /* ref: AttnBlock.forward: single-head softmax(q k^T * C^-0.5) v over the H*W positions, then
  * proj_out, residual. */
-ltx_tensor *avae_attn_fwd(ltx_backend *be, const avae_attn *a, const ltx_tensor *x)
+ltx_tensor *ltx_avae_attn_fwd(ltx_backend *be, const avae_attn *a, const ltx_tensor *x)
 {
     if (a->identity) return ltx_tensor_view(x);
     const int64_t B = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    ltx_tensor *h = avae_norm_fwd(be, &a->norm, x, false);
+    ltx_tensor *h = ltx_avae_norm_fwd(be, &a->norm, x, false);
     ltx_tensor *q = NULL, *k = NULL, *v = NULL, *o = NULL, *y = NULL;
     if (!h) return NULL;
-    q = avae_conv_fwd(be, &a->q, h);
-    k = avae_conv_fwd(be, &a->k, h);
-    v = avae_conv_fwd(be, &a->v, h);
+    q = ltx_avae_conv_fwd(be, &a->q, h);
+    k = ltx_avae_conv_fwd(be, &a->k, h);
+    v = ltx_avae_conv_fwd(be, &a->v, h);
     if (!q || !k || !v) goto fail;
     AUDIO_STEP(q, to_tokens(be, q));
     AUDIO_STEP(k, to_tokens(be, k));
     AUDIO_STEP(v, to_tokens(be, v));
-    o = nn_attention(be, q, k, v, NULL, (float)(1.0 / sqrt((double)C))); /* (B, 1, HW, C) */
+    o = ltx_nn_attention(be, q, k, v, NULL, (float)(1.0 / sqrt((double)C))); /* (B, 1, HW, C) */
     if (!o) goto fail;
     {
         const int64_t s3[3] = {B, H * W, C}, s4[4] = {B, C, H, W};
         ltx_tensor *f = ltx_tensor_reshape(o, 3, s3), *t = f ? ltx_tensor_transpose(f, 1, 2) : NULL;
-        ltx_tensor *c = t ? nn_contiguous(be, t, LTX_F32) : NULL;
+        ltx_tensor *c = t ? ltx_nn_contiguous(be, t, LTX_F32) : NULL;
         ltx_tensor_free(h);
         h = c ? ltx_tensor_reshape(c, 4, s4) : NULL;
         ltx_tensor_free(f), ltx_tensor_free(t), ltx_tensor_free(c);
         if (!h) goto fail;
     }
-    AUDIO_STEP(h, avae_conv_fwd(be, &a->proj, h));
-    y = nn_binary(be, LTX_BINARY_ADD, x, h);
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &a->proj, h));
+    y = ltx_nn_binary(be, LTX_BINARY_ADD, x, h);
 fail:
     ltx_tensor_free(h), ltx_tensor_free(q), ltx_tensor_free(k), ltx_tensor_free(v);
     ltx_tensor_free(o);
@@ -265,8 +266,8 @@ fail:
 
 /* ---- Downsample / Upsample ---------------------------------------------------------------- */
 
-void avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
-                    const ltx_audio_vae_config *cfg)
+void ltx_avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
+                        const ltx_audio_vae_config *cfg)
 {
     memset(d, 0, sizeof *d);
     d->with_conv = cfg->resamp_with_conv;
@@ -288,7 +289,7 @@ void avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
     }
     char n[200];
     snprintf(n, sizeof n, "%s.conv", name);
-    avae_conv_load(L, &d->conv, n, ch, ch, 3, 2, cfg->causality, false);
+    ltx_avae_conv_load(L, &d->conv, n, ch, ch, 3, 2, cfg->causality, false);
     /* ref: Downsample.forward pads (left, right, top, bottom) */
     static const int pads[4][4] = {
         [LTX_CAUSAL_NONE] = {0, 1, 0, 1},
@@ -299,49 +300,49 @@ void avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
     memcpy(d->conv.pad, pads[cfg->causality], sizeof d->conv.pad);
 }
 
-void avae_down_release(avae_down *d)
+void ltx_avae_down_release(avae_down *d)
 {
-    avae_conv_release(&d->conv);
+    ltx_avae_conv_release(&d->conv);
     ltx_tensor_free(d->pool);
     memset(d, 0, sizeof *d);
 }
 
-ltx_tensor *avae_down_fwd(ltx_backend *be, const avae_down *d, const ltx_tensor *x)
+ltx_tensor *ltx_avae_down_fwd(ltx_backend *be, const avae_down *d, const ltx_tensor *x)
 {
-    if (d->with_conv) return avae_conv_fwd(be, &d->conv, x);
+    if (d->with_conv) return ltx_avae_conv_fwd(be, &d->conv, x);
     ltx_conv_params p = {
         .nspatial = 2, .stride = {2, 2, 1}, .dilation = {1, 1, 1}, .groups = (int)x->shape[1]};
-    return nn_conv(be, x, d->pool, NULL, &p);
+    return ltx_nn_conv(be, x, d->pool, NULL, &p);
 }
 
-void avae_up_load(audio_loader *L, avae_up *u, const char *name, int ch,
-                  const ltx_audio_vae_config *cfg)
+void ltx_avae_up_load(audio_loader *L, avae_up *u, const char *name, int ch,
+                      const ltx_audio_vae_config *cfg)
 {
     memset(u, 0, sizeof *u);
     u->axis = cfg->causality;
     char n[200];
     snprintf(n, sizeof n, "%s.conv", name);
-    avae_conv_load(L, &u->conv, n, ch, ch, 3, 1, cfg->causality, true);
+    ltx_avae_conv_load(L, &u->conv, n, ch, ch, 3, 1, cfg->causality, true);
 }
 
-void avae_up_release(avae_up *u)
+void ltx_avae_up_release(avae_up *u)
 {
-    avae_conv_release(&u->conv);
+    ltx_avae_conv_release(&u->conv);
 }
 
 /* ref: Upsample.forward: nearest x2 on both axes, causal conv, then drop the first time row
  * (HEIGHT) / first mel column (WIDTH); NONE and WIDTH_COMPAT keep everything. */
-ltx_tensor *avae_up_fwd(ltx_backend *be, const avae_up *u, const ltx_tensor *x)
+ltx_tensor *ltx_avae_up_fwd(ltx_backend *be, const avae_up *u, const ltx_tensor *x)
 {
     int64_t s[4] = {x->shape[0], x->shape[1], 2 * x->shape[2], 2 * x->shape[3]};
     ltx_tensor *h = ltx_tensor_new(be, LTX_F32, 4, s);
     if (!h) return NULL;
     if (be->ops->interpolate(be, LTX_INTERP_NEAREST, h, x, false) != LTX_OK) goto fail;
-    AUDIO_STEP(h, avae_conv_fwd(be, &u->conv, h));
+    AUDIO_STEP(h, ltx_avae_conv_fwd(be, &u->conv, h));
     if (u->axis == LTX_CAUSAL_HEIGHT || u->axis == LTX_CAUSAL_WIDTH) {
         const int dim = u->axis == LTX_CAUSAL_HEIGHT ? 2 : 3;
         ltx_tensor *sl = ltx_tensor_slice(h, dim, 1, h->shape[dim], 1);
-        ltx_tensor *c = sl ? nn_contiguous(be, sl, LTX_F32) : NULL;
+        ltx_tensor *c = sl ? ltx_nn_contiguous(be, sl, LTX_F32) : NULL;
         ltx_tensor_free(sl);
         AUDIO_STEP(h, c);
     }

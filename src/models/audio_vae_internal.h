@@ -66,28 +66,29 @@ typedef struct avae_mid {
  *             struct (never on NULL).
  *   *_fwd     returns a NEW f32 tensor on be (caller frees) or NULL with the error set; x is
  *             not modified. */
-void avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, int cout, int k,
-                    int stride, ltx_causality_axis ax, bool causal_wrapper);
-void avae_conv_release(avae_conv *c);
-ltx_tensor *avae_conv_fwd(ltx_backend *be, const avae_conv *c, const ltx_tensor *x);
-void avae_norm_load(audio_loader *L, avae_norm *n, const char *name, int ch, ltx_audio_norm kind);
-void avae_norm_release(avae_norm *n);
-ltx_tensor *avae_norm_fwd(ltx_backend *be, const avae_norm *n, const ltx_tensor *x, bool silu);
-void avae_res_load(audio_loader *L, avae_res *r, const char *name, int cin, int cout,
-                   const ltx_audio_vae_config *cfg);
-void avae_res_release(avae_res *r);
-ltx_tensor *avae_res_fwd(ltx_backend *be, const avae_res *r, const ltx_tensor *x);
-void avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
-                    const ltx_audio_vae_config *cfg, bool encoder);
-void avae_attn_release(avae_attn *a);
-ltx_tensor *avae_attn_fwd(ltx_backend *be, const avae_attn *a, const ltx_tensor *x);
-void avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
-                    const ltx_audio_vae_config *cfg);
-void avae_down_release(avae_down *d);
-ltx_tensor *avae_down_fwd(ltx_backend *be, const avae_down *d, const ltx_tensor *x);
-void avae_up_load(audio_loader *L, avae_up *u, const char *name, int ch,
-                  const ltx_audio_vae_config *cfg);
-void avae_up_release(avae_up *u);
-ltx_tensor *avae_up_fwd(ltx_backend *be, const avae_up *u, const ltx_tensor *x);
+void ltx_avae_conv_load(audio_loader *L, avae_conv *c, const char *name, int cin, int cout, int k,
+                        int stride, ltx_causality_axis ax, bool causal_wrapper);
+void ltx_avae_conv_release(avae_conv *c);
+ltx_tensor *ltx_avae_conv_fwd(ltx_backend *be, const avae_conv *c, const ltx_tensor *x);
+void ltx_avae_norm_load(audio_loader *L, avae_norm *n, const char *name, int ch,
+                        ltx_audio_norm kind);
+void ltx_avae_norm_release(avae_norm *n);
+ltx_tensor *ltx_avae_norm_fwd(ltx_backend *be, const avae_norm *n, const ltx_tensor *x, bool silu);
+void ltx_avae_res_load(audio_loader *L, avae_res *r, const char *name, int cin, int cout,
+                       const ltx_audio_vae_config *cfg);
+void ltx_avae_res_release(avae_res *r);
+ltx_tensor *ltx_avae_res_fwd(ltx_backend *be, const avae_res *r, const ltx_tensor *x);
+void ltx_avae_attn_load(audio_loader *L, avae_attn *a, const char *name, int ch,
+                        const ltx_audio_vae_config *cfg, bool encoder);
+void ltx_avae_attn_release(avae_attn *a);
+ltx_tensor *ltx_avae_attn_fwd(ltx_backend *be, const avae_attn *a, const ltx_tensor *x);
+void ltx_avae_down_load(audio_loader *L, avae_down *d, const char *name, int ch,
+                        const ltx_audio_vae_config *cfg);
+void ltx_avae_down_release(avae_down *d);
+ltx_tensor *ltx_avae_down_fwd(ltx_backend *be, const avae_down *d, const ltx_tensor *x);
+void ltx_avae_up_load(audio_loader *L, avae_up *u, const char *name, int ch,
+                      const ltx_audio_vae_config *cfg);
+void ltx_avae_up_release(avae_up *u);
+ltx_tensor *ltx_avae_up_fwd(ltx_backend *be, const avae_up *u, const ltx_tensor *x);
 
 #endif

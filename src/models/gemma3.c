@@ -43,7 +43,7 @@ static const char *const LAYER_W[] = {
     "post_feedforward_layernorm.weight",
 };
 
-void gemma3_layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap)
+void ltx_gemma3_layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap)
 {
     snprintf(out, cap, "%slayers.%d.%s", m->prefix, layer, LAYER_W[w]);
 }
@@ -119,7 +119,7 @@ ltx_status ltx_gemma3_open(ltx_backend *be, const char *dir, ltx_gemma3 **out)
     if ((s = check_entry(m, name, 2, d)) != LTX_OK) goto fail;
     for (int l = 0; l < c->num_layers; l++)
         for (int w = 0; w < W_COUNT; w++) {
-            gemma3_layer_name(m, l, w, name, sizeof name);
+            ltx_gemma3_layer_name(m, l, w, name, sizeof name);
             int nd = layer_shape(c, w, d);
             if ((s = check_entry(m, name, nd, d)) != LTX_OK) goto fail;
         }
@@ -149,7 +149,7 @@ const ltx_gemma3_config *ltx_gemma3_get_config(const ltx_gemma3 *m)
 
 /* Drops the whole pages of a mapped tensor from this process (the file still backs them, so a
  * later read faults them back in): keeps resident memory at about one layer's weights. */
-void gemma3_release_mapped(const ltx_st_entry *e)
+static void gemma3_release_mapped(const ltx_st_entry *e)
 {
     long ps = sysconf(_SC_PAGESIZE);
     if (!e || ps <= 0 || e->nbytes < (size_t)ps) return;
@@ -169,7 +169,7 @@ static void prefetch_layer(const ltx_gemma3 *m, int l)
     if (l >= m->cfg.num_layers || ps <= 0) return;
     char name[160];
     for (int w = 0; w < W_COUNT; w++) {
-        gemma3_layer_name(m, l, w, name, sizeof name);
+        ltx_gemma3_layer_name(m, l, w, name, sizeof name);
         const ltx_st_entry *e = ltx_st_find(m->st, name);
         if (!e || !e->nbytes) continue;
         uintptr_t a = (uintptr_t)e->data & ~((uintptr_t)ps - 1);
@@ -180,7 +180,7 @@ static void prefetch_layer(const ltx_gemma3 *m, int l)
 
 /* Gemma RMSNorm weight as the f32 (1 + w) the module multiplies by. ref: Gemma3RMSNorm:
  * output * (1.0 + self.weight.float()). */
-ltx_tensor *gemma3_norm_weight(const ltx_gemma3 *m, const char *name)
+ltx_tensor *ltx_gemma3_norm_weight(const ltx_gemma3 *m, const char *name)
 {
     int64_t n = 0;
     float *w = ltx_st_read_f32(m->st, name, &n);
@@ -193,9 +193,9 @@ ltx_tensor *gemma3_norm_weight(const ltx_gemma3 *m, const char *name)
 }
 
 /* ref: Gemma3RMSNorm — x * rsqrt(mean(x^2) + eps) * (1 + w), all in f32. */
-ltx_tensor *gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1)
+ltx_tensor *ltx_gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1)
 {
-    return nn_norm(m->be, LTX_NORM_RMS, x, w1, NULL, 0, (float)m->cfg.rms_norm_eps);
+    return ltx_nn_norm(m->be, LTX_NORM_RMS, x, w1, NULL, 0, (float)m->cfg.rms_norm_eps);
 }
 
 /* dst += b (in place). */
@@ -217,8 +217,8 @@ typedef struct fwd {
  * cos/sin in f32 (attention_scaling 1 for default/linear). inv_freq as create_and_populate /
  * _compute_default_rope_parameters: 1 / base^(arange(0, dim, 2) / dim) in f32, then divided by
  * the linear factor. */
-ltx_status gemma3_rope_tables_pos(const ltx_gemma3 *m, const int64_t *pos, int64_t n, bool global,
-                                  ltx_tensor **cos_t, ltx_tensor **sin_t)
+ltx_status ltx_gemma3_rope_tables_pos(const ltx_gemma3 *m, const int64_t *pos, int64_t n,
+                                      bool global, ltx_tensor **cos_t, ltx_tensor **sin_t)
 {
     const ltx_gemma3_config *c = &m->cfg;
     int half = c->head_dim / 2;
@@ -256,7 +256,7 @@ static ltx_status rope_tables(const ltx_gemma3 *m, int64_t row0, int64_t n, bool
     if (!pos) return ltx_err(LTX_ERR_OOM, "gemma3: rope positions");
     for (int64_t t = 0; t < n; t++)
         pos[t] = row0 + t;
-    ltx_status s = gemma3_rope_tables_pos(m, pos, n, global, cos_t, sin_t);
+    ltx_status s = ltx_gemma3_rope_tables_pos(m, pos, n, global, cos_t, sin_t);
     free(pos);
     return s;
 }
@@ -284,7 +284,7 @@ static ltx_tensor *attn_mask(const ltx_gemma3 *m, const int32_t *km, int64_t n, 
 }
 
 /* (1, n, H*hd) contiguous -> (1, H, n, hd) strided view. */
-ltx_tensor *gemma3_heads_view(const ltx_tensor *x, int heads)
+ltx_tensor *ltx_gemma3_heads_view(const ltx_tensor *x, int heads)
 {
     int64_t s4[4] = {x->shape[0], x->shape[1], heads, x->shape[2] / heads};
     static const int perm[4] = {0, 2, 1, 3};
@@ -296,13 +296,13 @@ ltx_tensor *gemma3_heads_view(const ltx_tensor *x, int heads)
 
 /* Per-head q/k norm then RoPE: x (1, n, H*hd) -> (1, H, n, hd). ref: Gemma3Attention:
  * q_norm/k_norm over head_dim on (B, T, H, hd), then apply_rotary_pos_emb. */
-ltx_tensor *gemma3_norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
-                             int heads, const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_tensor *ltx_gemma3_norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
+                                 int heads, const ltx_tensor *cos, const ltx_tensor *sin)
 {
     int64_t n = x->shape[1], hd = m->cfg.head_dim;
     int64_t s4[4] = {1, n, heads, hd}, s3[3] = {1, n, heads * hd};
     ltx_tensor *x4 = ltx_tensor_reshape(x, 4, s4);
-    ltx_tensor *n4 = x4 ? gemma3_norm(m, x4, w1) : NULL;
+    ltx_tensor *n4 = x4 ? ltx_gemma3_norm(m, x4, w1) : NULL;
     ltx_tensor *n3 = n4 ? ltx_tensor_reshape(n4, 3, s3) : NULL;
     ltx_tensor *r = n3 ? ltx_rope_apply(m->be, LTX_ROPE_SPLIT, n3, heads, cos, sin) : NULL;
     ltx_tensor_free(x4);
@@ -319,24 +319,25 @@ static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global
     ltx_backend *be = m->be;
     const ltx_gemma3_config *c = &m->cfg;
     int g = global ? 1 : 0;
-    ltx_tensor *q = nn_linear(be, a, w[W_Q], NULL);            /* (1, n, H*hd) */
-    ltx_tensor *k = q ? nn_linear(be, a, w[W_K], NULL) : NULL; /* (1, n, Hk*hd) */
-    ltx_tensor *v = k ? nn_linear(be, a, w[W_V], NULL) : NULL;
-    ltx_tensor *qh = v ? gemma3_norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
-    ltx_tensor *kh = qh ? gemma3_norm_rope(m, k, kn1, c->num_kv_heads, f->cos[g], f->sin[g]) : NULL;
+    ltx_tensor *q = ltx_nn_linear(be, a, w[W_Q], NULL);            /* (1, n, H*hd) */
+    ltx_tensor *k = q ? ltx_nn_linear(be, a, w[W_K], NULL) : NULL; /* (1, n, Hk*hd) */
+    ltx_tensor *v = k ? ltx_nn_linear(be, a, w[W_V], NULL) : NULL;
+    ltx_tensor *qh = v ? ltx_gemma3_norm_rope(m, q, qn1, c->num_heads, f->cos[g], f->sin[g]) : NULL;
+    ltx_tensor *kh =
+        qh ? ltx_gemma3_norm_rope(m, k, kn1, c->num_kv_heads, f->cos[g], f->sin[g]) : NULL;
     /* GQA: k/v keep their num_kv_heads heads; the attention op shares each among
      * num_heads / num_kv_heads query heads (ref: repeat_kv), without copying. */
-    ltx_tensor *vh = kh ? gemma3_heads_view(v, c->num_kv_heads) : NULL;
+    ltx_tensor *vh = kh ? ltx_gemma3_heads_view(v, c->num_kv_heads) : NULL;
     /* (1, H, n, hd) */
-    ltx_tensor *oh = vh ? nn_attention(be, qh, kh, vh, f->mask[g], f->scale) : NULL;
+    ltx_tensor *oh = vh ? ltx_nn_attention(be, qh, kh, vh, f->mask[g], f->scale) : NULL;
     ltx_tensor *out = NULL;
     if (oh) {
         static const int perm[4] = {0, 2, 1, 3};
         ltx_tensor *ov = ltx_tensor_permute(oh, perm);
-        ltx_tensor *oc = ov ? nn_contiguous(be, ov, LTX_F32) : NULL; /* (1, n, H, hd) */
+        ltx_tensor *oc = ov ? ltx_nn_contiguous(be, ov, LTX_F32) : NULL; /* (1, n, H, hd) */
         int64_t s3[3] = {1, oh->shape[2], (int64_t)c->num_heads * c->head_dim};
         ltx_tensor *o = oc ? ltx_tensor_reshape(oc, 3, s3) : NULL;
-        out = o ? nn_linear(be, o, w[W_O], NULL) : NULL; /* (1, n, D) */
+        out = o ? ltx_nn_linear(be, o, w[W_O], NULL) : NULL; /* (1, n, D) */
         ltx_tensor_free(ov);
         ltx_tensor_free(oc);
         ltx_tensor_free(o);
@@ -352,14 +353,14 @@ static ltx_tensor *self_attention(const ltx_gemma3 *m, const fwd *f, bool global
 }
 
 /* ref: Gemma3MLP: down(gelu_tanh(gate(x)) * up(x)). */
-ltx_tensor *gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w)
+ltx_tensor *ltx_gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w)
 {
     ltx_backend *be = m->be;
-    ltx_tensor *gt = nn_linear(be, x, w[W_GATE], NULL); /* (1, n, I) */
-    ltx_tensor *up = gt ? nn_linear(be, x, w[W_UP], NULL) : NULL;
+    ltx_tensor *gt = ltx_nn_linear(be, x, w[W_GATE], NULL); /* (1, n, I) */
+    ltx_tensor *up = gt ? ltx_nn_linear(be, x, w[W_UP], NULL) : NULL;
     ltx_status s = up ? be->ops->unary(be, LTX_UNARY_GELU_TANH, gt, gt, 0, 0) : ltx_err_failed();
     if (s == LTX_OK) s = be->ops->binary(be, LTX_BINARY_MUL, gt, gt, up);
-    ltx_tensor *y = s == LTX_OK ? nn_linear(be, gt, w[W_DOWN], NULL) : NULL;
+    ltx_tensor *y = s == LTX_OK ? ltx_nn_linear(be, gt, w[W_DOWN], NULL) : NULL;
     ltx_tensor_free(gt);
     ltx_tensor_free(up);
     return y;
@@ -376,22 +377,22 @@ static ltx_status layer_forward(ltx_gemma3 *m, int l, ltx_tensor *h, const fwd *
     ltx_status s = LTX_OK;
     char name[160];
     for (int i = 0; i < W_COUNT && s == LTX_OK; i++) {
-        gemma3_layer_name(m, l, i, name, sizeof name);
+        ltx_gemma3_layer_name(m, l, i, name, sizeof name);
         const ltx_st_entry *e = ltx_st_find(m->st, name);
-        w[i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, be, name) : gemma3_norm_weight(m, name);
+        w[i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, be, name) : ltx_gemma3_norm_weight(m, name);
         if (!w[i]) s = ltx_err_failed();
     }
     if (s != LTX_OK) goto done;
     bool global = !m->cfg.sliding[l];
-    a = gemma3_norm(m, h, w[W_IN_NORM]);
+    a = ltx_gemma3_norm(m, h, w[W_IN_NORM]);
     o = a ? self_attention(m, f, global, a, w, w[W_QN], w[W_KN]) : NULL;
-    ltx_tensor *on = o ? gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
+    ltx_tensor *on = o ? ltx_gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
     s = add_into(be, h, on);
     ltx_tensor_free(on);
     if (s != LTX_OK) goto done;
-    mi = gemma3_norm(m, h, w[W_PRE_FF]);
-    y = mi ? gemma3_mlp(m, mi, w) : NULL;
-    ltx_tensor *yn = y ? gemma3_norm(m, y, w[W_POST_FF]) : NULL;
+    mi = ltx_gemma3_norm(m, h, w[W_PRE_FF]);
+    y = mi ? ltx_gemma3_mlp(m, mi, w) : NULL;
+    ltx_tensor *yn = y ? ltx_gemma3_norm(m, y, w[W_POST_FF]) : NULL;
     s = add_into(be, h, yn);
     ltx_tensor_free(yn);
 done:
@@ -402,7 +403,7 @@ done:
     ltx_tensor_free(y);
     for (int i = 0; i < W_COUNT; i++) {
         ltx_tensor_free(w[i]);
-        gemma3_layer_name(m, l, i, name, sizeof name);
+        ltx_gemma3_layer_name(m, l, i, name, sizeof name);
         gemma3_release_mapped(ltx_st_find(m->st, name));
     }
     return s;
@@ -493,8 +494,8 @@ ltx_status ltx_gemma3_forward(ltx_gemma3 *m, const int32_t *ids, const int32_t *
         /* ref: Gemma3TextModel.forward appends norm(h) as the last hidden state. */
         char name[160];
         snprintf(name, sizeof name, "%snorm.weight", m->prefix);
-        wn = gemma3_norm_weight(m, name);
-        fin = wn ? gemma3_norm(m, h, wn) : NULL;
+        wn = ltx_gemma3_norm_weight(m, name);
+        fin = wn ? ltx_gemma3_norm(m, h, wn) : NULL;
         s = fin ? hidden(user, c->num_layers, fin, row0) : ltx_err_failed();
     }
     for (int g = 0; g < 2; g++) {

@@ -55,15 +55,15 @@ ltx_status ltx_gemma3_gen_open(ltx_gemma3 *m, ltx_gemma3_gen **out)
     char name[160];
     for (int l = 0; l < g->L && s == LTX_OK; l++)
         for (int i = 0; i < W_COUNT && s == LTX_OK; i++) {
-            gemma3_layer_name(m, l, i, name, sizeof name);
+            ltx_gemma3_layer_name(m, l, i, name, sizeof name);
             const ltx_st_entry *e = ltx_st_find(m->st, name);
-            g->w[l][i] =
-                e && e->ndim == 2 ? ltx_st_tensor(m->st, m->be, name) : gemma3_norm_weight(m, name);
+            g->w[l][i] = e && e->ndim == 2 ? ltx_st_tensor(m->st, m->be, name)
+                                           : ltx_gemma3_norm_weight(m, name);
             if (!g->w[l][i]) s = ltx_err_context(ltx_err_failed(), "gemma3 generate: %s: ", name);
         }
     if (s == LTX_OK) {
         snprintf(name, sizeof name, "%snorm.weight", m->prefix);
-        g->final_norm = gemma3_norm_weight(m, name);
+        g->final_norm = ltx_gemma3_norm_weight(m, name);
         /* ref: lm_head is tied to embed_tokens (LTX's GEMMA_LLM_KEY_OPS duplicates it) */
         snprintf(name, sizeof name, "%sembed_tokens.weight", m->prefix);
         g->lm_head = ltx_st_tensor(m->st, m->be, name);
@@ -202,7 +202,7 @@ static ltx_status chunk_setup(ltx_gemma3_gen *g, chunk_ctx *c, const int64_t *po
             mt->grp[slot] = grp[t];
         }
         c->used[k] = c->s0 + c->n < mt->cap ? c->s0 + c->n : mt->cap;
-        LTX_TRY(gemma3_rope_tables_pos(g->m, pos, c->n, k == 1, &c->cos[k], &c->sin[k]));
+        LTX_TRY(ltx_gemma3_rope_tables_pos(g->m, pos, c->n, k == 1, &c->cos[k], &c->sin[k]));
         c->mask[k] = build_mask(g, k, c, grp);
         if (!c->mask[k]) return ltx_err(LTX_ERR_OOM, "gemma3 generate: attention mask");
     }
@@ -236,29 +236,30 @@ static ltx_tensor *attend(ltx_gemma3_gen *g, int l, const ltx_tensor *a, const c
     const ltx_gemma3_config *cf = &m->cfg;
     ltx_tensor *const *w = g->w[l];
     int k = cf->sliding[l] ? 0 : 1;
-    ltx_tensor *q = nn_linear(be, a, w[W_Q], NULL); /* (1, n, H*hd) */
-    ltx_tensor *kk = q ? nn_linear(be, a, w[W_K], NULL) : NULL;
-    ltx_tensor *v = kk ? nn_linear(be, a, w[W_V], NULL) : NULL;
+    ltx_tensor *q = ltx_nn_linear(be, a, w[W_Q], NULL); /* (1, n, H*hd) */
+    ltx_tensor *kk = q ? ltx_nn_linear(be, a, w[W_K], NULL) : NULL;
+    ltx_tensor *v = kk ? ltx_nn_linear(be, a, w[W_V], NULL) : NULL;
     ltx_tensor *qh =
-        v ? gemma3_norm_rope(m, q, w[W_QN], cf->num_heads, c->cos[k], c->sin[k]) : NULL;
+        v ? ltx_gemma3_norm_rope(m, q, w[W_QN], cf->num_heads, c->cos[k], c->sin[k]) : NULL;
     ltx_tensor *kh =
-        qh ? gemma3_norm_rope(m, kk, w[W_KN], cf->num_kv_heads, c->cos[k], c->sin[k]) : NULL;
-    ltx_tensor *vh = kh ? gemma3_heads_view(v, cf->num_kv_heads) : NULL; /* (1, Hk, n, hd) */
+        qh ? ltx_gemma3_norm_rope(m, kk, w[W_KN], cf->num_kv_heads, c->cos[k], c->sin[k]) : NULL;
+    ltx_tensor *vh = kh ? ltx_gemma3_heads_view(v, cf->num_kv_heads) : NULL; /* (1, Hk, n, hd) */
     ltx_status s =
         vh ? cache_write(be, g->kc[l], g->meta[k].cap, kh, c->s0, c->n) : ltx_err_failed();
     if (s == LTX_OK) s = cache_write(be, g->vc[l], g->meta[k].cap, vh, c->s0, c->n);
     ltx_tensor *kv = s == LTX_OK ? ltx_tensor_slice(g->kc[l], 2, 0, c->used[k], 1) : NULL;
     ltx_tensor *vv = kv ? ltx_tensor_slice(g->vc[l], 2, 0, c->used[k], 1) : NULL;
     float scale = (float)(1.0 / sqrt(cf->query_pre_attn_scalar));
-    ltx_tensor *oh = vv ? nn_attention(be, qh, kv, vv, c->mask[k], scale) : NULL; /* (1,H,n,hd) */
+    ltx_tensor *oh =
+        vv ? ltx_nn_attention(be, qh, kv, vv, c->mask[k], scale) : NULL; /* (1,H,n,hd) */
     ltx_tensor *out = NULL;
     if (oh) {
         static const int perm[4] = {0, 2, 1, 3};
         ltx_tensor *ov = ltx_tensor_permute(oh, perm);
-        ltx_tensor *oc = ov ? nn_contiguous(be, ov, LTX_F32) : NULL;
+        ltx_tensor *oc = ov ? ltx_nn_contiguous(be, ov, LTX_F32) : NULL;
         int64_t s3[3] = {1, c->n, (int64_t)cf->num_heads * cf->head_dim};
         ltx_tensor *o = oc ? ltx_tensor_reshape(oc, 3, s3) : NULL;
-        out = o ? nn_linear(be, o, w[W_O], NULL) : NULL;
+        out = o ? ltx_nn_linear(be, o, w[W_O], NULL) : NULL;
         ltx_tensor_free(ov);
         ltx_tensor_free(oc);
         ltx_tensor_free(o);
@@ -275,13 +276,13 @@ static ltx_status layer(ltx_gemma3_gen *g, int l, ltx_tensor *h, const chunk_ctx
     ltx_gemma3 *m = g->m;
     ltx_backend *be = m->be;
     ltx_tensor *const *w = g->w[l];
-    ltx_tensor *a = gemma3_norm(m, h, w[W_IN_NORM]);
+    ltx_tensor *a = ltx_gemma3_norm(m, h, w[W_IN_NORM]);
     ltx_tensor *o = a ? attend(g, l, a, c) : NULL;
-    ltx_tensor *on = o ? gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
+    ltx_tensor *on = o ? ltx_gemma3_norm(m, o, w[W_POST_ATTN]) : NULL;
     ltx_status s = on ? be->ops->binary(be, LTX_BINARY_ADD, h, h, on) : ltx_err_failed();
-    ltx_tensor *mi = s == LTX_OK ? gemma3_norm(m, h, w[W_PRE_FF]) : NULL;
-    ltx_tensor *y = mi ? gemma3_mlp(m, mi, w) : NULL;
-    ltx_tensor *yn = y ? gemma3_norm(m, y, w[W_POST_FF]) : NULL;
+    ltx_tensor *mi = s == LTX_OK ? ltx_gemma3_norm(m, h, w[W_PRE_FF]) : NULL;
+    ltx_tensor *y = mi ? ltx_gemma3_mlp(m, mi, w) : NULL;
+    ltx_tensor *yn = y ? ltx_gemma3_norm(m, y, w[W_POST_FF]) : NULL;
     if (s == LTX_OK) s = yn ? be->ops->binary(be, LTX_BINARY_ADD, h, h, yn) : ltx_err_failed();
     ltx_tensor *tmp[] = {a, o, on, mi, y, yn};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
@@ -321,8 +322,8 @@ static ltx_status last_logits(ltx_gemma3_gen *g, const ltx_tensor *h, float *log
 {
     int64_t n = h->shape[1];
     ltx_tensor *last = ltx_tensor_slice(h, 1, n - 1, n, 1);
-    ltx_tensor *hn = last ? gemma3_norm(g->m, last, g->final_norm) : NULL;
-    ltx_tensor *lg = hn ? nn_linear(g->m->be, hn, g->lm_head, NULL) : NULL; /* (1, 1, V) */
+    ltx_tensor *hn = last ? ltx_gemma3_norm(g->m, last, g->final_norm) : NULL;
+    ltx_tensor *lg = hn ? ltx_nn_linear(g->m->be, hn, g->lm_head, NULL) : NULL; /* (1, 1, V) */
     ltx_status s = lg ? ltx_tensor_download(lg, logits, LTX_F32) : ltx_err(LTX_ERR_OOM, "logits");
     ltx_tensor_free(last);
     ltx_tensor_free(hn);
@@ -412,7 +413,7 @@ ltx_status ltx_gemma3_gen_prefill(ltx_gemma3_gen *g, const ltx_gemma3_prefill *p
         ltx_tensor_free(h);
         h = s == LTX_OK ? run_chunk(g, e - s0, emb, pos + s0, p->mask + s0, grp + s0, &s) : NULL;
         if (s == LTX_OK && p->on_hidden) {
-            ltx_tensor *hn = gemma3_norm(g->m, h, g->final_norm);
+            ltx_tensor *hn = ltx_gemma3_norm(g->m, h, g->final_norm);
             s = hn ? p->on_hidden(p->user, hn, s0) : ltx_err_failed();
             ltx_tensor_free(hn);
         }

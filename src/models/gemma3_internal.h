@@ -16,7 +16,7 @@ struct ltx_gemma3 {
     const char *prefix; /* "language_model.model." (Gemma3ForConditionalGeneration) or "model." */
 };
 
-/* Per-layer weights, in the order gemma3_layer_name knows them. */
+/* Per-layer weights, in the order ltx_gemma3_layer_name knows them. */
 enum {
     W_IN_NORM,
     W_Q,
@@ -35,24 +35,22 @@ enum {
 };
 
 /* "<prefix>layers.<layer>.<name of weight w>" into out. */
-void gemma3_layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap);
+void ltx_gemma3_layer_name(const ltx_gemma3 *m, int layer, int w, char *out, size_t cap);
 /* Gemma RMSNorm weight `name` as the f32 (1 + w) tensor the module multiplies by (new; caller
  * frees). NULL + error when unreadable. */
-ltx_tensor *gemma3_norm_weight(const ltx_gemma3 *m, const char *name);
-/* RMSNorm over the last dim with a (1 + w) weight from gemma3_norm_weight (new tensor). */
-ltx_tensor *gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1);
+ltx_tensor *ltx_gemma3_norm_weight(const ltx_gemma3 *m, const char *name);
+/* RMSNorm over the last dim with a (1 + w) weight from ltx_gemma3_norm_weight (new tensor). */
+ltx_tensor *ltx_gemma3_norm(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1);
 /* (1, n, H*hd) contiguous -> (1, H, n, hd) strided view (new view; caller frees). */
-ltx_tensor *gemma3_heads_view(const ltx_tensor *x, int heads);
+ltx_tensor *ltx_gemma3_heads_view(const ltx_tensor *x, int heads);
 /* Per-head q/k norm then RoPE: x (1, n, heads*hd) -> new (1, heads, n, hd). */
-ltx_tensor *gemma3_norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
-                             int heads, const ltx_tensor *cos, const ltx_tensor *sin);
+ltx_tensor *ltx_gemma3_norm_rope(const ltx_gemma3 *m, const ltx_tensor *x, const ltx_tensor *w1,
+                                 int heads, const ltx_tensor *cos, const ltx_tensor *sin);
 /* Gemma3MLP with the layer's weights w[W_COUNT]: new (1, n, D). */
-ltx_tensor *gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w);
+ltx_tensor *ltx_gemma3_mlp(const ltx_gemma3 *m, const ltx_tensor *x, ltx_tensor *const *w);
 /* RoPE cos/sin (1, 1, n, head_dim/2) for arbitrary positions pos[0..n) (host); global = the
  * full-attention layers' base and linear scaling, else the local base. Caller frees both. */
-ltx_status gemma3_rope_tables_pos(const ltx_gemma3 *m, const int64_t *pos, int64_t n, bool global,
-                                  ltx_tensor **cos_t, ltx_tensor **sin_t);
-/* Drops the whole mapped pages of a tensor from the process (the file still backs them). */
-void gemma3_release_mapped(const ltx_st_entry *e);
+ltx_status ltx_gemma3_rope_tables_pos(const ltx_gemma3 *m, const int64_t *pos, int64_t n,
+                                      bool global, ltx_tensor **cos_t, ltx_tensor **sin_t);
 
 #endif

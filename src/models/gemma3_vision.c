@@ -249,22 +249,22 @@ static ltx_tensor *attention(const ltx_gemma3_vision *v, const ltx_tensor *x, lt
     ltx_backend *be = v->m->be;
     int H = v->c.num_heads;
     int64_t hd = v->c.hidden_size / H;
-    ltx_tensor *q = nn_linear(be, x, w[L_Q], b[L_Q]);
-    ltx_tensor *k = q ? nn_linear(be, x, w[L_K], b[L_K]) : NULL;
-    ltx_tensor *vv = k ? nn_linear(be, x, w[L_V], b[L_V]) : NULL;
-    ltx_tensor *qh = vv ? gemma3_heads_view(q, H) : NULL;
-    ltx_tensor *kh = qh ? gemma3_heads_view(k, H) : NULL;
-    ltx_tensor *vh = kh ? gemma3_heads_view(vv, H) : NULL;
+    ltx_tensor *q = ltx_nn_linear(be, x, w[L_Q], b[L_Q]);
+    ltx_tensor *k = q ? ltx_nn_linear(be, x, w[L_K], b[L_K]) : NULL;
+    ltx_tensor *vv = k ? ltx_nn_linear(be, x, w[L_V], b[L_V]) : NULL;
+    ltx_tensor *qh = vv ? ltx_gemma3_heads_view(q, H) : NULL;
+    ltx_tensor *kh = qh ? ltx_gemma3_heads_view(k, H) : NULL;
+    ltx_tensor *vh = kh ? ltx_gemma3_heads_view(vv, H) : NULL;
     ltx_tensor *oh =
-        vh ? nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)hd))) : NULL;
+        vh ? ltx_nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)hd))) : NULL;
     ltx_tensor *out = NULL;
     if (oh) {
         static const int perm[4] = {0, 2, 1, 3};
         ltx_tensor *ov = ltx_tensor_permute(oh, perm);
-        ltx_tensor *oc = ov ? nn_contiguous(be, ov, LTX_F32) : NULL; /* (1, n, H, hd) */
+        ltx_tensor *oc = ov ? ltx_nn_contiguous(be, ov, LTX_F32) : NULL; /* (1, n, H, hd) */
         int64_t s3[3] = {1, oh->shape[2], (int64_t)v->c.hidden_size};
         ltx_tensor *o = oc ? ltx_tensor_reshape(oc, 3, s3) : NULL;
-        out = o ? nn_linear(be, o, w[L_O], b[L_O]) : NULL;
+        out = o ? ltx_nn_linear(be, o, w[L_O], b[L_O]) : NULL;
         ltx_tensor_free(ov);
         ltx_tensor_free(oc);
         ltx_tensor_free(o);
@@ -288,13 +288,13 @@ static ltx_status encoder_layer(const ltx_gemma3_vision *v, int l, ltx_tensor *h
     }
     float eps = (float)v->c.layer_norm_eps;
     ltx_tensor *a = NULL, *o = NULL, *m1 = NULL, *f1 = NULL, *f2 = NULL;
-    if (s == LTX_OK) a = nn_norm(be, LTX_NORM_LAYER, h, w[L_LN1], b[L_LN1], 0, eps);
+    if (s == LTX_OK) a = ltx_nn_norm(be, LTX_NORM_LAYER, h, w[L_LN1], b[L_LN1], 0, eps);
     if (a) o = attention(v, a, w, b);
     s = o ? be->ops->binary(be, LTX_BINARY_ADD, h, h, o) : (s == LTX_OK ? ltx_err_failed() : s);
-    if (s == LTX_OK) m1 = nn_norm(be, LTX_NORM_LAYER, h, w[L_LN2], b[L_LN2], 0, eps);
-    if (m1) f1 = nn_linear(be, m1, w[L_FC1], b[L_FC1]);
+    if (s == LTX_OK) m1 = ltx_nn_norm(be, LTX_NORM_LAYER, h, w[L_LN2], b[L_LN2], 0, eps);
+    if (m1) f1 = ltx_nn_linear(be, m1, w[L_FC1], b[L_FC1]);
     if (f1 && be->ops->unary(be, LTX_UNARY_GELU_TANH, f1, f1, 0, 0) == LTX_OK)
-        f2 = nn_linear(be, f1, w[L_FC2], b[L_FC2]);
+        f2 = ltx_nn_linear(be, f1, w[L_FC2], b[L_FC2]);
     if (s == LTX_OK) s = f2 ? be->ops->binary(be, LTX_BINARY_ADD, h, h, f2) : ltx_err_failed();
     ltx_tensor *tmp[] = {a, o, m1, f1, f2};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
@@ -334,7 +334,7 @@ static ltx_tensor *embeddings(const ltx_gemma3_vision *v, const float *px)
     ltx_tensor *b = ltx_st_tensor(v->m->st, be, VT "embeddings.patch_embedding.bias");
     ltx_tensor *pe =
         ltx_st_tensor_as(v->m->st, be, VT "embeddings.position_embedding.weight", LTX_F32);
-    ltx_tensor *h = x && w && b && pe ? nn_linear(be, x, w, b) : NULL; /* (1, N, D) */
+    ltx_tensor *h = x && w && b && pe ? ltx_nn_linear(be, x, w, b) : NULL; /* (1, N, D) */
     if (h && be->ops->binary(be, LTX_BINARY_ADD, h, h, pe) != LTX_OK) {
         ltx_tensor_free(h);
         h = NULL;
@@ -375,9 +375,10 @@ static ltx_tensor *project(const ltx_gemma3_vision *v, const ltx_tensor *h)
     pt = ltx_tensor_from_host(be, LTX_F32, 3, ps, pool);
     wproj = ltx_tensor_from_host(be, LTX_F32, 2, ws, wt2);
     if (pt) ltx_tap(v->taps, "projector.pooled", pt);
-    wn = gemma3_norm_weight(v->m, MMP "mm_soft_emb_norm.weight");
-    nrm = pt && wn ? nn_norm(be, LTX_NORM_RMS, pt, wn, NULL, 0, (float)v->c.layer_norm_eps) : NULL;
-    out = nrm && wproj ? nn_linear(be, nrm, wproj, NULL) : NULL;
+    wn = ltx_gemma3_norm_weight(v->m, MMP "mm_soft_emb_norm.weight");
+    nrm = pt && wn ? ltx_nn_norm(be, LTX_NORM_RMS, pt, wn, NULL, 0, (float)v->c.layer_norm_eps)
+                   : NULL;
+    out = nrm && wproj ? ltx_nn_linear(be, nrm, wproj, NULL) : NULL;
 done:
     if (!out) ltx_err(LTX_ERR_OOM, "gemma3 vision: projector");
     free(hh);
@@ -406,8 +407,8 @@ ltx_status ltx_gemma3_vision_forward(ltx_gemma3_vision *v, const float *pixels,
     if (s == LTX_OK) {
         pw = ltx_st_tensor(v->m->st, be, VT "post_layernorm.weight");
         pb = ltx_st_tensor(v->m->st, be, VT "post_layernorm.bias");
-        fin =
-            pw && pb ? nn_norm(be, LTX_NORM_LAYER, h, pw, pb, 0, (float)v->c.layer_norm_eps) : NULL;
+        fin = pw && pb ? ltx_nn_norm(be, LTX_NORM_LAYER, h, pw, pb, 0, (float)v->c.layer_norm_eps)
+                       : NULL;
         if (!fin) s = ltx_err(LTX_ERR_OOM, "gemma3 vision: post_layernorm");
     }
     if (s == LTX_OK && features) {

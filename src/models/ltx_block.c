@@ -67,9 +67,9 @@ static int64_t ptb_count(const tf_ctx *c, ltx_ptb_type type, int block, bool *ke
 
 /* ---- small helpers ---- */
 
-ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l)
+ltx_tensor *ltx_tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l)
 {
-    if (l->w_scale == 1.0f) return nn_linear(be, x, l->w, l->b);
+    if (l->w_scale == 1.0f) return ltx_nn_linear(be, x, l->w, l->b);
     int64_t shape[LTX_MAX_DIMS];
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     shape[x->ndim - 1] = l->w->shape[0];
@@ -81,18 +81,20 @@ ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l)
     return y;
 }
 
-ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *b)
+/* dst = dst op b in place. */
+static ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst,
+                             const ltx_tensor *b)
 {
     return be->ops->binary(be, op, dst, dst, b);
 }
 
-ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
-                   int mrow, bool plus1)
+ltx_tensor *ltx_tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
+                       int mrow, bool plus1)
 {
     int64_t D = table->shape[1];
     ltx_tensor *tr = ltx_tensor_slice(table, 0, row, row + 1, 1);           /* (1, D) */
     ltx_tensor *mr = ltx_tensor_slice(mod, 2, mrow * D, (mrow + 1) * D, 1); /* (B, S, D) */
-    ltx_tensor *out = (tr && mr) ? nn_binary(be, LTX_BINARY_ADD, tr, mr) : NULL;
+    ltx_tensor *out = (tr && mr) ? ltx_nn_binary(be, LTX_BINARY_ADD, tr, mr) : NULL;
     if (out && plus1 && be->ops->unary(be, LTX_UNARY_SCALE, out, out, 1.0, 1.0) != LTX_OK) {
         ltx_tensor_free(out);
         out = NULL;
@@ -102,8 +104,9 @@ ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_
     return out;
 }
 
-ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
-                      const tf_runs *runs)
+/* dst op= rows per run (dst (B, T, D), rows (U, 1, D)); runs NULL/empty: dst op= rows. */
+static ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst,
+                             const ltx_tensor *rows, const tf_runs *runs)
 {
     if (!runs || runs->n == 0) return tf_inplace(be, op, dst, rows);
     for (int i = 0; i < runs->n; i++) {
@@ -120,7 +123,7 @@ ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
     return LTX_OK;
 }
 
-/* One run of tf_modulate: out[b, t0:t1] = norm(x[b, t0:t1]) * (1 + scale[row]) + shift[row]. */
+/* One run of ltx_tf_modulate: out[b, t0:t1] = norm(x[b, t0:t1]) * (1 + scale[row]) + shift[row]. */
 static ltx_status modulate_seg(ltx_backend *be, ltx_norm_op norm, ltx_tensor *out,
                                const ltx_tensor *x, const ltx_tensor *scale,
                                const ltx_tensor *shift, const tf_run *r, float eps)
@@ -131,17 +134,17 @@ static ltx_status modulate_seg(ltx_backend *be, ltx_norm_op norm, ltx_tensor *ou
     ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, r->t0, r->t1, 1) : NULL;
     ltx_tensor *sr = ltx_tensor_slice(scale, 0, r->u, r->u + 1, 1);
     ltx_tensor *hr = ltx_tensor_slice(shift, 0, r->u, r->u + 1, 1);
-    ltx_status s =
-        (od && xd && sr && hr) ? nn_norm_modulate(be, norm, od, xd, sr, hr, eps) : ltx_err_failed();
+    ltx_status s = (od && xd && sr && hr) ? ltx_nn_norm_modulate(be, norm, od, xd, sr, hr, eps)
+                                          : ltx_err_failed();
     ltx_tensor *fr[] = {ob, xb, od, xd, sr, hr};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
     return s;
 }
 
-ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
-                        const ltx_tensor *scale, const ltx_tensor *shift, float eps,
-                        const tf_runs *runs)
+ltx_tensor *ltx_tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
+                            const ltx_tensor *scale, const ltx_tensor *shift, float eps,
+                            const tf_runs *runs)
 {
     /* ref: norm(x) * (1 + scale) + shift, with scale = table + mod: the fused norm_modulate op
      * (one pass over x; its roundings are those of the norm with weight 1 + scale followed by
@@ -154,7 +157,7 @@ ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
         for (int i = 0; s == LTX_OK && i < runs->n; i++)
             s = modulate_seg(be, norm, out, x, scale, shift, &runs->r[i], eps);
     } else if (s == LTX_OK) {
-        s = nn_norm_modulate(be, norm, out, x, scale, shift, eps);
+        s = ltx_nn_norm_modulate(be, norm, out, x, scale, shift, eps);
     }
     if (s != LTX_OK) {
         ltx_tensor_free(out);
@@ -194,10 +197,10 @@ static ltx_tensor *qk_path(tf_ctx *c, const tf_attn *w, const ltx_tensor *x, con
 {
     ltx_backend *be = c->be;
     float eps = (float)c->m->cfg.norm_eps;
-    if (!cos) return nn_norm(be, LTX_NORM_RMS, x, nw, NULL, 0, eps);
+    if (!cos) return ltx_nn_norm(be, LTX_NORM_RMS, x, nw, NULL, 0, eps);
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
     if (y &&
-        nn_qk_norm_rope(be, c->m->cfg.rope_type, y, x, nw, eps, w->heads, cos, sin) != LTX_OK) {
+        ltx_nn_qk_norm_rope(be, c->m->cfg.rope_type, y, x, nw, eps, w->heads, cos, sin) != LTX_OK) {
         ltx_tensor_free(y);
         y = NULL;
     }
@@ -209,7 +212,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
 {
     ltx_backend *be = c->be;
     const ltx_tensor *ctx = a->ctx ? a->ctx : a->x;
-    ltx_tensor *v = tf_linear(be, ctx, &w->v); /* (B, Tk, inner) */
+    ltx_tensor *v = ltx_tf_linear(be, ctx, &w->v); /* (B, Tk, inner) */
     ltx_tensor *o = NULL, *q = NULL, *k = NULL, *qn = NULL, *kn = NULL, *qh = NULL, *kh = NULL,
                *vh = NULL, *oh = NULL, *out = NULL;
     if (!v) return NULL;
@@ -219,13 +222,13 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     } else {
         /* q and k each: projection -> RMSNorm over the inner dim -> RoPE (heads first); the
          * intermediates are released as soon as the next one exists (views keep buffers) */
-        q = tf_linear(be, a->x, &w->q);
+        q = ltx_tf_linear(be, a->x, &w->q);
         qn = q ? qk_path(c, w, q, w->q_norm, a->q_cos, a->q_sin) : NULL;
         ltx_tensor_free(q);
         qh = qn ? heads_view(qn, w->heads) : NULL;
         ltx_tensor_free(qn);
         qn = NULL;
-        k = qh ? tf_linear(be, ctx, &w->k) : NULL;
+        k = qh ? ltx_tf_linear(be, ctx, &w->k) : NULL;
         kn = k ? qk_path(c, w, k, w->k_norm, a->q_cos ? (a->k_cos ? a->k_cos : a->q_cos) : NULL,
                          a->k_sin ? a->k_sin : a->q_sin)
                : NULL;
@@ -235,7 +238,7 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
         kn = NULL;
         vh = kh ? heads_view(v, w->heads) : NULL;
         if (!vh) goto done;
-        oh = nn_attention(be, qh, kh, vh, a->mask, 1.0f / sqrtf((float)w->d_head));
+        oh = ltx_nn_attention(be, qh, kh, vh, a->mask, 1.0f / sqrtf((float)w->d_head));
         ltx_tensor_free(qh);
         ltx_tensor_free(kh);
         qh = kh = NULL;
@@ -266,23 +269,23 @@ static ltx_tensor *attention(tf_ctx *c, const tf_attn *w, const attn_call *a)
     ltx_tensor *o4 = NULL;
     if (w->gate.w) {
         /* ref: gates = 2 * sigmoid(to_gate_logits(x)) per head, (B, T, H, 1) broadcast */
-        ltx_tensor *gl = tf_linear(be, a->x, &w->gate);
+        ltx_tensor *gl = ltx_tf_linear(be, a->x, &w->gate);
         ltx_status s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
         int64_t g4[4] = {B, Tq, w->heads, 1};
         ltx_tensor *g = s == LTX_OK ? ltx_tensor_reshape(gl, 4, g4) : NULL;
-        o4 = g ? nn_binary(be, LTX_BINARY_MUL, src4, g) : NULL;
+        o4 = g ? ltx_nn_binary(be, LTX_BINARY_MUL, src4, g) : NULL;
         ltx_tensor_free(gl);
         ltx_tensor_free(g);
     } else {
-        o4 = nn_contiguous(be, src4, LTX_F32);
+        o4 = ltx_nn_contiguous(be, src4, LTX_F32);
     }
     ltx_tensor_free(src4);
     ltx_tensor_free(o);
     o = o4 ? ltx_tensor_reshape(o4, 3, s3) : NULL;
     ltx_tensor_free(o4);
     if (!o) goto done;
-    out = tf_linear(be, o, &w->out);
+    out = ltx_tf_linear(be, o, &w->out);
 done:
     ltx_tensor_free(v);
     ltx_tensor_free(o);
@@ -317,7 +320,7 @@ static ltx_tensor *feed_forward(tf_ctx *c, const tf_lin *l1, const tf_lin *l2, c
         ltx_tensor *ys = ltx_tensor_slice(y2, 0, r0, r1, 1);
         /* Linear + GELU(tanh): the fused linear_act op (a GEMM epilogue on CUDA) */
         s = (xs && hsl && ys)
-                ? nn_linear_act(be, hsl, xs, l1->w, l1->b, l1->w_scale, LTX_UNARY_GELU_TANH)
+                ? ltx_nn_linear_act(be, hsl, xs, l1->w, l1->b, l1->w_scale, LTX_UNARY_GELU_TANH)
                 : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->linear(be, ys, hsl, l2->w, l2->b, l2->w_scale);
         ltx_tensor_free(xs);
@@ -359,7 +362,7 @@ static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const 
 {
     ltx_status s = t ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK && !keep && (!gate || !runs || runs->n == 0))
-        s = nn_gated_add(be, x, x, t, gate);
+        s = ltx_nn_gated_add(be, x, x, t, gate);
     for (int i = 0; s == LTX_OK && !keep && gate && runs && i < runs->n; i++) {
         /* runs partition the tokens: x[b, t0:t1] += t[b, t0:t1] * gate[u] */
         const tf_run *r = &runs->r[i];
@@ -368,7 +371,7 @@ static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const 
         ltx_tensor *xd = xb ? ltx_tensor_slice(xb, 1, r->t0, r->t1, 1) : NULL;
         ltx_tensor *td = tb ? ltx_tensor_slice(tb, 1, r->t0, r->t1, 1) : NULL;
         ltx_tensor *g = ltx_tensor_slice(gate, 0, r->u, r->u + 1, 1);
-        s = (xd && td && g) ? nn_gated_add(be, xd, xd, td, g) : ltx_err_failed();
+        s = (xd && td && g) ? ltx_nn_gated_add(be, xd, xd, td, g) : ltx_err_failed();
         ltx_tensor *fr[] = {xb, tb, xd, td, g};
         for (size_t k = 0; k < sizeof fr / sizeof fr[0]; k++)
             ltx_tensor_free(fr[k]);
@@ -380,7 +383,7 @@ static ltx_status residual(ltx_backend *be, ltx_tensor *x, ltx_tensor *t, const 
         ltx_tensor *gb =
             gate && gate->shape[0] == B ? ltx_tensor_slice(gate, 0, b, b + 1, 1) : NULL;
         const ltx_tensor *g = gb ? gb : gate;
-        s = (xb && tb && (!gate || g)) ? nn_gated_add(be, xb, xb, tb, g) : ltx_err_failed();
+        s = (xb && tb && (!gate || g)) ? ltx_nn_gated_add(be, xb, xb, tb, g) : ltx_err_failed();
         ltx_tensor_free(xb);
         ltx_tensor_free(tb);
         ltx_tensor_free(gb);
@@ -402,10 +405,11 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     int64_t np = ptb_count(c, skip, idx, keep);
     if (np > 0 && np < c->B) kp = keep;
     /* self-attention: rows 0 shift, 1 scale, 2 gate */
-    ltx_tensor *shift = tf_ada(be, sst, 0, a->timesteps, 0, false);
-    ltx_tensor *scale = shift ? tf_ada(be, sst, 1, a->timesteps, 1, false) : NULL;
-    ltx_tensor *gate = scale ? tf_ada(be, sst, 2, a->timesteps, 2, false) : NULL;
-    ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift, eps, &a->runs) : NULL;
+    ltx_tensor *shift = ltx_tf_ada(be, sst, 0, a->timesteps, 0, false);
+    ltx_tensor *scale = shift ? ltx_tf_ada(be, sst, 1, a->timesteps, 1, false) : NULL;
+    ltx_tensor *gate = scale ? ltx_tf_ada(be, sst, 2, a->timesteps, 2, false) : NULL;
+    ltx_tensor *nx =
+        gate ? ltx_tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift, eps, &a->runs) : NULL;
     ltx_tensor_free(shift);
     ltx_tensor_free(scale);
     ltx_status s = nx ? LTX_OK : ltx_err_failed();
@@ -428,13 +432,14 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
     if (c->m->cfg.cross_attention_adaln) {
         /* ref: apply_cross_attention_adaln — rows 6 shift_q, 7 scale_q, 8 gate; kv modulated
          * by the prompt table (0 shift_kv, 1 scale_kv) + prompt AdaLN */
-        ltx_tensor *sq = tf_ada(be, sst, 6, a->timesteps, 6, false);
-        ltx_tensor *cq = sq ? tf_ada(be, sst, 7, a->timesteps, 7, false) : NULL;
-        ltx_tensor *gq = cq ? tf_ada(be, sst, 8, a->timesteps, 8, false) : NULL;
-        ltx_tensor *skv = gq ? tf_ada(be, psst, 0, a->prompt_ts, 0, false) : NULL;
-        ltx_tensor *ckv = skv ? tf_ada(be, psst, 1, a->prompt_ts, 1, true) : NULL;
-        ltx_tensor *qin = ckv ? tf_modulate(be, LTX_NORM_RMS, a->x, cq, sq, eps, &a->runs) : NULL;
-        ltx_tensor *kv = qin ? nn_binary(be, LTX_BINARY_MUL, a->context, ckv) : NULL;
+        ltx_tensor *sq = ltx_tf_ada(be, sst, 6, a->timesteps, 6, false);
+        ltx_tensor *cq = sq ? ltx_tf_ada(be, sst, 7, a->timesteps, 7, false) : NULL;
+        ltx_tensor *gq = cq ? ltx_tf_ada(be, sst, 8, a->timesteps, 8, false) : NULL;
+        ltx_tensor *skv = gq ? ltx_tf_ada(be, psst, 0, a->prompt_ts, 0, false) : NULL;
+        ltx_tensor *ckv = skv ? ltx_tf_ada(be, psst, 1, a->prompt_ts, 1, true) : NULL;
+        ltx_tensor *qin =
+            ckv ? ltx_tf_modulate(be, LTX_NORM_RMS, a->x, cq, sq, eps, &a->runs) : NULL;
+        ltx_tensor *kv = qin ? ltx_nn_binary(be, LTX_BINARY_MUL, a->context, ckv) : NULL;
         s = kv ? tf_inplace(be, LTX_BINARY_ADD, kv, skv) : ltx_err_failed();
         ltx_tensor *o = NULL;
         if (s == LTX_OK) {
@@ -449,7 +454,7 @@ static ltx_status stream_attn(tf_ctx *c, int idx, tf_args *a, const tf_attn *a1,
             ltx_tensor_free(fr[i]);
     } else {
         /* ref: attn(rms_norm(x), context, mask), no gate */
-        ltx_tensor *nq = nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps);
+        ltx_tensor *nq = ltx_nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps);
         s = nq ? LTX_OK : ltx_err_failed();
         if (nq) {
             attn_call ac = {.x = nq, .ctx = a->context, .mask = a->context_mask};
@@ -469,18 +474,18 @@ static ltx_tensor *av_scaled(tf_ctx *c, const ltx_tensor *n, const ltx_tensor *t
 {
     ltx_backend *be = c->be;
     const ltx_tensor *ss = a->cross_ss;
-    ltx_tensor *sc = tf_ada(be, table, rs, ss, rs, true);
-    ltx_tensor *sh = sc ? tf_ada(be, table, rs + 1, ss, rs + 1, false) : NULL;
+    ltx_tensor *sc = ltx_tf_ada(be, table, rs, ss, rs, true);
+    ltx_tensor *sh = sc ? ltx_tf_ada(be, table, rs + 1, ss, rs + 1, false) : NULL;
     ltx_tensor *y = NULL;
     if (sh && a->cross_runs.n) { /* per-token rows (1.2): the same ops run by run */
-        y = nn_contiguous(be, n, LTX_F32);
+        y = ltx_nn_contiguous(be, n, LTX_F32);
         if (y && (tf_rows_op(be, LTX_BINARY_MUL, y, sc, &a->cross_runs) != LTX_OK ||
                   tf_rows_op(be, LTX_BINARY_ADD, y, sh, &a->cross_runs) != LTX_OK)) {
             ltx_tensor_free(y);
             y = NULL;
         }
     } else if (sh) {
-        y = nn_binary(be, LTX_BINARY_MUL, n, sc);
+        y = ltx_nn_binary(be, LTX_BINARY_MUL, n, sc);
     }
     if (y && !a->cross_runs.n && tf_inplace(be, LTX_BINARY_ADD, y, sh) != LTX_OK) {
         ltx_tensor_free(y);
@@ -500,14 +505,14 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
     bool keep[64];
     if (c->B > 64) return ltx_err(LTX_ERR_UNSUPPORTED, "batch > 64");
     /* both norms from the states before either update */
-    ltx_tensor *nv = nn_norm(be, LTX_NORM_RMS, v->x, NULL, NULL, 0, eps);
-    ltx_tensor *na = nv ? nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps) : NULL;
+    ltx_tensor *nv = ltx_nn_norm(be, LTX_NORM_RMS, v->x, NULL, NULL, 0, eps);
+    ltx_tensor *na = nv ? ltx_nn_norm(be, LTX_NORM_RMS, a->x, NULL, NULL, 0, eps) : NULL;
     ltx_status s = na ? LTX_OK : ltx_err_failed();
     int64_t np = ptb_count(c, LTX_PTB_SKIP_A2V_CROSS_ATTN, idx, keep);
     if (s == LTX_OK && run_a2v && np < c->B) {
         ltx_tensor *vq = av_scaled(c, nv, b->sst_a2v_video, v, 0);
         ltx_tensor *ak = vq ? av_scaled(c, na, b->sst_a2v_audio, a, 0) : NULL;
-        ltx_tensor *g = ak ? tf_ada(be, b->sst_a2v_video, 4, v->cross_gate, 0, false) : NULL;
+        ltx_tensor *g = ak ? ltx_tf_ada(be, b->sst_a2v_video, 4, v->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {
             tap_block_io(c, idx, "audio_to_video_attn", "in", vq);
@@ -529,7 +534,7 @@ static ltx_status av_cross(tf_ctx *c, int idx, tf_args *v, tf_args *a, bool run_
     if (s == LTX_OK && run_v2a && np < c->B) {
         ltx_tensor *aq = av_scaled(c, na, b->sst_a2v_audio, a, 2);
         ltx_tensor *vk = aq ? av_scaled(c, nv, b->sst_a2v_video, v, 2) : NULL;
-        ltx_tensor *g = vk ? tf_ada(be, b->sst_a2v_audio, 4, a->cross_gate, 0, false) : NULL;
+        ltx_tensor *g = vk ? ltx_tf_ada(be, b->sst_a2v_audio, 4, a->cross_gate, 0, false) : NULL;
         ltx_tensor *o = NULL;
         if (g) {
             tap_block_io(c, idx, "video_to_audio_attn", "in", aq);
@@ -557,11 +562,11 @@ static ltx_status stream_ff(tf_ctx *c, int idx, tf_args *a, const tf_lin *l1, co
                             const ltx_tensor *sst, const char *name)
 {
     ltx_backend *be = c->be;
-    ltx_tensor *shift = tf_ada(be, sst, 3, a->timesteps, 3, false);
-    ltx_tensor *scale = shift ? tf_ada(be, sst, 4, a->timesteps, 4, false) : NULL;
-    ltx_tensor *gate = scale ? tf_ada(be, sst, 5, a->timesteps, 5, false) : NULL;
-    ltx_tensor *nx = gate ? tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift,
-                                        (float)c->m->cfg.norm_eps, &a->runs)
+    ltx_tensor *shift = ltx_tf_ada(be, sst, 3, a->timesteps, 3, false);
+    ltx_tensor *scale = shift ? ltx_tf_ada(be, sst, 4, a->timesteps, 4, false) : NULL;
+    ltx_tensor *gate = scale ? ltx_tf_ada(be, sst, 5, a->timesteps, 5, false) : NULL;
+    ltx_tensor *nx = gate ? ltx_tf_modulate(be, LTX_NORM_RMS, a->x, scale, shift,
+                                            (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
     ltx_status s = nx ? LTX_OK : ltx_err_failed();
     if (nx) {
@@ -577,7 +582,7 @@ static ltx_status stream_ff(tf_ctx *c, int idx, tf_args *a, const tf_lin *l1, co
     return s;
 }
 
-ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a)
+ltx_status ltx_tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a)
 {
     const tf_block *b = &c->m->blocks[idx];
     bool vhas = v && v->T > 0, ahas = a && a->T > 0;

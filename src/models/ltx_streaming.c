@@ -291,7 +291,7 @@ static void evict(ltx_transformer *m, int i)
     }
 }
 
-ltx_status tf_stream_before(ltx_transformer *m, int block)
+ltx_status ltx_tf_stream_before(ltx_transformer *m, int block)
 {
     tf_stream *s = m->stream;
     if (!s) return LTX_OK;
@@ -301,7 +301,7 @@ ltx_status tf_stream_before(ltx_transformer *m, int block)
     return make_ready(m, block);
 }
 
-void tf_stream_after(ltx_transformer *m, int block)
+void ltx_tf_stream_after(ltx_transformer *m, int block)
 {
     if (m->stream) evict(m, block);
 }
@@ -359,7 +359,7 @@ static ltx_status stream_drop(ltx_transformer *m, bool restore)
     return st;
 }
 
-void tf_stream_free(ltx_transformer *m)
+void ltx_tf_stream_free(ltx_transformer *m)
 {
     (void)stream_drop(m, false); /* evicted device tensors have no buffer: freeing is fine */
 }

@@ -113,8 +113,8 @@ static tf_table *insert(ltx_transformer *m, int kind, const ltx_tensor *in)
     return e;
 }
 
-ltx_status tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp, const ltx_tensor *positions,
-                         ltx_tensor **cos, ltx_tensor **sin)
+ltx_status ltx_tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp,
+                             const ltx_tensor *positions, ltx_tensor **cos, ltx_tensor **sin)
 {
     *cos = *sin = NULL;
     tf_table *e = lookup(m, TF_TABLE_ROPE, positions, rp);
@@ -144,8 +144,8 @@ ltx_status tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp, const lt
     return LTX_OK;
 }
 
-ltx_tensor *tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
-                          ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask))
+ltx_tensor *ltx_tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
+                              ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask))
 {
     tf_table *e = lookup(m, kind, mask, NULL);
     if (!e) {

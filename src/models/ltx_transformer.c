@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tf_args_clear(tf_args *a)
+void ltx_tf_args_clear(tf_args *a)
 {
     ltx_tensor *ts[] = {a->x,          a->context,   a->context_mask, a->timesteps, a->embedded,
                         a->pe_cos,     a->pe_sin,    a->cross_cos,    a->cross_sin, a->cross_ss,
@@ -66,11 +66,11 @@ static ltx_status adaln_rows(ltx_backend *be, const tf_adaln *a, const float *va
     int64_t shape[2] = {U, 256};
     ltx_tensor *s = ltx_tensor_from_host(be, LTX_F32, 2, shape, sin_);
     free(sin_);
-    ltx_tensor *h = s ? tf_linear(be, s, &a->l1) : NULL;
-    ltx_tensor *hs = h ? nn_unary(be, LTX_UNARY_SILU, h, 0, 0) : NULL;
-    ltx_tensor *e = hs ? tf_linear(be, hs, &a->l2) : NULL;
-    ltx_tensor *es = e ? nn_unary(be, LTX_UNARY_SILU, e, 0, 0) : NULL;
-    ltx_tensor *md = es ? tf_linear(be, es, &a->linear) : NULL;
+    ltx_tensor *h = s ? ltx_tf_linear(be, s, &a->l1) : NULL;
+    ltx_tensor *hs = h ? ltx_nn_unary(be, LTX_UNARY_SILU, h, 0, 0) : NULL;
+    ltx_tensor *e = hs ? ltx_tf_linear(be, hs, &a->l2) : NULL;
+    ltx_tensor *es = e ? ltx_nn_unary(be, LTX_UNARY_SILU, e, 0, 0) : NULL;
+    ltx_tensor *md = es ? ltx_tf_linear(be, es, &a->linear) : NULL;
     ltx_tensor_free(s);
     ltx_tensor_free(h);
     ltx_tensor_free(hs);
@@ -358,8 +358,8 @@ void ltx_transformer_set_reference(ltx_transformer *m, ltx_reference_version v)
 }
 
 /* ref: TransformerArgsPreprocessor.prepare + MultiModalTransformerArgsPreprocessor.prepare */
-ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
-                      tf_args *a)
+ltx_status ltx_tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
+                          tf_args *a)
 {
     ltx_transformer *m = c->m;
     ltx_backend *be = c->be;
@@ -385,8 +385,8 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
     ltx_status s = LTX_OK;
     /* x = patchify_proj(latent) */
     ltx_tensor *lat = md->latent->dtype == LTX_F32 ? ltx_tensor_view(md->latent)
-                                                   : nn_contiguous(be, md->latent, LTX_F32);
-    a->x = lat ? tf_linear(be, lat, proj) : NULL;
+                                                   : ltx_nn_contiguous(be, md->latent, LTX_F32);
+    a->x = lat ? ltx_tf_linear(be, lat, proj) : NULL;
     ltx_tensor_free(lat);
     if (!a->x) return ltx_err_failed();
     tap_args(c->taps, pre, "x", a->x, T);
@@ -432,13 +432,14 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
         int cdim = video ? cfg->cross_attention_dim : cfg->audio_cross_attention_dim;
         const tf_lin *c1 = video ? &m->cap1 : &m->audio_cap1,
                      *c2 = video ? &m->cap2 : &m->audio_cap2;
-        ltx_tensor *ctx = md->context->dtype == LTX_F32 ? ltx_tensor_view(md->context)
-                                                        : nn_contiguous(be, md->context, LTX_F32);
+        ltx_tensor *ctx = md->context->dtype == LTX_F32
+                              ? ltx_tensor_view(md->context)
+                              : ltx_nn_contiguous(be, md->context, LTX_F32);
         if (ctx && cfg->caption_projection) {
-            ltx_tensor *h = tf_linear(be, ctx, c1);
-            ltx_tensor *g = h ? nn_unary(be, LTX_UNARY_GELU_TANH, h, 0, 0) : NULL;
+            ltx_tensor *h = ltx_tf_linear(be, ctx, c1);
+            ltx_tensor *g = h ? ltx_nn_unary(be, LTX_UNARY_GELU_TANH, h, 0, 0) : NULL;
             ltx_tensor_free(ctx);
-            ctx = g ? tf_linear(be, g, c2) : NULL;
+            ctx = g ? ltx_tf_linear(be, g, c2) : NULL;
             ltx_tensor_free(h);
             ltx_tensor_free(g);
         }
@@ -451,11 +452,12 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
         if (s == LTX_OK) tap_args(c->taps, pre, "context", a->context, 0);
     }
     if (s == LTX_OK && md->context_mask) {
-        a->context_mask = tf_table_mask(m, TF_TABLE_CONTEXT_MASK, md->context_mask, context_bias);
+        a->context_mask =
+            ltx_tf_table_mask(m, TF_TABLE_CONTEXT_MASK, md->context_mask, context_bias);
         if (!a->context_mask) s = ltx_err_failed();
     }
     if (s == LTX_OK && md->attention_mask) {
-        a->self_mask = tf_table_mask(m, TF_TABLE_SELF_MASK, md->attention_mask, self_bias);
+        a->self_mask = ltx_tf_table_mask(m, TF_TABLE_SELF_MASK, md->attention_mask, self_bias);
         if (!a->self_mask) s = ltx_err_failed();
     }
     /* RoPE of the self-attention */
@@ -473,7 +475,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
             rp.max_pos[0] = cfg->audio_max_pos;
         if (md->positions->shape[1] != rp.n_axes)
             s = ltx_err(LTX_ERR_INVALID_ARG, "%s positions need %d axes", pre, rp.n_axes);
-        if (s == LTX_OK) s = tf_table_rope(m, &rp, md->positions, &a->pe_cos, &a->pe_sin);
+        if (s == LTX_OK) s = ltx_tf_table_rope(m, &rp, md->positions, &a->pe_cos, &a->pe_sin);
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "pe_cos", a->pe_cos, 0);
             tap_args(c->taps, pre, "pe_sin", a->pe_sin, 0);
@@ -492,7 +494,7 @@ ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_m
                               .mode = cfg->rope_type,
                               .f64_grid = cfg->f64_rope,
                               .axes = axis0};
-        s = tf_table_rope(m, &rp, md->positions, &a->cross_cos, &a->cross_sin);
+        s = ltx_tf_table_rope(m, &rp, md->positions, &a->cross_cos, &a->cross_sin);
         if (s == LTX_OK) {
             tap_args(c->taps, pre, "cross_pe_cos", a->cross_cos, 0);
             tap_args(c->taps, pre, "cross_pe_sin", a->cross_sin, 0);
@@ -509,12 +511,12 @@ static ltx_tensor *process_output(tf_ctx *c, const ltx_tensor *table, const tf_l
                                   const tf_args *a)
 {
     ltx_backend *be = c->be;
-    ltx_tensor *scale = tf_ada(be, table, 1, a->embedded, 0, false);
-    ltx_tensor *shift = scale ? tf_ada(be, table, 0, a->embedded, 0, false) : NULL;
-    ltx_tensor *y = shift ? tf_modulate(be, LTX_NORM_LAYER, a->x, scale, shift,
-                                        (float)c->m->cfg.norm_eps, &a->runs)
+    ltx_tensor *scale = ltx_tf_ada(be, table, 1, a->embedded, 0, false);
+    ltx_tensor *shift = scale ? ltx_tf_ada(be, table, 0, a->embedded, 0, false) : NULL;
+    ltx_tensor *y = shift ? ltx_tf_modulate(be, LTX_NORM_LAYER, a->x, scale, shift,
+                                            (float)c->m->cfg.norm_eps, &a->runs)
                           : NULL;
-    ltx_tensor *out = y ? tf_linear(be, y, proj) : NULL;
+    ltx_tensor *out = y ? ltx_tf_linear(be, y, proj) : NULL;
     ltx_tensor_free(scale);
     ltx_tensor_free(shift);
     ltx_tensor_free(y);
@@ -535,16 +537,16 @@ ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video
     tf_ctx c = {.m = m, .be = m->be, .ptb = ptb, .taps = taps};
     tf_args va = {0}, aa = {0};
     ltx_status s = LTX_OK;
-    if (video) s = tf_prepare(&c, true, video, audio, &va);
-    if (s == LTX_OK && audio) s = tf_prepare(&c, false, audio, video, &aa);
+    if (video) s = ltx_tf_prepare(&c, true, video, audio, &va);
+    if (s == LTX_OK && audio) s = ltx_tf_prepare(&c, false, audio, video, &aa);
     if (s == LTX_OK && video && audio && va.B != aa.B)
         s = ltx_err(LTX_ERR_INVALID_ARG, "video batch %lld != audio batch %lld", (long long)va.B,
                     (long long)aa.B);
     c.B = video ? va.B : aa.B;
     for (int i = 0; s == LTX_OK && i < m->cfg.num_layers; i++) {
-        s = tf_stream_before(m, i); /* layer streaming: no-op when off */
-        if (s == LTX_OK) s = tf_block_forward(&c, i, video ? &va : NULL, audio ? &aa : NULL);
-        tf_stream_after(m, i);
+        s = ltx_tf_stream_before(m, i); /* layer streaming: no-op when off */
+        if (s == LTX_OK) s = ltx_tf_block_forward(&c, i, video ? &va : NULL, audio ? &aa : NULL);
+        ltx_tf_stream_after(m, i);
         if (s != LTX_OK) {
             s = ltx_err_context(s, "transformer_blocks.%d: ", i);
             break;
@@ -565,8 +567,8 @@ ltx_status ltx_transformer_forward(ltx_transformer *m, const ltx_modality *video
         *audio_out = process_output(&c, m->audio_sst_out, &m->audio_proj_out, &aa);
         if (!*audio_out) s = ltx_err_context(ltx_err_failed(), "audio output head: ");
     }
-    tf_args_clear(&va);
-    tf_args_clear(&aa);
+    ltx_tf_args_clear(&va);
+    ltx_tf_args_clear(&aa);
     if (s != LTX_OK) {
         if (video_out) ltx_tensor_free(*video_out), *video_out = NULL;
         if (audio_out) ltx_tensor_free(*audio_out), *audio_out = NULL;
@@ -579,10 +581,10 @@ static ltx_tensor *to_denoised(ltx_backend *be, const ltx_modality *md, const lt
 {
     int64_t B = vel->shape[0], T = vel->shape[1];
     int64_t ts[3] = {B, T, 1};
-    ltx_tensor *tc = nn_contiguous(be, md->timesteps, LTX_F32);
+    ltx_tensor *tc = ltx_nn_contiguous(be, md->timesteps, LTX_F32);
     ltx_tensor *t3 = tc ? ltx_tensor_reshape(tc, 3, ts) : NULL;
-    ltx_tensor *vt = t3 ? nn_binary(be, LTX_BINARY_MUL, vel, t3) : NULL;
-    ltx_tensor *out = vt ? nn_binary(be, LTX_BINARY_SUB, md->latent, vt) : NULL;
+    ltx_tensor *vt = t3 ? ltx_nn_binary(be, LTX_BINARY_MUL, vel, t3) : NULL;
+    ltx_tensor *out = vt ? ltx_nn_binary(be, LTX_BINARY_SUB, md->latent, vt) : NULL;
     ltx_tensor_free(tc);
     ltx_tensor_free(t3);
     ltx_tensor_free(vt);

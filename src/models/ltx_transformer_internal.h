@@ -15,7 +15,7 @@ typedef struct tf_lin {
 } tf_lin;
 
 /* y = x @ (w_scale * w)^T + b as a new f32 tensor (NULL + error on failure). */
-ltx_tensor *tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l);
+ltx_tensor *ltx_tf_linear(ltx_backend *be, const ltx_tensor *x, const tf_lin *l);
 
 /* ref: attention.py Attention */
 typedef struct tf_attn {
@@ -88,7 +88,7 @@ typedef struct tf_args {
     int dim;
 } tf_args;
 
-void tf_args_clear(tf_args *a);
+void ltx_tf_args_clear(tf_args *a);
 
 /* Per-forward context for the blocks. */
 typedef struct tf_ctx {
@@ -100,41 +100,36 @@ typedef struct tf_ctx {
 } tf_ctx;
 
 /* Prepares one modality's args (cross = the other modality or NULL); taps "video_args.*" /
- * "audio_args.*". On failure `a` may hold partial tensors: tf_args_clear it. */
-ltx_status tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
-                      tf_args *a);
+ * "audio_args.*". On failure `a` may hold partial tensors: ltx_tf_args_clear it. */
+ltx_status ltx_tf_prepare(tf_ctx *c, bool video, const ltx_modality *md, const ltx_modality *cross,
+                          tf_args *a);
 
 /* Runs block `idx` on the prepared args (either may be NULL); updates v->x / a->x. */
-ltx_status tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
+ltx_status ltx_tf_block_forward(tf_ctx *c, int idx, tf_args *v, tf_args *a);
 
 /* norm(x) * (1 + scale) + shift; new tensor. scale/shift are (B, 1, D) broadcast, or with
  * runs (n > 0) (U, 1, D) rows applied run by run. */
-ltx_tensor *tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
-                        const ltx_tensor *scale, const ltx_tensor *shift, float eps,
-                        const tf_runs *runs);
-/* dst op= rows per run (dst (B, T, D), rows (U, 1, D)); runs NULL/empty: dst op= rows. */
-ltx_status tf_rows_op(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *rows,
-                      const tf_runs *runs);
+ltx_tensor *ltx_tf_modulate(ltx_backend *be, ltx_norm_op norm, const ltx_tensor *x,
+                            const ltx_tensor *scale, const ltx_tensor *shift, float eps,
+                            const tf_runs *runs);
 /* table[row] + mod[..., mrow*D:(mrow+1)*D] as a new (B, S, D) tensor; `plus1` adds 1. */
-ltx_tensor *tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
-                   int mrow, bool plus1);
-/* dst = dst op b in place. */
-ltx_status tf_inplace(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *b);
+ltx_tensor *ltx_tf_ada(ltx_backend *be, const ltx_tensor *table, int row, const ltx_tensor *mod,
+                       int mrow, bool plus1);
 
 /* Layer streaming hooks (ltx_streaming.c); no-ops when m->stream is NULL. Before block i:
- * bring in blocks i..i+P (mod L); after it: evict block i. tf_stream_free drops the state. */
+ * bring in blocks i..i+P (mod L); after it: evict block i. ltx_tf_stream_free drops the state. */
 typedef struct tf_stream tf_stream;
 
 /* Per-stage table cache (ltx_tables.c): RoPE cos/sin of `positions` for params rp, and mask
  * biases built by `build` from `mask`, computed on the first use and returned as new views
  * (caller frees) afterwards. */
 enum { TF_TABLE_ROPE, TF_TABLE_CONTEXT_MASK, TF_TABLE_SELF_MASK };
-ltx_status tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp, const ltx_tensor *positions,
-                         ltx_tensor **cos, ltx_tensor **sin);
-ltx_tensor *tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
-                          ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask));
-ltx_status tf_stream_before(ltx_transformer *m, int block);
-void tf_stream_after(ltx_transformer *m, int block);
-void tf_stream_free(ltx_transformer *m);
+ltx_status ltx_tf_table_rope(ltx_transformer *m, const ltx_rope_params *rp,
+                             const ltx_tensor *positions, ltx_tensor **cos, ltx_tensor **sin);
+ltx_tensor *ltx_tf_table_mask(ltx_transformer *m, int kind, const ltx_tensor *mask,
+                              ltx_tensor *(*build)(ltx_backend *be, const ltx_tensor *mask));
+ltx_status ltx_tf_stream_before(ltx_transformer *m, int block);
+void ltx_tf_stream_after(ltx_transformer *m, int block);
+void ltx_tf_stream_free(ltx_transformer *m);
 
 #endif

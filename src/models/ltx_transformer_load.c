@@ -400,7 +400,7 @@ ltx_status ltx_transformer_load_ex(const ltx_st_file *f, ltx_backend *be, bool v
 void ltx_transformer_free(ltx_transformer *m)
 {
     if (!m) return;
-    tf_stream_free(m); /* layer streaming state (ltx_streaming.c) */
+    ltx_tf_stream_free(m); /* layer streaming state (ltx_streaming.c) */
     ltx_transformer_clear_tables(m);
     for (int i = 0; i < m->n_owned; i++)
         ltx_tensor_free(m->owned[i]);

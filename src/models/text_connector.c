@@ -381,8 +381,8 @@ static ltx_tensor *qk(const ltx_text_processor *p, const tc_conn *c, const ltx_t
                       const tc_lin *l, const ltx_tensor *norm_w, const ltx_tensor *cos,
                       const ltx_tensor *sin)
 {
-    ltx_tensor *y = nn_linear(p->be, nx, l->w, l->b);
-    ltx_tensor *yn = y ? nn_norm(p->be, LTX_NORM_RMS, y, norm_w, NULL, 0, CONN_EPS) : NULL;
+    ltx_tensor *y = ltx_nn_linear(p->be, nx, l->w, l->b);
+    ltx_tensor *yn = y ? ltx_nn_norm(p->be, LTX_NORM_RMS, y, norm_w, NULL, 0, CONN_EPS) : NULL;
     ltx_tensor *r = yn ? ltx_rope_apply(p->be, p->rope, yn, c->heads, cos, sin) : NULL;
     ltx_tensor_free(y);
     ltx_tensor_free(yn);
@@ -397,22 +397,22 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
 {
     ltx_backend *be = p->be;
     int64_t T = nx->shape[1];
-    ltx_tensor *v = nn_linear(be, nx, b->v.w, b->v.b);
+    ltx_tensor *v = ltx_nn_linear(be, nx, b->v.w, b->v.b);
     ltx_tensor *qh = v ? qk(p, c, nx, &b->q, b->q_norm, cos, sin) : NULL;
     ltx_tensor *kh = qh ? qk(p, c, nx, &b->k, b->k_norm, cos, sin) : NULL;
     ltx_tensor *vh = kh ? heads_view(v, c->heads) : NULL;
     ltx_tensor *oh =
-        vh ? nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)c->d_head))) : NULL;
+        vh ? ltx_nn_attention(be, qh, kh, vh, NULL, (float)(1.0 / sqrt((double)c->d_head))) : NULL;
     ltx_tensor *o = NULL, *out = NULL, *ov = NULL, *gl = NULL;
     ltx_status s = oh ? LTX_OK : ltx_err_failed();
     if (s == LTX_OK) {
         static const int perm[4] = {0, 2, 1, 3};
         ov = ltx_tensor_permute(oh, perm); /* (1, T, H, d) */
-        o = ov ? nn_contiguous(be, ov, LTX_F32) : NULL;
+        o = ov ? ltx_nn_contiguous(be, ov, LTX_F32) : NULL;
         s = o ? LTX_OK : ltx_err_failed();
     }
     if (s == LTX_OK && b->gate.w) {
-        gl = nn_linear(be, nx, b->gate.w, b->gate.b); /* (1, T, H) */
+        gl = ltx_nn_linear(be, nx, b->gate.w, b->gate.b); /* (1, T, H) */
         s = gl ? be->ops->unary(be, LTX_UNARY_SIGMOID, gl, gl, 0, 0) : ltx_err_failed();
         if (s == LTX_OK) s = be->ops->unary(be, LTX_UNARY_SCALE, gl, gl, 2.0, 0.0);
         ltx_tensor *g4 = s == LTX_OK ? ltx_tensor_unsqueeze(gl, 3) : NULL; /* (1, T, H, 1) */
@@ -422,7 +422,7 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
     if (s == LTX_OK) {
         int64_t s3[3] = {1, T, c->width};
         ltx_tensor *o3 = ltx_tensor_reshape(o, 3, s3);
-        out = o3 ? nn_linear(be, o3, b->out.w, b->out.b) : NULL;
+        out = o3 ? ltx_nn_linear(be, o3, b->out.w, b->out.b) : NULL;
         ltx_tensor_free(o3);
     }
     ltx_tensor *fr[] = {v, qh, kh, vh, oh, ov, o, gl};
@@ -434,9 +434,9 @@ static ltx_tensor *conn_attention(const ltx_text_processor *p, const tc_conn *c,
 /* ref: FeedForward: Linear(W, 4W) -> GELU(tanh) -> Linear(4W, W). */
 static ltx_tensor *conn_ff(ltx_backend *be, const tc_block *b, const ltx_tensor *nx)
 {
-    ltx_tensor *h = nn_linear(be, nx, b->ff1.w, b->ff1.b);
+    ltx_tensor *h = ltx_nn_linear(be, nx, b->ff1.w, b->ff1.b);
     ltx_status s = h ? be->ops->unary(be, LTX_UNARY_GELU_TANH, h, h, 0, 0) : ltx_err_failed();
-    ltx_tensor *y = s == LTX_OK ? nn_linear(be, h, b->ff2.w, b->ff2.b) : NULL;
+    ltx_tensor *y = s == LTX_OK ? ltx_nn_linear(be, h, b->ff2.w, b->ff2.b) : NULL;
     ltx_tensor_free(h);
     return y;
 }
@@ -515,10 +515,10 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
     }
     for (int i = 0; s == LTX_OK && i < c->layers; i++) {
         const tc_block *b = &c->blocks[i];
-        ltx_tensor *nx = nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS);
+        ltx_tensor *nx = ltx_nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS);
         s = add_free(be, x, nx ? conn_attention(p, c, b, nx, cos, sin) : NULL);
         ltx_tensor_free(nx);
-        nx = s == LTX_OK ? nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
+        nx = s == LTX_OK ? ltx_nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
         if (s == LTX_OK) s = add_free(be, x, nx ? conn_ff(be, b, nx) : NULL);
         if (s == LTX_OK && taps) {
             char name[64];
@@ -527,7 +527,7 @@ static ltx_tensor *run_connector(const ltx_text_processor *p, const tc_conn *c,
         }
         ltx_tensor_free(nx);
     }
-    ltx_tensor *y = s == LTX_OK ? nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
+    ltx_tensor *y = s == LTX_OK ? ltx_nn_norm(be, LTX_NORM_RMS, x, NULL, NULL, 0, CONN_EPS) : NULL;
     free(pos);
     ltx_tensor_free(pt);
     ltx_tensor_free(cos);

@@ -66,11 +66,11 @@ static ltx_status conv_load(ups_conv *c, const ltx_weight_src *src, ltx_backend 
 {
     char k[160];
     c->nd = nd;
-    vae_key(k, sizeof k, name, ".weight");
-    c->w = nd == 3 ? vae_weight(src, be, k, 5, cout, cin, 3, 3, 3)
-                   : vae_weight(src, be, k, 4, cout, cin, 3, 3);
-    vae_key(k, sizeof k, name, ".bias");
-    c->b = c->w ? vae_weight(src, be, k, 1, cout) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".weight");
+    c->w = nd == 3 ? ltx_vae_weight(src, be, k, 5, cout, cin, 3, 3, 3)
+                   : ltx_vae_weight(src, be, k, 4, cout, cin, 3, 3);
+    ltx_vae_key(k, sizeof k, name, ".bias");
+    c->b = c->w ? ltx_vae_weight(src, be, k, 1, cout) : NULL;
     return c->b ? LTX_OK : ltx_err_failed();
 }
 
@@ -84,10 +84,10 @@ static ltx_status gn_load(ltx_tensor **w, ltx_tensor **b, const ltx_weight_src *
                           ltx_backend *be, const char *name, int c)
 {
     char k[160];
-    vae_key(k, sizeof k, name, ".weight");
-    *w = vae_weight(src, be, k, 1, c);
-    vae_key(k, sizeof k, name, ".bias");
-    *b = *w ? vae_weight(src, be, k, 1, c) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".weight");
+    *w = ltx_vae_weight(src, be, k, 1, c);
+    ltx_vae_key(k, sizeof k, name, ".bias");
+    *b = *w ? ltx_vae_weight(src, be, k, 1, c) : NULL;
     return *b ? LTX_OK : ltx_err_failed();
 }
 
@@ -95,13 +95,13 @@ static ltx_status res_load(ups_res *r, const ltx_weight_src *src, ltx_backend *b
                            int c, int nd)
 {
     char k[160];
-    vae_key(k, sizeof k, name, ".conv1");
+    ltx_vae_key(k, sizeof k, name, ".conv1");
     LTX_TRY(conv_load(&r->c1, src, be, k, c, c, nd));
-    vae_key(k, sizeof k, name, ".conv2");
+    ltx_vae_key(k, sizeof k, name, ".conv2");
     LTX_TRY(conv_load(&r->c2, src, be, k, c, c, nd));
-    vae_key(k, sizeof k, name, ".norm1");
+    ltx_vae_key(k, sizeof k, name, ".norm1");
     LTX_TRY(gn_load(&r->g1w, &r->g1b, src, be, k, c));
-    vae_key(k, sizeof k, name, ".norm2");
+    ltx_vae_key(k, sizeof k, name, ".norm2");
     return gn_load(&r->g2w, &r->g2b, src, be, k, c);
 }
 
@@ -137,7 +137,7 @@ void ltx_latent_upsampler_free(ltx_latent_upsampler *u)
 static ltx_status blur_load(ltx_latent_upsampler *u, const ltx_weight_src *src)
 {
     int k = 5, mid = u->cfg.mid_channels; /* ref: BlurDownsample(kernel_size=5) */
-    ltx_tensor *kt = vae_weight(src, u->be, "upsampler.blur_down.kernel", 4, 1, 1, k, k);
+    ltx_tensor *kt = ltx_vae_weight(src, u->be, "upsampler.blur_down.kernel", 4, 1, 1, k, k);
     if (!kt) return ltx_err_failed();
     u->blur_k = k;
     if (u->den == 1) { /* stride 1: BlurDownsample.forward returns its input */
@@ -145,11 +145,11 @@ static ltx_status blur_load(ltx_latent_upsampler *u, const ltx_weight_src *src)
         return LTX_OK;
     }
     int64_t shape[4] = {mid, 1, k, k}, stride[4] = {0, 0, k, 1};
-    ltx_tensor *ev = vae_view(kt, 4, shape, stride, 0);
-    u->blur = ev ? nn_contiguous(u->be, ev, LTX_F32) : NULL;
+    ltx_tensor *ev = ltx_vae_view(kt, 4, shape, stride, 0);
+    u->blur = ev ? ltx_nn_contiguous(u->be, ev, LTX_F32) : NULL;
     ltx_tensor_free(ev);
     ltx_tensor_free(kt);
-    return u->blur ? LTX_OK : vae_failed_status();
+    return u->blur ? LTX_OK : ltx_vae_failed_status();
 }
 
 ltx_status ltx_latent_upsampler_create(ltx_backend *be, const ltx_upsampler_config *cfg,
@@ -312,13 +312,13 @@ static ltx_tensor *conv_fwd(ltx_backend *be, const ups_conv *c, const ltx_tensor
                          .padding = {1, 1, 1},
                          .dilation = {1, 1, 1},
                          .groups = 1};
-    return nn_conv(be, x, c->w, c->b, &p);
+    return ltx_nn_conv(be, x, c->w, c->b, &p);
 }
 
 static ltx_tensor *gn(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
                       const ltx_tensor *b)
 {
-    return nn_norm(be, LTX_NORM_GROUP, x, w, b, 32, 1e-5f); /* ref: GroupNorm(32, C) defaults */
+    return ltx_nn_norm(be, LTX_NORM_GROUP, x, w, b, 32, 1e-5f); /* ref: GroupNorm(32, C) defaults */
 }
 
 static ltx_tensor *res_fwd(ltx_backend *be, const ups_res *r, const ltx_tensor *x)
@@ -326,11 +326,11 @@ static ltx_tensor *res_fwd(ltx_backend *be, const ups_res *r, const ltx_tensor *
     ltx_tensor *h = conv_fwd(be, &r->c1, x), *y = NULL;
     if (!h) return NULL;
     VAE_STEP(h, gn(be, h, r->g1w, r->g1b));
-    VAE_STEP(h, vae_silu(be, h));
+    VAE_STEP(h, ltx_vae_silu(be, h));
     VAE_STEP(h, conv_fwd(be, &r->c2, h));
     VAE_STEP(h, gn(be, h, r->g2w, r->g2b));
-    VAE_STEP(h, nn_binary(be, LTX_BINARY_ADD, h, x));
-    y = vae_silu(be, h);
+    VAE_STEP(h, ltx_nn_binary(be, LTX_BINARY_ADD, h, x));
+    y = ltx_vae_silu(be, h);
 fail:
     ltx_tensor_free(h);
     return y;
@@ -341,8 +341,8 @@ static ltx_tensor *fold_time(ltx_backend *be, const ltx_tensor *x)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t vs[5] = {n[0], n[2], n[1], n[3], n[4]}, vst[5] = {st[0], st[2], st[1], st[3], st[4]};
-    ltx_tensor *v = vae_view(x, 5, vs, vst, 0);
-    ltx_tensor *c = v ? nn_contiguous(be, v, LTX_F32) : NULL;
+    ltx_tensor *v = ltx_vae_view(x, 5, vs, vst, 0);
+    ltx_tensor *c = v ? ltx_nn_contiguous(be, v, LTX_F32) : NULL;
     ltx_tensor_free(v);
     if (!c) return NULL;
     int64_t s4[4] = {n[0] * n[2], n[1], n[3], n[4]};
@@ -358,8 +358,8 @@ static ltx_tensor *unfold_time(ltx_backend *be, const ltx_tensor *x, int64_t B)
     int64_t F = n[0] / B;
     int64_t vs[5] = {B, n[1], F, n[2], n[3]};
     int64_t vst[5] = {F * x->stride[0], x->stride[1], x->stride[0], x->stride[2], x->stride[3]};
-    ltx_tensor *v = vae_view(x, 5, vs, vst, 0);
-    ltx_tensor *c = v ? nn_contiguous(be, v, LTX_F32) : NULL;
+    ltx_tensor *v = ltx_vae_view(x, 5, vs, vst, 0);
+    ltx_tensor *c = v ? ltx_nn_contiguous(be, v, LTX_F32) : NULL;
     ltx_tensor_free(v);
     return c;
 }
@@ -377,7 +377,7 @@ static ltx_tensor *shuffle2d(ltx_backend *be, const ltx_tensor *x, int p)
     int64_t vs[6] = {n[0], C, p, p, n[2], n[3]};
     int64_t xs[6] = {st[0], p * p * st[1], p * st[1], st[1], st[2], st[3]};
     int64_t ys[6] = {yt[0], yt[1], yt[2], yt[3], p * yt[2], p * yt[3]};
-    if (vae_scatter(be, y, x, 6, vs, xs, 0, ys, 0) != LTX_OK) {
+    if (ltx_vae_scatter(be, y, x, 6, vs, xs, 0, ys, 0) != LTX_OK) {
         ltx_tensor_free(y);
         return NULL;
     }
@@ -395,7 +395,7 @@ static ltx_tensor *upsample_stage(const ltx_latent_upsampler *u, const ltx_tenso
         /* ref: Conv3d + PixelShuffleND(1 or 3), then drop the first frame */
         int s[3] = {2, u->kind == UP_SPATIOTEMPORAL ? 2 : 1, u->kind == UP_SPATIOTEMPORAL ? 2 : 1};
         h = conv_fwd(be, &u->up, x);
-        y = h ? vae_d2s(be, h, s, true) : NULL;
+        y = h ? ltx_vae_d2s(be, h, s, true) : NULL;
         ltx_tensor_free(h);
         ltx_tap(taps, "ups.upsampler", y);
         return y;
@@ -410,7 +410,7 @@ static ltx_tensor *upsample_stage(const ltx_latent_upsampler *u, const ltx_tenso
                              .padding = {u->blur_k / 2, u->blur_k / 2, 0},
                              .dilation = {1, 1, 1},
                              .groups = (int)h->shape[1]};
-        VAE_STEP(h, nn_conv(be, h, u->blur, NULL, &p));
+        VAE_STEP(h, ltx_nn_conv(be, h, u->blur, NULL, &p));
     }
     if (u->kind == UP_CLASSIC) ltx_tap(taps, "ups.upsampler", h); /* (B·F, C, H, W) */
     y = unfold_time(be, h, B);
@@ -439,7 +439,7 @@ ltx_status ltx_latent_upsampler_forward(const ltx_latent_upsampler *u, const ltx
     VAE_STEP(x, conv_fwd(be, &u->initial, x));
     ltx_tap(taps, "ups.initial_conv", x);
     VAE_STEP(x, gn(be, x, u->gi_w, u->gi_b));
-    VAE_STEP(x, vae_silu(be, x));
+    VAE_STEP(x, ltx_vae_silu(be, x));
     for (int i = 0; i < u->cfg.num_blocks_per_stage; i++)
         VAE_STEP(x, res_fwd(be, &u->pre[i], x));
     if (per_frame) {
@@ -458,7 +458,7 @@ ltx_status ltx_latent_upsampler_forward(const ltx_latent_upsampler *u, const ltx
 fail:
     (void)y;
     ltx_tensor_free(x);
-    return ltx_err_context(vae_failed_status(), "latent upsampler: ");
+    return ltx_err_context(ltx_vae_failed_status(), "latent upsampler: ");
 }
 
 ltx_status ltx_upsample_video(const ltx_latent_upsampler *u, const ltx_vae_stats *stats,
@@ -466,11 +466,11 @@ ltx_status ltx_upsample_video(const ltx_latent_upsampler *u, const ltx_vae_stats
 {
     *out = NULL;
     ltx_tensor *x = ltx_vae_un_normalize(u->be, stats, latent), *y = NULL;
-    if (!x) return vae_failed_status();
+    if (!x) return ltx_vae_failed_status();
     ltx_status s = ltx_latent_upsampler_forward(u, x, taps, &y);
     ltx_tensor_free(x);
     if (s != LTX_OK) return s;
     *out = ltx_vae_normalize(u->be, stats, y);
     ltx_tensor_free(y);
-    return *out ? LTX_OK : vae_failed_status();
+    return *out ? LTX_OK : ltx_vae_failed_status();
 }

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void vae_key(char *out, size_t cap, const char *a, const char *b)
+void ltx_vae_key(char *out, size_t cap, const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la >= cap) la = cap - 1;
@@ -29,8 +29,8 @@ void vae_key(char *out, size_t cap, const char *a, const char *b)
 
 /* ---- views and weights -------------------------------------------------------------------- */
 
-ltx_tensor *vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const int64_t *stride,
-                     int64_t offset)
+ltx_tensor *ltx_vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const int64_t *stride,
+                         int64_t offset)
 {
     ltx_tensor *v = ltx_tensor_view(t);
     if (!v) return NULL;
@@ -43,7 +43,8 @@ ltx_tensor *vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const 
     return v;
 }
 
-ltx_tensor *vae_weight(const ltx_weight_src *src, ltx_backend *be, const char *name, int ndim, ...)
+ltx_tensor *ltx_vae_weight(const ltx_weight_src *src, ltx_backend *be, const char *name, int ndim,
+                           ...)
 {
     int64_t shape[LTX_MAX_DIMS];
     va_list ap;
@@ -80,7 +81,7 @@ static ltx_tensor *st_get(void *user, ltx_backend *be, const char *name, int ndi
         return NULL;
     }
     ltx_tensor *t = ltx_st_tensor_as(s->st, be, full, LTX_F32);
-    if (t) vae_key(t->name, sizeof t->name, full, "");
+    if (t) ltx_vae_key(t->name, sizeof t->name, full, "");
     return t;
 }
 
@@ -93,15 +94,15 @@ ltx_weight_src ltx_st_weight_src_init(ltx_st_weight_src *s, const ltx_st_file *s
     return (ltx_weight_src){.get = st_get, .user = s};
 }
 
-ltx_status vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be, const char *name,
-                         int cin, int cout, int st, int sh, int sw)
+ltx_status ltx_vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be,
+                             const char *name, int cin, int cout, int st, int sh, int sw)
 {
     char k[256];
-    vae_key(k, sizeof k, name, ".weight");
-    c->w = vae_weight(src, be, k, 5, cout, cin, 3, 3, 3);
+    ltx_vae_key(k, sizeof k, name, ".weight");
+    c->w = ltx_vae_weight(src, be, k, 5, cout, cin, 3, 3, 3);
     if (!c->w) return ltx_err_failed();
-    vae_key(k, sizeof k, name, ".bias");
-    c->b = vae_weight(src, be, k, 1, cout);
+    ltx_vae_key(k, sizeof k, name, ".bias");
+    c->b = ltx_vae_weight(src, be, k, 1, cout);
     if (!c->b) return ltx_err_failed();
     c->stride[0] = st;
     c->stride[1] = sh;
@@ -109,15 +110,15 @@ ltx_status vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be
     return LTX_OK;
 }
 
-void vae_conv_release(vae_conv *c)
+void ltx_vae_conv_release(vae_conv *c)
 {
     ltx_tensor_free(c->w);
     ltx_tensor_free(c->b);
     c->w = c->b = NULL;
 }
 
-ltx_status vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float eps, int c,
-                         const ltx_weight_src *src, ltx_backend *be, const char *name)
+ltx_status ltx_vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float eps, int c,
+                             const ltx_weight_src *src, ltx_backend *be, const char *name)
 {
     n->kind = kind;
     n->groups = groups;
@@ -131,37 +132,37 @@ ltx_status vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float 
         return ltx_err(LTX_ERR_UNSUPPORTED, "%s: GroupNorm(%d) over %d channels (not divisible)",
                        name, groups, c);
     char k[256];
-    vae_key(k, sizeof k, name, ".weight");
-    n->w = vae_weight(src, be, k, 1, c);
-    vae_key(k, sizeof k, name, ".bias");
-    n->b = n->w ? vae_weight(src, be, k, 1, c) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".weight");
+    n->w = ltx_vae_weight(src, be, k, 1, c);
+    ltx_vae_key(k, sizeof k, name, ".bias");
+    n->b = n->w ? ltx_vae_weight(src, be, k, 1, c) : NULL;
     return n->b ? LTX_OK : ltx_err_failed();
 }
 
-void vae_norm_release(vae_norm *n)
+void ltx_vae_norm_release(vae_norm *n)
 {
     ltx_tensor_free(n->w);
     ltx_tensor_free(n->b);
     n->w = n->b = NULL;
 }
 
-ltx_status vae_temb_load(vae_temb *t, const ltx_weight_src *src, ltx_backend *be, const char *name,
-                         int dim)
+ltx_status ltx_vae_temb_load(vae_temb *t, const ltx_weight_src *src, ltx_backend *be,
+                             const char *name, int dim)
 {
     char k[256];
     t->dim = dim;
-    vae_key(k, sizeof k, name, ".timestep_embedder.linear_1.weight");
-    t->w1 = vae_weight(src, be, k, 2, dim, 256);
-    vae_key(k, sizeof k, name, ".timestep_embedder.linear_1.bias");
-    t->b1 = t->w1 ? vae_weight(src, be, k, 1, dim) : NULL;
-    vae_key(k, sizeof k, name, ".timestep_embedder.linear_2.weight");
-    t->w2 = t->b1 ? vae_weight(src, be, k, 2, dim, dim) : NULL;
-    vae_key(k, sizeof k, name, ".timestep_embedder.linear_2.bias");
-    t->b2 = t->w2 ? vae_weight(src, be, k, 1, dim) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".timestep_embedder.linear_1.weight");
+    t->w1 = ltx_vae_weight(src, be, k, 2, dim, 256);
+    ltx_vae_key(k, sizeof k, name, ".timestep_embedder.linear_1.bias");
+    t->b1 = t->w1 ? ltx_vae_weight(src, be, k, 1, dim) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".timestep_embedder.linear_2.weight");
+    t->w2 = t->b1 ? ltx_vae_weight(src, be, k, 2, dim, dim) : NULL;
+    ltx_vae_key(k, sizeof k, name, ".timestep_embedder.linear_2.bias");
+    t->b2 = t->w2 ? ltx_vae_weight(src, be, k, 1, dim) : NULL;
     return t->b2 ? LTX_OK : ltx_err_failed();
 }
 
-void vae_temb_release(vae_temb *t)
+void ltx_vae_temb_release(vae_temb *t)
 {
     ltx_tensor_free(t->w1);
     ltx_tensor_free(t->b1);
@@ -170,52 +171,52 @@ void vae_temb_release(vae_temb *t)
     memset(t, 0, sizeof *t);
 }
 
-ltx_status vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_backend *be,
-                             const char *name, int cin, int cout, ltx_vae_norm_kind norm,
-                             bool inject_noise, bool tc)
+ltx_status ltx_vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_backend *be,
+                                 const char *name, int cin, int cout, ltx_vae_norm_kind norm,
+                                 bool inject_noise, bool tc)
 {
     char k[256];
     memset(r, 0, sizeof *r);
     r->cin = cin;
     r->cout = cout;
     /* ref: ResnetBlock3D(groups=32, eps=1e-6) as built by UNetMidBlock3D / _make_*_block */
-    vae_key(k, sizeof k, name, ".norm1");
-    LTX_TRY(vae_norm_init(&r->n1, norm, 32, 1e-6f, cin, src, be, k));
-    vae_key(k, sizeof k, name, ".conv1.conv");
-    LTX_TRY(vae_conv_load(&r->c1, src, be, k, cin, cout, 1, 1, 1));
-    vae_key(k, sizeof k, name, ".norm2");
-    LTX_TRY(vae_norm_init(&r->n2, norm, 32, 1e-6f, cout, src, be, k));
-    vae_key(k, sizeof k, name, ".conv2.conv");
-    LTX_TRY(vae_conv_load(&r->c2, src, be, k, cout, cout, 1, 1, 1));
+    ltx_vae_key(k, sizeof k, name, ".norm1");
+    LTX_TRY(ltx_vae_norm_init(&r->n1, norm, 32, 1e-6f, cin, src, be, k));
+    ltx_vae_key(k, sizeof k, name, ".conv1.conv");
+    LTX_TRY(ltx_vae_conv_load(&r->c1, src, be, k, cin, cout, 1, 1, 1));
+    ltx_vae_key(k, sizeof k, name, ".norm2");
+    LTX_TRY(ltx_vae_norm_init(&r->n2, norm, 32, 1e-6f, cout, src, be, k));
+    ltx_vae_key(k, sizeof k, name, ".conv2.conv");
+    LTX_TRY(ltx_vae_conv_load(&r->c2, src, be, k, cout, cout, 1, 1, 1));
     if (inject_noise) {
-        vae_key(k, sizeof k, name, ".per_channel_scale1");
-        if (!(r->pcs1 = vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
-        vae_key(k, sizeof k, name, ".per_channel_scale2");
-        if (!(r->pcs2 = vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
+        ltx_vae_key(k, sizeof k, name, ".per_channel_scale1");
+        if (!(r->pcs1 = ltx_vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
+        ltx_vae_key(k, sizeof k, name, ".per_channel_scale2");
+        if (!(r->pcs2 = ltx_vae_weight(src, be, k, 3, cin, 1, 1))) return ltx_err_failed();
     }
     if (cin != cout) {
         /* ref: conv_shortcut = make_linear_nd (1x1x1 Conv3d), norm3 = GroupNorm(1, cin) */
-        vae_key(k, sizeof k, name, ".norm3");
-        LTX_TRY(vae_norm_init(&r->n3, LTX_VAE_GROUP_NORM, 1, 1e-6f, cin, src, be, k));
-        vae_key(k, sizeof k, name, ".conv_shortcut.weight");
-        if (!(r->sc_w = vae_weight(src, be, k, 5, cout, cin, 1, 1, 1))) return ltx_err_failed();
-        vae_key(k, sizeof k, name, ".conv_shortcut.bias");
-        if (!(r->sc_b = vae_weight(src, be, k, 1, cout))) return ltx_err_failed();
+        ltx_vae_key(k, sizeof k, name, ".norm3");
+        LTX_TRY(ltx_vae_norm_init(&r->n3, LTX_VAE_GROUP_NORM, 1, 1e-6f, cin, src, be, k));
+        ltx_vae_key(k, sizeof k, name, ".conv_shortcut.weight");
+        if (!(r->sc_w = ltx_vae_weight(src, be, k, 5, cout, cin, 1, 1, 1))) return ltx_err_failed();
+        ltx_vae_key(k, sizeof k, name, ".conv_shortcut.bias");
+        if (!(r->sc_b = ltx_vae_weight(src, be, k, 1, cout))) return ltx_err_failed();
     }
     if (tc) {
-        vae_key(k, sizeof k, name, ".scale_shift_table");
-        if (!(r->sst = vae_weight(src, be, k, 2, 4, cin))) return ltx_err_failed();
+        ltx_vae_key(k, sizeof k, name, ".scale_shift_table");
+        if (!(r->sst = ltx_vae_weight(src, be, k, 2, 4, cin))) return ltx_err_failed();
     }
     return LTX_OK;
 }
 
-void vae_resblock_release(vae_resblock *r)
+static void vae_resblock_release(vae_resblock *r)
 {
-    vae_norm_release(&r->n1);
-    vae_norm_release(&r->n2);
-    vae_norm_release(&r->n3);
-    vae_conv_release(&r->c1);
-    vae_conv_release(&r->c2);
+    ltx_vae_norm_release(&r->n1);
+    ltx_vae_norm_release(&r->n2);
+    ltx_vae_norm_release(&r->n3);
+    ltx_vae_conv_release(&r->c1);
+    ltx_vae_conv_release(&r->c2);
     ltx_tensor_free(r->sc_w);
     ltx_tensor_free(r->sc_b);
     ltx_tensor_free(r->pcs1);
@@ -224,18 +225,18 @@ void vae_resblock_release(vae_resblock *r)
     memset(r, 0, sizeof *r);
 }
 
-void vae_block_release(vae_block *b)
+void ltx_vae_block_release(vae_block *b)
 {
     for (int i = 0; i < b->n_res; i++)
         vae_resblock_release(&b->res[i]);
     free(b->res);
     b->res = NULL;
     b->n_res = 0;
-    vae_temb_release(&b->temb);
-    vae_conv_release(&b->conv);
+    ltx_vae_temb_release(&b->temb);
+    ltx_vae_conv_release(&b->conv);
 }
 
-ltx_status vae_failed_status(void)
+ltx_status ltx_vae_failed_status(void)
 {
     /* Helpers return NULL after an op failed; its message and status are set (ltx_err). Keep
      * "not built yet" (an op still missing on this backend) distinguishable from real
@@ -246,14 +247,14 @@ ltx_status vae_failed_status(void)
 
 /* ---- forward pieces ------------------------------------------------------------------------ */
 
-ltx_tensor *vae_causal_conv(const vae_run *run, const vae_conv *c, const ltx_tensor *x)
+ltx_tensor *ltx_vae_causal_conv(const vae_run *run, const vae_conv *c, const ltx_tensor *x)
 {
     ltx_backend *be = run->be;
     /* ref: CausalConv3d.forward — replicate first frame twice (causal) or first+last once */
     int pads[10] = {0};
     pads[4] = run->causal ? 2 : 1;
     pads[5] = run->causal ? 0 : 1;
-    ltx_tensor *xp = nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0);
+    ltx_tensor *xp = ltx_nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0);
     if (!xp) return NULL;
     ltx_conv_params p = {.nspatial = 3,
                          .stride = {c->stride[0], c->stride[1], c->stride[2]},
@@ -263,29 +264,30 @@ ltx_tensor *vae_causal_conv(const vae_run *run, const vae_conv *c, const ltx_ten
     if (run->pad != LTX_PAD_CONSTANT) {
         /* nn.Conv3d(padding_mode != "zeros") pads H and W by 1 in that mode, then convolves */
         int sp[10] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
-        ltx_tensor *xs = nn_pad(be, xp, sp, run->pad, 0.0);
+        ltx_tensor *xs = ltx_nn_pad(be, xp, sp, run->pad, 0.0);
         ltx_tensor_free(xp);
         if (!xs) return NULL;
         xp = xs;
         p.padding[1] = p.padding[2] = 0;
     }
-    ltx_tensor *y = nn_conv(be, xp, c->w, c->b, &p);
+    ltx_tensor *y = ltx_nn_conv(be, xp, c->w, c->b, &p);
     ltx_tensor_free(xp);
     return y;
 }
 
-ltx_tensor *vae_norm_fwd(ltx_backend *be, const vae_norm *n, const ltx_tensor *x)
+ltx_tensor *ltx_vae_norm_fwd(ltx_backend *be, const vae_norm *n, const ltx_tensor *x)
 {
-    if (n->kind == LTX_VAE_PIXEL_NORM) return nn_norm(be, LTX_NORM_PIXEL, x, NULL, NULL, 0, n->eps);
-    return nn_norm(be, LTX_NORM_GROUP, x, n->w, n->b, n->groups, n->eps);
+    if (n->kind == LTX_VAE_PIXEL_NORM)
+        return ltx_nn_norm(be, LTX_NORM_PIXEL, x, NULL, NULL, 0, n->eps);
+    return ltx_nn_norm(be, LTX_NORM_GROUP, x, n->w, n->b, n->groups, n->eps);
 }
 
-ltx_tensor *vae_silu(ltx_backend *be, const ltx_tensor *x)
+ltx_tensor *ltx_vae_silu(ltx_backend *be, const ltx_tensor *x)
 {
-    return nn_unary(be, LTX_UNARY_SILU, x, 0.0, 0.0);
+    return ltx_nn_unary(be, LTX_UNARY_SILU, x, 0.0, 0.0);
 }
 
-ltx_tensor *vae_temb_fwd(ltx_backend *be, const vae_temb *t, const float *ts, int batch)
+ltx_tensor *ltx_vae_temb_fwd(ltx_backend *be, const vae_temb *t, const float *ts, int batch)
 {
     /* ref: get_timestep_embedding(t, 256, flip_sin_to_cos=True, downscale_freq_shift=0), f32 */
     float *emb = malloc(sizeof(float) * 256 * (size_t)batch);
@@ -305,27 +307,27 @@ ltx_tensor *vae_temb_fwd(ltx_backend *be, const vae_temb *t, const float *ts, in
     ltx_tensor *x = ltx_tensor_from_host(be, LTX_F32, 2, shape, emb);
     free(emb);
     if (!x) return NULL;
-    ltx_tensor *h = nn_linear(be, x, t->w1, t->b1);
+    ltx_tensor *h = ltx_nn_linear(be, x, t->w1, t->b1);
     ltx_tensor_free(x);
     if (!h) return NULL;
-    ltx_tensor *a = vae_silu(be, h);
+    ltx_tensor *a = ltx_vae_silu(be, h);
     ltx_tensor_free(h);
     if (!a) return NULL;
-    ltx_tensor *y = nn_linear(be, a, t->w2, t->b2);
+    ltx_tensor *y = ltx_nn_linear(be, a, t->w2, t->b2);
     ltx_tensor_free(a);
     return y;
 }
 
-ltx_tensor *vae_modulate(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *ada, int j)
+ltx_tensor *ltx_vae_modulate(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *ada, int j)
 {
     /* ada (B, k, C) contiguous; shift = ada[:, j], scale = ada[:, j+1] viewed (B, C, 1, 1, 1) */
     int64_t B = ada->shape[0], k = ada->shape[1], C = ada->shape[2];
     int64_t shape[5] = {B, C, 1, 1, 1}, stride[5] = {k * C, 1, 0, 0, 0};
-    ltx_tensor *shift = vae_view(ada, 5, shape, stride, (int64_t)j * C);
-    ltx_tensor *scale = vae_view(ada, 5, shape, stride, (int64_t)(j + 1) * C);
-    ltx_tensor *onep = scale ? nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0) : NULL;
-    ltx_tensor *m = onep ? nn_binary(be, LTX_BINARY_MUL, x, onep) : NULL;
-    ltx_tensor *y = (m && shift) ? nn_binary(be, LTX_BINARY_ADD, m, shift) : NULL;
+    ltx_tensor *shift = ltx_vae_view(ada, 5, shape, stride, (int64_t)j * C);
+    ltx_tensor *scale = ltx_vae_view(ada, 5, shape, stride, (int64_t)(j + 1) * C);
+    ltx_tensor *onep = scale ? ltx_nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0) : NULL;
+    ltx_tensor *m = onep ? ltx_nn_binary(be, LTX_BINARY_MUL, x, onep) : NULL;
+    ltx_tensor *y = (m && shift) ? ltx_nn_binary(be, LTX_BINARY_ADD, m, shift) : NULL;
     ltx_tensor_free(shift);
     ltx_tensor_free(scale);
     ltx_tensor_free(onep);
@@ -333,7 +335,8 @@ ltx_tensor *vae_modulate(ltx_backend *be, const ltx_tensor *x, const ltx_tensor 
     return y;
 }
 
-ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor *pcs)
+/* Adds randn(H, W)·pcs (C,1,1) to h (B, C, F, H, W) in place, drawing from run->rng. */
+static ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor *pcs)
 {
     /* ref: ResnetBlock3D._feed_spatial_noise — one randn((H, W)) call per application */
     if (!run->rng)
@@ -351,8 +354,8 @@ ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor 
     free(n);
     if (!nt) return s != LTX_OK ? s : ltx_err_failed();
     int64_t pshape[5] = {1, C, 1, 1, 1}, pstride[5] = {0, 1, 0, 0, 0};
-    ltx_tensor *pv = vae_view(pcs, 5, pshape, pstride, 0);
-    ltx_tensor *scaled = pv ? nn_binary(run->be, LTX_BINARY_MUL, nt, pv) : NULL;
+    ltx_tensor *pv = ltx_vae_view(pcs, 5, pshape, pstride, 0);
+    ltx_tensor *scaled = pv ? ltx_nn_binary(run->be, LTX_BINARY_MUL, nt, pv) : NULL;
     s = scaled ? run->be->ops->binary(run->be, LTX_BINARY_ADD, h, h, scaled) : ltx_err_failed();
     ltx_tensor_free(nt);
     ltx_tensor_free(pv);
@@ -360,8 +363,8 @@ ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor 
     return s;
 }
 
-ltx_tensor *vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const ltx_tensor *x,
-                             const ltx_tensor *temb)
+ltx_tensor *ltx_vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const ltx_tensor *x,
+                                 const ltx_tensor *temb)
 {
     ltx_backend *be = run->be;
     ltx_tensor *h = NULL, *ada = NULL, *res = NULL, *y = NULL;
@@ -373,31 +376,31 @@ ltx_tensor *vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const lt
         /* ref: ada = scale_shift_table[None] + timestep.reshape(B, 4, C) (B, 4, C) */
         int64_t B = temb->shape[0];
         int64_t shape[3] = {B, 4, r->cin}, stride[3] = {4 * r->cin, r->cin, 1};
-        ltx_tensor *tv = vae_view(temb, 3, shape, stride, 0);
-        ada = tv ? nn_binary(be, LTX_BINARY_ADD, tv, r->sst) : NULL;
+        ltx_tensor *tv = ltx_vae_view(temb, 3, shape, stride, 0);
+        ada = tv ? ltx_nn_binary(be, LTX_BINARY_ADD, tv, r->sst) : NULL;
         ltx_tensor_free(tv);
         if (!ada) goto fail;
     }
-    h = vae_norm_fwd(be, &r->n1, x);
+    h = ltx_vae_norm_fwd(be, &r->n1, x);
     if (!h) goto fail;
-    if (ada) VAE_STEP(h, vae_modulate(be, h, ada, 0)); /* shift1, scale1 */
-    VAE_STEP(h, vae_silu(be, h));
-    VAE_STEP(h, vae_causal_conv(run, &r->c1, h));
+    if (ada) VAE_STEP(h, ltx_vae_modulate(be, h, ada, 0)); /* shift1, scale1 */
+    VAE_STEP(h, ltx_vae_silu(be, h));
+    VAE_STEP(h, ltx_vae_causal_conv(run, &r->c1, h));
     if (r->pcs1 && vae_inject_noise(run, h, r->pcs1) != LTX_OK) goto fail;
-    VAE_STEP(h, vae_norm_fwd(be, &r->n2, h));
-    if (ada) VAE_STEP(h, vae_modulate(be, h, ada, 2)); /* shift2, scale2 */
-    VAE_STEP(h, vae_silu(be, h));
-    VAE_STEP(h, vae_causal_conv(run, &r->c2, h));
+    VAE_STEP(h, ltx_vae_norm_fwd(be, &r->n2, h));
+    if (ada) VAE_STEP(h, ltx_vae_modulate(be, h, ada, 2)); /* shift2, scale2 */
+    VAE_STEP(h, ltx_vae_silu(be, h));
+    VAE_STEP(h, ltx_vae_causal_conv(run, &r->c2, h));
     if (r->pcs2 && vae_inject_noise(run, h, r->pcs2) != LTX_OK) goto fail;
     if (r->sc_w) {
-        res = vae_norm_fwd(be, &r->n3, x);
+        res = ltx_vae_norm_fwd(be, &r->n3, x);
         if (!res) goto fail;
         ltx_conv_params p = {
             .nspatial = 3, .stride = {1, 1, 1}, .dilation = {1, 1, 1}, .groups = 1};
-        VAE_STEP(res, nn_conv(be, res, r->sc_w, r->sc_b, &p));
-        y = nn_binary(be, LTX_BINARY_ADD, res, h);
+        VAE_STEP(res, ltx_nn_conv(be, res, r->sc_w, r->sc_b, &p));
+        y = ltx_nn_binary(be, LTX_BINARY_ADD, res, h);
     } else {
-        y = nn_binary(be, LTX_BINARY_ADD, x, h);
+        y = ltx_nn_binary(be, LTX_BINARY_ADD, x, h);
     }
 fail:
     ltx_tensor_free(h);
@@ -417,7 +420,7 @@ static ltx_tensor *materialise(ltx_backend *be, ltx_tensor *src_view, int ndim,
     if (y) {
         int64_t st[LTX_MAX_DIMS];
         ltx_contiguous_strides(src_view->ndim, src_view->shape, st);
-        yv = vae_view(y, src_view->ndim, src_view->shape, st, 0);
+        yv = ltx_vae_view(y, src_view->ndim, src_view->shape, st, 0);
     }
     ltx_status s = yv ? be->ops->copy(be, yv, src_view) : ltx_err_failed();
     ltx_tensor_free(yv);
@@ -429,7 +432,7 @@ static ltx_tensor *materialise(ltx_backend *be, ltx_tensor *src_view, int ndim,
     return y;
 }
 
-ltx_tensor *vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s)
+ltx_tensor *ltx_vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t D = n[2] / s[0], H = n[3] / s[1], W = n[4] / s[2];
@@ -442,22 +445,22 @@ ltx_tensor *vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s)
     int64_t vs[8] = {n[0], n[1], s[0], s[1], s[2], D, H, W};
     int64_t vst[8] = {st[0], st[1], st[2], st[3], st[4], s[0] * st[2], s[1] * st[3], s[2] * st[4]};
     int64_t out[5] = {n[0], n[1] * s[0] * s[1] * s[2], D, H, W};
-    return materialise(be, vae_view(x, 8, vs, vst, 0), 5, out);
+    return materialise(be, ltx_vae_view(x, 8, vs, vst, 0), 5, out);
 }
 
-ltx_status vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
-                       const int64_t *shape, const int64_t *xst, int64_t xoff, const int64_t *yst,
-                       int64_t yoff)
+ltx_status ltx_vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
+                           const int64_t *shape, const int64_t *xst, int64_t xoff,
+                           const int64_t *yst, int64_t yoff)
 {
-    ltx_tensor *xv = vae_view(x, ndim, shape, xst, xoff);
-    ltx_tensor *yv = xv ? vae_view(y, ndim, shape, yst, yoff) : NULL;
-    ltx_status s = yv ? be->ops->copy(be, yv, xv) : vae_failed_status();
+    ltx_tensor *xv = ltx_vae_view(x, ndim, shape, xst, xoff);
+    ltx_tensor *yv = xv ? ltx_vae_view(y, ndim, shape, yst, yoff) : NULL;
+    ltx_status s = yv ? be->ops->copy(be, yv, xv) : ltx_vae_failed_status();
     ltx_tensor_free(xv);
     ltx_tensor_free(yv);
     return s;
 }
 
-ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first)
+ltx_tensor *ltx_vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t P = (int64_t)s[0] * s[1] * s[2], C = n[1] / P;
@@ -482,7 +485,7 @@ ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool dro
         int64_t ys[7] = {yt[0], yt[1], yt[3], yt[4], s[0] * yt[2], s[1] * yt[3], s[2] * yt[4]};
         int64_t xoff = (int64_t)i1 * s[1] * s[2] * st[1] + d0 * st[2];
         int64_t yoff = (d0 * s[0] + i1 - drop) * yt[2];
-        if (vae_scatter(be, y, x, 7, vs, xs, xoff, ys, yoff) != LTX_OK) {
+        if (ltx_vae_scatter(be, y, x, 7, vs, xs, xoff, ys, yoff) != LTX_OK) {
             ltx_tensor_free(y);
             return NULL;
         }
@@ -490,7 +493,7 @@ ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool dro
     return y;
 }
 
-ltx_tensor *vae_patchify(ltx_backend *be, const ltx_tensor *x, int p)
+ltx_tensor *ltx_video_vae_patchify(ltx_backend *be, const ltx_tensor *x, int p)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t H = n[3] / p, W = n[4] / p;
@@ -498,10 +501,10 @@ ltx_tensor *vae_patchify(ltx_backend *be, const ltx_tensor *x, int p)
     int64_t vs[7] = {n[0], n[1], p, p, n[2], H, W};
     int64_t vst[7] = {st[0], st[1], st[4], st[3], st[2], p * st[3], p * st[4]};
     int64_t out[5] = {n[0], n[1] * p * p, n[2], H, W};
-    return materialise(be, vae_view(x, 7, vs, vst, 0), 5, out);
+    return materialise(be, ltx_vae_view(x, 7, vs, vst, 0), 5, out);
 }
 
-ltx_tensor *vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p)
+ltx_tensor *ltx_video_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p)
 {
     const int64_t *n = x->shape, *st = x->stride;
     int64_t C = n[1] / (p * p);
@@ -514,7 +517,7 @@ ltx_tensor *vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p)
     int64_t vs[7] = {n[0], C, p, p, n[2], n[3], n[4]};
     int64_t xs[7] = {st[0], p * p * st[1], p * st[1], st[1], st[2], st[3], st[4]};
     int64_t ys[7] = {yt[0], yt[1], yt[4], yt[3], yt[2], p * yt[3], p * yt[4]};
-    if (vae_scatter(be, y, x, 7, vs, xs, 0, ys, 0) != LTX_OK) {
+    if (ltx_vae_scatter(be, y, x, 7, vs, xs, 0, ys, 0) != LTX_OK) {
         ltx_tensor_free(y);
         return NULL;
     }

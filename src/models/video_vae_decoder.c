@@ -52,13 +52,13 @@ static ltx_status dec_block_load(ltx_video_decoder *d, int i, const ltx_vae_bloc
         for (int j = 0; j < b->n_res; j++) {
             char rn[160];
             snprintf(rn, sizeof rn, "%s.res_blocks.%d", name, j);
-            LTX_TRY(vae_resblock_load(&b->res[j], src, d->be, rn, *feat, *feat, d->cfg.norm_layer,
-                                      bc->inject_noise, tc));
+            LTX_TRY(ltx_vae_resblock_load(&b->res[j], src, d->be, rn, *feat, *feat,
+                                          d->cfg.norm_layer, bc->inject_noise, tc));
         }
         if (tc) {
             char tn[160];
-            vae_key(tn, sizeof tn, name, ".time_embedder");
-            LTX_TRY(vae_temb_load(&b->temb, src, d->be, tn, 4 * *feat));
+            ltx_vae_key(tn, sizeof tn, name, ".time_embedder");
+            LTX_TRY(ltx_vae_temb_load(&b->temb, src, d->be, tn, 4 * *feat));
             b->has_temb = true;
         }
         if (bc->inject_noise && b->n_res > 0) d->needs_rng = true;
@@ -71,8 +71,8 @@ static ltx_status dec_block_load(ltx_video_decoder *d, int i, const ltx_vae_bloc
         b->n_res = 1;
         b->res = calloc(1, sizeof *b->res);
         if (!b->res) return ltx_err(LTX_ERR_OOM, "decoder blocks");
-        LTX_TRY(vae_resblock_load(&b->res[0], src, d->be, name, b->cin, b->cout, d->cfg.norm_layer,
-                                  bc->inject_noise, false));
+        LTX_TRY(ltx_vae_resblock_load(&b->res[0], src, d->be, name, b->cin, b->cout,
+                                      d->cfg.norm_layer, bc->inject_noise, false));
         if (bc->inject_noise) d->needs_rng = true;
         break;
     default: { /* compress_time / compress_space / compress_all: DepthToSpaceUpsample */
@@ -85,8 +85,8 @@ static ltx_status dec_block_load(ltx_video_decoder *d, int i, const ltx_vae_bloc
                            name, *feat, bc->multiplier);
         b->cout = *feat / bc->multiplier;
         char cn[160];
-        vae_key(cn, sizeof cn, name, ".conv.conv");
-        LTX_TRY(vae_conv_load(&b->conv, src, d->be, cn, *feat, P * b->cout, 1, 1, 1));
+        ltx_vae_key(cn, sizeof cn, name, ".conv.conv");
+        LTX_TRY(ltx_vae_conv_load(&b->conv, src, d->be, cn, *feat, P * b->cout, 1, 1, 1));
         if (b->s[0] == 2) d->ft *= 2;
         if (b->s[1] == 2) d->fs *= 2;
         break;
@@ -110,29 +110,31 @@ ltx_status ltx_video_decoder_create(ltx_backend *be, const ltx_video_vae_config 
     ltx_status s;
     /* ref: feature_channels = base_channels · 8 (three ×2 upsamplers) */
     int feat = cfg->decoder_base_channels * 8;
-    LTX_CHECK_GOTO(
-        s, vae_conv_load(&d->conv_in, src, be, "conv_in.conv", cfg->latent_channels, feat, 1, 1, 1),
-        fail);
+    LTX_CHECK_GOTO(s,
+                   ltx_vae_conv_load(&d->conv_in, src, be, "conv_in.conv", cfg->latent_channels,
+                                     feat, 1, 1, 1),
+                   fail);
     for (int i = 0; i < cfg->n_dec; i++) {
         d->n_blocks = i + 1;
         LTX_CHECK_GOTO(s, dec_block_load(d, i, &cfg->dec[cfg->n_dec - 1 - i], src, &feat), fail);
     }
     LTX_CHECK_GOTO(
-        s, vae_norm_init(&d->norm_out, cfg->norm_layer, 32, 1e-6f, feat, src, be, "conv_norm_out"),
+        s,
+        ltx_vae_norm_init(&d->norm_out, cfg->norm_layer, 32, 1e-6f, feat, src, be, "conv_norm_out"),
         fail);
     int p = cfg->patch_size;
     LTX_CHECK_GOTO(s,
-                   vae_conv_load(&d->conv_out, src, be, "conv_out.conv", feat,
-                                 cfg->out_channels * p * p, 1, 1, 1),
+                   ltx_vae_conv_load(&d->conv_out, src, be, "conv_out.conv", feat,
+                                     cfg->out_channels * p * p, 1, 1, 1),
                    fail);
     if (cfg->timestep_conditioning) {
-        ltx_tensor *m = vae_weight(src, be, "timestep_scale_multiplier", 0);
+        ltx_tensor *m = ltx_vae_weight(src, be, "timestep_scale_multiplier", 0);
         s = m ? ltx_tensor_download(m, &d->ts_mult, LTX_F32) : ltx_err_failed();
         ltx_tensor_free(m);
         if (s != LTX_OK) goto fail;
-        LTX_CHECK_GOTO(s, vae_temb_load(&d->last_temb, src, be, "last_time_embedder", 2 * feat),
+        LTX_CHECK_GOTO(s, ltx_vae_temb_load(&d->last_temb, src, be, "last_time_embedder", 2 * feat),
                        fail);
-        d->last_sst = vae_weight(src, be, "last_scale_shift_table", 2, 2, feat);
+        d->last_sst = ltx_vae_weight(src, be, "last_scale_shift_table", 2, 2, feat);
         if (!d->last_sst) {
             s = ltx_err_failed();
             goto fail;
@@ -149,12 +151,12 @@ fail:
 void ltx_video_decoder_free(ltx_video_decoder *d)
 {
     if (!d) return;
-    vae_conv_release(&d->conv_in);
+    ltx_vae_conv_release(&d->conv_in);
     for (int i = 0; i < d->n_blocks; i++)
-        vae_block_release(&d->blocks[i]);
-    vae_norm_release(&d->norm_out);
-    vae_conv_release(&d->conv_out);
-    vae_temb_release(&d->last_temb);
+        ltx_vae_block_release(&d->blocks[i]);
+    ltx_vae_norm_release(&d->norm_out);
+    ltx_vae_conv_release(&d->conv_out);
+    ltx_vae_temb_release(&d->last_temb);
     ltx_tensor_free(d->last_sst);
     ltx_vae_stats_release(&d->stats);
     free(d);
@@ -176,7 +178,7 @@ ltx_status ltx_video_decoder_load(ltx_backend *be, const ltx_st_file *st, ltx_vi
 }
 
 /* Internal accessor for the tiling code (video_vae_internal.h). */
-void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch)
+void ltx_vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch)
 {
     *time = d->ft;
     *space = d->fs;
@@ -189,9 +191,9 @@ static ltx_tensor *d2s_block(const vae_run *run, const vae_block *b, const ltx_t
     ltx_backend *be = run->be;
     bool drop = b->s[0] == 2;
     ltx_tensor *xin = NULL, *h = NULL, *y = NULL;
-    if (b->cfg.residual && !(xin = vae_d2s(be, x, b->s, drop))) return NULL;
-    h = vae_causal_conv(run, &b->conv, x);
-    y = h ? vae_d2s(be, h, b->s, drop) : NULL;
+    if (b->cfg.residual && !(xin = ltx_vae_d2s(be, x, b->s, drop))) return NULL;
+    h = ltx_vae_causal_conv(run, &b->conv, x);
+    y = h ? ltx_vae_d2s(be, h, b->s, drop) : NULL;
     ltx_tensor_free(h);
     if (y && xin) {
         /* ref: x_in.repeat(1, prod(s)/m, 1, 1, 1): output channel j reads x_in[j mod C'] */
@@ -201,7 +203,7 @@ static ltx_tensor *d2s_block(const vae_run *run, const vae_block *b, const ltx_t
         int64_t st6[6] = {xin->stride[0], 0, xin->stride[1], xin->stride[2], xin->stride[3],
                           xin->stride[4]};
         ltx_tensor *yv = ltx_tensor_reshape(y, 6, s6);
-        ltx_tensor *xv = vae_view(xin, 6, s6, st6, 0);
+        ltx_tensor *xv = ltx_vae_view(xin, 6, s6, st6, 0);
         ltx_status s = (yv && xv && R * Cp == n[1])
                            ? be->ops->binary(be, LTX_BINARY_ADD, yv, yv, xv)
                            : ltx_err(LTX_ERR_INTERNAL, "residual depth-to-space widths");
@@ -222,12 +224,12 @@ static ltx_tensor *dec_block_fwd(const vae_run *run, const vae_block *b, const l
     if (b->n_res == 0) return ltx_tensor_view(x);
     ltx_tensor *temb = NULL;
     if (b->has_temb) { /* ref: UNetMidBlock3D — one embedding per block forward */
-        temb = vae_temb_fwd(run->be, &b->temb, run->ts_scaled, run->batch);
+        temb = ltx_vae_temb_fwd(run->be, &b->temb, run->ts_scaled, run->batch);
         if (!temb) return NULL;
     }
-    ltx_tensor *h = vae_resblock_fwd(run, &b->res[0], x, temb);
+    ltx_tensor *h = ltx_vae_resblock_fwd(run, &b->res[0], x, temb);
     for (int j = 1; h && j < b->n_res; j++) {
-        ltx_tensor *n = vae_resblock_fwd(run, &b->res[j], h, temb);
+        ltx_tensor *n = ltx_vae_resblock_fwd(run, &b->res[j], h, temb);
         ltx_tensor_free(h);
         h = n;
     }
@@ -265,15 +267,15 @@ static ltx_tensor *last_adaln(const ltx_video_decoder *d, const ltx_tensor *x, c
                               int B)
 {
     ltx_backend *be = d->be;
-    ltx_tensor *e = vae_temb_fwd(be, &d->last_temb, ts, B), *ada = NULL, *y = NULL;
+    ltx_tensor *e = ltx_vae_temb_fwd(be, &d->last_temb, ts, B), *ada = NULL, *y = NULL;
     if (e) {
         int64_t C = d->last_sst->shape[1];
         int64_t sh[3] = {B, 2, C}, st[3] = {2 * C, C, 1};
-        ltx_tensor *ev = vae_view(e, 3, sh, st, 0);
-        ada = ev ? nn_binary(be, LTX_BINARY_ADD, ev, d->last_sst) : NULL;
+        ltx_tensor *ev = ltx_vae_view(e, 3, sh, st, 0);
+        ada = ev ? ltx_nn_binary(be, LTX_BINARY_ADD, ev, d->last_sst) : NULL;
         ltx_tensor_free(ev);
     }
-    y = ada ? vae_modulate(be, x, ada, 0) : NULL;
+    y = ada ? ltx_vae_modulate(be, x, ada, 0) : NULL;
     ltx_tensor_free(e);
     ltx_tensor_free(ada);
     return y;
@@ -324,7 +326,7 @@ ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tenso
         x = ltx_vae_un_normalize(be, &d->stats, latent);
     }
     if (!x) goto fail;
-    n = vae_causal_conv(&run, &d->conv_in, x);
+    n = ltx_vae_causal_conv(&run, &d->conv_in, x);
     ltx_tensor_free(x);
     if (!(x = n)) goto fail;
     ltx_tap(taps, "dec.conv_in", x);
@@ -336,7 +338,7 @@ ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tenso
         snprintf(tn, sizeof tn, "dec.up_blocks.%d", i);
         ltx_tap(taps, tn, x);
     }
-    n = vae_norm_fwd(be, &d->norm_out, x);
+    n = ltx_vae_norm_fwd(be, &d->norm_out, x);
     ltx_tensor_free(x);
     if (!(x = n)) goto fail;
     if (c->timestep_conditioning) {
@@ -344,14 +346,14 @@ ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tenso
         ltx_tensor_free(x);
         if (!(x = n)) goto fail;
     }
-    n = vae_silu(be, x);
+    n = ltx_vae_silu(be, x);
     ltx_tensor_free(x);
     if (!(x = n)) goto fail;
-    n = vae_causal_conv(&run, &d->conv_out, x);
+    n = ltx_vae_causal_conv(&run, &d->conv_out, x);
     ltx_tensor_free(x);
     if (!(x = n)) goto fail;
     ltx_tap(taps, "dec.conv_out", x);
-    n = vae_unpatchify(be, x, c->patch_size);
+    n = ltx_video_vae_unpatchify(be, x, c->patch_size);
     ltx_tensor_free(x);
     if (!n) goto fail;
     free(ts);
@@ -359,5 +361,5 @@ ltx_status ltx_video_decoder_forward(const ltx_video_decoder *d, const ltx_tenso
     return LTX_OK;
 fail:
     free(ts);
-    return ltx_err_context(vae_failed_status(), "video decoder: ");
+    return ltx_err_context(ltx_vae_failed_status(), "video decoder: ");
 }

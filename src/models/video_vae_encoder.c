@@ -61,8 +61,8 @@ static ltx_status enc_block_load(ltx_video_encoder *e, int i, const ltx_weight_s
         for (int j = 0; j < b->n_res; j++) {
             char rn[160];
             snprintf(rn, sizeof rn, "%s.res_blocks.%d", name, j);
-            LTX_TRY(vae_resblock_load(&b->res[j], src, e->be, rn, *feat, *feat, e->cfg.norm_layer,
-                                      false, false));
+            LTX_TRY(ltx_vae_resblock_load(&b->res[j], src, e->be, rn, *feat, *feat,
+                                          e->cfg.norm_layer, false, false));
         }
         break;
     case LTX_VAE_RES_X_Y:
@@ -70,8 +70,8 @@ static ltx_status enc_block_load(ltx_video_encoder *e, int i, const ltx_weight_s
         b->n_res = 1;
         b->res = calloc(1, sizeof *b->res);
         if (!b->res) return ltx_err(LTX_ERR_OOM, "encoder blocks");
-        LTX_TRY(vae_resblock_load(&b->res[0], src, e->be, name, b->cin, b->cout, e->cfg.norm_layer,
-                                  false, false));
+        LTX_TRY(ltx_vae_resblock_load(&b->res[0], src, e->be, name, b->cin, b->cout,
+                                      e->cfg.norm_layer, false, false));
         break;
     case LTX_VAE_COMPRESS_TIME:
     case LTX_VAE_COMPRESS_SPACE:
@@ -80,9 +80,9 @@ static ltx_status enc_block_load(ltx_video_encoder *e, int i, const ltx_weight_s
         /* ref: the block is a strided CausalConv3d (keys down_blocks.i.conv.*) */
         if (bc->kind == LTX_VAE_COMPRESS_ALL_X_Y) b->cout = *feat * bc->multiplier;
         char cn[160];
-        vae_key(cn, sizeof cn, name, ".conv");
-        LTX_TRY(
-            vae_conv_load(&b->conv, src, e->be, cn, b->cin, b->cout, b->s[0], b->s[1], b->s[2]));
+        ltx_vae_key(cn, sizeof cn, name, ".conv");
+        LTX_TRY(ltx_vae_conv_load(&b->conv, src, e->be, cn, b->cin, b->cout, b->s[0], b->s[1],
+                                  b->s[2]));
         break;
     }
     default: { /* *_res: SpaceToDepthDownsample */
@@ -94,8 +94,8 @@ static ltx_status enc_block_load(ltx_video_encoder *e, int i, const ltx_weight_s
                            name, b->cin, b->cout, P);
         b->group_size = b->cin * P / b->cout;
         char cn[160];
-        vae_key(cn, sizeof cn, name, ".conv.conv");
-        LTX_TRY(vae_conv_load(&b->conv, src, e->be, cn, b->cin, b->cout / P, 1, 1, 1));
+        ltx_vae_key(cn, sizeof cn, name, ".conv.conv");
+        LTX_TRY(ltx_vae_conv_load(&b->conv, src, e->be, cn, b->cin, b->cout / P, 1, 1, 1));
         break;
     }
     }
@@ -119,23 +119,24 @@ ltx_status ltx_video_encoder_create(ltx_backend *be, const ltx_video_vae_config 
     int feat = cfg->latent_channels, p = cfg->patch_size;
     /* ref: VideoEncoder.__init__ — conv_in maps in·p² channels to latent_channels */
     LTX_CHECK_GOTO(s,
-                   vae_conv_load(&e->conv_in, src, be, "conv_in.conv", cfg->in_channels * p * p,
-                                 feat, 1, 1, 1),
+                   ltx_vae_conv_load(&e->conv_in, src, be, "conv_in.conv", cfg->in_channels * p * p,
+                                     feat, 1, 1, 1),
                    fail);
     for (int i = 0; i < cfg->n_enc; i++) {
         e->n_blocks = i + 1;
         LTX_CHECK_GOTO(s, enc_block_load(e, i, src, &feat), fail);
     }
     LTX_CHECK_GOTO(
-        s, vae_norm_init(&e->norm_out, cfg->norm_layer, 32, 1e-6f, feat, src, be, "conv_norm_out"),
+        s,
+        ltx_vae_norm_init(&e->norm_out, cfg->norm_layer, 32, 1e-6f, feat, src, be, "conv_norm_out"),
         fail);
     int n_out = cfg->latent_channels;
     if (cfg->latent_log_var == LTX_VAE_LOGVAR_PER_CHANNEL)
         n_out *= 2;
     else
         n_out += 1; /* uniform / constant: one shared log-variance channel */
-    LTX_CHECK_GOTO(s, vae_conv_load(&e->conv_out, src, be, "conv_out.conv", feat, n_out, 1, 1, 1),
-                   fail);
+    LTX_CHECK_GOTO(
+        s, ltx_vae_conv_load(&e->conv_out, src, be, "conv_out.conv", feat, n_out, 1, 1, 1), fail);
     LTX_CHECK_GOTO(s, ltx_vae_stats_load(&e->stats, be, src, cfg->latent_channels), fail);
     *out = e;
     return LTX_OK;
@@ -147,11 +148,11 @@ fail:
 void ltx_video_encoder_free(ltx_video_encoder *e)
 {
     if (!e) return;
-    vae_conv_release(&e->conv_in);
+    ltx_vae_conv_release(&e->conv_in);
     for (int i = 0; i < e->n_blocks; i++)
-        vae_block_release(&e->blocks[i]);
-    vae_norm_release(&e->norm_out);
-    vae_conv_release(&e->conv_out);
+        ltx_vae_block_release(&e->blocks[i]);
+    ltx_vae_norm_release(&e->norm_out);
+    ltx_vae_conv_release(&e->conv_out);
     ltx_vae_stats_release(&e->stats);
     free(e);
 }
@@ -197,10 +198,10 @@ static ltx_tensor *s2d_block(const vae_run *run, const vae_block *b, const ltx_t
     const ltx_tensor *xin = x;
     if (b->s[0] == 2) { /* duplicate the first frame in front */
         int pads[10] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0};
-        if (!(xp = nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0))) goto done;
+        if (!(xp = ltx_nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0))) goto done;
         xin = xp;
     }
-    if (!(skip = vae_s2d(be, xin, b->s))) goto done; /* (B, cin·P, D, H, W) */
+    if (!(skip = ltx_vae_s2d(be, xin, b->s))) goto done; /* (B, cin·P, D, H, W) */
     {
         /* mean over consecutive groups of group_size channels -> (B, cout, D, H, W) */
         const int64_t *n = skip->shape;
@@ -215,9 +216,9 @@ static ltx_tensor *s2d_block(const vae_run *run, const vae_block *b, const ltx_t
         ltx_tensor_free(m);
         if (!mean) goto done;
     }
-    if (!(h = vae_causal_conv(run, &b->conv, xin))) goto done;
-    if (!(hs = vae_s2d(be, h, b->s))) goto done;
-    y = nn_binary(be, LTX_BINARY_ADD, hs, mean);
+    if (!(h = ltx_vae_causal_conv(run, &b->conv, xin))) goto done;
+    if (!(hs = ltx_vae_s2d(be, h, b->s))) goto done;
+    y = ltx_nn_binary(be, LTX_BINARY_ADD, hs, mean);
 done:
     ltx_tensor_free(xp);
     ltx_tensor_free(skip);
@@ -233,9 +234,9 @@ static ltx_tensor *enc_block_fwd(const vae_run *run, const vae_block *b, const l
     case LTX_VAE_RES_X:
     case LTX_VAE_RES_X_Y: {
         if (b->n_res == 0) return ltx_tensor_view(x); /* num_layers 0: identity */
-        ltx_tensor *h = vae_resblock_fwd(run, &b->res[0], x, NULL);
+        ltx_tensor *h = ltx_vae_resblock_fwd(run, &b->res[0], x, NULL);
         for (int j = 1; h && j < b->n_res; j++) {
-            ltx_tensor *n = vae_resblock_fwd(run, &b->res[j], h, NULL);
+            ltx_tensor *n = ltx_vae_resblock_fwd(run, &b->res[j], h, NULL);
             ltx_tensor_free(h);
             h = n;
         }
@@ -245,7 +246,7 @@ static ltx_tensor *enc_block_fwd(const vae_run *run, const vae_block *b, const l
     case LTX_VAE_COMPRESS_SPACE:
     case LTX_VAE_COMPRESS_ALL:
     case LTX_VAE_COMPRESS_ALL_X_Y:
-        return vae_causal_conv(run, &b->conv, x);
+        return ltx_vae_causal_conv(run, &b->conv, x);
     default:
         return s2d_block(run, b, x);
     }
@@ -275,9 +276,9 @@ ltx_status ltx_video_encoder_forward(const ltx_video_encoder *e, const ltx_tenso
                        "a positive multiple of %d",
                        (long long)H, (long long)W, e->fs);
     vae_run run = {.be = be, .pad = c->enc_padding, .causal = true, .batch = (int)video->shape[0]};
-    ltx_tensor *x = vae_patchify(be, video, c->patch_size), *y = NULL;
-    if (!x) return vae_failed_status();
-    ltx_tensor *n = vae_causal_conv(&run, &e->conv_in, x);
+    ltx_tensor *x = ltx_video_vae_patchify(be, video, c->patch_size), *y = NULL;
+    if (!x) return ltx_vae_failed_status();
+    ltx_tensor *n = ltx_vae_causal_conv(&run, &e->conv_in, x);
     ltx_tensor_free(x);
     x = n;
     if (!x) goto fail;
@@ -300,12 +301,12 @@ ltx_status ltx_video_encoder_forward(const ltx_video_encoder *e, const ltx_tenso
             ltx_tensor_free(v);
         }
     }
-    n = vae_norm_fwd(be, &e->norm_out, x);
+    n = ltx_vae_norm_fwd(be, &e->norm_out, x);
     ltx_tensor_free(x);
-    x = n ? vae_silu(be, n) : NULL;
+    x = n ? ltx_vae_silu(be, n) : NULL;
     ltx_tensor_free(n);
     if (!x) goto fail;
-    n = vae_causal_conv(&run, &e->conv_out, x);
+    n = ltx_vae_causal_conv(&run, &e->conv_out, x);
     ltx_tensor_free(x);
     x = n;
     if (!x) goto fail;
@@ -317,9 +318,9 @@ ltx_status ltx_video_encoder_forward(const ltx_video_encoder *e, const ltx_tenso
         ltx_tensor_free(means);
     }
     ltx_tensor_free(x);
-    if (!y) return vae_failed_status();
+    if (!y) return ltx_vae_failed_status();
     *out = y;
     return LTX_OK;
 fail:
-    return ltx_err_context(vae_failed_status(), "video encoder: ");
+    return ltx_err_context(ltx_vae_failed_status(), "video encoder: ");
 }

@@ -69,60 +69,58 @@ typedef struct vae_run {
 
 /* ---- weight helpers ---- */
 /* out = a + b, truncated to cap - 1 characters. */
-void vae_key(char *out, size_t cap, const char *a, const char *b);
-ltx_tensor *vae_weight(const ltx_weight_src *src, ltx_backend *be, const char *name, int ndim, ...);
-ltx_status vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be, const char *name,
-                         int cin, int cout, int st, int sh, int sw);
-void vae_conv_release(vae_conv *c);
-ltx_status vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float eps, int c,
-                         const ltx_weight_src *src, ltx_backend *be, const char *name);
-void vae_norm_release(vae_norm *n);
-ltx_status vae_temb_load(vae_temb *t, const ltx_weight_src *src, ltx_backend *be, const char *name,
-                         int dim);
-void vae_temb_release(vae_temb *t);
-ltx_status vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_backend *be,
-                             const char *name, int cin, int cout, ltx_vae_norm_kind norm,
-                             bool inject_noise, bool tc);
-void vae_resblock_release(vae_resblock *r);
-void vae_block_release(vae_block *b);
+void ltx_vae_key(char *out, size_t cap, const char *a, const char *b);
+ltx_tensor *ltx_vae_weight(const ltx_weight_src *src, ltx_backend *be, const char *name, int ndim,
+                           ...);
+ltx_status ltx_vae_conv_load(vae_conv *c, const ltx_weight_src *src, ltx_backend *be,
+                             const char *name, int cin, int cout, int st, int sh, int sw);
+void ltx_vae_conv_release(vae_conv *c);
+ltx_status ltx_vae_norm_init(vae_norm *n, ltx_vae_norm_kind kind, int groups, float eps, int c,
+                             const ltx_weight_src *src, ltx_backend *be, const char *name);
+void ltx_vae_norm_release(vae_norm *n);
+ltx_status ltx_vae_temb_load(vae_temb *t, const ltx_weight_src *src, ltx_backend *be,
+                             const char *name, int dim);
+void ltx_vae_temb_release(vae_temb *t);
+ltx_status ltx_vae_resblock_load(vae_resblock *r, const ltx_weight_src *src, ltx_backend *be,
+                                 const char *name, int cin, int cout, ltx_vae_norm_kind norm,
+                                 bool inject_noise, bool tc);
+void ltx_vae_block_release(vae_block *b);
 
 /* Decoder compression factors and output channels (for the tiling code). */
-void vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch);
+void ltx_vae_decoder_factors(const ltx_video_decoder *d, int *time, int *space, int *out_ch);
 
 /* Status to return after a helper gave NULL (derived from the message the op set). */
-ltx_status vae_failed_status(void);
+ltx_status ltx_vae_failed_status(void);
 
 /* ---- forward helpers ---- */
 /* x (B, C, F, H, W) -> conv3d with replicate temporal padding (causal: 2 front; else 1+1) and
  * `run->pad` spatial padding 1. */
-ltx_tensor *vae_causal_conv(const vae_run *run, const vae_conv *c, const ltx_tensor *x);
-ltx_tensor *vae_norm_fwd(ltx_backend *be, const vae_norm *n, const ltx_tensor *x);
+ltx_tensor *ltx_vae_causal_conv(const vae_run *run, const vae_conv *c, const ltx_tensor *x);
+ltx_tensor *ltx_vae_norm_fwd(ltx_backend *be, const vae_norm *n, const ltx_tensor *x);
 /* (B) timesteps on the host -> (B, dim) embedding. */
-ltx_tensor *vae_temb_fwd(ltx_backend *be, const vae_temb *t, const float *ts, int batch);
+ltx_tensor *ltx_vae_temb_fwd(ltx_backend *be, const vae_temb *t, const float *ts, int batch);
 /* temb (B, 4C) or NULL. */
-ltx_tensor *vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const ltx_tensor *x,
-                             const ltx_tensor *temb);
+ltx_tensor *ltx_vae_resblock_fwd(const vae_run *run, const vae_resblock *r, const ltx_tensor *x,
+                                 const ltx_tensor *temb);
 /* x * (1 + ada[:, j+1]) + ada[:, j] for ada (B, k, C): AdaLN of a 5-D activation. */
-ltx_tensor *vae_modulate(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *ada, int j);
+ltx_tensor *ltx_vae_modulate(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *ada, int j);
 /* SiLU into a new tensor. */
-ltx_tensor *vae_silu(ltx_backend *be, const ltx_tensor *x);
+ltx_tensor *ltx_vae_silu(ltx_backend *be, const ltx_tensor *x);
 /* Space-to-depth "b c (d p1) (h p2) (w p3) -> b (c p1 p2 p3) d h w". */
-ltx_tensor *vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s);
+ltx_tensor *ltx_vae_s2d(ltx_backend *be, const ltx_tensor *x, const int *s);
 /* Depth-to-space "b (c p1 p2 p3) d h w -> b c (d p1) (h p2) (w p3)", then drop the first frame
  * when drop_first. */
-ltx_tensor *vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first);
+ltx_tensor *ltx_vae_d2s(ltx_backend *be, const ltx_tensor *x, const int *s, bool drop_first);
 /* Copies x viewed as (shape, xst, xoff) into y viewed as (shape, yst, yoff) (element strides). */
-ltx_status vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
-                       const int64_t *shape, const int64_t *xst, int64_t xoff, const int64_t *yst,
-                       int64_t yoff);
+ltx_status ltx_vae_scatter(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, int ndim,
+                           const int64_t *shape, const int64_t *xst, int64_t xoff,
+                           const int64_t *yst, int64_t yoff);
 /* patchify / unpatchify with patch p (channel = c·p² + w_off·p + h_off). */
-ltx_tensor *vae_patchify(ltx_backend *be, const ltx_tensor *x, int p);
-ltx_tensor *vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p);
+ltx_tensor *ltx_video_vae_patchify(ltx_backend *be, const ltx_tensor *x, int p);
+ltx_tensor *ltx_video_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p);
 /* A view of t with the given shape/strides (elements) and an extra element offset. */
-ltx_tensor *vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const int64_t *stride,
-                     int64_t offset);
-/* Adds randn(H, W)·pcs (C,1,1) to h (B, C, F, H, W) in place, drawing from run->rng. */
-ltx_status vae_inject_noise(const vae_run *run, ltx_tensor *h, const ltx_tensor *pcs);
+ltx_tensor *ltx_vae_view(const ltx_tensor *t, int ndim, const int64_t *shape, const int64_t *stride,
+                         int64_t offset);
 
 /* var <- expr (expr may read var); frees the old var; jumps to the caller's `fail` label when
  * the result is NULL (the failing op has set the message). */

@@ -11,9 +11,9 @@
 ltx_status ltx_vae_stats_load(ltx_vae_stats *st, ltx_backend *be, const ltx_weight_src *src,
                               int channels)
 {
-    st->mean = vae_weight(src, be, "per_channel_statistics.mean-of-means", 1, channels);
-    st->std =
-        st->mean ? vae_weight(src, be, "per_channel_statistics.std-of-means", 1, channels) : NULL;
+    st->mean = ltx_vae_weight(src, be, "per_channel_statistics.mean-of-means", 1, channels);
+    st->std = st->mean ? ltx_vae_weight(src, be, "per_channel_statistics.std-of-means", 1, channels)
+                       : NULL;
     if (!st->std) {
         ltx_vae_stats_release(st);
         return ltx_err_failed();
@@ -37,7 +37,7 @@ static ltx_tensor *chan_view(const ltx_tensor *v, const ltx_tensor *x)
         shape[i] = i == 1 ? v->shape[0] : 1;
         stride[i] = i == 1 ? v->stride[0] : 0;
     }
-    return vae_view(v, x->ndim, shape, stride, 0);
+    return ltx_vae_view(v, x->ndim, shape, stride, 0);
 }
 
 static ltx_tensor *stats_apply(ltx_backend *be, const ltx_vae_stats *st, const ltx_tensor *x,
@@ -51,9 +51,10 @@ static ltx_tensor *stats_apply(ltx_backend *be, const ltx_vae_stats *st, const l
     ltx_tensor *m = chan_view(st->mean, x), *sd = chan_view(st->std, x), *t = NULL, *y = NULL;
     if (m && sd) {
         /* ref: ops.py — (x - mean) / std and x * std + mean */
-        t = nn_binary(be, normalize ? LTX_BINARY_SUB : LTX_BINARY_MUL, x, normalize ? m : sd);
+        t = ltx_nn_binary(be, normalize ? LTX_BINARY_SUB : LTX_BINARY_MUL, x, normalize ? m : sd);
         if (t)
-            y = nn_binary(be, normalize ? LTX_BINARY_DIV : LTX_BINARY_ADD, t, normalize ? sd : m);
+            y = ltx_nn_binary(be, normalize ? LTX_BINARY_DIV : LTX_BINARY_ADD, t,
+                              normalize ? sd : m);
     }
     ltx_tensor_free(m);
     ltx_tensor_free(sd);

@@ -303,7 +303,7 @@ static ltx_status decode_group(const ltx_video_decoder *d, const ltx_tensor *lat
                                  ax[1].in[hi].end, ax[2].in[wi].start, ax[2].in[wi].end);
             ltx_tensor *dec = NULL, *mask = NULL, *dv = NULL, *mv = NULL;
             ltx_tensor *bv = NULL, *wv = NULL;
-            if (!lt) return vae_failed_status();
+            if (!lt) return ltx_vae_failed_status();
             s = ltx_video_decoder_forward(d, lt, opts, NULL, &dec);
             ltx_tensor_free(lt);
             if (s != LTX_OK) return s;
@@ -324,7 +324,7 @@ static ltx_status decode_group(const ltx_video_decoder *d, const ltx_tensor *lat
             wv = box(wts, 0, len, h0, h1, w0, w1);
             /* decoded tile · mask in place (the tile is ours), then accumulate */
             s = (dv && mv && bv && wv) ? be->ops->binary(be, LTX_BINARY_MUL, dv, dv, mv)
-                                       : vae_failed_status();
+                                       : ltx_vae_failed_status();
             if (s == LTX_OK) s = add_into(be, bv, dv);
             if (s == LTX_OK) s = add_into(be, wv, mv);
             ltx_tensor_free(dec);
@@ -348,9 +348,9 @@ static ltx_status emit(ltx_backend *be, const ltx_tensor *chunk, const ltx_tenso
     if (n <= 0) return LTX_OK;
     ltx_tensor *cv = ltx_tensor_slice(chunk, 2, 0, n, 1);
     ltx_tensor *wv = ltx_tensor_slice(w, 2, 0, n, 1);
-    ltx_tensor *wc = wv ? nn_unary(be, LTX_UNARY_CLAMP, wv, 1e-8, INFINITY) : NULL;
-    ltx_tensor *y = (cv && wc) ? nn_binary(be, LTX_BINARY_DIV, cv, wc) : NULL;
-    ltx_status s = y ? fn(user, y, frame0) : vae_failed_status();
+    ltx_tensor *wc = wv ? ltx_nn_unary(be, LTX_UNARY_CLAMP, wv, 1e-8, INFINITY) : NULL;
+    ltx_tensor *y = (cv && wc) ? ltx_nn_binary(be, LTX_BINARY_DIV, cv, wc) : NULL;
+    ltx_status s = y ? fn(user, y, frame0) : ltx_vae_failed_status();
     ltx_tensor_free(cv);
     ltx_tensor_free(wv);
     ltx_tensor_free(wc);
@@ -366,7 +366,7 @@ ltx_status ltx_video_decoder_tiled(const ltx_video_decoder *d, const ltx_tensor 
     if (latent->ndim != 5) return ltx_err(LTX_ERR_INVALID_ARG, "tiled decode: latent must be 5-D");
     ltx_backend *be = latent->buf->be;
     int ft, fs, oc;
-    vae_decoder_factors(d, &ft, &fs, &oc);
+    ltx_vae_decoder_factors(d, &ft, &fs, &oc);
     axis_plan ax[3];
     ltx_status s = plan_decode(tiling, latent->shape, ft, fs, ax);
     int64_t B = latent->shape[0], Ho = latent->shape[3] * fs, Wo = latent->shape[4] * fs;
@@ -376,7 +376,7 @@ ltx_status ltx_video_decoder_tiled(const ltx_video_decoder *d, const ltx_tensor 
         int64_t c0 = ax[0].out0[ti], c1 = ax[0].out1[ti], T = c1 - c0;
         ltx_tensor *buf = ltx_tensor_zeros(be, LTX_F32, 5, (int64_t[]){B, oc, T, Ho, Wo});
         ltx_tensor *w = buf ? ltx_tensor_zeros(be, LTX_F32, 5, (int64_t[]){1, 1, T, Ho, Wo}) : NULL;
-        s = w ? decode_group(d, latent, ax, ti, opts, buf, w) : vae_failed_status();
+        s = w ? decode_group(d, latent, ax, ti, opts, buf, w) : ltx_vae_failed_status();
         if (s == LTX_OK && prev) {
             if (prev1 > c0) {
                 /* ref: blend the overlap into the previous chunk, then copy it back */
@@ -385,7 +385,7 @@ ltx_status ltx_video_decoder_tiled(const ltx_video_decoder *d, const ltx_tensor 
                 ltx_tensor *pwv = ltx_tensor_slice(prev_w, 2, off, off + ovl, 1);
                 ltx_tensor *bv = ltx_tensor_slice(buf, 2, 0, ovl, 1);
                 ltx_tensor *wv = ltx_tensor_slice(w, 2, 0, ovl, 1);
-                s = (pv && pwv && bv && wv) ? add_into(be, pv, bv) : vae_failed_status();
+                s = (pv && pwv && bv && wv) ? add_into(be, pv, bv) : ltx_vae_failed_status();
                 if (s == LTX_OK) s = add_into(be, pwv, wv);
                 if (s == LTX_OK) s = be->ops->copy(be, bv, pv);
                 if (s == LTX_OK) s = be->ops->copy(be, wv, pwv);
@@ -494,7 +494,7 @@ ltx_status ltx_video_encoder_tiled(const ltx_video_encoder *e, const ltx_tensor 
     int64_t wshape[5] = {1, 1, lshape[2], lshape[3], lshape[4]};
     ltx_tensor *acc = s == LTX_OK ? ltx_tensor_zeros(be, LTX_F32, 5, lshape) : NULL;
     ltx_tensor *wts = acc ? ltx_tensor_zeros(be, LTX_F32, 5, wshape) : NULL;
-    if (s == LTX_OK && !wts) s = vae_failed_status();
+    if (s == LTX_OK && !wts) s = ltx_vae_failed_status();
     for (int ti = 0; s == LTX_OK && ti < ax[0].n; ti++)
         for (int hi = 0; s == LTX_OK && hi < ax[1].n; hi++)
             for (int wi = 0; s == LTX_OK && wi < ax[2].n; wi++) {
@@ -502,7 +502,7 @@ ltx_status ltx_video_encoder_tiled(const ltx_video_encoder *e, const ltx_tensor 
                 ltx_tensor *vt = box(video, ax[0].in[ti].start, f1, ax[1].in[hi].start,
                                      ax[1].in[hi].end, ax[2].in[wi].start, ax[2].in[wi].end);
                 ltx_tensor *lt = NULL;
-                s = vt ? ltx_video_encoder_forward(e, vt, NULL, &lt) : vae_failed_status();
+                s = vt ? ltx_video_encoder_forward(e, vt, NULL, &lt) : ltx_vae_failed_status();
                 ltx_tensor_free(vt);
                 if (s != LTX_OK) break;
                 int64_t t0 = ax[0].out0[ti], t1 = ax[0].out1[ti], h0 = ax[1].out0[hi],
@@ -515,10 +515,10 @@ ltx_status ltx_video_encoder_tiled(const ltx_video_encoder *e, const ltx_tensor 
                 }
                 ltx_tensor *mask = blend_mask(be, ax[0].mask[ti], ax[1].mask[hi], ax[2].mask[wi],
                                               t1 - t0, h1 - h0, w1 - w0);
-                ltx_tensor *prod = mask ? nn_binary(be, LTX_BINARY_MUL, lt, mask) : NULL;
+                ltx_tensor *prod = mask ? ltx_nn_binary(be, LTX_BINARY_MUL, lt, mask) : NULL;
                 ltx_tensor *av = box(acc, t0, t1, h0, h1, w0, w1);
                 ltx_tensor *wv = box(wts, t0, t1, h0, h1, w0, w1);
-                s = (prod && av && wv) ? add_into(be, av, prod) : vae_failed_status();
+                s = (prod && av && wv) ? add_into(be, av, prod) : ltx_vae_failed_status();
                 if (s == LTX_OK) s = add_into(be, wv, mask);
                 ltx_tensor_free(lt);
                 ltx_tensor_free(mask);
@@ -527,10 +527,10 @@ ltx_status ltx_video_encoder_tiled(const ltx_video_encoder *e, const ltx_tensor 
                 ltx_tensor_free(wv);
             }
     if (s == LTX_OK) {
-        ltx_tensor *wc = nn_unary(be, LTX_UNARY_CLAMP, wts, 1e-8, INFINITY);
-        *out = wc ? nn_binary(be, LTX_BINARY_DIV, acc, wc) : NULL;
+        ltx_tensor *wc = ltx_nn_unary(be, LTX_UNARY_CLAMP, wts, 1e-8, INFINITY);
+        *out = wc ? ltx_nn_binary(be, LTX_BINARY_DIV, acc, wc) : NULL;
         ltx_tensor_free(wc);
-        if (!*out) s = vae_failed_status();
+        if (!*out) s = ltx_vae_failed_status();
     }
     ltx_tensor_free(acc);
     ltx_tensor_free(wts);
@@ -560,7 +560,7 @@ ltx_tensor *ltx_video_to_uint8(ltx_backend *be, const ltx_tensor *video)
         {LTX_UNARY_SCALE, 255.0, 0.0}, /* · 255 */
     };
     for (int i = 0; x && i < 4; i++) {
-        n = nn_unary(be, steps[i].op, x, steps[i].p0, steps[i].p1);
+        n = ltx_nn_unary(be, steps[i].op, x, steps[i].p0, steps[i].p1);
         ltx_tensor_free(x);
         x = n;
     }
@@ -568,7 +568,7 @@ ltx_tensor *ltx_video_to_uint8(ltx_backend *be, const ltx_tensor *video)
         const int64_t *sh = x->shape, *st = x->stride;
         /* (F, H, W, C) view of item 0; the U8 copy truncates like .to(torch.uint8) */
         int64_t shape[4] = {sh[2], sh[3], sh[4], sh[1]}, stride[4] = {st[2], st[3], st[4], st[1]};
-        ltx_tensor *pv = vae_view(x, 4, shape, stride, 0);
+        ltx_tensor *pv = ltx_vae_view(x, 4, shape, stride, 0);
         y = pv ? ltx_tensor_new(be, LTX_U8, 4, shape) : NULL;
         if (y && be->ops->copy(be, y, pv) != LTX_OK) {
             ltx_tensor_free(y);

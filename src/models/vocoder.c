@@ -77,7 +77,7 @@ static ltx_tensor *filter_load(audio_loader *L, const char *name, int ch, double
     const int64_t s1[3] = {1, 1, AA_TAPS}, sc[3] = {ch, 1, AA_TAPS};
     ltx_tensor *f = audio_param(L, true, 3, s1, "%s", name), *e = NULL, *r = NULL;
     if (f) e = ltx_tensor_expand(f, 3, sc);
-    if (e) r = nn_unary(L->be, LTX_UNARY_SCALE, e, scale, 0.0);
+    if (e) r = ltx_nn_unary(L->be, LTX_UNARY_SCALE, e, scale, 0.0);
     ltx_tensor_free(f), ltx_tensor_free(e);
     if (!r && L->status == LTX_OK) L->status = ltx_err_failed();
     return r;
@@ -287,11 +287,11 @@ static ltx_tensor *conv_fwd(ltx_backend *be, const conv1d *c, const ltx_tensor *
                          .transposed = c->transposed};
     if (c->pad_l == c->pad_r) {
         p.padding[0] = c->pad_l;
-        return nn_conv(be, x, c->w, c->b, &p);
+        return ltx_nn_conv(be, x, c->w, c->b, &p);
     }
     const int pads[6] = {0, 0, 0, 0, c->pad_l, c->pad_r};
-    ltx_tensor *xp = nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0);
-    ltx_tensor *y = xp ? nn_conv(be, xp, c->w, c->b, &p) : NULL;
+    ltx_tensor *xp = ltx_nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0);
+    ltx_tensor *y = xp ? ltx_nn_conv(be, xp, c->w, c->b, &p) : NULL;
     ltx_tensor_free(xp);
     return y;
 }
@@ -305,7 +305,7 @@ static ltx_tensor *depthwise(ltx_backend *be, const ltx_tensor *x, const ltx_ten
                          .dilation = {1, 1, 1},
                          .groups = (int)x->shape[1],
                          .transposed = transposed};
-    return nn_conv(be, x, f, NULL, &p);
+    return ltx_nn_conv(be, x, f, NULL, &p);
 }
 
 /* ref: Activation1d.forward — x (B, C, L) -> (B, C, L) */
@@ -315,7 +315,7 @@ static ltx_tensor *act_fwd(ltx_backend *be, const act1d *a, const ltx_tensor *x)
     const int pu[6] = {0, 0, 0, 0, 5, 5}, pd[6] = {0, 0, 0, 0, 5, 6};
     /* UpSample1d(2, 12): replicate pad K/ratio-1 = 5, 2*conv_transpose(stride 2) (the 2 is in
      * the filter), keep [15 : -15] -> 2L */
-    ltx_tensor *h = nn_pad(be, x, pu, LTX_PAD_REPLICATE, 0.0), *v = NULL, *s = NULL;
+    ltx_tensor *h = ltx_nn_pad(be, x, pu, LTX_PAD_REPLICATE, 0.0), *v = NULL, *s = NULL;
     if (!h) return NULL;
     AUDIO_STEP(h, depthwise(be, h, a->up, 2, true)); /* (B, C, 2L + 30) */
     v = ltx_tensor_slice(h, 2, 15, 15 + 2 * L, 1);
@@ -328,7 +328,7 @@ static ltx_tensor *act_fwd(ltx_backend *be, const act1d *a, const ltx_tensor *x)
     ltx_tensor_free(v);
     v = NULL;
     /* DownSample1d(2, 12): replicate pad (5, 6), low-pass conv stride 2 -> L */
-    AUDIO_STEP(h, nn_pad(be, s, pd, LTX_PAD_REPLICATE, 0.0));
+    AUDIO_STEP(h, ltx_nn_pad(be, s, pd, LTX_PAD_REPLICATE, 0.0));
     AUDIO_STEP(h, depthwise(be, h, a->down, 2, false));
     ltx_tensor_free(s);
     return h;
@@ -339,7 +339,7 @@ fail:
 
 static ltx_tensor *leaky(ltx_backend *be, const ltx_tensor *x, double slope)
 {
-    return nn_unary(be, LTX_UNARY_LEAKY_RELU, x, slope, 0.0);
+    return ltx_nn_unary(be, LTX_UNARY_LEAKY_RELU, x, slope, 0.0);
 }
 
 /* ref: AMPBlock1.forward / ResBlock1.forward */
@@ -354,7 +354,7 @@ static ltx_tensor *resblock_fwd(ltx_backend *be, const resblock *rb, bool amp,
         AUDIO_STEP(t, conv_fwd(be, &rb->c1[j], t));
         AUDIO_STEP(t, amp ? act_fwd(be, &rb->a2[j], t) : leaky(be, t, LRELU_SLOPE));
         AUDIO_STEP(t, conv_fwd(be, &rb->c2[j], t));
-        AUDIO_STEP(x, nn_binary(be, LTX_BINARY_ADD, x, t));
+        AUDIO_STEP(x, ltx_nn_binary(be, LTX_BINARY_ADD, x, t));
         ltx_tensor_free(t);
         t = NULL;
     }
@@ -372,7 +372,7 @@ static ltx_tensor *gen_fwd(ltx_backend *be, const generator *g, const ltx_tensor
     const int64_t s3[3] = {B, 2 * M, T};
     /* (B, 2, T, M) -> (B, 2, M, T) -> (B, 2M, T), channel index s*M + m */
     ltx_tensor *tr = ltx_tensor_transpose(mel, 2, 3), *x = NULL, *acc = NULL, *o = NULL;
-    ltx_tensor *ct = tr ? nn_contiguous(be, tr, LTX_F32) : NULL;
+    ltx_tensor *ct = tr ? ltx_nn_contiguous(be, tr, LTX_F32) : NULL;
     if (ct) x = ltx_tensor_reshape(ct, 3, s3);
     ltx_tensor_free(tr), ltx_tensor_free(ct);
     if (!x) return NULL;
@@ -388,13 +388,13 @@ static ltx_tensor *gen_fwd(ltx_backend *be, const generator *g, const ltx_tensor
             if (!acc) {
                 acc = o;
             } else {
-                AUDIO_STEP(acc, nn_binary(be, LTX_BINARY_ADD, acc, o));
+                AUDIO_STEP(acc, ltx_nn_binary(be, LTX_BINARY_ADD, acc, o));
                 ltx_tensor_free(o);
             }
             o = NULL;
         }
         ltx_tensor_free(x);
-        x = nn_unary(be, LTX_UNARY_DIVS, acc, (double)c->n_kernels, 0.0);
+        x = ltx_nn_unary(be, LTX_UNARY_DIVS, acc, (double)c->n_kernels, 0.0);
         ltx_tensor_free(acc);
         acc = NULL;
         if (!x) goto fail;
@@ -403,8 +403,8 @@ static ltx_tensor *gen_fwd(ltx_backend *be, const generator *g, const ltx_tensor
     AUDIO_STEP(x, c->amp ? act_fwd(be, &g->act_post, x) : leaky(be, x, 0.01));
     AUDIO_STEP(x, conv_fwd(be, &g->conv_post, x));
     if (c->apply_final_activation)
-        AUDIO_STEP(x, c->use_tanh_at_final ? nn_unary(be, LTX_UNARY_TANH, x, 0, 0)
-                                           : nn_unary(be, LTX_UNARY_CLAMP, x, -1.0, 1.0));
+        AUDIO_STEP(x, c->use_tanh_at_final ? ltx_nn_unary(be, LTX_UNARY_TANH, x, 0, 0)
+                                           : ltx_nn_unary(be, LTX_UNARY_CLAMP, x, -1.0, 1.0));
     return x;
 fail:
     ltx_tensor_free(x), ltx_tensor_free(acc), ltx_tensor_free(o);
@@ -427,17 +427,17 @@ static ltx_tensor *bwe_mel(const ltx_vocoder *v, const ltx_tensor *x)
     ltx_conv_params p = {
         .nspatial = 1, .stride = {c->hop_length, 1, 1}, .dilation = {1, 1, 1}, .groups = 1};
     if (!y) return NULL;
-    AUDIO_STEP(y, nn_pad(be, y, pads, LTX_PAD_CONSTANT, 0.0));
-    AUDIO_STEP(y, nn_conv(be, y, v->fwd_basis, NULL, &p)); /* (BC, 2F, frames) */
+    AUDIO_STEP(y, ltx_nn_pad(be, y, pads, LTX_PAD_CONSTANT, 0.0));
+    AUDIO_STEP(y, ltx_nn_conv(be, y, v->fwd_basis, NULL, &p)); /* (BC, 2F, frames) */
     {
         ltx_tensor *rv = ltx_tensor_slice(y, 1, 0, F, 1), *iv = ltx_tensor_slice(y, 1, F, 2 * F, 1);
-        re = rv ? nn_unary(be, LTX_UNARY_SQUARE, rv, 0, 0) : NULL;
-        im = iv ? nn_unary(be, LTX_UNARY_SQUARE, iv, 0, 0) : NULL;
+        re = rv ? ltx_nn_unary(be, LTX_UNARY_SQUARE, rv, 0, 0) : NULL;
+        im = iv ? ltx_nn_unary(be, LTX_UNARY_SQUARE, iv, 0, 0) : NULL;
         ltx_tensor_free(rv), ltx_tensor_free(iv);
         if (!re || !im) goto fail;
     }
-    AUDIO_STEP(re, nn_binary(be, LTX_BINARY_ADD, re, im));
-    AUDIO_STEP(re, nn_unary(be, LTX_UNARY_SQRT, re, 0, 0)); /* magnitude (BC, F, frames) */
+    AUDIO_STEP(re, ltx_nn_binary(be, LTX_BINARY_ADD, re, im));
+    AUDIO_STEP(re, ltx_nn_unary(be, LTX_UNARY_SQRT, re, 0, 0)); /* magnitude (BC, F, frames) */
     {
         const int64_t frames = re->shape[2], ms[3] = {B * C, M, frames};
         mel = ltx_tensor_new(be, LTX_F32, 3, ms);
@@ -450,7 +450,7 @@ static ltx_tensor *bwe_mel(const ltx_vocoder *v, const ltx_tensor *x)
         const int64_t s4[4] = {B, C, M, frames};
         ltx_tensor *r4 = ltx_tensor_reshape(mel, 4, s4),
                    *t = r4 ? ltx_tensor_transpose(r4, 2, 3) : NULL;
-        ltx_tensor *out = t ? nn_contiguous(be, t, LTX_F32) : NULL; /* (B, C, frames, M) */
+        ltx_tensor *out = t ? ltx_nn_contiguous(be, t, LTX_F32) : NULL; /* (B, C, frames, M) */
         ltx_tensor_free(r4), ltx_tensor_free(t);
         ltx_tensor_free(y), ltx_tensor_free(re), ltx_tensor_free(im), ltx_tensor_free(mel);
         return out;
@@ -465,12 +465,12 @@ static ltx_tensor *bwe_skip(const ltx_vocoder *v, const ltx_tensor *x)
 {
     ltx_backend *be = v->be;
     const int pads[6] = {0, 0, 0, 0, v->rs_pad, v->rs_pad};
-    ltx_tensor *h = nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0), *s = NULL;
+    ltx_tensor *h = ltx_nn_pad(be, x, pads, LTX_PAD_REPLICATE, 0.0), *s = NULL;
     if (!h) return NULL;
     AUDIO_STEP(h, depthwise(be, h, v->resampler, v->rs_ratio, true));
-    AUDIO_STEP(h, nn_unary(be, LTX_UNARY_SCALE, h, (double)v->rs_ratio, 0.0));
+    AUDIO_STEP(h, ltx_nn_unary(be, LTX_UNARY_SCALE, h, (double)v->rs_ratio, 0.0));
     s = ltx_tensor_slice(h, 2, v->rs_crop_l, h->shape[2] - v->rs_crop_r, 1);
-    AUDIO_STEP(h, s ? nn_contiguous(be, s, LTX_F32) : NULL);
+    AUDIO_STEP(h, s ? ltx_nn_contiguous(be, s, LTX_F32) : NULL);
     ltx_tensor_free(s);
     return h;
 fail:
@@ -516,7 +516,7 @@ ltx_status ltx_vocoder_forward(const ltx_vocoder *v, const ltx_tensor *mel, cons
     const int64_t out_len = L * c->output_sampling_rate / c->input_sampling_rate;
     if (L % c->hop_length) { /* pad to a multiple of hop for an exact frame count */
         const int pads[6] = {0, 0, 0, 0, 0, (int)(c->hop_length - L % c->hop_length)};
-        AUDIO_STEP(x, nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0));
+        AUDIO_STEP(x, ltx_nn_pad(be, x, pads, LTX_PAD_CONSTANT, 0.0));
     }
     ltx_tap(taps, "bwe.mel_input_waveform", x);
     m = bwe_mel(v, x);
@@ -543,12 +543,12 @@ ltx_status ltx_vocoder_forward(const ltx_vocoder *v, const ltx_tensor *mel, cons
                     (long long)res->shape[2], (long long)skip->shape[2]);
         goto fail;
     }
-    AUDIO_STEP(res, nn_binary(be, LTX_BINARY_ADD, res, skip));
+    AUDIO_STEP(res, ltx_nn_binary(be, LTX_BINARY_ADD, res, skip));
     if (be->ops->unary(be, LTX_UNARY_CLAMP, res, res, -1.0, 1.0) != LTX_OK) goto fail;
     if (res->shape[2] != out_len) {
         ltx_tensor *sl =
             ltx_tensor_slice(res, 2, 0, out_len < res->shape[2] ? out_len : res->shape[2], 1);
-        ltx_tensor *cc = sl ? nn_contiguous(be, sl, LTX_F32) : NULL;
+        ltx_tensor *cc = sl ? ltx_nn_contiguous(be, sl, LTX_F32) : NULL;
         ltx_tensor_free(sl);
         AUDIO_STEP(res, cc);
     }

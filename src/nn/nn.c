@@ -17,8 +17,8 @@ static ltx_tensor *run_or_free(ltx_tensor *y, ltx_status s)
     return y;
 }
 
-ltx_tensor *nn_linear(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
-                      const ltx_tensor *b)
+ltx_tensor *ltx_nn_linear(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
+                          const ltx_tensor *b)
 {
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1]) {
         char sx[96], sw[96];
@@ -35,14 +35,16 @@ ltx_tensor *nn_linear(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
     return run_or_free(y, be->ops->linear(be, y, x, w, b, 1.0f));
 }
 
-ltx_tensor *nn_unary(ltx_backend *be, ltx_unary_op op, const ltx_tensor *x, double p0, double p1)
+ltx_tensor *ltx_nn_unary(ltx_backend *be, ltx_unary_op op, const ltx_tensor *x, double p0,
+                         double p1)
 {
     ltx_tensor *y = ltx_tensor_new(be, x->dtype == LTX_F64 ? LTX_F64 : LTX_F32, x->ndim, x->shape);
     if (!y) return NULL;
     return run_or_free(y, be->ops->unary(be, op, y, x, p0, p1));
 }
 
-bool nn_broadcast_shape(const ltx_tensor *a, const ltx_tensor *b, int *ndim, int64_t *shape)
+/* Broadcast result shape of a and b into out; false when not broadcastable. */
+static bool nn_broadcast_shape(const ltx_tensor *a, const ltx_tensor *b, int *ndim, int64_t *shape)
 {
     int n = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int i = 0; i < n; i++) {
@@ -55,7 +57,8 @@ bool nn_broadcast_shape(const ltx_tensor *a, const ltx_tensor *b, int *ndim, int
     return true;
 }
 
-ltx_tensor *nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a, const ltx_tensor *b)
+ltx_tensor *ltx_nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a,
+                          const ltx_tensor *b)
 {
     int n;
     int64_t shape[LTX_MAX_DIMS];
@@ -71,29 +74,29 @@ ltx_tensor *nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a, co
     return run_or_free(y, be->ops->binary(be, op, y, a, b));
 }
 
-ltx_tensor *nn_norm(ltx_backend *be, ltx_norm_op op, const ltx_tensor *x, const ltx_tensor *w,
-                    const ltx_tensor *b, int groups, float eps)
+ltx_tensor *ltx_nn_norm(ltx_backend *be, ltx_norm_op op, const ltx_tensor *x, const ltx_tensor *w,
+                        const ltx_tensor *b, int groups, float eps)
 {
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
     if (!y) return NULL;
     return run_or_free(y, be->ops->norm(be, op, y, x, w, b, groups, eps));
 }
 
-ltx_tensor *nn_softmax(ltx_backend *be, const ltx_tensor *x)
+ltx_tensor *ltx_nn_softmax(ltx_backend *be, const ltx_tensor *x)
 {
     ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
     if (!y) return NULL;
     return run_or_free(y, be->ops->softmax(be, y, x));
 }
 
-ltx_tensor *nn_contiguous(ltx_backend *be, const ltx_tensor *x, ltx_dtype dt)
+ltx_tensor *ltx_nn_contiguous(ltx_backend *be, const ltx_tensor *x, ltx_dtype dt)
 {
     ltx_tensor *y = ltx_tensor_new(be, dt, x->ndim, x->shape);
     if (!y) return NULL;
     return run_or_free(y, be->ops->copy(be, y, x));
 }
 
-ltx_tensor *nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim)
+ltx_tensor *ltx_nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim)
 {
     if (n <= 0) {
         ltx_err(LTX_ERR_INVALID_ARG, "cat of zero tensors");
@@ -130,8 +133,8 @@ ltx_tensor *nn_cat(ltx_backend *be, const ltx_tensor *const *xs, int n, int dim)
     return y;
 }
 
-ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w, const ltx_tensor *b,
-                    const ltx_conv_params *p)
+ltx_tensor *ltx_nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w,
+                        const ltx_tensor *b, const ltx_conv_params *p)
 {
     int ns = p->nspatial;
     if (x->ndim != ns + 2 || w->ndim != ns + 2) {
@@ -160,8 +163,8 @@ ltx_tensor *nn_conv(ltx_backend *be, const ltx_tensor *x, const ltx_tensor *w, c
     return run_or_free(y, be->ops->conv(be, y, x, w, b, p));
 }
 
-ltx_tensor *nn_pad(ltx_backend *be, const ltx_tensor *x, const int *pads, ltx_pad_mode mode,
-                   double value)
+ltx_tensor *ltx_nn_pad(ltx_backend *be, const ltx_tensor *x, const int *pads, ltx_pad_mode mode,
+                       double value)
 {
     int64_t shape[LTX_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++)
@@ -171,8 +174,8 @@ ltx_tensor *nn_pad(ltx_backend *be, const ltx_tensor *x, const int *pads, ltx_pa
     return run_or_free(y, be->ops->pad(be, y, x, pads, mode, value));
 }
 
-ltx_tensor *nn_attention(ltx_backend *be, const ltx_tensor *q, const ltx_tensor *k,
-                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+ltx_tensor *ltx_nn_attention(ltx_backend *be, const ltx_tensor *q, const ltx_tensor *k,
+                             const ltx_tensor *v, const ltx_tensor *mask, float scale)
 {
     ltx_tensor *o = ltx_tensor_new(be, LTX_F32, q->ndim, q->shape);
     if (!o) return NULL;

@@ -27,15 +27,16 @@ static ltx_tensor *heads_of(const ltx_tensor *t, int heads)
     return v;
 }
 
-ltx_status nn_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                            const ltx_tensor *scale, const ltx_tensor *shift, float eps)
+ltx_status ltx_nn_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
+                                const ltx_tensor *x, const ltx_tensor *scale,
+                                const ltx_tensor *shift, float eps)
 {
     ltx_op_query q = {LTX_OP_NORM_MODULATE, (int)op, dst, {x, scale, shift, NULL}};
     if (ltx_backend_supports(be, &q))
         return be->ops->norm_modulate(be, op, dst, x, scale, shift, eps);
     /* norm(x), * (1 + scale), + shift: three roundings, as the fused reference */
     LTX_TRY(be->ops->norm(be, op, dst, x, NULL, NULL, 0, eps));
-    ltx_tensor *s1 = nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
+    ltx_tensor *s1 = ltx_nn_unary(be, LTX_UNARY_SCALE, scale, 1.0, 1.0);
     if (!s1) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_MUL, dst, dst, s1);
     ltx_tensor_free(s1);
@@ -43,21 +44,22 @@ ltx_status nn_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, co
     return s;
 }
 
-ltx_status nn_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
-                        const ltx_tensor *gate)
+ltx_status ltx_nn_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                            const ltx_tensor *y, const ltx_tensor *gate)
 {
     ltx_op_query q = {LTX_OP_GATED_ADD, -1, dst, {x, y, gate, NULL}};
     if (ltx_backend_supports(be, &q)) return be->ops->gated_add(be, dst, x, y, gate);
     if (!gate) return be->ops->binary(be, LTX_BINARY_ADD, dst, x, y);
-    ltx_tensor *t = nn_binary(be, LTX_BINARY_MUL, y, gate);
+    ltx_tensor *t = ltx_nn_binary(be, LTX_BINARY_MUL, y, gate);
     if (!t) return ltx_err_failed();
     ltx_status s = be->ops->binary(be, LTX_BINARY_ADD, dst, x, t);
     ltx_tensor_free(t);
     return s;
 }
 
-ltx_status nn_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                         const ltx_tensor *bias, float w_scale, ltx_unary_op act)
+ltx_status ltx_nn_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                             const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
+                             ltx_unary_op act)
 {
     ltx_op_query q = {LTX_OP_LINEAR_ACT, (int)act, y, {x, w, bias, NULL}};
     if (ltx_backend_supports(be, &q)) return be->ops->linear_act(be, y, x, w, bias, w_scale, act);
@@ -65,9 +67,9 @@ ltx_status nn_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, co
     return be->ops->unary(be, act, y, y, 0.0, 0.0);
 }
 
-ltx_status nn_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
-                           const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
-                           const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_status ltx_nn_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
+                               const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
+                               const ltx_tensor *cos, const ltx_tensor *sin)
 {
     ltx_op_query q = {LTX_OP_QK_NORM_ROPE, (int)mode, dst, {x, w, cos, sin}};
     if (ltx_backend_supports(be, &q))

@@ -80,8 +80,8 @@ static ltx_status make_io(ltx_pipe *p, ltx_denoiser *d, const ltx_latent_state *
     io->sig_v = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &sv);
     io->sig_a = ltx_tensor_from_host(p->be, LTX_F32, 1, &one, &sa);
     /* ref: timesteps = denoise_mask * sigma (f32) */
-    io->tv = nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, sv, 0.0);
-    io->ta = nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, sa, 0.0);
+    io->tv = ltx_nn_unary(p->be, LTX_UNARY_SCALE, vs->denoise_mask, sv, 0.0);
+    io->ta = ltx_nn_unary(p->be, LTX_UNARY_SCALE, as->denoise_mask, sa, 0.0);
     io->sv = sv;
     io->sa = sa;
     io->tv_host =
@@ -153,8 +153,8 @@ static ltx_status remember(ltx_pipe *p, ltx_denoiser *d, const ltx_tensor *x0v,
                            const ltx_tensor *x0a)
 {
     drop_prev(d);
-    d->prev_v = nn_contiguous(p->be, x0v, LTX_F32);
-    d->prev_a = nn_contiguous(p->be, x0a, LTX_F32);
+    d->prev_v = ltx_nn_contiguous(p->be, x0v, LTX_F32);
+    d->prev_a = ltx_nn_contiguous(p->be, x0a, LTX_F32);
     return d->prev_v && d->prev_a ? LTX_OK : ltx_err_failed();
 }
 
@@ -188,8 +188,8 @@ static ltx_status guided_batched(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *
         /* no guider for a modality: its cond pass (row 0), like the loop below */
         ltx_tensor *cv = pv ? ltx_tensor_slice(pv, 0, 0, 1, 1) : NULL;
         ltx_tensor *ca = pa ? ltx_tensor_slice(pa, 0, 0, 1, 1) : NULL;
-        *x0v = nn_contiguous(p->be, v_skip ? d->prev_v : d->vg ? gv : cv, LTX_F32);
-        *x0a = nn_contiguous(p->be, a_skip ? d->prev_a : d->ag ? ga : ca, LTX_F32);
+        *x0v = ltx_nn_contiguous(p->be, v_skip ? d->prev_v : d->vg ? gv : cv, LTX_F32);
+        *x0a = ltx_nn_contiguous(p->be, a_skip ? d->prev_a : d->ag ? ga : ca, LTX_F32);
         ltx_tensor_free(cv), ltx_tensor_free(ca);
         if (!*x0v || !*x0a) s = ltx_err_failed();
     }
@@ -207,8 +207,8 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
     bool v_skip = ltx_guider_should_skip_step(vg, step) && d->prev_v;
     bool a_skip = ltx_guider_should_skip_step(ag, step) && d->prev_a;
     if (v_skip && a_skip) {
-        *x0v = nn_contiguous(p->be, d->prev_v, LTX_F32);
-        *x0a = nn_contiguous(p->be, d->prev_a, LTX_F32);
+        *x0v = ltx_nn_contiguous(p->be, d->prev_v, LTX_F32);
+        *x0a = ltx_nn_contiguous(p->be, d->prev_a, LTX_F32);
         return *x0v && *x0a ? LTX_OK : ltx_err_failed();
     }
     bool want[P_COUNT] = {
@@ -244,10 +244,10 @@ static ltx_status guided(ltx_pipe *p, ltx_transformer *m, ltx_denoiser *d,
         s = run_pass(p, m, vs, as, io, vc, ac, !v_skip, !a_skip, it, &ov[k], &oa[k]);
     }
     if (s == LTX_OK) {
-        *x0v = v_skip ? nn_contiguous(p->be, d->prev_v, LTX_F32)
-                      : nn_contiguous(p->be, ov[P_COND], LTX_F32);
-        *x0a = a_skip ? nn_contiguous(p->be, d->prev_a, LTX_F32)
-                      : nn_contiguous(p->be, oa[P_COND], LTX_F32);
+        *x0v = v_skip ? ltx_nn_contiguous(p->be, d->prev_v, LTX_F32)
+                      : ltx_nn_contiguous(p->be, ov[P_COND], LTX_F32);
+        *x0a = a_skip ? ltx_nn_contiguous(p->be, d->prev_a, LTX_F32)
+                      : ltx_nn_contiguous(p->be, oa[P_COND], LTX_F32);
         if (!*x0v || !*x0a) s = ltx_err_failed();
     }
     if (s == LTX_OK && !v_skip && d->vg)

@@ -205,7 +205,7 @@ ltx_status ltx_stage_encode_images(ltx_pipe *p, const ltx_st_file *ckpt, const c
         if (s == LTX_OK) s = ltx_video_encoder_forward(enc, x, NULL, &out[i].latent);
         ltx_tensor_free(x);
         if (s == LTX_OK && p->state_dtype == LTX_BF16) {
-            ltx_tensor *r = nn_unary(p->be, LTX_UNARY_ROUND_BF16, out[i].latent, 0, 0);
+            ltx_tensor *r = ltx_nn_unary(p->be, LTX_UNARY_ROUND_BF16, out[i].latent, 0, 0);
             ltx_tensor_free(out[i].latent);
             out[i].latent = r;
             if (!r) s = ltx_err_failed();

@@ -99,7 +99,7 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
     float *mh = NULL, *prev = NULL, *ones = NULL;
 
     tok = ltx_video_patchify(be, latent, 1); /* (1, M, C) */
-    if (tok) tok_dt = nn_contiguous(be, tok, st->latent->dtype);
+    if (tok) tok_dt = ltx_nn_contiguous(be, tok, st->latent->dtype);
     if (!tok_dt) {
         s = ltx_err(LTX_ERR_OOM, "conditioning tokens: out of memory");
         goto done;
@@ -111,9 +111,9 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
     }
     const ltx_tensor *lx[2] = {st->latent, zeros ? zt : tok_dt};
     const ltx_tensor *cx[2] = {st->clean_latent, tok_dt};
-    lat = nn_cat(be, lx, 2, 1);
+    lat = ltx_nn_cat(be, lx, 2, 1);
     ltx_tensor_free(zt);
-    cln = nn_cat(be, cx, 2, 1);
+    cln = ltx_nn_cat(be, cx, 2, 1);
     /* mask: the new tokens' 1 - strength (bf16 value in real runs), promoted onto f32 */
     mh = malloc(sizeof(float) * (size_t)M);
     if (mh)
@@ -123,15 +123,15 @@ static ltx_status append_tokens(ltx_backend *be, ltx_latent_state *st, int64_t n
     if (mh) madd = ltx_tensor_from_host(be, LTX_F32, 3, ms, mh);
     if (madd) {
         const ltx_tensor *mx[2] = {st->denoise_mask, madd};
-        msk = nn_cat(be, mx, 2, 1);
+        msk = ltx_nn_cat(be, mx, 2, 1);
     }
     /* positions: float32 appended onto the grid's (bf16) values -> all f32 (spec §1.4) */
     int64_t ps[4] = {1, 3, M, 2};
     pp = ltx_tensor_from_host(be, LTX_F32, 4, ps, pos);
-    pold = nn_contiguous(be, st->positions, LTX_F32);
+    pold = ltx_nn_contiguous(be, st->positions, LTX_F32);
     if (pp && pold) {
         const ltx_tensor *px[2] = {pold, pp};
-        pos_all = nn_cat(be, px, 2, 2);
+        pos_all = ltx_nn_cat(be, px, 2, 2);
     }
     if (!lat || !cln || !msk || !pos_all) {
         s = ltx_err(LTX_ERR_OOM, "conditioning: out of memory");
@@ -422,7 +422,7 @@ ltx_tensor *ltx_cond_conform_frames(ltx_backend *be, const ltx_tensor *latent, i
     int64_t T = latent->shape[2];
     if (T >= frames) {
         ltx_tensor *v = ltx_tensor_slice(latent, 2, 0, frames, 1);
-        ltx_tensor *r = v ? nn_contiguous(be, v, latent->dtype) : NULL;
+        ltx_tensor *r = v ? ltx_nn_contiguous(be, v, latent->dtype) : NULL;
         ltx_tensor_free(v);
         return r;
     }
@@ -432,7 +432,7 @@ ltx_tensor *ltx_cond_conform_frames(ltx_backend *be, const ltx_tensor *latent, i
     ltx_tensor *z = ltx_tensor_zeros(be, latent->dtype, latent->ndim, shape);
     if (!z) return NULL;
     const ltx_tensor *xs[2] = {latent, z};
-    ltx_tensor *r = nn_cat(be, xs, 2, 2);
+    ltx_tensor *r = ltx_nn_cat(be, xs, 2, 2);
     ltx_tensor_free(z);
     return r;
 }

@@ -30,7 +30,7 @@ static ltx_tensor *tile(ltx_backend *be, const ltx_tensor *t, int n)
     const ltx_tensor *xs[P_COUNT];
     for (int i = 0; i < n; i++)
         xs[i] = t;
-    return nn_cat(be, xs, n, 0);
+    return ltx_nn_cat(be, xs, n, 0);
 }
 
 typedef struct batched {
@@ -48,11 +48,11 @@ static void batched_free(batched *b)
 static ltx_status build(ltx_backend *be, const ltx_latent_state *st, const ltx_tensor *const *ctx,
                         int P, float sigma, batched *b)
 {
-    ltx_tensor *ts1 = nn_unary(be, LTX_UNARY_SCALE, st->denoise_mask, sigma, 0.0);
+    ltx_tensor *ts1 = ltx_nn_unary(be, LTX_UNARY_SCALE, st->denoise_mask, sigma, 0.0);
     b->lat = tile(be, st->latent, P);
     b->pos = repeat_view(st->positions, P);
     b->ts = ts1 ? tile(be, ts1, P) : NULL;
-    b->ctx = nn_cat(be, ctx, P, 0);
+    b->ctx = ltx_nn_cat(be, ctx, P, 0);
     float sg[P_COUNT] = {sigma, sigma, sigma, sigma};
     int64_t np = P;
     b->sigma = ltx_tensor_from_host(be, LTX_F32, 1, &np, sg);

@@ -33,13 +33,13 @@ static ltx_tensor *permute_copy(ltx_backend *be, const ltx_tensor *src, int nv,
     ltx_tensor *c = NULL, *v = NULL, *p = NULL, *d = NULL, *out = NULL;
     const ltx_tensor *s = src;
     if (!ltx_tensor_is_contiguous(src)) {
-        c = nn_contiguous(be, src, src->dtype);
+        c = ltx_nn_contiguous(be, src, src->dtype);
         if (!c) return NULL;
         s = c;
     }
     v = ltx_tensor_reshape(s, nv, vshape);
     if (v) p = ltx_tensor_permute(v, perm);
-    if (p) d = nn_contiguous(be, p, src->dtype);
+    if (p) d = ltx_nn_contiguous(be, p, src->dtype);
     if (d) out = ltx_tensor_reshape(d, no, oshape);
     ltx_tensor_free(c);
     ltx_tensor_free(v);
@@ -178,7 +178,7 @@ static ltx_status init_tokens(ltx_backend *be, const ltx_tensor *initial, const 
     out->latent = patchify(be, initial, patch);
     ltx_tensor_free(zeros);
     if (!out->latent) return ltx_err_failed();
-    out->clean_latent = nn_contiguous(be, out->latent, out->latent->dtype);
+    out->clean_latent = ltx_nn_contiguous(be, out->latent, out->latent->dtype);
     int64_t ms[3] = {out->latent->shape[0], out->latent->shape[1], 1};
     out->denoise_mask = filled(be, LTX_F32, 3, ms, 1.0);
     if (!out->clean_latent || !out->denoise_mask) return ltx_err(LTX_ERR_OOM, "initial state");
@@ -223,7 +223,7 @@ ltx_status ltx_video_initial_state(ltx_backend *be, const int64_t *shape, int pa
     if (pos_dtype == LTX_F32) {
         out->positions = p32;
     } else { /* ref: positions.to(dtype) */
-        out->positions = nn_contiguous(be, p32, pos_dtype);
+        out->positions = ltx_nn_contiguous(be, p32, pos_dtype);
         ltx_tensor_free(p32);
         if (!out->positions) {
             s = ltx_err_failed();
@@ -327,7 +327,7 @@ ltx_tensor *ltx_vae_patchify(ltx_backend *be, const ltx_tensor *x, int p, int pt
 {
     const int64_t *s = x->shape;
     if (!patch_ok("vae patchify", p) || !patch_ok("vae patchify (time)", pt)) return NULL;
-    if (p == 1 && pt == 1) return nn_contiguous(be, x, x->dtype);
+    if (p == 1 && pt == 1) return ltx_nn_contiguous(be, x, x->dtype);
     if (x->ndim == 4) {
         int64_t v[6] = {s[0], s[1], s[2] / p, p, s[3] / p, p};
         static const int perm[6] = {0, 1, 5, 3, 2, 4}; /* b c r q h w */
@@ -345,7 +345,7 @@ ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p, int 
 {
     const int64_t *s = x->shape;
     if (!patch_ok("vae unpatchify", p) || !patch_ok("vae unpatchify (time)", pt)) return NULL;
-    if (p == 1 && pt == 1) return nn_contiguous(be, x, x->dtype);
+    if (p == 1 && pt == 1) return ltx_nn_contiguous(be, x, x->dtype);
     if (x->ndim == 4) {
         int64_t C = s[1] / (p * p);
         int64_t v[6] = {s[0], C, p, p, s[2], s[3]}; /* b c r q h w */
@@ -368,18 +368,18 @@ ltx_tensor *ltx_vae_unpatchify(ltx_backend *be, const ltx_tensor *x, int p, int 
 static ltx_tensor *lerp(ltx_backend *be, const ltx_tensor *start, const ltx_tensor *end, double w,
                         const ltx_tensor *w_t)
 {
-    ltx_tensor *d = nn_binary(be, LTX_BINARY_SUB, end, start);
+    ltx_tensor *d = ltx_nn_binary(be, LTX_BINARY_SUB, end, start);
     if (!d) return NULL;
     if (!w_t) {
         float wf = (float)w;
         ltx_tensor *r = NULL;
         if (wf < 0.5f) {
-            ltx_tensor *t = nn_unary(be, LTX_UNARY_SCALE, d, wf, 0.0);
-            r = t ? nn_binary(be, LTX_BINARY_ADD, start, t) : NULL;
+            ltx_tensor *t = ltx_nn_unary(be, LTX_UNARY_SCALE, d, wf, 0.0);
+            r = t ? ltx_nn_binary(be, LTX_BINARY_ADD, start, t) : NULL;
             ltx_tensor_free(t);
         } else {
-            ltx_tensor *t = nn_unary(be, LTX_UNARY_SCALE, d, 1.0f - wf, 0.0);
-            r = t ? nn_binary(be, LTX_BINARY_SUB, end, t) : NULL;
+            ltx_tensor *t = ltx_nn_unary(be, LTX_UNARY_SCALE, d, 1.0f - wf, 0.0);
+            r = t ? ltx_nn_binary(be, LTX_BINARY_SUB, end, t) : NULL;
             ltx_tensor_free(t);
         }
         ltx_tensor_free(d);
@@ -391,15 +391,15 @@ static ltx_tensor *lerp(ltx_backend *be, const ltx_tensor *start, const ltx_tens
     for (int64_t i = 0; sel && i < n; i++)
         sel[i] = wh[i] < 0.5f ? 1.0f : 0.0f;
     ltx_tensor *small = sel ? ltx_tensor_from_host(be, LTX_F32, w_t->ndim, w_t->shape, sel) : NULL;
-    ltx_tensor *large = small ? nn_unary(be, LTX_UNARY_SCALE, small, -1.0, 1.0) : NULL;
-    ltx_tensor *om = large ? nn_unary(be, LTX_UNARY_SCALE, w_t, -1.0, 1.0) : NULL; /* 1 - w */
-    ltx_tensor *t1 = om ? nn_binary(be, LTX_BINARY_MUL, w_t, d) : NULL;
-    ltx_tensor *a = t1 ? nn_binary(be, LTX_BINARY_ADD, start, t1) : NULL; /* w < 0.5 */
-    ltx_tensor *t2 = a ? nn_binary(be, LTX_BINARY_MUL, d, om) : NULL;
-    ltx_tensor *b = t2 ? nn_binary(be, LTX_BINARY_SUB, end, t2) : NULL; /* w >= 0.5 */
-    ltx_tensor *as = b ? nn_binary(be, LTX_BINARY_MUL, a, small) : NULL;
-    ltx_tensor *bs = as ? nn_binary(be, LTX_BINARY_MUL, b, large) : NULL;
-    ltx_tensor *r = bs ? nn_binary(be, LTX_BINARY_ADD, as, bs) : NULL;
+    ltx_tensor *large = small ? ltx_nn_unary(be, LTX_UNARY_SCALE, small, -1.0, 1.0) : NULL;
+    ltx_tensor *om = large ? ltx_nn_unary(be, LTX_UNARY_SCALE, w_t, -1.0, 1.0) : NULL; /* 1 - w */
+    ltx_tensor *t1 = om ? ltx_nn_binary(be, LTX_BINARY_MUL, w_t, d) : NULL;
+    ltx_tensor *a = t1 ? ltx_nn_binary(be, LTX_BINARY_ADD, start, t1) : NULL; /* w < 0.5 */
+    ltx_tensor *t2 = a ? ltx_nn_binary(be, LTX_BINARY_MUL, d, om) : NULL;
+    ltx_tensor *b = t2 ? ltx_nn_binary(be, LTX_BINARY_SUB, end, t2) : NULL; /* w >= 0.5 */
+    ltx_tensor *as = b ? ltx_nn_binary(be, LTX_BINARY_MUL, a, small) : NULL;
+    ltx_tensor *bs = as ? ltx_nn_binary(be, LTX_BINARY_MUL, b, large) : NULL;
+    ltx_tensor *r = bs ? ltx_nn_binary(be, LTX_BINARY_ADD, as, bs) : NULL;
     ltx_tensor *fr[] = {d, small, large, om, t1, a, t2, b, as, bs};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
@@ -422,11 +422,11 @@ ltx_tensor *ltx_gaussian_noiser(ltx_backend *be, const ltx_tensor *latent,
     }
     /* ref: a2c3f24 (2026-04): scaled_mask = mask * s; noise * scaled_mask + latent *
      * (1 - scaled_mask) */
-    ltx_tensor *sm = nn_unary(be, LTX_UNARY_SCALE, mask, (double)(float)noise_scale, 0.0);
-    ltx_tensor *om = sm ? nn_unary(be, LTX_UNARY_SCALE, sm, -1.0, 1.0) : NULL;
-    ltx_tensor *a = om ? nn_binary(be, LTX_BINARY_MUL, noise, sm) : NULL;
-    ltx_tensor *b = a ? nn_binary(be, LTX_BINARY_MUL, latent, om) : NULL;
-    ltx_tensor *r = b ? nn_binary(be, LTX_BINARY_ADD, a, b) : NULL;
+    ltx_tensor *sm = ltx_nn_unary(be, LTX_UNARY_SCALE, mask, (double)(float)noise_scale, 0.0);
+    ltx_tensor *om = sm ? ltx_nn_unary(be, LTX_UNARY_SCALE, sm, -1.0, 1.0) : NULL;
+    ltx_tensor *a = om ? ltx_nn_binary(be, LTX_BINARY_MUL, noise, sm) : NULL;
+    ltx_tensor *b = a ? ltx_nn_binary(be, LTX_BINARY_MUL, latent, om) : NULL;
+    ltx_tensor *r = b ? ltx_nn_binary(be, LTX_BINARY_ADD, a, b) : NULL;
     ltx_tensor_free(sm);
     ltx_tensor_free(om);
     ltx_tensor_free(a);

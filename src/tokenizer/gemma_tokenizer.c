@@ -153,7 +153,7 @@ static ltx_status load_vocab(ltx_gemma_tokenizer *t, const cJSON *vocab, const c
     t->in_model = calloc(n, 1);
     t->special = calloc(n, 1);
     if (!t->arena || !t->str_off || !t->str_len || !t->in_model || !t->special ||
-        !tok_strmap_init(&t->vocab, (size_t)n_vocab))
+        !ltx_tok_strmap_init(&t->vocab, (size_t)n_vocab))
         return ltx_err(LTX_ERR_OOM, "tokenizer %s: out of memory for the vocab", p);
     t->arena[0] = 0; /* offset 0 = "" for ids nothing defines */
     size_t off = 1;
@@ -167,7 +167,7 @@ static ltx_status load_vocab(ltx_gemma_tokenizer *t, const cJSON *vocab, const c
         t->str_len[id] = (uint32_t)l;
         t->in_model[id] = 1;
         off += l + 1;
-        if (tok_strmap_put(&t->vocab, t, id) >= 0)
+        if (ltx_tok_strmap_put(&t->vocab, t, id) >= 0)
             return ltx_err(LTX_ERR_FORMAT, "tokenizer %s: vocab string \"%s\" twice", p, e->string);
     }
     for (const cJSON *e = added->child; e; e = e->next) {
@@ -194,7 +194,7 @@ static ltx_status load_vocab(ltx_gemma_tokenizer *t, const cJSON *vocab, const c
 static ltx_status load_added(ltx_gemma_tokenizer *t, const cJSON *added)
 {
     const char *p = t->path;
-    if (!tok_strmap_init(&t->added, (size_t)cJSON_GetArraySize(added)))
+    if (!ltx_tok_strmap_init(&t->added, (size_t)cJSON_GetArraySize(added)))
         return ltx_err(LTX_ERR_OOM, "tokenizer %s: out of memory", p);
     bool seen_len[1024] = {false};
     for (const cJSON *e = added->child; e; e = e->next) {
@@ -206,7 +206,7 @@ static ltx_status load_added(ltx_gemma_tokenizer *t, const cJSON *added)
                                "tokenizer %s: added token \"%s\" has %s=true (not supported)", p,
                                tok_str(t, id), flags[i]);
         if (json_true(e, "special")) t->special[id] = 1;
-        tok_strmap_put(&t->added, t, id);
+        ltx_tok_strmap_put(&t->added, t, id);
         uint32_t l = t->str_len[id];
         if (l >= 1024)
             return ltx_err(LTX_ERR_UNSUPPORTED, "tokenizer %s: added token of %u bytes", p, l);
@@ -229,7 +229,7 @@ static ltx_status load_merges(ltx_gemma_tokenizer *t, const cJSON *merges)
     if (!cJSON_IsArray(merges))
         return ltx_err(LTX_ERR_FORMAT, "tokenizer %s: model.merges missing", p);
     int n = cJSON_GetArraySize(merges);
-    if (!tok_mergemap_init(&t->merges, (size_t)n))
+    if (!ltx_tok_mergemap_init(&t->merges, (size_t)n))
         return ltx_err(LTX_ERR_OOM, "tokenizer %s: out of memory for %d merges", p, n);
     char buf[1024];
     uint32_t rank = 0;
@@ -250,17 +250,17 @@ static ltx_status load_merges(ltx_gemma_tokenizer *t, const cJSON *merges)
         }
         if (!a || !b || la + lb >= sizeof buf)
             return ltx_err(LTX_ERR_FORMAT, "tokenizer %s: bad merge #%u", p, rank);
-        int32_t ia = tok_strmap_get(&t->vocab, t, a, la);
-        int32_t ib = tok_strmap_get(&t->vocab, t, b, lb);
+        int32_t ia = ltx_tok_strmap_get(&t->vocab, t, a, la);
+        int32_t ib = ltx_tok_strmap_get(&t->vocab, t, b, lb);
         memcpy(buf, a, la);
         memcpy(buf + la, b, lb);
-        int32_t im = tok_strmap_get(&t->vocab, t, buf, la + lb);
+        int32_t im = ltx_tok_strmap_get(&t->vocab, t, buf, la + lb);
         if (ia < 0 || ib < 0 || im < 0)
             return ltx_err(LTX_ERR_FORMAT,
                            "tokenizer %s: merge #%u (\"%.*s\" \"%.*s\") uses a "
                            "token missing from the vocab",
                            p, rank, (int)la, a, (int)lb, b);
-        tok_mergemap_put(&t->merges, ia, ib, rank, im);
+        ltx_tok_mergemap_put(&t->merges, ia, ib, rank, im);
     }
     return LTX_OK;
 }
@@ -271,13 +271,13 @@ static ltx_status load_specials(ltx_gemma_tokenizer *t, const cJSON *root)
     const char *p = t->path;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *unk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(model, "unk_token"));
-    t->unk_id = unk ? tok_strmap_get(&t->vocab, t, unk, strlen(unk)) : -1;
+    t->unk_id = unk ? ltx_tok_strmap_get(&t->vocab, t, unk, strlen(unk)) : -1;
     if (unk && t->unk_id < 0)
         return ltx_err(LTX_ERR_FORMAT, "tokenizer %s: unk_token \"%s\" not in vocab", p, unk);
     for (int b = 0; b < 256; b++) {
         char s[8];
         snprintf(s, sizeof s, "<0x%02X>", b); /* ref: format!("<{b:#04X}>") */
-        t->byte_id[b] = tok_strmap_get(&t->vocab, t, s, 6);
+        t->byte_id[b] = ltx_tok_strmap_get(&t->vocab, t, s, 6);
     }
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
     if (!pp || cJSON_IsNull(pp)) return LTX_OK;
@@ -358,9 +358,9 @@ fail:
 void ltx_gemma_tokenizer_free(ltx_gemma_tokenizer *t)
 {
     if (!t) return;
-    tok_strmap_free(&t->vocab);
-    tok_strmap_free(&t->added);
-    tok_mergemap_free(&t->merges);
+    ltx_tok_strmap_free(&t->vocab);
+    ltx_tok_strmap_free(&t->added);
+    ltx_tok_mergemap_free(&t->merges);
     free(t->path);
     free(t->arena);
     free(t->str_off);
@@ -413,12 +413,12 @@ static ltx_status encode_piece(const ltx_gemma_tokenizer *t, const char *s, size
     for (size_t i = 0; st == LTX_OK && i < wn;) {
         if (pl && wn - i >= pl && memcmp(w + i, t->split_pat, pl) == 0) {
             i += pl;
-            st = tok_bpe_word(t, w + start, i - start, out);
+            st = ltx_tok_bpe_word(t, w + start, i - start, out);
             start = i;
         } else
             i++;
     }
-    if (st == LTX_OK && start < wn) st = tok_bpe_word(t, w + start, wn - start, out);
+    if (st == LTX_OK && start < wn) st = ltx_tok_bpe_word(t, w + start, wn - start, out);
     free(norm);
     return st;
 }
@@ -430,7 +430,7 @@ static int32_t added_at(const ltx_gemma_tokenizer *t, const char *s, size_t n, s
     for (int k = 0; k < t->n_added_lens; k++) {
         size_t l = (size_t)t->added_lens[k];
         if (l > n) continue;
-        int32_t id = tok_strmap_get(&t->added, t, s, l);
+        int32_t id = ltx_tok_strmap_get(&t->added, t, s, l);
         if (id >= 0) {
             *len = l;
             return id;
@@ -451,7 +451,7 @@ static ltx_status encode_valid(const ltx_gemma_tokenizer *t, const char *s, size
             continue;
         }
         if (start < i) LTX_TRY(encode_piece(t, s + start, i - start, out));
-        if (!tok_ids_push(out, id)) return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
+        if (!ltx_tok_ids_push(out, id)) return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
         i += l;
         start = i;
     }
@@ -465,7 +465,7 @@ static ltx_status encode_content(const ltx_gemma_tokenizer *t, const char *s, si
 {
     char *clean = NULL;
     size_t cn = 0;
-    if (!tok_utf8_sanitize(s, n, &clean, &cn))
+    if (!ltx_tok_utf8_sanitize(s, n, &clean, &cn))
         return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
     ltx_status st = encode_valid(t, clean, cn, out);
     free(clean);
@@ -482,11 +482,11 @@ ltx_status ltx_gemma_tokenizer_encode(const ltx_gemma_tokenizer *t, const char *
     ltx_status st = LTX_OK;
     if (add_bos)
         for (int i = 0; i < t->n_pre; i++)
-            if (!tok_ids_push(&v, t->pre_ids[i])) goto oom;
+            if (!ltx_tok_ids_push(&v, t->pre_ids[i])) goto oom;
     LTX_CHECK_GOTO(st, encode_content(t, text ? text : "", len, &v), fail);
     if (add_bos)
         for (int i = 0; i < t->n_post; i++)
-            if (!tok_ids_push(&v, t->post_ids[i])) goto oom;
+            if (!ltx_tok_ids_push(&v, t->post_ids[i])) goto oom;
     if (!v.v && !(v.v = malloc(sizeof(int32_t)))) goto oom;
     *ids = v.v;
     *n = v.n;
@@ -555,7 +555,7 @@ static ltx_status encode_stripped(const ltx_gemma_tokenizer *t, const char *text
     /* Strip after sanitizing: Python strips the decoded str, where bad bytes are U+FFFD. */
     char *clean = NULL;
     size_t cn = 0;
-    if (!tok_utf8_sanitize(text ? text : "", len, &clean, &cn))
+    if (!ltx_tok_utf8_sanitize(text ? text : "", len, &clean, &cn))
         return ltx_err(LTX_ERR_OOM, "tokenizer: out of memory");
     size_t a, sn;
     ltx_gemma_py_strip(clean, cn, &a, &sn);
@@ -663,7 +663,7 @@ ltx_status ltx_gemma_tokenizer_decode(const ltx_gemma_tokenizer *t, const int32_
         if (nb) { /* flush a byte run: valid UTF-8 as is, else one U+FFFD per byte */
             char *chk = NULL;
             size_t cn = 0;
-            bool ok = tok_utf8_sanitize(bytes, nb, &chk, &cn);
+            bool ok = ltx_tok_utf8_sanitize(bytes, nb, &chk, &cn);
             bool valid = ok && cn == nb && memcmp(chk, bytes, nb) == 0;
             free(chk);
             for (size_t k = 0; k < nb; k++, j += valid ? 1 : 3)

@@ -18,7 +18,8 @@
 
 /* ---- hashing and maps ----------------------------------------------------------------------- */
 
-uint64_t tok_hash_bytes(const char *s, size_t n)
+/* 64-bit hash of s[0..n) (FNV-1a with a splitmix64 finalizer); s need not be NUL-terminated. */
+static uint64_t tok_hash_bytes(const char *s, size_t n)
 {
     /* FNV-1a 64 with a final avalanche (splitmix64's finalizer) so low bits are well mixed. */
     uint64_t h = 1469598103934665603ull;
@@ -48,7 +49,7 @@ static uint32_t pow2_cap(size_t n)
     return (uint32_t)cap;
 }
 
-bool tok_strmap_init(tok_strmap *m, size_t n)
+bool ltx_tok_strmap_init(tok_strmap *m, size_t n)
 {
     uint32_t cap = pow2_cap(n);
     m->slots = malloc(sizeof(tok_strslot) * cap);
@@ -59,13 +60,13 @@ bool tok_strmap_init(tok_strmap *m, size_t n)
     return true;
 }
 
-void tok_strmap_free(tok_strmap *m)
+void ltx_tok_strmap_free(tok_strmap *m)
 {
     free(m->slots);
     m->slots = NULL;
 }
 
-int32_t tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id)
+int32_t ltx_tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id)
 {
     const char *s = tok_str(t, id);
     uint32_t n = t->str_len[id];
@@ -81,7 +82,8 @@ int32_t tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id)
     }
 }
 
-int32_t tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const char *s, size_t n)
+int32_t ltx_tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const char *s,
+                           size_t n)
 {
     uint64_t h = tok_hash_bytes(s, n);
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
@@ -92,7 +94,7 @@ int32_t tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const 
     }
 }
 
-bool tok_mergemap_init(tok_mergemap *m, size_t n)
+bool ltx_tok_mergemap_init(tok_mergemap *m, size_t n)
 {
     uint32_t cap = pow2_cap(n);
     m->slots = malloc(sizeof(tok_mergeslot) * cap);
@@ -103,13 +105,13 @@ bool tok_mergemap_init(tok_mergemap *m, size_t n)
     return true;
 }
 
-void tok_mergemap_free(tok_mergemap *m)
+void ltx_tok_mergemap_free(tok_mergemap *m)
 {
     free(m->slots);
     m->slots = NULL;
 }
 
-void tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
+void ltx_tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
 {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     uint32_t i = (uint32_t)hash_u64(key) & m->mask;
@@ -118,7 +120,9 @@ void tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int3
     m->slots[i] = (tok_mergeslot){key, rank, new_id};
 }
 
-bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *rank, int32_t *new_id)
+/* Finds the pair; returns false when absent. */
+static bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *rank,
+                             int32_t *new_id)
 {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     for (uint32_t i = (uint32_t)hash_u64(key) & m->mask;; i = (i + 1) & m->mask) {
@@ -132,7 +136,7 @@ bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *ran
     }
 }
 
-bool tok_ids_push(tok_ids *v, int32_t id)
+bool ltx_tok_ids_push(tok_ids *v, int32_t id)
 {
     if (v->n == v->cap) {
         int cap = v->cap ? v->cap * 2 : 64;
@@ -178,7 +182,7 @@ static int utf8_check(const unsigned char *s, size_t n)
     return need + 1;
 }
 
-bool tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_n)
+bool ltx_tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_n)
 {
     /* Worst case: every byte becomes the 3-byte U+FFFD. */
     char *o = malloc(n * 3 + 1);
@@ -277,7 +281,7 @@ static bool initial_symbols(const ltx_gemma_tokenizer *t, const char *w, size_t 
     for (size_t i = 0; i < n;) {
         size_t cl = (size_t)tok_utf8_len((unsigned char)w[i]);
         if (cl > n - i) cl = n - i;
-        int32_t id = tok_strmap_get(&t->vocab, t, w + i, cl);
+        int32_t id = ltx_tok_strmap_get(&t->vocab, t, w + i, cl);
         if (id >= 0) {
             if (unk >= 0 && !sym_add(sym, ns, cap, unk, unk_len)) return false;
             unk = -1;
@@ -308,7 +312,7 @@ static bool initial_symbols(const ltx_gemma_tokenizer *t, const char *w, size_t 
     return true;
 }
 
-ltx_status tok_bpe_word(const ltx_gemma_tokenizer *t, const char *w, size_t n, tok_ids *out)
+ltx_status ltx_tok_bpe_word(const ltx_gemma_tokenizer *t, const char *w, size_t n, tok_ids *out)
 {
     symbol *s = NULL;
     merge_item *heap = NULL;
@@ -345,7 +349,7 @@ ltx_status tok_bpe_word(const ltx_gemma_tokenizer *t, const char *w, size_t n, t
             heap_push(heap, &nh, (merge_item){rank, top.pos, nid});
     }
     for (int i = 0; i < ns; i++)
-        if (s[i].len != 0 && !tok_ids_push(out, s[i].c)) goto oom;
+        if (s[i].len != 0 && !ltx_tok_ids_push(out, s[i].c)) goto oom;
     goto done;
 oom:
     st = ltx_err(LTX_ERR_OOM, "tokenizer: out of memory encoding a %zu-byte word", n);

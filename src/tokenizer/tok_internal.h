@@ -88,26 +88,22 @@ static inline const char *tok_str(const ltx_gemma_tokenizer *t, int32_t id)
     return t->arena + t->str_off[id];
 }
 
-/* 64-bit hash of s[0..n) (FNV-1a with a splitmix64 finalizer); s need not be NUL-terminated. */
-uint64_t tok_hash_bytes(const char *s, size_t n);
-
 /* Creates a map with room for `n` entries at load factor <= 1/2; false on OOM. */
-bool tok_strmap_init(tok_strmap *m, size_t n);
-void tok_strmap_free(tok_strmap *m);
+bool ltx_tok_strmap_init(tok_strmap *m, size_t n);
+void ltx_tok_strmap_free(tok_strmap *m);
 /* Inserts id (keyed by tok_str(t, id)); returns the id already there for an equal string, or
  * -1 when inserted. */
-int32_t tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id);
+int32_t ltx_tok_strmap_put(tok_strmap *m, const ltx_gemma_tokenizer *t, int32_t id);
 /* The id of the string s[0..n), or -1. */
-int32_t tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const char *s, size_t n);
+int32_t ltx_tok_strmap_get(const tok_strmap *m, const ltx_gemma_tokenizer *t, const char *s,
+                           size_t n);
 
-bool tok_mergemap_init(tok_mergemap *m, size_t n);
-void tok_mergemap_free(tok_mergemap *m);
+bool ltx_tok_mergemap_init(tok_mergemap *m, size_t n);
+void ltx_tok_mergemap_free(tok_mergemap *m);
 /* Inserts or overwrites (a later merge of the same pair wins, like HF's HashMap collect). */
-void tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id);
-/* Finds the pair; returns false when absent. */
-bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *rank, int32_t *new_id);
+void ltx_tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id);
 
-bool tok_ids_push(tok_ids *v, int32_t id);
+bool ltx_tok_ids_push(tok_ids *v, int32_t id);
 
 /* Byte length of the UTF-8 sequence starting at valid lead byte c. */
 static inline int tok_utf8_len(unsigned char c)
@@ -118,10 +114,10 @@ static inline int tok_utf8_len(unsigned char c)
 /* Copies s[0..n) with every maximal ill-formed UTF-8 subsequence replaced by U+FFFD (the
  * Unicode "substitution of maximal subparts" practice of Python and Rust). *out is malloc'd
  * (NUL-terminated), *out_n its length. Returns false on OOM. */
-bool tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_n);
+bool ltx_tok_utf8_sanitize(const char *s, size_t n, char **out, size_t *out_n);
 
 /* BPE-encodes one pre-tokenized word w[0..n) (valid UTF-8) and appends its ids to out.
  * ref: tokenizers/src/models/bpe/model.rs merge_word + word.rs Word::merge_all. */
-ltx_status tok_bpe_word(const ltx_gemma_tokenizer *t, const char *w, size_t n, tok_ids *out);
+ltx_status ltx_tok_bpe_word(const ltx_gemma_tokenizer *t, const char *w, size_t n, tok_ids *out);
 
 #endif

@@ -76,7 +76,7 @@ static void free_inputs(inputs *in)
 static ltx_tensor *rows(const ltx_tensor *t, int64_t b0, int64_t b1)
 {
     ltx_tensor *s = ltx_tensor_slice(t, 0, b0, b1, 1);
-    ltx_tensor *c = nn_contiguous(be(), s, LTX_F32);
+    ltx_tensor *c = ltx_nn_contiguous(be(), s, LTX_F32);
     ltx_tensor_free(s);
     return c;
 }
@@ -307,10 +307,10 @@ TEST(batched_passes_equal_separate_passes)
     inputs in;
     load_inputs(&in);
     /* second item: other context (scaled), other sigma/timesteps */
-    ltx_tensor *vctx2 = nn_unary(be(), LTX_UNARY_SCALE, in.v.context, -0.5, 0.1);
-    ltx_tensor *actx2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.context, 1.5, 0.0);
-    ltx_tensor *vs2 = nn_unary(be(), LTX_UNARY_SCALE, in.v.sigma, 0.5, 0.0);
-    ltx_tensor *as2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.sigma, 0.5, 0.0);
+    ltx_tensor *vctx2 = ltx_nn_unary(be(), LTX_UNARY_SCALE, in.v.context, -0.5, 0.1);
+    ltx_tensor *actx2 = ltx_nn_unary(be(), LTX_UNARY_SCALE, in.a.context, 1.5, 0.0);
+    ltx_tensor *vs2 = ltx_nn_unary(be(), LTX_UNARY_SCALE, in.v.sigma, 0.5, 0.0);
+    ltx_tensor *as2 = ltx_nn_unary(be(), LTX_UNARY_SCALE, in.a.sigma, 0.5, 0.0);
     /* item 1's video timesteps: first frame clean (t = 0), the rest 0.5 sigma -> token runs */
     float *tv = ltx_tensor_to_host_f32(in.v.timesteps);
     int64_t Tv = in.v.latent->shape[1];
@@ -318,7 +318,7 @@ TEST(batched_passes_equal_separate_passes)
         tv[i] = i < Tv / 2 ? 0.0f : tv[i] * 0.5f;
     ltx_tensor *vt2 = ltx_tensor_from_host(be(), LTX_F32, 3, in.v.timesteps->shape, tv);
     free(tv);
-    ltx_tensor *at2 = nn_unary(be(), LTX_UNARY_SCALE, in.a.timesteps, 0.5, 0.0);
+    ltx_tensor *at2 = ltx_nn_unary(be(), LTX_UNARY_SCALE, in.a.timesteps, 0.5, 0.0);
     const ltx_tensor *p[][2] = {{in.v.latent, in.v.latent},
                                 {in.v.sigma, vs2},
                                 {in.v.timesteps, vt2},
@@ -331,7 +331,7 @@ TEST(batched_passes_equal_separate_passes)
                                 {in.a.context, actx2}};
     ltx_tensor *cat[10];
     for (int i = 0; i < 10; i++)
-        cat[i] = nn_cat(be(), p[i], 2, 0);
+        cat[i] = ltx_nn_cat(be(), p[i], 2, 0);
     ltx_modality v2 = {.latent = cat[0],
                        .sigma = cat[1],
                        .timesteps = cat[2],

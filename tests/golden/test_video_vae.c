@@ -459,7 +459,7 @@ static ltx_status keep(void *user, const ltx_tensor *chunk, int64_t frame0)
     collect *c = user;
     if (c->n == 16) return LTX_ERR_INTERNAL;
     c->frame0[c->n] = frame0;
-    c->parts[c->n++] = nn_contiguous(chunk->buf->be, chunk, LTX_F32);
+    c->parts[c->n++] = ltx_nn_contiguous(chunk->buf->be, chunk, LTX_F32);
     return LTX_OK;
 }
 
@@ -490,7 +490,7 @@ TEST(decoder_tiled)
         f += k.parts[i] ? k.parts[i]->shape[2] : 0;
     }
     CHECK(f == 33);
-    ltx_tensor *cat = k.n ? nn_cat(cpu(), (const ltx_tensor *const *)k.parts, k.n, 2) : NULL;
+    ltx_tensor *cat = k.n ? ltx_nn_cat(cpu(), (const ltx_tensor *const *)k.parts, k.n, 2) : NULL;
     double m = cat ? maxdiff(full, cat, 0) : -1;
     /* 2-latent tiles with 1 latent of overlap on random weights: large seams are expected
      * (the reference does the same); only sanity here, the real-size comparison is
@@ -528,7 +528,7 @@ TEST(reference_tiling_gap)
     ltx_tensor *c0 = ltx_st_tensor_as(g, cpu(), "out.chunk0", LTX_F32);
     ltx_tensor *c1 = ltx_st_tensor_as(g, cpu(), "out.chunk1", LTX_F32);
     const ltx_tensor *parts[2] = {c0, c1};
-    ltx_tensor *cat = (c0 && c1) ? nn_cat(cpu(), parts, 2, 2) : NULL, *full = NULL;
+    ltx_tensor *cat = (c0 && c1) ? ltx_nn_cat(cpu(), parts, 2, 2) : NULL, *full = NULL;
     CHECK(lat && ltx_video_decoder_forward(d, lat, NULL, NULL, &full) == LTX_OK);
     double m = (cat && full) ? maxdiff(cat, full, 0) : -1;
     printf("  reference tiled (64/32 px, 24/8 frames) vs untiled decode, 25x64x96: max |diff| "
@@ -568,7 +568,7 @@ TEST(decoder_tiled_far_from_seams)
     collect k = {0};
     CHECK(ltx_video_decoder_tiled(d, lat, &t, NULL, keep, &k) == LTX_OK);
     CHECK(k.n == 3 && k.frame0[1] == 32 && k.frame0[2] == 72); /* yield points */
-    ltx_tensor *cat = k.n ? nn_cat(cpu(), (const ltx_tensor *const *)k.parts, k.n, 2) : NULL;
+    ltx_tensor *cat = k.n ? ltx_nn_cat(cpu(), (const ltx_tensor *const *)k.parts, k.n, 2) : NULL;
     if (cat && full) {
         double f0 = frame_maxdiff(full, cat, 0), f120 = frame_maxdiff(full, cat, 120);
         double f40 = frame_maxdiff(full, cat, 40);

@@ -1,9 +1,9 @@
 /*
  * test_cpu_kernels.c — the CPU backend's own GEMM kernels on every ISA level this CPU has
- * (cpu_isa.h: avx512, avx2, scalar; each test loops over them with cpu_isa_set), against
+ * (cpu_isa.h: avx512, avx2, scalar; each test loops over them with ltx_cpu_isa_set), against
  * double-precision loops over the same rounded inputs and against the scalar path.
  *
- * bf16 GEMM (cpu_gemm_bf16): ragged M/N (not multiples of the 6 x 64 tile), odd K, K across
+ * bf16 GEMM (ltx_cpu_gemm_bf16): ragged M/N (not multiples of the 6 x 64 tile), odd K, K across
  * several 512-wide packed blocks, accumulate into C, weight dtypes f32/bf16/f16/fp8 with
  * scale, strided weight rows, with and without a pool; and `linear` through the backend at
  * LTX_PRECISION_BF16 (bias, f32 mode unchanged).
@@ -32,7 +32,7 @@ static float frand(void) /* uniform in [-1, 1) */
 
 static int n_isas(void)
 {
-    return (int)cpu_isa_detected() + 1;
+    return (int)ltx_cpu_isa_detected() + 1;
 }
 
 /* bf16(x) as the kernels round it */
@@ -95,16 +95,16 @@ static void run_case(const gcase *gc, ltx_threadpool *pool)
                      gc->scale;
         ws.lut = lut;
     }
-    cpu_widen_rows(Wf, &ws, 0, N, 0, K);
+    ltx_cpu_widen_rows(Wf, &ws, 0, N, 0, K);
     for (int64_t i = 0; i < M * ldc; i++)
         C0[i] = frand();
     for (int isa = n_isas() - 1; isa >= 0; isa--) {
-        CHECK(cpu_isa_set((cpu_isa)isa));
+        CHECK(ltx_cpu_isa_set((cpu_isa)isa));
         memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-        CHECK(cpu_bf16_gemm(pool, M, N, K, A, lda, &ws, C, ldc, gc->accumulate) == LTX_OK);
+        CHECK(ltx_cpu_bf16_gemm(pool, M, N, K, A, lda, &ws, C, ldc, gc->accumulate) == LTX_OK);
         double w = check_gemm(M, N, K, A, lda, Wf, C, ldc, gc->accumulate ? C0 : NULL);
         CHECK_MSG(w <= 1.0, "%s M %lld N %lld K %lld %s: error %.3g x bound",
-                  cpu_isa_name((cpu_isa)isa), (long long)M, (long long)N, (long long)K,
+                  ltx_cpu_isa_name((cpu_isa)isa), (long long)M, (long long)N, (long long)K,
                   ltx_dtype_name(gc->dt), w);
         /* columns past N in C's row stride are untouched */
         bool pad_ok = true;
@@ -114,7 +114,7 @@ static void run_case(const gcase *gc, ltx_threadpool *pool)
         CHECK(pad_ok);
         if (isa == CPU_ISA_SCALAR) memcpy(Cs, C, sizeof(float) * (size_t)(M * ldc));
     }
-    cpu_isa_set(cpu_isa_detected());
+    ltx_cpu_isa_set(ltx_cpu_isa_detected());
     free(A), free(W), free(Wf), free(C), free(C0), free(Cs);
 }
 
@@ -143,8 +143,8 @@ TEST(gemm_bf16_shapes_every_isa)
     ltx_threadpool_destroy(pool);
 }
 
-/* cpu_bf16_gemm_bias (bias written into each tile before its first k block) is bit for bit
- * cpu_bf16_gemm accumulating onto C preset to the bias, on every level; one k block and
+/* ltx_cpu_bf16_gemm_bias (bias written into each tile before its first k block) is bit for bit
+ * ltx_cpu_bf16_gemm accumulating onto C preset to the bias, on every level; one k block and
  * several (K 2600 at 300 columns), with and without a pool. */
 TEST(gemm_bf16_bias_equals_preset_every_isa)
 {
@@ -166,17 +166,17 @@ TEST(gemm_bf16_bias_equals_preset_every_isa)
         for (int pooled = 0; pooled < 2; pooled++) {
             ltx_threadpool *pool = pooled ? ltx_threadpool_create(2) : NULL;
             for (int isa = n_isas() - 1; isa >= 0; isa--) {
-                CHECK(cpu_isa_set((cpu_isa)isa));
+                CHECK(ltx_cpu_isa_set((cpu_isa)isa));
                 for (int64_t m = 0; m < M; m++)
                     for (int64_t n = 0; n < ldc; n++)
                         C1[m * ldc + n] = C2[m * ldc + n] = n < N ? bias[n] : -7.0f;
-                CHECK(cpu_bf16_gemm(pool, M, N, K, A, K, &ws, C1, ldc, true) == LTX_OK);
-                CHECK(cpu_bf16_gemm_bias(pool, M, N, K, A, K, &ws, bias, C2, ldc) == LTX_OK);
+                CHECK(ltx_cpu_bf16_gemm(pool, M, N, K, A, K, &ws, C1, ldc, true) == LTX_OK);
+                CHECK(ltx_cpu_bf16_gemm_bias(pool, M, N, K, A, K, &ws, bias, C2, ldc) == LTX_OK);
                 CHECK_MSG(!memcmp(C1, C2, sizeof(float) * (size_t)(M * ldc)),
-                          "%s M %lld N %lld K %lld: bias path differs", cpu_isa_name((cpu_isa)isa),
-                          (long long)M, (long long)N, (long long)K);
+                          "%s M %lld N %lld K %lld: bias path differs",
+                          ltx_cpu_isa_name((cpu_isa)isa), (long long)M, (long long)N, (long long)K);
             }
-            cpu_isa_set(cpu_isa_detected());
+            ltx_cpu_isa_set(ltx_cpu_isa_detected());
             ltx_threadpool_destroy(pool);
         }
         free(A), free(W), free(bias), free(C1), free(C2);
@@ -281,13 +281,13 @@ TEST(gemm_quant_every_type_every_isa)
             for (int64_t i = 0; i < M * ldc; i++)
                 C0[i] = frand();
             cpu_qact a;
-            CHECK(cpu_qact_quantize(pool, wt, M, K, A, lda, &a) == LTX_OK);
+            CHECK(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a) == LTX_OK);
             for (int isa = n_isas() - 1; isa >= 0; isa--) {
-                CHECK(cpu_isa_set((cpu_isa)isa));
+                CHECK(ltx_cpu_isa_set((cpu_isa)isa));
                 for (int accum = 0; accum < 2; accum++) {
                     memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
                     cpu_qgemm g = {&a, M, N, wt, W, (int64_t)wrb, 0.75f, C, ldc, accum};
-                    CHECK(cpu_gemm_quant_run(accum ? pool : NULL, &g) == LTX_OK);
+                    CHECK(ltx_cpu_gemm_quant_run(accum ? pool : NULL, &g) == LTX_OK);
                     double worst = 0;
                     for (int64_t m = 0; m < M; m++)
                         for (int64_t n = 0; n < N; n++) {
@@ -298,12 +298,12 @@ TEST(gemm_quant_every_type_every_isa)
                                 fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
                         }
                     CHECK_MSG(worst <= 1.0, "%s %s M %lld N %lld K %lld: error %.3g x bound",
-                              ltx_dtype_name(wt), cpu_isa_name((cpu_isa)isa), (long long)M,
+                              ltx_dtype_name(wt), ltx_cpu_isa_name((cpu_isa)isa), (long long)M,
                               (long long)N, (long long)K, worst);
                 }
             }
-            cpu_isa_set(cpu_isa_detected());
-            cpu_qact_free(&a);
+            ltx_cpu_isa_set(ltx_cpu_isa_detected());
+            ltx_cpu_qact_free(&a);
             free(A), free(wf), free(W), free(C), free(C0);
         }
     ltx_threadpool_destroy(pool);
@@ -407,7 +407,7 @@ static void attn_case(int64_t B, int64_t H, int64_t Hk, int64_t Tq, int64_t Tk, 
     CHECK(ltx_tensor_download(o, ref, LTX_F32) == LTX_OK);
     be->precision = LTX_PRECISION_BF16;
     for (int isa = n_isas() - 1; isa >= 0; isa--) {
-        CHECK(cpu_isa_set((cpu_isa)isa));
+        CHECK(ltx_cpu_isa_set((cpu_isa)isa));
         CHECK(be->ops->attention(be, o, q, k, v, m, 0.17f) == LTX_OK);
         CHECK(ltx_tensor_download(o, got, LTX_F32) == LTX_OK);
         double num = 0, den = 0;
@@ -415,13 +415,13 @@ static void attn_case(int64_t B, int64_t H, int64_t Hk, int64_t Tq, int64_t Tk, 
             num += (got[i] - (double)ref[i]) * (got[i] - (double)ref[i]),
                 den += (double)ref[i] * ref[i];
         CHECK_MSG(num / den < 1e-4 && num > 0, "%s H %lld Hk %lld Dv %lld%s: NMSE %.3g",
-                  cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)Dv,
+                  ltx_cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)Dv,
                   k_strided ? " strided k" : "", num / den);
         printf("  %s H %lld Hk %lld D %lld Dv %lld%s: NMSE %.3g (bound 1e-4)\n",
-               cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)D, (long long)Dv,
-               k_strided ? " strided k" : "", num / den);
+               ltx_cpu_isa_name((cpu_isa)isa), (long long)H, (long long)Hk, (long long)D,
+               (long long)Dv, k_strided ? " strided k" : "", num / den);
     }
-    cpu_isa_set(cpu_isa_detected());
+    ltx_cpu_isa_set(ltx_cpu_isa_detected());
     ltx_tensor *fr[] = {q0, q, k0, k, v, m, o};
     for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
         ltx_tensor_free(fr[i]);
@@ -454,7 +454,7 @@ TEST(attention_bf16_exp_row_every_isa)
     s[7] = -INFINITY;
     s[8] = m - 200.0f;
     for (int isa = n_isas() - 1; isa >= 0; isa--) {
-        CHECK(cpu_isa_set((cpu_isa)isa));
+        CHECK(ltx_cpu_isa_set((cpu_isa)isa));
         double worst = 0, ref_sum = 0;
         for (int i = 0; i < N; i++) {
             e1[i] = ltx_cpu_exp_row_bf16(&s[i], 1, m, &p1[i]);
@@ -468,14 +468,15 @@ TEST(attention_bf16_exp_row_every_isa)
             CHECK(p1[i] == ltx_f32_to_bf16(e1[i]));
             ref_sum += e1[i];
         }
-        CHECK_MSG(worst <= 1.0, "%s: exp error %.3g x bound", cpu_isa_name((cpu_isa)isa), worst);
-        printf("  %s: exp error %.3g x bound\n", cpu_isa_name((cpu_isa)isa), worst);
+        CHECK_MSG(worst <= 1.0, "%s: exp error %.3g x bound", ltx_cpu_isa_name((cpu_isa)isa),
+                  worst);
+        printf("  %s: exp error %.3g x bound\n", ltx_cpu_isa_name((cpu_isa)isa), worst);
         float sum = ltx_cpu_exp_row_bf16(s, N, m, p);
         CHECK(!memcmp(p, p1, sizeof p1));
         CHECK_MSG(fabs(sum - ref_sum) <= 1e-6 * ref_sum, "%s: row sum %.9g vs %.9g",
-                  cpu_isa_name((cpu_isa)isa), sum, ref_sum);
+                  ltx_cpu_isa_name((cpu_isa)isa), sum, ref_sum);
     }
-    cpu_isa_set(cpu_isa_detected());
+    ltx_cpu_isa_set(ltx_cpu_isa_detected());
 }
 
 /* The packers' f32 -> bf16 rounding is ltx_f32_to_bf16 bit for bit on every level: ties to
@@ -493,28 +494,28 @@ TEST(bf16_rounding_bit_exact_every_isa)
     }
     uint16_t out[6 * 38];
     for (int isa = n_isas() - 1; isa >= 0; isa--) {
-        CHECK(cpu_isa_set((cpu_isa)isa));
-        cpu_bf16_round_rows(out, src, M, K, K);
+        CHECK(ltx_cpu_isa_set((cpu_isa)isa));
+        ltx_cpu_bf16_round_rows(out, src, M, K, K);
         int bad = 0;
         for (int m = 0; m < M; m++)
             for (int k = 0; k < K; k++)
                 bad += out[m * 38 + k] != ltx_f32_to_bf16(src[m * K + k]);
-        CHECK_MSG(bad == 0, "%s: %d values differ", cpu_isa_name((cpu_isa)isa), bad);
+        CHECK_MSG(bad == 0, "%s: %d values differ", ltx_cpu_isa_name((cpu_isa)isa), bad);
         CHECK(out[37] == 0 && out[5 * 38] == 0); /* pair padding, padded row */
     }
-    cpu_isa_set(cpu_isa_detected());
+    ltx_cpu_isa_set(ltx_cpu_isa_detected());
 }
 
 TEST(isa_set_and_names)
 {
-    cpu_isa d = cpu_isa_detected();
-    CHECK(cpu_isa_set(CPU_ISA_SCALAR));
-    CHECK(cpu_isa_active() == CPU_ISA_SCALAR);
-    CHECK(!cpu_isa_set(CPU_ISA_COUNT));
-    CHECK(cpu_isa_set(d));
-    CHECK(!strcmp(cpu_isa_name(CPU_ISA_AVX512), "avx512"));
+    cpu_isa d = ltx_cpu_isa_detected();
+    CHECK(ltx_cpu_isa_set(CPU_ISA_SCALAR));
+    CHECK(ltx_cpu_isa_active() == CPU_ISA_SCALAR);
+    CHECK(!ltx_cpu_isa_set(CPU_ISA_COUNT));
+    CHECK(ltx_cpu_isa_set(d));
+    CHECK(!strcmp(ltx_cpu_isa_name(CPU_ISA_AVX512), "avx512"));
     char buf[200];
-    CHECK(strstr(cpu_isa_describe(buf, sizeof buf), cpu_isa_name(d)) != NULL);
+    CHECK(strstr(ltx_cpu_isa_describe(buf, sizeof buf), ltx_cpu_isa_name(d)) != NULL);
     printf("  cpu kernels: %s\n", buf);
 }
 

@@ -68,10 +68,10 @@ TEST(norm_modulate_fused_vs_composed)
                     CHECK(c.be->ops->norm_modulate(c.be, nop, f, x.t, sc.t, sh.t, 1e-6f) == LTX_OK);
                     /* composed by hand: norm, 1 + scale, multiply, add */
                     CHECK(c.be->ops->norm(c.be, nop, g, x.t, NULL, NULL, 0, 1e-6f) == LTX_OK);
-                    ltx_tensor *s1 = nn_unary(c.be, LTX_UNARY_SCALE, sc.t, 1.0, 1.0);
+                    ltx_tensor *s1 = ltx_nn_unary(c.be, LTX_UNARY_SCALE, sc.t, 1.0, 1.0);
                     CHECK(s1 && c.be->ops->binary(c.be, LTX_BINARY_MUL, g, g, s1) == LTX_OK);
                     CHECK(c.be->ops->binary(c.be, LTX_BINARY_ADD, g, g, sh.t) == LTX_OK);
-                    CHECK(nn_norm_modulate(&ub, nop, h, x.t, sc.t, sh.t, 1e-6f) == LTX_OK);
+                    CHECK(ltx_nn_norm_modulate(&ub, nop, h, x.t, sc.t, sh.t, 1e-6f) == LTX_OK);
                     double e1 = cmp_f32(&c, f, g), e2 = cmp_f32(&c, f, h);
                     CHECK_MSG(e1 <= 1 && e2 <= 1, "%s lay %d op %d tab %d: %g %g", c.name, lay, op,
                               tab, e1, e2);
@@ -124,15 +124,15 @@ TEST(gated_add_fused_vs_composed)
                 tin y = tin_make(c.be, LTX_F32, 3, xs, lay, -2, 2, &rng);
                 tin gt = tin_make(c.be, LTX_F32, 3, gs, LAY_CONTIG, -1, 1, &rng);
                 const ltx_tensor *gate = gk ? gt.t : NULL;
-                ltx_tensor *x2 = nn_contiguous(c.be, x.t, LTX_F32);
-                ltx_tensor *x3 = nn_contiguous(c.be, x.t, LTX_F32);
+                ltx_tensor *x2 = ltx_nn_contiguous(c.be, x.t, LTX_F32);
+                ltx_tensor *x3 = ltx_nn_contiguous(c.be, x.t, LTX_F32);
                 /* fused in place on x */
                 CHECK(c.be->ops->gated_add(c.be, x.t, x.t, y.t, gate) == LTX_OK);
                 /* composed: t = y * gate; x2 += t */
-                ltx_tensor *t = gate ? nn_binary(c.be, LTX_BINARY_MUL, y.t, gate)
-                                     : nn_contiguous(c.be, y.t, LTX_F32);
+                ltx_tensor *t = gate ? ltx_nn_binary(c.be, LTX_BINARY_MUL, y.t, gate)
+                                     : ltx_nn_contiguous(c.be, y.t, LTX_F32);
                 CHECK(t && c.be->ops->binary(c.be, LTX_BINARY_ADD, x2, x2, t) == LTX_OK);
-                CHECK(nn_gated_add(&ub, x3, x3, y.t, gate) == LTX_OK);
+                CHECK(ltx_nn_gated_add(&ub, x3, x3, y.t, gate) == LTX_OK);
                 double e1 = cmp_f32(&c, x.t, x2), e2 = cmp_f32(&c, x.t, x3);
                 CHECK_MSG(e1 <= 1 && e2 <= 1, "%s lay %d gate %d: %g %g", c.name, lay, gk, e1, e2);
                 double *o = tdown(x.t);
@@ -180,7 +180,7 @@ TEST(linear_act_fused_vs_composed)
                 CHECK(c.be->ops->linear_act(c.be, f, x.t, w.t, b.t, ws_, acts[a]) == LTX_OK);
                 CHECK(c.be->ops->linear(c.be, g, x.t, w.t, b.t, ws_) == LTX_OK);
                 CHECK(c.be->ops->unary(c.be, acts[a], g, g, 0, 0) == LTX_OK);
-                CHECK(nn_linear_act(&ub, h, x.t, w.t, b.t, ws_, acts[a]) == LTX_OK);
+                CHECK(ltx_nn_linear_act(&ub, h, x.t, w.t, b.t, ws_, acts[a]) == LTX_OK);
                 double e1 = cmp_f32(&c, f, g), e2 = cmp_f32(&c, f, h);
                 CHECK_MSG(e1 <= 1 && e2 <= 1, "%s act %d wk %d: %g %g", c.name, a, wk, e1, e2);
                 ltx_tensor_free(f);
@@ -228,9 +228,10 @@ TEST(qk_norm_rope_fused_vs_composed)
                 ltx_tensor *h = ltx_tensor_new(c.be, LTX_F32, 3, xs);
                 CHECK(c.be->ops->qk_norm_rope(c.be, mode, f, x.t, w.t, 1e-6f, heads, co.t, sn.t) ==
                       LTX_OK);
-                CHECK(nn_qk_norm_rope(&ub, mode, h, x.t, w.t, 1e-6f, heads, co.t, sn.t) == LTX_OK);
+                CHECK(ltx_nn_qk_norm_rope(&ub, mode, h, x.t, w.t, 1e-6f, heads, co.t, sn.t) ==
+                      LTX_OK);
                 /* composed as the model did before: norm -> heads view -> rope op (new tensor) */
-                ltx_tensor *n = nn_norm(c.be, LTX_NORM_RMS, x.t, w.t, NULL, 0, 1e-6f);
+                ltx_tensor *n = ltx_nn_norm(c.be, LTX_NORM_RMS, x.t, w.t, NULL, 0, 1e-6f);
                 int64_t s4[4] = {B, T, heads, D / heads};
                 ltx_tensor *r4 = ltx_tensor_reshape(n, 4, s4);
                 int perm[4] = {0, 2, 1, 3};
@@ -239,7 +240,7 @@ TEST(qk_norm_rope_fused_vs_composed)
                 ltx_tensor *g4 = ltx_tensor_new(c.be, LTX_F32, 4, o4);
                 CHECK(c.be->ops->rope(c.be, mode, g4, p, co.t, sn.t) == LTX_OK);
                 ltx_tensor *fp = ltx_tensor_reshape(f, 4, s4), *fv = ltx_tensor_permute(fp, perm);
-                ltx_tensor *fc = nn_contiguous(c.be, fv, LTX_F32);
+                ltx_tensor *fc = ltx_nn_contiguous(c.be, fv, LTX_F32);
                 double e1 = cmp_f32(&c, fc, g4), e2 = cmp_f32(&c, f, h);
                 CHECK_MSG(e1 <= 1 && e2 <= 1, "%s mode %d lay %d: %g %g", c.name, mode, lay, e1,
                           e2);

@@ -38,7 +38,7 @@ static double norm_rel(const ltx_tensor *a, const ltx_tensor *b)
 
 static ltx_tensor *rounded(ltx_backend *be, const ltx_tensor *t)
 {
-    return nn_unary(be, LTX_UNARY_ROUND_BF16, t, 0, 0);
+    return ltx_nn_unary(be, LTX_UNARY_ROUND_BF16, t, 0, 0);
 }
 
 TEST(bf16_linear_matmul_attention)
@@ -83,11 +83,11 @@ TEST(bf16_linear_matmul_attention)
         tin q = tin_make(c.be, LTX_F32, 4, qs, LAY_CONTIG, -1, 1, &rng);
         tin k = tin_make(c.be, LTX_F32, 4, ks, LAY_CONTIG, -1, 1, &rng);
         tin v = tin_make(c.be, LTX_F32, 4, ks, LAY_CONTIG, -1, 1, &rng);
-        ltx_tensor *o16 = nn_attention(c.be, q.t, k.t, v.t, NULL, 0.25f);
+        ltx_tensor *o16 = ltx_nn_attention(c.be, q.t, k.t, v.t, NULL, 0.25f);
         c.be->precision = LTX_PRECISION_F32;
         ltx_tensor *qr = rounded(c.be, q.t), *kr = rounded(c.be, k.t), *vr = rounded(c.be, v.t);
-        ltx_tensor *orr = nn_attention(c.be, qr, kr, vr, NULL, 0.25f);
-        ltx_tensor *o32 = nn_attention(c.be, q.t, k.t, v.t, NULL, 0.25f);
+        ltx_tensor *orr = ltx_nn_attention(c.be, qr, kr, vr, NULL, 0.25f);
+        ltx_tensor *o32 = ltx_nn_attention(c.be, q.t, k.t, v.t, NULL, 0.25f);
         /* the bf16 kernels also round the softmax probabilities before P V (as PyTorch's CPU
          * flash attention and the GPU kernels do): ~2^-9 relative per weight */
         CHECK_MSG(norm_rel(o16, orr) < 5e-3 && norm_rel(o16, o32) > 1e-5, "%s attention %g %g",

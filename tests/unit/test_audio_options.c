@@ -366,10 +366,10 @@ static void attn_case(ltx_audio_norm norm)
     enum { C = 32, H = 3, W = 4, P = H * W };
     audio_loader L = {be, &src, LTX_OK};
     avae_attn a;
-    avae_attn_load(&L, &a, "attn", C, &c, false);
+    ltx_avae_attn_load(&L, &a, "attn", C, &c, false);
     CHECK(L.status == LTX_OK);
     const int64_t xs[4] = {1, C, H, W};
-    ltx_tensor *x = rand_tensor(be, 4, xs, 5), *y = avae_attn_fwd(be, &a, x);
+    ltx_tensor *x = rand_tensor(be, 4, xs, 5), *y = ltx_avae_attn_fwd(be, &a, x);
     CHECK(y != NULL);
     float *xh = ltx_tensor_to_host_f32(x), *yh = y ? ltx_tensor_to_host_f32(y) : NULL;
     const int64_t ws[4] = {C, C, 1, 1}, bs[1] = {C};
@@ -440,7 +440,7 @@ static void attn_case(ltx_audio_norm norm)
     free(xh), free(yh), free(wq), free(bq), free(wk), free(bk), free(wv), free(bv), free(wp);
     free(bp), free(gw), free(gb);
     ltx_tensor_free(x), ltx_tensor_free(y);
-    avae_attn_release(&a);
+    ltx_avae_attn_release(&a);
     ltx_backend_destroy(be);
 }
 

@@ -2,7 +2,7 @@
  * test_error_status.c — the per-thread error state keeps the status beside the message
  * (src/core/error.c): ltx_err records it, ltx_err_context keeps or replaces it, ltx_err_clear
  * resets it, threads do not share it; and the video VAE's NULL-returning helpers recover the
- * code from it, not from the message text (vae_failed_status); ltx_err_failed hands a
+ * code from it, not from the message text (ltx_vae_failed_status); ltx_err_failed hands a
  * NULL-returning helper's code to its caller.
  */
 #include "harness.h"
@@ -31,13 +31,13 @@ TEST(status_beside_message)
 TEST(vae_failed_status_uses_the_code)
 {
     ltx_err(LTX_ERR_NOT_BUILT, "op missing");
-    CHECK(vae_failed_status() == LTX_ERR_NOT_BUILT);
+    CHECK(ltx_vae_failed_status() == LTX_ERR_NOT_BUILT);
     ltx_err(LTX_ERR_IO, "read failed: feature not built into this file");
-    CHECK(vae_failed_status() == LTX_ERR_IO);
+    CHECK(ltx_vae_failed_status() == LTX_ERR_IO);
     ltx_err(LTX_ERR_OOM, "cannot allocate 3 GiB");
-    CHECK(vae_failed_status() == LTX_ERR_OOM);
+    CHECK(ltx_vae_failed_status() == LTX_ERR_OOM);
     ltx_err_clear();
-    CHECK(vae_failed_status() == LTX_ERR_INVALID_ARG); /* no status recorded */
+    CHECK(ltx_vae_failed_status() == LTX_ERR_INVALID_ARG); /* no status recorded */
 }
 
 /* ltx_err_failed: what a caller returns when its helper gave NULL — the helper's own code, never

@@ -76,7 +76,7 @@ static ltx_status double_q(void *user, ltx_backend *be, const char *name, const 
 {
     (void)user;
     if (strcmp(name, "transformer_blocks.1.attn1.to_q.weight")) return LTX_OK;
-    *replacement = nn_unary(be, LTX_UNARY_SCALE, stored, 2.0, 0.0);
+    *replacement = ltx_nn_unary(be, LTX_UNARY_SCALE, stored, 2.0, 0.0);
     return *replacement ? LTX_OK : LTX_ERR_OOM;
 }
 

@@ -218,7 +218,7 @@ TARGET_AVX512 static float exp_row_bf16_avx512(const float *s, int64_t n, float 
 
 static float exp_row_bf16(const float *s, int64_t n, float m, uint16_t *p)
 {
-    if (cpu_isa_active() == CPU_ISA_AVX512) return exp_row_bf16_avx512(s, n, m, p);
+    if (ltx_cpu_isa_active() == CPU_ISA_AVX512) return exp_row_bf16_avx512(s, n, m, p);
     return exp_row_bf16_c(s, n, m, p);
 }
 
@@ -267,7 +267,7 @@ static void softmax_rows(void *ctx, int64_t begin, int64_t end, int worker)
 }
 
 /* ltx_backend_ops.softmax. src may be strided (any dims); dst contiguous of src's shape. */
-ltx_status cpu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
+ltx_status ltx_cpu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
     char b1[96], b2[96];
     if (src->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, src) ||
@@ -472,16 +472,17 @@ static void a16_pack(void *ctx, int64_t begin, int64_t end, int worker)
                 const float *src =
                     head_rows(j->q + j->b * j->qs[0] + h * j->qs[1], j->qs, t0, n, D, buf, &ld);
                 uint16_t *dst = j->q16 + (h - j->hk0 * r) * j->q_rows * j->q_ld + t0 * j->q_ld;
-                cpu_bf16_round_block(dst, j->q_ld, src, ld, n, D);
+                ltx_cpu_bf16_round_block(dst, j->q_ld, src, ld, n, D);
             }
             if (t0 >= j->Tk) continue;
             int64_t n = j->Tk - t0 < A16_CHUNK ? j->Tk - t0 : A16_CHUNK, g = hk - j->hk0;
             const float *src =
                 head_rows(j->k + j->b * j->ks[0] + hk * j->ks[1], j->ks, t0, n, D, buf, &ld);
-            cpu_bf16_pack_nk(j->kpk + g * j->k_words + (t0 / 64) * kpd * 64, src, n, D, ld, rowbuf);
+            ltx_cpu_bf16_pack_nk(j->kpk + g * j->k_words + (t0 / 64) * kpd * 64, src, n, D, ld,
+                                 rowbuf);
             src = head_rows(j->v + j->b * j->vs[0] + hk * j->vs[1], j->vs, t0, n, Dv, buf, &ld);
-            cpu_bf16_pack_kn_slice(j->vpk + g * j->v_words, src, ld, t0, t0 + n, j->Tk, Dv,
-                                   (uint16_t *)rowbuf);
+            ltx_cpu_bf16_pack_kn_slice(j->vpk + g * j->v_words, src, ld, t0, t0 + n, j->Tk, Dv,
+                                       (uint16_t *)rowbuf);
         }
     }
 }
@@ -501,7 +502,7 @@ static void strip_bf16(attn_job *j, const int64_t pos[4], int64_t s0, int64_t sr
     const uint16_t *q16 = j->q16 + (hl * j->q_rows + i0 + s0) * j->q_ld;
     const uint32_t *kp = j->kpk + g * j->k_words + (j0 / 64) * kpd * 64;
     const uint32_t *vp = j->vpk + g * j->v_words + (j0 / 2) * 64;
-    cpu_bf16_gemm_packed(sr, nk, j->D, q16, kp, 0, S, nk, false, j->scale);
+    ltx_cpu_bf16_gemm_packed(sr, nk, j->D, q16, kp, 0, S, nk, false, j->scale);
     if (j->mask) add_mask(j, S, sr, nk, b, h, i0 + s0, j0);
     for (int64_t r = 0; r < sr; r++) {
         float *s = S + r * nk, corr;
@@ -513,7 +514,8 @@ static void strip_bf16(attn_job *j, const int64_t pos[4], int64_t s0, int64_t sr
         lrow[s0 + r] = lrow[s0 + r] * corr + exp_row_bf16(s, nk, mrow[s0 + r], pr);
         if (nk < ld16) pr[nk] = 0;
     }
-    cpu_bf16_gemm_packed(sr, Dv, nk, p16, vp, ((j->Tk + 1) / 2) * 64, O + s0 * Dv, Dv, true, 1.0f);
+    ltx_cpu_bf16_gemm_packed(sr, Dv, nk, p16, vp, ((j->Tk + 1) / 2) * 64, O + s0 * Dv, Dv, true,
+                             1.0f);
 }
 
 /* Task = (query head of the group, block of bq query rows), all keys. */
@@ -556,8 +558,8 @@ static ltx_status attn16_run(ltx_backend *be, attn_job *j)
     int64_t r = j->H / j->Hk, D = j->D, Dv = j->Dv;
     j->q_ld = 2 * ((D + 1) / 2);
     j->q_rows = j->Tq + 8; /* the kernels read up to 5 rows past a strip (results unused) */
-    j->k_words = cpu_bf16_panel_words(j->Tk, D);
-    j->v_words = cpu_bf16_panel_words(Dv, j->Tk);
+    j->k_words = ltx_cpu_bf16_panel_words(j->Tk, D);
+    j->v_words = ltx_cpu_bf16_panel_words(Dv, j->Tk);
     int64_t per_kv = r * j->q_rows * j->q_ld / 2 + j->k_words + j->v_words; /* 32-bit words */
     int64_t G = A16_PACK_BYTES / 4 / per_kv;
     G = G < 1 ? 1 : G > j->Hk ? j->Hk : G;
@@ -684,7 +686,7 @@ static ltx_status attention_run(ltx_backend *be, ltx_tensor *o, const ltx_tensor
         j.bq /= 2;
     j.nqb = (j.Tq + j.bq - 1) / j.bq;
     j.ntasks = j.B * j.H * j.nqb;
-    if (cpu_gemm_bf16(be)) {
+    if (ltx_cpu_gemm_bf16(be)) {
         j.bf16 = true;
         j.bk = j.Tk < A16_BK ? j.Tk : A16_BK;
         return attn16_run(be, &j);
@@ -707,11 +709,12 @@ static ltx_status attention_run(ltx_backend *be, ltx_tensor *o, const ltx_tensor
     return LTX_OK;
 }
 
-/* ltx_backend_ops.attention. In bf16 precision (cpu_gemm_bf16(be)) both products run on the
+/* ltx_backend_ops.attention. In bf16 precision (ltx_cpu_gemm_bf16(be)) both products run on the
  * bf16 kernels, which round q, k, v and the probabilities themselves (see the top of the file);
  * scores, softmax and sums stay f32. */
-ltx_status cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                         const ltx_tensor *v, const ltx_tensor *mask, float scale)
+ltx_status ltx_cpu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                             const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                             float scale)
 {
     return attention_run(be, o, q, k, v, mask, scale);
 }

@@ -22,7 +22,7 @@ static void cpu_destroy(ltx_backend *be)
     cpu_state *st = be->impl;
     if (st) {
         while (st->streams)
-            cpu_stream_destroy(be, st->streams); /* the owner forgot them */
+            ltx_cpu_stream_destroy(be, st->streams); /* the owner forgot them */
         ltx_alloc_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->stream_lock);
     }
@@ -120,7 +120,7 @@ static ltx_status cpu_memory_info(ltx_backend *be, size_t *free_bytes, size_t *t
     return LTX_OK;
 }
 
-ltx_status cpu_check_dtype(ltx_backend *be, ltx_dtype dt, const char *op)
+ltx_status ltx_cpu_check_dtype(ltx_backend *be, ltx_dtype dt, const char *op)
 {
     if (!ltx_backend_has_dtype(be, dt))
         return ltx_err(LTX_ERR_UNSUPPORTED, "%s: device %s does not support %s", op,
@@ -138,42 +138,42 @@ static const ltx_backend_ops cpu_ops = {
     .upload = cpu_upload,
     .download = cpu_download,
     .buffer_wrap_host = cpu_wrap_host,
-    .synchronize = cpu_synchronize,
+    .synchronize = ltx_cpu_synchronize,
     .memory_cleanup = cpu_memory_cleanup,
     .memory_info = cpu_memory_info,
-    .supports = cpu_supports,
-    .stream_create = cpu_stream_create,
-    .stream_destroy = cpu_stream_destroy,
-    .event_create = cpu_event_create,
-    .event_destroy = cpu_event_destroy,
-    .event_record = cpu_event_record,
-    .stream_wait_event = cpu_stream_wait_event,
-    .event_synchronize = cpu_event_synchronize,
-    .stream_synchronize = cpu_stream_synchronize,
-    .host_alloc_pinned = cpu_host_alloc_pinned,
-    .host_free_pinned = cpu_host_free_pinned,
-    .upload_async = cpu_upload_async,
-    .download_async = cpu_download_async,
-    .copy = cpu_copy,
-    .fill = cpu_fill,
-    .unary = cpu_unary,
-    .binary = cpu_binary,
-    .axpby = cpu_axpby,
-    .linear = cpu_linear,
-    .matmul = cpu_matmul,
-    .softmax = cpu_softmax,
-    .norm = cpu_norm,
-    .attention = cpu_attention,
-    .rope = cpu_rope,
-    .conv = cpu_conv,
-    .pad = cpu_pad,
-    .reduce = cpu_reduce,
-    .interpolate = cpu_interpolate,
-    .snake = cpu_snake,
-    .norm_modulate = cpu_norm_modulate,
-    .gated_add = cpu_gated_add,
-    .linear_act = cpu_linear_act,
-    .qk_norm_rope = cpu_qk_norm_rope,
+    .supports = ltx_cpu_supports,
+    .stream_create = ltx_cpu_stream_create,
+    .stream_destroy = ltx_cpu_stream_destroy,
+    .event_create = ltx_cpu_event_create,
+    .event_destroy = ltx_cpu_event_destroy,
+    .event_record = ltx_cpu_event_record,
+    .stream_wait_event = ltx_cpu_stream_wait_event,
+    .event_synchronize = ltx_cpu_event_synchronize,
+    .stream_synchronize = ltx_cpu_stream_synchronize,
+    .host_alloc_pinned = ltx_cpu_host_alloc_pinned,
+    .host_free_pinned = ltx_cpu_host_free_pinned,
+    .upload_async = ltx_cpu_upload_async,
+    .download_async = ltx_cpu_download_async,
+    .copy = ltx_cpu_copy,
+    .fill = ltx_cpu_fill,
+    .unary = ltx_cpu_unary,
+    .binary = ltx_cpu_binary,
+    .axpby = ltx_cpu_axpby,
+    .linear = ltx_cpu_linear,
+    .matmul = ltx_cpu_matmul,
+    .softmax = ltx_cpu_softmax,
+    .norm = ltx_cpu_norm,
+    .attention = ltx_cpu_attention,
+    .rope = ltx_cpu_rope,
+    .conv = ltx_cpu_conv,
+    .pad = ltx_cpu_pad,
+    .reduce = ltx_cpu_reduce,
+    .interpolate = ltx_cpu_interpolate,
+    .snake = ltx_cpu_snake,
+    .norm_modulate = ltx_cpu_norm_modulate,
+    .gated_add = ltx_cpu_gated_add,
+    .linear_act = ltx_cpu_linear_act,
+    .qk_norm_rope = ltx_cpu_qk_norm_rope,
 };
 
 ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool *pool,
@@ -209,9 +209,9 @@ ltx_status ltx_cpu_backend_create(bool restricted, ltx_log *log, ltx_threadpool 
     ltx_alloc_cache_set_min_cached(st->cache, CACHE_MIN_BYTES);
     be->precision = LTX_PRECISION_F32;
     /* One threading rule: with a pool of several threads, parallelism goes through it and
-     * OpenBLAS runs single-threaded, except cpu_sgemm's whole-matrix products (conv), one
+     * OpenBLAS runs single-threaded, except ltx_cpu_sgemm's whole-matrix products (conv), one
      * OpenBLAS call on as many threads as the pool (docs/ARCHITECTURE.md "CPU threading"). */
-    if (ltx_threadpool_size(pool) > 1) cpu_blas_single_threaded();
+    if (ltx_threadpool_size(pool) > 1) ltx_cpu_blas_single_threaded();
     be->ops = &cpu_ops;
     be->impl = st;
     be->log = log;

@@ -17,7 +17,7 @@
  * of a non-contiguous transposed-conv input tile, the bias as f32, one phased row per worker
  * chunk (depthwise 1-D).
  * Threads: im2col/col2im/direct loops run on be->pool; each sgemm is one OpenBLAS call on as
- * many threads as the pool (cpu_sgemm: whole matrices keep the bits independent of --threads).
+ * many threads as the pool (ltx_cpu_sgemm: whole matrices keep the bits independent of --threads).
  * OpenBLAS's workers then poll for a while beside the pool's next loops; parking them after
  * each product was measured and not adopted (docs/ARCHITECTURE.md "CPU threading").
  *
@@ -311,14 +311,14 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
             for (int64_t p0 = 0; p0 < g->Sout; p0 += P) {
                 int64_t np = g->Sout - p0 < P ? g->Sout - p0 : P;
                 if (direct) {
-                    cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, xg + p0,
-                              g->Sin, 1.0f, yg + p0, g->Sout);
+                    ltx_cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, xg + p0,
+                                  g->Sin, 1.0f, yg + p0, g->Sout);
                     continue;
                 }
                 col_ctx c = {g, col, xg, NULL, p0, np};
-                cpu_parallel(be, Kdim, np, im2col_rows, &c);
-                cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, col, np, 1.0f,
-                          yg + p0, g->Sout);
+                ltx_cpu_parallel(be, Kdim, np, im2col_rows, &c);
+                ltx_cpu_sgemm(be->pool, false, false, g->cog, np, Kdim, 1.0f, wg, Kdim, col, np,
+                              1.0f, yg + p0, g->Sout);
             }
         }
     free(col);
@@ -363,9 +363,10 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
                     b = xt_tile;
                     ldb = nq;
                 }
-                cpu_sgemm(be->pool, true, false, M, nq, g->cig, 1.0f, wg, M, b, ldb, 0.0f, col, nq);
+                ltx_cpu_sgemm(be->pool, true, false, M, nq, g->cig, 1.0f, wg, M, b, ldb, 0.0f, col,
+                              nq);
                 col_ctx c = {g, col, NULL, yg, q0, nq};
-                cpu_parallel(be, g->cog, g->Kvol * nq, col2im_chans, &c);
+                ltx_cpu_parallel(be, g->cog, g->Kvol * nq, col2im_chans, &c);
             }
         }
     free(col);
@@ -381,7 +382,7 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
-    LTX_TRY(cpu_check_dtype(be, w->dtype, "conv weight"));
+    LTX_TRY(ltx_cpu_check_dtype(be, w->dtype, "conv weight"));
     geom g;
     LTX_TRY(ltx_conv_geom_make(y, x, w, p, &g));
     if (bias && (ltx_tensor_numel(bias) != g.Cout || !ltx_tensor_is_contiguous(bias)))
@@ -395,7 +396,7 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
     if (!ltx_tensor_is_contiguous(w)) { /* rare: a strided weight view -> contiguous f32 */
         wtmp = ltx_tensor_new(be, LTX_F32, w->ndim, w->shape);
         if (!wtmp) return ltx_err_failed();
-        s = cpu_copy(be, wtmp, w);
+        s = ltx_cpu_copy(be, wtmp, w);
         wf = cpu_ptr(wtmp);
     } else if (w->dtype != LTX_F32) {
         wbuf = malloc(sizeof(float) * (size_t)(wn + 1));
@@ -414,7 +415,7 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
     const float *xp = cpu_ptr(x);
     if (s == LTX_OK && g.cig == 1 && g.cog == 1) {
         dw_ctx c = {&g, yp, xp, wf, bbuf, p->transposed};
-        cpu_parallel(be, g.N * g.Cout, g.Sout * g.Kvol, dw_items, &c);
+        ltx_cpu_parallel(be, g.N * g.Cout, g.Sout * g.Kvol, dw_items, &c);
     } else if (s == LTX_OK) {
         /* y = bias (broadcast over positions), then the GEMMs accumulate */
         for (int64_t r = 0; r < g.N * g.Cout; r++) {
@@ -550,8 +551,8 @@ static void interp_rows(void *vctx, int64_t begin, int64_t end, int worker)
 
 /* Resizes the spatial dims (1 to 3, after N and C) of f32 src (any strides) into contiguous f32
  * dst (N, C, *out). Bicubic: 2 spatial dims only. Scratch: per-dim index/weight tables. */
-ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
-                           const ltx_tensor *src, bool align_corners)
+ltx_status ltx_cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
+                               const ltx_tensor *src, bool align_corners)
 {
     int ns = src->ndim - 2;
     if (src->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_is_contiguous(dst) ||
@@ -605,7 +606,7 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
         o += c.out[i] * c.dim[i].taps;
     }
     int64_t rows = src->shape[0] * src->shape[1] * c.out[0] * c.out[1];
-    cpu_parallel(be, rows, c.out[2] * taps * taps * (ns > 1 ? taps : 1), interp_rows, &c);
+    ltx_cpu_parallel(be, rows, c.out[2] * taps * taps * (ns > 1 ? taps : 1), interp_rows, &c);
     free(ib);
     free(wb);
     return LTX_OK;
@@ -613,14 +614,14 @@ ltx_status cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *ds
 
 /* ltx_backend_ops.conv: a GEMM too, so in bf16 precision x and w are rounded to bf16 first
  * (f32 sums; bias stays f32), as a GPU's bf16 implicit GEMM / cuDNN conv computes. */
-ltx_status cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                    const ltx_tensor *bias, const ltx_conv_params *p)
+ltx_status ltx_cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                        const ltx_tensor *bias, const ltx_conv_params *p)
 {
-    if (!cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_f32(be, y, x, w, bias, p);
+    if (!ltx_cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_f32(be, y, x, w, bias, p);
     const ltx_tensor *xr, *wr = w;
     ltx_tensor *tx = NULL, *tw = NULL;
-    ltx_status s = cpu_round_bf16_input(be, x, &xr, &tx);
-    if (s == LTX_OK && w->dtype != LTX_BF16) s = cpu_round_bf16_input(be, w, &wr, &tw);
+    ltx_status s = ltx_cpu_round_bf16_input(be, x, &xr, &tx);
+    if (s == LTX_OK && w->dtype != LTX_BF16) s = ltx_cpu_round_bf16_input(be, w, &wr, &tw);
     if (s == LTX_OK) s = conv_f32(be, y, xr, wr, bias, p);
     ltx_tensor_free(tx);
     ltx_tensor_free(tw);

@@ -122,7 +122,7 @@ static ltx_status compute_dtype(ltx_backend *be, const ltx_tensor *const *ts, in
         if (!is_float_dt(ts[k]->dtype))
             return ltx_err(LTX_ERR_INVALID_ARG, "%s: operand %d has non-float dtype %s", op, k,
                            ltx_dtype_name(ts[k]->dtype));
-        LTX_TRY(cpu_check_dtype(be, ts[k]->dtype, op));
+        LTX_TRY(ltx_cpu_check_dtype(be, ts[k]->dtype, op));
         if (ts[k]->dtype == LTX_F64) *ct = LTX_F64;
     }
     if (*ct == LTX_F64 && !be->caps.f64)
@@ -259,7 +259,7 @@ static bool try_tiled_copy(ltx_backend *be, const cpu_iter *it, ltx_tensor *dst,
             c.outer[c.nouter++] = d;
             nout *= it->shape[d];
         }
-    cpu_parallel(be, nout * c.ntile_j, TILE * it->shape[L], tcopy_items, &c);
+    ltx_cpu_parallel(be, nout * c.ntile_j, TILE * it->shape[L], tcopy_items, &c);
     return true;
 }
 
@@ -301,18 +301,18 @@ static ltx_status copy_quant(ltx_backend *be, ltx_tensor *dst, const ltx_tensor 
     return LTX_OK;
 }
 
-ltx_status cpu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
+ltx_status ltx_cpu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
-    LTX_TRY(cpu_check_dtype(be, dst->dtype, "copy"));
-    LTX_TRY(cpu_check_dtype(be, src->dtype, "copy"));
+    LTX_TRY(ltx_cpu_check_dtype(be, dst->dtype, "copy"));
+    LTX_TRY(ltx_cpu_check_dtype(be, src->dtype, "copy"));
     if (ltx_dtype_is_quant(dst->dtype) || ltx_dtype_is_quant(src->dtype))
         return copy_quant(be, dst, src);
     cpu_iter it;
     const ltx_tensor *ts[2] = {dst, src};
-    LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "copy"));
+    LTX_TRY(ltx_cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "copy"));
     if (try_tiled_copy(be, &it, dst, src)) return LTX_OK;
     copy_ctx c = {dst, src};
-    cpu_iter_run(be, &it, dst->dtype == src->dtype ? 1 : 2, copy_seg, &c);
+    ltx_cpu_iter_run(be, &it, dst->dtype == src->dtype ? 1 : 2, copy_seg, &c);
     return LTX_OK;
 }
 
@@ -350,18 +350,18 @@ static void fill_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *i
 }
 
 /* dst[...] = value converted to dst's dtype (ltx_convert from f64). dst may be strided. */
-ltx_status cpu_fill(ltx_backend *be, ltx_tensor *dst, double value)
+ltx_status ltx_cpu_fill(ltx_backend *be, ltx_tensor *dst, double value)
 {
-    LTX_TRY(cpu_check_dtype(be, dst->dtype, "fill"));
+    LTX_TRY(ltx_cpu_check_dtype(be, dst->dtype, "fill"));
     if (ltx_dtype_is_quant(dst->dtype))
         return ltx_err(LTX_ERR_UNSUPPORTED, "fill: %s tensors are not filled in place",
                        ltx_dtype_name(dst->dtype));
     cpu_iter it;
     const ltx_tensor *ts[1] = {dst};
-    LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 1, ts, true, "fill"));
+    LTX_TRY(ltx_cpu_iter_init(&it, dst->ndim, dst->shape, 1, ts, true, "fill"));
     fill_ctx c = {.dst = dst};
     ltx_convert(c.val, dst->dtype, &value, LTX_F64, 1);
-    cpu_iter_run(be, &it, 1, fill_seg, &c);
+    ltx_cpu_iter_run(be, &it, 1, fill_seg, &c);
     return LTX_OK;
 }
 
@@ -515,8 +515,8 @@ static void unary_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *
 }
 
 /* dst = op(a; p0, p1), a broadcast to dst. */
-ltx_status cpu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                     double p0, double p1)
+ltx_status ltx_cpu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                         double p0, double p1)
 {
     if ((unsigned)op >= LTX_UNARY_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "unary: op %d out of range", (int)op);
@@ -525,9 +525,9 @@ ltx_status cpu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const lt
     LTX_TRY(compute_dtype(be, ts, 2, "unary", &c.ct));
     c.direct = dst->dtype == c.ct && a->dtype == c.ct;
     cpu_iter it;
-    LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "unary"));
+    LTX_TRY(ltx_cpu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "unary"));
     int cost = (op <= LTX_UNARY_GELU_ERF && op != LTX_UNARY_NEG) ? 8 : 1;
-    cpu_iter_run(be, &it, cost, unary_seg, &c);
+    ltx_cpu_iter_run(be, &it, cost, unary_seg, &c);
     return LTX_OK;
 }
 
@@ -631,14 +631,14 @@ static ltx_status run_binary(ltx_backend *be, int op, double ca, double cb, ltx_
     LTX_TRY(compute_dtype(be, ts, 3, name, &c.ct));
     c.direct = dst->dtype == c.ct && a->dtype == c.ct && b->dtype == c.ct;
     cpu_iter it;
-    LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, 3, ts, true, name));
-    cpu_iter_run(be, &it, op == LTX_BINARY_POW ? 8 : 1, binary_seg, &c);
+    LTX_TRY(ltx_cpu_iter_init(&it, dst->ndim, dst->shape, 3, ts, true, name));
+    ltx_cpu_iter_run(be, &it, op == LTX_BINARY_POW ? 8 : 1, binary_seg, &c);
     return LTX_OK;
 }
 
 /* dst = a op b; a and b broadcast (numpy rules) to dst's shape; mixed f32/f64 computes in f64. */
-ltx_status cpu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                      const ltx_tensor *b)
+ltx_status ltx_cpu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                          const ltx_tensor *b)
 {
     if ((unsigned)op >= LTX_BINARY_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "binary: op %d out of range", (int)op);
@@ -646,8 +646,8 @@ ltx_status cpu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const 
 }
 
 /* dst = (a * x) + (b * y): each product rounded to the compute dtype, then the sum. */
-ltx_status cpu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
-                     const ltx_tensor *y)
+ltx_status ltx_cpu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
+                         const ltx_tensor *y)
 {
     return run_binary(be, LTX_BINARY_COUNT, a, b, dst, x, y, "axpby");
 }

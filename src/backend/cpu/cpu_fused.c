@@ -36,8 +36,8 @@ static void gated_seg(void *vctx, const int64_t *off, int64_t n, const int64_t *
     }
 }
 
-ltx_status cpu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
-                         const ltx_tensor *gate)
+ltx_status ltx_cpu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                             const ltx_tensor *y, const ltx_tensor *gate)
 {
     if (dst->dtype != LTX_F32 || x->dtype != LTX_F32 || y->dtype != LTX_F32 ||
         (gate && gate->dtype != LTX_F32) || !ltx_tensor_same_shape(dst, x))
@@ -45,32 +45,33 @@ ltx_status cpu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, 
                        "gated_add: f32 dst/x of one shape, f32 y and gate expected");
     const ltx_tensor *ts[4] = {dst, x, y, gate};
     cpu_iter it;
-    LTX_TRY(cpu_iter_init(&it, dst->ndim, dst->shape, gate ? 4 : 3, ts, true, "gated_add"));
+    LTX_TRY(ltx_cpu_iter_init(&it, dst->ndim, dst->shape, gate ? 4 : 3, ts, true, "gated_add"));
     gated_ctx c = {dst, x, y, gate};
-    cpu_iter_run(be, &it, 2, gated_seg, &c);
+    ltx_cpu_iter_run(be, &it, 2, gated_seg, &c);
     return LTX_OK;
 }
 
-ltx_status cpu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                          const ltx_tensor *bias, float w_scale, ltx_unary_op act)
+ltx_status ltx_cpu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                              const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
+                              ltx_unary_op act)
 {
     if (act != LTX_UNARY_GELU_TANH && act != LTX_UNARY_GELU_ERF && act != LTX_UNARY_SILU &&
         act != LTX_UNARY_RELU)
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "linear_act: activation %d is not gelu_tanh, gelu_erf, silu or relu",
                        (int)act);
-    LTX_TRY(cpu_linear(be, y, x, w, bias, w_scale));
-    return cpu_unary(be, act, y, y, 0.0, 0.0);
+    LTX_TRY(ltx_cpu_linear(be, y, x, w, bias, w_scale));
+    return ltx_cpu_unary(be, act, y, y, 0.0, 0.0);
 }
 
-ltx_status cpu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
-                            const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
-                            const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_status ltx_cpu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
+                                const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
+                                const ltx_tensor *cos, const ltx_tensor *sin)
 {
     if (x->ndim != 3 || heads <= 0 || x->shape[2] % heads || !ltx_tensor_same_shape(dst, x))
         return ltx_err(LTX_ERR_INVALID_ARG,
                        "qk_norm_rope: x and dst (B, T, H*D) of one shape, %d heads", heads);
-    LTX_TRY(cpu_norm(be, LTX_NORM_RMS, dst, x, w, NULL, 0, eps));
+    LTX_TRY(ltx_cpu_norm(be, LTX_NORM_RMS, dst, x, w, NULL, 0, eps));
     /* dst (B, T, H*D) viewed (B, H, T, D): strides by hand, so any dst layout works */
     ltx_tensor *v = ltx_tensor_view(dst);
     if (!v) return ltx_err_failed();
@@ -84,7 +85,7 @@ ltx_status cpu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst
     v->stride[1] = dst->stride[2] * D;
     v->stride[2] = dst->stride[1];
     v->stride[3] = dst->stride[2];
-    ltx_status s = cpu_rope(be, mode, v, v, cos, sin);
+    ltx_status s = ltx_cpu_rope(be, mode, v, v, cos, sin);
     ltx_tensor_free(v);
     return s;
 }

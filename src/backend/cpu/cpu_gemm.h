@@ -25,63 +25,65 @@ typedef struct cpu_wsource {
 } cpu_wsource;
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale (exact widening, one f32
- * product by the scale as cpu_linear always did). */
-void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0,
-                    int64_t k1);
+ * product by the scale as ltx_cpu_linear always did). */
+void ltx_cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0,
+                        int64_t k1);
 
 /* C (M, N), row stride ldc, = [C +] bf16(A) @ bf16(W)^T with f32 accumulation, where A is f32
  * (M, K) with row stride lda and unit column stride, and bf16(.) rounds to nearest even (W: its
  * widened, scaled f32 value). accumulate: add to C (e.g. C preset to the bias) instead of
- * overwriting it. Kernel level: cpu_isa_active(). Work is spread over `pool` (NULL: serial).
+ * overwriting it. Kernel level: ltx_cpu_isa_active(). Work is spread over `pool` (NULL: serial).
  * Allocates per call: M x K bf16 for A and one packed W panel (<= 512 KiB) per worker; returns
  * LTX_ERR_OOM (C untouched) if that fails. */
-ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate);
+ltx_status ltx_cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                             int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
+                             bool accumulate);
 /* The same with C = bias + bf16(A) @ bf16(W)^T (bias: N f32 values, NULL = none): bit for bit
- * cpu_bf16_gemm on C preset to the bias (accumulate), without the separate pass over C — each
+ * ltx_cpu_bf16_gemm on C preset to the bias (accumulate), without the separate pass over C — each
  * output tile is set to the bias just before its first k block. */
-ltx_status cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                              int64_t lda, const cpu_wsource *w, const float *bias, float *C,
-                              int64_t ldc);
+ltx_status ltx_cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
+                                  const float *A, int64_t lda, const cpu_wsource *w,
+                                  const float *bias, float *C, int64_t ldc);
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major f32 sgemm under the CPU backend's threading
  * rule: with a pool of >= 2 threads OpenBLAS runs single-threaded (the backend sets it so at
  * creation) and the product is cut into one tile per worker; without a pool, one call on
  * OpenBLAS's threads. Same arguments as cblas_sgemm (ta/tb: transpose A/B). */
 /* Packed-operand pieces of the bf16 GEMM for callers with their own blocking (attention),
- * single-threaded, at the active ISA level. Operands: A16 = bf16 rows from cpu_bf16_round_rows
- * (cpu_bf16_rows_pad(M) rows of 2 * ceil(K / 2) values, zero padded); Bp = packed panels
- * (cpu_bf16_panel_words(N, K) words) from cpu_bf16_pack_nk (B given as N rows of K, row
- * stride lds, i.e. C = A B^T) or cpu_bf16_pack_kn (B given as K rows of N, C = A B).
+ * single-threaded, at the active ISA level. Operands: A16 = bf16 rows from ltx_cpu_bf16_round_rows
+ * (ltx_cpu_bf16_rows_pad(M) rows of 2 * ceil(K / 2) values, zero padded); Bp = packed panels
+ * (ltx_cpu_bf16_panel_words(N, K) words) from ltx_cpu_bf16_pack_nk (B given as N rows of K, row
+ * stride lds, i.e. C = A B^T) or ltx_cpu_bf16_pack_kn (B given as K rows of N, C = A B).
  * rowbuf scratch: pack_nk 16 * ceil(K / 2) words, pack_kn 2 * (N rounded up to 64) halves. */
-int64_t cpu_bf16_rows_pad(int64_t M);
-int64_t cpu_bf16_panel_words(int64_t N, int64_t K);
-void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds);
-void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
-                      uint32_t *rowbuf);
-void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
-                      uint16_t *rowbuf);
+int64_t ltx_cpu_bf16_rows_pad(int64_t M);
+int64_t ltx_cpu_bf16_panel_words(int64_t N, int64_t K);
+void ltx_cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds);
+void ltx_cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
+                          uint32_t *rowbuf);
+void ltx_cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                          uint16_t *rowbuf);
 /* Rows k0..k1 (k0 even; src = row k0, row stride lds) of a K x N operand into its pack_kn panels
  * (dst = the whole operand's panels); slices of one operand may be packed concurrently. */
-void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0, int64_t k1,
-                            int64_t K, int64_t N, uint16_t *rowbuf);
+void ltx_cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0,
+                                int64_t k1, int64_t K, int64_t N, uint16_t *rowbuf);
 /* M rows of K values (row stride lds) rounded into dst (row stride ldd halves >= K + (K & 1));
  * an odd K gets a zero in the pair's second half. No padding rows (unlike round_rows). */
-void cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
-                          int64_t K);
+void ltx_cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
+                              int64_t K);
 /* C (M, N) [+]= alpha * (A16 @ B) for operands packed as above (K the unpacked length; alpha
  * one f32 product on each finished f32 sum, none when 1). bstride: words between B's 64-column
  * panels (<= 0: packed for exactly this K; larger when Bp is a slice of pairs out of panels
  * packed for a longer K). */
-void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          int64_t bstride, float *C, int64_t ldc, bool accumulate, float alpha);
+void ltx_cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16,
+                              const uint32_t *Bp, int64_t bstride, float *C, int64_t ldc,
+                              bool accumulate, float alpha);
 
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
-void cpu_blas_single_threaded(void);
+void ltx_cpu_blas_single_threaded(void);
 
-void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-               int64_t ldc);
+void ltx_cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc);
 
 /* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
  * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each
@@ -111,21 +113,21 @@ typedef struct cpu_qgemm {
     bool accumulate;
 } cpu_qgemm;
 
-/* True when cpu_gemm_quant has kernels for weight type wt at row length K (Q8_0, Q4_0: K a
+/* True when ltx_cpu_gemm_quant has kernels for weight type wt at row length K (Q8_0, Q4_0: K a
  * multiple of 32; Q4_K, Q5_K, Q6_K: of 256). */
-bool cpu_gemm_quant_supports(ltx_dtype wt, int64_t K);
+bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K);
 /* Quantizes A (M, K), row stride lda, for weight type wt into a (allocated here; release with
- * cpu_qact_free, which accepts a zeroed or freed a). LTX_ERR_OOM leaves a empty. */
-ltx_status cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
-                             const float *A, int64_t lda, cpu_qact *a);
-void cpu_qact_free(cpu_qact *a);
+ * ltx_cpu_qact_free, which accepts a zeroed or freed a). LTX_ERR_OOM leaves a empty. */
+ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                 const float *A, int64_t lda, cpu_qact *a);
+void ltx_cpu_qact_free(cpu_qact *a);
 /* Runs g at the active ISA level over pool (NULL: serial). */
-ltx_status cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
+ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
 /* C (M, N), row stride ldc, [C +] = scale * (q8(A) @ W^T) with W (N, K) of block-quantized
  * type wt (rows of wrb bytes) and A f32 (M, K) quantized per call as described at the top of
- * cpu_gemm_quant.c. Returns LTX_ERR_INVALID_ARG when !cpu_gemm_quant_supports(wt, K). */
-ltx_status cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                          int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
-                          float *C, int64_t ldc, bool accumulate);
+ * cpu_gemm_quant.c. Returns LTX_ERR_INVALID_ARG when !ltx_cpu_gemm_quant_supports(wt, K). */
+ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                              int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
+                              float *C, int64_t ldc, bool accumulate);
 
 #endif

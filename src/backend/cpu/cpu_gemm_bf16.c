@@ -18,7 +18,7 @@
  *   - Micro-kernel MR x NR = 6 x 64: 24 zmm accumulators, per k pair 4 loads of W, 6
  *     broadcasts of A and 24 vdpbf16ps (each 32 multiply-adds). Its epilogue (bf16_epi) adds
  *     the tile to C for every k block after the first, or starts it from the bias (bias + sum,
- *     the bits of C preset to the bias: cpu_bf16_gemm_bias, linear's route), and applies the
+ *     the bits of C preset to the bias: ltx_cpu_bf16_gemm_bias, linear's route), and applies the
  *     attention's score scale (one f32 product per sum; none at 1).
  *   - Tasks: column blocks (and row chunks when there are fewer column blocks than 2 x workers),
  *     taken dynamically by the pool's workers; each task packs its own W block.
@@ -255,7 +255,7 @@ TARGET_AVX512 static void round_rows_avx512(uint16_t *dst, int64_t ldd, const fl
 static void round_rows(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
                        int64_t K)
 {
-    if (cpu_isa_active() == CPU_ISA_AVX512) {
+    if (ltx_cpu_isa_active() == CPU_ISA_AVX512) {
         round_rows_avx512(dst, ldd, src, lds, M, K);
         return;
     }
@@ -377,7 +377,7 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
                 if (src) {
                     memcpy(h, src, (size_t)(k1 - k0) * sizeof *h);
                 } else {
-                    cpu_widen_rows(wide, j->w, n, n + 1, k0, k1);
+                    ltx_cpu_widen_rows(wide, j->w, n, n + 1, k0, k1);
                     round_row(h, wide, (size_t)(k1 - k0));
                 }
                 if (k1 - k0 < 2 * kpn) h[k1 - k0] = 0; /* odd K: pad the last pair */
@@ -450,7 +450,7 @@ static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
                   .ldc = ldc,
                   .accumulate = accumulate,
                   .bias = accumulate ? NULL : bias,
-                  .isa = cpu_isa_active()};
+                  .isa = ltx_cpu_isa_active()};
     j.kern = pick_kernel(j.isa);
     j.w_direct = w->dt == LTX_BF16 && (w->cs == 1 || K == 1) && w->scale == 1.0f;
     /* Column blocks: at most NC_MAX wide, at least 2 per worker when N allows. */
@@ -485,35 +485,36 @@ static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
     return LTX_OK;
 }
 
-ltx_status cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const cpu_wsource *w, float *C, int64_t ldc, bool accumulate)
+ltx_status ltx_cpu_bf16_gemm(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                             int64_t lda, const cpu_wsource *w, float *C, int64_t ldc,
+                             bool accumulate)
 {
     return gemm_run(pool, M, N, K, A, lda, w, NULL, C, ldc, accumulate);
 }
 
-ltx_status cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                              int64_t lda, const cpu_wsource *w, const float *bias, float *C,
-                              int64_t ldc)
+ltx_status ltx_cpu_bf16_gemm_bias(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
+                                  const float *A, int64_t lda, const cpu_wsource *w,
+                                  const float *bias, float *C, int64_t ldc)
 {
     return gemm_run(pool, M, N, K, A, lda, w, bias, C, ldc, false);
 }
 
 /* ---- building blocks for callers that pack themselves (attention) --------------------------- */
 
-int64_t cpu_bf16_panel_words(int64_t N, int64_t K)
+int64_t ltx_cpu_bf16_panel_words(int64_t N, int64_t K)
 {
     return (N + NR - 1) / NR * NR * ((K + 1) / 2);
 }
 
-int64_t cpu_bf16_rows_pad(int64_t M)
+int64_t ltx_cpu_bf16_rows_pad(int64_t M)
 {
     return (M + MR - 1) / MR * MR;
 }
 
-void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds)
+void ltx_cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, int64_t lds)
 {
     int64_t ld16 = 2 * ((K + 1) / 2);
-    for (int64_t m = 0; m < cpu_bf16_rows_pad(M); m++) {
+    for (int64_t m = 0; m < ltx_cpu_bf16_rows_pad(M); m++) {
         uint16_t *d = dst + m * ld16;
         if (m < M) {
             round_row(d, src + m * lds, (size_t)K);
@@ -524,15 +525,15 @@ void cpu_bf16_round_rows(uint16_t *dst, const float *src, int64_t M, int64_t K, 
     }
 }
 
-void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
-                      uint32_t *rowbuf)
+void ltx_cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int64_t lds,
+                          uint32_t *rowbuf)
 {
     int64_t kpn = (K + 1) / 2;
-    cpu_isa isa = cpu_isa_active();
+    cpu_isa isa = ltx_cpu_isa_active();
     for (int64_t g0 = 0; g0 < (N + NR - 1) / NR * NR; g0 += 16) {
         const uint32_t *rows[16];
         int64_t nr = N - g0 < 16 ? (N - g0 > 0 ? N - g0 : 0) : 16;
-        cpu_bf16_round_block((uint16_t *)rowbuf, 2 * kpn, src + g0 * lds, lds, nr, K);
+        ltx_cpu_bf16_round_block((uint16_t *)rowbuf, 2 * kpn, src + g0 * lds, lds, nr, K);
         for (int i = 0; i < 16; i++) {
             uint32_t *own = rowbuf + i * kpn;
             if (i >= nr) memset(own, 0, (size_t)kpn * sizeof *own);
@@ -546,8 +547,8 @@ void cpu_bf16_pack_nk(uint32_t *dst, const float *src, int64_t N, int64_t K, int
     }
 }
 
-void cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
-                          int64_t K)
+void ltx_cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int64_t lds, int64_t M,
+                              int64_t K)
 {
     round_rows(dst, ldd, src, lds, M, K);
     for (int64_t m = 0; (K & 1) && m < M; m++)
@@ -564,13 +565,13 @@ TARGET_AVX512 static void interleave64_avx512(uint32_t *d, const uint16_t *lo, c
     }
 }
 
-void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0, int64_t k1,
-                            int64_t K, int64_t N, uint16_t *rowbuf)
+void ltx_cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_t k0,
+                                int64_t k1, int64_t K, int64_t N, uint16_t *rowbuf)
 {
     int64_t kpn = (K + 1) / 2, npad = (N + NR - 1) / NR * NR;
     uint16_t *r0 = rowbuf, *r1 = rowbuf + npad;
     memset(rowbuf, 0, (size_t)(2 * npad) * sizeof *rowbuf);
-    bool avx512 = cpu_isa_active() == CPU_ISA_AVX512;
+    bool avx512 = ltx_cpu_isa_active() == CPU_ISA_AVX512;
     for (int64_t k = k0; k < k1; k += 2) {
         int64_t p = k / 2;
         round_rows(r0, npad, src + (k - k0) * lds, lds, k + 1 < K ? 2 : 1, N);
@@ -586,18 +587,19 @@ void cpu_bf16_pack_kn_slice(uint32_t *dst, const float *src, int64_t lds, int64_
     }
 }
 
-void cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
-                      uint16_t *rowbuf)
+void ltx_cpu_bf16_pack_kn(uint32_t *dst, const float *src, int64_t K, int64_t N, int64_t lds,
+                          uint16_t *rowbuf)
 {
-    cpu_bf16_pack_kn_slice(dst, src, lds, 0, K, K, N, rowbuf);
+    ltx_cpu_bf16_pack_kn_slice(dst, src, lds, 0, K, K, N, rowbuf);
 }
 
-void cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16, const uint32_t *Bp,
-                          int64_t bstride, float *C, int64_t ldc, bool accumulate, float alpha)
+void ltx_cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16,
+                              const uint32_t *Bp, int64_t bstride, float *C, int64_t ldc,
+                              bool accumulate, float alpha)
 {
     int64_t kpn = (K + 1) / 2;
     if (bstride <= 0) bstride = kpn * NR;
-    bf16_kernel kern = pick_kernel(cpu_isa_active());
+    bf16_kernel kern = pick_kernel(ltx_cpu_isa_active());
     bf16_epi e = {accumulate, alpha, NULL};
     for (int64_t nb = 0; nb < N; nb += NR) {
         int nr = N - nb < NR ? (int)(N - nb) : NR;

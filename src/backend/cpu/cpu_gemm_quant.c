@@ -687,7 +687,7 @@ static void q_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     }
 }
 
-bool cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
+bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
 {
     switch (wt) {
     case LTX_Q8_0:
@@ -702,15 +702,15 @@ bool cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
     }
 }
 
-void cpu_qact_free(cpu_qact *a)
+void ltx_cpu_qact_free(cpu_qact *a)
 {
     if (!a) return;
     free(a->qs), free(a->dvec), free(a->init), free(a->dsb), free(a->xs);
     memset(a, 0, sizeof *a);
 }
 
-ltx_status cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
-                             const float *A, int64_t lda, cpu_qact *a)
+ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                 const float *A, int64_t lda, cpu_qact *a)
 {
     memset(a, 0, sizeof *a);
     a->M = M, a->K = K, a->src = A, a->lda = lda;
@@ -730,7 +730,7 @@ ltx_status cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int6
         ok = ok && a->dvec && a->init;
     }
     if (!ok) {
-        cpu_qact_free(a);
+        ltx_cpu_qact_free(a);
         return ltx_err(LTX_ERR_OOM, "linear (%s): no memory to quantize %lld x %lld activations",
                        ltx_dtype_name(wt), (long long)M, (long long)K);
     }
@@ -739,10 +739,10 @@ ltx_status cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int6
     return LTX_OK;
 }
 
-ltx_status cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
+ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
 {
     int nw = ltx_threadpool_size(pool);
-    cpu_isa isa = cpu_isa_active();
+    cpu_isa isa = ltx_cpu_isa_active();
     bool kq = g->act->block == 256;
     qjob j = {.g = g};
     j.tile = isa == CPU_ISA_AVX512 ? (kq ? tile_qk_avx512 : tile_q32_avx512)
@@ -769,16 +769,16 @@ ltx_status cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
     return LTX_OK;
 }
 
-ltx_status cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
-                          int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
-                          float *C, int64_t ldc, bool accumulate)
+ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
+                              int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
+                              float *C, int64_t ldc, bool accumulate)
 {
     if (M <= 0 || N <= 0) return LTX_OK;
-    if (!cpu_gemm_quant_supports(wt, K))
+    if (!ltx_cpu_gemm_quant_supports(wt, K))
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: no int8 kernel for %s with K = %lld",
                        ltx_dtype_name(wt), (long long)K);
     cpu_qact a;
-    LTX_TRY(cpu_qact_quantize(pool, wt, M, K, A, lda, &a));
+    LTX_TRY(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a));
     cpu_qgemm g = {.act = &a,
                    .M = M,
                    .N = N,
@@ -789,7 +789,7 @@ ltx_status cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
                    .C = C,
                    .ldc = ldc,
                    .accumulate = accumulate};
-    ltx_status s = cpu_gemm_quant_run(pool, &g);
-    cpu_qact_free(&a);
+    ltx_status s = ltx_cpu_gemm_quant_run(pool, &g);
+    ltx_cpu_qact_free(&a);
     return s;
 }

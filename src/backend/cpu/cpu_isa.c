@@ -54,19 +54,19 @@ static void init(void)
     atomic_store(&active, (int)use);
 }
 
-cpu_isa cpu_isa_detected(void)
+cpu_isa ltx_cpu_isa_detected(void)
 {
     pthread_once(&once, init);
     return detected;
 }
 
-cpu_isa cpu_isa_active(void)
+cpu_isa ltx_cpu_isa_active(void)
 {
     pthread_once(&once, init);
     return (cpu_isa)atomic_load_explicit(&active, memory_order_relaxed);
 }
 
-bool cpu_isa_set(cpu_isa isa)
+bool ltx_cpu_isa_set(cpu_isa isa)
 {
     pthread_once(&once, init);
     if ((int)isa < 0 || isa >= CPU_ISA_COUNT || isa > detected) return false;
@@ -74,16 +74,16 @@ bool cpu_isa_set(cpu_isa isa)
     return true;
 }
 
-const char *cpu_isa_name(cpu_isa isa)
+const char *ltx_cpu_isa_name(cpu_isa isa)
 {
     return (int)isa >= 0 && isa < CPU_ISA_COUNT ? NAMES[isa] : "?";
 }
 
-const char *cpu_isa_describe(char *buf, size_t cap)
+const char *ltx_cpu_isa_describe(char *buf, size_t cap)
 {
     static const char *FEAT[CPU_ISA_COUNT] = {"portable C", "avx2/fma/f16c",
                                               "avx512f/bw/vl/dq/bf16/vnni"};
-    cpu_isa a = cpu_isa_active(), d = cpu_isa_detected();
+    cpu_isa a = ltx_cpu_isa_active(), d = ltx_cpu_isa_detected();
     snprintf(buf, cap, "%s (detected %s: %s; %s)", NAMES[a], NAMES[d], FEAT[d], env_note);
     return buf;
 }

@@ -12,8 +12,8 @@
 /* Target elements of work per scheduled chunk. */
 #define CHUNK_WORK 16384
 
-void cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nops,
-                           const int64_t (*stride)[LTX_MAX_DIMS])
+void ltx_cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nops,
+                               const int64_t (*stride)[LTX_MAX_DIMS])
 {
     LTX_ASSERT(nops >= 1 && nops <= CPU_ITER_MAX_OPS && ndim >= 0 && ndim <= LTX_MAX_DIMS);
     memset(it, 0, sizeof *it);
@@ -66,8 +66,8 @@ void cpu_iter_init_strides(cpu_iter *it, int ndim, const int64_t *shape, int nop
         it->rows *= it->shape[d];
 }
 
-ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
-                         const ltx_tensor *const *ts, bool write0, const char *op)
+ltx_status ltx_cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
+                             const ltx_tensor *const *ts, bool write0, const char *op)
 {
     int64_t st[CPU_ITER_MAX_OPS][LTX_MAX_DIMS];
     for (int k = 0; k < nops; k++) {
@@ -101,11 +101,12 @@ ltx_status cpu_iter_init(cpu_iter *it, int ndim, const int64_t *shape, int nops,
                                op, d);
         }
     }
-    cpu_iter_init_strides(it, ndim, shape, nops, (const int64_t(*)[LTX_MAX_DIMS])st);
+    ltx_cpu_iter_init_strides(it, ndim, shape, nops, (const int64_t(*)[LTX_MAX_DIMS])st);
     return LTX_OK;
 }
 
-void cpu_iter_row(const cpu_iter *it, int64_t r, int64_t *off)
+/* Element offsets of the first element of row r (0 <= r < rows) for every operand. */
+static void cpu_iter_row(const cpu_iter *it, int64_t r, int64_t *off)
 {
     for (int k = 0; k < it->nops; k++)
         off[k] = 0;
@@ -145,7 +146,7 @@ static void run_items(void *vctx, int64_t begin, int64_t end, int worker)
     }
 }
 
-void cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, void *ctx)
+void ltx_cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, void *ctx)
 {
     if (it->inner == 0 || it->rows == 0) return;
     int64_t total = it->rows * it->inner * (cost > 0 ? cost : 1);
@@ -174,7 +175,8 @@ void cpu_iter_run(ltx_backend *be, const cpu_iter *it, int cost, cpu_seg_fn fn, 
     ltx_threadpool_for(be->pool, items, grain < 1 ? 1 : grain, run_items, &rc);
 }
 
-void cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn, void *ctx)
+void ltx_cpu_parallel(ltx_backend *be, int64_t n, int64_t work_per_item, ltx_parallel_fn fn,
+                      void *ctx)
 {
     if (n <= 0) return;
     if (work_per_item < 1) work_per_item = 1;

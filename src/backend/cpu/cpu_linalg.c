@@ -25,11 +25,11 @@
  * plus a contiguous copy of x when x's rows are not evenly strided. An f32 weight with scale 1
  * and unit column stride is used in place (no scratch).
  *
- * Precision (be->precision, decided in one place: cpu_gemm_bf16() below): f32 is exact f32; bf16
- * rounds the GEMM inputs — x and the (scaled) weight for linear, a and b for matmul, q/k/v for
- * attention (cpu_attention.c calls cpu_round_bf16_input) — to bf16 and accumulates in f32 with
+ * Precision (be->precision, decided in one place: ltx_cpu_gemm_bf16() below): f32 is exact f32;
+ * bf16 rounds the GEMM inputs — x and the (scaled) weight for linear, a and b for matmul, q/k/v for
+ * attention (cpu_attention.c calls ltx_cpu_round_bf16_input) — to bf16 and accumulates in f32 with
  * f32 outputs, what a GPU's bf16 tensor-core GEMM with f32 accumulation computes up to the
- * order of the sums. linear runs on the native kernels (cpu_bf16_gemm in cpu_gemm_bf16.c;
+ * order of the sums. linear runs on the native kernels (ltx_cpu_bf16_gemm in cpu_gemm_bf16.c;
  * block-quantized weights up to 64 rows on the int8 kernels of cpu_gemm_quant.c), attention's
  * products too (cpu_attention.c); matmul rounds into f32 scratch and reuses the f32 sgemm.
  *
@@ -52,28 +52,28 @@
 #define LINEAR_PANEL_ROWS      1024
 #define LINEAR_PANEL_COLS      4096
 /* Few rows of x (token-by-token decoding): panels of at most 256 KiB of f32, which stay in
- * cache, so the weight is read once from memory in its stored type (see cpu_linear). */
+ * cache, so the weight is read once from memory in its stored type (see ltx_cpu_linear). */
 #define LINEAR_FEW_ROWS             8
 #define LINEAR_FEW_ROWS_PANEL_BYTES ((size_t)256 << 10)
 
 /* ---- precision ------------------------------------------------------------------------------ */
 
 /* The single bf16 decision of the CPU backend: true when GEMM inputs are to be rounded. */
-bool cpu_gemm_bf16(const ltx_backend *be)
+bool ltx_cpu_gemm_bf16(const ltx_backend *be)
 {
     return be->precision == LTX_PRECISION_BF16;
 }
 
-ltx_status cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
-                                ltx_tensor **tmp)
+ltx_status ltx_cpu_round_bf16_input(ltx_backend *be, const ltx_tensor *t, const ltx_tensor **out,
+                                    ltx_tensor **tmp)
 {
     *tmp = NULL;
     *out = t;
-    if (!cpu_gemm_bf16(be)) return LTX_OK;
+    if (!ltx_cpu_gemm_bf16(be)) return LTX_OK;
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
     if (!*tmp) return ltx_err_failed();
     *out = *tmp;
-    return cpu_unary(be, LTX_UNARY_ROUND_BF16, *tmp, t, 0.0, 0.0);
+    return ltx_cpu_unary(be, LTX_UNARY_ROUND_BF16, *tmp, t, 0.0, 0.0);
 }
 
 /* ---- helpers shared by linear and matmul ---------------------------------------------------- */
@@ -226,7 +226,7 @@ static void gemm_tiled(ltx_threadpool *pool, const gemm_args *g)
     ltx_threadpool_for(pool, nw, 1, gemm_tiles, &j);
 }
 
-void cpu_blas_single_threaded(void)
+void ltx_cpu_blas_single_threaded(void)
 {
     openblas_set_num_threads(1);
 }
@@ -234,9 +234,9 @@ void cpu_blas_single_threaded(void)
 /* The one threading rule of the CPU backend (cpu_gemm.h): without a pool (or a pool of 1), one
  * call at OpenBLAS's current count; with a pool of several threads, one call on as many
  * OpenBLAS threads as the pool (its workers are not parked after it: docs/ARCHITECTURE.md). */
-void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-               float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-               float *C, int64_t ldc)
+void ltx_cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc)
 {
     gemm_args g = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, C, ldc};
     if (ltx_threadpool_size(pool) <= 1) {
@@ -259,8 +259,8 @@ void cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N, int
  */
 
 /* dst (n1 - n0, k1 - k0) contiguous f32 = w[n0:n1, k0:k1] * scale. */
-void cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0,
-                    int64_t k1)
+void ltx_cpu_widen_rows(float *dst, const cpu_wsource *w, int64_t n0, int64_t n1, int64_t k0,
+                        int64_t k1)
 {
     int64_t K = k1 - k0;
     if (w->deq) { /* block-quantized: rows are whole blocks, k0 block-aligned (checked) */
@@ -325,7 +325,7 @@ static void linear_panels(void *ctx, int64_t begin, int64_t end, int worker)
         int64_t n0 = p * j->nb, n1 = n0 + j->nb < j->N ? n0 + j->nb : j->N;
         for (int64_t k0 = 0; k0 < j->K; k0 += j->kb) {
             int64_t k1 = k0 + j->kb < j->K ? k0 + j->kb : j->K;
-            cpu_widen_rows(pan, &j->w, n0, n1, k0, k1);
+            ltx_cpu_widen_rows(pan, &j->w, n0, n1, k0, k1);
             gemm_args g = {false,     true, j->M,   n1 - n0, k1 - k0,   1.0f, k0 ? 1.0f : j->beta,
                            j->x + k0, pan,  j->ldx, k1 - k0, j->y + n0, j->N};
             gemm_block(&g, 0, g.M, 0, g.N);
@@ -413,8 +413,8 @@ static int64_t int8_max_rows(void)
 /* ltx_backend_ops.linear. bias may be NULL; w_scale multiplies the widened weight (fp8: folded
  * into the lookup table). Writes all of y; inputs are not modified or retained. Allocates only
  * the per-call scratch described at the top of the file (freed before returning). */
-ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                      const ltx_tensor *bias, float w_scale)
+ltx_status ltx_cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                          const ltx_tensor *bias, float w_scale)
 {
     LTX_TRY(linear_check(y, x, w, bias));
     int64_t N = w->shape[0], K = w->shape[1];
@@ -426,7 +426,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     ltx_status s = LTX_OK;
     const float *xp = cpu_ptr(x);
     int64_t ldx;
-    bool bf16 = cpu_gemm_bf16(be); /* the bf16 kernels round x and w themselves */
+    bool bf16 = ltx_cpu_gemm_bf16(be); /* the bf16 kernels round x and w themselves */
     if (!flat_rows(x, &ldx)) {     /* unevenly strided x: one contiguous copy */
         xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
         if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
@@ -444,7 +444,7 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     }
     /* bf16 GEMM route: the kernels start each output tile from the bias themselves */
     bool bias_in_gemm =
-        bf16 && K > 0 && !(cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows());
+        bf16 && K > 0 && !(ltx_cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows());
     if (bias && !bias_in_gemm) {
         bias_job bj = {yp, bias32, N}; /* y = bias, then gemm with beta 1, as torch addmm */
         ltx_threadpool_for(be->pool, M, 64, bias_rows, &bj);
@@ -473,11 +473,11 @@ ltx_status cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const
     }
     if (bf16) { /* own kernels: cpu_gemm_bf16.c / cpu_gemm_quant.c */
         if (!bias_in_gemm)
-            s = cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
-                               (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale, yp,
-                               N, bias != NULL);
+            s = ltx_cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
+                                   (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale,
+                                   yp, N, bias != NULL);
         else
-            s = cpu_bf16_gemm_bias(be->pool, M, N, K, xp, ldx, &ws, bias32, yp, N);
+            s = ltx_cpu_bf16_gemm_bias(be->pool, M, N, K, xp, ldx, &ws, bias32, yp, N);
         goto done;
     }
 
@@ -703,15 +703,15 @@ static ltx_status matmul_f32(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a
 }
 
 /* ltx_backend_ops.matmul: in bf16 precision a and b are rounded to bf16 first (f32 sums). */
-ltx_status cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
-                      bool trans_a, bool trans_b, float alpha)
+ltx_status ltx_cpu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                          bool trans_a, bool trans_b, float alpha)
 {
-    if (!cpu_gemm_bf16(be) || a->dtype != LTX_F32 || b->dtype != LTX_F32)
+    if (!ltx_cpu_gemm_bf16(be) || a->dtype != LTX_F32 || b->dtype != LTX_F32)
         return matmul_f32(be, c, a, b, trans_a, trans_b, alpha);
     const ltx_tensor *ar, *br;
     ltx_tensor *ta = NULL, *tb = NULL;
-    ltx_status s = cpu_round_bf16_input(be, a, &ar, &ta);
-    if (s == LTX_OK) s = cpu_round_bf16_input(be, b, &br, &tb);
+    ltx_status s = ltx_cpu_round_bf16_input(be, a, &ar, &ta);
+    if (s == LTX_OK) s = ltx_cpu_round_bf16_input(be, b, &br, &tb);
     if (s == LTX_OK) s = matmul_f32(be, c, ar, br, trans_a, trans_b, alpha);
     ltx_tensor_free(ta);
     ltx_tensor_free(tb);

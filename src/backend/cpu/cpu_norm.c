@@ -191,13 +191,13 @@ static ltx_status as_f32(ltx_backend *be, const ltx_tensor *t, const ltx_tensor 
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
     if (!*tmp) return ltx_err_failed();
     *out = *tmp;
-    return cpu_copy(be, *tmp, t);
+    return ltx_cpu_copy(be, *tmp, t);
 }
 
 /* dst = norm(x) * (1 + scale) + shift (contract in backend.h). */
-ltx_status cpu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
-                             const ltx_tensor *x, const ltx_tensor *scale,
-                             const ltx_tensor *shift, float eps)
+ltx_status ltx_cpu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
+                                 const ltx_tensor *x, const ltx_tensor *scale,
+                                 const ltx_tensor *shift, float eps)
 {
     if (x->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, x) ||
         x->ndim < 1 || (op != LTX_NORM_RMS && op != LTX_NORM_LAYER))
@@ -221,8 +221,8 @@ ltx_status cpu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
         nm_ctx c = {op, dst, x, sc, sh, D, st[0][nd - 1], st[1][nd - 1], st[2][nd - 1],
                     st[3][nd - 1], eps};
         cpu_iter it;
-        cpu_iter_init_strides(&it, nd - 1, x->shape, 4, (const int64_t(*)[LTX_MAX_DIMS])st);
-        cpu_iter_run(be, &it, (int)(D < 1000000 ? 4 * D : 1000000), nm_seg, &c);
+        ltx_cpu_iter_init_strides(&it, nd - 1, x->shape, 4, (const int64_t(*)[LTX_MAX_DIMS])st);
+        ltx_cpu_iter_run(be, &it, (int)(D < 1000000 ? 4 * D : 1000000), nm_seg, &c);
     }
     ltx_tensor_free(tsc);
     ltx_tensor_free(tsh);
@@ -292,8 +292,8 @@ static void pixel_items(void *vctx, int64_t begin, int64_t end, int worker)
 /* Norms (see ltx_norm_op). x f32 (any strides), dst f32 of x's shape (any non-broadcast
  * strides for RMS/layer; contiguous for group/pixel). w, b: NULL or any float dtype with D
  * (RMS/layer, last dim) or C (group) contiguous elements; pixel norm takes neither. */
-ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                    const ltx_tensor *w, const ltx_tensor *b, int groups, float eps)
+ltx_status ltx_cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
+                        const ltx_tensor *w, const ltx_tensor *b, int groups, float eps)
 {
     if (x->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, x) ||
         x->ndim < 1)
@@ -314,8 +314,8 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
             st[1][d] = x->stride[d];
         }
         cpu_iter it;
-        cpu_iter_init_strides(&it, nd - 1, x->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
-        if (D > 0) cpu_iter_run(be, &it, (int)(D < 1000000 ? 3 * D : 1000000), lastdim_seg, &c);
+        ltx_cpu_iter_init_strides(&it, nd - 1, x->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
+        if (D > 0) ltx_cpu_iter_run(be, &it, (int)(D < 1000000 ? 3 * D : 1000000), lastdim_seg, &c);
         goto done;
     }
     if (op != LTX_NORM_GROUP && op != LTX_NORM_PIXEL)
@@ -331,7 +331,7 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
         /* scratch: a contiguous copy of x (same size as dst) */
         xc = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
         if (!xc) return ltx_err_failed();
-        LTX_CHECK_GOTO(s, cpu_copy(be, xc, x), done);
+        LTX_CHECK_GOTO(s, ltx_cpu_copy(be, xc, x), done);
     }
     const float *xp = cpu_ptr(xc ? xc : x);
     if (op == LTX_NORM_GROUP) {
@@ -340,9 +340,9 @@ ltx_status cpu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_
     }
     chan_ctx c = {cpu_ptr(dst), xp, wv, bv, N, C, S, groups, eps};
     if (op == LTX_NORM_GROUP)
-        cpu_parallel(be, N * groups, 3 * (C / groups) * S, group_items, &c);
+        ltx_cpu_parallel(be, N * groups, 3 * (C / groups) * S, group_items, &c);
     else
-        cpu_parallel(be, N * ((S + PIX_BLK - 1) / PIX_BLK), 3 * C * PIX_BLK, pixel_items, &c);
+        ltx_cpu_parallel(be, N * ((S + PIX_BLK - 1) / PIX_BLK), 3 * C * PIX_BLK, pixel_items, &c);
 done:
     ltx_tensor_free(xc);
     free(wv);
@@ -420,8 +420,8 @@ static ltx_status table_strides(const ltx_tensor *t, const int64_t *want, int64_
 
 /* Rotary embedding (see backend.h for the table layout). x, dst f32 (B, H, T, D), any strides
  * (dst may be x itself); cos/sin f32 (B|1, H|1, T, D/2), any strides. */
-ltx_status cpu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
-                    const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_status ltx_cpu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
+                        const ltx_tensor *cos, const ltx_tensor *sin)
 {
     if (x->ndim != 4 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x) || x->shape[3] % 2)
@@ -433,7 +433,7 @@ ltx_status cpu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const 
     int64_t want[4] = {c.B, c.H, c.T, c.D / 2};
     LTX_TRY(table_strides(cos, want, c.cst, "cos"));
     LTX_TRY(table_strides(sin, want, c.sst, "sin"));
-    cpu_parallel(be, c.B * c.H * c.T, 4 * c.D, rope_rows, &c);
+    ltx_cpu_parallel(be, c.B * c.H * c.T, 4 * c.D, rope_rows, &c);
     return LTX_OK;
 }
 
@@ -504,8 +504,8 @@ static void snake_rows(void *vctx, int64_t begin, int64_t end, int worker)
 /* SnakeBeta: x, dst f32 (B, C, T) any strides; alpha, beta (C) any float dtype.
  * ref: vocoder.py SnakeBeta.forward: x + 1/(beta + 1e-9) * sin(x * alpha)^2, alpha = exp(alpha),
  * beta = exp(beta) when log_scale. */
-ltx_status cpu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
-                     const ltx_tensor *beta, bool log_scale)
+ltx_status ltx_cpu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                         const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale)
 {
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x))
@@ -523,7 +523,7 @@ ltx_status cpu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, cons
             bt[ch] = 1.0f / (bv + 1e-9f); /* ref: eps = 1e-9 */
         }
         snake_ctx c = {dst, x, a, bt, C, x->shape[2]};
-        cpu_parallel(be, x->shape[0] * C, 12 * x->shape[2], snake_rows, &c);
+        ltx_cpu_parallel(be, x->shape[0] * C, 12 * x->shape[2], snake_rows, &c);
     }
     free(a);
     free(bt);

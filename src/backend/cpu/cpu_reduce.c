@@ -142,13 +142,13 @@ static void reduce_seg(void *vctx, const int64_t *off, int64_t n, const int64_t 
 
 /* dst = reduce(src) over `dim` (negative counts from the end); dst has src's shape with 1 at
  * dim. src and dst are f32 or f64 (f64 only where caps.f64); src may be strided. */
-ltx_status cpu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
-                      int dim)
+ltx_status ltx_cpu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
+                          int dim)
 {
     if ((unsigned)op >= LTX_REDUCE_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "reduce: op %d out of range", (int)op);
-    LTX_TRY(cpu_check_dtype(be, src->dtype, "reduce"));
-    LTX_TRY(cpu_check_dtype(be, dst->dtype, "reduce"));
+    LTX_TRY(ltx_cpu_check_dtype(be, src->dtype, "reduce"));
+    LTX_TRY(ltx_cpu_check_dtype(be, dst->dtype, "reduce"));
     if ((src->dtype != LTX_F32 && src->dtype != LTX_F64) ||
         (dst->dtype != LTX_F32 && dst->dtype != LTX_F64))
         return ltx_err(LTX_ERR_INVALID_ARG, "reduce: f32/f64 only (got %s -> %s)",
@@ -175,13 +175,13 @@ ltx_status cpu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const 
         st[1][d] = src->stride[d];
     }
     cpu_iter it;
-    cpu_iter_init_strides(&it, dst->ndim, dst->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
+    ltx_cpu_iter_init_strides(&it, dst->ndim, dst->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
     reduce_ctx c = {op, dst, src, len, src->stride[dim]};
     if (len == 0) {
-        cpu_fill(be, dst, op == LTX_REDUCE_SUM ? 0.0 : NAN);
+        ltx_cpu_fill(be, dst, op == LTX_REDUCE_SUM ? 0.0 : NAN);
         return LTX_OK;
     }
-    cpu_iter_run(be, &it, (int)(len < 1000000 ? len : 1000000), reduce_seg, &c);
+    ltx_cpu_iter_run(be, &it, (int)(len < 1000000 ? len : 1000000), reduce_seg, &c);
     return LTX_OK;
 }
 
@@ -251,21 +251,21 @@ static int64_t pad_index(ltx_pad_mode mode, int64_t j, int64_t n)
  * dtypes; when dst's differs from src's the pad runs in src's dtype and is converted by copy.
  * Reflect needs pads < size, circular pads <= size (as torch). Scratch: one int64 index map per
  * dim (sum of dst sizes), plus a dst-sized tensor when the dtypes differ. */
-ltx_status cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
-                   ltx_pad_mode mode, double value)
+ltx_status ltx_cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
+                       ltx_pad_mode mode, double value)
 {
-    LTX_TRY(cpu_check_dtype(be, dst->dtype, "pad"));
+    LTX_TRY(ltx_cpu_check_dtype(be, dst->dtype, "pad"));
     if (dst->ndim != src->ndim || !ltx_tensor_is_contiguous(dst))
         return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's rank");
     if (dst->dtype != src->dtype) { /* pad in src's dtype, then convert (scratch: dst-sized) */
         ltx_tensor *tmp = ltx_tensor_new(be, src->dtype, dst->ndim, dst->shape);
         if (!tmp) return ltx_err_failed();
-        ltx_status s = cpu_pad(be, tmp, src, pads, mode, value);
-        if (s == LTX_OK) s = cpu_copy(be, dst, tmp);
+        ltx_status s = ltx_cpu_pad(be, tmp, src, pads, mode, value);
+        if (s == LTX_OK) s = ltx_cpu_copy(be, dst, tmp);
         ltx_tensor_free(tmp);
         return s;
     }
-    if (src->ndim == 0) return cpu_copy(be, dst, src);
+    if (src->ndim == 0) return ltx_cpu_copy(be, dst, src);
     int64_t total = 0;
     for (int d = 0; d < src->ndim; d++) {
         int64_t n = src->shape[d], b = pads[2 * d], a = pads[2 * d + 1];
@@ -301,7 +301,7 @@ ltx_status cpu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, cons
     if (c.hi <= c.lo) c.lo = c.hi = -1;
     ltx_convert(c.val, dst->dtype, &value, LTX_F64, 1);
     int64_t W = dst->shape[last];
-    cpu_parallel(be, ltx_tensor_numel(dst) / W, W, pad_rows, &c);
+    ltx_cpu_parallel(be, ltx_tensor_numel(dst) / W, W, pad_rows, &c);
     free(maps);
     return LTX_OK;
 }

@@ -91,7 +91,7 @@ static ltx_status stream_push(ltx_stream *s, cpu_task *t)
     return LTX_OK;
 }
 
-ltx_status cpu_stream_create(ltx_backend *be, ltx_stream **out)
+ltx_status ltx_cpu_stream_create(ltx_backend *be, ltx_stream **out)
 {
     cpu_state *st = be->impl;
     ltx_stream *s = calloc(1, sizeof *s);
@@ -114,7 +114,7 @@ ltx_status cpu_stream_create(ltx_backend *be, ltx_stream **out)
 
 /* Finishes the queued work, then stops the thread (cf. cudaStreamDestroy, which also lets
  * pending work complete). */
-void cpu_stream_destroy(ltx_backend *be, ltx_stream *s)
+void ltx_cpu_stream_destroy(ltx_backend *be, ltx_stream *s)
 {
     if (!s) return;
     cpu_state *st = be->impl;
@@ -135,7 +135,7 @@ void cpu_stream_destroy(ltx_backend *be, ltx_stream *s)
     free(s);
 }
 
-ltx_status cpu_event_create(ltx_backend *be, ltx_event **out)
+ltx_status ltx_cpu_event_create(ltx_backend *be, ltx_event **out)
 {
     *out = calloc(1, sizeof **out);
     if (!*out)
@@ -143,13 +143,13 @@ ltx_status cpu_event_create(ltx_backend *be, ltx_event **out)
     return LTX_OK; /* a never-recorded event is complete (as CUDA) */
 }
 
-void cpu_event_destroy(ltx_backend *be, ltx_event *e)
+void ltx_cpu_event_destroy(ltx_backend *be, ltx_event *e)
 {
     (void)be;
     free(e);
 }
 
-ltx_status cpu_event_record(ltx_backend *be, ltx_event *e, ltx_stream *s)
+ltx_status ltx_cpu_event_record(ltx_backend *be, ltx_event *e, ltx_stream *s)
 {
     (void)be;
     e->stream = s;
@@ -164,7 +164,7 @@ ltx_status cpu_event_record(ltx_backend *be, ltx_event *e, ltx_stream *s)
 
 /* s (NULL = compute = this thread) runs nothing more until e completed; no host sync is
  * counted even where the compute "stream" is the host thread itself. */
-ltx_status cpu_stream_wait_event(ltx_backend *be, ltx_stream *s, ltx_event *e)
+ltx_status ltx_cpu_stream_wait_event(ltx_backend *be, ltx_stream *s, ltx_event *e)
 {
     if (!e->stream) return LTX_OK; /* recorded on the compute stream: already complete */
     if (!s) {
@@ -179,14 +179,14 @@ ltx_status cpu_stream_wait_event(ltx_backend *be, ltx_stream *s, ltx_event *e)
     return stream_push(s, t);
 }
 
-ltx_status cpu_event_synchronize(ltx_backend *be, ltx_event *e)
+ltx_status ltx_cpu_event_synchronize(ltx_backend *be, ltx_event *e)
 {
     be->n_host_syncs++;
     if (e->stream) stream_wait_ticket(e->stream, e->ticket);
     return LTX_OK;
 }
 
-ltx_status cpu_stream_synchronize(ltx_backend *be, ltx_stream *s)
+ltx_status ltx_cpu_stream_synchronize(ltx_backend *be, ltx_stream *s)
 {
     be->n_host_syncs++;
     if (s) {
@@ -198,7 +198,7 @@ ltx_status cpu_stream_synchronize(ltx_backend *be, ltx_stream *s)
     return LTX_OK;
 }
 
-ltx_status cpu_synchronize(ltx_backend *be)
+ltx_status ltx_cpu_synchronize(ltx_backend *be)
 {
     cpu_state *st = be->impl;
     be->n_host_syncs++;
@@ -213,7 +213,7 @@ ltx_status cpu_synchronize(ltx_backend *be)
     return LTX_OK;
 }
 
-ltx_status cpu_host_alloc_pinned(ltx_backend *be, size_t bytes, void **out)
+ltx_status ltx_cpu_host_alloc_pinned(ltx_backend *be, size_t bytes, void **out)
 {
     size_t sz = (bytes + 63) & ~(size_t)63;
     *out = aligned_alloc(64, sz ? sz : 64);
@@ -223,7 +223,7 @@ ltx_status cpu_host_alloc_pinned(ltx_backend *be, size_t bytes, void **out)
     return LTX_OK;
 }
 
-void cpu_host_free_pinned(ltx_backend *be, void *p)
+void ltx_cpu_host_free_pinned(ltx_backend *be, void *p)
 {
     (void)be;
     free(p);
@@ -245,14 +245,14 @@ static ltx_status enqueue_copy(ltx_backend *be, void *dst, const void *src, size
     return stream_push(s, t);
 }
 
-ltx_status cpu_upload_async(ltx_backend *be, void *handle, size_t offset, const void *src,
-                            size_t bytes, ltx_stream *s)
+ltx_status ltx_cpu_upload_async(ltx_backend *be, void *handle, size_t offset, const void *src,
+                                size_t bytes, ltx_stream *s)
 {
     return enqueue_copy(be, (char *)handle + offset, src, bytes, s);
 }
 
-ltx_status cpu_download_async(ltx_backend *be, const void *handle, size_t offset, void *dst,
-                              size_t bytes, ltx_stream *s)
+ltx_status ltx_cpu_download_async(ltx_backend *be, const void *handle, size_t offset, void *dst,
+                                  size_t bytes, ltx_stream *s)
 {
     return enqueue_copy(be, dst, (const char *)handle + offset, bytes, s);
 }

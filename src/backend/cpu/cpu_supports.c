@@ -42,7 +42,7 @@ static bool sub_in(int sub, int count)
     return sub >= 0 && sub < count;
 }
 
-bool cpu_supports(ltx_backend *be, const ltx_op_query *q)
+bool ltx_cpu_supports(ltx_backend *be, const ltx_op_query *q)
 {
     if (!q || (int)q->op < 0 || q->op >= LTX_OP_COUNT || !q->dst) return false;
     const ltx_tensor *ts[5] = {q->dst, q->src[0], q->src[1], q->src[2], q->src[3]};

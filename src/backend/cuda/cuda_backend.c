@@ -30,7 +30,7 @@ _Static_assert(LTX_ROPE_SPLIT == 0 && LTX_ROPE_INTERLEAVED == 1, "rope codes");
 
 #define CACHE_DEFAULT_LIMIT ((size_t)8 << 30) /* bytes of freed blocks kept (LTX_CUDA_CACHE_MB) */
 
-ltx_status cu_check(cudaError_t e, const char *what)
+ltx_status ltx_cu_check(cudaError_t e, const char *what)
 {
     if (e == cudaSuccess) return LTX_OK;
     return ltx_err(LTX_ERR_DEVICE, "cuda: %s failed: %s (%s)", what, cudaGetErrorString(e),
@@ -87,23 +87,24 @@ static void cu_buffer_free(ltx_backend *be, void *handle)
     ltx_alloc_cache_free(st->cache, handle);
 }
 
-ltx_status cu_scratch(ltx_backend *be, size_t bytes, void **out)
+ltx_status ltx_cu_scratch(ltx_backend *be, size_t bytes, void **out)
 {
     return cu_buffer_alloc(be, bytes, out);
 }
 
-void cu_scratch_free(ltx_backend *be, void *p)
+void ltx_cu_scratch_free(ltx_backend *be, void *p)
 {
     cu_buffer_free(be, p);
 }
 
-ltx_status cu_scratch_upload(ltx_backend *be, const void *host, size_t bytes, void **out)
+ltx_status ltx_cu_scratch_upload(ltx_backend *be, const void *host, size_t bytes, void **out)
 {
     cuda_state *st = be->impl;
-    LTX_TRY(cu_scratch(be, bytes, out));
-    ltx_status s = cu_check(cudaMemcpyAsync(*out, host, bytes, cudaMemcpyHostToDevice, st->compute),
-                            "upload of op tables");
-    if (s != LTX_OK) cu_scratch_free(be, *out);
+    LTX_TRY(ltx_cu_scratch(be, bytes, out));
+    ltx_status s =
+        ltx_cu_check(cudaMemcpyAsync(*out, host, bytes, cudaMemcpyHostToDevice, st->compute),
+                     "upload of op tables");
+    if (s != LTX_OK) ltx_cu_scratch_free(be, *out);
     return s;
 }
 
@@ -121,7 +122,7 @@ static ltx_status cu_upload(ltx_backend *be, void *handle, size_t offset, const 
 {
     cuda_state *st = be->impl;
     if (!bytes) return LTX_OK;
-    return cu_check(
+    return ltx_cu_check(
         cudaMemcpyAsync((char *)handle + offset, src, bytes, cudaMemcpyHostToDevice, st->compute),
         "upload");
 }
@@ -132,11 +133,11 @@ static ltx_status cu_download(ltx_backend *be, const void *handle, size_t offset
 {
     cuda_state *st = be->impl;
     if (!bytes) return LTX_OK;
-    LTX_TRY(cu_check(cudaMemcpyAsync(dst, (const char *)handle + offset, bytes,
-                                     cudaMemcpyDeviceToHost, st->compute),
-                     "download"));
+    LTX_TRY(ltx_cu_check(cudaMemcpyAsync(dst, (const char *)handle + offset, bytes,
+                                         cudaMemcpyDeviceToHost, st->compute),
+                         "download"));
     be->n_host_syncs++;
-    return cu_check(cudaStreamSynchronize(st->compute), "download (stream synchronize)");
+    return ltx_cu_check(cudaStreamSynchronize(st->compute), "download (stream synchronize)");
 }
 
 static ltx_status cu_wrap_host(ltx_backend *be, const void *host, size_t bytes, void **handle,
@@ -152,14 +153,14 @@ static ltx_status cu_wrap_host(ltx_backend *be, const void *host, size_t bytes, 
 static ltx_status cu_synchronize(ltx_backend *be)
 {
     be->n_host_syncs++;
-    return cu_check(cudaDeviceSynchronize(), "synchronize");
+    return ltx_cu_check(cudaDeviceSynchronize(), "synchronize");
 }
 
 static ltx_status cu_memory_cleanup(ltx_backend *be)
 {
     cuda_state *st = be->impl;
-    LTX_TRY(cu_check(cudaStreamSynchronize(st->compute), "memory cleanup"));
-    LTX_TRY(cu_check(cudaStreamSynchronize(st->copy), "memory cleanup"));
+    LTX_TRY(ltx_cu_check(cudaStreamSynchronize(st->compute), "memory cleanup"));
+    LTX_TRY(ltx_cu_check(cudaStreamSynchronize(st->copy), "memory cleanup"));
     ltx_alloc_cache_trim(st->cache);
     return LTX_OK;
 }
@@ -167,7 +168,7 @@ static ltx_status cu_memory_cleanup(ltx_backend *be)
 static ltx_status cu_memory_info(ltx_backend *be, size_t *free_bytes, size_t *total_bytes)
 {
     (void)be;
-    return cu_check(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
+    return ltx_cu_check(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
 }
 
 /* ---- streams and events -------------------------------------------------------------------- */
@@ -184,7 +185,7 @@ static ltx_status cu_stream_create(ltx_backend *be, ltx_stream **out)
     ltx_stream *s = calloc(1, sizeof *s);
     if (!s) return ltx_err(LTX_ERR_OOM, "cuda: stream_create: out of memory");
     ltx_status r =
-        cu_check(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking), "cudaStreamCreate");
+        ltx_cu_check(cudaStreamCreateWithFlags(&s->s, cudaStreamNonBlocking), "cudaStreamCreate");
     if (r != LTX_OK) {
         free(s);
         return r;
@@ -208,7 +209,7 @@ static ltx_status cu_event_create(ltx_backend *be, ltx_event **out)
     ltx_event *e = calloc(1, sizeof *e);
     if (!e) return ltx_err(LTX_ERR_OOM, "cuda: event_create: out of memory");
     ltx_status r =
-        cu_check(cudaEventCreateWithFlags(&e->e, cudaEventDisableTiming), "cudaEventCreate");
+        ltx_cu_check(cudaEventCreateWithFlags(&e->e, cudaEventDisableTiming), "cudaEventCreate");
     if (r != LTX_OK) {
         free(e);
         return r;
@@ -227,24 +228,24 @@ static void cu_event_destroy(ltx_backend *be, ltx_event *e)
 
 static ltx_status cu_event_record(ltx_backend *be, ltx_event *e, ltx_stream *s)
 {
-    return cu_check(cudaEventRecord(e->e, stream_of(be, s)), "cudaEventRecord");
+    return ltx_cu_check(cudaEventRecord(e->e, stream_of(be, s)), "cudaEventRecord");
 }
 
 static ltx_status cu_stream_wait_event(ltx_backend *be, ltx_stream *s, ltx_event *e)
 {
-    return cu_check(cudaStreamWaitEvent(stream_of(be, s), e->e, 0), "cudaStreamWaitEvent");
+    return ltx_cu_check(cudaStreamWaitEvent(stream_of(be, s), e->e, 0), "cudaStreamWaitEvent");
 }
 
 static ltx_status cu_event_synchronize(ltx_backend *be, ltx_event *e)
 {
     be->n_host_syncs++;
-    return cu_check(cudaEventSynchronize(e->e), "cudaEventSynchronize");
+    return ltx_cu_check(cudaEventSynchronize(e->e), "cudaEventSynchronize");
 }
 
 static ltx_status cu_stream_synchronize(ltx_backend *be, ltx_stream *s)
 {
     be->n_host_syncs++;
-    return cu_check(cudaStreamSynchronize(stream_of(be, s)), "cudaStreamSynchronize");
+    return ltx_cu_check(cudaStreamSynchronize(stream_of(be, s)), "cudaStreamSynchronize");
 }
 
 /* ---- pinned staging and ordered transfers -------------------------------------------------- */
@@ -252,8 +253,8 @@ static ltx_status cu_stream_synchronize(ltx_backend *be, ltx_stream *s)
 static ltx_status cu_host_alloc_pinned(ltx_backend *be, size_t bytes, void **out)
 {
     (void)be;
-    return cu_check(cudaHostAlloc(out, bytes ? bytes : 64, cudaHostAllocPortable),
-                    "cudaHostAlloc (page-locked staging)");
+    return ltx_cu_check(cudaHostAlloc(out, bytes ? bytes : 64, cudaHostAllocPortable),
+                        "cudaHostAlloc (page-locked staging)");
 }
 
 static void cu_host_free_pinned(ltx_backend *be, void *p)
@@ -270,8 +271,8 @@ static ltx_status cu_upload_async(ltx_backend *be, void *handle, size_t offset, 
     if (!bytes) return LTX_OK;
     /* the destination may be a block freed while compute still reads it (cuda_internal.h) */
     if (cs != st->compute)
-        LTX_TRY(cu_check(cudaStreamWaitEvent(cs, st->free_ev, 0), "upload_async (wait)"));
-    return cu_check(
+        LTX_TRY(ltx_cu_check(cudaStreamWaitEvent(cs, st->free_ev, 0), "upload_async (wait)"));
+    return ltx_cu_check(
         cudaMemcpyAsync((char *)handle + offset, src, bytes, cudaMemcpyHostToDevice, cs),
         "upload_async");
 }
@@ -280,9 +281,9 @@ static ltx_status cu_download_async(ltx_backend *be, const void *handle, size_t 
                                     size_t bytes, ltx_stream *s)
 {
     if (!bytes) return LTX_OK;
-    return cu_check(cudaMemcpyAsync(dst, (const char *)handle + offset, bytes,
-                                    cudaMemcpyDeviceToHost, stream_of(be, s)),
-                    "download_async");
+    return ltx_cu_check(cudaMemcpyAsync(dst, (const char *)handle + offset, bytes,
+                                        cudaMemcpyDeviceToHost, stream_of(be, s)),
+                        "download_async");
 }
 
 /* ---- table, creation ----------------------------------------------------------------------- */
@@ -294,7 +295,7 @@ static void cu_destroy(ltx_backend *be)
     if (st) {
         if (st->compute) cudaStreamSynchronize(st->compute);
         if (st->copy) cudaStreamSynchronize(st->copy);
-        cu_gemm_destroy(be);
+        ltx_cu_gemm_destroy(be);
         if (st->cache) ltx_alloc_cache_destroy(st->cache);
         if (st->free_ev) cudaEventDestroy(st->free_ev);
         if (st->copy) cudaStreamDestroy(st->copy);
@@ -317,7 +318,7 @@ static const ltx_backend_ops cuda_ops = {
     .synchronize = cu_synchronize,
     .memory_cleanup = cu_memory_cleanup,
     .memory_info = cu_memory_info,
-    .supports = cu_supports,
+    .supports = ltx_cu_supports,
     .stream_create = cu_stream_create,
     .stream_destroy = cu_stream_destroy,
     .event_create = cu_event_create,
@@ -330,26 +331,26 @@ static const ltx_backend_ops cuda_ops = {
     .host_free_pinned = cu_host_free_pinned,
     .upload_async = cu_upload_async,
     .download_async = cu_download_async,
-    .copy = cu_copy,
-    .fill = cu_fill,
-    .unary = cu_unary,
-    .binary = cu_binary,
-    .axpby = cu_axpby,
-    .linear = cu_linear,
-    .matmul = cu_matmul,
-    .softmax = cu_softmax,
-    .norm = cu_norm,
-    .attention = cu_attention,
-    .rope = cu_rope,
-    .conv = cu_conv,
-    .pad = cu_pad,
-    .reduce = cu_reduce,
-    .interpolate = cu_interpolate,
-    .snake = cu_snake,
-    .norm_modulate = cu_norm_modulate,
-    .gated_add = cu_gated_add,
-    .linear_act = cu_linear_act,
-    .qk_norm_rope = cu_qk_norm_rope,
+    .copy = ltx_cu_copy,
+    .fill = ltx_cu_fill,
+    .unary = ltx_cu_unary,
+    .binary = ltx_cu_binary,
+    .axpby = ltx_cu_axpby,
+    .linear = ltx_cu_linear,
+    .matmul = ltx_cu_matmul,
+    .softmax = ltx_cu_softmax,
+    .norm = ltx_cu_norm,
+    .attention = ltx_cu_attention,
+    .rope = ltx_cu_rope,
+    .conv = ltx_cu_conv,
+    .pad = ltx_cu_pad,
+    .reduce = ltx_cu_reduce,
+    .interpolate = ltx_cu_interpolate,
+    .snake = ltx_cu_snake,
+    .norm_modulate = ltx_cu_norm_modulate,
+    .gated_add = ltx_cu_gated_add,
+    .linear_act = ltx_cu_linear_act,
+    .qk_norm_rope = ltx_cu_qk_norm_rope,
 };
 
 /* Picks the device and reads its properties; the error names the driver's reason. */
@@ -365,9 +366,9 @@ static ltx_status open_device(int index, cuda_state *st)
     if (index < 0 || index >= n)
         return ltx_err(LTX_ERR_INVALID_ARG, "--device cuda:%d: no such device (%d present)", index,
                        n);
-    LTX_TRY(cu_check(cudaSetDevice(index), "cudaSetDevice"));
+    LTX_TRY(ltx_cu_check(cudaSetDevice(index), "cudaSetDevice"));
     struct cudaDeviceProp p;
-    LTX_TRY(cu_check(cudaGetDeviceProperties(&p, index), "cudaGetDeviceProperties"));
+    LTX_TRY(ltx_cu_check(cudaGetDeviceProperties(&p, index), "cudaGetDeviceProperties"));
     st->device = index;
     snprintf(st->name, sizeof st->name, "%s", p.name);
     snprintf(st->device_label, sizeof st->device_label, "cuda:%d", index);
@@ -385,11 +386,12 @@ static ltx_status open_device(int index, cuda_state *st)
 
 static ltx_status init_state(ltx_backend *be, cuda_state *st)
 {
+    LTX_TRY(ltx_cu_check(cudaStreamCreateWithFlags(&st->compute, cudaStreamNonBlocking),
+                         "compute stream"));
     LTX_TRY(
-        cu_check(cudaStreamCreateWithFlags(&st->compute, cudaStreamNonBlocking), "compute stream"));
-    LTX_TRY(cu_check(cudaStreamCreateWithFlags(&st->copy, cudaStreamNonBlocking), "copy stream"));
+        ltx_cu_check(cudaStreamCreateWithFlags(&st->copy, cudaStreamNonBlocking), "copy stream"));
     st->copy_handle.s = st->copy;
-    LTX_TRY(cu_check(cudaEventCreateWithFlags(&st->free_ev, cudaEventDisableTiming), "event"));
+    LTX_TRY(ltx_cu_check(cudaEventCreateWithFlags(&st->free_ev, cudaEventDisableTiming), "event"));
     size_t limit = CACHE_DEFAULT_LIMIT;
     const char *env = getenv("LTX_CUDA_CACHE_MB");
     int64_t mb;
@@ -398,7 +400,7 @@ static ltx_status init_state(ltx_backend *be, cuda_state *st)
     else if (env)
         LTX_WARN(be->log, "LTX_CUDA_CACHE_MB=%s is not an integer in 0..2^30 MB: ignored", env);
     LTX_TRY(ltx_alloc_cache_create(raw_alloc, raw_free, st, limit, &st->cache));
-    return cu_gemm_init(be);
+    return ltx_cu_gemm_init(be);
 }
 
 /* Creates the backend for device `device_index`. Fails with LTX_ERR_UNSUPPORTED ("no CUDA

@@ -87,8 +87,9 @@ static ltx_status attn_check(ck_attn *j, const ltx_tensor *o, const ltx_tensor *
     return LTX_OK;
 }
 
-ltx_status cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                        const ltx_tensor *v, const ltx_tensor *mask, float scale)
+ltx_status ltx_cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                            const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                            float scale)
 {
     ck_attn j;
     memset(&j, 0, sizeof j);
@@ -96,12 +97,12 @@ ltx_status cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, con
     LTX_TRY(attn_check(&j, o, q, k, v, mask));
     if (ltx_tensor_numel(o) == 0) return LTX_OK;
     if (j.D == 0) return ltx_err(LTX_ERR_INVALID_ARG, "attention: head dim D is 0");
-    if (j.Tk == 0) return cu_fill(be, o, 0.0); /* no keys: all weights 0 */
+    if (j.Tk == 0) return ltx_cu_fill(be, o, 0.0); /* no keys: all weights 0 */
     j.bf16 = be->precision == LTX_PRECISION_BF16;
-    cu_timing_mark(1, 0, cstream(be));
-    cudaError_t e = ck_attention(cstream(be), &j);
-    cu_timing_mark(1, 1, cstream(be));
-    return cu_check(e, "attention");
+    ltx_cu_timing_mark(1, 0, cstream(be));
+    cudaError_t e = ltx_ck_attention(cstream(be), &j);
+    ltx_cu_timing_mark(1, 1, cstream(be));
+    return ltx_cu_check(e, "attention");
 }
 
 /* ---- convolution --------------------------------------------------------------------------- */
@@ -121,13 +122,14 @@ static ltx_status conv_forward(ltx_backend *be, const ck_conv *g, float *y, cons
     if (KK > INT32_MAX || g->cog > INT32_MAX || P > INT32_MAX)
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: GEMM dims beyond 2^31");
     float *col;
-    LTX_TRY(cu_scratch(be, (size_t)(KK * P) * sizeof(float), (void **)&col));
+    LTX_TRY(ltx_cu_scratch(be, (size_t)(KK * P) * sizeof(float), (void **)&col));
     ltx_status s = LTX_OK;
     for (int64_t n = 0; n < g->N && s == LTX_OK; n++)
         for (int64_t grp = 0; grp < g->G && s == LTX_OK; grp++)
             for (int64_t p0 = 0; p0 < g->Sout && s == LTX_OK; p0 += P) {
                 int64_t np = g->Sout - p0 < P ? g->Sout - p0 : P;
-                s = cu_check(ck_im2col(cstream(be), g, x, n, grp, p0, np, col, 0), "im2col");
+                s = ltx_cu_check(ltx_ck_im2col(cstream(be), g, x, n, grp, p0, np, col, 0),
+                                 "im2col");
                 if (s != LTX_OK) break;
                 /* y_tile^T (np x cog) = col^T (np x KK) . W_g^T (KK x cog), column-major */
                 gemm_desc d = {.ta = CUBLAS_OP_N,
@@ -149,9 +151,9 @@ static ltx_status conv_forward(ltx_backend *be, const ck_conv *g, float *y, cons
                                .alpha = 1.0f,
                                .beta = 1.0f,
                                .epi = CUBLASLT_EPILOGUE_DEFAULT};
-                s = cu_gemm_or_fail(be, &d, "conv");
+                s = ltx_cu_gemm_or_fail(be, &d, "conv");
             }
-    cu_scratch_free(be, col);
+    ltx_cu_scratch_free(be, col);
     return s;
 }
 
@@ -162,7 +164,7 @@ static ltx_status conv_transposed(ltx_backend *be, const ck_conv *g, float *y, c
     if (cogK > INT32_MAX || g->Sin > INT32_MAX || g->cig > INT32_MAX)
         return ltx_err(LTX_ERR_INVALID_ARG, "conv transposed: GEMM dims beyond 2^31");
     float *col;
-    LTX_TRY(cu_scratch(be, (size_t)(cogK * g->Sin) * sizeof(float), (void **)&col));
+    LTX_TRY(ltx_cu_scratch(be, (size_t)(cogK * g->Sin) * sizeof(float), (void **)&col));
     ltx_status s = LTX_OK;
     int64_t ldx = g->cig == 1 ? g->Sin : g->xs[1];
     for (int64_t n = 0; n < g->N && s == LTX_OK; n++)
@@ -187,10 +189,11 @@ static ltx_status conv_transposed(ltx_backend *be, const ck_conv *g, float *y, c
                            .alpha = 1.0f,
                            .beta = 0.0f,
                            .epi = CUBLASLT_EPILOGUE_DEFAULT};
-            s = cu_gemm_or_fail(be, &d, "conv transposed");
-            if (s == LTX_OK) s = cu_check(ck_col2im(cstream(be), g, col, y, n, grp), "col2im");
+            s = ltx_cu_gemm_or_fail(be, &d, "conv transposed");
+            if (s == LTX_OK)
+                s = ltx_cu_check(ltx_ck_col2im(cstream(be), g, col, y, n, grp), "col2im");
         }
-    cu_scratch_free(be, col);
+    ltx_cu_scratch_free(be, col);
     return s;
 }
 
@@ -204,13 +207,13 @@ static ltx_status as_f32(ltx_backend *be, const ltx_tensor *t, ltx_tensor **tmp,
     }
     *tmp = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
     if (!*tmp) return ltx_err_failed();
-    LTX_TRY(cu_copy(be, *tmp, t));
+    LTX_TRY(ltx_cu_copy(be, *tmp, t));
     *p = cu_ptr(*tmp);
     return LTX_OK;
 }
 
-ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                   const ltx_tensor *bias, const ltx_conv_params *p)
+ltx_status ltx_cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                       const ltx_tensor *bias, const ltx_conv_params *p)
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
@@ -227,8 +230,9 @@ ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const lt
     ltx_status s = as_f32(be, w, &wt, &wf);
     if (s == LTX_OK && bias) s = as_f32(be, bias, &bt, &bf);
     if (s == LTX_OK && g.cig == 1 && g.cog == 1) {
-        s = cu_check(ck_conv_depthwise(cstream(be), &g, cu_ptr(y), xf, wf, bf, p->transposed),
-                     "depthwise conv");
+        s = ltx_cu_check(
+            ltx_ck_conv_depthwise(cstream(be), &g, cu_ptr(y), xf, wf, bf, p->transposed),
+            "depthwise conv");
         goto done;
     }
     if (s == LTX_OK && p->transposed &&
@@ -244,8 +248,8 @@ ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const lt
         }
     }
     if (s == LTX_OK)
-        s = cu_check(ck_conv_bias_init(cstream(be), cu_ptr(y), g.N, g.Cout, g.Sout, bf),
-                     "conv bias");
+        s = ltx_cu_check(ltx_ck_conv_bias_init(cstream(be), cu_ptr(y), g.N, g.Cout, g.Sout, bf),
+                         "conv bias");
     if (s == LTX_OK)
         s = p->transposed ? conv_transposed(be, &g, cu_ptr(y), xf, wf)
                           : conv_forward(be, &g, cu_ptr(y), xf, wf);

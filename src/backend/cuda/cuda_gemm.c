@@ -35,7 +35,7 @@ typedef struct cu_timing {
 } cu_timing;
 static cu_timing *g_timing; /* one benchmark at a time; NULL when off */
 
-void cu_timing_mark(int cls, int end, cudaStream_t s)
+void ltx_cu_timing_mark(int cls, int end, cudaStream_t s)
 {
     cu_timing *t = g_timing;
     if (!t || t->n >= TIMING_SLOTS) return;
@@ -91,15 +91,15 @@ static ltx_status lt_check(cublasStatus_t s, const char *what)
     return ltx_err(LTX_ERR_DEVICE, "cuBLASLt: %s failed (status %d)", what, (int)s);
 }
 
-ltx_status cu_gemm_init(ltx_backend *be)
+ltx_status ltx_cu_gemm_init(ltx_backend *be)
 {
     cuda_state *st = be->impl;
     LTX_TRY(lt_check(cublasLtCreate(&st->lt), "cublasLtCreate"));
     st->lt_ws_bytes = LT_WS_BYTES;
-    return cu_check(cudaMalloc(&st->lt_ws, st->lt_ws_bytes), "cuBLASLt workspace");
+    return ltx_cu_check(cudaMalloc(&st->lt_ws, st->lt_ws_bytes), "cuBLASLt workspace");
 }
 
-void cu_gemm_destroy(ltx_backend *be)
+void ltx_cu_gemm_destroy(ltx_backend *be)
 {
     cuda_state *st = be->impl;
     if (st->lt_ws) cudaFree(st->lt_ws);
@@ -152,7 +152,7 @@ static cu_gemm_key key_of(const gemm_desc *g)
 
 /* Runs g on the compute stream. Returns LTX_ERR_UNSUPPORTED (no message noise) when cuBLASLt
  * has no algorithm for it, so callers can retry without an epilogue. */
-ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
+static ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
 {
     cuda_state *st = be->impl;
     cublasLtMatmulDesc_t op = NULL;
@@ -235,11 +235,11 @@ ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g)
         s = LTX_ERR_UNSUPPORTED;
         goto done;
     }
-    cu_timing_mark(0, 0, st->compute);
+    ltx_cu_timing_mark(0, 0, st->compute);
     s = lt_check(cublasLtMatmul(st->lt, op, &g->alpha, g->A, la, g->B, lb, &g->beta, g->C, lc, g->C,
                                 lc, &hit->algo, st->lt_ws, st->lt_ws_bytes, st->compute),
                  "matmul");
-    cu_timing_mark(0, 1, st->compute);
+    ltx_cu_timing_mark(0, 1, st->compute);
 done:
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (lc) cublasLtMatrixLayoutDestroy(lc);
@@ -249,7 +249,7 @@ done:
     return s;
 }
 
-ltx_status cu_gemm_or_fail(ltx_backend *be, const gemm_desc *g, const char *what)
+ltx_status ltx_cu_gemm_or_fail(ltx_backend *be, const gemm_desc *g, const char *what)
 {
     ltx_status s = cu_lt_gemm(be, g);
     if (s == LTX_ERR_UNSUPPORTED)
@@ -323,7 +323,7 @@ typedef struct scratch_list {
 
 static ltx_status take(ltx_backend *be, scratch_list *l, size_t bytes, void **out)
 {
-    LTX_TRY(cu_scratch(be, bytes, out));
+    LTX_TRY(ltx_cu_scratch(be, bytes, out));
     l->p[l->np++] = *out;
     return LTX_OK;
 }
@@ -331,7 +331,7 @@ static ltx_status take(ltx_backend *be, scratch_list *l, size_t bytes, void **ou
 static void release(ltx_backend *be, scratch_list *l)
 {
     for (int i = 0; i < l->np; i++)
-        cu_scratch_free(be, l->p[i]);
+        ltx_cu_scratch_free(be, l->p[i]);
     for (int i = 0; i < l->nt; i++)
         ltx_tensor_free(l->t[i]);
     l->np = l->nt = 0;
@@ -347,15 +347,15 @@ static ltx_status weight_operand(ltx_backend *be, scratch_list *l, const ltx_ten
         ltx_tensor *t = ltx_tensor_new(be, LTX_F32, w->ndim, w->shape);
         if (!t) return ltx_err_failed();
         l->t[l->nt++] = t;
-        LTX_TRY(cu_copy(be, t, w));
+        LTX_TRY(ltx_cu_copy(be, t, w));
         src = cu_op(t);
     }
     void *d;
     LTX_TRY(take(be, l, (size_t)n * ltx_dtype_size(want), &d));
     cudaStream_t s = ((cuda_state *)be->impl)->compute;
-    LTX_TRY(cu_check(want == LTX_BF16 ? ck_to_bf16(s, d, src, n, scale)
-                                      : ck_to_f32(s, d, src, n, scale),
-                     "linear weight conversion"));
+    LTX_TRY(ltx_cu_check(want == LTX_BF16 ? ltx_ck_to_bf16(s, d, src, n, scale)
+                                          : ltx_ck_to_f32(s, d, src, n, scale),
+                         "linear weight conversion"));
     *out = d;
     return LTX_OK;
 }
@@ -373,7 +373,7 @@ static ltx_status bias_operand(ltx_backend *be, scratch_list *l, const ltx_tenso
     ltx_tensor *t = ltx_tensor_new(be, LTX_F32, bias->ndim, bias->shape);
     if (!t) return ltx_err_failed();
     l->t[l->nt++] = t;
-    LTX_TRY(cu_copy(be, t, bias));
+    LTX_TRY(ltx_cu_copy(be, t, bias));
     (void)N;
     *out = cu_ptr(t);
     return LTX_OK;
@@ -437,15 +437,16 @@ static ltx_status linear_run(ltx_backend *be, scratch_list *l, ltx_tensor *y, co
         void *xs;
         LTX_TRY(take(be, l, (size_t)(M * K) * (x_bf16 ? 2 : 4), &xs));
         if (x_flat) { /* rows evenly strided: one 2-D gather */
-            LTX_TRY(cu_check(ck_gather_rows(st->compute, xs, x_bf16, cu_ptr(x), M, K, ldx, 1),
+            LTX_TRY(
+                ltx_cu_check(ltx_ck_gather_rows(st->compute, xs, x_bf16, cu_ptr(x), M, K, ldx, 1),
                              "linear x conversion"));
         } else { /* arbitrary view: contiguous copy via the generic copy kernel */
             ltx_tensor *t = ltx_tensor_new(be, LTX_F32, nd, x->shape);
             if (!t) return ltx_err_failed();
             l->t[l->nt++] = t;
-            LTX_TRY(cu_copy(be, t, x));
-            LTX_TRY(cu_check(ck_gather_rows(st->compute, xs, x_bf16, cu_ptr(t), M, K, K, 1),
-                             "linear x conversion"));
+            LTX_TRY(ltx_cu_copy(be, t, x));
+            LTX_TRY(ltx_cu_check(ltx_ck_gather_rows(st->compute, xs, x_bf16, cu_ptr(t), M, K, K, 1),
+                                 "linear x conversion"));
         }
         g.B = xs;
         g.ldb = K;
@@ -465,15 +466,15 @@ static ltx_status linear_run(ltx_backend *be, scratch_list *l, ltx_tensor *y, co
         if (s != LTX_ERR_UNSUPPORTED) {
             LTX_TRY(s);
             if (act_done) return LTX_OK;
-            return cu_check(ck_bias_act(st->compute, cu_ptr(y), M, N, cu_op(NULL), act),
-                            "linear activation");
+            return ltx_cu_check(ltx_ck_bias_act(st->compute, cu_ptr(y), M, N, cu_op(NULL), act),
+                                "linear activation");
         }
         g.epi = CUBLASLT_EPILOGUE_DEFAULT;
         g.bias = NULL;
     }
-    LTX_TRY(cu_gemm_or_fail(be, &g, "linear"));
+    LTX_TRY(ltx_cu_gemm_or_fail(be, &g, "linear"));
     ck_operand bo = {(void *)bptr, LTX_F32};
-    return cu_check(ck_bias_act(st->compute, cu_ptr(y), M, N, bo, act), "linear bias");
+    return ltx_cu_check(ltx_ck_bias_act(st->compute, cu_ptr(y), M, N, bo, act), "linear bias");
 }
 
 static ltx_status linear_common(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
@@ -485,12 +486,13 @@ static ltx_status linear_common(ltx_backend *be, ltx_tensor *y, const ltx_tensor
     if (M == 0 || N == 0) return LTX_OK;
     cuda_state *st = be->impl;
     if (K == 0) { /* empty sum: bias (or 0), then the activation */
-        LTX_TRY(cu_fill(be, y, 0.0));
+        LTX_TRY(ltx_cu_fill(be, y, 0.0));
         scratch_list l = {0};
         const float *bptr;
         ltx_status s = bias_operand(be, &l, bias, N, &bptr);
         ck_operand bo = {(void *)bptr, LTX_F32};
-        if (s == LTX_OK) s = cu_check(ck_bias_act(st->compute, cu_ptr(y), M, N, bo, act), "linear");
+        if (s == LTX_OK)
+            s = ltx_cu_check(ltx_ck_bias_act(st->compute, cu_ptr(y), M, N, bo, act), "linear");
         release(be, &l);
         return s;
     }
@@ -502,14 +504,15 @@ static ltx_status linear_common(ltx_backend *be, ltx_tensor *y, const ltx_tensor
     return s;
 }
 
-ltx_status cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                     const ltx_tensor *bias, float w_scale)
+ltx_status ltx_cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                         const ltx_tensor *bias, float w_scale)
 {
     return linear_common(be, y, x, w, bias, w_scale, -1);
 }
 
-ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                         const ltx_tensor *bias, float w_scale, ltx_unary_op act)
+ltx_status ltx_cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                             const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
+                             ltx_unary_op act)
 {
     if (act != LTX_UNARY_GELU_TANH && act != LTX_UNARY_GELU_ERF && act != LTX_UNARY_SILU &&
         act != LTX_UNARY_RELU)
@@ -580,7 +583,7 @@ static ltx_status contiguous_copy(ltx_backend *be, scratch_list *l, const ltx_te
     ltx_tensor *c = ltx_tensor_new(be, LTX_F32, t->ndim, t->shape);
     if (!c) return ltx_err_failed();
     l->t[l->nt++] = c;
-    LTX_TRY(cu_copy(be, c, t));
+    LTX_TRY(ltx_cu_copy(be, c, t));
     *out = c;
     return LTX_OK;
 }
@@ -637,7 +640,7 @@ static ltx_status matmul_run(ltx_backend *be, scratch_list *l, ltx_tensor *c, co
         g.sa = fb;
         g.sb = fa;
         g.sc = fc ? fc : M * N;
-        return cu_gemm_or_fail(be, &g, "matmul");
+        return ltx_cu_gemm_or_fail(be, &g, "matmul");
     }
     g.batch = 1; /* irregular batch strides: one GEMM per product */
     for (int64_t i = 0; i < nbatch; i++) {
@@ -652,13 +655,13 @@ static ltx_status matmul_run(ltx_backend *be, scratch_list *l, ltx_tensor *c, co
         g.A = bp + ob;
         g.B = ap + oa;
         g.C = cp + oc;
-        LTX_TRY(cu_gemm_or_fail(be, &g, "matmul"));
+        LTX_TRY(ltx_cu_gemm_or_fail(be, &g, "matmul"));
     }
     return LTX_OK;
 }
 
-ltx_status cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
-                     bool trans_a, bool trans_b, float alpha)
+ltx_status ltx_cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                         bool trans_a, bool trans_b, float alpha)
 {
     char s1[96], s2[96], s3[96];
     if (a->dtype != LTX_F32 || b->dtype != LTX_F32 || c->dtype != LTX_F32)
@@ -685,7 +688,7 @@ ltx_status cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const 
                        ltx_tensor_shape_str(b, s2, sizeof s2), trans_b ? "^T" : "",
                        ltx_tensor_shape_str(c, s3, sizeof s3));
     if (ltx_tensor_numel(c) == 0) return LTX_OK;
-    if (K == 0) return cu_fill(be, c, 0.0);
+    if (K == 0) return ltx_cu_fill(be, c, 0.0);
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return ltx_err(LTX_ERR_INVALID_ARG, "matmul: dims beyond 2^31 are not supported");
     scratch_list l = {0};

@@ -80,50 +80,44 @@ static inline ck_operand cu_op(const ltx_tensor *t)
 }
 
 /* Maps a CUDA error to LTX_ERR_DEVICE with the driver's text and `what`; LTX_OK on success. */
-ltx_status cu_check(cudaError_t e, const char *what);
-/* Scratch from the caching allocator (device memory); free with cu_scratch_free. */
-ltx_status cu_scratch(ltx_backend *be, size_t bytes, void **out);
-void cu_scratch_free(ltx_backend *be, void *p);
+ltx_status ltx_cu_check(cudaError_t e, const char *what);
+/* Scratch from the caching allocator (device memory); free with ltx_cu_scratch_free. */
+ltx_status ltx_cu_scratch(ltx_backend *be, size_t bytes, void **out);
+void ltx_cu_scratch_free(ltx_backend *be, void *p);
 /* Upload a small host array to new scratch on the compute stream (pageable source is staged
  * by the driver before return, so `host` may be reused at once). */
-ltx_status cu_scratch_upload(ltx_backend *be, const void *host, size_t bytes, void **out);
-
-/* Builds a coalesced ck_iter over `shape` for nops tensors (operand 0 written: must not be
- * broadcast). Same rules as the CPU iterator. */
-ltx_status cu_iter_init(ck_iter *it, int ndim, const int64_t *shape, int nops,
-                        const ltx_tensor *const *ts, bool write0, const char *op);
-void cu_iter_init_strides(ck_iter *it, int ndim, const int64_t *shape, int nops,
-                          const int64_t (*stride)[LTX_MAX_DIMS]);
+ltx_status ltx_cu_scratch_upload(ltx_backend *be, const void *host, size_t bytes, void **out);
 
 /* ops (signatures as in ltx_backend_ops) — cuda_ops.c */
-ltx_status cu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src);
-ltx_status cu_fill(ltx_backend *be, ltx_tensor *dst, double value);
-ltx_status cu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                    double p0, double p1);
-ltx_status cu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                     const ltx_tensor *b);
-ltx_status cu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
-                    const ltx_tensor *y);
-ltx_status cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src);
-ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                   const ltx_tensor *w, const ltx_tensor *b, int groups, float eps);
-ltx_status cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
-                   const ltx_tensor *cos, const ltx_tensor *sin);
-ltx_status cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
-                  ltx_pad_mode mode, double value);
-ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
-                     int dim);
-ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
-                          const ltx_tensor *src, bool align_corners);
-ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
-                    const ltx_tensor *beta, bool log_scale);
-ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                            const ltx_tensor *scale, const ltx_tensor *shift, float eps);
-ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
-                        const ltx_tensor *gate);
-ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
-                           const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
-                           const ltx_tensor *cos, const ltx_tensor *sin);
+ltx_status ltx_cu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src);
+ltx_status ltx_cu_fill(ltx_backend *be, ltx_tensor *dst, double value);
+ltx_status ltx_cu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                        double p0, double p1);
+ltx_status ltx_cu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                         const ltx_tensor *b);
+ltx_status ltx_cu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
+                        const ltx_tensor *y);
+ltx_status ltx_cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src);
+ltx_status ltx_cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
+                       const ltx_tensor *w, const ltx_tensor *b, int groups, float eps);
+ltx_status ltx_cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
+                       const ltx_tensor *cos, const ltx_tensor *sin);
+ltx_status ltx_cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
+                      ltx_pad_mode mode, double value);
+ltx_status ltx_cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
+                         int dim);
+ltx_status ltx_cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
+                              const ltx_tensor *src, bool align_corners);
+ltx_status ltx_cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                        const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale);
+ltx_status ltx_cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
+                                const ltx_tensor *x, const ltx_tensor *scale,
+                                const ltx_tensor *shift, float eps);
+ltx_status ltx_cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                            const ltx_tensor *y, const ltx_tensor *gate);
+ltx_status ltx_cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
+                               const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
+                               const ltx_tensor *cos, const ltx_tensor *sin);
 
 /* cuda_gemm.c */
 /* One (strided-batched) column-major GEMM: C (m x n) = alpha op(A) op(B) [+ epilogue]. */
@@ -141,25 +135,26 @@ typedef struct gemm_desc {
 } gemm_desc;
 
 /* Runs g on the compute stream; LTX_ERR_UNSUPPORTED (no message) when cuBLASLt has no
- * algorithm for it. cu_gemm_or_fail turns that into an error naming `what`. */
-ltx_status cu_lt_gemm(ltx_backend *be, const gemm_desc *g);
-ltx_status cu_gemm_or_fail(ltx_backend *be, const gemm_desc *g, const char *what);
+ * algorithm for it. ltx_cu_gemm_or_fail turns that into an error naming `what`. */
+ltx_status ltx_cu_gemm_or_fail(ltx_backend *be, const gemm_desc *g, const char *what);
 /* Op-class timing for the benchmarks: events around GEMM (cls 0) / attention (cls 1) calls. */
-void cu_timing_mark(int cls, int end, cudaStream_t s);
-ltx_status cu_gemm_init(ltx_backend *be);
-void cu_gemm_destroy(ltx_backend *be);
-ltx_status cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                     const ltx_tensor *bias, float w_scale);
-ltx_status cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                         const ltx_tensor *bias, float w_scale, ltx_unary_op act);
-ltx_status cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
-                     bool trans_a, bool trans_b, float alpha);
-ltx_status cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q, const ltx_tensor *k,
-                        const ltx_tensor *v, const ltx_tensor *mask, float scale);
-ltx_status cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                   const ltx_tensor *bias, const ltx_conv_params *p);
+void ltx_cu_timing_mark(int cls, int end, cudaStream_t s);
+ltx_status ltx_cu_gemm_init(ltx_backend *be);
+void ltx_cu_gemm_destroy(ltx_backend *be);
+ltx_status ltx_cu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                         const ltx_tensor *bias, float w_scale);
+ltx_status ltx_cu_linear_act(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x,
+                             const ltx_tensor *w, const ltx_tensor *bias, float w_scale,
+                             ltx_unary_op act);
+ltx_status ltx_cu_matmul(ltx_backend *be, ltx_tensor *c, const ltx_tensor *a, const ltx_tensor *b,
+                         bool trans_a, bool trans_b, float alpha);
+ltx_status ltx_cu_attention(ltx_backend *be, ltx_tensor *o, const ltx_tensor *q,
+                            const ltx_tensor *k, const ltx_tensor *v, const ltx_tensor *mask,
+                            float scale);
+ltx_status ltx_cu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                       const ltx_tensor *bias, const ltx_conv_params *p);
 
 /* supports() — cuda_ops.c */
-bool cu_supports(ltx_backend *be, const ltx_op_query *q);
+bool ltx_cu_supports(ltx_backend *be, const ltx_op_query *q);
 
 #endif

@@ -21,8 +21,8 @@ static cudaStream_t cstream(ltx_backend *be)
 
 /* ---- iterator ------------------------------------------------------------------------------ */
 
-void cu_iter_init_strides(ck_iter *it, int ndim, const int64_t *shape, int nops,
-                          const int64_t (*stride)[LTX_MAX_DIMS])
+static void cu_iter_init_strides(ck_iter *it, int ndim, const int64_t *shape, int nops,
+                                 const int64_t (*stride)[LTX_MAX_DIMS])
 {
     memset(it, 0, sizeof *it);
     it->nops = nops;
@@ -79,8 +79,10 @@ static bool bcast_strides(const ltx_tensor *t, int ndim, const int64_t *shape, i
     return true;
 }
 
-ltx_status cu_iter_init(ck_iter *it, int ndim, const int64_t *shape, int nops,
-                        const ltx_tensor *const *ts, bool write0, const char *op)
+/* Builds a coalesced ck_iter over `shape` for nops tensors (operand 0 written: must not be
+ * broadcast). Same rules as the CPU iterator. */
+static ltx_status cu_iter_init(ck_iter *it, int ndim, const int64_t *shape, int nops,
+                               const ltx_tensor *const *ts, bool write0, const char *op)
 {
     int64_t st[CK_MAX_OPS][LTX_MAX_DIMS];
     for (int k = 0; k < nops; k++) {
@@ -121,26 +123,26 @@ static ltx_status compute_f64(const ltx_tensor *const *ts, int n, const char *op
 
 /* ---- elementwise --------------------------------------------------------------------------- */
 
-ltx_status cu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
+ltx_status ltx_cu_copy(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
     ck_iter it;
     const ltx_tensor *ts[2] = {dst, src};
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "copy"));
-    return cu_check(ck_copy(cstream(be), &it, cu_op(dst), cu_op(src)), "copy");
+    return ltx_cu_check(ltx_ck_copy(cstream(be), &it, cu_op(dst), cu_op(src)), "copy");
 }
 
-ltx_status cu_fill(ltx_backend *be, ltx_tensor *dst, double value)
+ltx_status ltx_cu_fill(ltx_backend *be, ltx_tensor *dst, double value)
 {
     ck_iter it;
     const ltx_tensor *ts[1] = {dst};
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 1, ts, true, "fill"));
     uint64_t bits = 0;
     ltx_convert(&bits, dst->dtype, &value, LTX_F64, 1); /* little-endian: low bytes hold it */
-    return cu_check(ck_fill(cstream(be), &it, cu_op(dst), bits), "fill");
+    return ltx_cu_check(ltx_ck_fill(cstream(be), &it, cu_op(dst), bits), "fill");
 }
 
-ltx_status cu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                    double p0, double p1)
+ltx_status ltx_cu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                        double p0, double p1)
 {
     if ((unsigned)op >= LTX_UNARY_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "unary: op %d out of range", (int)op);
@@ -149,8 +151,8 @@ ltx_status cu_unary(ltx_backend *be, ltx_unary_op op, ltx_tensor *dst, const ltx
     LTX_TRY(compute_f64(ts, 2, "unary", &f64));
     ck_iter it;
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 2, ts, true, "unary"));
-    return cu_check(ck_unary(cstream(be), &it, (int)op, p0, p1, f64, cu_op(dst), cu_op(a)),
-                    "unary");
+    return ltx_cu_check(ltx_ck_unary(cstream(be), &it, (int)op, p0, p1, f64, cu_op(dst), cu_op(a)),
+                        "unary");
 }
 
 static ltx_status run_binary(ltx_backend *be, int op, double ca, double cb, ltx_tensor *dst,
@@ -161,27 +163,27 @@ static ltx_status run_binary(ltx_backend *be, int op, double ca, double cb, ltx_
     LTX_TRY(compute_f64(ts, 3, name, &f64));
     ck_iter it;
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 3, ts, true, name));
-    return cu_check(ck_binary(cstream(be), &it, op, ca, cb, f64, cu_op(dst), cu_op(a), cu_op(b)),
-                    name);
+    return ltx_cu_check(
+        ltx_ck_binary(cstream(be), &it, op, ca, cb, f64, cu_op(dst), cu_op(a), cu_op(b)), name);
 }
 
-ltx_status cu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
-                     const ltx_tensor *b)
+ltx_status ltx_cu_binary(ltx_backend *be, ltx_binary_op op, ltx_tensor *dst, const ltx_tensor *a,
+                         const ltx_tensor *b)
 {
     if ((unsigned)op >= LTX_BINARY_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "binary: op %d out of range", (int)op);
     return run_binary(be, (int)op, 0, 0, dst, a, b, "binary");
 }
 
-ltx_status cu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
-                    const ltx_tensor *y)
+ltx_status ltx_cu_axpby(ltx_backend *be, ltx_tensor *dst, double a, const ltx_tensor *x, double b,
+                        const ltx_tensor *y)
 {
     return run_binary(be, LTX_BINARY_COUNT, a, b, dst, x, y, "axpby");
 }
 
 /* dst = x + y * gate (gate NULL = 1): one pass; computed as x + (y * gate), two roundings. */
-ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *y,
-                        const ltx_tensor *gate)
+ltx_status ltx_cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                            const ltx_tensor *y, const ltx_tensor *gate)
 {
     if (!gate) return run_binary(be, LTX_BINARY_ADD, 0, 0, dst, x, y, "gated_add");
     const ltx_tensor *ts[4] = {dst, x, y, gate};
@@ -191,8 +193,9 @@ ltx_status cu_gated_add(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, c
                            ltx_dtype_name(ts[k]->dtype));
     ck_iter it;
     LTX_TRY(cu_iter_init(&it, dst->ndim, dst->shape, 4, ts, true, "gated_add"));
-    return cu_check(ck_gated_add(cstream(be), &it, cu_ptr(dst), cu_ptr(x), cu_ptr(y), cu_ptr(gate)),
-                    "gated_add");
+    return ltx_cu_check(
+        ltx_ck_gated_add(cstream(be), &it, cu_ptr(dst), cu_ptr(x), cu_ptr(y), cu_ptr(gate)),
+        "gated_add");
 }
 
 /* ---- norms --------------------------------------------------------------------------------- */
@@ -234,8 +237,8 @@ static ltx_status rows_iter(ck_iter *it, const ltx_tensor *dst, const ltx_tensor
     return LTX_OK;
 }
 
-ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                   const ltx_tensor *w, const ltx_tensor *b, int groups, float eps)
+ltx_status ltx_cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
+                       const ltx_tensor *w, const ltx_tensor *b, int groups, float eps)
 {
     if (x->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, x) ||
         x->ndim < 1)
@@ -249,10 +252,10 @@ ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_t
         ck_iter it;
         LTX_TRY(rows_iter(&it, dst, x, NULL, NULL, "norm"));
         ck_operand bo = op == LTX_NORM_LAYER ? cu_op(b) : cu_op(NULL);
-        return cu_check(ck_norm_lastdim(cstream(be), (int)op, &it, D, dst->stride[nd - 1],
-                                        x->stride[nd - 1], cu_ptr(dst), cu_ptr(x), cu_op(w), bo,
-                                        eps),
-                        "norm");
+        return ltx_cu_check(ltx_ck_norm_lastdim(cstream(be), (int)op, &it, D, dst->stride[nd - 1],
+                                                x->stride[nd - 1], cu_ptr(dst), cu_ptr(x), cu_op(w),
+                                                bo, eps),
+                            "norm");
     }
     if (op != LTX_NORM_GROUP && op != LTX_NORM_PIXEL)
         return ltx_err(LTX_ERR_INVALID_ARG, "norm: op %d out of range", (int)op);
@@ -272,23 +275,24 @@ ltx_status cu_norm(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_t
     if (!ltx_tensor_is_contiguous(x)) { /* scratch: a contiguous copy of x */
         xc = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
         if (!xc) return ltx_err_failed();
-        ltx_status s = cu_copy(be, xc, x);
+        ltx_status s = ltx_cu_copy(be, xc, x);
         if (s != LTX_OK) {
             ltx_tensor_free(xc);
             return s;
         }
     }
     const float *xp = cu_ptr(xc ? xc : x);
-    cudaError_t e =
-        op == LTX_NORM_GROUP
-            ? ck_norm_group(cstream(be), cu_ptr(dst), xp, N, C, S, groups, cu_op(w), cu_op(b), eps)
-            : ck_norm_pixel(cstream(be), cu_ptr(dst), xp, N, C, S, eps);
+    cudaError_t e = op == LTX_NORM_GROUP
+                        ? ltx_ck_norm_group(cstream(be), cu_ptr(dst), xp, N, C, S, groups, cu_op(w),
+                                            cu_op(b), eps)
+                        : ltx_ck_norm_pixel(cstream(be), cu_ptr(dst), xp, N, C, S, eps);
     ltx_tensor_free(xc);
-    return cu_check(e, "norm");
+    return ltx_cu_check(e, "norm");
 }
 
-ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, const ltx_tensor *x,
-                            const ltx_tensor *scale, const ltx_tensor *shift, float eps)
+ltx_status ltx_cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst,
+                                const ltx_tensor *x, const ltx_tensor *scale,
+                                const ltx_tensor *shift, float eps)
 {
     if (op != LTX_NORM_RMS && op != LTX_NORM_LAYER)
         return ltx_err(LTX_ERR_INVALID_ARG, "norm_modulate: op must be RMS or LAYER (got %d)",
@@ -305,15 +309,15 @@ ltx_status cu_norm_modulate(ltx_backend *be, ltx_norm_op op, ltx_tensor *dst, co
     if (D == 0 || ltx_tensor_numel(x) == 0) return LTX_OK;
     ck_iter it;
     LTX_TRY(rows_iter(&it, dst, x, scale, shift, "norm_modulate"));
-    return cu_check(ck_norm_modulate(cstream(be), (int)op, &it, D, dst->stride[nd - 1],
-                                     x->stride[nd - 1], sc[nd - 1], sh[nd - 1], cu_ptr(dst),
-                                     cu_ptr(x), cu_op(scale), cu_op(shift), eps),
-                    "norm_modulate");
+    return ltx_cu_check(ltx_ck_norm_modulate(cstream(be), (int)op, &it, D, dst->stride[nd - 1],
+                                             x->stride[nd - 1], sc[nd - 1], sh[nd - 1], cu_ptr(dst),
+                                             cu_ptr(x), cu_op(scale), cu_op(shift), eps),
+                        "norm_modulate");
 }
 
 /* ---- softmax ------------------------------------------------------------------------------- */
 
-ltx_status cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
+ltx_status ltx_cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
 {
     char b1[96], b2[96];
     if (src->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_same_shape(dst, src) ||
@@ -326,8 +330,8 @@ ltx_status cu_softmax(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src)
     if (L == 0 || ltx_tensor_numel(src) == 0) return LTX_OK;
     ck_iter it;
     LTX_TRY(rows_iter(&it, dst, src, NULL, NULL, "softmax"));
-    return cu_check(
-        ck_softmax(cstream(be), &it, L, src->stride[src->ndim - 1], cu_ptr(dst), cu_ptr(src)),
+    return ltx_cu_check(
+        ltx_ck_softmax(cstream(be), &it, L, src->stride[src->ndim - 1], cu_ptr(dst), cu_ptr(src)),
         "softmax");
 }
 
@@ -354,8 +358,8 @@ static ltx_status table_strides(const ltx_tensor *t, const int64_t *want, int64_
     return LTX_OK;
 }
 
-ltx_status cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
-                   const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_status ltx_cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const ltx_tensor *x,
+                       const ltx_tensor *cos, const ltx_tensor *sin)
 {
     if (x->ndim != 4 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x) || x->shape[3] % 2)
@@ -379,13 +383,13 @@ ltx_status cu_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst, const l
         r.x_s[d] = x->stride[d];
     }
     if (ltx_tensor_numel(x) == 0) return LTX_OK;
-    return cu_check(ck_rope_apply(cstream(be), &r), "rope");
+    return ltx_cu_check(ltx_ck_rope_apply(cstream(be), &r), "rope");
 }
 
 /* dst (B, T, H*D) = rope(rms_norm(x) * w): x's last dim must be contiguous, dst contiguous. */
-ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
-                           const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
-                           const ltx_tensor *cos, const ltx_tensor *sin)
+ltx_status ltx_cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
+                               const ltx_tensor *x, const ltx_tensor *w, float eps, int heads,
+                               const ltx_tensor *cos, const ltx_tensor *sin)
 {
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x) || !ltx_tensor_is_contiguous(dst) || heads <= 0 ||
@@ -412,11 +416,12 @@ ltx_status cu_qk_norm_rope(ltx_backend *be, ltx_rope_mode mode, ltx_tensor *dst,
     LTX_TRY(table_strides(cos, want, r.c_s, "cos"));
     LTX_TRY(table_strides(sin, want, r.s_s, "sin"));
     if (ltx_tensor_numel(x) == 0) return LTX_OK;
-    return cu_check(ck_qk_norm_rope(cstream(be), &r, x->stride[1], cu_op(w), eps), "qk_norm_rope");
+    return ltx_cu_check(ltx_ck_qk_norm_rope(cstream(be), &r, x->stride[1], cu_op(w), eps),
+                        "qk_norm_rope");
 }
 
-ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const ltx_tensor *alpha,
-                    const ltx_tensor *beta, bool log_scale)
+ltx_status ltx_cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x,
+                        const ltx_tensor *alpha, const ltx_tensor *beta, bool log_scale)
 {
     if (x->ndim != 3 || x->dtype != LTX_F32 || dst->dtype != LTX_F32 ||
         !ltx_tensor_same_shape(dst, x))
@@ -427,20 +432,20 @@ ltx_status cu_snake(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *x, const
     LTX_TRY(vec_ok(beta, C, "snake beta"));
     if (ltx_tensor_numel(x) == 0) return LTX_OK;
     float *tab;
-    LTX_TRY(cu_scratch(be, sizeof(float) * (size_t)(2 * C), (void **)&tab));
+    LTX_TRY(ltx_cu_scratch(be, sizeof(float) * (size_t)(2 * C), (void **)&tab));
     cudaError_t e =
-        ck_snake_prep(cstream(be), tab, tab + C, cu_op(alpha), cu_op(beta), C, log_scale);
+        ltx_ck_snake_prep(cstream(be), tab, tab + C, cu_op(alpha), cu_op(beta), C, log_scale);
     if (e == cudaSuccess)
-        e = ck_snake(cstream(be), cu_ptr(dst), cu_ptr(x), x->shape[0], C, x->shape[2], dst->stride,
-                     x->stride, tab, tab + C);
-    cu_scratch_free(be, tab);
-    return cu_check(e, "snake");
+        e = ltx_ck_snake(cstream(be), cu_ptr(dst), cu_ptr(x), x->shape[0], C, x->shape[2],
+                         dst->stride, x->stride, tab, tab + C);
+    ltx_cu_scratch_free(be, tab);
+    return ltx_cu_check(e, "snake");
 }
 
 /* ---- reduce / pad -------------------------------------------------------------------------- */
 
-ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
-                     int dim)
+ltx_status ltx_cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const ltx_tensor *src,
+                         int dim)
 {
     if ((unsigned)op >= LTX_REDUCE_COUNT)
         return ltx_err(LTX_ERR_INVALID_ARG, "reduce: op %d out of range", (int)op);
@@ -461,7 +466,7 @@ ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const l
     int64_t len = src->shape[dim];
     if (len == 0 && (op == LTX_REDUCE_MAX || op == LTX_REDUCE_MIN))
         return ltx_err(LTX_ERR_INVALID_ARG, "reduce: max/min over an empty dim %d", dim);
-    if (len == 0) return cu_fill(be, dst, op == LTX_REDUCE_SUM ? 0.0 : NAN);
+    if (len == 0) return ltx_cu_fill(be, dst, op == LTX_REDUCE_SUM ? 0.0 : NAN);
     int64_t st[2][LTX_MAX_DIMS];
     for (int d = 0; d < src->ndim; d++) {
         st[0][d] = dst->stride[d];
@@ -470,25 +475,25 @@ ltx_status cu_reduce(ltx_backend *be, ltx_reduce_op op, ltx_tensor *dst, const l
     ck_iter it;
     cu_iter_init_strides(&it, dst->ndim, dst->shape, 2, (const int64_t(*)[LTX_MAX_DIMS])st);
     if (it.n == 0) return LTX_OK;
-    return cu_check(
-        ck_reduce(cstream(be), &it, (int)op, len, src->stride[dim], cu_op(dst), cu_op(src)),
+    return ltx_cu_check(
+        ltx_ck_reduce(cstream(be), &it, (int)op, len, src->stride[dim], cu_op(dst), cu_op(src)),
         "reduce");
 }
 
-ltx_status cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
-                  ltx_pad_mode mode, double value)
+ltx_status ltx_cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const int *pads,
+                      ltx_pad_mode mode, double value)
 {
     if (dst->ndim != src->ndim || !ltx_tensor_is_contiguous(dst))
         return ltx_err(LTX_ERR_INVALID_ARG, "pad: dst must be contiguous with src's rank");
     if (dst->dtype != src->dtype) { /* pad in src's dtype, then convert (scratch: dst-sized) */
         ltx_tensor *tmp = ltx_tensor_new(be, src->dtype, dst->ndim, dst->shape);
         if (!tmp) return ltx_err_failed();
-        ltx_status s = cu_pad(be, tmp, src, pads, mode, value);
-        if (s == LTX_OK) s = cu_copy(be, dst, tmp);
+        ltx_status s = ltx_cu_pad(be, tmp, src, pads, mode, value);
+        if (s == LTX_OK) s = ltx_cu_copy(be, dst, tmp);
         ltx_tensor_free(tmp);
         return s;
     }
-    if (src->ndim == 0) return cu_copy(be, dst, src);
+    if (src->ndim == 0) return ltx_cu_copy(be, dst, src);
     ck_pad p = {.ndim = src->ndim, .mode = (int)mode, .esz = (int)ltx_dtype_size(dst->dtype)};
     for (int d = 0; d < src->ndim; d++) {
         int64_t n = src->shape[d], b = pads[2 * d], a = pads[2 * d + 1];
@@ -509,7 +514,7 @@ ltx_status cu_pad(ltx_backend *be, ltx_tensor *dst, const ltx_tensor *src, const
     }
     if (ltx_tensor_numel(dst) == 0) return LTX_OK;
     ltx_convert(&p.value_bits, dst->dtype, &value, LTX_F64, 1);
-    return cu_check(ck_pad_apply(cstream(be), &p, cu_ptr(dst), cu_ptr(src)), "pad");
+    return ltx_cu_check(ltx_ck_pad_apply(cstream(be), &p, cu_ptr(dst), cu_ptr(src)), "pad");
 }
 
 /* ---- interpolate --------------------------------------------------------------------------- */
@@ -578,8 +583,8 @@ static void build_dim(ltx_interp_mode mode, bool align, int64_t in, int64_t out,
     }
 }
 
-ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
-                          const ltx_tensor *src, bool align_corners)
+ltx_status ltx_cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst,
+                              const ltx_tensor *src, bool align_corners)
 {
     int ns = src->ndim - 2;
     if (src->dtype != LTX_F32 || dst->dtype != LTX_F32 || !ltx_tensor_is_contiguous(dst) ||
@@ -630,7 +635,7 @@ ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst
         o += c.out[i] * c.taps[i];
     }
     void *d;
-    ltx_status s = cu_scratch_upload(be, h, bytes, &d);
+    ltx_status s = ltx_cu_scratch_upload(be, h, bytes, &d);
     free(h);
     if (s != LTX_OK) return s;
     o = 0;
@@ -640,9 +645,9 @@ ltx_status cu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor *dst
         o += c.out[i] * c.taps[i];
     }
     c.rows = src->shape[0] * src->shape[1] * c.out[0] * c.out[1];
-    cudaError_t e = ck_interpolate(cstream(be), &c);
-    cu_scratch_free(be, d);
-    return cu_check(e, "interpolate");
+    cudaError_t e = ltx_ck_interpolate(cstream(be), &c);
+    ltx_cu_scratch_free(be, d);
+    return ltx_cu_check(e, "interpolate");
 }
 
 /* ---- supports() ---------------------------------------------------------------------------- */
@@ -658,7 +663,7 @@ static bool fl(const ltx_tensor *t)
 
 /* Precise answers per op (see backend.h): true exactly when the op above runs these dtypes and
  * shapes natively. Only dtype/ndim/shape/strides are read. */
-bool cu_supports(ltx_backend *be, const ltx_op_query *q)
+bool ltx_cu_supports(ltx_backend *be, const ltx_op_query *q)
 {
     (void)be;
     const ltx_tensor *d = q->dst, *a = q->src[0], *b = q->src[1];

@@ -93,7 +93,7 @@ template <int DP, int NW, int BK> struct f32_cfg {
 };
 
 template <int DP, int NW, int BK>
-__global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
+static __global__ void __launch_bounds__(NW * 32) attn_f32_kernel(ck_attn a)
 {
     using C = f32_cfg<DP, NW, BK>;
     constexpr int NC = DP / 32, LG = 32 / BK, RPL = 16 / LG;
@@ -344,7 +344,7 @@ template <int DP, int BK> static cudaError_t run_bf16(cudaStream_t s, const ck_a
     return launch(attn_bf16_kernel<DP, BK>, C::smem, grid, 128, s, a);
 }
 
-extern "C" cudaError_t ck_attention(cudaStream_t s, const ck_attn *a)
+extern "C" cudaError_t ltx_ck_attention(cudaStream_t s, const ck_attn *a)
 {
     if (a->B == 0 || a->H == 0 || a->Tq == 0) return cudaSuccess;
     int64_t dm = a->D > a->Dv ? a->D : a->Dv; /* both padded to one template width */

@@ -14,8 +14,8 @@
          i += (int64_t)gridDim.x * blockDim.x)
 
 /* col[(ci*Kvol + k) * P + pp] for output positions p0 + pp of sample n, group grp. */
-__global__ void im2col_kernel(ck_conv g, const float *x, int64_t n, int64_t grp, int64_t p0,
-                              int64_t P, void *col, int to_bf16)
+static __global__ void im2col_kernel(ck_conv g, const float *x, int64_t n, int64_t grp, int64_t p0,
+                                     int64_t P, void *col, int to_bf16)
 {
     GRID_LOOP(e, g.cig * g.Kvol * P)
     {
@@ -48,7 +48,7 @@ __device__ static inline int64_t tsrc(int64_t o, int64_t k, int64_t s, int64_t p
 }
 
 /* y[n, grp*cog + co, o] += sum over taps of col[(co*Kvol + k) * Sin + i(o, k)]. */
-__global__ void col2im_kernel(ck_conv g, const float *col, float *y, int64_t n, int64_t grp)
+static __global__ void col2im_kernel(ck_conv g, const float *col, float *y, int64_t n, int64_t grp)
 {
     GRID_LOOP(e, g.cog * g.Sout)
     {
@@ -67,13 +67,14 @@ __global__ void col2im_kernel(ck_conv g, const float *col, float *y, int64_t n, 
     }
 }
 
-__global__ void bias_init_kernel(float *y, int64_t N, int64_t C, int64_t S, const float *bias)
+static __global__ void bias_init_kernel(float *y, int64_t N, int64_t C, int64_t S,
+                                        const float *bias)
 {
     GRID_LOOP(e, N * C * S) y[e] = bias ? bias[(e / S) % C] : 0.0f;
 }
 
-__global__ void depthwise_kernel(ck_conv g, float *y, const float *x, const float *w,
-                                 const float *bias, int transposed)
+static __global__ void depthwise_kernel(ck_conv g, float *y, const float *x, const float *w,
+                                        const float *bias, int transposed)
 {
     GRID_LOOP(e, g.N * g.Cout * g.Sout)
     {
@@ -103,8 +104,8 @@ __global__ void depthwise_kernel(ck_conv g, float *y, const float *x, const floa
     }
 }
 
-extern "C" cudaError_t ck_im2col(cudaStream_t s, const ck_conv *g, const float *x, int64_t n,
-                                 int64_t grp, int64_t p0, int64_t P, void *col, int to_bf16)
+extern "C" cudaError_t ltx_ck_im2col(cudaStream_t s, const ck_conv *g, const float *x, int64_t n,
+                                     int64_t grp, int64_t p0, int64_t P, void *col, int to_bf16)
 {
     int64_t total = g->cig * g->Kvol * P;
     if (total == 0) return cudaSuccess;
@@ -112,8 +113,8 @@ extern "C" cudaError_t ck_im2col(cudaStream_t s, const ck_conv *g, const float *
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_col2im(cudaStream_t s, const ck_conv *g, const float *col, float *y,
-                                 int64_t n, int64_t grp)
+extern "C" cudaError_t ltx_ck_col2im(cudaStream_t s, const ck_conv *g, const float *col, float *y,
+                                     int64_t n, int64_t grp)
 {
     int64_t total = g->cog * g->Sout;
     if (total == 0) return cudaSuccess;
@@ -121,16 +122,17 @@ extern "C" cudaError_t ck_col2im(cudaStream_t s, const ck_conv *g, const float *
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_conv_bias_init(cudaStream_t s, float *y, int64_t N, int64_t C, int64_t S,
-                                         const float *bias)
+extern "C" cudaError_t ltx_ck_conv_bias_init(cudaStream_t s, float *y, int64_t N, int64_t C,
+                                             int64_t S, const float *bias)
 {
     if (N * C * S == 0) return cudaSuccess;
     bias_init_kernel<<<grid_for(N * C * S, 256), 256, 0, s>>>(y, N, C, S, bias);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_conv_depthwise(cudaStream_t s, const ck_conv *g, float *y, const float *x,
-                                         const float *w, const float *bias, int transposed)
+extern "C" cudaError_t ltx_ck_conv_depthwise(cudaStream_t s, const ck_conv *g, float *y,
+                                             const float *x, const float *w, const float *bias,
+                                             int transposed)
 {
     int64_t total = g->N * g->Cout * g->Sout;
     if (total == 0) return cudaSuccess;

@@ -43,7 +43,7 @@ template <typename T> __device__ static inline T binary_eval(int op, T x, T y, T
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
          i += (int64_t)gridDim.x * blockDim.x)
 
-__global__ void copy_kernel(ck_iter it, ck_operand d, ck_operand s)
+static __global__ void copy_kernel(ck_iter it, ck_operand d, ck_operand s)
 {
     GRID_LOOP(i, it.n)
     {
@@ -74,16 +74,16 @@ __global__ void copy_kernel(ck_iter it, ck_operand d, ck_operand s)
 }
 
 /* Contiguous f32 -> bf16 and bf16 -> f32 (the hot conversions), 1 element per thread. */
-__global__ void f32_to_bf16_kernel(uint16_t *d, const float *s, int64_t n)
+static __global__ void f32_to_bf16_kernel(uint16_t *d, const float *s, int64_t n)
 {
     GRID_LOOP(i, n) d[i] = f32_to_bf16(s[i]);
 }
-__global__ void bf16_to_f32_kernel(float *d, const uint16_t *s, int64_t n)
+static __global__ void bf16_to_f32_kernel(float *d, const uint16_t *s, int64_t n)
 {
     GRID_LOOP(i, n) d[i] = bf16_to_f32(s[i]);
 }
 
-__global__ void fill_kernel(ck_iter it, ck_operand d, uint64_t bits)
+static __global__ void fill_kernel(ck_iter it, ck_operand d, uint64_t bits)
 {
     GRID_LOOP(i, it.n)
     {
@@ -110,7 +110,7 @@ __global__ void fill_kernel(ck_iter it, ck_operand d, uint64_t bits)
 }
 
 template <typename T>
-__global__ void unary_kernel(ck_iter it, int op, T c0, T c1, ck_operand d, ck_operand a)
+static __global__ void unary_kernel(ck_iter it, int op, T c0, T c1, ck_operand d, ck_operand a)
 {
     GRID_LOOP(i, it.n)
     {
@@ -125,14 +125,15 @@ __global__ void unary_kernel(ck_iter it, int op, T c0, T c1, ck_operand d, ck_op
 }
 
 /* All-f32 contiguous unary: no dtype switches in the loop. */
-__global__ void unary_f32_flat(int64_t n, int op, float c0, float c1, float *d, const float *a)
+static __global__ void unary_f32_flat(int64_t n, int op, float c0, float c1, float *d,
+                                      const float *a)
 {
     GRID_LOOP(i, n) d[i] = unary_eval<float>(op, a[i], c0, c1);
 }
 
 template <typename T>
-__global__ void binary_kernel(ck_iter it, int op, T pa, T pb, ck_operand d, ck_operand a,
-                              ck_operand b)
+static __global__ void binary_kernel(ck_iter it, int op, T pa, T pb, ck_operand d, ck_operand a,
+                                     ck_operand b)
 {
     GRID_LOOP(i, it.n)
     {
@@ -147,9 +148,9 @@ __global__ void binary_kernel(ck_iter it, int op, T pa, T pb, ck_operand d, ck_o
 }
 
 /* All-f32 binary over a 2-D space (rows, inner) — the model's bias/gate broadcasts. */
-__global__ void binary_f32_2d(int64_t rows, int64_t inner, int op, float pa, float pb, float *d,
-                              int64_t dr, int64_t dc, const float *a, int64_t ar, int64_t ac,
-                              const float *b, int64_t br, int64_t bc)
+static __global__ void binary_f32_2d(int64_t rows, int64_t inner, int op, float pa, float pb,
+                                     float *d, int64_t dr, int64_t dc, const float *a, int64_t ar,
+                                     int64_t ac, const float *b, int64_t br, int64_t bc)
 {
     GRID_LOOP(i, rows * inner)
     {
@@ -158,7 +159,8 @@ __global__ void binary_f32_2d(int64_t rows, int64_t inner, int op, float pa, flo
     }
 }
 
-extern "C" cudaError_t ck_copy(cudaStream_t s, const ck_iter *it, ck_operand dst, ck_operand src)
+extern "C" cudaError_t ltx_ck_copy(cudaStream_t s, const ck_iter *it, ck_operand dst,
+                                   ck_operand src)
 {
     if (it->n == 0) return cudaSuccess;
     if (it->contig && dst.dtype == DT_BF16 && src.dtype == DT_F32)
@@ -175,15 +177,15 @@ extern "C" cudaError_t ck_copy(cudaStream_t s, const ck_iter *it, ck_operand dst
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_fill(cudaStream_t s, const ck_iter *it, ck_operand dst, uint64_t bits)
+extern "C" cudaError_t ltx_ck_fill(cudaStream_t s, const ck_iter *it, ck_operand dst, uint64_t bits)
 {
     if (it->n == 0) return cudaSuccess;
     fill_kernel<<<grid_for(it->n, 256), 256, 0, s>>>(*it, dst, bits);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_unary(cudaStream_t s, const ck_iter *it, int op, double p0, double p1,
-                                int f64, ck_operand dst, ck_operand a)
+extern "C" cudaError_t ltx_ck_unary(cudaStream_t s, const ck_iter *it, int op, double p0, double p1,
+                                    int f64, ck_operand dst, ck_operand a)
 {
     if (it->n == 0) return cudaSuccess;
     if (f64)
@@ -197,8 +199,8 @@ extern "C" cudaError_t ck_unary(cudaStream_t s, const ck_iter *it, int op, doubl
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_binary(cudaStream_t s, const ck_iter *it, int op, double ca, double cb,
-                                 int f64, ck_operand dst, ck_operand a, ck_operand b)
+extern "C" cudaError_t ltx_ck_binary(cudaStream_t s, const ck_iter *it, int op, double ca,
+                                     double cb, int f64, ck_operand dst, ck_operand a, ck_operand b)
 {
     if (it->n == 0) return cudaSuccess;
     bool all32 = dst.dtype == DT_F32 && a.dtype == DT_F32 && b.dtype == DT_F32;
@@ -220,8 +222,8 @@ extern "C" cudaError_t ck_binary(cudaStream_t s, const ck_iter *it, int op, doub
     CK_LAUNCH_CHECK();
 }
 
-__global__ void gated_add_kernel(ck_iter it, float *d, const float *x, const float *y,
-                                 const float *g)
+static __global__ void gated_add_kernel(ck_iter it, float *d, const float *x, const float *y,
+                                        const float *g)
 {
     GRID_LOOP(i, it.n)
     {
@@ -234,8 +236,8 @@ __global__ void gated_add_kernel(ck_iter it, float *d, const float *x, const flo
     }
 }
 
-extern "C" cudaError_t ck_gated_add(cudaStream_t s, const ck_iter *it, float *dst, const float *x,
-                                    const float *y, const float *gate)
+extern "C" cudaError_t ltx_ck_gated_add(cudaStream_t s, const ck_iter *it, float *dst,
+                                        const float *x, const float *y, const float *gate)
 {
     if (it->n == 0) return cudaSuccess;
     gated_add_kernel<<<grid_for(it->n, 256), 256, 0, s>>>(*it, dst, x, y, gate);

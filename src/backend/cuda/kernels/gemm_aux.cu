@@ -12,7 +12,7 @@
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
          i += (int64_t)gridDim.x * blockDim.x)
 
-__global__ void to_bf16_kernel(uint16_t *d, ck_operand s, int64_t n, float scale)
+static __global__ void to_bf16_kernel(uint16_t *d, ck_operand s, int64_t n, float scale)
 {
     GRID_LOOP(i, n)
     {
@@ -21,7 +21,7 @@ __global__ void to_bf16_kernel(uint16_t *d, ck_operand s, int64_t n, float scale
     }
 }
 
-__global__ void to_f32_kernel(float *d, ck_operand s, int64_t n, float scale)
+static __global__ void to_f32_kernel(float *d, ck_operand s, int64_t n, float scale)
 {
     GRID_LOOP(i, n)
     {
@@ -30,8 +30,8 @@ __global__ void to_f32_kernel(float *d, ck_operand s, int64_t n, float scale)
     }
 }
 
-__global__ void gather_rows_kernel(void *d, int to_bf16, const float *s, int64_t rows, int64_t cols,
-                                   int64_t rs, int64_t cs)
+static __global__ void gather_rows_kernel(void *d, int to_bf16, const float *s, int64_t rows,
+                                          int64_t cols, int64_t rs, int64_t cs)
 {
     GRID_LOOP(i, rows * cols)
     {
@@ -44,7 +44,7 @@ __global__ void gather_rows_kernel(void *d, int to_bf16, const float *s, int64_t
     }
 }
 
-__global__ void bias_act_kernel(float *y, int64_t M, int64_t N, ck_operand bias, int act)
+static __global__ void bias_act_kernel(float *y, int64_t M, int64_t N, ck_operand bias, int act)
 {
     GRID_LOOP(i, M * N)
     {
@@ -55,22 +55,24 @@ __global__ void bias_act_kernel(float *y, int64_t M, int64_t N, ck_operand bias,
     }
 }
 
-extern "C" cudaError_t ck_to_bf16(cudaStream_t s, void *dst, ck_operand src, int64_t n, float scale)
+extern "C" cudaError_t ltx_ck_to_bf16(cudaStream_t s, void *dst, ck_operand src, int64_t n,
+                                      float scale)
 {
     if (n == 0) return cudaSuccess;
     to_bf16_kernel<<<grid_for(n, 256), 256, 0, s>>>((uint16_t *)dst, src, n, scale);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_to_f32(cudaStream_t s, float *dst, ck_operand src, int64_t n, float scale)
+extern "C" cudaError_t ltx_ck_to_f32(cudaStream_t s, float *dst, ck_operand src, int64_t n,
+                                     float scale)
 {
     if (n == 0) return cudaSuccess;
     to_f32_kernel<<<grid_for(n, 256), 256, 0, s>>>(dst, src, n, scale);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_gather_rows(cudaStream_t s, void *dst, int to_bf16, const float *src,
-                                      int64_t rows, int64_t cols, int64_t rs, int64_t cs)
+extern "C" cudaError_t ltx_ck_gather_rows(cudaStream_t s, void *dst, int to_bf16, const float *src,
+                                          int64_t rows, int64_t cols, int64_t rs, int64_t cs)
 {
     if (rows * cols == 0) return cudaSuccess;
     gather_rows_kernel<<<grid_for(rows * cols, 256), 256, 0, s>>>(dst, to_bf16, src, rows, cols, rs,
@@ -78,8 +80,8 @@ extern "C" cudaError_t ck_gather_rows(cudaStream_t s, void *dst, int to_bf16, co
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_bias_act(cudaStream_t s, float *y, int64_t M, int64_t N, ck_operand bias,
-                                   int act)
+extern "C" cudaError_t ltx_ck_bias_act(cudaStream_t s, float *y, int64_t M, int64_t N,
+                                       ck_operand bias, int act)
 {
     if (M * N == 0 || (!bias.p && act < 0)) return cudaSuccess;
     bias_act_kernel<<<grid_for(M * N, 256), 256, 0, s>>>(y, M, N, bias, act);

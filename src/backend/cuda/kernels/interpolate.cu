@@ -8,7 +8,7 @@
  */
 #include "common.cuh"
 
-__global__ void interp_kernel(ck_interp c)
+static __global__ void interp_kernel(ck_interp c)
 {
     int64_t n = c.rows * c.out[2];
     int T0 = c.taps[0], T1 = c.taps[1], T2 = c.taps[2];
@@ -39,7 +39,7 @@ __global__ void interp_kernel(ck_interp c)
     }
 }
 
-extern "C" cudaError_t ck_interpolate(cudaStream_t s, const ck_interp *c)
+extern "C" cudaError_t ltx_ck_interpolate(cudaStream_t s, const ck_interp *c)
 {
     int64_t n = c->rows * c->out[2];
     if (n == 0) return cudaSuccess;

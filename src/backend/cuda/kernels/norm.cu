@@ -44,9 +44,9 @@ __device__ static inline void row_stats(int op, const float *x, int64_t D, int64
     *m_out = (float)m;
 }
 
-__global__ void norm_lastdim_kernel(int op, ck_iter rows, int64_t D, int64_t ds, int64_t xs,
-                                    float *dst, const float *x, ck_operand w, ck_operand b,
-                                    float eps)
+static __global__ void norm_lastdim_kernel(int op, ck_iter rows, int64_t D, int64_t ds, int64_t xs,
+                                           float *dst, const float *x, ck_operand w, ck_operand b,
+                                           float eps)
 {
     __shared__ double sh[32];
     for (int64_t r = blockIdx.x; r < rows.n; r += gridDim.x) {
@@ -72,9 +72,9 @@ __global__ void norm_lastdim_kernel(int op, ck_iter rows, int64_t D, int64_t ds,
     }
 }
 
-__global__ void norm_modulate_kernel(int op, ck_iter rows, int64_t D, int64_t ds, int64_t xs,
-                                     int64_t scs, int64_t shs, float *dst, const float *x,
-                                     ck_operand sc, ck_operand sf, float eps)
+static __global__ void norm_modulate_kernel(int op, ck_iter rows, int64_t D, int64_t ds, int64_t xs,
+                                            int64_t scs, int64_t shs, float *dst, const float *x,
+                                            ck_operand sc, ck_operand sf, float eps)
 {
     __shared__ double sh[32];
     for (int64_t r = blockIdx.x; r < rows.n; r += gridDim.x) {
@@ -94,8 +94,8 @@ __global__ void norm_modulate_kernel(int op, ck_iter rows, int64_t D, int64_t ds
     }
 }
 
-__global__ void norm_group_kernel(float *dst, const float *x, int64_t C, int64_t S, int64_t G,
-                                  ck_operand w, ck_operand b, float eps)
+static __global__ void norm_group_kernel(float *dst, const float *x, int64_t C, int64_t S,
+                                         int64_t G, ck_operand w, ck_operand b, float eps)
 {
     __shared__ double sh[32];
     int64_t cpg = C / G, len = cpg * S;
@@ -121,8 +121,8 @@ __global__ void norm_group_kernel(float *dst, const float *x, int64_t C, int64_t
     }
 }
 
-__global__ void norm_pixel_kernel(float *dst, const float *x, int64_t N, int64_t C, int64_t S,
-                                  float eps)
+static __global__ void norm_pixel_kernel(float *dst, const float *x, int64_t N, int64_t C,
+                                         int64_t S, float eps)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < N * S;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -143,9 +143,9 @@ static unsigned row_grid(int64_t rows)
     return (unsigned)(rows < 1048576 ? rows : 1048576);
 }
 
-extern "C" cudaError_t ck_norm_lastdim(cudaStream_t s, int op, const ck_iter *rows, int64_t D,
-                                       int64_t ds, int64_t xs, float *dst, const float *x,
-                                       ck_operand w, ck_operand b, float eps)
+extern "C" cudaError_t ltx_ck_norm_lastdim(cudaStream_t s, int op, const ck_iter *rows, int64_t D,
+                                           int64_t ds, int64_t xs, float *dst, const float *x,
+                                           ck_operand w, ck_operand b, float eps)
 {
     if (rows->n == 0) return cudaSuccess;
     int threads = D >= 2048 ? NORM_THREADS : 128;
@@ -154,10 +154,10 @@ extern "C" cudaError_t ck_norm_lastdim(cudaStream_t s, int op, const ck_iter *ro
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_norm_modulate(cudaStream_t s, int op, const ck_iter *rows, int64_t D,
-                                        int64_t ds, int64_t xs, int64_t scs, int64_t shs,
-                                        float *dst, const float *x, ck_operand scale,
-                                        ck_operand shift, float eps)
+extern "C" cudaError_t ltx_ck_norm_modulate(cudaStream_t s, int op, const ck_iter *rows, int64_t D,
+                                            int64_t ds, int64_t xs, int64_t scs, int64_t shs,
+                                            float *dst, const float *x, ck_operand scale,
+                                            ck_operand shift, float eps)
 {
     if (rows->n == 0) return cudaSuccess;
     int threads = D >= 2048 ? NORM_THREADS : 128;
@@ -166,17 +166,17 @@ extern "C" cudaError_t ck_norm_modulate(cudaStream_t s, int op, const ck_iter *r
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_norm_group(cudaStream_t s, float *dst, const float *x, int64_t N,
-                                     int64_t C, int64_t S, int64_t G, ck_operand w, ck_operand b,
-                                     float eps)
+extern "C" cudaError_t ltx_ck_norm_group(cudaStream_t s, float *dst, const float *x, int64_t N,
+                                         int64_t C, int64_t S, int64_t G, ck_operand w,
+                                         ck_operand b, float eps)
 {
     if (N * G == 0) return cudaSuccess;
     norm_group_kernel<<<(unsigned)(N * G), 1024, 0, s>>>(dst, x, C, S, G, w, b, eps);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_norm_pixel(cudaStream_t s, float *dst, const float *x, int64_t N,
-                                     int64_t C, int64_t S, float eps)
+extern "C" cudaError_t ltx_ck_norm_pixel(cudaStream_t s, float *dst, const float *x, int64_t N,
+                                         int64_t C, int64_t S, float eps)
 {
     if (N * S == 0) return cudaSuccess;
     norm_pixel_kernel<<<grid_for(N * S, 256), 256, 0, s>>>(dst, x, N, C, S, eps);

@@ -22,7 +22,7 @@ __device__ static inline int64_t pad_index(int mode, int64_t j, int64_t n)
     }
 }
 
-__global__ void pad_kernel(ck_pad p, int64_t n, char *dst, const char *src)
+static __global__ void pad_kernel(ck_pad p, int64_t n, char *dst, const char *src)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -54,7 +54,7 @@ __global__ void pad_kernel(ck_pad p, int64_t n, char *dst, const char *src)
     }
 }
 
-extern "C" cudaError_t ck_pad_apply(cudaStream_t s, const ck_pad *p, void *dst, const void *src)
+extern "C" cudaError_t ltx_ck_pad_apply(cudaStream_t s, const ck_pad *p, void *dst, const void *src)
 {
     int64_t n = 1;
     for (int d = 0; d < p->ndim; d++)

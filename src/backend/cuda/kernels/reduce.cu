@@ -14,8 +14,8 @@ __device__ static inline double ldd(ck_operand s, int64_t i)
     return load_as<double>(s.p, s.dtype, i);
 }
 
-__global__ void reduce_thread_kernel(ck_iter it, int op, int64_t len, int64_t rs, ck_operand d,
-                                     ck_operand s)
+static __global__ void reduce_thread_kernel(ck_iter it, int op, int64_t len, int64_t rs,
+                                            ck_operand d, ck_operand s)
 {
     for (int64_t o = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; o < it.n;
          o += (int64_t)gridDim.x * blockDim.x) {
@@ -54,8 +54,8 @@ __device__ static inline double pick(int op, double a, double v)
     return op == R_MAX ? (v > a ? v : a) : (v < a ? v : a);
 }
 
-__global__ void reduce_block_kernel(ck_iter it, int op, int64_t len, int64_t rs, ck_operand d,
-                                    ck_operand s)
+static __global__ void reduce_block_kernel(ck_iter it, int op, int64_t len, int64_t rs,
+                                           ck_operand d, ck_operand s)
 {
     __shared__ double sh[32];
     for (int64_t o = blockIdx.x; o < it.n; o += gridDim.x) {
@@ -99,8 +99,8 @@ __global__ void reduce_block_kernel(ck_iter it, int op, int64_t len, int64_t rs,
     }
 }
 
-extern "C" cudaError_t ck_reduce(cudaStream_t s, const ck_iter *it, int op, int64_t len,
-                                 int64_t rstride, ck_operand dst, ck_operand src)
+extern "C" cudaError_t ltx_ck_reduce(cudaStream_t s, const ck_iter *it, int op, int64_t len,
+                                     int64_t rstride, ck_operand dst, ck_operand src)
 {
     if (it->n == 0) return cudaSuccess;
     if (it->n < 8192 && len >= 4096) {

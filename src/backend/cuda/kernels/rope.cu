@@ -3,7 +3,7 @@
  * the fused q/k path qk_norm_rope: RMSNorm over the whole H*D row with weight w, then RoPE per
  * head, in one pass over the activation.
  *
- * Arithmetic is the CPU's (src/backend/cpu/cpu_norm.c cpu_rope, cpu_norm RMS): per pair
+ * Arithmetic is the CPU's (src/backend/cpu/cpu_norm.c ltx_cpu_rope, ltx_cpu_norm RMS): per pair
  * out1 = (x1 c) + ((-s) x2), out2 = (x2 c) + (s x1), no FMA (-fmad=false), so rope is
  * bit-identical to the CPU and qk_norm_rope equals norm-then-rope on the CPU up to the double
  * sum's order. One thread per rotation pair (rope, in place allowed); one block per token row
@@ -21,7 +21,7 @@ __device__ static inline void rotate(float x1, float x2, float co, float sn, flo
     *o2 = (x2 * co) + (sn * x1);
 }
 
-__global__ void rope_kernel(ck_rope r)
+static __global__ void rope_kernel(ck_rope r)
 {
     int64_t half = r.D / 2, n = r.B * r.H * r.T * half;
     for (int64_t p = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; p < n;
@@ -42,7 +42,7 @@ __global__ void rope_kernel(ck_rope r)
 
 /* One block per (b, t) row of x (B, T, H*D); dynamic shared memory holds the H*D normalised
  * values. */
-__global__ void qk_norm_rope_kernel(ck_rope r, int64_t xrow, ck_operand w, float eps)
+static __global__ void qk_norm_rope_kernel(ck_rope r, int64_t xrow, ck_operand w, float eps)
 {
     extern __shared__ float row[];
     __shared__ double sh[32];
@@ -78,7 +78,7 @@ __global__ void qk_norm_rope_kernel(ck_rope r, int64_t xrow, ck_operand w, float
     }
 }
 
-extern "C" cudaError_t ck_rope_apply(cudaStream_t s, const ck_rope *r)
+extern "C" cudaError_t ltx_ck_rope_apply(cudaStream_t s, const ck_rope *r)
 {
     int64_t n = r->B * r->H * r->T * (r->D / 2);
     if (n == 0) return cudaSuccess;
@@ -86,8 +86,8 @@ extern "C" cudaError_t ck_rope_apply(cudaStream_t s, const ck_rope *r)
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_qk_norm_rope(cudaStream_t s, const ck_rope *r, int64_t xrow, ck_operand w,
-                                       float eps)
+extern "C" cudaError_t ltx_ck_qk_norm_rope(cudaStream_t s, const ck_rope *r, int64_t xrow,
+                                           ck_operand w, float eps)
 {
     int64_t rows = r->B * r->T;
     if (rows == 0) return cudaSuccess;

@@ -1,14 +1,14 @@
 /*
  * snake.cu — CUDA SnakeBeta: y = x + 1/(beta + 1e-9) * sin(x * alpha)^2 per channel, alpha and
  * beta exponentiated first when they are stored in log scale.
- * As src/backend/cpu/cpu_norm.c cpu_snake (per-channel tables first, then one pass); sinf is
+ * As src/backend/cpu/cpu_norm.c ltx_cpu_snake (per-channel tables first, then one pass); sinf is
  * CUDA's (within 2 ulp of the CPU's polynomial). -fmad=false.
  * ref: ltx_core/model/audio_vae/vocoder.py SnakeBeta.forward
  */
 #include "common.cuh"
 
-__global__ void snake_prep_kernel(float *a_out, float *inv_out, ck_operand alpha, ck_operand beta,
-                                  int64_t C, int log_scale)
+static __global__ void snake_prep_kernel(float *a_out, float *inv_out, ck_operand alpha,
+                                         ck_operand beta, int64_t C, int log_scale)
 {
     for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < C;
          c += (int64_t)gridDim.x * blockDim.x) {
@@ -23,9 +23,9 @@ __global__ void snake_prep_kernel(float *a_out, float *inv_out, ck_operand alpha
     }
 }
 
-__global__ void snake_kernel(float *dst, const float *x, int64_t B, int64_t C, int64_t T,
-                             int64_t d0, int64_t d1, int64_t d2, int64_t x0, int64_t x1, int64_t x2,
-                             const float *a, const float *inv)
+static __global__ void snake_kernel(float *dst, const float *x, int64_t B, int64_t C, int64_t T,
+                                    int64_t d0, int64_t d1, int64_t d2, int64_t x0, int64_t x1,
+                                    int64_t x2, const float *a, const float *inv)
 {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * C * T;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -35,16 +35,17 @@ __global__ void snake_kernel(float *dst, const float *x, int64_t B, int64_t C, i
     }
 }
 
-extern "C" cudaError_t ck_snake_prep(cudaStream_t s, float *a_out, float *inv_out, ck_operand alpha,
-                                     ck_operand beta, int64_t C, int log_scale)
+extern "C" cudaError_t ltx_ck_snake_prep(cudaStream_t s, float *a_out, float *inv_out,
+                                         ck_operand alpha, ck_operand beta, int64_t C,
+                                         int log_scale)
 {
     snake_prep_kernel<<<grid_for(C, 256), 256, 0, s>>>(a_out, inv_out, alpha, beta, C, log_scale);
     CK_LAUNCH_CHECK();
 }
 
-extern "C" cudaError_t ck_snake(cudaStream_t s, float *dst, const float *x, int64_t B, int64_t C,
-                                int64_t T, const int64_t *ds, const int64_t *xs, const float *a,
-                                const float *inv)
+extern "C" cudaError_t ltx_ck_snake(cudaStream_t s, float *dst, const float *x, int64_t B,
+                                    int64_t C, int64_t T, const int64_t *ds, const int64_t *xs,
+                                    const float *a, const float *inv)
 {
     int64_t n = B * C * T;
     if (n == 0) return cudaSuccess;

@@ -1,13 +1,14 @@
 /*
  * softmax.cu — CUDA softmax over the last dim (f32): row max, exp(x - max) and their sum,
- * then one division per element, as src/backend/cpu/cpu_attention.c cpu_softmax (the sum's
+ * then one division per element, as src/backend/cpu/cpu_attention.c ltx_cpu_softmax (the sum's
  * order differs: a block tree instead of a running sum). All -inf rows give NaN (torch.softmax).
  * One block per row; the row is read three times (L2 keeps it for the model's row lengths).
  */
 #include "common.cuh"
 #include "reduce_util.cuh"
 
-__global__ void softmax_kernel(ck_iter rows, int64_t L, int64_t ss, float *dst, const float *src)
+static __global__ void softmax_kernel(ck_iter rows, int64_t L, int64_t ss, float *dst,
+                                      const float *src)
 {
     __shared__ float sh[32];
     for (int64_t r = blockIdx.x; r < rows.n; r += gridDim.x) {
@@ -33,8 +34,8 @@ __global__ void softmax_kernel(ck_iter rows, int64_t L, int64_t ss, float *dst, 
     }
 }
 
-extern "C" cudaError_t ck_softmax(cudaStream_t s, const ck_iter *rows, int64_t L, int64_t ss,
-                                  float *dst, const float *src)
+extern "C" cudaError_t ltx_ck_softmax(cudaStream_t s, const ck_iter *rows, int64_t L, int64_t ss,
+                                      float *dst, const float *src)
 {
     if (rows->n == 0) return cudaSuccess;
     unsigned g = (unsigned)(rows->n < 1048576 ? rows->n : 1048576);
