@@ -51,6 +51,16 @@ static inline double bench_median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The real Gemma 3 tokenizer that setup puts in <repo>/.cache (LTX_TEST_DATA is <repo>/tests/data).
+ */
+static inline void bench_tokenizer_path(char *out, size_t cap)
+{
+    const char *data = LTX_TEST_DATA;
+    size_t n = strlen(data), suf = strlen("/tests/data");
+    if (n >= suf && strcmp(data + n - suf, "/tests/data") == 0) n -= suf;
+    snprintf(out, cap, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
+}
+
 /* ---- resident-memory sampler ----
  * A thread reads /proc/self/status every 2 ms: RssAnon (memory outside mapped files) and
  * RssAnon + RssFile (mapped file pages too); peaks kept. Start with pthread_create(&th, NULL,

@@ -29,20 +29,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static void tokenizer_path(char *out, size_t cap)
-{
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data), suf = strlen("/tests/data");
-    if (n >= suf && strcmp(data + n - suf, "/tests/data") == 0) n -= suf;
-    snprintf(out, cap, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
-}
-
 /* A malloc'd prompt of exactly `want` LTX tokens (<bos> included), or NULL. */
 static char *make_prompt(const char *tok_path, int want)
 {
-    static const char *const words[] = {"A",      "red",    "fox",   "trots", "through",
-                                        "fresh",  "snow",   "at",    "dawn,", "breath",
-                                        "steaming", "in",   "the",   "cold",  "air."};
+    static const char *const words[] = {"A",        "red",  "fox", "trots", "through",
+                                        "fresh",    "snow", "at",  "dawn,", "breath",
+                                        "steaming", "in",   "the", "cold",  "air."};
     ltx_gemma_tokenizer *tk = NULL;
     if (ltx_gemma_tokenizer_load(tok_path, &tk) != LTX_OK) return NULL;
     size_t cap = (size_t)want * 16 + 64, len = 0;
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     char tok[4096];
-    tokenizer_path(tok, sizeof tok);
+    bench_tokenizer_path(tok, sizeof tok);
     char *prompt = make_prompt(tok, want);
     if (!prompt) {
         fprintf(stderr, "tokenizer %s: %s\n", tok, ltx_err_message());
@@ -94,7 +86,8 @@ int main(int argc, char **argv)
     double t0 = bench_now();
     ltx_st_file *st = NULL;
     ltx_text_processor *proc = NULL;
-    if (ltx_st_open(argv[2], &st) != LTX_OK || ltx_text_processor_load(be, st, 0, &proc) != LTX_OK) {
+    if (ltx_st_open(argv[2], &st) != LTX_OK ||
+        ltx_text_processor_load(be, st, 0, &proc) != LTX_OK) {
         fprintf(stderr, "%s: %s\n", argv[2], ltx_err_message());
         return 1;
     }

@@ -52,10 +52,8 @@ int main(int argc, char **argv)
     if (reps > 15) reps = 15;
     int H = argc > 4 ? atoi(argv[2]) : 256, W = argc > 4 ? atoi(argv[3]) : 384;
     int F = argc > 4 ? atoi(argv[4]) : 49;
-    const char *data = LTX_TEST_DATA;
     char tok[4096];
-    snprintf(tok, sizeof tok, "%.*s/.cache/tokenizer-gemma3/tokenizer.json",
-             (int)(strlen(data) - strlen("/tests/data")), data);
+    bench_tokenizer_path(tok, sizeof tok);
 
     ltx_threadpool *pool = ltx_threadpool_create(0);
     ltx_backend *be = NULL;

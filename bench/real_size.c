@@ -13,6 +13,7 @@
  * machine is shared: times are noisy, run it with `nice -n 19`.
  * Usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N]
  */
+#include "bench_util.h"
 #include "ltx.h"
 
 #include <stdio.h>
@@ -57,9 +58,7 @@ int main(int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s/ltx-22b-%s.%s", dir, kind,
              strcmp(kind, "fp8") ? "gguf" : "safetensors");
     snprintf(gemma, sizeof gemma, "%s/gemma-3-12b-q4_0", dir);
-    const char *data = LTX_TEST_DATA;
-    snprintf(tok, sizeof tok, "%.*s/.cache/tokenizer-gemma3/tokenizer.json",
-             (int)(strlen(data) - strlen("/tests/data")), data);
+    bench_tokenizer_path(tok, sizeof tok);
     snprintf(out, sizeof out, "/tmp/real_size_%d.mp4", (int)getpid());
 
     ltx_engine_params ep;

@@ -322,14 +322,6 @@ static double linears_alone(ltx_backend *be, const char *dir, int64_t n)
     return t;
 }
 
-static void tokenizer_path(char *out, size_t cap)
-{
-    const char *data = LTX_TEST_DATA;
-    size_t n = strlen(data), suf = strlen("/tests/data");
-    if (n >= suf && strcmp(data + n - suf, "/tests/data") == 0) n -= suf;
-    snprintf(out, cap, "%.*s/.cache/tokenizer-gemma3/tokenizer.json", (int)n, data);
-}
-
 static int bench_tiny(ltx_backend *be, const char *tok, const char *prompt)
 {
     ltx_st_file *st = NULL;
@@ -395,7 +387,7 @@ int main(int argc, char **argv)
     ltx_backend *be = NULL;
     if (!pool || ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
     char tok[4096];
-    tokenizer_path(tok, sizeof tok);
+    bench_tokenizer_path(tok, sizeof tok);
     if (bench_tiny(be, tok, prompt)) return 1;
 
     char dir[256];

@@ -135,50 +135,19 @@ static ltx_status get_model(ltx_pipe *p, int i, const ltx_st_file *f, void **out
     return LTX_OK;
 }
 
-ltx_status ltx_pipe_video_encoder(ltx_pipe *p, const ltx_st_file *ckpt, ltx_video_encoder **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 0, ckpt, &m);
-    *out = m;
-    return s;
-}
+/* The typed getters of the header, one per KINDS entry. */
+#define GETTER(fn, type, index)                                                                    \
+    ltx_status fn(ltx_pipe *p, const ltx_st_file *f, type **out)                                   \
+    {                                                                                              \
+        void *m = NULL;                                                                            \
+        ltx_status s = get_model(p, index, f, &m);                                                 \
+        *out = m;                                                                                  \
+        return s;                                                                                  \
+    }
 
-ltx_status ltx_pipe_video_decoder(ltx_pipe *p, const ltx_st_file *ckpt, ltx_video_decoder **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 1, ckpt, &m);
-    *out = m;
-    return s;
-}
-
-ltx_status ltx_pipe_audio_encoder(ltx_pipe *p, const ltx_st_file *ckpt, ltx_audio_encoder **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 2, ckpt, &m);
-    *out = m;
-    return s;
-}
-
-ltx_status ltx_pipe_audio_decoder(ltx_pipe *p, const ltx_st_file *ckpt, ltx_audio_decoder **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 3, ckpt, &m);
-    *out = m;
-    return s;
-}
-
-ltx_status ltx_pipe_vocoder(ltx_pipe *p, const ltx_st_file *ckpt, ltx_vocoder **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 4, ckpt, &m);
-    *out = m;
-    return s;
-}
-
-ltx_status ltx_pipe_upsampler(ltx_pipe *p, const ltx_st_file *ups, ltx_latent_upsampler **out)
-{
-    void *m = NULL;
-    ltx_status s = get_model(p, 5, ups, &m);
-    *out = m;
-    return s;
-}
+GETTER(ltx_pipe_video_encoder, ltx_video_encoder, 0)
+GETTER(ltx_pipe_video_decoder, ltx_video_decoder, 1)
+GETTER(ltx_pipe_audio_encoder, ltx_audio_encoder, 2)
+GETTER(ltx_pipe_audio_decoder, ltx_audio_decoder, 3)
+GETTER(ltx_pipe_vocoder, ltx_vocoder, 4)
+GETTER(ltx_pipe_upsampler, ltx_latent_upsampler, 5)
