@@ -31,6 +31,7 @@
  * Allocator: like the README's anchor environment (MALLOC_MMAP_THRESHOLD_/TRIM_THRESHOLD_),
  * glibc is told to keep freed memory (mallopt) so activations are not re-faulted every call.
  * Reference on this machine kind (README): PyTorch CPU median 0.963 s per block.
+ * Same-run PyTorch f32 baseline on this machine (ratios per round): bench/block_vs_torch.sh.
  * Options (issue 12): --precision bf16 runs the backend at LTX_PRECISION_BF16 (linear and the
  * attention products on the vdpbf16ps kernels: bf16-rounded inputs — q/k/v and the softmax
  * probabilities for attention — f32 accumulation; norms, softmax statistics, RoPE, GELU and the
