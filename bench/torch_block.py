@@ -29,8 +29,14 @@ on the same machine in the same run (bench/block_vs_torch.sh) instead of the REA
     parameter count is checked against extra.block_params.
   - Runs on torch 1.13 (Debian's python3-torch, the golden's runtime): RMS norm written out, the
     attention on the math path as torch 1.13 computes it (q / sqrt(d), materialised (H, Tq, Tk)
-    scores, softmax, P V), no fused SDPA. Timesteps per token, as the golden's args (B, T, 9 D);
-    prompt and audio<->video timesteps per sample (B, 1, .), as the reference's preprocessing.
+    scores, softmax, P V; same values and time as torch 1.13's private
+    F._scaled_dot_product_attention), no fused SDPA; split RoPE in the reference's layout (in
+    place on (2, D/2) halves, back to (B, T, H*D)). Timesteps per token, as the golden's args
+    (B, T, 9 D); prompt and audio<->video timesteps per sample (B, 1, .), as the reference's
+    preprocessing. Cross-checked once (2026-12-07, outside the project) against the reference's
+    own BasicAVTransformerBlock at a2c3f24 on the same torch with shims for F.rms_norm / RMSNorm /
+    SDPA: 4 alternating rounds of 7 reps, medians 0.83-0.89 s (reference) vs 0.84-1.04 s (this),
+    minimum 0.784 vs 0.811 s: the same within this shared machine's noise.
   - Random f32 weights scaled like the README's parameter stream (2-D: uniform[-1, 1) *
     2^-floor(log2(fan_in)/2); RMS weights 1 + u/8; biases u/32; tables u/8); activations unit
     normal, timestep embeddings 0.1 * normal (no denormals, no inf; values do not change f32 time).
@@ -88,6 +94,17 @@ def rope_split(x, cos, sin, heads):
     return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
 
 
+def rope_split_tokens(x, cos, sin, heads):
+    # the rotation of rope_split laid out as the reference's CPU path runs it: x * cos over the
+    # (2, D/2) halves of each head, the sin terms added in place, back to (B, T, H*D)
+    b, t, _ = x.shape
+    xh = x.view(b, t, heads, 2, -1).transpose(1, 2)  # (B, H, T, 2, D/2)
+    out = xh * cos.unsqueeze(-2)
+    out[..., 0, :].addcmul_(xh[..., 1, :], sin, value=-1)
+    out[..., 1, :].addcmul_(xh[..., 0, :], sin)
+    return out.transpose(1, 2).reshape(b, t, -1)
+
+
 def math_attention(q, k, v):
     # torch 1.13's math path: q / sqrt(d), the (B, H, Tq, Tk) scores materialised, softmax, P V
     scores = torch.matmul(q / math.sqrt(q.shape[-1]), k.transpose(-2, -1))
@@ -112,7 +129,12 @@ class Attn(torch.nn.Module):
         context = x if context is None else context
         b, t, _ = x.shape
         q, k, v = self.q_norm(self.to_q(x)), self.k_norm(self.to_k(context)), self.to_v(context)
-        if pe is not None:
+        if pe is not None and self.math_path:
+            kp = pe if k_pe is None else k_pe
+            q = rope_split_tokens(q, *pe, self.heads).view(b, t, self.heads, -1).transpose(1, 2)
+            k = rope_split_tokens(k, *kp, self.heads).view(b, -1, self.heads, self.dhead)
+            k = k.transpose(1, 2)
+        elif pe is not None:
             kp = pe if k_pe is None else k_pe
             q, k = rope_split(q, *pe, self.heads), rope_split(k, *kp, self.heads)
         else:
