@@ -37,15 +37,6 @@ static inline double bench_cpu_now(void)
     return bench_clock(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-/* Sleeps `s` seconds, so that threads left polling by the previous timed phase (OpenBLAS's
- * workers poll for OPENBLAS_THREAD_TIMEOUT, 2^28 TSC ticks, ~0.1 s here; the pool spins
- * briefly) are asleep before the next phase is timed. */
-static inline void bench_settle(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 /* qsort comparator for doubles, ascending. */
 static inline int bench_cmp_double(const void *a, const void *b)
 {

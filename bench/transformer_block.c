@@ -88,12 +88,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Pause before each timed block and each timed matmul set when they alternate: the matmul set's
- * threaded OpenBLAS products leave OpenBLAS's workers polling for ~0.1 s, which took 10-18 % off
- * the next block (0.31 s alone vs 0.35-0.37 s interleaved, quiet machine); a real run never
- * interleaves them (the transformer stage keeps OpenBLAS single-threaded). */
-#define SETTLE_S 0.25
-
 /* ---- the README's parameter stream ---- */
 
 static uint64_t splitmix64(uint64_t z)
@@ -1055,7 +1049,6 @@ static int cpu_main(int argc, char **argv)
         be->ops->copy(be, va.x, vx0);
         be->ops->copy(be, aa.x, ax0);
         c.taps = r >= 0 ? &seg : NULL;
-        if (!no_mm || getenv("TB_SETTLE")) bench_settle(SETTLE_S);
         double c0 = bench_cpu_now(), t0 = bench_now();
         seg_t0 = mod_t0 = t0;
         seg_c0 = mod_c0 = c0;
@@ -1075,7 +1068,6 @@ static int cpu_main(int argc, char **argv)
         } else {
             tb[r] = dt;
             cb[r] = bench_cpu_now() - c0;
-            if (!no_mm) bench_settle(SETTLE_S);
             double c1 = bench_cpu_now();
             tmm[r] = no_mm ? tb[r] : run_gemms(pool, ga, gb, gc, maxc);
             cm[r] = bench_cpu_now() - c1;
