@@ -5,27 +5,32 @@
  * Method:
  *   - Peaks: every pool thread (all online CPUs) runs, at the same time, a loop of 16
  *     independent register-resident accumulator chains of `vdpbf16ps zmm` (64 flop each: 16
- *     lanes x 2 bf16 products x multiply+add) or `vfmadd231ps zmm` (32 flop), 2^24 instructions
- *     per thread; best of 5. Needs AVX-512 BF16 (else that peak is reported as absent).
+ *     lanes x 2 bf16 products x multiply+add), `vfmadd231ps zmm` (32 flop) or `vpdpbusd zmm`
+ *     (128 integer ops: 16 lanes x 4 u8 x s8 products x multiply+add), 2^24 instructions per
+ *     thread; best of 5. Needs AVX-512 BF16 / VNNI (else that peak is reported as absent).
  *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
  *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
  *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then
  * `reps` calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
- *     Types: bf16 (weights bf16, precision BF16: vdpbf16ps kernels); q8_0, q4_0, q4_k, q5_k,
- *     q6_k (weights of that GGUF block type at precision BF16, the route `linear` picks: above
- *     64 rows dequantized bf16 panels on vdpbf16ps); q8_0i ... q6_ki (the same weights forced
- *     onto the int8-activation VNNI kernels, LTX_CPU_INT8_MAX_ROWS=1e9, the route for <= 64
- *     rows); the 64-row shape shows where the routes meet;
+ *     Types, each on the route `linear` picks at precision BF16: bf16 (weights bf16: vdpbf16ps
+ *     kernels); q8_0, q4_0 (int8 activations on VNNI: register tiles up to 64 rows, packed
+ *     panels above, cpu_gemm_int8.c); q4_k, q5_k, q6_k (tiles up to 64 rows, above that
+ *     dequantized bf16 panels on vdpbf16ps). Other routes for comparison: q8_0b, q4_0b (the
+ *     dequantized bf16 route, LTX_CPU_INT8_MAX_ROWS=0: what q8_0 / q4_0 ran before the panels);
+ *     q4_ki, q5_ki, q6_ki (the int8 tiles at every row count, LTX_CPU_INT8_MAX_ROWS=1e9);
  *     f32 (weights f32, precision F32: OpenBLAS sgemm, as the environment configures it).
  *   - Both per wall time and per process CPU time (CPU seconds / threads), the latter less
  *     sensitive to other processes on a shared machine; BENCH_THREADS=n overrides the threads.
- *   - % of peak: bf16 and the quantized types against the vdpbf16ps peak (the int8 kernels
- *     are held to the same bar), f32 against the vfmadd231ps peak. ggml's own % of peak is its
- *     figure over the issue's peaks (870 / 430 GFLOP/s, same machine kind).
+ *   - % of peak: against the peak of the instruction the route runs: vpdpbusd for the int8
+ *     routes at AVX-512 (q8_0, q4_0, the *i types; counted in multiply-adds x 2 like the
+ *     flops, so int8 can reach up to 2x the bf16 GFLOP/s), vdpbf16ps for bf16 and the
+ *     dequantized routes, vfmadd231ps for f32. ggml's own % of peak is its figure over the
+ *     issue's peaks (870 / 430 GFLOP/s, same machine kind; 870 for its int8 types too).
  *   - ggml figures (commit d99724f, llamafile kernels, n = 512 rows, this machine, from issue
  *     12) are printed as fixed reference numbers, NOT measured by this program.
  * The machine may be shared: run it when idle, look at best-of and median together.
- * Usage: cpu_gemm [reps] [type...]   (types: bf16 q8_0 q4_0 q4_k q5_k q6_k f32; default all)
+ * Usage: cpu_gemm [reps] [type...]   (types: bf16 q8_0 q4_0 q4_k q5_k q6_k q8_0b q4_0b q4_ki
+ *        q5_ki q6_ki f32; default all)
  */
 #include "backend/backend.h"
 #include "backend/cpu/cpu_isa.h"
@@ -46,7 +51,8 @@ static volatile float sink;
  * chain alive and unmerged without touching memory. */
 #define CHAINS(OP)                                                                                 \
     OP(a0)                                                                                         \
-    OP(a1) OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) \
+    OP(a1)                                                                                         \
+    OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13)        \
         OP(a14) OP(a15)
 #define KEEP                                                                                       \
     __asm__ volatile(""                                                                            \
@@ -55,8 +61,10 @@ static volatile float sink;
     __asm__ volatile(""                                                                            \
                      : "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11), "+v"(a12), "+v"(a13), "+v"(a14),  \
                        "+v"(a15))
-#define DECL(a) __m512 a = _mm512_set1_ps(1.0f);
-#define SUM(a)  s = _mm512_add_ps(s, a);
+#define DECL(a)  __m512 a = _mm512_set1_ps(1.0f);
+#define SUM(a)   s = _mm512_add_ps(s, a);
+#define IDECL(a) __m512i a = _mm512_set1_epi32(1);
+#define ISUM(a)  s = _mm512_add_epi32(s, a);
 
 __attribute__((target("avx512f,avx512bf16"))) static void peak_bf16(void *ctx, int64_t b, int64_t e,
                                                                     int w)
@@ -89,6 +97,22 @@ __attribute__((target("avx512f"))) static void peak_fma(void *ctx, int64_t b, in
     sink = _mm512_reduce_add_ps(s);
 }
 
+__attribute__((target("avx512f,avx512vnni"))) static void peak_vnni(void *ctx, int64_t b, int64_t e,
+                                                                    int w)
+{
+    (void)ctx, (void)b, (void)e, (void)w;
+    CHAINS(IDECL)
+    __m512i x = _mm512_set1_epi32(0x01010101), y = x;
+#define VD(a) a = _mm512_dpbusd_epi32(a, x, y);
+    for (int it = 0; it < PEAK_ITERS; it++) {
+        CHAINS(VD)
+        KEEP;
+    }
+    __m512i s = _mm512_setzero_si512();
+    CHAINS(ISUM)
+    sink = (float)_mm512_reduce_add_epi32(s);
+}
+
 /* GFLOP/s of fn on every pool thread at once, best of 5 by wall time; *per_cpu: the same flops
  * over the best process CPU time, times the thread count (what all threads would reach if none
  * lost time to other processes). */
@@ -112,22 +136,22 @@ typedef struct wtype {
     ltx_dtype dt;
     ltx_precision prec;
     const char *int8_rows; /* LTX_CPU_INT8_MAX_ROWS for the run ("" = default) */
-    int peak;              /* 0: vdpbf16ps, 1: vfmadd231ps */
+    int peak;              /* 0: vdpbf16ps, 1: vfmadd231ps, 2: vpdpbusd */
     double ggml;           /* GFLOP/s, issue 12 (fixed reference, n = 512) */
 } wtype;
 
 static const wtype TYPES[] = {
     {"bf16", LTX_BF16, LTX_PRECISION_BF16, "", 0, 415},
-    {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, "", 0, 230},
-    {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, "", 0, 190},
+    {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, "", 2, 230},
+    {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, "", 2, 190},
     {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, "", 0, 155},
     {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, "", 0, 0},
     {"q6_k", LTX_Q6_K, LTX_PRECISION_BF16, "", 0, 145},
-    {"q8_0i", LTX_Q8_0, LTX_PRECISION_BF16, "1000000000", 0, 230},
-    {"q4_0i", LTX_Q4_0, LTX_PRECISION_BF16, "1000000000", 0, 190},
-    {"q4_ki", LTX_Q4_K, LTX_PRECISION_BF16, "1000000000", 0, 155},
-    {"q5_ki", LTX_Q5_K, LTX_PRECISION_BF16, "1000000000", 0, 0},
-    {"q6_ki", LTX_Q6_K, LTX_PRECISION_BF16, "1000000000", 0, 145},
+    {"q8_0b", LTX_Q8_0, LTX_PRECISION_BF16, "0", 0, 230},
+    {"q4_0b", LTX_Q4_0, LTX_PRECISION_BF16, "0", 0, 190},
+    {"q4_ki", LTX_Q4_K, LTX_PRECISION_BF16, "1000000000", 2, 155},
+    {"q5_ki", LTX_Q5_K, LTX_PRECISION_BF16, "1000000000", 2, 0},
+    {"q6_ki", LTX_Q6_K, LTX_PRECISION_BF16, "1000000000", 2, 145},
     {"f32", LTX_F32, LTX_PRECISION_F32, "", 1, 185},
 };
 #define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
@@ -195,17 +219,20 @@ int main(int argc, char **argv)
     if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
     char isa[160];
     printf("threads %d, cpu kernels %s\n", nth, ltx_cpu_isa_describe(isa, sizeof isa));
-    double pk[2] = {0, 0}, pkc[2] = {0, 0};
+    double pk[3] = {0, 0, 0}, pkc[3] = {0, 0, 0};
     if (ltx_cpu_isa_detected() == CPU_ISA_AVX512) {
         pk[0] = peak(pool, peak_bf16, 64.0, &pkc[0]);
         pk[1] = peak(pool, peak_fma, 32.0, &pkc[1]);
+        pk[2] = peak(pool, peak_vnni, 128.0, &pkc[2]);
     }
     printf("peak vdpbf16ps zmm   %7.1f GFLOP/s wall, %7.1f per CPU time (%d threads, 16 chains)\n",
            pk[0], pkc[0], nth);
     printf("peak vfmadd231ps zmm %7.1f GFLOP/s wall, %7.1f per CPU time\n", pk[1], pkc[1]);
-    printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s  %s\n", "type", "M", "N", "K", "best_s",
-           "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak",
+    printf("peak vpdpbusd zmm    %7.1f GOP/s wall,   %7.1f per CPU time\n", pk[2], pkc[2]);
+    printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s %-9s  %s\n", "type", "M", "N", "K", "best_s",
+           "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak", "peak of",
            "ggml n=512 GF/s (%peak), issue 12, fixed");
+    static const char *PEAK_NAME[3] = {"vdpbf16ps", "vfmadd", "vpdpbusd"};
     static const int64_t SHAPES[3][3] = {{6144, 4096, 4096}, {512, 4096, 4096}, {64, 4096, 4096}};
     for (int ti = 0; ti < N_TYPES; ti++) {
         const wtype *t = &TYPES[ti];
@@ -218,11 +245,11 @@ int main(int argc, char **argv)
             double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
             double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;
             double gf = fl / best, gc = fl / cpu, p = pk[t->peak], pc = pkc[t->peak];
-            printf(
-                "%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%%  %.0f (%.1f%%)\n",
-                t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
-                p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0, t->ggml,
-                100.0 * t->ggml / (t->peak ? 430.0 : 870.0));
+            printf("%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%% %-9s  %.0f "
+                   "(%.1f%%)\n",
+                   t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
+                   p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0,
+                   PEAK_NAME[t->peak], t->ggml, 100.0 * t->ggml / (t->peak == 1 ? 430.0 : 870.0));
             fflush(stdout);
         }
     }

@@ -10,8 +10,11 @@
  * included); bytes read are /proc/self/io read_bytes (what the process made the kernel fetch
  * from the block device; page-cache hits are not counted, rchar is printed next to it).
  * The weights are random, so the video is noise: this measures memory and time only. The
- * machine is shared: times are noisy, run it with `nice -n 19`.
- * Usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N]
+ * machine is shared: times are noisy, run it with `nice -n 19`. --precision bf16 runs the CPU
+ * in its opt-in bf16 mode (ltx_engine_params.precision, as `ltx2c --precision bf16`): bf16
+ * GEMM/attention inputs, Q8_0/Q4_0 weights on the int8 kernels, the K-quants above 64 rows on
+ * dequantized bf16 panels; default f32.
+ * Usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N] [--precision P]
  */
 #include "bench_util.h"
 #include "ltx.h"
@@ -46,14 +49,18 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] "
-                        "[--streaming N]\n");
+                        "[--streaming N] [--precision f32|bf16]\n");
         return 2;
     }
     const char *dir = argv[1], *kind = argc > 2 && argv[2][0] != '-' ? argv[2] : "q4_k";
     int H = 256, W = 384, F = 25, stream = 0;
+    const char *prec = "f32";
     if (argc > 5 && argv[3][0] != '-') H = atoi(argv[3]), W = atoi(argv[4]), F = atoi(argv[5]);
     for (int i = 2; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--streaming")) stream = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--streaming"))
+            stream = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--precision"))
+            prec = argv[i + 1];
     char ckpt[1024], gemma[1024], tok[4096], out[256];
     snprintf(ckpt, sizeof ckpt, "%s/ltx-22b-%s.%s", dir, kind,
              strcmp(kind, "fp8") ? "gguf" : "safetensors");
@@ -64,6 +71,7 @@ int main(int argc, char **argv)
     ltx_engine_params ep;
     ltx_engine_params_init(&ep);
     ep.device = "cpu";
+    ep.precision = prec;
     ep.log = echo;
     ltx_engine *e = NULL;
     if (ltx_engine_open(&ep, &e) != LTX_OK) {
@@ -95,9 +103,9 @@ int main(int argc, char **argv)
     if (s != LTX_OK) fprintf(stderr, "distilled: %s\n", ltx_engine_last_error(e));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("real_size %s %dx%d %d frames (streaming %d): %s, total %.1f s, peak RSS %.2f GB, "
-           "read from disk %.2f GB (rchar %.2f GB)\n",
-           kind, H, W, F, stream, s == LTX_OK ? "ok" : "FAILED",
+    printf("real_size %s %dx%d %d frames (streaming %d, precision %s): %s, total %.1f s, peak RSS "
+           "%.2f GB, read from disk %.2f GB (rchar %.2f GB)\n",
+           kind, H, W, F, stream, prec, s == LTX_OK ? "ok" : "FAILED",
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
            (double)ru.ru_maxrss / (1024.0 * 1024.0), (double)(rb1 - rb0) / 1e9,
            (double)(rc1 - rc0) / 1e9);

@@ -254,10 +254,53 @@ static double qref(const cpu_qact *a, const float *wdeq, int64_t m, int64_t n, d
     return s;
 }
 
+/* The activation quantizer gives the same codes, d, start values and block sums on every
+ * level: the AVX-512 one must reproduce roundf (half away from zero) exactly. Rows 0-1 hold
+ * exact ties (amax 127, so 1 / d = 1 and x * (1 / d) = x); row 2 a block of zeros. */
+TEST(qact_quantize_same_every_isa)
+{
+    enum { M = 4, K = 256 };
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0};
+    float A[M * K];
+    for (int i = 0; i < M * K; i++)
+        A[i] = frand() * (i % 37 == 0 ? 30.0f : 3.0f);
+    for (int i = 0; i < 2 * K; i++)
+        A[i] = (float)((i % 253) - 126) + (i % 3 ? 0.5f : 0.0f); /* ties at .5 */
+    for (int i = 0; i < 2 * K; i += 32)
+        A[i] = 127.0f; /* amax 127 in every block */
+    for (int i = 0; i < 32; i++)
+        A[2 * K + i] = 0.0f;
+    for (size_t ti = 0; ti < 2; ti++) {
+        cpu_qact ref;
+        CHECK(ltx_cpu_isa_set(CPU_ISA_SCALAR));
+        CHECK(ltx_cpu_qact_quantize(NULL, TYPES[ti], M, K, A, K, &ref) == LTX_OK);
+        for (int isa = n_isas() - 1; isa > 0; isa--) {
+            CHECK(ltx_cpu_isa_set((cpu_isa)isa));
+            cpu_qact a;
+            CHECK(ltx_cpu_qact_quantize(NULL, TYPES[ti], M, K, A, K, &a) == LTX_OK);
+            CHECK(memcmp(a.qs, ref.qs, M * K) == 0);
+            CHECK(memcmp(a.dvec, ref.dvec, sizeof(float) * M * (K / 4)) == 0);
+            CHECK(memcmp(a.init, ref.init, sizeof(int32_t) * M * (K / 4)) == 0);
+            CHECK(memcmp(a.bd, ref.bd, sizeof(float) * M * (K / 32)) == 0);
+            CHECK(memcmp(a.binit, ref.binit, sizeof(int32_t) * M * (K / 32)) == 0);
+            ltx_cpu_qact_free(&a);
+        }
+        /* roundf, not nearest-even: 2.5 -> 3, -3.5 -> -4, 0.5 -> 1 */
+        for (int i = 0; i < 2 * K; i++)
+            if (A[i] - truncf(A[i]) != 0.0f) CHECK(ref.qs[i] == (int8_t)roundf(A[i]));
+        CHECK(ref.bd[2 * (K / 32)] == 0.0f && ref.binit[2 * (K / 32)] == 0);
+        ltx_cpu_qact_free(&ref);
+    }
+    ltx_cpu_isa_set(ltx_cpu_isa_detected());
+}
+
 TEST(gemm_quant_every_type_every_isa)
 {
     static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K, LTX_Q6_K};
-    static const int64_t SH[][3] = {{1, 1, 256}, {7, 9, 512}, {13, 6, 768}, {37, 70, 1024}};
+    /* the last two have more rows than the tiles take: packed int8 panels (Q8_0 / Q4_0 on
+     * AVX-512 VNNI), with partial row strips and column panels */
+    static const int64_t SH[][3] = {{1, 1, 256},    {7, 9, 512},    {13, 6, 768},
+                                    {37, 70, 1024}, {100, 45, 512}, {131, 70, 1024}};
     ltx_threadpool *pool = ltx_threadpool_create(2);
     for (size_t ti = 0; ti < sizeof TYPES / sizeof TYPES[0]; ti++)
         for (size_t si = 0; si < sizeof SH / sizeof SH[0]; si++) {
@@ -280,31 +323,46 @@ TEST(gemm_quant_every_type_every_isa)
             }
             for (int64_t i = 0; i < M * ldc; i++)
                 C0[i] = frand();
+            float *bias = malloc(sizeof(float) * (size_t)N);
+            for (int64_t n = 0; n < N; n++)
+                bias[n] = frand();
             cpu_qact a;
             CHECK(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a) == LTX_OK);
             for (int isa = n_isas() - 1; isa >= 0; isa--) {
                 CHECK(ltx_cpu_isa_set((cpu_isa)isa));
-                for (int accum = 0; accum < 2; accum++) {
+                for (int mode = 0; mode < 3; mode++) { /* C =, C +=, C = bias + */
+                    bool accum = mode == 1;
                     memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-                    cpu_qgemm g = {&a, M, N, wt, W, (int64_t)wrb, 0.75f, C, ldc, accum};
-                    CHECK(ltx_cpu_gemm_quant_run(accum ? pool : NULL, &g) == LTX_OK);
+                    cpu_qgemm g = {&a,
+                                   M,
+                                   N,
+                                   wt,
+                                   W,
+                                   (int64_t)wrb,
+                                   0.75f,
+                                   C,
+                                   ldc,
+                                   accum,
+                                   mode == 2 ? bias : NULL};
+                    CHECK(ltx_cpu_gemm_quant_run(mode ? pool : NULL, &g) == LTX_OK);
                     double worst = 0;
                     for (int64_t m = 0; m < M; m++)
                         for (int64_t n = 0; n < N; n++) {
                             double mag, r = 0.75 * qref(&a, wf, m, n, &mag);
-                            double base = accum ? C0[m * ldc + n] : 0;
+                            double base = accum ? C0[m * ldc + n] : mode == 2 ? bias[n] : 0;
                             double err = fabs(C[m * ldc + n] - base - r);
                             worst =
                                 fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
                         }
-                    CHECK_MSG(worst <= 1.0, "%s %s M %lld N %lld K %lld: error %.3g x bound",
+                    CHECK_MSG(worst <= 1.0,
+                              "%s %s M %lld N %lld K %lld mode %d: error %.3g x bound",
                               ltx_dtype_name(wt), ltx_cpu_isa_name((cpu_isa)isa), (long long)M,
-                              (long long)N, (long long)K, worst);
+                              (long long)N, (long long)K, mode, worst);
                 }
             }
             ltx_cpu_isa_set(ltx_cpu_isa_detected());
             ltx_cpu_qact_free(&a);
-            free(A), free(wf), free(W), free(C), free(C0);
+            free(A), free(wf), free(W), free(C), free(C0), free(bias);
         }
     ltx_threadpool_destroy(pool);
 }

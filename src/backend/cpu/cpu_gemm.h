@@ -87,8 +87,10 @@ void ltx_cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N,
 
 /* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
  * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each
- * K / 4 per row (8 lanes per block of 32); for block 256 (K-quants), d per super-block (dsb,
- * K / 256 per row) and d * (sum of codes per group of 16 or 32) (xs, K / group per row). */
+ * K / 4 per row (8 lanes per block of 32), and the same per block (bd, binit: K / 32 per row;
+ * binit = 8 x init, the whole block's offset term); for block 256 (K-quants), d per
+ * super-block (dsb, K / 256 per row) and d * (sum of codes per group of 16 or 32) (xs,
+ * K / group per row). */
 typedef struct cpu_qact {
     int64_t M, K;
     int block, group, init_mul;
@@ -97,10 +99,14 @@ typedef struct cpu_qact {
     int8_t *qs;
     float *dvec;
     int32_t *init;
+    float *bd;
+    int32_t *binit;
     float *dsb, *xs;
 } cpu_qact;
 
-/* One quantized product: C (M, N) [+]= scale * (act @ W^T), W rows of wrb bytes. */
+/* One quantized product: C (M, N) = [C +] [bias +] scale * (act @ W^T), W rows of wrb bytes
+ * (bias: N values each output starts from, as C preset to them; NULL: none; with accumulate
+ * it is ignored). */
 typedef struct cpu_qgemm {
     const cpu_qact *act;
     int64_t M, N;
@@ -111,6 +117,7 @@ typedef struct cpu_qgemm {
     float *C;
     int64_t ldc;
     bool accumulate;
+    const float *bias;
 } cpu_qgemm;
 
 /* True when ltx_cpu_gemm_quant has kernels for weight type wt at row length K (Q8_0, Q4_0: K a
@@ -121,13 +128,25 @@ bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K);
 ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
                                  const float *A, int64_t lda, cpu_qact *a);
 void ltx_cpu_qact_free(cpu_qact *a);
-/* Runs g at the active ISA level over pool (NULL: serial). */
+/* Runs g at the active ISA level over pool (NULL: serial): more than INT8_PANEL_MIN_ROWS rows
+ * of Q8_0 / Q4_0 on AVX-512 VNNI go to the packed panels of cpu_gemm_int8.c, the rest to the
+ * register tiles of cpu_gemm_quant.c. */
+#define INT8_PANEL_MIN_ROWS 64
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
-/* C (M, N), row stride ldc, [C +] = scale * (q8(A) @ W^T) with W (N, K) of block-quantized
+/* True when the packed-panel kernel takes g (Q8_0 / Q4_0 weights, AVX-512 VNNI active). */
+bool ltx_cpu_gemm_int8_panels_supports(const cpu_qgemm *g);
+/* g on the packed panels of cpu_gemm_int8.c (needs ltx_cpu_gemm_int8_panels_supports(g));
+ * allocates one ~512 KiB panel per worker (LTX_ERR_OOM, C untouched, if that fails). */
+ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g);
+/* True when `linear` at LTX_PRECISION_BF16 should run weight type wt on M rows of K on the
+ * int8 kernels (else: dequantized bf16 panels on the bf16 GEMM): up to LTX_CPU_INT8_MAX_ROWS
+ * rows (default 64) on any level, and any M for Q8_0 / Q4_0 on AVX-512 VNNI (the panels). */
+bool ltx_cpu_gemm_quant_route(ltx_dtype wt, int64_t M, int64_t K);
+/* C (M, N), row stride ldc, = [C +] [bias +] scale * (q8(A) @ W^T) with W (N, K) of block-quantized
  * type wt (rows of wrb bytes) and A f32 (M, K) quantized per call as described at the top of
  * cpu_gemm_quant.c. Returns LTX_ERR_INVALID_ARG when !ltx_cpu_gemm_quant_supports(wt, K). */
 ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                               int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
-                              float *C, int64_t ldc, bool accumulate);
+                              const float *bias, float *C, int64_t ldc, bool accumulate);
 
 #endif

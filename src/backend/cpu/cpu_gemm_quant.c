@@ -69,24 +69,76 @@ static float quant_block(const float *x, int n, int8_t *q)
     return d;
 }
 
+/* quant_block for n = 32 with AVX-512, bit for bit: the same amax, d, 1 / d and products, and
+ * roundf (half away from zero) as trunc plus one step where |v - trunc(v)| >= 0.5 (exact in
+ * f32 at these magnitudes). Blocks holding a NaN or infinity take quant_block. Returns d; the
+ * code sum in *sum. */
+TARGET_AVX512 static float quant_block32_avx512(const float *x, int8_t *q, int32_t *sum)
+{
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const __m512 inf = _mm512_set1_ps(__builtin_inff());
+    __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) {
+        float d = quant_block(x, 32, q);
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++)
+            s += q[i];
+        *sum = s;
+        return d;
+    }
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+    float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id), half = _mm512_set1_ps(0.5f),
+                 lim = _mm512_set1_ps(127.0f);
+    __m512i c[2];
+    __m512 v[2] = {v0, v1};
+    for (int h = 0; h < 2; h++) {
+        __m512 p = _mm512_mul_ps(v[h], vid);
+        __m512 t = _mm512_roundscale_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(p, t)), half, _CMP_GE_OQ);
+        __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f),
+                                  _mm512_and_ps(p, _mm512_set1_ps(-0.0f))); /* +-1 as p */
+        t = _mm512_mask_add_ps(t, up, t, one);
+        t = _mm512_min_ps(_mm512_max_ps(t, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+        c[h] = _mm512_cvttps_epi32(t);
+    }
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(c[0]));
+    _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtepi32_epi8(c[1]));
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(c[0], c[1]));
+    return d;
+}
+
+/* Block 32 of row x into codes q: d and code sum, on the best level this CPU has. */
+static float quant_block32(const float *x, int8_t *q, int32_t *sum, bool avx512)
+{
+    if (avx512) return quant_block32_avx512(x, q, sum);
+    float d = quant_block(x, 32, q);
+    int32_t s = 0;
+    for (int i = 0; i < 32; i++)
+        s += q[i];
+    *sum = s;
+    return d;
+}
+
 static void quant_rows(void *ctx, int64_t begin, int64_t end, int worker)
 {
     (void)worker;
     cpu_qact *a = ctx;
     int64_t K = a->K, nsub = K / a->group;
+    bool avx512 = ltx_cpu_isa_active() == CPU_ISA_AVX512;
     for (int64_t m = begin; m < end; m++) {
         const float *x = a->src + m * a->lda;
         int8_t *q = a->qs + m * K;
-        if (a->block == 32) { /* Q8_0 / Q4_0: per block d and start values, both in lane form */
-            float *dv = a->dvec + m * (K / 4);
-            int32_t *iv = a->init + m * (K / 4);
+        if (a->block == 32) { /* Q8_0 / Q4_0: per block d and start values, in lane form and
+                               * per block */
+            float *dv = a->dvec + m * (K / 4), *bd = a->bd + m * (K / 32);
+            int32_t *iv = a->init + m * (K / 4), *bi = a->binit + m * (K / 32);
             for (int64_t b = 0; b < K / 32; b++) {
-                float d = quant_block(x + 32 * b, 32, q + 32 * b);
-                int32_t s = 0;
-                for (int i = 0; i < 32; i++)
-                    s += q[32 * b + i];
+                int32_t s;
+                float d = quant_block32(x + 32 * b, q + 32 * b, &s, avx512);
                 for (int l = 0; l < 8; l++)
                     dv[8 * b + l] = d, iv[8 * b + l] = a->init_mul * s;
+                bd[b] = d, bi[b] = 8 * a->init_mul * s;
             }
         } else { /* K-quants: d per 256, group sums times d for the correction term */
             float *xs = a->xs + m * nsub;
@@ -679,12 +731,31 @@ static void q_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                             if (wm)
                                 v -= dot16(a->xs + (m + r) * nsub, wm + (n + c - n0) * nsub, nsub);
                             float *cp = g->C + (m + r) * g->ldc + n + c;
-                            *cp = g->accumulate ? *cp + g->scale * v : g->scale * v;
+                            *cp = g->accumulate ? *cp + g->scale * v
+                                  : g->bias     ? g->bias[n + c] + g->scale * v
+                                                : g->scale * v;
                         }
                 }
             }
         }
     }
+}
+
+/* LTX_CPU_INT8_MAX_ROWS: rows up to which every supported type takes the int8 kernels
+ * (default 64; 0: never, e.g. to measure the bf16 route). */
+static int64_t int8_max_rows(void)
+{
+    const char *e = getenv("LTX_CPU_INT8_MAX_ROWS");
+    return e && *e ? strtoll(e, NULL, 10) : INT8_PANEL_MIN_ROWS;
+}
+
+bool ltx_cpu_gemm_quant_route(ltx_dtype wt, int64_t M, int64_t K)
+{
+    if (!ltx_cpu_gemm_quant_supports(wt, K)) return false;
+    int64_t lim = int8_max_rows();
+    if (lim <= 0) return false;
+    if (M <= lim) return true;
+    return (wt == LTX_Q8_0 || wt == LTX_Q4_0) && ltx_cpu_isa_active() == CPU_ISA_AVX512;
 }
 
 bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
@@ -705,7 +776,8 @@ bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
 void ltx_cpu_qact_free(cpu_qact *a)
 {
     if (!a) return;
-    free(a->qs), free(a->dvec), free(a->init), free(a->dsb), free(a->xs);
+    free(a->qs), free(a->dvec), free(a->init), free(a->bd), free(a->binit), free(a->dsb),
+        free(a->xs);
     memset(a, 0, sizeof *a);
 }
 
@@ -727,7 +799,9 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
     } else {
         a->dvec = malloc(sizeof(float) * (size_t)(M * (K / 4)) + 4);
         a->init = malloc(sizeof(int32_t) * (size_t)(M * (K / 4)) + 4);
-        ok = ok && a->dvec && a->init;
+        a->bd = malloc(sizeof(float) * (size_t)(M * (K / 32)) + 4);
+        a->binit = malloc(sizeof(int32_t) * (size_t)(M * (K / 32)) + 4);
+        ok = ok && a->dvec && a->init && a->bd && a->binit;
     }
     if (!ok) {
         ltx_cpu_qact_free(a);
@@ -741,6 +815,8 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
 
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
 {
+    if (g->M > INT8_PANEL_MIN_ROWS && ltx_cpu_gemm_int8_panels_supports(g))
+        return ltx_cpu_gemm_int8_panels(pool, g);
     int nw = ltx_threadpool_size(pool);
     cpu_isa isa = ltx_cpu_isa_active();
     bool kq = g->act->block == 256;
@@ -771,7 +847,7 @@ ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
 
 ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K, const float *A,
                               int64_t lda, ltx_dtype wt, const void *W, int64_t wrb, float scale,
-                              float *C, int64_t ldc, bool accumulate)
+                              const float *bias, float *C, int64_t ldc, bool accumulate)
 {
     if (M <= 0 || N <= 0) return LTX_OK;
     if (!ltx_cpu_gemm_quant_supports(wt, K))
@@ -788,7 +864,8 @@ ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_
                    .scale = scale,
                    .C = C,
                    .ldc = ldc,
-                   .accumulate = accumulate};
+                   .accumulate = accumulate,
+                   .bias = bias};
     ltx_status s = ltx_cpu_gemm_quant_run(pool, &g);
     ltx_cpu_qact_free(&a);
     return s;

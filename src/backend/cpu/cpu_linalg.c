@@ -397,18 +397,13 @@ static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
         ltx_convert(out + n, LTX_F32, b + (size_t)(n * st) * esz, bias->dtype, 1);
 }
 
-/* Block-quantized weights at LTX_PRECISION_BF16 take one of two routes: up to this many rows
- * of x, int8 activations on the VNNI kernels (cpu_gemm_quant.c: they read the compact weights
- * once per 64 rows, best when there are few rows); above it, the weight panels are dequantized,
- * rounded to bf16 and run on the vdpbf16ps GEMM (cpu_gemm_bf16.c), which is compute-bound at
- * ~80 % of the vdpbf16ps peak where the int8 tiles reach ~30 % (bench/cpu_gemm, 2 cores, Zen 5;
- * at 512 rows: 72 % vs 33 %). LTX_CPU_INT8_MAX_ROWS overrides the default 64 (e.g. a huge value
- * forces int8 everywhere, 0 never). */
-static int64_t int8_max_rows(void)
-{
-    const char *e = getenv("LTX_CPU_INT8_MAX_ROWS");
-    return e && *e ? strtoll(e, NULL, 10) : 64;
-}
+/* Block-quantized weights at LTX_PRECISION_BF16 take one of two routes
+ * (ltx_cpu_gemm_quant_route): int8 activations on the VNNI kernels — the register tiles of
+ * cpu_gemm_quant.c up to 64 rows (they read the compact weights once per 64 rows), the packed
+ * panels of cpu_gemm_int8.c above for Q8_0 / Q4_0 — or, for the K-quants above 64 rows and on
+ * levels without AVX-512 VNNI, weight panels dequantized, rounded to bf16 and run on the
+ * vdpbf16ps GEMM (cpu_gemm_bf16.c; ~80 % of its peak where the int8 tiles reach ~30 %).
+ * LTX_CPU_INT8_MAX_ROWS moves the tiles' limit (0: never int8). */
 
 /* ltx_backend_ops.linear. bias may be NULL; w_scale multiplies the widened weight (fp8: folded
  * into the lookup table). Writes all of y; inputs are not modified or retained. Allocates only
@@ -427,7 +422,7 @@ ltx_status ltx_cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, c
     const float *xp = cpu_ptr(x);
     int64_t ldx;
     bool bf16 = ltx_cpu_gemm_bf16(be); /* the bf16 kernels round x and w themselves */
-    if (!flat_rows(x, &ldx)) {     /* unevenly strided x: one contiguous copy */
+    if (!flat_rows(x, &ldx)) {         /* unevenly strided x: one contiguous copy */
         xcopy = malloc((size_t)(M * K) * sizeof *xcopy + 1);
         if (!xcopy) return ltx_err(LTX_ERR_OOM, "linear: no memory for a copy of x");
         gather_f32(xcopy, x);
@@ -442,9 +437,9 @@ ltx_status ltx_cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, c
         }
         bias_to_f32(bias32, bias, N);
     }
-    /* bf16 GEMM route: the kernels start each output tile from the bias themselves */
-    bool bias_in_gemm =
-        bf16 && K > 0 && !(ltx_cpu_gemm_quant_supports(w->dtype, K) && M <= int8_max_rows());
+    /* bf16 and int8 routes: the kernels start each output tile from the bias themselves */
+    bool int8 = bf16 && K > 0 && ltx_cpu_gemm_quant_route(w->dtype, M, K);
+    bool bias_in_gemm = bf16 && K > 0;
     if (bias && !bias_in_gemm) {
         bias_job bj = {yp, bias32, N}; /* y = bias, then gemm with beta 1, as torch addmm */
         ltx_threadpool_for(be->pool, M, 64, bias_rows, &bj);
@@ -472,10 +467,10 @@ ltx_status ltx_cpu_linear(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, c
         ws.lut = lut;
     }
     if (bf16) { /* own kernels: cpu_gemm_bf16.c / cpu_gemm_quant.c */
-        if (!bias_in_gemm)
+        if (int8)
             s = ltx_cpu_gemm_quant(be->pool, M, N, K, xp, ldx, w->dtype, ws.base,
                                    (int64_t)ltx_dtype_bytes(w->dtype, N > 1 ? ws.rs : K), w_scale,
-                                   yp, N, bias != NULL);
+                                   bias32, yp, N, false);
         else
             s = ltx_cpu_bf16_gemm_bias(be->pool, M, N, K, xp, ldx, &ws, bias32, yp, N);
         goto done;
