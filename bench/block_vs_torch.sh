@@ -116,7 +116,8 @@ echo "median over $ROUNDS rounds: torch f32 $(median "${TORCH[@]}") s;" \
     "f32 $(median "${R2[@]}")x  (goals: 3x bf16, 1.5x f32)"
 tb=$(lowest "${TMIN[@]}")
 b0=$(lowest "${M0[@]}") b1=$(lowest "${M1[@]}") b2=$(lowest "${M2[@]}")
-echo "fastest rep over all rounds: torch f32 ${tb} s; ours bf16/bf16 ${b0} s ($(ratio "$tb" "$b0")x)," \
-    "bf16/q8_0 ${b1} s ($(ratio "$tb" "$b1")x), f32 ${b2} s ($(ratio "$tb" "$b2")x)"
+echo "fastest rep over all rounds: torch f32 ${tb} s;" \
+    "ours bf16/bf16 ${b0} s ($(ratio "$tb" "$b0")x), bf16/q8_0 ${b1} s ($(ratio "$tb" "$b1")x)," \
+    "f32 ${b2} s ($(ratio "$tb" "$b2")x)"
 echo "load average before: $LOAD_BEFORE; after: $(load1) (incl. this script's own threads;" \
     "2 shared cores: noisy when the load before is > ~0.5)"

@@ -245,8 +245,8 @@ def modality(t, dim, heads, dhead, cross_heads, cross_dhead, dev, dt, text_token
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "golden",
                       "perf_block.safetensors")
 GOLDEN_FLOPS = 109344366592  # perf_timings.json flops_block (README: 109.344 GFLOP per block)
-ANCHOR_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MALLOC_MMAP_THRESHOLD_",
-              "MALLOC_TRIM_THRESHOLD_")
+ANCHOR_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+              "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
 def golden_extra(path):
