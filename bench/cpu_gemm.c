@@ -13,24 +13,24 @@
  *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then
  * `reps` calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
  *     Types, each on the route `linear` picks at precision BF16: bf16 (weights bf16: vdpbf16ps
- *     kernels); q8_0, q4_0 (int8 activations on VNNI: register tiles up to 64 rows, packed
- *     panels above, cpu_gemm_int8.c); q4_k, q5_k, q6_k (tiles up to 64 rows, above that
- *     dequantized bf16 panels on vdpbf16ps). Other routes for comparison: q8_0b, q4_0b (the
- *     dequantized bf16 route, LTX_CPU_INT8_MAX_ROWS=0: what q8_0 / q4_0 ran before the panels);
- *     q4_ki, q5_ki, q6_ki (the int8 tiles at every row count, LTX_CPU_INT8_MAX_ROWS=1e9);
+ *     kernels); q8_0, q4_0, q4_k, q5_k (int8 activations on VNNI: register tiles up to 64 rows,
+ *     packed panels above, cpu_gemm_int8.c); q6_k (tiles up to 64 rows, above that dequantized
+ *     bf16 panels on vdpbf16ps). Other routes for comparison: q8_0b, q4_0b, q4_kb, q5_kb (the
+ *     dequantized bf16 route, LTX_CPU_INT8_MAX_ROWS=0: what they ran before the panels); q6_ki
+ *     (the int8 tiles at every row count, LTX_CPU_INT8_MAX_ROWS=1e9);
  *     f32 (weights f32, precision F32: OpenBLAS sgemm, as the environment configures it).
  *   - Both per wall time and per process CPU time (CPU seconds / threads), the latter less
  *     sensitive to other processes on a shared machine; BENCH_THREADS=n overrides the threads.
  *   - % of peak: against the peak of the instruction the route runs: vpdpbusd for the int8
- *     routes at AVX-512 (q8_0, q4_0, the *i types; counted in multiply-adds x 2 like the
+ *     routes at AVX-512 (q8_0, q4_0, q4_k, q5_k, q6_ki; counted in multiply-adds x 2 like the
  *     flops, so int8 can reach up to 2x the bf16 GFLOP/s), vdpbf16ps for bf16 and the
  *     dequantized routes, vfmadd231ps for f32. ggml's own % of peak is its figure over the
  *     issue's peaks (870 / 430 GFLOP/s, same machine kind; 870 for its int8 types too).
  *   - ggml figures (commit d99724f, llamafile kernels, n = 512 rows, this machine, from issue
  *     12) are printed as fixed reference numbers, NOT measured by this program.
  * The machine may be shared: run it when idle, look at best-of and median together.
- * Usage: cpu_gemm [reps] [type...]   (types: bf16 q8_0 q4_0 q4_k q5_k q6_k q8_0b q4_0b q4_ki
- *        q5_ki q6_ki f32; default all)
+ * Usage: cpu_gemm [reps] [type...]   (types: bf16 q8_0 q4_0 q4_k q5_k q6_k q8_0b q4_0b q4_kb
+ *        q5_kb q6_ki f32; default all)
  */
 #include "backend/backend.h"
 #include "backend/cpu/cpu_isa.h"
@@ -52,8 +52,9 @@ static volatile float sink;
 #define CHAINS(OP)                                                                                 \
     OP(a0)                                                                                         \
     OP(a1)                                                                                         \
-    OP(a2) OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13)        \
-        OP(a14) OP(a15)
+    OP(a2)                                                                                         \
+    OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) OP(a14)       \
+        OP(a15)
 #define KEEP                                                                                       \
     __asm__ volatile(""                                                                            \
                      : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),       \
@@ -144,13 +145,13 @@ static const wtype TYPES[] = {
     {"bf16", LTX_BF16, LTX_PRECISION_BF16, "", 0, 415},
     {"q8_0", LTX_Q8_0, LTX_PRECISION_BF16, "", 2, 230},
     {"q4_0", LTX_Q4_0, LTX_PRECISION_BF16, "", 2, 190},
-    {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, "", 0, 155},
-    {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, "", 0, 0},
+    {"q4_k", LTX_Q4_K, LTX_PRECISION_BF16, "", 2, 155},
+    {"q5_k", LTX_Q5_K, LTX_PRECISION_BF16, "", 2, 0},
     {"q6_k", LTX_Q6_K, LTX_PRECISION_BF16, "", 0, 145},
     {"q8_0b", LTX_Q8_0, LTX_PRECISION_BF16, "0", 0, 230},
     {"q4_0b", LTX_Q4_0, LTX_PRECISION_BF16, "0", 0, 190},
-    {"q4_ki", LTX_Q4_K, LTX_PRECISION_BF16, "1000000000", 2, 155},
-    {"q5_ki", LTX_Q5_K, LTX_PRECISION_BF16, "1000000000", 2, 0},
+    {"q4_kb", LTX_Q4_K, LTX_PRECISION_BF16, "0", 0, 155},
+    {"q5_kb", LTX_Q5_K, LTX_PRECISION_BF16, "0", 0, 0},
     {"q6_ki", LTX_Q6_K, LTX_PRECISION_BF16, "1000000000", 2, 145},
     {"f32", LTX_F32, LTX_PRECISION_F32, "", 1, 185},
 };

@@ -297,8 +297,10 @@ TEST(qact_quantize_same_every_isa)
 TEST(gemm_quant_every_type_every_isa)
 {
     static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K, LTX_Q6_K};
-    /* the last two have more rows than the tiles take: packed int8 panels (Q8_0 / Q4_0 on
-     * AVX-512 VNNI), with partial row strips and column panels */
+    /* the last two have more rows than the tiles take: packed int8 panels on AVX-512 VNNI
+     * (Q8_0 / Q4_0 by themselves; Q4_K / Q5_K with their activations quantized per 32, as
+     * ltx_cpu_gemm_quant does for the panels, besides the tiles on per-256 activations), with
+     * partial row strips and column panels */
     static const int64_t SH[][3] = {{1, 1, 256},    {7, 9, 512},    {13, 6, 768},
                                     {37, 70, 1024}, {100, 45, 512}, {131, 70, 1024}};
     ltx_threadpool *pool = ltx_threadpool_create(2);
@@ -326,14 +328,19 @@ TEST(gemm_quant_every_type_every_isa)
             float *bias = malloc(sizeof(float) * (size_t)N);
             for (int64_t n = 0; n < N; n++)
                 bias[n] = frand();
-            cpu_qact a;
+            cpu_qact a, a32;
             CHECK(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a) == LTX_OK);
-            for (int isa = n_isas() - 1; isa >= 0; isa--) {
+            bool k32 = (wt == LTX_Q4_K || wt == LTX_Q5_K) && M > INT8_PANEL_MIN_ROWS &&
+                       ltx_cpu_isa_detected() == CPU_ISA_AVX512;
+            if (k32) CHECK(ltx_cpu_qact_quantize(pool, LTX_Q8_0, M, K, A, lda, &a32) == LTX_OK);
+            for (int run = 0; run < n_isas() + k32; run++) {
+                int isa = run < n_isas() ? n_isas() - 1 - run : CPU_ISA_AVX512;
+                const cpu_qact *ap = run < n_isas() ? &a : &a32;
                 CHECK(ltx_cpu_isa_set((cpu_isa)isa));
                 for (int mode = 0; mode < 3; mode++) { /* C =, C +=, C = bias + */
                     bool accum = mode == 1;
                     memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
-                    cpu_qgemm g = {&a,
+                    cpu_qgemm g = {ap,
                                    M,
                                    N,
                                    wt,
@@ -348,20 +355,22 @@ TEST(gemm_quant_every_type_every_isa)
                     double worst = 0;
                     for (int64_t m = 0; m < M; m++)
                         for (int64_t n = 0; n < N; n++) {
-                            double mag, r = 0.75 * qref(&a, wf, m, n, &mag);
+                            double mag, r = 0.75 * qref(ap, wf, m, n, &mag);
                             double base = accum ? C0[m * ldc + n] : mode == 2 ? bias[n] : 0;
                             double err = fabs(C[m * ldc + n] - base - r);
                             worst =
                                 fmax(worst, err / (2e-5 * 0.75 * mag + 1e-6 * fabs(base) + 1e-30));
                         }
                     CHECK_MSG(worst <= 1.0,
-                              "%s %s M %lld N %lld K %lld mode %d: error %.3g x bound",
-                              ltx_dtype_name(wt), ltx_cpu_isa_name((cpu_isa)isa), (long long)M,
-                              (long long)N, (long long)K, mode, worst);
+                              "%s %s%s M %lld N %lld K %lld mode %d: error %.3g x bound",
+                              ltx_dtype_name(wt), ltx_cpu_isa_name((cpu_isa)isa),
+                              ap == &a ? "" : " (per-32 activations)", (long long)M, (long long)N,
+                              (long long)K, mode, worst);
                 }
             }
             ltx_cpu_isa_set(ltx_cpu_isa_detected());
             ltx_cpu_qact_free(&a);
+            if (k32) ltx_cpu_qact_free(&a32);
             free(A), free(wf), free(W), free(C), free(C0), free(bias);
         }
     ltx_threadpool_destroy(pool);
@@ -374,11 +383,12 @@ TEST(linear_quantized_precision_modes)
     ltx_threadpool *pool = ltx_threadpool_create(2);
     ltx_backend *be = NULL;
     CHECK(ltx_cpu_backend_create(false, NULL, pool, &be) == LTX_OK);
-    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_K, LTX_Q6_K};
-    for (int ti = 0; ti < 6; ti++) {
-        /* 20 rows: int8 route; 100 rows (> 64): dequantized bf16 panels on the bf16 GEMM */
-        ltx_dtype wt = TYPES[ti % 3];
-        int64_t M = ti < 3 ? 20 : 100, K = 512, N = 33;
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K, LTX_Q6_K};
+    for (int ti = 0; ti < 10; ti++) {
+        /* 20 rows: int8 tiles; 100 rows (> 64): int8 panels on AVX-512 VNNI (Q6_K and other
+         * levels: dequantized bf16 panels on the bf16 GEMM) */
+        ltx_dtype wt = TYPES[ti % 5];
+        int64_t M = ti < 5 ? 20 : 100, K = 512, N = 33;
         size_t wrb = ltx_dtype_bytes(wt, K);
         float *x = malloc(sizeof(float) * (size_t)(M * K)),
               *wf = malloc(sizeof(float) * (size_t)(N * K));

@@ -88,7 +88,8 @@ void ltx_cpu_sgemm(ltx_threadpool *pool, bool ta, bool tb, int64_t M, int64_t N,
 /* Activations quantized for one weight type (cpu_gemm_quant.c): codes qs (M, K) int8 and,
  * for block 32 (Q8_0/Q4_0), per element-lane d (dvec) and integer start values (init), each
  * K / 4 per row (8 lanes per block of 32), and the same per block (bd, binit: K / 32 per row;
- * binit = 8 x init, the whole block's offset term); for block 256 (K-quants), d per
+ * binit = 8 x init, the whole block's offset term; bdsx = d x the block's code sum, for the
+ * K-quants' min term on the panels); for block 256 (K-quants' register tiles), d per
  * super-block (dsb, K / 256 per row) and d * (sum of codes per group of 16 or 32) (xs,
  * K / group per row). */
 typedef struct cpu_qact {
@@ -101,6 +102,7 @@ typedef struct cpu_qact {
     int32_t *init;
     float *bd;
     int32_t *binit;
+    float *bdsx;
     float *dsb, *xs;
 } cpu_qact;
 
@@ -130,17 +132,21 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
 void ltx_cpu_qact_free(cpu_qact *a);
 /* Runs g at the active ISA level over pool (NULL: serial): more than INT8_PANEL_MIN_ROWS rows
  * of Q8_0 / Q4_0 on AVX-512 VNNI go to the packed panels of cpu_gemm_int8.c, the rest to the
- * register tiles of cpu_gemm_quant.c. */
+ * register tiles of cpu_gemm_quant.c; K-quant weights against block-32 activations only run
+ * on the panels (LTX_ERR_INVALID_ARG elsewhere). */
 #define INT8_PANEL_MIN_ROWS 64
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
-/* True when the packed-panel kernel takes g (Q8_0 / Q4_0 weights, AVX-512 VNNI active). */
+/* True when the packed-panel kernel takes g: Q8_0 / Q4_0 / Q4_K / Q5_K weights against
+ * activations quantized per 32 (block 32: for the K-quants quantize them as for Q8_0), AVX-512
+ * VNNI active. */
 bool ltx_cpu_gemm_int8_panels_supports(const cpu_qgemm *g);
 /* g on the packed panels of cpu_gemm_int8.c (needs ltx_cpu_gemm_int8_panels_supports(g));
  * allocates one ~512 KiB panel per worker (LTX_ERR_OOM, C untouched, if that fails). */
 ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g);
 /* True when `linear` at LTX_PRECISION_BF16 should run weight type wt on M rows of K on the
  * int8 kernels (else: dequantized bf16 panels on the bf16 GEMM): up to LTX_CPU_INT8_MAX_ROWS
- * rows (default 64) on any level, and any M for Q8_0 / Q4_0 on AVX-512 VNNI (the panels). */
+ * rows (default 64) on any level, and any M for Q8_0 / Q4_0 / Q4_K / Q5_K on AVX-512 VNNI
+ * (the panels). */
 bool ltx_cpu_gemm_quant_route(ltx_dtype wt, int64_t M, int64_t K);
 /* C (M, N), row stride ldc, = [C +] [bias +] scale * (q8(A) @ W^T) with W (N, K) of block-quantized
  * type wt (rows of wrb bytes) and A f32 (M, K) quantized per call as described at the top of

@@ -1,33 +1,43 @@
 /*
- * cpu_gemm_int8.c — C = q8(A) @ W^T for Q8_0 / Q4_0 weights on many rows (AVX-512 VNNI): the
- * packed-panel companion of cpu_gemm_quant.c's register tiles, which read the compact weight
- * blocks directly and suit few rows (<= 64) but reach only ~30 % of the vpdpbusd peak. Here the
- * weights are unpacked once per task into panels laid out for vpdpbusd, GotoBLAS style, like
- * the bf16 GEMM (cpu_gemm_bf16.c), so every weight byte loaded serves MR rows and every
- * activation broadcast serves NR columns.
+ * cpu_gemm_int8.c — C = q8(A) @ W^T for Q8_0 / Q4_0 / Q4_K / Q5_K weights on many rows
+ * (AVX-512 VNNI): the packed-panel companion of cpu_gemm_quant.c's register tiles, which read
+ * the compact weight blocks directly and suit few rows (<= 64) but reach only ~15-30 % of the
+ * vpdpbusd peak. Here the weights are unpacked once per task into panels laid out for
+ * vpdpbusd, GotoBLAS style, like the bf16 GEMM (cpu_gemm_bf16.c), so every weight byte loaded
+ * serves MR rows and every activation broadcast serves NR columns.
  *
- * Same integers as the tiles (cpu_gemm_quant.c's top comment): activations quantized per 32
- * (codes x, f32 d_x), weight codes made unsigned (Q8_0: w + 128; Q4_0: the nibble 0..15), the
- * offset folded into the accumulator's start value (-128 or -8 times the block's code sum, the
- * activation side's `binit`). Per output and block: s = start + sum u x (exact int32), then
- * acc += f32(s) * (d_w * d_x) — the scalar reference's formula, with a fused multiply-add.
+ * Activations are quantized per 32 for every type (codes x, f32 d_x; cpu_gemm_quant.c's
+ * format for Q8_0). Weights become unsigned codes u with a per-32 scale d_w and, for the
+ * K-quants, a per-32 min term o_w, so that a block's weights are d_w (u - z) (Q8_0: u = w + 128,
+ * z = 128; Q4_0: the nibble, z = 8) or d_w u - o_w (Q4_K / Q5_K: u = the 4/5-bit code,
+ * d_w = d sc, o_w = dmin m, the format's own products). Per output and block:
+ *   Q8_0 / Q4_0: s = start + sum u x (exact int32; start = -z sum x, the activation side's
+ *                `binit`), acc += f32(s) * (d_w * d_x)  — the scalar reference's formula;
+ *   Q4_K / Q5_K: s = sum u x, acc += f32(s) * (d_w * d_x) - o_w * (d_x sum x)  (`bdsx`).
+ * K-quant super-blocks of 256 are split into their 8 sub-blocks of 32 (Q6_K's per-16 scales
+ * would halve the integer run per scale step; it keeps the bf16 route).
  *
  * Layout:
  *   - Packed W: per task, a block of nc <= 256 columns x kc k (whole 32-blocks; kc shrinks for
  *     wide blocks so the panel stays ~512 KiB in L2), as micro-panels of NR = 32 columns; per
  *     32-block of a micro-panel 8 quads x 32 columns x 4 codes (1 KiB; lane j of quad q holds
- *     the unsigned codes 4q..4q+3 of column j) then the 32 columns' d_w as f32 (128 B).
+ *     the unsigned codes 4q..4q+3 of column j), then the 32 columns' d_w and o_w as f32
+ *     (128 B each; o_w unused for Q8_0 / Q4_0). Q8_0 / Q4_0 are packed with gathers, the
+ *     K-quants in plain C.
  *   - Micro-kernel MR x NR = 6 x 32: per block, 12 int32 accumulators started from the rows'
  *     binit, per quad 2 panel loads and 12 vpdpbusd whose s8 operand is a 4-byte broadcast of
  *     the row's codes straight from memory; then per row 2 x (convert, d_w * d_x, fma) into 12
- *     f32 accumulators. 16 vpdpbusd (1024 multiply-adds) per 6 f32 ops, where vdpbf16ps needs
- *     32 instructions for the same 1024: ~1.45x the bf16 GEMM's rate at equal issue rate
- *     (vpdpbusd and vdpbf16ps both issue one per cycle per core here; bench/cpu_gemm).
+ *     f32 accumulators (K-quants: 2 more fused multiply-adds per row for the min term). 16
+ *     vpdpbusd (1024 multiply-adds) per 6 (8) f32 ops, where vdpbf16ps needs 32 instructions
+ *     for the same 1024: ~1.45x (1.33x) the bf16 GEMM's rate at equal issue rate (vpdpbusd and
+ *     vdpbf16ps both issue one per cycle per core here; bench/cpu_gemm measures 1.36-1.49x).
  *   - Epilogue per k block: C = [C +] [bias +] scale * acc (the first k block starts from the
  *     bias, later ones add to C).
  * Only AVX-512 VNNI; other levels keep the tiles (cpu_gemm_quant.c). Integer parts are exact,
- * so results differ from the tiles and the scalar reference only in the order of the f32
- * scale-and-add steps (docs/NUMERICS.md, "CPU bf16 and quantized kernels").
+ * so for the same activation codes results differ from the scalar reference only in the order
+ * of the f32 scale-and-add steps (docs/NUMERICS.md, "CPU bf16 and quantized kernels"); the
+ * K-quants' tiles quantize activations per 256 instead, so there the panels are slightly
+ * closer to the exact product.
  * ref: ggml-cpu's ggml_vec_dot_q8_0_q8_0 (the formula); the blocking is the bf16 GEMM's.
  */
 #include "backend/cpu/cpu_gemm.h"
@@ -45,7 +55,10 @@
 #define NR          32
 #define NC_MAX      256
 #define PANEL_BYTES (512 * 1024)
-#define BLK_BYTES   (8 * NR * 4 + NR * 4) /* one 32-block of a micro-panel: codes, then d_w */
+/* one 32-block of a micro-panel: codes, then d_w, then (K-quants) the min term o_w */
+#define BLK_BYTES (8 * NR * 4 + 2 * NR * 4)
+#define D_OFF     (8 * NR * 4)
+#define O_OFF     (9 * NR * 4)
 
 typedef struct i8_job {
     const cpu_qgemm *g;
@@ -82,7 +95,42 @@ static void pack_column(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, int6
         for (int i = 0; i < 8; i++)
             memcpy(blk + i * NR * 4, &v[i], 4);
         float d = ltx_f16_to_f32(dh);
-        memcpy(blk + 8 * NR * 4, &d, 4);
+        memcpy(blk + D_OFF, &d, 4);
+    }
+}
+
+/* pack_column for Q4_K / Q5_K: 32-blocks b0..b0+kb (kb and b0 multiples of 8 are not needed:
+ * any block of a super-block) as codes q (0..15 / 0..31), d_w = d * sc and o_w = dmin * m, so
+ * that the block's weights are d_w q - o_w exactly as the format's dequantizer computes them. */
+static void pack_column_k(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, int64_t b0,
+                          int64_t kb)
+{
+    const uint8_t *row = (const uint8_t *)g->W + n * g->wrb;
+    for (int64_t b = 0; b < kb; b++) {
+        int64_t sbk = (b0 + b) / 8;
+        int sb = (int)((b0 + b) % 8), half = sb % 2;
+        const uint8_t *qs, *qh = NULL, *scales;
+        uint16_t dh, mh;
+        if (g->wt == LTX_Q4_K) {
+            const ltx_block_q4_K *q = (const ltx_block_q4_K *)row + sbk;
+            qs = q->qs, scales = q->scales, dh = q->d, mh = q->dmin;
+        } else {
+            const ltx_block_q5_K *q = (const ltx_block_q5_K *)row + sbk;
+            qs = q->qs, qh = q->qh, scales = q->scales, dh = q->d, mh = q->dmin;
+        }
+        uint8_t u[32], sc, mn;
+        for (int i = 0; i < 32; i++) {
+            uint8_t byte = qs[32 * (sb / 2) + i];
+            u[i] = half ? byte >> 4 : byte & 0xF;
+            if (qh) u[i] |= ((qh[i] >> sb) & 1) << 4;
+        }
+        ltx_q4k_scale_min(sb, scales, &sc, &mn);
+        float d = ltx_f16_to_f32(dh) * (float)sc, o = ltx_f16_to_f32(mh) * (float)mn;
+        uint8_t *blk = dst + b * BLK_BYTES + j * 4;
+        for (int q4 = 0; q4 < 8; q4++)
+            memcpy(blk + q4 * NR * 4, u + 4 * q4, 4);
+        memcpy(blk + D_OFF, &d, 4);
+        memcpy(blk + O_OFF, &o, 4);
     }
 }
 
@@ -115,7 +163,7 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
             }
         }
         __m512i dh = _mm512_mask_i32gather_epi32(zero, live, rows, blk, 1);
-        _mm512_storeu_ps(out + 8 * NR * 4, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+        _mm512_storeu_ps(out + D_OFF, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
     }
 }
 
@@ -123,7 +171,8 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
  * zero codes and d, so they add nothing. */
 static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int64_t b0, int64_t kb)
 {
-    if (ltx_cpu_isa_active() == CPU_ISA_AVX512) {
+    bool kq = g->wt == LTX_Q4_K || g->wt == LTX_Q5_K;
+    if (!kq && ltx_cpu_isa_active() == CPU_ISA_AVX512) {
         for (int64_t p = n0; p < n1; p += 16) {
             int64_t left = n1 - p;
             pack16_avx512(dst + ((p - n0) / NR) * kb * BLK_BYTES, (int)((p - n0) % NR / 16), g, p,
@@ -137,11 +186,14 @@ static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int
         uint8_t *panel = dst + ((p - n0) / NR) * kb * BLK_BYTES;
         for (int j = 0; j < NR; j++) {
             if (p + j < n1) {
-                pack_column(panel, j, g, p + j, b0, kb);
+                if (kq)
+                    pack_column_k(panel, j, g, p + j, b0, kb);
+                else
+                    pack_column(panel, j, g, p + j, b0, kb);
                 continue;
             }
             for (int64_t b = 0; b < kb; b++)
-                for (int i = 0; i < 9; i++)
+                for (int i = 0; i < 10; i++)
                     memset(panel + b * BLK_BYTES + i * NR * 4 + j * 4, 0, 4);
         }
     }
@@ -151,13 +203,14 @@ static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int
 typedef struct i8_rows {
     const int8_t *x[MR];
     const float *d[MR];
-    const int32_t *init[MR];
+    const int32_t *init[MR]; /* NULL for the K-quants: the integer sums start at 0 */
+    const float *dsx[MR];    /* K-quants: d_x x code sum per block, for the min term */
 } i8_rows;
 
 /* C[0:mr, 0:nr] (row stride ldc) = [C +] [bias +] scale * sum over kb blocks of the panel. */
 TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uint8_t *panel,
                                         float *c, int64_t ldc, int mr, int nr, bool acc,
-                                        const float *bias, float scale)
+                                        const float *bias, float scale, bool kq)
 {
     __m512 f00 = _mm512_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00;
     __m512 f30 = f00, f31 = f00, f40 = f00, f41 = f00, f50 = f00, f51 = f00;
@@ -165,12 +218,14 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
                  *x5 = rw->x[5];
     for (int64_t b = 0; b < kb; b++) {
         const uint8_t *pb = panel + b * BLK_BYTES;
-        __m512i i00 = _mm512_set1_epi32(rw->init[0][b]), i01 = i00;
-        __m512i i10 = _mm512_set1_epi32(rw->init[1][b]), i11 = i10;
-        __m512i i20 = _mm512_set1_epi32(rw->init[2][b]), i21 = i20;
-        __m512i i30 = _mm512_set1_epi32(rw->init[3][b]), i31 = i30;
-        __m512i i40 = _mm512_set1_epi32(rw->init[4][b]), i41 = i40;
-        __m512i i50 = _mm512_set1_epi32(rw->init[5][b]), i51 = i50;
+#define INIT(r) (kq ? 0 : rw->init[r][b])
+        __m512i i00 = _mm512_set1_epi32(INIT(0)), i01 = i00;
+        __m512i i10 = _mm512_set1_epi32(INIT(1)), i11 = i10;
+        __m512i i20 = _mm512_set1_epi32(INIT(2)), i21 = i20;
+        __m512i i30 = _mm512_set1_epi32(INIT(3)), i31 = i30;
+        __m512i i40 = _mm512_set1_epi32(INIT(4)), i41 = i40;
+        __m512i i50 = _mm512_set1_epi32(INIT(5)), i51 = i50;
+#undef INIT
         for (int q = 0; q < 8; q++) {
             __m512i w0 = _mm512_loadu_si512(pb + q * NR * 4);
             __m512i w1 = _mm512_loadu_si512(pb + q * NR * 4 + 64);
@@ -188,8 +243,8 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
             ROW(x5, i50, i51);
 #undef ROW
         }
-        __m512 dw0 = _mm512_loadu_ps((const float *)(pb + 8 * NR * 4));
-        __m512 dw1 = _mm512_loadu_ps((const float *)(pb + 8 * NR * 4 + 64));
+        __m512 dw0 = _mm512_loadu_ps((const float *)(pb + D_OFF));
+        __m512 dw1 = _mm512_loadu_ps((const float *)(pb + D_OFF + 64));
 #define FIN(r, a0, a1, s0, s1)                                                                     \
     {                                                                                              \
         __m512 dx = _mm512_set1_ps(rw->d[r][b]);                                                   \
@@ -203,6 +258,23 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
         FIN(4, i40, i41, f40, f41);
         FIN(5, i50, i51, f50, f51);
 #undef FIN
+        if (kq) { /* - o_w (d_x sum x) per row: the K-quants' min term */
+            __m512 o0 = _mm512_loadu_ps((const float *)(pb + O_OFF));
+            __m512 o1 = _mm512_loadu_ps((const float *)(pb + O_OFF + 64));
+#define MIN(r, s0, s1)                                                                             \
+    {                                                                                              \
+        __m512 t = _mm512_set1_ps(rw->dsx[r][b]);                                                  \
+        s0 = _mm512_fnmadd_ps(o0, t, s0);                                                          \
+        s1 = _mm512_fnmadd_ps(o1, t, s1);                                                          \
+    }
+            MIN(0, f00, f01);
+            MIN(1, f10, f11);
+            MIN(2, f20, f21);
+            MIN(3, f30, f31);
+            MIN(4, f40, f41);
+            MIN(5, f50, f51);
+#undef MIN
+        }
     }
     __m512 rows[MR][2] = {{f00, f01}, {f10, f11}, {f20, f21}, {f30, f31}, {f40, f41}, {f50, f51}};
     const __m512 vs = _mm512_set1_ps(scale);
@@ -229,6 +301,7 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     i8_job *j = ctx;
     const cpu_qgemm *g = j->g;
     const cpu_qact *a = g->act;
+    bool kq = g->wt == LTX_Q4_K || g->wt == LTX_Q5_K;
     uint8_t *pk = j->pack + (size_t)worker * (size_t)(j->nc / NR * j->kcb * BLK_BYTES);
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
@@ -247,12 +320,13 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                     rw.x[r] = a->qs + mm * j->K + 32 * b0;
                     rw.d[r] = a->bd + mm * j->nb + b0;
                     rw.init[r] = a->binit + mm * j->nb + b0;
+                    rw.dsx[r] = a->bdsx + mm * j->nb + b0;
                 }
                 for (int64_t p = n0; p < n1; p += NR) {
                     int nr = n1 - p < NR ? (int)(n1 - p) : NR;
                     const float *bias = g->bias && b0 == 0 ? g->bias + p : NULL;
                     kernel_avx512(kb, &rw, pk + ((p - n0) / NR) * kb * BLK_BYTES,
-                                  g->C + m * g->ldc + p, g->ldc, mr, nr, acc, bias, g->scale);
+                                  g->C + m * g->ldc + p, g->ldc, mr, nr, acc, bias, g->scale, kq);
                 }
             }
         }
@@ -261,8 +335,8 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
 
 bool ltx_cpu_gemm_int8_panels_supports(const cpu_qgemm *g)
 {
-    return (g->wt == LTX_Q8_0 || g->wt == LTX_Q4_0) && g->act->block == 32 && g->act->bd &&
-           ltx_cpu_isa_active() == CPU_ISA_AVX512;
+    return (g->wt == LTX_Q8_0 || g->wt == LTX_Q4_0 || g->wt == LTX_Q4_K || g->wt == LTX_Q5_K) &&
+           g->act->block == 32 && g->act->bd && ltx_cpu_isa_active() == CPU_ISA_AVX512;
 }
 
 ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g)

@@ -138,7 +138,7 @@ static void quant_rows(void *ctx, int64_t begin, int64_t end, int worker)
                 float d = quant_block32(x + 32 * b, q + 32 * b, &s, avx512);
                 for (int l = 0; l < 8; l++)
                     dv[8 * b + l] = d, iv[8 * b + l] = a->init_mul * s;
-                bd[b] = d, bi[b] = 8 * a->init_mul * s;
+                bd[b] = d, bi[b] = 8 * a->init_mul * s, a->bdsx[m * (K / 32) + b] = d * (float)s;
             }
         } else { /* K-quants: d per 256, group sums times d for the correction term */
             float *xs = a->xs + m * nsub;
@@ -749,13 +749,19 @@ static int64_t int8_max_rows(void)
     return e && *e ? strtoll(e, NULL, 10) : INT8_PANEL_MIN_ROWS;
 }
 
+/* Weight types the packed panels take (cpu_gemm_int8.c). */
+static bool panel_type(ltx_dtype wt)
+{
+    return wt == LTX_Q8_0 || wt == LTX_Q4_0 || wt == LTX_Q4_K || wt == LTX_Q5_K;
+}
+
 bool ltx_cpu_gemm_quant_route(ltx_dtype wt, int64_t M, int64_t K)
 {
     if (!ltx_cpu_gemm_quant_supports(wt, K)) return false;
     int64_t lim = int8_max_rows();
     if (lim <= 0) return false;
     if (M <= lim) return true;
-    return (wt == LTX_Q8_0 || wt == LTX_Q4_0) && ltx_cpu_isa_active() == CPU_ISA_AVX512;
+    return panel_type(wt) && ltx_cpu_isa_active() == CPU_ISA_AVX512;
 }
 
 bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
@@ -776,8 +782,8 @@ bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
 void ltx_cpu_qact_free(cpu_qact *a)
 {
     if (!a) return;
-    free(a->qs), free(a->dvec), free(a->init), free(a->bd), free(a->binit), free(a->dsb),
-        free(a->xs);
+    free(a->qs), free(a->dvec), free(a->init), free(a->bd), free(a->binit), free(a->bdsx),
+        free(a->dsb), free(a->xs);
     memset(a, 0, sizeof *a);
 }
 
@@ -801,7 +807,8 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
         a->init = malloc(sizeof(int32_t) * (size_t)(M * (K / 4)) + 4);
         a->bd = malloc(sizeof(float) * (size_t)(M * (K / 32)) + 4);
         a->binit = malloc(sizeof(int32_t) * (size_t)(M * (K / 32)) + 4);
-        ok = ok && a->dvec && a->init && a->bd && a->binit;
+        a->bdsx = malloc(sizeof(float) * (size_t)(M * (K / 32)) + 4);
+        ok = ok && a->dvec && a->init && a->bd && a->binit && a->bdsx;
     }
     if (!ok) {
         ltx_cpu_qact_free(a);
@@ -815,6 +822,14 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
 
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
 {
+    bool kq_w = g->wt == LTX_Q4_K || g->wt == LTX_Q5_K || g->wt == LTX_Q6_K;
+    if (kq_w && g->act->block == 32) { /* activations quantized for the panels */
+        if (!ltx_cpu_gemm_int8_panels_supports(g))
+            return ltx_err(LTX_ERR_INVALID_ARG,
+                           "linear (%s): per-32 activations need the AVX-512 VNNI panels",
+                           ltx_dtype_name(g->wt));
+        return ltx_cpu_gemm_int8_panels(pool, g);
+    }
     if (g->M > INT8_PANEL_MIN_ROWS && ltx_cpu_gemm_int8_panels_supports(g))
         return ltx_cpu_gemm_int8_panels(pool, g);
     int nw = ltx_threadpool_size(pool);
@@ -853,8 +868,12 @@ ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_
     if (!ltx_cpu_gemm_quant_supports(wt, K))
         return ltx_err(LTX_ERR_INVALID_ARG, "linear: no int8 kernel for %s with K = %lld",
                        ltx_dtype_name(wt), (long long)K);
+    /* the panels take per-32 activations for every type: the K-quants quantize them as Q8_0
+     * does (their min term needs only the code sums, not Q8_0's start values) */
+    bool kq_panels = M > INT8_PANEL_MIN_ROWS && (wt == LTX_Q4_K || wt == LTX_Q5_K) &&
+                     ltx_cpu_isa_active() == CPU_ISA_AVX512;
     cpu_qact a;
-    LTX_TRY(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a));
+    LTX_TRY(ltx_cpu_qact_quantize(pool, kq_panels ? LTX_Q8_0 : wt, M, K, A, lda, &a));
     cpu_qgemm g = {.act = &a,
                    .M = M,
                    .N = N,
