@@ -10,10 +10,11 @@
  *     thread; best of 5. Needs AVX-512 BF16 / VNNI (else that peak is reported as absent).
  *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
  *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
- *     M = 512 rows (the row count of the ggml reference figures) and M = 64. One warm-up call, then
+ *     M = 512 rows (the row count of the ggml reference figures) and M = 64 (env BENCH_ROWS, e.g.
+ *     "8,16,32,64", replaces the row counts). One warm-up call, then
  * `reps` calls (default 5); the best and the median time are reported, GFLOP/s = 2 M N K / best.
  *     Types, each on the route `linear` picks at precision BF16: bf16 (weights bf16: vdpbf16ps
- *     kernels); q8_0, q4_0, q4_k, q5_k (int8 activations on VNNI: register tiles up to 64 rows,
+ *     kernels); q8_0, q4_0, q4_k, q5_k (int8 activations on VNNI: register tiles up to 16 rows,
  *     packed panels above, cpu_gemm_int8.c); q6_k (tiles up to 64 rows, above that dequantized
  *     bf16 panels on vdpbf16ps). Other routes for comparison: q8_0b, q4_0b, q4_kb, q5_kb (the
  *     dequantized bf16 route, LTX_CPU_INT8_MAX_ROWS=0: what they ran before the panels); q6_ki
@@ -53,8 +54,7 @@ static volatile float sink;
     OP(a0)                                                                                         \
     OP(a1)                                                                                         \
     OP(a2)                                                                                         \
-    OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) OP(a14)       \
-        OP(a15)
+    OP(a3) OP(a4) OP(a5) OP(a6) OP(a7) OP(a8) OP(a9) OP(a10) OP(a11) OP(a12) OP(a13) OP(a14) OP(a15)
 #define KEEP                                                                                       \
     __asm__ volatile(""                                                                            \
                      : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),       \
@@ -234,15 +234,25 @@ int main(int argc, char **argv)
            "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak", "peak of",
            "ggml n=512 GF/s (%peak), issue 12, fixed");
     static const char *PEAK_NAME[3] = {"vdpbf16ps", "vfmadd", "vpdpbusd"};
-    static const int64_t SHAPES[3][3] = {{6144, 4096, 4096}, {512, 4096, 4096}, {64, 4096, 4096}};
+    int64_t rows[16] = {6144, 512, 64};
+    int n_rows = 3;
+    if (getenv("BENCH_ROWS")) { /* e.g. BENCH_ROWS=8,16,32,64: where the routes cross */
+        n_rows = 0;
+        for (const char *p = getenv("BENCH_ROWS"); *p && n_rows < 16; p += *p == ',') {
+            char *e;
+            long long v = strtoll(p, &e, 10);
+            if (e == p || v < 1) break;
+            rows[n_rows++] = v, p = e;
+        }
+    }
     for (int ti = 0; ti < N_TYPES; ti++) {
         const wtype *t = &TYPES[ti];
         bool want = argc <= 2;
         for (int a = 2; a < argc; a++)
             want = want || !strcmp(argv[a], t->name);
         if (!want) continue;
-        for (int si = 0; si < 3; si++) {
-            int64_t M = SHAPES[si][0], N = SHAPES[si][1], K = SHAPES[si][2];
+        for (int si = 0; si < n_rows; si++) {
+            int64_t M = rows[si], N = 4096, K = 4096;
             double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
             double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;
             double gf = fl / best, gc = fl / cpu, p = pk[t->peak], pc = pkc[t->peak];

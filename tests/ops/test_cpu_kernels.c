@@ -297,7 +297,7 @@ TEST(qact_quantize_same_every_isa)
 TEST(gemm_quant_every_type_every_isa)
 {
     static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K, LTX_Q6_K};
-    /* the last two have more rows than the tiles take: packed int8 panels on AVX-512 VNNI
+    /* the last three have more rows than the tiles take: packed int8 panels on AVX-512 VNNI
      * (Q8_0 / Q4_0 by themselves; Q4_K / Q5_K with their activations quantized per 32, as
      * ltx_cpu_gemm_quant does for the panels, besides the tiles on per-256 activations), with
      * partial row strips and column panels */

@@ -134,7 +134,11 @@ void ltx_cpu_qact_free(cpu_qact *a);
  * of Q8_0 / Q4_0 on AVX-512 VNNI go to the packed panels of cpu_gemm_int8.c, the rest to the
  * register tiles of cpu_gemm_quant.c; K-quant weights against block-32 activations only run
  * on the panels (LTX_ERR_INVALID_ARG elsewhere). */
-#define INT8_PANEL_MIN_ROWS 64
+#define INT8_PANEL_MIN_ROWS                                                                        \
+    16                        /* tiles up to here: below it the panels' packing dominates          \
+                               * (bench/cpu_gemm BENCH_ROWS=1,2,4,8,12,16,24,32,64: the panels win \
+                               * from 12-16 rows, e.g. q8_0 at 32 rows 280 vs 162 GFLOP/s) */
+#define INT8_TILE_MAX_ROWS 64 /* default LTX_CPU_INT8_MAX_ROWS: int8 for every type up to here */
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
 /* True when the packed-panel kernel takes g: Q8_0 / Q4_0 / Q4_K / Q5_K weights against
  * activations quantized per 32 (block 32: for the K-quants quantize them as for Q8_0), AVX-512

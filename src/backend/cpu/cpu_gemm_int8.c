@@ -1,7 +1,7 @@
 /*
  * cpu_gemm_int8.c — C = q8(A) @ W^T for Q8_0 / Q4_0 / Q4_K / Q5_K weights on many rows
  * (AVX-512 VNNI): the packed-panel companion of cpu_gemm_quant.c's register tiles, which read
- * the compact weight blocks directly and suit few rows (<= 64) but reach only ~15-30 % of the
+ * the compact weight blocks directly and suit few rows (<= 16) but reach only ~15-30 % of the
  * vpdpbusd peak. Here the weights are unpacked once per task into panels laid out for
  * vpdpbusd, GotoBLAS style, like the bf16 GEMM (cpu_gemm_bf16.c), so every weight byte loaded
  * serves MR rows and every activation broadcast serves NR columns.

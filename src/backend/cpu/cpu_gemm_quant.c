@@ -742,11 +742,11 @@ static void q_tasks(void *ctx, int64_t begin, int64_t end, int worker)
 }
 
 /* LTX_CPU_INT8_MAX_ROWS: rows up to which every supported type takes the int8 kernels
- * (default 64; 0: never, e.g. to measure the bf16 route). */
+ * (default INT8_TILE_MAX_ROWS = 64; 0: never, e.g. to measure the bf16 route). */
 static int64_t int8_max_rows(void)
 {
     const char *e = getenv("LTX_CPU_INT8_MAX_ROWS");
-    return e && *e ? strtoll(e, NULL, 10) : INT8_PANEL_MIN_ROWS;
+    return e && *e ? strtoll(e, NULL, 10) : INT8_TILE_MAX_ROWS;
 }
 
 /* Weight types the packed panels take (cpu_gemm_int8.c). */

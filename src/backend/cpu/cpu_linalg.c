@@ -399,8 +399,8 @@ static void bias_to_f32(float *out, const ltx_tensor *bias, int64_t N)
 
 /* Block-quantized weights at LTX_PRECISION_BF16 take one of two routes
  * (ltx_cpu_gemm_quant_route): int8 activations on the VNNI kernels — the register tiles of
- * cpu_gemm_quant.c up to 64 rows (they read the compact weights once per 64 rows), the packed
- * panels of cpu_gemm_int8.c above for Q8_0 / Q4_0 / Q4_K / Q5_K — or, for Q6_K above 64 rows
+ * cpu_gemm_quant.c up to 16 rows (64 for Q6_K and without AVX-512 VNNI), the packed panels of
+ * cpu_gemm_int8.c above for Q8_0 / Q4_0 / Q4_K / Q5_K — or, for Q6_K above 64 rows
  * and on levels without AVX-512 VNNI, weight panels dequantized, rounded to bf16 and run on the
  * vdpbf16ps GEMM (cpu_gemm_bf16.c; ~80 % of its peak where the int8 tiles reach ~30 %).
  * LTX_CPU_INT8_MAX_ROWS moves the tiles' limit (0: never int8). */
