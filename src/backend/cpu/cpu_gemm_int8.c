@@ -207,6 +207,26 @@ typedef struct i8_rows {
     const float *dsx[MR];    /* K-quants: d_x x code sum per block, for the min term */
 } i8_rows;
 
+/* The micro-kernel's epilogue: C[0:mr, 0:nr] = [C +] [bias +] scale * rows. */
+TARGET_AVX512 static inline void store_tile(__m512 rows[MR][2], float *c, int64_t ldc, int mr,
+                                            int nr, bool acc, const float *bias, float scale)
+{
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int h = 0; h < 2; h++) {
+        int cols = nr - 16 * h;
+        if (cols <= 0) break;
+        __mmask16 m = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * h) : _mm512_setzero_ps();
+        for (int r = 0; r < mr; r++) {
+            float *cp = c + r * ldc + 16 * h;
+            __m512 v = scale != 1.0f ? _mm512_mul_ps(rows[r][h], vs) : rows[r][h];
+            if (bias) v = _mm512_add_ps(bv, v);
+            if (acc) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cp), v);
+            _mm512_mask_storeu_ps(cp, m, v);
+        }
+    }
+}
+
 /* C[0:mr, 0:nr] (row stride ldc) = [C +] [bias +] scale * sum over kb blocks of the panel. */
 TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uint8_t *panel,
                                         float *c, int64_t ldc, int mr, int nr, bool acc,
@@ -277,20 +297,7 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
         }
     }
     __m512 rows[MR][2] = {{f00, f01}, {f10, f11}, {f20, f21}, {f30, f31}, {f40, f41}, {f50, f51}};
-    const __m512 vs = _mm512_set1_ps(scale);
-    for (int h = 0; h < 2; h++) {
-        int cols = nr - 16 * h;
-        if (cols <= 0) break;
-        __mmask16 m = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-        __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + 16 * h) : _mm512_setzero_ps();
-        for (int r = 0; r < mr; r++) {
-            float *cp = c + r * ldc + 16 * h;
-            __m512 v = scale != 1.0f ? _mm512_mul_ps(rows[r][h], vs) : rows[r][h];
-            if (bias) v = _mm512_add_ps(bv, v);
-            if (acc) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, cp), v);
-            _mm512_mask_storeu_ps(cp, m, v);
-        }
-    }
+    store_tile(rows, c, ldc, mr, nr, acc, bias, scale);
 }
 
 /* Takes tasks (column block x row chunk) until none is left. */
