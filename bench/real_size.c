@@ -12,8 +12,8 @@
  * The weights are random, so the video is noise: this measures memory and time only. The
  * machine is shared: times are noisy, run it with `nice -n 19`. --precision bf16 runs the CPU
  * in its opt-in bf16 mode (ltx_engine_params.precision, as `ltx2c --precision bf16`): bf16
- * GEMM/attention inputs, Q8_0/Q4_0 weights on the int8 kernels, the K-quants above 64 rows on
- * dequantized bf16 panels; default f32.
+ * GEMM/attention inputs, Q8_0/Q4_0/Q4_K/Q5_K weights on the int8 VNNI kernels (Q6_K above 64
+ * rows on dequantized bf16 panels); default f32.
  * Usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N] [--precision P]
  */
 #include "bench_util.h"

@@ -41,8 +41,9 @@
  * converting f32 weights to bf16 on every call (at --precision bf16 without it, every linear
  * pays that conversion, which a real run never does); --weights q8_0|q4_k quantizes the same
  * weights to that GGUF block type after loading, with the model's own quantizer (D1's
- * from_float): at --precision bf16 they run on the int8 VNNI kernels up to 64 rows and, above
- * that (every linear of this block), as dequantized bf16 panels on the vdpbf16ps GEMM. Outside
+ * from_float): at --precision bf16 they run on the int8 VNNI kernels (every linear of this block
+ * has more than 16 rows: the packed panels of cpu_gemm_int8.c; before 2026-12-07 they ran as
+ * dequantized bf16 panels on the vdpbf16ps GEMM). Outside
  * f32 the golden checks are reported with NMSE and max error against the f32 reference
  * instead of the f32 tolerances (the block is expected to differ by the rounding of the mode).
  * --no-matmuls skips the matmul-only baseline (for profiling the block alone; the ratio lines
