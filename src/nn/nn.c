@@ -82,13 +82,6 @@ ltx_tensor *ltx_nn_norm(ltx_backend *be, ltx_norm_op op, const ltx_tensor *x, co
     return run_or_free(y, be->ops->norm(be, op, y, x, w, b, groups, eps));
 }
 
-ltx_tensor *ltx_nn_softmax(ltx_backend *be, const ltx_tensor *x)
-{
-    ltx_tensor *y = ltx_tensor_new(be, LTX_F32, x->ndim, x->shape);
-    if (!y) return NULL;
-    return run_or_free(y, be->ops->softmax(be, y, x));
-}
-
 ltx_tensor *ltx_nn_contiguous(ltx_backend *be, const ltx_tensor *x, ltx_dtype dt)
 {
     ltx_tensor *y = ltx_tensor_new(be, dt, x->ndim, x->shape);

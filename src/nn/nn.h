@@ -19,7 +19,6 @@ ltx_tensor *ltx_nn_binary(ltx_backend *be, ltx_binary_op op, const ltx_tensor *a
                           const ltx_tensor *b);
 ltx_tensor *ltx_nn_norm(ltx_backend *be, ltx_norm_op op, const ltx_tensor *x, const ltx_tensor *w,
                         const ltx_tensor *b, int groups, float eps);
-ltx_tensor *ltx_nn_softmax(ltx_backend *be, const ltx_tensor *x);
 /* Contiguous f32 (or `dt`) copy of any view. */
 ltx_tensor *ltx_nn_contiguous(ltx_backend *be, const ltx_tensor *x, ltx_dtype dt);
 /* Concatenate along dim (all same rank, equal other dims). */
