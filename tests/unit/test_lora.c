@@ -36,6 +36,17 @@ static float lcg_f(unsigned *x)
     return ((float)(*x >> 8) / 16777216.0f - 0.5f) * 0.7f;
 }
 
+/* w (o x i), a (r x i), b (o x r) filled from one stream, in that order. */
+static void lcg_wab(unsigned *x, float *w, float *a, float *b, int o, int i, int r)
+{
+    for (int k = 0; k < o * i; k++)
+        w[k] = lcg_f(x);
+    for (int k = 0; k < r * i; k++)
+        a[k] = lcg_f(x);
+    for (int k = 0; k < o * r; k++)
+        b[k] = lcg_f(x);
+}
+
 TEST(open_refuses_non_lora)
 {
     ltx_lora *l = NULL;
@@ -130,12 +141,7 @@ TEST(fuse_quantized_base)
     enum { O = 4, I = 256, R = 2 };
     static float w[O * I], a[R * I], b[O * R], want[O * I], got[O * I];
     unsigned x = 11;
-    for (int i = 0; i < O * I; i++)
-        w[i] = lcg_f(&x);
-    for (int i = 0; i < R * I; i++)
-        a[i] = lcg_f(&x);
-    for (int i = 0; i < O * R; i++)
-        b[i] = lcg_f(&x);
+    lcg_wab(&x, w, a, b, O, I, R);
     static const ltx_dtype types[] = {LTX_Q8_0, LTX_Q4_K, LTX_Q6_K, LTX_Q4_0};
     for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
         const ltx_type_traits *tt = ltx_type_traits_of(types[t]);
@@ -361,12 +367,7 @@ TEST(fuse_passes_on_the_failed_tensors_status)
     enum { O = 4, I = 48, R = 2 };
     float w[O * I], a[R * I], b[O * R];
     unsigned x = 7;
-    for (int i = 0; i < O * I; i++)
-        w[i] = lcg_f(&x);
-    for (int i = 0; i < R * I; i++)
-        a[i] = lcg_f(&x);
-    for (int i = 0; i < O * R; i++)
-        b[i] = lcg_f(&x);
+    lcg_wab(&x, w, a, b, O, I, R);
     int64_t sw[2] = {O, I}, sa[2] = {R, I}, sb[2] = {O, R};
     ltx_tensor *tw = ltx_tensor_from_host(be, LTX_F32, 2, sw, w);
     ltx_tensor *ta = ltx_tensor_from_host(be, LTX_F32, 2, sa, a);

@@ -537,7 +537,8 @@ static void task_bf16(attn_job *j, int64_t task, float *ws)
     finish_rows(j->o + ((j->b * j->H + h) * j->Tq + i0) * Dv, O, lrow, nq, Dv);
 }
 
-static void worker_bf16(void *ctx, int64_t begin, int64_t end, int worker)
+/* Takes tasks until none is left: task_bf16 at LTX_PRECISION_BF16, else attn_task. */
+static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
 {
     (void)begin;
     (void)end;
@@ -546,7 +547,10 @@ static void worker_bf16(void *ctx, int64_t begin, int64_t end, int worker)
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->ntasks) break;
-        task_bf16(j, t, ws);
+        if (j->bf16)
+            task_bf16(j, t, ws);
+        else
+            attn_task(j, t, ws);
     }
 }
 
@@ -591,24 +595,11 @@ static ltx_status attn16_run(ltx_backend *be, attn_job *j)
             ltx_threadpool_for(be->pool, chunks, 1, a16_pack, j);
             j->ntasks = (j->hk1 - j->hk0) * r * j->nqb;
             atomic_store(&j->next, 0);
-            ltx_threadpool_for(be->pool, nw, 1, worker_bf16, j);
+            ltx_threadpool_for(be->pool, nw, 1, attn_worker, j);
         }
     free(j->scratch);
     free(pk);
     return LTX_OK;
-}
-
-static void attn_worker(void *ctx, int64_t begin, int64_t end, int worker)
-{
-    (void)begin;
-    (void)end;
-    attn_job *j = ctx;
-    float *ws = j->scratch + (size_t)worker * (size_t)j->scratch_per;
-    for (;;) {
-        int64_t t = atomic_fetch_add(&j->next, 1);
-        if (t >= j->ntasks) break;
-        attn_task(j, t, ws);
-    }
 }
 
 /* Checks shapes and fills the broadcast strides of the mask. */

@@ -69,39 +69,10 @@ typedef struct i8_job {
     atomic_llong next;
 } i8_job;
 
-/* Weight row n's 32-blocks b0..b0+kb as column j of the micro-panel at dst: per block 8
- * quads of unsigned codes (Q8_0: w + 128 = w ^ 0x80; Q4_0: low nibbles are elements 0-15,
- * high nibbles 16-31), then d_w. */
-static void pack_column(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, int64_t b0, int64_t kb)
-{
-    const uint8_t *row = (const uint8_t *)g->W + n * g->wrb;
-    for (int64_t b = 0; b < kb; b++) {
-        uint8_t *blk = dst + b * BLK_BYTES + j * 4;
-        uint32_t v[8];
-        uint16_t dh;
-        if (g->wt == LTX_Q8_0) {
-            const ltx_block_q8_0 *q = (const ltx_block_q8_0 *)row + b0 + b;
-            memcpy(v, q->qs, 32);
-            for (int i = 0; i < 8; i++)
-                v[i] ^= 0x80808080u;
-            dh = q->d;
-        } else {
-            const ltx_block_q4_0 *q = (const ltx_block_q4_0 *)row + b0 + b;
-            memcpy(v, q->qs, 16);
-            for (int i = 0; i < 4; i++)
-                v[4 + i] = (v[i] >> 4) & 0x0F0F0F0Fu, v[i] &= 0x0F0F0F0Fu;
-            dh = q->d;
-        }
-        for (int i = 0; i < 8; i++)
-            memcpy(blk + i * NR * 4, &v[i], 4);
-        float d = ltx_f16_to_f32(dh);
-        memcpy(blk + D_OFF, &d, 4);
-    }
-}
-
-/* pack_column for Q4_K / Q5_K: 32-blocks b0..b0+kb (kb and b0 multiples of 8 are not needed:
- * any block of a super-block) as codes q (0..15 / 0..31), d_w = d * sc and o_w = dmin * m, so
- * that the block's weights are d_w q - o_w exactly as the format's dequantizer computes them. */
+/* Weight row n of Q4_K / Q5_K as column j of the micro-panel at dst: its 32-blocks
+ * b0..b0+kb (sub-blocks of the super-blocks, any start) as codes q (0..15 / 0..31),
+ * d_w = d * sc and o_w = dmin * m, so that the block's weights are d_w q - o_w exactly as the
+ * format's dequantizer computes them. */
 static void pack_column_k(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, int64_t b0,
                           int64_t kb)
 {
@@ -134,9 +105,10 @@ static void pack_column_k(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, in
     }
 }
 
-/* pack_column for 16 columns at once (half h of a micro-panel; lanes past `cols` get zero
- * codes and d): per block, one gather of dword q of every column's codes per quad, and one of
- * the dwords holding d. Bit for bit the same panel as pack_column. */
+/* Q8_0 / Q4_0 weight rows n..n+16 as half h of a micro-panel (lanes past `cols` get zero codes
+ * and d): per block, one gather of dword q of every column's codes per quad (Q8_0: w + 128 =
+ * w ^ 0x80; Q4_0: low nibbles are elements 0-15, high nibbles 16-31), and one of the dwords
+ * holding d. */
 TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *g, int64_t n,
                                         int cols, int64_t b0, int64_t kb)
 {
@@ -171,8 +143,7 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
  * zero codes and d, so they add nothing. */
 static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int64_t b0, int64_t kb)
 {
-    bool kq = g->wt == LTX_Q4_K || g->wt == LTX_Q5_K;
-    if (!kq && ltx_cpu_isa_active() == CPU_ISA_AVX512) {
+    if (g->wt != LTX_Q4_K && g->wt != LTX_Q5_K) { /* Q8_0 / Q4_0: 16 columns per gather */
         for (int64_t p = n0; p < n1; p += 16) {
             int64_t left = n1 - p;
             pack16_avx512(dst + ((p - n0) / NR) * kb * BLK_BYTES, (int)((p - n0) % NR / 16), g, p,
@@ -186,10 +157,7 @@ static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int
         uint8_t *panel = dst + ((p - n0) / NR) * kb * BLK_BYTES;
         for (int j = 0; j < NR; j++) {
             if (p + j < n1) {
-                if (kq)
-                    pack_column_k(panel, j, g, p + j, b0, kb);
-                else
-                    pack_column(panel, j, g, p + j, b0, kb);
+                pack_column_k(panel, j, g, p + j, b0, kb);
                 continue;
             }
             for (int64_t b = 0; b < kb; b++)
