@@ -6,8 +6,13 @@
  *   - Peaks: every pool thread (all online CPUs) runs, at the same time, a loop of 16
  *     independent register-resident accumulator chains of `vdpbf16ps zmm` (64 flop each: 16
  *     lanes x 2 bf16 products x multiply+add), `vfmadd231ps zmm` (32 flop) or `vpdpbusd zmm`
- *     (128 integer ops: 16 lanes x 4 u8 x s8 products x multiply+add), 2^24 instructions per
- *     thread; best of 5. Needs AVX-512 BF16 / VNNI (else that peak is reported as absent).
+ *     (128 integer ops: 16 lanes x 4 u8 x s8 products x multiply+add), 2^26 instructions per
+ *     thread (~10 ms); best of 7. Also the calling thread alone (best of 7) times the thread
+ *     count. The peak is the larger of the two: on this shared VM the all-threads figure reads
+ *     low (down to half) whenever another tenant or a late wake-up takes one core, and the
+ *     larger one is the conservative denominator. Needs AVX-512 BF16 / VNNI (else that peak is
+ *     reported as absent). Measured here (Zen 5): vdpbf16ps issues 2 per cycle per core at
+ *     a latency of 6 cycles, so 16 chains suffice (12 reach ~92 %).
  *   - GEMM: y (M, N) = x (M, K) @ W^T through the backend's `linear` (ltx_backend_ops.linear,
  *     the op the models call), f32 x, f32 y, no bias, at (M, N, K) = (6144, 4096, 4096) and at
  *     M = 512 rows (the row count of the ggml reference figures) and M = 64 (env BENCH_ROWS, e.g.
@@ -21,7 +26,8 @@
  *     (the int8 tiles at every row count, LTX_CPU_INT8_MAX_ROWS=1e9);
  *     f32 (weights f32, precision F32: OpenBLAS sgemm, as the environment configures it).
  *   - Both per wall time and per process CPU time (CPU seconds / threads), the latter less
- *     sensitive to other processes on a shared machine; BENCH_THREADS=n overrides the threads.
+ *     sensitive to other processes on a shared machine (tick-accounted: rough below ~0.1 s);
+ * BENCH_THREADS=n overrides the threads.
  *   - % of peak: against the peak of the instruction the route runs: vpdpbusd for the int8
  *     routes at AVX-512 (q8_0, q4_0, q4_k, q5_k, q6_ki; counted in multiply-adds x 2 like the
  *     flops, so int8 can reach up to 2x the bf16 GFLOP/s), vdpbf16ps for bf16 and the
@@ -44,7 +50,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PEAK_ITERS (1 << 20) /* x 16 instructions per thread */
+#define PEAK_ITERS (1 << 22) /* x 16 instructions per thread per call */
 
 static volatile float sink;
 
@@ -114,22 +120,31 @@ __attribute__((target("avx512f,avx512vnni"))) static void peak_vnni(void *ctx, i
     sink = (float)_mm512_reduce_add_epi32(s);
 }
 
-/* GFLOP/s of fn on every pool thread at once, best of 5 by wall time; *per_cpu: the same flops
- * over the best process CPU time, times the thread count (what all threads would reach if none
- * lost time to other processes). */
-static double peak(ltx_threadpool *pool, ltx_parallel_fn fn, double flop_per_instr, double *per_cpu)
+/* Peak GFLOP/s of fn (PEAK_ITERS x 16 instructions of flop_per_instr, ~10 ms per call): best
+ * of 7 with every pool thread running it at once (*all, by wall time), and best of 7 with the
+ * calling thread alone times the thread count (*one_x_n: what all cores reach when none is
+ * slowed by another tenant of a shared host). Returns the larger of the two, the conservative
+ * denominator for "% of peak". (Process CPU time is not used: on this VM it is accounted in
+ * scheduler ticks, too coarse for 10 ms.) */
+static double peak(ltx_threadpool *pool, ltx_parallel_fn fn, double flop_per_instr, double *all,
+                   double *one_x_n)
 {
     int nth = ltx_threadpool_size(pool);
-    double best = 1e30, best_cpu = 1e30;
-    for (int r = 0; r < 5; r++) {
-        double t0 = bench_now(), c0 = bench_cpu_now();
+    double best = 1e30, best1 = 1e30;
+    for (int r = 0; r < 7; r++) {
+        double t0 = bench_now();
         ltx_threadpool_for(pool, nth, 1, fn, NULL);
-        double dt = bench_now() - t0, dc = bench_cpu_now() - c0;
+        double dt = bench_now() - t0;
         if (dt < best) best = dt;
-        if (dc < best_cpu) best_cpu = dc;
+        t0 = bench_now();
+        fn(NULL, 0, 1, 0);
+        dt = bench_now() - t0;
+        if (dt < best1) best1 = dt;
     }
-    *per_cpu = PEAK_ITERS * 16.0 * flop_per_instr / (best_cpu / nth) * 1e-9 * nth;
-    return (double)nth * PEAK_ITERS * 16.0 * flop_per_instr / best * 1e-9;
+    double per = PEAK_ITERS * 16.0 * flop_per_instr * 1e-9;
+    *all = nth * per / best;
+    *one_x_n = nth * per / best1;
+    return *all > *one_x_n ? *all : *one_x_n;
 }
 
 typedef struct wtype {
@@ -220,16 +235,17 @@ int main(int argc, char **argv)
     if (ltx_cpu_backend_create(false, NULL, pool, &be) != LTX_OK) return 1;
     char isa[160];
     printf("threads %d, cpu kernels %s\n", nth, ltx_cpu_isa_describe(isa, sizeof isa));
-    double pk[3] = {0, 0, 0}, pkc[3] = {0, 0, 0};
+    double pk[3] = {0, 0, 0}, pka[3] = {0, 0, 0}, pk1[3] = {0, 0, 0};
     if (ltx_cpu_isa_detected() == CPU_ISA_AVX512) {
-        pk[0] = peak(pool, peak_bf16, 64.0, &pkc[0]);
-        pk[1] = peak(pool, peak_fma, 32.0, &pkc[1]);
-        pk[2] = peak(pool, peak_vnni, 128.0, &pkc[2]);
+        pk[0] = peak(pool, peak_bf16, 64.0, &pka[0], &pk1[0]);
+        pk[1] = peak(pool, peak_fma, 32.0, &pka[1], &pk1[1]);
+        pk[2] = peak(pool, peak_vnni, 128.0, &pka[2], &pk1[2]);
     }
-    printf("peak vdpbf16ps zmm   %7.1f GFLOP/s wall, %7.1f per CPU time (%d threads, 16 chains)\n",
-           pk[0], pkc[0], nth);
-    printf("peak vfmadd231ps zmm %7.1f GFLOP/s wall, %7.1f per CPU time\n", pk[1], pkc[1]);
-    printf("peak vpdpbusd zmm    %7.1f GOP/s wall,   %7.1f per CPU time\n", pk[2], pkc[2]);
+    static const char *PEAK_LINE[3] = {"vdpbf16ps zmm  ", "vfmadd231ps zmm", "vpdpbusd zmm   "};
+    for (int i = 0; i < 3; i++)
+        printf("peak %s %7.1f G%s/s (all %d threads at once %7.1f, one thread x %d %7.1f; "
+               "16 chains)\n",
+               PEAK_LINE[i], pk[i], i == 2 ? "OP" : "FLOP", nth, pka[i], nth, pk1[i]);
     printf("%-6s %6s %6s %6s  %8s %8s %8s %7s %8s %7s %-9s  %s\n", "type", "M", "N", "K", "best_s",
            "median_s", "GFLOP/s", "%peak", "cpuGF/s", "%peak", "peak of",
            "ggml n=512 GF/s (%peak), issue 12, fixed");
@@ -255,11 +271,11 @@ int main(int argc, char **argv)
             int64_t M = rows[si], N = 4096, K = 4096;
             double med, cpu, best = time_linear(be, t, M, N, K, reps, &med, &cpu);
             double fl = 2.0 * (double)M * (double)N * (double)K * 1e-9;
-            double gf = fl / best, gc = fl / cpu, p = pk[t->peak], pc = pkc[t->peak];
+            double gf = fl / best, gc = fl / cpu, p = pk[t->peak];
             printf("%-6s %6lld %6lld %6lld  %8.4f %8.4f %8.1f %6.1f%% %8.1f %6.1f%% %-9s  %.0f "
                    "(%.1f%%)\n",
                    t->name, (long long)M, (long long)N, (long long)K, best, med, gf,
-                   p > 0 ? 100.0 * gf / p : 0.0, gc, pc > 0 ? 100.0 * gc / pc : 0.0,
+                   p > 0 ? 100.0 * gf / p : 0.0, gc, p > 0 ? 100.0 * gc / p : 0.0,
                    PEAK_NAME[t->peak], t->ggml, 100.0 * t->ggml / (t->peak == 1 ? 430.0 : 870.0));
             fflush(stdout);
         }

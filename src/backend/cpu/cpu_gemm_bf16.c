@@ -3,10 +3,17 @@
  * `linear` at LTX_PRECISION_BF16, the analogue of PyTorch's bf16 autocast matmul (inputs rounded
  * to bf16, f32 accumulate, f32 out).
  *
- * Layout (GotoBLAS-style, one packing of each operand per call):
- *   - A (M, K) f32 is rounded once into a contiguous bf16 copy (rows padded to a multiple of MR
- *     with zeros, K to an even count), spread over the pool. The micro-kernel broadcasts one
- *     32-bit pair (A[m][2p], A[m][2p+1]) per row and step, straight from these rows.
+ * Layout (GotoBLAS-style; W packed once per call, A rounded strip by strip):
+ *   - A (M, K) f32 is rounded to bf16 strip by strip, on the fly: per column block and k
+ *     block, each MR-row strip (MR x kc) goes into the worker's L1 strip buffer (K padded to an
+ *     even count with a zero) and runs over the block's micro-panels. A strip is rounded once
+ *     per column block (~1 % of the time its micro-kernels take), which beats rounding all of A
+ *     up front: no M x K bf16 copy to allocate, fault in and read back from memory (that
+ *     pre-pass took ~15-20 % of the time at (6144, 4096, 4096)). The micro-kernel broadcasts one
+ *     32-bit pair (A[m][2p], A[m][2p+1]) per row and step from the strip. While a strip's first
+ *     micro-panel runs, the kernel prefetches the next strip's f32 rows into L2; during the
+ *     others, the next C tile it will add to (these two prefetches: 481 -> 558 GFLOP/s before
+ *     the on-the-fly strips, 637-646 with them; 2 cores, Zen 5, peak ~860).
  *   - W (N, K) is packed per task in blocks of nc <= 512 columns x kc k (kc = 512 at nc = 512,
  *     more for narrower blocks — 1024 at 256 columns — up to 2048, so a block stays 512 KiB):
  *     micro-panels of NR = 64 columns, and for each k pair p the 64 pairs (W[n][2p],
@@ -58,6 +65,13 @@ typedef struct bf16_epi {
     bool acc;
     float alpha;
     const float *bias;
+    const float *next; /* C tile of the next call (its MR rows from here, row stride ldc), to
+                        * prefetch while this one computes; NULL: none */
+    /* f32 A rows of a later strip to prefetch into L2: pf_rows rows pf_ld bytes apart, 2 floats
+     * per k pair of this call (NULL: none) */
+    const char *pf;
+    int64_t pf_ld;
+    int pf_rows;
 } bf16_epi;
 
 /* One micro-kernel call: C[0:mr, 0:nr] from the A strip (MR rows of kpn pairs, row stride
@@ -163,8 +177,16 @@ TARGET_AVX512 static void kernel_avx512(int64_t kpn, const uint32_t *a, int64_t 
     __m512 s50 = s00, s51 = s00, s52 = s00, s53 = s00;
     const uint32_t *a0 = a, *a1 = a + lda32, *a2 = a + 2 * lda32, *a3 = a + 3 * lda32,
                    *a4 = a + 4 * lda32, *a5 = a + 5 * lda32;
+    if (e->next && e->acc)
+        for (int r = 0; r < MR; r++)
+            for (int q = 0; q < 4; q++)
+                _mm_prefetch((const char *)(e->next + r * ldc + 16 * q), _MM_HINT_T0);
+    const char *pf = e->pf;
     for (int64_t p = 0; p < kpn; p++) {
         const uint32_t *bp = b + p * NR;
+        if (pf && !(p & 7)) /* one 64-byte line of each row per 8 pairs */
+            for (int r = 0; r < e->pf_rows; r++)
+                _mm_prefetch(pf + r * e->pf_ld + p * 8, _MM_HINT_T1);
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 16);
         __m512bh b2 = (__m512bh)_mm512_loadu_si512(bp + 32);
         __m512bh b3 = (__m512bh)_mm512_loadu_si512(bp + 48);
@@ -274,7 +296,6 @@ typedef struct gemm_job {
     int64_t M, N, K, Kp; /* Kp: k pairs */
     const float *A;
     int64_t lda;
-    uint16_t *A16; /* (Mpad, 2 Kp) */
     const cpu_wsource *w;
     float *C;
     int64_t ldc;
@@ -285,26 +306,11 @@ typedef struct gemm_job {
     int64_t kc;       /* k per packed block (even) */
     uint32_t *bpack;  /* per worker: (nc / NR) * (kc / 2) * NR pairs */
     uint32_t *rowbuf; /* per worker: ROWBUF_WORDS (16 converted rows, f32 row, zero row) */
+    uint32_t *abuf;   /* per worker: one MR x kc / 2 strip of A in bf16 pairs */
     cpu_isa isa;
     bf16_kernel kern;
     atomic_llong next;
 } gemm_job;
-
-static void pack_a_rows(void *ctx, int64_t begin, int64_t end, int worker)
-{
-    (void)worker;
-    gemm_job *j = ctx;
-    int64_t ld16 = 2 * j->Kp;
-    for (int64_t m = begin; m < end; m++) {
-        uint16_t *dst = j->A16 + m * ld16;
-        if (m < j->M) {
-            round_row(dst, j->A + m * j->lda, (size_t)j->K);
-            if (j->K < ld16) dst[j->K] = 0;
-        } else {
-            memset(dst, 0, (size_t)ld16 * sizeof *dst);
-        }
-    }
-}
 
 /* dst[p * NR + i] = rows[i][p] for 16 rows i and kpn pairs p (one 16-column slice of a
  * micro-panel). Portable version. */
@@ -392,33 +398,57 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
     }
 }
 
-/* Takes tasks (column block x row chunk) until none is left. */
+/* Takes tasks (column block x row chunk) until none is left. Per k block: packs the task's W
+ * block, then per MR-row strip rounds A's f32 rows to bf16 into the worker's L1 strip (each
+ * strip once per column block: ~1 % of its micro-kernel time, and no M x K bf16 copy of A) and
+ * runs the strip over the block's micro-panels. The first call of a strip prefetches the next
+ * strip's f32 rows into L2, the later ones the next C tile (when it is added to). */
 static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
 {
     (void)begin;
     (void)end;
     gemm_job *j = ctx;
-    uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (size_t)(j->kc / 2) * NR;
+    int64_t kch = j->kc / 2;
+    uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (size_t)kch * NR;
     uint32_t *rowbuf = j->rowbuf + (size_t)worker * ROWBUF_WORDS(j->kc);
-    int64_t ld32 = j->Kp, Mpad = (j->M + MR - 1) / MR * MR;
+    uint32_t *abuf = j->abuf + (size_t)worker * MR * (size_t)kch;
+    int64_t Mpad = (j->M + MR - 1) / MR * MR;
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->n_tasks) break;
         int64_t n0 = (t % j->n_nblk) * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
         int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < Mpad ? m0 + j->mc : Mpad;
-        for (int64_t p0 = 0; p0 < j->Kp; p0 += j->kc / 2) {
-            int64_t p1 = p0 + j->kc / 2 < j->Kp ? p0 + j->kc / 2 : j->Kp, kpn = p1 - p0;
+        if (m1 > j->M) m1 = j->M;
+        for (int64_t p0 = 0; p0 < j->Kp; p0 += kch) {
+            int64_t p1 = p0 + kch < j->Kp ? p0 + kch : j->Kp, kpn = p1 - p0;
+            int64_t k0 = 2 * p0, kh = (2 * p1 < j->K ? 2 * p1 : j->K) - k0;
             pack_w(j, bp, rowbuf, n0, n1, p0, p1);
-            bf16_epi e = {j->accumulate || p0 > 0, 1.0f, NULL};
+            bf16_epi e = {j->accumulate || p0 > 0, 1.0f, NULL, NULL, NULL, 0, 0};
             for (int64_t m = m0; m < m1; m += MR) {
-                if (m >= j->M) break;
-                int mr = j->M - m < MR ? (int)(j->M - m) : MR;
-                const uint32_t *a = (const uint32_t *)j->A16 + m * ld32 + p0;
+                int mr = m1 - m < MR ? (int)(m1 - m) : MR;
+                const float *arow = j->A + m * j->lda + k0;
+                /* rows past mr keep earlier finite values (or the zeros of the allocation):
+                 * read by the kernel, never stored */
+                for (int r = 0; r < mr; r++) {
+                    uint16_t *d = (uint16_t *)(abuf + r * kpn);
+                    round_row(d, arow + r * j->lda, (size_t)kh);
+                    if (kh & 1) d[kh] = 0; /* odd K: pad the last pair */
+                }
+                int64_t mn = m + MR < m1 ? m + MR : m1;
+                int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
                 for (int64_t nb = n0; nb < n1; nb += NR) {
                     int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+                    bool first = nb == n0;
                     e.bias = j->bias && p0 == 0 ? j->bias + nb : NULL; /* first k block */
-                    j->kern(kpn, a, ld32, bp + ((nb - n0) / NR) * kpn * NR, j->C + m * j->ldc + nb,
-                            j->ldc, mr, nr, &e);
+                    e.pf = first && nmr > 0 ? (const char *)(arow + MR * j->lda) : NULL;
+                    e.pf_ld = j->lda * (int64_t)sizeof(float);
+                    e.pf_rows = nmr;
+                    e.next = first          ? NULL
+                             : nb + NR < n1 ? j->C + m * j->ldc + nb + NR
+                             : nmr > 0      ? j->C + mn * j->ldc + n0
+                                            : NULL;
+                    j->kern(kpn, abuf, kpn, bp + ((nb - n0) / NR) * kpn * NR,
+                            j->C + m * j->ldc + nb, j->ldc, mr, nr, &e);
                 }
             }
         }
@@ -464,7 +494,6 @@ static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
     j.mc = ((Mpad / MR + mchunks - 1) / mchunks) * MR;
     j.n_tasks = j.n_nblk * ((Mpad + j.mc - 1) / j.mc);
 
-    j.A16 = aligned_alloc(64, ((size_t)(Mpad * 2 * j.Kp) * 2 + 63) / 64 * 64);
     /* k per block: the 512 KiB of an NC_MAX x KC block, more k for narrower blocks (fewer
      * passes over C), at most KC_MAX and not past K */
     j.kc = (int64_t)KC * NC_MAX / j.nc;
@@ -473,15 +502,17 @@ static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
     size_t bsz = (size_t)(j.nc / NR) * (size_t)(j.kc / 2) * NR * sizeof(uint32_t);
     j.bpack = aligned_alloc(64, bsz * (size_t)nw);
     j.rowbuf = malloc((size_t)nw * ROWBUF_WORDS(j.kc) * sizeof(uint32_t));
-    if (!j.A16 || !j.bpack || !j.rowbuf) {
-        free(j.A16), free(j.bpack), free(j.rowbuf);
+    size_t asz = (size_t)nw * MR * (size_t)(j.kc / 2) * sizeof(uint32_t);
+    j.abuf = aligned_alloc(64, (asz + 63) / 64 * 64);
+    if (!j.abuf || !j.bpack || !j.rowbuf) {
+        free(j.abuf), free(j.bpack), free(j.rowbuf);
         return ltx_err(LTX_ERR_OOM, "linear (bf16): no memory for %lld x %lld packed operands",
                        (long long)M, (long long)K);
     }
-    ltx_threadpool_for(pool, Mpad, 16, pack_a_rows, &j);
+    memset(j.abuf, 0, asz);
     atomic_init(&j.next, 0);
     ltx_threadpool_for(pool, nw, 1, gemm_tasks, &j);
-    free(j.A16), free(j.bpack), free(j.rowbuf);
+    free(j.abuf), free(j.bpack), free(j.rowbuf);
     return LTX_OK;
 }
 
@@ -600,7 +631,7 @@ void ltx_cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A
     int64_t kpn = (K + 1) / 2;
     if (bstride <= 0) bstride = kpn * NR;
     bf16_kernel kern = pick_kernel(ltx_cpu_isa_active());
-    bf16_epi e = {accumulate, alpha, NULL};
+    bf16_epi e = {accumulate, alpha, NULL, NULL, NULL, 0, 0};
     for (int64_t nb = 0; nb < N; nb += NR) {
         int nr = N - nb < NR ? (int)(N - nb) : NR;
         const uint32_t *b = Bp + (nb / NR) * bstride;
