@@ -18,11 +18,13 @@
  *                                          F8_E4M3 with scalar .weight_scale/.input_scale
  *   gemma-3-12b-q4_0/                     model-q4_0.gguf (llama.cpp names, matrices and
  *                                          embeddings Q4_0, norms f32 stored as 1 + w) +
- * config.json The spatial upsampler is not synthesized (bench/real_size uses the tiny x2 one: same
- * 128 latent channels; the real one is 0.5 GB). Usage: gen_real_size OUT_DIR [q4_k] [q8_0] [fp8]
- * [gemma]   (default: all four) spec folder: $LTX_SPEC or /work/shared/spec; LTX_GEN_LAYERS=N keeps
- * only the first N transformer blocks / Gemma layers (config adjusted) for a quick smoke test.
- * Sizes at full depth: q4_k ~13 GB, q8_0 ~22 GB, fp8 ~25 GB, Gemma q4_0 ~7 GB.
+ *                                          config.json
+ * The spatial upsampler is not synthesized (bench/real_size uses the tiny x2 one: same 128
+ * latent channels; the real one is 0.5 GB).
+ * Usage: gen_real_size OUT_DIR [q4_k] [q8_0] [fp8] [gemma]   (default: all four; --help)
+ * Spec folder: $LTX_SPEC or /work/shared/spec; LTX_GEN_LAYERS=N keeps only the first N
+ * transformer blocks / Gemma layers (config adjusted) for a quick smoke test.
+ * Sizes at full depth: q4_k 19.5 GB, q8_0 28.8 GB, fp8 29.9 GB, Gemma q4_0 6.6 GB.
  */
 #include "core/dtype.h"
 #include "core/quant.h"
@@ -432,10 +434,28 @@ static bool want(int argc, char **argv, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: gen_real_size OUT_DIR [q4_k] [q8_0] [fp8] [gemma]\n");
+    static const char *USAGE =
+        "usage: gen_real_size OUT_DIR [q4_k] [q8_0] [fp8] [gemma]\n"
+        "  writes synthetic real-shaped checkpoints (random weights) into OUT_DIR for\n"
+        "  bench/real_size; default all four (q4_k 19.5 GB, q8_0 28.8 GB, fp8 29.9 GB, gemma 6.6 GB)\n"
+        "  env LTX_SPEC (spec folder, default /work/shared/spec), LTX_GEN_LAYERS=N (first N\n"
+        "  blocks / layers only)\n";
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2) fprintf(stderr, "gen_real_size: unknown option '%s'\n", argv[1]);
+        fputs(USAGE, stderr);
         return 2;
     }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "q4_k") && strcmp(argv[i], "q8_0") && strcmp(argv[i], "fp8") &&
+            strcmp(argv[i], "gemma")) {
+            fprintf(stderr, "gen_real_size: unknown file kind '%s' (q4_k, q8_0, fp8, gemma)\n",
+                    argv[i]);
+            return 2;
+        }
     const char *spec = getenv("LTX_SPEC") ? getenv("LTX_SPEC") : "/work/shared/spec";
     const char *dir = argv[1];
     if (getenv("LTX_GEN_LAYERS")) g_layers = atoi(getenv("LTX_GEN_LAYERS"));

@@ -47,20 +47,47 @@ static void echo(void *user, ltx_log_level level, const char *line)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] "
-                        "[--streaming N] [--precision f32|bf16]\n");
+    static const char *USAGE =
+        "usage: real_size DIR [q4_k|q8_0|fp8] [height width frames] [--streaming N] "
+        "[--precision f32|bf16]\n"
+        "  DIR: the folder bench/gen_real_size wrote (ltx-22b-KIND.*, gemma-3-12b-q4_0/)\n"
+        "  default q4_k, 256 384 25, no streaming, f32\n";
+    const char *pos[5] = {NULL, NULL, NULL, NULL, NULL};
+    int npos = 0, stream = 0;
+    const char *prec = "f32";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--streaming") || !strcmp(a, "--precision")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "real_size: %s needs a value\n%s", a, USAGE);
+                return 2;
+            }
+            if (a[2] == 's')
+                stream = atoi(argv[++i]);
+            else
+                prec = argv[++i];
+        } else if (a[0] == '-' || npos == 5) {
+            fprintf(stderr, "real_size: unexpected argument '%s'\n%s", a, USAGE);
+            return 2;
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos < 1 || npos == 3 || npos == 4) {
+        fputs(USAGE, stderr);
         return 2;
     }
-    const char *dir = argv[1], *kind = argc > 2 && argv[2][0] != '-' ? argv[2] : "q4_k";
-    int H = 256, W = 384, F = 25, stream = 0;
-    const char *prec = "f32";
-    if (argc > 5 && argv[3][0] != '-') H = atoi(argv[3]), W = atoi(argv[4]), F = atoi(argv[5]);
-    for (int i = 2; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--streaming"))
-            stream = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--precision"))
-            prec = argv[i + 1];
+    const char *dir = pos[0], *kind = npos > 1 ? pos[1] : "q4_k";
+    int H = 256, W = 384, F = 25;
+    if (npos == 5) H = atoi(pos[2]), W = atoi(pos[3]), F = atoi(pos[4]);
+    if (strcmp(kind, "q4_k") && strcmp(kind, "q8_0") && strcmp(kind, "fp8")) {
+        fprintf(stderr, "real_size: unknown kind '%s' (q4_k, q8_0, fp8)\n", kind);
+        return 2;
+    }
     char ckpt[1024], gemma[1024], tok[4096], out[256];
     snprintf(ckpt, sizeof ckpt, "%s/ltx-22b-%s.%s", dir, kind,
              strcmp(kind, "fp8") ? "gguf" : "safetensors");
