@@ -376,6 +376,66 @@ TEST(gemm_quant_every_type_every_isa)
     ltx_threadpool_destroy(pool);
 }
 
+/* ltx_cpu_qact_quantize_blocks (no lane-form arrays, what ltx_cpu_gemm_quant quantizes for the
+ * panels): the same codes and per-block values as the full quantizer, bit for bit the same
+ * panel products for every panel type; the register tiles (which need the lane form) refuse it
+ * with an error instead of reading NULL. */
+TEST(qact_blocks_only_same_products_on_panels)
+{
+    static const ltx_dtype TYPES[] = {LTX_Q8_0, LTX_Q4_0, LTX_Q4_K, LTX_Q5_K};
+    static const int64_t SH[][3] = {{37, 70, 1024}, {100, 45, 512}, {7, 9, 512}};
+    ltx_threadpool *pool = ltx_threadpool_create(2);
+    bool vnni = ltx_cpu_isa_detected() == CPU_ISA_AVX512;
+    for (size_t ti = 0; ti < sizeof TYPES / sizeof TYPES[0]; ti++)
+        for (size_t si = 0; si < sizeof SH / sizeof SH[0]; si++) {
+            ltx_dtype wt = TYPES[ti], at = wt == LTX_Q4_0 ? LTX_Q4_0 : LTX_Q8_0;
+            int64_t M = SH[si][0], N = SH[si][1], K = SH[si][2], lda = K + 3;
+            size_t wrb = ltx_dtype_bytes(wt, K);
+            float *A = malloc(sizeof(float) * (size_t)(M * lda)),
+                  *wf = malloc(sizeof(float) * (size_t)(N * K));
+            unsigned char *W = malloc(wrb * (size_t)N);
+            float *C1 = calloc((size_t)(M * N), sizeof(float)),
+                  *C2 = calloc((size_t)(M * N), sizeof(float));
+            for (int64_t i = 0; i < M * lda; i++)
+                A[i] = frand() * (i % 89 == 0 ? 15.0f : 1.0f);
+            for (int64_t i = 0; i < N * K; i++)
+                wf[i] = frand() * 0.1f;
+            for (int64_t n = 0; n < N; n++)
+                ltx_type_traits_of(wt)->from_float(wf + n * K, W + (size_t)n * wrb, K);
+            cpu_qact full, blk;
+            CHECK(ltx_cpu_qact_quantize(pool, at, M, K, A, lda, &full) == LTX_OK);
+            CHECK(ltx_cpu_qact_quantize_blocks(pool, at, M, K, A, lda, &blk) == LTX_OK);
+            CHECK(blk.dvec == NULL && blk.init == NULL);
+            size_t nb = (size_t)(M * (K / 32));
+            CHECK(!memcmp(full.qs, blk.qs, (size_t)(M * K)));
+            CHECK(!memcmp(full.bd, blk.bd, nb * sizeof(float)));
+            CHECK(!memcmp(full.binit, blk.binit, nb * sizeof(int32_t)));
+            CHECK(!memcmp(full.bdsx, blk.bdsx, nb * sizeof(float)));
+            cpu_qgemm g1 = {&full, M, N, wt, W, (int64_t)wrb, 0.5f, C1, N, false, NULL};
+            cpu_qgemm g2 = g1;
+            g2.act = &blk, g2.C = C2;
+            /* K-quants on per-32 activations only ever run on the panels, at any row count */
+            bool panels = vnni && (M > INT8_PANEL_MIN_ROWS || at != wt);
+            if (panels) {
+                CHECK(ltx_cpu_gemm_quant_run(pool, &g1) == LTX_OK);
+                CHECK(ltx_cpu_gemm_quant_run(pool, &g2) == LTX_OK);
+                CHECK_MSG(!memcmp(C1, C2, sizeof(float) * (size_t)(M * N)),
+                          "%s M %lld: blocks-only activations change the product",
+                          ltx_dtype_name(wt), (long long)M);
+            } else {
+                CHECK(ltx_cpu_gemm_quant_run(pool, &g2) == LTX_ERR_INVALID_ARG);
+            }
+            ltx_cpu_qact_free(&full);
+            ltx_cpu_qact_free(&blk);
+            free(A), free(wf), free(W), free(C1), free(C2);
+        }
+    cpu_qact none;
+    float x[256] = {0};
+    CHECK(ltx_cpu_qact_quantize_blocks(NULL, LTX_Q4_K, 1, 256, x, 256, &none) ==
+          LTX_ERR_INVALID_ARG);
+    ltx_threadpool_destroy(pool);
+}
+
 /* linear with Q8_0 / Q4_K / Q6_K weights: precision F32 is the exact dequantized product; BF16
  * rounds the activations (int8 per block up to 64 rows, bf16 above), NMSE well under 1e-3. */
 TEST(linear_quantized_precision_modes)

@@ -129,6 +129,11 @@ bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K);
  * ltx_cpu_qact_free, which accepts a zeroed or freed a). LTX_ERR_OOM leaves a empty. */
 ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
                                  const float *A, int64_t lda, cpu_qact *a);
+/* The same for block 32 without the lane-form dvec / init (left NULL): only the packed panels
+ * can run on the result, and they read the per-block arrays (2 x M x K bytes fewer to allocate,
+ * fault in and write: ~15 % of a Q8_0 product at 6144 rows). */
+ltx_status ltx_cpu_qact_quantize_blocks(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                        const float *A, int64_t lda, cpu_qact *a);
 void ltx_cpu_qact_free(cpu_qact *a);
 /* Runs g at the active ISA level over pool (NULL: serial): more than INT8_PANEL_MIN_ROWS rows
  * of Q8_0 / Q4_0 on AVX-512 VNNI go to the packed panels of cpu_gemm_int8.c, the rest to the

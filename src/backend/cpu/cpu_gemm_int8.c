@@ -30,9 +30,14 @@
  *     f32 accumulators (K-quants: 2 more fused multiply-adds per row for the min term). 16
  *     vpdpbusd (1024 multiply-adds) per 6 (8) f32 ops, where vdpbf16ps needs 32 instructions
  *     for the same 1024: ~1.45x (1.33x) the bf16 GEMM's rate at equal issue rate (vpdpbusd and
- *     vdpbf16ps both issue one per cycle per core here; bench/cpu_gemm measures 1.36-1.49x).
+ *     vdpbf16ps issue at the same rate, 2 per cycle per core on this Zen 5; bench/cpu_gemm
+ *     measured 1.36-1.49x before the bf16 GEMM got its on-the-fly A strips).
  *   - Epilogue per k block: C = [C +] [bias +] scale * acc (the first k block starts from the
  *     bias, later ones add to C).
+ *   - Prefetch, as in the bf16 GEMM: a strip's first micro-panel call prefetches the next
+ *     strip's codes and per-block values into L2, the later calls the next C tile. The
+ *     activations come from ltx_cpu_qact_quantize_blocks (per-block arrays only; the register
+ *     tiles' lane form is never built for the panels).
  * Only AVX-512 VNNI; other levels keep the tiles (cpu_gemm_quant.c). Integer parts are exact,
  * so for the same activation codes results differ from the scalar reference only in the order
  * of the f32 scale-and-add steps (docs/NUMERICS.md, "CPU bf16 and quantized kernels"); the
@@ -173,6 +178,13 @@ typedef struct i8_rows {
     const float *d[MR];
     const int32_t *init[MR]; /* NULL for the K-quants: the integer sums start at 0 */
     const float *dsx[MR];    /* K-quants: d_x x code sum per block, for the min term */
+    /* Prefetches while this call computes (NULL: none): the next strip's codes, d and start
+     * values into L2 (at its first micro-panel: the strip's rows come from memory), or the next
+     * C tile this call's successor adds to (at the others). */
+    const int8_t *pf_x[MR];
+    const void *pf_d[MR], *pf_init[MR]; /* two per-block arrays (4 bytes a block) */
+    int pf_rows;
+    const float *next_c;
 } i8_rows;
 
 /* The micro-kernel's epilogue: C[0:mr, 0:nr] = [C +] [bias +] scale * rows. */
@@ -204,8 +216,21 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
     __m512 f30 = f00, f31 = f00, f40 = f00, f41 = f00, f50 = f00, f51 = f00;
     const int8_t *x0 = rw->x[0], *x1 = rw->x[1], *x2 = rw->x[2], *x3 = rw->x[3], *x4 = rw->x[4],
                  *x5 = rw->x[5];
+    if (rw->next_c && acc)
+        for (int r = 0; r < MR; r++) {
+            _mm_prefetch((const char *)(rw->next_c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(rw->next_c + r * ldc + 16), _MM_HINT_T0);
+        }
     for (int64_t b = 0; b < kb; b++) {
         const uint8_t *pb = panel + b * BLK_BYTES;
+        if (rw->pf_rows && !(b & 1)) /* one 64-byte line of codes per row and 2 blocks */
+            for (int r = 0; r < rw->pf_rows; r++) {
+                _mm_prefetch((const char *)(rw->pf_x[r] + 32 * b), _MM_HINT_T1);
+                if (!(b & 15)) {
+                    _mm_prefetch((const char *)rw->pf_d[r] + 4 * b, _MM_HINT_T1);
+                    _mm_prefetch((const char *)rw->pf_init[r] + 4 * b, _MM_HINT_T1);
+                }
+            }
 #define INIT(r) (kq ? 0 : rw->init[r][b])
         __m512i i00 = _mm512_set1_epi32(INIT(0)), i01 = i00;
         __m512i i10 = _mm512_set1_epi32(INIT(1)), i11 = i10;
@@ -297,8 +322,23 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                     rw.init[r] = a->binit + mm * j->nb + b0;
                     rw.dsx[r] = a->bdsx + mm * j->nb + b0;
                 }
+                int64_t mn = m + MR; /* the next strip */
+                int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
+                if (nmr < 0) nmr = 0;
+                for (int r = 0; r < nmr; r++) {
+                    rw.pf_x[r] = a->qs + (mn + r) * j->K + 32 * b0;
+                    rw.pf_d[r] = a->bd + (mn + r) * j->nb + b0;
+                    rw.pf_init[r] = kq ? (const void *)(a->bdsx + (mn + r) * j->nb + b0)
+                                       : (const void *)(a->binit + (mn + r) * j->nb + b0);
+                }
                 for (int64_t p = n0; p < n1; p += NR) {
                     int nr = n1 - p < NR ? (int)(n1 - p) : NR;
+                    bool first = p == n0;
+                    rw.pf_rows = first ? nmr : 0;
+                    rw.next_c = first         ? NULL
+                                : p + NR < n1 ? g->C + m * g->ldc + p + NR
+                                : nmr > 0     ? g->C + mn * g->ldc + n0
+                                              : NULL;
                     const float *bias = g->bias && b0 == 0 ? g->bias + p : NULL;
                     kernel_avx512(kb, &rw, pk + ((p - n0) / NR) * kb * BLK_BYTES,
                                   g->C + m * g->ldc + p, g->ldc, mr, nr, acc, bias, g->scale, kq);

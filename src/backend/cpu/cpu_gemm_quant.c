@@ -131,12 +131,13 @@ static void quant_rows(void *ctx, int64_t begin, int64_t end, int worker)
         int8_t *q = a->qs + m * K;
         if (a->block == 32) { /* Q8_0 / Q4_0: per block d and start values, in lane form and
                                * per block */
-            float *dv = a->dvec + m * (K / 4), *bd = a->bd + m * (K / 32);
-            int32_t *iv = a->init + m * (K / 4), *bi = a->binit + m * (K / 32);
+            float *dv = a->dvec ? a->dvec + m * (K / 4) : NULL, *bd = a->bd + m * (K / 32);
+            int32_t *iv = a->init ? a->init + m * (K / 4) : NULL, *bi = a->binit + m * (K / 32);
+            bool lanes = a->dvec != NULL;
             for (int64_t b = 0; b < K / 32; b++) {
                 int32_t s;
                 float d = quant_block32(x + 32 * b, q + 32 * b, &s, avx512);
-                for (int l = 0; l < 8; l++)
+                for (int l = 0; l < 8 && lanes; l++)
                     dv[8 * b + l] = d, iv[8 * b + l] = a->init_mul * s;
                 bd[b] = d, bi[b] = 8 * a->init_mul * s, a->bdsx[m * (K / 32) + b] = d * (float)s;
             }
@@ -787,8 +788,8 @@ void ltx_cpu_qact_free(cpu_qact *a)
     memset(a, 0, sizeof *a);
 }
 
-ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
-                                 const float *A, int64_t lda, cpu_qact *a)
+static ltx_status qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                const float *A, int64_t lda, bool lanes, cpu_qact *a)
 {
     memset(a, 0, sizeof *a);
     a->M = M, a->K = K, a->src = A, a->lda = lda;
@@ -803,12 +804,15 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
         a->xs = malloc(sizeof(float) * (size_t)(M * (K / a->group)) + 4);
         ok = ok && a->dsb && a->xs;
     } else {
-        a->dvec = malloc(sizeof(float) * (size_t)(M * (K / 4)) + 4);
-        a->init = malloc(sizeof(int32_t) * (size_t)(M * (K / 4)) + 4);
+        if (lanes) {
+            a->dvec = malloc(sizeof(float) * (size_t)(M * (K / 4)) + 4);
+            a->init = malloc(sizeof(int32_t) * (size_t)(M * (K / 4)) + 4);
+            ok = ok && a->dvec && a->init;
+        }
         a->bd = malloc(sizeof(float) * (size_t)(M * (K / 32)) + 4);
         a->binit = malloc(sizeof(int32_t) * (size_t)(M * (K / 32)) + 4);
         a->bdsx = malloc(sizeof(float) * (size_t)(M * (K / 32)) + 4);
-        ok = ok && a->dvec && a->init && a->bd && a->binit && a->bdsx;
+        ok = ok && a->bd && a->binit && a->bdsx;
     }
     if (!ok) {
         ltx_cpu_qact_free(a);
@@ -818,6 +822,23 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
     ltx_threadpool_for(pool, M, 8, quant_rows, a);
     a->src = NULL;
     return LTX_OK;
+}
+
+ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                 const float *A, int64_t lda, cpu_qact *a)
+{
+    return qact_quantize(pool, wt, M, K, A, lda, true, a);
+}
+
+ltx_status ltx_cpu_qact_quantize_blocks(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
+                                        const float *A, int64_t lda, cpu_qact *a)
+{
+    if (wt != LTX_Q8_0 && wt != LTX_Q4_0)
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "linear: per-block activations are for block-32 types, "
+                       "not %s",
+                       ltx_dtype_name(wt));
+    return qact_quantize(pool, wt, M, K, A, lda, false, a);
 }
 
 ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
@@ -832,6 +853,11 @@ ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
     }
     if (g->M > INT8_PANEL_MIN_ROWS && ltx_cpu_gemm_int8_panels_supports(g))
         return ltx_cpu_gemm_int8_panels(pool, g);
+    if (g->act->block == 32 && !g->act->dvec)
+        return ltx_err(LTX_ERR_INVALID_ARG,
+                       "linear (%s): activations without the lane form need the panels (more "
+                       "than %d rows, AVX-512 VNNI)",
+                       ltx_dtype_name(g->wt), INT8_PANEL_MIN_ROWS);
     int nw = ltx_threadpool_size(pool);
     cpu_isa isa = ltx_cpu_isa_active();
     bool kq = g->act->block == 256;
@@ -870,10 +896,14 @@ ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_
                        ltx_dtype_name(wt), (long long)K);
     /* the panels take per-32 activations for every type: the K-quants quantize them as Q8_0
      * does (their min term needs only the code sums, not Q8_0's start values) */
-    bool kq_panels = M > INT8_PANEL_MIN_ROWS && (wt == LTX_Q4_K || wt == LTX_Q5_K) &&
-                     ltx_cpu_isa_active() == CPU_ISA_AVX512;
+    bool panels = M > INT8_PANEL_MIN_ROWS && ltx_cpu_isa_active() == CPU_ISA_AVX512 &&
+                  (wt == LTX_Q8_0 || wt == LTX_Q4_0 || wt == LTX_Q4_K || wt == LTX_Q5_K);
+    bool kq_panels = panels && (wt == LTX_Q4_K || wt == LTX_Q5_K);
     cpu_qact a;
-    LTX_TRY(ltx_cpu_qact_quantize(pool, kq_panels ? LTX_Q8_0 : wt, M, K, A, lda, &a));
+    if (panels) /* per-block arrays only: the lane form is for the register tiles */
+        LTX_TRY(ltx_cpu_qact_quantize_blocks(pool, kq_panels ? LTX_Q8_0 : wt, M, K, A, lda, &a));
+    else
+        LTX_TRY(ltx_cpu_qact_quantize(pool, wt, M, K, A, lda, &a));
     cpu_qgemm g = {.act = &a,
                    .M = M,
                    .N = N,
