@@ -892,8 +892,21 @@ static int cpu_main(int argc, char **argv)
             wq = argv[++i];
         else if (!strcmp(argv[i], "--device") && i + 1 < argc)
             i++; /* "--device cpu" */
-        else
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: transformer_block [reps] [--precision f32|bf16] "
+                   "[--weights f32|bf16|q8_0|q4_k] [--no-matmuls]\n"
+                   "       transformer_block --device cuda [--reps N] [--tokens 6144,24576] "
+                   "[--layers 48] [--prefetch 2] [--precision bf16|f32]\n"
+                   "  one LTX-2 block on perf_block.safetensors' config, checked against it and "
+                   "timed (method: bench/transformer_block.c)\n");
+            return 0;
+        } else if (argv[i][0] >= '1' && argv[i][0] <= '9' &&
+                   strspn(argv[i], "0123456789") == strlen(argv[i]))
             reps = atoi(argv[i]);
+        else {
+            fprintf(stderr, "transformer_block: unexpected argument '%s' (--help)\n", argv[i]);
+            return 2;
+        }
     }
     if (reps < 1) reps = 1;
     ltx_dtype wdt = LTX_F32;
