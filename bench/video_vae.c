@@ -18,7 +18,8 @@
  *      would); the child's peak RSS (ru_maxrss from wait4) is reported and checked against the
  *      budget (argv: --budget-mb N, default 1500). The CPU backend's block cache is switched
  *      off for this (LTX_CPU_CACHE_MB=0) so the number is live memory; with the default cache
- *      freed blocks may stay cached (at most min(RAM/16, 1 GiB), given back on a miss), reported separately;
+ *      freed blocks may stay cached (at most min(RAM/16, 1 GiB), given back on a miss), reported
+ * separately;
  *   2. in another child, the untiled decode, for its peak RSS (both cache settings);
  *   3. in the parent, tiled (float chunks kept) and untiled decodes compared: max |diff|,
  *      mean |diff|, fraction of elements with |diff| > 0.05, and uint8 frame agreement;
@@ -29,7 +30,10 @@
  * constant stride-0 views, so no weight memory; the conv op copies each weight per call) on
  * latent (1, 128, 2, 4, 4) -> 9 frames 128x128; one run; wall time, conv GFLOP and peak RSS,
  * plus a linear extrapolation of the time to 121 frames at 1024x1536.
+ * --precision bf16 (default and --real modes): the backend's bf16 precision, as the pipelines'
+ * `--precision bf16` sets it (convs on vdpbf16ps where the CPU has AVX-512 BF16).
  * Usage: video_vae [reps] | video_vae --large [--budget-mb N] | video_vae --real
+ *        [--precision f32|bf16]
  */
 #include "models/video_vae.h"
 #include "backend/backend.h"
@@ -387,7 +391,7 @@ int main(int argc, char **argv)
     long budget = 1500;
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--budget-mb")) budget = atol(argv[i + 1]);
-    int reps = (!large && argc > 1) ? atoi(argv[1]) : 3;
+    int reps = (!large && argc > 1 && argv[1][0] != '-') ? atoi(argv[1]) : 3;
     if (reps < 1 || reps > 64) reps = 3;
     if (large) return bench_large(budget);
     long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -399,6 +403,14 @@ int main(int argc, char **argv)
     ops = *be->ops;
     ops.conv = counting_conv;
     be->ops = &ops;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--precision")) {
+            if (!ltx_precision_parse(argv[i + 1], &be->precision)) {
+                fprintf(stderr, "video_vae: --precision '%s' is not f32|bf16\n", argv[i + 1]);
+                return 2;
+            }
+            printf("precision %s\n", ltx_precision_name(be->precision));
+        }
     int rc = (argc > 1 && !strcmp(argv[1], "--real")) ? bench_real(be) : bench_small(be, reps);
     be->ops = g_inner;
     ltx_backend_destroy(be);

@@ -102,4 +102,60 @@ TEST(bf16_linear_matmul_attention)
     }
 }
 
+/* conv in bf16 precision (on AVX-512 BF16: rounded as packed, vdpbf16ps GEMMs; elsewhere f32
+ * GEMMs on rounded copies) equals the f32 conv of inputs rounded beforehand up to the summation
+ * order, and differs from the f32 conv of the unrounded ones: a padded 3x3x3 conv whose im2col
+ * K is odd, a 1x1x1 conv (no im2col), a strided 2-D conv with 2 groups, bf16 and f32 weights. */
+TEST(bf16_conv)
+{
+    typedef struct {
+        int ns;
+        int64_t x[5], w[5];
+        int s, p, groups;
+        ltx_dtype wdt;
+    } cc;
+    static const cc CASES[] = {
+        {3, {1, 3, 5, 9, 10}, {6, 3, 3, 3, 3}, 1, 1, 1, LTX_BF16}, /* K = 81 */
+        {3, {2, 16, 3, 4, 5}, {8, 16, 1, 1, 1}, 1, 0, 1, LTX_F32},
+        {2, {1, 8, 11, 13}, {10, 4, 3, 3}, 2, 1, 2, LTX_F32},
+        {3, {1, 32, 4, 20, 24}, {70, 32, 3, 3, 3}, 1, 1, 1, LTX_BF16}, /* > 1 k block, 2 tasks */
+    };
+    for (int ci = 0; ci < NCFG; ci++) {
+        tcfg c = tcfg_open(ci);
+        uint64_t rng = 9;
+        for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+            const cc *q = &CASES[k];
+            int nd = q->ns + 2;
+            ltx_conv_params p = {q->ns, {1, 1, 1}, {0}, {1, 1, 1}, {0}, q->groups, false};
+            int64_t ys[5] = {q->x[0], q->w[0]};
+            for (int i = 0; i < q->ns; i++) {
+                p.stride[i] = q->s, p.padding[i] = q->p;
+                ys[2 + i] = (q->x[2 + i] + 2 * q->p - q->w[2 + i]) / q->s + 1;
+            }
+            tin x = tin_make(c.be, LTX_F32, nd, q->x, LAY_CONTIG, -1, 1, &rng);
+            tin w = tin_make(c.be, q->wdt, nd, q->w, LAY_CONTIG, -1, 1, &rng);
+            int64_t nb = q->w[0];
+            tin b = tin_make(c.be, LTX_F32, 1, &nb, LAY_CONTIG, -1, 1, &rng);
+            ltx_tensor *y16 = ltx_tensor_new(c.be, LTX_F32, nd, ys),
+                       *yr = ltx_tensor_new(c.be, LTX_F32, nd, ys),
+                       *y32 = ltx_tensor_new(c.be, LTX_F32, nd, ys);
+            c.be->precision = LTX_PRECISION_F32;
+            ltx_tensor *xr = rounded(c.be, x.t), *wr = rounded(c.be, w.t);
+            CHECK(c.be->ops->conv(c.be, yr, xr, wr, b.t, &p) == LTX_OK);
+            CHECK(c.be->ops->conv(c.be, y32, x.t, w.t, b.t, &p) == LTX_OK);
+            c.be->precision = LTX_PRECISION_BF16;
+            CHECK(c.be->ops->conv(c.be, y16, x.t, w.t, b.t, &p) == LTX_OK);
+            c.be->precision = LTX_PRECISION_F32;
+            double e = norm_rel(y16, yr), d = norm_rel(y16, y32);
+            CHECK_MSG(e < 1e-5 && d > 1e-4, "%s conv case %zu: vs rounded %g, vs f32 %g", c.name, k,
+                      e, d);
+            ltx_tensor *fr[] = {y16, yr, y32, xr, wr};
+            for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++)
+                ltx_tensor_free(fr[i]);
+            tin_free(&x), tin_free(&w), tin_free(&b);
+        }
+        tcfg_close(&c);
+    }
+}
+
 TEST_MAIN()

@@ -28,6 +28,7 @@
  */
 #include "backend/conv_geom.h"
 #include "backend/cpu/cpu_gemm.h"
+#include "backend/cpu/cpu_isa.h"
 #include "backend/cpu/cpu_iter.h"
 
 #include <math.h>
@@ -288,8 +289,90 @@ static void col2im_chans(void *vctx, int64_t begin, int64_t end, int worker)
 
 /* ---- the op ------------------------------------------------------------------------------ */
 
+/* Rows [begin, end) of k pairs of a K x N f32 operand into its bf16 pack_kn panels. */
+typedef struct packkn_ctx {
+    uint32_t *dst;
+    const float *src;
+    int64_t lds, K, N;
+    uint16_t *rowbuf; /* per worker: 2 x N rounded up to 64 */
+    int64_t rowbuf_len;
+} packkn_ctx;
+
+static void packkn_pairs(void *vctx, int64_t begin, int64_t end, int worker)
+{
+    packkn_ctx *c = vctx;
+    int64_t k0 = 2 * begin, k1 = 2 * end < c->K ? 2 * end : c->K;
+    ltx_cpu_bf16_pack_kn_slice(c->dst, c->src + k0 * c->lds, c->lds, k0, k1, c->K, c->N,
+                               c->rowbuf + (size_t)worker * (size_t)c->rowbuf_len);
+}
+
+/* Forward conv in bf16 precision on AVX-512 BF16: per (sample, group) the weights are rounded
+ * once into bf16 rows (A16), per tile of output positions the im2col tile (or x itself for a
+ * 1x1x1 conv) is packed into bf16 panels and ltx_cpu_bf16_gemm_a16 adds A16 @ tile into y —
+ * vdpbf16ps instead of OpenBLAS's f32 sgemm on rounded copies (same products, f32 sums in
+ * another order). Scratch: A16 (weight-sized, bf16), the tile's panels (half the f32 tile). */
+static ltx_status conv_forward_bf16(ltx_backend *be, const geom *g, float *y, const float *x,
+                                    const float *w, const uint16_t *w16, bool direct, float *col,
+                                    int64_t P)
+{
+    int64_t Kdim = g->cig * g->Kvol, kpn = (Kdim + 1) / 2;
+    int nw = ltx_threadpool_size(be->pool);
+    int64_t npad = (P + 63) / 64 * 64;
+    uint16_t *a16 =
+        aligned_alloc(64, ((size_t)ltx_cpu_bf16_rows_pad(g->cog) * 2 * kpn * 2 + 63) / 64 * 64);
+    uint32_t *bp =
+        aligned_alloc(64, ((size_t)ltx_cpu_bf16_panel_words(P, Kdim) * 4 + 63) / 64 * 64);
+    uint16_t *rb = malloc(sizeof(uint16_t) * (size_t)nw * (size_t)(2 * npad));
+    ltx_status s = LTX_OK;
+    if (!a16 || !bp || !rb) {
+        s = ltx_err(LTX_ERR_OOM,
+                    "conv (bf16): scratch for %lld x %lld weights and a %lld-position "
+                    "tile",
+                    (long long)g->cog, (long long)Kdim, (long long)P);
+        goto done;
+    }
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t gi = 0; gi < g->G; gi++) {
+            const float *xg = x + n * g->xs[0] + gi * g->cig * g->xs[1];
+            float *yg = y + (n * g->Cout + gi * g->cog) * g->Sout;
+            if (w16) { /* contiguous bf16 weights: their rows as they are */
+                int64_t ld = 2 * kpn, rows = ltx_cpu_bf16_rows_pad(g->cog);
+                for (int64_t r = 0; r < rows; r++) {
+                    uint16_t *d = a16 + r * ld;
+                    if (r < g->cog) {
+                        memcpy(d, w16 + (gi * g->cog + r) * Kdim, sizeof *d * (size_t)Kdim);
+                        if (Kdim < ld) d[Kdim] = 0;
+                    } else {
+                        memset(d, 0, sizeof *d * (size_t)ld);
+                    }
+                }
+            } else {
+                ltx_cpu_bf16_round_rows(a16, w + gi * g->cog * Kdim, g->cog, Kdim, Kdim);
+            }
+            for (int64_t p0 = 0; p0 < g->Sout; p0 += P) {
+                int64_t np = g->Sout - p0 < P ? g->Sout - p0 : P;
+                const float *b = xg + p0;
+                int64_t ldb = g->Sin;
+                if (!direct) {
+                    col_ctx c = {g, col, xg, NULL, p0, np};
+                    ltx_cpu_parallel(be, Kdim, np, im2col_rows, &c);
+                    b = col, ldb = np;
+                }
+                int64_t npp = (np + 63) / 64 * 64;
+                packkn_ctx pc = {bp, b, ldb, Kdim, np, rb, 2 * npp};
+                ltx_threadpool_for(be->pool, kpn, 16, packkn_pairs, &pc);
+                ltx_cpu_bf16_gemm_a16(be->pool, g->cog, np, Kdim, a16, bp, yg + p0, g->Sout, true);
+            }
+        }
+done:
+    free(a16);
+    free(bp);
+    free(rb);
+    return s;
+}
+
 static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const float *x,
-                               const float *w, const ltx_tensor *xt)
+                               const float *w, const uint16_t *w16, const ltx_tensor *xt, bool bf16)
 {
     int64_t Kdim = g->cig * g->Kvol;
     bool direct = g->Kvol == 1 && g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1 && g->p[0] == 0 &&
@@ -303,6 +386,11 @@ static ltx_status conv_forward(ltx_backend *be, const geom *g, float *y, const f
     float *col = direct ? NULL : malloc(sizeof(float) * (size_t)(Kdim * P));
     if (!direct && !col)
         return ltx_err(LTX_ERR_OOM, "conv: im2col tile of %lld floats", (long long)(Kdim * P));
+    if (bf16) {
+        ltx_status s = conv_forward_bf16(be, g, y, x, w, w16, direct, col, P);
+        free(col);
+        return s;
+    }
     for (int64_t n = 0; n < g->N; n++)
         for (int64_t gi = 0; gi < g->G; gi++) {
             const float *xg = x + n * g->xs[0] + gi * g->cig * g->xs[1];
@@ -377,8 +465,8 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
 /* Convolution (see ltx_conv_params). x f32 (N, C_in, *S) any strides; w any float dtype
  * (converted to f32 scratch once per call unless already contiguous f32); bias NULL or C_out
  * elements of any float dtype; y f32 contiguous of the exact output shape. */
-static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
-                           const ltx_tensor *bias, const ltx_conv_params *p)
+static ltx_status conv_run(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
+                           const ltx_tensor *bias, const ltx_conv_params *p, bool bf16)
 {
     if (x->dtype != LTX_F32 || y->dtype != LTX_F32 || !ltx_tensor_is_contiguous(y))
         return ltx_err(LTX_ERR_INVALID_ARG, "conv: x must be f32, y contiguous f32");
@@ -398,6 +486,8 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
         if (!wtmp) return ltx_err_failed();
         s = ltx_cpu_copy(be, wtmp, w);
         wf = cpu_ptr(wtmp);
+    } else if (bf16 && w->dtype == LTX_BF16 && !p->transposed && !(g.cig == 1 && g.cog == 1)) {
+        wf = NULL; /* conv_forward_bf16 copies the bf16 rows as they are */
     } else if (w->dtype != LTX_F32) {
         wbuf = malloc(sizeof(float) * (size_t)(wn + 1));
         if (!wbuf) return ltx_err(LTX_ERR_OOM, "conv: weight scratch (%lld floats)", (long long)wn);
@@ -425,7 +515,7 @@ static ltx_status conv_f32(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
                 yr[i] = b0;
         }
         s = p->transposed ? conv_transposed(be, &g, yp, xp, wf, x)
-                          : conv_forward(be, &g, yp, xp, wf, x);
+                          : conv_forward(be, &g, yp, xp, wf, wf ? NULL : cpu_ptr(w), x, bf16);
     }
     free(wbuf);
     free(bbuf);
@@ -613,16 +703,23 @@ ltx_status ltx_cpu_interpolate(ltx_backend *be, ltx_interp_mode mode, ltx_tensor
 }
 
 /* ltx_backend_ops.conv: a GEMM too, so in bf16 precision x and w are rounded to bf16 first
- * (f32 sums; bias stays f32), as a GPU's bf16 implicit GEMM / cuDNN conv computes. */
+ * (f32 sums; bias stays f32), as a GPU's bf16 implicit GEMM / cuDNN conv computes. On AVX-512
+ * BF16 the forward GEMMs run on vdpbf16ps (conv_forward_bf16, which rounds as it packs);
+ * elsewhere, and for transposed and depthwise convs, x and w are rounded into copies and the
+ * f32 path runs on them. */
 ltx_status ltx_cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
                         const ltx_tensor *bias, const ltx_conv_params *p)
 {
-    if (!ltx_cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_f32(be, y, x, w, bias, p);
+    if (!ltx_cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_run(be, y, x, w, bias, p, false);
+    bool depthwise = x->ndim >= 2 && w->ndim >= 2 && x->shape[1] == p->groups &&
+                     w->shape[0] == p->groups; /* direct loops, no GEMM */
+    if (ltx_cpu_isa_active() == CPU_ISA_AVX512 && !p->transposed && !depthwise)
+        return conv_run(be, y, x, w, bias, p, true);
     const ltx_tensor *xr, *wr = w;
     ltx_tensor *tx = NULL, *tw = NULL;
     ltx_status s = ltx_cpu_round_bf16_input(be, x, &xr, &tx);
     if (s == LTX_OK && w->dtype != LTX_BF16) s = ltx_cpu_round_bf16_input(be, w, &wr, &tw);
-    if (s == LTX_OK) s = conv_f32(be, y, xr, wr, bias, p);
+    if (s == LTX_OK) s = conv_run(be, y, xr, wr, bias, p, false);
     ltx_tensor_free(tx);
     ltx_tensor_free(tw);
     return s;

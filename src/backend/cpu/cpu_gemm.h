@@ -77,6 +77,14 @@ void ltx_cpu_bf16_round_block(uint16_t *dst, int64_t ldd, const float *src, int6
 void ltx_cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A16,
                               const uint32_t *Bp, int64_t bstride, float *C, int64_t ldc,
                               bool accumulate, float alpha);
+/* The same product over the pool (alpha 1): A16 from ltx_cpu_bf16_round_rows (rows padded to
+ * ltx_cpu_bf16_rows_pad(M)), Bp = the whole K x N operand's pack_kn panels. Tasks are blocks of
+ * up to 512 columns x row chunks (>= 2 per worker where the rows allow), k in blocks of 512 so
+ * a block of B stays in L2 while each 6-row strip of A runs over it. Convolution's route in
+ * bf16 precision (cpu_conv.c: A16 = the weights, rounded once per call; B = an im2col tile). */
+void ltx_cpu_bf16_gemm_a16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
+                           const uint16_t *A16, const uint32_t *Bp, float *C, int64_t ldc,
+                           bool accumulate);
 
 /* openblas_set_num_threads(1) (process-wide; called by the CPU backend when it has a pool). */
 void ltx_cpu_blas_single_threaded(void);

@@ -641,3 +641,84 @@ void ltx_cpu_bf16_gemm_packed(int64_t M, int64_t N, int64_t K, const uint16_t *A
         }
     }
 }
+
+/* ---- threaded product of pre-rounded A and pre-packed B (convolution) ---------------------- */
+
+typedef struct a16_job {
+    int64_t M, N, kpn; /* kpn: k pairs of A16's rows and of Bp's panels */
+    const uint32_t *A;
+    const uint32_t *Bp;
+    float *C;
+    int64_t ldc;
+    bool accumulate;
+    int64_t ncb, mc, n_nblk, n_tasks;
+    bf16_kernel kern;
+    atomic_llong next;
+} a16_job;
+
+#define A16_KB 256 /* k pairs per block: a 512-column block of B is 512 KiB (L2) */
+
+static void a16_tasks(void *ctx, int64_t begin, int64_t end, int worker)
+{
+    (void)begin, (void)end, (void)worker;
+    a16_job *j = ctx;
+    for (;;) {
+        int64_t t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->n_tasks) break;
+        int64_t n0 = (t % j->n_nblk) * j->ncb, n1 = n0 + j->ncb < j->N ? n0 + j->ncb : j->N;
+        int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < j->M ? m0 + j->mc : j->M;
+        for (int64_t p0 = 0; p0 < j->kpn; p0 += A16_KB) {
+            int64_t kp = j->kpn - p0 < A16_KB ? j->kpn - p0 : A16_KB;
+            bf16_epi e = {j->accumulate || p0 > 0, 1.0f, NULL, NULL, NULL, 0, 0};
+            for (int64_t m = m0; m < m1; m += MR) {
+                int mr = m1 - m < MR ? (int)(m1 - m) : MR;
+                const uint32_t *a = j->A + m * j->kpn + p0;
+                int64_t mn = m + MR < m1 ? m + MR : m1;
+                int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
+                for (int64_t nb = n0; nb < n1; nb += NR) {
+                    int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
+                    bool first = nb == n0;
+                    /* A16 rows hold 4 bytes a pair where the kernel's prefetch steps 8 (f32
+                     * rows): it fetches the next strip's pairs of this k block and as many
+                     * beyond (the next k block's, read later) */
+                    e.pf = first && nmr > 0 ? (const char *)(a + MR * j->kpn) : NULL;
+                    e.pf_ld = j->kpn * (int64_t)sizeof(uint32_t);
+                    e.pf_rows = nmr;
+                    e.next = first          ? NULL
+                             : nb + NR < n1 ? j->C + m * j->ldc + nb + NR
+                             : nmr > 0      ? j->C + mn * j->ldc + n0
+                                            : NULL;
+                    j->kern(kp, a, j->kpn, j->Bp + (nb / NR) * j->kpn * NR + p0 * NR,
+                            j->C + m * j->ldc + nb, j->ldc, mr, nr, &e);
+                }
+            }
+        }
+    }
+}
+
+void ltx_cpu_bf16_gemm_a16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K,
+                           const uint16_t *A16, const uint32_t *Bp, float *C, int64_t ldc,
+                           bool accumulate)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return;
+    int nw = ltx_threadpool_size(pool);
+    a16_job j = {.M = M,
+                 .N = N,
+                 .kpn = (K + 1) / 2,
+                 .A = (const uint32_t *)A16,
+                 .Bp = Bp,
+                 .C = C,
+                 .ldc = ldc,
+                 .accumulate = accumulate,
+                 .kern = pick_kernel(ltx_cpu_isa_active())};
+    int64_t npad = (N + NR - 1) / NR * NR;
+    j.ncb = npad < NC_MAX ? npad : NC_MAX;
+    j.n_nblk = (N + j.ncb - 1) / j.ncb;
+    int64_t strips = (M + MR - 1) / MR, mchunks = 1;
+    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
+    if (mchunks > strips) mchunks = strips;
+    j.mc = (strips + mchunks - 1) / mchunks * MR;
+    j.n_tasks = j.n_nblk * ((M + j.mc - 1) / j.mc);
+    atomic_init(&j.next, 0);
+    ltx_threadpool_for(pool, nw, 1, a16_tasks, &j);
+}
