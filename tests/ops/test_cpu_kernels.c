@@ -301,8 +301,11 @@ TEST(gemm_quant_every_type_every_isa)
      * (Q8_0 / Q4_0 by themselves; Q4_K / Q5_K with their activations quantized per 32, as
      * ltx_cpu_gemm_quant does for the panels, besides the tiles on per-256 activations), with
      * partial row strips and column panels */
-    static const int64_t SH[][3] = {{1, 1, 256},    {7, 9, 512},    {13, 6, 768},
-                                    {37, 70, 1024}, {100, 45, 512}, {131, 70, 1024}};
+    /* 20 x 1030 x 2048: 256-column blocks of 51 32-blocks each, so k blocks start at odd
+     * 32-blocks (sub-block 3 of a K-quant super-block) and end mid super-block */
+    static const int64_t SH[][3] = {{1, 1, 256},     {7, 9, 512},    {13, 6, 768},
+                                    {37, 70, 1024},  {100, 45, 512}, {131, 70, 1024},
+                                    {20, 1030, 2048}};
     ltx_threadpool *pool = ltx_threadpool_create(2);
     for (size_t ti = 0; ti < sizeof TYPES / sizeof TYPES[0]; ti++)
         for (size_t si = 0; si < sizeof SH / sizeof SH[0]; si++) {

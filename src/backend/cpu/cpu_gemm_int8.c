@@ -22,8 +22,9 @@
  *     wide blocks so the panel stays ~512 KiB in L2), as micro-panels of NR = 32 columns; per
  *     32-block of a micro-panel 8 quads x 32 columns x 4 codes (1 KiB; lane j of quad q holds
  *     the unsigned codes 4q..4q+3 of column j), then the 32 columns' d_w and o_w as f32
- *     (128 B each; o_w unused for Q8_0 / Q4_0). Q8_0 / Q4_0 are packed with gathers, the
- *     K-quants in plain C.
+ *     (128 B each; o_w unused for Q8_0 / Q4_0). Every type is packed with AVX-512 gathers, 16
+ *     columns at a time (the K-quants' plain-C packer took ~38 % of a real-size stage-1 step,
+ *     where few rows share each packed weight).
  *   - Micro-kernel MR x NR = 6 x 32: per block, 12 int32 accumulators started from the rows'
  *     binit, per quad 2 panel loads and 12 vpdpbusd whose s8 operand is a 4-byte broadcast of
  *     the row's codes straight from memory; then per row 2 x (convert, d_w * d_x, fma) into 12
@@ -51,6 +52,7 @@
 
 #include <immintrin.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,39 +76,67 @@ typedef struct i8_job {
     atomic_llong next;
 } i8_job;
 
-/* Weight row n of Q4_K / Q5_K as column j of the micro-panel at dst: its 32-blocks
- * b0..b0+kb (sub-blocks of the super-blocks, any start) as codes q (0..15 / 0..31),
- * d_w = d * sc and o_w = dmin * m, so that the block's weights are d_w q - o_w exactly as the
- * format's dequantizer computes them. */
-static void pack_column_k(uint8_t *dst, int j, const cpu_qgemm *g, int64_t n, int64_t b0,
-                          int64_t kb)
+/* Q4_K / Q5_K weight rows n..n+16 as half h of a micro-panel (lanes past `cols` get zero
+ * codes, d_w and o_w): per 32-block (sub-block sb of its super-block), one gather per quad of
+ * the 4 code bytes of every column (Q4_K / Q5_K keep sub-blocks 2c and 2c + 1 in the low and
+ * high nibbles of qs[32c..32c+31]; Q5_K adds bit sb of qh[i] as bit 4), and per block the
+ * dwords of d | dmin << 16 and of the 12 scale bytes, from which d_w = d * sc and
+ * o_w = dmin * m come exactly as ltx_q4k_scale_min and the dequantizer compute them. */
+TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm *g, int64_t n,
+                                          int cols, int64_t b0, int64_t kb)
 {
-    const uint8_t *row = (const uint8_t *)g->W + n * g->wrb;
+    const __mmask16 live = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    const __m512i rows =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32((int)g->wrb));
+    const __m512i zero = _mm512_setzero_si512(), low4 = _mm512_set1_epi8(0x0F),
+                  bit0 = _mm512_set1_epi8(0x01), b63 = _mm512_set1_epi32(63),
+                  b15 = _mm512_set1_epi32(15), bff = _mm512_set1_epi32(0xFF);
+    const uint8_t *base = (const uint8_t *)g->W + n * g->wrb;
+    bool q5 = g->wt == LTX_Q5_K;
+    int64_t bsz = q5 ? (int64_t)sizeof(ltx_block_q5_K) : (int64_t)sizeof(ltx_block_q4_K);
+    size_t o_sc = q5 ? offsetof(ltx_block_q5_K, scales) : offsetof(ltx_block_q4_K, scales);
+    size_t o_qs = q5 ? offsetof(ltx_block_q5_K, qs) : offsetof(ltx_block_q4_K, qs);
+    size_t o_qh = offsetof(ltx_block_q5_K, qh);
     for (int64_t b = 0; b < kb; b++) {
-        int64_t sbk = (b0 + b) / 8;
-        int sb = (int)((b0 + b) % 8), half = sb % 2;
-        const uint8_t *qs, *qh = NULL, *scales;
-        uint16_t dh, mh;
-        if (g->wt == LTX_Q4_K) {
-            const ltx_block_q4_K *q = (const ltx_block_q4_K *)row + sbk;
-            qs = q->qs, scales = q->scales, dh = q->d, mh = q->dmin;
+        int64_t gb = b0 + b;
+        int sb = (int)(gb % 8);
+        const uint8_t *blk = base + (gb / 8) * bsz;
+        uint8_t *out = panel + b * BLK_BYTES + h * 64;
+        const uint8_t *qs = blk + o_qs + 32 * (sb / 2);
+        for (int q = 0; q < 8; q++) {
+            __m512i v = _mm512_mask_i32gather_epi32(zero, live, rows, qs + 4 * q, 1);
+            if (sb & 1) v = _mm512_srli_epi32(v, 4);
+            v = _mm512_and_si512(v, low4);
+            if (q5) {
+                __m512i hb = _mm512_mask_i32gather_epi32(zero, live, rows, blk + o_qh + 4 * q, 1);
+                hb = _mm512_and_si512(_mm512_srli_epi32(hb, sb), bit0);
+                v = _mm512_or_si512(v, _mm512_slli_epi32(hb, 4));
+            }
+            _mm512_storeu_si512(out + q * NR * 4, v);
+        }
+        /* scale bytes k = 0..11 as (S[k / 4] >> 8 (k % 4)) & 0xFF */
+        __m512i S[3];
+        for (int i = 0; i < 3; i++)
+            S[i] = _mm512_mask_i32gather_epi32(zero, live, rows, blk + o_sc + 4 * i, 1);
+#define SBYTE(k) _mm512_and_si512(_mm512_srli_epi32(S[(k) / 4], 8 * ((k) % 4)), bff)
+        __m512i sc, mn;
+        if (sb < 4) {
+            sc = _mm512_and_si512(SBYTE(sb), b63);
+            mn = _mm512_and_si512(SBYTE(sb + 4), b63);
         } else {
-            const ltx_block_q5_K *q = (const ltx_block_q5_K *)row + sbk;
-            qs = q->qs, qh = q->qh, scales = q->scales, dh = q->d, mh = q->dmin;
+            __m512i hi = SBYTE(sb + 4);
+            sc = _mm512_or_si512(_mm512_and_si512(hi, b15),
+                                 _mm512_slli_epi32(_mm512_srli_epi32(SBYTE(sb - 4), 6), 4));
+            mn = _mm512_or_si512(_mm512_srli_epi32(hi, 4),
+                                 _mm512_slli_epi32(_mm512_srli_epi32(SBYTE(sb), 6), 4));
         }
-        uint8_t u[32], sc, mn;
-        for (int i = 0; i < 32; i++) {
-            uint8_t byte = qs[32 * (sb / 2) + i];
-            u[i] = half ? byte >> 4 : byte & 0xF;
-            if (qh) u[i] |= ((qh[i] >> sb) & 1) << 4;
-        }
-        ltx_q4k_scale_min(sb, scales, &sc, &mn);
-        float d = ltx_f16_to_f32(dh) * (float)sc, o = ltx_f16_to_f32(mh) * (float)mn;
-        uint8_t *blk = dst + b * BLK_BYTES + j * 4;
-        for (int q4 = 0; q4 < 8; q4++)
-            memcpy(blk + q4 * NR * 4, u + 4 * q4, 4);
-        memcpy(blk + D_OFF, &d, 4);
-        memcpy(blk + O_OFF, &o, 4);
+#undef SBYTE
+        __m512i dd = _mm512_mask_i32gather_epi32(zero, live, rows, blk, 1); /* d | dmin << 16 */
+        __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+        __m512 dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+        _mm512_storeu_ps(out + D_OFF, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));
+        _mm512_storeu_ps(out + O_OFF, _mm512_mul_ps(dm, _mm512_cvtepi32_ps(mn)));
     }
 }
 
@@ -148,27 +178,23 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
  * zero codes and d, so they add nothing. */
 static void pack_w(const cpu_qgemm *g, uint8_t *dst, int64_t n0, int64_t n1, int64_t b0, int64_t kb)
 {
-    if (g->wt != LTX_Q4_K && g->wt != LTX_Q5_K) { /* Q8_0 / Q4_0: 16 columns per gather */
-        for (int64_t p = n0; p < n1; p += 16) {
-            int64_t left = n1 - p;
-            pack16_avx512(dst + ((p - n0) / NR) * kb * BLK_BYTES, (int)((p - n0) % NR / 16), g, p,
-                          left < 16 ? (int)left : 16, b0, kb);
-        }
-        if ((n1 - n0) % NR && (n1 - n0) % NR <= 16) /* the last panel's empty upper half */
-            pack16_avx512(dst + ((n1 - n0) / NR) * kb * BLK_BYTES, 1, g, n1, 0, b0, kb);
-        return;
-    }
-    for (int64_t p = n0; p < n1; p += NR) {
+    /* 16 columns per gather; the last panel's empty upper half gets zeros too */
+    bool kq = g->wt == LTX_Q4_K || g->wt == LTX_Q5_K;
+    for (int64_t p = n0; p < n1; p += 16) {
+        int64_t left = n1 - p;
         uint8_t *panel = dst + ((p - n0) / NR) * kb * BLK_BYTES;
-        for (int j = 0; j < NR; j++) {
-            if (p + j < n1) {
-                pack_column_k(panel, j, g, p + j, b0, kb);
-                continue;
-            }
-            for (int64_t b = 0; b < kb; b++)
-                for (int i = 0; i < 10; i++)
-                    memset(panel + b * BLK_BYTES + i * NR * 4 + j * 4, 0, 4);
-        }
+        int h = (int)((p - n0) % NR / 16), cols = left < 16 ? (int)left : 16;
+        if (kq)
+            pack16_k_avx512(panel, h, g, p, cols, b0, kb);
+        else
+            pack16_avx512(panel, h, g, p, cols, b0, kb);
+    }
+    if ((n1 - n0) % NR && (n1 - n0) % NR <= 16) {
+        uint8_t *panel = dst + ((n1 - n0) / NR) * kb * BLK_BYTES;
+        if (kq)
+            pack16_k_avx512(panel, 1, g, n1, 0, b0, kb);
+        else
+            pack16_avx512(panel, 1, g, n1, 0, b0, kb);
     }
 }
 
