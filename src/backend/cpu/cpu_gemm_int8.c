@@ -22,9 +22,10 @@
  *     wide blocks so the panel stays ~512 KiB in L2), as micro-panels of NR = 32 columns; per
  *     32-block of a micro-panel 8 quads x 32 columns x 4 codes (1 KiB; lane j of quad q holds
  *     the unsigned codes 4q..4q+3 of column j), then the 32 columns' d_w and o_w as f32
- *     (128 B each; o_w unused for Q8_0 / Q4_0). Every type is packed with AVX-512 gathers, 16
- *     columns at a time (the K-quants' plain-C packer took ~38 % of a real-size stage-1 step,
- *     where few rows share each packed weight).
+ *     (128 B each; o_w unused for Q8_0 / Q4_0). Every type is packed 16 columns at a time with
+ *     AVX-512: Q8_0 / Q4_0 by gathers, the K-quants by loading each column's 32 code bytes and
+ *     transposing (the plain-C K-quant packer took ~38 % of a real-size stage-1 step, where
+ *     few rows share each packed weight; gathers still ~23 %).
  *   - Micro-kernel MR x NR = 6 x 32: per block, 12 int32 accumulators started from the rows'
  *     binit, per quad 2 panel loads and 12 vpdpbusd whose s8 operand is a 4-byte broadcast of
  *     the row's codes straight from memory; then per row 2 x (convert, d_w * d_x, fma) into 12
@@ -76,12 +77,44 @@ typedef struct i8_job {
     atomic_llong next;
 } i8_job;
 
+/* out[q] lane i = dword q of the 32 bytes at rows[i] (i < 16; NULL rows read as zeros): two
+ * rows per zmm (rows i and i + 8 in its 256-bit halves), an 8 x 8 dword transpose in each half,
+ * then the halves' quads interleaved so lane i is row i. */
+TARGET_AVX512 static inline void transpose16x8(const uint8_t *const rows[16], __m512i out[8])
+{
+    __m512i z[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) {
+        __m256i lo =
+            rows[i] ? _mm256_loadu_si256((const __m256i *)rows[i]) : _mm256_setzero_si256();
+        __m256i hi =
+            rows[i + 8] ? _mm256_loadu_si256((const __m256i *)rows[i + 8]) : _mm256_setzero_si256();
+        z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) { /* u[g + d]: dwords d (128-bit lanes 0, 2) and d + 4 (1, 3) */
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    const __m512i ia = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i ib = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    for (int d = 0; d < 4; d++) {
+        out[d] = _mm512_permutex2var_epi64(u[d], ia, u[d + 4]);
+        out[d + 4] = _mm512_permutex2var_epi64(u[d], ib, u[d + 4]);
+    }
+}
+
 /* Q4_K / Q5_K weight rows n..n+16 as half h of a micro-panel (lanes past `cols` get zero
- * codes, d_w and o_w): per 32-block (sub-block sb of its super-block), one gather per quad of
- * the 4 code bytes of every column (Q4_K / Q5_K keep sub-blocks 2c and 2c + 1 in the low and
- * high nibbles of qs[32c..32c+31]; Q5_K adds bit sb of qh[i] as bit 4), and per block the
- * dwords of d | dmin << 16 and of the 12 scale bytes, from which d_w = d * sc and
- * o_w = dmin * m come exactly as ltx_q4k_scale_min and the dequantizer compute them. */
+ * codes, d_w and o_w). Sub-blocks 2c and 2c + 1 of a super-block are the low and high nibbles
+ * of qs[32c..32c+31]: those 32 bytes of the 16 rows are loaded and transposed once per pair
+ * (quad q of every column in one zmm); Q5_K's qh[0..31] (bit sb of qh[i] is bit 4 of code i of
+ * sub-block sb) likewise once per super-block. Per super-block, gathers of the dwords of
+ * d | dmin << 16 and of the 12 scale bytes give d_w = d * sc and o_w = dmin * m exactly as
+ * ltx_q4k_scale_min and the dequantizer compute them. */
 TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm *g, int64_t n,
                                           int cols, int64_t b0, int64_t kb)
 {
@@ -98,27 +131,41 @@ TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm
     size_t o_sc = q5 ? offsetof(ltx_block_q5_K, scales) : offsetof(ltx_block_q4_K, scales);
     size_t o_qs = q5 ? offsetof(ltx_block_q5_K, qs) : offsetof(ltx_block_q4_K, qs);
     size_t o_qh = offsetof(ltx_block_q5_K, qh);
+    __m512i T[8], QH[8], S[3] = {zero, zero, zero}, dd = zero;
+    for (int i = 0; i < 8; i++)
+        T[i] = QH[i] = zero; /* set before use (first block); -Wmaybe-uninitialized */
+    int64_t cur_sbk = -1, cur_c = -1;
     for (int64_t b = 0; b < kb; b++) {
-        int64_t gb = b0 + b;
+        int64_t gb = b0 + b, sbk = gb / 8;
         int sb = (int)(gb % 8);
-        const uint8_t *blk = base + (gb / 8) * bsz;
-        uint8_t *out = panel + b * BLK_BYTES + h * 64;
-        const uint8_t *qs = blk + o_qs + 32 * (sb / 2);
-        for (int q = 0; q < 8; q++) {
-            __m512i v = _mm512_mask_i32gather_epi32(zero, live, rows, qs + 4 * q, 1);
-            if (sb & 1) v = _mm512_srli_epi32(v, 4);
-            v = _mm512_and_si512(v, low4);
+        const uint8_t *blk = base + sbk * bsz;
+        const uint8_t *rp[16];
+        if (sbk != cur_sbk) {
+            for (int i = 0; i < 3; i++)
+                S[i] = _mm512_mask_i32gather_epi32(zero, live, rows, blk + o_sc + 4 * i, 1);
+            dd = _mm512_mask_i32gather_epi32(zero, live, rows, blk, 1); /* d | dmin << 16 */
             if (q5) {
-                __m512i hb = _mm512_mask_i32gather_epi32(zero, live, rows, blk + o_qh + 4 * q, 1);
-                hb = _mm512_and_si512(_mm512_srli_epi32(hb, sb), bit0);
-                v = _mm512_or_si512(v, _mm512_slli_epi32(hb, 4));
+                for (int i = 0; i < 16; i++)
+                    rp[i] = i < cols ? blk + i * g->wrb + o_qh : NULL;
+                transpose16x8(rp, QH);
             }
+            cur_sbk = sbk, cur_c = -1;
+        }
+        if (sb / 2 != cur_c) {
+            cur_c = sb / 2;
+            for (int i = 0; i < 16; i++)
+                rp[i] = i < cols ? blk + i * g->wrb + o_qs + 32 * cur_c : NULL;
+            transpose16x8(rp, T);
+        }
+        uint8_t *out = panel + b * BLK_BYTES + h * 64;
+        for (int q = 0; q < 8; q++) {
+            __m512i v = _mm512_and_si512(sb & 1 ? _mm512_srli_epi32(T[q], 4) : T[q], low4);
+            if (q5)
+                v = _mm512_or_si512(
+                    v, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(QH[q], sb), bit0), 4));
             _mm512_storeu_si512(out + q * NR * 4, v);
         }
         /* scale bytes k = 0..11 as (S[k / 4] >> 8 (k % 4)) & 0xFF */
-        __m512i S[3];
-        for (int i = 0; i < 3; i++)
-            S[i] = _mm512_mask_i32gather_epi32(zero, live, rows, blk + o_sc + 4 * i, 1);
 #define SBYTE(k) _mm512_and_si512(_mm512_srli_epi32(S[(k) / 4], 8 * ((k) % 4)), bff)
         __m512i sc, mn;
         if (sb < 4) {
@@ -132,7 +179,6 @@ TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm
                                  _mm512_slli_epi32(_mm512_srli_epi32(SBYTE(sb), 6), 4));
         }
 #undef SBYTE
-        __m512i dd = _mm512_mask_i32gather_epi32(zero, live, rows, blk, 1); /* d | dmin << 16 */
         __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
         __m512 dm = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
         _mm512_storeu_ps(out + D_OFF, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));
