@@ -23,9 +23,9 @@
  *     32-block of a micro-panel 8 quads x 32 columns x 4 codes (1 KiB; lane j of quad q holds
  *     the unsigned codes 4q..4q+3 of column j), then the 32 columns' d_w and o_w as f32
  *     (128 B each; o_w unused for Q8_0 / Q4_0). Every type is packed 16 columns at a time with
- *     AVX-512: Q8_0 / Q4_0 by gathers, the K-quants by loading each column's 32 code bytes and
- *     transposing (the plain-C K-quant packer took ~38 % of a real-size stage-1 step, where
- *     few rows share each packed weight; gathers still ~23 %).
+ *     AVX-512 by loading each column's code bytes and transposing them into quads (the
+ *     plain-C K-quant packer took ~38 % of a real-size stage-1 step, where few rows share each
+ *     packed weight; per-quad gathers still ~23 %); the f16 scales come by gathers.
  *   - Micro-kernel MR x NR = 6 x 32: per block, 12 int32 accumulators started from the rows'
  *     binit, per quad 2 panel loads and 12 vpdpbusd whose s8 operand is a 4-byte broadcast of
  *     the row's codes straight from memory; then per row 2 x (convert, d_w * d_x, fma) into 12
@@ -186,10 +186,33 @@ TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm
     }
 }
 
+/* out[q] lane i = dword q of the 16 bytes at rows[i] (NULL rows read as zeros): rows i, i + 4,
+ * i + 8, i + 12 in the 128-bit lanes of one zmm, then a 4 x 4 dword transpose in every lane. */
+TARGET_AVX512 static inline void transpose16x4(const uint8_t *const rows[16], __m512i out[4])
+{
+    __m512i z[4];
+    for (int i = 0; i < 4; i++) {
+        __m128i r[4];
+        for (int l = 0; l < 4; l++)
+            r[l] = rows[i + 4 * l] ? _mm_loadu_si128((const __m128i *)rows[i + 4 * l])
+                                   : _mm_setzero_si128();
+        z[i] = _mm512_inserti32x4(
+            _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(r[0]), r[1], 1), r[2], 2),
+            r[3], 3);
+    }
+    __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* Q8_0 / Q4_0 weight rows n..n+16 as half h of a micro-panel (lanes past `cols` get zero codes
- * and d): per block, one gather of dword q of every column's codes per quad (Q8_0: w + 128 =
- * w ^ 0x80; Q4_0: low nibbles are elements 0-15, high nibbles 16-31), and one of the dwords
- * holding d. */
+ * and d): per block, the code bytes of the 16 rows loaded and transposed so that quad q of
+ * every column is one zmm (Q8_0: 32 bytes, w + 128 = w ^ 0x80; Q4_0: 16 bytes whose low
+ * nibbles are elements 0-15 and high nibbles 16-31), and one gather of the dwords holding d
+ * (loads and transposes: ~1.5x the gathers' rate at 64 rows). */
 TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *g, int64_t n,
                                         int cols, int64_t b0, int64_t kb)
 {
@@ -205,14 +228,21 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
     for (int64_t b = 0; b < kb; b++) {
         const uint8_t *blk = base + (b0 + b) * bsz; /* d (f16), then the codes */
         uint8_t *out = panel + b * BLK_BYTES + h * 64;
-        for (int q = 0; q < (q8 ? 8 : 4); q++) {
-            __m512i v = _mm512_mask_i32gather_epi32(zero, live, rows, blk + 2 + 4 * q, 1);
-            if (q8) {
-                _mm512_storeu_si512(out + q * NR * 4, _mm512_mask_xor_epi32(zero, live, v, flip));
-            } else {
-                _mm512_storeu_si512(out + q * NR * 4, _mm512_and_si512(v, low4));
+        const uint8_t *rp[16];
+        for (int i = 0; i < 16; i++)
+            rp[i] = i < cols ? blk + i * g->wrb + 2 : NULL;
+        __m512i v[8];
+        if (q8) {
+            transpose16x8(rp, v);
+            for (int q = 0; q < 8; q++) /* zero lanes stay zero codes: masked flip */
+                _mm512_storeu_si512(out + q * NR * 4,
+                                    _mm512_mask_xor_epi32(zero, live, v[q], flip));
+        } else {
+            transpose16x4(rp, v);
+            for (int q = 0; q < 4; q++) {
+                _mm512_storeu_si512(out + q * NR * 4, _mm512_and_si512(v[q], low4));
                 _mm512_storeu_si512(out + (q + 4) * NR * 4,
-                                    _mm512_and_si512(_mm512_srli_epi32(v, 4), low4));
+                                    _mm512_and_si512(_mm512_srli_epi32(v[q], 4), low4));
             }
         }
         __m512i dh = _mm512_mask_i32gather_epi32(zero, live, rows, blk, 1);
