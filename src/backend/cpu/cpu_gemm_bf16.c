@@ -398,6 +398,29 @@ static void pack_w(const gemm_job *j, uint32_t *dst, uint32_t *rowbuf, int64_t n
     }
 }
 
+/* One MR-row strip (A at a, row stride lda32 pairs, mr live rows) over the micro-panels of
+ * ncols columns (panel q at b + q * bstride) into C at c (row stride ldc), finished as e says
+ * (bias: the strip's first column's bias, NULL none). The first call prefetches the next
+ * strip's A rows (pf, pf_ld bytes apart, pf_rows of them; NULL none) into L2, the later calls
+ * the next C tile: the next panel's, after the last one the next strip's first (cn; NULL
+ * none). */
+static void run_strip(bf16_kernel kern, int64_t kp, const uint32_t *a, int64_t lda32,
+                      const uint32_t *b, int64_t bstride, float *c, float *cn, int64_t ldc, int mr,
+                      int64_t ncols, const char *pf, int64_t pf_ld, int pf_rows, const float *bias,
+                      bf16_epi *e)
+{
+    for (int64_t nb = 0; nb < ncols; nb += NR) {
+        int nr = ncols - nb < NR ? (int)(ncols - nb) : NR;
+        bool first = nb == 0;
+        e->bias = bias ? bias + nb : NULL;
+        e->pf = first && pf_rows > 0 ? pf : NULL;
+        e->pf_ld = pf_ld;
+        e->pf_rows = pf_rows;
+        e->next = first ? NULL : nb + NR < ncols ? c + nb + NR : cn;
+        kern(kp, a, lda32, b + (nb / NR) * bstride, c + nb, ldc, mr, nr, e);
+    }
+}
+
 /* Takes tasks (column block x row chunk) until none is left. Per k block: packs the task's W
  * block, then per MR-row strip rounds A's f32 rows to bf16 into the worker's L1 strip (each
  * strip once per column block: ~1 % of its micro-kernel time, and no M x K bf16 copy of A) and
@@ -436,20 +459,10 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                 }
                 int64_t mn = m + MR < m1 ? m + MR : m1;
                 int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
-                for (int64_t nb = n0; nb < n1; nb += NR) {
-                    int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
-                    bool first = nb == n0;
-                    e.bias = j->bias && p0 == 0 ? j->bias + nb : NULL; /* first k block */
-                    e.pf = first && nmr > 0 ? (const char *)(arow + MR * j->lda) : NULL;
-                    e.pf_ld = j->lda * (int64_t)sizeof(float);
-                    e.pf_rows = nmr;
-                    e.next = first          ? NULL
-                             : nb + NR < n1 ? j->C + m * j->ldc + nb + NR
-                             : nmr > 0      ? j->C + mn * j->ldc + n0
-                                            : NULL;
-                    j->kern(kpn, abuf, kpn, bp + ((nb - n0) / NR) * kpn * NR,
-                            j->C + m * j->ldc + nb, j->ldc, mr, nr, &e);
-                }
+                run_strip(j->kern, kpn, abuf, kpn, bp, kpn * NR, j->C + m * j->ldc + n0,
+                          nmr > 0 ? j->C + mn * j->ldc + n0 : NULL, j->ldc, mr, n1 - n0,
+                          (const char *)(arow + MR * j->lda), j->lda * (int64_t)sizeof(float), nmr,
+                          j->bias && p0 == 0 ? j->bias + n0 : NULL, &e);
             }
         }
     }
@@ -675,22 +688,14 @@ static void a16_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                 const uint32_t *a = j->A + m * j->kpn + p0;
                 int64_t mn = m + MR < m1 ? m + MR : m1;
                 int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
-                for (int64_t nb = n0; nb < n1; nb += NR) {
-                    int nr = n1 - nb < NR ? (int)(n1 - nb) : NR;
-                    bool first = nb == n0;
-                    /* A16 rows hold 4 bytes a pair where the kernel's prefetch steps 8 (f32
-                     * rows): it fetches the next strip's pairs of this k block and as many
-                     * beyond (the next k block's, read later) */
-                    e.pf = first && nmr > 0 ? (const char *)(a + MR * j->kpn) : NULL;
-                    e.pf_ld = j->kpn * (int64_t)sizeof(uint32_t);
-                    e.pf_rows = nmr;
-                    e.next = first          ? NULL
-                             : nb + NR < n1 ? j->C + m * j->ldc + nb + NR
-                             : nmr > 0      ? j->C + mn * j->ldc + n0
-                                            : NULL;
-                    j->kern(kp, a, j->kpn, j->Bp + (nb / NR) * j->kpn * NR + p0 * NR,
-                            j->C + m * j->ldc + nb, j->ldc, mr, nr, &e);
-                }
+                /* A16 rows hold 4 bytes a pair where the kernel's prefetch steps 8 (f32 rows):
+                 * it fetches the next strip's pairs of this k block and as many beyond (the
+                 * next k block's, read later) */
+                run_strip(j->kern, kp, a, j->kpn, j->Bp + (n0 / NR) * j->kpn * NR + p0 * NR,
+                          j->kpn * NR, j->C + m * j->ldc + n0,
+                          nmr > 0 ? j->C + mn * j->ldc + n0 : NULL, j->ldc, mr, n1 - n0,
+                          (const char *)(a + MR * j->kpn), j->kpn * (int64_t)sizeof(uint32_t), nmr,
+                          NULL, &e);
             }
         }
     }

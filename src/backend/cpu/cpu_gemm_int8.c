@@ -77,6 +77,14 @@ typedef struct i8_job {
     atomic_llong next;
 } i8_job;
 
+/* Lane i = i * wrb: the byte offsets of 16 consecutive weight rows, for gathers. */
+TARGET_AVX512 static inline __m512i row_offsets16(int64_t wrb)
+{
+    return _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32((int)wrb));
+}
+
 /* out[q] lane i = dword q of the 32 bytes at rows[i] (i < 16; NULL rows read as zeros): two
  * rows per zmm (rows i and i + 8 in its 256-bit halves), an 8 x 8 dword transpose in each half,
  * then the halves' quads interleaved so lane i is row i. */
@@ -119,9 +127,7 @@ TARGET_AVX512 static void pack16_k_avx512(uint8_t *panel, int h, const cpu_qgemm
                                           int cols, int64_t b0, int64_t kb)
 {
     const __mmask16 live = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-    const __m512i rows =
-        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                           _mm512_set1_epi32((int)g->wrb));
+    const __m512i rows = row_offsets16(g->wrb);
     const __m512i zero = _mm512_setzero_si512(), low4 = _mm512_set1_epi8(0x0F),
                   bit0 = _mm512_set1_epi8(0x01), b63 = _mm512_set1_epi32(63),
                   b15 = _mm512_set1_epi32(15), bff = _mm512_set1_epi32(0xFF);
@@ -217,9 +223,7 @@ TARGET_AVX512 static void pack16_avx512(uint8_t *panel, int h, const cpu_qgemm *
                                         int cols, int64_t b0, int64_t kb)
 {
     const __mmask16 live = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-    const __m512i rows =
-        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                           _mm512_set1_epi32((int)g->wrb));
+    const __m512i rows = row_offsets16(g->wrb);
     const __m512i zero = _mm512_setzero_si512(), flip = _mm512_set1_epi8((char)0x80),
                   low4 = _mm512_set1_epi8(0x0F);
     const uint8_t *base = (const uint8_t *)g->W + n * g->wrb;
