@@ -464,7 +464,9 @@ static ltx_status conv_transposed(ltx_backend *be, const geom *g, float *y, cons
 
 /* Convolution (see ltx_conv_params). x f32 (N, C_in, *S) any strides; w any float dtype
  * (converted to f32 scratch once per call unless already contiguous f32); bias NULL or C_out
- * elements of any float dtype; y f32 contiguous of the exact output shape. */
+ * elements of any float dtype; y f32 contiguous of the exact output shape. bf16: a forward,
+ * non-depthwise conv in bf16 precision on AVX-512 BF16 (the caller checks), run by
+ * conv_forward_bf16, which takes contiguous bf16 weights without an f32 copy. */
 static ltx_status conv_run(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, const ltx_tensor *w,
                            const ltx_tensor *bias, const ltx_conv_params *p, bool bf16)
 {
@@ -486,7 +488,7 @@ static ltx_status conv_run(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, 
         if (!wtmp) return ltx_err_failed();
         s = ltx_cpu_copy(be, wtmp, w);
         wf = cpu_ptr(wtmp);
-    } else if (bf16 && w->dtype == LTX_BF16 && !p->transposed && !(g.cig == 1 && g.cog == 1)) {
+    } else if (bf16 && w->dtype == LTX_BF16) {
         wf = NULL; /* conv_forward_bf16 copies the bf16 rows as they are */
     } else if (w->dtype != LTX_F32) {
         wbuf = malloc(sizeof(float) * (size_t)(wn + 1));
@@ -711,10 +713,10 @@ ltx_status ltx_cpu_conv(ltx_backend *be, ltx_tensor *y, const ltx_tensor *x, con
                         const ltx_tensor *bias, const ltx_conv_params *p)
 {
     if (!ltx_cpu_gemm_bf16(be) || x->dtype != LTX_F32) return conv_run(be, y, x, w, bias, p, false);
-    bool depthwise = x->ndim >= 2 && w->ndim >= 2 && x->shape[1] == p->groups &&
-                     w->shape[0] == p->groups; /* direct loops, no GEMM */
-    if (ltx_cpu_isa_active() == CPU_ISA_AVX512 && !p->transposed && !depthwise)
-        return conv_run(be, y, x, w, bias, p, true);
+    geom g; /* a bad geometry is reported by conv_run */
+    if (ltx_cpu_isa_active() == CPU_ISA_AVX512 && !p->transposed &&
+        ltx_conv_geom_make(y, x, w, p, &g) == LTX_OK && !(g.cig == 1 && g.cog == 1))
+        return conv_run(be, y, x, w, bias, p, true); /* depthwise: direct loops, no GEMM */
     const ltx_tensor *xr, *wr = w;
     ltx_tensor *tx = NULL, *tw = NULL;
     ltx_status s = ltx_cpu_round_bf16_input(be, x, &xr, &tx);

@@ -143,6 +143,23 @@ ltx_status ltx_cpu_qact_quantize(ltx_threadpool *pool, ltx_dtype wt, int64_t M, 
 ltx_status ltx_cpu_qact_quantize_blocks(ltx_threadpool *pool, ltx_dtype wt, int64_t M, int64_t K,
                                         const float *A, int64_t lda, cpu_qact *a);
 void ltx_cpu_qact_free(cpu_qact *a);
+/* The task split the CPU GEMMs share. Column blocks: ceil(N / 2 nw) columns rounded up to a
+ * multiple of unit, at most max, so there are 2 per worker where N allows. */
+static inline int64_t ltx_cpu_gemm_col_block(int64_t N, int nw, int64_t unit, int64_t max)
+{
+    int64_t nc = (N + 2 * nw - 1) / (2 * nw);
+    nc = (nc + unit - 1) / unit * unit;
+    return nc > max ? max : nc;
+}
+/* Rows per task (a multiple of unit): all M, or, with fewer than 2 column blocks (n_nblk) per
+ * worker, M cut into enough chunks for 2 tasks per worker (at most one per unit rows). */
+static inline int64_t ltx_cpu_gemm_row_chunk(int64_t M, int64_t n_nblk, int nw, int64_t unit)
+{
+    int64_t strips = (M + unit - 1) / unit, chunks = 1;
+    if (n_nblk < 2 * nw) chunks = (2 * nw + n_nblk - 1) / n_nblk;
+    if (chunks > strips) chunks = strips;
+    return (strips + chunks - 1) / chunks * unit;
+}
 /* Runs g at the active ISA level over pool (NULL: serial): more than INT8_PANEL_MIN_ROWS rows
  * of Q8_0 / Q4_0 on AVX-512 VNNI go to the packed panels of cpu_gemm_int8.c, the rest to the
  * register tiles of cpu_gemm_quant.c; K-quant weights against block-32 activations only run
@@ -157,6 +174,8 @@ ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g);
  * activations quantized per 32 (block 32: for the K-quants quantize them as for Q8_0), AVX-512
  * VNNI active. */
 bool ltx_cpu_gemm_int8_panels_supports(const cpu_qgemm *g);
+/* Weight types the panels take: Q8_0, Q4_0, Q4_K, Q5_K. */
+bool ltx_cpu_gemm_int8_panel_type(ltx_dtype wt);
 /* g on the packed panels of cpu_gemm_int8.c (needs ltx_cpu_gemm_int8_panels_supports(g));
  * allocates one ~512 KiB panel per worker (LTX_ERR_OOM, C untouched, if that fails). */
 ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g);

@@ -435,13 +435,11 @@ static void gemm_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     uint32_t *bp = j->bpack + (size_t)worker * (size_t)(j->nc / NR) * (size_t)kch * NR;
     uint32_t *rowbuf = j->rowbuf + (size_t)worker * ROWBUF_WORDS(j->kc);
     uint32_t *abuf = j->abuf + (size_t)worker * MR * (size_t)kch;
-    int64_t Mpad = (j->M + MR - 1) / MR * MR;
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->n_tasks) break;
         int64_t n0 = (t % j->n_nblk) * j->nc, n1 = n0 + j->nc < j->N ? n0 + j->nc : j->N;
-        int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < Mpad ? m0 + j->mc : Mpad;
-        if (m1 > j->M) m1 = j->M;
+        int64_t m0 = (t / j->n_nblk) * j->mc, m1 = m0 + j->mc < j->M ? m0 + j->mc : j->M;
         for (int64_t p0 = 0; p0 < j->Kp; p0 += kch) {
             int64_t p1 = p0 + kch < j->Kp ? p0 + kch : j->Kp, kpn = p1 - p0;
             int64_t k0 = 2 * p0, kh = (2 * p1 < j->K ? 2 * p1 : j->K) - k0;
@@ -496,16 +494,10 @@ static ltx_status gemm_run(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
                   .isa = ltx_cpu_isa_active()};
     j.kern = pick_kernel(j.isa);
     j.w_direct = w->dt == LTX_BF16 && (w->cs == 1 || K == 1) && w->scale == 1.0f;
-    /* Column blocks: at most NC_MAX wide, at least 2 per worker when N allows. */
-    int64_t nc = (N + 2 * nw - 1) / (2 * nw);
-    nc = (nc + NR - 1) / NR * NR;
-    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    j.nc = ltx_cpu_gemm_col_block(N, nw, NR, NC_MAX);
     j.n_nblk = (N + j.nc - 1) / j.nc;
-    int64_t Mpad = (M + MR - 1) / MR * MR, mchunks = 1;
-    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
-    if (mchunks > Mpad / MR) mchunks = Mpad / MR;
-    j.mc = ((Mpad / MR + mchunks - 1) / mchunks) * MR;
-    j.n_tasks = j.n_nblk * ((Mpad + j.mc - 1) / j.mc);
+    j.mc = ltx_cpu_gemm_row_chunk(M, j.n_nblk, nw, MR);
+    j.n_tasks = j.n_nblk * ((M + j.mc - 1) / j.mc);
 
     /* k per block: the 512 KiB of an NC_MAX x KC block, more k for narrower blocks (fewer
      * passes over C), at most KC_MAX and not past K */
@@ -719,10 +711,7 @@ void ltx_cpu_bf16_gemm_a16(ltx_threadpool *pool, int64_t M, int64_t N, int64_t K
     int64_t npad = (N + NR - 1) / NR * NR;
     j.ncb = npad < NC_MAX ? npad : NC_MAX;
     j.n_nblk = (N + j.ncb - 1) / j.ncb;
-    int64_t strips = (M + MR - 1) / MR, mchunks = 1;
-    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
-    if (mchunks > strips) mchunks = strips;
-    j.mc = (strips + mchunks - 1) / mchunks * MR;
+    j.mc = ltx_cpu_gemm_row_chunk(M, j.n_nblk, nw, MR);
     j.n_tasks = j.n_nblk * ((M + j.mc - 1) / j.mc);
     atomic_init(&j.next, 0);
     ltx_threadpool_for(pool, nw, 1, a16_tasks, &j);

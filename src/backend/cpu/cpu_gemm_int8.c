@@ -287,8 +287,9 @@ typedef struct i8_rows {
     /* Prefetches while this call computes (NULL: none): the next strip's codes, d and start
      * values into L2 (at its first micro-panel: the strip's rows come from memory), or the next
      * C tile this call's successor adds to (at the others). */
-    const int8_t *pf_x[MR];
-    const void *pf_d[MR], *pf_init[MR]; /* two per-block arrays (4 bytes a block) */
+    const int8_t *pf_x;         /* the next strip's first row of codes, pf_x_ld apart */
+    const void *pf_d, *pf_init; /* two of its per-block arrays (4 bytes a block) */
+    int64_t pf_x_ld, pf_b_ld;   /* row strides: K bytes, K / 32 blocks */
     int pf_rows;
     const float *next_c;
 } i8_rows;
@@ -313,6 +314,20 @@ TARGET_AVX512 static inline void store_tile(__m512 rows[MR][2], float *c, int64_
     }
 }
 
+/* The next strip's rows at block b (even) into L2: one 64-byte line of codes per row and 2
+ * blocks, one line of each per-block array per 16. */
+static inline void prefetch_next_strip(const i8_rows *rw, int64_t b)
+{
+    for (int r = 0; r < rw->pf_rows; r++) {
+        _mm_prefetch((const char *)(rw->pf_x + r * rw->pf_x_ld + 32 * b), _MM_HINT_T1);
+        if (!(b & 15)) {
+            int64_t o = 4 * (r * rw->pf_b_ld + b);
+            _mm_prefetch((const char *)rw->pf_d + o, _MM_HINT_T1);
+            _mm_prefetch((const char *)rw->pf_init + o, _MM_HINT_T1);
+        }
+    }
+}
+
 /* C[0:mr, 0:nr] (row stride ldc) = [C +] [bias +] scale * sum over kb blocks of the panel. */
 TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uint8_t *panel,
                                         float *c, int64_t ldc, int mr, int nr, bool acc,
@@ -329,14 +344,7 @@ TARGET_AVX512 static void kernel_avx512(int64_t kb, const i8_rows *rw, const uin
         }
     for (int64_t b = 0; b < kb; b++) {
         const uint8_t *pb = panel + b * BLK_BYTES;
-        if (rw->pf_rows && !(b & 1)) /* one 64-byte line of codes per row and 2 blocks */
-            for (int r = 0; r < rw->pf_rows; r++) {
-                _mm_prefetch((const char *)(rw->pf_x[r] + 32 * b), _MM_HINT_T1);
-                if (!(b & 15)) {
-                    _mm_prefetch((const char *)rw->pf_d[r] + 4 * b, _MM_HINT_T1);
-                    _mm_prefetch((const char *)rw->pf_init[r] + 4 * b, _MM_HINT_T1);
-                }
-            }
+        if (rw->pf_rows && !(b & 1)) prefetch_next_strip(rw, b);
 #define INIT(r) (kq ? 0 : rw->init[r][b])
         __m512i i00 = _mm512_set1_epi32(INIT(0)), i01 = i00;
         __m512i i10 = _mm512_set1_epi32(INIT(1)), i11 = i10;
@@ -431,12 +439,10 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
                 int64_t mn = m + MR; /* the next strip */
                 int nmr = m1 - mn < MR ? (int)(m1 - mn) : MR;
                 if (nmr < 0) nmr = 0;
-                for (int r = 0; r < nmr; r++) {
-                    rw.pf_x[r] = a->qs + (mn + r) * j->K + 32 * b0;
-                    rw.pf_d[r] = a->bd + (mn + r) * j->nb + b0;
-                    rw.pf_init[r] = kq ? (const void *)(a->bdsx + (mn + r) * j->nb + b0)
-                                       : (const void *)(a->binit + (mn + r) * j->nb + b0);
-                }
+                rw.pf_x = a->qs + mn * j->K + 32 * b0, rw.pf_x_ld = j->K;
+                rw.pf_d = a->bd + mn * j->nb + b0, rw.pf_b_ld = j->nb;
+                rw.pf_init = kq ? (const void *)(a->bdsx + mn * j->nb + b0)
+                                : (const void *)(a->binit + mn * j->nb + b0);
                 for (int64_t p = n0; p < n1; p += NR) {
                     int nr = n1 - p < NR ? (int)(n1 - p) : NR;
                     bool first = p == n0;
@@ -454,10 +460,15 @@ static void i8_tasks(void *ctx, int64_t begin, int64_t end, int worker)
     }
 }
 
+bool ltx_cpu_gemm_int8_panel_type(ltx_dtype wt)
+{
+    return wt == LTX_Q8_0 || wt == LTX_Q4_0 || wt == LTX_Q4_K || wt == LTX_Q5_K;
+}
+
 bool ltx_cpu_gemm_int8_panels_supports(const cpu_qgemm *g)
 {
-    return (g->wt == LTX_Q8_0 || g->wt == LTX_Q4_0 || g->wt == LTX_Q4_K || g->wt == LTX_Q5_K) &&
-           g->act->block == 32 && g->act->bd && ltx_cpu_isa_active() == CPU_ISA_AVX512;
+    return ltx_cpu_gemm_int8_panel_type(g->wt) && g->act->block == 32 && g->act->bd &&
+           ltx_cpu_isa_active() == CPU_ISA_AVX512;
 }
 
 ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g)
@@ -465,17 +476,12 @@ ltx_status ltx_cpu_gemm_int8_panels(ltx_threadpool *pool, const cpu_qgemm *g)
     if (g->M <= 0 || g->N <= 0) return LTX_OK;
     int nw = ltx_threadpool_size(pool);
     i8_job j = {.g = g, .K = g->act->K, .nb = g->act->K / 32};
-    int64_t nc = (g->N + 2 * nw - 1) / (2 * nw);
-    nc = (nc + NR - 1) / NR * NR;
-    j.nc = nc > NC_MAX ? NC_MAX : nc;
+    j.nc = ltx_cpu_gemm_col_block(g->N, nw, NR, NC_MAX);
     j.n_nblk = (g->N + j.nc - 1) / j.nc;
     j.kcb = PANEL_BYTES / (j.nc / NR * BLK_BYTES);
     if (j.kcb > j.nb) j.kcb = j.nb;
     if (j.kcb < 1) j.kcb = 1;
-    int64_t mchunks = 1;
-    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
-    j.mc = (g->M + mchunks - 1) / mchunks;
-    j.mc = (j.mc + MR - 1) / MR * MR;
+    j.mc = ltx_cpu_gemm_row_chunk(g->M, j.n_nblk, nw, MR);
     j.n_tasks = j.n_nblk * ((g->M + j.mc - 1) / j.mc);
     j.pack = aligned_alloc(64, (size_t)nw * (size_t)(j.nc / NR * j.kcb * BLK_BYTES));
     if (!j.pack)

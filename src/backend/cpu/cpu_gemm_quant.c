@@ -69,6 +69,17 @@ static float quant_block(const float *x, int n, int8_t *q)
     return d;
 }
 
+/* quant_block for n = 32, plus the code sum. */
+static float quant_block32_scalar(const float *x, int8_t *q, int32_t *sum)
+{
+    float d = quant_block(x, 32, q);
+    int32_t s = 0;
+    for (int i = 0; i < 32; i++)
+        s += q[i];
+    *sum = s;
+    return d;
+}
+
 /* quant_block for n = 32 with AVX-512, bit for bit: the same amax, d, 1 / d and products, and
  * roundf (half away from zero) as trunc plus one step where |v - trunc(v)| >= 0.5 (exact in
  * f32 at these magnitudes). Blocks holding a NaN or infinity take quant_block. Returns d; the
@@ -78,14 +89,8 @@ TARGET_AVX512 static float quant_block32_avx512(const float *x, int8_t *q, int32
     __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
     const __m512 inf = _mm512_set1_ps(__builtin_inff());
     __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
-    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ)) {
-        float d = quant_block(x, 32, q);
-        int32_t s = 0;
-        for (int i = 0; i < 32; i++)
-            s += q[i];
-        *sum = s;
-        return d;
-    }
+    if (_mm512_cmp_ps_mask(a0, inf, _CMP_NLT_UQ) | _mm512_cmp_ps_mask(a1, inf, _CMP_NLT_UQ))
+        return quant_block32_scalar(x, q, sum);
     float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
     float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     const __m512 vid = _mm512_set1_ps(id), half = _mm512_set1_ps(0.5f),
@@ -111,13 +116,7 @@ TARGET_AVX512 static float quant_block32_avx512(const float *x, int8_t *q, int32
 /* Block 32 of row x into codes q: d and code sum, on the best level this CPU has. */
 static float quant_block32(const float *x, int8_t *q, int32_t *sum, bool avx512)
 {
-    if (avx512) return quant_block32_avx512(x, q, sum);
-    float d = quant_block(x, 32, q);
-    int32_t s = 0;
-    for (int i = 0; i < 32; i++)
-        s += q[i];
-    *sum = s;
-    return d;
+    return avx512 ? quant_block32_avx512(x, q, sum) : quant_block32_scalar(x, q, sum);
 }
 
 static void quant_rows(void *ctx, int64_t begin, int64_t end, int worker)
@@ -750,19 +749,13 @@ static int64_t int8_max_rows(void)
     return e && *e ? strtoll(e, NULL, 10) : INT8_TILE_MAX_ROWS;
 }
 
-/* Weight types the packed panels take (cpu_gemm_int8.c). */
-static bool panel_type(ltx_dtype wt)
-{
-    return wt == LTX_Q8_0 || wt == LTX_Q4_0 || wt == LTX_Q4_K || wt == LTX_Q5_K;
-}
-
 bool ltx_cpu_gemm_quant_route(ltx_dtype wt, int64_t M, int64_t K)
 {
     if (!ltx_cpu_gemm_quant_supports(wt, K)) return false;
     int64_t lim = int8_max_rows();
     if (lim <= 0) return false;
     if (M <= lim) return true;
-    return panel_type(wt) && ltx_cpu_isa_active() == CPU_ISA_AVX512;
+    return ltx_cpu_gemm_int8_panel_type(wt) && ltx_cpu_isa_active() == CPU_ISA_AVX512;
 }
 
 bool ltx_cpu_gemm_quant_supports(ltx_dtype wt, int64_t K)
@@ -865,14 +858,9 @@ ltx_status ltx_cpu_gemm_quant_run(ltx_threadpool *pool, const cpu_qgemm *g)
     j.tile = isa == CPU_ISA_AVX512 ? (kq ? tile_qk_avx512 : tile_q32_avx512)
              : isa == CPU_ISA_AVX2 ? (kq ? tile_qk_avx2 : tile_q32_avx2)
                                    : tile_scalar;
-    int64_t nc = (g->N + 2 * nw - 1) / (2 * nw);
-    nc = (nc + TC - 1) / TC * TC;
-    j.nc = nc > 256 ? 256 : nc;
+    j.nc = ltx_cpu_gemm_col_block(g->N, nw, TC, 256);
     j.n_nblk = (g->N + j.nc - 1) / j.nc;
-    int64_t mchunks = 1;
-    if (j.n_nblk < 2 * nw) mchunks = (2 * nw + j.n_nblk - 1) / j.n_nblk;
-    j.mc = (g->M + mchunks - 1) / mchunks;
-    j.mc = (j.mc + TR - 1) / TR * TR;
+    j.mc = ltx_cpu_gemm_row_chunk(g->M, j.n_nblk, nw, TR);
     j.n_tasks = j.n_nblk * ((g->M + j.mc - 1) / j.mc);
     if (kq) {
         j.wm = malloc(sizeof(float) * (size_t)nw * (size_t)(j.nc * (g->act->K / g->act->group)));
@@ -897,7 +885,7 @@ ltx_status ltx_cpu_gemm_quant(ltx_threadpool *pool, int64_t M, int64_t N, int64_
     /* the panels take per-32 activations for every type: the K-quants quantize them as Q8_0
      * does (their min term needs only the code sums, not Q8_0's start values) */
     bool panels = M > INT8_PANEL_MIN_ROWS && ltx_cpu_isa_active() == CPU_ISA_AVX512 &&
-                  (wt == LTX_Q8_0 || wt == LTX_Q4_0 || wt == LTX_Q4_K || wt == LTX_Q5_K);
+                  ltx_cpu_gemm_int8_panel_type(wt);
     bool kq_panels = panels && (wt == LTX_Q4_K || wt == LTX_Q5_K);
     cpu_qact a;
     if (panels) /* per-block arrays only: the lane form is for the register tiles */
